@@ -1,0 +1,196 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+
+	"golang.org/x/sync/errgroup"
+
+	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
+)
+
+// remoteDriver is the host's view of a plugin: an sdk.Driver whose calls
+// travel over gRPC. The host and the conformance kit use it exactly as they
+// would use an in-process Driver, so both paths run the same code.
+type remoteDriver struct {
+	client pb.DriverServiceClient
+	info   DriverInfo
+}
+
+func (d *remoteDriver) Info() DriverInfo { return d.info }
+
+func (d *remoteDriver) ValidateConfig(ctx context.Context, req ValidateRequest) error {
+	resp, err := d.client.ValidateConfig(ctx, &pb.ValidateConfigRequest{Type: req.Type, Name: req.Name, ConfigJson: req.Config})
+	if err != nil {
+		return remoteError(ctx, err)
+	}
+	var errs []error
+	for _, e := range resp.GetErrors() {
+		errs = append(errs, &ConfigError{Attribute: e.GetAttribute(), Summary: e.GetSummary(), Detail: e.GetDetail()})
+	}
+	return errors.Join(errs...)
+}
+
+func (d *remoteDriver) Configure(ctx context.Context, req ConfigureRequest) (Resource, error) {
+	resp, err := d.client.Configure(ctx, &pb.ConfigureRequest{Type: req.Type, Name: req.Name, ConfigJson: req.Config})
+	if err != nil {
+		return nil, remoteError(ctx, err)
+	}
+	return &remoteResource{client: d.client, id: resp.GetResourceId()}, nil
+}
+
+type remoteResource struct {
+	client pb.DriverServiceClient
+	id     string
+}
+
+func (r *remoteResource) Open(ctx context.Context) (Instance, error) {
+	resp, err := r.client.Open(ctx, &pb.OpenRequest{ResourceId: r.id})
+	if err != nil {
+		return nil, remoteError(ctx, err)
+	}
+	return &remoteInstance{client: r.client, id: resp.GetInstanceId()}, nil
+}
+
+func (r *remoteResource) Close(ctx context.Context) error {
+	_, err := r.client.Unconfigure(ctx, &pb.UnconfigureRequest{ResourceId: r.id})
+	return remoteError(ctx, err)
+}
+
+type remoteInstance struct {
+	client pb.DriverServiceClient
+	id     string
+}
+
+func (i *remoteInstance) Check(ctx context.Context) error {
+	_, err := i.client.Check(ctx, &pb.CheckRequest{InstanceId: i.id})
+	return remoteError(ctx, err)
+}
+
+func (i *remoteInstance) Reset(ctx context.Context) error {
+	_, err := i.client.Reset(ctx, &pb.ResetRequest{InstanceId: i.id})
+	return remoteError(ctx, err)
+}
+
+func (i *remoteInstance) Close(ctx context.Context) error {
+	_, err := i.client.Close(ctx, &pb.CloseRequest{InstanceId: i.id})
+	return remoteError(ctx, err)
+}
+
+// Invoke returns the result as a json.RawMessage.
+func (i *remoteInstance) Invoke(ctx context.Context, req InvokeRequest) (any, error) {
+	resp, err := i.client.Invoke(ctx, &pb.InvokeRequest{InstanceId: i.id, Operation: req.Operation, ArgsJson: req.Args})
+	if err != nil {
+		return nil, remoteError(ctx, err)
+	}
+	return json.RawMessage(resp.GetResultJson()), nil
+}
+
+// InvokeStream sends in while it receives into out, and returns the result
+// as a json.RawMessage.
+func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in io.Reader, out io.Writer) (any, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := i.client.InvokeStream(ctx)
+	if err != nil {
+		return nil, remoteError(ctx, err)
+	}
+	start := &pb.InvokeStreamRequest{Msg: &pb.InvokeStreamRequest_Start{Start: &pb.StreamStart{
+		InstanceId: i.id, Operation: req.Operation, ArgsJson: req.Args,
+	}}}
+	if err := stream.Send(start); err != nil {
+		_, err = stream.Recv() // the real error is in the status
+		return nil, remoteError(ctx, err)
+	}
+
+	var g errgroup.Group
+	g.Go(func() error {
+		if in == nil {
+			return stream.CloseSend()
+		}
+		buf := make([]byte, streamChunk)
+		for {
+			n, rerr := in.Read(buf)
+			if n > 0 {
+				msg := &pb.InvokeStreamRequest{Msg: &pb.InvokeStreamRequest_Data{Data: append([]byte(nil), buf[:n]...)}}
+				if err := stream.Send(msg); err != nil {
+					// The server ended the stream; Recv reports why.
+					return nil
+				}
+			}
+			if errors.Is(rerr, io.EOF) {
+				return stream.CloseSend()
+			}
+			if rerr != nil {
+				cancel()
+				return Errorf(KindCanceled, "reading the stream input: %w", rerr)
+			}
+		}
+	})
+
+	var result json.RawMessage
+	var recvErr error
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				recvErr = remoteError(ctx, err)
+			}
+			break
+		}
+		switch msg := m.GetMsg().(type) {
+		case *pb.InvokeStreamResponse_Data:
+			if out == nil {
+				continue
+			}
+			if _, err := out.Write(msg.Data); err != nil {
+				cancel()
+				recvErr = Errorf(KindCanceled, "writing the stream output: %w", err)
+			}
+		case *pb.InvokeStreamResponse_ResultJson:
+			result = msg.ResultJson
+		}
+		if recvErr != nil {
+			break
+		}
+	}
+	sendErr := g.Wait()
+	if recvErr != nil {
+		return nil, recvErr
+	}
+	if sendErr != nil {
+		return nil, sendErr
+	}
+	if result == nil {
+		return nil, Errorf(KindInternal, "plugin ended stream %q without a result", req.Operation)
+	}
+	return result, nil
+}
+
+// remoteError translates a gRPC error into an SDK error. When the caller's
+// own context ended, the context error is kept in the chain so that
+// errors.Is(err, context.DeadlineExceeded) holds.
+func remoteError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		kind := KindCanceled
+		if errors.Is(cerr, context.DeadlineExceeded) {
+			kind = KindTimeout
+		}
+		return &Error{Kind: kind, Message: "plugin call ended by the caller", Err: cerr}
+	}
+	return errorFromStatus(err)
+}
+
+var (
+	_ Driver          = (*remoteDriver)(nil)
+	_ ConfigValidator = (*remoteDriver)(nil)
+	_ Resource        = (*remoteResource)(nil)
+	_ Instance        = (*remoteInstance)(nil)
+	_ Resetter        = (*remoteInstance)(nil)
+	_ StreamInvoker   = (*remoteInstance)(nil)
+)

@@ -1,0 +1,205 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
+)
+
+// ProtocolVersion is the version of the plugin protocol this SDK speaks.
+// The host refuses a plugin that speaks no version it knows.
+const ProtocolVersion = 1
+
+// PluginName is the name under which a plugin serves its driver in the
+// go-plugin plugin set.
+const PluginName = "driver"
+
+// Handshake is the go-plugin handshake between the host and a plugin. The
+// magic cookie only stops a plugin binary from being run by hand by
+// mistake; it is not a security measure.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   "NEBULA_RESOURCE_PLUGIN",
+	MagicCookieValue: "5b1e4a7f0c9d4e2b8a63f0d1c2e7b9a4",
+}
+
+// PluginSets returns the go-plugin VersionedPlugins the host offers when it
+// starts a plugin. A plugin built with this SDK serves the same versions.
+func PluginSets() map[int]plugin.PluginSet {
+	return map[int]plugin.PluginSet{
+		ProtocolVersion: {PluginName: &GRPCPlugin{}},
+	}
+}
+
+// GRPCPlugin is the go-plugin glue for protocol v1. Plugin authors do not
+// use it: [Serve] does. The host and the conformance kit use it to dispense
+// a [Driver] backed by a plugin process.
+type GRPCPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	// Driver is served by the plugin side; it is nil on the host side.
+	Driver Driver
+}
+
+// GRPCServer registers the driver's service. It is called in the plugin.
+func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterDriverServiceServer(s, newServer(p.Driver))
+	return nil
+}
+
+// GRPCClient returns a [Driver] whose calls go to the plugin. It describes
+// the plugin once, so that Info needs no round trip.
+func (p *GRPCPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+	client := pb.NewDriverServiceClient(conn)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := client.Describe(ctx, &pb.DescribeRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("describe plugin: %w", remoteError(ctx, err))
+	}
+	if resp.GetProtocolVersion() != ProtocolVersion {
+		return nil, fmt.Errorf("plugin %q describes protocol version %d; this host speaks %d", resp.GetName(), resp.GetProtocolVersion(), ProtocolVersion)
+	}
+	return &remoteDriver{client: client, info: infoFromProto(resp)}, nil
+}
+
+// ServeOption configures [Serve].
+type ServeOption func(*serveConfig)
+
+type serveConfig struct {
+	parentPoll time.Duration
+}
+
+// WithParentPoll sets how often a served plugin checks that the host that
+// started it is still alive (default 500ms). A plugin whose host has gone,
+// even by SIGKILL, closes its resources and exits.
+func WithParentPoll(d time.Duration) ServeOption {
+	return func(c *serveConfig) { c.parentPoll = d }
+}
+
+// Serve runs d as a plugin and returns when the host stops it. It is all a
+// plugin's main needs to call:
+//
+//	func main() { sdk.Serve(mydriver.New()) }
+//
+// Serve makes log/slog's default logger write JSON to stderr in the form
+// the host parses, so driver code logs with slog.Info and the lines arrive
+// in the host's log under the plugin's name. Run by hand, outside a host,
+// Serve prints a short explanation and exits with status 1.
+func Serve(d Driver, opts ...ServeOption) {
+	cfg := serveConfig{parentPoll: 500 * time.Millisecond}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
+		fmt.Fprintf(os.Stderr, "This is a nebula-resource driver plugin (%s %s). It is started by nebula-host, not by hand.\n", d.Info().Name, d.Info().Version)
+		os.Exit(1)
+	}
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
+		Level:       slog.LevelDebug,
+		ReplaceAttr: hclogKeys,
+	})))
+
+	srv := newServer(d)
+	stopWatch := watchParent(cfg.parentPoll)
+	defer stopWatch()
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{
+			ProtocolVersion: {PluginName: &servedPlugin{srv: srv}},
+		},
+		GRPCServer: plugin.DefaultGRPCServer,
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Output:     os.Stderr,
+			Level:      hclog.Info,
+			JSONFormat: true,
+		}),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.closeAll(ctx)
+}
+
+// servedPlugin registers an existing server, so that Serve can close its
+// resources when go-plugin returns.
+type servedPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	srv *server
+}
+
+func (p *servedPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterDriverServiceServer(s, p.srv)
+	return nil
+}
+
+func (p *servedPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, fmt.Errorf("sdk: the plugin side has no client")
+}
+
+// hclogKeys renames slog's keys to hclog's JSON keys, which go-plugin
+// parses on the host side.
+func hclogKeys(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) > 0 {
+		return a
+	}
+	switch a.Key {
+	case slog.TimeKey:
+		a.Key = "@timestamp"
+	case slog.LevelKey:
+		a.Key = "@level"
+		if l, ok := a.Value.Any().(slog.Level); ok {
+			a.Value = slog.StringValue(hclogLevel(l))
+		}
+	case slog.MessageKey:
+		a.Key = "@message"
+	}
+	return a
+}
+
+func hclogLevel(l slog.Level) string {
+	switch {
+	case l < slog.LevelInfo:
+		return "debug"
+	case l < slog.LevelWarn:
+		return "info"
+	case l < slog.LevelError:
+		return "warn"
+	}
+	return "error"
+}
+
+// watchParent exits the process when its parent changes (the host died and
+// the plugin was re-parented), so that plugins never outlive their host.
+// It returns a function that stops the watch.
+func watchParent(every time.Duration) (stop func()) {
+	parent := os.Getppid()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if os.Getppid() != parent {
+					fmt.Fprintln(os.Stderr, `{"@level":"error","@message":"host process is gone; plugin exiting"}`)
+					os.Exit(2)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
+}

@@ -1,0 +1,296 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+
+	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
+)
+
+// streamChunk is the largest data message the SDK sends on a stream.
+const streamChunk = 64 << 10
+
+// server adapts a Driver to the generated gRPC service. It names every
+// configured resource and open instance by an ID the host uses in later
+// calls.
+type server struct {
+	pb.UnimplementedDriverServiceServer
+	driver Driver
+
+	mu        sync.Mutex // guards the fields below; never held across a driver call
+	next      uint64
+	resources map[string]Resource
+	instances map[string]Instance
+	closed    bool
+}
+
+func newServer(d Driver) *server {
+	return &server{driver: d, resources: map[string]Resource{}, instances: map[string]Instance{}}
+}
+
+func (s *server) nextIDLocked(prefix string) string {
+	s.next++
+	return prefix + strconv.FormatUint(s.next, 10)
+}
+
+func (s *server) resource(id string) (Resource, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.resources[id]
+	if !ok {
+		return nil, Errorf(KindNotFound, "unknown resource %q (the plugin may have restarted)", id)
+	}
+	return r, nil
+}
+
+func (s *server) instance(id string) (Instance, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.instances[id]
+	if !ok {
+		return nil, Errorf(KindNotFound, "unknown instance %q (the plugin may have restarted)", id)
+	}
+	return i, nil
+}
+
+func (s *server) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
+	return infoToProto(s.driver.Info()), nil
+}
+
+func (s *server) ValidateConfig(ctx context.Context, req *pb.ValidateConfigRequest) (*pb.ValidateConfigResponse, error) {
+	v, ok := s.driver.(ConfigValidator)
+	if !ok {
+		return &pb.ValidateConfigResponse{}, nil
+	}
+	err := v.ValidateConfig(ctx, ValidateRequest{Type: req.GetType(), Name: req.GetName(), Config: req.GetConfigJson()})
+	if err == nil {
+		return &pb.ValidateConfigResponse{}, nil
+	}
+	var out pb.ValidateConfigResponse
+	for _, e := range flattenErrors(err) {
+		var ce *ConfigError
+		if !errors.As(e, &ce) {
+			return nil, errorToStatus(e)
+		}
+		out.Errors = append(out.Errors, &pb.ConfigError{Attribute: ce.Attribute, Summary: ce.Summary, Detail: ce.Detail})
+	}
+	return &out, nil
+}
+
+// flattenErrors undoes errors.Join.
+func flattenErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flattenErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+func (s *server) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	r, err := s.driver.Configure(ctx, ConfigureRequest{Type: req.GetType(), Name: req.GetName(), Config: req.GetConfigJson()})
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	if r == nil {
+		return nil, errorToStatus(Errorf(KindInternal, "driver returned no resource for %s.%s", req.GetType(), req.GetName()))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errorToStatus(Errorf(KindUnavailable, "plugin is shutting down"))
+	}
+	id := s.nextIDLocked("r")
+	s.resources[id] = r
+	return &pb.ConfigureResponse{ResourceId: id}, nil
+}
+
+func (s *server) Unconfigure(ctx context.Context, req *pb.UnconfigureRequest) (*pb.UnconfigureResponse, error) {
+	s.mu.Lock()
+	r, ok := s.resources[req.GetResourceId()]
+	delete(s.resources, req.GetResourceId())
+	s.mu.Unlock()
+	if !ok {
+		return &pb.UnconfigureResponse{}, nil
+	}
+	return &pb.UnconfigureResponse{}, errorToStatus(r.Close(ctx))
+}
+
+func (s *server) Open(ctx context.Context, req *pb.OpenRequest) (*pb.OpenResponse, error) {
+	r, err := s.resource(req.GetResourceId())
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	inst, err := r.Open(ctx)
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	s.mu.Lock()
+	id := s.nextIDLocked("i")
+	s.instances[id] = inst
+	s.mu.Unlock()
+	return &pb.OpenResponse{InstanceId: id}, nil
+}
+
+func (s *server) Check(ctx context.Context, req *pb.CheckRequest) (*pb.CheckResponse, error) {
+	inst, err := s.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	return &pb.CheckResponse{}, errorToStatus(inst.Check(ctx))
+}
+
+func (s *server) Reset(ctx context.Context, req *pb.ResetRequest) (*pb.ResetResponse, error) {
+	inst, err := s.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	if r, ok := inst.(Resetter); ok {
+		err = r.Reset(ctx)
+	}
+	return &pb.ResetResponse{}, errorToStatus(err)
+}
+
+func (s *server) Close(ctx context.Context, req *pb.CloseRequest) (*pb.CloseResponse, error) {
+	s.mu.Lock()
+	inst, ok := s.instances[req.GetInstanceId()]
+	delete(s.instances, req.GetInstanceId())
+	s.mu.Unlock()
+	if !ok {
+		return &pb.CloseResponse{}, nil
+	}
+	return &pb.CloseResponse{}, errorToStatus(inst.Close(ctx))
+}
+
+func (s *server) Invoke(ctx context.Context, req *pb.InvokeRequest) (*pb.InvokeResponse, error) {
+	inst, err := s.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	res, err := inst.Invoke(ctx, InvokeRequest{Operation: req.GetOperation(), Args: req.GetArgsJson()})
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	raw, err := marshalResult(res)
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	return &pb.InvokeResponse{ResultJson: raw}, nil
+}
+
+func marshalResult(res any) (json.RawMessage, error) {
+	if res == nil {
+		return json.RawMessage("{}"), nil
+	}
+	raw, err := json.Marshal(res)
+	if err != nil {
+		return nil, Errorf(KindInternal, "encode result: %v", err)
+	}
+	return raw, nil
+}
+
+func (s *server) InvokeStream(stream pb.DriverService_InvokeStreamServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	start := first.GetStart()
+	if start == nil {
+		return errorToStatus(Errorf(KindInvalidArgument, "stream must begin with a start message"))
+	}
+	inst, err := s.instance(start.GetInstanceId())
+	if err != nil {
+		return errorToStatus(err)
+	}
+	si, ok := inst.(StreamInvoker)
+	if !ok {
+		return errorToStatus(Errorf(KindUnimplemented, "operation %q: this resource has no streaming operations", start.GetOperation()))
+	}
+	in := &streamReader{recv: func() ([]byte, error) {
+		m, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if m.GetStart() != nil {
+			return nil, Errorf(KindInvalidArgument, "stream started twice")
+		}
+		return m.GetData(), nil
+	}}
+	out := writerFunc(func(p []byte) error {
+		return stream.Send(&pb.InvokeStreamResponse{Msg: &pb.InvokeStreamResponse_Data{Data: p}})
+	})
+	res, err := si.InvokeStream(stream.Context(), InvokeRequest{Operation: start.GetOperation(), Args: start.GetArgsJson()}, in, &chunkWriter{send: out})
+	if err != nil {
+		return errorToStatus(err)
+	}
+	raw, err := marshalResult(res)
+	if err != nil {
+		return errorToStatus(err)
+	}
+	return stream.Send(&pb.InvokeStreamResponse{Msg: &pb.InvokeStreamResponse_ResultJson{ResultJson: raw}})
+}
+
+// closeAll closes every instance and resource, for plugin shutdown.
+func (s *server) closeAll(ctx context.Context) {
+	s.mu.Lock()
+	s.closed = true
+	instances, resources := s.instances, s.resources
+	s.instances, s.resources = map[string]Instance{}, map[string]Resource{}
+	s.mu.Unlock()
+	for _, i := range instances {
+		_ = i.Close(ctx)
+	}
+	for _, r := range resources {
+		_ = r.Close(ctx)
+	}
+}
+
+// streamReader reads the data messages of a stream as one byte stream.
+type streamReader struct {
+	recv func() ([]byte, error)
+	buf  []byte
+	err  error
+}
+
+func (r *streamReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		r.buf, r.err = r.recv()
+		if r.err != nil && !errors.Is(r.err, io.EOF) {
+			r.err = errorFromStatus(r.err)
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+type writerFunc func([]byte) error
+
+// chunkWriter sends each Write as data messages of at most streamChunk
+// bytes. It copies p, since gRPC may hold the message after Send returns.
+type chunkWriter struct {
+	send writerFunc
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), streamChunk)
+		if err := w.send(append([]byte(nil), p[:n]...)); err != nil {
+			return written, fmt.Errorf("stream send: %w", err)
+		}
+		written += n
+		p = p[n:]
+	}
+	return written, nil
+}
