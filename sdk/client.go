@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
 )
@@ -182,6 +184,11 @@ func remoteError(ctx context.Context, err error) error {
 			kind = KindTimeout
 		}
 		return &Error{Kind: kind, Message: "plugin call ended by the caller", Err: cerr}
+	}
+	if st, ok := status.FromError(err); ok && st.Code() == codes.Canceled && len(st.Details()) == 0 {
+		// The caller did not cancel, so the connection to the plugin
+		// closed under the call: the plugin exited or is being stopped.
+		return &Error{Kind: KindUnavailable, Message: "plugin connection closed", Err: err}
 	}
 	return errorFromStatus(err)
 }

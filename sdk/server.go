@@ -2,6 +2,8 @@ package sdk
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +24,10 @@ type server struct {
 	pb.UnimplementedDriverServiceServer
 	driver Driver
 
+	// prefix makes IDs unique to this process, so that an ID kept by the
+	// host from before a plugin restart never names a new session.
+	prefix string
+
 	mu        sync.Mutex // guards the fields below; never held across a driver call
 	next      uint64
 	resources map[string]Resource
@@ -30,12 +36,14 @@ type server struct {
 }
 
 func newServer(d Driver) *server {
-	return &server{driver: d, resources: map[string]Resource{}, instances: map[string]Instance{}}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &server{driver: d, prefix: hex.EncodeToString(b[:]), resources: map[string]Resource{}, instances: map[string]Instance{}}
 }
 
 func (s *server) nextIDLocked(prefix string) string {
 	s.next++
-	return prefix + strconv.FormatUint(s.next, 10)
+	return prefix + s.prefix + "-" + strconv.FormatUint(s.next, 10)
 }
 
 func (s *server) resource(id string) (Resource, error) {
@@ -43,7 +51,7 @@ func (s *server) resource(id string) (Resource, error) {
 	defer s.mu.Unlock()
 	r, ok := s.resources[id]
 	if !ok {
-		return nil, Errorf(KindNotFound, "unknown resource %q (the plugin may have restarted)", id)
+		return nil, Errorf(KindUnavailable, "unknown resource %q (the plugin may have restarted)", id)
 	}
 	return r, nil
 }
@@ -53,7 +61,7 @@ func (s *server) instance(id string) (Instance, error) {
 	defer s.mu.Unlock()
 	i, ok := s.instances[id]
 	if !ok {
-		return nil, Errorf(KindNotFound, "unknown instance %q (the plugin may have restarted)", id)
+		return nil, Errorf(KindUnavailable, "unknown instance %q (the plugin may have restarted or the instance was closed)", id)
 	}
 	return i, nil
 }

@@ -64,8 +64,10 @@ func Connect(t testing.TB, d sdk.Driver) sdk.Driver {
 		sdk.PluginName: &sdk.GRPCPlugin{Driver: d},
 	})
 	t.Cleanup(func() {
-		_ = client.Close()
+		// Stop the server first: closing the client first asks the server
+		// to stop itself, concurrently with this Stop.
 		server.Stop()
+		_ = client.Close()
 	})
 	raw, err := client.Dispense(sdk.PluginName)
 	if err != nil {

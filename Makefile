@@ -1,0 +1,67 @@
+# nebula-resource: build, run and test.
+#
+#   make run       build the host and every plugin, start the quickstart
+#   make test      start what the tests need, run every test with -race
+#   make build     bin/nebula-host and bin/plugins/nebula-plugin-*
+#   make bench     run the benchmarks
+#   make lint      gofmt, go vet, staticcheck
+#   make generate  regenerate the protocol code (pinned generators)
+
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+PLUGINS := $(notdir $(wildcard plugins/*))
+TOOLS := $(CURDIR)/.tools
+TEST_FLAGS ?=
+
+# Pinned generator and linter versions: make generate reproduces the
+# committed code exactly.
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
+BUF_VERSION := v1.61.0
+STATICCHECK_VERSION := v0.7.0
+
+.PHONY: all build run test test-short bench lint generate tools clean
+
+all: build
+
+build:
+	@mkdir -p bin/plugins
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/nebula-host ./cmd/nebula-host
+	@for p in $(PLUGINS); do \
+		echo "$(GO) build -o bin/plugins/nebula-plugin-$$p ./plugins/$$p/cmd/nebula-plugin-$$p"; \
+		$(GO) build -ldflags "$(LDFLAGS)" -o bin/plugins/nebula-plugin-$$p ./plugins/$$p/cmd/nebula-plugin-$$p || exit 1; \
+	done
+
+run: build
+	@mkdir -p .data/files
+	./bin/nebula-host run -config examples/quickstart
+
+# Tests build the plugin binaries themselves (the conformance kit and the
+# supervision tests run the built binaries), so they need nothing started.
+test: build
+	$(GO) test -race -count=1 -timeout 20m $(TEST_FLAGS) ./...
+	cd examples/thirdparty-plugin && $(GO) build ./... && $(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint: $(TOOLS)/staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+	$(GO) vet ./...
+	$(TOOLS)/staticcheck ./...
+
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+tools:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+
+generate: tools
+	cd sdk/internal/proto && PATH="$(TOOLS):$$PATH" buf lint && PATH="$(TOOLS):$$PATH" buf generate
+
+clean:
+	rm -rf bin .data

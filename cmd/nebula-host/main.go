@@ -1,0 +1,76 @@
+// Command nebula-host runs nebula-resource resources and talks to a running
+// host.
+//
+//	nebula-host run -config PATH          start plugins and resources, serve the admin endpoint
+//	nebula-host validate [-json] PATH     check a configuration (exit 0 valid, 1 invalid)
+//	nebula-host plugins list              list plugins, their versions and resource types
+//	nebula-host describe TYPE             show a resource type's schema and operations
+//	nebula-host call NAME OP [JSON]       perform an operation on a running host
+//	nebula-host version                   print the version
+//
+// Exit codes: 0 success, 1 a local or configuration error, 2 an error
+// reported by the running host.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set by the build (-ldflags "-X main.version=...").
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitLocal  = 1
+	exitRemote = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitLocal
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stdout, stderr)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
+	case "plugins":
+		return cmdPlugins(args[1:], stdout, stderr)
+	case "describe":
+		return cmdDescribe(args[1:], stdout, stderr)
+	case "call":
+		return cmdCall(args[1:], stdin, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintf(stdout, "nebula-host %s (plugin protocol %d)\n", version, protocolVersion)
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "nebula-host: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitLocal
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: nebula-host <command> [flags]
+
+Commands:
+  run -config PATH         start plugins and resources and serve the admin endpoint
+  validate [-json] PATH    check a configuration; exit 0 when valid, 1 when not
+  plugins list             list plugins: name, version, protocol, types, checksum
+  describe TYPE            show a resource type's settings and operations
+  call NAME OP [JSON]      perform an operation on a running host, print the JSON result
+  version                  print the version
+
+Run "nebula-host <command> -h" for a command's flags.
+`)
+}

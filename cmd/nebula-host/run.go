@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host"
+	"github.com/nebula-resource/nebula-resource/host/admin"
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+const protocolVersion = sdk.ProtocolVersion
+
+// configFlags are the flags every command that reads a configuration takes.
+type configFlags struct {
+	path      string
+	vars      multiFlag
+	pluginDir multiFlag
+	logLevel  string
+	logFormat string
+}
+
+func (c *configFlags) register(fs *flag.FlagSet, withPath bool) {
+	if withPath {
+		fs.StringVar(&c.path, "config", "", "configuration file or directory of .hcl files")
+	}
+	fs.Var(&c.vars, "var", "set a variable, name=value (repeatable)")
+	fs.Var(&c.pluginDir, "plugin-dir", "also look for nebula-plugin-<type> binaries here (repeatable)")
+	fs.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error (default: the config's, else info)")
+	fs.StringVar(&c.logFormat, "log-format", "", "text or json (default: the config's, else text)")
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// load reads the configuration, printing diagnostics to stderr.
+func (c *configFlags) load(stderr io.Writer) (*config.Config, bool) {
+	vars := map[string]string{}
+	for _, kv := range c.vars {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			fmt.Fprintf(stderr, "nebula-host: -var %q: want name=value\n", kv)
+			return nil, false
+		}
+		vars[k] = v
+	}
+	cfg, diags := config.Load(c.path, config.WithVariables(vars))
+	if len(diags) > 0 {
+		files := map[string]*hcl.File{}
+		if cfg != nil {
+			files = cfg.Files
+		}
+		_ = config.WriteDiagnostics(stderr, files, diags, false)
+	}
+	return cfg, !diags.HasErrors()
+}
+
+func (c *configFlags) logger(cfg *config.Config, stderr io.Writer) *slog.Logger {
+	level, format := "info", "text"
+	if cfg != nil {
+		if cfg.Host.LogLevel != "" {
+			level = cfg.Host.LogLevel
+		}
+		if cfg.Host.LogFormat != "" {
+			format = cfg.Host.LogFormat
+		}
+	}
+	if c.logLevel != "" {
+		level = c.logLevel
+	}
+	if c.logFormat != "" {
+		format = c.logFormat
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(stderr, opts))
+}
+
+func (c *configFlags) hostOptions(log *slog.Logger) []host.Option {
+	opts := []host.Option{host.WithLogger(log)}
+	for _, d := range c.pluginDir {
+		opts = append(opts, host.WithPluginDir(d))
+	}
+	return opts
+}
+
+// printHostError prints a host error; diagnostics get their source lines.
+func printHostError(stderr io.Writer, err error) {
+	var de *host.DiagnosticsError
+	if errors.As(err, &de) {
+		_ = config.WriteDiagnostics(stderr, de.Files, de.Diagnostics, false)
+		return
+	}
+	fmt.Fprintf(stderr, "nebula-host: %v\n", err)
+}
+
+func cmdRun(args []string, _, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf configFlags
+	cf.register(fs, true)
+	addr := fs.String("admin", "", "admin endpoint address (default: the config's admin.address, else "+admin.DefaultAddress+")")
+	if err := fs.Parse(args); err != nil {
+		return exitLocal
+	}
+	if cf.path == "" {
+		fmt.Fprintln(stderr, "nebula-host run: -config PATH is required")
+		return exitLocal
+	}
+	cfg, ok := cf.load(stderr)
+	if !ok {
+		return exitLocal
+	}
+	log := cf.logger(cfg, stderr)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	h, err := host.New(cfg, cf.hostOptions(log)...)
+	if err != nil {
+		printHostError(stderr, err)
+		return exitLocal
+	}
+	if err := h.Start(ctx); err != nil {
+		printHostError(stderr, err)
+		return exitLocal
+	}
+	acfg := admin.Config{Address: cfg.Admin.Address, AllowRemote: cfg.Admin.AllowRemote, Logger: log}
+	if *addr != "" {
+		acfg.Address = *addr
+	}
+	srv := admin.New(h, acfg)
+	if err := srv.Start(); err != nil {
+		fmt.Fprintf(stderr, "nebula-host: %v\n", err)
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Host.ShutdownTimeout)
+		defer cancel()
+		_ = h.Close(shutdownCtx)
+		return exitLocal
+	}
+	log.Info("nebula-host ready", "resources", len(h.Describe()), "admin", srv.Addr(), "version", version)
+
+	<-ctx.Done()
+	stop()
+	log.Info("shutting down", "timeout", cfg.Host.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Host.ShutdownTimeout)
+	defer cancel()
+	code := exitOK
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Error("admin shutdown", "error", err)
+		code = exitLocal
+	}
+	if err := h.Close(shutdownCtx); err != nil {
+		log.Error("host shutdown", "error", err)
+		code = exitLocal
+	}
+	log.Info("stopped")
+	return code
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf configFlags
+	cf.register(fs, false)
+	asJSON := fs.Bool("json", false, "print diagnostics as JSON, in the shape of terraform validate -json")
+	if err := fs.Parse(args); err != nil {
+		return exitLocal
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: nebula-host validate [-json] PATH")
+		return exitLocal
+	}
+	cf.path = fs.Arg(0)
+
+	vars := map[string]string{}
+	for _, kv := range cf.vars {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	cfg, diags := config.Load(cf.path, config.WithVariables(vars))
+	files := map[string]*hcl.File{}
+	if cfg != nil {
+		files = cfg.Files
+	}
+	if !diags.HasErrors() {
+		log := cf.logger(cfg, io.Discard)
+		err := host.Validate(context.Background(), cfg, cf.hostOptions(log)...)
+		var de *host.DiagnosticsError
+		switch {
+		case errors.As(err, &de):
+			diags = append(diags, de.Diagnostics...)
+		case err != nil:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to start", Detail: err.Error()})
+		}
+	}
+	if *asJSON {
+		_ = config.WriteDiagnosticsJSON(stdout, files, diags)
+	} else if len(diags) > 0 {
+		_ = config.WriteDiagnostics(stderr, files, diags, false)
+	}
+	if diags.HasErrors() {
+		return exitLocal
+	}
+	if !*asJSON {
+		fmt.Fprintln(stdout, "Success! The configuration is valid.")
+	}
+	return exitOK
+}

@@ -1,0 +1,263 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// DecodeResources decodes each resource's Body with the schema its type
+// published. types maps a resource type name to its configuration schema.
+//
+// A resource whose type is missing from types gets an "Unknown resource
+// type" diagnostic at its type label, with a suggestion and the list of
+// known types. Otherwise its attributes are checked against the schema:
+// required ones must be set, unknown ones are errors, and each value must
+// convert to the attribute's type. On success Resource.Config is set to a
+// JSON object holding the set attributes and the defaults of the unset
+// optional ones; unset optional attributes without a default are omitted.
+// Resources with errors get a nil Config.
+//
+// Diagnostics never show the value of a sensitive attribute or of a value
+// derived from a sensitive variable.
+func (c *Config) DecodeResources(types map[string]sdk.Schema) hcl.Diagnostics {
+	ev := c.eval
+	if ev == nil {
+		ev = newEvaluator(nil, nil)
+	}
+	known := sortedKeys(types)
+	var diags hcl.Diagnostics
+	for _, r := range c.Resources {
+		r.Config = nil
+		schema, ok := types[r.Type]
+		if !ok {
+			diags = append(diags, unknownType(r, known))
+			continue
+		}
+		raw, rdiags := decodeBody(r, schema, ev)
+		diags = append(diags, rdiags...)
+		if !rdiags.HasErrors() {
+			r.Config = raw
+		}
+	}
+	return sortDiagnostics(stripEval(diags))
+}
+
+// unknownType is the diagnostic for a resource whose type no plugin offers.
+func unknownType(r *Resource, known []string) *hcl.Diagnostic {
+	detail := fmt.Sprintf("No plugin offers the resource type %q.", r.Type)
+	if len(known) == 0 {
+		detail += " No resource types are available; declare the plugin that provides it with a plugin block."
+	} else {
+		detail += didYouMean(r.Type, known) + " Known types: " + strings.Join(known, ", ") + "."
+	}
+	return errorAt(r.TypeRange, "Unknown resource type", detail)
+}
+
+// decodeBody decodes a resource's driver attributes into a JSON object.
+func decodeBody(r *Resource, schema sdk.Schema, ev *evaluator) (json.RawMessage, hcl.Diagnostics) {
+	body := r.Body
+	if body == nil {
+		body = hcl.EmptyBody()
+	}
+	hs := &hcl.BodySchema{}
+	for _, a := range schema.Attributes {
+		hs.Attributes = append(hs.Attributes, hcl.AttributeSchema{Name: a.Name, Required: a.Required})
+	}
+	// The reserved names are already taken out of the body; listing them
+	// again lets hcl suggest them for misspellings such as "pol".
+	for _, a := range resourceSchema.Attributes {
+		if _, clash := schema.Attribute(a.Name); !clash {
+			hs.Attributes = append(hs.Attributes, a)
+		}
+	}
+	for _, b := range resourceSchema.Blocks {
+		if _, clash := schema.Attribute(b.Type); !clash {
+			hs.Blocks = append(hs.Blocks, b)
+		}
+	}
+	content, diags := body.Content(hs)
+	obj := make(map[string]json.RawMessage, len(schema.Attributes))
+	for _, a := range schema.Attributes {
+		if attr, ok := content.Attributes[a.Name]; ok {
+			raw, set, adiags := decodeAttribute(a, attr, ev)
+			diags = append(diags, adiags...)
+			if set {
+				obj[a.Name] = raw
+				continue
+			}
+			if adiags.HasErrors() {
+				continue
+			}
+			// Null: as if unset.
+			if a.Required {
+				diags = append(diags, errorAt(attr.Expr.Range(), "Missing required argument",
+					fmt.Sprintf("The argument %q is required, but it is null. Set it to a value.", a.Name)))
+				continue
+			}
+		}
+		if a.Default != nil {
+			if err := sdk.CheckValue(a.Type, a.Default); err != nil {
+				diags = append(diags, errorAt(r.TypeRange, "Invalid default in plugin schema", fmt.Sprintf(
+					"The plugin's schema for %q gives attribute %q a default that is not %s (%v). This is a bug in the plugin; set the attribute explicitly.",
+					r.Type, a.Name, a.Type, err)))
+				continue
+			}
+			obj[a.Name] = a.Default
+		}
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		// Only a malformed schema default can cause this.
+		return nil, append(diags, errorAt(r.DeclRange, "Cannot encode configuration", err.Error()))
+	}
+	return raw, diags
+}
+
+// decodeAttribute evaluates one driver attribute and encodes it as JSON.
+// set is false when the attribute is null or has errors.
+func decodeAttribute(a sdk.Attribute, attr *hcl.Attribute, ev *evaluator) (raw json.RawMessage, set bool, diags hcl.Diagnostics) {
+	rng := attr.Expr.Range()
+	val, diags := ev.eval(attr.Expr)
+	if diags.HasErrors() || !val.IsWhollyKnown() {
+		return nil, false, diags
+	}
+	secret := a.Sensitive || val.ContainsMarked()
+	val, _ = val.UnmarkDeep()
+	if val.IsNull() {
+		return nil, false, diags
+	}
+	ty, err := ctyType(a.Type)
+	if err != nil {
+		return nil, false, append(diags, errorAt(rng, "Unsupported attribute type", fmt.Sprintf(
+			"The plugin's schema gives attribute %q the type %s, which the host cannot decode (%v). This is a bug in the plugin.", a.Name, a.Type, err)))
+	}
+	cv, err := convert.Convert(val, ty)
+	if err != nil {
+		return nil, false, append(diags, wrongType(a.Name, a.Type.String(), val.Type(), rng))
+	}
+	v, p := toJSON(cv, a.Type, fmt.Sprintf("Attribute %q", a.Name), false, secret)
+	if p != nil {
+		return nil, false, append(diags, errorAt(rng, p.summary, p.detail))
+	}
+	raw, err = json.Marshal(v)
+	if err != nil {
+		return nil, false, append(diags, errorAt(rng, "Cannot encode attribute", fmt.Sprintf("Attribute %q cannot be encoded as JSON.", a.Name)))
+	}
+	return raw, true, diags
+}
+
+// ctyType returns the cty type that values of t are converted to.
+func ctyType(t sdk.Type) (cty.Type, error) {
+	switch t.Kind {
+	case sdk.TypeString, sdk.TypeDuration:
+		return cty.String, nil
+	case sdk.TypeInt, sdk.TypeFloat:
+		return cty.Number, nil
+	case sdk.TypeBool:
+		return cty.Bool, nil
+	case sdk.TypeList, sdk.TypeMap:
+		if t.Elem == nil {
+			return cty.NilType, fmt.Errorf("%s without an element type", t.Kind)
+		}
+		elem, err := ctyType(*t.Elem)
+		if err != nil {
+			return cty.NilType, err
+		}
+		if t.Kind == sdk.TypeList {
+			return cty.List(elem), nil
+		}
+		return cty.Map(elem), nil
+	}
+	return cty.NilType, fmt.Errorf("unknown type kind %q", t.Kind)
+}
+
+// problem is what is wrong with a value that has the right cty type but is
+// not a valid value of its schema type.
+type problem struct{ summary, detail string }
+
+// toJSON converts v, already converted to ctyType(t), to a value for
+// json.Marshal. where names the value in messages ("Attribute "port"",
+// "Attribute "ports" element 2"); nested is true inside a list or map;
+// secret hides the value.
+func toJSON(v cty.Value, t sdk.Type, where string, nested, secret bool) (any, *problem) {
+	if v.IsNull() {
+		return nil, nil
+	}
+	switch t.Kind {
+	case sdk.TypeString:
+		return v.AsString(), nil
+	case sdk.TypeBool:
+		return v.True(), nil
+	case sdk.TypeDuration:
+		s := v.AsString()
+		if _, err := time.ParseDuration(s); err != nil {
+			detail := durationDetail(s, secret)
+			switch {
+			case nested && secret:
+				detail = fmt.Sprintf("%s is not a duration (the value is sensitive and not shown); %s", where, hintDuration)
+			case nested:
+				detail = fmt.Sprintf("%s is %q, which is not a duration; %s", where, s, hintDuration)
+			}
+			return nil, &problem{"Invalid duration", detail}
+		}
+		return s, nil
+	case sdk.TypeInt:
+		bf := v.AsBigFloat()
+		if !bf.IsInt() {
+			return nil, &problem{"Incorrect attribute value type",
+				fmt.Sprintf("%s wants a whole number%s.", where, got(bf.Text('g', -1), secret))}
+		}
+		n, acc := bf.Int64()
+		if acc != big.Exact {
+			return nil, &problem{"Invalid value", where + " is too large for an int."}
+		}
+		return n, nil
+	case sdk.TypeFloat:
+		bf := v.AsBigFloat()
+		if bf.IsInf() {
+			return nil, &problem{"Invalid value", where + " wants a finite number."}
+		}
+		f, _ := bf.Float64()
+		return f, nil
+	case sdk.TypeList:
+		out := make([]any, 0, v.LengthInt())
+		for i, it := 0, v.ElementIterator(); it.Next(); i++ {
+			_, e := it.Element()
+			ev, p := toJSON(e, *t.Elem, where+" element "+strconv.Itoa(i), true, secret)
+			if p != nil {
+				return nil, p
+			}
+			out = append(out, ev)
+		}
+		return out, nil
+	case sdk.TypeMap:
+		out := make(map[string]any, v.LengthInt())
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			elemWhere := fmt.Sprintf("%s key %q", where, k.AsString())
+			if secret {
+				elemWhere = "An element of " + strings.ToLower(where[:1]) + where[1:]
+			}
+			ev, p := toJSON(e, *t.Elem, elemWhere, true, secret)
+			if p != nil {
+				return nil, p
+			}
+			out[k.AsString()] = ev
+		}
+		return out, nil
+	}
+	return nil, &problem{"Unsupported attribute type", fmt.Sprintf("%s has the unknown type %q.", where, t.Kind)}
+}

@@ -1,0 +1,283 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// The reserved names of a resource body: the host's own settings.
+var resourceSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "depends_on"}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "pool"},
+		{Type: "health"},
+		{Type: "resilience"},
+	},
+}
+
+var poolSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "min_size"},
+		{Name: "max_size"},
+		{Name: "max_idle"},
+		{Name: "replicas"},
+		{Name: "idle_timeout"},
+		{Name: "max_lifetime"},
+		{Name: "acquire_timeout"},
+		{Name: "validate_after_idle"},
+		{Name: "lease_timeout"},
+		{Name: "order"},
+		{Name: "selection"},
+	},
+}
+
+var healthSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "interval"},
+		{Name: "timeout"},
+		{Name: "jitter"},
+		{Name: "unhealthy_after"},
+		{Name: "healthy_after"},
+	},
+}
+
+var resilienceSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "timeout"},
+		{Name: "attempt_timeout"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "retry"},
+		{Type: "circuit_breaker"},
+		{Type: "bulkhead"},
+	},
+}
+
+var retrySchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "max_attempts"},
+		{Name: "backoff"},
+		{Name: "max_backoff"},
+		{Name: "budget"},
+	},
+}
+
+var circuitBreakerSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "failure_threshold"},
+		{Name: "failure_ratio"},
+		{Name: "window"},
+		{Name: "open_for"},
+		{Name: "half_open_probes"},
+	},
+}
+
+var bulkheadSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "max_concurrent"},
+		{Name: "max_queue"},
+	},
+}
+
+// decodeResource decodes a resource block's reserved names; the rest of
+// the body is kept for DecodeResources.
+func decodeResource(block *hcl.Block, ev *evaluator) (*Resource, hcl.Diagnostics) {
+	r := &Resource{
+		Type:      block.Labels[0],
+		Name:      block.Labels[1],
+		DeclRange: block.DefRange,
+		TypeRange: block.LabelRanges[0],
+		NameRange: block.LabelRanges[1],
+	}
+	var diags hcl.Diagnostics
+	for i, label := range block.Labels {
+		if !hclsyntax.ValidIdentifier(label) {
+			what := [...]string{"type", "name"}[i]
+			diags = append(diags, errorAt(block.LabelRanges[i], "Invalid resource "+what, fmt.Sprintf(
+				"%q is not a valid resource %s: start with a letter and use only letters, digits, underscores and dashes.", label, what)))
+		}
+	}
+	content, remain, cdiags := block.Body.PartialContent(resourceSchema)
+	diags = append(diags, cdiags...)
+	r.Body = remain
+	if attr, ok := content.Attributes["depends_on"]; ok {
+		diags = append(diags, r.decodeDependsOn(attr)...)
+	}
+	seen := map[string]*hcl.Block{}
+	for _, b := range content.Blocks {
+		if first, dup := seen[b.Type]; dup {
+			diags = append(diags, alreadyDeclared(b.DefRange, "Duplicate "+b.Type+" block",
+				fmt.Sprintf("A %s block", b.Type), first.DefRange, "Merge the two blocks into one."))
+			continue
+		}
+		seen[b.Type] = b
+		switch b.Type {
+		case "pool":
+			diags = append(diags, decodePool(b, ev, &r.Pool)...)
+		case "health":
+			diags = append(diags, decodeHealth(b, ev, &r.Health)...)
+		case "resilience":
+			diags = append(diags, decodeResilience(b, ev, &r.Resilience)...)
+		}
+	}
+	return r, diags
+}
+
+// decodeDependsOn decodes depends_on, a list of resource.<type>.<name>
+// references. Whether they name declared resources is checked once every
+// file is loaded, by checkDependsOn.
+func (r *Resource) decodeDependsOn(attr *hcl.Attribute) hcl.Diagnostics {
+	exprs, diags := hcl.ExprList(attr.Expr)
+	for _, e := range exprs {
+		t, tdiags := hcl.AbsTraversalForExpr(e)
+		id, ok := resourceRef(t)
+		if tdiags.HasErrors() || !ok {
+			diags = append(diags, errorAt(e.Range(), "Invalid depends_on reference",
+				"Write each dependency as a reference of the form resource.<type>.<name>, without quotes, for example resource.postgres.main."))
+			continue
+		}
+		r.DependsOn = append(r.DependsOn, id)
+		r.dependsOnRanges = append(r.dependsOnRanges, e.Range())
+	}
+	return diags
+}
+
+// resourceRef returns "type.name" for the traversal resource.type.name.
+func resourceRef(t hcl.Traversal) (string, bool) {
+	if len(t) != 3 || t.RootName() != "resource" {
+		return "", false
+	}
+	typ, ok1 := t[1].(hcl.TraverseAttr)
+	name, ok2 := t[2].(hcl.TraverseAttr)
+	if !ok1 || !ok2 {
+		return "", false
+	}
+	return typ.Name + "." + name.Name, true
+}
+
+// checkDependsOn reports depends_on entries that name no declared resource.
+func checkDependsOn(resources []*Resource) hcl.Diagnostics {
+	ids := map[string]bool{}
+	for _, r := range resources {
+		ids[r.ID()] = true
+	}
+	known := sortedKeys(ids)
+	var diags hcl.Diagnostics
+	for _, r := range resources {
+		for i, id := range r.DependsOn {
+			rng := r.dependsOnRanges[i]
+			switch {
+			case id == r.ID():
+				diags = append(diags, errorAt(rng, "Resource depends on itself",
+					fmt.Sprintf("Resource %s lists itself in depends_on; remove that entry.", id)))
+			case !ids[id]:
+				hint := ""
+				if s := suggestion(id, known); s != "" {
+					hint = fmt.Sprintf(" Did you mean resource.%s?", s)
+				}
+				diags = append(diags, errorAt(rng, "Reference to undeclared resource",
+					fmt.Sprintf("No resource %s is declared.%s", id, hint)))
+			}
+		}
+	}
+	return diags
+}
+
+// decodePool decodes a pool block into p.
+func decodePool(block *hcl.Block, ev *evaluator, p *Pool) hcl.Diagnostics {
+	content, diags := block.Body.Content(poolSchema)
+	d := &attrDecoder{ev: ev, attrs: content.Attributes}
+	minAttr := d.int("min_size", &p.MinSize)
+	maxAttr := d.int("max_size", &p.MaxSize)
+	d.int("max_idle", &p.MaxIdle)
+	d.int("replicas", &p.Replicas)
+	d.duration("idle_timeout", &p.IdleTimeout)
+	d.duration("max_lifetime", &p.MaxLifetime)
+	d.duration("acquire_timeout", &p.AcquireTimeout)
+	d.duration("validate_after_idle", &p.ValidateAfterIdle)
+	d.duration("lease_timeout", &p.LeaseTimeout)
+	d.enum("order", &p.Order, "lifo", "fifo")
+	d.enum("selection", &p.Selection, "round_robin", "weighted", "least_loaded")
+	if minAttr != nil && maxAttr != nil && p.MinSize > p.MaxSize {
+		d.errorf(minAttr, "Invalid pool size",
+			"min_size (%d) is greater than max_size (%d); lower min_size or raise max_size.", p.MinSize, p.MaxSize)
+	}
+	return append(diags, d.diags...)
+}
+
+// decodeHealth decodes a health block into h.
+func decodeHealth(block *hcl.Block, ev *evaluator, h *Health) hcl.Diagnostics {
+	content, diags := block.Body.Content(healthSchema)
+	d := &attrDecoder{ev: ev, attrs: content.Attributes}
+	d.duration("interval", &h.Interval)
+	d.duration("timeout", &h.Timeout)
+	d.duration("jitter", &h.Jitter)
+	d.int("unhealthy_after", &h.UnhealthyAfter)
+	d.int("healthy_after", &h.HealthyAfter)
+	return append(diags, d.diags...)
+}
+
+// decodeResilience decodes a resilience block and its sub-blocks into r.
+func decodeResilience(block *hcl.Block, ev *evaluator, r *Resilience) hcl.Diagnostics {
+	content, diags := block.Body.Content(resilienceSchema)
+	d := &attrDecoder{ev: ev, attrs: content.Attributes}
+	d.duration("timeout", &r.Timeout)
+	d.duration("attempt_timeout", &r.AttemptTimeout)
+	diags = append(diags, d.diags...)
+	seen := map[string]*hcl.Block{}
+	for _, b := range content.Blocks {
+		if first, dup := seen[b.Type]; dup {
+			diags = append(diags, alreadyDeclared(b.DefRange, "Duplicate "+b.Type+" block",
+				fmt.Sprintf("A %s block", b.Type), first.DefRange, "Merge the two blocks into one."))
+			continue
+		}
+		seen[b.Type] = b
+		switch b.Type {
+		case "retry":
+			r.Retry = &Retry{}
+			diags = append(diags, decodeRetry(b, ev, r.Retry)...)
+		case "circuit_breaker":
+			r.CircuitBreaker = &CircuitBreaker{}
+			diags = append(diags, decodeCircuitBreaker(b, ev, r.CircuitBreaker)...)
+		case "bulkhead":
+			r.Bulkhead = &Bulkhead{}
+			diags = append(diags, decodeBulkhead(b, ev, r.Bulkhead)...)
+		}
+	}
+	return diags
+}
+
+func decodeRetry(block *hcl.Block, ev *evaluator, r *Retry) hcl.Diagnostics {
+	content, diags := block.Body.Content(retrySchema)
+	d := &attrDecoder{ev: ev, attrs: content.Attributes}
+	d.int("max_attempts", &r.MaxAttempts)
+	d.duration("backoff", &r.Backoff)
+	d.duration("max_backoff", &r.MaxBackoff)
+	d.float("budget", &r.Budget)
+	return append(diags, d.diags...)
+}
+
+func decodeCircuitBreaker(block *hcl.Block, ev *evaluator, cb *CircuitBreaker) hcl.Diagnostics {
+	content, diags := block.Body.Content(circuitBreakerSchema)
+	d := &attrDecoder{ev: ev, attrs: content.Attributes}
+	d.int("failure_threshold", &cb.FailureThreshold)
+	if attr := d.float("failure_ratio", &cb.FailureRatio); attr != nil && (cb.FailureRatio <= 0 || cb.FailureRatio > 1) {
+		d.errorf(attr, "Invalid value",
+			"Attribute \"failure_ratio\" must be greater than 0 and at most 1, such as 0.5 for half the calls.")
+		cb.FailureRatio = 0
+	}
+	d.duration("window", &cb.Window)
+	d.duration("open_for", &cb.OpenFor)
+	d.int("half_open_probes", &cb.HalfOpenProbes)
+	return append(diags, d.diags...)
+}
+
+func decodeBulkhead(block *hcl.Block, ev *evaluator, b *Bulkhead) hcl.Diagnostics {
+	content, diags := block.Body.Content(bulkheadSchema)
+	d := &attrDecoder{ev: ev, attrs: content.Attributes}
+	d.int("max_concurrent", &b.MaxConcurrent)
+	d.int("max_queue", &b.MaxQueue)
+	return append(diags, d.diags...)
+}

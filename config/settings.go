@@ -1,0 +1,126 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Defaults of the host's own settings.
+const (
+	defaultAdminAddress    = "127.0.0.1:9464"
+	defaultShutdownTimeout = 30 * time.Second
+	defaultLogLevel        = "info"
+	defaultLogFormat       = "text"
+)
+
+var adminSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "address"},
+		{Name: "allow_remote"},
+	},
+}
+
+var hostSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "shutdown_timeout"},
+		{Name: "plugin_dir"},
+		{Name: "log_level"},
+		{Name: "log_format"},
+	},
+}
+
+var pluginSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "path", Required: true},
+		{Name: "sha256"},
+		{Name: "args"},
+		{Name: "env"},
+	},
+}
+
+// decodeAdmin decodes an admin block into a.
+func decodeAdmin(block *hcl.Block, ev *evaluator, a *Admin) hcl.Diagnostics {
+	content, diags := block.Body.Content(adminSchema)
+	d := &attrDecoder{ev: ev, attrs: content.Attributes}
+	a.DeclRange = block.DefRange
+	v, addrAttr, secret, ok := d.value("address", cty.String, "string")
+	d.bool("allow_remote", &a.AllowRemote)
+	diags = append(diags, d.diags...)
+	if !ok {
+		return diags
+	}
+	a.Address = v.AsString()
+	shown := ""
+	if !secret {
+		shown = fmt.Sprintf(" %q", a.Address)
+	}
+	host, _, err := net.SplitHostPort(a.Address)
+	if err != nil {
+		return append(diags, errorAt(addrAttr.Expr.Range(), "Invalid admin address", fmt.Sprintf(
+			"The address%s is not host:port; write it as, for example, %q.", shown, defaultAdminAddress)))
+	}
+	if !a.AllowRemote && !isLoopback(host) {
+		diags = append(diags, errorAt(addrAttr.Expr.Range(), "Admin address is not loopback", fmt.Sprintf(
+			"The admin address%s lets other machines reach the admin API. Use a loopback address such as %q, or set allow_remote = true if remote access is intended.",
+			shown, defaultAdminAddress)))
+	}
+	return diags
+}
+
+// isLoopback reports whether host names only this machine.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// decodeHost decodes a host block into h.
+func decodeHost(block *hcl.Block, ev *evaluator, h *HostSettings) hcl.Diagnostics {
+	content, diags := block.Body.Content(hostSchema)
+	d := &attrDecoder{ev: ev, attrs: content.Attributes}
+	d.duration("shutdown_timeout", &h.ShutdownTimeout)
+	if attr := d.string("plugin_dir", &h.PluginDir); attr != nil && h.PluginDir != "" {
+		h.PluginDir = resolvePath(attr.Range.Filename, h.PluginDir)
+	}
+	d.enum("log_level", &h.LogLevel, "debug", "info", "warn", "error")
+	d.enum("log_format", &h.LogFormat, "text", "json")
+	return append(diags, d.diags...)
+}
+
+// decodePlugin decodes a plugin block.
+func decodePlugin(block *hcl.Block, ev *evaluator) (*Plugin, hcl.Diagnostics) {
+	p := &Plugin{Name: block.Labels[0], DeclRange: block.DefRange}
+	content, diags := block.Body.Content(pluginSchema)
+	d := &attrDecoder{ev: ev, attrs: content.Attributes}
+	d.path("path", &p.Path)
+	if attr := d.string("sha256", &p.SHA256); attr != nil {
+		p.SHA256 = strings.ToLower(p.SHA256)
+		if problem := checkSHA256(p.SHA256); problem != "" {
+			d.errorf(attr, "Invalid sha256", "The sha256 checksum %s; write the 64 hexadecimal characters that \"sha256sum <plugin binary>\" prints.", problem)
+			p.SHA256 = ""
+		}
+	}
+	d.strings("args", &p.Args)
+	d.stringMap("env", &p.Env)
+	return p, append(diags, d.diags...)
+}
+
+// checkSHA256 returns what is wrong with a lowercase hex checksum, or "".
+func checkSHA256(s string) string {
+	if len(s) != 64 {
+		return fmt.Sprintf("has %d characters instead of 64", len(s))
+	}
+	for i, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return fmt.Sprintf("has a character that is not hexadecimal at position %d", i+1)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,4 @@
+resource "memory" "cache" {
+  name        = "cache"
+  default_ttl = "10 seconds"
+}

@@ -1,0 +1,8 @@
+resource "memory" "cache" {
+  name = "cache"
+
+  pool {
+    order     = "lilo"
+    selection = "random"
+  }
+}

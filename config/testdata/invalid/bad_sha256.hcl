@@ -1,0 +1,4 @@
+plugin "memory" {
+  path   = "./bin/nebula-plugin-memory"
+  sha256 = "abc123"
+}

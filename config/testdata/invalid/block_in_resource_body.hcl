@@ -1,0 +1,7 @@
+resource "memory" "cache" {
+  name = "cache"
+
+  pol {
+    max_size = 20
+  }
+}

@@ -1,0 +1,8 @@
+resource "memory" "cache" {
+  name = "cache"
+}
+
+resource "localfs" "files" {
+  root       = "/srv/files"
+  depends_on = ["memory.cache", resource.memory]
+}

@@ -1,0 +1,7 @@
+plugin "memory" {
+  path = "./bin/nebula-plugin-memory"
+}
+
+plugin "memory" {
+  path = "./bin/nebula-plugin-memory-v2"
+}

@@ -1,0 +1,7 @@
+resource "memory" "cache" {
+  name = "first"
+}
+
+resource "memory" "cache" {
+  name = "second"
+}

@@ -1,0 +1,3 @@
+resource "localfs" "files" {
+  root = env("NEBULA_TEST_UNSET")
+}

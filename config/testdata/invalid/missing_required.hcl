@@ -1,0 +1,6 @@
+resource "memory" "cache" {
+  max_entries = 100
+}
+
+resource "localfs" "files" {
+}

@@ -1,0 +1,7 @@
+resource "memory" "cache" {
+  name = "cache"
+
+  pool {
+    max_sise = 20
+  }
+}

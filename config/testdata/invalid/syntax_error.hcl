@@ -1,0 +1,3 @@
+resource "memory" "cache" {
+  name = "cache
+}

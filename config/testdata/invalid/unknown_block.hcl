@@ -1,0 +1,5 @@
+# A misspelled top-level block.
+
+resourse "memory" "cache" {
+  name = "cache"
+}

@@ -1,0 +1,4 @@
+resource "memory" "cache" {
+  name        = "cache"
+  max_entires = 100
+}

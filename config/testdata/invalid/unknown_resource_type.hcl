@@ -1,0 +1,3 @@
+resource "memroy" "cache" {
+  name = "cache"
+}

@@ -1,0 +1,4 @@
+variable "max_entries" {
+  type    = number
+  default = "many"
+}

@@ -1,0 +1,1 @@
+this is not parsed, because Load does not recurse {

@@ -1,0 +1,225 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/supervisor"
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// PluginPrefix is the file name prefix of plugin binaries found by type:
+// resource type "redis" is served by nebula-plugin-redis when no plugin
+// block offers it.
+const PluginPrefix = "nebula-plugin-"
+
+// provider serves resource types: a supervised plugin process, or a driver
+// compiled into the host.
+type provider struct {
+	name  string
+	sup   *supervisor.Supervisor // nil for an in-process driver
+	local sdk.Driver             // nil for a plugin
+	info  sdk.DriverInfo         // as described at the first start
+}
+
+// driver returns the provider's current driver and generation.
+func (p *provider) driver() (sdk.Driver, uint64, error) {
+	if p.local != nil {
+		return p.local, 1, nil
+	}
+	d, gen, err := p.sup.Driver()
+	if err != nil {
+		return nil, gen, sdk.WrapError(sdk.KindUnavailable, err, "plugin "+p.name+" is not running")
+	}
+	return d, gen, nil
+}
+
+// PluginInfo describes a plugin or in-process driver serving the host.
+type PluginInfo = supervisor.Info
+
+func (p *provider) describe() PluginInfo {
+	if p.sup != nil {
+		return p.sup.Info()
+	}
+	types := make([]string, 0, len(p.info.Types))
+	for _, t := range p.info.Types {
+		types = append(types, t.Name)
+	}
+	sort.Strings(types)
+	return PluginInfo{
+		Name: p.name, Path: "(in process)", Version: p.info.Version, Driver: p.info.Name,
+		Protocol: sdk.ProtocolVersion, Types: types, State: supervisor.StateRunning, Generation: 1,
+	}
+}
+
+// catalog is the set of providers and the resource types they offer.
+type catalog struct {
+	providers []*provider
+	types     map[string]*provider
+}
+
+// hooks lets the host learn of plugin exits and restarts.
+type hooks struct {
+	onExit    func(p *provider, gen uint64)
+	onRestart func(p *provider, d sdk.Driver, gen uint64)
+}
+
+// loadCatalog starts every plugin the configuration declares, then, for
+// each resource type no plugin offers, the plugin named for it in the plugin
+// directories. Configuration problems (a missing binary, a type offered
+// twice) are diagnostics; a plugin that fails to start is an error.
+func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (*catalog, hcl.Diagnostics, error) {
+	c := &catalog{types: map[string]*provider{}}
+	var diags hcl.Diagnostics
+
+	for name, d := range o.drivers {
+		c.providers = append(c.providers, &provider{name: name, local: d, info: d.Info()})
+	}
+	newSup := func(name, path, sum string, args []string, env map[string]string) *provider {
+		p := &provider{name: name}
+		p.sup = supervisor.New(supervisor.Config{
+			Name: name, Path: path, SHA256: sum, Args: args, Env: env,
+			Logger:     o.logger,
+			MinBackoff: o.minBackoff, MaxBackoff: o.maxBackoff,
+			OnExit: func(gen uint64, _ error) {
+				if h.onExit != nil {
+					h.onExit(p, gen)
+				}
+			},
+			OnRestart: func(d sdk.Driver, gen uint64) {
+				if h.onRestart != nil {
+					h.onRestart(p, d, gen)
+				}
+			},
+		})
+		return p
+	}
+	var declared []*provider
+	for _, pl := range cfg.Plugins {
+		if _, err := os.Stat(pl.Path); err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Plugin binary not found",
+				Detail:   fmt.Sprintf("Plugin %q: %v. Build it (make build) or fix path.", pl.Name, err),
+				Subject:  pl.DeclRange.Ptr(),
+			})
+			continue
+		}
+		declared = append(declared, newSup(pl.Name, pl.Path, pl.SHA256, pl.Args, pl.Env))
+	}
+	if diags.HasErrors() {
+		return c, diags, nil
+	}
+	if err := startAll(ctx, declared); err != nil {
+		c.providers = append(c.providers, declared...)
+		return c, diags, err
+	}
+	c.providers = append(c.providers, declared...)
+	diags = append(diags, c.index()...)
+
+	// Plugins found by type, for types nobody offers yet.
+	dirs := append(append([]string(nil), o.pluginDirs...), defaultPluginDirs(cfg)...)
+	var found []*provider
+	seen := map[string]bool{}
+	for _, r := range cfg.Resources {
+		if c.types[r.Type] != nil || seen[r.Type] {
+			continue
+		}
+		seen[r.Type] = true
+		for _, dir := range dirs {
+			path := filepath.Join(dir, PluginPrefix+r.Type)
+			if st, err := os.Stat(path); err == nil && !st.IsDir() {
+				found = append(found, newSup(r.Type, path, "", nil, nil))
+				break
+			}
+		}
+	}
+	if err := startAll(ctx, found); err != nil {
+		c.providers = append(c.providers, found...)
+		return c, diags, err
+	}
+	c.providers = append(c.providers, found...)
+	c.types = map[string]*provider{}
+	diags = append(diags, c.index()...)
+	return c, diags, nil
+}
+
+// index maps each resource type to its provider; a type offered twice is a
+// diagnostic.
+func (c *catalog) index() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, p := range c.providers {
+		if p.sup != nil {
+			d, _, err := p.driver()
+			if err != nil {
+				continue
+			}
+			p.info = d.Info()
+		}
+		for _, t := range p.info.Types {
+			if other, ok := c.types[t.Name]; ok && other != p {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Resource type offered twice",
+					Detail:   fmt.Sprintf("Plugins %q and %q both offer resource type %q; remove one of them.", other.name, p.name, t.Name),
+				})
+				continue
+			}
+			c.types[t.Name] = p
+		}
+	}
+	return diags
+}
+
+func defaultPluginDirs(cfg *config.Config) []string {
+	var dirs []string
+	if cfg.Host.PluginDir != "" {
+		dirs = append(dirs, cfg.Host.PluginDir)
+	}
+	if exe, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Join(filepath.Dir(exe), "plugins"))
+	}
+	return dirs
+}
+
+// startAll starts the plugins in parallel and returns their errors joined.
+func startAll(ctx context.Context, ps []*provider) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		wg.Go(func() { errs[i] = p.sup.Start(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// schemas returns each type's config schema, for decoding resources.
+func (c *catalog) schemas() map[string]sdk.Schema {
+	out := make(map[string]sdk.Schema, len(c.types))
+	for name, p := range c.types {
+		t, _ := p.info.Type(name)
+		out[name] = t.Config
+	}
+	return out
+}
+
+// close stops every plugin.
+func (c *catalog) close(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(c.providers))
+	for i, p := range c.providers {
+		if p.sup != nil {
+			wg.Go(func() { errs[i] = p.sup.Close(ctx) })
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

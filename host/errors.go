@@ -1,0 +1,63 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/nebula-resource/nebula-resource/config"
+)
+
+// Sentinel errors of the host. Errors returned by the host wrap one of these
+// or an SDK error kind; test them with errors.Is.
+var (
+	// ErrClosed means the host has been closed.
+	ErrClosed = errors.New("host closed")
+	// ErrNotStarted means Start has not returned successfully yet.
+	ErrNotStarted = errors.New("host not started")
+	// ErrUnknownResource means no resource has the name given.
+	ErrUnknownResource = errors.New("unknown resource")
+	// ErrNotReady means the resource exists but cannot serve now, for
+	// example because its plugin is restarting. Errors wrapping it are
+	// also of kind unavailable.
+	ErrNotReady = errors.New("resource not ready")
+	// ErrLeaseReleased means a lease was used after Release.
+	ErrLeaseReleased = errors.New("lease already released")
+)
+
+// DiagnosticsError is a configuration that failed to load or validate. It
+// carries the diagnostics, with source ranges, and the files they point
+// into, for printing with config.WriteDiagnostics.
+type DiagnosticsError struct {
+	Diagnostics hcl.Diagnostics
+	Files       map[string]*hcl.File
+}
+
+// Error lists the diagnostics, one per line, each with file:line:column.
+func (e *DiagnosticsError) Error() string {
+	lines := make([]string, 0, len(e.Diagnostics))
+	for _, d := range e.Diagnostics {
+		if d.Severity == hcl.DiagError {
+			lines = append(lines, config.FormatDiagnostic(d))
+		}
+	}
+	return "invalid configuration:\n" + strings.Join(lines, "\n")
+}
+
+// CallError is a failed operation on a resource. It unwraps to the cause,
+// so sdk.KindOf and errors.Is(err, sdk.ErrUnavailable) see the kind the
+// plugin gave.
+type CallError struct {
+	Resource  string
+	Operation string
+	Err       error
+}
+
+func (e *CallError) Error() string {
+	return fmt.Sprintf("%s %s: %v", e.Resource, e.Operation, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *CallError) Unwrap() error { return e.Err }

@@ -1,0 +1,437 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/redact"
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+type hostState int
+
+const (
+	hostNew hostState = iota
+	hostStarting
+	hostRunning
+	hostClosed
+)
+
+// Host runs resources: it starts their plugins, configures them, hands out
+// leases, and keeps them working when plugins crash. Create one with New,
+// call Start, and Close it when done. Its methods are safe for concurrent
+// use.
+type Host struct {
+	cfg     *config.Config
+	o       options
+	log     *slog.Logger
+	secrets *redact.Set
+
+	// life is canceled by Close; background work (reconfiguring after a
+	// plugin restart) runs under it.
+	life   context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex // guards the fields below; never held across a plugin call
+	state     hostState
+	catalog   *catalog
+	resources map[string]*resource
+	order     []*resource // declaration order
+}
+
+// New returns a host for the configuration. It starts nothing; call Start.
+func New(cfg *config.Config, opts ...Option) (*Host, error) {
+	if cfg == nil {
+		return nil, errors.New("host: nil config")
+	}
+	o := options{callTimeout: 30 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	secrets := &redact.Set{}
+	for _, v := range cfg.Variables {
+		if v.Sensitive {
+			secrets.Add(sensitiveStrings(v.Value)...)
+		}
+	}
+	base := o.logger
+	if base == nil {
+		base = slog.Default()
+	}
+	log := slog.New(secrets.Handler(base.Handler()))
+	o.logger = log
+	life, cancel := context.WithCancel(context.Background())
+	return &Host{
+		cfg: cfg, o: o, log: log, secrets: secrets,
+		life: life, cancel: cancel,
+		resources: map[string]*resource{},
+	}, nil
+}
+
+// Start starts the plugins, decodes and validates every resource against
+// the schema its plugin published, configures the resources and opens
+// their instances. A configuration problem is a *DiagnosticsError with
+// source ranges. On any error Start stops what it started.
+func (h *Host) Start(ctx context.Context) error {
+	h.mu.Lock()
+	if h.state != hostNew {
+		h.mu.Unlock()
+		return errors.New("host: Start called twice or after Close")
+	}
+	h.state = hostStarting
+	h.mu.Unlock()
+
+	if err := h.start(ctx); err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = h.Close(cctx)
+		return h.secrets.Error(err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state == hostClosed {
+		return ErrClosed
+	}
+	h.state = hostRunning
+	return nil
+}
+
+func (h *Host) start(ctx context.Context) error {
+	cat, err := h.prepare(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range h.order {
+		cctx, cancel := timeoutContext(ctx, h.o.callTimeout)
+		err := r.configure(cctx, StateFailed)
+		cancel()
+		if err != nil {
+			return h.callError(r, "configure", err)
+		}
+		r.log.Info("resource ready", "plugin", cat.types[r.cfg.Type].name)
+	}
+	return nil
+}
+
+// prepare starts the plugins and decodes and validates the resources.
+func (h *Host) prepare(ctx context.Context) (*catalog, error) {
+	cat, diags, err := loadCatalog(ctx, h.cfg, &h.o, hooks{onExit: h.pluginExited, onRestart: h.pluginRestarted})
+	h.mu.Lock()
+	h.catalog = cat
+	h.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if !diags.HasErrors() {
+		diags = append(diags, h.cfg.DecodeResources(cat.schemas())...)
+	}
+	if diags.HasErrors() {
+		return nil, &DiagnosticsError{Diagnostics: diags, Files: h.cfg.Files}
+	}
+	h.mu.Lock()
+	for _, rc := range h.cfg.Resources {
+		p := cat.types[rc.Type]
+		t, _ := p.info.Type(rc.Type)
+		r := newResource(rc, t, p, h.log)
+		h.resources[r.id] = r
+		h.order = append(h.order, r)
+		h.secrets.Add(sensitiveValues(t.Config, rc.Config)...)
+	}
+	h.mu.Unlock()
+	if diags := h.validateResources(ctx); diags.HasErrors() {
+		return nil, &DiagnosticsError{Diagnostics: diags, Files: h.cfg.Files}
+	}
+	return cat, nil
+}
+
+// validateResources asks each resource's driver to check its config, and
+// places the driver's complaints on the attributes they name.
+func (h *Host) validateResources(ctx context.Context) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, r := range h.order {
+		d, _, err := r.prov.driver()
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin not running", Detail: err.Error(), Subject: r.cfg.DeclRange.Ptr()})
+			continue
+		}
+		v, ok := d.(sdk.ConfigValidator)
+		if !ok {
+			continue
+		}
+		cctx, cancel := timeoutContext(ctx, h.o.callTimeout)
+		err = v.ValidateConfig(cctx, sdk.ValidateRequest{Type: r.cfg.Type, Name: r.cfg.Name, Config: r.cfg.Config})
+		cancel()
+		if err == nil {
+			continue
+		}
+		attrs, _ := r.cfg.Body.JustAttributes()
+		for _, e := range flatten(err) {
+			var ce *sdk.ConfigError
+			if !errors.As(e, &ce) {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError, Summary: "Invalid resource configuration",
+					Detail: h.secrets.String(fmt.Sprintf("Plugin %s refused %s: %v", r.prov.name, r.id, e)), Subject: r.cfg.DeclRange.Ptr(),
+				})
+				continue
+			}
+			subject := r.cfg.DeclRange.Ptr()
+			if a, ok := attrs[ce.Attribute]; ok {
+				subject = a.Expr.Range().Ptr()
+			}
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError, Summary: h.secrets.String(ce.Summary), Detail: h.secrets.String(ce.Detail), Subject: subject,
+			})
+		}
+	}
+	return diags
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// Validate checks a configuration the way Start would, without configuring
+// anything: it starts the plugins, decodes every resource with its plugin's
+// schema, asks each driver to validate, and stops the plugins. It returns
+// nil, a *DiagnosticsError, or the error that kept a plugin from starting.
+func Validate(ctx context.Context, cfg *config.Config, opts ...Option) error {
+	h, err := New(cfg, opts...)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = h.Close(cctx)
+	}()
+	_, err = h.prepare(ctx)
+	return h.secrets.Error(err)
+}
+
+// Inspect starts the plugins a configuration names, describes them, and
+// stops them. Resources are neither decoded nor configured, so it works on
+// configurations that do not validate yet.
+func Inspect(ctx context.Context, cfg *config.Config, opts ...Option) ([]PluginInfo, map[string]sdk.ResourceType, error) {
+	h, err := New(cfg, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = h.Close(cctx)
+	}()
+	cat, diags, err := loadCatalog(ctx, cfg, &h.o, hooks{})
+	h.mu.Lock()
+	h.catalog = cat
+	h.mu.Unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	if diags.HasErrors() {
+		return nil, nil, &DiagnosticsError{Diagnostics: diags, Files: cfg.Files}
+	}
+	types := map[string]sdk.ResourceType{}
+	for name, p := range cat.types {
+		types[name], _ = p.info.Type(name)
+	}
+	return h.Plugins(), types, nil
+}
+
+// pluginExited runs on the plugin's supervisor goroutine when it exits.
+func (h *Host) pluginExited(p *provider, gen uint64) {
+	for _, r := range h.resourcesOf(p) {
+		r.pluginExited(gen)
+	}
+}
+
+// pluginRestarted runs on the plugin's supervisor goroutine after a
+// restart: it configures the plugin's resources again.
+func (h *Host) pluginRestarted(p *provider, _ sdk.Driver, _ uint64) {
+	for _, r := range h.resourcesOf(p) {
+		ctx, cancel := timeoutContext(h.life, h.o.callTimeout)
+		err := r.configure(ctx, StateUnavailable)
+		cancel()
+		if err != nil {
+			r.log.Error("reconfigure after plugin restart failed", "error", err)
+			continue
+		}
+		r.log.Info("resource ready again after plugin restart")
+	}
+}
+
+func (h *Host) resourcesOf(p *provider) []*resource {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*resource
+	for _, r := range h.order {
+		if r.prov == p {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Close stops taking leases, waits for the leases out to come back until
+// ctx ends, closes every resource, and stops the plugins. It is safe to
+// call more than once.
+func (h *Host) Close(ctx context.Context) error {
+	h.mu.Lock()
+	if h.state == hostClosed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.state = hostClosed
+	order, cat := h.order, h.catalog
+	h.mu.Unlock()
+	h.cancel()
+
+	var errs []error
+	for i := len(order) - 1; i >= 0; i-- {
+		if err := order[i].close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cat != nil {
+		if err := cat.close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return h.secrets.Error(errors.Join(errs...))
+}
+
+// Acquire leases the named resource ("type.name"). Release the lease when
+// done. An unknown name is an error wrapping ErrUnknownResource; a resource
+// that cannot serve now is an error of kind unavailable wrapping
+// ErrNotReady.
+func (h *Host) Acquire(ctx context.Context, name string) (*Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, sdk.WrapError(sdk.KindOf(err), err, "acquire "+name)
+	}
+	r, err := h.resource(name)
+	if err != nil {
+		return nil, err
+	}
+	inst, gen, err := r.acquire()
+	if err != nil {
+		return nil, err
+	}
+	return &Lease{h: h, r: r, inst: inst, gen: gen}, nil
+}
+
+// Invoke acquires the named resource, performs one operation and releases
+// it. See Lease.Invoke.
+func (h *Host) Invoke(ctx context.Context, name, op string, args any) (json.RawMessage, error) {
+	l, err := h.Acquire(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Release()
+	return l.Invoke(ctx, op, args)
+}
+
+func (h *Host) resource(name string) (*resource, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch h.state {
+	case hostNew, hostStarting:
+		return nil, sdk.WrapError(sdk.KindUnavailable, ErrNotStarted, "acquire "+name)
+	case hostClosed:
+		return nil, sdk.WrapError(sdk.KindUnavailable, ErrClosed, "acquire "+name)
+	}
+	r, ok := h.resources[name]
+	if ok {
+		return r, nil
+	}
+	names := make([]string, 0, len(h.resources))
+	for n := range h.resources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	msg := fmt.Sprintf("no resource named %q", name)
+	if s := config.Suggest(name, names); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return nil, sdk.WrapError(sdk.KindNotFound, ErrUnknownResource, msg)
+}
+
+// callError wraps a plugin's error with the resource and operation, masking
+// any secret the host knows.
+func (h *Host) callError(r *resource, op string, err error) error {
+	return &CallError{Resource: r.id, Operation: op, Err: h.secrets.Error(err)}
+}
+
+// Describe lists the resources in declaration order.
+func (h *Host) Describe() []ResourceInfo {
+	h.mu.Lock()
+	order := append([]*resource(nil), h.order...)
+	h.mu.Unlock()
+	out := make([]ResourceInfo, 0, len(order))
+	for _, r := range order {
+		out = append(out, r.info())
+	}
+	return out
+}
+
+// DescribeResource describes one resource.
+func (h *Host) DescribeResource(name string) (ResourceInfo, error) {
+	h.mu.Lock()
+	r, ok := h.resources[name]
+	h.mu.Unlock()
+	if !ok {
+		_, err := h.resource(name)
+		if err == nil {
+			err = sdk.WrapError(sdk.KindNotFound, ErrUnknownResource, name)
+		}
+		return ResourceInfo{}, err
+	}
+	return r.info(), nil
+}
+
+// Plugins lists the plugins and in-process drivers, by name.
+func (h *Host) Plugins() []PluginInfo {
+	h.mu.Lock()
+	cat := h.catalog
+	h.mu.Unlock()
+	if cat == nil {
+		return nil
+	}
+	out := make([]PluginInfo, 0, len(cat.providers))
+	for _, p := range cat.providers {
+		out = append(out, p.describe())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Ready reports whether the host is running and every resource is ready.
+func (h *Host) Ready() bool {
+	h.mu.Lock()
+	running := h.state == hostRunning
+	h.mu.Unlock()
+	if !running {
+		return false
+	}
+	for _, r := range h.Describe() {
+		if r.State != StateReady {
+			return false
+		}
+	}
+	return true
+}

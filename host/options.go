@@ -1,0 +1,57 @@
+package host
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// Option configures a Host. Settings that come from HCL live in
+// config.Config; options carry what only Go code can give.
+type Option func(*options)
+
+type options struct {
+	logger      *slog.Logger
+	pluginDirs  []string
+	drivers     map[string]sdk.Driver
+	minBackoff  time.Duration
+	maxBackoff  time.Duration
+	callTimeout time.Duration
+}
+
+// WithLogger sets the logger. The default is slog.Default(). The host masks
+// every sensitive value it knows in what it logs.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithPluginDir adds a directory searched for a plugin binary named
+// nebula-plugin-<type> when no plugin block offers a resource type. The
+// directories searched by default are the config's host.plugin_dir and
+// "plugins" beside the running executable.
+func WithPluginDir(dir string) Option {
+	return func(o *options) { o.pluginDirs = append(o.pluginDirs, dir) }
+}
+
+// WithDriver serves a resource type from a driver compiled into the
+// embedding program, with no plugin process. name names it in listings.
+// The driver goes through the same host machinery as a plugin.
+func WithDriver(name string, d sdk.Driver) Option {
+	return func(o *options) {
+		if o.drivers == nil {
+			o.drivers = map[string]sdk.Driver{}
+		}
+		o.drivers[name] = d
+	}
+}
+
+// WithRestartBackoff sets the delays between plugin restarts: the first,
+// and the cap of the doubling. The defaults are 100ms and 10s.
+func WithRestartBackoff(first, max time.Duration) Option {
+	return func(o *options) { o.minBackoff, o.maxBackoff = first, max }
+}
+
+// WithLifecycleTimeout bounds each lifecycle call to a plugin (configure,
+// open, check, close) that has no deadline of its own. Default 30s.
+func WithLifecycleTimeout(d time.Duration) Option {
+	return func(o *options) { o.callTimeout = d }
+}

@@ -1,0 +1,109 @@
+package supervisor
+
+import (
+	"context"
+	"io"
+	"log"
+	"log/slog"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// slogAdapter lets go-plugin, which logs with hclog, write to the host's
+// slog logger. go-plugin parses the plugin's JSON stderr lines and logs them
+// here with their own level and fields.
+type slogAdapter struct {
+	l    *slog.Logger
+	name string
+	args []any
+}
+
+func newSlogAdapter(l *slog.Logger) hclog.Logger { return &slogAdapter{l: l} }
+
+var _ hclog.Logger = (*slogAdapter)(nil)
+
+func slogLevel(level hclog.Level) slog.Level {
+	switch level {
+	case hclog.Trace, hclog.Debug, hclog.NoLevel:
+		return slog.LevelDebug
+	case hclog.Info:
+		return slog.LevelInfo
+	case hclog.Warn:
+		return slog.LevelWarn
+	}
+	return slog.LevelError
+}
+
+func (a *slogAdapter) Log(level hclog.Level, msg string, args ...any) {
+	lvl := slogLevel(level)
+	if !a.l.Enabled(context.Background(), lvl) {
+		return
+	}
+	all := make([]any, 0, len(a.args)+len(args)+2)
+	if a.name != "" {
+		all = append(all, "logger", a.name)
+	}
+	all = append(all, a.args...)
+	all = append(all, args...)
+	a.l.Log(context.Background(), lvl, msg, all...)
+}
+
+func (a *slogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }
+func (a *slogAdapter) Debug(msg string, args ...any) { a.Log(hclog.Debug, msg, args...) }
+func (a *slogAdapter) Info(msg string, args ...any)  { a.Log(hclog.Info, msg, args...) }
+func (a *slogAdapter) Warn(msg string, args ...any)  { a.Log(hclog.Warn, msg, args...) }
+func (a *slogAdapter) Error(msg string, args ...any) { a.Log(hclog.Error, msg, args...) }
+
+func (a *slogAdapter) IsTrace() bool { return a.l.Enabled(context.Background(), slog.LevelDebug) }
+func (a *slogAdapter) IsDebug() bool { return a.l.Enabled(context.Background(), slog.LevelDebug) }
+func (a *slogAdapter) IsInfo() bool  { return a.l.Enabled(context.Background(), slog.LevelInfo) }
+func (a *slogAdapter) IsWarn() bool  { return a.l.Enabled(context.Background(), slog.LevelWarn) }
+func (a *slogAdapter) IsError() bool { return a.l.Enabled(context.Background(), slog.LevelError) }
+
+func (a *slogAdapter) ImpliedArgs() []any { return a.args }
+
+func (a *slogAdapter) With(args ...any) hclog.Logger {
+	c := *a
+	c.args = append(append([]any(nil), a.args...), args...)
+	return &c
+}
+
+func (a *slogAdapter) Name() string { return a.name }
+
+func (a *slogAdapter) Named(name string) hclog.Logger {
+	c := *a
+	if c.name != "" {
+		c.name += "." + name
+	} else {
+		c.name = name
+	}
+	return &c
+}
+
+func (a *slogAdapter) ResetNamed(name string) hclog.Logger {
+	c := *a
+	c.name = name
+	return &c
+}
+
+func (a *slogAdapter) SetLevel(hclog.Level) {}
+
+func (a *slogAdapter) GetLevel() hclog.Level {
+	switch {
+	case a.IsDebug():
+		return hclog.Debug
+	case a.IsInfo():
+		return hclog.Info
+	case a.IsWarn():
+		return hclog.Warn
+	}
+	return hclog.Error
+}
+
+func (a *slogAdapter) StandardLogger(*hclog.StandardLoggerOptions) *log.Logger {
+	return slog.NewLogLogger(a.l.Handler(), slog.LevelInfo)
+}
+
+func (a *slogAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
+	return a.StandardLogger(nil).Writer()
+}

@@ -1,0 +1,21 @@
+package memory_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/nebula-resource/nebula-resource/plugins/memory"
+	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
+)
+
+func TestMemoryConformance(t *testing.T) {
+	sdktest.RunDriver(t, memory.New(), sdktest.Suite{
+		Type:          "memory",
+		Config:        `{"max_entries": 100, "default_ttl": "1m"}`,
+		InvalidConfig: `{"max_entries": 1, "max_bytes": 1}`,
+		Probe:         sdk.InvokeRequest{Operation: "set", Args: json.RawMessage(`{"key":"k","value":"v"}`)},
+		Failing:       &sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"key":"missing"}`)},
+		FailingKind:   sdk.KindNotFound,
+	})
+}

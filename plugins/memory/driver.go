@@ -1,0 +1,194 @@
+// Package memory is the nebula-resource driver for an in-process key-value
+// cache built on github.com/maypok86/otter/v2.
+//
+// A resource of type "memory" owns one cache: Configure builds it, every
+// instance opened from the resource is a cheap handle on that same cache,
+// and Resource.Close drops it. Keys and values are strings. The cache may be
+// bounded by entry count (max_entries) or by bytes (max_bytes, where an
+// entry weighs len(key)+len(value)), and entries may expire (default_ttl, or
+// the ttl argument of set).
+//
+// The plugin binary is cmd/nebula-plugin-memory:
+//
+//	func main() { sdk.Serve(memory.New()) }
+package memory
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+	"github.com/maypok86/otter/v2/stats"
+
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// TypeName is the name of the resource type the driver offers.
+const TypeName = "memory"
+
+// Version is the driver's version.
+const Version = "0.1.0"
+
+// Config is the configuration of a memory resource. Its zero value is an
+// unbounded cache whose entries never expire.
+type Config struct {
+	// MaxEntries bounds the number of entries; 0 means no entry limit.
+	MaxEntries int `nebula:"max_entries" default:"0" doc:"Maximum number of entries; 0 means no entry limit. Cannot be combined with max_bytes."`
+	// MaxBytes bounds the total weight, len(key)+len(value) summed over
+	// the entries; 0 means no byte limit.
+	MaxBytes int `nebula:"max_bytes" default:"0" doc:"Maximum total size of keys and values in bytes; 0 means no byte limit. Cannot be combined with max_entries."`
+	// DefaultTTL is how long an entry lives when set gives no ttl; 0 means
+	// entries never expire.
+	DefaultTTL time.Duration `nebula:"default_ttl" default:"0s" doc:"How long an entry lives when set gives no ttl; 0 means entries do not expire."`
+}
+
+var configSchema = sdk.MustSchemaFor(Config{})
+
+// Driver is the memory driver. Its zero value is ready to use; New returns
+// one.
+type Driver struct{}
+
+// New returns the memory driver.
+func New() *Driver { return &Driver{} }
+
+// Info describes the driver and its one resource type, "memory".
+func (d *Driver) Info() sdk.DriverInfo {
+	return sdk.DriverInfo{
+		Name:    "memory",
+		Version: Version,
+		Types: []sdk.ResourceType{{
+			Name:         TypeName,
+			Description:  "An in-process key-value cache of strings with optional size bounds and expiry, shared by every instance of the resource.",
+			Config:       configSchema,
+			Capabilities: []string{"kv"},
+			Pooling:      sdk.PoolingShared,
+			Operations:   operations,
+		}},
+	}
+}
+
+// ValidateConfig checks that the size limits are not negative and that at
+// most one of max_entries and max_bytes is set.
+func (d *Driver) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	if err := checkType(req.Type); err != nil {
+		return err
+	}
+	var cfg Config
+	if err := req.Decode(&cfg); err != nil {
+		return err
+	}
+	return cfg.validate()
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.MaxEntries < 0 {
+		errs = append(errs, sdk.AttributeError("max_entries", "must not be negative",
+			"Set a positive number of entries, or 0 for no entry limit."))
+	}
+	if c.MaxBytes < 0 {
+		errs = append(errs, sdk.AttributeError("max_bytes", "must not be negative",
+			"Set a positive number of bytes, or 0 for no byte limit."))
+	}
+	if c.MaxEntries > 0 && c.MaxBytes > 0 {
+		errs = append(errs, sdk.AttributeError("max_bytes", "cannot be combined with max_entries",
+			"Bound the cache either by entry count (max_entries) or by size (max_bytes), not both."))
+	}
+	if c.DefaultTTL < 0 {
+		errs = append(errs, sdk.AttributeError("default_ttl", "must not be negative",
+			`Set a positive duration such as "5m", or "0s" for entries that do not expire.`))
+	}
+	return errors.Join(errs...)
+}
+
+// Configure builds the resource's cache.
+func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
+	if err := checkType(req.Type); err != nil {
+		return nil, err
+	}
+	var cfg Config
+	if err := req.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "invalid configuration of memory resource "+req.Name)
+	}
+	opts := &otter.Options[string, item]{
+		StatsRecorder:    stats.NewCounter(),
+		ExpiryCalculator: expiry{},
+	}
+	switch {
+	case cfg.MaxEntries > 0:
+		opts.MaximumSize = cfg.MaxEntries
+	case cfg.MaxBytes > 0:
+		opts.MaximumWeight = uint64(cfg.MaxBytes)
+		opts.Weigher = weigh
+	}
+	cache, err := otter.New(opts)
+	if err != nil {
+		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "building the cache of memory resource "+req.Name)
+	}
+	r := &Resource{name: req.Name, defaultTTL: cfg.DefaultTTL}
+	r.cache.Store(cache)
+	return r, nil
+}
+
+func checkType(name string) error {
+	if name != TypeName {
+		return sdk.Errorf(sdk.KindInvalidArgument, "memory driver has no resource type %q", name)
+	}
+	return nil
+}
+
+// item is what the cache stores for a key.
+type item struct {
+	value string
+	// ttl is the lifetime a write gives the entry; 0 means no expiry.
+	ttl time.Duration
+	// keepTTL makes an update keep the entry's current expiry (incr).
+	keepTTL bool
+}
+
+// weigh is the entry's weight for max_bytes: len(key)+len(value).
+func weigh(key string, it item) uint32 {
+	n := uint64(len(key)) + uint64(len(it.value))
+	return uint32(min(n, math.MaxUint32))
+}
+
+// never is the lifetime otter treats as no expiry.
+const never = time.Duration(math.MaxInt64)
+
+// expiry gives each entry the lifetime its write asked for. Reads do not
+// change it; an update with keepTTL keeps it.
+type expiry struct{}
+
+func (expiry) ExpireAfterCreate(e otter.Entry[string, item]) time.Duration {
+	return lifetime(e.Value)
+}
+
+func (expiry) ExpireAfterUpdate(e otter.Entry[string, item], _ item) time.Duration {
+	if e.Value.keepTTL {
+		return e.ExpiresAfter()
+	}
+	return lifetime(e.Value)
+}
+
+func (expiry) ExpireAfterRead(e otter.Entry[string, item]) time.Duration {
+	return e.ExpiresAfter()
+}
+
+func lifetime(it item) time.Duration {
+	if it.ttl <= 0 {
+		return never
+	}
+	return it.ttl
+}
+
+// Interface guards.
+var (
+	_ sdk.Driver                           = (*Driver)(nil)
+	_ sdk.ConfigValidator                  = (*Driver)(nil)
+	_ otter.ExpiryCalculator[string, item] = expiry{}
+)
