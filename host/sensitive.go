@@ -67,4 +67,3 @@ func sensitiveStrings(v cty.Value) []string {
 	}
 	return nil
 }
-

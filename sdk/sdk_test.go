@@ -244,11 +244,19 @@ func TestSchemaForDerivesTypesDefaultsAndFlags(t *testing.T) {
 		t.Fatalf("schema:\n got %s\nwant %s", got, want)
 	}
 	for name, bad := range map[string]any{
-		"not a struct":        42,
-		"bad default":         struct{ D time.Duration `nebula:"d" default:"soon"` }{},
-		"required default":    struct{ S string `nebula:"s,required" default:"x"` }{},
-		"unsupported type":    struct{ C chan int `nebula:"c"` }{},
-		"duplicate attribute": struct{ A, B string `nebula:"a"` }{},
+		"not a struct": 42,
+		"bad default": struct {
+			D time.Duration `nebula:"d" default:"soon"`
+		}{},
+		"required default": struct {
+			S string `nebula:"s,required" default:"x"`
+		}{},
+		"unsupported type": struct {
+			C chan int `nebula:"c"`
+		}{},
+		"duplicate attribute": struct {
+			A, B string `nebula:"a"`
+		}{},
 	} {
 		if _, err := sdk.SchemaFor(bad); err == nil {
 			t.Errorf("%s: SchemaFor accepted it", name)

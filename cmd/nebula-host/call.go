@@ -139,4 +139,3 @@ func envOr(key, def string) string {
 	}
 	return def
 }
-

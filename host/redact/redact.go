@@ -141,4 +141,3 @@ func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h *handler) WithGroup(name string) slog.Handler {
 	return &handler{set: h.set, next: h.next.WithGroup(name)}
 }
-

@@ -45,6 +45,13 @@ func (a *slogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	}
 	all = append(all, a.args...)
 	all = append(all, args...)
+	for i := 0; i+1 < len(all); i += 2 {
+		// go-plugin says "plugin" for the binary's path; the host's
+		// "plugin" attribute is the plugin's name.
+		if all[i] == "plugin" {
+			all[i] = "path"
+		}
+	}
 	a.l.Log(context.Background(), lvl, msg, all...)
 }
 
