@@ -151,7 +151,12 @@ func hclogKeys(groups []string, a slog.Attr) slog.Attr {
 	}
 	switch a.Key {
 	case slog.TimeKey:
+		// go-plugin parses exactly this layout; a line it cannot parse
+		// reaches the host as unstructured debug text.
 		a.Key = "@timestamp"
+		if t, ok := a.Value.Any().(time.Time); ok {
+			a.Value = slog.StringValue(t.Format("2006-01-02T15:04:05.000000Z07:00"))
+		}
 	case slog.LevelKey:
 		a.Key = "@level"
 		if l, ok := a.Value.Any().(slog.Level); ok {
