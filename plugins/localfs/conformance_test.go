@@ -11,16 +11,24 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
 )
 
-func TestLocalFSConformance(t *testing.T) {
+func conformance(t *testing.T) sdktest.Suite {
 	root, _ := json.Marshal(map[string]string{"root": t.TempDir()})
-	sdktest.RunDriver(t, localfs.New(), sdktest.Suite{
+	return sdktest.Suite{
 		Type:          "localfs",
 		Config:        string(root),
 		InvalidConfig: `{"root": ""}`,
 		Probe:         sdk.InvokeRequest{Operation: "list", Args: json.RawMessage(`{}`)},
 		Failing:       &sdk.InvokeRequest{Operation: "stat", Args: json.RawMessage(`{"path":"../x"}`)},
 		FailingKind:   sdk.KindInvalidArgument,
-	})
+	}
+}
+
+func TestLocalFSConformanceInProcess(t *testing.T) {
+	sdktest.RunDriver(t, localfs.New(), conformance(t))
+}
+
+func TestLocalFSConformanceAsBuiltBinary(t *testing.T) {
+	sdktest.RunBinary(t, sdktest.Build(t, "./cmd/nebula-plugin-localfs"), conformance(t))
 }
 
 func TestLocalFSStreamsSurviveTheWire(t *testing.T) {

@@ -9,13 +9,19 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
 )
 
-func TestMemoryConformance(t *testing.T) {
-	sdktest.RunDriver(t, memory.New(), sdktest.Suite{
-		Type:          "memory",
-		Config:        `{"max_entries": 100, "default_ttl": "1m"}`,
-		InvalidConfig: `{"max_entries": 1, "max_bytes": 1}`,
-		Probe:         sdk.InvokeRequest{Operation: "set", Args: json.RawMessage(`{"key":"k","value":"v"}`)},
-		Failing:       &sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"key":"missing"}`)},
-		FailingKind:   sdk.KindNotFound,
-	})
+var conformance = sdktest.Suite{
+	Type:          "memory",
+	Config:        `{"max_entries": 100, "default_ttl": "1m"}`,
+	InvalidConfig: `{"max_entries": 1, "max_bytes": 1}`,
+	Probe:         sdk.InvokeRequest{Operation: "set", Args: json.RawMessage(`{"key":"k","value":"v"}`)},
+	Failing:       &sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"key":"missing"}`)},
+	FailingKind:   sdk.KindNotFound,
+}
+
+func TestMemoryConformanceInProcess(t *testing.T) {
+	sdktest.RunDriver(t, memory.New(), conformance)
+}
+
+func TestMemoryConformanceAsBuiltBinary(t *testing.T) {
+	sdktest.RunBinary(t, sdktest.Build(t, "./cmd/nebula-plugin-memory"), conformance)
 }

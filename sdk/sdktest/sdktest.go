@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -100,6 +101,19 @@ func Start(t testing.TB, path string) sdk.Driver {
 		t.Fatalf("dispense driver from %s: %v", path, err)
 	}
 	return raw.(sdk.Driver)
+}
+
+// Build compiles the plugin main package pkg (a path such as
+// "./cmd/nebula-plugin-memory", relative to the test's package directory)
+// into a temporary directory and returns the binary's path, for RunBinary.
+func Build(t testing.TB, pkg string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
 }
 
 // RunDriver runs the conformance checks against d, served in process over
