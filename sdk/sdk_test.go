@@ -224,7 +224,6 @@ func TestSchemaForDerivesTypesDefaultsAndFlags(t *testing.T) {
 		Labels  map[string]string `nebula:"labels"`
 		Ratio   float64           `nebula:"ratio" default:"0.5"`
 		On      bool              `nebula:"on" default:"true"`
-		ignored int
 		Skip    string
 	}
 	s, err := sdk.SchemaFor(cfg{})

@@ -274,14 +274,14 @@ func run(t *testing.T, d sdk.Driver, s Suite) {
 				if inst == nil {
 					var err error
 					if inst, err = res.Open(c); err != nil {
-						errs <- fmt.Errorf("Open: %w", err)
+						errs <- fmt.Errorf("open: %w", err)
 						return
 					}
 					defer inst.Close(c)
 				}
 				for range 10 {
 					if _, err := inst.Invoke(c, s.Probe); err != nil {
-						errs <- fmt.Errorf("Invoke %q: %w", s.Probe.Operation, err)
+						errs <- fmt.Errorf("invoke %q: %w", s.Probe.Operation, err)
 						return
 					}
 				}
