@@ -68,6 +68,11 @@ func pluginPath(name string) string { return filepath.Join(binDir, "nebula-plugi
 // loadHCL writes src to a file in a temp dir and loads it.
 func loadHCL(t *testing.T, src string, opts ...config.Option) *config.Config {
 	t.Helper()
+	return loadHCLB(t, src, opts...)
+}
+
+func loadHCLB(t testing.TB, src string, opts ...config.Option) *config.Config {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src), 0o600); err != nil {
 		t.Fatal(err)

@@ -317,7 +317,7 @@ func (s *Supervisor) setRestartFailed(err error) {
 // spawn starts the plugin once and records it as running.
 func (s *Supervisor) spawn() (*plugin.Client, error) {
 	fail := func(err error) error { return &StartError{Plugin: s.cfg.Name, Path: s.cfg.Path, Err: err} }
-	sum, err := fileSHA256(s.cfg.Path)
+	sum, err := FileSHA256(s.cfg.Path)
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -423,10 +423,9 @@ func envList(env map[string]string) []string {
 	return out
 }
 
-// FileSHA256 returns the SHA-256 of the file at path, in lowercase hex.
-func FileSHA256(path string) (string, error) { return fileSHA256(path) }
-
-func fileSHA256(path string) (string, error) {
+// FileSHA256 returns the SHA-256 of the file at path, in lowercase hex, as
+// sha256sum prints it.
+func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
