@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -29,12 +31,23 @@ import (
 //
 // Diagnostics never show the value of a sensitive attribute or of a value
 // derived from a sensitive variable.
-func (c *Config) DecodeResources(types map[string]sdk.Schema) hcl.Diagnostics {
+func (c *Config) DecodeResources(types map[string]sdk.Schema, opts ...DecodeOption) hcl.Diagnostics {
+	var o decodeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ev := c.eval
 	if ev == nil {
 		ev = newEvaluator(nil, nil)
 	}
 	known := sortedKeys(types)
+	for _, name := range o.alsoKnown {
+		if _, ok := types[name]; !ok {
+			known = append(known, name)
+		}
+	}
+	sort.Strings(known)
+	known = slices.Compact(known)
 	var diags hcl.Diagnostics
 	for _, r := range c.Resources {
 		r.Config = nil
@@ -50,6 +63,21 @@ func (c *Config) DecodeResources(types map[string]sdk.Schema) hcl.Diagnostics {
 		}
 	}
 	return sortDiagnostics(stripEval(diags))
+}
+
+// DecodeOption configures DecodeResources.
+type DecodeOption func(*decodeOptions)
+
+type decodeOptions struct {
+	alsoKnown []string
+}
+
+// AlsoKnown names resource types that exist but were not given a schema,
+// such as those of plugins installed but not started. They count only for
+// the "Did you mean" hint and the list of known types in an "Unknown
+// resource type" diagnostic.
+func AlsoKnown(types ...string) DecodeOption {
+	return func(o *decodeOptions) { o.alsoKnown = append(o.alsoKnown, types...) }
 }
 
 // unknownType is the diagnostic for a resource whose type no plugin offers.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
@@ -64,6 +65,9 @@ func (p *provider) describe() PluginInfo {
 type catalog struct {
 	providers []*provider
 	types     map[string]*provider
+	// installed names the plugin binaries in the plugin directories that
+	// were not started, for "did you mean" hints.
+	installed []string
 }
 
 // hooks lets the host learn of plugin exits and restarts.
@@ -149,6 +153,14 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 	c.providers = append(c.providers, found...)
 	c.types = map[string]*provider{}
 	diags = append(diags, c.index()...)
+	for _, dir := range dirs {
+		matches, _ := filepath.Glob(filepath.Join(dir, PluginPrefix+"*"))
+		for _, m := range matches {
+			if name := strings.TrimPrefix(filepath.Base(m), PluginPrefix); c.types[name] == nil {
+				c.installed = append(c.installed, name)
+			}
+		}
+	}
 	return c, diags, nil
 }
 

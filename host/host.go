@@ -132,7 +132,7 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 		return nil, err
 	}
 	if !diags.HasErrors() {
-		diags = append(diags, h.cfg.DecodeResources(cat.schemas())...)
+		diags = append(diags, h.cfg.DecodeResources(cat.schemas(), config.AlsoKnown(cat.installed...))...)
 	}
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Diagnostics: diags, Files: h.cfg.Files}

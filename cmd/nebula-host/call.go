@@ -20,7 +20,7 @@ func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	addr := fs.String("addr", envOr("NEBULA_ADDR", admin.DefaultAddress), "admin endpoint of the running host (env NEBULA_ADDR)")
 	in := fs.String("in", "", "for streaming operations: file to send (- for stdin)")
 	out := fs.String("out", "", "for streaming operations: file to write the output to (default stdout)")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long (for streaming operations: waiting for the response to begin)")
 	stream := fs.Bool("stream", false, "the operation streams (implied by -in or -out)")
 	if err := fs.Parse(args); err != nil {
 		return exitLocal
@@ -38,11 +38,13 @@ func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitLocal
 		}
 	}
-	client := &http.Client{Timeout: *timeout}
 	base := "http://" + *addr + "/v1/resources/" + url.PathEscape(name)
 	if *stream || *in != "" || *out != "" {
+		// A stream may run long; only its start is bounded.
+		client := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: *timeout}}
 		return callStream(client, base, op, argsJSON, *in, *out, stdin, stdout, stderr)
 	}
+	client := &http.Client{Timeout: *timeout}
 
 	body, _ := json.Marshal(admin.InvokeRequest{Operation: op, Args: argsJSON})
 	resp, err := client.Post(base+"/invoke", "application/json", bytes.NewReader(body))
@@ -77,16 +79,6 @@ func callStream(client *http.Client, base, op string, args json.RawMessage, inPa
 		defer f.Close()
 		body = f
 	}
-	var w io.Writer = stdout
-	if outPath != "" {
-		f, err := os.Create(outPath)
-		if err != nil {
-			fmt.Fprintf(stderr, "nebula-host call: %v\n", err)
-			return exitLocal
-		}
-		defer f.Close()
-		w = f
-	}
 	req, err := http.NewRequest(http.MethodPost, base+"/stream/"+url.PathEscape(op), body)
 	if err != nil {
 		fmt.Fprintf(stderr, "nebula-host call: %v\n", err)
@@ -102,6 +94,18 @@ func callStream(client *http.Client, base, op string, args json.RawMessage, inPa
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return remoteError(stderr, resp)
+	}
+	// The output file is created only once the operation has begun, so a
+	// refused call leaves nothing behind.
+	var w io.Writer = stdout
+	if outPath != "" {
+		f, err := os.Create(outPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "nebula-host call: %v\n", err)
+			return exitLocal
+		}
+		defer f.Close()
+		w = f
 	}
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		fmt.Fprintf(stderr, "nebula-host call: reading the stream: %v\n", err)

@@ -46,8 +46,8 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-// load reads the configuration, printing diagnostics to stderr.
-func (c *configFlags) load(stderr io.Writer) (*config.Config, bool) {
+// variables parses the -var flags.
+func (c *configFlags) variables(stderr io.Writer) (map[string]string, bool) {
 	vars := map[string]string{}
 	for _, kv := range c.vars {
 		k, v, ok := strings.Cut(kv, "=")
@@ -57,13 +57,18 @@ func (c *configFlags) load(stderr io.Writer) (*config.Config, bool) {
 		}
 		vars[k] = v
 	}
+	return vars, true
+}
+
+// load reads the configuration, printing diagnostics to stderr.
+func (c *configFlags) load(stderr io.Writer) (*config.Config, bool) {
+	vars, ok := c.variables(stderr)
+	if !ok {
+		return nil, false
+	}
 	cfg, diags := config.Load(c.path, config.WithVariables(vars))
 	if len(diags) > 0 {
-		files := map[string]*hcl.File{}
-		if cfg != nil {
-			files = cfg.Files
-		}
-		_ = config.WriteDiagnostics(stderr, files, diags, false)
+		printDiagnostics(stderr, cfg.Files, diags)
 	}
 	return cfg, !diags.HasErrors()
 }
@@ -107,7 +112,7 @@ func (c *configFlags) hostOptions(log *slog.Logger) []host.Option {
 func printHostError(stderr io.Writer, err error) {
 	var de *host.DiagnosticsError
 	if errors.As(err, &de) {
-		_ = config.WriteDiagnostics(stderr, de.Files, de.Diagnostics, false)
+		printDiagnostics(stderr, de.Files, de.Diagnostics)
 		return
 	}
 	fmt.Fprintf(stderr, "nebula-host: %v\n", err)
@@ -131,6 +136,15 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		return exitLocal
 	}
 	log := cf.logger(cfg, stderr)
+	acfg := admin.Config{Address: cfg.Admin.Address, AllowRemote: cfg.Admin.AllowRemote, Logger: log}
+	if *addr != "" {
+		acfg.Address = *addr
+	}
+	// Refuse a bad -admin address before starting any plugin.
+	if err := admin.CheckAddress(acfg.Address, acfg.AllowRemote); err != nil {
+		fmt.Fprintf(stderr, "nebula-host: %v\n", err)
+		return exitLocal
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -143,10 +157,6 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	if err := h.Start(ctx); err != nil {
 		printHostError(stderr, err)
 		return exitLocal
-	}
-	acfg := admin.Config{Address: cfg.Admin.Address, AllowRemote: cfg.Admin.AllowRemote, Logger: log}
-	if *addr != "" {
-		acfg.Address = *addr
 	}
 	srv := admin.New(h, acfg)
 	if err := srv.Start(); err != nil {
@@ -191,17 +201,12 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	cf.path = fs.Arg(0)
 
-	vars := map[string]string{}
-	for _, kv := range cf.vars {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
-		}
+	vars, ok := cf.variables(stderr)
+	if !ok {
+		return exitLocal
 	}
 	cfg, diags := config.Load(cf.path, config.WithVariables(vars))
-	files := map[string]*hcl.File{}
-	if cfg != nil {
-		files = cfg.Files
-	}
+	files := cfg.Files // Load always returns a Config with its files
 	if !diags.HasErrors() {
 		log := cf.logger(cfg, io.Discard)
 		err := host.Validate(context.Background(), cfg, cf.hostOptions(log)...)
@@ -216,7 +221,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		_ = config.WriteDiagnosticsJSON(stdout, files, diags)
 	} else if len(diags) > 0 {
-		_ = config.WriteDiagnostics(stderr, files, diags, false)
+		printDiagnostics(stderr, files, diags)
 	}
 	if diags.HasErrors() {
 		return exitLocal
@@ -225,4 +230,14 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "Success! The configuration is valid.")
 	}
 	return exitOK
+}
+
+// printDiagnostics prints diagnostics with their source snippets, then one
+// line per diagnostic, "file:line:column: severity: summary; detail", which
+// editors and CI annotators can jump to (the snippets name only the line).
+func printDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
+	_ = config.WriteDiagnostics(w, files, diags, false)
+	for _, d := range diags {
+		fmt.Fprintln(w, config.FormatDiagnostic(d))
+	}
 }

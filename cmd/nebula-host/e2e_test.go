@@ -1,0 +1,462 @@
+package main_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nebula-resource/nebula-resource/plugins/localfs"
+	"github.com/nebula-resource/nebula-resource/plugins/memory"
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+func TestQuickstartServesMemoryAndFiles(t *testing.T) {
+	t.Parallel()
+	path, addr := writeQuickstart(t)
+	h := startHost(t, path, addr)
+	call := func(args ...string) result {
+		t.Helper()
+		return nebula(t, nil, append([]string{"call", "-addr", addr}, args...)...)
+	}
+
+	t.Run("readyz lists both resources", func(t *testing.T) {
+		code, body, err := h.get(t, "/readyz?verbose")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("GET /readyz?verbose: %d %v\n%s", code, err, body)
+		}
+		for _, want := range []string{"[+]memory.cache ok", "[+]localfs.files ok"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET /readyz?verbose: no %q in\n%s", want, body)
+			}
+		}
+	})
+
+	t.Run("memory set then get", func(t *testing.T) {
+		mustExit(t, call("memory.cache", "set", `{"key":"greeting","value":"hello, nebula"}`), 0, "call set")
+		r := call("memory.cache", "get", `{"key":"greeting"}`)
+		mustExit(t, r, 0, "call get")
+		var got struct {
+			Value string `json:"value"`
+			Found bool   `json:"found"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+			t.Fatalf("call get: stdout is not JSON: %v\n%s", err, r)
+		}
+		if got.Value != "hello, nebula" || !got.Found {
+			t.Errorf("call get = %+v, want value %q found", got, "hello, nebula")
+		}
+	})
+
+	t.Run("localfs streams a file in and out", func(t *testing.T) {
+		dir := t.TempDir()
+		data := make([]byte, 300<<10)
+		_, _ = rand.Read(data)
+		in := filepath.Join(dir, "in.bin")
+		if err := os.WriteFile(in, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := call("-in", in, "localfs.files", "put", `{"path":"dir/blob.bin"}`)
+		mustExit(t, r, 0, "call -in put")
+		var put struct {
+			Size int `json:"size"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &put); err != nil || put.Size != len(data) {
+			t.Errorf("call -in put: want {\"size\": %d, ...}, got %v\n%s", len(data), err, r)
+		}
+
+		out := filepath.Join(dir, "out.bin")
+		mustExit(t, call("-out", out, "localfs.files", "get", `{"path":"dir/blob.bin"}`), 0, "call -out get")
+		got, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Errorf("call -out get wrote %d bytes that differ from the %d put", len(got), len(data))
+		}
+		onDisk, err := os.ReadFile(filepath.Join(filepath.Dir(path), "files", "dir", "blob.bin"))
+		if err != nil || !bytes.Equal(onDisk, data) {
+			t.Errorf("the file under the localfs root differs from what was put (%v)", err)
+		}
+	})
+
+	t.Run("missing key exits 2 with not_found", func(t *testing.T) {
+		r := call("memory.cache", "get", `{"key":"never-set"}`)
+		mustExit(t, r, 2, "call get of a missing key")
+		if !strings.Contains(r.stderr, "not_found") {
+			t.Errorf("call get of a missing key: no not_found on stderr\n%s", r)
+		}
+	})
+
+	t.Run("invalid JSON arguments exit 1", func(t *testing.T) {
+		r := call("memory.cache", "get", `{"key":`)
+		mustExit(t, r, 1, "call with invalid JSON")
+		if !strings.Contains(r.stderr, "not valid JSON") {
+			t.Errorf("call with invalid JSON: stderr does not say so\n%s", r)
+		}
+	})
+
+	t.Run("nothing listening exits 1", func(t *testing.T) {
+		r := nebula(t, nil, "call", "-addr", freeAddress(t), "memory.cache", "get", `{"key":"a"}`)
+		mustExit(t, r, 1, "call against a closed port")
+		if !strings.Contains(r.stderr, "connection refused") {
+			t.Errorf("call against a closed port: stderr does not say why\n%s", r)
+		}
+	})
+}
+
+func TestRunStopsCleanlyOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	path, addr := writeQuickstart(t)
+	h := startHost(t, path, addr)
+	pids := h.pluginPIDs(t)
+
+	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	h.waitExit(t, 10*time.Second)
+	if code := h.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("nebula-host exited %d (%v) on SIGTERM, want 0\n%s", code, h.err, h.output(t))
+	}
+	// The host reaps its plugins before it exits, so they are gone, not
+	// zombies; allow a little time all the same.
+	waitGone(t, pids, 3*time.Second)
+	if log := h.output(t); !strings.Contains(log, "msg=stopped") {
+		t.Errorf("the host's log does not end with stopped:\n%s", log)
+	}
+}
+
+func TestPluginsDieWhenHostIsKilled(t *testing.T) {
+	t.Parallel()
+	path, addr := writeQuickstart(t)
+	h := startHost(t, path, addr)
+	pids := h.pluginPIDs(t)
+
+	if err := h.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	h.waitExit(t, 5*time.Second)
+	// The plugins were the host's children: nobody in this test can reap
+	// them, so a zombie counts as gone.
+	waitGone(t, pids, 5*time.Second)
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+
+	t.Run("quickstart is valid", func(t *testing.T) {
+		t.Parallel()
+		path, _ := writeQuickstart(t)
+		r := nebula(t, nil, "validate", path)
+		mustExit(t, r, 0, "validate quickstart")
+		if !strings.Contains(r.stdout, "The configuration is valid") {
+			t.Errorf("validate quickstart: stdout does not say valid\n%s", r)
+		}
+		r = nebula(t, nil, "validate", "-json", path)
+		mustExit(t, r, 0, "validate -json quickstart")
+		var out struct {
+			Valid      bool `json:"valid"`
+			ErrorCount int  `json:"error_count"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || !out.Valid || out.ErrorCount != 0 {
+			t.Errorf("validate -json quickstart: want valid, got %+v %v\n%s", out, err, r)
+		}
+	})
+
+	t.Run("a -var without a value is refused", func(t *testing.T) {
+		t.Parallel()
+		path, _ := writeQuickstart(t)
+		r := nebula(t, nil, "validate", "-var", "files_root", path)
+		mustExit(t, r, 1, "validate -var files_root")
+		if !strings.Contains(r.stderr, "want name=value") {
+			t.Errorf("validate -var files_root: stderr does not say why\n%s", r)
+		}
+	})
+
+	tests := []struct {
+		name    string
+		replace [2]string // in the quickstart
+		at      string    // where the error points, as a substring of the broken line
+		hint    string    // the suggestion
+	}{
+		{
+			name:    "unknown attribute",
+			replace: [2]string{"max_entries", "max_entrys"},
+			at:      "max_entrys",
+			hint:    `Did you mean "max_entries"?`,
+		},
+		{
+			name:    "unknown resource type",
+			replace: [2]string{`resource "memory"`, `resource "memroy"`},
+			at:      `"memroy"`,
+			hint:    `Did you mean "memory"?`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			src, _ := quickstart(t, dir)
+			if !strings.Contains(src, tt.replace[0]) {
+				t.Fatalf("quickstart has no %q", tt.replace[0])
+			}
+			src = strings.Replace(src, tt.replace[0], tt.replace[1], 1)
+			path := writeFile(t, dir, "main.hcl", src)
+			line, col := position(t, src, tt.at)
+
+			text := nebula(t, nil, "validate", path)
+			mustExit(t, text, 1, "validate")
+			if loc := fmt.Sprintf("%s:%d:%d", path, line, col); !strings.Contains(text.stderr, loc) {
+				t.Errorf("validate: stderr does not point at %s\n%s", loc, text)
+			}
+
+			r := nebula(t, nil, "validate", "-json", path)
+			mustExit(t, r, 1, "validate -json")
+			var out struct {
+				Valid       *bool `json:"valid"`
+				ErrorCount  int   `json:"error_count"`
+				Diagnostics []struct {
+					Detail string `json:"detail"`
+					Range  struct {
+						Filename string `json:"filename"`
+						Start    struct {
+							Line   int `json:"line"`
+							Column int `json:"column"`
+						} `json:"start"`
+					} `json:"range"`
+				} `json:"diagnostics"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+				t.Fatalf("validate -json: stdout is not JSON: %v\n%s", err, r)
+			}
+			if out.Valid == nil || *out.Valid || out.ErrorCount < 1 || len(out.Diagnostics) < 1 {
+				t.Fatalf("validate -json: want valid false and an error\n%s", r)
+			}
+			d := out.Diagnostics[0]
+			if d.Range.Filename != path || d.Range.Start.Line != line || d.Range.Start.Column != col {
+				t.Errorf("validate -json: diagnostics[0].range = %s:%d:%d, want %s:%d:%d",
+					d.Range.Filename, d.Range.Start.Line, d.Range.Start.Column, path, line, col)
+			}
+
+			if !strings.Contains(d.Detail, tt.hint) || !strings.Contains(text.stderr, tt.hint) {
+				t.Errorf("validate: no hint %s in the text or JSON output\n%s", tt.hint, r)
+			}
+		})
+	}
+}
+
+// position returns the 1-based line and column (in characters) where sub
+// first appears in src.
+func position(t *testing.T, src, sub string) (line, col int) {
+	t.Helper()
+	i := strings.Index(src, sub)
+	if i < 0 {
+		t.Fatalf("no %q in the configuration", sub)
+	}
+	before := src[:i]
+	line = strings.Count(before, "\n") + 1
+	col = len([]rune(before[strings.LastIndexByte(before, '\n')+1:])) + 1
+	return line, col
+}
+
+func TestPluginsListAndDescribe(t *testing.T) {
+	t.Parallel()
+	wantVersion := map[string]string{"memory": memory.Version, "localfs": localfs.Version}
+
+	t.Run("list", func(t *testing.T) {
+		t.Parallel()
+		r := nebula(t, nil, "plugins", "list")
+		mustExit(t, r, 0, "plugins list")
+		rows := map[string][]string{}
+		for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
+			if f := strings.Fields(line); len(f) >= 3 {
+				rows[f[0]] = f
+			}
+		}
+		for name, version := range wantVersion {
+			f, ok := rows[name]
+			if !ok {
+				t.Errorf("plugins list: no %s row\n%s", name, r)
+				continue
+			}
+			if f[1] != version || f[2] != fmt.Sprint(sdk.ProtocolVersion) {
+				t.Errorf("plugins list: %s row %q, want version %s and protocol %d", name, f, version, sdk.ProtocolVersion)
+			}
+		}
+	})
+
+	t.Run("list -json", func(t *testing.T) {
+		t.Parallel()
+		r := nebula(t, nil, "plugins", "list", "-json")
+		mustExit(t, r, 0, "plugins list -json")
+		var infos []pluginInfo
+		if err := json.Unmarshal([]byte(r.stdout), &infos); err != nil {
+			t.Fatalf("plugins list -json: %v\n%s", err, r)
+		}
+		got := map[string]pluginInfo{}
+		for _, p := range infos {
+			got[p.Name] = p
+		}
+		for name, version := range wantVersion {
+			p := got[name]
+			if p.Version != version || p.Protocol != sdk.ProtocolVersion || len(p.Types) != 1 || p.Types[0] != name {
+				t.Errorf("plugins list -json: %s = %+v, want version %s, protocol %d, types [%s]", name, p, version, sdk.ProtocolVersion, name)
+			}
+		}
+	})
+
+	t.Run("describe", func(t *testing.T) {
+		t.Parallel()
+		r := nebula(t, nil, "describe", "memory")
+		mustExit(t, r, 0, "describe memory")
+		for _, want := range []string{`Resource type "memory"`, "max_entries", "\n  get ("} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("describe memory: no %q\n%s", want, r)
+			}
+		}
+	})
+
+	t.Run("describe -json", func(t *testing.T) {
+		t.Parallel()
+		r := nebula(t, nil, "describe", "-json", "memory")
+		mustExit(t, r, 0, "describe -json memory")
+		var doc struct {
+			Name   string `json:"name"`
+			Config []struct {
+				Name string `json:"name"`
+			} `json:"config"`
+			Operations []struct {
+				Name string `json:"name"`
+			} `json:"operations"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+			t.Fatalf("describe -json memory: %v\n%s", err, r)
+		}
+		hasConfig, hasGet := false, false
+		for _, a := range doc.Config {
+			hasConfig = hasConfig || a.Name == "max_entries"
+		}
+		for _, op := range doc.Operations {
+			hasGet = hasGet || op.Name == "get"
+		}
+		if doc.Name != "memory" || !hasConfig || !hasGet {
+			t.Errorf("describe -json memory: want name memory, setting max_entries and operation get\n%s", r)
+		}
+	})
+
+	t.Run("describe a misspelled type", func(t *testing.T) {
+		t.Parallel()
+		r := nebula(t, nil, "describe", "memroy")
+		mustExit(t, r, 1, "describe memroy")
+		if !strings.Contains(r.stderr, `did you mean "memory"?`) {
+			t.Errorf("describe memroy: no suggestion of memory\n%s", r)
+		}
+	})
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	r := nebula(t, nil, "version")
+	mustExit(t, r, 0, "version")
+	if want := fmt.Sprintf("nebula-host %s (plugin protocol %d)\n", testVersion, sdk.ProtocolVersion); r.stdout != want {
+		t.Errorf("version printed %q, want %q", r.stdout, want)
+	}
+
+	r = nebula(t, nil, "frobnicate")
+	mustExit(t, r, 1, "an unknown command")
+	if !strings.Contains(r.stderr, `unknown command "frobnicate"`) || !strings.Contains(r.stderr, "Usage:") {
+		t.Errorf("an unknown command: stderr does not name it and show usage\n%s", r)
+	}
+}
+
+func TestAdminRefusesNonLoopbackWithoutAllowRemote(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// flag puts the address in the -admin flag, which bypasses the
+		// configuration's validation: the admin server must refuse it.
+		flag bool
+	}{
+		{name: "in the config"},
+		{name: "from the -admin flag", flag: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			src, addr := quickstart(t, dir)
+			_, port, _ := strings.Cut(addr, ":")
+			remote := "0.0.0.0:" + port
+			args := []string{"run", "-config", filepath.Join(dir, "main.hcl")}
+			if tt.flag {
+				args = append(args, "-admin", remote)
+			} else {
+				src = strings.Replace(src, fmt.Sprintf("%q", addr), fmt.Sprintf("%q", remote), 1)
+			}
+			writeFile(t, dir, "main.hcl", src)
+			r := nebula(t, nil, args...)
+			mustExit(t, r, 1, "run on "+remote)
+			if !strings.Contains(r.stderr, "allow_remote") {
+				t.Errorf("run on %s: stderr does not mention allow_remote\n%s", remote, r)
+			}
+			if strings.Contains(r.stderr, "plugin started") {
+				t.Errorf("run on %s: started plugins before refusing the address\n%s", remote, r)
+			}
+		})
+	}
+}
+
+func TestSensitiveVariableNeverPrinted(t *testing.T) {
+	t.Parallel()
+	const canary = "canary-Zx81-secret"
+	dir := t.TempDir()
+	path := writeFile(t, dir, "main.hcl", fmt.Sprintf(`
+variable "token" {
+  type      = string
+  sensitive = true
+}
+
+admin {
+  address = %q
+}
+
+resource "memory" "cache" {
+  max_entries = 10
+  default_ttl = var.token
+}
+`, freeAddress(t)))
+
+	fromEnv := []string{"NEBULA_VAR_token=" + canary}
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"validate", fromEnv, []string{"validate", path}},
+		{"validate -json", fromEnv, []string{"validate", "-json", path}},
+		{"validate -var", nil, []string{"validate", "-var", "token=" + canary, path}},
+		{"run", fromEnv, []string{"run", "-config", path}},
+		{"run with debug logs", fromEnv, []string{"run", "-log-level", "debug", "-config", path}},
+		{"run -var as JSON logs", nil, []string{"run", "-log-level", "debug", "-log-format", "json", "-var", "token=" + canary, "-config", path}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := nebula(t, tt.env, tt.args...)
+			mustExit(t, r, 1, tt.name)
+			if !strings.Contains(r.stdout+r.stderr, "default_ttl") {
+				t.Errorf("%s: the error does not point at default_ttl\n%s", tt.name, r)
+			}
+			if strings.Contains(r.stdout+r.stderr, canary) || strings.Contains(r.stdout+r.stderr, "Zx81") {
+				t.Errorf("%s printed the sensitive value\n%s", tt.name, r)
+			}
+		})
+	}
+}
