@@ -98,7 +98,7 @@ func checkArgs(op sdk.Operation, raw json.RawMessage) (json.RawMessage, error) {
 
 // findOperation returns the named operation of t, or an invalid_argument
 // error that lists the operations and suggests the closest.
-func findOperation(resource string, t sdk.ResourceType, name string) (sdk.Operation, error) {
+func findOperation(t sdk.ResourceType, name string) (sdk.Operation, error) {
 	if op, ok := t.Operation(name); ok {
 		return op, nil
 	}
@@ -107,10 +107,10 @@ func findOperation(resource string, t sdk.ResourceType, name string) (sdk.Operat
 		names[i] = op.Name
 	}
 	sort.Strings(names)
-	msg := fmt.Sprintf("%s has no operation %q", resource, name)
+	msg := fmt.Sprintf("no operation %q", name)
 	if s := config.Suggest(name, names); s != "" {
-		msg += fmt.Sprintf("; did you mean %q?", s)
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
-	msg += " Operations: " + strings.Join(names, ", ")
+	msg += "; operations: " + strings.Join(names, ", ")
 	return sdk.Operation{}, sdk.Errorf(sdk.KindInvalidArgument, "%s", msg)
 }

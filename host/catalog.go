@@ -38,7 +38,7 @@ func (p *provider) driver() (sdk.Driver, uint64, error) {
 	}
 	d, gen, err := p.sup.Driver()
 	if err != nil {
-		return nil, gen, sdk.WrapError(sdk.KindUnavailable, err, "plugin "+p.name+" is not running")
+		return nil, gen, newError(sdk.KindUnavailable, err, "%v", err)
 	}
 	return d, gen, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
 // Sentinel errors of the host. Errors returned by the host wrap one of these
@@ -61,3 +62,21 @@ func (e *CallError) Error() string {
 
 // Unwrap returns the cause.
 func (e *CallError) Unwrap() error { return e.Err }
+
+// kindedError is an error whose text is its message alone, while errors.Is
+// finds its sentinel and sdk.KindOf its kind.
+type kindedError struct {
+	msg      string
+	sentinel error
+	kind     *sdk.Error
+}
+
+// newError returns an error of the given kind that wraps sentinel and reads
+// as the formatted message.
+func newError(kind sdk.Kind, sentinel error, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return &kindedError{msg: msg, sentinel: sentinel, kind: &sdk.Error{Kind: kind, Message: msg}}
+}
+
+func (e *kindedError) Error() string   { return e.msg }
+func (e *kindedError) Unwrap() []error { return []error{e.sentinel, e.kind} }

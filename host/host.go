@@ -90,19 +90,27 @@ func (h *Host) Start(ctx context.Context) error {
 	h.state = hostStarting
 	h.mu.Unlock()
 
-	if err := h.start(ctx); err != nil {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = h.Close(cctx)
-		return h.secrets.Error(err)
-	}
+	err := h.start(ctx)
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.state == hostClosed {
-		return ErrClosed
+	closedMeanwhile := h.state == hostClosed
+	if err == nil && !closedMeanwhile {
+		h.state = hostRunning
 	}
-	h.state = hostRunning
-	return nil
+	h.mu.Unlock()
+	if err == nil && !closedMeanwhile {
+		return nil
+	}
+	// Stop what was started. When Close ran during Start, it may have
+	// missed plugins and resources that Start created after it; stopping
+	// again is safe.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	h.markClosed()
+	_ = h.shutdown(cctx)
+	if err == nil {
+		err = ErrClosed
+	}
+	return h.secrets.Error(err)
 }
 
 func (h *Host) start(ctx context.Context) error {
@@ -292,16 +300,31 @@ func (h *Host) resourcesOf(p *provider) []*resource {
 // ctx ends, closes every resource, and stops the plugins. It is safe to
 // call more than once.
 func (h *Host) Close(ctx context.Context) error {
-	h.mu.Lock()
-	if h.state == hostClosed {
-		h.mu.Unlock()
+	if !h.markClosed() {
 		return nil
 	}
+	return h.shutdown(ctx)
+}
+
+// markClosed moves the host to closed and reports whether it was not
+// closed already.
+func (h *Host) markClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.state == hostClosed {
+		return false
+	}
 	h.state = hostClosed
+	h.cancel()
+	return true
+}
+
+// shutdown closes the resources in reverse order, then the plugins. Every
+// step is idempotent.
+func (h *Host) shutdown(ctx context.Context) error {
+	h.mu.Lock()
 	order, cat := h.order, h.catalog
 	h.mu.Unlock()
-	h.cancel()
-
 	var errs []error
 	for i := len(order) - 1; i >= 0; i-- {
 		if err := order[i].close(ctx); err != nil {
@@ -368,7 +391,7 @@ func (h *Host) resource(name string) (*resource, error) {
 	if s := config.Suggest(name, names); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
-	return nil, sdk.WrapError(sdk.KindNotFound, ErrUnknownResource, msg)
+	return nil, newError(sdk.KindNotFound, ErrUnknownResource, "%s", msg)
 }
 
 // callError wraps a plugin's error with the resource and operation, masking
@@ -397,7 +420,7 @@ func (h *Host) DescribeResource(name string) (ResourceInfo, error) {
 	if !ok {
 		_, err := h.resource(name)
 		if err == nil {
-			err = sdk.WrapError(sdk.KindNotFound, ErrUnknownResource, name)
+			err = newError(sdk.KindNotFound, ErrUnknownResource, "no resource named %q", name)
 		}
 		return ResourceInfo{}, err
 	}

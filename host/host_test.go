@@ -341,13 +341,26 @@ func TestPluginLogLinesArriveInTheHostLogWithThePluginName(t *testing.T) {
 	if _, err := h.Invoke(t.Context(), "probe.p", "log", `{"message":"hello from the plugin"}`); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the plugin's line in the host log", func() bool {
+	if _, err := h.Invoke(t.Context(), "probe.p", "print", `{"message":"printed by the plugin"}`); err != nil {
+		t.Fatal(err)
+	}
+	hasLine := func(parts ...string) bool {
 		for line := range strings.SplitSeq(logs.String(), "\n") {
-			if strings.Contains(line, `"msg":"hello from the plugin"`) && strings.Contains(line, `"plugin":"probe"`) && strings.Contains(line, `"label":"probe"`) {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(line, p)
+			}
+			if all {
 				return true
 			}
 		}
 		return false
+	}
+	waitFor(t, 5*time.Second, "the plugin's log line in the host log", func() bool {
+		return hasLine(`"msg":"hello from the plugin"`, `"plugin":"probe"`, `"label":"probe"`)
+	})
+	waitFor(t, 5*time.Second, "the plugin's printed line in the host log", func() bool {
+		return hasLine(`"msg":"printed by the plugin"`, `"plugin":"probe"`, `"stream":"stdout"`)
 	})
 }
 
@@ -420,5 +433,44 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCloseWithAStuckLeaseStillStopsEverything(t *testing.T) {
+	cfg := loadHCL(t, `
+resource "memory" "cache" {}
+resource "localfs" "files" {
+  root = "`+t.TempDir()+`"
+}`)
+	h, _ := host.New(cfg, host.WithPluginDir(binDir), host.WithLogger(quietLogger()))
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, p := range h.Plugins() {
+		pids = append(pids, p.PID)
+	}
+	lease, err := h.Acquire(t.Context(), "localfs.files")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release() // never before Close returns: the lease is stuck
+
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_ = h.Close(ctx)
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	for _, r := range h.Describe() {
+		if r.State != host.StateClosed {
+			t.Errorf("%s is %s after Close", r.ID, r.State)
+		}
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("plugin pid %d still exists after Close (kill 0: %v)", pid, err)
+		}
 	}
 }

@@ -43,9 +43,9 @@ func (l *Lease) prepare(op string, args any, streaming bool) (json.RawMessage, e
 	released := l.released
 	l.mu.Unlock()
 	if released {
-		return nil, &CallError{Resource: l.r.id, Operation: op, Err: sdk.WrapError(sdk.KindFailedPrecondition, ErrLeaseReleased, "the lease was released")}
+		return nil, &CallError{Resource: l.r.id, Operation: op, Err: newError(sdk.KindFailedPrecondition, ErrLeaseReleased, "the lease was released")}
 	}
-	o, err := findOperation(l.r.id, l.r.rtype, op)
+	o, err := findOperation(l.r.rtype, op)
 	if err != nil {
 		return nil, &CallError{Resource: l.r.id, Operation: op, Err: err}
 	}

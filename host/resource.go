@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/supervisor"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -23,6 +24,10 @@ const (
 	StateFailed      ResourceState = "failed"      // it could not be started
 	StateClosed      ResourceState = "closed"
 )
+
+// closeGrace bounds closing a resource's sessions after the shutdown
+// deadline has passed.
+const closeGrace = 5 * time.Second
 
 // resource is one configured resource and its instances.
 //
@@ -68,8 +73,10 @@ func (r *resource) configure(ctx context.Context, failState ResourceState) error
 	err := r.tryConfigure(ctx)
 	if err != nil {
 		r.mu.Lock()
-		r.state, r.lastErr = failState, err
-		r.notifyLocked()
+		if r.state != StateClosed {
+			r.state, r.lastErr = failState, err
+			r.notifyLocked()
+		}
 		r.mu.Unlock()
 	}
 	return err
@@ -82,25 +89,26 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 	}
 	res, err := d.Configure(ctx, sdk.ConfigureRequest{Type: r.cfg.Type, Name: r.cfg.Name, Config: r.cfg.Config})
 	if err != nil {
-		return fmt.Errorf("configure %s: %w", r.id, err)
+		return err
 	}
 	inst, err := res.Open(ctx)
 	if err != nil {
 		_ = res.Close(ctx)
-		return fmt.Errorf("open %s: %w", r.id, err)
+		return fmt.Errorf("open the first instance: %w", err)
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.state == StateClosed {
-		go func() { // the host closed meanwhile; nothing else will close these
-			_ = inst.Close(context.WithoutCancel(ctx))
-			_ = res.Close(context.WithoutCancel(ctx))
-		}()
+		r.mu.Unlock()
+		// The host closed meanwhile; nothing else will close these.
+		cctx := context.WithoutCancel(ctx)
+		_ = inst.Close(cctx)
+		_ = res.Close(cctx)
 		return fmt.Errorf("%s: %w", r.id, ErrClosed)
 	}
 	r.res, r.inst, r.gen = res, inst, gen
 	r.state, r.lastErr = StateReady, nil
 	r.notifyLocked()
+	r.mu.Unlock()
 	return nil
 }
 
@@ -135,10 +143,24 @@ func (r *resource) notReadyLocked() error {
 		return sdk.WrapError(sdk.KindUnavailable, ErrClosed, r.id+" is closed")
 	}
 	msg := fmt.Sprintf("%s is %s", r.id, r.state)
-	if r.lastErr != nil {
-		msg += ": " + r.lastErr.Error()
+	if why := r.reasonLocked(); why != "" {
+		msg += ": " + why
 	}
-	return sdk.WrapError(sdk.KindUnavailable, ErrNotReady, msg)
+	return newError(sdk.KindUnavailable, ErrNotReady, "%s", msg)
+}
+
+// reasonLocked says why the resource is not ready, preferring what its
+// plugin's supervisor knows while a restart is failing.
+func (r *resource) reasonLocked() string {
+	if r.state == StateUnavailable && r.prov.sup != nil {
+		if pi := r.prov.sup.Info(); pi.State == supervisor.StateRestarting && pi.LastError != "" {
+			return fmt.Sprintf("plugin %s is restarting (last error: %s)", r.prov.name, pi.LastError)
+		}
+	}
+	if r.lastErr != nil {
+		return r.lastErr.Error()
+	}
+	return ""
 }
 
 func (r *resource) release() {
@@ -177,6 +199,14 @@ drain:
 	r.res, r.inst = nil, nil
 	r.mu.Unlock()
 
+	// The drain may have used up ctx; closing still gets a short, bounded
+	// chance, so that one stuck lease does not keep every other session
+	// open.
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), closeGrace)
+		defer cancel()
+	}
 	var err error
 	if inst != nil {
 		if cerr := inst.Close(ctx); cerr != nil {
@@ -268,8 +298,8 @@ func (r *resource) info() ResourceInfo {
 	if r.inst != nil {
 		ri.Pool.Instances = 1
 	}
-	if r.lastErr != nil {
-		ri.Error = r.lastErr.Error()
+	if r.state != StateReady {
+		ri.Error = r.reasonLocked()
 	}
 	return ri
 }

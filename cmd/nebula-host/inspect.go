@@ -151,7 +151,11 @@ func typeJSON(t sdk.ResourceType) typeDoc {
 func writeType(w io.Writer, t sdk.ResourceType) {
 	doc := typeJSON(t)
 	fmt.Fprintf(w, "Resource type %q: %s\n", doc.Name, doc.Description)
-	fmt.Fprintf(w, "Pooling: %s. Capabilities: %s.\n\n", doc.Pooling, strings.Join(doc.Capabilities, ", "))
+	caps := "none"
+	if len(doc.Capabilities) > 0 {
+		caps = strings.Join(doc.Capabilities, ", ")
+	}
+	fmt.Fprintf(w, "Pooling: %s. Capabilities: %s.\n\n", doc.Pooling, caps)
 	fmt.Fprintln(w, "Settings:")
 	writeArgs(w, doc.Config)
 	fmt.Fprintln(w, "\nOperations:")

@@ -188,7 +188,7 @@ func TestListingsDescribeResourcesAndPlugins(t *testing.T) {
 		t.Fatalf("unknown resource: %d", code)
 	}
 	code, body = get(t, srv.URL+"/v1/plugins")
-	if code != 200 || !strings.Contains(body, `"Name": "memory"`) {
+	if code != 200 || !strings.Contains(body, `"name": "memory"`) {
 		t.Fatalf("plugins: %d %s", code, body)
 	}
 }

@@ -1,10 +1,12 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log"
 	"log/slog"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -113,4 +115,43 @@ func (a *slogAdapter) StandardLogger(*hclog.StandardLoggerOptions) *log.Logger {
 
 func (a *slogAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
 	return a.StandardLogger(nil).Writer()
+}
+
+// lineWriter logs each line written to it, for what a plugin prints to its
+// own stdout and stderr (which go-plugin forwards over its stdio stream)
+// rather than through its logger.
+type lineWriter struct {
+	log    *slog.Logger
+	stream string
+
+	mu  sync.Mutex // guards buf
+	buf []byte
+}
+
+// maxLine bounds a buffered partial line; a longer one is logged in parts.
+const maxLine = 64 << 10
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			if len(w.buf) >= maxLine {
+				w.emit(w.buf)
+				w.buf = w.buf[:0]
+			}
+			return len(p), nil
+		}
+		w.emit(w.buf[:i])
+		w.buf = w.buf[i+1:]
+	}
+}
+
+func (w *lineWriter) emit(line []byte) {
+	line = bytes.TrimRight(line, "\r")
+	if len(line) > 0 {
+		w.log.Info(string(line), "stream", w.stream)
+	}
 }

@@ -79,20 +79,20 @@ const (
 
 // Info describes a supervised plugin.
 type Info struct {
-	Name     string
-	Path     string
-	SHA256   string // of the binary last started
-	Version  string
-	Driver   string // the driver's own name
-	Protocol int
-	Types    []string
-	PID      int
-	State    State
-	Restarts int
+	Name     string   `json:"name"`
+	Path     string   `json:"path"`
+	SHA256   string   `json:"sha256"` // of the binary last started
+	Version  string   `json:"version"`
+	Driver   string   `json:"driver"` // the driver's own name
+	Protocol int      `json:"protocol"`
+	Types    []string `json:"types"`
+	PID      int      `json:"pid"`
+	State    State    `json:"state"`
+	Restarts int      `json:"restarts"`
 	// Generation counts starts; it changes on every restart.
-	Generation uint64
+	Generation uint64 `json:"generation"`
 	// LastError is why the plugin last exited or failed to start.
-	LastError string
+	LastError string `json:"last_error,omitempty"`
 }
 
 // Supervisor runs one plugin process. Its methods are safe for concurrent
@@ -188,8 +188,9 @@ func (s *Supervisor) Info() Info {
 }
 
 // Close stops the plugin and waits for the supervisor's goroutine. It is
-// safe to call more than once. The plugin is killed if it does not stop
-// within ctx's deadline.
+// safe to call more than once. The plugin gets a graceful stop; when ctx
+// ends first it is killed with SIGKILL. Close always returns with the
+// plugin gone and the goroutine joined.
 func (s *Supervisor) Close(ctx context.Context) error {
 	s.mu.Lock()
 	started := s.started
@@ -202,8 +203,15 @@ func (s *Supervisor) Close(ctx context.Context) error {
 	case <-s.done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("plugin %q: close: %w", s.cfg.Name, ctx.Err())
 	}
+	s.mu.Lock()
+	pid := s.info.PID
+	s.mu.Unlock()
+	if p, err := os.FindProcess(pid); pid > 0 && err == nil {
+		_ = p.Kill()
+	}
+	<-s.done
+	return fmt.Errorf("plugin %q: killed: it did not stop gracefully in time: %w", s.cfg.Name, ctx.Err())
 }
 
 func (s *Supervisor) stop() { s.stopOnce.Do(func() { close(s.closing) }) }
@@ -346,6 +354,8 @@ func (s *Supervisor) spawn() (*plugin.Client, error) {
 		StartTimeout:     s.cfg.StartTimeout,
 		Logger:           newSlogAdapter(s.log),
 		Stderr:           io.Discard, // lines still reach Logger, parsed
+		SyncStdout:       &lineWriter{log: s.log, stream: "stdout"},
+		SyncStderr:       &lineWriter{log: s.log, stream: "stderr"},
 	})
 	rpc, err := client.Client()
 	if err != nil {

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
 	"os"
 	"sort"
@@ -41,7 +42,7 @@ func (driver) Info() sdk.DriverInfo {
 		Config:      sdk.MustSchemaFor(config{}),
 		Pooling:     sdk.PoolingShared,
 		Operations: []sdk.Operation{
-			op("env", true), op("pid", true), op("echo", true), op("log", false),
+			op("env", true), op("pid", true), op("echo", true), op("log", false), op("print", false),
 			op("leak", false), op("sleep", true), op("crash", false),
 		},
 	}}}
@@ -81,6 +82,10 @@ func (i *instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, erro
 		return map[string]string{"message": a.Message, "label": i.cfg.Label}, nil
 	case "log":
 		slog.Info(a.Message, "label", i.cfg.Label)
+		return nil, nil
+	case "print":
+		// Plain output, not through the logger.
+		fmt.Println(a.Message)
 		return nil, nil
 	case "leak":
 		// A careless driver: the host must mask the secret anyway.
