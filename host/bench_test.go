@@ -3,8 +3,13 @@ package host_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"os/exec"
 	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
 
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/plugins/memory"
@@ -65,6 +70,39 @@ func BenchmarkMemoryGet(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkPluginRoundTrip measures the floor under every plugin call: one
+// Check round trip to a plugin process over go-plugin gRPC, with AutoMTLS
+// (as the host runs plugins) and without (the peer).
+func BenchmarkPluginRoundTrip(b *testing.B) {
+	for _, mtls := range []bool{true, false} {
+		name := "mtls"
+		if !mtls {
+			name = "plain"
+		}
+		b.Run(name, func(b *testing.B) {
+			client := plugin.NewClient(&plugin.ClientConfig{
+				HandshakeConfig: sdk.Handshake, VersionedPlugins: sdk.PluginSets(),
+				Cmd: exec.Command(pluginPath("probe")), AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+				AutoMTLS: mtls, SkipHostEnv: true, Logger: hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
+			})
+			defer client.Kill()
+			rpc, err := client.Client()
+			if err != nil {
+				b.Fatal(err)
+			}
+			raw, _ := rpc.Dispense(sdk.PluginName)
+			d := raw.(sdk.Driver)
+			res, _ := d.Configure(context.Background(), sdk.ConfigureRequest{Type: "probe", Name: "p", Config: []byte(`{}`)})
+			inst, _ := res.Open(context.Background())
+			for b.Loop() {
+				if err := inst.Check(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

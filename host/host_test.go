@@ -144,12 +144,17 @@ resource "memroy" "other" {}
 func TestPluginBinaryServesLeases(t *testing.T) {
 	cfg := loadHCL(t, `
 resource "memory" "cache" {}
+resource "memory" "other" {}
 resource "localfs" "files" {
   root = "`+t.TempDir()+`"
 }`)
 	h := startHost(t, cfg, host.WithPluginDir(binDir), host.WithLogger(quietLogger()))
 	if _, err := h.Invoke(t.Context(), "memory.cache", "set", `{"key":"k","value":"v"}`); err != nil {
 		t.Fatal(err)
+	}
+	// One process serves both memory resources, and each has its own data.
+	if _, err := h.Invoke(t.Context(), "memory.other", "get", `{"key":"k"}`); sdk.KindOf(err) != sdk.KindNotFound {
+		t.Fatalf("memory.other sees memory.cache's key: %v", err)
 	}
 	out, err := h.Invoke(t.Context(), "memory.cache", "get", `{"key":"k"}`)
 	if err != nil || !strings.Contains(string(out), `"v"`) {
