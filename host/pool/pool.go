@@ -1,0 +1,726 @@
+package pool
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Order is the order in which idle instances are handed out.
+type Order string
+
+const (
+	// LIFO hands out the most recently used instance first, so that the
+	// others age out when load falls. It is the default.
+	LIFO Order = "lifo"
+	// FIFO hands out the least recently used instance first, spreading
+	// use over every instance.
+	FIFO Order = "fifo"
+)
+
+// Config configures a Pool. Each field's zero value means the default it
+// documents.
+type Config[T any] struct {
+	// Name names the pool in errors, for example "postgres.main".
+	Name string
+	// Open opens an instance. Required.
+	Open func(ctx context.Context) (T, error)
+	// Close closes an instance. Nil means instances need no closing.
+	Close func(ctx context.Context, v T)
+	// Check reports whether an instance still works. It is called on an
+	// instance idle for longer than ValidateAfterIdle before it is handed
+	// out. Nil means no check.
+	Check func(ctx context.Context, v T) error
+	// Reset returns an instance to a clean state when its lease ends. An
+	// instance whose Reset fails is closed, not reused. Nil means no reset.
+	Reset func(ctx context.Context, v T) error
+	// OnError, when set, hears of failures no caller sees: background
+	// opens, resets and checks. op is "open", "reset" or "check".
+	OnError func(op string, err error)
+
+	// MinSize is how many instances the pool keeps open, idle or not.
+	MinSize int
+	// MaxSize caps the instances open at once. Default max(4, NumCPU).
+	MaxSize int
+	// MaxIdle caps the idle instances; an instance released beyond it is
+	// closed. Zero means MaxSize.
+	MaxIdle int
+	// IdleTimeout closes an instance idle for longer, down to MinSize.
+	// Zero means never.
+	IdleTimeout time.Duration
+	// MaxLifetime closes an instance older than this (plus up to
+	// LifetimeJitter) once it is idle. Zero means never.
+	MaxLifetime time.Duration
+	// LifetimeJitter spreads expiries so that instances opened together do
+	// not all close together. Zero means MaxLifetime/10.
+	LifetimeJitter time.Duration
+	// AcquireTimeout bounds how long Acquire waits for an instance, on
+	// top of the caller's context. Zero means only the context.
+	AcquireTimeout time.Duration
+	// ValidateAfterIdle makes Acquire Check an instance idle longer than
+	// this before handing it out, and replace it if the check fails. Zero
+	// means never.
+	ValidateAfterIdle time.Duration
+	// Order of idle instances. Default LIFO.
+	Order Order
+	// MaintenanceInterval is how often the pool evicts idle and expired
+	// instances and refills to MinSize. Default 1s.
+	MaintenanceInterval time.Duration
+	// OpenTimeout bounds opens the pool does in the background. Default 30s.
+	OpenTimeout time.Duration
+	// CallTimeout bounds each Close, Reset and background Check. Default 10s.
+	CallTimeout time.Duration
+}
+
+// start is the origin of nanotime; time.Since is cheaper than time.Now.
+var start = time.Now()
+
+func nanotime() int64 { return int64(time.Since(start)) }
+
+type entry[T any] struct {
+	value     T
+	created   int64 // nanotime
+	expires   int64 // nanotime; 0 means never
+	idleSince int64 // nanotime of the last release
+	acquired  int64 // nanotime of the current lease
+	gen       uint64
+	inUse     bool
+}
+
+type handoff[T any] struct {
+	e   *entry[T]
+	gen uint64
+}
+
+type waiter[T any] struct {
+	ch     chan handoff[T] // buffered 1; closed when the pool closes
+	queued bool
+}
+
+// Pool is the exclusive pool: each lease has sole use of one instance until
+// Release. Its methods are safe for concurrent use.
+type Pool[T any] struct {
+	cfg Config[T]
+
+	// bg is canceled by Close; background opens run under it.
+	bg       context.Context
+	cancel   context.CancelFunc
+	stop     chan struct{}
+	wg       sync.WaitGroup // background goroutines: the maintainer, opens for waiters
+	closeMu  sync.Mutex     // serializes Close
+	closeErr error
+
+	// mu guards every field below. It is never held across Open, Close,
+	// Check or Reset.
+	mu           sync.Mutex
+	idle         deque[*entry[T]]
+	all          map[*entry[T]]struct{}
+	constructing int
+	waiters      list.List // of *waiter[T], first come first served
+	closed       bool
+	drained      chan struct{} // closed and replaced when an instance goes away after Close
+	st           counters
+}
+
+type counters struct {
+	acquires          int64
+	acquireNanos      int64
+	emptyAcquires     int64
+	canceledAcquires  int64
+	timeouts          int64
+	created           int64
+	destroyedIdle     int64
+	destroyedLifetime int64
+	destroyedBroken   int64
+	destroyedClosed   int64
+}
+
+// New returns a pool and starts its maintainer. It opens nothing: call
+// Warm to open MinSize instances now, or let the maintainer do it.
+func New[T any](cfg Config[T]) (*Pool[T], error) {
+	if cfg.Open == nil {
+		return nil, errors.New("pool: Config.Open is required")
+	}
+	if cfg.MaxSize == 0 {
+		cfg.MaxSize = max(4, runtime.NumCPU())
+	}
+	if cfg.MaxIdle == 0 {
+		cfg.MaxIdle = cfg.MaxSize
+	}
+	switch {
+	case cfg.MaxSize < 0, cfg.MinSize < 0, cfg.MaxIdle < 0:
+		return nil, fmt.Errorf("pool %s: sizes must not be negative", cfg.Name)
+	case cfg.MinSize > cfg.MaxSize:
+		return nil, fmt.Errorf("pool %s: min_size %d is greater than max_size %d", cfg.Name, cfg.MinSize, cfg.MaxSize)
+	}
+	if cfg.LifetimeJitter == 0 {
+		cfg.LifetimeJitter = cfg.MaxLifetime / 10
+	}
+	switch cfg.Order {
+	case "":
+		cfg.Order = LIFO
+	case LIFO, FIFO:
+	default:
+		return nil, fmt.Errorf("pool %s: unknown order %q", cfg.Name, cfg.Order)
+	}
+	if cfg.MaintenanceInterval <= 0 {
+		cfg.MaintenanceInterval = time.Second
+	}
+	if cfg.OpenTimeout <= 0 {
+		cfg.OpenTimeout = 30 * time.Second
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 10 * time.Second
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	p := &Pool[T]{
+		cfg: cfg, bg: bg, cancel: cancel, stop: make(chan struct{}),
+		all: map[*entry[T]]struct{}{}, drained: make(chan struct{}),
+	}
+	p.wg.Add(1)
+	go p.maintain()
+	return p, nil
+}
+
+// Lease is the use of one instance, from Acquire to Release or Destroy.
+// It is a small value; copies refer to the same lease, and every method
+// after the first Release or Destroy does nothing.
+type Lease[T any] struct {
+	p   *Pool[T]
+	e   *entry[T]
+	gen uint64
+}
+
+// Value returns the leased instance.
+func (l Lease[T]) Value() T { return l.e.value }
+
+// Release ends the lease: the instance is reset (Config.Reset) and handed
+// to the first waiter or kept idle. An instance whose reset fails is
+// closed.
+func (l Lease[T]) Release() {
+	if l.p != nil {
+		l.p.release(l.e, l.gen)
+	}
+}
+
+// Destroy ends the lease and closes the instance, which is broken: it never
+// reaches another caller.
+func (l Lease[T]) Destroy() {
+	if l.p != nil {
+		l.p.destroy(l.e, l.gen, &l.p.st.destroyedBroken)
+	}
+}
+
+// Active reports whether the lease has not ended.
+func (l Lease[T]) Active() bool {
+	if l.p == nil {
+		return false
+	}
+	l.p.mu.Lock()
+	defer l.p.mu.Unlock()
+	return l.e.inUse && l.e.gen == l.gen
+}
+
+// Acquire returns a lease on an idle instance, opens a new one when the
+// pool is below MaxSize, or waits its turn. A wait that ends by the
+// caller's deadline or AcquireTimeout returns an *ExhaustedError; one that
+// ends by cancellation returns the context's error.
+func (p *Pool[T]) Acquire(ctx context.Context) (Lease[T], error) {
+	begin := nanotime()
+	if err := ctx.Err(); err != nil {
+		p.mu.Lock()
+		p.st.canceledAcquires++
+		p.mu.Unlock()
+		return Lease[T]{}, err
+	}
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return Lease[T]{}, fmt.Errorf("pool %s: %w", p.cfg.Name, ErrClosed)
+		}
+		if p.idle.len() > 0 {
+			var e *entry[T]
+			if p.cfg.Order == FIFO {
+				e = p.idle.popFront()
+			} else {
+				e = p.idle.popBack()
+			}
+			now := nanotime()
+			if e.expires != 0 && now >= e.expires {
+				p.removeLocked(e, &p.st.destroyedLifetime)
+				p.mu.Unlock()
+				p.closeValue(e.value)
+				continue
+			}
+			e.inUse = true
+			e.gen++
+			e.acquired = now
+			gen := e.gen
+			validate := p.cfg.ValidateAfterIdle > 0 && p.cfg.Check != nil && now-e.idleSince > int64(p.cfg.ValidateAfterIdle)
+			if !validate {
+				p.st.acquires++
+				p.st.acquireNanos += now - begin
+				p.mu.Unlock()
+				return Lease[T]{p: p, e: e, gen: gen}, nil
+			}
+			p.mu.Unlock()
+			if err := p.check(ctx, e.value); err != nil {
+				if ctx.Err() != nil {
+					p.release(e, gen)
+					return Lease[T]{}, ctx.Err()
+				}
+				p.destroy(e, gen, &p.st.destroyedBroken)
+				continue
+			}
+			p.mu.Lock()
+			p.st.acquires++
+			p.st.acquireNanos += nanotime() - begin
+			p.mu.Unlock()
+			return Lease[T]{p: p, e: e, gen: gen}, nil
+		}
+		if len(p.all)+p.constructing < p.cfg.MaxSize {
+			p.constructing++
+			p.st.emptyAcquires++
+			p.mu.Unlock()
+			return p.openForCaller(ctx, begin)
+		}
+		p.st.emptyAcquires++
+		w := &waiter[T]{ch: make(chan handoff[T], 1), queued: true}
+		el := p.waiters.PushBack(w)
+		p.mu.Unlock()
+		return p.wait(ctx, w, el, begin)
+	}
+}
+
+func (p *Pool[T]) openForCaller(ctx context.Context, begin int64) (Lease[T], error) {
+	octx, cancel := p.boundAcquire(ctx)
+	v, err := p.cfg.Open(octx)
+	cancel()
+	p.mu.Lock()
+	p.constructing--
+	p.notifyLocked()
+	if err != nil {
+		// The slot this caller held is free again: let a waiter use it.
+		p.fillForWaitersLocked()
+		p.mu.Unlock()
+		return Lease[T]{}, err
+	}
+	if p.closed {
+		p.mu.Unlock()
+		p.closeValue(v)
+		return Lease[T]{}, fmt.Errorf("pool %s: %w", p.cfg.Name, ErrClosed)
+	}
+	e := p.addLocked(v)
+	e.inUse = true
+	e.gen++
+	e.acquired = nanotime()
+	p.st.acquires++
+	p.st.acquireNanos += e.acquired - begin
+	gen := e.gen
+	p.mu.Unlock()
+	return Lease[T]{p: p, e: e, gen: gen}, nil
+}
+
+func (p *Pool[T]) boundAcquire(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.cfg.AcquireTimeout > 0 {
+		return context.WithTimeout(ctx, p.cfg.AcquireTimeout)
+	}
+	return ctx, func() {}
+}
+
+func (p *Pool[T]) wait(ctx context.Context, w *waiter[T], el *list.Element, begin int64) (Lease[T], error) {
+	var timeout <-chan time.Time
+	if p.cfg.AcquireTimeout > 0 {
+		left := time.Duration(int64(p.cfg.AcquireTimeout) - (nanotime() - begin))
+		t := time.NewTimer(left)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var cause error
+	select {
+	case h, ok := <-w.ch:
+		if !ok {
+			return Lease[T]{}, fmt.Errorf("pool %s: %w", p.cfg.Name, ErrClosed)
+		}
+		p.mu.Lock()
+		p.st.acquires++
+		p.st.acquireNanos += nanotime() - begin
+		p.mu.Unlock()
+		return Lease[T]{p: p, e: h.e, gen: h.gen}, nil
+	case <-ctx.Done():
+		cause = ctx.Err()
+	case <-timeout:
+		cause = ErrAcquireTimeout
+	}
+
+	p.mu.Lock()
+	if !w.queued {
+		// An instance was handed over as the wait ended: give it back.
+		p.mu.Unlock()
+		if h, ok := <-w.ch; ok {
+			p.release(h.e, h.gen)
+		}
+		p.mu.Lock()
+	} else {
+		p.waiters.Remove(el)
+		w.queued = false
+	}
+	waiting := p.waiters.Len() + 1
+	size := len(p.all)
+	if errors.Is(cause, context.Canceled) {
+		p.st.canceledAcquires++
+		p.mu.Unlock()
+		return Lease[T]{}, cause
+	}
+	p.st.timeouts++
+	p.mu.Unlock()
+	return Lease[T]{}, &ExhaustedError{
+		Pool: p.cfg.Name, Size: size, MaxSize: p.cfg.MaxSize, Waiting: waiting,
+		Waited: time.Duration(nanotime() - begin), Err: cause,
+	}
+}
+
+func (p *Pool[T]) check(ctx context.Context, v T) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
+	defer cancel()
+	err := p.cfg.Check(ctx, v)
+	if err != nil && ctx.Err() == nil && p.cfg.OnError != nil {
+		p.cfg.OnError("check", err)
+	}
+	return err
+}
+
+// release ends a lease: reset, then hand over or keep idle.
+func (p *Pool[T]) release(e *entry[T], gen uint64) {
+	p.mu.Lock()
+	if !e.inUse || e.gen != gen {
+		p.mu.Unlock()
+		return
+	}
+	e.gen++ // the lease is over; copies of it are now stale
+	if p.cfg.Reset == nil || p.closed {
+		closeIt := p.putBackLocked(e)
+		p.mu.Unlock()
+		if closeIt {
+			p.closeValue(e.value)
+		}
+		return
+	}
+	p.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(p.bg, p.cfg.CallTimeout)
+	err := p.cfg.Reset(ctx, e.value)
+	cancel()
+	p.mu.Lock()
+	var closeIt bool
+	if err != nil {
+		if p.cfg.OnError != nil {
+			p.cfg.OnError("reset", err)
+		}
+		p.removeLocked(e, &p.st.destroyedBroken)
+		p.fillForWaitersLocked()
+		closeIt = true
+	} else {
+		closeIt = p.putBackLocked(e)
+	}
+	p.mu.Unlock()
+	if closeIt {
+		p.closeValue(e.value)
+	}
+}
+
+// putBackLocked hands a released instance to the first waiter or keeps it
+// idle. It reports whether the instance must be closed instead.
+func (p *Pool[T]) putBackLocked(e *entry[T]) bool {
+	now := nanotime()
+	switch {
+	case p.closed:
+		p.removeLocked(e, &p.st.destroyedClosed)
+		return true
+	case e.expires != 0 && now >= e.expires:
+		p.removeLocked(e, &p.st.destroyedLifetime)
+		p.fillForWaitersLocked()
+		return true
+	}
+	if p.handOffLocked(e, now) {
+		return false
+	}
+	if p.idle.len() >= p.cfg.MaxIdle {
+		p.removeLocked(e, &p.st.destroyedIdle)
+		return true
+	}
+	e.inUse = false
+	e.idleSince = now
+	p.idle.pushBack(e)
+	return false
+}
+
+// handOffLocked gives e to the first waiter, if there is one.
+func (p *Pool[T]) handOffLocked(e *entry[T], now int64) bool {
+	front := p.waiters.Front()
+	if front == nil {
+		return false
+	}
+	w := p.waiters.Remove(front).(*waiter[T])
+	w.queued = false
+	e.inUse = true
+	e.gen++
+	e.acquired = now
+	w.ch <- handoff[T]{e: e, gen: e.gen}
+	return true
+}
+
+// destroy ends a lease and closes its instance.
+func (p *Pool[T]) destroy(e *entry[T], gen uint64, reason *int64) {
+	p.mu.Lock()
+	if !e.inUse || e.gen != gen {
+		p.mu.Unlock()
+		return
+	}
+	e.gen++
+	p.removeLocked(e, reason)
+	p.fillForWaitersLocked()
+	p.mu.Unlock()
+	p.closeValue(e.value)
+}
+
+func (p *Pool[T]) addLocked(v T) *entry[T] {
+	now := nanotime()
+	e := &entry[T]{value: v, created: now, idleSince: now}
+	if p.cfg.MaxLifetime > 0 {
+		e.expires = now + int64(p.cfg.MaxLifetime)
+		if p.cfg.LifetimeJitter > 0 {
+			e.expires += rand.Int64N(int64(p.cfg.LifetimeJitter))
+		}
+	}
+	p.all[e] = struct{}{}
+	p.st.created++
+	return e
+}
+
+func (p *Pool[T]) removeLocked(e *entry[T], reason *int64) {
+	if _, ok := p.all[e]; !ok {
+		return
+	}
+	delete(p.all, e)
+	e.inUse = false
+	*reason++
+	p.notifyLocked()
+}
+
+// notifyLocked wakes Close, which waits for instances to go away.
+func (p *Pool[T]) notifyLocked() {
+	if p.closed {
+		close(p.drained)
+		p.drained = make(chan struct{})
+	}
+}
+
+// fillForWaitersLocked opens instances in the background for waiters that
+// no open in progress will serve, within MaxSize.
+func (p *Pool[T]) fillForWaitersLocked() {
+	for !p.closed && p.waiters.Len() > p.constructing && len(p.all)+p.constructing < p.cfg.MaxSize {
+		p.constructing++
+		p.wg.Add(1)
+		go p.openInBackground()
+	}
+}
+
+// openInBackground opens one instance for the pool, for a waiter or to
+// reach MinSize.
+func (p *Pool[T]) openInBackground() {
+	defer p.wg.Done()
+	ctx, cancel := context.WithTimeout(p.bg, p.cfg.OpenTimeout)
+	v, err := p.cfg.Open(ctx)
+	cancel()
+	p.mu.Lock()
+	p.constructing--
+	p.notifyLocked()
+	if err != nil {
+		p.mu.Unlock()
+		if p.cfg.OnError != nil && p.bg.Err() == nil {
+			p.cfg.OnError("open", err)
+		}
+		return
+	}
+	if p.closed {
+		p.mu.Unlock()
+		p.closeValue(v)
+		return
+	}
+	e := p.addLocked(v)
+	e.inUse = true // putBackLocked expects a leased instance
+	closeIt := p.putBackLocked(e)
+	p.mu.Unlock()
+	if closeIt {
+		p.closeValue(v)
+	}
+}
+
+func (p *Pool[T]) closeValue(v T) {
+	if p.cfg.Close == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.bg), p.cfg.CallTimeout)
+	defer cancel()
+	p.cfg.Close(ctx, v)
+}
+
+// Warm opens instances until the pool holds MinSize, and returns the first
+// error.
+func (p *Pool[T]) Warm(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return fmt.Errorf("pool %s: %w", p.cfg.Name, ErrClosed)
+		}
+		if len(p.all)+p.constructing >= p.cfg.MinSize {
+			p.mu.Unlock()
+			return nil
+		}
+		p.constructing++
+		p.mu.Unlock()
+		v, err := p.cfg.Open(ctx)
+		p.mu.Lock()
+		p.constructing--
+	p.notifyLocked()
+		if err != nil {
+			p.mu.Unlock()
+			return err
+		}
+		if p.closed {
+			p.mu.Unlock()
+			p.closeValue(v)
+			return fmt.Errorf("pool %s: %w", p.cfg.Name, ErrClosed)
+		}
+		e := p.addLocked(v)
+		e.inUse = true
+		closeIt := p.putBackLocked(e)
+		p.mu.Unlock()
+		if closeIt {
+			p.closeValue(v)
+		}
+	}
+}
+
+// maintain evicts idle and expired instances and refills to MinSize, every
+// MaintenanceInterval, until Close.
+func (p *Pool[T]) maintain() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.cfg.MaintenanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		p.evict()
+		p.mu.Lock()
+		for !p.closed && len(p.all)+p.constructing < p.cfg.MinSize {
+			p.constructing++
+			p.wg.Add(1)
+			go p.openInBackground()
+		}
+		p.mu.Unlock()
+	}
+}
+
+// evict closes idle instances past IdleTimeout (down to MinSize) and idle
+// instances past their lifetime.
+func (p *Pool[T]) evict() {
+	p.mu.Lock()
+	now := nanotime()
+	var doomed []T
+	keep := len(p.all)
+	p.idle.filter(func(e *entry[T]) bool {
+		switch {
+		case e.expires != 0 && now >= e.expires:
+			p.removeLocked(e, &p.st.destroyedLifetime)
+		case p.cfg.IdleTimeout > 0 && now-e.idleSince > int64(p.cfg.IdleTimeout) && keep > p.cfg.MinSize:
+			p.removeLocked(e, &p.st.destroyedIdle)
+		default:
+			return true
+		}
+		keep--
+		doomed = append(doomed, e.value)
+		return false
+	})
+	p.mu.Unlock()
+	for _, v := range doomed {
+		p.closeValue(v)
+	}
+}
+
+// Close stops the pool: waiters fail with ErrClosed, idle instances close
+// now, and leased ones close when released. Close waits for the leases
+// out, and for opens in progress, until ctx ends; then it closes the
+// leased instances itself (their holders' Release does nothing), and an
+// open still in progress closes its instance when it returns. Close waits
+// for the pool's goroutines, and is safe to call more than once.
+func (p *Pool[T]) Close(ctx context.Context) error {
+	p.closeMu.Lock()
+	defer p.closeMu.Unlock()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return p.closeErr
+	}
+	p.closed = true
+	for el := p.waiters.Front(); el != nil; el = el.Next() {
+		w := el.Value.(*waiter[T])
+		w.queued = false
+		close(w.ch)
+	}
+	p.waiters.Init()
+	var idle []T
+	for p.idle.len() > 0 {
+		e := p.idle.popBack()
+		p.removeLocked(e, &p.st.destroyedClosed)
+		idle = append(idle, e.value)
+	}
+	p.mu.Unlock()
+	close(p.stop)
+	for _, v := range idle {
+		p.closeValue(v)
+	}
+
+	for {
+		p.mu.Lock()
+		left := len(p.all) + p.constructing
+		drained := p.drained
+		p.mu.Unlock()
+		if left == 0 {
+			break
+		}
+		select {
+		case <-drained:
+			continue
+		case <-ctx.Done():
+		}
+		// The deadline passed: take back the leases still out.
+		p.mu.Lock()
+		var taken []T
+		for e := range p.all {
+			e.gen++
+			p.removeLocked(e, &p.st.destroyedClosed)
+			taken = append(taken, e.value)
+		}
+		p.mu.Unlock()
+		for _, v := range taken {
+			p.closeValue(v)
+		}
+		p.closeErr = fmt.Errorf("pool %s: closed %d leased instances after the deadline: %w", p.cfg.Name, len(taken), ctx.Err())
+		break
+	}
+	p.cancel()
+	p.wg.Wait()
+	return p.closeErr
+}

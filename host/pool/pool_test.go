@@ -1,0 +1,455 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/nebula-resource/nebula-resource/host/pool"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// backend is a fake plugin for the pool: it counts opens, closes and the
+// most opens ever in progress at once, and can be told to fail.
+type backend struct {
+	next, open, closes atomic.Int64
+	opening, maxOpen   atomic.Int64
+	failOpen           atomic.Bool
+	failReset          atomic.Bool
+	openDelay          time.Duration
+	mu                 sync.Mutex
+	live               map[int64]bool
+}
+
+type inst struct {
+	id     int64
+	broken atomic.Bool
+}
+
+func newBackend() *backend { return &backend{live: map[int64]bool{}} }
+
+func (b *backend) Open(ctx context.Context) (*inst, error) {
+	n := b.opening.Add(1)
+	defer b.opening.Add(-1)
+	for {
+		m := b.maxOpen.Load()
+		if n <= m || b.maxOpen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if b.openDelay > 0 {
+		select {
+		case <-time.After(b.openDelay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if b.failOpen.Load() {
+		return nil, errors.New("backend down")
+	}
+	i := &inst{id: b.next.Add(1)}
+	b.open.Add(1)
+	b.mu.Lock()
+	b.live[i.id] = true
+	b.mu.Unlock()
+	return i, nil
+}
+
+func (b *backend) Close(_ context.Context, i *inst) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.live[i.id] {
+		panic("instance closed twice")
+	}
+	delete(b.live, i.id)
+	b.open.Add(-1)
+	b.closes.Add(1)
+}
+
+func (b *backend) Reset(_ context.Context, i *inst) error {
+	if b.failReset.Load() || i.broken.Load() {
+		return errors.New("reset failed")
+	}
+	return nil
+}
+
+func (b *backend) Check(_ context.Context, i *inst) error {
+	if i.broken.Load() {
+		return errors.New("broken")
+	}
+	return nil
+}
+
+func newPool(t testing.TB, b *backend, mod func(*pool.Config[*inst])) *pool.Pool[*inst] {
+	t.Helper()
+	cfg := pool.Config[*inst]{Name: "test.pool", Open: b.Open, Close: b.Close, Reset: b.Reset, Check: b.Check, MaxSize: 4, MaintenanceInterval: 10 * time.Millisecond}
+	if mod != nil {
+		mod(&cfg)
+	}
+	p, err := pool.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	return p
+}
+
+func TestStress(t *testing.T) {
+	d := time.Second
+	if v := os.Getenv("NEBULA_STRESS"); v != "" {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			t.Fatalf("NEBULA_STRESS=%q: %v", v, err)
+		}
+	}
+	const size = 8
+	b := newBackend()
+	p, err := pool.New(pool.Config[*inst]{
+		Name: "stress", Open: b.Open, Close: b.Close, Reset: b.Reset, Check: b.Check,
+		MinSize: 2, MaxSize: size, MaxIdle: 6, IdleTimeout: 20 * time.Millisecond,
+		MaxLifetime: 50 * time.Millisecond, ValidateAfterIdle: 5 * time.Millisecond,
+		MaintenanceInterval: 5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		wg       sync.WaitGroup
+		stop     atomic.Bool
+		inUse    sync.Map // instance id → true while leased
+		doubles  atomic.Int64
+		brokenTo atomic.Int64 // broken instances handed out again
+		unexpect atomic.Value
+	)
+	for w := range 2 * size {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for !stop.Load() {
+				var ctx context.Context
+				var cancel context.CancelFunc
+				switch rng.IntN(4) {
+				case 0: // a tiny deadline
+					ctx, cancel = context.WithTimeout(context.Background(), time.Duration(rng.IntN(200))*time.Microsecond)
+				case 1: // canceled soon
+					ctx, cancel = context.WithCancel(context.Background())
+					time.AfterFunc(time.Duration(rng.IntN(100))*time.Microsecond, cancel)
+				default:
+					ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+				}
+				l, err := p.Acquire(ctx)
+				cancel()
+				if err != nil {
+					if !errors.Is(err, pool.ErrExhausted) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, pool.ErrClosed) {
+						unexpect.Store(err)
+					}
+					continue
+				}
+				i := l.Value()
+				if i.broken.Load() {
+					brokenTo.Add(1)
+				}
+				if _, loaded := inUse.LoadOrStore(i.id, true); loaded {
+					doubles.Add(1)
+				}
+				time.Sleep(time.Duration(rng.IntN(50)) * time.Microsecond)
+				inUse.Delete(i.id)
+				switch rng.IntN(10) {
+				case 0:
+					i.broken.Store(true) // a bad instance, reported
+					l.Destroy()
+				case 1:
+					i.broken.Store(true) // a bad instance the reset finds
+					l.Release()
+				default:
+					l.Release()
+				}
+				l.Release() // releasing twice is harmless
+			}
+		})
+	}
+	time.Sleep(d)
+	stop.Store(true)
+	wg.Wait()
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	if v := unexpect.Load(); v != nil {
+		t.Errorf("unexpected acquire error: %v", v)
+	}
+	if n := doubles.Load(); n > 0 {
+		t.Errorf("%d times an instance was leased to two callers at once", n)
+	}
+	if n := brokenTo.Load(); n > 0 {
+		t.Errorf("%d times a broken instance reached a caller again", n)
+	}
+	if n := b.open.Load(); n != 0 {
+		t.Errorf("%d instances leaked open after Close", n)
+	}
+	if n := b.maxOpen.Load(); n > size {
+		t.Errorf("%d opens in progress at once, more than max_size %d", n, size)
+	}
+	st := p.Stat()
+	if st.Total != 0 || st.Created != b.closes.Load() {
+		t.Errorf("after Close: stat %+v, closes %d", st, b.closes.Load())
+	}
+	t.Logf("%v: %d acquires, %d created, destroyed idle %d lifetime %d broken %d, %d timeouts, %d canceled",
+		d, st.AcquireCount, st.Created, st.DestroyedIdle, st.DestroyedLifetime, st.DestroyedBroken, st.TimeoutCount, st.CanceledAcquireCount)
+}
+
+func TestMaxSizeBoundsConcurrentOpens(t *testing.T) {
+	b := newBackend()
+	b.openDelay = 2 * time.Millisecond
+	p := newPool(t, b, func(c *pool.Config[*inst]) { c.MaxSize = 10 })
+	var wg sync.WaitGroup
+	var concurrent, peak atomic.Int64
+	for range 100 {
+		wg.Go(func() {
+			for range 20 {
+				l, err := p.Acquire(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n := concurrent.Add(1)
+				for m := peak.Load(); n > m && !peak.CompareAndSwap(m, n); m = peak.Load() {
+				}
+				time.Sleep(100 * time.Microsecond)
+				concurrent.Add(-1)
+				l.Release()
+			}
+		})
+	}
+	wg.Wait()
+	if n := b.maxOpen.Load(); n > 10 {
+		t.Errorf("%d concurrent Opens, max_size is 10", n)
+	}
+	if n := peak.Load(); n > 10 {
+		t.Errorf("%d leases at once, max_size is 10", n)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.open.Load(); n != 0 {
+		t.Errorf("%d instances open after Close", n)
+	}
+}
+
+func TestWaitersAreServedFirstComeFirstServed(t *testing.T) {
+	b := newBackend()
+	p := newPool(t, b, func(c *pool.Config[*inst]) { c.MaxSize = 1 })
+	held, err := p.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := make(chan int, 5)
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Go(func() {
+			l, err := p.Acquire(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			order <- i
+			time.Sleep(time.Millisecond)
+			l.Release()
+		})
+		waitFor(t, func() bool { return p.Stat().Waiting == i+1 })
+	}
+	held.Release()
+	wg.Wait()
+	close(order)
+	want := 0
+	for got := range order {
+		if got != want {
+			t.Fatalf("waiter %d served in place %d", got, want)
+		}
+		want++
+	}
+}
+
+func TestExhaustionSaysWhichPoolItsSizeWaitersAndWait(t *testing.T) {
+	b := newBackend()
+	p := newPool(t, b, func(c *pool.Config[*inst]) { c.MaxSize = 2; c.AcquireTimeout = 30 * time.Millisecond })
+	l1, _ := p.Acquire(context.Background())
+	l2, _ := p.Acquire(context.Background())
+	defer l1.Release()
+	defer l2.Release()
+	_, err := p.Acquire(context.Background())
+	var ee *pool.ExhaustedError
+	if !errors.As(err, &ee) || !errors.Is(err, pool.ErrExhausted) || !errors.Is(err, pool.ErrAcquireTimeout) {
+		t.Fatalf("got %v, want an ExhaustedError by the acquire timeout", err)
+	}
+	if ee.Pool != "test.pool" || ee.Size != 2 || ee.MaxSize != 2 || ee.Waiting != 1 || ee.Waited < 30*time.Millisecond {
+		t.Fatalf("got %+v", ee)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	if _, err := p.Acquire(ctx); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, pool.ErrExhausted) {
+		t.Fatalf("deadline: got %v", err)
+	}
+	if st := p.Stat(); st.TimeoutCount != 2 {
+		t.Fatalf("timeouts = %d, want 2", st.TimeoutCount)
+	}
+}
+
+func TestReleaseResetsAndAFailedResetClosesTheInstance(t *testing.T) {
+	b := newBackend()
+	p := newPool(t, b, func(c *pool.Config[*inst]) { c.MaxSize = 1 })
+	l, _ := p.Acquire(context.Background())
+	first := l.Value()
+	l.Release()
+	l, _ = p.Acquire(context.Background())
+	if l.Value() != first {
+		t.Fatal("a clean instance was not reused")
+	}
+	b.failReset.Store(true)
+	l.Release()
+	b.failReset.Store(false)
+	l, _ = p.Acquire(context.Background())
+	if l.Value() == first {
+		t.Fatal("an instance whose reset failed was reused")
+	}
+	l.Release()
+	if st := p.Stat(); st.DestroyedBroken != 1 || st.Created != 2 {
+		t.Fatalf("stat %+v", st)
+	}
+}
+
+func TestValidateAfterIdleReplacesABrokenInstance(t *testing.T) {
+	b := newBackend()
+	p := newPool(t, b, func(c *pool.Config[*inst]) { c.ValidateAfterIdle = time.Millisecond; c.Reset = nil })
+	l, _ := p.Acquire(context.Background())
+	bad := l.Value()
+	l.Release()
+	bad.broken.Store(true)
+	time.Sleep(3 * time.Millisecond)
+	l, err := p.Acquire(context.Background())
+	if err != nil || l.Value() == bad {
+		t.Fatalf("got %v %v: the broken idle instance was handed out", l.Value(), err)
+	}
+	l.Release()
+}
+
+func TestIdleTimeoutAndLifetimeEvictDownToMinSize(t *testing.T) {
+	b := newBackend()
+	p := newPool(t, b, func(c *pool.Config[*inst]) {
+		c.MinSize, c.MaxSize, c.IdleTimeout = 1, 4, 20*time.Millisecond
+	})
+	var ls []pool.Lease[*inst]
+	for range 4 {
+		l, _ := p.Acquire(context.Background())
+		ls = append(ls, l)
+	}
+	for _, l := range ls {
+		l.Release()
+	}
+	waitFor(t, func() bool { return p.Stat().Total == 1 })
+	if st := p.Stat(); st.DestroyedIdle != 3 {
+		t.Fatalf("stat %+v", st)
+	}
+
+	b2 := newBackend()
+	p2 := newPool(t, b2, func(c *pool.Config[*inst]) {
+		c.MinSize, c.MaxLifetime, c.LifetimeJitter = 2, 20*time.Millisecond, 10*time.Millisecond
+	})
+	if err := p2.Warm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return p2.Stat().DestroyedLifetime >= 2 && p2.Stat().Total == 2 })
+}
+
+func TestMaintainerWarmsToMinSize(t *testing.T) {
+	b := newBackend()
+	p := newPool(t, b, func(c *pool.Config[*inst]) { c.MinSize = 3 })
+	waitFor(t, func() bool { return p.Stat().Idle == 3 })
+}
+
+func TestFIFOAndLIFOOrder(t *testing.T) {
+	for _, tc := range []struct {
+		order pool.Order
+		first bool
+	}{{pool.LIFO, false}, {pool.FIFO, true}} {
+		t.Run(string(tc.order), func(t *testing.T) {
+			b := newBackend()
+			p := newPool(t, b, func(c *pool.Config[*inst]) { c.Order = tc.order })
+			a, _ := p.Acquire(context.Background())
+			c, _ := p.Acquire(context.Background())
+			ia, ic := a.Value(), c.Value()
+			a.Release()
+			c.Release()
+			l, _ := p.Acquire(context.Background())
+			defer l.Release()
+			if got := l.Value() == ia; got != tc.first {
+				t.Fatalf("%s handed out %d (released %d then %d)", tc.order, l.Value().id, ia.id, ic.id)
+			}
+		})
+	}
+}
+
+func TestCloseWaitsForLeasesThenTakesThemBack(t *testing.T) {
+	b := newBackend()
+	p := newPool(t, b, nil)
+	l, _ := p.Acquire(context.Background())
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		l.Release()
+	}()
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if b.open.Load() != 0 {
+		t.Fatal("instance left open")
+	}
+
+	b2 := newBackend()
+	p2 := newPool(t, b2, nil)
+	stuck, _ := p2.Acquire(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := p2.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close with a stuck lease: %v", err)
+	}
+	if b2.open.Load() != 0 || stuck.Active() {
+		t.Fatal("the stuck lease's instance was not taken back")
+	}
+	stuck.Release() // harmless
+	if _, err := p2.Acquire(context.Background()); !errors.Is(err, pool.ErrClosed) {
+		t.Fatalf("Acquire after Close: %v", err)
+	}
+}
+
+func TestConfigIsValidated(t *testing.T) {
+	open := func(context.Context) (int, error) { return 0, nil }
+	for name, cfg := range map[string]pool.Config[int]{
+		"no open":   {},
+		"min > max": {Open: open, MinSize: 5, MaxSize: 2},
+		"negative":  {Open: open, MaxIdle: -1},
+		"bad order": {Open: open, Order: "random"},
+	} {
+		if _, err := pool.New(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
