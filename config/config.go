@@ -119,8 +119,13 @@ type Resource struct {
 	// Name is the resource name, the second label.
 	Name string
 	// DependsOn lists the ids ("type.name") of the resources this one
-	// depends on, from depends_on.
+	// depends on, from depends_on, as written. See also References and
+	// Dependencies.
 	DependsOn []string
+	// References lists the references from the driver attributes to
+	// attributes of other resources (resource.<type>.<name>.<attr>), in
+	// source order. Load collects them; each is a dependency.
+	References []Reference
 	// Pool configures the resource's pool; zero fields mean the host's
 	// default.
 	Pool Pool
@@ -149,6 +154,17 @@ type Resource struct {
 // ID returns the resource's id, "type.name".
 func (r *Resource) ID() string { return r.Type + "." + r.Name }
 
+// Reference is a reference from a driver attribute of one resource to an
+// attribute of another, such as resource.memory.cache.address.
+type Reference struct {
+	// Resource is the id ("type.name") of the resource referred to.
+	Resource string
+	// Attribute is the name of the attribute referred to.
+	Attribute string
+	// Range is the range of the reference in the source.
+	Range hcl.Range
+}
+
 // Pool is the pool block of a resource. Zero values mean the host's
 // default; Load only validates them.
 type Pool struct {
@@ -171,6 +187,13 @@ type Pool struct {
 	ValidateAfterIdle time.Duration
 	// LeaseTimeout reports leases held for longer (lease_timeout).
 	LeaseTimeout time.Duration
+	// Reclaim takes back a lease held past LeaseTimeout instead of only
+	// reporting it (reclaim). Load requires lease_timeout when it is true.
+	Reclaim bool
+	// LifetimeJitter spreads MaxLifetime randomly by up to this much, so
+	// that instances opened together are not closed together
+	// (lifetime_jitter).
+	LifetimeJitter time.Duration
 	// Order is "lifo" or "fifo" (order).
 	Order string
 	// Selection is "round_robin", "weighted" or "least_loaded" (selection).

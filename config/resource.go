@@ -28,6 +28,8 @@ var poolSchema = &hcl.BodySchema{
 		{Name: "acquire_timeout"},
 		{Name: "validate_after_idle"},
 		{Name: "lease_timeout"},
+		{Name: "reclaim"},
+		{Name: "lifetime_jitter"},
 		{Name: "order"},
 		{Name: "selection"},
 	},
@@ -105,6 +107,7 @@ func decodeResource(block *hcl.Block, ev *evaluator) (*Resource, hcl.Diagnostics
 	if attr, ok := content.Attributes["depends_on"]; ok {
 		diags = append(diags, r.decodeDependsOn(attr)...)
 	}
+	diags = append(diags, r.collectReferences()...)
 	seen := map[string]*hcl.Block{}
 	for _, b := range content.Blocks {
 		if first, dup := seen[b.Type]; dup {
@@ -127,7 +130,7 @@ func decodeResource(block *hcl.Block, ev *evaluator) (*Resource, hcl.Diagnostics
 
 // decodeDependsOn decodes depends_on, a list of resource.<type>.<name>
 // references. Whether they name declared resources is checked once every
-// file is loaded, by checkDependsOn.
+// file is loaded, by checkGraph.
 func (r *Resource) decodeDependsOn(attr *hcl.Attribute) hcl.Diagnostics {
 	exprs, diags := hcl.ExprList(attr.Expr)
 	for _, e := range exprs {
@@ -157,34 +160,6 @@ func resourceRef(t hcl.Traversal) (string, bool) {
 	return typ.Name + "." + name.Name, true
 }
 
-// checkDependsOn reports depends_on entries that name no declared resource.
-func checkDependsOn(resources []*Resource) hcl.Diagnostics {
-	ids := map[string]bool{}
-	for _, r := range resources {
-		ids[r.ID()] = true
-	}
-	known := sortedKeys(ids)
-	var diags hcl.Diagnostics
-	for _, r := range resources {
-		for i, id := range r.DependsOn {
-			rng := r.dependsOnRanges[i]
-			switch {
-			case id == r.ID():
-				diags = append(diags, errorAt(rng, "Resource depends on itself",
-					fmt.Sprintf("Resource %s lists itself in depends_on; remove that entry.", id)))
-			case !ids[id]:
-				hint := ""
-				if s := suggestion(id, known); s != "" {
-					hint = fmt.Sprintf(" Did you mean resource.%s?", s)
-				}
-				diags = append(diags, errorAt(rng, "Reference to undeclared resource",
-					fmt.Sprintf("No resource %s is declared.%s", id, hint)))
-			}
-		}
-	}
-	return diags
-}
-
 // decodePool decodes a pool block into p.
 func decodePool(block *hcl.Block, ev *evaluator, p *Pool) hcl.Diagnostics {
 	content, diags := block.Body.Content(poolSchema)
@@ -197,12 +172,20 @@ func decodePool(block *hcl.Block, ev *evaluator, p *Pool) hcl.Diagnostics {
 	d.duration("max_lifetime", &p.MaxLifetime)
 	d.duration("acquire_timeout", &p.AcquireTimeout)
 	d.duration("validate_after_idle", &p.ValidateAfterIdle)
-	d.duration("lease_timeout", &p.LeaseTimeout)
+	leaseAttr := d.duration("lease_timeout", &p.LeaseTimeout)
+	reclaimAttr := d.bool("reclaim", &p.Reclaim)
+	d.duration("lifetime_jitter", &p.LifetimeJitter)
 	d.enum("order", &p.Order, "lifo", "fifo")
 	d.enum("selection", &p.Selection, "round_robin", "weighted", "least_loaded")
 	if minAttr != nil && maxAttr != nil && p.MinSize > p.MaxSize {
 		d.errorf(minAttr, "Invalid pool size",
 			"min_size (%d) is greater than max_size (%d); lower min_size or raise max_size.", p.MinSize, p.MaxSize)
+	}
+	// An invalid lease_timeout is reported already.
+	_, leaseWritten := content.Attributes["lease_timeout"]
+	if reclaimAttr != nil && p.Reclaim && (!leaseWritten || leaseAttr != nil) && p.LeaseTimeout == 0 {
+		d.errorf(reclaimAttr, "Missing lease_timeout",
+			"reclaim = true takes back leases held longer than lease_timeout, so it needs a lease_timeout greater than zero. Set one, such as lease_timeout = \"5m\", or remove reclaim.")
 	}
 	return append(diags, d.diags...)
 }

@@ -590,7 +590,7 @@ func (p *Pool[T]) Warm(ctx context.Context) error {
 		v, err := p.cfg.Open(ctx)
 		p.mu.Lock()
 		p.constructing--
-	p.notifyLocked()
+		p.notifyLocked()
 		if err != nil {
 			p.mu.Unlock()
 			return err
