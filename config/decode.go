@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -27,7 +28,15 @@ import (
 // convert to the attribute's type. On success Resource.Config is set to a
 // JSON object holding the set attributes and the defaults of the unset
 // optional ones; unset optional attributes without a default are omitted.
-// Resources with errors get a nil Config.
+// Resources with errors get a nil Config, and so do the resources that
+// refer to an attribute of one.
+//
+// An attribute may refer to a non-sensitive attribute of another resource,
+// as in resource.memory.cache.address: the value is that attribute's
+// decoded value (its default when unset, null when it has none). The
+// resources are decoded in dependency order (see [Config.Levels]) so that
+// those values are known. A reference to an attribute the type does not
+// have, or to a sensitive one, is an error.
 //
 // Diagnostics never show the value of a sensitive attribute or of a value
 // derived from a sensitive variable.
@@ -48,18 +57,30 @@ func (c *Config) DecodeResources(types map[string]sdk.Schema, opts ...DecodeOpti
 	}
 	sort.Strings(known)
 	known = slices.Compact(known)
-	var diags hcl.Diagnostics
+	scope := refScope{
+		declared: make(map[string]bool, len(c.Resources)),
+		schemas:  types,
+		decoded:  make(map[string]cty.Value, len(c.Resources)),
+	}
 	for _, r := range c.Resources {
-		r.Config = nil
-		schema, ok := types[r.Type]
-		if !ok {
-			diags = append(diags, unknownType(r, known))
-			continue
-		}
-		raw, rdiags := decodeBody(r, schema, ev)
-		diags = append(diags, rdiags...)
-		if !rdiags.HasErrors() {
-			r.Config = raw
+		scope.declared[r.ID()] = true
+	}
+	var diags hcl.Diagnostics
+	for _, level := range c.Levels() {
+		for _, r := range level {
+			r.Config = nil
+			schema, ok := types[r.Type]
+			if !ok {
+				diags = append(diags, unknownType(r, known))
+				continue
+			}
+			scope.self = r.ID()
+			raw, obj, rdiags := decodeBody(r, schema, ev, &scope)
+			diags = append(diags, rdiags...)
+			if raw != nil && !rdiags.HasErrors() {
+				r.Config = raw
+				scope.decoded[r.ID()] = obj
+			}
 		}
 	}
 	return sortDiagnostics(stripEval(diags))
@@ -91,8 +112,11 @@ func unknownType(r *Resource, known []string) *hcl.Diagnostic {
 	return errorAt(r.TypeRange, "Unknown resource type", detail)
 }
 
-// decodeBody decodes a resource's driver attributes into a JSON object.
-func decodeBody(r *Resource, schema sdk.Schema, ev *evaluator) (json.RawMessage, hcl.Diagnostics) {
+// decodeBody decodes a resource's driver attributes into a JSON object, and
+// into obj, an object of the non-sensitive attributes for references from
+// other resources. raw is nil when there are errors or when a value is
+// unknown because a resource referred to has errors.
+func decodeBody(r *Resource, schema sdk.Schema, ev *evaluator, scope *refScope) (raw json.RawMessage, obj cty.Value, diags hcl.Diagnostics) {
 	body := r.Body
 	if body == nil {
 		body = hcl.EmptyBody()
@@ -114,16 +138,31 @@ func decodeBody(r *Resource, schema sdk.Schema, ev *evaluator) (json.RawMessage,
 		}
 	}
 	content, diags := body.Content(hs)
-	obj := make(map[string]json.RawMessage, len(schema.Attributes))
+	out := make(map[string]json.RawMessage, len(schema.Attributes))
+	vals := make(map[string]cty.Value, len(schema.Attributes))
+	unknown := false
 	for _, a := range schema.Attributes {
+		ty, terr := ctyType(a.Type)
+		if terr != nil {
+			ty = cty.DynamicPseudoType
+		}
+		if !a.Sensitive {
+			vals[a.Name] = cty.NullVal(ty)
+		}
 		if attr, ok := content.Attributes[a.Name]; ok {
-			raw, set, adiags := decodeAttribute(a, attr, ev)
+			d, adiags := decodeAttribute(a, attr, ev, scope)
 			diags = append(diags, adiags...)
-			if set {
-				obj[a.Name] = raw
+			switch {
+			case d.raw != nil:
+				out[a.Name] = d.raw
+				if !a.Sensitive {
+					vals[a.Name] = d.val
+				}
 				continue
-			}
-			if adiags.HasErrors() {
+			case d.unknown:
+				unknown = true
+				continue
+			case adiags.HasErrors():
 				continue
 			}
 			// Null: as if unset.
@@ -140,51 +179,76 @@ func decodeBody(r *Resource, schema sdk.Schema, ev *evaluator) (json.RawMessage,
 					r.Type, a.Name, a.Type, err)))
 				continue
 			}
-			obj[a.Name] = a.Default
+			out[a.Name] = a.Default
+			if !a.Sensitive && terr == nil {
+				// CheckValue accepted it, so it converts.
+				if v, err := ctyjson.Unmarshal(a.Default, ty); err == nil {
+					vals[a.Name] = v
+				}
+			}
 		}
 	}
-	if diags.HasErrors() {
-		return nil, diags
+	if diags.HasErrors() || unknown {
+		return nil, cty.NilVal, diags
 	}
-	raw, err := json.Marshal(obj)
+	raw, err := json.Marshal(out)
 	if err != nil {
 		// Only a malformed schema default can cause this.
-		return nil, append(diags, errorAt(r.DeclRange, "Cannot encode configuration", err.Error()))
+		return nil, cty.NilVal, append(diags, errorAt(r.DeclRange, "Cannot encode configuration", err.Error()))
 	}
-	return raw, diags
+	return raw, cty.ObjectVal(vals), diags
+}
+
+// decodedAttr is one decoded driver attribute.
+type decodedAttr struct {
+	// raw is the value as JSON; nil when the attribute is null, unknown
+	// or has errors.
+	raw json.RawMessage
+	// val is the value converted to the attribute's type, marked when it
+	// came from a sensitive variable.
+	val cty.Value
+	// unknown is true when the value depends on a resource that has
+	// errors.
+	unknown bool
 }
 
 // decodeAttribute evaluates one driver attribute and encodes it as JSON.
-// set is false when the attribute is null or has errors.
-func decodeAttribute(a sdk.Attribute, attr *hcl.Attribute, ev *evaluator) (raw json.RawMessage, set bool, diags hcl.Diagnostics) {
+func decodeAttribute(a sdk.Attribute, attr *hcl.Attribute, ev *evaluator, scope *refScope) (decodedAttr, hcl.Diagnostics) {
 	rng := attr.Expr.Range()
-	val, diags := ev.eval(attr.Expr)
-	if diags.HasErrors() || !val.IsWhollyKnown() {
-		return nil, false, diags
+	val, diags := ev.evalIn(attr.Expr, scope)
+	if diags.HasErrors() {
+		return decodedAttr{}, diags
 	}
-	secret := a.Sensitive || val.ContainsMarked()
+	if !val.IsWhollyKnown() {
+		return decodedAttr{unknown: true}, diags
+	}
+	marked := val.ContainsMarked()
+	secret := a.Sensitive || marked
 	val, _ = val.UnmarkDeep()
 	if val.IsNull() {
-		return nil, false, diags
+		return decodedAttr{}, diags
 	}
 	ty, err := ctyType(a.Type)
 	if err != nil {
-		return nil, false, append(diags, errorAt(rng, "Unsupported attribute type", fmt.Sprintf(
+		return decodedAttr{}, append(diags, errorAt(rng, "Unsupported attribute type", fmt.Sprintf(
 			"The plugin's schema gives attribute %q the type %s, which the host cannot decode (%v). This is a bug in the plugin.", a.Name, a.Type, err)))
 	}
 	cv, err := convert.Convert(val, ty)
 	if err != nil {
-		return nil, false, append(diags, wrongType(a.Name, a.Type.String(), val.Type(), rng))
+		return decodedAttr{}, append(diags, wrongType(a.Name, a.Type.String(), val.Type(), rng))
 	}
 	v, p := toJSON(cv, a.Type, fmt.Sprintf("Attribute %q", a.Name), false, secret)
 	if p != nil {
-		return nil, false, append(diags, errorAt(rng, p.summary, p.detail))
+		return decodedAttr{}, append(diags, errorAt(rng, p.summary, p.detail))
 	}
-	raw, err = json.Marshal(v)
+	raw, err := json.Marshal(v)
 	if err != nil {
-		return nil, false, append(diags, errorAt(rng, "Cannot encode attribute", fmt.Sprintf("Attribute %q cannot be encoded as JSON.", a.Name)))
+		return decodedAttr{}, append(diags, errorAt(rng, "Cannot encode attribute", fmt.Sprintf("Attribute %q cannot be encoded as JSON.", a.Name)))
 	}
-	return raw, true, diags
+	if marked {
+		cv = cv.Mark(markSensitive)
+	}
+	return decodedAttr{raw: raw, val: cv}, diags
 }
 
 // ctyType returns the cty type that values of t are converted to.

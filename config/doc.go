@@ -51,7 +51,10 @@
 // A variable takes its value from [WithVariables], else from the environment
 // variable NEBULA_VAR_<name>, else from its default. The values of sensitive
 // variables never appear in diagnostics. Expressions may call env, file and
-// a few string, collection, JSON and conversion functions.
+// a few string, collection, JSON and conversion functions. A driver
+// attribute may also use a non-sensitive attribute of another resource, as
+// resource.<type>.<name>.<attr>; such references and depends_on make the
+// dependencies that [Config.Levels] orders, and Load rejects cycles.
 //
 // # Loading
 //

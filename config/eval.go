@@ -83,16 +83,28 @@ func (e *evaluator) context(filename string) *hcl.EvalContext {
 // eval evaluates expr. The diagnostics never carry the expression or the
 // context (hcl's text writer would print the values of the variables), and
 // when expr uses a sensitive variable their details are replaced, since
-// function errors may quote their arguments.
+// function errors may quote their arguments. A reference to a resource is
+// an error: only driver attributes may have them, evaluated by evalIn.
 func (e *evaluator) eval(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
-	if diags := e.checkReferences(expr); diags.HasErrors() {
+	return e.evalIn(expr, nil)
+}
+
+// evalIn is eval for a driver attribute when scope is not nil: then
+// resource.<type>.<name>.<attr> refers to a resource decoded in scope.
+func (e *evaluator) evalIn(expr hcl.Expression, scope *refScope) (cty.Value, hcl.Diagnostics) {
+	if diags, skip := e.checkReferences(expr, scope); diags.HasErrors() || skip {
 		return cty.DynamicVal, diags
 	}
-	val, diags := expr.Value(e.context(expr.Range().Filename))
+	ctx := e.context(expr.Range().Filename)
+	if scope != nil && ctx != nil {
+		ctx = ctx.NewChild()
+		ctx.Variables = map[string]cty.Value{"resource": scope.object(expr)}
+	}
+	val, diags := expr.Value(ctx)
 	if len(diags) == 0 {
 		return val, nil
 	}
-	secret := e.usesSensitive(expr)
+	secret := e.usesSensitive(expr) || scope.usesSensitive(expr)
 	for _, d := range diags {
 		d.Expression, d.EvalContext = nil, nil
 		if secret && d.Severity == hcl.DiagError {
@@ -104,12 +116,13 @@ func (e *evaluator) eval(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
 }
 
 // checkReferences reports references to undeclared variables and to
-// resources, with hints that hcl's own diagnostics lack.
-func (e *evaluator) checkReferences(expr hcl.Expression) hcl.Diagnostics {
+// resources, with hints that hcl's own diagnostics lack. Without a scope
+// every reference to a resource is an error; with one, skip reports a
+// reference that Load reported already, so that expr is not evaluated.
+func (e *evaluator) checkReferences(expr hcl.Expression, scope *refScope) (diags hcl.Diagnostics, skip bool) {
 	if e.funcs == nil {
-		return nil // literals only: hcl reports any reference
+		return nil, false // literals only: hcl reports any reference
 	}
-	var diags hcl.Diagnostics
 	for _, t := range expr.Variables() {
 		switch t.RootName() {
 		case "var":
@@ -123,11 +136,17 @@ func (e *evaluator) checkReferences(expr hcl.Expression) hcl.Diagnostics {
 			diags = append(diags, errorAt(t.SourceRange(), "Reference to undeclared variable", fmt.Sprintf(
 				"No variable %q is declared.%s Declare it with a variable block.", a.Name, didYouMean(a.Name, e.declared))))
 		case "resource":
-			diags = append(diags, errorAt(t.SourceRange(), "Invalid reference",
-				"Resources can be referred to only in depends_on, as in depends_on = [resource.postgres.main]."))
+			if scope == nil {
+				diags = append(diags, errorAt(t.SourceRange(), "Invalid reference",
+					"Resources can be referred to only in depends_on and in the driver attributes of a resource, as in address = resource.memory.cache.address."))
+				continue
+			}
+			rdiags, rskip := scope.check(t)
+			diags = append(diags, rdiags...)
+			skip = skip || rskip
 		}
 	}
-	return diags
+	return diags, skip
 }
 
 // usesSensitive reports whether expr refers to a sensitive variable.

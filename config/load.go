@@ -74,7 +74,7 @@ func Load(path string, opts ...Option) (*Config, hcl.Diagnostics) {
 	}
 	diags = append(diags, l.variables(blocks)...)
 	diags = append(diags, l.blocks(blocks)...)
-	diags = append(diags, checkDependsOn(cfg.Resources)...)
+	diags = append(diags, checkGraph(cfg.Resources)...)
 	return cfg, sortDiagnostics(stripEval(diags))
 }
 

@@ -230,6 +230,7 @@ func TestResourceHostSettings(t *testing.T) {
 		MinSize: 2, MaxSize: 20, MaxIdle: 4, Replicas: 1,
 		IdleTimeout: 5 * time.Minute, MaxLifetime: time.Hour, AcquireTimeout: 2 * time.Second,
 		ValidateAfterIdle: 30 * time.Second, LeaseTimeout: time.Minute,
+		Reclaim: true, LifetimeJitter: 5 * time.Minute,
 		Order: "fifo", Selection: "least_loaded",
 	}
 	if r.Pool != wantPool {

@@ -41,6 +41,8 @@ resource "memory" "cache" {
     acquire_timeout     = "2s"
     validate_after_idle = "30s"
     lease_timeout       = "1m"
+    reclaim             = true
+    lifetime_jitter     = "5m"
     order               = "fifo"
     selection           = "least_loaded"
   }
