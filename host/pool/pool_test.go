@@ -98,7 +98,11 @@ func newPool(t testing.TB, b *backend, mod func(*pool.Config[*inst])) *pool.Pool
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = p.Close(ctx)
+	})
 	return p
 }
 

@@ -39,6 +39,9 @@ type Stat struct {
 	DestroyedLifetime int64 `json:"destroyed_lifetime"`
 	DestroyedBroken   int64 `json:"destroyed_broken"`
 	DestroyedClosed   int64 `json:"destroyed_closed"`
+
+	// Replicas describes each replica of a shared pool.
+	Replicas []ReplicaStat `json:"replicas,omitempty"`
 }
 
 // Stat returns a snapshot of the pool.

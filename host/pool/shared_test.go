@@ -1,0 +1,170 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nebula-resource/nebula-resource/host/pool"
+)
+
+func newShared(t *testing.T, b *backend, replicas int, sel pool.Selection) *pool.Shared[*inst] {
+	t.Helper()
+	s, err := pool.NewShared(pool.SharedConfig[*inst]{
+		Name: "test.shared", Open: b.Open, Close: b.Close, Replicas: replicas, Selection: sel,
+		MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Warm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Close(ctx)
+	})
+	return s
+}
+
+func TestSharedRoundRobinSpreadsLeasesAndCountsThem(t *testing.T) {
+	b := newBackend()
+	s := newShared(t, b, 3, pool.RoundRobin)
+	seen := map[int64]int{}
+	var leases []*pool.SharedLease[*inst]
+	for range 9 {
+		l, err := s.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[l.Value().id]++
+		leases = append(leases, l)
+	}
+	if len(seen) != 3 {
+		t.Fatalf("leases went to %d replicas, want 3: %v", len(seen), seen)
+	}
+	if st := s.Stat(); st.InUse != 9 || st.Total != 3 || st.AcquireCount != 9 {
+		t.Fatalf("stat %+v", st)
+	}
+	for _, l := range leases {
+		l.Release()
+		l.Release()
+	}
+	if st := s.Stat(); st.InUse != 0 || st.Idle != 3 {
+		t.Fatalf("after release: %+v", st)
+	}
+}
+
+func TestSharedWeightedSendsLessTrafficToAFailingReplica(t *testing.T) {
+	b := newBackend()
+	s := newShared(t, b, 2, pool.Weighted)
+	// Teach the pool that replica 1 fails.
+	var bad int64
+	for range 50 {
+		l, _ := s.Acquire(context.Background())
+		if bad == 0 {
+			bad = l.Value().id
+		}
+		l.Observe(time.Millisecond, l.Value().id == bad)
+		l.Release()
+	}
+	hits := 0
+	for range 1000 {
+		l, _ := s.Acquire(context.Background())
+		if l.Value().id == bad {
+			hits++
+		}
+		l.Release()
+	}
+	if hits > 100 {
+		t.Fatalf("the failing replica got %d of 1000 leases", hits)
+	}
+}
+
+func TestSharedLeastLoadedAvoidsTheBusyReplica(t *testing.T) {
+	b := newBackend()
+	s := newShared(t, b, 2, pool.LeastLoaded)
+	busy, _ := s.Acquire(context.Background())
+	defer busy.Release()
+	var held []*pool.SharedLease[*inst]
+	defer func() {
+		for _, l := range held {
+			l.Release()
+		}
+	}()
+	for range 20 { // load the same replica
+		l, _ := s.Acquire(context.Background())
+		if l.Value() == busy.Value() {
+			held = append(held, l)
+		} else {
+			l.Release()
+		}
+	}
+	other := 0
+	for range 200 {
+		l, _ := s.Acquire(context.Background())
+		if l.Value() != busy.Value() {
+			other++
+		}
+		l.Release()
+	}
+	if other < 190 {
+		t.Fatalf("only %d of 200 leases avoided the loaded replica", other)
+	}
+}
+
+func TestSharedReplacesABrokenReplica(t *testing.T) {
+	b := newBackend()
+	s := newShared(t, b, 1, pool.RoundRobin)
+	l, _ := s.Acquire(context.Background())
+	broken := l.Value()
+	l.Destroy()
+	waitFor(t, func() bool { return s.Stat().Total == 1 })
+	l, err := s.Acquire(context.Background())
+	if err != nil || l.Value() == broken {
+		t.Fatalf("got %v %v", l, err)
+	}
+	l.Release()
+	if st := s.Stat(); st.DestroyedBroken != 1 || st.Created != 2 {
+		t.Fatalf("stat %+v", st)
+	}
+}
+
+func TestSharedFailsFastWhenNoReplicaIsOpen(t *testing.T) {
+	b := newBackend()
+	s := newShared(t, b, 1, pool.RoundRobin)
+	b.failOpen.Store(true)
+	l, _ := s.Acquire(context.Background())
+	l.Destroy()
+	if _, err := s.Acquire(context.Background()); !errors.Is(err, pool.ErrNoReplica) {
+		t.Fatalf("got %v, want ErrNoReplica", err)
+	}
+	b.failOpen.Store(false)
+	waitFor(t, func() bool { return s.Stat().Total == 1 })
+}
+
+func TestSharedCloseWaitsForLeasesInFlight(t *testing.T) {
+	b := newBackend()
+	s := newShared(t, b, 2, pool.RoundRobin)
+	var wg sync.WaitGroup
+	for range 8 {
+		l, _ := s.Acquire(context.Background())
+		wg.Go(func() {
+			time.Sleep(10 * time.Millisecond)
+			l.Release()
+		})
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if b.open.Load() != 0 {
+		t.Fatal("replicas left open")
+	}
+	if _, err := s.Acquire(context.Background()); !errors.Is(err, pool.ErrClosed) {
+		t.Fatalf("Acquire after Close: %v", err)
+	}
+}
