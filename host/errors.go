@@ -24,8 +24,15 @@ var (
 	// example because its plugin is restarting. Errors wrapping it are
 	// also of kind unavailable.
 	ErrNotReady = errors.New("resource not ready")
+	// ErrDependencyFailed means a resource was not started because a
+	// resource it depends on did not start.
+	ErrDependencyFailed = errors.New("dependency not started")
 	// ErrLeaseReleased means a lease was used after Release.
 	ErrLeaseReleased = errors.New("lease already released")
+	// ErrLeaseReclaimed means a lease was used after the host took it
+	// back, because it was held past its resource's lease_timeout with
+	// reclaim = true.
+	ErrLeaseReclaimed = errors.New("lease reclaimed")
 )
 
 // DiagnosticsError is a configuration that failed to load or validate. It

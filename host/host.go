@@ -37,9 +37,10 @@ type Host struct {
 	secrets *redact.Set
 
 	// life is canceled by Close; background work (reconfiguring after a
-	// plugin restart) runs under it.
+	// plugin restart, watching leases) runs under it.
 	life   context.Context
 	cancel context.CancelFunc
+	wg     sync.WaitGroup // the lease watcher
 
 	mu        sync.Mutex // guards the fields below; never held across a plugin call
 	state     hostState
@@ -114,20 +115,97 @@ func (h *Host) Start(ctx context.Context) error {
 }
 
 func (h *Host) start(ctx context.Context) error {
-	cat, err := h.prepare(ctx)
-	if err != nil {
+	if _, err := h.prepare(ctx); err != nil {
 		return err
 	}
-	for _, r := range h.order {
-		cctx, cancel := timeoutContext(ctx, h.o.callTimeout)
-		err := r.configure(cctx, StateFailed)
-		cancel()
-		if err != nil {
-			return h.callError(r, "configure", err)
+	var failures []error
+	for _, level := range h.cfg.Levels() {
+		var wg sync.WaitGroup
+		errs := make([]error, len(level))
+		for i, rc := range level {
+			r := h.resources[rc.ID()]
+			if dep := h.failedDependency(r); dep != "" {
+				err := newError(sdk.KindUnavailable, ErrDependencyFailed, "not started: its dependency %s did not start", dep)
+				r.setFailed(StateBlocked, err)
+				errs[i] = h.callError(r, "start", err)
+				continue
+			}
+			wg.Go(func() {
+				cctx, cancel := timeoutContext(ctx, h.o.callTimeout)
+				defer cancel()
+				if err := r.configure(cctx, StateFailed); err != nil {
+					errs[i] = h.callError(r, "start", err)
+					return
+				}
+				r.log.Info("resource ready", "plugin", r.prov.name, "pooling", string(r.info().Pooling))
+			})
 		}
-		r.log.Info("resource ready", "plugin", cat.types[r.cfg.Type].name)
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				failures = append(failures, err)
+			}
+		}
 	}
+	if len(failures) > 0 && !h.o.partialStart {
+		return errors.Join(failures...)
+	}
+	for _, err := range failures {
+		h.log.Error("resource not started", "error", err)
+	}
+	h.watchLeases()
 	return nil
+}
+
+// failedDependency returns the first dependency of r that is not ready.
+func (h *Host) failedDependency(r *resource) string {
+	for _, dep := range r.cfg.Dependencies() {
+		if d, ok := h.resources[dep]; ok && d.info().State != StateReady {
+			return dep
+		}
+	}
+	return ""
+}
+
+// watchLeases starts the goroutine that reports, and where configured
+// reclaims, leases held past their resource's lease_timeout. It runs until
+// Close.
+func (h *Host) watchLeases() {
+	var every time.Duration
+	for _, r := range h.order {
+		if t := r.cfg.Pool.LeaseTimeout; t > 0 && (every == 0 || t/4 < every) {
+			every = t / 4
+		}
+	}
+	if every == 0 {
+		return
+	}
+	every = min(max(every, 10*time.Millisecond), time.Second)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.life.Done():
+				return
+			case now := <-t.C:
+				for _, r := range h.order {
+					for _, l := range r.overdue(now) {
+						held := now.Sub(l.acquired).Round(time.Millisecond)
+						attrs := []any{"resource", r.id, "held", held.String(), "lease_timeout", r.cfg.Pool.LeaseTimeout.String(),
+							"tenant", l.owner.Tenant, "workflow", l.owner.Workflow, "step", l.owner.Step}
+						if r.cfg.Pool.Reclaim && l.reclaim() {
+							h.log.Warn("lease held past lease_timeout reclaimed", attrs...)
+							continue
+						}
+						h.log.Warn("lease held past lease_timeout", attrs...)
+					}
+				}
+			}
+		}
+	}()
 }
 
 // prepare starts the plugins and decodes and validates the resources.
@@ -323,14 +401,22 @@ func (h *Host) markClosed() bool {
 // step is idempotent.
 func (h *Host) shutdown(ctx context.Context) error {
 	h.mu.Lock()
-	order, cat := h.order, h.catalog
+	resources, cat := h.resources, h.catalog
 	h.mu.Unlock()
 	var errs []error
-	for i := len(order) - 1; i >= 0; i-- {
-		if err := order[i].close(ctx); err != nil {
-			errs = append(errs, err)
+	levels := h.cfg.Levels()
+	for i := len(levels) - 1; i >= 0; i-- {
+		var wg sync.WaitGroup
+		lerrs := make([]error, len(levels[i]))
+		for j, rc := range levels[i] {
+			if r, ok := resources[rc.ID()]; ok {
+				wg.Go(func() { lerrs[j] = r.close(ctx) })
+			}
 		}
+		wg.Wait()
+		errs = append(errs, lerrs...)
 	}
+	h.wg.Wait()
 	if cat != nil {
 		if err := cat.close(ctx); err != nil {
 			errs = append(errs, err)
@@ -340,10 +426,16 @@ func (h *Host) shutdown(ctx context.Context) error {
 }
 
 // Acquire leases the named resource ("type.name"). Release the lease when
-// done. An unknown name is an error wrapping ErrUnknownResource; a resource
-// that cannot serve now is an error of kind unavailable wrapping
-// ErrNotReady.
-func (h *Host) Acquire(ctx context.Context, name string) (*Lease, error) {
+// done. Label it with its owner (WithOwner, ForTenant, ...) so that a lease
+// kept too long is reported with who holds it.
+//
+// An unknown name is an error wrapping ErrUnknownResource; a resource that
+// cannot serve now is an error of kind unavailable wrapping ErrNotReady; a
+// pool whose instances stayed in use until ctx's deadline or the
+// acquire_timeout is an error of kind resource_exhausted wrapping a
+// *pool.ExhaustedError, which says which pool, its size, how many wait and
+// how long this caller waited.
+func (h *Host) Acquire(ctx context.Context, name string, opts ...AcquireOption) (*Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, sdk.WrapError(sdk.KindOf(err), err, "acquire "+name)
 	}
@@ -351,17 +443,17 @@ func (h *Host) Acquire(ctx context.Context, name string) (*Lease, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst, gen, err := r.acquire()
-	if err != nil {
-		return nil, err
+	var owner Owner
+	for _, o := range opts {
+		o(&owner)
 	}
-	return &Lease{h: h, r: r, inst: inst, gen: gen}, nil
+	return r.acquire(ctx, h, owner)
 }
 
 // Invoke acquires the named resource, performs one operation and releases
 // it. See Lease.Invoke.
-func (h *Host) Invoke(ctx context.Context, name, op string, args any) (json.RawMessage, error) {
-	l, err := h.Acquire(ctx, name)
+func (h *Host) Invoke(ctx context.Context, name, op string, args any, opts ...AcquireOption) (json.RawMessage, error) {
+	l, err := h.Acquire(ctx, name, opts...)
 	if err != nil {
 		return nil, err
 	}

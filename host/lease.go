@@ -4,65 +4,177 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// Lease is the use of one resource by one caller, from Acquire to Release.
-// A Lease is safe for concurrent use; every method fails after Release.
-type Lease struct {
-	h    *Host
-	r    *resource
-	inst sdk.Instance
-	gen  uint64
+// Owner says who holds a lease, for leak reports and, later, quotas. Every
+// field is optional.
+type Owner struct {
+	Tenant   string `json:"tenant,omitempty"`
+	Workflow string `json:"workflow,omitempty"`
+	Step     string `json:"step,omitempty"`
+}
 
-	once     sync.Once
-	mu       sync.Mutex // guards released
-	released bool
+// String returns "tenant=… workflow=… step=…" with the fields that are set,
+// or "unknown".
+func (o Owner) String() string {
+	var parts []string
+	for _, f := range [][2]string{{"tenant", o.Tenant}, {"workflow", o.Workflow}, {"step", o.Step}} {
+		if f[1] != "" {
+			parts = append(parts, f[0]+"="+f[1])
+		}
+	}
+	if len(parts) == 0 {
+		return "unknown"
+	}
+	return strings.Join(parts, " ")
+}
+
+// AcquireOption configures one Acquire.
+type AcquireOption func(*Owner)
+
+// WithOwner labels the lease with its owner.
+func WithOwner(o Owner) AcquireOption { return func(dst *Owner) { *dst = o } }
+
+// ForTenant, ForWorkflow and ForStep label the lease with one part of its
+// owner each.
+func ForTenant(t string) AcquireOption   { return func(o *Owner) { o.Tenant = t } }
+func ForWorkflow(w string) AcquireOption { return func(o *Owner) { o.Workflow = w } }
+func ForStep(s string) AcquireOption     { return func(o *Owner) { o.Step = s } }
+
+// Lease is the use of one resource by one caller, from Acquire to Release.
+// For a resource of exclusive pooling the lease has sole use of one
+// instance (one database session, say), so a transaction can span calls.
+// A Lease is safe for concurrent use; every method fails after Release, and
+// after the host reclaimed a lease held past its lease_timeout.
+type Lease struct {
+	h        *Host
+	r        *resource
+	pl       poolLease
+	inst     sdk.Instance
+	gen      uint64
+	owner    Owner
+	acquired time.Time
+
+	mu        sync.Mutex // guards the fields below
+	released  bool
+	reclaimed bool
+	broken    bool
+	reported  bool
 }
 
 // Resource returns the resource's name, "type.name".
 func (l *Lease) Resource() string { return l.r.id }
 
+// Owner returns the labels the lease was acquired with.
+func (l *Lease) Owner() Owner { return l.owner }
+
 // Type describes the resource's type: its operations and capabilities.
 func (l *Lease) Type() sdk.ResourceType { return l.r.rtype }
 
-// Release returns the lease. It is safe to call more than once.
+// Broken reports the lease's instance as broken: when the lease ends the
+// instance is closed, never handed to anyone else. The host marks it so
+// itself when a call fails as unavailable.
+func (l *Lease) Broken() {
+	l.mu.Lock()
+	l.broken = true
+	l.mu.Unlock()
+}
+
+// Release returns the lease: an exclusive instance is reset (a transaction
+// left open is rolled back) and goes to the next caller. It is safe to call
+// more than once.
 func (l *Lease) Release() {
-	l.once.Do(func() {
-		l.mu.Lock()
+	l.mu.Lock()
+	if l.released || l.reclaimed {
 		l.released = true
 		l.mu.Unlock()
-		l.r.release()
-	})
+		return
+	}
+	l.released = true
+	broken := l.broken
+	l.mu.Unlock()
+	if broken {
+		l.pl.destroy()
+	} else {
+		l.pl.release()
+	}
+	l.r.leaseEnded(l)
+}
+
+// reclaim takes the lease back from a holder who kept it past the
+// resource's lease_timeout. Its instance is closed, since the holder may
+// still be using it.
+func (l *Lease) reclaim() bool {
+	l.mu.Lock()
+	if l.released || l.reclaimed {
+		l.mu.Unlock()
+		return false
+	}
+	l.reclaimed = true
+	l.mu.Unlock()
+	l.pl.destroy()
+	l.r.leaseEnded(l)
+	return true
+}
+
+func (l *Lease) markReported() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.reported || l.released || l.reclaimed {
+		return false
+	}
+	l.reported = true
+	return true
 }
 
 func (l *Lease) prepare(op string, args any, streaming bool) (json.RawMessage, error) {
+	fail := func(err error) error { return &CallError{Resource: l.r.id, Operation: op, Err: err} }
 	l.mu.Lock()
-	released := l.released
+	released, reclaimed := l.released, l.reclaimed
 	l.mu.Unlock()
-	if released {
-		return nil, &CallError{Resource: l.r.id, Operation: op, Err: newError(sdk.KindFailedPrecondition, ErrLeaseReleased, "the lease was released")}
+	switch {
+	case reclaimed:
+		return nil, fail(newError(sdk.KindFailedPrecondition, ErrLeaseReclaimed,
+			"the lease was reclaimed after it was held past lease_timeout (%v); acquire a new one", l.r.cfg.Pool.LeaseTimeout))
+	case released:
+		return nil, fail(newError(sdk.KindFailedPrecondition, ErrLeaseReleased, "the lease was released"))
 	}
 	o, err := findOperation(l.r.rtype, op)
 	if err != nil {
-		return nil, &CallError{Resource: l.r.id, Operation: op, Err: err}
+		return nil, fail(err)
 	}
 	switch {
 	case streaming && o.Stream == sdk.StreamNone:
-		return nil, &CallError{Resource: l.r.id, Operation: op, Err: sdk.Errorf(sdk.KindInvalidArgument, "operation %q does not stream; use Invoke", op)}
+		return nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "operation %q does not stream; use Invoke", op))
 	case !streaming && o.Stream != sdk.StreamNone:
-		return nil, &CallError{Resource: l.r.id, Operation: op, Err: sdk.Errorf(sdk.KindInvalidArgument, "operation %q streams (%s); use InvokeStream", op, o.Stream)}
+		return nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "operation %q streams (%s); use InvokeStream", op, o.Stream))
 	}
 	raw, err := encodeArgs(args)
 	if err == nil {
 		raw, err = checkArgs(o, raw)
 	}
 	if err != nil {
-		return nil, &CallError{Resource: l.r.id, Operation: op, Err: err}
+		return nil, fail(err)
 	}
 	return raw, nil
+}
+
+// finish records a call's outcome: its latency feeds replica selection, and
+// an unavailable error marks the instance broken.
+func (l *Lease) finish(op string, began time.Time, res any, err error) (json.RawMessage, error) {
+	l.pl.observe(time.Since(began), err)
+	if err != nil {
+		if sdk.KindOf(err) == sdk.KindUnavailable {
+			l.Broken()
+		}
+		return nil, l.h.callError(l.r, op, err)
+	}
+	return resultJSON(l.r.id, op, res)
 }
 
 // Invoke performs an operation and returns its JSON result. args may be
@@ -77,11 +189,9 @@ func (l *Lease) Invoke(ctx context.Context, op string, args any) (json.RawMessag
 	if err != nil {
 		return nil, err
 	}
+	began := time.Now()
 	res, err := l.inst.Invoke(ctx, sdk.InvokeRequest{Operation: op, Args: raw})
-	if err != nil {
-		return nil, l.h.callError(l.r, op, err)
-	}
-	return resultJSON(l.r.id, op, res)
+	return l.finish(op, began, res, err)
 }
 
 // InvokeStream performs a streaming operation: it sends what it reads from
@@ -100,11 +210,9 @@ func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Rea
 	if out == nil {
 		out = io.Discard
 	}
+	began := time.Now()
 	res, err := si.InvokeStream(ctx, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
-	if err != nil {
-		return nil, l.h.callError(l.r, op, err)
-	}
-	return resultJSON(l.r.id, op, res)
+	return l.finish(op, began, res, err)
 }
 
 func resultJSON(resource, op string, res any) (json.RawMessage, error) {
@@ -119,4 +227,35 @@ func resultJSON(resource, op string, res any) (json.RawMessage, error) {
 		return nil, &CallError{Resource: resource, Operation: op, Err: sdk.Errorf(sdk.KindInternal, "encode result: %v", err)}
 	}
 	return raw, nil
+}
+
+// Use acquires the named resource, runs fn with the lease, and always
+// releases it, even when fn panics.
+func Use(ctx context.Context, h *Host, name string, fn func(*Lease) error, opts ...AcquireOption) error {
+	l, err := h.Acquire(ctx, name, opts...)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	return fn(l)
+}
+
+// Call performs one operation on the named resource and decodes its JSON
+// result into a T:
+//
+//	type got struct{ Value string; Found bool }
+//	v, err := host.Call[got](ctx, h, "memory.cache", "get", map[string]any{"key": "a"})
+func Call[T any](ctx context.Context, h *Host, name, op string, args any, opts ...AcquireOption) (T, error) {
+	var out T
+	err := Use(ctx, h, name, func(l *Lease) error {
+		raw, err := l.Invoke(ctx, op, args)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return &CallError{Resource: name, Operation: op, Err: sdk.Errorf(sdk.KindInternal, "decode the result into %T: %v", out, err)}
+		}
+		return nil
+	}, opts...)
+	return out, err
 }

@@ -12,12 +12,13 @@ import (
 type Option func(*options)
 
 type options struct {
-	logger      *slog.Logger
-	pluginDirs  []string
-	drivers     map[string]sdk.Driver
-	minBackoff  time.Duration
-	maxBackoff  time.Duration
-	callTimeout time.Duration
+	logger       *slog.Logger
+	pluginDirs   []string
+	drivers      map[string]sdk.Driver
+	minBackoff   time.Duration
+	maxBackoff   time.Duration
+	callTimeout  time.Duration
+	partialStart bool
 }
 
 // WithLogger sets the logger. The default is slog.Default(). The host masks
@@ -55,3 +56,9 @@ func WithRestartBackoff(first, max time.Duration) Option {
 func WithLifecycleTimeout(d time.Duration) Option {
 	return func(o *options) { o.callTimeout = d }
 }
+
+// WithPartialStart makes Start succeed with the resources that started:
+// those that failed, and those whose dependencies failed, stay down with
+// the reason in Describe and /readyz, and the host is not ready. Without
+// it, Start fails and stops everything when any resource fails.
+func WithPartialStart() Option { return func(o *options) { o.partialStart = true } }

@@ -1,14 +1,18 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/pool"
 	"github.com/nebula-resource/nebula-resource/host/supervisor"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -18,10 +22,11 @@ type ResourceState string
 
 // The states of a resource.
 const (
-	StatePending     ResourceState = "pending"     // declared, not configured yet
+	StatePending     ResourceState = "pending"     // declared, not started yet
 	StateReady       ResourceState = "ready"       // serving leases
 	StateUnavailable ResourceState = "unavailable" // its plugin is restarting, or reconfiguring failed
 	StateFailed      ResourceState = "failed"      // it could not be started
+	StateBlocked     ResourceState = "blocked"     // not started because a dependency did not start
 	StateClosed      ResourceState = "closed"
 )
 
@@ -29,11 +34,8 @@ const (
 // deadline has passed.
 const closeGrace = 5 * time.Second
 
-// resource is one configured resource and its instances.
-//
-// In this version a resource keeps one instance, shared by every lease
-// (shared pooling with one replica); pooling modes and sizes arrive with
-// the pool engine, behind acquire and release.
+// resource is one configured resource, its pool of instances and the
+// leases out on it.
 type resource struct {
 	id    string
 	cfg   *config.Resource
@@ -41,15 +43,14 @@ type resource struct {
 	prov  *provider
 	log   *slog.Logger
 
-	mu       sync.Mutex // guards the fields below; never held across a plugin call
-	state    ResourceState
-	lastErr  error
-	res      sdk.Resource
-	inst     sdk.Instance
-	gen      uint64 // generation of the plugin that res and inst belong to
-	inflight int
-	acquires uint64
-	changed  chan struct{} // closed and replaced when inflight drops or state changes
+	mu      sync.Mutex // guards the fields below; never held across a plugin call
+	state   ResourceState
+	lastErr error
+	res     sdk.Resource
+	pool    instancePool
+	gen     uint64 // generation of the plugin that res and pool belong to
+	leases  map[*Lease]struct{}
+	changed chan struct{} // closed and replaced when a lease ends or the state changes
 }
 
 func newResource(r *config.Resource, t sdk.ResourceType, p *provider, log *slog.Logger) *resource {
@@ -57,6 +58,7 @@ func newResource(r *config.Resource, t sdk.ResourceType, p *provider, log *slog.
 		id: r.ID(), cfg: r, rtype: t, prov: p,
 		log:     log.With("resource", r.ID(), "type", r.Type),
 		state:   StatePending,
+		leases:  map[*Lease]struct{}{},
 		changed: make(chan struct{}),
 	}
 }
@@ -67,19 +69,22 @@ func (r *resource) notifyLocked() {
 }
 
 // configure configures the resource on the provider's current plugin and
-// opens its instance. On failure it leaves the resource in state failed
-// (first start) or unavailable (after a plugin restart).
+// warms its pool. On failure it leaves the resource in failState.
 func (r *resource) configure(ctx context.Context, failState ResourceState) error {
 	err := r.tryConfigure(ctx)
 	if err != nil {
-		r.mu.Lock()
-		if r.state != StateClosed {
-			r.state, r.lastErr = failState, err
-			r.notifyLocked()
-		}
-		r.mu.Unlock()
+		r.setFailed(failState, err)
 	}
 	return err
+}
+
+func (r *resource) setFailed(state ResourceState, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != StateClosed {
+		r.state, r.lastErr = state, err
+		r.notifyLocked()
+	}
 }
 
 func (r *resource) tryConfigure(ctx context.Context) error {
@@ -91,21 +96,29 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	inst, err := res.Open(ctx)
+	p, err := newInstancePool(r, res)
+	if err == nil {
+		if err = p.warm(ctx); err != nil {
+			err = fmt.Errorf("open the first instances: %w", err)
+		}
+	}
 	if err != nil {
+		if p != nil {
+			_ = p.close(ctx)
+		}
 		_ = res.Close(ctx)
-		return fmt.Errorf("open the first instance: %w", err)
+		return err
 	}
 	r.mu.Lock()
 	if r.state == StateClosed {
 		r.mu.Unlock()
 		// The host closed meanwhile; nothing else will close these.
 		cctx := context.WithoutCancel(ctx)
-		_ = inst.Close(cctx)
+		_ = p.close(cctx)
 		_ = res.Close(cctx)
 		return fmt.Errorf("%s: %w", r.id, ErrClosed)
 	}
-	r.res, r.inst, r.gen = res, inst, gen
+	r.res, r.pool, r.gen = res, p, gen
 	r.state, r.lastErr = StateReady, nil
 	r.notifyLocked()
 	r.mu.Unlock()
@@ -113,29 +126,78 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 }
 
 // pluginExited marks the resource unavailable if it belonged to the plugin
-// generation that exited. Its sessions died with the process.
+// generation that exited, and drops its pool: the sessions died with the
+// process.
 func (r *resource) pluginExited(gen uint64) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.gen != gen || r.state == StateClosed {
+	if r.gen != gen || r.state == StateClosed || r.pool == nil {
+		r.mu.Unlock()
 		return
 	}
-	r.res, r.inst = nil, nil
+	p := r.pool
+	r.res, r.pool = nil, nil
 	r.state = StateUnavailable
 	r.lastErr = sdk.Errorf(sdk.KindUnavailable, "plugin %s exited; restarting", r.prov.name)
 	r.notifyLocked()
+	r.mu.Unlock()
+	// Leases out fail fast against the dead plugin and come back soon.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = p.close(ctx)
 }
 
-// acquire returns the instance for one more user.
-func (r *resource) acquire() (sdk.Instance, uint64, error) {
+// acquire leases an instance from the pool.
+func (r *resource) acquire(ctx context.Context, h *Host, owner Owner) (*Lease, error) {
+	r.mu.Lock()
+	if r.state != StateReady {
+		err := r.notReadyLocked()
+		r.mu.Unlock()
+		return nil, err
+	}
+	p, gen := r.pool, r.gen
+	r.mu.Unlock()
+
+	pl, err := p.acquire(ctx)
+	if err != nil {
+		return nil, r.acquireError(err)
+	}
+	l := &Lease{h: h, r: r, pl: pl, inst: pl.instance(), gen: gen, owner: owner, acquired: time.Now()}
+	r.mu.Lock()
+	if r.state == StateClosed || r.pool != p {
+		r.mu.Unlock()
+		pl.release()
+		return nil, r.acquireError(pool.ErrClosed)
+	}
+	r.leases[l] = struct{}{}
+	r.mu.Unlock()
+	return l, nil
+}
+
+// acquireError gives a pool's error its kind.
+func (r *resource) acquireError(err error) error {
+	var ee *pool.ExhaustedError
+	switch {
+	case errors.As(err, &ee):
+		return &kindedError{msg: err.Error(), sentinel: err, kind: &sdk.Error{Kind: sdk.KindResourceExhausted, Message: err.Error()}}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return sdk.WrapError(sdk.KindOf(err), err, "acquire "+r.id)
+	case errors.Is(err, pool.ErrClosed), errors.Is(err, pool.ErrNoReplica):
+		return newError(sdk.KindUnavailable, ErrNotReady, "%s: %v", r.id, err)
+	}
+	if sdk.KindOf(err) == sdk.KindUnknown {
+		return sdk.WrapError(sdk.KindUnavailable, err, "open an instance of "+r.id)
+	}
+	return err
+}
+
+// leaseEnded forgets a lease.
+func (r *resource) leaseEnded(l *Lease) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.state != StateReady {
-		return nil, 0, r.notReadyLocked()
+	if _, ok := r.leases[l]; ok {
+		delete(r.leases, l)
+		r.notifyLocked()
 	}
-	r.inflight++
-	r.acquires++
-	return r.inst, r.gen, nil
 }
 
 func (r *resource) notReadyLocked() error {
@@ -163,17 +225,8 @@ func (r *resource) reasonLocked() string {
 	return ""
 }
 
-func (r *resource) release() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.inflight--
-	if r.inflight == 0 {
-		r.notifyLocked()
-	}
-}
-
 // close stops new leases, waits for the leases out to come back (until ctx
-// ends), then closes the instance and the resource.
+// ends), then closes the pool and the resource.
 func (r *resource) close(ctx context.Context) error {
 	r.mu.Lock()
 	if r.state == StateClosed {
@@ -183,7 +236,7 @@ func (r *resource) close(ctx context.Context) error {
 	r.state = StateClosed
 	r.notifyLocked()
 drain:
-	for r.inflight > 0 {
+	for len(r.leases) > 0 {
 		ch := r.changed
 		r.mu.Unlock()
 		select {
@@ -191,12 +244,14 @@ drain:
 			r.mu.Lock()
 		case <-ctx.Done():
 			r.mu.Lock()
-			r.log.Warn("closing with leases still out", "leases", r.inflight)
+			for l := range r.leases {
+				r.log.Warn("closing with a lease still out", "owner", l.owner.String(), "held", time.Since(l.acquired).Round(time.Millisecond).String())
+			}
 			break drain
 		}
 	}
-	res, inst := r.res, r.inst
-	r.res, r.inst = nil, nil
+	res, p := r.res, r.pool
+	r.res, r.pool = nil, nil
 	r.mu.Unlock()
 
 	// The drain may have used up ctx; closing still gets a short, bounded
@@ -207,18 +262,36 @@ drain:
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), closeGrace)
 		defer cancel()
 	}
-	var err error
-	if inst != nil {
-		if cerr := inst.Close(ctx); cerr != nil {
-			err = fmt.Errorf("close %s instance: %w", r.id, cerr)
+	var errs []error
+	if p != nil {
+		if err := p.close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close %s pool: %w", r.id, err))
 		}
 	}
 	if res != nil {
-		if cerr := res.Close(ctx); cerr != nil && err == nil {
-			err = fmt.Errorf("unconfigure %s: %w", r.id, cerr)
+		if err := res.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("unconfigure %s: %w", r.id, err))
 		}
 	}
-	return err
+	return errors.Join(errs...)
+}
+
+// overdue returns the leases held past the resource's lease timeout that
+// have not been reported yet, marking them reported.
+func (r *resource) overdue(now time.Time) []*Lease {
+	limit := r.cfg.Pool.LeaseTimeout
+	if limit <= 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*Lease
+	for l := range r.leases {
+		if now.Sub(l.acquired) > limit && l.markReported() {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // ResourceInfo describes a resource for listings and the admin endpoint.
@@ -233,7 +306,7 @@ type ResourceInfo struct {
 	Capabilities []string        `json:"capabilities"`
 	DependsOn    []string        `json:"depends_on"`
 	Operations   []OperationInfo `json:"operations"`
-	Pool         PoolStat        `json:"pool"`
+	Pool         PoolInfo        `json:"pool"`
 }
 
 // OperationInfo describes one operation of a resource.
@@ -255,14 +328,48 @@ type ArgInfo struct {
 	Description string          `json:"description,omitempty"`
 }
 
-// PoolStat counts a resource's instances and leases.
-type PoolStat struct {
-	// Instances is how many sessions are open.
-	Instances int `json:"instances"`
-	// InUse is how many leases are out.
-	InUse int `json:"in_use"`
-	// Acquires counts leases granted since start.
-	Acquires uint64 `json:"acquires"`
+// PoolInfo describes a resource's pool: its mode, the settings of its
+// pool block, and a snapshot of its state.
+type PoolInfo struct {
+	Mode     sdk.Pooling  `json:"mode"`
+	Settings PoolSettings `json:"settings"`
+	Stat     pool.Stat    `json:"stat"`
+	// Leases are the leases out, oldest first.
+	Leases []LeaseInfo `json:"leases"`
+}
+
+// PoolSettings are the settings of a resource's pool block, as written
+// (zero means the default).
+type PoolSettings struct {
+	MinSize           int    `json:"min_size"`
+	MaxSize           int    `json:"max_size"`
+	MaxIdle           int    `json:"max_idle"`
+	Replicas          int    `json:"replicas"`
+	IdleTimeout       string `json:"idle_timeout"`
+	MaxLifetime       string `json:"max_lifetime"`
+	LifetimeJitter    string `json:"lifetime_jitter"`
+	AcquireTimeout    string `json:"acquire_timeout"`
+	ValidateAfterIdle string `json:"validate_after_idle"`
+	LeaseTimeout      string `json:"lease_timeout"`
+	Reclaim           bool   `json:"reclaim"`
+	Order             string `json:"order"`
+	Selection         string `json:"selection"`
+}
+
+func poolSettings(p config.Pool) PoolSettings {
+	d := func(v time.Duration) string { return v.String() }
+	return PoolSettings{
+		MinSize: p.MinSize, MaxSize: p.MaxSize, MaxIdle: p.MaxIdle, Replicas: p.Replicas,
+		IdleTimeout: d(p.IdleTimeout), MaxLifetime: d(p.MaxLifetime), LifetimeJitter: d(p.LifetimeJitter),
+		AcquireTimeout: d(p.AcquireTimeout), ValidateAfterIdle: d(p.ValidateAfterIdle), LeaseTimeout: d(p.LeaseTimeout),
+		Reclaim: p.Reclaim, Order: p.Order, Selection: p.Selection,
+	}
+}
+
+// LeaseInfo describes a lease that is out.
+type LeaseInfo struct {
+	Owner Owner         `json:"owner"`
+	Held  time.Duration `json:"held_ns"`
 }
 
 // OperationInfos describes operations for listings.
@@ -291,13 +398,21 @@ func (r *resource) info() ResourceInfo {
 	ri := ResourceInfo{
 		ID: r.id, Type: r.cfg.Type, Name: r.cfg.Name, Plugin: r.prov.name, State: r.state,
 		Pooling: pooling, Capabilities: append([]string{}, r.rtype.Capabilities...),
-		DependsOn:  append([]string{}, r.cfg.DependsOn...),
+		DependsOn:  r.cfg.Dependencies(),
 		Operations: OperationInfos(r.rtype.Operations),
-		Pool:       PoolStat{InUse: r.inflight, Acquires: r.acquires},
+		Pool:       PoolInfo{Mode: pooling, Settings: poolSettings(r.cfg.Pool), Leases: []LeaseInfo{}},
 	}
-	if r.inst != nil {
-		ri.Pool.Instances = 1
+	if ri.DependsOn == nil {
+		ri.DependsOn = []string{}
 	}
+	if r.pool != nil {
+		ri.Pool.Stat = r.pool.stat()
+	}
+	now := time.Now()
+	for l := range r.leases {
+		ri.Pool.Leases = append(ri.Pool.Leases, LeaseInfo{Owner: l.owner, Held: now.Sub(l.acquired)})
+	}
+	slices.SortFunc(ri.Pool.Leases, func(a, b LeaseInfo) int { return cmp.Compare(b.Held, a.Held) })
 	if r.state != StateReady {
 		ri.Error = r.reasonLocked()
 	}

@@ -1,0 +1,144 @@
+package host
+
+import (
+	"context"
+	"time"
+
+	"github.com/nebula-resource/nebula-resource/host/pool"
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// instancePool is the seam between a resource and the way its type pools
+// instances: exclusive (one lease per instance) or shared (replicas).
+type instancePool interface {
+	acquire(ctx context.Context) (poolLease, error)
+	warm(ctx context.Context) error
+	stat() pool.Stat
+	close(ctx context.Context) error
+}
+
+// poolLease is one lease of an instance from an instancePool.
+type poolLease interface {
+	instance() sdk.Instance
+	release()
+	destroy()
+	observe(latency time.Duration, err error)
+}
+
+// newInstancePool builds the pool a resource's type asks for, with the
+// settings of its pool block, on the instances of res.
+func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
+	ps := r.cfg.Pool
+	closeInst := func(ctx context.Context, i sdk.Instance) {
+		if err := i.Close(ctx); err != nil {
+			r.log.Debug("closing an instance failed", "error", err)
+		}
+	}
+	onError := func(op string, err error) {
+		r.log.Warn("pool "+op+" failed", "error", err)
+	}
+	if r.rtype.Pooling == sdk.PoolingExclusive {
+		p, err := pool.New(pool.Config[sdk.Instance]{
+			Name:              r.id,
+			Open:              res.Open,
+			Close:             closeInst,
+			Check:             func(ctx context.Context, i sdk.Instance) error { return i.Check(ctx) },
+			Reset:             resetInstance,
+			OnError:           onError,
+			MinSize:           ps.MinSize,
+			MaxSize:           ps.MaxSize,
+			MaxIdle:           ps.MaxIdle,
+			IdleTimeout:       ps.IdleTimeout,
+			MaxLifetime:       ps.MaxLifetime,
+			LifetimeJitter:    ps.LifetimeJitter,
+			AcquireTimeout:    ps.AcquireTimeout,
+			ValidateAfterIdle: ps.ValidateAfterIdle,
+			Order:             pool.Order(ps.Order),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return exclusivePool{p}, nil
+	}
+	s, err := pool.NewShared(pool.SharedConfig[sdk.Instance]{
+		Name:      r.id,
+		Open:      res.Open,
+		Close:     closeInst,
+		OnError:   onError,
+		Replicas:  ps.Replicas,
+		Selection: pool.Selection(ps.Selection),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sharedPool{s}, nil
+}
+
+func resetInstance(ctx context.Context, i sdk.Instance) error {
+	if r, ok := i.(sdk.Resetter); ok {
+		return r.Reset(ctx)
+	}
+	return nil
+}
+
+type exclusivePool struct{ p *pool.Pool[sdk.Instance] }
+
+func (x exclusivePool) acquire(ctx context.Context) (poolLease, error) {
+	l, err := x.p.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return exclusiveLease{l}, nil
+}
+
+// warm opens MinSize instances, and at least one, so that a resource that
+// cannot open a session fails at start, not at its first lease.
+func (x exclusivePool) warm(ctx context.Context) error {
+	if err := x.p.Warm(ctx); err != nil {
+		return err
+	}
+	if x.p.Stat().Total > 0 {
+		return nil
+	}
+	l, err := x.p.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	l.Release()
+	return nil
+}
+
+func (x exclusivePool) stat() pool.Stat                 { return x.p.Stat() }
+func (x exclusivePool) close(ctx context.Context) error { return x.p.Close(ctx) }
+
+type exclusiveLease struct{ l pool.Lease[sdk.Instance] }
+
+func (l exclusiveLease) instance() sdk.Instance       { return l.l.Value() }
+func (l exclusiveLease) release()                     { l.l.Release() }
+func (l exclusiveLease) destroy()                     { l.l.Destroy() }
+func (l exclusiveLease) observe(time.Duration, error) {}
+
+type sharedPool struct{ s *pool.Shared[sdk.Instance] }
+
+func (x sharedPool) acquire(ctx context.Context) (poolLease, error) {
+	l, err := x.s.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sharedLease{l}, nil
+}
+
+func (x sharedPool) warm(ctx context.Context) error  { return x.s.Warm(ctx) }
+func (x sharedPool) stat() pool.Stat                 { return x.s.Stat() }
+func (x sharedPool) close(ctx context.Context) error { return x.s.Close(ctx) }
+
+type sharedLease struct {
+	l *pool.SharedLease[sdk.Instance]
+}
+
+func (l sharedLease) instance() sdk.Instance { return l.l.Value() }
+func (l sharedLease) release()               { l.l.Release() }
+func (l sharedLease) destroy()               { l.l.Destroy() }
+func (l sharedLease) observe(d time.Duration, err error) {
+	l.l.Observe(d, err != nil && sdk.KindOf(err).Retryable())
+}
