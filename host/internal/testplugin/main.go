@@ -7,11 +7,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -31,6 +33,109 @@ type args struct {
 
 type driver struct{}
 
+// sessionConfig configures the exclusive "session" type, whose counters a
+// test reads from a file, since the plugin is gone when the test checks.
+type sessionConfig struct {
+	StateFile string        `nebula:"state_file,required" doc:"Where to write the session counters, as JSON."`
+	OpenDelay time.Duration `nebula:"open_delay" default:"0s" doc:"How long each Open takes."`
+	FailOpen  bool          `nebula:"fail_open" doc:"Make every Open fail."`
+}
+
+// sessions counts the sessions of the "session" type.
+type sessions struct {
+	cfg sessionConfig
+
+	mu                                                sync.Mutex
+	open, opening, maxOpening, opened, closed, resets int
+}
+
+func (s *sessions) save() {
+	b, _ := json.Marshal(map[string]int{
+		"open": s.open, "max_concurrent_opens": s.maxOpening, "opened": s.opened, "closed": s.closed, "resets": s.resets,
+	})
+	_ = os.WriteFile(s.cfg.StateFile, b, 0o600)
+}
+
+func (s *sessions) Open(ctx context.Context) (sdk.Instance, error) {
+	s.mu.Lock()
+	s.opening++
+	s.maxOpening = max(s.maxOpening, s.opening)
+	s.save()
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.opening--
+		s.mu.Unlock()
+	}()
+	select {
+	case <-time.After(s.cfg.OpenDelay):
+	case <-ctx.Done():
+		return nil, sdk.WrapError(sdk.KindCanceled, ctx.Err(), "open")
+	}
+	if s.cfg.FailOpen {
+		return nil, sdk.Errorf(sdk.KindUnavailable, "backend refuses sessions")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.open++
+	s.opened++
+	s.save()
+	return &session{s: s, id: s.opened}, nil
+}
+
+func (s *sessions) Close(context.Context) error { return nil }
+
+type session struct {
+	s  *sessions
+	id int
+
+	mu     sync.Mutex
+	closed bool
+	dirty  bool
+}
+
+func (x *session) Check(context.Context) error { return nil }
+
+func (x *session) Reset(context.Context) error {
+	x.mu.Lock()
+	x.dirty = false
+	x.mu.Unlock()
+	x.s.mu.Lock()
+	x.s.resets++
+	x.s.save()
+	x.s.mu.Unlock()
+	return nil
+}
+
+func (x *session) Close(context.Context) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return nil
+	}
+	x.closed = true
+	x.s.mu.Lock()
+	x.s.open--
+	x.s.closed++
+	x.s.save()
+	x.s.mu.Unlock()
+	return nil
+}
+
+func (x *session) Invoke(_ context.Context, req sdk.InvokeRequest) (any, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	switch req.Operation {
+	case "id":
+		// dirty says whether the previous holder left state behind: Reset
+		// must have cleared it.
+		was := x.dirty
+		x.dirty = true
+		return map[string]any{"id": x.id, "dirty": was}, nil
+	}
+	return nil, sdk.Errorf(sdk.KindInvalidArgument, "unknown operation %q", req.Operation)
+}
+
 func (driver) Info() sdk.DriverInfo {
 	a := sdk.MustSchemaFor(args{})
 	op := func(name string, idem bool) sdk.Operation {
@@ -45,10 +150,25 @@ func (driver) Info() sdk.DriverInfo {
 			op("env", true), op("pid", true), op("echo", true), op("log", false), op("print", false),
 			op("leak", false), op("sleep", true), op("crash", false),
 		},
+	}, {
+		Name:        "session",
+		Description: "Exclusive test sessions that count themselves.",
+		Config:      sdk.MustSchemaFor(sessionConfig{}),
+		Pooling:     sdk.PoolingExclusive,
+		Operations:  []sdk.Operation{{Name: "id", Description: "The session's number.", Args: sdk.Schema{}}},
 	}}}
 }
 
 func (driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
+	if req.Type == "session" {
+		var c sessionConfig
+		if err := req.Decode(&c); err != nil {
+			return nil, err
+		}
+		s := &sessions{cfg: c}
+		s.save()
+		return s, nil
+	}
 	var c config
 	if err := req.Decode(&c); err != nil {
 		return nil, err
