@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -338,8 +339,8 @@ type PoolInfo struct {
 	Leases []LeaseInfo `json:"leases"`
 }
 
-// PoolSettings are the settings of a resource's pool block, as written
-// (zero means the default).
+// PoolSettings are the settings of a resource's pool block in effect,
+// defaults filled in. Durations of "0s" mean never (or no limit).
 type PoolSettings struct {
 	MinSize           int    `json:"min_size"`
 	MaxSize           int    `json:"max_size"`
@@ -356,7 +357,28 @@ type PoolSettings struct {
 	Selection         string `json:"selection"`
 }
 
-func poolSettings(p config.Pool) PoolSettings {
+// poolSettings returns the pool settings in effect: those written, with
+// the pool's defaults in place of zeros.
+func poolSettings(p config.Pool, mode sdk.Pooling) PoolSettings {
+	if mode == sdk.PoolingExclusive {
+		if p.MaxSize == 0 {
+			p.MaxSize = max(4, runtime.NumCPU())
+		}
+		if p.MaxIdle == 0 {
+			p.MaxIdle = p.MaxSize
+		}
+		if p.Order == "" {
+			p.Order = string(pool.LIFO)
+		}
+		if p.LifetimeJitter == 0 {
+			p.LifetimeJitter = p.MaxLifetime / 10
+		}
+	} else {
+		p.Replicas = max(p.Replicas, 1)
+		if p.Selection == "" {
+			p.Selection = string(pool.RoundRobin)
+		}
+	}
 	d := func(v time.Duration) string { return v.String() }
 	return PoolSettings{
 		MinSize: p.MinSize, MaxSize: p.MaxSize, MaxIdle: p.MaxIdle, Replicas: p.Replicas,
@@ -400,7 +422,7 @@ func (r *resource) info() ResourceInfo {
 		Pooling: pooling, Capabilities: append([]string{}, r.rtype.Capabilities...),
 		DependsOn:  r.cfg.Dependencies(),
 		Operations: OperationInfos(r.rtype.Operations),
-		Pool:       PoolInfo{Mode: pooling, Settings: poolSettings(r.cfg.Pool), Leases: []LeaseInfo{}},
+		Pool:       PoolInfo{Mode: pooling, Settings: poolSettings(r.cfg.Pool, pooling), Leases: []LeaseInfo{}},
 	}
 	if ri.DependsOn == nil {
 		ri.DependsOn = []string{}

@@ -39,6 +39,30 @@ func TestQuickstartServesMemoryAndFiles(t *testing.T) {
 		}
 	})
 
+	t.Run("describe of a running resource shows its pool", func(t *testing.T) {
+		r := nebula(t, nil, "describe", "-addr", addr, "memory.cache")
+		mustExit(t, r, 0, "describe memory.cache")
+		for _, want := range []string{"Resource memory.cache (plugin memory): ready", "Pool: shared", "replicas 1, selection round_robin", "total 1"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("describe memory.cache: no %q in\n%s", want, r)
+			}
+		}
+		r = nebula(t, nil, "describe", "-addr", addr, "-json", "memory.cache")
+		mustExit(t, r, 0, "describe -json memory.cache")
+		var info struct {
+			Pool struct {
+				Mode string `json:"mode"`
+				Stat struct {
+					Total int `json:"total"`
+				} `json:"stat"`
+			} `json:"pool"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &info); err != nil || info.Pool.Mode != "shared" || info.Pool.Stat.Total != 1 {
+			t.Errorf("describe -json memory.cache: %+v %v\n%s", info, err, r)
+		}
+		mustExit(t, nebula(t, nil, "describe", "-addr", addr, "memory.nope"), 2, "describe of an unknown resource")
+	})
+
 	t.Run("memory set then get", func(t *testing.T) {
 		mustExit(t, call("memory.cache", "set", `{"key":"greeting","value":"hello, nebula"}`), 0, "call set")
 		r := call("memory.cache", "get", `{"key":"greeting"}`)

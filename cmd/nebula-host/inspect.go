@@ -6,14 +6,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
+	"github.com/nebula-resource/nebula-resource/host/admin"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -93,14 +97,18 @@ func cmdDescribe(args []string, stdout, stderr io.Writer) int {
 	var cf configFlags
 	cf.register(fs, true)
 	asJSON := fs.Bool("json", false, "print JSON")
+	addr := fs.String("addr", envOr("NEBULA_ADDR", admin.DefaultAddress), "for TYPE.NAME: admin endpoint of the running host (env NEBULA_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return exitLocal
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: nebula-host describe [-config PATH] [-plugin-dir DIR] [-json] TYPE")
+		fmt.Fprintln(stderr, "usage: nebula-host describe [-config PATH] [-plugin-dir DIR] [-json] TYPE\n       nebula-host describe [-addr HOST:PORT] [-json] TYPE.NAME")
 		return exitLocal
 	}
 	name := fs.Arg(0)
+	if strings.Contains(name, ".") {
+		return describeResource(*addr, name, *asJSON, stdout, stderr)
+	}
 	_, types, ok := inspect(&cf, stderr)
 	if !ok {
 		return exitLocal
@@ -204,5 +212,59 @@ func printJSON(w io.Writer, v any) int {
 	if err := enc.Encode(v); err != nil {
 		return exitLocal
 	}
+	return exitOK
+}
+
+// describeResource prints a running resource: its state, pool settings,
+// pool statistics and the leases out.
+func describeResource(addr, name string, asJSON bool, stdout, stderr io.Writer) int {
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + addr + "/v1/resources/" + url.PathEscape(name))
+	if err != nil {
+		fmt.Fprintf(stderr, "nebula-host describe: %v (is nebula-host run serving on %s?)\n", err, addr)
+		return exitLocal
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return remoteError(stderr, resp)
+	}
+	var info host.ResourceInfo
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		fmt.Fprintf(stderr, "nebula-host describe: bad response: %v\n", err)
+		return exitRemote
+	}
+	if asJSON {
+		return printJSON(stdout, info)
+	}
+	fmt.Fprintf(stdout, "Resource %s (plugin %s): %s", info.ID, info.Plugin, info.State)
+	if info.Error != "" {
+		fmt.Fprintf(stdout, ": %s", info.Error)
+	}
+	fmt.Fprintln(stdout)
+	if len(info.DependsOn) > 0 {
+		fmt.Fprintf(stdout, "Depends on: %s\n", strings.Join(info.DependsOn, ", "))
+	}
+	p := info.Pool
+	st := p.Stat
+	fmt.Fprintf(stdout, "\nPool: %s\n", p.Mode)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	ps := p.Settings
+	if p.Mode == sdk.PoolingExclusive {
+		fmt.Fprintf(tw, "  settings\tmin_size %d, max_size %d, max_idle %d, order %s\n", ps.MinSize, ps.MaxSize, ps.MaxIdle, ps.Order)
+		fmt.Fprintf(tw, "  \tidle_timeout %s, max_lifetime %s (jitter %s), acquire_timeout %s, validate_after_idle %s\n", ps.IdleTimeout, ps.MaxLifetime, ps.LifetimeJitter, ps.AcquireTimeout, ps.ValidateAfterIdle)
+	} else {
+		fmt.Fprintf(tw, "  settings\treplicas %d, selection %s\n", ps.Replicas, ps.Selection)
+	}
+	fmt.Fprintf(tw, "  \tlease_timeout %s, reclaim %v\n", ps.LeaseTimeout, ps.Reclaim)
+	fmt.Fprintf(tw, "  instances\ttotal %d, idle %d, in use %d, constructing %d, max %d, waiting %d\n", st.Total, st.Idle, st.InUse, st.Constructing, st.MaxSize, st.Waiting)
+	fmt.Fprintf(tw, "  acquires\t%d (waited %v in all), empty %d, canceled %d, timeouts %d\n", st.AcquireCount, st.AcquireDuration, st.EmptyAcquireCount, st.CanceledAcquireCount, st.TimeoutCount)
+	fmt.Fprintf(tw, "  lifecycle\tcreated %d; destroyed idle %d, lifetime %d, broken %d, closed %d\n", st.Created, st.DestroyedIdle, st.DestroyedLifetime, st.DestroyedBroken, st.DestroyedClosed)
+	for i, r := range st.Replicas {
+		fmt.Fprintf(tw, "  replica %d\topen %v, in flight %d, latency %v, error rate %.2f\n", i, r.Open, r.InFlight, r.Latency, r.ErrorRate)
+	}
+	for _, l := range p.Leases {
+		fmt.Fprintf(tw, "  lease\theld %v by %s\n", l.Held.Round(time.Millisecond), l.Owner)
+	}
+	_ = tw.Flush()
 	return exitOK
 }

@@ -124,6 +124,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	var cf configFlags
 	cf.register(fs, true)
 	addr := fs.String("admin", "", "admin endpoint address (default: the config's admin.address, else "+admin.DefaultAddress+")")
+	partial := fs.Bool("partial-start", false, "serve the resources that started even when others failed (the host reports not ready)")
 	if err := fs.Parse(args); err != nil {
 		return exitLocal
 	}
@@ -149,7 +150,11 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	h, err := host.New(cfg, cf.hostOptions(log)...)
+	opts := cf.hostOptions(log)
+	if *partial {
+		opts = append(opts, host.WithPartialStart())
+	}
+	h, err := host.New(cfg, opts...)
 	if err != nil {
 		printHostError(stderr, err)
 		return exitLocal
