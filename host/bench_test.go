@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os/exec"
@@ -105,4 +106,40 @@ func BenchmarkPluginRoundTrip(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkHostLease measures a lease through the host (name lookup,
+// pool, lease bookkeeping) without a call: with and without owner labels,
+// and with the name looked up among 1,000 resources instead of one.
+func BenchmarkHostLease(b *testing.B) {
+	run := func(b *testing.B, resources int, opts ...host.AcquireOption) {
+		src := ""
+		for i := range resources {
+			src += fmt.Sprintf("resource \"rec\" \"r%d\" {}\n", i)
+		}
+		h, err := host.New(loadHCLB(b, src), host.WithDriver("rec", &recorder{}), host.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := h.Start(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		defer h.Close(context.Background())
+		name := fmt.Sprintf("rec.r%d", resources-1)
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			l, err := h.Acquire(ctx, name, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			l.Release()
+		}
+	}
+	b.Run("owner=none/resources=1", func(b *testing.B) { run(b, 1) })
+	b.Run("owner=labels/resources=1", func(b *testing.B) {
+		run(b, 1, host.WithOwner(host.Owner{Tenant: "acme", Workflow: "wf-1", Step: "load"}))
+	})
+	b.Run("owner=none/resources=1000", func(b *testing.B) { run(b, 1000) })
 }
