@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -362,7 +361,7 @@ type PoolSettings struct {
 func poolSettings(p config.Pool, mode sdk.Pooling) PoolSettings {
 	if mode == sdk.PoolingExclusive {
 		if p.MaxSize == 0 {
-			p.MaxSize = max(4, runtime.NumCPU())
+			p.MaxSize = pool.DefaultMaxSize()
 		}
 		if p.MaxIdle == 0 {
 			p.MaxIdle = p.MaxSize

@@ -77,6 +77,10 @@ type Config[T any] struct {
 	CallTimeout time.Duration
 }
 
+// DefaultMaxSize is the MaxSize of a pool that sets none: max(4, NumCPU),
+// as in pgxpool.
+func DefaultMaxSize() int { return max(4, runtime.NumCPU()) }
+
 // start is the origin of nanotime; time.Since is cheaper than time.Now.
 var start = time.Now()
 
@@ -147,7 +151,7 @@ func New[T any](cfg Config[T]) (*Pool[T], error) {
 		return nil, errors.New("pool: Config.Open is required")
 	}
 	if cfg.MaxSize == 0 {
-		cfg.MaxSize = max(4, runtime.NumCPU())
+		cfg.MaxSize = DefaultMaxSize()
 	}
 	if cfg.MaxIdle == 0 {
 		cfg.MaxIdle = cfg.MaxSize
