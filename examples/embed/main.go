@@ -87,9 +87,11 @@ func run(configPath, pluginDir string, inProcess bool) error {
 	}()
 
 	// 4. Use a resource: acquire a lease, invoke operations, release it.
+	// The owner labels the lease in logs and in Describe, so that a lease
+	// kept too long says who holds it.
 	callCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	lease, err := h.Acquire(callCtx, "memory.cache")
+	lease, err := h.Acquire(callCtx, "memory.cache", host.ForWorkflow("embed-example"), host.ForStep("greet"))
 	if err != nil {
 		return err
 	}
@@ -113,11 +115,11 @@ func run(configPath, pluginDir string, inProcess bool) error {
 		return fmt.Errorf("get missing: %w (kind %s)", err, sdk.KindOf(err))
 	}
 
-	// host.Invoke acquires, invokes and releases in one call.
-	n, err := h.Invoke(callCtx, "memory.cache", "incr", `{"key": "visits"}`)
+	// host.Call acquires, invokes, releases, and decodes the JSON result.
+	visits, err := host.Call[struct{ Value int }](callCtx, h, "memory.cache", "incr", map[string]any{"key": "visits"})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("visits = %s\n", n)
+	fmt.Printf("visits = %d\n", visits.Value)
 	return nil
 }
