@@ -351,6 +351,11 @@ func (h *Host) pluginExited(p *provider, gen uint64) {
 // restart: it configures the plugin's resources again.
 func (h *Host) pluginRestarted(p *provider, _ sdk.Driver, _ uint64) {
 	for _, r := range h.resourcesOf(p) {
+		// Only what the exit took down comes back: a resource that failed
+		// or was blocked at start stays as it is.
+		if r.info().State != StateUnavailable {
+			continue
+		}
 		ctx, cancel := timeoutContext(h.life, h.o.callTimeout)
 		err := r.configure(ctx, StateUnavailable)
 		cancel()
@@ -362,13 +367,16 @@ func (h *Host) pluginRestarted(p *provider, _ sdk.Driver, _ uint64) {
 	}
 }
 
+// resourcesOf returns the provider's resources in dependency order.
 func (h *Host) resourcesOf(p *provider) []*resource {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []*resource
-	for _, r := range h.order {
-		if r.prov == p {
-			out = append(out, r)
+	for _, level := range h.cfg.Levels() {
+		for _, rc := range level {
+			if r, ok := h.resources[rc.ID()]; ok && r.prov == p {
+				out = append(out, r)
+			}
 		}
 	}
 	return out

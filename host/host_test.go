@@ -465,7 +465,7 @@ resource "localfs" "files" {
 	defer cancel()
 	start := time.Now()
 	_ = h.Close(ctx)
-	if d := time.Since(start); d > 8*time.Second {
+	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Close took %v", d)
 	}
 	for _, r := range h.Describe() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host/pool"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -28,7 +29,7 @@ type poolLease interface {
 // newInstancePool builds the pool a resource's type asks for, with the
 // settings of its pool block, on the instances of res.
 func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
-	ps := r.cfg.Pool
+	ps := effectivePool(r.cfg.Pool)
 	closeInst := func(ctx context.Context, i sdk.Instance) {
 		if err := i.Close(ctx); err != nil {
 			r.log.Debug("closing an instance failed", "error", err)
@@ -72,6 +73,16 @@ func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
 		return nil, err
 	}
 	return sharedPool{s}, nil
+}
+
+// effectivePool fills what the pool package cannot know: an unset
+// max_size grows to min_size, so that min_size alone is a valid setting on
+// any machine.
+func effectivePool(p config.Pool) config.Pool {
+	if p.MaxSize == 0 && p.MinSize > pool.DefaultMaxSize() {
+		p.MaxSize = p.MinSize
+	}
+	return p
 }
 
 func resetInstance(ctx context.Context, i sdk.Instance) error {

@@ -77,8 +77,9 @@ func (l *Lease) Owner() Owner { return l.owner }
 func (l *Lease) Type() sdk.ResourceType { return l.r.rtype }
 
 // Broken reports the lease's instance as broken: when the lease ends the
-// instance is closed, never handed to anyone else. The host marks it so
-// itself when a call fails as unavailable.
+// instance is closed, never handed to anyone else (a shared replica is
+// replaced). The host marks an exclusive instance so itself when a call on
+// it fails as unavailable.
 func (l *Lease) Broken() {
 	l.mu.Lock()
 	l.broken = true
@@ -107,8 +108,8 @@ func (l *Lease) Release() {
 }
 
 // reclaim takes the lease back from a holder who kept it past the
-// resource's lease_timeout. Its instance is closed, since the holder may
-// still be using it.
+// resource's lease_timeout. An exclusive instance is closed, since the
+// holder may still be using it; a shared replica only loses the lease.
 func (l *Lease) reclaim() bool {
 	l.mu.Lock()
 	if l.released || l.reclaimed {
@@ -117,7 +118,11 @@ func (l *Lease) reclaim() bool {
 	}
 	l.reclaimed = true
 	l.mu.Unlock()
-	l.pl.destroy()
+	if l.r.rtype.Pooling == sdk.PoolingExclusive {
+		l.pl.destroy()
+	} else {
+		l.pl.release()
+	}
 	l.r.leaseEnded(l)
 	return true
 }
@@ -169,7 +174,10 @@ func (l *Lease) prepare(op string, args any, streaming bool) (json.RawMessage, e
 func (l *Lease) finish(op string, began time.Time, res any, err error) (json.RawMessage, error) {
 	l.pl.observe(time.Since(began), err)
 	if err != nil {
-		if sdk.KindOf(err) == sdk.KindUnavailable {
+		// An exclusive session that failed as unavailable is broken. A
+		// shared replica serves other leases too: one failed call does not
+		// condemn it (its error rate steers the weighted selection).
+		if sdk.KindOf(err) == sdk.KindUnavailable && l.r.rtype.Pooling == sdk.PoolingExclusive {
 			l.Broken()
 		}
 		return nil, l.h.callError(l.r, op, err)

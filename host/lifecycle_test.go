@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -310,8 +311,17 @@ resource "memory" "cache" {
 				if !errors.Is(err, host.ErrLeaseReclaimed) || !strings.Contains(logs.String(), "reclaimed") {
 					t.Fatalf("call on a reclaimed lease: %v", err)
 				}
-				if info, _ := h.DescribeResource("memory.cache"); len(info.Pool.Leases) != 0 {
+				info, _ := h.DescribeResource("memory.cache")
+				if len(info.Pool.Leases) != 0 {
 					t.Fatalf("reclaimed lease still listed: %+v", info.Pool.Leases)
+				}
+				// The shared replica serves other leases: reclaiming one
+				// lease must not close it.
+				if info.Pool.Stat.DestroyedBroken != 0 || info.Pool.Stat.Total != 1 {
+					t.Fatalf("reclaim closed the shared replica: %+v", info.Pool.Stat)
+				}
+				if _, err := h.Invoke(t.Context(), "memory.cache", "stats", nil); err != nil {
+					t.Fatalf("a new lease after the reclaim: %v", err)
 				}
 			} else if err != nil {
 				t.Fatalf("a reported lease still works: %v", err)
@@ -338,5 +348,36 @@ func TestCallDecodesTheResultAndUseAlwaysReleases(t *testing.T) {
 	}
 	if info, _ := h.DescribeResource("memory.cache"); info.Pool.Stat.InUse != 0 || len(info.Pool.Leases) != 0 {
 		t.Fatalf("lease not released: %+v", info.Pool)
+	}
+}
+
+func TestAPluginRestartBringsBackOnlyWhatItTookDown(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "sessions.json")
+	cfg := loadHCL(t, fmt.Sprintf(`
+plugin "probe" {
+  path = %q
+}
+resource "session" "down" {
+  state_file = %q
+  fail_open  = true
+}
+resource "probe" "app" {
+  depends_on = [resource.session.down]
+}
+resource "probe" "other" {}
+`, pluginPath("probe"), state))
+	h := startHost(t, cfg, host.WithLogger(quietLogger()), host.WithPartialStart(), host.WithRestartBackoff(10*time.Millisecond, 50*time.Millisecond))
+	pid := h.Plugins()[0].PID
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "probe.other to come back", func() bool {
+		info, _ := h.DescribeResource("probe.other")
+		return h.Plugins()[0].Restarts == 1 && info.State == host.StateReady
+	})
+	for name, want := range map[string]host.ResourceState{"session.down": host.StateFailed, "probe.app": host.StateBlocked} {
+		if info, _ := h.DescribeResource(name); info.State != want {
+			t.Errorf("%s after the restart: %s (%s), want %s", name, info.State, info.Error, want)
+		}
 	}
 }

@@ -51,8 +51,9 @@ func WithRestartBackoff(first, max time.Duration) Option {
 	return func(o *options) { o.minBackoff, o.maxBackoff = first, max }
 }
 
-// WithLifecycleTimeout bounds each lifecycle call to a plugin (configure,
-// open, check, close) that has no deadline of its own. Default 30s.
+// WithLifecycleTimeout bounds configuring a resource and opening its first
+// instances, when the caller's context has no deadline. Default 30s. The
+// pools bound their own calls (opens 30s; close, reset and check 10s).
 func WithLifecycleTimeout(d time.Duration) Option {
 	return func(o *options) { o.callTimeout = d }
 }

@@ -254,19 +254,20 @@ drain:
 	r.res, r.pool = nil, nil
 	r.mu.Unlock()
 
-	// The drain may have used up ctx; closing still gets a short, bounded
-	// chance, so that one stuck lease does not keep every other session
-	// open.
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), closeGrace)
-		defer cancel()
-	}
+	// The pool waits for its leases no longer than ctx; past the deadline
+	// it takes them back at once and closes each instance within its own
+	// call timeout. Unconfiguring still gets a short, bounded chance, so
+	// that one stuck lease does not keep the resource configured.
 	var errs []error
 	if p != nil {
 		if err := p.close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close %s pool: %w", r.id, err))
 		}
+	}
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), closeGrace)
+		defer cancel()
 	}
 	if res != nil {
 		if err := res.Close(ctx); err != nil {
@@ -359,6 +360,7 @@ type PoolSettings struct {
 // poolSettings returns the pool settings in effect: those written, with
 // the pool's defaults in place of zeros.
 func poolSettings(p config.Pool, mode sdk.Pooling) PoolSettings {
+	p = effectivePool(p)
 	if mode == sdk.PoolingExclusive {
 		if p.MaxSize == 0 {
 			p.MaxSize = pool.DefaultMaxSize()

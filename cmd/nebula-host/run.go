@@ -171,7 +171,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		_ = h.Close(shutdownCtx)
 		return exitLocal
 	}
-	log.Info("nebula-host ready", "resources", len(h.Describe()), "admin", srv.Addr(), "version", version)
+	log.Info("nebula-host serving", "ready", h.Ready(), "resources", len(h.Describe()), "admin", srv.Addr(), "version", version)
 
 	<-ctx.Done()
 	stop()

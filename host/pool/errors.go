@@ -14,8 +14,9 @@ var (
 	// before the caller's deadline or the acquire timeout. Errors wrapping
 	// it are *ExhaustedError values.
 	ErrExhausted = errors.New("pool exhausted")
-	// ErrNoReplica means no replica of a shared pool could be opened.
-	ErrNoReplica = errors.New("no replica available")
+	// ErrNoReplica means every replica of a shared pool is closed and
+	// being reopened.
+	ErrNoReplica = errors.New("no replica open")
 )
 
 // ExhaustedError reports an acquire that waited for an instance in vain.
