@@ -125,6 +125,7 @@ type Pool[T any] struct {
 	idle         deque[*entry[T]]
 	all          map[*entry[T]]struct{}
 	constructing int
+	closing      int       // instances being closed outside the lock
 	waiters      list.List // of *waiter[T], first come first served
 	closed       bool
 	drained      chan struct{} // closed and replaced when an instance goes away after Close
@@ -316,6 +317,7 @@ func (p *Pool[T]) openForCaller(ctx context.Context, begin int64) (Lease[T], err
 		return Lease[T]{}, err
 	}
 	if p.closed {
+		p.closing++
 		p.mu.Unlock()
 		p.closeValue(v)
 		return Lease[T]{}, fmt.Errorf("pool %s: %w", p.cfg.Name, ErrClosed)
@@ -515,6 +517,7 @@ func (p *Pool[T]) removeLocked(e *entry[T], reason *int64) {
 	delete(p.all, e)
 	e.inUse = false
 	*reason++
+	p.closing++ // every removal is followed by closeValue, which counts it down
 	p.notifyLocked()
 }
 
@@ -554,6 +557,7 @@ func (p *Pool[T]) openInBackground() {
 		return
 	}
 	if p.closed {
+		p.closing++
 		p.mu.Unlock()
 		p.closeValue(v)
 		return
@@ -567,13 +571,19 @@ func (p *Pool[T]) openInBackground() {
 	}
 }
 
+// closeValue closes an instance removed from the pool (or never added),
+// outside the lock, and lets Close know it is done. The caller counted it
+// in p.closing under the lock.
 func (p *Pool[T]) closeValue(v T) {
-	if p.cfg.Close == nil {
-		return
+	if p.cfg.Close != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.bg), p.cfg.CallTimeout)
+		p.cfg.Close(ctx, v)
+		cancel()
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.bg), p.cfg.CallTimeout)
-	defer cancel()
-	p.cfg.Close(ctx, v)
+	p.mu.Lock()
+	p.closing--
+	p.notifyLocked()
+	p.mu.Unlock()
 }
 
 // Warm opens instances until the pool holds MinSize, and returns the first
@@ -600,6 +610,7 @@ func (p *Pool[T]) Warm(ctx context.Context) error {
 			return err
 		}
 		if p.closed {
+			p.closing++
 			p.mu.Unlock()
 			p.closeValue(v)
 			return fmt.Errorf("pool %s: %w", p.cfg.Name, ErrClosed)
@@ -698,7 +709,7 @@ func (p *Pool[T]) Close(ctx context.Context) error {
 
 	for {
 		p.mu.Lock()
-		left := len(p.all) + p.constructing
+		left := len(p.all) + p.constructing + p.closing
 		drained := p.drained
 		p.mu.Unlock()
 		if left == 0 {
