@@ -104,6 +104,20 @@ type handoff[T any] struct {
 type waiter[T any] struct {
 	ch     chan handoff[T] // buffered 1; closed when the pool closes
 	queued bool
+	begin  int64 // nanotime the acquire began, for the wait statistics
+}
+
+// delivery is a handoff decided under the lock and sent after it, so that
+// the woken waiter does not run into the lock still held.
+type delivery[T any] struct {
+	w *waiter[T]
+	h handoff[T]
+}
+
+func (d delivery[T]) send() {
+	if d.w != nil {
+		d.w.ch <- d.h
+	}
 }
 
 // Pool is the exclusive pool: each lease has sole use of one instance until
@@ -256,7 +270,7 @@ func (p *Pool[T]) Acquire(ctx context.Context) (Lease[T], error) {
 			} else {
 				e = p.idle.popBack()
 			}
-			now := nanotime()
+			now := begin // one clock read per acquire: the hit path is short
 			if e.expires != 0 && now >= e.expires {
 				p.removeLocked(e, &p.st.destroyedLifetime)
 				p.mu.Unlock()
@@ -270,7 +284,6 @@ func (p *Pool[T]) Acquire(ctx context.Context) (Lease[T], error) {
 			validate := p.cfg.ValidateAfterIdle > 0 && p.cfg.Check != nil && now-e.idleSince > int64(p.cfg.ValidateAfterIdle)
 			if !validate {
 				p.st.acquires++
-				p.st.acquireNanos += now - begin
 				p.mu.Unlock()
 				return Lease[T]{p: p, e: e, gen: gen}, nil
 			}
@@ -296,7 +309,7 @@ func (p *Pool[T]) Acquire(ctx context.Context) (Lease[T], error) {
 			return p.openForCaller(ctx, begin)
 		}
 		p.st.emptyAcquires++
-		w := &waiter[T]{ch: make(chan handoff[T], 1), queued: true}
+		w := &waiter[T]{ch: make(chan handoff[T], 1), queued: true, begin: begin}
 		el := p.waiters.PushBack(w)
 		p.mu.Unlock()
 		return p.wait(ctx, w, el, begin)
@@ -337,8 +350,10 @@ func (p *Pool[T]) boundAcquire(ctx context.Context) (context.Context, context.Ca
 	if p.cfg.AcquireTimeout > 0 {
 		return context.WithTimeout(ctx, p.cfg.AcquireTimeout)
 	}
-	return ctx, func() {}
+	return ctx, noCancel
 }
+
+func noCancel() {}
 
 func (p *Pool[T]) wait(ctx context.Context, w *waiter[T], el *list.Element, begin int64) (Lease[T], error) {
 	var timeout <-chan time.Time
@@ -354,10 +369,6 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T], el *list.Element, begi
 		if !ok {
 			return Lease[T]{}, fmt.Errorf("pool %s: %w", p.cfg.Name, ErrClosed)
 		}
-		p.mu.Lock()
-		p.st.acquires++
-		p.st.acquireNanos += nanotime() - begin
-		p.mu.Unlock()
 		return Lease[T]{p: p, e: h.e, gen: h.gen}, nil
 	case <-ctx.Done():
 		cause = ctx.Err()
@@ -373,6 +384,7 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T], el *list.Element, begi
 			p.release(h.e, h.gen)
 		}
 		p.mu.Lock()
+		p.st.acquires-- // handOffLocked counted an acquire this caller gave up
 	} else {
 		p.waiters.Remove(el)
 		w.queued = false
@@ -404,6 +416,7 @@ func (p *Pool[T]) check(ctx context.Context, v T) error {
 
 // release ends a lease: reset, then hand over or keep idle.
 func (p *Pool[T]) release(e *entry[T], gen uint64) {
+	now := nanotime() // read before the lock, to keep it short
 	p.mu.Lock()
 	if !e.inUse || e.gen != gen {
 		p.mu.Unlock()
@@ -411,8 +424,9 @@ func (p *Pool[T]) release(e *entry[T], gen uint64) {
 	}
 	e.gen++ // the lease is over; copies of it are now stale
 	if p.cfg.Reset == nil || p.closed {
-		closeIt := p.putBackLocked(e)
+		closeIt, d := p.putBackLocked(e, now)
 		p.mu.Unlock()
+		d.send()
 		if closeIt {
 			p.closeValue(e.value)
 		}
@@ -423,8 +437,10 @@ func (p *Pool[T]) release(e *entry[T], gen uint64) {
 	ctx, cancel := context.WithTimeout(p.bg, p.cfg.CallTimeout)
 	err := p.cfg.Reset(ctx, e.value)
 	cancel()
+	now = nanotime()
 	p.mu.Lock()
 	var closeIt bool
+	var d delivery[T]
 	if err != nil {
 		if p.cfg.OnError != nil {
 			p.cfg.OnError("reset", err)
@@ -433,53 +449,56 @@ func (p *Pool[T]) release(e *entry[T], gen uint64) {
 		p.fillForWaitersLocked()
 		closeIt = true
 	} else {
-		closeIt = p.putBackLocked(e)
+		closeIt, d = p.putBackLocked(e, now)
 	}
 	p.mu.Unlock()
+	d.send()
 	if closeIt {
 		p.closeValue(e.value)
 	}
 }
 
-// putBackLocked hands a released instance to the first waiter or keeps it
-// idle. It reports whether the instance must be closed instead.
-func (p *Pool[T]) putBackLocked(e *entry[T]) bool {
-	now := nanotime()
+// putBackLocked hands a released instance to the first waiter (the
+// returned delivery, to send after unlocking) or keeps it idle. It reports
+// whether the instance must be closed instead.
+func (p *Pool[T]) putBackLocked(e *entry[T], now int64) (bool, delivery[T]) {
 	switch {
 	case p.closed:
 		p.removeLocked(e, &p.st.destroyedClosed)
-		return true
+		return true, delivery[T]{}
 	case e.expires != 0 && now >= e.expires:
 		p.removeLocked(e, &p.st.destroyedLifetime)
 		p.fillForWaitersLocked()
-		return true
+		return true, delivery[T]{}
 	}
-	if p.handOffLocked(e, now) {
-		return false
+	if d, ok := p.handOffLocked(e, now); ok {
+		return false, d
 	}
 	if p.idle.len() >= p.cfg.MaxIdle {
 		p.removeLocked(e, &p.st.destroyedIdle)
-		return true
+		return true, delivery[T]{}
 	}
 	e.inUse = false
 	e.idleSince = now
 	p.idle.pushBack(e)
-	return false
+	return false, delivery[T]{}
 }
 
-// handOffLocked gives e to the first waiter, if there is one.
-func (p *Pool[T]) handOffLocked(e *entry[T], now int64) bool {
+// handOffLocked leases e to the first waiter, if there is one, and counts
+// its acquire. The caller sends the delivery after unlocking.
+func (p *Pool[T]) handOffLocked(e *entry[T], now int64) (delivery[T], bool) {
 	front := p.waiters.Front()
 	if front == nil {
-		return false
+		return delivery[T]{}, false
 	}
 	w := p.waiters.Remove(front).(*waiter[T])
 	w.queued = false
 	e.inUse = true
 	e.gen++
 	e.acquired = now
-	w.ch <- handoff[T]{e: e, gen: e.gen}
-	return true
+	p.st.acquires++
+	p.st.acquireNanos += now - w.begin
+	return delivery[T]{w: w, h: handoff[T]{e: e, gen: e.gen}}, true
 }
 
 // destroy ends a lease and closes its instance.
@@ -564,8 +583,9 @@ func (p *Pool[T]) openInBackground() {
 	}
 	e := p.addLocked(v)
 	e.inUse = true // putBackLocked expects a leased instance
-	closeIt := p.putBackLocked(e)
+	closeIt, d := p.putBackLocked(e, nanotime())
 	p.mu.Unlock()
+	d.send()
 	if closeIt {
 		p.closeValue(v)
 	}
@@ -617,8 +637,9 @@ func (p *Pool[T]) Warm(ctx context.Context) error {
 		}
 		e := p.addLocked(v)
 		e.inUse = true
-		closeIt := p.putBackLocked(e)
+		closeIt, d := p.putBackLocked(e, nanotime())
 		p.mu.Unlock()
+		d.send()
 		if closeIt {
 			p.closeValue(v)
 		}
