@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -198,7 +199,7 @@ func TestMaxOpenConnsThroughThePlugin(t *testing.T) {
 	var (
 		wg     sync.WaitGroup
 		inUse  sync.Map
-		shared atomicCounter
+		shared atomic.Int64
 	)
 	for range 100 {
 		wg.Go(func() {
@@ -217,7 +218,7 @@ func TestMaxOpenConnsThroughThePlugin(t *testing.T) {
 						return fmt.Errorf("session %d reached a new holder without a reset", got.ID)
 					}
 					if _, dup := inUse.LoadOrStore(got.ID, true); dup {
-						shared.add()
+						shared.Add(1)
 					}
 					time.Sleep(200 * time.Microsecond)
 					inUse.Delete(got.ID)
@@ -231,7 +232,7 @@ func TestMaxOpenConnsThroughThePlugin(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := shared.get(); n > 0 {
+	if n := shared.Load(); n > 0 {
 		t.Errorf("%d times one session served two leases at once", n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -249,17 +250,6 @@ func TestMaxOpenConnsThroughThePlugin(t *testing.T) {
 	t.Logf("plugin counters after Close: %v", s)
 }
 
-type atomicCounter struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (c *atomicCounter) add() { c.mu.Lock(); c.n++; c.mu.Unlock() }
-func (c *atomicCounter) get() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n
-}
 
 func TestExhaustionIsAResourceExhaustedErrorNamingThePool(t *testing.T) {
 	h, _ := sessionHost(t, `
@@ -381,3 +371,46 @@ resource "probe" "other" {}
 		}
 	}
 }
+
+func TestKilledPluginUnderExclusiveLeasesRecovers(t *testing.T) {
+	h, _ := sessionHost(t, `max_size = 4`, "", host.WithRestartBackoff(20*time.Millisecond, 200*time.Millisecond))
+	t.Cleanup(func() { _ = h.Close(context.Background()) })
+	pid := h.Plugins()[0].PID
+	var (
+		wg       sync.WaitGroup
+		stop     atomic.Bool
+		badKinds atomic.Int64
+		ok       atomic.Int64
+	)
+	for range 8 {
+		wg.Go(func() {
+			for !stop.Load() {
+				err := host.Use(context.Background(), h, "session.db", func(l *host.Lease) error {
+					_, err := l.Invoke(context.Background(), "id", nil)
+					return err
+				})
+				switch k := sdk.KindOf(err); {
+				case err == nil:
+					ok.Add(1)
+				case k != sdk.KindUnavailable:
+					t.Logf("error of kind %s: %v", k, err)
+					badKinds.Add(1)
+				default:
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	before := ok.Load()
+	waitFor(t, 10*time.Second, "exclusive leases to work again", func() bool { return h.Ready() && ok.Load() > before+50 })
+	stop.Store(true)
+	wg.Wait()
+	if n := badKinds.Load(); n > 0 {
+		t.Errorf("%d errors of a kind other than unavailable", n)
+	}
+}
+
