@@ -250,7 +250,6 @@ func TestMaxOpenConnsThroughThePlugin(t *testing.T) {
 	t.Logf("plugin counters after Close: %v", s)
 }
 
-
 func TestExhaustionIsAResourceExhaustedErrorNamingThePool(t *testing.T) {
 	h, _ := sessionHost(t, `
     max_size        = 1
@@ -413,4 +412,3 @@ func TestKilledPluginUnderExclusiveLeasesRecovers(t *testing.T) {
 		t.Errorf("%d errors of a kind other than unavailable", n)
 	}
 }
-
