@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/host/admin"
 )
 
@@ -22,6 +23,10 @@ func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "for streaming operations: file to write the output to (default stdout)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long (for streaming operations: waiting for the response to begin)")
 	stream := fs.Bool("stream", false, "the operation streams (implied by -in or -out)")
+	var owner host.Owner
+	fs.StringVar(&owner.Tenant, "tenant", "", "label the lease with its tenant")
+	fs.StringVar(&owner.Workflow, "workflow", "", "label the lease with its workflow")
+	fs.StringVar(&owner.Step, "step", "", "label the lease with its step")
 	if err := fs.Parse(args); err != nil {
 		return exitLocal
 	}
@@ -42,11 +47,15 @@ func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *stream || *in != "" || *out != "" {
 		// A stream may run long; only its start is bounded.
 		client := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: *timeout}}
-		return callStream(client, base, op, argsJSON, *in, *out, stdin, stdout, stderr)
+		return callStream(client, base, op, argsJSON, owner, *in, *out, stdin, stdout, stderr)
 	}
 	client := &http.Client{Timeout: *timeout}
 
-	body, _ := json.Marshal(admin.InvokeRequest{Operation: op, Args: argsJSON})
+	req := admin.InvokeRequest{Operation: op, Args: argsJSON}
+	if owner != (host.Owner{}) {
+		req.Owner = &owner
+	}
+	body, _ := json.Marshal(req)
 	resp, err := client.Post(base+"/invoke", "application/json", bytes.NewReader(body))
 	if err != nil {
 		fmt.Fprintf(stderr, "nebula-host call: %v (is nebula-host run serving on %s?)\n", err, *addr)
@@ -64,7 +73,7 @@ func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return printJSON(stdout, ir.Result)
 }
 
-func callStream(client *http.Client, base, op string, args json.RawMessage, inPath, outPath string, stdin io.Reader, stdout, stderr io.Writer) int {
+func callStream(client *http.Client, base, op string, args json.RawMessage, owner host.Owner, inPath, outPath string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var body io.Reader = http.NoBody
 	switch inPath {
 	case "":
@@ -85,6 +94,9 @@ func callStream(client *http.Client, base, op string, args json.RawMessage, inPa
 		return exitLocal
 	}
 	req.Header.Set(admin.ArgsHeader, string(args))
+	req.Header.Set(admin.TenantHeader, owner.Tenant)
+	req.Header.Set(admin.WorkflowHeader, owner.Workflow)
+	req.Header.Set(admin.StepHeader, owner.Step)
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := client.Do(req)
 	if err != nil {

@@ -7,7 +7,7 @@
 //	GET  /v1/resources                        every resource, with its operations and pool
 //	GET  /v1/resources/{name}                 one resource
 //	GET  /v1/plugins                          the plugins and their state
-//	POST /v1/resources/{name}/invoke          {"operation": "get", "args": {...}} → {"result": ...}
+//	POST /v1/resources/{name}/invoke          {"operation": "get", "args": {...}, "owner": {...}} → {"result": ...}
 //	POST /v1/resources/{name}/stream/{op}     streaming operations; see ServeHTTP docs below
 //
 // Errors are JSON, {"error": {"kind", "message", "code", "resource",
@@ -46,6 +46,11 @@ const (
 	// ErrorTrailer carries a streaming operation's JSON error when it
 	// failed after the response began.
 	ErrorTrailer = "Nebula-Error"
+	// TenantHeader, WorkflowHeader and StepHeader label a streaming
+	// operation's lease with its owner.
+	TenantHeader   = "Nebula-Tenant"
+	WorkflowHeader = "Nebula-Workflow"
+	StepHeader     = "Nebula-Step"
 )
 
 // ErrNotLoopback means the address is not a loopback address and remote
@@ -221,6 +226,8 @@ func (s *Server) listPlugins(w http.ResponseWriter, _ *http.Request) {
 type InvokeRequest struct {
 	Operation string          `json:"operation"`
 	Args      json.RawMessage `json:"args,omitempty"`
+	// Owner labels the lease, for leak reports.
+	Owner *host.Owner `json:"owner,omitempty"`
 }
 
 // InvokeResponse is the body of a successful invoke.
@@ -255,7 +262,11 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, name, "", sdk.Errorf(sdk.KindInvalidArgument, "request body has no operation"))
 		return
 	}
-	res, err := s.h.Invoke(r.Context(), name, req.Operation, req.Args)
+	var opts []host.AcquireOption
+	if req.Owner != nil {
+		opts = append(opts, host.WithOwner(*req.Owner))
+	}
+	res, err := s.h.Invoke(r.Context(), name, req.Operation, req.Args, opts...)
 	if err != nil {
 		s.writeError(w, name, req.Operation, err)
 		return
@@ -274,7 +285,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if len(args) == 0 {
 		args = json.RawMessage("{}")
 	}
-	lease, err := s.h.Acquire(r.Context(), name)
+	owner := host.Owner{Tenant: r.Header.Get(TenantHeader), Workflow: r.Header.Get(WorkflowHeader), Step: r.Header.Get(StepHeader)}
+	lease, err := s.h.Acquire(r.Context(), name, host.WithOwner(owner))
 	if err != nil {
 		s.writeError(w, name, op, err)
 		return

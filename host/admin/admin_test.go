@@ -116,6 +116,7 @@ func TestInvokeReturnsResultsAndKindedErrors(t *testing.T) {
 	}{
 		{"set", "memory.cache/invoke", `{"operation":"set","args":{"key":"a","value":"1"}}`, 200, `"result": {}`},
 		{"get", "memory.cache/invoke", `{"operation":"get","args":{"key":"a"}}`, 200, `"value": "1"`},
+		{"get with an owner", "memory.cache/invoke", `{"operation":"get","args":{"key":"a"},"owner":{"tenant":"acme","step":"s1"}}`, 200, `"value": "1"`},
 		{"missing key", "memory.cache/invoke", `{"operation":"get","args":{"key":"zz"}}`, 404, `"kind": "not_found"`},
 		{"unknown resource", "memory.cahce/invoke", `{"operation":"get"}`, 404, `did you mean \"memory.cache\"`},
 		{"bad body", "memory.cache/invoke", `{"op":"get"}`, 400, `"kind": "invalid_argument"`},
