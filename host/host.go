@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +42,8 @@ type Host struct {
 	life   context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the lease watcher
+
+	warnings hcl.Diagnostics // found by prepare, before Start returns
 
 	mu        sync.Mutex // guards the fields below; never held across a plugin call
 	state     hostState
@@ -117,6 +120,9 @@ func (h *Host) Start(ctx context.Context) error {
 func (h *Host) start(ctx context.Context) error {
 	if _, err := h.prepare(ctx); err != nil {
 		return err
+	}
+	for _, d := range h.warnings {
+		h.log.Warn(config.FormatDiagnostic(d))
 	}
 	var failures []error
 	for _, level := range h.cfg.Levels() {
@@ -233,8 +239,14 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 		h.secrets.Add(sensitiveValues(t.Config, rc.Config)...)
 	}
 	h.mu.Unlock()
-	if diags := h.validateResources(ctx); diags.HasErrors() {
-		return nil, &DiagnosticsError{Diagnostics: diags, Files: h.cfg.Files}
+	vdiags := h.validateResources(ctx)
+	for _, d := range vdiags {
+		if d.Severity == hcl.DiagWarning {
+			h.warnings = append(h.warnings, d)
+		}
+	}
+	if vdiags.HasErrors() {
+		return nil, &DiagnosticsError{Diagnostics: vdiags, Files: h.cfg.Files}
 	}
 	return cat, nil
 }
@@ -244,6 +256,9 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 func (h *Host) validateResources(ctx context.Context) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, r := range h.order {
+		if w := inertPoolSettings(r); w != nil {
+			diags = append(diags, w)
+		}
 		d, _, err := r.prov.driver()
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin not running", Detail: err.Error(), Subject: r.cfg.DeclRange.Ptr()})
@@ -297,9 +312,18 @@ func flatten(err error) []error {
 // schema, asks each driver to validate, and stops the plugins. It returns
 // nil, a *DiagnosticsError, or the error that kept a plugin from starting.
 func Validate(ctx context.Context, cfg *config.Config, opts ...Option) error {
+	_, err := Check(ctx, cfg, opts...)
+	return err
+}
+
+// Check is Validate that also returns the warnings: settings that have no
+// effect, such as a max_size on a resource of shared pooling. The
+// diagnostics hold the warnings, and the errors when the error is a
+// *DiagnosticsError.
+func Check(ctx context.Context, cfg *config.Config, opts ...Option) (hcl.Diagnostics, error) {
 	h, err := New(cfg, opts...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -307,7 +331,12 @@ func Validate(ctx context.Context, cfg *config.Config, opts ...Option) error {
 		_ = h.Close(cctx)
 	}()
 	_, err = h.prepare(ctx)
-	return h.secrets.Error(err)
+	diags := h.warnings
+	var de *DiagnosticsError
+	if errors.As(err, &de) {
+		diags = append(diags, de.Diagnostics...)
+	}
+	return diags, h.secrets.Error(err)
 }
 
 // Inspect starts the plugins a configuration names, describes them, and
@@ -557,4 +586,42 @@ func (h *Host) Ready() bool {
 		}
 	}
 	return true
+}
+
+// inertPoolSettings warns about pool settings that do nothing for the
+// resource's pooling mode.
+func inertPoolSettings(r *resource) *hcl.Diagnostic {
+	p := r.cfg.Pool
+	var inert []string
+	set := func(name string, on bool) {
+		if on {
+			inert = append(inert, name)
+		}
+	}
+	mode := r.rtype.Pooling
+	if mode == sdk.PoolingExclusive {
+		set("replicas", p.Replicas != 0)
+		set("selection", p.Selection != "")
+	} else {
+		mode = sdk.PoolingShared
+		set("min_size", p.MinSize != 0)
+		set("max_size", p.MaxSize != 0)
+		set("max_idle", p.MaxIdle != 0)
+		set("idle_timeout", p.IdleTimeout != 0)
+		set("max_lifetime", p.MaxLifetime != 0)
+		set("lifetime_jitter", p.LifetimeJitter != 0)
+		set("acquire_timeout", p.AcquireTimeout != 0)
+		set("validate_after_idle", p.ValidateAfterIdle != 0)
+		set("order", p.Order != "")
+	}
+	if len(inert) == 0 {
+		return nil
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagWarning,
+		Summary:  "Pool settings with no effect",
+		Detail: fmt.Sprintf("Resource type %q pools its instances in %s mode, where these settings do nothing: %s. Remove them.",
+			r.cfg.Type, mode, strings.Join(inert, ", ")),
+		Subject: r.cfg.DeclRange.Ptr(),
+	}
 }

@@ -412,3 +412,21 @@ func TestKilledPluginUnderExclusiveLeasesRecovers(t *testing.T) {
 		t.Errorf("%d errors of a kind other than unavailable", n)
 	}
 }
+
+func TestCheckWarnsAboutPoolSettingsWithNoEffect(t *testing.T) {
+	cfg := loadHCL(t, `
+resource "memory" "cache" {
+  pool {
+    max_size = 5
+    replicas = 2
+    order    = "fifo"
+  }
+}`)
+	diags, err := host.Check(t.Context(), cfg, host.WithDriver("memory", memory.New()), host.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diags) != 1 || !strings.Contains(diags[0].Detail, `shared mode, where these settings do nothing: max_size, order.`) || diags[0].Subject == nil {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+}

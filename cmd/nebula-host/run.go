@@ -214,11 +214,11 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	files := cfg.Files // Load always returns a Config with its files
 	if !diags.HasErrors() {
 		log := cf.logger(cfg, io.Discard)
-		err := host.Validate(context.Background(), cfg, cf.hostOptions(log)...)
+		hdiags, err := host.Check(context.Background(), cfg, cf.hostOptions(log)...)
+		diags = append(diags, hdiags...)
 		var de *host.DiagnosticsError
 		switch {
 		case errors.As(err, &de):
-			diags = append(diags, de.Diagnostics...)
 		case err != nil:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to start", Detail: err.Error()})
 		}
