@@ -341,7 +341,8 @@ func Check(ctx context.Context, cfg *config.Config, opts ...Option) (hcl.Diagnos
 
 // Inspect starts the plugins a configuration names, describes them, and
 // stops them. Resources are neither decoded nor configured, so it works on
-// configurations that do not validate yet.
+// configurations that do not validate yet. The plugins it returns are
+// stopped: their state says so, and PID is zero.
 func Inspect(ctx context.Context, cfg *config.Config, opts ...Option) ([]PluginInfo, map[string]sdk.ResourceType, error) {
 	h, err := New(cfg, opts...)
 	if err != nil {
@@ -366,6 +367,9 @@ func Inspect(ctx context.Context, cfg *config.Config, opts ...Option) ([]PluginI
 	for name, p := range cat.types {
 		types[name], _ = p.info.Type(name)
 	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = h.Close(cctx)
 	return h.Plugins(), types, nil
 }
 
