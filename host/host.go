@@ -82,9 +82,11 @@ func New(cfg *config.Config, opts ...Option) (*Host, error) {
 }
 
 // Start starts the plugins, decodes and validates every resource against
-// the schema its plugin published, configures the resources and opens
-// their instances. A configuration problem is a *DiagnosticsError with
-// source ranges. On any error Start stops what it started.
+// the schema its plugin published, then configures the resources and warms
+// their pools level by level (dependencies first, each level in parallel).
+// A configuration problem is a *DiagnosticsError with source ranges. On any
+// error Start stops what it started, unless WithPartialStart asks it to
+// keep serving the resources that did start.
 func (h *Host) Start(ctx context.Context) error {
 	h.mu.Lock()
 	if h.state != hostNew {
