@@ -260,7 +260,7 @@ func describeResource(addr, name string, asJSON bool, stdout, stderr io.Writer) 
 	fmt.Fprintf(tw, "  acquires\t%d (waited %v in all), empty %d, canceled %d, timeouts %d\n", st.AcquireCount, st.AcquireDuration, st.EmptyAcquireCount, st.CanceledAcquireCount, st.TimeoutCount)
 	fmt.Fprintf(tw, "  lifecycle\tcreated %d; destroyed idle %d, lifetime %d, broken %d, closed %d\n", st.Created, st.DestroyedIdle, st.DestroyedLifetime, st.DestroyedBroken, st.DestroyedClosed)
 	for i, r := range st.Replicas {
-		fmt.Fprintf(tw, "  replica %d\topen %v, in flight %d, latency %v, error rate %.2f\n", i, r.Open, r.InFlight, r.Latency, r.ErrorRate)
+		fmt.Fprintf(tw, "  replica %d\topen %v, in flight %d, latency %v, error rate %.2f\n", i, r.Open, r.InFlight, r.Latency.Round(time.Microsecond), r.ErrorRate)
 	}
 	for _, l := range p.Leases {
 		fmt.Fprintf(tw, "  lease\theld %v by %s\n", l.Held.Round(time.Millisecond), l.Owner)
