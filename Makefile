@@ -2,6 +2,7 @@
 #
 #   make run       build the host and every plugin, start the quickstart
 #   make test      start what the tests need, run every test with -race
+#   make testenv   reuse or start PostgreSQL, MariaDB and Redis (scripts/testenv)
 #   make build     bin/nebula-host and bin/plugins/nebula-plugin-*
 #   make bench     run the benchmarks
 #   make lint      gofmt, go vet, staticcheck
@@ -22,7 +23,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 BUF_VERSION := v1.61.0
 STATICCHECK_VERSION := v0.7.0
 
-.PHONY: all build run test test-short bench lint generate tools clean
+.PHONY: all build run test testenv bench lint generate tools clean
 
 all: build
 
@@ -45,6 +46,11 @@ run: build
 test: build
 	$(GO) test -race -count=1 -timeout 20m $(TEST_FLAGS) ./...
 	cd examples/thirdparty-plugin && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+
+# The real PostgreSQL, MariaDB and Redis servers integration tests talk to:
+# reused where they answer, installed and started under .testenv where not.
+testenv:
+	scripts/testenv up
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
