@@ -63,6 +63,7 @@ type CallError struct {
 	Err       error
 }
 
+// Error returns "resource operation: cause".
 func (e *CallError) Error() string {
 	return fmt.Sprintf("%s %s: %v", e.Resource, e.Operation, e.Err)
 }

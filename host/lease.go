@@ -40,11 +40,14 @@ type AcquireOption func(*Owner)
 // WithOwner labels the lease with its owner.
 func WithOwner(o Owner) AcquireOption { return func(dst *Owner) { *dst = o } }
 
-// ForTenant, ForWorkflow and ForStep label the lease with one part of its
-// owner each.
-func ForTenant(t string) AcquireOption   { return func(o *Owner) { o.Tenant = t } }
+// ForTenant labels the lease with its owner's tenant.
+func ForTenant(t string) AcquireOption { return func(o *Owner) { o.Tenant = t } }
+
+// ForWorkflow labels the lease with its owner's workflow.
 func ForWorkflow(w string) AcquireOption { return func(o *Owner) { o.Workflow = w } }
-func ForStep(s string) AcquireOption     { return func(o *Owner) { o.Step = s } }
+
+// ForStep labels the lease with its owner's step.
+func ForStep(s string) AcquireOption { return func(o *Owner) { o.Step = s } }
 
 // Lease is the use of one resource by one caller, from Acquire to Release.
 // For a resource of exclusive pooling the lease has sole use of one

@@ -38,6 +38,7 @@ type ExhaustedError struct {
 // acquire timeout, not the caller's deadline, ended the wait.
 var ErrAcquireTimeout = errors.New("acquire timeout")
 
+// Error says which pool, how full, how many waited and for how long.
 func (e *ExhaustedError) Error() string {
 	return fmt.Sprintf("pool %s exhausted: all %d of %d instances in use, %d waiting; waited %v (%v)",
 		e.Pool, e.Size, e.MaxSize, e.Waiting, e.Waited.Round(time.Microsecond), e.Err)

@@ -28,8 +28,10 @@ type StartError struct {
 	Err    error
 }
 
+// Error names the plugin, its path and the cause.
 func (e *StartError) Error() string {
 	return fmt.Sprintf("plugin %q (%s): %v", e.Plugin, e.Path, e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *StartError) Unwrap() error { return e.Err }
