@@ -18,6 +18,7 @@ import (
 // would use an in-process Driver, so both paths run the same code.
 type remoteDriver struct {
 	client pb.DriverServiceClient
+	sql    pb.SQLServiceClient
 	info   DriverInfo
 }
 
@@ -40,11 +41,12 @@ func (d *remoteDriver) Configure(ctx context.Context, req ConfigureRequest) (Res
 	if err != nil {
 		return nil, remoteError(ctx, err)
 	}
-	return &remoteResource{client: d.client, id: resp.GetResourceId()}, nil
+	return &remoteResource{client: d.client, sql: d.sql, id: resp.GetResourceId()}, nil
 }
 
 type remoteResource struct {
 	client pb.DriverServiceClient
+	sql    pb.SQLServiceClient
 	id     string
 }
 
@@ -53,7 +55,7 @@ func (r *remoteResource) Open(ctx context.Context) (Instance, error) {
 	if err != nil {
 		return nil, remoteError(ctx, err)
 	}
-	return &remoteInstance{client: r.client, id: resp.GetInstanceId()}, nil
+	return &remoteInstance{client: r.client, sql: r.sql, id: resp.GetInstanceId()}, nil
 }
 
 func (r *remoteResource) Close(ctx context.Context) error {
@@ -63,6 +65,7 @@ func (r *remoteResource) Close(ctx context.Context) error {
 
 type remoteInstance struct {
 	client pb.DriverServiceClient
+	sql    pb.SQLServiceClient
 	id     string
 }
 

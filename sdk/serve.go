@@ -50,7 +50,9 @@ type GRPCPlugin struct {
 
 // GRPCServer registers the driver's service. It is called in the plugin.
 func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterDriverServiceServer(s, newServer(p.Driver))
+	srv := newServer(p.Driver)
+	pb.RegisterDriverServiceServer(s, srv)
+	pb.RegisterSQLServiceServer(s, &sqlServer{s: srv})
 	return nil
 }
 
@@ -67,7 +69,7 @@ func (p *GRPCPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, conn 
 	if resp.GetProtocolVersion() != ProtocolVersion {
 		return nil, fmt.Errorf("plugin %q describes protocol version %d; this host speaks %d", resp.GetName(), resp.GetProtocolVersion(), ProtocolVersion)
 	}
-	return &remoteDriver{client: client, info: infoFromProto(resp)}, nil
+	return &remoteDriver{client: client, sql: pb.NewSQLServiceClient(conn), info: infoFromProto(resp)}, nil
 }
 
 // ServeOption configures [Serve].
@@ -136,6 +138,7 @@ type servedPlugin struct {
 
 func (p *servedPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	pb.RegisterDriverServiceServer(s, p.srv)
+	pb.RegisterSQLServiceServer(s, &sqlServer{s: p.srv})
 	return nil
 }
 

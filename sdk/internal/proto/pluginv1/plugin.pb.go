@@ -1546,6 +1546,914 @@ func (x *ErrorDetail) GetRetryable() bool {
 	return false
 }
 
+// SQLValue is one typed value; kind says which fields hold it.
+type SQLValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Bool  bool                   `protobuf:"varint,2,opt,name=bool,proto3" json:"bool,omitempty"`
+	Int   int64                  `protobuf:"zigzag64,3,opt,name=int,proto3" json:"int,omitempty"`
+	Float float64                `protobuf:"fixed64,4,opt,name=float,proto3" json:"float,omitempty"`
+	// text, and decimals as their exact text.
+	Text string `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
+	// bytes, UUIDs (16 bytes) and JSON text.
+	Bytes []byte `protobuf:"bytes,6,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// dates, timestamps: seconds and nanoseconds since the Unix epoch, and
+	// for timestamptz the zone's offset east of UTC in seconds.
+	Seconds       int64 `protobuf:"varint,7,opt,name=seconds,proto3" json:"seconds,omitempty"`
+	Nanos         int32 `protobuf:"varint,8,opt,name=nanos,proto3" json:"nanos,omitempty"`
+	OffsetSeconds int32 `protobuf:"varint,9,opt,name=offset_seconds,json=offsetSeconds,proto3" json:"offset_seconds,omitempty"`
+	// time of day, in nanoseconds since midnight.
+	DurationNanos int64       `protobuf:"varint,10,opt,name=duration_nanos,json=durationNanos,proto3" json:"duration_nanos,omitempty"`
+	Months        int32       `protobuf:"varint,11,opt,name=months,proto3" json:"months,omitempty"`
+	Days          int32       `protobuf:"varint,12,opt,name=days,proto3" json:"days,omitempty"`
+	Microseconds  int64       `protobuf:"varint,13,opt,name=microseconds,proto3" json:"microseconds,omitempty"`
+	Array         []*SQLValue `protobuf:"bytes,14,rep,name=array,proto3" json:"array,omitempty"`
+	Elem          string      `protobuf:"bytes,15,opt,name=elem,proto3" json:"elem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLValue) Reset() {
+	*x = SQLValue{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLValue) ProtoMessage() {}
+
+func (x *SQLValue) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLValue.ProtoReflect.Descriptor instead.
+func (*SQLValue) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SQLValue) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SQLValue) GetBool() bool {
+	if x != nil {
+		return x.Bool
+	}
+	return false
+}
+
+func (x *SQLValue) GetInt() int64 {
+	if x != nil {
+		return x.Int
+	}
+	return 0
+}
+
+func (x *SQLValue) GetFloat() float64 {
+	if x != nil {
+		return x.Float
+	}
+	return 0
+}
+
+func (x *SQLValue) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *SQLValue) GetBytes() []byte {
+	if x != nil {
+		return x.Bytes
+	}
+	return nil
+}
+
+func (x *SQLValue) GetSeconds() int64 {
+	if x != nil {
+		return x.Seconds
+	}
+	return 0
+}
+
+func (x *SQLValue) GetNanos() int32 {
+	if x != nil {
+		return x.Nanos
+	}
+	return 0
+}
+
+func (x *SQLValue) GetOffsetSeconds() int32 {
+	if x != nil {
+		return x.OffsetSeconds
+	}
+	return 0
+}
+
+func (x *SQLValue) GetDurationNanos() int64 {
+	if x != nil {
+		return x.DurationNanos
+	}
+	return 0
+}
+
+func (x *SQLValue) GetMonths() int32 {
+	if x != nil {
+		return x.Months
+	}
+	return 0
+}
+
+func (x *SQLValue) GetDays() int32 {
+	if x != nil {
+		return x.Days
+	}
+	return 0
+}
+
+func (x *SQLValue) GetMicroseconds() int64 {
+	if x != nil {
+		return x.Microseconds
+	}
+	return 0
+}
+
+func (x *SQLValue) GetArray() []*SQLValue {
+	if x != nil {
+		return x.Array
+	}
+	return nil
+}
+
+func (x *SQLValue) GetElem() string {
+	if x != nil {
+		return x.Elem
+	}
+	return ""
+}
+
+type SQLStatement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sql           string                 `protobuf:"bytes,1,opt,name=sql,proto3" json:"sql,omitempty"`
+	Args          []*SQLValue            `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLStatement) Reset() {
+	*x = SQLStatement{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLStatement) ProtoMessage() {}
+
+func (x *SQLStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLStatement.ProtoReflect.Descriptor instead.
+func (*SQLStatement) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SQLStatement) GetSql() string {
+	if x != nil {
+		return x.Sql
+	}
+	return ""
+}
+
+func (x *SQLStatement) GetArgs() []*SQLValue {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+type SQLColumn struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	DatabaseType  string                 `protobuf:"bytes,3,opt,name=database_type,json=databaseType,proto3" json:"database_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLColumn) Reset() {
+	*x = SQLColumn{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLColumn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLColumn) ProtoMessage() {}
+
+func (x *SQLColumn) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLColumn.ProtoReflect.Descriptor instead.
+func (*SQLColumn) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SQLColumn) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SQLColumn) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SQLColumn) GetDatabaseType() string {
+	if x != nil {
+		return x.DatabaseType
+	}
+	return ""
+}
+
+type SQLColumns struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Columns       []*SQLColumn           `protobuf:"bytes,1,rep,name=columns,proto3" json:"columns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLColumns) Reset() {
+	*x = SQLColumns{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLColumns) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLColumns) ProtoMessage() {}
+
+func (x *SQLColumns) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLColumns.ProtoReflect.Descriptor instead.
+func (*SQLColumns) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SQLColumns) GetColumns() []*SQLColumn {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+type SQLRow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []*SQLValue            `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLRow) Reset() {
+	*x = SQLRow{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLRow) ProtoMessage() {}
+
+func (x *SQLRow) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLRow.ProtoReflect.Descriptor instead.
+func (*SQLRow) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SQLRow) GetValues() []*SQLValue {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type SQLRowBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rows          []*SQLRow              `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLRowBatch) Reset() {
+	*x = SQLRowBatch{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLRowBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLRowBatch) ProtoMessage() {}
+
+func (x *SQLRowBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLRowBatch.ProtoReflect.Descriptor instead.
+func (*SQLRowBatch) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *SQLRowBatch) GetRows() []*SQLRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+type SQLServiceQueryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstanceId    string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	Statement     *SQLStatement          `protobuf:"bytes,2,opt,name=statement,proto3" json:"statement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLServiceQueryRequest) Reset() {
+	*x = SQLServiceQueryRequest{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLServiceQueryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLServiceQueryRequest) ProtoMessage() {}
+
+func (x *SQLServiceQueryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLServiceQueryRequest.ProtoReflect.Descriptor instead.
+func (*SQLServiceQueryRequest) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *SQLServiceQueryRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *SQLServiceQueryRequest) GetStatement() *SQLStatement {
+	if x != nil {
+		return x.Statement
+	}
+	return nil
+}
+
+type SQLServiceQueryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*SQLServiceQueryResponse_Columns
+	//	*SQLServiceQueryResponse_Rows
+	Msg           isSQLServiceQueryResponse_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLServiceQueryResponse) Reset() {
+	*x = SQLServiceQueryResponse{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLServiceQueryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLServiceQueryResponse) ProtoMessage() {}
+
+func (x *SQLServiceQueryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLServiceQueryResponse.ProtoReflect.Descriptor instead.
+func (*SQLServiceQueryResponse) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *SQLServiceQueryResponse) GetMsg() isSQLServiceQueryResponse_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *SQLServiceQueryResponse) GetColumns() *SQLColumns {
+	if x != nil {
+		if x, ok := x.Msg.(*SQLServiceQueryResponse_Columns); ok {
+			return x.Columns
+		}
+	}
+	return nil
+}
+
+func (x *SQLServiceQueryResponse) GetRows() *SQLRowBatch {
+	if x != nil {
+		if x, ok := x.Msg.(*SQLServiceQueryResponse_Rows); ok {
+			return x.Rows
+		}
+	}
+	return nil
+}
+
+type isSQLServiceQueryResponse_Msg interface {
+	isSQLServiceQueryResponse_Msg()
+}
+
+type SQLServiceQueryResponse_Columns struct {
+	Columns *SQLColumns `protobuf:"bytes,1,opt,name=columns,proto3,oneof"`
+}
+
+type SQLServiceQueryResponse_Rows struct {
+	Rows *SQLRowBatch `protobuf:"bytes,2,opt,name=rows,proto3,oneof"`
+}
+
+func (*SQLServiceQueryResponse_Columns) isSQLServiceQueryResponse_Msg() {}
+
+func (*SQLServiceQueryResponse_Rows) isSQLServiceQueryResponse_Msg() {}
+
+type SQLServiceExecRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstanceId    string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	Statement     *SQLStatement          `protobuf:"bytes,2,opt,name=statement,proto3" json:"statement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLServiceExecRequest) Reset() {
+	*x = SQLServiceExecRequest{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLServiceExecRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLServiceExecRequest) ProtoMessage() {}
+
+func (x *SQLServiceExecRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLServiceExecRequest.ProtoReflect.Descriptor instead.
+func (*SQLServiceExecRequest) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *SQLServiceExecRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *SQLServiceExecRequest) GetStatement() *SQLStatement {
+	if x != nil {
+		return x.Statement
+	}
+	return nil
+}
+
+type SQLServiceExecResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	RowsAffected    int64                  `protobuf:"varint,1,opt,name=rows_affected,json=rowsAffected,proto3" json:"rows_affected,omitempty"`
+	LastInsertId    int64                  `protobuf:"varint,2,opt,name=last_insert_id,json=lastInsertId,proto3" json:"last_insert_id,omitempty"`
+	HasLastInsertId bool                   `protobuf:"varint,3,opt,name=has_last_insert_id,json=hasLastInsertId,proto3" json:"has_last_insert_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SQLServiceExecResponse) Reset() {
+	*x = SQLServiceExecResponse{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLServiceExecResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLServiceExecResponse) ProtoMessage() {}
+
+func (x *SQLServiceExecResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLServiceExecResponse.ProtoReflect.Descriptor instead.
+func (*SQLServiceExecResponse) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *SQLServiceExecResponse) GetRowsAffected() int64 {
+	if x != nil {
+		return x.RowsAffected
+	}
+	return 0
+}
+
+func (x *SQLServiceExecResponse) GetLastInsertId() int64 {
+	if x != nil {
+		return x.LastInsertId
+	}
+	return 0
+}
+
+func (x *SQLServiceExecResponse) GetHasLastInsertId() bool {
+	if x != nil {
+		return x.HasLastInsertId
+	}
+	return false
+}
+
+type SQLServiceBeginRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstanceId    string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	Isolation     string                 `protobuf:"bytes,2,opt,name=isolation,proto3" json:"isolation,omitempty"`
+	ReadOnly      bool                   `protobuf:"varint,3,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLServiceBeginRequest) Reset() {
+	*x = SQLServiceBeginRequest{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLServiceBeginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLServiceBeginRequest) ProtoMessage() {}
+
+func (x *SQLServiceBeginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLServiceBeginRequest.ProtoReflect.Descriptor instead.
+func (*SQLServiceBeginRequest) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *SQLServiceBeginRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *SQLServiceBeginRequest) GetIsolation() string {
+	if x != nil {
+		return x.Isolation
+	}
+	return ""
+}
+
+func (x *SQLServiceBeginRequest) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
+type SQLServiceBeginResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLServiceBeginResponse) Reset() {
+	*x = SQLServiceBeginResponse{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLServiceBeginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLServiceBeginResponse) ProtoMessage() {}
+
+func (x *SQLServiceBeginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLServiceBeginResponse.ProtoReflect.Descriptor instead.
+func (*SQLServiceBeginResponse) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{39}
+}
+
+type SQLServiceCommitRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstanceId    string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLServiceCommitRequest) Reset() {
+	*x = SQLServiceCommitRequest{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLServiceCommitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLServiceCommitRequest) ProtoMessage() {}
+
+func (x *SQLServiceCommitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLServiceCommitRequest.ProtoReflect.Descriptor instead.
+func (*SQLServiceCommitRequest) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *SQLServiceCommitRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+type SQLServiceCommitResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLServiceCommitResponse) Reset() {
+	*x = SQLServiceCommitResponse{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLServiceCommitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLServiceCommitResponse) ProtoMessage() {}
+
+func (x *SQLServiceCommitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLServiceCommitResponse.ProtoReflect.Descriptor instead.
+func (*SQLServiceCommitResponse) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{41}
+}
+
+type SQLServiceRollbackRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstanceId    string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLServiceRollbackRequest) Reset() {
+	*x = SQLServiceRollbackRequest{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLServiceRollbackRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLServiceRollbackRequest) ProtoMessage() {}
+
+func (x *SQLServiceRollbackRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLServiceRollbackRequest.ProtoReflect.Descriptor instead.
+func (*SQLServiceRollbackRequest) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *SQLServiceRollbackRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+type SQLServiceRollbackResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLServiceRollbackResponse) Reset() {
+	*x = SQLServiceRollbackResponse{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLServiceRollbackResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLServiceRollbackResponse) ProtoMessage() {}
+
+func (x *SQLServiceRollbackResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLServiceRollbackResponse.ProtoReflect.Descriptor instead.
+func (*SQLServiceRollbackResponse) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{43}
+}
+
 var File_pluginv1_plugin_proto protoreflect.FileDescriptor
 
 const file_pluginv1_plugin_proto_rawDesc = "" +
@@ -1657,7 +2565,68 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"\x04code\x18\x03 \x01(\tR\x04code\x12!\n" +
 	"\tretryable\x18\x04 \x01(\bH\x00R\tretryable\x88\x01\x01B\f\n" +
 	"\n" +
-	"_retryable2\xce\x06\n" +
+	"_retryable\"\x98\x03\n" +
+	"\bSQLValue\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04bool\x18\x02 \x01(\bR\x04bool\x12\x10\n" +
+	"\x03int\x18\x03 \x01(\x12R\x03int\x12\x14\n" +
+	"\x05float\x18\x04 \x01(\x01R\x05float\x12\x12\n" +
+	"\x04text\x18\x05 \x01(\tR\x04text\x12\x14\n" +
+	"\x05bytes\x18\x06 \x01(\fR\x05bytes\x12\x18\n" +
+	"\aseconds\x18\a \x01(\x03R\aseconds\x12\x14\n" +
+	"\x05nanos\x18\b \x01(\x05R\x05nanos\x12%\n" +
+	"\x0eoffset_seconds\x18\t \x01(\x05R\roffsetSeconds\x12%\n" +
+	"\x0eduration_nanos\x18\n" +
+	" \x01(\x03R\rdurationNanos\x12\x16\n" +
+	"\x06months\x18\v \x01(\x05R\x06months\x12\x12\n" +
+	"\x04days\x18\f \x01(\x05R\x04days\x12\"\n" +
+	"\fmicroseconds\x18\r \x01(\x03R\fmicroseconds\x120\n" +
+	"\x05array\x18\x0e \x03(\v2\x1a.nebula.plugin.v1.SQLValueR\x05array\x12\x12\n" +
+	"\x04elem\x18\x0f \x01(\tR\x04elem\"P\n" +
+	"\fSQLStatement\x12\x10\n" +
+	"\x03sql\x18\x01 \x01(\tR\x03sql\x12.\n" +
+	"\x04args\x18\x02 \x03(\v2\x1a.nebula.plugin.v1.SQLValueR\x04args\"X\n" +
+	"\tSQLColumn\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12#\n" +
+	"\rdatabase_type\x18\x03 \x01(\tR\fdatabaseType\"C\n" +
+	"\n" +
+	"SQLColumns\x125\n" +
+	"\acolumns\x18\x01 \x03(\v2\x1b.nebula.plugin.v1.SQLColumnR\acolumns\"<\n" +
+	"\x06SQLRow\x122\n" +
+	"\x06values\x18\x01 \x03(\v2\x1a.nebula.plugin.v1.SQLValueR\x06values\";\n" +
+	"\vSQLRowBatch\x12,\n" +
+	"\x04rows\x18\x01 \x03(\v2\x18.nebula.plugin.v1.SQLRowR\x04rows\"w\n" +
+	"\x16SQLServiceQueryRequest\x12\x1f\n" +
+	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"instanceId\x12<\n" +
+	"\tstatement\x18\x02 \x01(\v2\x1e.nebula.plugin.v1.SQLStatementR\tstatement\"\x8f\x01\n" +
+	"\x17SQLServiceQueryResponse\x128\n" +
+	"\acolumns\x18\x01 \x01(\v2\x1c.nebula.plugin.v1.SQLColumnsH\x00R\acolumns\x123\n" +
+	"\x04rows\x18\x02 \x01(\v2\x1d.nebula.plugin.v1.SQLRowBatchH\x00R\x04rowsB\x05\n" +
+	"\x03msg\"v\n" +
+	"\x15SQLServiceExecRequest\x12\x1f\n" +
+	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"instanceId\x12<\n" +
+	"\tstatement\x18\x02 \x01(\v2\x1e.nebula.plugin.v1.SQLStatementR\tstatement\"\x90\x01\n" +
+	"\x16SQLServiceExecResponse\x12#\n" +
+	"\rrows_affected\x18\x01 \x01(\x03R\frowsAffected\x12$\n" +
+	"\x0elast_insert_id\x18\x02 \x01(\x03R\flastInsertId\x12+\n" +
+	"\x12has_last_insert_id\x18\x03 \x01(\bR\x0fhasLastInsertId\"t\n" +
+	"\x16SQLServiceBeginRequest\x12\x1f\n" +
+	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"instanceId\x12\x1c\n" +
+	"\tisolation\x18\x02 \x01(\tR\tisolation\x12\x1b\n" +
+	"\tread_only\x18\x03 \x01(\bR\breadOnly\"\x19\n" +
+	"\x17SQLServiceBeginResponse\":\n" +
+	"\x17SQLServiceCommitRequest\x12\x1f\n" +
+	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"instanceId\"\x1a\n" +
+	"\x18SQLServiceCommitResponse\"<\n" +
+	"\x19SQLServiceRollbackRequest\x12\x1f\n" +
+	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"instanceId\"\x1c\n" +
+	"\x1aSQLServiceRollbackResponse2\xce\x06\n" +
 	"\rDriverService\x12Q\n" +
 	"\bDescribe\x12!.nebula.plugin.v1.DescribeRequest\x1a\".nebula.plugin.v1.DescribeResponse\x12c\n" +
 	"\x0eValidateConfig\x12'.nebula.plugin.v1.ValidateConfigRequest\x1a(.nebula.plugin.v1.ValidateConfigResponse\x12T\n" +
@@ -1668,7 +2637,14 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"\x05Reset\x12\x1e.nebula.plugin.v1.ResetRequest\x1a\x1f.nebula.plugin.v1.ResetResponse\x12H\n" +
 	"\x05Close\x12\x1e.nebula.plugin.v1.CloseRequest\x1a\x1f.nebula.plugin.v1.CloseResponse\x12K\n" +
 	"\x06Invoke\x12\x1f.nebula.plugin.v1.InvokeRequest\x1a .nebula.plugin.v1.InvokeResponse\x12a\n" +
-	"\fInvokeStream\x12%.nebula.plugin.v1.InvokeStreamRequest\x1a&.nebula.plugin.v1.InvokeStreamResponse(\x010\x01BHZFgithub.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1b\x06proto3"
+	"\fInvokeStream\x12%.nebula.plugin.v1.InvokeStreamRequest\x1a&.nebula.plugin.v1.InvokeStreamResponse(\x010\x012\xed\x03\n" +
+	"\n" +
+	"SQLService\x12^\n" +
+	"\x05Query\x12(.nebula.plugin.v1.SQLServiceQueryRequest\x1a).nebula.plugin.v1.SQLServiceQueryResponse0\x01\x12Y\n" +
+	"\x04Exec\x12'.nebula.plugin.v1.SQLServiceExecRequest\x1a(.nebula.plugin.v1.SQLServiceExecResponse\x12\\\n" +
+	"\x05Begin\x12(.nebula.plugin.v1.SQLServiceBeginRequest\x1a).nebula.plugin.v1.SQLServiceBeginResponse\x12_\n" +
+	"\x06Commit\x12).nebula.plugin.v1.SQLServiceCommitRequest\x1a*.nebula.plugin.v1.SQLServiceCommitResponse\x12e\n" +
+	"\bRollback\x12+.nebula.plugin.v1.SQLServiceRollbackRequest\x1a,.nebula.plugin.v1.SQLServiceRollbackResponseBHZFgithub.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1b\x06proto3"
 
 var (
 	file_pluginv1_plugin_proto_rawDescOnce sync.Once
@@ -1682,36 +2658,52 @@ func file_pluginv1_plugin_proto_rawDescGZIP() []byte {
 	return file_pluginv1_plugin_proto_rawDescData
 }
 
-var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_pluginv1_plugin_proto_goTypes = []any{
-	(*DescribeRequest)(nil),        // 0: nebula.plugin.v1.DescribeRequest
-	(*DescribeResponse)(nil),       // 1: nebula.plugin.v1.DescribeResponse
-	(*ResourceType)(nil),           // 2: nebula.plugin.v1.ResourceType
-	(*Schema)(nil),                 // 3: nebula.plugin.v1.Schema
-	(*Attribute)(nil),              // 4: nebula.plugin.v1.Attribute
-	(*Type)(nil),                   // 5: nebula.plugin.v1.Type
-	(*Operation)(nil),              // 6: nebula.plugin.v1.Operation
-	(*ValidateConfigRequest)(nil),  // 7: nebula.plugin.v1.ValidateConfigRequest
-	(*ConfigError)(nil),            // 8: nebula.plugin.v1.ConfigError
-	(*ValidateConfigResponse)(nil), // 9: nebula.plugin.v1.ValidateConfigResponse
-	(*ConfigureRequest)(nil),       // 10: nebula.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),      // 11: nebula.plugin.v1.ConfigureResponse
-	(*UnconfigureRequest)(nil),     // 12: nebula.plugin.v1.UnconfigureRequest
-	(*UnconfigureResponse)(nil),    // 13: nebula.plugin.v1.UnconfigureResponse
-	(*OpenRequest)(nil),            // 14: nebula.plugin.v1.OpenRequest
-	(*OpenResponse)(nil),           // 15: nebula.plugin.v1.OpenResponse
-	(*CheckRequest)(nil),           // 16: nebula.plugin.v1.CheckRequest
-	(*CheckResponse)(nil),          // 17: nebula.plugin.v1.CheckResponse
-	(*ResetRequest)(nil),           // 18: nebula.plugin.v1.ResetRequest
-	(*ResetResponse)(nil),          // 19: nebula.plugin.v1.ResetResponse
-	(*CloseRequest)(nil),           // 20: nebula.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),          // 21: nebula.plugin.v1.CloseResponse
-	(*InvokeRequest)(nil),          // 22: nebula.plugin.v1.InvokeRequest
-	(*InvokeResponse)(nil),         // 23: nebula.plugin.v1.InvokeResponse
-	(*StreamStart)(nil),            // 24: nebula.plugin.v1.StreamStart
-	(*InvokeStreamRequest)(nil),    // 25: nebula.plugin.v1.InvokeStreamRequest
-	(*InvokeStreamResponse)(nil),   // 26: nebula.plugin.v1.InvokeStreamResponse
-	(*ErrorDetail)(nil),            // 27: nebula.plugin.v1.ErrorDetail
+	(*DescribeRequest)(nil),            // 0: nebula.plugin.v1.DescribeRequest
+	(*DescribeResponse)(nil),           // 1: nebula.plugin.v1.DescribeResponse
+	(*ResourceType)(nil),               // 2: nebula.plugin.v1.ResourceType
+	(*Schema)(nil),                     // 3: nebula.plugin.v1.Schema
+	(*Attribute)(nil),                  // 4: nebula.plugin.v1.Attribute
+	(*Type)(nil),                       // 5: nebula.plugin.v1.Type
+	(*Operation)(nil),                  // 6: nebula.plugin.v1.Operation
+	(*ValidateConfigRequest)(nil),      // 7: nebula.plugin.v1.ValidateConfigRequest
+	(*ConfigError)(nil),                // 8: nebula.plugin.v1.ConfigError
+	(*ValidateConfigResponse)(nil),     // 9: nebula.plugin.v1.ValidateConfigResponse
+	(*ConfigureRequest)(nil),           // 10: nebula.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),          // 11: nebula.plugin.v1.ConfigureResponse
+	(*UnconfigureRequest)(nil),         // 12: nebula.plugin.v1.UnconfigureRequest
+	(*UnconfigureResponse)(nil),        // 13: nebula.plugin.v1.UnconfigureResponse
+	(*OpenRequest)(nil),                // 14: nebula.plugin.v1.OpenRequest
+	(*OpenResponse)(nil),               // 15: nebula.plugin.v1.OpenResponse
+	(*CheckRequest)(nil),               // 16: nebula.plugin.v1.CheckRequest
+	(*CheckResponse)(nil),              // 17: nebula.plugin.v1.CheckResponse
+	(*ResetRequest)(nil),               // 18: nebula.plugin.v1.ResetRequest
+	(*ResetResponse)(nil),              // 19: nebula.plugin.v1.ResetResponse
+	(*CloseRequest)(nil),               // 20: nebula.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),              // 21: nebula.plugin.v1.CloseResponse
+	(*InvokeRequest)(nil),              // 22: nebula.plugin.v1.InvokeRequest
+	(*InvokeResponse)(nil),             // 23: nebula.plugin.v1.InvokeResponse
+	(*StreamStart)(nil),                // 24: nebula.plugin.v1.StreamStart
+	(*InvokeStreamRequest)(nil),        // 25: nebula.plugin.v1.InvokeStreamRequest
+	(*InvokeStreamResponse)(nil),       // 26: nebula.plugin.v1.InvokeStreamResponse
+	(*ErrorDetail)(nil),                // 27: nebula.plugin.v1.ErrorDetail
+	(*SQLValue)(nil),                   // 28: nebula.plugin.v1.SQLValue
+	(*SQLStatement)(nil),               // 29: nebula.plugin.v1.SQLStatement
+	(*SQLColumn)(nil),                  // 30: nebula.plugin.v1.SQLColumn
+	(*SQLColumns)(nil),                 // 31: nebula.plugin.v1.SQLColumns
+	(*SQLRow)(nil),                     // 32: nebula.plugin.v1.SQLRow
+	(*SQLRowBatch)(nil),                // 33: nebula.plugin.v1.SQLRowBatch
+	(*SQLServiceQueryRequest)(nil),     // 34: nebula.plugin.v1.SQLServiceQueryRequest
+	(*SQLServiceQueryResponse)(nil),    // 35: nebula.plugin.v1.SQLServiceQueryResponse
+	(*SQLServiceExecRequest)(nil),      // 36: nebula.plugin.v1.SQLServiceExecRequest
+	(*SQLServiceExecResponse)(nil),     // 37: nebula.plugin.v1.SQLServiceExecResponse
+	(*SQLServiceBeginRequest)(nil),     // 38: nebula.plugin.v1.SQLServiceBeginRequest
+	(*SQLServiceBeginResponse)(nil),    // 39: nebula.plugin.v1.SQLServiceBeginResponse
+	(*SQLServiceCommitRequest)(nil),    // 40: nebula.plugin.v1.SQLServiceCommitRequest
+	(*SQLServiceCommitResponse)(nil),   // 41: nebula.plugin.v1.SQLServiceCommitResponse
+	(*SQLServiceRollbackRequest)(nil),  // 42: nebula.plugin.v1.SQLServiceRollbackRequest
+	(*SQLServiceRollbackResponse)(nil), // 43: nebula.plugin.v1.SQLServiceRollbackResponse
 }
 var file_pluginv1_plugin_proto_depIdxs = []int32{
 	2,  // 0: nebula.plugin.v1.DescribeResponse.types:type_name -> nebula.plugin.v1.ResourceType
@@ -1723,31 +2715,50 @@ var file_pluginv1_plugin_proto_depIdxs = []int32{
 	3,  // 6: nebula.plugin.v1.Operation.args:type_name -> nebula.plugin.v1.Schema
 	8,  // 7: nebula.plugin.v1.ValidateConfigResponse.errors:type_name -> nebula.plugin.v1.ConfigError
 	24, // 8: nebula.plugin.v1.InvokeStreamRequest.start:type_name -> nebula.plugin.v1.StreamStart
-	0,  // 9: nebula.plugin.v1.DriverService.Describe:input_type -> nebula.plugin.v1.DescribeRequest
-	7,  // 10: nebula.plugin.v1.DriverService.ValidateConfig:input_type -> nebula.plugin.v1.ValidateConfigRequest
-	10, // 11: nebula.plugin.v1.DriverService.Configure:input_type -> nebula.plugin.v1.ConfigureRequest
-	12, // 12: nebula.plugin.v1.DriverService.Unconfigure:input_type -> nebula.plugin.v1.UnconfigureRequest
-	14, // 13: nebula.plugin.v1.DriverService.Open:input_type -> nebula.plugin.v1.OpenRequest
-	16, // 14: nebula.plugin.v1.DriverService.Check:input_type -> nebula.plugin.v1.CheckRequest
-	18, // 15: nebula.plugin.v1.DriverService.Reset:input_type -> nebula.plugin.v1.ResetRequest
-	20, // 16: nebula.plugin.v1.DriverService.Close:input_type -> nebula.plugin.v1.CloseRequest
-	22, // 17: nebula.plugin.v1.DriverService.Invoke:input_type -> nebula.plugin.v1.InvokeRequest
-	25, // 18: nebula.plugin.v1.DriverService.InvokeStream:input_type -> nebula.plugin.v1.InvokeStreamRequest
-	1,  // 19: nebula.plugin.v1.DriverService.Describe:output_type -> nebula.plugin.v1.DescribeResponse
-	9,  // 20: nebula.plugin.v1.DriverService.ValidateConfig:output_type -> nebula.plugin.v1.ValidateConfigResponse
-	11, // 21: nebula.plugin.v1.DriverService.Configure:output_type -> nebula.plugin.v1.ConfigureResponse
-	13, // 22: nebula.plugin.v1.DriverService.Unconfigure:output_type -> nebula.plugin.v1.UnconfigureResponse
-	15, // 23: nebula.plugin.v1.DriverService.Open:output_type -> nebula.plugin.v1.OpenResponse
-	17, // 24: nebula.plugin.v1.DriverService.Check:output_type -> nebula.plugin.v1.CheckResponse
-	19, // 25: nebula.plugin.v1.DriverService.Reset:output_type -> nebula.plugin.v1.ResetResponse
-	21, // 26: nebula.plugin.v1.DriverService.Close:output_type -> nebula.plugin.v1.CloseResponse
-	23, // 27: nebula.plugin.v1.DriverService.Invoke:output_type -> nebula.plugin.v1.InvokeResponse
-	26, // 28: nebula.plugin.v1.DriverService.InvokeStream:output_type -> nebula.plugin.v1.InvokeStreamResponse
-	19, // [19:29] is the sub-list for method output_type
-	9,  // [9:19] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	28, // 9: nebula.plugin.v1.SQLValue.array:type_name -> nebula.plugin.v1.SQLValue
+	28, // 10: nebula.plugin.v1.SQLStatement.args:type_name -> nebula.plugin.v1.SQLValue
+	30, // 11: nebula.plugin.v1.SQLColumns.columns:type_name -> nebula.plugin.v1.SQLColumn
+	28, // 12: nebula.plugin.v1.SQLRow.values:type_name -> nebula.plugin.v1.SQLValue
+	32, // 13: nebula.plugin.v1.SQLRowBatch.rows:type_name -> nebula.plugin.v1.SQLRow
+	29, // 14: nebula.plugin.v1.SQLServiceQueryRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
+	31, // 15: nebula.plugin.v1.SQLServiceQueryResponse.columns:type_name -> nebula.plugin.v1.SQLColumns
+	33, // 16: nebula.plugin.v1.SQLServiceQueryResponse.rows:type_name -> nebula.plugin.v1.SQLRowBatch
+	29, // 17: nebula.plugin.v1.SQLServiceExecRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
+	0,  // 18: nebula.plugin.v1.DriverService.Describe:input_type -> nebula.plugin.v1.DescribeRequest
+	7,  // 19: nebula.plugin.v1.DriverService.ValidateConfig:input_type -> nebula.plugin.v1.ValidateConfigRequest
+	10, // 20: nebula.plugin.v1.DriverService.Configure:input_type -> nebula.plugin.v1.ConfigureRequest
+	12, // 21: nebula.plugin.v1.DriverService.Unconfigure:input_type -> nebula.plugin.v1.UnconfigureRequest
+	14, // 22: nebula.plugin.v1.DriverService.Open:input_type -> nebula.plugin.v1.OpenRequest
+	16, // 23: nebula.plugin.v1.DriverService.Check:input_type -> nebula.plugin.v1.CheckRequest
+	18, // 24: nebula.plugin.v1.DriverService.Reset:input_type -> nebula.plugin.v1.ResetRequest
+	20, // 25: nebula.plugin.v1.DriverService.Close:input_type -> nebula.plugin.v1.CloseRequest
+	22, // 26: nebula.plugin.v1.DriverService.Invoke:input_type -> nebula.plugin.v1.InvokeRequest
+	25, // 27: nebula.plugin.v1.DriverService.InvokeStream:input_type -> nebula.plugin.v1.InvokeStreamRequest
+	34, // 28: nebula.plugin.v1.SQLService.Query:input_type -> nebula.plugin.v1.SQLServiceQueryRequest
+	36, // 29: nebula.plugin.v1.SQLService.Exec:input_type -> nebula.plugin.v1.SQLServiceExecRequest
+	38, // 30: nebula.plugin.v1.SQLService.Begin:input_type -> nebula.plugin.v1.SQLServiceBeginRequest
+	40, // 31: nebula.plugin.v1.SQLService.Commit:input_type -> nebula.plugin.v1.SQLServiceCommitRequest
+	42, // 32: nebula.plugin.v1.SQLService.Rollback:input_type -> nebula.plugin.v1.SQLServiceRollbackRequest
+	1,  // 33: nebula.plugin.v1.DriverService.Describe:output_type -> nebula.plugin.v1.DescribeResponse
+	9,  // 34: nebula.plugin.v1.DriverService.ValidateConfig:output_type -> nebula.plugin.v1.ValidateConfigResponse
+	11, // 35: nebula.plugin.v1.DriverService.Configure:output_type -> nebula.plugin.v1.ConfigureResponse
+	13, // 36: nebula.plugin.v1.DriverService.Unconfigure:output_type -> nebula.plugin.v1.UnconfigureResponse
+	15, // 37: nebula.plugin.v1.DriverService.Open:output_type -> nebula.plugin.v1.OpenResponse
+	17, // 38: nebula.plugin.v1.DriverService.Check:output_type -> nebula.plugin.v1.CheckResponse
+	19, // 39: nebula.plugin.v1.DriverService.Reset:output_type -> nebula.plugin.v1.ResetResponse
+	21, // 40: nebula.plugin.v1.DriverService.Close:output_type -> nebula.plugin.v1.CloseResponse
+	23, // 41: nebula.plugin.v1.DriverService.Invoke:output_type -> nebula.plugin.v1.InvokeResponse
+	26, // 42: nebula.plugin.v1.DriverService.InvokeStream:output_type -> nebula.plugin.v1.InvokeStreamResponse
+	35, // 43: nebula.plugin.v1.SQLService.Query:output_type -> nebula.plugin.v1.SQLServiceQueryResponse
+	37, // 44: nebula.plugin.v1.SQLService.Exec:output_type -> nebula.plugin.v1.SQLServiceExecResponse
+	39, // 45: nebula.plugin.v1.SQLService.Begin:output_type -> nebula.plugin.v1.SQLServiceBeginResponse
+	41, // 46: nebula.plugin.v1.SQLService.Commit:output_type -> nebula.plugin.v1.SQLServiceCommitResponse
+	43, // 47: nebula.plugin.v1.SQLService.Rollback:output_type -> nebula.plugin.v1.SQLServiceRollbackResponse
+	33, // [33:48] is the sub-list for method output_type
+	18, // [18:33] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_pluginv1_plugin_proto_init() }
@@ -1764,15 +2775,19 @@ func file_pluginv1_plugin_proto_init() {
 		(*InvokeStreamResponse_ResultJson)(nil),
 	}
 	file_pluginv1_plugin_proto_msgTypes[27].OneofWrappers = []any{}
+	file_pluginv1_plugin_proto_msgTypes[35].OneofWrappers = []any{
+		(*SQLServiceQueryResponse_Columns)(nil),
+		(*SQLServiceQueryResponse_Rows)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pluginv1_plugin_proto_rawDesc), len(file_pluginv1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   44,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_pluginv1_plugin_proto_goTypes,
 		DependencyIndexes: file_pluginv1_plugin_proto_depIdxs,

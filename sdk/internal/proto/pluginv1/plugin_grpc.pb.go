@@ -487,3 +487,279 @@ var DriverService_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "pluginv1/plugin.proto",
 }
+
+const (
+	SQLService_Query_FullMethodName    = "/nebula.plugin.v1.SQLService/Query"
+	SQLService_Exec_FullMethodName     = "/nebula.plugin.v1.SQLService/Exec"
+	SQLService_Begin_FullMethodName    = "/nebula.plugin.v1.SQLService/Begin"
+	SQLService_Commit_FullMethodName   = "/nebula.plugin.v1.SQLService/Commit"
+	SQLService_Rollback_FullMethodName = "/nebula.plugin.v1.SQLService/Rollback"
+)
+
+// SQLServiceClient is the client API for SQLService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// SQLService is the typed data path of resource types with the "sql"
+// capability. Every call names an instance opened with DriverService.Open.
+type SQLServiceClient interface {
+	// Query runs a statement and streams its columns, then its rows in
+	// batches. gRPC flow control bounds what is in flight.
+	Query(ctx context.Context, in *SQLServiceQueryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SQLServiceQueryResponse], error)
+	// Exec runs a statement that returns no rows.
+	Exec(ctx context.Context, in *SQLServiceExecRequest, opts ...grpc.CallOption) (*SQLServiceExecResponse, error)
+	// Begin starts a transaction on the instance.
+	Begin(ctx context.Context, in *SQLServiceBeginRequest, opts ...grpc.CallOption) (*SQLServiceBeginResponse, error)
+	// Commit commits the instance's transaction.
+	Commit(ctx context.Context, in *SQLServiceCommitRequest, opts ...grpc.CallOption) (*SQLServiceCommitResponse, error)
+	// Rollback rolls the instance's transaction back.
+	Rollback(ctx context.Context, in *SQLServiceRollbackRequest, opts ...grpc.CallOption) (*SQLServiceRollbackResponse, error)
+}
+
+type sQLServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewSQLServiceClient(cc grpc.ClientConnInterface) SQLServiceClient {
+	return &sQLServiceClient{cc}
+}
+
+func (c *sQLServiceClient) Query(ctx context.Context, in *SQLServiceQueryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SQLServiceQueryResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SQLService_ServiceDesc.Streams[0], SQLService_Query_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SQLServiceQueryRequest, SQLServiceQueryResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SQLService_QueryClient = grpc.ServerStreamingClient[SQLServiceQueryResponse]
+
+func (c *sQLServiceClient) Exec(ctx context.Context, in *SQLServiceExecRequest, opts ...grpc.CallOption) (*SQLServiceExecResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SQLServiceExecResponse)
+	err := c.cc.Invoke(ctx, SQLService_Exec_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sQLServiceClient) Begin(ctx context.Context, in *SQLServiceBeginRequest, opts ...grpc.CallOption) (*SQLServiceBeginResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SQLServiceBeginResponse)
+	err := c.cc.Invoke(ctx, SQLService_Begin_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sQLServiceClient) Commit(ctx context.Context, in *SQLServiceCommitRequest, opts ...grpc.CallOption) (*SQLServiceCommitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SQLServiceCommitResponse)
+	err := c.cc.Invoke(ctx, SQLService_Commit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sQLServiceClient) Rollback(ctx context.Context, in *SQLServiceRollbackRequest, opts ...grpc.CallOption) (*SQLServiceRollbackResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SQLServiceRollbackResponse)
+	err := c.cc.Invoke(ctx, SQLService_Rollback_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SQLServiceServer is the server API for SQLService service.
+// All implementations must embed UnimplementedSQLServiceServer
+// for forward compatibility.
+//
+// SQLService is the typed data path of resource types with the "sql"
+// capability. Every call names an instance opened with DriverService.Open.
+type SQLServiceServer interface {
+	// Query runs a statement and streams its columns, then its rows in
+	// batches. gRPC flow control bounds what is in flight.
+	Query(*SQLServiceQueryRequest, grpc.ServerStreamingServer[SQLServiceQueryResponse]) error
+	// Exec runs a statement that returns no rows.
+	Exec(context.Context, *SQLServiceExecRequest) (*SQLServiceExecResponse, error)
+	// Begin starts a transaction on the instance.
+	Begin(context.Context, *SQLServiceBeginRequest) (*SQLServiceBeginResponse, error)
+	// Commit commits the instance's transaction.
+	Commit(context.Context, *SQLServiceCommitRequest) (*SQLServiceCommitResponse, error)
+	// Rollback rolls the instance's transaction back.
+	Rollback(context.Context, *SQLServiceRollbackRequest) (*SQLServiceRollbackResponse, error)
+	mustEmbedUnimplementedSQLServiceServer()
+}
+
+// UnimplementedSQLServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedSQLServiceServer struct{}
+
+func (UnimplementedSQLServiceServer) Query(*SQLServiceQueryRequest, grpc.ServerStreamingServer[SQLServiceQueryResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method Query not implemented")
+}
+func (UnimplementedSQLServiceServer) Exec(context.Context, *SQLServiceExecRequest) (*SQLServiceExecResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Exec not implemented")
+}
+func (UnimplementedSQLServiceServer) Begin(context.Context, *SQLServiceBeginRequest) (*SQLServiceBeginResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Begin not implemented")
+}
+func (UnimplementedSQLServiceServer) Commit(context.Context, *SQLServiceCommitRequest) (*SQLServiceCommitResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Commit not implemented")
+}
+func (UnimplementedSQLServiceServer) Rollback(context.Context, *SQLServiceRollbackRequest) (*SQLServiceRollbackResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Rollback not implemented")
+}
+func (UnimplementedSQLServiceServer) mustEmbedUnimplementedSQLServiceServer() {}
+func (UnimplementedSQLServiceServer) testEmbeddedByValue()                    {}
+
+// UnsafeSQLServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to SQLServiceServer will
+// result in compilation errors.
+type UnsafeSQLServiceServer interface {
+	mustEmbedUnimplementedSQLServiceServer()
+}
+
+func RegisterSQLServiceServer(s grpc.ServiceRegistrar, srv SQLServiceServer) {
+	// If the following call pancis, it indicates UnimplementedSQLServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&SQLService_ServiceDesc, srv)
+}
+
+func _SQLService_Query_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(SQLServiceQueryRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SQLServiceServer).Query(m, &grpc.GenericServerStream[SQLServiceQueryRequest, SQLServiceQueryResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SQLService_QueryServer = grpc.ServerStreamingServer[SQLServiceQueryResponse]
+
+func _SQLService_Exec_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SQLServiceExecRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SQLServiceServer).Exec(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SQLService_Exec_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SQLServiceServer).Exec(ctx, req.(*SQLServiceExecRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SQLService_Begin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SQLServiceBeginRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SQLServiceServer).Begin(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SQLService_Begin_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SQLServiceServer).Begin(ctx, req.(*SQLServiceBeginRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SQLService_Commit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SQLServiceCommitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SQLServiceServer).Commit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SQLService_Commit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SQLServiceServer).Commit(ctx, req.(*SQLServiceCommitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SQLService_Rollback_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SQLServiceRollbackRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SQLServiceServer).Rollback(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SQLService_Rollback_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SQLServiceServer).Rollback(ctx, req.(*SQLServiceRollbackRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// SQLService_ServiceDesc is the grpc.ServiceDesc for SQLService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var SQLService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "nebula.plugin.v1.SQLService",
+	HandlerType: (*SQLServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Exec",
+			Handler:    _SQLService_Exec_Handler,
+		},
+		{
+			MethodName: "Begin",
+			Handler:    _SQLService_Begin_Handler,
+		},
+		{
+			MethodName: "Commit",
+			Handler:    _SQLService_Commit_Handler,
+		},
+		{
+			MethodName: "Rollback",
+			Handler:    _SQLService_Rollback_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Query",
+			Handler:       _SQLService_Query_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "pluginv1/plugin.proto",
+}

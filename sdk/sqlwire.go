@@ -1,0 +1,328 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"google.golang.org/grpc"
+
+	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
+)
+
+// The SQL data path over gRPC: converters, the plugin-side service, and
+// the host-side SQLInstance of remoteInstance.
+
+// rowBatch bounds the rows of one streamed message.
+const (
+	rowBatchRows  = 256
+	rowBatchBytes = 256 << 10
+)
+
+func valueToProto(v Value) *pb.SQLValue {
+	out := &pb.SQLValue{Kind: string(v.Kind)}
+	switch v.Kind {
+	case ValueBool:
+		out.Bool = v.Bool
+	case ValueInt:
+		out.Int = v.Int
+	case ValueFloat:
+		out.Float = v.Float
+	case ValueDecimal, ValueText:
+		out.Text = v.Text
+	case ValueBytes, ValueUUID, ValueJSON:
+		out.Bytes = v.Bytes
+	case ValueDate, ValueTimestamp, ValueTimestampTZ:
+		out.Seconds = v.Time.Unix()
+		out.Nanos = int32(v.Time.Nanosecond())
+		if v.Kind == ValueTimestampTZ {
+			_, off := v.Time.Zone()
+			out.OffsetSeconds = int32(off)
+		}
+	case ValueTime:
+		out.DurationNanos = int64(v.Duration)
+	case ValueInterval:
+		out.Months, out.Days, out.Microseconds = v.Interval.Months, v.Interval.Days, v.Interval.Microseconds
+	case ValueArray:
+		out.Elem = string(v.Elem)
+		out.Array = make([]*pb.SQLValue, len(v.Array))
+		for i, e := range v.Array {
+			out.Array[i] = valueToProto(e)
+		}
+	case "":
+		out.Kind = string(ValueNull)
+	}
+	return out
+}
+
+func valueFromProto(p *pb.SQLValue) Value {
+	v := Value{Kind: ValueKind(p.GetKind())}
+	switch v.Kind {
+	case ValueBool:
+		v.Bool = p.GetBool()
+	case ValueInt:
+		v.Int = p.GetInt()
+	case ValueFloat:
+		v.Float = p.GetFloat()
+	case ValueDecimal, ValueText:
+		v.Text = p.GetText()
+	case ValueBytes, ValueUUID, ValueJSON:
+		v.Bytes = p.GetBytes()
+	case ValueDate, ValueTimestamp:
+		v.Time = time.Unix(p.GetSeconds(), int64(p.GetNanos())).UTC()
+	case ValueTimestampTZ:
+		loc := time.UTC
+		if off := int(p.GetOffsetSeconds()); off != 0 {
+			loc = time.FixedZone("", off)
+		}
+		v.Time = time.Unix(p.GetSeconds(), int64(p.GetNanos())).In(loc)
+	case ValueTime:
+		v.Duration = time.Duration(p.GetDurationNanos())
+	case ValueInterval:
+		v.Interval = Interval{Months: p.GetMonths(), Days: p.GetDays(), Microseconds: p.GetMicroseconds()}
+	case ValueArray:
+		v.Elem = ValueKind(p.GetElem())
+		v.Array = make([]Value, len(p.GetArray()))
+		for i, e := range p.GetArray() {
+			v.Array[i] = valueFromProto(e)
+		}
+	case "":
+		v.Kind = ValueNull
+	}
+	return v
+}
+
+func statementToProto(s Statement) *pb.SQLStatement {
+	out := &pb.SQLStatement{Sql: s.SQL, Args: make([]*pb.SQLValue, len(s.Args))}
+	for i, a := range s.Args {
+		out.Args[i] = valueToProto(a)
+	}
+	return out
+}
+
+func statementFromProto(p *pb.SQLStatement) Statement {
+	s := Statement{SQL: p.GetSql(), Args: make([]Value, len(p.GetArgs()))}
+	for i, a := range p.GetArgs() {
+		s.Args[i] = valueFromProto(a)
+	}
+	return s
+}
+
+// sqlServer serves SQLService for the instances of a server.
+type sqlServer struct {
+	pb.UnimplementedSQLServiceServer
+	s *server
+}
+
+func (x *sqlServer) instance(id string) (SQLInstance, error) {
+	inst, err := x.s.instance(id)
+	if err != nil {
+		return nil, err
+	}
+	si, ok := inst.(SQLInstance)
+	if !ok {
+		return nil, Errorf(KindUnimplemented, "this resource has no sql capability")
+	}
+	return si, nil
+}
+
+func (x *sqlServer) Query(req *pb.SQLServiceQueryRequest, stream grpc.ServerStreamingServer[pb.SQLServiceQueryResponse]) error {
+	si, err := x.instance(req.GetInstanceId())
+	if err != nil {
+		return errorToStatus(err)
+	}
+	rows, err := si.Query(stream.Context(), statementFromProto(req.GetStatement()))
+	if err != nil {
+		return errorToStatus(err)
+	}
+	defer rows.Close()
+	cols := &pb.SQLColumns{}
+	for _, c := range rows.Columns() {
+		cols.Columns = append(cols.Columns, &pb.SQLColumn{Name: c.Name, Kind: string(c.Kind), DatabaseType: c.DatabaseType})
+	}
+	if err := stream.Send(&pb.SQLServiceQueryResponse{Msg: &pb.SQLServiceQueryResponse_Columns{Columns: cols}}); err != nil {
+		return err
+	}
+	batch := &pb.SQLRowBatch{}
+	size := 0
+	flush := func() error {
+		if len(batch.Rows) == 0 {
+			return nil
+		}
+		err := stream.Send(&pb.SQLServiceQueryResponse{Msg: &pb.SQLServiceQueryResponse_Rows{Rows: batch}})
+		batch, size = &pb.SQLRowBatch{}, 0
+		return err
+	}
+	for rows.Next() {
+		vals := rows.Values()
+		row := &pb.SQLRow{Values: make([]*pb.SQLValue, len(vals))}
+		for i, v := range vals {
+			row.Values[i] = valueToProto(v)
+			size += 16 + len(v.Text) + len(v.Bytes)
+		}
+		batch.Rows = append(batch.Rows, row)
+		if len(batch.Rows) >= rowBatchRows || size >= rowBatchBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return errorToStatus(err)
+	}
+	return flush()
+}
+
+func (x *sqlServer) Exec(ctx context.Context, req *pb.SQLServiceExecRequest) (*pb.SQLServiceExecResponse, error) {
+	si, err := x.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	res, err := si.Exec(ctx, statementFromProto(req.GetStatement()))
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	return &pb.SQLServiceExecResponse{RowsAffected: res.RowsAffected, LastInsertId: res.LastInsertID, HasLastInsertId: res.HasLastInsertID}, nil
+}
+
+func (x *sqlServer) Begin(ctx context.Context, req *pb.SQLServiceBeginRequest) (*pb.SQLServiceBeginResponse, error) {
+	si, err := x.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	return &pb.SQLServiceBeginResponse{}, errorToStatus(si.Begin(ctx, TxOptions{Isolation: IsolationLevel(req.GetIsolation()), ReadOnly: req.GetReadOnly()}))
+}
+
+func (x *sqlServer) Commit(ctx context.Context, req *pb.SQLServiceCommitRequest) (*pb.SQLServiceCommitResponse, error) {
+	si, err := x.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	return &pb.SQLServiceCommitResponse{}, errorToStatus(si.Commit(ctx))
+}
+
+func (x *sqlServer) Rollback(ctx context.Context, req *pb.SQLServiceRollbackRequest) (*pb.SQLServiceRollbackResponse, error) {
+	si, err := x.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	return &pb.SQLServiceRollbackResponse{}, errorToStatus(si.Rollback(ctx))
+}
+
+// The host side: remoteInstance speaks SQLService to the plugin. It
+// implements SQLInstance whether or not the plugin's type has the sql
+// capability; the host checks the capability from Describe, and a plugin
+// without it answers unimplemented.
+
+func (i *remoteInstance) Query(ctx context.Context, stmt Statement) (Rows, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	stream, err := i.sql.Query(ctx, &pb.SQLServiceQueryRequest{InstanceId: i.id, Statement: statementToProto(stmt)})
+	if err != nil {
+		err = remoteError(ctx, err)
+		cancel()
+		return nil, err
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		err = remoteError(ctx, err)
+		cancel()
+		return nil, err
+	}
+	r := &remoteRows{ctx: ctx, cancel: cancel, stream: stream}
+	for _, c := range first.GetColumns().GetColumns() {
+		r.cols = append(r.cols, Column{Name: c.GetName(), Kind: ValueKind(c.GetKind()), DatabaseType: c.GetDatabaseType()})
+	}
+	return r, nil
+}
+
+func (i *remoteInstance) Exec(ctx context.Context, stmt Statement) (ExecResult, error) {
+	resp, err := i.sql.Exec(ctx, &pb.SQLServiceExecRequest{InstanceId: i.id, Statement: statementToProto(stmt)})
+	if err != nil {
+		return ExecResult{}, remoteError(ctx, err)
+	}
+	return ExecResult{RowsAffected: resp.GetRowsAffected(), LastInsertID: resp.GetLastInsertId(), HasLastInsertID: resp.GetHasLastInsertId()}, nil
+}
+
+func (i *remoteInstance) Begin(ctx context.Context, opts TxOptions) error {
+	_, err := i.sql.Begin(ctx, &pb.SQLServiceBeginRequest{InstanceId: i.id, Isolation: string(opts.Isolation), ReadOnly: opts.ReadOnly})
+	return remoteError(ctx, err)
+}
+
+func (i *remoteInstance) Commit(ctx context.Context) error {
+	_, err := i.sql.Commit(ctx, &pb.SQLServiceCommitRequest{InstanceId: i.id})
+	return remoteError(ctx, err)
+}
+
+func (i *remoteInstance) Rollback(ctx context.Context) error {
+	_, err := i.sql.Rollback(ctx, &pb.SQLServiceRollbackRequest{InstanceId: i.id})
+	return remoteError(ctx, err)
+}
+
+// remoteRows reads a streamed query result batch by batch.
+type remoteRows struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	stream grpc.ServerStreamingClient[pb.SQLServiceQueryResponse]
+	cols   []Column
+	batch  []*pb.SQLRow
+	row    []Value
+	err    error
+	done   bool
+}
+
+func (r *remoteRows) Columns() []Column { return r.cols }
+func (r *remoteRows) Values() []Value   { return r.row }
+func (r *remoteRows) Err() error        { return r.err }
+
+func (r *remoteRows) Next() bool {
+	for len(r.batch) == 0 {
+		if r.done {
+			return false
+		}
+		m, err := r.stream.Recv()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				r.err = remoteError(r.ctx, err)
+			}
+			r.finish()
+			return false
+		}
+		r.batch = m.GetRows().GetRows()
+		if m.GetRows() == nil {
+			r.err = Errorf(KindInternal, "plugin sent %T in the middle of rows", m.GetMsg())
+			r.finish()
+			return false
+		}
+	}
+	vals := r.batch[0].GetValues()
+	r.batch[0] = nil
+	r.batch = r.batch[1:]
+	if cap(r.row) < len(vals) {
+		r.row = make([]Value, len(vals))
+	}
+	r.row = r.row[:len(vals)]
+	for i, v := range vals {
+		r.row[i] = valueFromProto(v)
+	}
+	return true
+}
+
+func (r *remoteRows) finish() {
+	r.done = true
+	r.batch, r.row = nil, nil
+	r.cancel()
+}
+
+// Close stops the stream; the plugin sees its context canceled.
+func (r *remoteRows) Close() error {
+	if !r.done {
+		r.finish()
+	}
+	return nil
+}
+
+var (
+	_ SQLInstance = (*remoteInstance)(nil)
+	_ Rows        = (*remoteRows)(nil)
+)
