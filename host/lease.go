@@ -196,6 +196,13 @@ func (l *Lease) finish(op string, began time.Time, res any, err error) (json.Raw
 // Errors are *CallError values that unwrap to an error of an sdk.Kind:
 // test them with sdk.KindOf or errors.Is(err, sdk.ErrUnavailable).
 func (l *Lease) Invoke(ctx context.Context, op string, args any) (json.RawMessage, error) {
+	if l.isHostSQLOperation(op) {
+		raw, err := encodeArgs(args)
+		if err != nil {
+			return nil, &CallError{Resource: l.r.id, Operation: op, Err: err}
+		}
+		return l.invokeSQLJSON(ctx, op, raw)
+	}
 	raw, err := l.prepare(op, args, false)
 	if err != nil {
 		return nil, err

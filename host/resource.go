@@ -39,7 +39,9 @@ const closeGrace = 5 * time.Second
 type resource struct {
 	id    string
 	cfg   *config.Resource
-	rtype sdk.ResourceType
+	rtype sdk.ResourceType // with the operations the host adds (sql)
+	// pluginType is the type as the plugin described it.
+	pluginType sdk.ResourceType
 	prov  *provider
 	log   *slog.Logger
 
@@ -55,7 +57,7 @@ type resource struct {
 
 func newResource(r *config.Resource, t sdk.ResourceType, p *provider, log *slog.Logger) *resource {
 	return &resource{
-		id: r.ID(), cfg: r, rtype: t, prov: p,
+		id: r.ID(), cfg: r, rtype: withSQLOperations(t), pluginType: t, prov: p,
 		log:     log.With("resource", r.ID(), "type", r.Type),
 		state:   StatePending,
 		leases:  map[*Lease]struct{}{},

@@ -203,3 +203,30 @@ func TestSQLOnAResourceWithoutTheCapabilityIsRefused(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestQueryAndExecAnswerJSONForCallAndTheAdminEndpoint(t *testing.T) {
+	h, _ := sqlHost(t)
+	out, err := h.Invoke(t.Context(), "fakesql.db", "query", `{"sql":"echo","args":[1,"a",1.50,null,{"x":1},true]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"columns":[{"name":"int","kind":"int"},{"name":"text","kind":"text"},{"name":"decimal","kind":"decimal"},{"name":"null","kind":"null"},{"name":"json","kind":"json"},{"name":"bool","kind":"bool"}],"rows":[[1,"a","1.50",null,{"x":1},true]]}`
+	if string(out) != want {
+		t.Fatalf("query:\n got %s\nwant %s", out, want)
+	}
+	out, err = h.Invoke(t.Context(), "fakesql.db", "exec", map[string]any{"sql": "INSERT 3"})
+	if err != nil || string(out) != `{"rows_affected":1}` {
+		t.Fatalf("exec: %s %v", out, err)
+	}
+	if _, err := h.Invoke(t.Context(), "fakesql.db", "query", `{"sql":"echo","bogus":1}`); sdk.KindOf(err) != sdk.KindInvalidArgument {
+		t.Fatalf("unknown argument: %v", err)
+	}
+	info, _ := h.DescribeResource("fakesql.db")
+	var names []string
+	for _, op := range info.Operations {
+		names = append(names, op.Name)
+	}
+	if !slices.Contains(names, "query") || !slices.Contains(names, "exec") {
+		t.Fatalf("operations: %v", names)
+	}
+}

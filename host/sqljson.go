@@ -1,0 +1,210 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// The JSON face of the SQL path, for nebula-host call and the admin
+// endpoint: every resource with the sql capability answers the operations
+// "query" and "exec" with JSON in and out.
+
+// sqlOperations are the operations the host adds to SQL resource types.
+var sqlOperations = []sdk.Operation{
+	{
+		Name:        "query",
+		Description: "Run a statement and return its rows as JSON (at most max_rows; use the Go API for large results).",
+		Args: sdk.Schema{Attributes: []sdk.Attribute{
+			{Name: "sql", Type: sdk.String, Required: true, Description: "The statement, with the backend's placeholders ($1 or ?)."},
+			{Name: "args", Type: sdk.ListOf(sdk.String), Description: "Positional arguments: JSON values of any type."},
+			{Name: "max_rows", Type: sdk.Int, Default: json.RawMessage("1000"), Description: "Stop after this many rows and say truncated."},
+		}},
+		Idempotent: false,
+	},
+	{
+		Name:        "exec",
+		Description: "Run a statement that returns no rows; returns rows_affected and, where the backend has one, last_insert_id.",
+		Args: sdk.Schema{Attributes: []sdk.Attribute{
+			{Name: "sql", Type: sdk.String, Required: true, Description: "The statement."},
+			{Name: "args", Type: sdk.ListOf(sdk.String), Description: "Positional arguments: JSON values of any type."},
+		}},
+	},
+}
+
+// withSQLOperations returns the type's operations plus the SQL ones it
+// does not define itself.
+func withSQLOperations(t sdk.ResourceType) sdk.ResourceType {
+	if !hasCapability(t, sdk.CapabilitySQL) {
+		return t
+	}
+	ops := append([]sdk.Operation(nil), t.Operations...)
+	for _, op := range sqlOperations {
+		if _, ok := t.Operation(op.Name); !ok {
+			ops = append(ops, op)
+		}
+	}
+	t.Operations = ops
+	return t
+}
+
+// isHostSQLOperation reports whether op on this lease is one the host
+// answers itself.
+func (l *Lease) isHostSQLOperation(op string) bool {
+	if op != "query" && op != "exec" {
+		return false
+	}
+	if _, ok := l.r.pluginType.Operation(op); ok {
+		return false
+	}
+	return hasCapability(l.r.rtype, sdk.CapabilitySQL)
+}
+
+type sqlJSONArgs struct {
+	SQL     string            `json:"sql"`
+	Args    []json.RawMessage `json:"args"`
+	MaxRows *int              `json:"max_rows"`
+}
+
+func (l *Lease) invokeSQLJSON(ctx context.Context, op string, raw json.RawMessage) (json.RawMessage, error) {
+	fail := func(err error) error { return &CallError{Resource: l.r.id, Operation: op, Err: err} }
+	var a sqlJSONArgs
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(&a); err != nil {
+		return nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "arguments: want {\"sql\": \"...\", \"args\": [...]}: %v", err))
+	}
+	if strings.TrimSpace(a.SQL) == "" {
+		return nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "argument \"sql\" is required"))
+	}
+	args := make([]any, len(a.Args))
+	for i, r := range a.Args {
+		v, err := jsonToValue(r)
+		if err != nil {
+			return nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "argument %d: %v", i+1, err))
+		}
+		args[i] = v
+	}
+	if op == "exec" {
+		res, err := l.Exec(ctx, a.SQL, args...)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]any{"rows_affected": res.RowsAffected}
+		if res.HasLastInsertID {
+			out["last_insert_id"] = res.LastInsertID
+		}
+		return json.Marshal(out)
+	}
+	maxRows := 1000
+	if a.MaxRows != nil {
+		maxRows = *a.MaxRows
+	}
+	rows, err := l.Query(ctx, a.SQL, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type col struct {
+		Name         string        `json:"name"`
+		Kind         sdk.ValueKind `json:"kind"`
+		DatabaseType string        `json:"database_type,omitempty"`
+	}
+	out := struct {
+		Columns   []col   `json:"columns"`
+		Rows      [][]any `json:"rows"`
+		Truncated bool    `json:"truncated,omitempty"`
+	}{Columns: []col{}, Rows: [][]any{}}
+	for _, c := range rows.Columns() {
+		out.Columns = append(out.Columns, col{Name: c.Name, Kind: c.Kind, DatabaseType: c.DatabaseType})
+	}
+	for rows.Next() {
+		if len(out.Rows) >= maxRows {
+			out.Truncated = true
+			break
+		}
+		vals := rows.Values()
+		row := make([]any, len(vals))
+		for i, v := range vals {
+			row[i] = valueJSON(v)
+		}
+		out.Rows = append(out.Rows, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
+// jsonToValue turns a JSON argument into a SQL value: null, booleans and
+// strings as they are, whole numbers as ints, other numbers as exact
+// decimals, and objects and arrays as JSON.
+func jsonToValue(raw json.RawMessage) (sdk.Value, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return sdk.Null, nil
+	}
+	switch raw[0] {
+	case '{', '[':
+		return sdk.Value{Kind: sdk.ValueJSON, Bytes: append([]byte(nil), raw...)}, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var x any
+	if err := dec.Decode(&x); err != nil {
+		return sdk.Value{}, err
+	}
+	switch v := x.(type) {
+	case nil:
+		return sdk.Null, nil
+	case bool:
+		return sdk.Value{Kind: sdk.ValueBool, Bool: v}, nil
+	case string:
+		return sdk.Value{Kind: sdk.ValueText, Text: v}, nil
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return sdk.Value{Kind: sdk.ValueInt, Int: i}, nil
+		}
+		return sdk.Value{Kind: sdk.ValueDecimal, Text: v.String()}, nil
+	}
+	return sdk.Value{}, fmt.Errorf("unsupported JSON value %s", raw)
+}
+
+// valueJSON is a value as the JSON results show it: decimals as strings
+// (exact), bytes and UUIDs as hex strings, times in RFC 3339.
+func valueJSON(v sdk.Value) any {
+	switch v.Kind {
+	case sdk.ValueDecimal:
+		return v.Text
+	case sdk.ValueBytes:
+		return "\\x" + hex.EncodeToString(v.Bytes)
+	case sdk.ValueUUID:
+		h := hex.EncodeToString(v.Bytes)
+		if len(h) == 32 {
+			return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+		}
+		return h
+	case sdk.ValueDate:
+		return v.Time.Format(time.DateOnly)
+	case sdk.ValueTimestamp, sdk.ValueTimestampTZ:
+		return v.Time.Format(time.RFC3339Nano)
+	case sdk.ValueTime:
+		return (time.Time{}).Add(v.Duration).Format("15:04:05.999999999")
+	case sdk.ValueJSON:
+		return json.RawMessage(v.Bytes)
+	case sdk.ValueArray:
+		out := make([]any, len(v.Array))
+		for i, e := range v.Array {
+			out[i] = valueJSON(e)
+		}
+		return out
+	}
+	return v.Any()
+}
