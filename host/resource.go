@@ -42,8 +42,8 @@ type resource struct {
 	rtype sdk.ResourceType // with the operations the host adds (sql)
 	// pluginType is the type as the plugin described it.
 	pluginType sdk.ResourceType
-	prov  *provider
-	log   *slog.Logger
+	prov       *provider
+	log        *slog.Logger
 
 	mu      sync.Mutex // guards the fields below; never held across a plugin call
 	state   ResourceState
