@@ -1,0 +1,192 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"strings"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// TypeName is the name of the resource type the driver offers.
+const TypeName = "mysql"
+
+// Version is the driver's version.
+const Version = "0.1.0"
+
+// Config is the configuration of a mysql resource.
+type Config struct {
+	// DSN is a go-sql-driver DSN, such as root@tcp(127.0.0.1:3306)/test.
+	DSN string `nebula:"dsn,required,sensitive" doc:"go-sql-driver data source name, such as user:password@tcp(127.0.0.1:3306)/db?param=value; it may hold a password."`
+	// Password overrides the DSN's password when set.
+	Password string `nebula:"password,sensitive" doc:"Password; overrides the password in dsn when set."`
+	// ConnectTimeout bounds dialing and the handshake of a session.
+	ConnectTimeout time.Duration `nebula:"connect_timeout" default:"10s" doc:"How long opening a session (dial and handshake) may take."`
+}
+
+var configSchema = sdk.MustSchemaFor(Config{})
+
+// Driver is the mysql driver. Its zero value is ready to use; New returns
+// one.
+type Driver struct{}
+
+// New returns the mysql driver.
+func New() *Driver { return &Driver{} }
+
+// Info describes the driver and its one resource type, "mysql".
+func (d *Driver) Info() sdk.DriverInfo {
+	return sdk.DriverInfo{
+		Name:    "mysql",
+		Version: Version,
+		Types: []sdk.ResourceType{{
+			Name:         TypeName,
+			Description:  "A MySQL or MariaDB database; each instance is one session (connection) that runs SQL with typed values and holds transactions.",
+			Config:       configSchema,
+			Capabilities: []string{sdk.CapabilitySQL},
+			Pooling:      sdk.PoolingExclusive,
+			Operations:   operations,
+		}},
+	}
+}
+
+func checkType(typ string) error {
+	if typ != TypeName {
+		return sdk.Errorf(sdk.KindInvalidArgument, "the mysql driver has no resource type %q", typ)
+	}
+	return nil
+}
+
+// ValidateConfig checks that the DSN parses and the timeout is positive.
+func (d *Driver) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	if err := checkType(req.Type); err != nil {
+		return err
+	}
+	var cfg Config
+	if err := req.Decode(&cfg); err != nil {
+		return err
+	}
+	_, err := connectorConfig(cfg)
+	return err
+}
+
+// Configure validates the configuration and prepares the connector that
+// Open uses. It does not connect.
+func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
+	if err := checkType(req.Type); err != nil {
+		return nil, err
+	}
+	var cfg Config
+	if err := req.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	mc, err := connectorConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := gomysql.NewConnector(mc)
+	if err != nil {
+		return nil, sdk.AttributeError("dsn", "invalid DSN", redact(err.Error(), cfg))
+	}
+	return &Resource{name: req.Name, cfg: cfg, mc: mc, connector: conn}, nil
+}
+
+// connectorConfig turns the resource configuration into go-sql-driver's.
+// Its errors never hold the DSN or the password.
+func connectorConfig(cfg Config) (*gomysql.Config, error) {
+	if strings.TrimSpace(cfg.DSN) == "" {
+		return nil, sdk.AttributeError("dsn", "must not be empty", "set a DSN such as root@tcp(127.0.0.1:3306)/test")
+	}
+	if cfg.ConnectTimeout <= 0 {
+		return nil, sdk.AttributeError("connect_timeout", "must be positive", "set a duration such as \"10s\"")
+	}
+	mc, err := gomysql.ParseDSN(cfg.DSN)
+	if err != nil {
+		return nil, sdk.AttributeError("dsn", "invalid DSN", redact(err.Error(), cfg)+"; want a go-sql-driver DSN such as user:password@tcp(127.0.0.1:3306)/db")
+	}
+	if cfg.Password != "" {
+		mc.Passwd = cfg.Password
+	}
+	mc.ParseTime = true
+	mc.InterpolateParams = false
+	mc.Loc = time.UTC
+	mc.Timeout = cfg.ConnectTimeout
+	mc.MultiStatements = false
+	if mc.Params == nil {
+		mc.Params = map[string]string{}
+	}
+	hasTZ := false
+	for k := range mc.Params {
+		if strings.EqualFold(k, "time_zone") {
+			hasTZ = true
+		}
+	}
+	if !hasTZ {
+		mc.Params["time_zone"] = "'+00:00'"
+	}
+	return mc, nil
+}
+
+// redact removes the password of the DSN and the password attribute from
+// msg.
+func redact(msg string, cfg Config) string {
+	var secrets []string
+	if cfg.Password != "" {
+		secrets = append(secrets, cfg.Password)
+	}
+	if at := strings.LastIndex(cfg.DSN, "@"); at >= 0 {
+		if c := strings.Index(cfg.DSN[:at], ":"); c >= 0 && c+1 < at {
+			secrets = append(secrets, cfg.DSN[c+1:at])
+		}
+	}
+	for _, s := range secrets {
+		msg = strings.ReplaceAll(msg, s, "***")
+	}
+	return msg
+}
+
+// Resource is one configured MySQL database.
+type Resource struct {
+	name      string
+	cfg       Config
+	mc        *gomysql.Config
+	connector driver.Connector
+}
+
+// Open connects one session: a *sql.DB of its own with at most one
+// connection, and the one *sql.Conn the instance keeps.
+func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, sdk.WrapError(sdk.KindOf(err), err, "mysql open")
+	}
+	db := sql.OpenDB(r.connector)
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
+	defer cancel()
+	conn, err := db.Conn(cctx)
+	if err != nil {
+		_ = db.Close()
+		return nil, wrapErr(cctx, err, "mysql connect to "+r.mc.Addr)
+	}
+	inst := &Instance{res: r, db: db, conn: conn, stmts: newStmtCache(stmtCacheSize)}
+	if err := inst.captureDefaults(cctx); err != nil {
+		_ = conn.Close()
+		_ = db.Close()
+		return nil, err
+	}
+	return inst, nil
+}
+
+// Close does nothing: each instance owns its connection.
+func (r *Resource) Close(context.Context) error { return nil }
+
+// Interface guards.
+var (
+	_ sdk.Driver          = (*Driver)(nil)
+	_ sdk.ConfigValidator = (*Driver)(nil)
+	_ sdk.Resource        = (*Resource)(nil)
+)

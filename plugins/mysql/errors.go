@@ -1,0 +1,96 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"syscall"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+var retryable = true
+
+// wrapErr turns an error of go-sql-driver or database/sql into an
+// *sdk.Error: MySQL errors keep their number as Code, context errors become
+// canceled or timeout, broken connections unavailable. nil stays nil.
+func wrapErr(ctx context.Context, err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var se *sdk.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) {
+		e := &sdk.Error{Kind: kindOfNumber(me.Number), Message: what + " (MySQL error " + strconv.Itoa(int(me.Number)) + ")", Code: strconv.Itoa(int(me.Number)), Err: err}
+		if me.Number == 1213 || me.Number == 1205 {
+			e.Retryable = &retryable
+		}
+		return e
+	}
+	// The call's context first: go-sql-driver closes the connection when
+	// it is canceled, and reports that as a broken connection.
+	if cerr := ctx.Err(); cerr != nil {
+		return &sdk.Error{Kind: sdk.KindOf(cerr), Message: what, Err: errors.Join(cerr, err)}
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return sdk.WrapError(sdk.KindCanceled, err, what)
+	case errors.Is(err, context.DeadlineExceeded):
+		return sdk.WrapError(sdk.KindTimeout, err, what)
+	}
+	var ne net.Error
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, gomysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.As(err, &ne) || errors.Is(err, gomysql.ErrPktSync) || errors.Is(err, gomysql.ErrPktSyncMul) {
+		return sdk.WrapError(sdk.KindUnavailable, err, what+": the connection is broken")
+	}
+	if errors.Is(err, gomysql.ErrBusyBuffer) {
+		return sdk.WrapError(sdk.KindFailedPrecondition, err, what+": the session is busy (close the open rows first)")
+	}
+	return sdk.WrapError(sdk.KindUnknown, err, what)
+}
+
+// kindOfNumber maps a MySQL/MariaDB error number to a kind.
+func kindOfNumber(n uint16) sdk.Kind {
+	switch n {
+	case 1062, 1586, 1022, // duplicate key
+		1451, 1452, 1216, 1217, // foreign key
+		1213, 1205: // deadlock, lock wait timeout
+		return sdk.KindConflict
+	case 1064, 1149, // syntax
+		1146, 1054, 1109, // no such table / column
+		1048, 1364, // column cannot be null, no default
+		1264, 1265, 1292, 1366, 1406, // bad or out-of-range value
+		1052, 1060, 1061, 1091, 1136, 1210, 1241, 1242, 1305, 1630, 4025, 3819:
+		return sdk.KindInvalidArgument
+	case 1050: // table exists
+		return sdk.KindAlreadyExists
+	case 1049: // unknown database
+		return sdk.KindNotFound
+	case 1045, 1698: // access denied (password)
+		return sdk.KindUnauthenticated
+	case 1044, 1142, 1143, 1227, 1370:
+		return sdk.KindPermissionDenied
+	case 1040, 1203, 1041, 1037, 1114: // too many connections, out of memory, table full
+		return sdk.KindResourceExhausted
+	case 1792, 1290, 1836, 1568, 1179: // read-only transaction / mode, tx in progress
+		return sdk.KindFailedPrecondition
+	case 1053, 1927, 1152, 1184, 1158, 1159, 1160, 1161: // shutdown, connection killed, aborted, network
+		return sdk.KindUnavailable
+	case 1317: // query interrupted
+		return sdk.KindCanceled
+	case 3024, 1969: // max execution / statement time exceeded
+		return sdk.KindTimeout
+	}
+	return sdk.KindUnknown
+}
