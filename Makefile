@@ -41,10 +41,13 @@ run: build
 	@mkdir -p .data/files
 	./bin/nebula-host run -config examples/quickstart
 
-# Tests build the plugin binaries themselves (the conformance kit and the
-# supervision tests run the built binaries), so they need nothing started.
+# The tests build the plugin binaries they run. The SQL plugins' tests talk
+# to real PostgreSQL and MariaDB servers: scripts/testenv reuses them where
+# they answer and installs and starts private ones where they do not, and
+# its env lines tell the tests where they are.
 test: build
-	$(GO) test -race -count=1 -timeout 20m $(TEST_FLAGS) ./...
+	scripts/testenv up
+	eval "$$(scripts/testenv env)" && $(GO) test -race -count=1 -timeout 20m $(TEST_FLAGS) ./...
 	cd examples/thirdparty-plugin && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 # The real PostgreSQL, MariaDB and Redis servers integration tests talk to:
