@@ -1,0 +1,275 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// TypeName is the name of the resource type the driver offers.
+const TypeName = "sqlite"
+
+// Version is the driver's version.
+const Version = "0.1.0"
+
+// MemoryPath is the path that selects an in-memory database shared by the
+// instances of the resource.
+const MemoryPath = ":memory:"
+
+// Config is the configuration of a sqlite resource.
+type Config struct {
+	// Path is the database file, or ":memory:".
+	Path string `nebula:"path,required" doc:"Path of the database file (created if missing), or \":memory:\" for an in-memory database shared by the resource's instances."`
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// connection before failing with SQLITE_BUSY.
+	BusyTimeout time.Duration `nebula:"busy_timeout" default:"5s" doc:"How long a statement waits for a lock held by another connection before failing as busy (PRAGMA busy_timeout)."`
+	// JournalMode is the journal mode of a database file.
+	JournalMode string `nebula:"journal_mode" default:"wal" doc:"Journal mode of the database file: delete, truncate, persist, memory, wal or off (PRAGMA journal_mode). Ignored for \":memory:\"."`
+	// ForeignKeys enforces foreign key constraints.
+	ForeignKeys bool `nebula:"foreign_keys" default:"true" doc:"Whether foreign key constraints are enforced (PRAGMA foreign_keys)."`
+}
+
+var configSchema = sdk.MustSchemaFor(Config{})
+
+var journalModes = map[string]bool{"delete": true, "truncate": true, "persist": true, "memory": true, "wal": true, "off": true}
+
+func (c Config) validate() error {
+	var errs []error
+	switch {
+	case strings.TrimSpace(c.Path) == "":
+		errs = append(errs, sdk.AttributeError("path", "must not be empty",
+			`Set the path of the database file, or ":memory:" for an in-memory database.`))
+	case strings.HasPrefix(c.Path, "file:"):
+		errs = append(errs, sdk.AttributeError("path", "must be a file path, not a URI",
+			`Give the path of the database file, such as "/var/lib/app/app.db", or ":memory:".`))
+	case strings.ContainsRune(c.Path, 0):
+		errs = append(errs, sdk.AttributeError("path", "must not contain a NUL byte", "Give a valid file path."))
+	}
+	if c.BusyTimeout < 0 {
+		errs = append(errs, sdk.AttributeError("busy_timeout", "must not be negative",
+			`Set a duration such as "5s", or "0s" to fail at once when the database is locked.`))
+	}
+	if !journalModes[strings.ToLower(c.JournalMode)] {
+		errs = append(errs, sdk.AttributeError("journal_mode", "unknown journal mode "+strconv.Quote(c.JournalMode),
+			"Use one of delete, truncate, persist, memory, wal or off."))
+	}
+	return errors.Join(errs...)
+}
+
+// Driver is the sqlite driver. Its zero value is ready to use; New returns
+// one.
+type Driver struct{}
+
+// New returns the sqlite driver.
+func New() *Driver { return &Driver{} }
+
+// Info describes the driver and its one resource type, "sqlite".
+func (d *Driver) Info() sdk.DriverInfo {
+	return sdk.DriverInfo{
+		Name:    "sqlite",
+		Version: Version,
+		Types: []sdk.ResourceType{{
+			Name:         TypeName,
+			Description:  "A SQLite database (a file, or an in-memory database shared by the resource's instances); each instance is one connection.",
+			Config:       configSchema,
+			Capabilities: []string{sdk.CapabilitySQL},
+			Pooling:      sdk.PoolingExclusive,
+			Operations:   operations,
+		}},
+	}
+}
+
+var operations = []sdk.Operation{{
+	Name:        "ping",
+	Description: "Runs a trivial query on the connection and returns {\"ok\": true}.",
+	Args:        sdk.MustSchemaFor(pingArgs{}),
+	Idempotent:  true,
+}}
+
+type pingArgs struct{}
+
+// ValidateConfig checks the path, busy_timeout and journal_mode.
+func (d *Driver) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	if err := checkType(req.Type); err != nil {
+		return err
+	}
+	var cfg Config
+	if err := req.Decode(&cfg); err != nil {
+		return err
+	}
+	return cfg.validate()
+}
+
+func checkType(name string) error {
+	if name != TypeName {
+		return sdk.Errorf(sdk.KindInvalidArgument, "sqlite driver has no resource type %q", name)
+	}
+	return nil
+}
+
+// Configure checks the configuration and builds the data source name. For
+// ":memory:" it also opens the connection that keeps the shared in-memory
+// database alive until the resource is closed.
+func (d *Driver) Configure(ctx context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
+	if err := checkType(req.Type); err != nil {
+		return nil, err
+	}
+	var cfg Config
+	if err := req.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "invalid configuration of sqlite resource "+req.Name)
+	}
+	r := &Resource{name: req.Name, cfg: cfg}
+	if cfg.Path == MemoryPath {
+		r.dsn = memoryDSN(req.Name, cfg)
+		keeper, conn, err := openConn(ctx, r.dsn)
+		if err != nil {
+			return nil, mapError(ctx, err, "opening the in-memory database of sqlite resource "+req.Name)
+		}
+		r.keeper, r.keeperConn = keeper, conn
+		return r, nil
+	}
+	abs, err := filepath.Abs(cfg.Path)
+	if err != nil {
+		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "resolving the path of sqlite resource "+req.Name)
+	}
+	r.dsn = fileDSN(abs, cfg)
+	return r, nil
+}
+
+// pragmas are the _pragma DSN parameters applied to every new connection,
+// busy_timeout first so that the others wait for locks.
+func pragmas(cfg Config, file bool) []string {
+	fk := "0"
+	if cfg.ForeignKeys {
+		fk = "1"
+	}
+	p := []string{
+		"busy_timeout(" + strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10) + ")",
+		"foreign_keys(" + fk + ")",
+	}
+	if file {
+		p = append(p, "journal_mode("+strings.ToUpper(cfg.JournalMode)+")")
+	}
+	return p
+}
+
+func encodePragmas(ps []string) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = "_pragma=" + url.QueryEscape(p)
+	}
+	return strings.Join(parts, "&")
+}
+
+// fileDSN is a SQLite URI for the file at the absolute path abs.
+func fileDSN(abs string, cfg Config) string {
+	u := url.URL{Path: filepath.ToSlash(abs)}
+	return "file:" + u.EscapedPath() + "?mode=rwc&" + encodePragmas(pragmas(cfg, true))
+}
+
+// memoryDSN names a shared-cache in-memory database unique to one
+// Configure call: the resource name (for debugging) and a random suffix,
+// so that two resources, or a resource configured again, never share one.
+func memoryDSN(name string, cfg Config) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, name)
+	return "file:nebula-" + safe + "-" + hex.EncodeToString(b[:]) + "?mode=memory&cache=shared&" + encodePragmas(pragmas(cfg, false))
+}
+
+// openConn opens a database handle limited to one connection and takes
+// that connection.
+func openConn(ctx context.Context, dsn string) (*sql.DB, *sql.Conn, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	return db, conn, nil
+}
+
+// Resource is one configured SQLite database.
+type Resource struct {
+	name string
+	cfg  Config
+	dsn  string
+	// keeper and keeperConn hold a ":memory:" database open while the
+	// resource lives; nil for files.
+	keeper     *sql.DB
+	keeperConn *sql.Conn
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// Open opens one connection to the database.
+func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		return nil, sdk.Errorf(sdk.KindUnavailable, "sqlite resource %q is closed", r.name)
+	}
+	db, conn, err := openConn(ctx, r.dsn)
+	if err != nil {
+		return nil, mapError(ctx, err, "opening a connection of sqlite resource "+r.name)
+	}
+	return &Instance{res: r, db: db, conn: conn, rows: map[*Rows]struct{}{}}, nil
+}
+
+// Close releases the connection that keeps a ":memory:" database alive;
+// the database disappears with it. Close is safe to call more than once.
+func (r *Resource) Close(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	var errs []error
+	if r.keeperConn != nil {
+		errs = append(errs, r.keeperConn.Close())
+	}
+	if r.keeper != nil {
+		errs = append(errs, r.keeper.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return sdk.WrapError(sdk.KindInternal, err, "closing sqlite resource "+r.name)
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ sdk.Driver          = (*Driver)(nil)
+	_ sdk.ConfigValidator = (*Driver)(nil)
+	_ sdk.Resource        = (*Resource)(nil)
+)

@@ -1,0 +1,336 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"sync"
+
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// Instance is one connection to the database. The host leases it to one
+// caller at a time (exclusive pooling); its methods are nonetheless safe to
+// call concurrently, as rows may still be streaming when the next call
+// arrives.
+type Instance struct {
+	res  *Resource
+	db   *sql.DB
+	conn *sql.Conn
+
+	mu       sync.Mutex
+	closed   bool
+	inTx     bool // a transaction begun with Begin is open
+	readOnly bool // ... and it set PRAGMA query_only
+	rows     map[*Rows]struct{}
+}
+
+func (i *Instance) usable() error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.closed {
+		return sdk.Errorf(sdk.KindUnavailable, "instance of sqlite resource %q is closed", i.res.name)
+	}
+	return nil
+}
+
+// Check runs SELECT 1 on the connection.
+func (i *Instance) Check(ctx context.Context) error {
+	if err := i.usable(); err != nil {
+		return err
+	}
+	var one int
+	if err := i.conn.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return mapError(ctx, err, "sqlite check")
+	}
+	return nil
+}
+
+// Invoke performs "ping", the type's one operation.
+func (i *Instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
+	if req.Operation != "ping" {
+		return nil, sdk.Errorf(sdk.KindInvalidArgument, "sqlite resource has no operation %q", req.Operation)
+	}
+	var args pingArgs
+	if err := req.Decode(&args); err != nil {
+		return nil, err
+	}
+	if err := i.Check(ctx); err != nil {
+		return nil, err
+	}
+	return map[string]bool{"ok": true}, nil
+}
+
+// Close closes the rows still open and the connection.
+func (i *Instance) Close(context.Context) error {
+	i.mu.Lock()
+	if i.closed {
+		i.mu.Unlock()
+		return nil
+	}
+	i.closed = true
+	rows := i.takeRows()
+	i.mu.Unlock()
+	for _, r := range rows {
+		_ = r.Close()
+	}
+	err := i.conn.Close()
+	if cerr := i.db.Close(); err == nil {
+		err = cerr
+	}
+	return mapError(context.Background(), err, "closing sqlite connection")
+}
+
+// takeRows empties the set of open rows and returns them; i.mu is held.
+func (i *Instance) takeRows() []*Rows {
+	out := make([]*Rows, 0, len(i.rows))
+	for r := range i.rows {
+		out = append(out, r)
+	}
+	clear(i.rows)
+	return out
+}
+
+// Reset closes open rows, rolls back any open transaction and applies the
+// session settings again: query_only off, and foreign_keys and
+// busy_timeout as configured.
+func (i *Instance) Reset(ctx context.Context) error {
+	if err := i.usable(); err != nil {
+		return err
+	}
+	i.mu.Lock()
+	rows := i.takeRows()
+	i.mu.Unlock()
+	for _, r := range rows {
+		_ = r.Close()
+	}
+	if _, err := i.conn.ExecContext(ctx, "ROLLBACK"); err != nil && !isNoTx(err) {
+		return mapError(ctx, err, "sqlite reset: rollback")
+	}
+	i.mu.Lock()
+	i.inTx, i.readOnly = false, false
+	i.mu.Unlock()
+	cfg := i.res.cfg
+	fk := "OFF"
+	if cfg.ForeignKeys {
+		fk = "ON"
+	}
+	for _, p := range []string{
+		"PRAGMA query_only = OFF",
+		"PRAGMA foreign_keys = " + fk,
+		"PRAGMA busy_timeout = " + strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10),
+	} {
+		if _, err := i.conn.ExecContext(ctx, p); err != nil {
+			return mapError(ctx, err, "sqlite reset: "+p)
+		}
+	}
+	return nil
+}
+
+func bindAll(args []sdk.Value) ([]any, error) {
+	out := make([]any, len(args))
+	for n, a := range args {
+		v, err := bind(n, a)
+		if err != nil {
+			return nil, err
+		}
+		out[n] = v
+	}
+	return out, nil
+}
+
+// Query runs a statement and streams its rows from SQLite's cursor.
+func (i *Instance) Query(ctx context.Context, stmt sdk.Statement) (sdk.Rows, error) {
+	if err := i.usable(); err != nil {
+		return nil, err
+	}
+	args, err := bindAll(stmt.Args)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := i.conn.QueryContext(ctx, stmt.SQL, args...)
+	if err != nil {
+		return nil, mapError(ctx, err, "sqlite query")
+	}
+	types, err := rs.ColumnTypes()
+	if err != nil {
+		_ = rs.Close()
+		return nil, mapError(ctx, err, "sqlite query: columns")
+	}
+	r := &Rows{inst: i, ctx: ctx, rs: rs, cols: make([]sdk.Column, len(types))}
+	for n, ct := range types {
+		r.cols[n] = sdk.Column{Name: ct.Name(), Kind: columnKind(ct.DatabaseTypeName()), DatabaseType: ct.DatabaseTypeName()}
+	}
+	r.raw = make([]any, len(types))
+	r.dest = make([]any, len(types))
+	for n := range r.raw {
+		r.dest[n] = &r.raw[n]
+	}
+	r.vals = make([]sdk.Value, len(types))
+	i.mu.Lock()
+	i.rows[r] = struct{}{}
+	i.mu.Unlock()
+	return r, nil
+}
+
+// Exec runs a statement (or several, separated by semicolons) that
+// returns no rows.
+func (i *Instance) Exec(ctx context.Context, stmt sdk.Statement) (sdk.ExecResult, error) {
+	if err := i.usable(); err != nil {
+		return sdk.ExecResult{}, err
+	}
+	args, err := bindAll(stmt.Args)
+	if err != nil {
+		return sdk.ExecResult{}, err
+	}
+	res, err := i.conn.ExecContext(ctx, stmt.SQL, args...)
+	if err != nil {
+		return sdk.ExecResult{}, mapError(ctx, err, "sqlite exec")
+	}
+	var out sdk.ExecResult
+	if out.RowsAffected, err = res.RowsAffected(); err != nil {
+		return sdk.ExecResult{}, mapError(ctx, err, "sqlite exec: rows affected")
+	}
+	if id, err := res.LastInsertId(); err == nil {
+		out.LastInsertID, out.HasLastInsertID = id, true
+	}
+	return out, nil
+}
+
+// Begin starts a transaction. SQLite transactions are serializable, which
+// satisfies every isolation level; a read-only transaction sets PRAGMA
+// query_only until it ends.
+func (i *Instance) Begin(ctx context.Context, opts sdk.TxOptions) error {
+	if err := i.usable(); err != nil {
+		return err
+	}
+	switch opts.Isolation {
+	case sdk.IsolationDefault, sdk.IsolationReadUncommitted, sdk.IsolationReadCommitted,
+		sdk.IsolationRepeatableRead, sdk.IsolationSerializable:
+	default:
+		return sdk.Errorf(sdk.KindInvalidArgument, "unknown isolation level %q", opts.Isolation)
+	}
+	i.mu.Lock()
+	open := i.inTx
+	i.mu.Unlock()
+	if open {
+		return sdk.Errorf(sdk.KindFailedPrecondition, "sqlite begin: a transaction is already open")
+	}
+	if opts.ReadOnly {
+		if _, err := i.conn.ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
+			return mapError(ctx, err, "sqlite begin: read only")
+		}
+	}
+	if _, err := i.conn.ExecContext(ctx, "BEGIN"); err != nil {
+		if opts.ReadOnly {
+			_, _ = i.conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA query_only = OFF")
+		}
+		if isNestedTx(err) {
+			return sdk.WrapError(sdk.KindFailedPrecondition, err, "sqlite begin: a transaction is already open")
+		}
+		return mapError(ctx, err, "sqlite begin")
+	}
+	i.mu.Lock()
+	i.inTx, i.readOnly = true, opts.ReadOnly
+	i.mu.Unlock()
+	return nil
+}
+
+// Commit commits the open transaction.
+func (i *Instance) Commit(ctx context.Context) error { return i.end(ctx, "COMMIT") }
+
+// Rollback rolls the open transaction back.
+func (i *Instance) Rollback(ctx context.Context) error { return i.end(ctx, "ROLLBACK") }
+
+func (i *Instance) end(ctx context.Context, verb string) error {
+	if err := i.usable(); err != nil {
+		return err
+	}
+	what := "sqlite " + verb
+	_, err := i.conn.ExecContext(ctx, verb)
+	if err != nil && !isNoTx(err) {
+		// A COMMIT that fails (busy) leaves the transaction open.
+		return mapError(ctx, err, what)
+	}
+	i.mu.Lock()
+	readOnly := i.readOnly
+	i.inTx, i.readOnly = false, false
+	i.mu.Unlock()
+	if readOnly {
+		if _, qerr := i.conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA query_only = OFF"); qerr != nil {
+			return mapError(ctx, qerr, what+": read only off")
+		}
+	}
+	if err != nil {
+		return sdk.WrapError(sdk.KindFailedPrecondition, err, what+": no transaction is open")
+	}
+	return nil
+}
+
+// Rows streams a query's result from SQLite's cursor.
+type Rows struct {
+	inst *Instance
+	ctx  context.Context
+	rs   *sql.Rows
+	cols []sdk.Column
+	raw  []any
+	dest []any
+	vals []sdk.Value
+	err  error
+	once sync.Once
+}
+
+// Columns describes the result's columns; Kind is null for columns
+// without a declared type (expressions), whose values take the kind of
+// what SQLite stored.
+func (r *Rows) Columns() []sdk.Column { return r.cols }
+
+// Next reads the next row from the cursor.
+func (r *Rows) Next() bool {
+	if r.err != nil {
+		return false
+	}
+	if !r.rs.Next() {
+		if err := r.rs.Err(); err != nil {
+			r.err = mapError(r.ctx, err, "sqlite query: reading rows")
+		}
+		_ = r.Close()
+		return false
+	}
+	if err := r.rs.Scan(r.dest...); err != nil {
+		r.err = mapError(r.ctx, err, "sqlite query: reading a row")
+		_ = r.Close()
+		return false
+	}
+	for n, v := range r.raw {
+		r.vals[n] = convert(r.cols[n].Kind, v)
+		r.raw[n] = nil
+	}
+	return true
+}
+
+// Values returns the current row; the slice is reused by Next.
+func (r *Rows) Values() []sdk.Value { return r.vals }
+
+// Err is the error that ended the rows.
+func (r *Rows) Err() error { return r.err }
+
+// Close closes the cursor.
+func (r *Rows) Close() error {
+	var err error
+	r.once.Do(func() {
+		err = r.rs.Close()
+		r.inst.mu.Lock()
+		delete(r.inst.rows, r)
+		r.inst.mu.Unlock()
+	})
+	return mapError(context.Background(), err, "sqlite query: closing rows")
+}
+
+// Interface guards.
+var (
+	_ sdk.Instance    = (*Instance)(nil)
+	_ sdk.SQLInstance = (*Instance)(nil)
+	_ sdk.Resetter    = (*Instance)(nil)
+	_ sdk.Rows        = (*Rows)(nil)
+)
