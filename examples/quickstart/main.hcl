@@ -4,6 +4,9 @@
 #   bin/nebula-host call memory.cache get '{"key":"a"}'
 #   echo hello | bin/nebula-host call -in - localfs.files put '{"path":"hello.txt"}'
 #   bin/nebula-host call -stream localfs.files get '{"path":"hello.txt"}'
+#   bin/nebula-host call sqlite.db exec '{"sql":"CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT)"}'
+#   bin/nebula-host call sqlite.db exec '{"sql":"INSERT INTO notes(body) VALUES (?)","args":["hi"]}'
+#   bin/nebula-host call sqlite.db query '{"sql":"SELECT id, body FROM notes"}'
 #   curl 127.0.0.1:9464/readyz?verbose
 
 variable "files_root" {
@@ -28,4 +31,10 @@ resource "memory" "cache" {
 resource "localfs" "files" {
   root        = var.files_root
   create_root = true
+}
+
+# An in-memory SQLite database, shared by every session of the resource
+# while the host runs.
+resource "sqlite" "db" {
+  path = ":memory:"
 }
