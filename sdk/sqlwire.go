@@ -169,6 +169,10 @@ func (x *sqlServer) Query(req *pb.SQLServiceQueryRequest, stream grpc.ServerStre
 		}
 	}
 	if err := rows.Err(); err != nil {
+		// The rows read before the error reach the caller first.
+		if ferr := flush(); ferr != nil {
+			return ferr
+		}
 		return errorToStatus(err)
 	}
 	return flush()

@@ -1,0 +1,217 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// TypeName is the name of the resource type the driver offers.
+const TypeName = "postgres"
+
+// Version is the driver's version.
+const Version = "0.1.0"
+
+// DefaultApplicationName is the application_name a session reports when the
+// configuration does not set one.
+const DefaultApplicationName = "nebula-resource"
+
+// Config is the configuration of a postgres resource.
+type Config struct {
+	// URL is the connection string, a postgres:// URL or a keyword/value
+	// string. It may hold a password, so it is sensitive.
+	URL string `nebula:"url,required,sensitive" doc:"Connection URL, postgres://user[:password]@host:port/database?sslmode=...; sslmode sets TLS. Sensitive: it may hold a password."`
+	// Password, when set, replaces the URL's password.
+	Password string `nebula:"password,sensitive" doc:"Password; when set it overrides the password in the URL."`
+	// ApplicationName is reported to the server (pg_stat_activity).
+	ApplicationName string `nebula:"application_name" default:"nebula-resource" doc:"application_name the session reports to the server; an application_name in the URL is used when this is left at its default."`
+	// StatementTimeout, when positive, is set as the session's
+	// statement_timeout after connecting and again after every Reset.
+	StatementTimeout time.Duration `nebula:"statement_timeout" doc:"Session statement_timeout, set after connecting and after every reset; unset or 0s keeps the server's default."`
+	// ConnectTimeout bounds opening a session (dial, TLS, authentication).
+	ConnectTimeout time.Duration `nebula:"connect_timeout" default:"10s" doc:"Time allowed to open a session (dial, TLS, authentication); 0s means no limit beyond the caller's."`
+}
+
+var configSchema = sdk.MustSchemaFor(Config{})
+
+// pingArgs are the arguments of the ping operation: none.
+type pingArgs struct{}
+
+var operations = []sdk.Operation{{
+	Name:        "ping",
+	Description: "Runs a round trip to the server on the session and returns {\"ok\": true}.",
+	Args:        sdk.MustSchemaFor(pingArgs{}),
+	Idempotent:  true,
+}}
+
+// Driver is the PostgreSQL driver. Its zero value is ready to use; New
+// returns one.
+type Driver struct{}
+
+// New returns the PostgreSQL driver.
+func New() *Driver { return &Driver{} }
+
+// Info describes the driver and its one resource type, "postgres".
+func (d *Driver) Info() sdk.DriverInfo {
+	return sdk.DriverInfo{
+		Name:    "postgres",
+		Version: Version,
+		Types: []sdk.ResourceType{{
+			Name:         TypeName,
+			Description:  "A PostgreSQL database; each instance is one session (one connection) that runs SQL with typed values, streamed rows and transactions.",
+			Config:       configSchema,
+			Capabilities: []string{sdk.CapabilitySQL},
+			Pooling:      sdk.PoolingExclusive,
+			Operations:   operations,
+		}},
+	}
+}
+
+// ValidateConfig checks that the URL parses and the durations are not
+// negative. It does not connect.
+func (d *Driver) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	if err := checkType(req.Type); err != nil {
+		return err
+	}
+	var cfg Config
+	if err := req.Decode(&cfg); err != nil {
+		return err
+	}
+	_, err := cfg.connConfig()
+	return err
+}
+
+// Configure parses the configuration into a connection configuration. It
+// opens no session.
+func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
+	if err := checkType(req.Type); err != nil {
+		return nil, err
+	}
+	var cfg Config
+	if err := req.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	cc, err := cfg.connConfig()
+	if err != nil {
+		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "invalid configuration of postgres resource "+req.Name)
+	}
+	return &Resource{name: req.Name, cfg: cfg, conn: cc, secrets: cfg.secrets(cc)}, nil
+}
+
+func checkType(name string) error {
+	if name != TypeName {
+		return sdk.Errorf(sdk.KindInvalidArgument, "postgres driver has no resource type %q", name)
+	}
+	return nil
+}
+
+// connConfig validates c and builds the pgx configuration. Its errors
+// never quote the URL or the password.
+func (c Config) connConfig() (*pgx.ConnConfig, error) {
+	var errs []error
+	if strings.TrimSpace(c.URL) == "" {
+		errs = append(errs, sdk.AttributeError("url", "must not be empty",
+			"Set a connection URL such as postgres://user@host:5432/db?sslmode=require."))
+	}
+	if c.StatementTimeout < 0 {
+		errs = append(errs, sdk.AttributeError("statement_timeout", "must not be negative",
+			`Set a positive duration such as "30s", or "0s" to keep the server's default.`))
+	}
+	if c.ConnectTimeout < 0 {
+		errs = append(errs, sdk.AttributeError("connect_timeout", "must not be negative",
+			`Set a positive duration such as "10s", or "0s" for no limit.`))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	cc, err := pgx.ParseConfig(c.URL)
+	if err != nil {
+		// pgx's parse errors can quote the connection string (a url.Error
+		// does, password and all), so none of their text is passed on.
+		return nil, sdk.AttributeError("url", "cannot be parsed as a PostgreSQL connection string",
+			"Check the scheme (postgres://), host, port, database and the query parameters such as sslmode; the value is sensitive and not shown.")
+	}
+	if c.Password != "" {
+		cc.Password = c.Password
+	}
+	if _, inURL := cc.RuntimeParams["application_name"]; !inURL || c.ApplicationName != DefaultApplicationName {
+		if c.ApplicationName == "" {
+			delete(cc.RuntimeParams, "application_name")
+		} else {
+			cc.RuntimeParams["application_name"] = c.ApplicationName
+		}
+	}
+	if c.ConnectTimeout > 0 {
+		cc.ConnectTimeout = c.ConnectTimeout
+	}
+	// A canceled context cancels the running statement with a cancel
+	// request, which keeps the session usable, rather than breaking the
+	// connection at once; the connection is cut only when the server does
+	// not answer within the delay.
+	cc.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, CancelRequestDelay: 0, DeadlineDelay: 5 * time.Second}
+	}
+	return cc, nil
+}
+
+// secrets are the strings that must never appear in an error message.
+func (c Config) secrets(cc *pgx.ConnConfig) []string {
+	var s []string
+	add := func(v string) {
+		if v != "" {
+			s = append(s, v, url.QueryEscape(v), url.PathEscape(v))
+		}
+	}
+	add(c.URL)
+	add(c.Password)
+	add(cc.Password)
+	return s
+}
+
+// Resource is one configured postgres resource: a connection configuration
+// from which Open starts sessions.
+type Resource struct {
+	name    string
+	cfg     Config
+	conn    *pgx.ConnConfig
+	secrets []string
+}
+
+// Open connects one session and applies the session settings.
+func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
+	cctx := ctx
+	if r.cfg.ConnectTimeout > 0 {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, r.cfg.ConnectTimeout)
+		defer cancel()
+	}
+	conn, err := pgx.ConnectConfig(cctx, r.conn.Copy())
+	if err != nil {
+		return nil, r.wrap(cctx, err, "connecting to postgres resource "+r.name)
+	}
+	inst := &Instance{res: r, conn: conn}
+	if err := inst.applySession(ctx); err != nil {
+		_ = conn.Close(context.Background())
+		return nil, err
+	}
+	return inst, nil
+}
+
+// Close releases nothing: the host closes every instance first, and the
+// resource holds no session of its own.
+func (r *Resource) Close(context.Context) error { return nil }
+
+// Interface guards.
+var (
+	_ sdk.Driver          = (*Driver)(nil)
+	_ sdk.ConfigValidator = (*Driver)(nil)
+	_ sdk.Resource        = (*Resource)(nil)
+)

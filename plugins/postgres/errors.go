@@ -1,0 +1,154 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// redacted is an error whose text has the resource's secrets removed. It
+// unwraps to the original, so errors.Is and errors.As still see the cause
+// in process; only the text crosses the plugin boundary.
+type redacted struct {
+	msg string
+	err error
+}
+
+func (e *redacted) Error() string { return e.msg }
+func (e *redacted) Unwrap() error { return e.err }
+
+func (r *Resource) scrub(err error) error {
+	msg := err.Error()
+	clean := msg
+	for _, s := range r.secrets {
+		clean = strings.ReplaceAll(clean, s, "[redacted]")
+	}
+	if clean == msg {
+		return err
+	}
+	return &redacted{msg: clean, err: err}
+}
+
+var truth = true
+
+// wrap turns an error from pgx into an *sdk.Error with a kind and, for
+// server errors, the SQLSTATE as Code. ctx is the context of the call, to
+// tell a canceled or expired call from a failure of the backend.
+func (r *Resource) wrap(ctx context.Context, err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var se *sdk.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	cause := r.scrub(err)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		kind := sdk.KindCanceled
+		if errors.Is(ctxErr, context.DeadlineExceeded) {
+			kind = sdk.KindTimeout
+		}
+		return &sdk.Error{Kind: kind, Message: what + ": " + ctxErr.Error(), Err: cause}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		e := &sdk.Error{Kind: kindOfSQLState(pe.Code), Code: pe.Code, Message: what, Err: cause}
+		switch pe.Code {
+		case "40001", "40P01", "55P03":
+			e.Retryable = &truth
+		}
+		return e
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return &sdk.Error{Kind: sdk.KindTimeout, Message: what, Err: cause}
+	case errors.Is(err, context.Canceled):
+		return &sdk.Error{Kind: sdk.KindCanceled, Message: what, Err: cause}
+	case isConnectionLoss(err):
+		return &sdk.Error{Kind: sdk.KindUnavailable, Message: what, Err: cause}
+	case isArgumentError(err):
+		return &sdk.Error{Kind: sdk.KindInvalidArgument, Message: what, Err: cause}
+	}
+	return &sdk.Error{Kind: sdk.KindUnknown, Message: what, Err: cause}
+}
+
+// isConnectionLoss reports whether err means the connection is gone or
+// could not be made.
+func isConnectionLoss(err error) bool {
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	switch {
+	case errors.As(err, &ne), errors.As(err, &ce),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		pgconn.Timeout(err):
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "connection reset") ||
+		strings.Contains(msg, "broken pipe") || strings.Contains(msg, "unexpected EOF")
+}
+
+// isArgumentError reports whether err is pgx refusing the arguments before
+// sending them.
+func isArgumentError(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "failed to encode args") || strings.Contains(msg, "mismatched param and argument count") ||
+		(strings.HasPrefix(msg, "expected ") && strings.Contains(msg, " arguments, got "))
+}
+
+// kindOfSQLState maps a SQLSTATE to a kind: by the exact code first, then
+// by its class (the first two characters).
+func kindOfSQLState(code string) sdk.Kind {
+	switch code {
+	case "23505", "23503", "23P01": // unique, foreign key, exclusion
+		return sdk.KindConflict
+	case "40001", "40P01": // serialization failure, deadlock
+		return sdk.KindConflict
+	case "55P03": // lock not available (NOWAIT)
+		return sdk.KindConflict
+	case "42501": // insufficient privilege
+		return sdk.KindPermissionDenied
+	case "57014": // query canceled: statement_timeout or a cancel request
+		return sdk.KindTimeout
+	case "57P01", "57P02", "57P03": // admin shutdown, crash shutdown, cannot connect now
+		return sdk.KindUnavailable
+	case "3D000": // database does not exist
+		return sdk.KindNotFound
+	case "25P02", "25001", "25006", "25P01": // failed tx, active tx, read-only tx, no active tx
+		return sdk.KindFailedPrecondition
+	}
+	if len(code) < 2 {
+		return sdk.KindUnknown
+	}
+	switch code[:2] {
+	case "08": // connection exception
+		return sdk.KindUnavailable
+	case "22", "42", "2F", "39", "3F", "44": // data, syntax or access rule, routine, schema, check option
+		return sdk.KindInvalidArgument
+	case "23": // other integrity violations: not null, check
+		return sdk.KindInvalidArgument
+	case "28": // invalid authorization
+		return sdk.KindUnauthenticated
+	case "53": // insufficient resources
+		return sdk.KindResourceExhausted
+	case "54": // program limit exceeded
+		return sdk.KindInvalidArgument
+	case "0A": // feature not supported
+		return sdk.KindUnimplemented
+	case "25", "55": // invalid transaction state, object not in prerequisite state
+		return sdk.KindFailedPrecondition
+	case "40": // other transaction rollbacks
+		return sdk.KindConflict
+	case "57", "58": // operator intervention, system error
+		return sdk.KindUnavailable
+	case "XX": // internal error
+		return sdk.KindInternal
+	}
+	return sdk.KindUnknown
+}
