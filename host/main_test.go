@@ -43,9 +43,10 @@ func buildPlugins(dir string) error {
 	}
 	modRoot := filepath.Dir(strings.TrimSpace(string(root)))
 	targets := map[string]string{
-		"nebula-plugin-probe":   "./host/internal/testplugin",
-		"nebula-plugin-memory":  "./plugins/memory/cmd/nebula-plugin-memory",
-		"nebula-plugin-localfs": "./plugins/localfs/cmd/nebula-plugin-localfs",
+		"nebula-plugin-probe":    "./host/internal/testplugin",
+		"nebula-plugin-memory":   "./plugins/memory/cmd/nebula-plugin-memory",
+		"nebula-plugin-localfs":  "./plugins/localfs/cmd/nebula-plugin-localfs",
+		"nebula-plugin-postgres": "./plugins/postgres/cmd/nebula-plugin-postgres",
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(targets))

@@ -1,0 +1,129 @@
+package host_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/nebula-resource/nebula-resource/host"
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// postgresURL is the real PostgreSQL server the SQL path is tested
+// against; make test starts or reuses it with scripts/testenv.
+func postgresURL() string {
+	if u := os.Getenv("NEBULA_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+func postgresHost(t *testing.T, poolBlock string) *host.Host {
+	t.Helper()
+	cfg := loadHCL(t, fmt.Sprintf(`
+resource "postgres" "main" {
+  url = %q
+  pool {
+    %s
+  }
+}`, postgresURL(), poolBlock))
+	h, err := host.New(cfg, host.WithPluginDir(binDir), host.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatalf("start against %s (run scripts/testenv up): %v", postgresURL(), err)
+	}
+	t.Cleanup(func() { _ = h.Close(context.Background()) })
+	return h
+}
+
+func TestAMillionRowsFromPostgresStreamThroughTheHostInBoundedMemory(t *testing.T) {
+	h := postgresHost(t, "max_size = 2")
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapAlloc, ms.HeapAlloc
+	var n, sum int64
+	err := host.Use(t.Context(), h, "postgres.main", func(l *host.Lease) error {
+		rows, err := l.Query(t.Context(), "SELECT g, repeat('x', 32) FROM generate_series(1, $1::int) AS g", 1_000_000)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var pad string
+			if err := rows.Scan(&id, &pad); err != nil {
+				return err
+			}
+			n++
+			sum += id
+			if n%100_000 == 0 {
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapAlloc)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1_000_000 || sum != 500_000_500_000 {
+		t.Fatalf("read %d rows summing to %d", n, sum)
+	}
+	growth := int64(peak) - int64(base)
+	t.Logf("1,000,000 rows through the host: heap grew by at most %.1f MiB", float64(growth)/(1<<20))
+	if growth > 32<<20 {
+		t.Fatalf("the host's heap grew by %d bytes, over 32 MiB", growth)
+	}
+}
+
+func TestAKilledBackendConnectionIsUnavailableAndItsInstanceReplaced(t *testing.T) {
+	h := postgresHost(t, "max_size = 2")
+	victim, err := h.Acquire(t.Context(), "postgres.main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Release()
+	rows, err := victim.Query(t.Context(), "SELECT pg_backend_pid()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int64
+	for rows.Next() {
+		if err := rows.Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Another session kills the victim's backend.
+	if err := host.Use(t.Context(), h, "postgres.main", func(l *host.Lease) error {
+		_, err := l.Exec(t.Context(), "SELECT pg_terminate_backend($1::int)", pid)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = victim.Exec(t.Context(), "SELECT 1")
+	if sdk.KindOf(err) != sdk.KindUnavailable {
+		t.Fatalf("a call on the killed session: %v (kind %s), want unavailable", err, sdk.KindOf(err))
+	}
+	victim.Release()
+	info, _ := h.DescribeResource("postgres.main")
+	if info.Pool.Stat.DestroyedBroken != 1 {
+		t.Fatalf("the broken instance was not destroyed: %+v", info.Pool.Stat)
+	}
+	// Every session handed out now works.
+	for range 3 {
+		if err := host.Use(t.Context(), h, "postgres.main", func(l *host.Lease) error {
+			_, err := l.Exec(t.Context(), "SELECT 1")
+			return err
+		}); err != nil {
+			t.Fatalf("after the kill: %v", err)
+		}
+	}
+}
