@@ -127,3 +127,62 @@ func TestAKilledBackendConnectionIsUnavailableAndItsInstanceReplaced(t *testing.
 		}
 	}
 }
+
+func TestALeaseReleasedMidTransactionGivesTheNextHolderACleanSession(t *testing.T) {
+	h := postgresHost(t, "max_size = 1")
+	table := fmt.Sprintf("nebula_clean_%d", os.Getpid())
+	if _, err := h.Invoke(t.Context(), "postgres.main", "exec", map[string]any{"sql": "CREATE TABLE " + table + " (id int PRIMARY KEY)"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = h.Invoke(context.Background(), "postgres.main", "exec", map[string]any{"sql": "DROP TABLE IF EXISTS " + table})
+	})
+	l, err := h.Acquire(t.Context(), "postgres.main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Begin(t.Context(), sdk.TxOptions{Isolation: sdk.IsolationSerializable}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Exec(t.Context(), "INSERT INTO "+table+" VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Exec(t.Context(), "SET search_path TO pg_catalog"); err != nil {
+		t.Fatal(err)
+	}
+	l.Release() // neither committed nor rolled back
+
+	// max_size 1: the next holder gets the same session, reset.
+	err = host.Use(t.Context(), h, "postgres.main", func(l *host.Lease) error {
+		rows, err := l.Query(t.Context(), "SELECT (SELECT count(*) FROM public."+table+"), current_setting('search_path')")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n int64
+			var path string
+			if err := rows.Scan(&n, &path); err != nil {
+				return err
+			}
+			if n != 0 || path == "pg_catalog" {
+				t.Errorf("the session was not clean: %d rows, search_path %q", n, path)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// Begin fails as failed_precondition if a transaction were still
+		// open on the session.
+		if err := l.Begin(t.Context(), sdk.TxOptions{}); err != nil {
+			return err
+		}
+		return l.Rollback(t.Context())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := h.DescribeResource("postgres.main"); info.Pool.Stat.Created != 1 {
+		t.Fatalf("the session was replaced, not reset: %+v", info.Pool.Stat)
+	}
+}
