@@ -2,9 +2,11 @@ package host_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/nebula-resource/nebula-resource/host"
@@ -184,5 +186,41 @@ func TestALeaseReleasedMidTransactionGivesTheNextHolderACleanSession(t *testing.
 	}
 	if info, _ := h.DescribeResource("postgres.main"); info.Pool.Stat.Created != 1 {
 		t.Fatalf("the session was replaced, not reset: %+v", info.Pool.Stat)
+	}
+}
+
+func TestABatchRunsOnPostgresInOneRoundTrip(t *testing.T) {
+	h := postgresHost(t, "max_size = 1")
+	table := fmt.Sprintf("nebula_batch_%d", os.Getpid())
+	err := host.WithTx(t.Context(), h, "postgres.main", sdk.TxOptions{}, func(l *host.Lease) error {
+		// pgx prepares a batch's statements before running them, so the
+		// table must exist before the batch.
+		if _, err := l.Exec(t.Context(), "CREATE TEMP TABLE "+table+" (id int PRIMARY KEY)"); err != nil {
+			return err
+		}
+		res, err := l.Batch(t.Context(),
+			host.Stmt{SQL: "INSERT INTO " + table + " VALUES ($1)", Args: []any{1}},
+			host.Stmt{SQL: "INSERT INTO " + table + " VALUES ($1), ($2)", Args: []any{2, 3}},
+			host.Stmt{SQL: "UPDATE " + table + " SET id = id + 10"},
+		)
+		if err != nil {
+			return err
+		}
+		if len(res) != 3 || res[1].RowsAffected != 2 || res[2].RowsAffected != 3 {
+			t.Errorf("results: %+v", res)
+		}
+		_, err = l.Batch(t.Context(),
+			host.Stmt{SQL: "SAVEPOINT s"},
+			host.Stmt{SQL: "INSERT INTO " + table + " VALUES (11)"},
+		)
+		var e *sdk.Error
+		if !errors.As(err, &e) || e.Code != "23505" || sdk.KindOf(err) != sdk.KindConflict || !strings.Contains(err.Error(), "statement 2 of 2") {
+			t.Errorf("duplicate in a batch: %v", err)
+		}
+		_, err = l.Exec(t.Context(), "ROLLBACK TO SAVEPOINT s")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

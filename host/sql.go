@@ -268,3 +268,36 @@ func isInt(k reflect.Kind) bool {
 	}
 	return false
 }
+
+// Stmt is one statement of a batch: SQL text and Go arguments.
+type Stmt struct {
+	SQL  string
+	Args []any
+}
+
+// Batch runs statements without rows in order, in one call to the plugin
+// and, where the backend can (PostgreSQL), one round trip to the database.
+// The first error stops the batch and names the statement; run the batch
+// in a transaction to make it all or nothing.
+func (l *Lease) Batch(ctx context.Context, stmts ...Stmt) ([]sdk.ExecResult, error) {
+	si, err := l.sqlInstance("batch")
+	if err != nil {
+		return nil, err
+	}
+	b, ok := si.(sdk.Batcher)
+	if !ok {
+		return nil, &CallError{Resource: l.r.id, Operation: "batch", Err: sdk.Errorf(sdk.KindUnimplemented, "the driver cannot run batches")}
+	}
+	sts := make([]sdk.Statement, len(stmts))
+	for i, s := range stmts {
+		if sts[i], err = statement(s.SQL, s.Args); err != nil {
+			return nil, &CallError{Resource: l.r.id, Operation: "batch", Err: fmt.Errorf("statement %d: %w", i+1, err)}
+		}
+	}
+	began := time.Now()
+	res, err := b.Batch(ctx, sts)
+	if _, err = l.finish("batch", began, nil, err); err != nil {
+		return nil, err
+	}
+	return res, nil
+}

@@ -29,6 +29,16 @@ type SQLInstance interface {
 	Rollback(ctx context.Context) error
 }
 
+// Batcher is implemented by SQL instances that can send several statements
+// to the backend in one round trip (PostgreSQL's pipeline, say). The
+// statements run in order and the first error stops the batch; the error
+// names the statement that failed (see BatchError). Run a batch in a
+// transaction to make it all or nothing. Without Batcher, the SDK runs a
+// batch as one Exec after another, still in one call from the host.
+type Batcher interface {
+	Batch(ctx context.Context, stmts []Statement) ([]ExecResult, error)
+}
+
 // Statement is SQL text with positional arguments.
 type Statement struct {
 	SQL  string

@@ -298,3 +298,17 @@ func TestSQLOnAResourceWithoutTheCapabilityIsUnimplemented(t *testing.T) {
 		t.Fatalf("got %v, want unimplemented", err)
 	}
 }
+
+func TestABatchRunsInOneCallAndNamesTheStatementThatFailed(t *testing.T) {
+	inst := openSQL(t, &sqlDriver{})
+	b := inst.(sdk.Batcher)
+	res, err := b.Batch(t.Context(), []sdk.Statement{{SQL: "INSERT a"}, {SQL: "INSERT b", Args: []sdk.Value{sdk.Null, sdk.Null}}})
+	if err != nil || len(res) != 2 || res[1].RowsAffected != 2 {
+		t.Fatalf("batch: %+v %v", res, err)
+	}
+	_, err = b.Batch(t.Context(), []sdk.Statement{{SQL: "INSERT a"}, {SQL: "INSERT dup"}})
+	var e *sdk.Error
+	if !errors.As(err, &e) || e.Kind != sdk.KindConflict || e.Code != "23505" || !strings.Contains(e.Message, "statement 2 of 2") {
+		t.Fatalf("failed batch: %v", err)
+	}
+}

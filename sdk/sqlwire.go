@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"time"
 
 	"google.golang.org/grpc"
@@ -330,3 +331,75 @@ var (
 	_ SQLInstance = (*remoteInstance)(nil)
 	_ Rows        = (*remoteRows)(nil)
 )
+
+func (x *sqlServer) Batch(ctx context.Context, req *pb.SQLServiceBatchRequest) (*pb.SQLServiceBatchResponse, error) {
+	si, err := x.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	stmts := make([]Statement, len(req.GetStatements()))
+	for i, st := range req.GetStatements() {
+		stmts[i] = statementFromProto(st)
+	}
+	results, err := runBatch(ctx, si, stmts)
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	out := &pb.SQLServiceBatchResponse{Results: make([]*pb.SQLServiceExecResponse, len(results))}
+	for i, r := range results {
+		out.Results[i] = &pb.SQLServiceExecResponse{RowsAffected: r.RowsAffected, LastInsertId: r.LastInsertID, HasLastInsertId: r.HasLastInsertID}
+	}
+	return out, nil
+}
+
+// runBatch runs statements with the instance's Batch, or one Exec after
+// another, and names the statement that failed.
+func runBatch(ctx context.Context, si SQLInstance, stmts []Statement) ([]ExecResult, error) {
+	if b, ok := si.(Batcher); ok {
+		return b.Batch(ctx, stmts)
+	}
+	results := make([]ExecResult, 0, len(stmts))
+	for i, st := range stmts {
+		r, err := si.Exec(ctx, st)
+		if err != nil {
+			return nil, batchError(i, len(stmts), err)
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// batchError names the statement of a batch that failed, keeping the
+// error's kind and code.
+func batchError(i, n int, err error) error {
+	e := &Error{Kind: KindOf(err), Message: "statement " + strconv.Itoa(i+1) + " of " + strconv.Itoa(n) + ": " + err.Error()}
+	var se *Error
+	if errors.As(err, &se) {
+		e.Code, e.Retryable = se.Code, se.Retryable
+	}
+	return e
+}
+
+// Batch sends the statements in one call to the plugin.
+func (i *remoteInstance) Batch(ctx context.Context, stmts []Statement) ([]ExecResult, error) {
+	req := &pb.SQLServiceBatchRequest{InstanceId: i.id, Statements: make([]*pb.SQLStatement, len(stmts))}
+	for j, st := range stmts {
+		req.Statements[j] = statementToProto(st)
+	}
+	resp, err := i.sql.Batch(ctx, req)
+	if err != nil {
+		return nil, remoteError(ctx, err)
+	}
+	out := make([]ExecResult, len(resp.GetResults()))
+	for j, r := range resp.GetResults() {
+		out[j] = ExecResult{RowsAffected: r.GetRowsAffected(), LastInsertID: r.GetLastInsertId(), HasLastInsertID: r.GetHasLastInsertId()}
+	}
+	return out, nil
+}
+
+// BatchError names statement i (from zero) of a batch of n in err, keeping
+// its kind and code. Drivers implementing Batcher use it for the
+// statement that failed.
+func BatchError(i, n int, err error) error { return batchError(i, n, err) }
+
+var _ Batcher = (*remoteInstance)(nil)

@@ -160,6 +160,39 @@ func (in *Instance) Exec(ctx context.Context, stmt sdk.Statement) (sdk.ExecResul
 	return sdk.ExecResult{RowsAffected: tag.RowsAffected()}, nil
 }
 
+// Batch sends the statements to PostgreSQL in one round trip (pgx's
+// pipelined batch) and returns one result per statement. The first error
+// stops the batch and names the statement. pgx prepares every statement
+// before the batch runs, so a batch cannot use a table it creates itself.
+func (in *Instance) Batch(ctx context.Context, stmts []sdk.Statement) ([]sdk.ExecResult, error) {
+	if err := in.lock(); err != nil {
+		return nil, err
+	}
+	defer in.mu.Unlock()
+	b := &pgx.Batch{}
+	for i, st := range stmts {
+		args, err := encodeArgs(st.Args)
+		if err != nil {
+			return nil, sdk.BatchError(i, len(stmts), err)
+		}
+		b.Queue(st.SQL, args...)
+	}
+	br := in.conn.SendBatch(ctx, b)
+	out := make([]sdk.ExecResult, 0, len(stmts))
+	for i := range stmts {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return nil, sdk.BatchError(i, len(stmts), in.wrap(ctx, err, "batch"))
+		}
+		out = append(out, sdk.ExecResult{RowsAffected: tag.RowsAffected()})
+	}
+	if err := br.Close(); err != nil {
+		return nil, in.wrap(ctx, err, "batch")
+	}
+	return out, nil
+}
+
 // Query runs a statement and streams its rows from the connection as they
 // are read.
 func (in *Instance) Query(ctx context.Context, stmt sdk.Statement) (sdk.Rows, error) {
@@ -261,6 +294,7 @@ func (in *Instance) Rollback(ctx context.Context) error {
 // Interface guards.
 var (
 	_ sdk.Instance    = (*Instance)(nil)
+	_ sdk.Batcher     = (*Instance)(nil)
 	_ sdk.SQLInstance = (*Instance)(nil)
 	_ sdk.Resetter    = (*Instance)(nil)
 )

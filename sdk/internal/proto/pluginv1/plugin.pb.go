@@ -2454,6 +2454,104 @@ func (*SQLServiceRollbackResponse) Descriptor() ([]byte, []int) {
 	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{43}
 }
 
+type SQLServiceBatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstanceId    string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	Statements    []*SQLStatement        `protobuf:"bytes,2,rep,name=statements,proto3" json:"statements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLServiceBatchRequest) Reset() {
+	*x = SQLServiceBatchRequest{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLServiceBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLServiceBatchRequest) ProtoMessage() {}
+
+func (x *SQLServiceBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLServiceBatchRequest.ProtoReflect.Descriptor instead.
+func (*SQLServiceBatchRequest) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *SQLServiceBatchRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *SQLServiceBatchRequest) GetStatements() []*SQLStatement {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
+type SQLServiceBatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One result per statement, in order. A failed batch is an error
+	// status instead.
+	Results       []*SQLServiceExecResponse `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLServiceBatchResponse) Reset() {
+	*x = SQLServiceBatchResponse{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLServiceBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLServiceBatchResponse) ProtoMessage() {}
+
+func (x *SQLServiceBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLServiceBatchResponse.ProtoReflect.Descriptor instead.
+func (*SQLServiceBatchResponse) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *SQLServiceBatchResponse) GetResults() []*SQLServiceExecResponse {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 var File_pluginv1_plugin_proto protoreflect.FileDescriptor
 
 const file_pluginv1_plugin_proto_rawDesc = "" +
@@ -2626,7 +2724,15 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"\x19SQLServiceRollbackRequest\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\"\x1c\n" +
-	"\x1aSQLServiceRollbackResponse2\xce\x06\n" +
+	"\x1aSQLServiceRollbackResponse\"y\n" +
+	"\x16SQLServiceBatchRequest\x12\x1f\n" +
+	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"instanceId\x12>\n" +
+	"\n" +
+	"statements\x18\x02 \x03(\v2\x1e.nebula.plugin.v1.SQLStatementR\n" +
+	"statements\"]\n" +
+	"\x17SQLServiceBatchResponse\x12B\n" +
+	"\aresults\x18\x01 \x03(\v2(.nebula.plugin.v1.SQLServiceExecResponseR\aresults2\xce\x06\n" +
 	"\rDriverService\x12Q\n" +
 	"\bDescribe\x12!.nebula.plugin.v1.DescribeRequest\x1a\".nebula.plugin.v1.DescribeResponse\x12c\n" +
 	"\x0eValidateConfig\x12'.nebula.plugin.v1.ValidateConfigRequest\x1a(.nebula.plugin.v1.ValidateConfigResponse\x12T\n" +
@@ -2637,11 +2743,12 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"\x05Reset\x12\x1e.nebula.plugin.v1.ResetRequest\x1a\x1f.nebula.plugin.v1.ResetResponse\x12H\n" +
 	"\x05Close\x12\x1e.nebula.plugin.v1.CloseRequest\x1a\x1f.nebula.plugin.v1.CloseResponse\x12K\n" +
 	"\x06Invoke\x12\x1f.nebula.plugin.v1.InvokeRequest\x1a .nebula.plugin.v1.InvokeResponse\x12a\n" +
-	"\fInvokeStream\x12%.nebula.plugin.v1.InvokeStreamRequest\x1a&.nebula.plugin.v1.InvokeStreamResponse(\x010\x012\xed\x03\n" +
+	"\fInvokeStream\x12%.nebula.plugin.v1.InvokeStreamRequest\x1a&.nebula.plugin.v1.InvokeStreamResponse(\x010\x012\xcb\x04\n" +
 	"\n" +
 	"SQLService\x12^\n" +
 	"\x05Query\x12(.nebula.plugin.v1.SQLServiceQueryRequest\x1a).nebula.plugin.v1.SQLServiceQueryResponse0\x01\x12Y\n" +
 	"\x04Exec\x12'.nebula.plugin.v1.SQLServiceExecRequest\x1a(.nebula.plugin.v1.SQLServiceExecResponse\x12\\\n" +
+	"\x05Batch\x12(.nebula.plugin.v1.SQLServiceBatchRequest\x1a).nebula.plugin.v1.SQLServiceBatchResponse\x12\\\n" +
 	"\x05Begin\x12(.nebula.plugin.v1.SQLServiceBeginRequest\x1a).nebula.plugin.v1.SQLServiceBeginResponse\x12_\n" +
 	"\x06Commit\x12).nebula.plugin.v1.SQLServiceCommitRequest\x1a*.nebula.plugin.v1.SQLServiceCommitResponse\x12e\n" +
 	"\bRollback\x12+.nebula.plugin.v1.SQLServiceRollbackRequest\x1a,.nebula.plugin.v1.SQLServiceRollbackResponseBHZFgithub.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1b\x06proto3"
@@ -2658,7 +2765,7 @@ func file_pluginv1_plugin_proto_rawDescGZIP() []byte {
 	return file_pluginv1_plugin_proto_rawDescData
 }
 
-var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_pluginv1_plugin_proto_goTypes = []any{
 	(*DescribeRequest)(nil),            // 0: nebula.plugin.v1.DescribeRequest
 	(*DescribeResponse)(nil),           // 1: nebula.plugin.v1.DescribeResponse
@@ -2704,6 +2811,8 @@ var file_pluginv1_plugin_proto_goTypes = []any{
 	(*SQLServiceCommitResponse)(nil),   // 41: nebula.plugin.v1.SQLServiceCommitResponse
 	(*SQLServiceRollbackRequest)(nil),  // 42: nebula.plugin.v1.SQLServiceRollbackRequest
 	(*SQLServiceRollbackResponse)(nil), // 43: nebula.plugin.v1.SQLServiceRollbackResponse
+	(*SQLServiceBatchRequest)(nil),     // 44: nebula.plugin.v1.SQLServiceBatchRequest
+	(*SQLServiceBatchResponse)(nil),    // 45: nebula.plugin.v1.SQLServiceBatchResponse
 }
 var file_pluginv1_plugin_proto_depIdxs = []int32{
 	2,  // 0: nebula.plugin.v1.DescribeResponse.types:type_name -> nebula.plugin.v1.ResourceType
@@ -2724,41 +2833,45 @@ var file_pluginv1_plugin_proto_depIdxs = []int32{
 	31, // 15: nebula.plugin.v1.SQLServiceQueryResponse.columns:type_name -> nebula.plugin.v1.SQLColumns
 	33, // 16: nebula.plugin.v1.SQLServiceQueryResponse.rows:type_name -> nebula.plugin.v1.SQLRowBatch
 	29, // 17: nebula.plugin.v1.SQLServiceExecRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
-	0,  // 18: nebula.plugin.v1.DriverService.Describe:input_type -> nebula.plugin.v1.DescribeRequest
-	7,  // 19: nebula.plugin.v1.DriverService.ValidateConfig:input_type -> nebula.plugin.v1.ValidateConfigRequest
-	10, // 20: nebula.plugin.v1.DriverService.Configure:input_type -> nebula.plugin.v1.ConfigureRequest
-	12, // 21: nebula.plugin.v1.DriverService.Unconfigure:input_type -> nebula.plugin.v1.UnconfigureRequest
-	14, // 22: nebula.plugin.v1.DriverService.Open:input_type -> nebula.plugin.v1.OpenRequest
-	16, // 23: nebula.plugin.v1.DriverService.Check:input_type -> nebula.plugin.v1.CheckRequest
-	18, // 24: nebula.plugin.v1.DriverService.Reset:input_type -> nebula.plugin.v1.ResetRequest
-	20, // 25: nebula.plugin.v1.DriverService.Close:input_type -> nebula.plugin.v1.CloseRequest
-	22, // 26: nebula.plugin.v1.DriverService.Invoke:input_type -> nebula.plugin.v1.InvokeRequest
-	25, // 27: nebula.plugin.v1.DriverService.InvokeStream:input_type -> nebula.plugin.v1.InvokeStreamRequest
-	34, // 28: nebula.plugin.v1.SQLService.Query:input_type -> nebula.plugin.v1.SQLServiceQueryRequest
-	36, // 29: nebula.plugin.v1.SQLService.Exec:input_type -> nebula.plugin.v1.SQLServiceExecRequest
-	38, // 30: nebula.plugin.v1.SQLService.Begin:input_type -> nebula.plugin.v1.SQLServiceBeginRequest
-	40, // 31: nebula.plugin.v1.SQLService.Commit:input_type -> nebula.plugin.v1.SQLServiceCommitRequest
-	42, // 32: nebula.plugin.v1.SQLService.Rollback:input_type -> nebula.plugin.v1.SQLServiceRollbackRequest
-	1,  // 33: nebula.plugin.v1.DriverService.Describe:output_type -> nebula.plugin.v1.DescribeResponse
-	9,  // 34: nebula.plugin.v1.DriverService.ValidateConfig:output_type -> nebula.plugin.v1.ValidateConfigResponse
-	11, // 35: nebula.plugin.v1.DriverService.Configure:output_type -> nebula.plugin.v1.ConfigureResponse
-	13, // 36: nebula.plugin.v1.DriverService.Unconfigure:output_type -> nebula.plugin.v1.UnconfigureResponse
-	15, // 37: nebula.plugin.v1.DriverService.Open:output_type -> nebula.plugin.v1.OpenResponse
-	17, // 38: nebula.plugin.v1.DriverService.Check:output_type -> nebula.plugin.v1.CheckResponse
-	19, // 39: nebula.plugin.v1.DriverService.Reset:output_type -> nebula.plugin.v1.ResetResponse
-	21, // 40: nebula.plugin.v1.DriverService.Close:output_type -> nebula.plugin.v1.CloseResponse
-	23, // 41: nebula.plugin.v1.DriverService.Invoke:output_type -> nebula.plugin.v1.InvokeResponse
-	26, // 42: nebula.plugin.v1.DriverService.InvokeStream:output_type -> nebula.plugin.v1.InvokeStreamResponse
-	35, // 43: nebula.plugin.v1.SQLService.Query:output_type -> nebula.plugin.v1.SQLServiceQueryResponse
-	37, // 44: nebula.plugin.v1.SQLService.Exec:output_type -> nebula.plugin.v1.SQLServiceExecResponse
-	39, // 45: nebula.plugin.v1.SQLService.Begin:output_type -> nebula.plugin.v1.SQLServiceBeginResponse
-	41, // 46: nebula.plugin.v1.SQLService.Commit:output_type -> nebula.plugin.v1.SQLServiceCommitResponse
-	43, // 47: nebula.plugin.v1.SQLService.Rollback:output_type -> nebula.plugin.v1.SQLServiceRollbackResponse
-	33, // [33:48] is the sub-list for method output_type
-	18, // [18:33] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	29, // 18: nebula.plugin.v1.SQLServiceBatchRequest.statements:type_name -> nebula.plugin.v1.SQLStatement
+	37, // 19: nebula.plugin.v1.SQLServiceBatchResponse.results:type_name -> nebula.plugin.v1.SQLServiceExecResponse
+	0,  // 20: nebula.plugin.v1.DriverService.Describe:input_type -> nebula.plugin.v1.DescribeRequest
+	7,  // 21: nebula.plugin.v1.DriverService.ValidateConfig:input_type -> nebula.plugin.v1.ValidateConfigRequest
+	10, // 22: nebula.plugin.v1.DriverService.Configure:input_type -> nebula.plugin.v1.ConfigureRequest
+	12, // 23: nebula.plugin.v1.DriverService.Unconfigure:input_type -> nebula.plugin.v1.UnconfigureRequest
+	14, // 24: nebula.plugin.v1.DriverService.Open:input_type -> nebula.plugin.v1.OpenRequest
+	16, // 25: nebula.plugin.v1.DriverService.Check:input_type -> nebula.plugin.v1.CheckRequest
+	18, // 26: nebula.plugin.v1.DriverService.Reset:input_type -> nebula.plugin.v1.ResetRequest
+	20, // 27: nebula.plugin.v1.DriverService.Close:input_type -> nebula.plugin.v1.CloseRequest
+	22, // 28: nebula.plugin.v1.DriverService.Invoke:input_type -> nebula.plugin.v1.InvokeRequest
+	25, // 29: nebula.plugin.v1.DriverService.InvokeStream:input_type -> nebula.plugin.v1.InvokeStreamRequest
+	34, // 30: nebula.plugin.v1.SQLService.Query:input_type -> nebula.plugin.v1.SQLServiceQueryRequest
+	36, // 31: nebula.plugin.v1.SQLService.Exec:input_type -> nebula.plugin.v1.SQLServiceExecRequest
+	44, // 32: nebula.plugin.v1.SQLService.Batch:input_type -> nebula.plugin.v1.SQLServiceBatchRequest
+	38, // 33: nebula.plugin.v1.SQLService.Begin:input_type -> nebula.plugin.v1.SQLServiceBeginRequest
+	40, // 34: nebula.plugin.v1.SQLService.Commit:input_type -> nebula.plugin.v1.SQLServiceCommitRequest
+	42, // 35: nebula.plugin.v1.SQLService.Rollback:input_type -> nebula.plugin.v1.SQLServiceRollbackRequest
+	1,  // 36: nebula.plugin.v1.DriverService.Describe:output_type -> nebula.plugin.v1.DescribeResponse
+	9,  // 37: nebula.plugin.v1.DriverService.ValidateConfig:output_type -> nebula.plugin.v1.ValidateConfigResponse
+	11, // 38: nebula.plugin.v1.DriverService.Configure:output_type -> nebula.plugin.v1.ConfigureResponse
+	13, // 39: nebula.plugin.v1.DriverService.Unconfigure:output_type -> nebula.plugin.v1.UnconfigureResponse
+	15, // 40: nebula.plugin.v1.DriverService.Open:output_type -> nebula.plugin.v1.OpenResponse
+	17, // 41: nebula.plugin.v1.DriverService.Check:output_type -> nebula.plugin.v1.CheckResponse
+	19, // 42: nebula.plugin.v1.DriverService.Reset:output_type -> nebula.plugin.v1.ResetResponse
+	21, // 43: nebula.plugin.v1.DriverService.Close:output_type -> nebula.plugin.v1.CloseResponse
+	23, // 44: nebula.plugin.v1.DriverService.Invoke:output_type -> nebula.plugin.v1.InvokeResponse
+	26, // 45: nebula.plugin.v1.DriverService.InvokeStream:output_type -> nebula.plugin.v1.InvokeStreamResponse
+	35, // 46: nebula.plugin.v1.SQLService.Query:output_type -> nebula.plugin.v1.SQLServiceQueryResponse
+	37, // 47: nebula.plugin.v1.SQLService.Exec:output_type -> nebula.plugin.v1.SQLServiceExecResponse
+	45, // 48: nebula.plugin.v1.SQLService.Batch:output_type -> nebula.plugin.v1.SQLServiceBatchResponse
+	39, // 49: nebula.plugin.v1.SQLService.Begin:output_type -> nebula.plugin.v1.SQLServiceBeginResponse
+	41, // 50: nebula.plugin.v1.SQLService.Commit:output_type -> nebula.plugin.v1.SQLServiceCommitResponse
+	43, // 51: nebula.plugin.v1.SQLService.Rollback:output_type -> nebula.plugin.v1.SQLServiceRollbackResponse
+	36, // [36:52] is the sub-list for method output_type
+	20, // [20:36] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_pluginv1_plugin_proto_init() }
@@ -2785,7 +2898,7 @@ func file_pluginv1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pluginv1_plugin_proto_rawDesc), len(file_pluginv1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   44,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -491,6 +491,7 @@ var DriverService_ServiceDesc = grpc.ServiceDesc{
 const (
 	SQLService_Query_FullMethodName    = "/nebula.plugin.v1.SQLService/Query"
 	SQLService_Exec_FullMethodName     = "/nebula.plugin.v1.SQLService/Exec"
+	SQLService_Batch_FullMethodName    = "/nebula.plugin.v1.SQLService/Batch"
 	SQLService_Begin_FullMethodName    = "/nebula.plugin.v1.SQLService/Begin"
 	SQLService_Commit_FullMethodName   = "/nebula.plugin.v1.SQLService/Commit"
 	SQLService_Rollback_FullMethodName = "/nebula.plugin.v1.SQLService/Rollback"
@@ -508,6 +509,9 @@ type SQLServiceClient interface {
 	Query(ctx context.Context, in *SQLServiceQueryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SQLServiceQueryResponse], error)
 	// Exec runs a statement that returns no rows.
 	Exec(ctx context.Context, in *SQLServiceExecRequest, opts ...grpc.CallOption) (*SQLServiceExecResponse, error)
+	// Batch runs statements without rows in order, in one round trip where
+	// the backend can.
+	Batch(ctx context.Context, in *SQLServiceBatchRequest, opts ...grpc.CallOption) (*SQLServiceBatchResponse, error)
 	// Begin starts a transaction on the instance.
 	Begin(ctx context.Context, in *SQLServiceBeginRequest, opts ...grpc.CallOption) (*SQLServiceBeginResponse, error)
 	// Commit commits the instance's transaction.
@@ -547,6 +551,16 @@ func (c *sQLServiceClient) Exec(ctx context.Context, in *SQLServiceExecRequest, 
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SQLServiceExecResponse)
 	err := c.cc.Invoke(ctx, SQLService_Exec_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sQLServiceClient) Batch(ctx context.Context, in *SQLServiceBatchRequest, opts ...grpc.CallOption) (*SQLServiceBatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SQLServiceBatchResponse)
+	err := c.cc.Invoke(ctx, SQLService_Batch_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -595,6 +609,9 @@ type SQLServiceServer interface {
 	Query(*SQLServiceQueryRequest, grpc.ServerStreamingServer[SQLServiceQueryResponse]) error
 	// Exec runs a statement that returns no rows.
 	Exec(context.Context, *SQLServiceExecRequest) (*SQLServiceExecResponse, error)
+	// Batch runs statements without rows in order, in one round trip where
+	// the backend can.
+	Batch(context.Context, *SQLServiceBatchRequest) (*SQLServiceBatchResponse, error)
 	// Begin starts a transaction on the instance.
 	Begin(context.Context, *SQLServiceBeginRequest) (*SQLServiceBeginResponse, error)
 	// Commit commits the instance's transaction.
@@ -616,6 +633,9 @@ func (UnimplementedSQLServiceServer) Query(*SQLServiceQueryRequest, grpc.ServerS
 }
 func (UnimplementedSQLServiceServer) Exec(context.Context, *SQLServiceExecRequest) (*SQLServiceExecResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Exec not implemented")
+}
+func (UnimplementedSQLServiceServer) Batch(context.Context, *SQLServiceBatchRequest) (*SQLServiceBatchResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Batch not implemented")
 }
 func (UnimplementedSQLServiceServer) Begin(context.Context, *SQLServiceBeginRequest) (*SQLServiceBeginResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Begin not implemented")
@@ -672,6 +692,24 @@ func _SQLService_Exec_Handler(srv interface{}, ctx context.Context, dec func(int
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(SQLServiceServer).Exec(ctx, req.(*SQLServiceExecRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SQLService_Batch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SQLServiceBatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SQLServiceServer).Batch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SQLService_Batch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SQLServiceServer).Batch(ctx, req.(*SQLServiceBatchRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -740,6 +778,10 @@ var SQLService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Exec",
 			Handler:    _SQLService_Exec_Handler,
+		},
+		{
+			MethodName: "Batch",
+			Handler:    _SQLService_Batch_Handler,
 		},
 		{
 			MethodName: "Begin",
