@@ -10,6 +10,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/stmtcache"
 )
 
 // TypeName is the name of the resource type the driver offers.
@@ -172,7 +173,7 @@ func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
 		_ = db.Close()
 		return nil, wrapErr(cctx, err, "mysql connect to "+r.mc.Addr)
 	}
-	inst := &Instance{res: r, db: db, conn: conn, stmts: newStmtCache(stmtCacheSize)}
+	inst := &Instance{res: r, db: db, conn: conn, stmts: stmtcache.New(stmtCacheSize)}
 	if err := inst.captureDefaults(cctx); err != nil {
 		_ = conn.Close()
 		_ = db.Close()

@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"container/list"
 	"context"
 	"database/sql"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/stmtcache"
 )
 
 // stmtCacheSize bounds the prepared statements an instance keeps.
@@ -29,7 +29,7 @@ type Instance struct {
 	mu     sync.Mutex
 	closed bool
 	inTx   bool
-	stmts  *stmtCache
+	stmts  *stmtcache.Cache
 	// defaults is the SET statement that restores the session's
 	// defaults; Reset runs it.
 	defaults string
@@ -149,7 +149,7 @@ func (i *Instance) Close(context.Context) error {
 		return nil
 	}
 	i.closed = true
-	i.stmts.closeAll()
+	i.stmts.Close()
 	i.mu.Unlock()
 	err := i.conn.Close()
 	if errors.Is(err, sql.ErrConnDone) {
@@ -161,15 +161,7 @@ func (i *Instance) Close(context.Context) error {
 // prepare returns a cached prepared statement for query, preparing it when
 // needed. The caller holds the lock.
 func (i *Instance) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
-	if st := i.stmts.get(query); st != nil {
-		return st, nil
-	}
-	st, err := i.conn.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	i.stmts.put(query, st)
-	return st, nil
+	return i.stmts.Prepare(ctx, i.conn, query)
 }
 
 // Query runs a statement that returns rows and streams them from the
@@ -292,49 +284,6 @@ func (i *Instance) end(ctx context.Context, q string) error {
 	// (a failed COMMIT rolls back), or the session is gone.
 	i.inTx = false
 	return wrapErr(ctx, err, what)
-}
-
-// stmtCache is a small LRU of prepared statements, keyed by SQL text.
-type stmtCache struct {
-	size  int
-	order *list.List // of *cachedStmt, most recent first
-	byKey map[string]*list.Element
-}
-
-type cachedStmt struct {
-	query string
-	stmt  *sql.Stmt
-}
-
-func newStmtCache(size int) *stmtCache {
-	return &stmtCache{size: size, order: list.New(), byKey: map[string]*list.Element{}}
-}
-
-func (c *stmtCache) get(q string) *sql.Stmt {
-	e, ok := c.byKey[q]
-	if !ok {
-		return nil
-	}
-	c.order.MoveToFront(e)
-	return e.Value.(*cachedStmt).stmt
-}
-
-func (c *stmtCache) put(q string, st *sql.Stmt) {
-	c.byKey[q] = c.order.PushFront(&cachedStmt{query: q, stmt: st})
-	for c.order.Len() > c.size {
-		e := c.order.Back()
-		cs := c.order.Remove(e).(*cachedStmt)
-		delete(c.byKey, cs.query)
-		_ = cs.stmt.Close()
-	}
-}
-
-func (c *stmtCache) closeAll() {
-	for e := c.order.Front(); e != nil; e = e.Next() {
-		_ = e.Value.(*cachedStmt).stmt.Close()
-	}
-	c.order.Init()
-	clear(c.byKey)
 }
 
 func mysqlErrNo(err error) uint16 {

@@ -111,9 +111,8 @@
 // RowsAffected (sqlite3_changes) and LastInsertID (sqlite3_last_insert_rowid,
 // so HasLastInsertID is always true; after a statement that inserted
 // nothing it is the connection's last rowid). Exec runs every statement of
-// a semicolon-separated script. database/sql prepares each statement on the
-// connection for the call; there is no cache of prepared statements across
-// calls.
+// a semicolon-separated script, so it is not cached; Query statements are
+// prepared once per session and kept (the last 64, sdk/stmtcache).
 //
 // # Errors
 //

@@ -16,6 +16,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/stmtcache"
 )
 
 // TypeName is the name of the resource type the driver offers.
@@ -242,7 +243,7 @@ func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
 	if err != nil {
 		return nil, mapError(ctx, err, "opening a connection of sqlite resource "+r.name)
 	}
-	return &Instance{res: r, db: db, conn: conn, rows: map[*Rows]struct{}{}}, nil
+	return &Instance{res: r, db: db, conn: conn, rows: map[*Rows]struct{}{}, stmts: stmtcache.New(stmtCacheSize)}, nil
 }
 
 // Close releases the connection that keeps a ":memory:" database alive;

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/stmtcache"
 )
 
 // Instance is one connection to the database. The host leases it to one
@@ -23,7 +24,13 @@ type Instance struct {
 	inTx     bool // a transaction begun with Begin is open
 	readOnly bool // ... and it set PRAGMA query_only
 	rows     map[*Rows]struct{}
+	// stmts keeps the session's prepared query statements. Exec runs its
+	// text directly, since it may hold several statements.
+	stmts *stmtcache.Cache
 }
+
+// stmtCacheSize bounds the prepared statements an instance keeps.
+const stmtCacheSize = 64
 
 func (i *Instance) usable() error {
 	i.mu.Lock()
@@ -74,6 +81,7 @@ func (i *Instance) Close(context.Context) error {
 	for _, r := range rows {
 		_ = r.Close()
 	}
+	i.stmts.Close()
 	err := i.conn.Close()
 	if cerr := i.db.Close(); err == nil {
 		err = cerr
@@ -148,7 +156,13 @@ func (i *Instance) Query(ctx context.Context, stmt sdk.Statement) (sdk.Rows, err
 	if err != nil {
 		return nil, err
 	}
-	rs, err := i.conn.QueryContext(ctx, stmt.SQL, args...)
+	i.mu.Lock()
+	prepared, err := i.stmts.Prepare(ctx, i.conn, stmt.SQL)
+	i.mu.Unlock()
+	if err != nil {
+		return nil, mapError(ctx, err, "sqlite query")
+	}
+	rs, err := prepared.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, mapError(ctx, err, "sqlite query")
 	}
