@@ -19,7 +19,7 @@ func (d *countingDriver) Open(string) (driver.Conn, error) { return conn{d}, nil
 
 type conn struct{ d *countingDriver }
 
-func (c conn) Prepare(string) (driver.Stmt, error) { c.d.prepares.Add(1); return stmt{c.d}, nil }
+func (c conn) Prepare(string) (driver.Stmt, error) { c.d.prepares.Add(1); return stmt(c), nil }
 func (c conn) Close() error                        { return nil }
 func (c conn) Begin() (driver.Tx, error)           { return nil, errors.New("no transactions") }
 
@@ -32,7 +32,7 @@ func (s stmt) Query([]driver.Value) (driver.Rows, error)  { return nil, errors.N
 
 type connector struct{ d *countingDriver }
 
-func (c connector) Connect(context.Context) (driver.Conn, error) { return conn{c.d}, nil }
+func (c connector) Connect(context.Context) (driver.Conn, error) { return conn(c), nil }
 func (c connector) Driver() driver.Driver                        { return c.d }
 
 func TestCacheReusesStatementsAndClosesTheLeastRecentlyUsed(t *testing.T) {
