@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,7 +29,14 @@ const DefaultApplicationName = "nebula-resource"
 type Config struct {
 	// URL is the connection string, a postgres:// URL or a keyword/value
 	// string. It may hold a password, so it is sensitive.
-	URL string `nebula:"url,required,sensitive" doc:"Connection URL, postgres://user[:password]@host:port/database?sslmode=...; sslmode sets TLS. Sensitive: it may hold a password."`
+	URL string `nebula:"url,sensitive" doc:"Connection URL, postgres://user[:password]@host:port/database?sslmode=...; sslmode sets TLS. Sensitive: it may hold a password. Set it, or the discrete settings host, port, user, database and sslmode."`
+	// Host, Port, User, Database and SSLMode are the discrete settings,
+	// used instead of URL.
+	Host     string `nebula:"host" doc:"Server host name or address, instead of url."`
+	Port     int    `nebula:"port" default:"5432" doc:"Server port, with host."`
+	User     string `nebula:"user" doc:"User name, with host."`
+	Database string `nebula:"database" doc:"Database name, with host."`
+	SSLMode  string `nebula:"sslmode" default:"prefer" doc:"TLS mode with host: disable, allow, prefer, require, verify-ca or verify-full."`
 	// Password, when set, replaces the URL's password.
 	Password string `nebula:"password,sensitive" doc:"Password; when set it overrides the password in the URL."`
 	// ApplicationName is reported to the server (pg_stat_activity).
@@ -117,9 +125,19 @@ func checkType(name string) error {
 // never quote the URL or the password.
 func (c Config) connConfig() (*pgx.ConnConfig, error) {
 	var errs []error
-	if strings.TrimSpace(c.URL) == "" {
-		errs = append(errs, sdk.AttributeError("url", "must not be empty",
-			"Set a connection URL such as postgres://user@host:5432/db?sslmode=require."))
+	switch {
+	case strings.TrimSpace(c.URL) == "" && c.Host == "":
+		errs = append(errs, sdk.AttributeError("url", "a connection URL or a host is required",
+			"Set url = \"postgres://user@host:5432/db?sslmode=require\", or host (with port, user, database and sslmode)."))
+	case c.URL != "" && (c.Host != "" || c.User != "" || c.Database != ""):
+		errs = append(errs, sdk.AttributeError("host", "set either url or the discrete settings, not both",
+			"Put host, user and database in the URL, or remove url."))
+	}
+	switch c.SSLMode {
+	case "", "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+	default:
+		errs = append(errs, sdk.AttributeError("sslmode", "unknown TLS mode",
+			"Use disable, allow, prefer, require, verify-ca or verify-full."))
 	}
 	if c.StatementTimeout < 0 {
 		errs = append(errs, sdk.AttributeError("statement_timeout", "must not be negative",
@@ -132,7 +150,11 @@ func (c Config) connConfig() (*pgx.ConnConfig, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	cc, err := pgx.ParseConfig(c.URL)
+	conn := c.URL
+	if conn == "" {
+		conn = c.keywordString()
+	}
+	cc, err := pgx.ParseConfig(conn)
 	if err != nil {
 		// pgx's parse errors can quote the connection string (a url.Error
 		// does, password and all), so none of their text is passed on.
@@ -215,3 +237,19 @@ var (
 	_ sdk.ConfigValidator = (*Driver)(nil)
 	_ sdk.Resource        = (*Resource)(nil)
 )
+
+// keywordString builds a keyword/value connection string from the
+// discrete settings, quoting each value.
+func (c Config) keywordString() string {
+	quote := func(v string) string {
+		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+	}
+	parts := []string{"host=" + quote(c.Host), "port=" + strconv.Itoa(c.Port), "sslmode=" + quote(c.SSLMode)}
+	if c.User != "" {
+		parts = append(parts, "user="+quote(c.User))
+	}
+	if c.Database != "" {
+		parts = append(parts, "dbname="+quote(c.Database))
+	}
+	return strings.Join(parts, " ")
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -373,5 +375,35 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if a, _ := typ.Config.Attribute("connect_timeout"); string(a.Default) != `"10s"` {
 		t.Errorf("connect_timeout default %s", a.Default)
+	}
+}
+
+func TestDiscreteSettingsConnectLikeTheURL(t *testing.T) {
+	u, err := url.Parse(testURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	cfg, _ := json.Marshal(map[string]any{
+		"host": u.Hostname(), "port": port, "user": u.User.Username(),
+		"database": strings.TrimPrefix(u.Path, "/"), "sslmode": "disable",
+	})
+	d := sdktest.Connect(t, postgres.New())
+	res, err := d.Configure(t.Context(), sdk.ConfigureRequest{Type: "postgres", Name: "discrete", Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close(t.Context())
+	inst, err := res.Open(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close(t.Context())
+	if err := inst.Check(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	both, _ := json.Marshal(map[string]any{"url": testURL(t), "host": "elsewhere"})
+	if _, err := d.Configure(t.Context(), sdk.ConfigureRequest{Type: "postgres", Name: "both", Config: both}); sdk.KindOf(err) != sdk.KindInvalidArgument {
+		t.Fatalf("url and host together: %v", err)
 	}
 }
