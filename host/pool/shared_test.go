@@ -61,14 +61,23 @@ func TestSharedRoundRobinSpreadsLeasesAndCountsThem(t *testing.T) {
 func TestSharedWeightedSendsLessTrafficToAFailingReplica(t *testing.T) {
 	b := newBackend()
 	s := newShared(t, b, 2, pool.Weighted)
-	// Teach the pool that replica 1 fails.
+	// Teach the pool that one replica fails: ten failed calls on it (the
+	// weighting makes it ever rarer to pick, so count them rather than the
+	// leases), and successes on the other.
 	var bad int64
-	for range 50 {
+	for failures, i := 0, 0; failures < 10; i++ {
+		if i > 100_000 {
+			t.Fatal("the failing replica stopped being picked before it had failed ten times")
+		}
 		l, _ := s.Acquire(context.Background())
 		if bad == 0 {
 			bad = l.Value().id
 		}
-		l.Observe(time.Millisecond, l.Value().id == bad)
+		failed := l.Value().id == bad
+		if failed {
+			failures++
+		}
+		l.Observe(time.Millisecond, failed)
 		l.Release()
 	}
 	hits := 0
