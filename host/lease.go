@@ -140,17 +140,29 @@ func (l *Lease) markReported() bool {
 	return true
 }
 
-func (l *Lease) prepare(op string, args any, streaming bool) (json.RawMessage, error) {
-	fail := func(err error) error { return &CallError{Resource: l.r.id, Operation: op, Err: err} }
+// ended returns the error for a call on a lease that was released or
+// reclaimed, or nil while the lease is live.
+func (l *Lease) ended(op string) error {
 	l.mu.Lock()
 	released, reclaimed := l.released, l.reclaimed
 	l.mu.Unlock()
+	var err error
 	switch {
 	case reclaimed:
-		return nil, fail(newError(sdk.KindFailedPrecondition, ErrLeaseReclaimed,
-			"the lease was reclaimed after it was held past lease_timeout (%v); acquire a new one", l.r.cfg.Pool.LeaseTimeout))
+		err = newError(sdk.KindFailedPrecondition, ErrLeaseReclaimed,
+			"the lease was reclaimed after it was held past lease_timeout (%v); acquire a new one", l.r.cfg.Pool.LeaseTimeout)
 	case released:
-		return nil, fail(newError(sdk.KindFailedPrecondition, ErrLeaseReleased, "the lease was released"))
+		err = newError(sdk.KindFailedPrecondition, ErrLeaseReleased, "the lease was released")
+	default:
+		return nil
+	}
+	return &CallError{Resource: l.r.id, Operation: op, Err: err}
+}
+
+func (l *Lease) prepare(op string, args any, streaming bool) (json.RawMessage, error) {
+	fail := func(err error) error { return &CallError{Resource: l.r.id, Operation: op, Err: err} }
+	if err := l.ended(op); err != nil {
+		return nil, err
 	}
 	o, err := findOperation(l.r.rtype, op)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
@@ -17,30 +18,14 @@ import (
 // sqlInstance returns the lease's session, or an error saying why the
 // lease cannot speak SQL.
 func (l *Lease) sqlInstance(op string) (sdk.SQLInstance, error) {
-	fail := func(err error) error { return &CallError{Resource: l.r.id, Operation: op, Err: err} }
-	l.mu.Lock()
-	released, reclaimed := l.released, l.reclaimed
-	l.mu.Unlock()
-	switch {
-	case reclaimed:
-		return nil, fail(newError(sdk.KindFailedPrecondition, ErrLeaseReclaimed, "the lease was reclaimed after it was held past lease_timeout; acquire a new one"))
-	case released:
-		return nil, fail(newError(sdk.KindFailedPrecondition, ErrLeaseReleased, "the lease was released"))
+	if err := l.ended(op); err != nil {
+		return nil, err
 	}
 	si, ok := l.inst.(sdk.SQLInstance)
-	if !ok || !hasCapability(l.r.rtype, sdk.CapabilitySQL) {
-		return nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "resource type %q has no sql capability", l.r.cfg.Type))
+	if !ok || !slices.Contains(l.r.rtype.Capabilities, sdk.CapabilitySQL) {
+		return nil, &CallError{Resource: l.r.id, Operation: op, Err: sdk.Errorf(sdk.KindInvalidArgument, "resource type %q has no sql capability", l.r.cfg.Type)}
 	}
 	return si, nil
-}
-
-func hasCapability(t sdk.ResourceType, c string) bool {
-	for _, x := range t.Capabilities {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 func statement(query string, args []any) (sdk.Statement, error) {

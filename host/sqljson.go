@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,7 +42,7 @@ var sqlOperations = []sdk.Operation{
 // withSQLOperations returns the type's operations plus the SQL ones it
 // does not define itself.
 func withSQLOperations(t sdk.ResourceType) sdk.ResourceType {
-	if !hasCapability(t, sdk.CapabilitySQL) {
+	if !slices.Contains(t.Capabilities, sdk.CapabilitySQL) {
 		return t
 	}
 	ops := append([]sdk.Operation(nil), t.Operations...)
@@ -63,7 +64,7 @@ func (l *Lease) isHostSQLOperation(op string) bool {
 	if _, ok := l.r.pluginType.Operation(op); ok {
 		return false
 	}
-	return hasCapability(l.r.rtype, sdk.CapabilitySQL)
+	return slices.Contains(l.r.rtype.Capabilities, sdk.CapabilitySQL)
 }
 
 type sqlJSONArgs struct {

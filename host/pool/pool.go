@@ -565,21 +565,29 @@ func (p *Pool[T]) openInBackground() {
 	ctx, cancel := context.WithTimeout(p.bg, p.cfg.OpenTimeout)
 	v, err := p.cfg.Open(ctx)
 	cancel()
+	err = p.adopt(v, err)
+	if err != nil && !errors.Is(err, ErrClosed) && p.cfg.OnError != nil && p.bg.Err() == nil {
+		p.cfg.OnError("open", err)
+	}
+}
+
+// adopt finishes an open that was counted in p.constructing: it hands the
+// new instance to the first waiter or keeps it idle, or closes it when the
+// pool closed meanwhile. It returns the open's error, or an error wrapping
+// ErrClosed.
+func (p *Pool[T]) adopt(v T, openErr error) error {
 	p.mu.Lock()
 	p.constructing--
 	p.notifyLocked()
-	if err != nil {
+	if openErr != nil {
 		p.mu.Unlock()
-		if p.cfg.OnError != nil && p.bg.Err() == nil {
-			p.cfg.OnError("open", err)
-		}
-		return
+		return openErr
 	}
 	if p.closed {
 		p.closing++
 		p.mu.Unlock()
 		p.closeValue(v)
-		return
+		return fmt.Errorf("pool %s: %w", p.cfg.Name, ErrClosed)
 	}
 	e := p.addLocked(v)
 	e.inUse = true // putBackLocked expects a leased instance
@@ -589,6 +597,7 @@ func (p *Pool[T]) openInBackground() {
 	if closeIt {
 		p.closeValue(v)
 	}
+	return nil
 }
 
 // closeValue closes an instance removed from the pool (or never added),
@@ -621,27 +630,8 @@ func (p *Pool[T]) Warm(ctx context.Context) error {
 		}
 		p.constructing++
 		p.mu.Unlock()
-		v, err := p.cfg.Open(ctx)
-		p.mu.Lock()
-		p.constructing--
-		p.notifyLocked()
-		if err != nil {
-			p.mu.Unlock()
+		if err := p.adopt(p.cfg.Open(ctx)); err != nil {
 			return err
-		}
-		if p.closed {
-			p.closing++
-			p.mu.Unlock()
-			p.closeValue(v)
-			return fmt.Errorf("pool %s: %w", p.cfg.Name, ErrClosed)
-		}
-		e := p.addLocked(v)
-		e.inUse = true
-		closeIt, d := p.putBackLocked(e, nanotime())
-		p.mu.Unlock()
-		d.send()
-		if closeIt {
-			p.closeValue(v)
 		}
 	}
 }
