@@ -194,11 +194,13 @@ func decodePool(block *hcl.Block, ev *evaluator, p *Pool) hcl.Diagnostics {
 func decodeHealth(block *hcl.Block, ev *evaluator, h *Health) hcl.Diagnostics {
 	content, diags := block.Body.Content(healthSchema)
 	d := &attrDecoder{ev: ev, attrs: content.Attributes}
-	d.duration("interval", &h.Interval)
+	if attr := d.duration("interval", &h.Interval); attr != nil && h.Interval == 0 {
+		d.errorf(attr, "Invalid value", "Attribute \"interval\" must be longer than 0s, such as \"10s\".")
+	}
 	d.duration("timeout", &h.Timeout)
 	d.duration("jitter", &h.Jitter)
-	d.int("unhealthy_after", &h.UnhealthyAfter)
-	d.int("healthy_after", &h.HealthyAfter)
+	d.atLeastOne(d.int("unhealthy_after", &h.UnhealthyAfter), h.UnhealthyAfter)
+	d.atLeastOne(d.int("healthy_after", &h.HealthyAfter), h.HealthyAfter)
 	return append(diags, d.diags...)
 }
 
@@ -235,17 +237,22 @@ func decodeResilience(block *hcl.Block, ev *evaluator, r *Resilience) hcl.Diagno
 func decodeRetry(block *hcl.Block, ev *evaluator, r *Retry) hcl.Diagnostics {
 	content, diags := block.Body.Content(retrySchema)
 	d := &attrDecoder{ev: ev, attrs: content.Attributes}
-	d.int("max_attempts", &r.MaxAttempts)
+	d.atLeastOne(d.int("max_attempts", &r.MaxAttempts), r.MaxAttempts)
 	d.duration("backoff", &r.Backoff)
-	d.duration("max_backoff", &r.MaxBackoff)
-	d.float("budget", &r.Budget)
+	if attr := d.duration("max_backoff", &r.MaxBackoff); attr != nil && r.Backoff > r.MaxBackoff {
+		d.errorf(attr, "Invalid value", "Attribute \"max_backoff\" (%s) is shorter than \"backoff\" (%s); the delay grows from backoff up to max_backoff.", r.MaxBackoff, r.Backoff)
+	}
+	if attr := d.float("budget", &r.Budget); attr != nil && (r.Budget <= 0 || r.Budget > 1) {
+		d.errorf(attr, "Invalid value", "Attribute \"budget\" must be greater than 0 and at most 1: the share of calls in flight that may be retries, such as 0.2.")
+		r.Budget = 0
+	}
 	return append(diags, d.diags...)
 }
 
 func decodeCircuitBreaker(block *hcl.Block, ev *evaluator, cb *CircuitBreaker) hcl.Diagnostics {
 	content, diags := block.Body.Content(circuitBreakerSchema)
 	d := &attrDecoder{ev: ev, attrs: content.Attributes}
-	d.int("failure_threshold", &cb.FailureThreshold)
+	d.atLeastOne(d.int("failure_threshold", &cb.FailureThreshold), cb.FailureThreshold)
 	if attr := d.float("failure_ratio", &cb.FailureRatio); attr != nil && (cb.FailureRatio <= 0 || cb.FailureRatio > 1) {
 		d.errorf(attr, "Invalid value",
 			"Attribute \"failure_ratio\" must be greater than 0 and at most 1, such as 0.5 for half the calls.")
@@ -253,14 +260,17 @@ func decodeCircuitBreaker(block *hcl.Block, ev *evaluator, cb *CircuitBreaker) h
 	}
 	d.duration("window", &cb.Window)
 	d.duration("open_for", &cb.OpenFor)
-	d.int("half_open_probes", &cb.HalfOpenProbes)
+	d.atLeastOne(d.int("half_open_probes", &cb.HalfOpenProbes), cb.HalfOpenProbes)
 	return append(diags, d.diags...)
 }
 
 func decodeBulkhead(block *hcl.Block, ev *evaluator, b *Bulkhead) hcl.Diagnostics {
 	content, diags := block.Body.Content(bulkheadSchema)
 	d := &attrDecoder{ev: ev, attrs: content.Attributes}
-	d.int("max_concurrent", &b.MaxConcurrent)
+	if d.atLeastOne(d.int("max_concurrent", &b.MaxConcurrent), b.MaxConcurrent); content.Attributes["max_concurrent"] == nil {
+		diags = append(diags, errorAt(block.DefRange, "Missing max_concurrent",
+			"A bulkhead block needs \"max_concurrent\", the most calls to the resource in flight at once."))
+	}
 	d.int("max_queue", &b.MaxQueue)
 	return append(diags, d.diags...)
 }

@@ -117,6 +117,14 @@ func (d *attrDecoder) int(name string, dst *int) *hcl.Attribute {
 	return nil
 }
 
+// atLeastOne reports an attribute decoded by int whose value is 0 where
+// only a positive count makes sense.
+func (d *attrDecoder) atLeastOne(attr *hcl.Attribute, n int) {
+	if attr != nil && n == 0 {
+		d.errorf(attr, "Invalid value", "Attribute %q must be at least 1.", attr.Name)
+	}
+}
+
 // float decodes a non-negative number.
 func (d *attrDecoder) float(name string, dst *float64) *hcl.Attribute {
 	v, attr, secret, ok := d.value(name, cty.Number, "float")

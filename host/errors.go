@@ -33,6 +33,17 @@ var (
 	// back, because it was held past its resource's lease_timeout with
 	// reclaim = true.
 	ErrLeaseReclaimed = errors.New("lease reclaimed")
+	// ErrCircuitOpen means the resource's circuit breaker is open: the call
+	// failed fast without reaching the plugin. Errors wrapping it are of
+	// kind unavailable.
+	ErrCircuitOpen = errors.New("circuit breaker open")
+	// ErrBulkheadFull means the resource's bulkhead had no room for the
+	// call. Errors wrapping it are of kind resource_exhausted.
+	ErrBulkheadFull = errors.New("bulkhead full")
+	// ErrQuarantined means health checks found the resource unhealthy: it
+	// takes no new leases until it recovers. Errors wrapping it also wrap
+	// ErrNotReady and are of kind unavailable.
+	ErrQuarantined = errors.New("resource quarantined")
 )
 
 // DiagnosticsError is a configuration that failed to load or validate. It

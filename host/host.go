@@ -495,13 +495,50 @@ func (h *Host) Acquire(ctx context.Context, name string, opts ...AcquireOption) 
 
 // Invoke acquires the named resource, performs one operation and releases
 // it. See Lease.Invoke.
+//
+// Each attempt takes its own lease, so that a retry of an idempotent
+// operation runs on a working instance after the first one broke.
 func (h *Host) Invoke(ctx context.Context, name, op string, args any, opts ...AcquireOption) (json.RawMessage, error) {
-	l, err := h.Acquire(ctx, name, opts...)
+	if err := ctx.Err(); err != nil {
+		return nil, sdk.WrapError(sdk.KindOf(err), err, "acquire "+name)
+	}
+	r, err := h.resource(name)
 	if err != nil {
 		return nil, err
 	}
-	defer l.Release()
-	return l.Invoke(ctx, op, args)
+	var owner Owner
+	for _, o := range opts {
+		o(&owner)
+	}
+	if r.hostSQLOperation(op) {
+		l, err := r.acquire(ctx, h, owner)
+		if err != nil {
+			return nil, err
+		}
+		defer l.Release()
+		return l.Invoke(ctx, op, args)
+	}
+	o, raw, err := r.prepareCall(op, args, false)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.pol.run(ctx, o.Idempotent, func(ctx context.Context) (any, error) {
+		l, err := r.acquire(ctx, h, owner)
+		if err != nil {
+			if errors.Is(err, ErrNotReady) {
+				// Quarantined, closed or restarting: waiting a backoff
+				// will not help, and fast failure is the point.
+				err = final(err)
+			}
+			return nil, err
+		}
+		defer l.Release()
+		// The lease is this attempt's own: an instance that broke is
+		// replaced by the next attempt's lease, so the error is not final.
+		v, err := l.attempt(ctx, op, raw)
+		return v, unwrapFinal(err)
+	})
+	return r.result(h, op, res, err)
 }
 
 func (h *Host) resource(name string) (*resource, error) {
@@ -532,6 +569,9 @@ func (h *Host) resource(name string) (*resource, error) {
 // callError wraps a plugin's error with the resource and operation, masking
 // any secret the host knows.
 func (h *Host) callError(r *resource, op string, err error) error {
+	if ce, ok := err.(*CallError); ok {
+		return ce
+	}
 	return &CallError{Resource: r.id, Operation: op, Err: h.secrets.Error(err)}
 }
 

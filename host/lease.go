@@ -159,51 +159,76 @@ func (l *Lease) ended(op string) error {
 	return &CallError{Resource: l.r.id, Operation: op, Err: err}
 }
 
-func (l *Lease) prepare(op string, args any, streaming bool) (json.RawMessage, error) {
-	fail := func(err error) error { return &CallError{Resource: l.r.id, Operation: op, Err: err} }
-	if err := l.ended(op); err != nil {
-		return nil, err
-	}
-	o, err := findOperation(l.r.rtype, op)
+// prepareCall checks a call before it reaches the plugin: the operation
+// exists and streams or not as asked, and the arguments fit its schema.
+// It returns the operation and the arguments completed with defaults.
+func (r *resource) prepareCall(op string, args any, streaming bool) (sdk.Operation, json.RawMessage, error) {
+	fail := func(err error) error { return &CallError{Resource: r.id, Operation: op, Err: err} }
+	o, err := findOperation(r.rtype, op)
 	if err != nil {
-		return nil, fail(err)
+		return o, nil, fail(err)
 	}
 	switch {
 	case streaming && o.Stream == sdk.StreamNone:
-		return nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "operation %q does not stream; use Invoke", op))
+		return o, nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "operation %q does not stream; use Invoke", op))
 	case !streaming && o.Stream != sdk.StreamNone:
-		return nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "operation %q streams (%s); use InvokeStream", op, o.Stream))
+		return o, nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "operation %q streams (%s); use InvokeStream", op, o.Stream))
 	}
 	raw, err := encodeArgs(args)
 	if err == nil {
 		raw, err = checkArgs(o, raw)
 	}
 	if err != nil {
-		return nil, fail(err)
+		return o, nil, fail(err)
 	}
-	return raw, nil
+	return o, raw, nil
 }
 
-// finish records a call's outcome: its latency feeds replica selection, and
-// an unavailable error marks the instance broken.
-func (l *Lease) finish(op string, began time.Time, res any, err error) (json.RawMessage, error) {
-	l.pl.observe(time.Since(began), err)
-	if err != nil {
-		// An exclusive session that failed as unavailable is broken. A
-		// shared replica serves other leases too: one failed call does not
-		// condemn it (its error rate steers the weighted selection).
-		if sdk.KindOf(err) == sdk.KindUnavailable && l.r.rtype.Pooling == sdk.PoolingExclusive {
-			l.Broken()
-		}
-		return nil, l.h.callError(l.r, op, err)
+// attempt performs one attempt of an operation on the lease's instance.
+func (l *Lease) attempt(ctx context.Context, op string, raw json.RawMessage) (any, error) {
+	if err := l.ended(op); err != nil {
+		return nil, final(err)
 	}
-	return resultJSON(l.r.id, op, res)
+	began := time.Now()
+	res, err := l.inst.Invoke(ctx, sdk.InvokeRequest{Operation: op, Args: raw})
+	return res, l.outcome(began, err)
+}
+
+// outcome records a call's outcome: its latency feeds replica selection,
+// and an unavailable error marks an exclusive instance broken, which also
+// makes the error final: retrying on a broken session is pointless.
+func (l *Lease) outcome(began time.Time, err error) error {
+	l.pl.observe(time.Since(began), err)
+	// A shared replica serves other leases too: one failed call does not
+	// condemn it (its error rate steers the weighted selection).
+	if err != nil && sdk.KindOf(err) == sdk.KindUnavailable && l.r.rtype.Pooling == sdk.PoolingExclusive {
+		l.Broken()
+		return final(err)
+	}
+	return err
+}
+
+// finish records the outcome of a call made without the retry policies
+// and returns its JSON result or its error.
+func (l *Lease) finish(op string, began time.Time, res any, err error) (json.RawMessage, error) {
+	return l.r.result(l.h, op, res, unwrapFinal(l.outcome(began, err)))
+}
+
+// result returns a call's JSON result, or its error naming the resource
+// and operation.
+func (r *resource) result(h *Host, op string, res any, err error) (json.RawMessage, error) {
+	if err != nil {
+		return nil, h.callError(r, op, err)
+	}
+	return resultJSON(r.id, op, res)
 }
 
 // Invoke performs an operation and returns its JSON result. args may be
 // nil, JSON (json.RawMessage, []byte or string), or any value that
 // encodes to a JSON object. Arguments are checked against the operation's
-// schema before they reach the plugin.
+// schema before they reach the plugin. The resource's resilience policies
+// apply; an idempotent operation may be retried on this lease's instance,
+// unless the instance broke.
 //
 // Errors are *CallError values that unwrap to an error of an sdk.Kind:
 // test them with sdk.KindOf or errors.Is(err, sdk.ErrUnavailable).
@@ -215,21 +240,28 @@ func (l *Lease) Invoke(ctx context.Context, op string, args any) (json.RawMessag
 		}
 		return l.invokeSQLJSON(ctx, op, raw)
 	}
-	raw, err := l.prepare(op, args, false)
+	if err := l.ended(op); err != nil {
+		return nil, err
+	}
+	o, raw, err := l.r.prepareCall(op, args, false)
 	if err != nil {
 		return nil, err
 	}
-	began := time.Now()
-	res, err := l.inst.Invoke(ctx, sdk.InvokeRequest{Operation: op, Args: raw})
-	return l.finish(op, began, res, err)
+	res, err := l.r.pol.run(ctx, o.Idempotent, func(ctx context.Context) (any, error) { return l.attempt(ctx, op, raw) })
+	return l.r.result(l.h, op, res, err)
 }
 
 // InvokeStream performs a streaming operation: it sends what it reads from
 // in (which may be nil for a download) and writes what the plugin streams
 // back to out (which may be nil to discard it), and returns the result.
-// in must reach io.EOF or fail for the call to end.
+// in must reach io.EOF or fail for the call to end. Of the resilience
+// policies, the circuit breaker and the bulkhead apply; a stream is never
+// retried, and only ctx bounds it.
 func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Reader, out io.Writer) (json.RawMessage, error) {
-	raw, err := l.prepare(op, args, true)
+	if err := l.ended(op); err != nil {
+		return nil, err
+	}
+	_, raw, err := l.r.prepareCall(op, args, true)
 	if err != nil {
 		return nil, err
 	}
@@ -240,8 +272,13 @@ func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Rea
 	if out == nil {
 		out = io.Discard
 	}
+	done, err := l.r.pol.admit(ctx)
+	if err != nil {
+		return nil, l.h.callError(l.r, op, err)
+	}
 	began := time.Now()
 	res, err := si.InvokeStream(ctx, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
+	done(err)
 	return l.finish(op, began, res, err)
 }
 

@@ -44,6 +44,7 @@ type resource struct {
 	pluginType sdk.ResourceType
 	prov       *provider
 	log        *slog.Logger
+	pol        *policies
 
 	mu      sync.Mutex // guards the fields below; never held across a plugin call
 	state   ResourceState
@@ -56,13 +57,24 @@ type resource struct {
 }
 
 func newResource(r *config.Resource, t sdk.ResourceType, p *provider, log *slog.Logger) *resource {
-	return &resource{
+	res := &resource{
 		id: r.ID(), cfg: r, rtype: withSQLOperations(t), pluginType: t, prov: p,
 		log:     log.With("resource", r.ID(), "type", r.Type),
 		state:   StatePending,
 		leases:  map[*Lease]struct{}{},
 		changed: make(chan struct{}),
 	}
+	res.pol = newPolicies(res.id, r.Resilience, res.log, res.breakerChanged)
+	return res
+}
+
+// breakerChanged logs a transition of the resource's circuit breaker.
+func (r *resource) breakerChanged(from, to BreakerState, reason string) {
+	level := slog.LevelInfo
+	if to == BreakerOpen {
+		level = slog.LevelWarn
+	}
+	r.log.Log(context.Background(), level, "circuit breaker "+string(to), "from", string(from), "reason", reason)
 }
 
 func (r *resource) notifyLocked() {
@@ -310,6 +322,7 @@ type ResourceInfo struct {
 	DependsOn    []string        `json:"depends_on"`
 	Operations   []OperationInfo `json:"operations"`
 	Pool         PoolInfo        `json:"pool"`
+	Resilience   ResilienceInfo  `json:"resilience"`
 }
 
 // OperationInfo describes one operation of a resource.
@@ -433,6 +446,7 @@ func (r *resource) info() ResourceInfo {
 	if r.pool != nil {
 		ri.Pool.Stat = r.pool.stat()
 	}
+	ri.Resilience = r.pol.info()
 	now := time.Now()
 	for l := range r.leases {
 		ri.Pool.Leases = append(ri.Pool.Leases, LeaseInfo{Owner: l.owner, Held: now.Sub(l.acquired)})

@@ -52,8 +52,15 @@ func (l *Lease) Query(ctx context.Context, query string, args ...any) (*Rows, er
 	if err != nil {
 		return nil, &CallError{Resource: l.r.id, Operation: "query", Err: err}
 	}
+	// Of the resilience policies, the breaker and the bulkhead apply to a
+	// query until its first rows arrive; only ctx bounds the rows.
+	done, err := l.r.pol.admit(ctx)
+	if err != nil {
+		return nil, l.h.callError(l.r, "query", err)
+	}
 	began := time.Now()
 	rows, err := si.Query(ctx, st)
+	done(err)
 	if err != nil {
 		_, err = l.finish("query", began, nil, err)
 		return nil, err
@@ -71,37 +78,52 @@ func (l *Lease) Exec(ctx context.Context, query string, args ...any) (sdk.ExecRe
 	if err != nil {
 		return sdk.ExecResult{}, &CallError{Resource: l.r.id, Operation: "exec", Err: err}
 	}
-	began := time.Now()
-	res, err := si.Exec(ctx, st)
-	if _, err = l.finish("exec", began, nil, err); err != nil {
+	res, err := l.sqlCall(ctx, "exec", func(ctx context.Context) (any, error) { return si.Exec(ctx, st) })
+	if err != nil {
 		return sdk.ExecResult{}, err
 	}
-	return res, nil
+	return res.(sdk.ExecResult), nil
 }
 
 // Begin starts a transaction on the lease's session.
 func (l *Lease) Begin(ctx context.Context, opts sdk.TxOptions) error {
-	return l.txCall(ctx, "begin", func(si sdk.SQLInstance) error { return si.Begin(ctx, opts) })
+	return l.txCall(ctx, "begin", func(ctx context.Context, si sdk.SQLInstance) error { return si.Begin(ctx, opts) })
 }
 
 // Commit commits the lease's transaction.
 func (l *Lease) Commit(ctx context.Context) error {
-	return l.txCall(ctx, "commit", func(si sdk.SQLInstance) error { return si.Commit(ctx) })
+	return l.txCall(ctx, "commit", func(ctx context.Context, si sdk.SQLInstance) error { return si.Commit(ctx) })
 }
 
 // Rollback rolls the lease's transaction back.
 func (l *Lease) Rollback(ctx context.Context) error {
-	return l.txCall(ctx, "rollback", func(si sdk.SQLInstance) error { return si.Rollback(ctx) })
+	return l.txCall(ctx, "rollback", func(ctx context.Context, si sdk.SQLInstance) error { return si.Rollback(ctx) })
 }
 
-func (l *Lease) txCall(_ context.Context, op string, call func(sdk.SQLInstance) error) error {
+func (l *Lease) txCall(ctx context.Context, op string, call func(context.Context, sdk.SQLInstance) error) error {
 	si, err := l.sqlInstance(op)
 	if err != nil {
 		return err
 	}
-	began := time.Now()
-	_, err = l.finish(op, began, nil, call(si))
+	_, err = l.sqlCall(ctx, op, func(ctx context.Context) (any, error) { return nil, call(ctx, si) })
 	return err
+}
+
+// sqlCall runs one SQL call under the resource's resilience policies. SQL
+// statements are never retried: the host cannot know they are idempotent.
+func (l *Lease) sqlCall(ctx context.Context, op string, call func(context.Context) (any, error)) (any, error) {
+	if err := l.ended(op); err != nil {
+		return nil, err
+	}
+	res, err := l.r.pol.run(ctx, false, func(ctx context.Context) (any, error) {
+		began := time.Now()
+		res, err := call(ctx)
+		return res, l.outcome(began, err)
+	})
+	if err != nil {
+		return nil, l.h.callError(l.r, op, err)
+	}
+	return res, nil
 }
 
 // WithTx acquires the named SQL resource, begins a transaction, runs fn,
@@ -161,6 +183,7 @@ func (r *Rows) Err() error {
 		return r.err
 	}
 	if err := r.rows.Err(); err != nil {
+		r.l.r.pol.record(err)
 		_, r.err = r.l.finish("query", time.Now(), nil, err)
 	}
 	return r.err
@@ -279,10 +302,9 @@ func (l *Lease) Batch(ctx context.Context, stmts ...Stmt) ([]sdk.ExecResult, err
 			return nil, &CallError{Resource: l.r.id, Operation: "batch", Err: fmt.Errorf("statement %d: %w", i+1, err)}
 		}
 	}
-	began := time.Now()
-	res, err := b.Batch(ctx, sts)
-	if _, err = l.finish("batch", began, nil, err); err != nil {
+	res, err := l.sqlCall(ctx, "batch", func(ctx context.Context) (any, error) { return b.Batch(ctx, sts) })
+	if err != nil {
 		return nil, err
 	}
-	return res, nil
+	return res.([]sdk.ExecResult), nil
 }

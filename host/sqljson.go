@@ -57,14 +57,18 @@ func withSQLOperations(t sdk.ResourceType) sdk.ResourceType {
 
 // isHostSQLOperation reports whether op on this lease is one the host
 // answers itself.
-func (l *Lease) isHostSQLOperation(op string) bool {
+func (l *Lease) isHostSQLOperation(op string) bool { return l.r.hostSQLOperation(op) }
+
+// hostSQLOperation reports whether op on this resource is one the host
+// answers itself.
+func (r *resource) hostSQLOperation(op string) bool {
 	if op != "query" && op != "exec" {
 		return false
 	}
-	if _, ok := l.r.pluginType.Operation(op); ok {
+	if _, ok := r.pluginType.Operation(op); ok {
 		return false
 	}
-	return slices.Contains(l.r.rtype.Capabilities, sdk.CapabilitySQL)
+	return slices.Contains(r.rtype.Capabilities, sdk.CapabilitySQL)
 }
 
 type sqlJSONArgs struct {

@@ -1,0 +1,418 @@
+package host
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/budget"
+	"github.com/failsafe-go/failsafe-go/bulkhead"
+	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+	"github.com/failsafe-go/failsafe-go/common"
+	"github.com/failsafe-go/failsafe-go/retrypolicy"
+	"github.com/failsafe-go/failsafe-go/timeout"
+
+	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// Defaults of the resilience block's settings, used where a block is
+// declared and a setting is not.
+const (
+	defaultMaxAttempts      = 3
+	defaultBackoff          = 100 * time.Millisecond
+	defaultMaxBackoff       = 10 * time.Second
+	defaultRetryBudget      = 0.2
+	defaultBudgetFloor      = 3 // retries in flight always allowed, whatever the ratio
+	defaultFailureThreshold = 5
+	defaultBreakerWindow    = time.Minute
+	defaultOpenFor          = 30 * time.Second
+	defaultHalfOpenProbes   = 1
+)
+
+// BreakerState is the state of a resource's circuit breaker.
+type BreakerState string
+
+// The states of a circuit breaker. A resource without a circuit_breaker
+// block reports BreakerNone.
+const (
+	BreakerNone     BreakerState = ""
+	BreakerClosed   BreakerState = "closed"
+	BreakerOpen     BreakerState = "open"
+	BreakerHalfOpen BreakerState = "half_open"
+)
+
+func breakerState(s circuitbreaker.State) BreakerState {
+	switch s {
+	case circuitbreaker.OpenState:
+		return BreakerOpen
+	case circuitbreaker.HalfOpenState:
+		return BreakerHalfOpen
+	}
+	return BreakerClosed
+}
+
+// policies are a resource's resilience policies. The host applies them
+// around every call to the resource's plugin, outermost first:
+//
+//	total timeout → retry → circuit breaker → bulkhead → attempt timeout → call
+//
+// Retry is only for operations the plugin declared idempotent, and only
+// after an error of retryable kind. The caller's context bounds it all.
+type policies struct {
+	rid string
+	cfg config.Resilience
+	log *slog.Logger
+
+	breaker  circuitbreaker.CircuitBreaker[any] // nil without a circuit_breaker block
+	bulk     bulkhead.Bulkhead[any]             // nil without a bulkhead block
+	gate     chan struct{}                      // admits max_concurrent + max_queue calls to the bulkhead
+	once     failsafe.Executor[any]             // every policy but retry; nil when there are none
+	retrying failsafe.Executor[any]             // with retry, for idempotent operations; nil without a retry block
+
+	// onBreaker is told of each breaker transition, with its reason.
+	onBreaker func(from, to BreakerState, reason string)
+	lastFail  atomic.Pointer[string] // the last failure the breaker counted, for its reason
+
+	mu       sync.Mutex
+	retries  uint64 // attempts after the first, since start
+	rejected uint64 // calls refused by an open breaker or a full bulkhead
+}
+
+// newPolicies builds the policies a resilience block declares.
+func newPolicies(rid string, cfg config.Resilience, log *slog.Logger, onBreaker func(from, to BreakerState, reason string)) *policies {
+	p := &policies{rid: rid, cfg: cfg, log: log, onBreaker: onBreaker}
+	var inner []failsafe.Policy[any] // below retry, outermost first
+	if cb := cfg.CircuitBreaker; cb != nil {
+		p.breaker = p.buildBreaker(*cb)
+		inner = append(inner, p.breaker)
+	}
+	if b := cfg.Bulkhead; b != nil {
+		bb := bulkhead.NewBuilder[any](uint(b.MaxConcurrent))
+		if b.MaxQueue > 0 {
+			// The gate bounds the queue; a queued call waits as long as
+			// its context lets it.
+			bb = bb.WithMaxWaitTime(time.Duration(1<<63 - 1))
+		}
+		p.bulk = bb.Build()
+		p.gate = make(chan struct{}, b.MaxConcurrent+b.MaxQueue)
+		inner = append(inner, gatePolicy{p.gate}, p.bulk)
+	}
+	if cfg.AttemptTimeout > 0 {
+		inner = append(inner, timeout.New[any](cfg.AttemptTimeout))
+	}
+	var outer []failsafe.Policy[any]
+	if cfg.Timeout > 0 {
+		outer = append(outer, timeout.New[any](cfg.Timeout))
+	}
+	if all := append(append([]failsafe.Policy[any]{}, outer...), inner...); len(all) > 0 {
+		p.once = failsafe.With(all...)
+	}
+	if cfg.Retry != nil {
+		all := append(append(append([]failsafe.Policy[any]{}, outer...), p.buildRetry(*cfg.Retry)), inner...)
+		p.retrying = failsafe.With(all...)
+	}
+	return p
+}
+
+func (p *policies) buildRetry(r config.Retry) failsafe.Policy[any] {
+	attempts := cmp.Or(r.MaxAttempts, defaultMaxAttempts)
+	base := cmp.Or(r.Backoff, defaultBackoff)
+	ceiling := cmp.Or(r.MaxBackoff, max(defaultMaxBackoff, base))
+	rate := r.Budget
+	if rate == 0 {
+		rate = defaultRetryBudget
+	}
+	b := budget.NewBuilder().WithMaxRate(rate).WithMinConcurrency(defaultBudgetFloor).Build()
+	return retrypolicy.NewBuilder[any]().
+		HandleIf(func(_ any, err error) bool { return retryable(err) }).
+		WithMaxAttempts(attempts).
+		// Exponential backoff with full jitter: a delay drawn uniformly
+		// from [0, min(max_backoff, backoff × 2^retry)).
+		WithDelayFunc(func(e failsafe.ExecutionAttempt[any]) time.Duration {
+			d := base << min(e.Retries(), 30)
+			if d <= 0 || d > ceiling {
+				d = ceiling
+			}
+			return rand.N(d) + 1
+		}).
+		WithBudget(b).
+		ReturnLastFailure().
+		OnRetry(func(failsafe.ExecutionEvent[any]) {
+			p.mu.Lock()
+			p.retries++
+			p.mu.Unlock()
+		}).
+		Build()
+}
+
+func (p *policies) buildBreaker(c config.CircuitBreaker) circuitbreaker.CircuitBreaker[any] {
+	b := circuitbreaker.NewBuilder[any]().
+		HandleIf(func(_ any, err error) bool { return p.breakerFailure(err) }).
+		WithDelay(cmp.Or(c.OpenFor, defaultOpenFor)).
+		WithSuccessThreshold(uint(cmp.Or(c.HalfOpenProbes, defaultHalfOpenProbes)))
+	threshold := uint(cmp.Or(c.FailureThreshold, defaultFailureThreshold))
+	switch {
+	case c.FailureRatio > 0:
+		// The ratio applies once failure_threshold calls (at least one)
+		// were made in the window.
+		b = b.WithFailureRateThreshold(c.FailureRatio, max(uint(c.FailureThreshold), 1), cmp.Or(c.Window, defaultBreakerWindow))
+	case c.Window > 0:
+		b = b.WithFailureThresholdPeriod(threshold, c.Window)
+	default:
+		b = b.WithFailureThreshold(threshold)
+	}
+	return b.OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
+		from, to := breakerState(e.OldState), breakerState(e.NewState)
+		reason := ""
+		switch to {
+		case BreakerOpen:
+			m := e.Metrics()
+			reason = fmt.Sprintf("%d of %d recent calls failed", m.Failures(), m.Executions())
+			if last := p.lastFail.Load(); last != nil {
+				reason += "; last error: " + *last
+			}
+		case BreakerHalfOpen:
+			reason = "open_for elapsed; letting probe calls through"
+		case BreakerClosed:
+			reason = "probe calls succeeded"
+		}
+		if p.onBreaker != nil {
+			p.onBreaker(from, to, reason)
+		}
+	}).Build()
+}
+
+// run performs a call under the policies. attempt is called once per
+// attempt with the attempt's context; idempotent allows retries.
+func (p *policies) run(ctx context.Context, idempotent bool, attempt func(context.Context) (any, error)) (any, error) {
+	ex := p.once
+	if idempotent && p.retrying != nil {
+		ex = p.retrying
+	}
+	if ex == nil {
+		v, err := attempt(ctx)
+		return v, unwrapFinal(err)
+	}
+	began := time.Now()
+	var attempts int
+	var last error
+	v, err := ex.WithContext(ctx).GetWithExecution(func(e failsafe.Execution[any]) (any, error) {
+		attempts++
+		v, err := attempt(e.Context())
+		if err != nil {
+			last = err
+		}
+		return v, err
+	})
+	if err == nil {
+		return v, nil
+	}
+	return nil, p.explain(ctx, err, unwrapFinal(last), attempts, time.Since(began))
+}
+
+// explain turns what the policies returned into an error of the right kind
+// that says which policy ended the call.
+func (p *policies) explain(ctx context.Context, err, last error, attempts int, took time.Duration) error {
+	lastSaid := func() string {
+		if last == nil {
+			return ""
+		}
+		return fmt.Sprintf(" (after %d attempts; last error: %v)", attempts, last)
+	}
+	switch {
+	case errors.Is(err, circuitbreaker.ErrOpen):
+		p.countRejected()
+		return newError(sdk.KindUnavailable, ErrCircuitOpen, "circuit breaker of %s is open: calls fail fast for another %s%s",
+			p.rid, p.breaker.RemainingDelay().Round(time.Millisecond), lastSaid())
+	case errors.Is(err, bulkhead.ErrFull):
+		p.countRejected()
+		b := p.cfg.Bulkhead
+		return newError(sdk.KindResourceExhausted, ErrBulkheadFull, "bulkhead of %s is full: %d calls in flight (max_concurrent) and %d waiting (max_queue)",
+			p.rid, b.MaxConcurrent, b.MaxQueue)
+	case errors.Is(err, timeout.ErrExceeded):
+		if p.cfg.Timeout > 0 && took >= p.cfg.Timeout {
+			return newError(sdk.KindTimeout, context.DeadlineExceeded, "call timed out after %s (resilience timeout)%s", p.cfg.Timeout, lastSaid())
+		}
+		return newError(sdk.KindTimeout, context.DeadlineExceeded, "attempt %d timed out after %s (attempt_timeout)", attempts, p.cfg.AttemptTimeout)
+	case errors.Is(err, budget.ErrExceeded):
+		if last == nil {
+			return sdk.WrapError(sdk.KindResourceExhausted, err, "retry budget of "+p.rid+" exhausted")
+		}
+		return fmt.Errorf("retry budget of %s exhausted after %d attempts: %w", p.rid, attempts, last)
+	case ctx.Err() != nil && last != nil:
+		return &kindedError{msg: fmt.Sprintf("%v after %d attempts; last error: %v", ctx.Err(), attempts, last),
+			sentinel: ctx.Err(), kind: &sdk.Error{Kind: sdk.KindOf(ctx.Err())}}
+	case attempts > 1:
+		return fmt.Errorf("after %d attempts: %w", attempts, unwrapFinal(err))
+	}
+	return unwrapFinal(err)
+}
+
+// admit lets a streaming call through the breaker and the bulkhead, which
+// is all that applies to a stream: it cannot be retried, and only the
+// caller's context bounds it. Call done with the call's outcome.
+func (p *policies) admit(ctx context.Context) (done func(error), err error) {
+	if p.breaker != nil && !p.breaker.TryAcquirePermit() {
+		return nil, p.explain(ctx, circuitbreaker.ErrOpen, nil, 0, 0)
+	}
+	record := func(err error) {
+		if p.breaker != nil {
+			if p.breakerFailure(err) {
+				p.breaker.RecordFailure()
+			} else {
+				p.breaker.RecordSuccess()
+			}
+		}
+	}
+	if p.bulk == nil {
+		return record, nil
+	}
+	select {
+	case p.gate <- struct{}{}:
+	default:
+		record(nil)
+		return nil, p.explain(ctx, bulkhead.ErrFull, nil, 0, 0)
+	}
+	if err := p.bulk.AcquirePermitWithMaxWait(ctx, p.maxWait()); err != nil {
+		<-p.gate
+		record(nil)
+		if errors.Is(err, bulkhead.ErrFull) {
+			return nil, p.explain(ctx, err, nil, 0, 0)
+		}
+		return nil, sdk.WrapError(sdk.KindOf(err), err, "wait for the bulkhead of "+p.rid)
+	}
+	return func(err error) {
+		p.bulk.ReleasePermit()
+		<-p.gate
+		record(err)
+	}, nil
+}
+
+func (p *policies) maxWait() time.Duration {
+	if p.cfg.Bulkhead.MaxQueue > 0 {
+		return time.Duration(1<<63 - 1)
+	}
+	return 0
+}
+
+// record counts a failure that happened after a stream was admitted (a
+// row stream that broke, say) against the breaker.
+func (p *policies) record(err error) {
+	if p.breaker != nil && p.breakerFailure(err) {
+		p.breaker.RecordFailure()
+	}
+}
+
+func (p *policies) countRejected() {
+	p.mu.Lock()
+	p.rejected++
+	p.mu.Unlock()
+}
+
+// breakerFailure reports whether err says the backend is in trouble, which
+// is what a circuit breaker counts. A bad request is not.
+func (p *policies) breakerFailure(err error) bool {
+	if err == nil {
+		return false
+	}
+	failed := errors.Is(err, timeout.ErrExceeded)
+	if !failed {
+		switch sdk.KindOf(err) {
+		case sdk.KindUnavailable, sdk.KindTimeout, sdk.KindInternal, sdk.KindUnknown:
+			failed = !errors.Is(err, circuitbreaker.ErrOpen)
+		}
+	}
+	if failed {
+		msg := unwrapFinal(err).Error()
+		p.lastFail.Store(&msg)
+	}
+	return failed
+}
+
+// ResilienceInfo describes a resource's resilience policies and their
+// state.
+type ResilienceInfo struct {
+	// Breaker is the circuit breaker's state; empty without one.
+	Breaker BreakerState `json:"breaker,omitempty"`
+	// BreakerOpenFor is how long an open breaker stays open, when open.
+	BreakerOpenFor time.Duration `json:"breaker_open_for_ns,omitempty"`
+	// Retries counts attempts after the first, since start.
+	Retries uint64 `json:"retries"`
+	// Rejected counts calls refused by an open breaker or a full bulkhead.
+	Rejected uint64 `json:"rejected"`
+}
+
+func (p *policies) info() ResilienceInfo {
+	p.mu.Lock()
+	ri := ResilienceInfo{Retries: p.retries, Rejected: p.rejected}
+	p.mu.Unlock()
+	if p.breaker != nil {
+		ri.Breaker = breakerState(p.breaker.State())
+		if ri.Breaker == BreakerOpen {
+			ri.BreakerOpenFor = p.breaker.RemainingDelay()
+		}
+	}
+	return ri
+}
+
+// retryable reports whether an attempt that failed with err may be tried
+// again: its kind says so, and no policy or lease state forbids it.
+func retryable(err error) bool {
+	var f finalError
+	switch {
+	case err == nil, errors.As(err, &f), errors.Is(err, circuitbreaker.ErrOpen), errors.Is(err, bulkhead.ErrFull):
+		return false
+	case errors.Is(err, timeout.ErrExceeded):
+		return true
+	}
+	return sdk.IsRetryable(err)
+}
+
+// finalError marks an attempt's error as not worth retrying whatever its
+// kind: the lease's instance broke, or the resource is quarantined.
+type finalError struct{ err error }
+
+func (e finalError) Error() string { return e.err.Error() }
+func (e finalError) Unwrap() error { return e.err }
+
+func final(err error) error {
+	if err == nil {
+		return nil
+	}
+	return finalError{err}
+}
+
+func unwrapFinal(err error) error {
+	if f, ok := err.(finalError); ok {
+		return f.err
+	}
+	return err
+}
+
+// gatePolicy admits at most cap(gate) executions to what it wraps and
+// fails the rest at once with bulkhead.ErrFull: placed in front of a
+// failsafe bulkhead, it bounds the bulkhead's queue.
+type gatePolicy struct{ gate chan struct{} }
+
+func (g gatePolicy) ToExecutor(any) any { return g }
+
+func (g gatePolicy) Apply(inner func(failsafe.Execution[any]) *common.PolicyResult[any]) func(failsafe.Execution[any]) *common.PolicyResult[any] {
+	return func(e failsafe.Execution[any]) *common.PolicyResult[any] {
+		select {
+		case g.gate <- struct{}{}:
+		default:
+			return &common.PolicyResult[any]{Error: bulkhead.ErrFull, Done: true}
+		}
+		defer func() { <-g.gate }()
+		return inner(e)
+	}
+}
+

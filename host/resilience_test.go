@@ -1,0 +1,302 @@
+package host_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nebula-resource/nebula-resource/host"
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// flaky is an in-process driver whose calls fail on a script, and which
+// counts every call that reaches it: the exact-count resilience tests read
+// those counts.
+type flaky struct {
+	calls    atomic.Int64  // Invoke calls that reached the driver
+	failures atomic.Int64  // calls still to fail; negative fails forever
+	kind     sdk.Kind      // the kind they fail with
+	block    chan struct{} // when set, "wait" blocks until it is closed
+	waiting  atomic.Int64  // calls blocked in "wait"
+}
+
+func newFlaky(fail int, kind sdk.Kind) *flaky {
+	f := &flaky{kind: kind, block: make(chan struct{})}
+	f.failures.Store(int64(fail))
+	return f
+}
+
+func (f *flaky) Info() sdk.DriverInfo {
+	ops := []sdk.Operation{
+		{Name: "get", Description: "an idempotent read", Idempotent: true},
+		{Name: "put", Description: "a write that is not idempotent"},
+		{Name: "wait", Description: "blocks until the test lets it go, or its context ends", Idempotent: true},
+	}
+	return sdk.DriverInfo{Name: "flaky", Version: "1.0.0", Types: []sdk.ResourceType{
+		{Name: "flaky", Description: "fails on a script", Operations: ops},
+		{Name: "flakyx", Description: "fails on a script, one lease per instance", Pooling: sdk.PoolingExclusive, Operations: ops},
+	}}
+}
+
+func (f *flaky) Configure(context.Context, sdk.ConfigureRequest) (sdk.Resource, error) { return f, nil }
+func (f *flaky) Open(context.Context) (sdk.Instance, error)                            { return f, nil }
+func (f *flaky) Close(context.Context) error                                           { return nil }
+func (f *flaky) Check(context.Context) error                                           { return nil }
+
+func (f *flaky) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
+	f.calls.Add(1)
+	if req.Operation == "wait" {
+		f.waiting.Add(1)
+		defer f.waiting.Add(-1)
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return nil, sdk.WrapError(sdk.KindOf(ctx.Err()), ctx.Err(), "wait")
+		}
+	}
+	if n := f.failures.Load(); n != 0 {
+		if n > 0 {
+			f.failures.Add(-1)
+		}
+		return nil, sdk.Errorf(f.kind, "scripted failure")
+	}
+	return map[string]bool{"ok": true}, nil
+}
+
+func flakyHost(t *testing.T, f *flaky, resilience string) *host.Host {
+	t.Helper()
+	cfg := loadHCL(t, `resource "flaky" "x" {
+  resilience {
+`+resilience+`
+  }
+}`)
+	return startHost(t, cfg, host.WithDriver("flaky", f), host.WithLogger(quietLogger()))
+}
+
+const fiveAttempts = `
+    retry {
+      max_attempts = 5
+      backoff      = "1ms"
+      max_backoff  = "5ms"
+    }`
+
+func TestRetryStopsAtTheFirstSuccess(t *testing.T) {
+	f := newFlaky(3, sdk.KindUnavailable)
+	h := flakyHost(t, f, fiveAttempts)
+	if _, err := h.Invoke(t.Context(), "flaky.x", "get", nil); err != nil {
+		t.Fatalf("get after 3 failures: %v", err)
+	}
+	if got := f.calls.Load(); got != 4 {
+		t.Fatalf("%d calls reached the plugin, want exactly 4 (3 failures, then the success)", got)
+	}
+}
+
+func TestRetryGivesUpAfterMaxAttempts(t *testing.T) {
+	f := newFlaky(-1, sdk.KindUnavailable)
+	h := flakyHost(t, f, fiveAttempts)
+	_, err := h.Invoke(t.Context(), "flaky.x", "get", nil)
+	if sdk.KindOf(err) != sdk.KindUnavailable || !strings.Contains(err.Error(), "after 5 attempts") {
+		t.Fatalf("err = %v (kind %s), want unavailable after 5 attempts", err, sdk.KindOf(err))
+	}
+	if got := f.calls.Load(); got != 5 {
+		t.Fatalf("%d calls reached the plugin, want exactly 5", got)
+	}
+}
+
+func TestNonRetryableErrorIsTriedOnce(t *testing.T) {
+	f := newFlaky(-1, sdk.KindInvalidArgument)
+	h := flakyHost(t, f, fiveAttempts)
+	_, err := h.Invoke(t.Context(), "flaky.x", "get", nil)
+	if sdk.KindOf(err) != sdk.KindInvalidArgument {
+		t.Fatalf("err = %v, want invalid_argument", err)
+	}
+	if got := f.calls.Load(); got != 1 {
+		t.Fatalf("%d calls reached the plugin, want exactly 1", got)
+	}
+}
+
+func TestNonIdempotentOperationIsNeverRetried(t *testing.T) {
+	for _, via := range []string{"host", "lease"} {
+		t.Run(via, func(t *testing.T) {
+			f := newFlaky(-1, sdk.KindUnavailable)
+			h := flakyHost(t, f, fiveAttempts)
+			var err error
+			if via == "host" {
+				_, err = h.Invoke(t.Context(), "flaky.x", "put", nil)
+			} else {
+				err = host.Use(t.Context(), h, "flaky.x", func(l *host.Lease) error {
+					_, err := l.Invoke(t.Context(), "put", nil)
+					return err
+				})
+			}
+			if !errors.Is(err, sdk.ErrUnavailable) {
+				t.Fatalf("err = %v, want unavailable", err)
+			}
+			if got := f.calls.Load(); got != 1 {
+				t.Fatalf("%d calls reached the plugin, want exactly 1", got)
+			}
+		})
+	}
+}
+
+func TestBreakerOpensAfterExactlyThresholdFailures(t *testing.T) {
+	f := newFlaky(-1, sdk.KindUnavailable)
+	h := flakyHost(t, f, `
+    circuit_breaker {
+      failure_threshold = 3
+      open_for          = "300ms"
+    }`)
+	for i := 1; i <= 3; i++ {
+		if _, err := h.Invoke(t.Context(), "flaky.x", "get", nil); !errors.Is(err, sdk.ErrUnavailable) || errors.Is(err, host.ErrCircuitOpen) {
+			t.Fatalf("call %d: err = %v, want the plugin's unavailable error", i, err)
+		}
+	}
+	if got := f.calls.Load(); got != 3 {
+		t.Fatalf("%d calls reached the plugin, want 3", got)
+	}
+	_, err := h.Invoke(t.Context(), "flaky.x", "get", nil)
+	if !errors.Is(err, host.ErrCircuitOpen) || sdk.KindOf(err) != sdk.KindUnavailable {
+		t.Fatalf("call 4: err = %v, want circuit open of kind unavailable", err)
+	}
+	if got := f.calls.Load(); got != 3 {
+		t.Fatalf("the call on the open breaker reached the plugin (%d calls)", got)
+	}
+	if ri, _ := h.DescribeResource("flaky.x"); ri.Resilience.Breaker != host.BreakerOpen {
+		t.Fatalf("breaker = %q, want open", ri.Resilience.Breaker)
+	}
+
+	// After open_for a probe goes through; its success closes the breaker.
+	f.failures.Store(0)
+	time.Sleep(350 * time.Millisecond)
+	if _, err := h.Invoke(t.Context(), "flaky.x", "get", nil); err != nil {
+		t.Fatalf("probe after open_for: %v", err)
+	}
+	if ri, _ := h.DescribeResource("flaky.x"); ri.Resilience.Breaker != host.BreakerClosed {
+		t.Fatalf("breaker = %q after a good probe, want closed", ri.Resilience.Breaker)
+	}
+}
+
+func TestBreakerIgnoresBadRequests(t *testing.T) {
+	f := newFlaky(-1, sdk.KindInvalidArgument)
+	h := flakyHost(t, f, `
+    circuit_breaker {
+      failure_threshold = 2
+    }`)
+	for i := 0; i < 5; i++ {
+		if _, err := h.Invoke(t.Context(), "flaky.x", "get", nil); errors.Is(err, host.ErrCircuitOpen) {
+			t.Fatalf("call %d: the breaker opened on invalid arguments", i+1)
+		}
+	}
+	if got := f.calls.Load(); got != 5 {
+		t.Fatalf("%d calls reached the plugin, want 5", got)
+	}
+}
+
+func TestBulkheadBoundsCallsInFlightAndItsQueue(t *testing.T) {
+	f := newFlaky(0, sdk.KindUnavailable)
+	h := flakyHost(t, f, `
+    bulkhead {
+      max_concurrent = 2
+      max_queue      = 1
+    }`)
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for range 3 {
+		wg.Go(func() {
+			_, err := h.Invoke(t.Context(), "flaky.x", "wait", nil)
+			errs <- err
+		})
+	}
+	// Two run, one waits in the queue: the fourth call has no room.
+	waitFor(t, 5*time.Second, "two calls in flight", func() bool { return f.waiting.Load() == 2 })
+	time.Sleep(20 * time.Millisecond) // let the third reach the queue
+	_, err := h.Invoke(t.Context(), "flaky.x", "get", nil)
+	if !errors.Is(err, host.ErrBulkheadFull) || sdk.KindOf(err) != sdk.KindResourceExhausted {
+		t.Fatalf("fourth call: err = %v, want bulkhead full of kind resource_exhausted", err)
+	}
+	if got := f.calls.Load(); got != 2 {
+		t.Fatalf("%d calls reached the plugin while two were in flight, want 2", got)
+	}
+	close(f.block)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a call in flight or queued failed: %v", err)
+		}
+	}
+	if got := f.calls.Load(); got != 3 {
+		t.Fatalf("%d calls reached the plugin, want 3 (the queued one ran)", got)
+	}
+}
+
+func TestAttemptTimeoutEndsEachAttempt(t *testing.T) {
+	f := newFlaky(0, sdk.KindUnavailable)
+	h := flakyHost(t, f, `
+    attempt_timeout = "50ms"
+    retry {
+      max_attempts = 3
+      backoff      = "1ms"
+    }`)
+	_, err := h.Invoke(t.Context(), "flaky.x", "wait", nil)
+	if sdk.KindOf(err) != sdk.KindTimeout || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v (kind %s), want timeout", err, sdk.KindOf(err))
+	}
+	if got := f.calls.Load(); got != 3 {
+		t.Fatalf("%d calls reached the plugin, want 3 timed-out attempts", got)
+	}
+}
+
+func TestCallersDeadlineWinsOverRetries(t *testing.T) {
+	f := newFlaky(-1, sdk.KindUnavailable)
+	h := flakyHost(t, f, `
+    timeout = "1m"
+    retry {
+      max_attempts = 1000
+      backoff      = "20ms"
+      max_backoff  = "20ms"
+    }`)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	_, err := h.Invoke(ctx, "flaky.x", "get", nil)
+	if sdk.KindOf(err) != sdk.KindTimeout || !strings.Contains(err.Error(), "last error: scripted failure") {
+		t.Fatalf("err = %v (kind %s), want timeout naming the last error", err, sdk.KindOf(err))
+	}
+	if took := time.Since(began); took < 150*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("the call took %v, want it to end at the caller's deadline", took)
+	}
+}
+
+func TestRetryOnALeaseStopsWhenItsExclusiveInstanceBreaks(t *testing.T) {
+	f := newFlaky(-1, sdk.KindUnavailable)
+	cfg := loadHCL(t, `resource "flakyx" "x" {
+  resilience {`+fiveAttempts+`
+  }
+}`)
+	h := startHost(t, cfg, host.WithDriver("flaky", f), host.WithLogger(quietLogger()))
+	err := host.Use(t.Context(), h, "flakyx.x", func(l *host.Lease) error {
+		_, err := l.Invoke(t.Context(), "get", nil)
+		return err
+	})
+	if !errors.Is(err, sdk.ErrUnavailable) {
+		t.Fatalf("err = %v, want unavailable", err)
+	}
+	if got := f.calls.Load(); got != 1 {
+		t.Fatalf("%d calls reached the plugin on a broken session, want 1", got)
+	}
+	// Through Host.Invoke each attempt takes a fresh instance, so retries
+	// do happen.
+	f.calls.Store(0)
+	if _, err := h.Invoke(t.Context(), "flakyx.x", "get", nil); !strings.Contains(fmt.Sprint(err), "after 5 attempts") {
+		t.Fatalf("err = %v, want 5 attempts", err)
+	}
+	if got := f.calls.Load(); got != 5 {
+		t.Fatalf("%d calls reached the plugin, want 5", got)
+	}
+}
