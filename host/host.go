@@ -162,6 +162,7 @@ func (h *Host) start(ctx context.Context) error {
 		h.log.Error("resource not started", "error", err)
 	}
 	h.watchLeases()
+	h.watchHealth()
 	return nil
 }
 
@@ -398,6 +399,7 @@ func (h *Host) pluginRestarted(p *provider, _ sdk.Driver, _ uint64) {
 			r.log.Error("reconfigure after plugin restart failed", "error", err)
 			continue
 		}
+		r.health.reset("configured again after plugin " + p.name + " restarted")
 		r.log.Info("resource ready again after plugin restart")
 	}
 }
@@ -618,7 +620,8 @@ func (h *Host) Plugins() []PluginInfo {
 	return out
 }
 
-// Ready reports whether the host is running and every resource is ready.
+// Ready reports whether the host is running and every resource is ready
+// and not quarantined.
 func (h *Host) Ready() bool {
 	h.mu.Lock()
 	running := h.state == hostRunning
@@ -627,7 +630,7 @@ func (h *Host) Ready() bool {
 		return false
 	}
 	for _, r := range h.Describe() {
-		if r.State != StateReady {
+		if r.State != StateReady || r.Health.quarantined() {
 			return false
 		}
 	}

@@ -16,6 +16,11 @@ type instancePool interface {
 	warm(ctx context.Context) error
 	stat() pool.Stat
 	close(ctx context.Context) error
+	// healthCheck checks one instance without taking one a lease holds;
+	// checked is false when it found none it could check.
+	healthCheck(ctx context.Context) (checked bool, err error)
+	// drainIdle closes the idle instances and returns how many.
+	drainIdle() int
 }
 
 // poolLease is one lease of an instance from an instancePool.
@@ -119,7 +124,31 @@ func (x exclusivePool) warm(ctx context.Context) error {
 	return nil
 }
 
-func (x exclusivePool) stat() pool.Stat                 { return x.p.Stat() }
+func (x exclusivePool) stat() pool.Stat { return x.p.Stat() }
+func (x exclusivePool) drainIdle() int  { return x.p.DrainIdle() }
+
+// healthCheck checks the instance idle longest, or a fresh one when the
+// pool is empty. When every instance is leased it checks nothing: the
+// leases' own calls show whether the backend works. A failed instance is
+// closed.
+func (x exclusivePool) healthCheck(ctx context.Context) (bool, error) {
+	l, ok := x.p.TryAcquireIdle()
+	if !ok {
+		if x.p.Stat().Total > 0 {
+			return false, nil
+		}
+		var err error
+		if l, err = x.p.Acquire(ctx); err != nil {
+			return true, err
+		}
+	}
+	if err := l.Value().Check(ctx); err != nil {
+		l.Destroy()
+		return true, err
+	}
+	l.Release()
+	return true, nil
+}
 func (x exclusivePool) close(ctx context.Context) error { return x.p.Close(ctx) }
 
 type exclusiveLease struct{ l pool.Lease[sdk.Instance] }
@@ -139,8 +168,26 @@ func (x sharedPool) acquire(ctx context.Context) (poolLease, error) {
 	return sharedLease{l}, nil
 }
 
-func (x sharedPool) warm(ctx context.Context) error  { return x.s.Warm(ctx) }
-func (x sharedPool) stat() pool.Stat                 { return x.s.Stat() }
+func (x sharedPool) warm(ctx context.Context) error { return x.s.Warm(ctx) }
+func (x sharedPool) stat() pool.Stat                { return x.s.Stat() }
+
+// drainIdle does nothing: shared replicas are clients that reconnect by
+// themselves, and a broken one is replaced when a call breaks it.
+func (x sharedPool) drainIdle() int { return 0 }
+
+// healthCheck checks the next replica; replicas are safe to use
+// concurrently, so checking never takes one from a caller.
+func (x sharedPool) healthCheck(ctx context.Context) (bool, error) {
+	l, err := x.s.Acquire(ctx)
+	if err != nil {
+		return true, err
+	}
+	began := time.Now()
+	err = l.Value().Check(ctx)
+	l.Observe(time.Since(began), err != nil && sdk.KindOf(err).Retryable())
+	l.Release()
+	return true, err
+}
 func (x sharedPool) close(ctx context.Context) error { return x.s.Close(ctx) }
 
 type sharedLease struct {

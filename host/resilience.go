@@ -415,4 +415,3 @@ func (g gatePolicy) Apply(inner func(failsafe.Execution[any]) *common.PolicyResu
 		return inner(e)
 	}
 }
-

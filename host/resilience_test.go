@@ -18,11 +18,13 @@ import (
 // counts every call that reaches it: the exact-count resilience tests read
 // those counts.
 type flaky struct {
-	calls    atomic.Int64  // Invoke calls that reached the driver
-	failures atomic.Int64  // calls still to fail; negative fails forever
-	kind     sdk.Kind      // the kind they fail with
-	block    chan struct{} // when set, "wait" blocks until it is closed
-	waiting  atomic.Int64  // calls blocked in "wait"
+	calls    atomic.Int64          // Invoke calls that reached the driver
+	failures atomic.Int64          // calls still to fail; negative fails forever
+	kind     sdk.Kind              // the kind they fail with
+	block    chan struct{}         // when set, "wait" blocks until it is closed
+	waiting  atomic.Int64          // calls blocked in "wait"
+	checkErr atomic.Pointer[error] // what Check fails with, when set
+	checks   atomic.Int64
 }
 
 func newFlaky(fail int, kind sdk.Kind) *flaky {
@@ -46,7 +48,13 @@ func (f *flaky) Info() sdk.DriverInfo {
 func (f *flaky) Configure(context.Context, sdk.ConfigureRequest) (sdk.Resource, error) { return f, nil }
 func (f *flaky) Open(context.Context) (sdk.Instance, error)                            { return f, nil }
 func (f *flaky) Close(context.Context) error                                           { return nil }
-func (f *flaky) Check(context.Context) error                                           { return nil }
+func (f *flaky) Check(context.Context) error {
+	f.checks.Add(1)
+	if err := f.checkErr.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
 
 func (f *flaky) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
 	f.calls.Add(1)

@@ -45,6 +45,9 @@ type resource struct {
 	prov       *provider
 	log        *slog.Logger
 	pol        *policies
+	health     *health
+
+	cfgMu sync.Mutex // serializes configure: start, plugin restarts and recovery
 
 	mu      sync.Mutex // guards the fields below; never held across a plugin call
 	state   ResourceState
@@ -64,6 +67,7 @@ func newResource(r *config.Resource, t sdk.ResourceType, p *provider, log *slog.
 		leases:  map[*Lease]struct{}{},
 		changed: make(chan struct{}),
 	}
+	res.health = newHealth(r.Health, res.log)
 	res.pol = newPolicies(res.id, r.Resilience, res.log, res.breakerChanged)
 	return res
 }
@@ -75,6 +79,7 @@ func (r *resource) breakerChanged(from, to BreakerState, reason string) {
 		level = slog.LevelWarn
 	}
 	r.log.Log(context.Background(), level, "circuit breaker "+string(to), "from", string(from), "reason", reason)
+	r.health.breakerChanged(from, to, reason)
 }
 
 func (r *resource) notifyLocked() {
@@ -85,6 +90,11 @@ func (r *resource) notifyLocked() {
 // configure configures the resource on the provider's current plugin and
 // warms its pool. On failure it leaves the resource in failState.
 func (r *resource) configure(ctx context.Context, failState ResourceState) error {
+	r.cfgMu.Lock()
+	defer r.cfgMu.Unlock()
+	if r.lifecycle() == StateReady {
+		return nil // configured meanwhile, by a plugin restart or recovery
+	}
 	err := r.tryConfigure(ctx)
 	if err != nil {
 		r.setFailed(failState, err)
@@ -170,6 +180,9 @@ func (r *resource) acquire(ctx context.Context, h *Host, owner Owner) (*Lease, e
 	}
 	p, gen := r.pool, r.gen
 	r.mu.Unlock()
+	if r.health.current().quarantined() {
+		return nil, r.quarantinedError()
+	}
 
 	pl, err := p.acquire(ctx)
 	if err != nil {
@@ -323,6 +336,7 @@ type ResourceInfo struct {
 	Operations   []OperationInfo `json:"operations"`
 	Pool         PoolInfo        `json:"pool"`
 	Resilience   ResilienceInfo  `json:"resilience"`
+	Health       HealthState     `json:"health"`
 }
 
 // OperationInfo describes one operation of a resource.
@@ -447,6 +461,7 @@ func (r *resource) info() ResourceInfo {
 		ri.Pool.Stat = r.pool.stat()
 	}
 	ri.Resilience = r.pol.info()
+	ri.Health = r.health.current()
 	now := time.Now()
 	for l := range r.leases {
 		ri.Pool.Leases = append(ri.Pool.Leases, LeaseInfo{Owner: l.owner, Held: now.Sub(l.acquired)})

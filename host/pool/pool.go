@@ -316,6 +316,52 @@ func (p *Pool[T]) Acquire(ctx context.Context) (Lease[T], error) {
 	}
 }
 
+// TryAcquireIdle returns a lease on the instance idle longest, without
+// waiting and without opening one; ok is false when none is idle. It is
+// for background work such as health checks, which must never take a busy
+// instance or make a caller wait, and it is not counted as an acquire.
+func (p *Pool[T]) TryAcquireIdle() (l Lease[T], ok bool) {
+	for {
+		p.mu.Lock()
+		if p.closed || p.idle.len() == 0 {
+			p.mu.Unlock()
+			return Lease[T]{}, false
+		}
+		e := p.idle.popFront() // released longest ago, in either order
+		now := nanotime()
+		if e.expires != 0 && now >= e.expires {
+			p.removeLocked(e, &p.st.destroyedLifetime)
+			p.mu.Unlock()
+			p.closeValue(e.value)
+			continue
+		}
+		e.inUse = true
+		e.gen++
+		e.acquired = now
+		gen := e.gen
+		p.mu.Unlock()
+		return Lease[T]{p: p, e: e, gen: gen}, true
+	}
+}
+
+// DrainIdle closes every idle instance and returns how many it closed; they
+// count as destroyed broken. The host calls it when health checks find the
+// backend down, since the idle sessions are then most likely dead.
+func (p *Pool[T]) DrainIdle() int {
+	p.mu.Lock()
+	var doomed []T
+	p.idle.filter(func(e *entry[T]) bool {
+		p.removeLocked(e, &p.st.destroyedBroken)
+		doomed = append(doomed, e.value)
+		return false
+	})
+	p.mu.Unlock()
+	for _, v := range doomed {
+		p.closeValue(v)
+	}
+	return len(doomed)
+}
+
 func (p *Pool[T]) openForCaller(ctx context.Context, begin int64) (Lease[T], error) {
 	octx, cancel := p.boundAcquire(ctx)
 	v, err := p.cfg.Open(octx)

@@ -459,3 +459,54 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestTryAcquireIdleNeverOpensNorTakesABusyInstance(t *testing.T) {
+	b := newBackend()
+	p := newPool(t, b, func(c *pool.Config[*inst]) { c.MaxSize = 2 })
+	if _, ok := p.TryAcquireIdle(); ok {
+		t.Fatal("TryAcquireIdle on an empty pool returned a lease")
+	}
+	if got := b.open.Load(); got != 0 {
+		t.Fatalf("TryAcquireIdle opened %d instances", got)
+	}
+	busy, err := p.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.TryAcquireIdle(); ok {
+		t.Fatal("TryAcquireIdle took the busy instance")
+	}
+	busy.Release()
+	l, ok := p.TryAcquireIdle()
+	if !ok || l.Value() != busy.Value() {
+		t.Fatalf("TryAcquireIdle = %v, want the idle instance", ok)
+	}
+	if st := p.Stat(); st.InUse != 1 || st.AcquireCount != 1 {
+		t.Fatalf("stat = %+v: want 1 in use and the health lease not counted as an acquire", st)
+	}
+	l.Release()
+}
+
+func TestDrainIdleClosesOnlyIdleInstances(t *testing.T) {
+	b := newBackend()
+	p := newPool(t, b, func(c *pool.Config[*inst]) { c.MaxSize = 3 })
+	ls := make([]pool.Lease[*inst], 3)
+	for i := range ls {
+		var err error
+		if ls[i], err = p.Acquire(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ls[0].Release()
+	ls[1].Release()
+	if n := p.DrainIdle(); n != 2 {
+		t.Fatalf("DrainIdle closed %d, want the 2 idle ones", n)
+	}
+	if got := b.open.Load(); got != 1 {
+		t.Fatalf("%d instances open, want the leased one", got)
+	}
+	if st := p.Stat(); st.Total != 1 || st.DestroyedBroken != 2 {
+		t.Fatalf("stat = %+v", st)
+	}
+	ls[2].Release()
+}

@@ -1,0 +1,513 @@
+package host
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// Defaults of the health block's settings.
+const (
+	defaultHealthInterval = 15 * time.Second
+	defaultHealthTimeout  = 5 * time.Second
+	defaultUnhealthyAfter = 3
+	defaultHealthyAfter   = 2
+	// healthHistory is how many transitions a resource remembers.
+	healthHistory = 32
+	// maxProbeBackoff caps the delay between recovery probes, in
+	// intervals.
+	maxProbeBackoff = 4
+)
+
+// HealthState is where a resource stands with its health checks:
+//
+//	starting → healthy ⇄ degraded → unhealthy (quarantined) → recovering → healthy
+//
+// A degraded resource still serves: a check failed, fewer times in a row
+// than unhealthy_after, or a resource it depends on is unhealthy. An
+// unhealthy one is quarantined: it takes no new leases, its idle instances
+// are closed, and the host probes it with backoff. The first probe that
+// passes makes it recovering; healthy_after passes in a row make it
+// healthy, with its pool warmed again.
+type HealthState string
+
+// The health states. A resource that is not running (failed, blocked,
+// unavailable) reports HealthUnhealthy.
+const (
+	HealthStarting   HealthState = "starting"
+	HealthHealthy    HealthState = "healthy"
+	HealthDegraded   HealthState = "degraded"
+	HealthUnhealthy  HealthState = "unhealthy"
+	HealthRecovering HealthState = "recovering"
+)
+
+// severity orders health states from best to worst, for aggregates.
+func (s HealthState) severity() int {
+	switch s {
+	case HealthHealthy:
+		return 0
+	case HealthStarting:
+		return 1
+	case HealthDegraded:
+		return 2
+	case HealthRecovering:
+		return 3
+	}
+	return 4
+}
+
+// quarantined reports whether a resource in this state takes no leases.
+func (s HealthState) quarantined() bool { return s == HealthUnhealthy || s == HealthRecovering }
+
+// HealthEvent is one state change of a resource's health or of its circuit
+// breaker.
+type HealthEvent struct {
+	At time.Time `json:"at"`
+	// Kind is "health" or "breaker".
+	Kind   string `json:"kind"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Reason string `json:"reason"`
+}
+
+// ResourceHealth is a resource's health, for GET /v1/health and
+// `nebula-host health`.
+type ResourceHealth struct {
+	ID    string      `json:"id"`
+	Type  string      `json:"type"`
+	State HealthState `json:"state"`
+	// Reason says why the resource is in its state.
+	Reason string    `json:"reason,omitempty"`
+	Since  time.Time `json:"since"`
+	// Quarantined resources take no new leases.
+	Quarantined bool `json:"quarantined"`
+	// ConsecutiveFailures and ConsecutivePasses count the checks in a row
+	// that failed or passed.
+	ConsecutiveFailures int `json:"consecutive_failures"`
+	ConsecutivePasses   int `json:"consecutive_passes"`
+	// LastCheck is when the last check ended, LastLatency how long it
+	// took, and LastError what it failed with, if it did.
+	LastCheck   time.Time     `json:"last_check,omitzero"`
+	LastLatency time.Duration `json:"last_latency_ns"`
+	LastError   string        `json:"last_error,omitempty"`
+	// Breaker is the state of the resource's circuit breaker; empty
+	// without one.
+	Breaker BreakerState `json:"breaker,omitempty"`
+	// History holds the latest state changes, oldest first.
+	History []HealthEvent `json:"history"`
+}
+
+// HealthReport is the health of every resource, with aggregates: each
+// resource type, and the host as a whole, take the worst state of their
+// resources.
+type HealthReport struct {
+	Status    HealthState            `json:"status"`
+	Types     map[string]HealthState `json:"types"`
+	Resources []ResourceHealth       `json:"resources"`
+}
+
+// healthSettings are a health block with defaults filled in.
+type healthSettings struct {
+	interval, timeout, jitter    time.Duration
+	unhealthyAfter, healthyAfter int
+}
+
+func healthSettingsOf(h config.Health) healthSettings {
+	s := healthSettings{
+		interval:       cmp.Or(h.Interval, defaultHealthInterval),
+		unhealthyAfter: cmp.Or(h.UnhealthyAfter, defaultUnhealthyAfter),
+		healthyAfter:   cmp.Or(h.HealthyAfter, defaultHealthyAfter),
+	}
+	s.timeout = cmp.Or(h.Timeout, min(defaultHealthTimeout, s.interval))
+	s.jitter = cmp.Or(h.Jitter, s.interval/10)
+	return s
+}
+
+// health is one resource's health state machine.
+type health struct {
+	set healthSettings
+	log *slog.Logger
+
+	mu          sync.Mutex
+	state       HealthState
+	reason      string
+	since       time.Time
+	fails       int
+	passes      int
+	probes      int // recovery probes since the quarantine began, for backoff
+	lastCheck   time.Time
+	lastLatency time.Duration
+	lastErr     string
+	history     []HealthEvent
+}
+
+func newHealth(cfg config.Health, log *slog.Logger) *health {
+	return &health{set: healthSettingsOf(cfg), log: log, state: HealthStarting, since: time.Now()}
+}
+
+// recordLocked appends an event to the bounded history.
+func (h *health) recordLocked(e HealthEvent) {
+	if len(h.history) == healthHistory {
+		h.history = slices.Delete(h.history, 0, 1)
+	}
+	h.history = append(h.history, e)
+}
+
+// moveLocked changes the state, logging and recording the transition.
+func (h *health) moveLocked(to HealthState, reason string) {
+	if to == h.state && reason == h.reason {
+		return
+	}
+	from := h.state
+	h.state, h.reason = to, reason
+	if to == from {
+		return // same state, new reason: not a transition
+	}
+	h.since = time.Now()
+	h.recordLocked(HealthEvent{At: h.since, Kind: "health", From: string(from), To: string(to), Reason: reason})
+	level := slog.LevelInfo
+	if to.severity() > from.severity() {
+		level = slog.LevelWarn
+	}
+	h.log.Log(context.Background(), level, "health "+string(to), "from", string(from), "reason", reason)
+}
+
+// breakerChanged records a circuit breaker transition in the history.
+func (h *health) breakerChanged(from, to BreakerState, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recordLocked(HealthEvent{At: time.Now(), Kind: "breaker", From: string(from), To: string(to), Reason: reason})
+}
+
+// reset starts the state machine over, after the resource was configured
+// again.
+func (h *health) reset(reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fails, h.passes, h.probes = 0, 0, 0
+	h.moveLocked(HealthStarting, reason)
+}
+
+// notRunning records that the resource is not running (failed, blocked,
+// unavailable), which is unhealthy.
+func (h *health) notRunning(reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.moveLocked(HealthUnhealthy, reason)
+}
+
+// observe applies one check's outcome and returns the new state and
+// whether it changed. dep names a dependency that is unhealthy, if any.
+func (h *health) observe(err error, latency time.Duration, dep string) (from, to HealthState) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	from = h.state
+	h.lastCheck, h.lastLatency, h.lastErr = time.Now(), latency, ""
+	if err != nil {
+		h.lastErr = err.Error()
+		h.fails++
+		h.passes = 0
+		failed := fmt.Sprintf("%d health checks failed in a row (unhealthy_after = %d): %v", h.fails, h.set.unhealthyAfter, err)
+		switch {
+		case from == HealthUnhealthy:
+			h.probes++
+			h.reason = fmt.Sprintf("quarantined; recovery probe %d failed: %v", h.probes, err)
+		case from == HealthRecovering:
+			h.probes++
+			h.moveLocked(HealthUnhealthy, "a check failed while recovering: "+err.Error())
+		case h.fails >= h.set.unhealthyAfter:
+			h.probes = 0
+			h.moveLocked(HealthUnhealthy, failed)
+		default:
+			h.moveLocked(HealthDegraded, failed)
+		}
+		return from, h.state
+	}
+	h.fails = 0
+	h.passes++
+	switch {
+	case from.quarantined() && h.passes < h.set.healthyAfter:
+		h.moveLocked(HealthRecovering, fmt.Sprintf("%d of %d checks passed (healthy_after)", h.passes, h.set.healthyAfter))
+	case dep != "":
+		h.moveLocked(HealthDegraded, "dependency "+dep)
+	default:
+		h.probes = 0
+		reason := "checks pass"
+		if from.quarantined() {
+			reason = fmt.Sprintf("%d checks passed in a row; quarantine lifted", h.passes)
+		}
+		h.moveLocked(HealthHealthy, reason)
+	}
+	return from, h.state
+}
+
+// current returns the state.
+func (h *health) current() HealthState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.state
+}
+
+// next returns the delay until the next check: the interval, or while
+// quarantined a backoff that doubles per failed probe up to four
+// intervals; plus jitter.
+func (h *health) next() time.Duration {
+	h.mu.Lock()
+	d := h.set.interval
+	if h.state == HealthUnhealthy {
+		d = h.set.interval << min(h.probes, 2)
+		d = min(d, maxProbeBackoff*h.set.interval)
+	}
+	h.mu.Unlock()
+	if h.set.jitter > 0 {
+		d += rand.N(h.set.jitter)
+	}
+	return d
+}
+
+func (h *health) report() ResourceHealth {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return ResourceHealth{
+		State: h.state, Reason: h.reason, Since: h.since, Quarantined: h.state.quarantined(),
+		ConsecutiveFailures: h.fails, ConsecutivePasses: h.passes,
+		LastCheck: h.lastCheck, LastLatency: h.lastLatency, LastError: h.lastErr,
+		History: slices.Clone(h.history),
+	}
+}
+
+// watchHealth starts one health loop per resource. They run until Close.
+func (h *Host) watchHealth() {
+	for _, r := range h.order {
+		h.wg.Add(1)
+		go h.healthLoop(r)
+	}
+}
+
+func (h *Host) healthLoop(r *resource) {
+	defer h.wg.Done()
+	t := time.NewTimer(r.health.next())
+	defer t.Stop()
+	for {
+		select {
+		case <-h.life.Done():
+			return
+		case <-t.C:
+		}
+		h.healthTick(r)
+		t.Reset(r.health.next())
+	}
+}
+
+// healthTick runs one check of r, or one attempt to bring back a resource
+// that is not running.
+func (h *Host) healthTick(r *resource) {
+	if _, gen, err := r.prov.driver(); err == nil && r.stale(gen) {
+		// The plugin restarted under a configure that was in flight: the
+		// resource belongs to a process that is gone.
+		r.pluginExited(r.generation())
+	}
+	switch state := r.lifecycle(); state {
+	case StateClosed, StatePending:
+		return
+	case StateFailed, StateUnavailable, StateBlocked:
+		h.recoverResource(r, state)
+		return
+	}
+	dep := h.unhealthyDependency(r)
+	quarantined := r.health.current().quarantined()
+	ctx, cancel := context.WithTimeout(h.life, r.health.set.timeout)
+	began := time.Now()
+	checked, err := r.healthCheck(ctx, quarantined)
+	took := time.Since(began)
+	cancel()
+	if h.life.Err() != nil || !checked {
+		return
+	}
+	if err != nil {
+		err = h.secrets.Error(err)
+	}
+	from, to := r.health.observe(err, took, dep)
+	switch {
+	case to == HealthUnhealthy && !from.quarantined():
+		n := r.quarantine()
+		r.log.Warn("resource quarantined: new leases fail until it recovers", "closed_idle_instances", n)
+	case from.quarantined() && !to.quarantined():
+		wctx, wcancel := timeoutContext(h.life, h.o.callTimeout)
+		err := r.rewarm(wctx)
+		wcancel()
+		if err != nil {
+			r.health.observe(fmt.Errorf("warm the pool again: %w", h.secrets.Error(err)), 0, dep)
+			return
+		}
+		r.log.Info("resource recovered: quarantine lifted")
+	}
+}
+
+// recoverResource tries to configure again a resource that failed to
+// start, was blocked by a dependency, or lost its plugin and could not be
+// configured on the new one. Each failure backs off.
+func (h *Host) recoverResource(r *resource, state ResourceState) {
+	if dep := h.failedDependency(r); dep != "" {
+		r.health.notRunning(fmt.Sprintf("%s: its dependency %s is not ready", state, dep))
+		return
+	}
+	if _, _, err := r.prov.driver(); err != nil {
+		r.health.notRunning(fmt.Sprintf("%s: plugin %s is not running", state, r.prov.name))
+		return
+	}
+	ctx, cancel := timeoutContext(h.life, h.o.callTimeout)
+	defer cancel()
+	if err := r.configure(ctx, state); err != nil {
+		r.health.observe(h.secrets.Error(err), 0, "")
+		r.health.notRunning(fmt.Sprintf("%s: %v", state, h.secrets.Error(err)))
+		return
+	}
+	r.health.reset("configured again after being " + string(state))
+	r.log.Info("resource ready after recovery", "was", string(state))
+}
+
+// unhealthyDependency describes the first dependency of r that is not
+// running or is quarantined, or returns "".
+func (h *Host) unhealthyDependency(r *resource) string {
+	for _, id := range r.cfg.Dependencies() {
+		d, ok := h.resources[id]
+		if !ok {
+			continue
+		}
+		if s := d.lifecycle(); s != StateReady {
+			return fmt.Sprintf("%s is %s", id, s)
+		}
+		if s := d.health.current(); s.quarantined() {
+			return fmt.Sprintf("%s is %s", id, s)
+		}
+	}
+	return ""
+}
+
+// Health reports the health of every resource and the aggregates.
+func (h *Host) Health() HealthReport {
+	h.mu.Lock()
+	order := append([]*resource(nil), h.order...)
+	h.mu.Unlock()
+	rep := HealthReport{Status: HealthHealthy, Types: map[string]HealthState{}, Resources: make([]ResourceHealth, 0, len(order))}
+	for _, r := range order {
+		rh := r.healthReport()
+		rep.Resources = append(rep.Resources, rh)
+		if t, ok := rep.Types[rh.Type]; !ok || rh.State.severity() > t.severity() {
+			rep.Types[rh.Type] = rh.State
+		}
+		if rh.State.severity() > rep.Status.severity() {
+			rep.Status = rh.State
+		}
+	}
+	return rep
+}
+
+// healthReport is r's health; a resource that is not running is unhealthy
+// with the reason it is not.
+func (r *resource) healthReport() ResourceHealth {
+	rh := r.health.report()
+	rh.ID, rh.Type = r.id, r.cfg.Type
+	rh.Breaker = r.pol.info().Breaker
+	r.mu.Lock()
+	state, why := r.state, r.reasonLocked()
+	r.mu.Unlock()
+	switch state {
+	case StateReady:
+	case StatePending:
+		rh.State, rh.Reason = HealthStarting, "not started yet"
+	default:
+		rh.State, rh.Quarantined = HealthUnhealthy, true
+		rh.Reason = string(state)
+		if why != "" {
+			rh.Reason += ": " + why
+		}
+	}
+	return rh
+}
+
+// lifecycle returns the resource's state.
+func (r *resource) lifecycle() ResourceState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state
+}
+
+func (r *resource) generation() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gen
+}
+
+// stale reports whether r is ready on a plugin generation other than gen.
+func (r *resource) stale(gen uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state == StateReady && r.pool != nil && r.gen != gen
+}
+
+// healthCheck checks r once. Normally it checks a pooled instance: the one
+// idle longest, or a fresh one when the pool is empty, never one a lease
+// holds (then it checks nothing and says so). While r is quarantined it
+// checks a fresh instance outside the pool, which holds only suspects.
+func (r *resource) healthCheck(ctx context.Context, quarantined bool) (checked bool, err error) {
+	r.mu.Lock()
+	p, res := r.pool, r.res
+	r.mu.Unlock()
+	if p == nil || res == nil {
+		return true, sdk.Errorf(sdk.KindUnavailable, "%s has no pool", r.id)
+	}
+	if !quarantined {
+		return p.healthCheck(ctx)
+	}
+	inst, err := res.Open(ctx)
+	if err != nil {
+		return true, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeGrace)
+		defer cancel()
+		_ = inst.Close(cctx)
+	}()
+	return true, inst.Check(ctx)
+}
+
+// quarantine stops new leases and closes the pool's idle instances, which
+// the failed checks make suspect. It returns how many it closed.
+func (r *resource) quarantine() int {
+	r.mu.Lock()
+	p := r.pool
+	r.mu.Unlock()
+	if p == nil {
+		return 0
+	}
+	return p.drainIdle()
+}
+
+// rewarm opens the pool's minimum of instances again after a quarantine.
+func (r *resource) rewarm(ctx context.Context) error {
+	r.mu.Lock()
+	p := r.pool
+	r.mu.Unlock()
+	if p == nil {
+		return sdk.Errorf(sdk.KindUnavailable, "%s has no pool", r.id)
+	}
+	return p.warm(ctx)
+}
+
+// quarantinedError is the error a lease gets on a quarantined resource.
+func (r *resource) quarantinedError() error {
+	rh := r.health.report()
+	msg := fmt.Sprintf("%s is quarantined (%s since %s): %s", r.id, rh.State, rh.Since.Format(time.RFC3339), rh.Reason)
+	return &kindedError{msg: msg, sentinel: errors.Join(ErrQuarantined, ErrNotReady), kind: &sdk.Error{Kind: sdk.KindUnavailable, Message: msg}}
+}

@@ -1,0 +1,15 @@
+//go:build tools
+
+// Package testenv pins the test servers that scripts/testenv builds from Go
+// source because they have no Debian package. It is a module of its own so
+// that the product's go.mod lists only what the product uses. Nothing here is
+// compiled into the product: this file only records the dependencies, and
+// scripts/testenv builds each server with, for example,
+//
+//	cd testenv && go build -o DIR/toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server
+package testenv
+
+import (
+	// toxiproxy: the fault-injection proxy used by internal/faults.
+	_ "github.com/Shopify/toxiproxy/v2/cmd/server"
+)
