@@ -195,17 +195,32 @@ func (l *Lease) attempt(ctx context.Context, op string, raw json.RawMessage) (an
 }
 
 // outcome records a call's outcome: its latency feeds replica selection,
-// and an unavailable error marks an exclusive instance broken, which also
-// makes the error final: retrying on a broken session is pointless.
+// and an error that leaves an exclusive session unusable or in an unknown
+// state marks it broken, which also makes the error final: retrying on a
+// broken session is pointless.
 func (l *Lease) outcome(began time.Time, err error) error {
 	l.pl.observe(time.Since(began), err)
 	// A shared replica serves other leases too: one failed call does not
 	// condemn it (its error rate steers the weighted selection).
-	if err != nil && sdk.KindOf(err) == sdk.KindUnavailable && l.r.rtype.Pooling == sdk.PoolingExclusive {
+	if err != nil && l.r.rtype.Pooling == sdk.PoolingExclusive && breaksSession(err) {
 		l.Broken()
 		return final(err)
 	}
 	return err
+}
+
+// breaksSession reports whether a call that failed with err leaves its
+// exclusive session unusable: the backend went away (unavailable), or the
+// call was cut off midway (timeout, canceled), so the session may still be
+// busy with it or hold half of its state. Like pgxpool with an
+// interrupted connection, the host closes such a session rather than
+// resetting it.
+func breaksSession(err error) bool {
+	switch sdk.KindOf(err) {
+	case sdk.KindUnavailable, sdk.KindTimeout, sdk.KindCanceled:
+		return true
+	}
+	return false
 }
 
 // finish records the outcome of a call made without the retry policies

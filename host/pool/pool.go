@@ -547,7 +547,9 @@ func (p *Pool[T]) handOffLocked(e *entry[T], now int64) (delivery[T], bool) {
 	return delivery[T]{w: w, h: handoff[T]{e: e, gen: e.gen}}, true
 }
 
-// destroy ends a lease and closes its instance.
+// destroy ends a lease and closes its instance in the background, as
+// puddle does: closing a broken session can block (on a call still running
+// in it, say), and the caller should not wait for that. Close waits for it.
 func (p *Pool[T]) destroy(e *entry[T], gen uint64, reason *int64) {
 	p.mu.Lock()
 	if !e.inUse || e.gen != gen {
@@ -557,8 +559,12 @@ func (p *Pool[T]) destroy(e *entry[T], gen uint64, reason *int64) {
 	e.gen++
 	p.removeLocked(e, reason)
 	p.fillForWaitersLocked()
+	p.wg.Add(1) // under mu, with closing counted: Close cannot be in wg.Wait yet
 	p.mu.Unlock()
-	p.closeValue(e.value)
+	go func() {
+		defer p.wg.Done()
+		p.closeValue(e.value)
+	}()
 }
 
 func (p *Pool[T]) addLocked(v T) *entry[T] {
