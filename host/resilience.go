@@ -209,6 +209,10 @@ func (p *policies) run(ctx context.Context, idempotent bool, attempt func(contex
 		v, err := attempt(e.Context())
 		if err != nil {
 			last = err
+			if e.Context().Err() != nil && ctx.Err() == nil && p.cfg.AttemptTimeout > 0 {
+				// Cut off by a timeout policy, not by the caller.
+				last = p.attemptTimedOut(attempts)
+			}
 		}
 		return v, err
 	})
@@ -241,7 +245,7 @@ func (p *policies) explain(ctx context.Context, err, last error, attempts int, t
 		if p.cfg.Timeout > 0 && took >= p.cfg.Timeout {
 			return newError(sdk.KindTimeout, context.DeadlineExceeded, "call timed out after %s (resilience timeout)%s", p.cfg.Timeout, lastSaid())
 		}
-		return newError(sdk.KindTimeout, context.DeadlineExceeded, "attempt %d timed out after %s (attempt_timeout)", attempts, p.cfg.AttemptTimeout)
+		return p.attemptTimedOut(attempts)
 	case errors.Is(err, budget.ErrExceeded):
 		if last == nil {
 			return sdk.WrapError(sdk.KindResourceExhausted, err, "retry budget of "+p.rid+" exhausted")
@@ -254,6 +258,10 @@ func (p *policies) explain(ctx context.Context, err, last error, attempts int, t
 		return fmt.Errorf("after %d attempts: %w", attempts, unwrapFinal(err))
 	}
 	return unwrapFinal(err)
+}
+
+func (p *policies) attemptTimedOut(attempt int) error {
+	return newError(sdk.KindTimeout, context.DeadlineExceeded, "attempt %d timed out after %s (attempt_timeout)", attempt, p.cfg.AttemptTimeout)
 }
 
 // admit lets a streaming call through the breaker and the bulkhead, which

@@ -308,3 +308,43 @@ func TestRetryOnALeaseStopsWhenItsExclusiveInstanceBreaks(t *testing.T) {
 		t.Fatalf("%d calls reached the plugin, want 5", got)
 	}
 }
+
+func TestRetryBudgetCapsRetriesUnderConcurrentFailure(t *testing.T) {
+	f := newFlaky(0, sdk.KindUnavailable)
+	h := flakyHost(t, f, `
+    attempt_timeout = "300ms"
+    retry {
+      max_attempts = 3
+      backoff      = "1ms"
+      max_backoff  = "1ms"
+      budget       = 0.2
+    }`)
+	const callers = 10
+	var wg sync.WaitGroup
+	var budgeted atomic.Int64
+	start := make(chan struct{})
+	for range callers {
+		wg.Go(func() {
+			<-start
+			_, err := h.Invoke(t.Context(), "flaky.x", "wait", nil)
+			if sdk.KindOf(err) != sdk.KindTimeout {
+				t.Errorf("err = %v, want timeout", err)
+			}
+			if strings.Contains(fmt.Sprint(err), "retry budget of flaky.x exhausted") {
+				budgeted.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	// Without a budget every caller makes 3 attempts. With 20 % of the
+	// calls in flight allowed to be retries (and at least 3), most callers
+	// are refused their retries.
+	if got := f.calls.Load(); got >= callers*3 {
+		t.Fatalf("%d calls reached the plugin: the budget did not cap the retries", got)
+	}
+	if budgeted.Load() == 0 {
+		t.Fatal("no call reported the retry budget exhausted")
+	}
+	t.Logf("%d calls reached the plugin for %d callers; %d were refused a retry by the budget", f.calls.Load(), callers, budgeted.Load())
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -368,5 +369,66 @@ func TestToxiproxyUnreachableFails(t *testing.T) {
 	}
 	if !strings.Contains(f.msg, "scripts/testenv up") {
 		t.Fatalf("failure without the hint: %q", f.msg)
+	}
+}
+
+// redisAddr is the test Redis server; make test starts or reuses it.
+func redisAddr() string {
+	if a := os.Getenv("NEBULA_TEST_REDIS_ADDR"); a != "" {
+		return a
+	}
+	return "127.0.0.1:6379"
+}
+
+// redisPing sends one RESP PING on a new connection to addr and waits for
+// +PONG, bounded by ctx.
+func redisPing(ctx context.Context, addr string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	if _, err := c.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 7)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return err
+	}
+	if string(buf) != "+PONG\r\n" {
+		return fmt.Errorf("redis answered %q", buf)
+	}
+	return nil
+}
+
+func TestProxyInFrontOfRedis(t *testing.T) {
+	proxy := faults.Toxiproxy(t).Proxy(t, redisAddr())
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := redisPing(ctx, proxy.Addr()); err != nil {
+		t.Fatalf("PING through the proxy: %v (is Redis up? run scripts/testenv up)", err)
+	}
+
+	toxic := proxy.AddLatency(t, 300*time.Millisecond, 0)
+	began := time.Now()
+	if err := redisPing(ctx, proxy.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < 300*time.Millisecond {
+		t.Fatalf("PING with 300 ms latency took %v", took)
+	}
+	proxy.Remove(t, toxic)
+
+	proxy.Disable(t)
+	if err := redisPing(ctx, proxy.Addr()); err == nil {
+		t.Fatal("PING succeeded through a disabled proxy")
+	}
+	proxy.Enable(t)
+	if err := redisPing(ctx, proxy.Addr()); err != nil {
+		t.Fatalf("PING after Enable: %v", err)
 	}
 }
