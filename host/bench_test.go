@@ -143,3 +143,46 @@ func BenchmarkHostLease(b *testing.B) {
 	})
 	b.Run("owner=none/resources=1000", func(b *testing.B) { run(b, 1000) })
 }
+
+// BenchmarkResiliencePolicies measures what the resilience policies add to
+// a call that succeeds: memory get in process through Host.Invoke, with no
+// policy (the peer), with retry only, and with every policy.
+func BenchmarkResiliencePolicies(b *testing.B) {
+	for _, c := range []struct{ name, block string }{
+		{"policies=none", ""},
+		{"policies=retry", `resilience {
+  retry { max_attempts = 3 }
+}`},
+		{"policies=all", `resilience {
+  timeout         = "5s"
+  attempt_timeout = "1s"
+  retry { max_attempts = 3 }
+  circuit_breaker { failure_threshold = 5 }
+  bulkhead { max_concurrent = 64 }
+}`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			src := "resource \"memory\" \"cache\" {\n" + c.block + "\n}\n"
+			h, err := host.New(loadHCLB(b, src), host.WithDriver("memory", memory.New()), host.WithLogger(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := h.Start(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close(context.Background())
+			ctx := context.Background()
+			if _, err := h.Invoke(ctx, "memory.cache", "set", json.RawMessage(`{"key":"k","value":"v"}`)); err != nil {
+				b.Fatal(err)
+			}
+			args := json.RawMessage(`{"key":"k"}`)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := h.Invoke(ctx, "memory.cache", "get", args); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
