@@ -2,6 +2,9 @@ package host_test
 
 import (
 	"errors"
+	"log/slog"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,7 +39,8 @@ resource "flaky" "app" {
     jitter   = "1ms"
   }
 }`)
-	h := startHost(t, cfg, host.WithDriver("flaky", f), host.WithLogger(quietLogger()))
+	var logs syncBuffer
+	h := startHost(t, cfg, host.WithDriver("flaky", f), host.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	waitFor(t, 5*time.Second, "db healthy", func() bool { return healthOf(h, "flakyx.db").State == host.HealthHealthy })
 	if !h.Ready() {
 		t.Fatal("host not ready with every resource healthy")
@@ -78,6 +82,18 @@ resource "flaky" "app" {
 				t.Fatalf("transition without reason or time: %+v", e)
 			}
 		}
+	}
+	for _, line := range []string{
+		`level=WARN msg="health unhealthy" resource=flakyx.db type=flakyx from=degraded reason="2 health checks failed in a row (unhealthy_after = 2): connection refused"`,
+		`level=WARN msg="resource quarantined: new leases fail until it recovers" resource=flakyx.db`,
+		`level=INFO msg="health healthy" resource=flakyx.db type=flakyx from=recovering reason="2 checks passed in a row; quarantine lifted"`,
+	} {
+		if !strings.Contains(logs.String(), line) {
+			t.Errorf("log lacks %s", line)
+		}
+	}
+	if !regexp.MustCompile(`msg="health degraded" resource=flaky.app type=flaky from=\w+ reason="dependency flakyx.db is (unhealthy|recovering)"`).MatchString(logs.String()) {
+		t.Errorf("log lacks flaky.app degraded by its dependency:\n%s", logs.String())
 	}
 	want := []string{"healthy", "degraded", "unhealthy", "recovering", "healthy"}
 	if len(path) != len(want) {

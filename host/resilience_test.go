@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +24,7 @@ type flaky struct {
 	kind     sdk.Kind              // the kind they fail with
 	block    chan struct{}         // when set, "wait" blocks until it is closed
 	waiting  atomic.Int64          // calls blocked in "wait"
-	checkErr atomic.Pointer[error] // what Check fails with, when set
+	checkErr atomic.Pointer[error] // what Check fails with on flakyx, when set
 	checks   atomic.Int64
 }
 
@@ -45,18 +46,41 @@ func (f *flaky) Info() sdk.DriverInfo {
 	}}
 }
 
-func (f *flaky) Configure(context.Context, sdk.ConfigureRequest) (sdk.Resource, error) { return f, nil }
-func (f *flaky) Open(context.Context) (sdk.Instance, error)                            { return f, nil }
-func (f *flaky) Close(context.Context) error                                           { return nil }
-func (f *flaky) Check(context.Context) error {
-	f.checks.Add(1)
-	if err := f.checkErr.Load(); err != nil {
+func (f *flaky) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
+	return flakyResource{f, req.Type}, nil
+}
+
+// flakyResource and flakyInstance know their type: Check fails only for
+// the exclusive type "flakyx", so that a test can make one resource
+// unhealthy and watch another that depends on it.
+type flakyResource struct {
+	*flaky
+	typ string
+}
+
+func (r flakyResource) Open(context.Context) (sdk.Instance, error) { return flakyInstance(r), nil }
+func (r flakyResource) Close(context.Context) error                { return nil }
+
+type flakyInstance struct {
+	*flaky
+	typ string
+}
+
+func (i flakyInstance) Close(context.Context) error { return nil }
+
+func (i flakyInstance) Check(context.Context) error {
+	i.checks.Add(1)
+	if err := i.checkErr.Load(); err != nil && i.typ == "flakyx" {
 		return *err
 	}
 	return nil
 }
 
-func (f *flaky) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
+func (i flakyInstance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
+	return i.flaky.invoke(ctx, req)
+}
+
+func (f *flaky) invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
 	f.calls.Add(1)
 	if req.Operation == "wait" {
 		f.waiting.Add(1)
@@ -154,11 +178,16 @@ func TestNonIdempotentOperationIsNeverRetried(t *testing.T) {
 
 func TestBreakerOpensAfterExactlyThresholdFailures(t *testing.T) {
 	f := newFlaky(-1, sdk.KindUnavailable)
-	h := flakyHost(t, f, `
+	var logs syncBuffer
+	cfg := loadHCL(t, `resource "flaky" "x" {
+  resilience {
     circuit_breaker {
       failure_threshold = 3
       open_for          = "300ms"
-    }`)
+    }
+  }
+}`)
+	h := startHost(t, cfg, host.WithDriver("flaky", f), host.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	for i := 1; i <= 3; i++ {
 		if _, err := h.Invoke(t.Context(), "flaky.x", "get", nil); !errors.Is(err, sdk.ErrUnavailable) || errors.Is(err, host.ErrCircuitOpen) {
 			t.Fatalf("call %d: err = %v, want the plugin's unavailable error", i, err)
@@ -186,6 +215,26 @@ func TestBreakerOpensAfterExactlyThresholdFailures(t *testing.T) {
 	}
 	if ri, _ := h.DescribeResource("flaky.x"); ri.Resilience.Breaker != host.BreakerClosed {
 		t.Fatalf("breaker = %q after a good probe, want closed", ri.Resilience.Breaker)
+	}
+
+	// Each transition is logged with its reason, and kept in the history.
+	for _, want := range []string{
+		`msg="circuit breaker open" resource=flaky.x type=flaky from=closed reason="3 of 3 recent calls failed; last error: scripted failure"`,
+		`msg="circuit breaker half_open"`,
+		`msg="circuit breaker closed"`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		}
+	}
+	var path []string
+	for _, e := range healthOf(h, "flaky.x").History {
+		if e.Kind == "breaker" {
+			path = append(path, e.From+"→"+e.To)
+		}
+	}
+	if got := strings.Join(path, " "); got != "closed→open open→half_open half_open→closed" {
+		t.Fatalf("breaker history %q", got)
 	}
 }
 
