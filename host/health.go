@@ -198,10 +198,16 @@ func (h *health) reset(reason string) {
 }
 
 // notRunning records that the resource is not running (failed, blocked,
-// unavailable), which is unhealthy.
+// unavailable), which is unhealthy. Each further call while it stays so
+// lengthens the backoff of the attempts to bring it back.
 func (h *health) notRunning(reason string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.state == HealthUnhealthy {
+		h.probes++
+	} else {
+		h.probes = 0
+	}
 	h.moveLocked(HealthUnhealthy, reason)
 }
 
@@ -365,12 +371,14 @@ func (h *Host) recoverResource(r *resource, state ResourceState) {
 		r.health.notRunning(fmt.Sprintf("%s: plugin %s is not running", state, r.prov.name))
 		return
 	}
+	failState := state
+	if failState == StateBlocked {
+		failState = StateFailed // its dependencies are ready now: the failure is its own
+	}
 	ctx, cancel := timeoutContext(h.life, h.o.callTimeout)
 	defer cancel()
-	if err := r.configure(ctx, state); err != nil {
-		r.health.observe(h.secrets.Error(err), 0, "")
-		r.health.notRunning(fmt.Sprintf("%s: %v", state, h.secrets.Error(err)))
-		return
+	if err := r.configure(ctx, failState); err != nil {
+		return // setFailed recorded it
 	}
 	r.health.reset("configured again after being " + string(state))
 	r.log.Info("resource ready after recovery", "was", string(state))
@@ -418,6 +426,10 @@ func (h *Host) Health() HealthReport {
 func (r *resource) healthReport() ResourceHealth {
 	rh := r.health.report()
 	rh.ID, rh.Type = r.id, r.cfg.Type
+	rh.Reason, rh.LastError = r.secrets.String(rh.Reason), r.secrets.String(rh.LastError)
+	for i := range rh.History {
+		rh.History[i].Reason = r.secrets.String(rh.History[i].Reason)
+	}
 	rh.Breaker = r.pol.info().Breaker
 	r.mu.Lock()
 	state, why := r.state, r.reasonLocked()
@@ -430,7 +442,7 @@ func (r *resource) healthReport() ResourceHealth {
 		rh.State, rh.Quarantined = HealthUnhealthy, true
 		rh.Reason = string(state)
 		if why != "" {
-			rh.Reason += ": " + why
+			rh.Reason += ": " + r.secrets.String(why)
 		}
 	}
 	return rh
@@ -507,7 +519,7 @@ func (r *resource) rewarm(ctx context.Context) error {
 
 // quarantinedError is the error a lease gets on a quarantined resource.
 func (r *resource) quarantinedError() error {
-	rh := r.health.report()
+	rh := r.healthReport()
 	msg := fmt.Sprintf("%s is quarantined (%s since %s): %s", r.id, rh.State, rh.Since.Format(time.RFC3339), rh.Reason)
 	return &kindedError{msg: msg, sentinel: errors.Join(ErrQuarantined, ErrNotReady), kind: &sdk.Error{Kind: sdk.KindUnavailable, Message: msg}}
 }

@@ -236,7 +236,7 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 	for _, rc := range h.cfg.Resources {
 		p := cat.types[rc.Type]
 		t, _ := p.info.Type(rc.Type)
-		r := newResource(rc, t, p, h.log)
+		r := newResource(rc, t, p, h.log, h.secrets)
 		h.resources[r.id] = r
 		h.order = append(h.order, r)
 		h.secrets.Add(sensitiveValues(t.Config, rc.Config)...)

@@ -400,6 +400,44 @@ resource "probe" "p" {
 	}
 }
 
+func TestSensitiveValuesNeverReachHealthReports(t *testing.T) {
+	const canary = "canary-9q2w-secret"
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := loadHCL(t, fmt.Sprintf(`
+variable "pw" {
+  type      = string
+  sensitive = true
+}
+plugin "probe" {
+  path = %q
+}
+resource "probe" "p" {
+  password   = var.pw
+  fail_check = true
+  health {
+    interval        = "50ms"
+    unhealthy_after = 1
+  }
+}`, pluginPath("probe")), config.WithVariables(map[string]string{"pw": canary}))
+	h := startHost(t, cfg, host.WithLogger(log))
+	waitFor(t, 5*time.Second, "unhealthy", func() bool { return h.Health().Status == host.HealthUnhealthy })
+	_, err := h.Acquire(t.Context(), "probe.p")
+	if !errors.Is(err, host.ErrQuarantined) {
+		t.Fatalf("acquire: %v", err)
+	}
+	report, _ := json.Marshal(h.Health())
+	describe, _ := json.Marshal(h.Describe())
+	for what, text := range map[string]string{"health report": string(report), "describe": string(describe), "acquire error": err.Error(), "log": logs.String()} {
+		if strings.Contains(text, canary) {
+			t.Errorf("the secret reached the %s:\n%s", what, text)
+		}
+	}
+	if !strings.Contains(string(report), "cannot log in with password (sensitive)") {
+		t.Errorf("the health report lacks the masked reason:\n%s", report)
+	}
+}
+
 func TestCloseWaitsForLeasesToComeBack(t *testing.T) {
 	cfg := loadHCL(t, `resource "memory" "cache" {}`)
 	h, _ := host.New(cfg, host.WithDriver("memory", memory.New()), host.WithLogger(quietLogger()))

@@ -20,6 +20,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/timeout"
 
 	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/redact"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -67,9 +68,10 @@ func breakerState(s circuitbreaker.State) BreakerState {
 // Retry is only for operations the plugin declared idempotent, and only
 // after an error of retryable kind. The caller's context bounds it all.
 type policies struct {
-	rid string
-	cfg config.Resilience
-	log *slog.Logger
+	rid     string
+	cfg     config.Resilience
+	log     *slog.Logger
+	secrets *redact.Set // masks secrets in the breaker's reasons
 
 	breaker  circuitbreaker.CircuitBreaker[any] // nil without a circuit_breaker block
 	bulk     bulkhead.Bulkhead[any]             // nil without a bulkhead block
@@ -87,8 +89,8 @@ type policies struct {
 }
 
 // newPolicies builds the policies a resilience block declares.
-func newPolicies(rid string, cfg config.Resilience, log *slog.Logger, onBreaker func(from, to BreakerState, reason string)) *policies {
-	p := &policies{rid: rid, cfg: cfg, log: log, onBreaker: onBreaker}
+func newPolicies(rid string, cfg config.Resilience, log *slog.Logger, secrets *redact.Set, onBreaker func(from, to BreakerState, reason string)) *policies {
+	p := &policies{rid: rid, cfg: cfg, log: log, secrets: secrets, onBreaker: onBreaker}
 	var inner []failsafe.Policy[any] // below retry, outermost first
 	if cb := cfg.CircuitBreaker; cb != nil {
 		p.breaker = p.buildBreaker(*cb)
@@ -339,7 +341,7 @@ func (p *policies) breakerFailure(err error) bool {
 		}
 	}
 	if failed {
-		msg := unwrapFinal(err).Error()
+		msg := p.secrets.String(unwrapFinal(err).Error())
 		p.lastFail.Store(&msg)
 	}
 	return failed

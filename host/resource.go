@@ -13,6 +13,7 @@ import (
 
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host/pool"
+	"github.com/nebula-resource/nebula-resource/host/redact"
 	"github.com/nebula-resource/nebula-resource/host/supervisor"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -46,6 +47,9 @@ type resource struct {
 	log        *slog.Logger
 	pol        *policies
 	health     *health
+	// secrets masks sensitive values in what the resource reports about
+	// itself: its error, its health reasons.
+	secrets *redact.Set
 
 	cfgMu sync.Mutex // serializes configure: start, plugin restarts and recovery
 
@@ -59,16 +63,16 @@ type resource struct {
 	changed chan struct{} // closed and replaced when a lease ends or the state changes
 }
 
-func newResource(r *config.Resource, t sdk.ResourceType, p *provider, log *slog.Logger) *resource {
+func newResource(r *config.Resource, t sdk.ResourceType, p *provider, log *slog.Logger, secrets *redact.Set) *resource {
 	res := &resource{
-		id: r.ID(), cfg: r, rtype: withSQLOperations(t), pluginType: t, prov: p,
+		id: r.ID(), cfg: r, rtype: withSQLOperations(t), pluginType: t, prov: p, secrets: secrets,
 		log:     log.With("resource", r.ID(), "type", r.Type),
 		state:   StatePending,
 		leases:  map[*Lease]struct{}{},
 		changed: make(chan struct{}),
 	}
 	res.health = newHealth(r.Health, res.log)
-	res.pol = newPolicies(res.id, r.Resilience, res.log, res.breakerChanged)
+	res.pol = newPolicies(res.id, r.Resilience, res.log, secrets, res.breakerChanged)
 	return res
 }
 
@@ -104,10 +108,14 @@ func (r *resource) configure(ctx context.Context, failState ResourceState) error
 
 func (r *resource) setFailed(state ResourceState, err error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.state != StateClosed {
+	closed := r.state == StateClosed
+	if !closed {
 		r.state, r.lastErr = state, err
 		r.notifyLocked()
+	}
+	r.mu.Unlock()
+	if !closed {
+		r.health.notRunning(r.secrets.String(fmt.Sprintf("%s: %v", state, err)))
 	}
 }
 
@@ -161,9 +169,11 @@ func (r *resource) pluginExited(gen uint64) {
 	p := r.pool
 	r.res, r.pool = nil, nil
 	r.state = StateUnavailable
-	r.lastErr = sdk.Errorf(sdk.KindUnavailable, "plugin %s exited; restarting", r.prov.name)
+	why := sdk.Errorf(sdk.KindUnavailable, "plugin %s exited; restarting", r.prov.name)
+	r.lastErr = why
 	r.notifyLocked()
 	r.mu.Unlock()
+	r.health.notRunning(why.Error())
 	// Leases out fail fast against the dead plugin and come back soon.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -468,7 +478,7 @@ func (r *resource) info() ResourceInfo {
 	}
 	slices.SortFunc(ri.Pool.Leases, func(a, b LeaseInfo) int { return cmp.Compare(b.Held, a.Held) })
 	if r.state != StateReady {
-		ri.Error = r.reasonLocked()
+		ri.Error = r.secrets.String(r.reasonLocked())
 	}
 	return ri
 }

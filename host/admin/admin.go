@@ -3,7 +3,8 @@
 // workers.
 //
 //	GET  /livez                               200 while the process runs
-//	GET  /readyz[?verbose]                    200 when every resource is ready, else 503
+//	GET  /readyz[?verbose]                    200 when every resource is ready and none is quarantined, else 503
+//	GET  /v1/health                           every resource's health, breaker and recent events; always 200
 //	GET  /v1/resources                        every resource, with its operations and pool
 //	GET  /v1/resources/{name}                 one resource
 //	GET  /v1/plugins                          the plugins and their state
@@ -93,6 +94,7 @@ func New(h *host.Host, cfg Config) *Server {
 	s := &Server{h: h, cfg: cfg, log: log.With("component", "admin"), mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /livez", s.livez)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("GET /v1/health", s.health)
 	s.mux.HandleFunc("GET /v1/resources", s.listResources)
 	s.mux.HandleFunc("GET /v1/resources/{name}", s.getResource)
 	s.mux.HandleFunc("GET /v1/plugins", s.listPlugins)
@@ -179,6 +181,14 @@ func (s *Server) livez(w http.ResponseWriter, _ *http.Request) {
 	_, _ = io.WriteString(w, "ok\n")
 }
 
+// readyz answers 200 when the host is ready, else 503. With ?verbose it
+// lists each resource, one line each:
+//
+//	[+]ID ok, health STATE[, breaker STATE][: reason]
+//	[-]ID LIFECYCLE-STATE, health STATE[, breaker STATE][: reason]
+//
+// "+" marks a resource that is ready and not quarantined. The reason is why
+// a resource that is not ready is not, or why a ready one is not healthy.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ready := s.h.Ready()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -186,16 +196,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	if _, verbose := r.URL.Query()["verbose"]; verbose {
+		health := map[string]host.ResourceHealth{}
+		for _, rh := range s.h.Health().Resources {
+			health[rh.ID] = rh
+		}
 		for _, res := range s.h.Describe() {
-			if res.State == host.StateReady {
-				fmt.Fprintf(w, "[+]%s ok\n", res.ID)
-			} else {
-				fmt.Fprintf(w, "[-]%s %s", res.ID, res.State)
-				if res.Error != "" {
-					fmt.Fprintf(w, ": %s", res.Error)
-				}
-				fmt.Fprintln(w)
-			}
+			writeReadyLine(w, res, health[res.ID])
 		}
 	}
 	if ready {
@@ -203,6 +209,39 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	} else {
 		_, _ = io.WriteString(w, "not ready\n")
 	}
+}
+
+// writeReadyLine writes one resource's line of /readyz?verbose.
+func writeReadyLine(w io.Writer, res host.ResourceInfo, rh host.ResourceHealth) {
+	state := rh.State
+	if state == "" { // missing from the health report, which is read apart
+		state = res.Health
+	}
+	mark, status, reason := "+", "ok", ""
+	switch {
+	case res.State != host.StateReady:
+		// Not running makes it unhealthy, with the health reason
+		// "STATE: error"; the line says the error once.
+		mark, status, reason = "-", string(res.State), res.Error
+	case rh.Quarantined:
+		mark, status, reason = "-", string(res.State), rh.Reason
+	case state != host.HealthHealthy:
+		reason = rh.Reason
+	}
+	fmt.Fprintf(w, "[%s]%s %s, health %s", mark, res.ID, status, state)
+	if rh.Breaker != host.BreakerNone {
+		fmt.Fprintf(w, ", breaker %s", rh.Breaker)
+	}
+	if reason != "" {
+		fmt.Fprintf(w, ": %s", reason)
+	}
+	fmt.Fprintln(w)
+}
+
+// health serves the health report. It answers 200 whatever the resources'
+// health: it informs; /readyz is the probe.
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.h.Health())
 }
 
 func (s *Server) listResources(w http.ResponseWriter, _ *http.Request) {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/nebula-resource/nebula-resource/host/admin"
 	"github.com/nebula-resource/nebula-resource/plugins/localfs"
 	"github.com/nebula-resource/nebula-resource/plugins/memory"
+	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,14 +32,23 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // an httptest server.
 func newServer(t *testing.T) (*httptest.Server, *host.Host) {
 	t.Helper()
-	dir := t.TempDir()
-	src := `
+	return newServerWith(t, func(dir string) string {
+		return `
 resource "memory" "cache" {}
 resource "localfs" "files" {
   root = "` + filepath.Join(dir, "files") + `"
   create_root = true
 }`
-	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src), 0o600); err != nil {
+	})
+}
+
+// newServerWith runs a host of the configuration that src returns for a
+// fresh directory, with in-process memory and localfs drivers and opts,
+// behind an httptest server.
+func newServerWith(t *testing.T, src func(dir string) string, opts ...host.Option) (*httptest.Server, *host.Host) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src(dir)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, diags := config.Load(dir)
@@ -45,7 +56,8 @@ resource "localfs" "files" {
 		t.Fatal(diags)
 	}
 	log := slog.New(slog.DiscardHandler)
-	h, err := host.New(cfg, host.WithDriver("memory", memory.New()), host.WithDriver("localfs", localfs.New()), host.WithLogger(log))
+	opts = append([]host.Option{host.WithDriver("memory", memory.New()), host.WithDriver("localfs", localfs.New()), host.WithLogger(log)}, opts...)
+	h, err := host.New(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,14 +104,15 @@ func TestProbesReportLivenessAndReadiness(t *testing.T) {
 	if code, _ := get(t, srv.URL+"/readyz"); code != 200 {
 		t.Fatalf("readyz: %d", code)
 	}
+	// No check has run yet: the default interval is 15s.
 	code, body := get(t, srv.URL+"/readyz?verbose")
-	if code != 200 || !strings.Contains(body, "[+]memory.cache ok") || !strings.Contains(body, "[+]localfs.files ok") {
-		t.Fatalf("readyz?verbose: %d %q", code, body)
+	if want := "[+]memory.cache ok, health starting\n[+]localfs.files ok, health starting\nok\n"; code != 200 || body != want {
+		t.Fatalf("readyz?verbose: %d %q, want %q", code, body, want)
 	}
 	_ = h.Close(t.Context())
 	code, body = get(t, srv.URL+"/readyz?verbose")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "[-]memory.cache closed") {
-		t.Fatalf("readyz after Close: %d %q", code, body)
+	if want := "[-]memory.cache closed, health unhealthy\n[-]localfs.files closed, health unhealthy\nnot ready\n"; code != http.StatusServiceUnavailable || body != want {
+		t.Fatalf("readyz after Close: %d %q, want %q", code, body, want)
 	}
 	if code, _ := get(t, srv.URL+"/livez"); code != 200 {
 		t.Fatal("livez must not depend on resources")
@@ -224,5 +237,197 @@ func TestServerStartsAndShutsDown(t *testing.T) {
 	}
 	if err := s.Shutdown(t.Context()); err != nil {
 		t.Fatalf("second Shutdown: %v", err)
+	}
+}
+
+// faultyMemory is the memory driver with faults the test turns on: failing
+// health checks, failing calls.
+type faultyMemory struct {
+	sdk.Driver
+	checkErr, callErr atomic.Pointer[error]
+}
+
+func newFaultyMemory() *faultyMemory { return &faultyMemory{Driver: memory.New()} }
+
+func (d *faultyMemory) Configure(ctx context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
+	res, err := d.Driver.Configure(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return faultyResource{res, d}, nil
+}
+
+type faultyResource struct {
+	sdk.Resource
+	d *faultyMemory
+}
+
+func (r faultyResource) Open(ctx context.Context) (sdk.Instance, error) {
+	inst, err := r.Resource.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return faultyInstance{inst, r.d}, nil
+}
+
+type faultyInstance struct {
+	sdk.Instance
+	d *faultyMemory
+}
+
+func (i faultyInstance) Check(ctx context.Context) error {
+	if err := i.d.checkErr.Load(); err != nil {
+		return *err
+	}
+	return i.Instance.Check(ctx)
+}
+
+func (i faultyInstance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
+	if err := i.d.callErr.Load(); err != nil {
+		return nil, *err
+	}
+	return i.Instance.Invoke(ctx, req)
+}
+
+func getHealth(t *testing.T, url string) host.HealthReport {
+	t.Helper()
+	code, body := get(t, url+"/v1/health")
+	var rep host.HealthReport
+	if err := json.Unmarshal([]byte(body), &rep); code != 200 || err != nil {
+		t.Fatalf("GET /v1/health: %d %v\n%s", code, err, body)
+	}
+	return rep
+}
+
+// waitStatus polls GET /v1/health until the overall status is want.
+func waitStatus(t *testing.T, url string, want host.HealthState) host.HealthReport {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rep := getHealth(t, url)
+		if rep.Status == want {
+			return rep
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health status %s after 10s, want %s: %+v", rep.Status, want, rep)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestHealthEndpointAndVerboseReadinessFollowChecks(t *testing.T) {
+	d := newFaultyMemory()
+	srv, _ := newServerWith(t, func(dir string) string {
+		return `
+resource "memory" "cache" {
+  health {
+    interval        = "20ms"
+    timeout         = "5s"
+    jitter          = "1ms"
+    unhealthy_after = 1
+  }
+  resilience {
+    circuit_breaker {
+      failure_threshold = 1
+      open_for          = "1h"
+    }
+  }
+}
+resource "localfs" "files" {
+  root        = "` + filepath.Join(dir, "files") + `"
+  create_root = true
+  health {
+    interval = "20ms"
+    timeout  = "5s"
+    jitter   = "1ms"
+  }
+}`
+	}, host.WithDriver("memory", d))
+
+	rep := waitStatus(t, srv.URL, host.HealthHealthy)
+	if len(rep.Resources) != 2 || rep.Types["memory"] != host.HealthHealthy || rep.Types["localfs"] != host.HealthHealthy {
+		t.Fatalf("healthy report: %+v", rep)
+	}
+	cache, files := rep.Resources[0], rep.Resources[1]
+	if cache.ID != "memory.cache" || cache.Type != "memory" || cache.Breaker != host.BreakerClosed || cache.Quarantined || cache.Since.IsZero() ||
+		files.ID != "localfs.files" || files.Breaker != host.BreakerNone || files.LastCheck.IsZero() {
+		t.Fatalf("healthy report: %+v", rep)
+	}
+	code, body := get(t, srv.URL+"/readyz?verbose")
+	if want := "[+]memory.cache ok, health healthy, breaker closed\n[+]localfs.files ok, health healthy\nok\n"; code != 200 || body != want {
+		t.Fatalf("readyz?verbose: %d %q, want %q", code, body, want)
+	}
+
+	// A failed call opens the breaker, which the resource's line shows.
+	callErr := sdk.Errorf(sdk.KindUnavailable, "backend refused the call")
+	d.callErr.Store(&callErr)
+	if code, body := post(t, srv.URL+"/v1/resources/memory.cache/invoke", `{"operation":"get","args":{"key":"a"}}`); code != http.StatusServiceUnavailable {
+		t.Fatalf("failing call: %d %s", code, body)
+	}
+	code, body = get(t, srv.URL+"/readyz?verbose")
+	if want := "[+]memory.cache ok, health healthy, breaker open\n"; code != 200 || !strings.HasPrefix(body, want) {
+		t.Fatalf("readyz?verbose with the breaker open: %d %q, want it to begin %q", code, body, want)
+	}
+
+	// A failed check quarantines it: 503, and the line says why.
+	checkErr := sdk.Errorf(sdk.KindUnavailable, "backend is down")
+	d.checkErr.Store(&checkErr)
+	rep = waitStatus(t, srv.URL, host.HealthUnhealthy)
+	if rep.Types["memory"] != host.HealthUnhealthy || rep.Types["localfs"] != host.HealthHealthy {
+		t.Fatalf("aggregates: %s %v", rep.Status, rep.Types)
+	}
+	cache = rep.Resources[0]
+	if !cache.Quarantined || !strings.Contains(cache.Reason, "backend is down") || !strings.Contains(cache.LastError, "backend is down") || cache.ConsecutiveFailures < 1 {
+		t.Fatalf("unhealthy resource: %+v", cache)
+	}
+	var kinds []string
+	for _, e := range cache.History {
+		kinds = append(kinds, e.Kind+" "+e.From+"→"+e.To)
+	}
+	if want := []string{"health starting→healthy", "breaker closed→open", "health healthy→unhealthy"}; strings.Join(kinds, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("history %q, want %q", kinds, want)
+	}
+	code, body = get(t, srv.URL+"/readyz?verbose")
+	lines := strings.Split(body, "\n")
+	if want := "[-]memory.cache ready, health unhealthy, breaker open: "; code != http.StatusServiceUnavailable || len(lines) != 4 ||
+		!strings.HasPrefix(lines[0], want) || !strings.Contains(lines[0], "backend is down") ||
+		lines[1] != "[+]localfs.files ok, health healthy" || lines[2] != "not ready" {
+		t.Fatalf("readyz?verbose while quarantined: %d %q, want a first line beginning %q", code, body, want)
+	}
+	if code, _ := get(t, srv.URL+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz while quarantined: %d", code)
+	}
+
+	// Passing checks bring it back; the breaker stays open for its hour.
+	d.checkErr.Store(nil)
+	waitStatus(t, srv.URL, host.HealthHealthy)
+	code, body = get(t, srv.URL+"/readyz?verbose")
+	if want := "[+]memory.cache ok, health healthy, breaker open\n[+]localfs.files ok, health healthy\nok\n"; code != 200 || body != want {
+		t.Fatalf("readyz?verbose after recovery: %d %q, want %q", code, body, want)
+	}
+}
+
+func TestVerboseReadinessSaysWhyAResourceDidNotStart(t *testing.T) {
+	var missing string
+	srv, _ := newServerWith(t, func(dir string) string {
+		missing = filepath.Join(dir, "missing")
+		return `
+resource "memory" "cache" {}
+resource "localfs" "files" {
+  root = "` + missing + `"
+}`
+	}, host.WithPartialStart())
+	code, body := get(t, srv.URL+"/readyz?verbose")
+	// The reason is said once, after the health state.
+	lines := strings.Split(body, "\n")
+	if want := "[-]localfs.files failed, health unhealthy: root directory "; code != http.StatusServiceUnavailable || len(lines) != 4 ||
+		lines[0] != "[+]memory.cache ok, health starting" || !strings.HasPrefix(lines[1], want) ||
+		!strings.Contains(lines[1], missing) || strings.Count(lines[1], "failed") != 1 || lines[2] != "not ready" {
+		t.Fatalf("readyz?verbose: %d %q, want a second line beginning %q", code, body, want)
+	}
+	rep := getHealth(t, srv.URL)
+	if rep.Status != host.HealthUnhealthy || rep.Types["localfs"] != host.HealthUnhealthy || !rep.Resources[1].Quarantined ||
+		!strings.HasPrefix(rep.Resources[1].Reason, "failed: ") || !strings.Contains(rep.Resources[1].Reason, missing) {
+		t.Fatalf("GET /v1/health answers 200 with the resource unhealthy and why: %+v", rep)
 	}
 }

@@ -24,6 +24,9 @@ import (
 type config struct {
 	Password string `nebula:"password,sensitive" doc:"A secret the plugin must never print."`
 	Label    string `nebula:"label" default:"probe"`
+	// FailCheck makes Check fail carelessly, with the password in the
+	// message: the host must mask it in health reports.
+	FailCheck bool `nebula:"fail_check"`
 }
 
 type args struct {
@@ -183,7 +186,12 @@ func (r *resource) Close(context.Context) error                { return nil }
 
 type instance struct{ cfg config }
 
-func (i *instance) Check(context.Context) error { return nil }
+func (i *instance) Check(context.Context) error {
+	if i.cfg.FailCheck {
+		return sdk.Errorf(sdk.KindUnavailable, "cannot log in with password %s", i.cfg.Password)
+	}
+	return nil
+}
 func (i *instance) Close(context.Context) error { return nil }
 
 func (i *instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
