@@ -222,7 +222,7 @@ func (h *health) observe(err error, latency time.Duration, dep string) (from, to
 		h.lastErr = err.Error()
 		h.fails++
 		h.passes = 0
-		failed := fmt.Sprintf("%d health checks failed in a row (unhealthy_after = %d): %v", h.fails, h.set.unhealthyAfter, err)
+		failed := fmt.Sprintf("health check failed (%d in a row, unhealthy_after = %d): %v", h.fails, h.set.unhealthyAfter, err)
 		switch {
 		case from == HealthUnhealthy:
 			h.probes++
@@ -242,14 +242,14 @@ func (h *health) observe(err error, latency time.Duration, dep string) (from, to
 	h.passes++
 	switch {
 	case from.quarantined() && h.passes < h.set.healthyAfter:
-		h.moveLocked(HealthRecovering, fmt.Sprintf("%d of %d checks passed (healthy_after)", h.passes, h.set.healthyAfter))
+		h.moveLocked(HealthRecovering, fmt.Sprintf("health check passed (%d in a row, healthy_after = %d)", h.passes, h.set.healthyAfter))
 	case dep != "":
 		h.moveLocked(HealthDegraded, "dependency "+dep)
 	default:
 		h.probes = 0
 		reason := "checks pass"
 		if from.quarantined() {
-			reason = fmt.Sprintf("%d checks passed in a row; quarantine lifted", h.passes)
+			reason = fmt.Sprintf("health check passed (%d in a row, healthy_after = %d); quarantine lifted", h.passes, h.set.healthyAfter)
 		}
 		h.moveLocked(HealthHealthy, reason)
 	}

@@ -84,9 +84,9 @@ resource "flaky" "app" {
 		}
 	}
 	for _, line := range []string{
-		`level=WARN msg="health unhealthy" resource=flakyx.db type=flakyx from=degraded reason="2 health checks failed in a row (unhealthy_after = 2): connection refused"`,
+		`level=WARN msg="health unhealthy" resource=flakyx.db type=flakyx from=degraded reason="health check failed (2 in a row, unhealthy_after = 2): connection refused"`,
 		`level=WARN msg="resource quarantined: new leases fail until it recovers" resource=flakyx.db`,
-		`level=INFO msg="health healthy" resource=flakyx.db type=flakyx from=recovering reason="2 checks passed in a row; quarantine lifted"`,
+		`level=INFO msg="health healthy" resource=flakyx.db type=flakyx from=recovering reason="health check passed (2 in a row, healthy_after = 2); quarantine lifted"`,
 	} {
 		if !strings.Contains(logs.String(), line) {
 			t.Errorf("log lacks %s", line)

@@ -63,7 +63,7 @@ func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return remoteError(stderr, resp)
+		return remoteError(stderr, "call", resp)
 	}
 	var ir admin.InvokeResponse
 	if err := json.NewDecoder(resp.Body).Decode(&ir); err != nil {
@@ -105,7 +105,7 @@ func callStream(client *http.Client, base, op string, args json.RawMessage, owne
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return remoteError(stderr, resp)
+		return remoteError(stderr, "call", resp)
 	}
 	// The output file is created only once the operation has begun, so a
 	// refused call leaves nothing behind.
@@ -139,13 +139,14 @@ func callStream(client *http.Client, base, op string, args json.RawMessage, owne
 	return exitOK
 }
 
-func remoteError(stderr io.Writer, resp *http.Response) int {
+// remoteError prints the error a running host answered command with.
+func remoteError(stderr io.Writer, command string, resp *http.Response) int {
 	var eb admin.ErrorBody
 	if err := json.NewDecoder(resp.Body).Decode(&eb); err != nil || eb.Error.Message == "" {
-		fmt.Fprintf(stderr, "nebula-host call: %s\n", resp.Status)
+		fmt.Fprintf(stderr, "nebula-host %s: %s\n", command, resp.Status)
 		return exitRemote
 	}
-	fmt.Fprintf(stderr, "nebula-host call: %s (%s)\n", eb.Error.Message, eb.Error.Kind)
+	fmt.Fprintf(stderr, "nebula-host %s: %s (%s)\n", command, eb.Error.Message, eb.Error.Kind)
 	return exitRemote
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/plugins/localfs"
 	"github.com/nebula-resource/nebula-resource/plugins/memory"
 	"github.com/nebula-resource/nebula-resource/sdk"
@@ -483,4 +484,245 @@ resource "memory" "cache" {
 			}
 		})
 	}
+}
+
+// healthConfig runs every test plugin's type with checks every 100ms and a
+// circuit breaker on memory.cache. localfs.files is quarantined by its
+// first failed check.
+func healthConfig(t *testing.T) (path, addr string) {
+	t.Helper()
+	dir := t.TempDir()
+	addr = freeAddress(t)
+	return writeFile(t, dir, "main.hcl", fmt.Sprintf(`
+admin {
+  address = %q
+}
+
+resource "memory" "cache" {
+  health {
+    interval = "100ms"
+    timeout  = "5s"
+  }
+  resilience {
+    circuit_breaker {}
+  }
+}
+
+resource "localfs" "files" {
+  root        = %q
+  create_root = true
+  health {
+    interval        = "100ms"
+    timeout         = "1s"
+    unhealthy_after = 1
+  }
+}
+
+resource "sqlite" "db" {
+  path = ":memory:"
+  health {
+    interval = "100ms"
+    timeout  = "5s"
+  }
+}
+`, addr, filepath.Join(dir, "files"))), addr
+}
+
+// waitHealth polls GET /v1/health until the host's overall status is want,
+// for 10s at most.
+func (h *hostProcess) waitHealth(t *testing.T, want host.HealthState) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body, err := h.get(t, "/v1/health")
+		var rep host.HealthReport
+		if err == nil && code == http.StatusOK && json.Unmarshal([]byte(body), &rep) == nil && rep.Status == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /v1/health: status not %s after 10s (last: %d %v)\n%s", want, code, err, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// healthTable splits the table nebula-host health prints into its rows'
+// fields, by resource, and returns the line that follows it.
+func healthTable(t *testing.T, r result) (rows map[string][]string, overall string) {
+	t.Helper()
+	lines := strings.Split(r.stdout, "\n")
+	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "RESOURCE TYPE STATE BREAKER SINCE REASON" {
+		t.Fatalf("health: header %q\n%s", lines[0], r)
+	}
+	rows = map[string][]string{}
+	i := 1
+	for ; i < len(lines) && lines[i] != ""; i++ {
+		f := strings.Fields(lines[i])
+		if len(f) < 6 {
+			t.Fatalf("health: row %q has fewer than 6 fields\n%s", lines[i], r)
+		}
+		rows[f[0]] = f
+	}
+	if i+1 >= len(lines) {
+		t.Fatalf("health: nothing after the table\n%s", r)
+	}
+	return rows, lines[i+1]
+}
+
+// healthEvents returns the transitions nebula-host health -history lists
+// for resource, as "kind from→to".
+func healthEvents(t *testing.T, r result, resource string) []string {
+	t.Helper()
+	_, section, ok := strings.Cut(r.stdout, "\n"+resource+":\n")
+	if !ok {
+		t.Fatalf("health -history: no section for %s\n%s", resource, r)
+	}
+	var events []string
+	for _, line := range strings.Split(section, "\n") {
+		if !strings.HasPrefix(line, "  ") {
+			break
+		}
+		f := strings.Fields(line)
+		if len(f) < 6 || f[3] != "→" {
+			t.Fatalf("health -history: event %q is not TIME KIND FROM → TO REASON\n%s", line, r)
+		}
+		if _, err := time.Parse("2006-01-02T15:04:05.000Z07:00", f[0]); err != nil {
+			t.Fatalf("health -history: event %q: %v", line, err)
+		}
+		events = append(events, f[1]+" "+f[2]+"→"+f[4])
+	}
+	return events
+}
+
+func TestHealthCommand(t *testing.T) {
+	t.Parallel()
+	path, addr := healthConfig(t)
+	h := startHost(t, path, addr)
+	h.waitHealth(t, host.HealthHealthy)
+	health := func(args ...string) result {
+		t.Helper()
+		return nebula(t, nil, append([]string{"health", "-addr", addr}, args...)...)
+	}
+	wantRows := func(t *testing.T, r result, want map[string]string, overall string) {
+		t.Helper()
+		rows, got := healthTable(t, r)
+		if len(rows) != len(want) {
+			t.Errorf("health: %d rows, want %d\n%s", len(rows), len(want), r)
+		}
+		for id, w := range want {
+			if f := rows[id]; f == nil || strings.Join(f[1:4], " ") != w {
+				t.Errorf("health: row of %s is %q, want TYPE STATE BREAKER %q\n%s", id, f, w, r)
+			}
+		}
+		if got != overall {
+			t.Errorf("health: after the table %q, want %q\n%s", got, overall, r)
+		}
+	}
+
+	t.Run("table", func(t *testing.T) {
+		r := health()
+		mustExit(t, r, 0, "health")
+		wantRows(t, r, map[string]string{
+			"memory.cache":  "memory healthy closed",
+			"localfs.files": "localfs healthy -",
+			"sqlite.db":     "sqlite healthy -",
+		}, "Overall: healthy (localfs healthy, memory healthy, sqlite healthy)")
+		rows, _ := healthTable(t, r)
+		if f := rows["sqlite.db"]; f != nil && (!strings.HasSuffix(f[4], "s") || strings.Join(f[5:], " ") != "checks pass") {
+			t.Errorf("health: sqlite.db has SINCE %q and REASON %q, want seconds and \"checks pass\"\n%s", f[4], f[5:], r)
+		}
+	})
+
+	t.Run("json", func(t *testing.T) {
+		r := health("-json")
+		mustExit(t, r, 0, "health -json")
+		var rep host.HealthReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("health -json: %v\n%s", err, r)
+		}
+		if rep.Status != host.HealthHealthy || len(rep.Types) != 3 || len(rep.Resources) != 3 ||
+			rep.Resources[0].ID != "memory.cache" || rep.Resources[0].Breaker != host.BreakerClosed ||
+			rep.Resources[1].ID != "localfs.files" || rep.Resources[1].State != host.HealthHealthy || rep.Resources[1].LastCheck.IsZero() {
+			t.Errorf("health -json: %+v\n%s", rep, r)
+		}
+		if !strings.HasPrefix(r.stdout, "{\n  \"status\": ") {
+			t.Errorf("health -json: not indented\n%s", r)
+		}
+	})
+
+	// A plugin that stops answering is a real hang: localfs's checks time
+	// out, and its resource is quarantined. (Deleting its root directory
+	// would not do: the plugin holds the directory open, and checking it
+	// still passes.)
+	pid := h.pluginPIDs(t)["localfs"]
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(resume) // before the host's cleanup stops it
+	h.waitHealth(t, host.HealthUnhealthy)
+
+	t.Run("unhealthy exits 3", func(t *testing.T) {
+		r := health()
+		mustExit(t, r, 3, "health with localfs.files quarantined")
+		wantRows(t, r, map[string]string{
+			"memory.cache":  "memory healthy closed",
+			"localfs.files": "localfs unhealthy -",
+			"sqlite.db":     "sqlite healthy -",
+		}, "Overall: unhealthy (localfs unhealthy, memory healthy, sqlite healthy)")
+		if rows, _ := healthTable(t, r); !strings.Contains(strings.Join(rows["localfs.files"], " "), "deadline exceeded") {
+			t.Errorf("health: the reason of localfs.files does not say its check timed out\n%s", r)
+		}
+
+		r = health("-json")
+		mustExit(t, r, 3, "health -json with localfs.files quarantined")
+		var rep host.HealthReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Status != host.HealthUnhealthy || !rep.Resources[1].Quarantined {
+			t.Errorf("health -json: %v %+v\n%s", err, rep, r)
+		}
+
+		r = health("-history")
+		mustExit(t, r, 3, "health -history with localfs.files quarantined")
+		if got, want := healthEvents(t, r, "localfs.files"), []string{"health starting→healthy", "health healthy→unhealthy"}; strings.Join(got, ", ") != strings.Join(want, ", ") {
+			t.Errorf("health -history: localfs.files events %q, want %q\n%s", got, want, r)
+		}
+	})
+
+	resume()
+	h.waitHealth(t, host.HealthHealthy)
+
+	t.Run("history after recovery", func(t *testing.T) {
+		r := health("-history")
+		mustExit(t, r, 0, "health -history after recovery")
+		want := []string{"health starting→healthy", "health healthy→unhealthy", "health unhealthy→recovering", "health recovering→healthy"}
+		if got := healthEvents(t, r, "localfs.files"); strings.Join(got, ", ") != strings.Join(want, ", ") {
+			t.Errorf("health -history: localfs.files events %q, want %q\n%s", got, want, r)
+		}
+		if got := healthEvents(t, r, "memory.cache"); len(got) != 1 || got[0] != "health starting→healthy" {
+			t.Errorf("health -history: memory.cache events %q, want only starting→healthy\n%s", got, r)
+		}
+	})
+
+	t.Run("nothing listening exits 1", func(t *testing.T) {
+		r := nebula(t, nil, "health", "-addr", freeAddress(t))
+		mustExit(t, r, 1, "health against a closed port")
+		if !strings.Contains(r.stderr, "connection refused") {
+			t.Errorf("health against a closed port: stderr does not say why\n%s", r)
+		}
+	})
+
+	t.Run("usage documents exit 3", func(t *testing.T) {
+		r := nebula(t, nil, "health", "-h")
+		if !strings.Contains(r.stderr, "3  the host answered and a resource serves no leases") {
+			t.Errorf("health -h: the exit status 3 is not documented\n%s", r)
+		}
+	})
 }

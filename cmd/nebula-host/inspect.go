@@ -226,7 +226,7 @@ func describeResource(addr, name string, asJSON bool, stdout, stderr io.Writer) 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return remoteError(stderr, resp)
+		return remoteError(stderr, "describe", resp)
 	}
 	var info host.ResourceInfo
 	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {

@@ -6,10 +6,12 @@
 //	nebula-host plugins list              list plugins, their versions and resource types
 //	nebula-host describe TYPE             show a resource type's schema and operations
 //	nebula-host call NAME OP [JSON]       perform an operation on a running host
+//	nebula-host health [-history] [-json] show the health of a running host's resources
 //	nebula-host version                   print the version
 //
 // Exit codes: 0 success, 1 a local or configuration error, 2 an error
-// reported by the running host.
+// reported by the running host; health exits 3 when the host's overall
+// status is unhealthy.
 package main
 
 import (
@@ -48,6 +50,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdDescribe(args[1:], stdout, stderr)
 	case "call":
 		return cmdCall(args[1:], stdin, stdout, stderr)
+	case "health":
+		return cmdHealth(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "nebula-host %s (plugin protocol %d)\n", version, protocolVersion)
 		return exitOK
@@ -69,6 +73,7 @@ Commands:
   plugins list             list plugins: name, version, protocol, types, checksum
   describe TYPE            show a resource type's settings and operations
   call NAME OP [JSON]      perform an operation on a running host, print the JSON result
+  health [-history|-json]  show a running host's resource health; exit 3 when it is unhealthy
   version                  print the version
 
 Run "nebula-host <command> -h" for a command's flags.

@@ -722,3 +722,25 @@ func TestLocalFSInfoDescribesEverything(t *testing.T) {
 		t.Errorf("%d operations, want %d", len(typ.Operations), len(want))
 	}
 }
+
+func TestLocalFSCheckFailsWhenTheRootIsRemovedOrReplaced(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "root")
+	makeTree(t, dir, map[string]string{"a": "x"})
+	_, inst := open(t, dir)
+	ctx := t.Context()
+	if err := inst.Check(ctx); err != nil {
+		t.Fatalf("Check of a healthy root: %v", err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Check(ctx); sdk.KindOf(err) != sdk.KindUnavailable {
+		t.Fatalf("Check after the root was removed: %v, want unavailable", err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Check(ctx); sdk.KindOf(err) != sdk.KindUnavailable {
+		t.Fatalf("Check after the root was replaced by another directory: %v, want unavailable", err)
+	}
+}

@@ -86,6 +86,12 @@ func (i *Instance) Check(ctx context.Context) error {
 	if !fi.IsDir() {
 		return sdk.Errorf(sdk.KindFailedPrecondition, "root of localfs resource %q is no longer a directory", i.res.name)
 	}
+	// The open handle outlives its directory: a root that was removed or
+	// replaced still stats fine through it, while new files could not be
+	// found by anyone else. Compare it with what its path names now.
+	if now, err := os.Stat(i.res.root.Name()); err != nil || !os.SameFile(fi, now) {
+		return sdk.Errorf(sdk.KindUnavailable, "root directory of localfs resource %q was removed or replaced", i.res.name)
+	}
 	return nil
 }
 
