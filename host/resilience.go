@@ -209,7 +209,9 @@ func (p *policies) run(ctx context.Context, idempotent bool, attempt func(contex
 	v, err := ex.WithContext(ctx).GetWithExecution(func(e failsafe.Execution[any]) (any, error) {
 		attempts++
 		v, err := attempt(e.Context())
-		if err != nil {
+		if err != nil && (last == nil || ctx.Err() == nil) {
+			// An attempt the caller's deadline cut off says nothing
+			// new: keep the failure before it as the last error.
 			last = err
 			if e.Context().Err() != nil && ctx.Err() == nil && p.cfg.AttemptTimeout > 0 {
 				// Cut off by a timeout policy, not by the caller.
