@@ -25,6 +25,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -186,6 +188,7 @@ func (s *Server) livez(w http.ResponseWriter, _ *http.Request) {
 //
 //	[+]ID ok, health STATE[, breaker STATE][: reason]
 //	[-]ID LIFECYCLE-STATE, health STATE[, breaker STATE][: reason]
+//	health OVERALL (TYPE STATE, ...)
 //
 // "+" marks a resource that is ready and not quarantined. The reason is why
 // a resource that is not ready is not, or why a ready one is not healthy.
@@ -196,13 +199,20 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	if _, verbose := r.URL.Query()["verbose"]; verbose {
+		rep := s.h.Health()
 		health := map[string]host.ResourceHealth{}
-		for _, rh := range s.h.Health().Resources {
+		for _, rh := range rep.Resources {
 			health[rh.ID] = rh
 		}
 		for _, res := range s.h.Describe() {
 			writeReadyLine(w, res, health[res.ID])
 		}
+		types := make([]string, 0, len(rep.Types))
+		for t, st := range rep.Types {
+			types = append(types, t+" "+string(st))
+		}
+		sort.Strings(types)
+		fmt.Fprintf(w, "health %s (%s)\n", rep.Status, strings.Join(types, ", "))
 	}
 	if ready {
 		_, _ = io.WriteString(w, "ok\n")

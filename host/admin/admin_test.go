@@ -106,12 +106,12 @@ func TestProbesReportLivenessAndReadiness(t *testing.T) {
 	}
 	// No check has run yet: the default interval is 15s.
 	code, body := get(t, srv.URL+"/readyz?verbose")
-	if want := "[+]memory.cache ok, health starting\n[+]localfs.files ok, health starting\nok\n"; code != 200 || body != want {
+	if want := "[+]memory.cache ok, health starting\n[+]localfs.files ok, health starting\nhealth starting (localfs starting, memory starting)\nok\n"; code != 200 || body != want {
 		t.Fatalf("readyz?verbose: %d %q, want %q", code, body, want)
 	}
 	_ = h.Close(t.Context())
 	code, body = get(t, srv.URL+"/readyz?verbose")
-	if want := "[-]memory.cache closed, health unhealthy\n[-]localfs.files closed, health unhealthy\nnot ready\n"; code != http.StatusServiceUnavailable || body != want {
+	if want := "[-]memory.cache closed, health unhealthy\n[-]localfs.files closed, health unhealthy\nhealth unhealthy (localfs unhealthy, memory unhealthy)\nnot ready\n"; code != http.StatusServiceUnavailable || body != want {
 		t.Fatalf("readyz after Close: %d %q, want %q", code, body, want)
 	}
 	if code, _ := get(t, srv.URL+"/livez"); code != 200 {
@@ -354,7 +354,7 @@ resource "localfs" "files" {
 		t.Fatalf("healthy report: %+v", rep)
 	}
 	code, body := get(t, srv.URL+"/readyz?verbose")
-	if want := "[+]memory.cache ok, health healthy, breaker closed\n[+]localfs.files ok, health healthy\nok\n"; code != 200 || body != want {
+	if want := "[+]memory.cache ok, health healthy, breaker closed\n[+]localfs.files ok, health healthy\nhealth healthy (localfs healthy, memory healthy)\nok\n"; code != 200 || body != want {
 		t.Fatalf("readyz?verbose: %d %q, want %q", code, body, want)
 	}
 
@@ -389,9 +389,9 @@ resource "localfs" "files" {
 	}
 	code, body = get(t, srv.URL+"/readyz?verbose")
 	lines := strings.Split(body, "\n")
-	if want := "[-]memory.cache ready, health unhealthy, breaker open: "; code != http.StatusServiceUnavailable || len(lines) != 4 ||
+	if want := "[-]memory.cache ready, health unhealthy, breaker open: "; code != http.StatusServiceUnavailable || len(lines) != 5 ||
 		!strings.HasPrefix(lines[0], want) || !strings.Contains(lines[0], "backend is down") ||
-		lines[1] != "[+]localfs.files ok, health healthy" || lines[2] != "not ready" {
+		lines[1] != "[+]localfs.files ok, health healthy" || lines[2] != "health unhealthy (localfs healthy, memory unhealthy)" || lines[3] != "not ready" {
 		t.Fatalf("readyz?verbose while quarantined: %d %q, want a first line beginning %q", code, body, want)
 	}
 	if code, _ := get(t, srv.URL+"/readyz"); code != http.StatusServiceUnavailable {
@@ -402,7 +402,7 @@ resource "localfs" "files" {
 	d.checkErr.Store(nil)
 	waitStatus(t, srv.URL, host.HealthHealthy)
 	code, body = get(t, srv.URL+"/readyz?verbose")
-	if want := "[+]memory.cache ok, health healthy, breaker open\n[+]localfs.files ok, health healthy\nok\n"; code != 200 || body != want {
+	if want := "[+]memory.cache ok, health healthy, breaker open\n[+]localfs.files ok, health healthy\nhealth healthy (localfs healthy, memory healthy)\nok\n"; code != 200 || body != want {
 		t.Fatalf("readyz?verbose after recovery: %d %q, want %q", code, body, want)
 	}
 }
@@ -420,9 +420,10 @@ resource "localfs" "files" {
 	code, body := get(t, srv.URL+"/readyz?verbose")
 	// The reason is said once, after the health state.
 	lines := strings.Split(body, "\n")
-	if want := "[-]localfs.files failed, health unhealthy: root directory "; code != http.StatusServiceUnavailable || len(lines) != 4 ||
+	if want := "[-]localfs.files failed, health unhealthy: root directory "; code != http.StatusServiceUnavailable || len(lines) != 5 ||
 		lines[0] != "[+]memory.cache ok, health starting" || !strings.HasPrefix(lines[1], want) ||
-		!strings.Contains(lines[1], missing) || strings.Count(lines[1], "failed") != 1 || lines[2] != "not ready" {
+		!strings.Contains(lines[1], missing) || strings.Count(lines[1], "failed") != 1 ||
+		lines[2] != "health unhealthy (localfs unhealthy, memory starting)" || lines[3] != "not ready" {
 		t.Fatalf("readyz?verbose: %d %q, want a second line beginning %q", code, body, want)
 	}
 	rep := getHealth(t, srv.URL)
