@@ -301,7 +301,9 @@ func (h *Host) watchHealth() {
 
 func (h *Host) healthLoop(r *resource) {
 	defer h.wg.Done()
-	t := time.NewTimer(r.health.next())
+	// The first check comes soon after start, spread over up to a second
+	// (or the interval, if shorter), so that health says something early.
+	t := time.NewTimer(rand.N(min(r.health.set.interval, time.Second)) + 1)
 	defer t.Stop()
 	for {
 		select {
