@@ -271,16 +271,12 @@ func (p *Pool[T]) Acquire(ctx context.Context) (Lease[T], error) {
 				e = p.idle.popBack()
 			}
 			now := begin // one clock read per acquire: the hit path is short
-			if e.expires != 0 && now >= e.expires {
-				p.removeLocked(e, &p.st.destroyedLifetime)
+			gen, ok := p.claimLocked(e, now)
+			if !ok {
 				p.mu.Unlock()
 				p.closeValue(e.value)
 				continue
 			}
-			e.inUse = true
-			e.gen++
-			e.acquired = now
-			gen := e.gen
 			validate := p.cfg.ValidateAfterIdle > 0 && p.cfg.Check != nil && now-e.idleSince > int64(p.cfg.ValidateAfterIdle)
 			if !validate {
 				p.st.acquires++
@@ -328,20 +324,28 @@ func (p *Pool[T]) TryAcquireIdle() (l Lease[T], ok bool) {
 			return Lease[T]{}, false
 		}
 		e := p.idle.popFront() // released longest ago, in either order
-		now := nanotime()
-		if e.expires != 0 && now >= e.expires {
-			p.removeLocked(e, &p.st.destroyedLifetime)
-			p.mu.Unlock()
+		gen, ok := p.claimLocked(e, nanotime())
+		p.mu.Unlock()
+		if !ok {
 			p.closeValue(e.value)
 			continue
 		}
-		e.inUse = true
-		e.gen++
-		e.acquired = now
-		gen := e.gen
-		p.mu.Unlock()
 		return Lease[T]{p: p, e: e, gen: gen}, true
 	}
+}
+
+// claimLocked leases an entry just taken from the idle list, at now, and
+// returns the lease's generation. An entry past its lifetime is removed
+// instead (ok is false); the caller closes it after unlocking.
+func (p *Pool[T]) claimLocked(e *entry[T], now int64) (gen uint64, ok bool) {
+	if e.expires != 0 && now >= e.expires {
+		p.removeLocked(e, &p.st.destroyedLifetime)
+		return 0, false
+	}
+	e.inUse = true
+	e.gen++
+	e.acquired = now
+	return e.gen, true
 }
 
 // DrainIdle closes every idle instance and returns how many it closed; they
