@@ -75,7 +75,13 @@ func TestLatencyBeyondTheAttemptTimeoutFailsAsTimeoutOnTime(t *testing.T) {
   }
   resilience {
     attempt_timeout = "200ms"
+  }
+  health {
+    interval = "1h"
   }`)
+	// The first health check (within a second of start) must be over: one
+	// that ran under the latency would hold an idle session for a second.
+	waitFor(t, 5*time.Second, "the first health check", func() bool { return healthOf(h, "postgres.db").State == host.HealthHealthy })
 	if err := execSQL(t.Context(), h, "SELECT 1"); err != nil {
 		t.Fatal(err)
 	}
