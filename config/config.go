@@ -23,6 +23,8 @@ type Config struct {
 	Admin Admin
 	// Host holds the host's process-wide settings.
 	Host HostSettings
+	// Telemetry configures metrics and tracing, from the telemetry block.
+	Telemetry Telemetry
 	// Plugins lists the plugin blocks in the order they were declared.
 	Plugins []*Plugin
 	// Variables lists the variable blocks in the order they were declared.
@@ -71,6 +73,43 @@ type HostSettings struct {
 	LogLevel string
 	// LogFormat is "text" or "json" (log_format). Default "text".
 	LogFormat string
+}
+
+// Telemetry is the telemetry block: what the host exports about itself.
+type Telemetry struct {
+	// Metrics configures the Prometheus metrics on the admin endpoint.
+	Metrics Metrics
+	// Tracing configures OpenTelemetry tracing; off unless the tracing
+	// block sets an endpoint.
+	Tracing Tracing
+}
+
+// Metrics is the metrics block inside telemetry.
+type Metrics struct {
+	// Disabled turns /metrics off (enabled = false). Default on.
+	Disabled bool
+	// TenantLabel adds a tenant label to the call metrics (tenant_label).
+	// Off by default: tenants are unbounded.
+	TenantLabel bool
+}
+
+// Tracing is the tracing block inside telemetry.
+type Tracing struct {
+	// Endpoint is the OTLP/gRPC collector, host:port (endpoint). Tracing
+	// is off when it is empty.
+	Endpoint string
+	// Insecure sends without TLS (insecure). Default false.
+	Insecure bool
+	// Headers are sent with every export, for example an API key
+	// (headers). They may be sensitive.
+	Headers map[string]string
+	// SampleRatio is the share of traces started by the host that are
+	// sampled, in [0, 1] (sample_ratio). Default 1. A call inside a
+	// sampled trace of the caller's is always sampled.
+	SampleRatio float64
+	// QueryText records SQL text as db.query.text (query_text). Default
+	// false; parameters are never recorded.
+	QueryText bool
 }
 
 // Plugin is a plugin block: a plugin binary the host starts.

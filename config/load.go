@@ -20,6 +20,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "resource", LabelNames: []string{"type", "name"}},
 		{Type: "admin"},
 		{Type: "host"},
+		{Type: "telemetry"},
 	},
 }
 
@@ -185,7 +186,7 @@ func (l *loader) variables(blocks hcl.Blocks) hcl.Diagnostics {
 // blocks decodes every block but the variables.
 func (l *loader) blocks(blocks hcl.Blocks) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	var admin, host *hcl.Block
+	var admin, host, telemetry *hcl.Block
 	plugins := map[string]*Plugin{}
 	resources := map[string]*Resource{}
 	for _, b := range blocks {
@@ -206,6 +207,14 @@ func (l *loader) blocks(blocks hcl.Blocks) hcl.Diagnostics {
 			}
 			host = b
 			diags = append(diags, decodeHost(b, l.ev, &l.cfg.Host)...)
+		case "telemetry":
+			if telemetry != nil {
+				diags = append(diags, alreadyDeclared(b.DefRange, "Duplicate telemetry block",
+					"A telemetry block", telemetry.DefRange, "Merge the two blocks into one."))
+				continue
+			}
+			telemetry = b
+			diags = append(diags, decodeTelemetry(b, l.ev, &l.cfg.Telemetry)...)
 		case "plugin":
 			p, pdiags := decodePlugin(b, l.ev)
 			diags = append(diags, pdiags...)

@@ -325,3 +325,41 @@ func TestHostPluginDirIsResolvedAgainstTheFile(t *testing.T) {
 		t.Errorf("Host = %+v", cfg.Host)
 	}
 }
+
+func TestLoadReadsTheTelemetryBlock(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "main.hcl"), `
+variable "key" {
+  type      = string
+  sensitive = true
+}
+telemetry {
+  metrics {
+    tenant_label = true
+  }
+  tracing {
+    endpoint     = "127.0.0.1:4317"
+    insecure     = true
+    headers      = { "x-api-key" = var.key }
+    sample_ratio = 0.25
+    query_text   = true
+  }
+}`)
+	cfg := mustLoad(t, dir, environ(nil), config.WithVariables(map[string]string{"key": "k1"}))
+	want := config.Telemetry{
+		Metrics: config.Metrics{TenantLabel: true},
+		Tracing: config.Tracing{Endpoint: "127.0.0.1:4317", Insecure: true, Headers: map[string]string{"x-api-key": "k1"}, SampleRatio: 0.25, QueryText: true},
+	}
+	if !reflect.DeepEqual(cfg.Telemetry, want) {
+		t.Fatalf("Telemetry = %+v, want %+v", cfg.Telemetry, want)
+	}
+
+	writeFile(t, filepath.Join(dir, "main.hcl"), `telemetry {
+  metrics {
+    enabled = false
+  }
+}`)
+	if cfg := mustLoad(t, dir, environ(nil)); !cfg.Telemetry.Metrics.Disabled || cfg.Telemetry.Tracing.Endpoint != "" {
+		t.Fatalf("Telemetry = %+v, want metrics off and no tracing", cfg.Telemetry)
+	}
+}

@@ -124,3 +124,72 @@ func checkSHA256(s string) string {
 	}
 	return ""
 }
+
+var telemetrySchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "metrics"},
+		{Type: "tracing"},
+	},
+}
+
+var metricsSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "enabled"},
+		{Name: "tenant_label"},
+	},
+}
+
+var tracingSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "endpoint", Required: true},
+		{Name: "insecure"},
+		{Name: "headers"},
+		{Name: "sample_ratio"},
+		{Name: "query_text"},
+	},
+}
+
+// decodeTelemetry decodes a telemetry block and its metrics and tracing
+// blocks into t.
+func decodeTelemetry(block *hcl.Block, ev *evaluator, t *Telemetry) hcl.Diagnostics {
+	content, diags := block.Body.Content(telemetrySchema)
+	t.Tracing.SampleRatio = 1
+	seen := map[string]*hcl.Block{}
+	for _, b := range content.Blocks {
+		if first, dup := seen[b.Type]; dup {
+			diags = append(diags, alreadyDeclared(b.DefRange, "Duplicate "+b.Type+" block",
+				fmt.Sprintf("A %s block", b.Type), first.DefRange, "Merge the two blocks into one."))
+			continue
+		}
+		seen[b.Type] = b
+		switch b.Type {
+		case "metrics":
+			c, cdiags := b.Body.Content(metricsSchema)
+			diags = append(diags, cdiags...)
+			d := &attrDecoder{ev: ev, attrs: c.Attributes}
+			enabled := true
+			d.bool("enabled", &enabled)
+			t.Metrics.Disabled = !enabled
+			d.bool("tenant_label", &t.Metrics.TenantLabel)
+			diags = append(diags, d.diags...)
+		case "tracing":
+			c, cdiags := b.Body.Content(tracingSchema)
+			diags = append(diags, cdiags...)
+			d := &attrDecoder{ev: ev, attrs: c.Attributes}
+			if attr := d.string("endpoint", &t.Tracing.Endpoint); attr != nil {
+				if _, _, err := net.SplitHostPort(t.Tracing.Endpoint); err != nil {
+					d.errorf(attr, "Invalid tracing endpoint",
+						"The OTLP/gRPC endpoint must be host:port, such as \"127.0.0.1:4317\".")
+				}
+			}
+			d.bool("insecure", &t.Tracing.Insecure)
+			d.stringMap("headers", &t.Tracing.Headers)
+			if attr := d.float("sample_ratio", &t.Tracing.SampleRatio); attr != nil && t.Tracing.SampleRatio > 1 {
+				d.errorf(attr, "Invalid value", "Attribute \"sample_ratio\" must be between 0 and 1, such as 0.1 to sample one trace in ten.")
+			}
+			d.bool("query_text", &t.Tracing.QueryText)
+			diags = append(diags, d.diags...)
+		}
+	}
+	return diags
+}

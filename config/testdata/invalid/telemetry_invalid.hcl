@@ -1,0 +1,9 @@
+telemetry {
+  metrics {
+    enabled = "yes please"
+  }
+  tracing {
+    endpoint     = "collector"
+    sample_ratio = 2
+  }
+}
