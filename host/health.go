@@ -341,6 +341,7 @@ func (h *Host) healthTick(r *resource) {
 	if h.life.Err() != nil || !checked {
 		return
 	}
+	h.tel.m.observeCheck(r, took, err)
 	if err != nil {
 		err = h.secrets.Error(err)
 	}

@@ -44,6 +44,7 @@ type Host struct {
 	wg     sync.WaitGroup // the lease watcher
 
 	warnings hcl.Diagnostics // found by prepare, before Start returns
+	tel      *telemetry
 
 	mu        sync.Mutex // guards the fields below; never held across a plugin call
 	state     hostState
@@ -71,14 +72,24 @@ func New(cfg *config.Config, opts ...Option) (*Host, error) {
 	if base == nil {
 		base = slog.Default()
 	}
-	log := slog.New(secrets.Handler(base.Handler()))
+	log := slog.New(traceHandler{secrets.Handler(base.Handler())})
 	o.logger = log
+	if o.version == "" {
+		o.version = hostVersion()
+	}
 	life, cancel := context.WithCancel(context.Background())
-	return &Host{
+	h := &Host{
 		cfg: cfg, o: o, log: log, secrets: secrets,
 		life: life, cancel: cancel,
 		resources: map[string]*resource{},
-	}, nil
+	}
+	tel, err := newTelemetry(h, cfg.Telemetry, &h.o)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("host: telemetry: %w", err)
+	}
+	h.tel = tel
+	return h, nil
 }
 
 // Start starts the plugins, decodes and validates every resource against
@@ -205,7 +216,9 @@ func (h *Host) watchLeases() {
 						held := now.Sub(l.acquired).Round(time.Millisecond)
 						attrs := []any{"resource", r.id, "held", held.String(), "lease_timeout", r.cfg.Pool.LeaseTimeout.String(),
 							"tenant", l.owner.Tenant, "workflow", l.owner.Workflow, "step", l.owner.Step}
+						h.tel.m.inc(leaksOf, r.id, r.cfg.Type)
 						if r.cfg.Pool.Reclaim && l.reclaim() {
+							h.tel.m.inc(reclaimsOf, r.id, r.cfg.Type)
 							h.log.Warn("lease held past lease_timeout reclaimed", attrs...)
 							continue
 						}
@@ -236,7 +249,7 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 	for _, rc := range h.cfg.Resources {
 		p := cat.types[rc.Type]
 		t, _ := p.info.Type(rc.Type)
-		r := newResource(rc, t, p, h.log, h.secrets)
+		r := newResource(rc, t, p, h.log, h.secrets, h.tel)
 		h.resources[r.id] = r
 		h.order = append(h.order, r)
 		h.secrets.Add(sensitiveValues(t.Config, rc.Config)...)
@@ -386,6 +399,7 @@ func (h *Host) pluginExited(p *provider, gen uint64) {
 // pluginRestarted runs on the plugin's supervisor goroutine after a
 // restart: it configures the plugin's resources again.
 func (h *Host) pluginRestarted(p *provider, _ sdk.Driver, _ uint64) {
+	h.tel.m.inc(restartsOf, p.name)
 	for _, r := range h.resourcesOf(p) {
 		// Only what the exit took down comes back: a resource that failed
 		// or was blocked at start stays as it is.
@@ -467,6 +481,11 @@ func (h *Host) shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if h.tel.shutdown != nil {
+		if err := h.tel.shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("flush traces: %w", err))
+		}
+	}
 	return h.secrets.Error(errors.Join(errs...))
 }
 
@@ -524,6 +543,7 @@ func (h *Host) Invoke(ctx context.Context, name, op string, args any, opts ...Ac
 	if err != nil {
 		return nil, err
 	}
+	ctx, c := r.beginCall(ctx, op, owner, "")
 	res, err := r.pol.run(ctx, o.Idempotent, func(ctx context.Context) (any, error) {
 		l, err := r.acquire(ctx, h, owner)
 		if err != nil {
@@ -540,6 +560,7 @@ func (h *Host) Invoke(ctx context.Context, name, op string, args any, opts ...Ac
 		v, err := l.attempt(ctx, op, raw)
 		return v, unwrapFinal(err)
 	})
+	c.end(err)
 	return r.result(h, op, res, err)
 }
 

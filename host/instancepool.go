@@ -43,10 +43,18 @@ func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
 	onError := func(op string, err error) {
 		r.log.Warn("pool "+op+" failed", "error", err)
 	}
+	open := func(ctx context.Context) (sdk.Instance, error) {
+		began := time.Now()
+		i, err := res.Open(ctx)
+		if err == nil {
+			r.tel.m.observeCreate(r, time.Since(began))
+		}
+		return i, err
+	}
 	if r.rtype.Pooling == sdk.PoolingExclusive {
 		p, err := pool.New(pool.Config[sdk.Instance]{
 			Name:              r.id,
-			Open:              res.Open,
+			Open:              open,
 			Close:             closeInst,
 			Check:             func(ctx context.Context, i sdk.Instance) error { return i.Check(ctx) },
 			Reset:             resetInstance,
@@ -68,7 +76,7 @@ func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
 	}
 	s, err := pool.NewShared(pool.SharedConfig[sdk.Instance]{
 		Name:      r.id,
-		Open:      res.Open,
+		Open:      open,
 		Close:     closeInst,
 		OnError:   onError,
 		Replicas:  ps.Replicas,

@@ -102,6 +102,7 @@ func (l *Lease) Release() {
 	l.released = true
 	broken := l.broken
 	l.mu.Unlock()
+	l.r.tel.m.observeUse(l.r, time.Since(l.acquired))
 	if broken {
 		l.pl.destroy()
 	} else {
@@ -262,7 +263,9 @@ func (l *Lease) Invoke(ctx context.Context, op string, args any) (json.RawMessag
 	if err != nil {
 		return nil, err
 	}
+	ctx, c := l.r.beginCall(ctx, op, l.owner, "")
 	res, err := l.r.pol.run(ctx, o.Idempotent, func(ctx context.Context) (any, error) { return l.attempt(ctx, op, raw) })
+	c.end(err)
 	return l.r.result(l.h, op, res, err)
 }
 
@@ -287,13 +290,16 @@ func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Rea
 	if out == nil {
 		out = io.Discard
 	}
+	ctx, c := l.r.beginCall(ctx, op, l.owner, "")
 	done, err := l.r.pol.admit(ctx)
 	if err != nil {
+		c.end(err)
 		return nil, l.h.callError(l.r, op, err)
 	}
 	began := time.Now()
 	res, err := si.InvokeStream(ctx, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
 	done(err)
+	c.end(err)
 	return l.finish(op, began, res, err)
 }
 

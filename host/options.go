@@ -1,6 +1,9 @@
 package host
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+
 	"log/slog"
 	"time"
 
@@ -19,6 +22,11 @@ type options struct {
 	maxBackoff   time.Duration
 	callTimeout  time.Duration
 	partialStart bool
+
+	tracerProvider trace.TracerProvider
+	registry       *prometheus.Registry
+	version        string
+	queryText      bool
 }
 
 // WithLogger sets the logger. The default is slog.Default(). The host masks
@@ -63,3 +71,27 @@ func WithLifecycleTimeout(d time.Duration) Option {
 // the reason in Describe and /readyz, and the host is not ready. Without
 // it, Start fails and stops everything when any resource fails.
 func WithPartialStart() Option { return func(o *options) { o.partialStart = true } }
+
+// WithTracerProvider makes the host trace with tp: a span of kind client
+// for each acquire and each call, whose context the plugin receives. It
+// takes precedence over the configuration's telemetry { tracing { ... } }
+// block. Without either, the host does not trace.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracerProvider = tp }
+}
+
+// WithMetricsRegistry registers the host's Prometheus metrics in reg
+// instead of a registry of the host's own (which also holds the Go and
+// process collectors). Host.Gatherer returns reg.
+func WithMetricsRegistry(reg *prometheus.Registry) Option {
+	return func(o *options) { o.registry = reg }
+}
+
+// WithVersion sets the version reported by nebula_build_info and on
+// traces. The default is the main module's version, or "dev".
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
+// WithQueryText records SQL text on spans as db.query.text, as
+// telemetry { tracing { query_text = true } } does. Arguments are never
+// recorded.
+func WithQueryText() Option { return func(o *options) { o.queryText = true } }

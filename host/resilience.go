@@ -79,9 +79,8 @@ type policies struct {
 	once     failsafe.Executor[any]             // every policy but retry; nil when there are none
 	retrying failsafe.Executor[any]             // with retry, for idempotent operations; nil without a retry block
 
-	// onBreaker is told of each breaker transition, with its reason.
-	onBreaker func(from, to BreakerState, reason string)
-	lastFail  atomic.Pointer[string] // the last failure the breaker counted, for its reason
+	hooks    policyHooks
+	lastFail atomic.Pointer[string] // the last failure the breaker counted, for its reason
 
 	mu       sync.Mutex
 	retries  uint64 // attempts after the first, since start
@@ -89,8 +88,20 @@ type policies struct {
 }
 
 // newPolicies builds the policies a resilience block declares.
-func newPolicies(rid string, cfg config.Resilience, log *slog.Logger, secrets *redact.Set, onBreaker func(from, to BreakerState, reason string)) *policies {
-	p := &policies{rid: rid, cfg: cfg, log: log, secrets: secrets, onBreaker: onBreaker}
+// policyHooks tell the resource what the policies did, for its log, its
+// health history and its metrics. Every hook must be set.
+type policyHooks struct {
+	// breaker is told of each breaker transition, with its reason.
+	breaker func(from, to BreakerState, reason string)
+	// retry is told of each attempt after the first.
+	retry func()
+	// rejected is told of each call refused by an open breaker
+	// (byBreaker) or a full bulkhead.
+	rejected func(byBreaker bool)
+}
+
+func newPolicies(rid string, cfg config.Resilience, log *slog.Logger, secrets *redact.Set, hooks policyHooks) *policies {
+	p := &policies{rid: rid, cfg: cfg, log: log, secrets: secrets, hooks: hooks}
 	var inner []failsafe.Policy[any] // below retry, outermost first
 	if cb := cfg.CircuitBreaker; cb != nil {
 		p.breaker = p.buildBreaker(*cb)
@@ -151,6 +162,7 @@ func (p *policies) buildRetry(r config.Retry) failsafe.Policy[any] {
 			p.mu.Lock()
 			p.retries++
 			p.mu.Unlock()
+			p.hooks.retry()
 		}).
 		Build()
 }
@@ -186,9 +198,7 @@ func (p *policies) buildBreaker(c config.CircuitBreaker) circuitbreaker.CircuitB
 		case BreakerClosed:
 			reason = "probe calls succeeded"
 		}
-		if p.onBreaker != nil {
-			p.onBreaker(from, to, reason)
-		}
+		p.hooks.breaker(from, to, reason)
 	}).Build()
 }
 
@@ -237,11 +247,11 @@ func (p *policies) explain(ctx context.Context, err, last error, attempts int, t
 	}
 	switch {
 	case errors.Is(err, circuitbreaker.ErrOpen):
-		p.countRejected()
+		p.countRejected(true)
 		return newError(sdk.KindUnavailable, ErrCircuitOpen, "circuit breaker of %s is open: calls fail fast for another %s%s",
 			p.rid, p.breaker.RemainingDelay().Round(time.Millisecond), lastSaid())
 	case errors.Is(err, bulkhead.ErrFull):
-		p.countRejected()
+		p.countRejected(false)
 		b := p.cfg.Bulkhead
 		return newError(sdk.KindResourceExhausted, ErrBulkheadFull, "bulkhead of %s is full: %d calls in flight (max_concurrent) and %d waiting (max_queue)",
 			p.rid, b.MaxConcurrent, b.MaxQueue)
@@ -323,10 +333,11 @@ func (p *policies) record(err error) {
 	}
 }
 
-func (p *policies) countRejected() {
+func (p *policies) countRejected(byBreaker bool) {
 	p.mu.Lock()
 	p.rejected++
 	p.mu.Unlock()
+	p.hooks.rejected(byBreaker)
 }
 
 // breakerFailure reports whether err says the backend is in trouble, which

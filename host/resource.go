@@ -50,6 +50,9 @@ type resource struct {
 	// secrets masks sensitive values in what the resource reports about
 	// itself: its error, its health reasons.
 	secrets *redact.Set
+	tel     *telemetry
+	// endpoint is what the semantic conventions say of the backend.
+	endpoint endpoint
 
 	cfgMu sync.Mutex // serializes configure: start, plugin restarts and recovery
 
@@ -63,16 +66,27 @@ type resource struct {
 	changed chan struct{} // closed and replaced when a lease ends or the state changes
 }
 
-func newResource(r *config.Resource, t sdk.ResourceType, p *provider, log *slog.Logger, secrets *redact.Set) *resource {
+func newResource(r *config.Resource, t sdk.ResourceType, p *provider, log *slog.Logger, secrets *redact.Set, tel *telemetry) *resource {
 	res := &resource{
 		id: r.ID(), cfg: r, rtype: withSQLOperations(t), pluginType: t, prov: p, secrets: secrets,
+		tel: tel, endpoint: endpointOf(p.info.Name, r.Config),
 		log:     log.With("resource", r.ID(), "type", r.Type),
 		state:   StatePending,
 		leases:  map[*Lease]struct{}{},
 		changed: make(chan struct{}),
 	}
 	res.health = newHealth(r.Health, res.log)
-	res.pol = newPolicies(res.id, r.Resilience, res.log, secrets, res.breakerChanged)
+	res.pol = newPolicies(res.id, r.Resilience, res.log, secrets, policyHooks{
+		breaker: res.breakerChanged,
+		retry:   func() { tel.m.inc(retriesOf, res.id, r.Type) },
+		rejected: func(byBreaker bool) {
+			if byBreaker {
+				tel.m.inc(breakerRejectOf, res.id, r.Type)
+			} else {
+				tel.m.inc(bulkheadRejectOf, res.id, r.Type)
+			}
+		},
+	})
 	return res
 }
 
@@ -84,6 +98,7 @@ func (r *resource) breakerChanged(from, to BreakerState, reason string) {
 	}
 	r.log.Log(context.Background(), level, "circuit breaker "+string(to), "from", string(from), "reason", reason)
 	r.health.breakerChanged(from, to, reason)
+	r.tel.m.inc(transitionsOf, r.id, r.cfg.Type, string(to))
 }
 
 func (r *resource) notifyLocked() {
@@ -180,8 +195,17 @@ func (r *resource) pluginExited(gen uint64) {
 	_ = p.close(ctx)
 }
 
-// acquire leases an instance from the pool.
+// acquire leases an instance from the pool, in a span of its own.
 func (r *resource) acquire(ctx context.Context, h *Host, owner Owner) (*Lease, error) {
+	ctx, span := r.startSpan(ctx, "acquire "+r.id, "acquire", owner)
+	began := time.Now()
+	l, err := r.acquireLease(ctx, h, owner)
+	r.tel.m.observeAcquire(r, time.Since(began))
+	endSpan(span, err)
+	return l, err
+}
+
+func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lease, error) {
 	r.mu.Lock()
 	if r.state != StateReady {
 		err := r.notReadyLocked()

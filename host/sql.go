@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
@@ -54,13 +55,16 @@ func (l *Lease) Query(ctx context.Context, query string, args ...any) (*Rows, er
 	}
 	// Of the resilience policies, the breaker and the bulkhead apply to a
 	// query until its first rows arrive; only ctx bounds the rows.
-	done, err := l.r.pol.admit(ctx)
+	qctx, c := l.r.beginCall(ctx, "query", l.owner, query)
+	done, err := l.r.pol.admit(qctx)
 	if err != nil {
+		c.end(err)
 		return nil, l.h.callError(l.r, "query", err)
 	}
 	began := time.Now()
-	rows, err := si.Query(ctx, st)
+	rows, err := si.Query(qctx, st)
 	done(err)
+	c.end(err) // the span covers the query until its first rows
 	if err != nil {
 		_, err = l.finish("query", began, nil, err)
 		return nil, err
@@ -78,7 +82,7 @@ func (l *Lease) Exec(ctx context.Context, query string, args ...any) (sdk.ExecRe
 	if err != nil {
 		return sdk.ExecResult{}, &CallError{Resource: l.r.id, Operation: "exec", Err: err}
 	}
-	res, err := l.sqlCall(ctx, "exec", func(ctx context.Context) (any, error) { return si.Exec(ctx, st) })
+	res, err := l.sqlCall(ctx, "exec", query, func(ctx context.Context) (any, error) { return si.Exec(ctx, st) })
 	if err != nil {
 		return sdk.ExecResult{}, err
 	}
@@ -105,21 +109,24 @@ func (l *Lease) txCall(ctx context.Context, op string, call func(context.Context
 	if err != nil {
 		return err
 	}
-	_, err = l.sqlCall(ctx, op, func(ctx context.Context) (any, error) { return nil, call(ctx, si) })
+	_, err = l.sqlCall(ctx, op, "", func(ctx context.Context) (any, error) { return nil, call(ctx, si) })
 	return err
 }
 
 // sqlCall runs one SQL call under the resource's resilience policies. SQL
 // statements are never retried: the host cannot know they are idempotent.
-func (l *Lease) sqlCall(ctx context.Context, op string, call func(context.Context) (any, error)) (any, error) {
+// query is the SQL text, for the span when query_text is on.
+func (l *Lease) sqlCall(ctx context.Context, op, query string, call func(context.Context) (any, error)) (any, error) {
 	if err := l.ended(op); err != nil {
 		return nil, err
 	}
+	ctx, c := l.r.beginCall(ctx, op, l.owner, query)
 	res, err := l.r.pol.run(ctx, false, func(ctx context.Context) (any, error) {
 		began := time.Now()
 		res, err := call(ctx)
 		return res, l.outcome(began, err)
 	})
+	c.end(err)
 	if err != nil {
 		return nil, l.h.callError(l.r, op, err)
 	}
@@ -302,9 +309,19 @@ func (l *Lease) Batch(ctx context.Context, stmts ...Stmt) ([]sdk.ExecResult, err
 			return nil, &CallError{Resource: l.r.id, Operation: "batch", Err: fmt.Errorf("statement %d: %w", i+1, err)}
 		}
 	}
-	res, err := l.sqlCall(ctx, "batch", func(ctx context.Context) (any, error) { return b.Batch(ctx, sts) })
+	res, err := l.sqlCall(ctx, "batch", batchText(stmts), func(ctx context.Context) (any, error) { return b.Batch(ctx, sts) })
 	if err != nil {
 		return nil, err
 	}
 	return res.([]sdk.ExecResult), nil
+}
+
+// batchText is a batch's statements, one per line, for the span when
+// query_text is on.
+func batchText(stmts []Stmt) string {
+	texts := make([]string, len(stmts))
+	for i, s := range stmts {
+		texts[i] = s.SQL
+	}
+	return strings.Join(texts, ";\n")
 }

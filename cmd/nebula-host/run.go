@@ -150,7 +150,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	opts := cf.hostOptions(log)
+	opts := append(cf.hostOptions(log), host.WithVersion(version))
 	if *partial {
 		opts = append(opts, host.WithPartialStart())
 	}

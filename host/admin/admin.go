@@ -5,6 +5,7 @@
 //	GET  /livez                               200 while the process runs
 //	GET  /readyz[?verbose]                    200 when every resource is ready and none is quarantined, else 503
 //	GET  /v1/health                           every resource's health, breaker and recent events; always 200
+//	GET  /metrics                             Prometheus metrics (unless telemetry { metrics { enabled = false } })
 //	GET  /v1/resources                        every resource, with its operations and pool
 //	GET  /v1/resources/{name}                 one resource
 //	GET  /v1/plugins                          the plugins and their state
@@ -21,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"io"
 	"log/slog"
 	"net"
@@ -97,6 +99,9 @@ func New(h *host.Host, cfg Config) *Server {
 	s.mux.HandleFunc("GET /livez", s.livez)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.HandleFunc("GET /v1/health", s.health)
+	if g := h.Gatherer(); g != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.log}}))
+	}
 	s.mux.HandleFunc("GET /v1/resources", s.listResources)
 	s.mux.HandleFunc("GET /v1/resources/{name}", s.getResource)
 	s.mux.HandleFunc("GET /v1/plugins", s.listPlugins)
@@ -436,3 +441,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
 }
+
+// slogErrorLog adapts the admin logger for promhttp's error reports.
+type slogErrorLog struct{ log *slog.Logger }
+
+func (l slogErrorLog) Println(v ...any) { l.log.Error("serving /metrics", "error", fmt.Sprint(v...)) }

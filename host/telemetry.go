@@ -1,0 +1,229 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	sdkresource "go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// tracerName names the host's instrumentation scope.
+const tracerName = "github.com/nebula-resource/nebula-resource/host"
+
+// telemetry is what the host records about its work: a span for each
+// acquire and each call (a no-op tracer when tracing is off), and the
+// Prometheus metrics (nil when they are off).
+type telemetry struct {
+	tracer    trace.Tracer
+	queryText bool
+	m         *metrics
+	gatherer  prometheus.Gatherer
+	// shutdown flushes and stops a tracer provider the host built itself
+	// from the telemetry block; nil otherwise.
+	shutdown func(context.Context) error
+}
+
+// newTelemetry sets up tracing and metrics from the options, or else from
+// the configuration's telemetry block.
+func newTelemetry(h *Host, cfg config.Telemetry, o *options) (*telemetry, error) {
+	t := &telemetry{queryText: cfg.Tracing.QueryText || o.queryText}
+	tp := o.tracerProvider
+	if tp == nil && cfg.Tracing.Endpoint != "" {
+		opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(cfg.Tracing.Endpoint), otlptracegrpc.WithHeaders(cfg.Tracing.Headers)}
+		if cfg.Tracing.Insecure {
+			opts = append(opts, otlptracegrpc.WithInsecure())
+		}
+		exp, err := otlptracegrpc.New(context.Background(), opts...)
+		if err != nil {
+			return nil, err
+		}
+		sp := sdktrace.NewTracerProvider(
+			sdktrace.WithBatcher(exp),
+			sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.Tracing.SampleRatio))),
+			sdktrace.WithResource(sdkresource.NewSchemaless(attribute.String("service.name", "nebula-host"), attribute.String("service.version", o.version))),
+		)
+		tp, t.shutdown = sp, sp.Shutdown
+	}
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	t.tracer = tp.Tracer(tracerName)
+	if cfg.Metrics.Disabled && o.registry == nil {
+		return t, nil
+	}
+	reg := o.registry
+	if reg == nil {
+		reg = newRegistry()
+	}
+	m, err := newMetrics(reg, h, o.version, cfg.Metrics.TenantLabel)
+	if err != nil {
+		return nil, err
+	}
+	t.m, t.gatherer = m, reg
+	return t, nil
+}
+
+// Gatherer returns the registry the host's metrics are in, for serving
+// /metrics; nil when metrics are off (telemetry { metrics { enabled =
+// false } } without WithMetricsRegistry).
+func (h *Host) Gatherer() prometheus.Gatherer {
+	if h == nil || h.tel == nil {
+		return nil
+	}
+	return h.tel.gatherer
+}
+
+// endpoint is what the host can tell of a resource's backend for the
+// semantic conventions: the database system, the database, and the server.
+type endpoint struct {
+	dbSystem  string
+	namespace string
+	address   string
+	port      int
+}
+
+// dbSystems maps driver names to OpenTelemetry db.system.name values.
+var dbSystems = map[string]string{
+	"postgres": "postgresql", "mysql": "mysql", "sqlite": "sqlite", "redis": "redis", "mongodb": "mongodb",
+}
+
+// endpointOf reads the backend's address from the resource's configuration
+// where it has the usual attributes (url, or host, port and database),
+// never user information. Other resources get only their system: the
+// driver's name.
+func endpointOf(driver string, cfg json.RawMessage) endpoint {
+	e := endpoint{dbSystem: driver}
+	if s, ok := dbSystems[driver]; ok {
+		e.dbSystem = s
+	}
+	var c struct {
+		URL      string `json:"url"`
+		Host     string `json:"host"`
+		Port     int    `json:"port"`
+		Database string `json:"database"`
+		Path     string `json:"path"`
+	}
+	_ = json.Unmarshal(cfg, &c)
+	if u, err := url.Parse(c.URL); err == nil && u.Host != "" {
+		e.address = u.Hostname()
+		e.port, _ = strconv.Atoi(u.Port())
+		e.namespace = strings.TrimPrefix(u.Path, "/")
+	}
+	if c.Host != "" {
+		if h, p, err := net.SplitHostPort(c.Host); err == nil {
+			e.address = h
+			e.port, _ = strconv.Atoi(p)
+		} else {
+			e.address = c.Host
+		}
+	}
+	if c.Port != 0 {
+		e.port = c.Port
+	}
+	if c.Database != "" {
+		e.namespace = c.Database
+	}
+	return e
+}
+
+// call is one call in progress: its span and what its metrics need.
+type call struct {
+	r     *resource
+	op    string
+	owner Owner
+	began time.Time
+	span  trace.Span
+}
+
+// beginCall starts a call's span. query is SQL text, recorded only with
+// query_text = true; arguments are never recorded.
+func (r *resource) beginCall(ctx context.Context, op string, owner Owner, query string) (context.Context, call) {
+	ctx, span := r.startSpan(ctx, op+" "+r.id, op, owner)
+	if query != "" && r.tel.queryText && span.IsRecording() {
+		span.SetAttributes(attribute.String("db.query.text", query))
+	}
+	return ctx, call{r: r, op: op, owner: owner, began: time.Now(), span: span}
+}
+
+// end records the call's outcome in its span and the metrics.
+func (c call) end(err error) {
+	c.r.tel.m.observeCall(c.r, c.op, c.owner, time.Since(c.began), err)
+	endSpan(c.span, err)
+}
+
+// startSpan starts a span of kind client with the resource's attributes.
+func (r *resource) startSpan(ctx context.Context, name, op string, owner Owner) (context.Context, trace.Span) {
+	ctx, span := r.tel.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	if !span.IsRecording() {
+		return ctx, span
+	}
+	attrs := []attribute.KeyValue{
+		attribute.String("db.system.name", r.endpoint.dbSystem),
+		attribute.String("db.operation.name", op),
+		attribute.String("nebula.resource", r.id),
+		attribute.String("nebula.resource.type", r.cfg.Type),
+	}
+	if r.endpoint.namespace != "" {
+		attrs = append(attrs, attribute.String("db.namespace", r.endpoint.namespace))
+	}
+	if r.endpoint.address != "" {
+		attrs = append(attrs, attribute.String("server.address", r.endpoint.address))
+		if r.endpoint.port != 0 {
+			attrs = append(attrs, attribute.Int("server.port", r.endpoint.port))
+		}
+	}
+	for _, kv := range [][2]string{{"nebula.tenant", owner.Tenant}, {"nebula.workflow", owner.Workflow}, {"nebula.step", owner.Step}} {
+		if kv[1] != "" {
+			attrs = append(attrs, attribute.String(kv[0], kv[1]))
+		}
+	}
+	span.SetAttributes(attrs...)
+	return ctx, span
+}
+
+// endSpan ends a span, marking it failed with the error's kind. The
+// error's message is not recorded: a backend's message may quote the
+// values of a statement, and those are never recorded.
+func endSpan(span trace.Span, err error) {
+	if err != nil && span.IsRecording() {
+		kind := string(sdk.KindOf(err))
+		span.SetAttributes(attribute.String("error.type", kind))
+		span.SetStatus(codes.Error, kind)
+	}
+	span.End()
+}
+
+// traceHandler adds trace_id and span_id to log records made with a
+// context that carries a span.
+type traceHandler struct{ slog.Handler }
+
+func (t traceHandler) Handle(ctx context.Context, r slog.Record) error {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	}
+	return t.Handler.Handle(ctx, r)
+}
+
+func (t traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return traceHandler{t.Handler.WithAttrs(as)}
+}
+
+func (t traceHandler) WithGroup(name string) slog.Handler {
+	return traceHandler{t.Handler.WithGroup(name)}
+}
