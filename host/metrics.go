@@ -200,7 +200,11 @@ var (
 	descBreaker   = prometheus.NewDesc("nebula_circuit_breaker_state", "1 for the circuit breaker's state, 0 for the others; only for resources with a breaker.", []string{"resource", "type", "state"}, nil)
 	descPluginUp  = prometheus.NewDesc("nebula_plugin_up", "1 while the plugin process is running, else 0.", []string{"plugin"}, nil)
 
-	semCount   = prometheus.NewDesc("db_client_connection_count", "OpenTelemetry db.client.connection.count: instances by state (idle, used).", []string{"db_client_connection_pool_name", "db_client_connection_state"}, nil)
+	// db.client.connection.count would translate to db_client_connection_count,
+	// but Prometheus reserves _count for histograms and summaries (promtool
+	// refuses it): it is exported under the name it had before semantic
+	// conventions 1.26, db.client.connections.usage.
+	semCount   = prometheus.NewDesc("db_client_connections_usage", "OpenTelemetry db.client.connection.count (db.client.connections.usage before semconv 1.26): instances by state (idle, used).", []string{"db_client_connection_pool_name", "db_client_connection_state"}, nil)
 	semMax     = prometheus.NewDesc("db_client_connection_max", "OpenTelemetry db.client.connection.max: the most instances allowed.", []string{"db_client_connection_pool_name"}, nil)
 	semIdleMax = prometheus.NewDesc("db_client_connection_idle_max", "OpenTelemetry db.client.connection.idle.max: the most idle instances kept.", []string{"db_client_connection_pool_name"}, nil)
 	semIdleMin = prometheus.NewDesc("db_client_connection_idle_min", "OpenTelemetry db.client.connection.idle.min: the fewest idle instances kept.", []string{"db_client_connection_pool_name"}, nil)
