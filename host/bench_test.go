@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"io"
 	"log/slog"
 	"os/exec"
@@ -164,6 +165,58 @@ func BenchmarkResiliencePolicies(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			src := "resource \"memory\" \"cache\" {\n" + c.block + "\n}\n"
 			h, err := host.New(loadHCLB(b, src), host.WithDriver("memory", memory.New()), host.WithLogger(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := h.Start(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close(context.Background())
+			ctx := context.Background()
+			if _, err := h.Invoke(ctx, "memory.cache", "set", json.RawMessage(`{"key":"k","value":"v"}`)); err != nil {
+				b.Fatal(err)
+			}
+			args := json.RawMessage(`{"key":"k"}`)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := h.Invoke(ctx, "memory.cache", "get", args); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// discardExporter drops spans: the benchmark measures making them, not
+// shipping them.
+type discardExporter struct{}
+
+func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discardExporter) Shutdown(context.Context) error                             { return nil }
+
+// BenchmarkTelemetry measures what metrics and tracing add to a call:
+// memory get in process through Host.Invoke with metrics and tracing off
+// (the peer), metrics on (the default), and tracing sampled at 100 % on
+// top (spans made and batched, then dropped).
+func BenchmarkTelemetry(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		block   string
+		tracing bool
+	}{
+		{"metrics=off/tracing=off", "telemetry {\n  metrics {\n    enabled = false\n  }\n}\n", false},
+		{"metrics=on/tracing=off", "", false},
+		{"metrics=on/tracing=100%", "", true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			opts := []host.Option{host.WithDriver("memory", memory.New()), host.WithLogger(slog.New(slog.DiscardHandler))}
+			if c.tracing {
+				tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discardExporter{}))
+				defer tp.Shutdown(context.Background())
+				opts = append(opts, host.WithTracerProvider(tp))
+			}
+			h, err := host.New(loadHCLB(b, "resource \"memory\" \"cache\" {}\n"+c.block), opts...)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -17,7 +17,6 @@ import (
 	sdkresource "go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/sdk"
@@ -30,7 +29,7 @@ const tracerName = "github.com/nebula-resource/nebula-resource/host"
 // acquire and each call (a no-op tracer when tracing is off), and the
 // Prometheus metrics (nil when they are off).
 type telemetry struct {
-	tracer    trace.Tracer
+	tracer    trace.Tracer // nil when the host does not trace
 	queryText bool
 	m         *metrics
 	gatherer  prometheus.Gatherer
@@ -60,10 +59,9 @@ func newTelemetry(h *Host, cfg config.Telemetry, o *options) (*telemetry, error)
 		)
 		tp, t.shutdown = sp, sp.Shutdown
 	}
-	if tp == nil {
-		tp = noop.NewTracerProvider()
+	if tp != nil {
+		t.tracer = tp.Tracer(tracerName)
 	}
-	t.tracer = tp.Tracer(tracerName)
 	if cfg.Metrics.Disabled && o.registry == nil {
 		return t, nil
 	}
@@ -155,7 +153,7 @@ type call struct {
 // query_text = true; arguments are never recorded.
 func (r *resource) beginCall(ctx context.Context, op string, owner Owner, query string) (context.Context, call) {
 	ctx, span := r.startSpan(ctx, op+" "+r.id, op, owner)
-	if query != "" && r.tel.queryText && span.IsRecording() {
+	if query != "" && r.tel.queryText && span != nil && span.IsRecording() {
 		span.SetAttributes(attribute.String("db.query.text", query))
 	}
 	return ctx, call{r: r, op: op, owner: owner, began: time.Now(), span: span}
@@ -168,7 +166,11 @@ func (c call) end(err error) {
 }
 
 // startSpan starts a span of kind client with the resource's attributes.
+// Without tracing it returns ctx and a nil span, at no cost.
 func (r *resource) startSpan(ctx context.Context, name, op string, owner Owner) (context.Context, trace.Span) {
+	if r.tel.tracer == nil {
+		return ctx, nil
+	}
 	ctx, span := r.tel.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
 	if !span.IsRecording() {
 		return ctx, span
@@ -201,6 +203,9 @@ func (r *resource) startSpan(ctx context.Context, name, op string, owner Owner) 
 // error's message is not recorded: a backend's message may quote the
 // values of a statement, and those are never recorded.
 func endSpan(span trace.Span, err error) {
+	if span == nil {
+		return
+	}
 	if err != nil && span.IsRecording() {
 		kind := string(sdk.KindOf(err))
 		span.SetAttributes(attribute.String("error.type", kind))
