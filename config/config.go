@@ -73,6 +73,10 @@ type HostSettings struct {
 	LogLevel string
 	// LogFormat is "text" or "json" (log_format). Default "text".
 	LogFormat string
+	// LogLevels sets the level of single components (log_levels): keys
+	// such as "admin", "plugin", "plugin.postgres", "resource" or
+	// "resource.postgres.main", values as LogLevel. See host/loglevel.
+	LogLevels map[string]string
 }
 
 // Telemetry is the telemetry block: what the host exports about itself.

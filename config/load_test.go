@@ -34,7 +34,7 @@ func TestLoadMergesEveryHCLFileInADirectory(t *testing.T) {
 		t.Errorf("Admin.Address = %q, want %q", got, want)
 	}
 	wantHost := config.HostSettings{ShutdownTimeout: 45 * time.Second, LogLevel: "debug", LogFormat: "text"}
-	if cfg.Host != wantHost {
+	if !reflect.DeepEqual(cfg.Host, wantHost) {
 		t.Errorf("Host = %+v, want %+v", cfg.Host, wantHost)
 	}
 
@@ -77,7 +77,7 @@ func TestLoadFillsHostDefaultsWithoutBlocks(t *testing.T) {
 		t.Errorf("Admin = %+v, want %+v", cfg.Admin, want)
 	}
 	wantHost := config.HostSettings{ShutdownTimeout: 30 * time.Second, LogLevel: "info", LogFormat: "text"}
-	if cfg.Host != wantHost {
+	if !reflect.DeepEqual(cfg.Host, wantHost) {
 		t.Errorf("Host = %+v, want %+v", cfg.Host, wantHost)
 	}
 }
@@ -361,5 +361,16 @@ telemetry {
 }`)
 	if cfg := mustLoad(t, dir, environ(nil)); !cfg.Telemetry.Metrics.Disabled || cfg.Telemetry.Tracing.Endpoint != "" {
 		t.Fatalf("Telemetry = %+v, want metrics off and no tracing", cfg.Telemetry)
+	}
+}
+
+func TestLoadReadsLogLevelsPerComponent(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "main.hcl"), `host {
+  log_levels = { "plugin.postgres" = "debug", admin = "warn" }
+}`)
+	cfg := mustLoad(t, dir, environ(nil))
+	if want := map[string]string{"plugin.postgres": "debug", "admin": "warn"}; !reflect.DeepEqual(cfg.Host.LogLevels, want) {
+		t.Fatalf("LogLevels = %v, want %v", cfg.Host.LogLevels, want)
 	}
 }

@@ -31,6 +31,7 @@ var hostSchema = &hcl.BodySchema{
 		{Name: "plugin_dir"},
 		{Name: "log_level"},
 		{Name: "log_format"},
+		{Name: "log_levels"},
 	},
 }
 
@@ -91,6 +92,15 @@ func decodeHost(block *hcl.Block, ev *evaluator, h *HostSettings) hcl.Diagnostic
 	}
 	d.enum("log_level", &h.LogLevel, "debug", "info", "warn", "error")
 	d.enum("log_format", &h.LogFormat, "text", "json")
+	if attr := d.stringMap("log_levels", &h.LogLevels); attr != nil {
+		for _, k := range sortedKeys(h.LogLevels) {
+			switch h.LogLevels[k] {
+			case "debug", "info", "warn", "error":
+			default:
+				d.errorf(attr, "Invalid log level", "log_levels[%q] is %q; use one of \"debug\", \"info\", \"warn\" or \"error\".", k, h.LogLevels[k])
+			}
+		}
+	}
 	return append(diags, d.diags...)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/nebula-resource/nebula-resource/host/loglevel"
 	"io"
 	"log/slog"
 	"os"
@@ -93,11 +94,21 @@ func (c *configFlags) logger(cfg *config.Config, stderr io.Writer) *slog.Logger 
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		lvl = slog.LevelInfo
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(stderr, opts))
+	levels := map[string]slog.Level{}
+	if cfg != nil {
+		for k, v := range cfg.Host.LogLevels {
+			var l slog.Level
+			if l.UnmarshalText([]byte(v)) == nil {
+				levels[k] = l
+			}
+		}
 	}
-	return slog.New(slog.NewTextHandler(stderr, opts))
+	opts := &slog.HandlerOptions{Level: loglevel.Lowest(lvl, levels)}
+	var h slog.Handler = slog.NewTextHandler(stderr, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(stderr, opts)
+	}
+	return slog.New(loglevel.New(h, lvl, levels))
 }
 
 func (c *configFlags) hostOptions(log *slog.Logger) []host.Option {

@@ -1,0 +1,5 @@
+host {
+  log_levels = {
+    plugin = "loud"
+  }
+}
