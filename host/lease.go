@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,17 @@ func (o Owner) String() string {
 		return "unknown"
 	}
 	return strings.Join(parts, " ")
+}
+
+// attrs returns the owner's fields that are set, for a log line.
+func (o Owner) attrs() []slog.Attr {
+	var out []slog.Attr
+	for _, f := range [][2]string{{"tenant", o.Tenant}, {"workflow", o.Workflow}, {"step", o.Step}} {
+		if f[1] != "" {
+			out = append(out, slog.String(f[0], f[1]))
+		}
+	}
+	return out
 }
 
 // AcquireOption configures one Acquire.

@@ -140,8 +140,10 @@ func endpointOf(driver string, cfg json.RawMessage) endpoint {
 	return e
 }
 
-// call is one call in progress: its span and what its metrics need.
+// call is one call in progress: its span and what its metrics and log
+// need.
 type call struct {
+	ctx   context.Context
 	r     *resource
 	op    string
 	owner Owner
@@ -156,12 +158,20 @@ func (r *resource) beginCall(ctx context.Context, op string, owner Owner, query 
 	if query != "" && r.tel.queryText && span != nil && span.IsRecording() {
 		span.SetAttributes(attribute.String("db.query.text", query))
 	}
-	return ctx, call{r: r, op: op, owner: owner, began: time.Now(), span: span}
+	return ctx, call{ctx: ctx, r: r, op: op, owner: owner, began: time.Now(), span: span}
 }
 
-// end records the call's outcome in its span and the metrics.
+// end records the call's outcome in its span and the metrics, and logs a
+// failure at debug level with the owner and, when traced, the trace.
 func (c call) end(err error) {
-	c.r.tel.m.observeCall(c.r, c.op, c.owner, time.Since(c.began), err)
+	took := time.Since(c.began)
+	c.r.tel.m.observeCall(c.r, c.op, c.owner, took, err)
+	if err != nil && c.r.log.Enabled(c.ctx, slog.LevelDebug) {
+		attrs := []slog.Attr{slog.String("operation", c.op), slog.String("kind", string(sdk.KindOf(err))),
+			slog.Duration("took", took), slog.String("error", err.Error())}
+		attrs = append(attrs, c.owner.attrs()...)
+		c.r.log.LogAttrs(c.ctx, slog.LevelDebug, "call failed", attrs...)
+	}
 	endSpan(c.span, err)
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
+	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
 // TestSecretsNeverReachMetricsSpansOrLogs runs calls that fail with the
@@ -104,5 +105,45 @@ telemetry {
 	}
 	if !strings.Contains(string(metrics), `tenant="acme"`) {
 		t.Error("the call metrics lack the tenant label")
+	}
+}
+
+func TestLogLinesAboutACallCarryItsOwnerAndTrace(t *testing.T) {
+	f := newFlaky(-1, sdk.KindUnavailable)
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	h := startHost(t, loadHCL(t, `resource "flaky" "x" {}`), host.WithDriver("flaky", f), host.WithLogger(log), host.WithTracerProvider(tp))
+	_, err := h.Invoke(t.Context(), "flaky.x", "get", nil, host.WithOwner(host.Owner{Tenant: "acme", Workflow: "wf-1", Step: "load"}))
+	if err == nil {
+		t.Fatal("the call did not fail")
+	}
+	var line map[string]any
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"msg":"call failed"`) {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var call sdktrace.ReadOnlySpan
+	for _, s := range spans.GetSpans().Snapshots() {
+		if s.Name() == "get flaky.x" {
+			call = s
+		}
+	}
+	if line == nil || call == nil {
+		t.Fatalf("no call-failed line or no call span:\n%s", logs.String())
+	}
+	want := map[string]string{
+		"resource": "flaky.x", "type": "flaky", "operation": "get", "kind": "unavailable",
+		"tenant": "acme", "workflow": "wf-1", "step": "load",
+		"trace_id": call.SpanContext().TraceID().String(), "span_id": call.SpanContext().SpanID().String(),
+	}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("log line %s = %v, want %q\n%v", k, line[k], v, line)
+		}
 	}
 }
