@@ -91,6 +91,13 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 		p := &provider{name: name}
 		p.sup = supervisor.New(supervisor.Config{
 			Name: name, Path: path, SHA256: sum, Args: args, Env: env,
+			// The plugin exports its spans to the host's collector and
+			// follows the host's sampling decision.
+			Tracing: supervisor.Tracing{
+				Endpoint: cfg.Telemetry.Tracing.Endpoint,
+				Insecure: cfg.Telemetry.Tracing.Insecure,
+				Headers:  cfg.Telemetry.Tracing.Headers,
+			},
 			Logger:     o.logger,
 			MinBackoff: o.minBackoff, MaxBackoff: o.maxBackoff,
 			OnExit: func(gen uint64, _ error) {

@@ -35,6 +35,16 @@
 // trip to the host, which retries only retryable kinds of idempotent
 // operations. An error without a kind arrives as [KindInternal].
 //
+// # Tracing and logging
+//
+// The ctx each driver method receives carries the trace context of the
+// host's call, sent in the call's gRPC metadata: spans started from it with
+// the global tracer (otel.Tracer) are children of the host's call span, and
+// lines logged with it (slog.InfoContext) carry trace_id and span_id. When
+// the host exports its spans, [Serve] sets up a global TracerProvider that
+// exports the plugin's too, recording only the traces the host sampled.
+// See [Serve] and [WithSpanProcessor].
+//
 // # Sensitive values
 //
 // Config fields tagged sensitive are never logged by the host or by Serve.

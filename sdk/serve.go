@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 
 	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
@@ -76,7 +77,8 @@ func (p *GRPCPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, conn 
 type ServeOption func(*serveConfig)
 
 type serveConfig struct {
-	parentPoll time.Duration
+	parentPoll     time.Duration
+	spanProcessors []sdktrace.SpanProcessor
 }
 
 // WithParentPoll sets how often a served plugin checks that the host that
@@ -93,8 +95,25 @@ func WithParentPoll(d time.Duration) ServeOption {
 //
 // Serve makes log/slog's default logger write JSON to stderr in the form
 // the host parses, so driver code logs with slog.Info and the lines arrive
-// in the host's log under the plugin's name. Run by hand, outside a host,
-// Serve prints a short explanation and exits with status 1.
+// in the host's log under the plugin's name. A line logged with a context
+// that carries a span (slog.InfoContext(ctx, ...)) also carries its
+// trace_id and span_id. Run by hand, outside a host, Serve prints a short
+// explanation and exits with status 1.
+//
+// The context each driver method receives carries the trace context of the
+// host's call, so a span the driver starts from it with the global tracer,
+//
+//	ctx, span := otel.Tracer("mydriver").Start(ctx, "mydriver.query")
+//	defer span.End()
+//
+// is a child of the host's span for the call. Serve sets the global
+// propagator to W3C trace context and baggage, and, when the host exports
+// its own spans (it then sets OTEL_EXPORTER_OTLP_ENDPOINT and the other
+// OTEL_EXPORTER_OTLP_* variables in the plugin's environment), the global
+// TracerProvider to one that exports over OTLP/gRPC the spans whose parent
+// the host sampled, and no others. Serve flushes it before it returns. A
+// plugin whose main sets the global TracerProvider or propagator before
+// calling Serve keeps its own; see also [WithSpanProcessor].
 func Serve(d Driver, opts ...ServeOption) {
 	cfg := serveConfig{parentPoll: 500 * time.Millisecond}
 	for _, o := range opts {
@@ -104,10 +123,11 @@ func Serve(d Driver, opts ...ServeOption) {
 		fmt.Fprintf(os.Stderr, "This is a nebula-resource driver plugin (%s %s). It is started by nebula-host, not by hand.\n", d.Info().Name, d.Info().Version)
 		os.Exit(1)
 	}
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
+	slog.SetDefault(slog.New(traceLogHandler{slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
 		Level:       slog.LevelDebug,
 		ReplaceAttr: hclogKeys,
-	})))
+	})}))
+	stopTracing := startTracing(&cfg, d.Info(), os.Getenv)
 
 	srv := newServer(d)
 	stopWatch := watchParent(cfg.parentPoll)
@@ -117,13 +137,26 @@ func Serve(d Driver, opts ...ServeOption) {
 		VersionedPlugins: map[int]plugin.PluginSet{
 			ProtocolVersion: {PluginName: &servedPlugin{srv: srv}},
 		},
-		GRPCServer: plugin.DefaultGRPCServer,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, GRPCServerOptions()...)...)
+		},
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Output:     os.Stderr,
 			Level:      hclog.Info,
 			JSONFormat: true,
 		}),
 	})
+	if stopTracing != nil {
+		// Flush first, and briefly: the host kills a plugin that has not
+		// exited 2s after it asked it to stop. Spans that the closing of
+		// resources below starts have no parent from the host, so they
+		// would not be recorded anyway.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if err := stopTracing(ctx); err != nil {
+			slog.Warn("tracing: flushing the plugin's spans failed", "error", err)
+		}
+		cancel()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.closeAll(ctx)

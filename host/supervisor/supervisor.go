@@ -17,10 +17,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,9 +45,14 @@ type Config struct {
 	SHA256 string
 	// Args are passed to the plugin binary.
 	Args []string
-	// Env is the plugin's whole environment, beside what go-plugin sets.
-	// The host's environment is never inherited.
+	// Env is the plugin's whole environment, beside what go-plugin sets
+	// and what Tracing adds. The host's environment is never inherited.
 	Env map[string]string
+	// Tracing, when its Endpoint is set, asks the plugin to export its
+	// spans where the host exports its own. The zero value asks nothing:
+	// the plugin still receives each call's trace context, but records no
+	// spans unless it set up tracing itself.
+	Tracing Tracing
 	// Logger receives go-plugin's messages and the plugin's stderr, with a
 	// "plugin" attribute. Nil means slog.Default().
 	Logger *slog.Logger
@@ -64,6 +72,59 @@ type Config struct {
 	// on the supervisor's goroutine: they must not call Close.
 	OnExit    func(generation uint64, err error)
 	OnRestart func(driver sdk.Driver, generation uint64)
+}
+
+// Tracing is the OTLP/gRPC collector a plugin exports its spans to: the
+// host's own (config telemetry { tracing { ... } }). The supervisor passes
+// it in the plugin's environment as the standard OpenTelemetry variables,
+// which sdk.Serve and its OTLP exporter read:
+//
+//	OTEL_EXPORTER_OTLP_ENDPOINT  http://<Endpoint> when Insecure, else https://<Endpoint>
+//	OTEL_EXPORTER_OTLP_INSECURE  true or false
+//	OTEL_EXPORTER_OTLP_HEADERS   name=value,... (values percent-encoded)
+//	OTEL_EXPORTER_OTLP_PROTOCOL  grpc
+//	OTEL_TRACES_SAMPLER          parentbased_always_off
+//
+// The sampler records only the spans whose parent the host sampled: the
+// host decides. A variable also set in Config.Env keeps the value Env
+// gives it.
+type Tracing struct {
+	// Endpoint is host:port. Empty means the plugin does not export.
+	Endpoint string
+	// Insecure sends without TLS.
+	Insecure bool
+	// Headers are sent with every export, for example an API key. They
+	// may be sensitive: they are never logged.
+	Headers map[string]string
+}
+
+// env returns the environment variables that pass t to a plugin, or nil
+// when t has no endpoint.
+func (t Tracing) env() map[string]string {
+	if t.Endpoint == "" {
+		return nil
+	}
+	scheme := "https://"
+	if t.Insecure {
+		scheme = "http://"
+	}
+	env := map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": scheme + t.Endpoint,
+		"OTEL_EXPORTER_OTLP_INSECURE": strconv.FormatBool(t.Insecure),
+		"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+		"OTEL_TRACES_SAMPLER":         "parentbased_always_off",
+	}
+	if len(t.Headers) > 0 {
+		pairs := make([]string, 0, len(t.Headers))
+		for k, v := range t.Headers {
+			// The exporter splits on commas and path-unescapes each value;
+			// PathEscape leaves commas alone.
+			pairs = append(pairs, k+"="+strings.ReplaceAll(url.PathEscape(v), ",", "%2C"))
+		}
+		sort.Strings(pairs)
+		env["OTEL_EXPORTER_OTLP_HEADERS"] = strings.Join(pairs, ",")
+	}
+	return env
 }
 
 // State is where a plugin is in its life.
@@ -341,7 +402,7 @@ func (s *Supervisor) spawn() (*plugin.Client, error) {
 	}
 
 	cmd := exec.Command(s.cfg.Path, s.cfg.Args...)
-	cmd.Env = envList(s.cfg.Env)
+	cmd.Env = envList(s.cfg.Tracing.env(), s.cfg.Env)
 	setParentDeathSignal(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
@@ -352,10 +413,12 @@ func (s *Supervisor) spawn() (*plugin.Client, error) {
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
 		StartTimeout:     s.cfg.StartTimeout,
-		Logger:           newSlogAdapter(s.log),
-		Stderr:           io.Discard, // lines still reach Logger, parsed
-		SyncStdout:       &lineWriter{log: s.log, stream: "stdout"},
-		SyncStderr:       &lineWriter{log: s.log, stream: "stderr"},
+		// The call's trace context travels to the plugin in the metadata.
+		GRPCDialOptions: sdk.GRPCDialOptions(),
+		Logger:          newSlogAdapter(s.log),
+		Stderr:          io.Discard, // lines still reach Logger, parsed
+		SyncStdout:      &lineWriter{log: s.log, stream: "stdout"},
+		SyncStderr:      &lineWriter{log: s.log, stream: "stderr"},
 	})
 	rpc, err := client.Client()
 	if err != nil {
@@ -424,9 +487,15 @@ func pluginVersion(err error) (int, bool) {
 	return v, true
 }
 
-func envList(env map[string]string) []string {
-	out := make([]string, 0, len(env))
-	for k, v := range env {
+// envList returns the variables of the maps as KEY=value lines; a later
+// map's value wins.
+func envList(envs ...map[string]string) []string {
+	merged := map[string]string{}
+	for _, env := range envs {
+		maps.Copy(merged, env)
+	}
+	out := make([]string, 0, len(merged))
+	for k, v := range merged {
 		out = append(out, k+"="+v)
 	}
 	sort.Strings(out)

@@ -21,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -29,6 +31,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -56,21 +60,38 @@ type Suite struct {
 	Timeout time.Duration
 }
 
-// Connect serves d in process over real gRPC (go-plugin's test
-// connection) and returns the host's view of it. The connection closes when
-// the test ends.
+// Connect serves d in process over real gRPC, on a loopback connection
+// with the host's and Serve's options, and returns the host's view of it.
+// As with a plugin, a call's trace context reaches the driver: a span the
+// driver starts from its ctx is a child of the caller's. The connection
+// closes when the test ends.
 func Connect(t testing.TB, d sdk.Driver) sdk.Driver {
 	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
-		sdk.PluginName: &sdk.GRPCPlugin{Driver: d},
-	})
-	t.Cleanup(func() {
-		// Stop the server first: closing the client first asks the server
-		// to stop itself, concurrently with this Stop.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	server := grpc.NewServer(sdk.GRPCServerOptions()...)
+	if err := (&sdk.GRPCPlugin{Driver: d}).GRPCServer(nil, server); err != nil {
+		_ = lis.Close()
+		t.Fatalf("register driver: %v", err)
+	}
+	go func() { _ = server.Serve(lis) }()
+	opts := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// As go-plugin dials.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)),
+	}, sdk.GRPCDialOptions()...)
+	conn, err := grpc.NewClient("passthrough:///"+lis.Addr().String(), opts...)
+	if err != nil {
 		server.Stop()
-		_ = client.Close()
+		t.Fatalf("dial driver: %v", err)
+	}
+	t.Cleanup(func() {
+		server.Stop()
+		_ = conn.Close()
 	})
-	raw, err := client.Dispense(sdk.PluginName)
+	raw, err := (&sdk.GRPCPlugin{}).GRPCClient(context.Background(), nil, conn)
 	if err != nil {
 		t.Fatalf("dispense driver: %v", err)
 	}
@@ -78,7 +99,8 @@ func Connect(t testing.TB, d sdk.Driver) sdk.Driver {
 }
 
 // Start runs the plugin binary at path as the host would (go-plugin, gRPC,
-// AutoMTLS, no inherited environment) and returns the host's view of it.
+// AutoMTLS, no inherited environment, each call's trace context sent
+// along) and returns the host's view of it.
 // The plugin is killed when the test ends.
 func Start(t testing.TB, path string) sdk.Driver {
 	t.Helper()
@@ -89,6 +111,7 @@ func Start(t testing.TB, path string) sdk.Driver {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
+		GRPCDialOptions:  sdk.GRPCDialOptions(),
 		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
 	})
 	t.Cleanup(client.Kill)

@@ -3,6 +3,11 @@
 // sees (its environment and PID), make it log, leak a secret, block, or
 // crash. With -protocol N it speaks plugin protocol version N, to test
 // version negotiation.
+//
+// With NEBULA_TESTPLUGIN_SPANS=1 in its environment (the plugin block's
+// env), it records the spans it ends in memory, through the SDK's own
+// tracer provider: operation "traced" starts a span and logs a line under
+// it, and "spans" returns the spans recorded so far.
 package main
 
 import (
@@ -17,6 +22,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"go.opentelemetry.io/otel"
+	sdkresource "go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -152,6 +162,7 @@ func (driver) Info() sdk.DriverInfo {
 		Operations: []sdk.Operation{
 			op("env", true), op("pid", true), op("echo", true), op("log", false), op("print", false),
 			op("leak", false), op("sleep", true), op("crash", false),
+			op("traced", false), op("spans", true),
 		},
 	}, {
 		Name:        "session",
@@ -228,15 +239,79 @@ func (i *instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, erro
 		}
 	case "crash":
 		os.Exit(3)
+	case "traced":
+		return traced(ctx, a.Message), nil
+	case "spans":
+		if spans == nil {
+			return nil, sdk.Errorf(sdk.KindFailedPrecondition, "spans are recorded only with NEBULA_TESTPLUGIN_SPANS=1")
+		}
+		out := []recordedSpan{}
+		for _, s := range spans.GetSpans() {
+			out = append(out, recordedSpan{
+				Name:         s.Name,
+				TraceID:      s.SpanContext.TraceID().String(),
+				SpanID:       s.SpanContext.SpanID().String(),
+				ParentSpanID: s.Parent.SpanID().String(),
+				ParentRemote: s.Parent.IsRemote(),
+				Service:      serviceName(s.Resource),
+			})
+		}
+		return map[string]any{"spans": out}, nil
 	}
 	return nil, sdk.Errorf(sdk.KindInvalidArgument, "unknown operation %q", req.Operation)
+}
+
+// spans records the spans the plugin ends, with NEBULA_TESTPLUGIN_SPANS=1.
+var spans *tracetest.InMemoryExporter
+
+type recordedSpan struct {
+	Name         string `json:"name"`
+	TraceID      string `json:"trace_id"`
+	SpanID       string `json:"span_id"`
+	ParentSpanID string `json:"parent_span_id"`
+	ParentRemote bool   `json:"parent_remote"`
+	Service      string `json:"service"`
+}
+
+// traced does what a driver author would: it starts a span with the global
+// tracer from the ctx it was given, and logs under it. It returns what it
+// received from the host and the span it started.
+func traced(ctx context.Context, msg string) map[string]any {
+	parent := trace.SpanContextFromContext(ctx)
+	ctx, span := otel.Tracer("testplugin").Start(ctx, "testplugin.traced")
+	defer span.End()
+	if msg == "" {
+		msg = "traced"
+	}
+	slog.InfoContext(ctx, msg)
+	sc := span.SpanContext()
+	return map[string]any{
+		"parent_valid":    parent.IsValid(),
+		"parent_remote":   parent.IsRemote(),
+		"parent_sampled":  parent.IsSampled(),
+		"parent_trace_id": parent.TraceID().String(),
+		"parent_span_id":  parent.SpanID().String(),
+		"trace_id":        sc.TraceID().String(),
+		"span_id":         sc.SpanID().String(),
+		"recording":       span.IsRecording(),
+	}
+}
+
+func serviceName(r *sdkresource.Resource) string {
+	v, _ := r.Set().Value("service.name")
+	return v.AsString()
 }
 
 func main() {
 	protocol := flag.Int("protocol", sdk.ProtocolVersion, "plugin protocol version to speak")
 	flag.Parse()
 	if *protocol == sdk.ProtocolVersion {
-		sdk.Serve(driver{})
+		var opts []sdk.ServeOption
+		if os.Getenv("NEBULA_TESTPLUGIN_SPANS") == "1" {
+			spans = tracetest.NewInMemoryExporter()
+			opts = append(opts, sdk.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(spans)))
+		}
+		sdk.Serve(driver{}, opts...)
 		return
 	}
 	plugin.Serve(&plugin.ServeConfig{
