@@ -216,7 +216,8 @@ func printJSON(w io.Writer, v any) int {
 }
 
 // describeResource prints a running resource: its state, pool settings,
-// pool statistics and the leases out.
+// pool statistics, the summary of its recent use with the pool's advice
+// on max_size, and the leases out.
 func describeResource(addr, name string, asJSON bool, stdout, stderr io.Writer) int {
 	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Get("http://" + addr + "/v1/resources/" + url.PathEscape(name))
@@ -259,6 +260,20 @@ func describeResource(addr, name string, asJSON bool, stdout, stderr io.Writer) 
 	fmt.Fprintf(tw, "  instances\ttotal %d, idle %d, in use %d, constructing %d, max %d, waiting %d\n", st.Total, st.Idle, st.InUse, st.Constructing, st.MaxSize, st.Waiting)
 	fmt.Fprintf(tw, "  acquires\t%d (waited %v in all), empty %d, canceled %d, timeouts %d\n", st.AcquireCount, st.AcquireDuration, st.EmptyAcquireCount, st.CanceledAcquireCount, st.TimeoutCount)
 	fmt.Fprintf(tw, "  lifecycle\tcreated %d; destroyed idle %d, lifetime %d, broken %d, closed %d\n", st.Created, st.DestroyedIdle, st.DestroyedLifetime, st.DestroyedBroken, st.DestroyedClosed)
+	if w := st.Window; w.Window > 0 { // a host that keeps no window sends none
+		if p.Mode == sdk.PoolingExclusive {
+			us := func(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
+			fmt.Fprintf(tw, "  window\tlast %v: acquires %d, waited %d, timeouts %d\n", w.Window.Round(time.Second), w.Acquires, w.Waited, w.Timeouts)
+			fmt.Fprintf(tw, "  \twait p50 %v, p95 %v, p99 %v, max %v\n", us(w.WaitP50), us(w.WaitP95), us(w.WaitP99), us(w.WaitMax))
+			fmt.Fprintf(tw, "  \tutilization mean %.0f %%, peak %.0f %% (in use mean %.1f, peak %d of %d)\n", 100*w.UtilizationMean, 100*w.UtilizationPeak, w.InUseMean, w.InUsePeak, st.MaxSize)
+		} else {
+			fmt.Fprintf(tw, "  window\tlast %v: acquires %d\n", w.Window.Round(time.Second), w.Acquires)
+			fmt.Fprintf(tw, "  \tleases in flight mean %.1f, peak %d (per replica mean %.2f, peak %.2f)\n", w.InUseMean, w.InUsePeak, w.UtilizationMean, w.UtilizationPeak)
+		}
+		if w.Advice != "" {
+			fmt.Fprintf(tw, "  advice\t%s\n", w.Advice)
+		}
+	}
 	for i, r := range st.Replicas {
 		fmt.Fprintf(tw, "  replica %d\topen %v, in flight %d, latency %v, error rate %.2f\n", i, r.Open, r.InFlight, r.Latency.Round(time.Microsecond), r.ErrorRate)
 	}

@@ -14,6 +14,10 @@
 // counting the leases in flight on it, chosen round robin, by weight (from
 // latency and error rate) or by least load (power of two choices).
 //
+// Both keep a summary of their last minutes, in [Stat].Window: acquires,
+// waits and utilization over a sliding window, and for the exclusive pool
+// advice on its MaxSize (see [WindowStat]).
+//
 // Both are generic in the instance type, so that benchmarks and tests can
 // use them without a plugin, and neither holds its mutex across a call to
 // Open, Close, Check or Reset.

@@ -75,6 +75,9 @@ type Config[T any] struct {
 	OpenTimeout time.Duration
 	// CallTimeout bounds each Close, Reset and background Check. Default 10s.
 	CallTimeout time.Duration
+	// StatWindow is the span of the sliding window that Stat.Window
+	// summarizes. Default DefaultStatWindow, 5 minutes.
+	StatWindow time.Duration
 }
 
 // DefaultMaxSize is the MaxSize of a pool that sets none: max(4, NumCPU),
@@ -104,7 +107,11 @@ type handoff[T any] struct {
 type waiter[T any] struct {
 	ch     chan handoff[T] // buffered 1; closed when the pool closes
 	queued bool
-	begin  int64 // nanotime the acquire began, for the wait statistics
+	// epoch is set by handOffLocked: the window bucket that counted the
+	// acquire, to take it back from if the waiter gives the instance up.
+	// Its low 32 bits are enough, and keep the waiter at 24 bytes.
+	epoch uint32
+	begin int64 // nanotime the acquire began, for the wait statistics
 }
 
 // delivery is a handoff decided under the lock and sent after it, so that
@@ -144,6 +151,10 @@ type Pool[T any] struct {
 	closed       bool
 	drained      chan struct{} // closed and replaced when an instance goes away after Close
 	st           counters
+	// win is the sliding window of Stat.Window. Its level is the
+	// instances in use, len(all) - idle.len(): levelLocked records it
+	// wherever that may have changed.
+	win window
 }
 
 type counters struct {
@@ -201,6 +212,7 @@ func New[T any](cfg Config[T]) (*Pool[T], error) {
 		cfg: cfg, bg: bg, cancel: cancel, stop: make(chan struct{}),
 		all: map[*entry[T]]struct{}{}, drained: make(chan struct{}),
 	}
+	p.win.init(nanotime(), cfg.StatWindow)
 	p.wg.Add(1)
 	go p.maintain()
 	return p, nil
@@ -280,9 +292,11 @@ func (p *Pool[T]) Acquire(ctx context.Context) (Lease[T], error) {
 			validate := p.cfg.ValidateAfterIdle > 0 && p.cfg.Check != nil && now-e.idleSince > int64(p.cfg.ValidateAfterIdle)
 			if !validate {
 				p.st.acquires++
+				p.win.hit(now, len(p.all)-p.idle.len())
 				p.mu.Unlock()
 				return Lease[T]{p: p, e: e, gen: gen}, nil
 			}
+			p.levelLocked(now)
 			p.mu.Unlock()
 			if err := p.check(ctx, e.value); err != nil {
 				if ctx.Err() != nil {
@@ -292,9 +306,11 @@ func (p *Pool[T]) Acquire(ctx context.Context) (Lease[T], error) {
 				p.destroy(e, gen, &p.st.destroyedBroken)
 				continue
 			}
+			now = nanotime()
 			p.mu.Lock()
 			p.st.acquires++
-			p.st.acquireNanos += nanotime() - begin
+			p.st.acquireNanos += now - begin
+			p.win.acquired(now, now-begin, false)
 			p.mu.Unlock()
 			return Lease[T]{p: p, e: e, gen: gen}, nil
 		}
@@ -324,7 +340,9 @@ func (p *Pool[T]) TryAcquireIdle() (l Lease[T], ok bool) {
 			return Lease[T]{}, false
 		}
 		e := p.idle.popFront() // released longest ago, in either order
-		gen, ok := p.claimLocked(e, nanotime())
+		now := nanotime()
+		gen, ok := p.claimLocked(e, now)
+		p.levelLocked(now)
 		p.mu.Unlock()
 		if !ok {
 			p.closeValue(e.value)
@@ -346,6 +364,11 @@ func (p *Pool[T]) claimLocked(e *entry[T], now int64) (gen uint64, ok bool) {
 	e.gen++
 	e.acquired = now
 	return e.gen, true
+}
+
+// levelLocked records in the window the instances in use at now.
+func (p *Pool[T]) levelLocked(now int64) {
+	p.win.setLevel(now, len(p.all)-p.idle.len())
 }
 
 // DrainIdle closes every idle instance and returns how many it closed; they
@@ -391,6 +414,8 @@ func (p *Pool[T]) openForCaller(ctx context.Context, begin int64) (Lease[T], err
 	e.acquired = nanotime()
 	p.st.acquires++
 	p.st.acquireNanos += e.acquired - begin
+	p.win.acquired(e.acquired, e.acquired-begin, true)
+	p.levelLocked(e.acquired)
 	gen := e.gen
 	p.mu.Unlock()
 	return Lease[T]{p: p, e: e, gen: gen}, nil
@@ -426,15 +451,22 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T], el *list.Element, begi
 		cause = ErrAcquireTimeout
 	}
 
+	now := nanotime()
 	p.mu.Lock()
 	if !w.queued {
 		// An instance was handed over as the wait ended: give it back.
 		p.mu.Unlock()
-		if h, ok := <-w.ch; ok {
+		h, ok := <-w.ch // not ok: Close closed the channel, and nothing was handed over
+		var wait int64
+		if ok {
+			wait = h.e.acquired - begin // as handOffLocked counted it
 			p.release(h.e, h.gen)
 		}
 		p.mu.Lock()
-		p.st.acquires-- // handOffLocked counted an acquire this caller gave up
+		if ok { // handOffLocked counted an acquire this caller gave up
+			p.st.acquires--
+			p.win.unacquire(w.epoch, wait)
+		}
 	} else {
 		p.waiters.Remove(el)
 		w.queued = false
@@ -447,6 +479,7 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T], el *list.Element, begi
 		return Lease[T]{}, cause
 	}
 	p.st.timeouts++
+	p.win.timedOut(now, now-begin)
 	p.mu.Unlock()
 	return Lease[T]{}, &ExhaustedError{
 		Pool: p.cfg.Name, Size: size, MaxSize: p.cfg.MaxSize, Waiting: waiting,
@@ -475,6 +508,7 @@ func (p *Pool[T]) release(e *entry[T], gen uint64) {
 	e.gen++ // the lease is over; copies of it are now stale
 	if p.cfg.Reset == nil || p.closed {
 		closeIt, d := p.putBackLocked(e, now)
+		p.levelLocked(now)
 		p.mu.Unlock()
 		d.send()
 		if closeIt {
@@ -501,6 +535,7 @@ func (p *Pool[T]) release(e *entry[T], gen uint64) {
 	} else {
 		closeIt, d = p.putBackLocked(e, now)
 	}
+	p.levelLocked(now)
 	p.mu.Unlock()
 	d.send()
 	if closeIt {
@@ -548,6 +583,8 @@ func (p *Pool[T]) handOffLocked(e *entry[T], now int64) (delivery[T], bool) {
 	e.acquired = now
 	p.st.acquires++
 	p.st.acquireNanos += now - w.begin
+	p.win.acquired(now, now-w.begin, true)
+	w.epoch = uint32(p.win.epoch)
 	return delivery[T]{w: w, h: handoff[T]{e: e, gen: e.gen}}, true
 }
 
@@ -562,6 +599,7 @@ func (p *Pool[T]) destroy(e *entry[T], gen uint64, reason *int64) {
 	}
 	e.gen++
 	p.removeLocked(e, reason)
+	p.levelLocked(nanotime())
 	p.fillForWaitersLocked()
 	p.wg.Add(1) // under mu, with closing counted: Close cannot be in wg.Wait yet
 	p.mu.Unlock()
@@ -647,7 +685,9 @@ func (p *Pool[T]) adopt(v T, openErr error) error {
 	}
 	e := p.addLocked(v)
 	e.inUse = true // putBackLocked expects a leased instance
-	closeIt, d := p.putBackLocked(e, nanotime())
+	now := nanotime()
+	closeIt, d := p.putBackLocked(e, now)
+	p.levelLocked(now)
 	p.mu.Unlock()
 	d.send()
 	if closeIt {
@@ -795,6 +835,7 @@ func (p *Pool[T]) Close(ctx context.Context) error {
 			p.removeLocked(e, &p.st.destroyedClosed)
 			taken = append(taken, e.value)
 		}
+		p.levelLocked(nanotime())
 		p.mu.Unlock()
 		for _, v := range taken {
 			p.closeValue(v)

@@ -208,8 +208,13 @@ func TestStress(t *testing.T) {
 	if st.Total != 0 || b.next.Load() != b.closes.Load() || st.Created > b.closes.Load() {
 		t.Errorf("after Close: stat %+v, opened %d, closed %d", st, b.next.Load(), b.closes.Load())
 	}
-	t.Logf("%v: %d acquires, %d created, destroyed idle %d lifetime %d broken %d, %d timeouts, %d canceled",
-		d, st.AcquireCount, st.Created, st.DestroyedIdle, st.DestroyedLifetime, st.DestroyedBroken, st.TimeoutCount, st.CanceledAcquireCount)
+	// The window, of 5m by default, saw every acquire, once, including
+	// those given up as an instance was handed over.
+	if w := st.Window; d < 4*time.Minute && (w.Acquires != st.AcquireCount || w.Timeouts != st.TimeoutCount || w.InUsePeak > size || w.Waited > w.Acquires) {
+		t.Errorf("window %+v, stat %+v", w, st)
+	}
+	t.Logf("%v: %d acquires, %d created, destroyed idle %d lifetime %d broken %d, %d timeouts, %d canceled; window %+v",
+		d, st.AcquireCount, st.Created, st.DestroyedIdle, st.DestroyedLifetime, st.DestroyedBroken, st.TimeoutCount, st.CanceledAcquireCount, st.Window)
 }
 
 func TestMaxSizeBoundsConcurrentOpens(t *testing.T) {

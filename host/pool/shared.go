@@ -47,6 +47,9 @@ type SharedConfig[T any] struct {
 	// MinBackoff and MaxBackoff bound the delay between attempts to
 	// reopen a broken replica. Defaults 100ms and 10s.
 	MinBackoff, MaxBackoff time.Duration
+	// StatWindow is the span of the sliding window that Stat.Window
+	// summarizes. Default DefaultStatWindow, 5 minutes.
+	StatWindow time.Duration
 }
 
 // slot is one opened replica value. A broken replica gets a new slot.
@@ -76,10 +79,15 @@ type Shared[T any] struct {
 
 	isClosed atomic.Bool // set by Close; read without the lock on the hot path
 
-	mu      sync.Mutex // guards closed, the replicas' reopening flags and st
+	// mu guards closed, the replicas' reopening flags, st, leases and
+	// win. Acquire and the end of a lease take it briefly, to record the
+	// leases in flight in the window.
+	mu      sync.Mutex
 	closed  bool
 	st      counters
 	changed chan struct{} // closed and replaced when a lease ends after Close
+	leases  int           // leases in flight, on every replica
+	win     window        // the sliding window of Stat.Window
 }
 
 // NewShared returns a shared pool. It opens nothing: call Warm.
@@ -114,6 +122,7 @@ func NewShared[T any](cfg SharedConfig[T]) (*Shared[T], error) {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	s := &Shared[T]{cfg: cfg, bg: bg, cancel: cancel, changed: make(chan struct{})}
+	s.win.init(nanotime(), cfg.StatWindow)
 	for range cfg.Replicas {
 		s.replicas = append(s.replicas, &replica[T]{})
 	}
@@ -179,7 +188,7 @@ func (l *SharedLease[T]) Release() {
 		return
 	}
 	l.r.inflight.Add(-1)
-	l.s.notify()
+	l.s.ended()
 }
 
 // Destroy ends the lease and replaces the replica, which is broken: it is
@@ -190,14 +199,15 @@ func (l *SharedLease[T]) Destroy() {
 	}
 	l.r.inflight.Add(-1)
 	l.s.replace(l.r, l.sl)
-	l.s.notify()
+	l.s.ended()
 }
 
-func (s *Shared[T]) notify() {
-	if !s.isClosed.Load() {
-		return
-	}
+// ended records the end of a lease, and wakes Close.
+func (s *Shared[T]) ended() {
+	now := nanotime()
 	s.mu.Lock()
+	s.leases--
+	s.win.setLevel(now, s.leases)
 	if s.closed {
 		close(s.changed)
 		s.changed = make(chan struct{})
@@ -219,6 +229,11 @@ func (s *Shared[T]) Acquire(ctx context.Context) (*SharedLease[T], error) {
 		return nil, fmt.Errorf("pool %s: all %d replicas are being reopened: %w", s.cfg.Name, len(s.replicas), ErrNoReplica)
 	}
 	s.acquires.Add(1)
+	now := nanotime()
+	s.mu.Lock()
+	s.leases++
+	s.win.hit(now, s.leases)
+	s.mu.Unlock()
 	return &SharedLease[T]{s: s, r: r, sl: sl}, nil
 }
 
@@ -351,7 +366,8 @@ type ReplicaStat struct {
 
 // Stat returns a snapshot: Total counts open replicas, InUse the leases in
 // flight, Constructing the replicas being reopened, MaxSize the replicas
-// configured.
+// configured. Window counts the acquires and the leases in flight, per
+// replica for the utilization, and gives no advice (see WindowStat).
 func (s *Shared[T]) Stat() Stat {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -359,6 +375,7 @@ func (s *Shared[T]) Stat() Stat {
 		MaxSize: len(s.replicas), MinSize: len(s.replicas),
 		AcquireCount: s.acquires.Load(), Created: s.st.created,
 		DestroyedBroken: s.st.destroyedBroken, DestroyedClosed: s.st.destroyedClosed,
+		Window: s.win.stat(nanotime(), len(s.replicas), nil),
 	}
 	for _, r := range s.replicas {
 		rs := ReplicaStat{

@@ -42,6 +42,10 @@ type Stat struct {
 
 	// Replicas describes each replica of a shared pool.
 	Replicas []ReplicaStat `json:"replicas,omitempty"`
+
+	// Window summarizes the acquires, their waits and the utilization
+	// over the last few minutes, and advises on max_size.
+	Window WindowStat `json:"window"`
 }
 
 // Stat returns a snapshot of the pool.
@@ -66,5 +70,8 @@ func (p *Pool[T]) Stat() Stat {
 		DestroyedLifetime:    p.st.destroyedLifetime,
 		DestroyedBroken:      p.st.destroyedBroken,
 		DestroyedClosed:      p.st.destroyedClosed,
+		Window: p.win.stat(nanotime(), p.cfg.MaxSize, &adviceInput{
+			minSize: p.cfg.MinSize, maxSize: p.cfg.MaxSize, total: len(p.all),
+		}),
 	}
 }
