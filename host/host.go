@@ -245,11 +245,15 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Diagnostics: diags, Files: h.cfg.Files}
 	}
+	for _, p := range cat.providers {
+		h.tel.m.addPlugin(p.name)
+	}
 	h.mu.Lock()
 	for _, rc := range h.cfg.Resources {
 		p := cat.types[rc.Type]
 		t, _ := p.info.Type(rc.Type)
 		r := newResource(rc, t, p, h.log, h.secrets, h.tel)
+		h.tel.m.addResource(r.id, rc.Type, rc.Resilience.CircuitBreaker != nil)
 		h.resources[r.id] = r
 		h.order = append(h.order, r)
 		h.secrets.Add(sensitiveValues(t.Config, rc.Config)...)

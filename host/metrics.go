@@ -24,7 +24,7 @@ var durationBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .0
 //
 // Where the OpenTelemetry database semantic conventions define a pool or
 // client metric, the same value is also exported under the Prometheus
-// translation of its name (db_client_connection_count, ...), with the
+// translation of its name (db_client_connection_max, ...), with the
 // conventions' label names; docs/operations.md has the mapping.
 type metrics struct {
 	tenantLabel bool
@@ -164,6 +164,29 @@ func (m *metrics) observeCheck(r *resource, took time.Duration, err error) {
 		return
 	}
 	m.checks.WithLabelValues(r.id, r.cfg.Type, outcome(err)).Observe(took.Seconds())
+}
+
+// addResource creates a resource's counters at zero, so that their first
+// event is an increase that rate() and increase() can see.
+func (m *metrics) addResource(id, typ string, breaker bool) {
+	if m == nil {
+		return
+	}
+	for _, c := range []*prometheus.CounterVec{m.retries, m.breakerFail, m.bulkheadFull, m.leaks, m.reclaims} {
+		c.WithLabelValues(id, typ)
+	}
+	if breaker {
+		for _, s := range breakerStates {
+			m.transitions.WithLabelValues(id, typ, string(s))
+		}
+	}
+}
+
+// addPlugin creates a plugin's restart counter at zero.
+func (m *metrics) addPlugin(name string) {
+	if m != nil {
+		m.restarts.WithLabelValues(name)
+	}
 }
 
 // inc adds one to a counter of m, picked by which; nothing when metrics

@@ -101,6 +101,13 @@ resource "flakyx" "db" {
 	srv := httptest.NewServer(promhttp.HandlerFor(h.Gatherer(), promhttp.HandlerOpts{}))
 	defer srv.Close()
 	before, _ := scrape(t, srv.URL)
+	// Counters exist at zero before their first event, so that rate()
+	// sees the first one.
+	if value(before, "nebula_plugin_restarts_total", "plugin=probe") != 0 ||
+		value(before, "nebula_circuit_breaker_transitions_total", "resource=flaky.x", "state=open") != 0 ||
+		value(before, "nebula_call_retries_total", "resource=flakyx.db") != 0 {
+		t.Error("counters are not created at zero before their first event")
+	}
 
 	// A workload runs while the test scrapes: leases on an exclusive pool
 	// of two, some of which wait.

@@ -380,7 +380,12 @@ func (p *policies) info() ResilienceInfo {
 	if p.breaker != nil {
 		ri.Breaker = breakerState(p.breaker.State())
 		if ri.Breaker == BreakerOpen {
-			ri.BreakerOpenFor = p.breaker.RemainingDelay()
+			// The breaker moves to half-open only when a call comes;
+			// without calls it would read open forever. Once open_for
+			// has passed it lets the next call through: say so.
+			if ri.BreakerOpenFor = p.breaker.RemainingDelay(); ri.BreakerOpenFor <= 0 {
+				ri.Breaker, ri.BreakerOpenFor = BreakerHalfOpen, 0
+			}
 		}
 	}
 	return ri

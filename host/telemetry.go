@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -52,6 +53,12 @@ func newTelemetry(h *Host, cfg config.Telemetry, o *options) (*telemetry, error)
 		if err != nil {
 			return nil, err
 		}
+		// Export errors (a collector that is down) go to the host's log,
+		// not to stderr in the SDK's own format.
+		log := h.log
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+			log.Warn("exporting traces failed", "error", err)
+		}))
 		sp := sdktrace.NewTracerProvider(
 			sdktrace.WithBatcher(exp),
 			sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.Tracing.SampleRatio))),
@@ -156,7 +163,9 @@ type call struct {
 func (r *resource) beginCall(ctx context.Context, op string, owner Owner, query string) (context.Context, call) {
 	ctx, span := r.startSpan(ctx, op+" "+r.id, op, owner)
 	if query != "" && r.tel.queryText && span != nil && span.IsRecording() {
-		span.SetAttributes(attribute.String("db.query.text", query))
+		// Parameters are never recorded; a secret written into the text
+		// itself is masked like everywhere else.
+		span.SetAttributes(attribute.String("db.query.text", r.secrets.String(query)))
 	}
 	return ctx, call{ctx: ctx, r: r, op: op, owner: owner, began: time.Now(), span: span}
 }
