@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/nebula-resource/nebula-resource/host"
+	"github.com/nebula-resource/nebula-resource/internal/otlptest"
 )
 
 // tracedResult is what the probe's "traced" operation returns: the trace
@@ -192,5 +194,58 @@ func TestTheHostsSamplingDecisionHoldsInThePlugin(t *testing.T) {
 	}
 	if n := len(hostSpans.GetSpans()); n != 0 {
 		t.Errorf("the host recorded %d spans with a never-sampling provider", n)
+	}
+}
+
+// TestTelemetryBlockExportsHostAndPluginSpansOverOTLP is the product's own
+// path: a telemetry { tracing } block, no tracer from the embedder, an
+// OTLP collector; the host and the plugin both export, the plugin's span
+// under the host's call span, and both flush when the host closes.
+func TestTelemetryBlockExportsHostAndPluginSpansOverOTLP(t *testing.T) {
+	col := otlptest.Start(t)
+	cfg := loadHCL(t, fmt.Sprintf(`
+plugin "probe" {
+  path = %q
+}
+resource "probe" "p" {}
+telemetry {
+  tracing {
+    endpoint = %q
+    insecure = true
+    headers  = { "api-key" = "k1" }
+  }
+}`, pluginPath("probe"), col.Addr()))
+	h, err := host.New(cfg, host.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Invoke(t.Context(), "probe.p", "traced", nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var call, child otlptest.Span
+	for _, s := range col.Spans() {
+		switch s.Name {
+		case "traced probe.p":
+			call = s
+		case "testplugin.traced":
+			child = s
+		}
+	}
+	if call.Service != "nebula-host" || child.Service != "nebula-plugin-probe" {
+		t.Fatalf("spans received: %+v", col.Spans())
+	}
+	if child.TraceID != call.TraceID || child.ParentSpanID != call.SpanID {
+		t.Fatalf("the plugin span %+v is not a child of the host call span %+v", child, call)
+	}
+	if got := col.Header("api-key"); len(got) == 0 || got[0] != "k1" {
+		t.Errorf("the collector got api-key %q", got)
 	}
 }

@@ -2,23 +2,18 @@ package supervisor
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/internal/otlptest"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -63,49 +58,6 @@ func equalMaps(a, b map[string]string) bool {
 	return true
 }
 
-// exported is a span an OTLP collector received.
-type exported struct {
-	name, traceID, parentSpanID, service string
-}
-
-// collector is an OTLP/gRPC trace collector that keeps what it receives.
-type collector struct {
-	coltracepb.UnimplementedTraceServiceServer
-	mu      sync.Mutex
-	spans   []exported
-	headers []string // the api-key metadata of each export
-}
-
-func (c *collector) Export(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	md, _ := metadata.FromIncomingContext(ctx)
-	c.headers = append(c.headers, md.Get("api-key")...)
-	for _, rs := range req.GetResourceSpans() {
-		service := ""
-		for _, a := range rs.GetResource().GetAttributes() {
-			if a.GetKey() == "service.name" {
-				service = a.GetValue().GetStringValue()
-			}
-		}
-		for _, ss := range rs.GetScopeSpans() {
-			for _, s := range ss.GetSpans() {
-				c.spans = append(c.spans, exported{
-					name: s.GetName(), traceID: hex.EncodeToString(s.GetTraceId()),
-					parentSpanID: hex.EncodeToString(s.GetParentSpanId()), service: service,
-				})
-			}
-		}
-	}
-	return &coltracepb.ExportTraceServiceResponse{}, nil
-}
-
-func (c *collector) received() ([]exported, []string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.spans), slices.Clone(c.headers)
-}
-
 // TestPluginExportsTheSpansOfSampledCallsToTheCollector starts the test
 // plugin with Tracing pointing at a collector, calls it with a sampled
 // and an unsampled trace, and stops it: the plugin exported exactly the
@@ -119,20 +71,12 @@ func TestPluginExportsTheSpansOfSampledCallsToTheCollector(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../internal/testplugin").CombinedOutput(); err != nil {
 		t.Fatalf("build test plugin: %v\n%s", err, out)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := &collector{}
-	srv := grpc.NewServer()
-	coltracepb.RegisterTraceServiceServer(srv, col)
-	go func() { _ = srv.Serve(lis) }()
-	defer srv.Stop()
+	col := otlptest.Start(t)
 
 	s := New(Config{
 		Name: "probe", Path: bin,
 		Env:     map[string]string{"GIVEN": "yes"},
-		Tracing: Tracing{Endpoint: lis.Addr().String(), Insecure: true, Headers: map[string]string{"api-key": "k, 1"}},
+		Tracing: Tracing{Endpoint: col.Addr(), Insecure: true, Headers: map[string]string{"api-key": "k, 1"}},
 		Logger:  slog.New(slog.DiscardHandler),
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -163,7 +107,7 @@ func TestPluginExportsTheSpansOfSampledCallsToTheCollector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{"GIVEN=yes", "OTEL_EXPORTER_OTLP_ENDPOINT=http://" + lis.Addr().String(), "OTEL_TRACES_SAMPLER=parentbased_always_off"} {
+	for _, v := range []string{"GIVEN=yes", "OTEL_EXPORTER_OTLP_ENDPOINT=http://" + col.Addr(), "OTEL_TRACES_SAMPLER=parentbased_always_off"} {
 		if !strings.Contains(string(out.(json.RawMessage)), `"`+v+`"`) {
 			t.Errorf("the plugin's environment lacks %s: %s", v, out)
 		}
@@ -190,8 +134,11 @@ func TestPluginExportsTheSpansOfSampledCallsToTheCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("closed in %v", time.Since(began))
-	want := []exported{{name: "testplugin.traced", traceID: traceID, parentSpanID: spanID, service: "nebula-plugin-probe"}}
-	got, headers := col.received()
+	got, headers := col.Spans(), col.Header("api-key")
+	if len(got) == 1 {
+		got[0].SpanID = "" // the plugin's own
+	}
+	want := []otlptest.Span{{Name: "testplugin.traced", TraceID: traceID, ParentSpanID: spanID, Service: "nebula-plugin-probe"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("the collector received %+v, want %+v", got, want)
 	}
