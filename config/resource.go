@@ -108,14 +108,9 @@ func decodeResource(block *hcl.Block, ev *evaluator) (*Resource, hcl.Diagnostics
 		diags = append(diags, r.decodeDependsOn(attr)...)
 	}
 	diags = append(diags, r.collectReferences()...)
-	seen := map[string]*hcl.Block{}
-	for _, b := range content.Blocks {
-		if first, dup := seen[b.Type]; dup {
-			diags = append(diags, alreadyDeclared(b.DefRange, "Duplicate "+b.Type+" block",
-				fmt.Sprintf("A %s block", b.Type), first.DefRange, "Merge the two blocks into one."))
-			continue
-		}
-		seen[b.Type] = b
+	blocks, bdiags := firstOfEachType(content.Blocks)
+	diags = append(diags, bdiags...)
+	for _, b := range blocks {
 		switch b.Type {
 		case "pool":
 			diags = append(diags, decodePool(b, ev, &r.Pool)...)
@@ -211,14 +206,9 @@ func decodeResilience(block *hcl.Block, ev *evaluator, r *Resilience) hcl.Diagno
 	d.duration("timeout", &r.Timeout)
 	d.duration("attempt_timeout", &r.AttemptTimeout)
 	diags = append(diags, d.diags...)
-	seen := map[string]*hcl.Block{}
-	for _, b := range content.Blocks {
-		if first, dup := seen[b.Type]; dup {
-			diags = append(diags, alreadyDeclared(b.DefRange, "Duplicate "+b.Type+" block",
-				fmt.Sprintf("A %s block", b.Type), first.DefRange, "Merge the two blocks into one."))
-			continue
-		}
-		seen[b.Type] = b
+	blocks, bdiags := firstOfEachType(content.Blocks)
+	diags = append(diags, bdiags...)
+	for _, b := range blocks {
 		switch b.Type {
 		case "retry":
 			r.Retry = &Retry{}

@@ -164,14 +164,9 @@ var tracingSchema = &hcl.BodySchema{
 func decodeTelemetry(block *hcl.Block, ev *evaluator, t *Telemetry) hcl.Diagnostics {
 	content, diags := block.Body.Content(telemetrySchema)
 	t.Tracing.SampleRatio = 1
-	seen := map[string]*hcl.Block{}
-	for _, b := range content.Blocks {
-		if first, dup := seen[b.Type]; dup {
-			diags = append(diags, alreadyDeclared(b.DefRange, "Duplicate "+b.Type+" block",
-				fmt.Sprintf("A %s block", b.Type), first.DefRange, "Merge the two blocks into one."))
-			continue
-		}
-		seen[b.Type] = b
+	blocks, bdiags := firstOfEachType(content.Blocks)
+	diags = append(diags, bdiags...)
+	for _, b := range blocks {
 		switch b.Type {
 		case "metrics":
 			c, cdiags := b.Body.Content(metricsSchema)
@@ -202,4 +197,23 @@ func decodeTelemetry(block *hcl.Block, ev *evaluator, t *Telemetry) hcl.Diagnost
 		}
 	}
 	return diags
+}
+
+// firstOfEachType returns the first block of each type, in order, and an
+// error for each further block of a type already seen: the nested blocks
+// of the host's settings may each appear once.
+func firstOfEachType(blocks hcl.Blocks) ([]*hcl.Block, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	var out []*hcl.Block
+	seen := map[string]*hcl.Block{}
+	for _, b := range blocks {
+		if first, dup := seen[b.Type]; dup {
+			diags = append(diags, alreadyDeclared(b.DefRange, "Duplicate "+b.Type+" block",
+				fmt.Sprintf("A %s block", b.Type), first.DefRange, "Merge the two blocks into one."))
+			continue
+		}
+		seen[b.Type] = b
+		out = append(out, b)
+	}
+	return out, diags
 }

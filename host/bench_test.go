@@ -163,28 +163,34 @@ func BenchmarkResiliencePolicies(b *testing.B) {
 }`},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			src := "resource \"memory\" \"cache\" {\n" + c.block + "\n}\n"
-			h, err := host.New(loadHCLB(b, src), host.WithDriver("memory", memory.New()), host.WithLogger(slog.New(slog.DiscardHandler)))
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := h.Start(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			defer h.Close(context.Background())
-			ctx := context.Background()
-			if _, err := h.Invoke(ctx, "memory.cache", "set", json.RawMessage(`{"key":"k","value":"v"}`)); err != nil {
-				b.Fatal(err)
-			}
-			args := json.RawMessage(`{"key":"k"}`)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := h.Invoke(ctx, "memory.cache", "get", args); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchMemoryGet(b, "resource \"memory\" \"cache\" {\n"+c.block+"\n}\n")
 		})
+	}
+}
+
+// benchMemoryGet runs memory get through Host.Invoke on a host of the
+// configuration src, with the memory driver in process.
+func benchMemoryGet(b *testing.B, src string, opts ...host.Option) {
+	opts = append([]host.Option{host.WithDriver("memory", memory.New()), host.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
+	h, err := host.New(loadHCLB(b, src), opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	ctx := context.Background()
+	if _, err := h.Invoke(ctx, "memory.cache", "set", json.RawMessage(`{"key":"k","value":"v"}`)); err != nil {
+		b.Fatal(err)
+	}
+	args := json.RawMessage(`{"key":"k"}`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := h.Invoke(ctx, "memory.cache", "get", args); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -210,32 +216,13 @@ func BenchmarkTelemetry(b *testing.B) {
 		{"metrics=on/tracing=100%", "", true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			opts := []host.Option{host.WithDriver("memory", memory.New()), host.WithLogger(slog.New(slog.DiscardHandler))}
+			var opts []host.Option
 			if c.tracing {
 				tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discardExporter{}))
 				defer tp.Shutdown(context.Background())
 				opts = append(opts, host.WithTracerProvider(tp))
 			}
-			h, err := host.New(loadHCLB(b, "resource \"memory\" \"cache\" {}\n"+c.block), opts...)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := h.Start(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			defer h.Close(context.Background())
-			ctx := context.Background()
-			if _, err := h.Invoke(ctx, "memory.cache", "set", json.RawMessage(`{"key":"k","value":"v"}`)); err != nil {
-				b.Fatal(err)
-			}
-			args := json.RawMessage(`{"key":"k"}`)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := h.Invoke(ctx, "memory.cache", "get", args); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchMemoryGet(b, "resource \"memory\" \"cache\" {}\n"+c.block, opts...)
 		})
 	}
 }

@@ -72,7 +72,7 @@ func New(cfg *config.Config, opts ...Option) (*Host, error) {
 	if base == nil {
 		base = slog.Default()
 	}
-	log := slog.New(traceHandler{secrets.Handler(base.Handler())})
+	log := slog.New(sdk.WithTraceIDs(secrets.Handler(base.Handler())))
 	o.logger = log
 	if o.version == "" {
 		o.version = hostVersion()

@@ -232,22 +232,3 @@ func endSpan(span trace.Span, err error) {
 	}
 	span.End()
 }
-
-// traceHandler adds trace_id and span_id to log records made with a
-// context that carries a span.
-type traceHandler struct{ slog.Handler }
-
-func (t traceHandler) Handle(ctx context.Context, r slog.Record) error {
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
-	}
-	return t.Handler.Handle(ctx, r)
-}
-
-func (t traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return traceHandler{t.Handler.WithAttrs(as)}
-}
-
-func (t traceHandler) WithGroup(name string) slog.Handler {
-	return traceHandler{t.Handler.WithGroup(name)}
-}

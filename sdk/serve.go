@@ -123,10 +123,10 @@ func Serve(d Driver, opts ...ServeOption) {
 		fmt.Fprintf(os.Stderr, "This is a nebula-resource driver plugin (%s %s). It is started by nebula-host, not by hand.\n", d.Info().Name, d.Info().Version)
 		os.Exit(1)
 	}
-	slog.SetDefault(slog.New(traceLogHandler{slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
+	slog.SetDefault(slog.New(WithTraceIDs(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
 		Level:       slog.LevelDebug,
 		ReplaceAttr: hclogKeys,
-	})}))
+	}))))
 	stopTracing := startTracing(&cfg, d.Info(), os.Getenv)
 
 	srv := newServer(d)

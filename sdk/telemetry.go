@@ -220,10 +220,13 @@ func pluginResource(info DriverInfo) *sdkresource.Resource {
 	return res
 }
 
-// traceLogHandler adds trace_id and span_id to records logged with a
-// context that carries a span: the host's call span, which Serve gives the
-// driver's methods, or a span the driver started from it. The host shows
-// them on the plugin's log lines, so a line can be found from its trace.
+// WithTraceIDs wraps h so that records logged with a context that carries
+// a span get trace_id and span_id attributes. Serve logs through it: the
+// host's call span, which Serve gives the driver's methods, or a span the
+// driver started from it, then shows on the plugin's log lines, so a line
+// can be found from its trace. The host logs through it too.
+func WithTraceIDs(h slog.Handler) slog.Handler { return traceLogHandler{h} }
+
 type traceLogHandler struct{ slog.Handler }
 
 func (h traceLogHandler) Handle(ctx context.Context, r slog.Record) error {

@@ -199,7 +199,7 @@ func TestStartTracingExportsOverOTLPWhenTheEnvironmentAsks(t *testing.T) {
 
 func TestLogLinesCarryTheTraceAndSpanOfTheirContext(t *testing.T) {
 	var buf bytes.Buffer
-	log := slog.New(traceLogHandler{slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: hclogKeys})}).With("k", "v")
+	log := slog.New(WithTraceIDs(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: hclogKeys}))).With("k", "v")
 	ctx, sc := remoteParent(false)
 	log.InfoContext(ctx, "with")
 	log.Info("without")
