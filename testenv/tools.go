@@ -7,6 +7,10 @@
 // scripts/testenv builds each server with, for example,
 //
 //	cd testenv && go build -o DIR/toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server
+//
+// Servers without a main of their own get a small one here: cmd/kfake runs
+// github.com/twmb/franz-go/pkg/kfake, a Kafka wire-protocol broker (its
+// imports pin kfake and franz-go, so it needs no line below).
 package testenv
 
 import (

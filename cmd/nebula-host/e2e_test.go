@@ -112,11 +112,12 @@ func TestQuickstartServesMemoryAndFiles(t *testing.T) {
 		}
 	})
 
-	t.Run("missing key exits 2 with not_found", func(t *testing.T) {
-		r := call("memory.cache", "get", `{"key":"never-set"}`)
-		mustExit(t, r, 2, "call get of a missing key")
-		if !strings.Contains(r.stderr, "not_found") {
-			t.Errorf("call get of a missing key: no not_found on stderr\n%s", r)
+	t.Run("a failed call exits 2 with its kind", func(t *testing.T) {
+		mustExit(t, call("memory.cache", "set", `{"key":"word","value":"seven"}`), 0, "call set")
+		r := call("memory.cache", "incr", `{"key":"word"}`)
+		mustExit(t, r, 2, "call incr of a value that is not an integer")
+		if !strings.Contains(r.stderr, "invalid_argument") {
+			t.Errorf("call incr of a value that is not an integer: no invalid_argument on stderr\n%s", r)
 		}
 	})
 

@@ -106,13 +106,20 @@ func run(configPath, pluginDir string, inProcess bool) error {
 	}
 	fmt.Printf("greeting = %s\n", out)
 
+	// A missing key is not an error: found is false.
+	out, err = lease.Invoke(callCtx, "get", map[string]any{"key": "missing"})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("missing = %s\n", out)
+
 	// Errors keep the kind the plugin gave them.
-	_, err = lease.Invoke(callCtx, "get", map[string]any{"key": "missing"})
+	_, err = lease.Invoke(callCtx, "incr", map[string]any{"key": "greeting"})
 	switch {
-	case errors.Is(err, sdk.ErrNotFound):
-		fmt.Println("missing: not found, as expected")
+	case errors.Is(err, sdk.ErrInvalidArgument):
+		fmt.Println("incr greeting: invalid argument, as expected")
 	case err != nil:
-		return fmt.Errorf("get missing: %w (kind %s)", err, sdk.KindOf(err))
+		return fmt.Errorf("incr greeting: %w (kind %s)", err, sdk.KindOf(err))
 	}
 
 	// host.Call acquires, invokes, releases, and decodes the JSON result.

@@ -127,10 +127,11 @@ func TestInvokeReturnsResultsAndKindedErrors(t *testing.T) {
 		status           int
 		want             string
 	}{
-		{"set", "memory.cache/invoke", `{"operation":"set","args":{"key":"a","value":"1"}}`, 200, `"result": {}`},
+		{"set", "memory.cache/invoke", `{"operation":"set","args":{"key":"a","value":"1"}}`, 200, `"ok": true`},
 		{"get", "memory.cache/invoke", `{"operation":"get","args":{"key":"a"}}`, 200, `"value": "1"`},
 		{"get with an owner", "memory.cache/invoke", `{"operation":"get","args":{"key":"a"},"owner":{"tenant":"acme","step":"s1"}}`, 200, `"value": "1"`},
-		{"missing key", "memory.cache/invoke", `{"operation":"get","args":{"key":"zz"}}`, 404, `"kind": "not_found"`},
+		{"missing key", "memory.cache/invoke", `{"operation":"get","args":{"key":"zz"}}`, 200, `"found": false`},
+		{"driver error", "memory.cache/invoke", `{"operation":"command","args":{"args":["PING"]}}`, 501, `"kind": "unimplemented"`},
 		{"unknown resource", "memory.cahce/invoke", `{"operation":"get"}`, 404, `did you mean \"memory.cache\"`},
 		{"bad body", "memory.cache/invoke", `{"op":"get"}`, 400, `"kind": "invalid_argument"`},
 		{"no operation", "memory.cache/invoke", `{}`, 400, `no operation`},

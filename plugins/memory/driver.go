@@ -6,7 +6,32 @@
 // and Resource.Close drops it. Keys and values are strings. The cache may be
 // bounded by entry count (max_entries) or by bytes (max_bytes, where an
 // entry weighs len(key)+len(value)), and entries may expire (default_ttl, or
-// the ttl argument of set).
+// the ttl argument of set, mset and expire).
+//
+// The type has the kv capability (sdk.CapabilityKV): it offers
+// sdk.KVOperations with the sdk's arguments and results, so that a
+// workflow can move between it and Redis without changing its calls, and
+// one operation of its own, stats. Where the contract leaves room:
+//
+//   - get, mget and ttl of a missing or expired key answer found false;
+//     they are not errors.
+//   - incr and decr of a value that is not a base-10 integer, or that
+//     would overflow an int64, fail with invalid_argument; an existing
+//     key keeps its expiry, a missing one counts from 0 and gets
+//     default_ttl.
+//   - mset writes its keys one by one, not atomically.
+//   - scan matches keys against a Redis-style glob (*, ?, [abc], [a-z],
+//     [^abc], \ escapes; * matches / too) and returns them in byte order.
+//     The cache has no ordered iteration, so every page walks all the
+//     keys and keeps the count smallest above the cursor, which is the
+//     last key returned. A key present for the whole scan is returned
+//     exactly once; one added or removed meanwhile may or may not be.
+//   - command fails with unimplemented: the cache has no commands beyond
+//     the operations above.
+//
+// It has no pub/sub capability: a channel in one host's memory would reach
+// only callers of that host, so messaging that works on one host would
+// silently lose messages once the workflow runs on several.
 //
 // The plugin binary is cmd/nebula-plugin-memory:
 //
@@ -29,7 +54,7 @@ import (
 const TypeName = "memory"
 
 // Version is the driver's version.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // Config is the configuration of a memory resource. Its zero value is an
 // unbounded cache whose entries never expire.
@@ -53,6 +78,9 @@ type Driver struct{}
 // New returns the memory driver.
 func New() *Driver { return &Driver{} }
 
+const description = "An in-process key-value cache of strings with optional size bounds and expiry, shared by every instance of the resource. " +
+	"It has no pub/sub: messages in one host's memory would reach only that host's callers, and be lost between hosts once a workflow runs on several."
+
 // Info describes the driver and its one resource type, "memory".
 func (d *Driver) Info() sdk.DriverInfo {
 	return sdk.DriverInfo{
@@ -60,9 +88,9 @@ func (d *Driver) Info() sdk.DriverInfo {
 		Version: Version,
 		Types: []sdk.ResourceType{{
 			Name:         TypeName,
-			Description:  "An in-process key-value cache of strings with optional size bounds and expiry, shared by every instance of the resource.",
+			Description:  description,
 			Config:       configSchema,
-			Capabilities: []string{"kv"},
+			Capabilities: []string{sdk.CapabilityKV},
 			Pooling:      sdk.PoolingShared,
 			Operations:   operations,
 		}},

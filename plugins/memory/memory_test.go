@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,36 +74,78 @@ func TestMemoryOperations(t *testing.T) {
 	}{
 		{name: "get returns a value that was set", setup: []step{{"set", `{"key":"a","value":"1"}`}},
 			op: "get", args: `{"key":"a"}`, want: `{"value":"1","found":true}`},
-		{name: "get of a missing key is not found",
-			op: "get", args: `{"key":"a"}`, wantKind: sdk.KindNotFound},
+		{name: "get of a missing key is not found, without an error",
+			op: "get", args: `{"key":"a"}`, want: `{"found":false}`},
+		{name: "get of an empty value is found", setup: []step{{"set", `{"key":"a","value":""}`}},
+			op: "get", args: `{"key":"a"}`, want: `{"found":true}`},
 		{name: "get without a key is an invalid argument",
 			op: "get", args: `{}`, wantKind: sdk.KindInvalidArgument},
 		{name: "get of an empty key is an invalid argument",
 			op: "get", args: `{"key":""}`, wantKind: sdk.KindInvalidArgument},
-		{name: "set returns an empty object",
-			op: "set", args: `{"key":"a","value":"x"}`, want: `{}`},
+		{name: "set reports the value stored",
+			op: "set", args: `{"key":"a","value":"x"}`, want: `{"ok":true}`},
 		{name: "set replaces an earlier value", setup: []step{{"set", `{"key":"a","value":"1"}`}, {"set", `{"key":"a","value":"2"}`}},
 			op: "get", args: `{"key":"a"}`, want: `{"value":"2","found":true}`},
+		{name: "set nx stores a missing key",
+			op: "set", args: `{"key":"a","value":"x","mode":"nx"}`, want: `{"ok":true}`},
+		{name: "set nx of a present key stores nothing", setup: []step{{"set", `{"key":"a","value":"1"}`}},
+			op: "set", args: `{"key":"a","value":"2","mode":"nx"}`, want: `{"ok":false}`},
+		{name: "set nx of a present key keeps its value", setup: []step{{"set", `{"key":"a","value":"1"}`}, {"set", `{"key":"a","value":"2","mode":"nx"}`}},
+			op: "get", args: `{"key":"a"}`, want: `{"value":"1","found":true}`},
+		{name: "set xx replaces a present key", setup: []step{{"set", `{"key":"a","value":"1"}`}},
+			op: "set", args: `{"key":"a","value":"2","mode":"xx"}`, want: `{"ok":true}`},
+		{name: "set xx stores the new value", setup: []step{{"set", `{"key":"a","value":"1"}`}, {"set", `{"key":"a","value":"2","mode":"xx"}`}},
+			op: "get", args: `{"key":"a"}`, want: `{"value":"2","found":true}`},
+		{name: "set xx of a missing key stores nothing",
+			op: "set", args: `{"key":"a","value":"2","mode":"xx"}`, want: `{"ok":false}`},
+		{name: "set xx of a missing key does not create it", setup: []step{{"set", `{"key":"a","value":"2","mode":"xx"}`}},
+			op: "exists", args: `{"keys":["a"]}`, want: `{"count":0}`},
+		{name: "set with an unknown mode is an invalid argument",
+			op: "set", args: `{"key":"a","value":"x","mode":"NX"}`, wantKind: sdk.KindInvalidArgument},
 		{name: "set with a negative ttl is an invalid argument",
 			op: "set", args: `{"key":"a","value":"x","ttl":"-1s"}`, wantKind: sdk.KindInvalidArgument},
 		{name: "set with a ttl that is not a duration is an invalid argument",
 			op: "set", args: `{"key":"a","value":"x","ttl":"soon"}`, wantKind: sdk.KindInvalidArgument},
 		{name: "set with an unknown argument is an invalid argument",
 			op: "set", args: `{"key":"a","value":"x","nx":true}`, wantKind: sdk.KindInvalidArgument},
-		{name: "delete of a present key reports it deleted", setup: []step{{"set", `{"key":"a","value":"1"}`}},
-			op: "delete", args: `{"key":"a"}`, want: `{"deleted":true}`},
-		{name: "delete of a missing key reports nothing deleted",
-			op: "delete", args: `{"key":"a"}`, want: `{"deleted":false}`},
-		{name: "deleted keys are gone", setup: []step{{"set", `{"key":"a","value":"1"}`}, {"delete", `{"key":"a"}`}},
-			op: "get", args: `{"key":"a"}`, wantKind: sdk.KindNotFound},
-		{name: "exists is true for a present key", setup: []step{{"set", `{"key":"a","value":"1"}`}},
-			op: "exists", args: `{"key":"a"}`, want: `{"exists":true}`},
-		{name: "exists is false for a missing key",
-			op: "exists", args: `{"key":"a"}`, want: `{"exists":false}`},
+		{name: "delete counts the keys it removed", setup: []step{{"set", `{"key":"a","value":"1"}`}, {"set", `{"key":"b","value":"2"}`}},
+			op: "delete", args: `{"keys":["a","b","c"]}`, want: `{"count":2}`},
+		{name: "delete removes a key named twice once", setup: []step{{"set", `{"key":"a","value":"1"}`}},
+			op: "delete", args: `{"keys":["a","a"]}`, want: `{"count":1}`},
+		{name: "delete of a missing key counts nothing",
+			op: "delete", args: `{"keys":["a"]}`, want: `{"count":0}`},
+		{name: "deleted keys are gone", setup: []step{{"set", `{"key":"a","value":"1"}`}, {"delete", `{"keys":["a"]}`}},
+			op: "get", args: `{"key":"a"}`, want: `{"found":false}`},
+		{name: "delete without keys is an invalid argument",
+			op: "delete", args: `{"keys":[]}`, wantKind: sdk.KindInvalidArgument},
+		{name: "delete of an empty key is an invalid argument",
+			op: "delete", args: `{"keys":["a",""]}`, wantKind: sdk.KindInvalidArgument},
+		{name: "exists counts the keys present", setup: []step{{"set", `{"key":"a","value":"1"}`}, {"set", `{"key":"b","value":"2"}`}},
+			op: "exists", args: `{"keys":["a","b","c"]}`, want: `{"count":2}`},
+		{name: "exists counts a key named twice twice, as Redis does", setup: []step{{"set", `{"key":"a","value":"1"}`}},
+			op: "exists", args: `{"keys":["a","a"]}`, want: `{"count":2}`},
+		{name: "exists of a missing key counts nothing",
+			op: "exists", args: `{"keys":["a"]}`, want: `{"count":0}`},
+		{name: "exists of a single key is not a key argument",
+			op: "exists", args: `{"key":"a"}`, wantKind: sdk.KindInvalidArgument},
+		{name: "expire of a present key counts it", setup: []step{{"set", `{"key":"a","value":"1"}`}},
+			op: "expire", args: `{"key":"a","ttl":"1m"}`, want: `{"count":1}`},
+		{name: "expire of a missing key counts nothing",
+			op: "expire", args: `{"key":"a","ttl":"1m"}`, want: `{"count":0}`},
+		{name: "expire of a missing key does not create it", setup: []step{{"expire", `{"key":"a","ttl":"1m"}`}},
+			op: "exists", args: `{"keys":["a"]}`, want: `{"count":0}`},
+		{name: "expire keeps the value", setup: []step{{"set", `{"key":"a","value":"1"}`}, {"expire", `{"key":"a","ttl":"1m"}`}},
+			op: "get", args: `{"key":"a"}`, want: `{"value":"1","found":true}`},
+		{name: "expire 0s removes the expiry", config: `{"default_ttl":"1h"}`, setup: []step{{"set", `{"key":"a","value":"1","ttl":"1m"}`}, {"expire", `{"key":"a","ttl":"0s"}`}},
+			op: "ttl", args: `{"key":"a"}`, want: `{"found":true}`},
+		{name: "expire with a negative ttl is an invalid argument", setup: []step{{"set", `{"key":"a","value":"1"}`}},
+			op: "expire", args: `{"key":"a","ttl":"-1s"}`, wantKind: sdk.KindInvalidArgument},
+		{name: "expire without a ttl is an invalid argument", setup: []step{{"set", `{"key":"a","value":"1"}`}},
+			op: "expire", args: `{"key":"a"}`, wantKind: sdk.KindInvalidArgument},
 		{name: "ttl is empty for a key that does not expire", setup: []step{{"set", `{"key":"a","value":"1"}`}},
-			op: "ttl", args: `{"key":"a"}`, want: `{"ttl":""}`},
-		{name: "ttl of a missing key is not found",
-			op: "ttl", args: `{"key":"a"}`, wantKind: sdk.KindNotFound},
+			op: "ttl", args: `{"key":"a"}`, want: `{"found":true}`},
+		{name: "ttl of a missing key is not found, without an error",
+			op: "ttl", args: `{"key":"a"}`, want: `{"found":false}`},
 		{name: "incr of a missing key counts from zero",
 			op: "incr", args: `{"key":"n"}`, want: `{"value":1}`},
 		{name: "incr adds by to an integer value", setup: []step{{"set", `{"key":"n","value":"40"}`}},
@@ -109,20 +154,70 @@ func TestMemoryOperations(t *testing.T) {
 			op: "incr", args: `{"key":"n","by":-3}`, want: `{"value":-2}`},
 		{name: "incr stores the new value as a string", setup: []step{{"incr", `{"key":"n","by":7}`}},
 			op: "get", args: `{"key":"n"}`, want: `{"value":"7","found":true}`},
-		{name: "incr of a value that is not an integer is a failed precondition", setup: []step{{"set", `{"key":"n","value":"seven"}`}},
-			op: "incr", args: `{"key":"n"}`, wantKind: sdk.KindFailedPrecondition},
-		{name: "incr that would overflow is a failed precondition", setup: []step{{"set", `{"key":"n","value":"9223372036854775807"}`}},
-			op: "incr", args: `{"key":"n"}`, wantKind: sdk.KindFailedPrecondition},
+		{name: "incr of a value that is not an integer is an invalid argument", setup: []step{{"set", `{"key":"n","value":"seven"}`}},
+			op: "incr", args: `{"key":"n"}`, wantKind: sdk.KindInvalidArgument},
+		{name: "incr of a value that is not an integer leaves it alone", setup: []step{{"set", `{"key":"n","value":"seven"}`}, {"incr", `{"key":"n"}`}},
+			op: "get", args: `{"key":"n"}`, want: `{"value":"seven","found":true}`},
+		{name: "incr of an integer with a plus sign is an invalid argument, as in Redis", setup: []step{{"set", `{"key":"n","value":"+1"}`}},
+			op: "incr", args: `{"key":"n"}`, wantKind: sdk.KindInvalidArgument},
+		{name: "incr of an empty value is an invalid argument", setup: []step{{"set", `{"key":"n","value":""}`}},
+			op: "incr", args: `{"key":"n"}`, wantKind: sdk.KindInvalidArgument},
+		{name: "incr that would overflow is an invalid argument", setup: []step{{"set", `{"key":"n","value":"9223372036854775807"}`}},
+			op: "incr", args: `{"key":"n"}`, wantKind: sdk.KindInvalidArgument},
 		{name: "incr with a by that is not an integer is an invalid argument",
 			op: "incr", args: `{"key":"n","by":"one"}`, wantKind: sdk.KindInvalidArgument},
-		{name: "stats counts entries, hits and misses",
-			setup: []step{{"set", `{"key":"a","value":"1"}`}, {"get", `{"key":"a"}`}, {"get", `{"key":"a"}`}, {"get", `{"key":"b"}`}},
-			op:    "stats", args: `{}`, want: `{"entries":1,"hits":2,"misses":1,"evictions":0,"weighted_size":0}`},
+		{name: "decr of a missing key counts from zero",
+			op: "decr", args: `{"key":"n"}`, want: `{"value":-1}`},
+		{name: "decr subtracts by", setup: []step{{"set", `{"key":"n","value":"44"}`}},
+			op: "decr", args: `{"key":"n","by":2}`, want: `{"value":42}`},
+		{name: "decr of a value that is not an integer is an invalid argument", setup: []step{{"set", `{"key":"n","value":"1.5"}`}},
+			op: "decr", args: `{"key":"n"}`, wantKind: sdk.KindInvalidArgument},
+		{name: "decr that would overflow is an invalid argument", setup: []step{{"set", `{"key":"n","value":"-9223372036854775808"}`}},
+			op: "decr", args: `{"key":"n"}`, wantKind: sdk.KindInvalidArgument},
+		{name: "decr by the smallest int64 is an invalid argument",
+			op: "decr", args: `{"key":"n","by":-9223372036854775808}`, wantKind: sdk.KindInvalidArgument},
+		{name: "mget returns the values in the order asked, missing keys included",
+			setup: []step{{"set", `{"key":"a","value":"1"}`}, {"set", `{"key":"c","value":"3"}`}},
+			op:    "mget", args: `{"keys":["c","b","a","c"]}`, want: `{"values":[{"value":"3","found":true},{"found":false},{"value":"1","found":true},{"value":"3","found":true}]}`},
+		{name: "mget without keys is an invalid argument",
+			op: "mget", args: `{"keys":[]}`, wantKind: sdk.KindInvalidArgument},
+		{name: "mset reports the values stored",
+			op: "mset", args: `{"values":{"a":"1","b":"2"}}`, want: `{"ok":true}`},
+		{name: "mset stores every value", setup: []step{{"set", `{"key":"a","value":"0"}`}, {"mset", `{"values":{"a":"1","b":"2"}}`}},
+			op: "mget", args: `{"keys":["a","b"]}`, want: `{"values":[{"value":"1","found":true},{"value":"2","found":true}]}`},
+		{name: "mset without values is an invalid argument",
+			op: "mset", args: `{"values":{}}`, wantKind: sdk.KindInvalidArgument},
+		{name: "mset of an empty key is an invalid argument",
+			op: "mset", args: `{"values":{"":"1"}}`, wantKind: sdk.KindInvalidArgument},
+		{name: "mset with a negative ttl is an invalid argument",
+			op: "mset", args: `{"values":{"a":"1"},"ttl":"-1s"}`, wantKind: sdk.KindInvalidArgument},
+		{name: "scan of an empty cache returns no keys and no cursor",
+			op: "scan", args: `{}`, want: `{"keys":[],"cursor":""}`},
+		{name: "scan returns the matching keys in order",
+			setup: []step{{"mset", `{"values":{"user:2":"","user:1":"","order:1":"","user:10":"","users":""}}`}},
+			op:    "scan", args: `{"pattern":"user:*"}`, want: `{"keys":["user:1","user:10","user:2"],"cursor":""}`},
+		{name: "scan's * matches a slash, unlike path.Match",
+			setup: []step{{"mset", `{"values":{"a/b/c":"","a/b":"","b/a":""}}`}},
+			op:    "scan", args: `{"pattern":"a/*"}`, want: `{"keys":["a/b","a/b/c"],"cursor":""}`},
+		{name: "scan with a pattern that is not a glob is an invalid argument",
+			op: "scan", args: `{"pattern":"user:[0-9"}`, wantKind: sdk.KindInvalidArgument},
+		{name: "scan with a cursor it did not return is an invalid argument",
+			op: "scan", args: `{"cursor":"42"}`, wantKind: sdk.KindInvalidArgument},
+		{name: "scan with a count of 0 is an invalid argument",
+			op: "scan", args: `{"count":0}`, wantKind: sdk.KindInvalidArgument},
+		{name: "command is unimplemented: the memory plugin has no raw commands",
+			op: "command", args: `{"args":["GET","a"]}`, wantKind: sdk.KindUnimplemented},
+		{name: "stats counts entries, and the keys get and mget found and missed",
+			setup: []step{{"set", `{"key":"a","value":"1"}`}, {"get", `{"key":"a"}`}, {"get", `{"key":"a"}`}, {"get", `{"key":"b"}`}, {"mget", `{"keys":["a","c"]}`}},
+			op:    "stats", args: `{}`, want: `{"entries":1,"hits":3,"misses":2,"evictions":0,"weighted_size":0}`},
+		{name: "stats does not count the reads of writes as hits or misses",
+			setup: []step{{"set", `{"key":"a","value":"1","mode":"nx"}`}, {"set", `{"key":"a","value":"1","mode":"xx"}`}, {"incr", `{"key":"n"}`}, {"expire", `{"key":"a","ttl":"1m"}`}, {"exists", `{"keys":["a","b"]}`}},
+			op:    "stats", args: `{}`, want: `{"entries":2,"hits":0,"misses":0,"evictions":0,"weighted_size":0}`},
 		{name: "stats reports the weighted size when max_bytes is set", config: `{"max_bytes":1000}`,
 			setup: []step{{"set", `{"key":"ab","value":"cde"}`}, {"set", `{"key":"f","value":""}`}},
 			op:    "stats", args: `{}`, want: `{"entries":2,"hits":0,"misses":0,"evictions":0,"weighted_size":6}`},
 		{name: "an unknown operation is unimplemented",
-			op: "scan", args: `{}`, wantKind: sdk.KindUnimplemented},
+			op: "publish", args: `{}`, wantKind: sdk.KindUnimplemented},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,28 +250,72 @@ func TestMemoryEntriesExpireAfterTheirTTL(t *testing.T) {
 	tests := []struct {
 		name   string
 		config string
-		set    string
+		setup  []step
 	}{
-		{name: "the ttl argument of set makes an entry expire", config: `{}`, set: `{"key":"a","value":"1","ttl":"100ms"}`},
-		{name: "default_ttl makes an entry set without ttl expire", config: `{"default_ttl":"100ms"}`, set: `{"key":"a","value":"1"}`},
-		{name: "the ttl argument overrides a longer default_ttl", config: `{"default_ttl":"1h"}`, set: `{"key":"a","value":"1","ttl":"100ms"}`},
+		{name: "the ttl argument of set makes an entry expire", config: `{}`,
+			setup: []step{{"set", `{"key":"a","value":"1","ttl":"100ms"}`}}},
+		{name: "default_ttl makes an entry set without ttl expire", config: `{"default_ttl":"100ms"}`,
+			setup: []step{{"set", `{"key":"a","value":"1"}`}}},
+		{name: "the ttl argument overrides a longer default_ttl", config: `{"default_ttl":"1h"}`,
+			setup: []step{{"set", `{"key":"a","value":"1","ttl":"100ms"}`}}},
+		{name: "set nx with a ttl makes an entry expire", config: `{}`,
+			setup: []step{{"set", `{"key":"a","value":"1","ttl":"100ms","mode":"nx"}`}}},
+		{name: "set xx with a ttl makes an entry expire", config: `{}`,
+			setup: []step{{"set", `{"key":"a","value":"0"}`}, {"set", `{"key":"a","value":"1","ttl":"100ms","mode":"xx"}`}}},
+		{name: "the ttl argument of mset makes its entries expire", config: `{}`,
+			setup: []step{{"mset", `{"values":{"a":"1"},"ttl":"100ms"}`}}},
+		{name: "expire makes a persistent entry expire", config: `{}`,
+			setup: []step{{"set", `{"key":"a","value":"1"}`}, {"expire", `{"key":"a","ttl":"100ms"}`}}},
+		{name: "expire shortens a longer ttl", config: `{}`,
+			setup: []step{{"set", `{"key":"a","value":"1","ttl":"1h"}`}, {"expire", `{"key":"a","ttl":"100ms"}`}}},
+		{name: "incr keeps a short ttl", config: `{}`,
+			setup: []step{{"set", `{"key":"a","value":"1","ttl":"100ms"}`}, {"incr", `{"key":"a"}`}, {"decr", `{"key":"a","by":5}`}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, inst := open(t, tt.config)
-			mustCall(t, inst, "set", tt.set)
-			if got := mustCall(t, inst, "exists", `{"key":"a"}`); got != `{"exists":true}` {
+			for _, s := range tt.setup {
+				mustCall(t, inst, s.op, s.args)
+			}
+			if got := mustCall(t, inst, "exists", `{"keys":["a"]}`); got != `{"count":1}` {
 				t.Fatalf("right after set, exists = %s", got)
 			}
 			time.Sleep(300 * time.Millisecond)
-			if _, err := call(t, inst, "get", `{"key":"a"}`); sdk.KindOf(err) != sdk.KindNotFound {
-				t.Errorf("after the ttl, get: error %v, want kind not_found", err)
+			for _, c := range []struct{ op, args, want string }{
+				{"get", `{"key":"a"}`, `{"found":false}`},
+				{"mget", `{"keys":["a"]}`, `{"values":[{"found":false}]}`},
+				{"exists", `{"keys":["a"]}`, `{"count":0}`},
+				{"ttl", `{"key":"a"}`, `{"found":false}`},
+				{"scan", `{}`, `{"keys":[],"cursor":""}`},
+				{"expire", `{"key":"a","ttl":"1h"}`, `{"count":0}`},
+				{"set", `{"key":"a","value":"2","mode":"xx"}`, `{"ok":false}`},
+				{"delete", `{"keys":["a"]}`, `{"count":0}`},
+			} {
+				if got := mustCall(t, inst, c.op, c.args); got != c.want {
+					t.Errorf("after the ttl, %s %s = %s, want %s", c.op, c.args, got, c.want)
+				}
 			}
-			if got := mustCall(t, inst, "exists", `{"key":"a"}`); got != `{"exists":false}` {
-				t.Errorf("after the ttl, exists = %s", got)
+			if got := mustCall(t, inst, "incr", `{"key":"a"}`); got != `{"value":1}` {
+				t.Errorf("after the ttl, incr counts from %s, want from 0", got)
 			}
-			if _, err := call(t, inst, "ttl", `{"key":"a"}`); sdk.KindOf(err) != sdk.KindNotFound {
-				t.Errorf("after the ttl, ttl: error %v, want kind not_found", err)
+		})
+	}
+}
+
+func TestMemoryExpireZeroMakesAKeyPersist(t *testing.T) {
+	for _, config := range []string{`{}`, `{"default_ttl":"100ms"}`} {
+		t.Run("config "+config, func(t *testing.T) {
+			_, inst := open(t, config)
+			mustCall(t, inst, "set", `{"key":"a","value":"1","ttl":"100ms"}`)
+			if got := mustCall(t, inst, "expire", `{"key":"a","ttl":"0s"}`); got != `{"count":1}` {
+				t.Fatalf("expire 0s = %s", got)
+			}
+			if got := mustCall(t, inst, "ttl", `{"key":"a"}`); got != `{"found":true}` {
+				t.Errorf("after expire 0s, ttl = %s, want no expiry", got)
+			}
+			time.Sleep(300 * time.Millisecond)
+			if got := mustCall(t, inst, "get", `{"key":"a"}`); got != `{"value":"1","found":true}` {
+				t.Errorf("after the former ttl, get = %s, want the value", got)
 			}
 		})
 	}
@@ -195,8 +334,18 @@ func TestMemoryTTLReportsTheTimeLeft(t *testing.T) {
 			setup: []step{{"set", `{"key":"a","value":"1"}`}}, min: 59 * time.Minute, max: time.Hour},
 		{name: "incr keeps the expiry of an existing key", config: `{}`,
 			setup: []step{{"set", `{"key":"a","value":"1","ttl":"2m"}`}, {"incr", `{"key":"a"}`}}, min: 110 * time.Second, max: 2 * time.Minute},
+		{name: "decr keeps the expiry of an existing key", config: `{"default_ttl":"1h"}`,
+			setup: []step{{"set", `{"key":"a","value":"1","ttl":"2m"}`}, {"decr", `{"key":"a"}`}}, min: 110 * time.Second, max: 2 * time.Minute},
 		{name: "incr of a missing key gives it default_ttl", config: `{"default_ttl":"1h"}`,
 			setup: []step{{"incr", `{"key":"a"}`}}, min: 59 * time.Minute, max: time.Hour},
+		{name: "expire sets the time left", config: `{"default_ttl":"1h"}`,
+			setup: []step{{"set", `{"key":"a","value":"1"}`}, {"expire", `{"key":"a","ttl":"2m"}`}}, min: 110 * time.Second, max: 2 * time.Minute},
+		{name: "expire lengthens a shorter ttl", config: `{}`,
+			setup: []step{{"set", `{"key":"a","value":"1","ttl":"1s"}`}, {"expire", `{"key":"a","ttl":"2m"}`}}, min: 110 * time.Second, max: 2 * time.Minute},
+		{name: "set xx gives the key the new ttl", config: `{}`,
+			setup: []step{{"set", `{"key":"a","value":"1","ttl":"1h"}`}, {"set", `{"key":"a","value":"2","ttl":"2m","mode":"xx"}`}}, min: 110 * time.Second, max: 2 * time.Minute},
+		{name: "mset without a ttl gives its keys default_ttl", config: `{"default_ttl":"1h"}`,
+			setup: []step{{"mset", `{"values":{"a":"1","b":"2"}}`}}, min: 59 * time.Minute, max: time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,9 +353,12 @@ func TestMemoryTTLReportsTheTimeLeft(t *testing.T) {
 			for _, s := range tt.setup {
 				mustCall(t, inst, s.op, s.args)
 			}
-			var res struct{ TTL string }
+			var res sdk.KVTTLResult
 			if err := json.Unmarshal([]byte(mustCall(t, inst, "ttl", `{"key":"a"}`)), &res); err != nil {
 				t.Fatal(err)
+			}
+			if !res.Found {
+				t.Fatalf("ttl: key not found")
 			}
 			left, err := time.ParseDuration(res.TTL)
 			if err != nil {
@@ -310,9 +462,19 @@ func TestMemoryClosedResourceIsUnavailable(t *testing.T) {
 	if err := res.Close(ctx); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	for _, op := range []string{"get", "set", "delete", "exists", "ttl", "incr", "stats"} {
+	closedArgs := map[string]string{
+		"get": `{"key":"a"}`, "set": `{"key":"a","value":"1"}`, "delete": `{"keys":["a"]}`, "exists": `{"keys":["a"]}`,
+		"expire": `{"key":"a","ttl":"1s"}`, "ttl": `{"key":"a"}`, "incr": `{"key":"a"}`, "decr": `{"key":"a"}`,
+		"mget": `{"keys":["a"]}`, "mset": `{"values":{"a":"1"}}`, "scan": `{}`, "command": `{"args":["GET","a"]}`, "stats": `{}`,
+	}
+	for _, op := range sdk.KVOperations() {
+		if _, ok := closedArgs[op.Name]; !ok {
+			t.Fatalf("no arguments for %s", op.Name)
+		}
+	}
+	for op, args := range closedArgs {
 		t.Run(op+" on an instance of a closed resource is unavailable", func(t *testing.T) {
-			_, err := call(t, inst, op, `{"key":"a","value":"1"}`)
+			_, err := call(t, inst, op, args)
 			if sdk.KindOf(err) != sdk.KindUnavailable {
 				t.Errorf("%s: error %v, want kind unavailable", op, err)
 			}
@@ -424,46 +586,45 @@ func unjoin(err error) []error {
 
 func TestMemoryInfoDescribesEverything(t *testing.T) {
 	info := memory.New().Info()
-	if info.Name != "memory" || info.Version != "0.1.0" {
-		t.Errorf("Info = %s %s, want memory 0.1.0", info.Name, info.Version)
+	if info.Name != "memory" || info.Version != memory.Version || memory.Version != "0.2.0" {
+		t.Errorf("Info = %s %s, want memory 0.2.0", info.Name, info.Version)
 	}
 	typ, ok := info.Type("memory")
 	if !ok {
 		t.Fatal(`Info has no type "memory"`)
 	}
-	if typ.Description == "" || typ.Pooling != sdk.PoolingShared || fmt.Sprint(typ.Capabilities) != "[kv]" {
+	if typ.Description == "" || typ.Pooling != sdk.PoolingShared || !slices.Equal(typ.Capabilities, []string{sdk.CapabilityKV}) {
 		t.Errorf("type memory: description %q, pooling %q, capabilities %v", typ.Description, typ.Pooling, typ.Capabilities)
+	}
+	if !strings.Contains(typ.Description, "no pub/sub") {
+		t.Errorf("type memory: description %q does not say it has no pub/sub", typ.Description)
 	}
 	for _, a := range typ.Config.Attributes {
 		if a.Description == "" {
 			t.Errorf("config attribute %s has no description", a.Name)
 		}
 	}
-	wantIdempotent := map[string]bool{"get": true, "set": true, "delete": true, "exists": true, "ttl": true, "incr": false, "stats": true}
+	// The kv operations are the sdk's, exactly, so that Describe shows the
+	// same contract as any other kv type; stats is memory's own.
+	kv := sdk.KVOperations()
+	if len(typ.Operations) != len(kv)+1 {
+		t.Fatalf("%d operations, want the %d of the kv capability and stats", len(typ.Operations), len(kv))
+	}
+	for n, want := range kv {
+		if !reflect.DeepEqual(typ.Operations[n], want) {
+			t.Errorf("operation %d = %+v, want the sdk's %+v", n, typ.Operations[n], want)
+		}
+	}
+	if stats := typ.Operations[len(kv)]; stats.Name != "stats" || !stats.Idempotent || stats.Description == "" {
+		t.Errorf("last operation = %+v, want an idempotent, described stats", stats)
+	}
 	_, inst := open(t, `{}`)
 	for _, op := range typ.Operations {
-		t.Run("operation "+op.Name+" is described and implemented", func(t *testing.T) {
-			if op.Description == "" {
-				t.Error("no description")
-			}
-			want, known := wantIdempotent[op.Name]
-			if !known {
-				t.Fatalf("unexpected operation")
-			}
-			if op.Idempotent != want {
-				t.Errorf("Idempotent = %v, want %v", op.Idempotent, want)
-			}
-			for _, a := range op.Args.Attributes {
-				if a.Description == "" {
-					t.Errorf("argument %s has no description", a.Name)
-				}
-			}
-			if _, err := call(t, inst, op.Name, `{}`); sdk.KindOf(err) == sdk.KindUnimplemented {
+		t.Run("operation "+op.Name+" is implemented", func(t *testing.T) {
+			_, err := call(t, inst, op.Name, `{}`)
+			if op.Name != "command" && sdk.KindOf(err) == sdk.KindUnimplemented {
 				t.Errorf("Invoke: %v", err)
 			}
 		})
-	}
-	if len(typ.Operations) != len(wantIdempotent) {
-		t.Errorf("%d operations, want %d", len(typ.Operations), len(wantIdempotent))
 	}
 }

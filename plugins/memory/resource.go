@@ -2,8 +2,6 @@ package memory
 
 import (
 	"context"
-	"math"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +16,11 @@ type Resource struct {
 	defaultTTL time.Duration
 	// cache is nil once the resource is closed.
 	cache atomic.Pointer[otter.Cache[string, item]]
+	// hits and misses count the keys get and mget looked up and found or
+	// did not find. The cache's own counters also count the lookups of
+	// the operations that read a key to write it (set with a mode,
+	// expire, incr, decr), which are not reads of the cache's data.
+	hits, misses atomic.Uint64
 }
 
 // Open returns a handle on the resource's cache.
@@ -85,45 +88,38 @@ func (i *Instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return op(i, c, req)
+	return op(i, ctx, c, req)
 }
 
-type handler func(i *Instance, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error)
+type handler func(i *Instance, ctx context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error)
 
-// The operations' arguments and results.
+// operations are the kv capability's operations, with the sdk's names,
+// arguments and descriptions, and memory's own stats.
+var operations = append(sdk.KVOperations(), sdk.Operation{
+	Name:        "stats",
+	Description: "Returns the number of entries, the keys get and mget found (hits) and did not find (misses), evictions and the weighted size (bytes, when max_bytes is set) of the cache.",
+	Args:        sdk.MustSchemaFor(statsArgs{}),
+	Idempotent:  true,
+})
+
+var handlers = map[string]handler{
+	"get":     (*Instance).get,
+	"set":     (*Instance).set,
+	"delete":  (*Instance).delete,
+	"exists":  (*Instance).exists,
+	"expire":  (*Instance).expire,
+	"ttl":     (*Instance).ttl,
+	"incr":    (*Instance).incr,
+	"decr":    (*Instance).decr,
+	"mget":    (*Instance).mget,
+	"mset":    (*Instance).mset,
+	"scan":    (*Instance).scan,
+	"command": (*Instance).command,
+	"stats":   (*Instance).stats,
+}
+
 type (
-	keyArgs struct {
-		Key string `nebula:"key,required" doc:"The key."`
-	}
-	setArgs struct {
-		Key   string        `nebula:"key,required" doc:"The key."`
-		Value string        `nebula:"value,required" doc:"The value to store."`
-		TTL   time.Duration `nebula:"ttl" doc:"How long the entry lives; unset or 0 uses the resource's default_ttl."`
-	}
-	incrArgs struct {
-		Key string `nebula:"key,required" doc:"The key; a missing key counts from 0."`
-		By  int64  `nebula:"by" default:"1" doc:"The amount to add; may be negative."`
-	}
-	statsArgs struct{}
-
-	getResult struct {
-		Value string `json:"value"`
-		Found bool   `json:"found"`
-	}
-	deleteResult struct {
-		Deleted bool `json:"deleted"`
-	}
-	existsResult struct {
-		Exists bool `json:"exists"`
-	}
-	ttlResult struct {
-		// TTL is the time left, as a Go duration string; empty when the
-		// entry does not expire.
-		TTL string `json:"ttl"`
-	}
-	incrResult struct {
-		Value int64 `json:"value"`
-	}
+	statsArgs   struct{}
 	statsResult struct {
 		Entries      int    `json:"entries"`
 		Hits         uint64 `json:"hits"`
@@ -133,176 +129,18 @@ type (
 	}
 )
 
-var keySchema = sdk.MustSchemaFor(keyArgs{})
-
-var operations = []sdk.Operation{
-	{Name: "get", Description: "Returns the value of a key; a missing or expired key is a not_found error.", Args: keySchema, Idempotent: true},
-	{Name: "set", Description: "Stores a value under a key, replacing any value it had, with an optional time to live.", Args: sdk.MustSchemaFor(setArgs{}), Idempotent: true},
-	{Name: "delete", Description: "Removes a key and reports whether it was present.", Args: keySchema, Idempotent: true},
-	{Name: "exists", Description: "Reports whether a key is present.", Args: keySchema, Idempotent: true},
-	{Name: "ttl", Description: "Returns the time a key has left to live, or an empty string if it does not expire; a missing key is a not_found error.", Args: keySchema, Idempotent: true},
-	{Name: "incr", Description: "Atomically adds to the integer value of a key (a missing key counts from 0), keeping its expiry, and returns the new value.", Args: sdk.MustSchemaFor(incrArgs{})},
-	{Name: "stats", Description: "Returns the number of entries, hits, misses, evictions and weighted size (bytes, when max_bytes is set) of the cache.", Args: sdk.MustSchemaFor(statsArgs{}), Idempotent: true},
-}
-
-var handlers = map[string]handler{
-	"get":    (*Instance).get,
-	"set":    (*Instance).set,
-	"delete": (*Instance).delete,
-	"exists": (*Instance).exists,
-	"ttl":    (*Instance).ttl,
-	"incr":   (*Instance).incr,
-	"stats":  (*Instance).stats,
-}
-
-func decodeKey(req sdk.InvokeRequest) (string, error) {
-	var args keyArgs
-	if err := req.Decode(&args); err != nil {
-		return "", err
-	}
-	return args.Key, checkKey(args.Key)
-}
-
-func checkKey(key string) error {
-	if key == "" {
-		return sdk.Errorf(sdk.KindInvalidArgument, "key must not be empty")
-	}
-	return nil
-}
-
-func (i *Instance) get(c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	key, err := decodeKey(req)
-	if err != nil {
-		return nil, err
-	}
-	it, ok := c.GetIfPresent(key)
-	if !ok {
-		return nil, sdk.Errorf(sdk.KindNotFound, "key %q not found", key)
-	}
-	return getResult{Value: it.value, Found: true}, nil
-}
-
-func (i *Instance) set(c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args setArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
-	if err := checkKey(args.Key); err != nil {
-		return nil, err
-	}
-	if args.TTL < 0 {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "ttl %s must not be negative", args.TTL)
-	}
-	ttl := args.TTL
-	if ttl == 0 {
-		ttl = i.res.defaultTTL
-	}
-	c.Set(args.Key, item{value: args.Value, ttl: ttl})
-	return struct{}{}, nil
-}
-
-func (i *Instance) delete(c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	key, err := decodeKey(req)
-	if err != nil {
-		return nil, err
-	}
-	_, deleted := c.Invalidate(key)
-	return deleteResult{Deleted: deleted}, nil
-}
-
-func (i *Instance) exists(c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	key, err := decodeKey(req)
-	if err != nil {
-		return nil, err
-	}
-	_, ok := c.GetEntryQuietly(key)
-	return existsResult{Exists: ok}, nil
-}
-
-func (i *Instance) ttl(c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	key, err := decodeKey(req)
-	if err != nil {
-		return nil, err
-	}
-	e, ok := c.GetEntryQuietly(key)
-	if !ok {
-		return nil, sdk.Errorf(sdk.KindNotFound, "key %q not found", key)
-	}
-	return ttlResult{TTL: formatTTL(e)}, nil
-}
-
-// forever is a time left beyond which an entry counts as not expiring.
-const forever = 100 * 365 * 24 * time.Hour
-
-func formatTTL(e otter.Entry[string, item]) string {
-	if e.ExpiresAtNano == math.MaxInt64 {
-		return ""
-	}
-	left := e.ExpiresAfter()
-	switch {
-	case left > forever:
-		return ""
-	case left >= time.Second:
-		left = left.Truncate(time.Second)
-	default:
-		left = left.Truncate(time.Millisecond)
-	}
-	return left.String()
-}
-
-func (i *Instance) incr(c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args incrArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
-	if err := checkKey(args.Key); err != nil {
-		return nil, err
-	}
-	var (
-		result int64
-		opErr  error
-	)
-	// The function runs under the key's bucket lock, so concurrent incrs
-	// of a key are serialized. It must not call the cache.
-	c.Compute(args.Key, func(old item, found bool) (item, otter.ComputeOp) {
-		var n int64
-		if found {
-			v, err := strconv.ParseInt(old.value, 10, 64)
-			if err != nil {
-				opErr = sdk.Errorf(sdk.KindFailedPrecondition, "value of key %q is not an integer", args.Key)
-				return old, otter.CancelOp
-			}
-			n = v
-		}
-		if (args.By > 0 && n > math.MaxInt64-args.By) || (args.By < 0 && n < math.MinInt64-args.By) {
-			opErr = sdk.Errorf(sdk.KindFailedPrecondition, "incrementing key %q by %d would overflow", args.Key, args.By)
-			return old, otter.CancelOp
-		}
-		result = n + args.By
-		if found {
-			return item{value: strconv.FormatInt(result, 10), keepTTL: true}, otter.WriteOp
-		}
-		return item{value: strconv.FormatInt(result, 10), ttl: i.res.defaultTTL}, otter.WriteOp
-	})
-	if opErr != nil {
-		return nil, opErr
-	}
-	return incrResult{Value: result}, nil
-}
-
-func (i *Instance) stats(c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
+func (i *Instance) stats(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
 	var args statsArgs
 	if err := req.Decode(&args); err != nil {
 		return nil, err
 	}
 	// Run pending maintenance so that entries and evictions are current.
 	c.CleanUp()
-	s := c.Stats()
 	return statsResult{
 		Entries:      c.EstimatedSize(),
-		Hits:         s.Hits,
-		Misses:       s.Misses,
-		Evictions:    s.Evictions,
+		Hits:         i.res.hits.Load(),
+		Misses:       i.res.misses.Load(),
+		Evictions:    c.Stats().Evictions,
 		WeightedSize: c.WeightedSize(),
 	}, nil
 }
