@@ -1,0 +1,89 @@
+// Package kafka is the nebula-resource driver for Apache Kafka and the
+// brokers that speak its protocol, built on github.com/twmb/franz-go. The
+// user's guide is docs/kafka.md.
+//
+// The driver offers two resource types with the stream capability
+// (sdk.CapabilityStream):
+//
+//   - "kafka", the producer, pooled shared: each instance is one
+//     kgo.Client, safe for concurrent use. Its operations are
+//     sdk.StreamProducerOperations: produce and produce_batch, which
+//     return once the brokers acknowledged the records (acks "all" and
+//     idempotent writes by default).
+//   - "kafka_consumer", pooled exclusive: each instance is one member of
+//     the resource's consumer group, a kgo.Client with ConsumerGroup. Its
+//     operations are sdk.StreamConsumerOperations (poll, commit, seek,
+//     lag) and assignment.
+//
+// # Configuration
+//
+//	resource "kafka" "events" {
+//	  brokers        = ["kafka-1:9092", "kafka-2:9092"]
+//	  sasl_mechanism = "scram-sha-512"   # plain, scram-sha-256, scram-sha-512
+//	  sasl_username  = "app"
+//	  sasl_password  = "..."             # sensitive: never shown
+//	  tls            = true
+//	  acks           = "all"             # default; idempotent (default true) needs it
+//	  compression    = "zstd"
+//	}
+//
+//	resource "kafka_consumer" "indexer" {
+//	  brokers = ["kafka-1:9092"]
+//	  group   = "orders-indexer"
+//	  topics  = ["orders"]
+//	  commit  = "manual"                 # default; or "auto"
+//	  pool {
+//	    min_size = 3
+//	    max_size = 3
+//	    order    = "fifo"
+//	  }
+//	}
+//
+// The two types share the connection settings (Connection) and have their
+// own (Producer, Consumer); a setting of the other type is an unknown
+// attribute. ValidateConfig checks the rules the schema cannot state (a
+// SASL mechanism with both credentials, tls_* settings only with tls,
+// idempotent only with acks "all", known enum values) and reports each at
+// its attribute.
+//
+// # Producing
+//
+// produce and produce_batch build records whose context carries the
+// caller's values but not its cancellation: franz-go fails a whole batch
+// when the context of its first record ends, and a batch of the shared
+// client may hold other callers' records. A call whose context ends
+// returns at once; its records may still be written, until
+// delivery_timeout. An explicit partition travels in the record's context
+// to a wrapper around the configured partitioner (hash = franz-go's
+// StickyKeyPartitioner, Kafka's murmur2 hashing).
+//
+// # Consuming
+//
+// A consumer instance uses BlockRebalanceOnPoll: after a poll hands out
+// records, the group cannot take partitions away from the member until the
+// lease commits, polls again or ends (each calls AllowRebalance). When
+// partitions are revoked (or lost), the member forgets their uncommitted
+// records, so that commit never overwrites the new owner's offsets. In
+// manual mode (DisableAutoCommit) commit commits the offsets after the
+// records handed out (CommitOffsetsSync); in auto mode (AutoCommitMarks) a
+// poll marks the records of the earlier polls, which franz-go commits every
+// auto_commit_interval, and on revoke.
+//
+// Reset, when a lease ends, keeps the membership and moves every partition
+// the lease moved away from the group's committed offset back to it
+// (SetOffsets), so that the next lease is handed what this one did not
+// commit. Close leaves the group (LeaveGroup) before it closes the client,
+// so that the other members get the partitions at once.
+//
+// # Errors
+//
+// Kafka error codes keep their names in sdk.Error.Code and map to kinds:
+// UNKNOWN_TOPIC_OR_PARTITION is not_found, SASL failures unauthenticated,
+// authorization failures permission_denied, group generation errors on
+// commit conflict, other retriable codes and connection failures
+// unavailable. The SASL password is blanked out of every error.
+//
+// The plugin binary is cmd/nebula-plugin-kafka:
+//
+//	func main() { sdk.Serve(kafka.New()) }
+package kafka

@@ -1,0 +1,515 @@
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// The resource types the driver offers.
+const (
+	// ProducerType is the producer: shared pooling, one kgo.Client per
+	// instance.
+	ProducerType = "kafka"
+	// ConsumerType is the consumer: exclusive pooling, each instance one
+	// member of a consumer group.
+	ConsumerType = "kafka_consumer"
+)
+
+// Version is the driver's version.
+const Version = "0.1.0"
+
+// Connection is the part of the configuration both types share: where the
+// brokers are and how to reach them.
+type Connection struct {
+	Brokers               []string      `nebula:"brokers,required" doc:"Seed brokers, host:port (a bare host means port 9092); at least one."`
+	ClientID              string        `nebula:"client_id" default:"nebula-resource" doc:"The client ID sent to the brokers, shown in their logs and quotas."`
+	DialTimeout           time.Duration `nebula:"dial_timeout" default:"10s" doc:"Time allowed to open a connection to a broker, TLS and SASL included."`
+	SASLMechanism         string        `nebula:"sasl_mechanism" default:"" doc:"SASL mechanism: \"\" (none), plain, scram-sha-256 or scram-sha-512."`
+	SASLUsername          string        `nebula:"sasl_username" doc:"SASL user name, with sasl_mechanism."`
+	SASLPassword          string        `nebula:"sasl_password,sensitive" doc:"SASL password, with sasl_mechanism."`
+	TLS                   bool          `nebula:"tls" default:"false" doc:"Connect to the brokers over TLS."`
+	TLSCAFile             string        `nebula:"tls_ca_file" doc:"PEM file of the certificate authorities to trust, with tls; unset trusts the system's."`
+	TLSServerName         string        `nebula:"tls_server_name" doc:"Name to verify the brokers' certificates against, with tls; unset uses each broker's host name."`
+	TLSInsecureSkipVerify bool          `nebula:"tls_insecure_skip_verify" default:"false" doc:"Do not verify the brokers' certificates (testing only), with tls."`
+}
+
+// Producer is the producer part of a "kafka" resource's configuration.
+type Producer struct {
+	Acks            string        `nebula:"acks" default:"all" doc:"Acknowledgement a write waits for: all (every in-sync replica), leader, or none."`
+	Idempotent      bool          `nebula:"idempotent" default:"true" doc:"Idempotent writes: retries never duplicate or reorder records within a partition. Needs acks = \"all\"."`
+	Linger          time.Duration `nebula:"linger" default:"10ms" doc:"How long a partition's batch waits for more records before it is sent; a produce call flushes its own records at once."`
+	BatchMaxBytes   int           `nebula:"batch_max_bytes" default:"1000012" doc:"Largest record batch sent to a partition, in bytes (512 to 104857600); keep it at or below the topic's max.message.bytes."`
+	Compression     string        `nebula:"compression" default:"none" doc:"Batch compression: none, gzip, snappy, lz4 or zstd."`
+	Partitioner     string        `nebula:"partitioner" default:"hash" doc:"How a record without an explicit partition gets one: hash (of the key, as Kafka's Java client; keyless records stick to a partition per batch), round_robin, sticky (ignores keys), or manual (every call must name a partition)."`
+	DeliveryTimeout time.Duration `nebula:"delivery_timeout" default:"30s" doc:"How long a record may take to be acknowledged, retries included, before it fails; 0s means no limit. A call that ends sooner returns, and its records may still be written."`
+}
+
+// Consumer is the consumer part of a "kafka_consumer" resource's
+// configuration.
+type Consumer struct {
+	Group              string        `nebula:"group,required" doc:"The consumer group; every instance of the resource is one member of it."`
+	Topics             []string      `nebula:"topics,required" doc:"The topics the group consumes; at least one."`
+	StartOffset        string        `nebula:"start_offset" default:"earliest" doc:"Where a partition without a committed offset is read from: earliest or latest."`
+	SessionTimeout     time.Duration `nebula:"session_timeout" default:"45s" doc:"How long the group waits for a member's heartbeat before it gives the member's partitions to others."`
+	RebalanceTimeout   time.Duration `nebula:"rebalance_timeout" default:"60s" doc:"How long the group waits for every member to rejoin in a rebalance; a member holding uncommitted records blocks it at most this long."`
+	Commit             string        `nebula:"commit" default:"manual" doc:"manual: only the commit operation commits; auto: the records of a poll are also committed in the background once the next poll starts."`
+	AutoCommitInterval time.Duration `nebula:"auto_commit_interval" default:"5s" doc:"How often auto commit mode commits, with commit = \"auto\"."`
+}
+
+// ProducerConfig is the configuration of a "kafka" resource.
+type ProducerConfig struct {
+	Connection
+	Producer
+}
+
+// ConsumerConfig is the configuration of a "kafka_consumer" resource.
+type ConsumerConfig struct {
+	Connection
+	Consumer
+}
+
+var (
+	connectionSchema = sdk.MustSchemaFor(Connection{})
+	producerSchema   = sdk.MustSchemaFor(Producer{})
+	consumerSchema   = sdk.MustSchemaFor(Consumer{})
+)
+
+func joinSchemas(ss ...sdk.Schema) sdk.Schema {
+	var out sdk.Schema
+	for _, s := range ss {
+		out.Attributes = append(out.Attributes, s.Attributes...)
+	}
+	return out
+}
+
+// Driver is the Kafka driver. Its zero value is ready to use; New returns
+// one.
+type Driver struct{}
+
+// New returns the Kafka driver.
+func New() *Driver { return &Driver{} }
+
+// Info describes the driver's two resource types.
+func (d *Driver) Info() sdk.DriverInfo {
+	producerOps := sdk.StreamProducerOperations()
+	consumerOps := append(sdk.StreamConsumerOperations(), sdk.Operation{
+		Name:        "assignment",
+		Description: "Returns this member's ID, the group generation and the partitions assigned to it.",
+		Args:        sdk.MustSchemaFor(sdk.StreamNoArgs{}),
+		Idempotent:  true,
+	})
+	return sdk.DriverInfo{
+		Name:    "kafka",
+		Version: Version,
+		Types: []sdk.ResourceType{{
+			Name:         ProducerType,
+			Description:  "A Kafka producer: each instance is one franz-go client, safe for concurrent use, that writes records and waits for their acknowledgement.",
+			Config:       joinSchemas(connectionSchema, producerSchema),
+			Capabilities: []string{sdk.CapabilityStream},
+			Pooling:      sdk.PoolingShared,
+			Operations:   producerOps,
+		}, {
+			Name:         ConsumerType,
+			Description:  "A Kafka consumer group: each instance is one member of the group, leased by one caller at a time, that polls records and commits after processing.",
+			Config:       joinSchemas(connectionSchema, consumerSchema),
+			Capabilities: []string{sdk.CapabilityStream},
+			Pooling:      sdk.PoolingExclusive,
+			Operations:   consumerOps,
+		}},
+	}
+}
+
+// ValidateConfig checks a configuration without connecting.
+func (d *Driver) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
+	switch req.Type {
+	case ProducerType:
+		_, err := decodeProducer(req.Config)
+		return err
+	case ConsumerType:
+		_, err := decodeConsumer(req.Config)
+		return err
+	}
+	return unknownType(req.Type)
+}
+
+// Configure checks the configuration and keeps what Open needs. It opens
+// no connection.
+func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
+	switch req.Type {
+	case ProducerType:
+		cfg, err := decodeProducer(req.Config)
+		if err != nil {
+			return nil, err
+		}
+		base, err := cfg.Connection.options()
+		if err != nil {
+			return nil, err
+		}
+		return &ProducerResource{resource: newResource(req.Name, cfg.Connection), cfg: cfg, opts: append(base, cfg.Producer.options()...)}, nil
+	case ConsumerType:
+		cfg, err := decodeConsumer(req.Config)
+		if err != nil {
+			return nil, err
+		}
+		base, err := cfg.Connection.options()
+		if err != nil {
+			return nil, err
+		}
+		return &ConsumerResource{resource: newResource(req.Name, cfg.Connection), cfg: cfg, base: base}, nil
+	}
+	return nil, unknownType(req.Type)
+}
+
+func unknownType(name string) error {
+	return sdk.Errorf(sdk.KindInvalidArgument, "kafka driver has no resource type %q; it offers %q and %q", name, ProducerType, ConsumerType)
+}
+
+func decodeProducer(raw json.RawMessage) (ProducerConfig, error) {
+	var c ProducerConfig
+	if err := decodeParts(raw, part{connectionSchema, &c.Connection}, part{producerSchema, &c.Producer}); err != nil {
+		return c, err
+	}
+	return c, errors.Join(append(c.Connection.validate(), c.Producer.validate()...)...)
+}
+
+func decodeConsumer(raw json.RawMessage) (ConsumerConfig, error) {
+	var c ConsumerConfig
+	if err := decodeParts(raw, part{connectionSchema, &c.Connection}, part{consumerSchema, &c.Consumer}); err != nil {
+		return c, err
+	}
+	return c, errors.Join(append(c.Connection.validate(), c.Consumer.validate()...)...)
+}
+
+// part is one struct of a configuration made of several, with its schema.
+type part struct {
+	schema sdk.Schema
+	into   any
+}
+
+// decodeParts splits a configuration's attributes among the parts by their
+// schemas and decodes each part with sdk.Decode, so that defaults,
+// required attributes and sensitive values behave as for one struct.
+func decodeParts(raw json.RawMessage, parts ...part) error {
+	var obj map[string]json.RawMessage
+	if t := bytes.TrimSpace(raw); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return sdk.Errorf(sdk.KindInvalidArgument, "want a JSON object: %v", err)
+		}
+	}
+	split := make([]map[string]json.RawMessage, len(parts))
+	var msgs []string
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		found := false
+		for i, p := range parts {
+			if _, ok := p.schema.Attribute(k); ok {
+				if split[i] == nil {
+					split[i] = map[string]json.RawMessage{}
+				}
+				split[i][k] = obj[k]
+				found = true
+				break
+			}
+		}
+		if !found {
+			msgs = append(msgs, fmt.Sprintf("unknown attribute %q", k))
+		}
+	}
+	for i, p := range parts {
+		b, _ := json.Marshal(split[i])
+		if err := sdk.Decode(b, p.into); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	if len(msgs) > 0 {
+		return &sdk.Error{Kind: sdk.KindInvalidArgument, Message: strings.Join(msgs, "; ")}
+	}
+	return nil
+}
+
+func (c Connection) validate() []error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, sdk.AttributeError("brokers", "at least one broker is required", `Set brokers = ["kafka-1:9092", "kafka-2:9092"].`))
+	}
+	for _, b := range c.Brokers {
+		if strings.TrimSpace(b) == "" || strings.ContainsAny(b, " ,;\t\n") {
+			errs = append(errs, sdk.AttributeError("brokers", fmt.Sprintf("%q is not a broker address", b),
+				`Give each broker as its own list element, host:port, e.g. ["kafka-1:9092", "kafka-2:9092"].`))
+		}
+	}
+	if len(c.ClientID) > 256 {
+		errs = append(errs, sdk.AttributeError("client_id", "longer than 256 characters", "Use a shorter client ID."))
+	}
+	if c.DialTimeout < 0 {
+		errs = append(errs, sdk.AttributeError("dial_timeout", "must not be negative", `Set a duration such as "10s".`))
+	}
+	switch c.SASLMechanism {
+	case "":
+		if c.SASLUsername != "" || c.SASLPassword != "" {
+			errs = append(errs, sdk.AttributeError("sasl_mechanism", "SASL credentials are set but no mechanism",
+				`Set sasl_mechanism = "plain", "scram-sha-256" or "scram-sha-512", or remove sasl_username and sasl_password.`))
+		}
+	case "plain", "scram-sha-256", "scram-sha-512":
+		if c.SASLUsername == "" {
+			errs = append(errs, sdk.AttributeError("sasl_username", "required with sasl_mechanism", "Set the SASL user name."))
+		}
+		if c.SASLPassword == "" {
+			errs = append(errs, sdk.AttributeError("sasl_password", "required with sasl_mechanism", "Set the SASL password (it is sensitive: never logged or shown)."))
+		}
+	default:
+		errs = append(errs, sdk.AttributeError("sasl_mechanism", fmt.Sprintf("unknown SASL mechanism %q", c.SASLMechanism),
+			`Use "plain", "scram-sha-256" or "scram-sha-512", or leave it unset for no SASL.`))
+	}
+	if !c.TLS {
+		for _, a := range []struct {
+			name string
+			set  bool
+		}{{"tls_ca_file", c.TLSCAFile != ""}, {"tls_server_name", c.TLSServerName != ""}, {"tls_insecure_skip_verify", c.TLSInsecureSkipVerify}} {
+			if a.set {
+				errs = append(errs, sdk.AttributeError(a.name, "set without tls = true", "Set tls = true to connect over TLS, or remove "+a.name+"."))
+			}
+		}
+	}
+	if c.TLS && c.TLSCAFile != "" {
+		if _, err := loadCAs(c.TLSCAFile); err != nil {
+			errs = append(errs, sdk.AttributeError("tls_ca_file", err.Error(), "Give the path of a readable PEM file of CA certificates."))
+		}
+	}
+	return errs
+}
+
+func loadCAs(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the CA file: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("the CA file holds no PEM certificate")
+	}
+	return pool, nil
+}
+
+// options returns the kgo options of the connection. Its errors never
+// carry the password.
+func (c Connection) options() ([]kgo.Opt, error) {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.Brokers...),
+		kgo.ClientID(c.ClientID),
+		kgo.WithLogger(slogLogger{}),
+	}
+	if c.DialTimeout > 0 {
+		opts = append(opts, kgo.DialTimeout(c.DialTimeout))
+	}
+	switch c.SASLMechanism {
+	case "plain":
+		opts = append(opts, kgo.SASL(plain.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsMechanism()))
+	case "scram-sha-256":
+		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsSha256Mechanism()))
+	case "scram-sha-512":
+		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsSha512Mechanism()))
+	}
+	if c.TLS {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName, InsecureSkipVerify: c.TLSInsecureSkipVerify}
+		if c.TLSCAFile != "" {
+			pool, err := loadCAs(c.TLSCAFile)
+			if err != nil {
+				return nil, sdk.AttributeError("tls_ca_file", err.Error(), "Give the path of a readable PEM file of CA certificates.")
+			}
+			tc.RootCAs = pool
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	return opts, nil
+}
+
+func (p Producer) validate() []error {
+	var errs []error
+	switch p.Acks {
+	case "all", "leader", "none":
+	default:
+		errs = append(errs, sdk.AttributeError("acks", fmt.Sprintf("unknown acks %q", p.Acks), `Use "all", "leader" or "none".`))
+	}
+	if p.Idempotent && p.Acks != "all" {
+		errs = append(errs, sdk.AttributeError("idempotent", "idempotent writes need acks = \"all\"",
+			`Set idempotent = false to use acks = "`+p.Acks+`", or set acks = "all".`))
+	}
+	if p.Linger < 0 {
+		errs = append(errs, sdk.AttributeError("linger", "must not be negative", `Set a duration such as "10ms", or "0s" not to linger.`))
+	}
+	if p.BatchMaxBytes < 512 || p.BatchMaxBytes > 100<<20 {
+		errs = append(errs, sdk.AttributeError("batch_max_bytes", "out of range", "Set a size from 512 to 104857600 bytes; Kafka's default limit is 1000012."))
+	}
+	switch p.Compression {
+	case "none", "gzip", "snappy", "lz4", "zstd":
+	default:
+		errs = append(errs, sdk.AttributeError("compression", fmt.Sprintf("unknown compression %q", p.Compression), `Use "none", "gzip", "snappy", "lz4" or "zstd".`))
+	}
+	switch p.Partitioner {
+	case "hash", "round_robin", "sticky", "manual":
+	default:
+		errs = append(errs, sdk.AttributeError("partitioner", fmt.Sprintf("unknown partitioner %q", p.Partitioner), `Use "hash", "round_robin", "sticky" or "manual".`))
+	}
+	if p.DeliveryTimeout < 0 {
+		errs = append(errs, sdk.AttributeError("delivery_timeout", "must not be negative", `Set a duration such as "30s", or "0s" for no limit.`))
+	}
+	return errs
+}
+
+// options returns the kgo options of a validated producer configuration.
+func (p Producer) options() []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.ProducerLinger(p.Linger),
+		kgo.ProducerBatchMaxBytes(int32(p.BatchMaxBytes)),
+		kgo.RecordPartitioner(newPartitioner(p.Partitioner)),
+	}
+	switch p.Acks {
+	case "all":
+		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	case "leader":
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()))
+	case "none":
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()))
+	}
+	if !p.Idempotent {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	switch p.Compression {
+	case "none":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	case "gzip":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.GzipCompression()))
+	case "snappy":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
+	case "lz4":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()))
+	case "zstd":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	}
+	if p.DeliveryTimeout > 0 {
+		opts = append(opts, kgo.RecordDeliveryTimeout(p.DeliveryTimeout))
+	}
+	return opts
+}
+
+func (c Consumer) validate() []error {
+	var errs []error
+	if strings.TrimSpace(c.Group) == "" {
+		errs = append(errs, sdk.AttributeError("group", "must not be empty", `Name the consumer group, e.g. group = "orders-indexer".`))
+	}
+	if len(c.Topics) == 0 {
+		errs = append(errs, sdk.AttributeError("topics", "at least one topic is required", `Set topics = ["orders"].`))
+	}
+	seen := map[string]bool{}
+	for _, t := range c.Topics {
+		if strings.TrimSpace(t) == "" {
+			errs = append(errs, sdk.AttributeError("topics", "a topic name is empty", "Remove the empty element."))
+		} else if seen[t] {
+			errs = append(errs, sdk.AttributeError("topics", fmt.Sprintf("topic %q is listed twice", t), "List each topic once."))
+		}
+		seen[t] = true
+	}
+	switch c.StartOffset {
+	case "earliest", "latest":
+	default:
+		errs = append(errs, sdk.AttributeError("start_offset", fmt.Sprintf("unknown start offset %q", c.StartOffset), `Use "earliest" or "latest".`))
+	}
+	if c.SessionTimeout <= 0 {
+		errs = append(errs, sdk.AttributeError("session_timeout", "must be positive", `Set a duration such as "45s"; the brokers bound it (group.min.session.timeout.ms, group.max.session.timeout.ms).`))
+	}
+	if c.RebalanceTimeout <= 0 {
+		errs = append(errs, sdk.AttributeError("rebalance_timeout", "must be positive", `Set a duration such as "60s".`))
+	}
+	switch c.Commit {
+	case "manual":
+	case "auto":
+		if c.AutoCommitInterval <= 0 {
+			errs = append(errs, sdk.AttributeError("auto_commit_interval", "must be positive with commit = \"auto\"", `Set a duration such as "5s".`))
+		}
+	default:
+		errs = append(errs, sdk.AttributeError("commit", fmt.Sprintf("unknown commit mode %q", c.Commit), `Use "manual" (commit with the commit operation) or "auto".`))
+	}
+	return errs
+}
+
+// resource is what both resource types share: the name, the secrets to
+// keep out of errors, and the open instances, closed with the resource.
+type resource struct {
+	name    string
+	secrets []string
+
+	mu        sync.Mutex
+	instances map[closer]struct{}
+	closed    bool
+}
+
+type closer interface{ Close(context.Context) error }
+
+func newResource(name string, c Connection) *resource {
+	r := &resource{name: name, instances: map[closer]struct{}{}}
+	if c.SASLPassword != "" {
+		r.secrets = append(r.secrets, c.SASLPassword)
+	}
+	return r
+}
+
+func (r *resource) add(c closer) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return sdk.Errorf(sdk.KindFailedPrecondition, "kafka resource %s is closed", r.name)
+	}
+	r.instances[c] = struct{}{}
+	return nil
+}
+
+func (r *resource) remove(c closer) {
+	r.mu.Lock()
+	delete(r.instances, c)
+	r.mu.Unlock()
+}
+
+// Close closes the instances the host left open.
+func (r *resource) Close(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	left := make([]closer, 0, len(r.instances))
+	for c := range r.instances {
+		left = append(left, c)
+	}
+	r.mu.Unlock()
+	var errs []error
+	for _, c := range left {
+		errs = append(errs, c.Close(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Interface guards.
+var (
+	_ sdk.Driver          = (*Driver)(nil)
+	_ sdk.ConfigValidator = (*Driver)(nil)
+	_ sdk.Resource        = (*ProducerResource)(nil)
+	_ sdk.Resource        = (*ConsumerResource)(nil)
+)
