@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"strings"
 	"context"
 	"errors"
 	"fmt"
@@ -193,3 +194,35 @@ func (e *ConfigError) Error() string {
 func AttributeError(attribute, summary, detail string) error {
 	return &ConfigError{Attribute: attribute, Summary: summary, Detail: detail}
 }
+
+// Redact returns err with every non-empty secret in its text replaced by
+// "[redacted]". The result unwraps to err, so errors.Is and errors.As
+// still see the cause inside the plugin; only the text crosses to the
+// host. It returns err itself when no secret occurs in it. Drivers call it
+// on the errors of their backend's client, which may quote a DSN or a
+// password.
+func Redact(err error, secrets ...string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := msg
+	for _, s := range secrets {
+		if s != "" {
+			clean = strings.ReplaceAll(clean, s, "[redacted]")
+		}
+	}
+	if clean == msg {
+		return err
+	}
+	return &redactedError{msg: clean, err: err}
+}
+
+// redactedError is an error whose text has secrets removed.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

@@ -15,29 +15,8 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// redacted is an error whose text has the resource's secrets removed. It
-// unwraps to the original, so errors.Is and errors.As still see the cause
-// in process; only the text crosses the plugin boundary.
-type redacted struct {
-	msg string
-	err error
-}
-
-func (e *redacted) Error() string { return e.msg }
-func (e *redacted) Unwrap() error { return e.err }
-
 // scrub returns err with every secret in its text replaced.
-func scrub(secrets []string, err error) error {
-	msg := err.Error()
-	clean := msg
-	for _, s := range secrets {
-		clean = strings.ReplaceAll(clean, s, "[redacted]")
-	}
-	if clean == msg {
-		return err
-	}
-	return &redacted{msg: clean, err: err}
-}
+func scrub(secrets []string, err error) error { return sdk.Redact(err, secrets...) }
 
 var truth = true
 
