@@ -1,10 +1,10 @@
 package sdk
 
 import (
-	"strings"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Kind classifies an error so that the host can decide what to do with it
