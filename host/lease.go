@@ -302,6 +302,11 @@ func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Rea
 	if out == nil {
 		out = io.Discard
 	}
+	// A stream may run until it is canceled (a subscription does): the
+	// host's Close cancels it, rather than waiting shutdown_timeout for it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(l.h.life, cancel)()
 	ctx, c := l.r.beginCall(ctx, op, l.owner, "")
 	done, err := l.r.pol.admit(ctx)
 	if err != nil {
