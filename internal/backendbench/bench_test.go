@@ -21,6 +21,7 @@ import (
 
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
+	"github.com/nebula-resource/nebula-resource/plugins/kafka"
 )
 
 func env(name, def string) string {
@@ -30,14 +31,17 @@ func env(name, def string) string {
 	return def
 }
 
-// startHost builds the plugin and starts a host with the configuration.
-func startHost(b *testing.B, plugin, hcl string) *host.Host {
+// startHost builds the plugin (unless plugin is "") and starts a host
+// with the configuration.
+func startHost(b *testing.B, plugin, hcl string, opts ...host.Option) *host.Host {
 	b.Helper()
 	dir := b.TempDir()
-	out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "nebula-plugin-"+plugin),
-		"github.com/nebula-resource/nebula-resource/plugins/"+plugin+"/cmd/nebula-plugin-"+plugin).CombinedOutput()
-	if err != nil {
-		b.Fatalf("build the %s plugin: %v\n%s", plugin, err, out)
+	if plugin != "" {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "nebula-plugin-"+plugin),
+			"github.com/nebula-resource/nebula-resource/plugins/"+plugin+"/cmd/nebula-plugin-"+plugin).CombinedOutput()
+		if err != nil {
+			b.Fatalf("build the %s plugin: %v\n%s", plugin, err, out)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o600); err != nil {
 		b.Fatal(err)
@@ -46,7 +50,7 @@ func startHost(b *testing.B, plugin, hcl string) *host.Host {
 	if diags.HasErrors() {
 		b.Fatal(diags.Error())
 	}
-	h, err := host.New(cfg, host.WithPluginDir(dir), host.WithLogger(slog.New(slog.DiscardHandler)))
+	h, err := host.New(cfg, append([]host.Option{host.WithPluginDir(dir), host.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -146,8 +150,23 @@ func BenchmarkKafkaProduce(b *testing.B) {
 		b.ReportMetric(float64(b.N*batch)/time.Since(began).Seconds(), "records/s")
 	})
 
-	b.Run("via=host-plugin", func(b *testing.B) {
-		h := startHost(b, "kafka", fmt.Sprintf("resource \"kafka\" \"events\" {\n  brokers = [%q]\n  linger  = \"0s\"\n}\n", brokers))
+	for _, via := range []string{"host-in-process", "host-plugin"} {
+		b.Run("via="+via, func(b *testing.B) {
+			src := fmt.Sprintf("resource \"kafka\" \"events\" {\n  brokers = [%q]\n  linger  = \"0s\"\n}\n", brokers)
+			var h *host.Host
+			if via == "host-plugin" {
+				h = startHost(b, "kafka", src)
+			} else {
+				h = startHost(b, "", src, host.WithDriver("kafka", kafka.New()))
+			}
+			produceBatches(b, h, topic, value, batch)
+		})
+	}
+}
+
+func produceBatches(b *testing.B, h *host.Host, topic, value string, batch int) {
+	ctx := context.Background()
+	{
 		values := make([]string, batch)
 		for i := range values {
 			values[i] = value
@@ -160,5 +179,5 @@ func BenchmarkKafkaProduce(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(b.N*batch)/time.Since(began).Seconds(), "records/s")
-	})
+	}
 }
