@@ -87,12 +87,7 @@ func newTelemetry(h *Host, cfg config.Telemetry, o *options) (*telemetry, error)
 // Gatherer returns the registry the host's metrics are in, for serving
 // /metrics; nil when metrics are off (telemetry { metrics { enabled =
 // false } } without WithMetricsRegistry).
-func (h *Host) Gatherer() prometheus.Gatherer {
-	if h == nil || h.tel == nil {
-		return nil
-	}
-	return h.tel.gatherer
-}
+func (h *Host) Gatherer() prometheus.Gatherer { return h.tel.gatherer }
 
 // endpoint is what the host can tell of a resource's backend for the
 // semantic conventions: the database system, the database, and the server.

@@ -99,14 +99,15 @@ func New(h *host.Host, cfg Config) *Server {
 	s.mux.HandleFunc("GET /livez", s.livez)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.HandleFunc("GET /v1/health", s.health)
-	if g := h.Gatherer(); g != nil {
-		s.mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.log}}))
-	}
 	s.mux.HandleFunc("GET /v1/resources", s.listResources)
 	s.mux.HandleFunc("GET /v1/resources/{name}", s.getResource)
 	s.mux.HandleFunc("GET /v1/plugins", s.listPlugins)
 	s.mux.HandleFunc("POST /v1/resources/{name}/invoke", s.invoke)
 	s.mux.HandleFunc("POST /v1/resources/{name}/stream/{op}", s.stream)
+	// A nil host makes a server that is only asked to check its address.
+	if h != nil && h.Gatherer() != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(h.Gatherer(), promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.log}}))
+	}
 	return s
 }
 

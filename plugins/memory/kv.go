@@ -35,6 +35,16 @@ func checkKeys(keys []string) error {
 	return nil
 }
 
+// decodeKeys decodes and checks the keys argument of delete, exists and
+// mget.
+func decodeKeys(req sdk.InvokeRequest) ([]string, error) {
+	var args sdk.KVKeysArgs
+	if err := req.Decode(&args); err != nil {
+		return nil, err
+	}
+	return args.Keys, checkKeys(args.Keys)
+}
+
 // lifetime returns the time to live a write gives an entry: ttl, or the
 // resource's default_ttl when ttl is 0.
 func (i *Instance) lifetime(ttl time.Duration) (time.Duration, error) {
@@ -130,15 +140,12 @@ func (i *Instance) mset(_ context.Context, c *otter.Cache[string, item], req sdk
 }
 
 func (i *Instance) mget(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVKeysArgs
-	if err := req.Decode(&args); err != nil {
+	keys, err := decodeKeys(req)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkKeys(args.Keys); err != nil {
-		return nil, err
-	}
-	values := make([]sdk.KVGetResult, len(args.Keys))
-	for n, k := range args.Keys {
+	values := make([]sdk.KVGetResult, len(keys))
+	for n, k := range keys {
 		values[n] = i.lookup(c, k)
 	}
 	return sdk.KVMGetResult{Values: values}, nil
@@ -146,15 +153,12 @@ func (i *Instance) mget(_ context.Context, c *otter.Cache[string, item], req sdk
 
 // delete counts the keys it removed; a key named twice is removed once.
 func (i *Instance) delete(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVKeysArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
-	if err := checkKeys(args.Keys); err != nil {
+	keys, err := decodeKeys(req)
+	if err != nil {
 		return nil, err
 	}
 	var n int64
-	for _, k := range args.Keys {
+	for _, k := range keys {
 		if _, deleted := c.Invalidate(k); deleted {
 			n++
 		}
@@ -165,15 +169,12 @@ func (i *Instance) delete(_ context.Context, c *otter.Cache[string, item], req s
 // exists counts the keys present; as in Redis, a key named twice counts
 // twice.
 func (i *Instance) exists(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVKeysArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
-	if err := checkKeys(args.Keys); err != nil {
+	keys, err := decodeKeys(req)
+	if err != nil {
 		return nil, err
 	}
 	var n int64
-	for _, k := range args.Keys {
+	for _, k := range keys {
 		if _, ok := c.GetEntryQuietly(k); ok {
 			n++
 		}
