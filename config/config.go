@@ -130,6 +130,19 @@ type Plugin struct {
 	Args []string
 	// Env holds environment variables set for the plugin process.
 	Env map[string]string
+	// StartTimeout bounds one start of the plugin, from running the
+	// binary to its first answer (start_timeout). Zero means the host's
+	// default, 30s.
+	StartTimeout time.Duration
+	// RestartResetAfter is how long a restarted plugin must run before
+	// its next exit is treated as a first one, restarted after the
+	// shortest delay (restart_reset_after). Zero means the host's
+	// default, 5s.
+	RestartResetAfter time.Duration
+	// AllowWorldWritable lets the host start the plugin although its
+	// binary, or a directory above it, is writable by every user
+	// (allow_world_writable). Default false: such a plugin is refused.
+	AllowWorldWritable bool
 	// DeclRange is the plugin block's header.
 	DeclRange hcl.Range
 }

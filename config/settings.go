@@ -41,6 +41,9 @@ var pluginSchema = &hcl.BodySchema{
 		{Name: "sha256"},
 		{Name: "args"},
 		{Name: "env"},
+		{Name: "start_timeout"},
+		{Name: "restart_reset_after"},
+		{Name: "allow_world_writable"},
 	},
 }
 
@@ -119,6 +122,9 @@ func decodePlugin(block *hcl.Block, ev *evaluator) (*Plugin, hcl.Diagnostics) {
 	}
 	d.strings("args", &p.Args)
 	d.stringMap("env", &p.Env)
+	d.duration("start_timeout", &p.StartTimeout)
+	d.duration("restart_reset_after", &p.RestartResetAfter)
+	d.bool("allow_world_writable", &p.AllowWorldWritable)
 	return p, append(diags, d.diags...)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -87,10 +88,13 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 	for name, d := range o.drivers {
 		c.providers = append(c.providers, &provider{name: name, local: d, info: d.Info()})
 	}
-	newSup := func(name, path, sum string, args []string, env map[string]string) *provider {
-		p := &provider{name: name}
+	newSup := func(pl *config.Plugin) *provider {
+		p := &provider{name: pl.Name}
 		p.sup = supervisor.New(supervisor.Config{
-			Name: name, Path: path, SHA256: sum, Args: args, Env: env,
+			Name: pl.Name, Path: pl.Path, SHA256: pl.SHA256, Args: pl.Args, Env: pl.Env,
+			StartTimeout:       pl.StartTimeout,
+			ResetAfter:         pl.RestartResetAfter,
+			AllowWorldWritable: pl.AllowWorldWritable,
 			// The plugin exports its spans to the host's collector and
 			// follows the host's sampling decision.
 			Tracing: supervisor.Tracing{
@@ -115,16 +119,11 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 	}
 	var declared []*provider
 	for _, pl := range cfg.Plugins {
-		if _, err := os.Stat(pl.Path); err != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Plugin binary not found",
-				Detail:   fmt.Sprintf("Plugin %q: %v. Build it (make build) or fix path.", pl.Name, err),
-				Subject:  pl.DeclRange.Ptr(),
-			})
+		if err := supervisor.CheckBinary(pl.Path, pl.AllowWorldWritable); err != nil {
+			diags = append(diags, binaryDiagnostic(fmt.Sprintf("Plugin %q", pl.Name), err, pl.DeclRange.Ptr()))
 			continue
 		}
-		declared = append(declared, newSup(pl.Name, pl.Path, pl.SHA256, pl.Args, pl.Env))
+		declared = append(declared, newSup(pl))
 	}
 	if diags.HasErrors() {
 		return c, diags, nil
@@ -145,13 +144,31 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 			continue
 		}
 		seen[r.Type] = true
+		// The first usable binary wins; when there is none, what is wrong
+		// with the first file of that name is the diagnostic, rather than
+		// an unknown resource type with a "did you mean" of itself.
+		var problem error
 		for _, dir := range dirs {
 			path := filepath.Join(dir, PluginPrefix+r.Type)
-			if st, err := os.Stat(path); err == nil && !st.IsDir() {
-				found = append(found, newSup(r.Type, path, "", nil, nil))
+			if _, err := os.Lstat(path); err != nil {
+				continue
+			}
+			err := supervisor.CheckBinary(path, false)
+			if err == nil {
+				found = append(found, newSup(&config.Plugin{Name: r.Type, Path: path}))
+				problem = nil
 				break
 			}
+			if problem == nil {
+				problem = err
+			}
 		}
+		if problem != nil {
+			diags = append(diags, binaryDiagnostic(fmt.Sprintf("The plugin for resource type %q", r.Type), problem, r.DeclRange.Ptr()))
+		}
+	}
+	if diags.HasErrors() {
+		return c, diags, nil
 	}
 	if err := startAll(ctx, found); err != nil {
 		c.providers = append(c.providers, found...)
@@ -163,12 +180,31 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 	for _, dir := range dirs {
 		matches, _ := filepath.Glob(filepath.Join(dir, PluginPrefix+"*"))
 		for _, m := range matches {
+			// Only what could run is a known type: not a directory, not
+			// a file no one may execute.
+			if supervisor.CheckBinary(m, true) != nil {
+				continue
+			}
 			if name := strings.TrimPrefix(filepath.Base(m), PluginPrefix); c.types[name] == nil {
 				c.installed = append(c.installed, name)
 			}
 		}
 	}
 	return c, diags, nil
+}
+
+// binaryDiagnostic reports a plugin binary the host will not start.
+func binaryDiagnostic(what string, err error, subject *hcl.Range) *hcl.Diagnostic {
+	summary := "Not a plugin binary"
+	detail := fmt.Sprintf("%s: %v.", what, err)
+	switch {
+	case errors.Is(err, supervisor.ErrInsecurePermissions):
+		summary = "Plugin binary writable by every user"
+	case errors.Is(err, fs.ErrNotExist):
+		summary = "Plugin binary not found"
+		detail += " Build it (make build) or fix the path."
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: subject}
 }
 
 // index maps each resource type to its provider; a type offered twice is a

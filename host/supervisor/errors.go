@@ -19,6 +19,19 @@ var (
 	ErrPluginDown = errors.New("plugin is not running")
 	// ErrClosed means the supervisor has been closed.
 	ErrClosed = errors.New("plugin supervisor closed")
+	// ErrNotPluginBinary means the path does not name a file the host
+	// can run: nothing is there, or a directory, or a file no one may
+	// execute.
+	ErrNotPluginBinary = errors.New("not a plugin binary")
+	// ErrInsecurePermissions means every local user may replace the
+	// plugin binary: it, or a directory above it, is world-writable.
+	ErrInsecurePermissions = errors.New("plugin binary is writable by every user")
+	// ErrStartTimeout means the plugin did not start within its start
+	// timeout; its process group was killed.
+	ErrStartTimeout = errors.New("plugin start timed out")
+	// ErrHandshake means the plugin did not speak go-plugin's handshake:
+	// it exited first, or printed something else on stdout.
+	ErrHandshake = errors.New("plugin handshake failed")
 )
 
 // StartError is a failure to start a plugin.

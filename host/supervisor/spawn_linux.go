@@ -1,9 +1,12 @@
 package supervisor
 
 import (
+	"errors"
 	"os/exec"
 	"runtime"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // lockSpawnThread pins the calling goroutine to its OS thread. Plugins are
@@ -13,16 +16,27 @@ import (
 // which the supervisor's run loop does.
 func lockSpawnThread() { runtime.LockOSThread() }
 
-// setParentDeathSignal makes the kernel SIGKILL the plugin when the thread
-// that started it ends. It also puts the plugin in a process group of its
-// own: a signal for the host's group (Ctrl-C in a terminal, a service
-// manager stopping the group) then reaches only the host, which closes the
-// resources and stops its plugins in order, instead of the plugins dying
-// under resources that are still closing.
-func setParentDeathSignal(cmd *exec.Cmd) {
+// prepareCmd makes the kernel SIGKILL the plugin when the thread that
+// started it ends, and puts the plugin in a process group of its own.
+func prepareCmd(cmd *exec.Cmd) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	cmd.SysProcAttr.Setpgid = true
 }
+
+// awaitExit waits for the runner's main process to exit without reaping
+// it.
+func awaitExit(r *groupRunner) {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, r.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
+}
+
+// killGroup sends SIGKILL to every process of the group pgid.
+func killGroup(pgid int) { _ = syscall.Kill(-pgid, syscall.SIGKILL) }

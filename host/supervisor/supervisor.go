@@ -26,9 +26,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -56,15 +60,24 @@ type Config struct {
 	// Logger receives go-plugin's messages and the plugin's stderr, with a
 	// "plugin" attribute. Nil means slog.Default().
 	Logger *slog.Logger
-	// StartTimeout bounds one start, handshake included. Default 30s.
+	// StartTimeout bounds one start: from running the binary to its
+	// answer to the host's first call, the go-plugin handshake between.
+	// A start that takes longer fails with ErrStartTimeout and the
+	// plugin's whole process group is killed. Default 30s.
 	StartTimeout time.Duration
-	// MinBackoff is the first delay before a restart. Default 100ms.
+	// MinBackoff is the delay before the first restart after a failure,
+	// ±50 % jitter. Default 100ms.
 	MinBackoff time.Duration
-	// MaxBackoff caps the delay between restarts. Default 10s.
+	// MaxBackoff caps the delay between restarts while the plugin keeps
+	// failing. Default 10s.
 	MaxBackoff time.Duration
-	// PollInterval is how often the supervisor checks whether the plugin
-	// has exited. Default 100ms.
-	PollInterval time.Duration
+	// ResetAfter is how long a plugin must run before its exit counts as
+	// a first failure again, restarted after about MinBackoff; an exit
+	// sooner doubles the delay. Default 5s.
+	ResetAfter time.Duration
+	// AllowWorldWritable starts the plugin although its binary, or a
+	// directory above it, is writable by every user (see CheckBinary).
+	AllowWorldWritable bool
 
 	// OnExit, when set, is called after the plugin exits unexpectedly,
 	// before the restart. OnRestart, when set, is called after each
@@ -135,7 +148,12 @@ const (
 	StateStarting   State = "starting"
 	StateRunning    State = "running"
 	StateRestarting State = "restarting"
-	StateStopped    State = "stopped"
+	// StateCrashLoop is StateRestarting for a plugin that failed
+	// crashLoopAfter (3) times in a row, exiting before it had run
+	// ResetAfter or failing to start: the host keeps restarting it with
+	// growing delays, up to MaxBackoff.
+	StateCrashLoop State = "crash_loop"
+	StateStopped   State = "stopped"
 )
 
 // Info describes a supervised plugin.
@@ -154,6 +172,12 @@ type Info struct {
 	Generation uint64 `json:"generation"`
 	// LastError is why the plugin last exited or failed to start.
 	LastError string `json:"last_error,omitempty"`
+	// Failures counts the failures in a row: exits before ResetAfter and
+	// failed starts. Zero once the plugin has run ResetAfter.
+	Failures int `json:"failures,omitempty"`
+	// NextRestart is when the next start is due, while the plugin is
+	// restarting.
+	NextRestart time.Time `json:"next_restart,omitzero"`
 }
 
 // Supervisor runs one plugin process. Its methods are safe for concurrent
@@ -168,6 +192,7 @@ type Supervisor struct {
 
 	mu         sync.Mutex // guards the fields below; never held while starting or stopping the plugin
 	client     *plugin.Client
+	runner     *groupRunner // of the running plugin, or the one starting
 	driver     sdk.Driver
 	info       Info
 	generation uint64
@@ -185,8 +210,8 @@ func New(cfg Config) *Supervisor {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 10 * time.Second
 	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = 100 * time.Millisecond
+	if cfg.ResetAfter <= 0 {
+		cfg.ResetAfter = 5 * time.Second
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -203,9 +228,11 @@ func New(cfg Config) *Supervisor {
 
 // Start starts the plugin and returns once it has described itself, or
 // with the reason it could not start: a *StartError wrapping
-// ErrChecksumMismatch, ErrIncompatibleProtocol or the cause. After a
-// successful Start the plugin is restarted whenever it exits, until Close.
-// Start may be called once.
+// ErrNotPluginBinary, ErrInsecurePermissions, ErrChecksumMismatch,
+// ErrStartTimeout, ErrHandshake, ErrIncompatibleProtocol or the cause. It
+// returns within StartTimeout, and when it fails no process of the
+// plugin's process group is left. After a successful Start the plugin is
+// restarted whenever it exits, until Close. Start may be called once.
 func (s *Supervisor) Start(ctx context.Context) error {
 	s.mu.Lock()
 	if s.started {
@@ -250,8 +277,9 @@ func (s *Supervisor) Info() Info {
 
 // Close stops the plugin and waits for the supervisor's goroutine. It is
 // safe to call more than once. The plugin gets a graceful stop; when ctx
-// ends first it is killed with SIGKILL. Close always returns with the
-// plugin gone and the goroutine joined.
+// ends first its process group is killed with SIGKILL. Close always
+// returns with every process of the plugin's group gone and the goroutine
+// joined.
 func (s *Supervisor) Close(ctx context.Context) error {
 	s.mu.Lock()
 	started := s.started
@@ -266,10 +294,10 @@ func (s *Supervisor) Close(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.mu.Lock()
-	pid := s.info.PID
+	r := s.runner
 	s.mu.Unlock()
-	if p, err := os.FindProcess(pid); pid > 0 && err == nil {
-		_ = p.Kill()
+	if r != nil {
+		r.kill("killed by the host: it did not stop in time")
 	}
 	<-s.done
 	return fmt.Errorf("plugin %q: killed: it did not stop gracefully in time: %w", s.cfg.Name, ctx.Err())
@@ -285,44 +313,48 @@ func (s *Supervisor) run(first chan<- error) {
 	defer close(s.done)
 	lockSpawnThread()
 
-	client, err := s.spawn()
+	client, r, err := s.spawn()
 	first <- err
 	if err != nil {
 		s.setStopped(err)
 		return
 	}
-	backoff := s.cfg.MinBackoff
+	policy := newRestartPolicy(s.cfg.MinBackoff, s.cfg.MaxBackoff, s.cfg.ResetAfter)
 	for {
 		startedAt := time.Now()
-		if !s.wait(client) {
+		select {
+		case <-s.closing:
 			s.kill(client)
 			s.setStopped(nil)
 			return
+		case <-r.leaderGone:
 		}
-		exitErr := fmt.Errorf("plugin process exited unexpectedly")
-		gen := s.setExited(exitErr)
-		s.log.Error("plugin exited; restarting", "generation", gen, "restart_in", backoff.String())
+		up := time.Since(startedAt)
+		delay := policy.failed(up)
+		gen := s.setExited(errors.New("plugin process exited unexpectedly"), policy, delay)
 		if s.cfg.OnExit != nil {
-			s.cfg.OnExit(gen, exitErr)
+			s.cfg.OnExit(gen, ErrPluginDown)
 		}
-		client.Kill() // reap and release go-plugin's goroutines
-		if time.Since(startedAt) > time.Minute {
-			backoff = s.cfg.MinBackoff
-		}
+		client.Kill() // reap it and release go-plugin's goroutines
+		exitErr := fmt.Errorf("plugin process exited unexpectedly (%s) after running %v", exitStatus(r), up.Round(time.Millisecond))
+		s.setLastError(exitErr)
+		s.log.Error("plugin exited; restarting", "generation", gen, "error", exitErr.Error(), "restart_in", delay.Round(time.Millisecond).String(), "failures", policy.failures)
 		for {
+			t := time.NewTimer(delay)
 			select {
 			case <-s.closing:
+				t.Stop()
 				s.setStopped(nil)
 				return
-			case <-time.After(backoff):
+			case <-t.C:
 			}
-			backoff = min(backoff*2, s.cfg.MaxBackoff)
-			client, err = s.spawn()
+			client, r, err = s.spawn()
 			if err == nil {
 				break
 			}
-			s.setRestartFailed(err)
-			s.log.Error("plugin restart failed", "error", err, "retry_in", backoff.String())
+			delay = policy.failed(0)
+			s.setRestartFailed(err, policy, delay)
+			s.log.Error("plugin restart failed", "error", err, "retry_in", delay.Round(time.Millisecond).String(), "failures", policy.failures)
 		}
 		driver, gen, _ := s.Driver()
 		s.log.Info("plugin restarted", "generation", gen)
@@ -332,87 +364,107 @@ func (s *Supervisor) run(first chan<- error) {
 	}
 }
 
-// wait returns false when the supervisor is closing, true when the plugin
-// has exited.
-func (s *Supervisor) wait(c *plugin.Client) bool {
-	t := time.NewTicker(s.cfg.PollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.closing:
-			return false
-		case <-t.C:
-			if c.Exited() {
-				return true
-			}
-		}
-	}
-}
-
 func (s *Supervisor) kill(c *plugin.Client) {
 	c.Kill()
 	s.mu.Lock()
-	s.driver, s.client = nil, nil
+	s.driver, s.client, s.runner = nil, nil, nil
 	s.mu.Unlock()
 }
 
 func (s *Supervisor) setStopped(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.driver, s.client = nil, nil
+	s.driver, s.client, s.runner = nil, nil, nil
 	s.info.State = StateStopped
 	s.info.PID = 0
+	s.info.NextRestart = time.Time{}
 	if err != nil {
 		s.info.LastError = err.Error()
 	}
 }
 
-func (s *Supervisor) setExited(err error) uint64 {
+func (s *Supervisor) setExited(err error, p *restartPolicy, delay time.Duration) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.driver, s.client = nil, nil
-	s.info.State = StateRestarting
-	s.info.LastError = err.Error()
+	s.setRestartingLocked(err, p, delay)
 	s.info.PID = 0
 	return s.generation
 }
 
-func (s *Supervisor) setRestartFailed(err error) {
+func (s *Supervisor) setRestartFailed(err error, p *restartPolicy, delay time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setRestartingLocked(err, p, delay)
+}
+
+func (s *Supervisor) setRestartingLocked(err error, p *restartPolicy, delay time.Duration) {
+	s.info.State = StateRestarting
+	if p.crashLooping() {
+		s.info.State = StateCrashLoop
+	}
+	s.info.LastError = err.Error()
+	s.info.Failures = p.failures
+	s.info.NextRestart = time.Now().Add(delay)
+}
+
+func (s *Supervisor) setLastError(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.info.LastError = err.Error()
 }
 
-// spawn starts the plugin once and records it as running.
-func (s *Supervisor) spawn() (*plugin.Client, error) {
+// Reasons the host kills a plugin that is starting.
+const (
+	killTimeout = "start timeout"
+	killClosing = "the supervisor is closing"
+)
+
+// spawn starts the plugin once and records it as running. It returns
+// within StartTimeout; when it fails, the plugin's process group is gone.
+func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 	fail := func(err error) error { return &StartError{Plugin: s.cfg.Name, Path: s.cfg.Path, Err: err} }
+	if err := CheckBinary(s.cfg.Path, s.cfg.AllowWorldWritable); err != nil {
+		return nil, nil, fail(err)
+	}
 	sum, err := FileSHA256(s.cfg.Path)
 	if err != nil {
-		return nil, fail(err)
+		return nil, nil, fail(fmt.Errorf("%w: %v", ErrNotPluginBinary, err))
 	}
-	var secure *plugin.SecureConfig
-	if s.cfg.SHA256 != "" {
-		want := strings.ToLower(s.cfg.SHA256)
-		if sum != want {
-			return nil, fail(fmt.Errorf("%w: the configuration gives sha256 %s, the file has %s", ErrChecksumMismatch, want, sum))
-		}
-		raw, _ := hex.DecodeString(want)
-		// go-plugin checks again right before it executes the file.
-		secure = &plugin.SecureConfig{Checksum: raw, Hash: sha256.New()}
+	want := strings.ToLower(s.cfg.SHA256)
+	if want != "" && sum != want {
+		return nil, nil, fail(fmt.Errorf("%w: the configuration gives sha256 %s, the file has %s", ErrChecksumMismatch, want, sum))
 	}
 
-	cmd := exec.Command(s.cfg.Path, s.cfg.Args...)
-	cmd.Env = envList(s.cfg.Tracing.env(), s.cfg.Env)
-	setParentDeathSignal(cmd)
+	var (
+		current   atomic.Pointer[groupRunner]
+		socketDir string
+	)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.PluginSets(),
-		Cmd:              cmd,
-		SecureConfig:     secure,
+		RunnerFunc: func(l hclog.Logger, spec *exec.Cmd, dir string) (runner.Runner, error) {
+			socketDir = dir
+			cmd := exec.Command(s.cfg.Path, s.cfg.Args...)
+			// go-plugin's variables (handshake cookie, client certificate,
+			// socket directory) come last and win.
+			cmd.Env = append(envList(s.cfg.Tracing.env(), s.cfg.Env), spec.Env...)
+			r, err := newGroupRunner(l, cmd, want)
+			if err != nil {
+				return nil, err
+			}
+			current.Store(r)
+			s.mu.Lock()
+			s.runner = r
+			s.mu.Unlock()
+			return r, nil
+		},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
-		StartTimeout:     s.cfg.StartTimeout,
+		// The watchdog below bounds the whole start; go-plugin's own
+		// timer, on the handshake only, is a backstop.
+		StartTimeout: s.cfg.StartTimeout + time.Second,
 		// The call's trace context travels to the plugin in the metadata.
 		GRPCDialOptions: sdk.GRPCDialOptions(),
 		Logger:          newSlogAdapter(s.log),
@@ -420,27 +472,63 @@ func (s *Supervisor) spawn() (*plugin.Client, error) {
 		SyncStdout:      &lineWriter{log: s.log, stream: "stdout"},
 		SyncStderr:      &lineWriter{log: s.log, stream: "stderr"},
 	})
-	rpc, err := client.Client()
-	if err != nil {
-		client.Kill()
-		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
-			return nil, fail(fmt.Errorf("%w: the file changed after it was checked", ErrChecksumMismatch))
+
+	// The watchdog kills the plugin's process group when the start takes
+	// longer than StartTimeout or the supervisor closes. Every step of
+	// the start then fails at once: go-plugin cancels its context when
+	// the process is gone.
+	started := make(chan struct{})
+	var watchdog sync.WaitGroup
+	watchdog.Go(func() {
+		t := time.NewTimer(s.cfg.StartTimeout)
+		defer t.Stop()
+		why := ""
+		select {
+		case <-started:
+			return
+		case <-t.C:
+			why = killTimeout
+		case <-s.closing:
+			why = killClosing
 		}
-		if v, ok := pluginVersion(err); ok {
-			return nil, fail(fmt.Errorf("%w: the plugin speaks protocol version %d; this host speaks version %d. Use a plugin built for protocol %d, or a host that speaks %d",
-				ErrIncompatibleProtocol, v, sdk.ProtocolVersion, sdk.ProtocolVersion, v))
+		if r := current.Load(); r != nil {
+			r.kill(why)
 		}
-		return nil, fail(err)
+	})
+	stage := "handshake"
+	driver, err := func() (sdk.Driver, error) {
+		defer func() { close(started); watchdog.Wait() }()
+		rpc, err := client.Client()
+		if err != nil {
+			return nil, err
+		}
+		stage = "describe"
+		raw, err := rpc.Dispense(sdk.PluginName)
+		if err != nil {
+			return nil, err
+		}
+		driver, ok := raw.(sdk.Driver)
+		if !ok {
+			return nil, fmt.Errorf("plugin dispensed %T, not a driver", raw)
+		}
+		return driver, nil
+	}()
+	r := current.Load()
+	if err == nil && r.killReason() != "" {
+		err = errors.New("killed while starting")
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
+		// Whether it exited by itself is known only before the host
+		// kills it below.
+		exitedFirst := r != nil && r.hasExited() && r.killReason() == ""
 		client.Kill()
-		return nil, fail(err)
-	}
-	driver, ok := raw.(sdk.Driver)
-	if !ok {
-		client.Kill()
-		return nil, fail(fmt.Errorf("plugin dispensed %T, not a driver", raw))
+		if r == nil && socketDir != "" {
+			_ = os.RemoveAll(socketDir)
+		}
+		s.mu.Lock()
+		s.runner = nil
+		s.mu.Unlock()
+		return nil, nil, fail(s.startError(err, r, stage, exitedFirst))
 	}
 
 	info := driver.Info()
@@ -449,10 +537,6 @@ func (s *Supervisor) spawn() (*plugin.Client, error) {
 		types = append(types, t.Name)
 	}
 	sort.Strings(types)
-	pid := 0
-	if rc := client.ReattachConfig(); rc != nil {
-		pid = rc.Pid
-	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -462,15 +546,90 @@ func (s *Supervisor) spawn() (*plugin.Client, error) {
 	s.generation++
 	s.client, s.driver = client, driver
 	s.info.State = StateRunning
+	s.info.NextRestart = time.Time{}
 	s.info.SHA256 = sum
 	s.info.Version = info.Version
 	s.info.Driver = info.Name
 	s.info.Protocol = client.NegotiatedVersion()
 	s.info.Types = types
-	s.info.PID = pid
+	s.info.PID = r.pid
 	s.info.Generation = s.generation
-	s.log.Info("plugin started", "pid", pid, "version", info.Version, "generation", s.generation)
-	return client, nil
+	s.log.Info("plugin started", "pid", r.pid, "version", info.Version, "generation", s.generation)
+	return client, r, nil
+}
+
+// startError says what went wrong in a start that failed at stage
+// ("handshake" or "describe"), from go-plugin's error and what the runner
+// saw of the process. go-plugin reports a bad handshake line only as
+// text; this is where the host reads it.
+func (s *Supervisor) startError(err error, r *groupRunner, stage string, exitedFirst bool) error {
+	switch {
+	case errors.Is(err, ErrChecksumMismatch):
+		return err
+	case r == nil || r.pid == 0:
+		// It never ran.
+		if errors.Is(err, syscall.ENOEXEC) {
+			return fmt.Errorf("%w: the system cannot run it (exec format error): it is not a program for this machine, or a script without a #! line", ErrNotPluginBinary)
+		}
+		return fmt.Errorf("%w: running it failed: %v", ErrNotPluginBinary, err)
+	}
+	stderr := r.stderrTail()
+	if stderr != "" {
+		stderr = "; its last words on stderr: " + stderr
+	}
+	switch r.killReason() {
+	case killTimeout:
+		if stage == "handshake" {
+			return fmt.Errorf("%w: it did not print the go-plugin handshake line on stdout within %v (start_timeout); its process group was killed%s",
+				ErrStartTimeout, s.cfg.StartTimeout, stderr)
+		}
+		return fmt.Errorf("%w: it printed its handshake but did not answer the host within %v (start_timeout); its process group was killed%s",
+			ErrStartTimeout, s.cfg.StartTimeout, stderr)
+	case killClosing:
+		return fmt.Errorf("start canceled: the host is stopping")
+	}
+	if v, ok := pluginVersion(err); ok {
+		return fmt.Errorf("%w: the plugin speaks protocol version %d; this host speaks version %d. Use a plugin built for protocol %d, or a host that speaks %d",
+			ErrIncompatibleProtocol, v, sdk.ProtocolVersion, sdk.ProtocolVersion, v)
+	}
+	if m := coreMismatch.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Errorf("%w: the plugin speaks go-plugin core protocol %s; this host speaks %d. Rebuild the plugin against this version of the sdk",
+			ErrIncompatibleProtocol, m[1], plugin.CoreProtocolVersion)
+	}
+	_, status := r.status()
+	if line, ok := strings.CutPrefix(err.Error(), "Unrecognized remote plugin message: "); ok {
+		line, _, _ = strings.Cut(line, "\n")
+		if line = strings.TrimSpace(line); line != "" {
+			return fmt.Errorf("%w: it printed %q on stdout where the go-plugin handshake line was expected: it is not a nebula-resource plugin (built with sdk.Serve), or it writes to stdout before serving%s",
+				ErrHandshake, truncate(line, 120), stderr)
+		}
+	}
+	if exitedFirst && stage == "handshake" {
+		return fmt.Errorf("%w: it exited (%s) before printing the go-plugin handshake line: it is not a nebula-resource plugin (built with sdk.Serve), or it failed at start%s",
+			ErrHandshake, status, stderr)
+	}
+	if exitedFirst {
+		return fmt.Errorf("%w: it printed its handshake, then exited (%s) before answering the host%s", ErrHandshake, status, stderr)
+	}
+	if stage == "describe" {
+		return fmt.Errorf("%w: it printed its handshake, but the host could not talk to it at the address it gave: %v%s", ErrHandshake, err, stderr)
+	}
+	return fmt.Errorf("%w: %v%s", ErrHandshake, err, stderr)
+}
+
+// exitStatus describes how the runner's process ended.
+func exitStatus(r *groupRunner) string {
+	_, status := r.status()
+	return status
+}
+
+var coreMismatch = regexp.MustCompile(`incompatible core API version with plugin\. Plugin version: (\S+)`)
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // go-plugin reports a version mismatch only as text; this is the one place
