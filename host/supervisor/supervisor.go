@@ -623,7 +623,7 @@ func exitStatus(r *groupRunner) string {
 	return status
 }
 
-var coreMismatch = regexp.MustCompile(`incompatible core API version with plugin\. Plugin version: (\S+)`)
+var coreMismatch = regexp.MustCompile(`incompatible core API version with plugin\. Plugin version: (\d+)`)
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -64,13 +62,7 @@ func equalMaps(a, b map[string]string) bool {
 // span of the sampled call, as a child of the caller's span, flushing it
 // when it stopped.
 func TestPluginExportsTheSpansOfSampledCallsToTheCollector(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the test plugin")
-	}
-	bin := filepath.Join(t.TempDir(), "nebula-plugin-probe")
-	if out, err := exec.Command("go", "build", "-o", bin, "../internal/testplugin").CombinedOutput(); err != nil {
-		t.Fatalf("build test plugin: %v\n%s", err, out)
-	}
+	bin := testPlugin
 	col := otlptest.Start(t)
 
 	s := New(Config{
