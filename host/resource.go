@@ -276,7 +276,12 @@ func (r *resource) notReadyLocked() error {
 // plugin's supervisor knows while a restart is failing.
 func (r *resource) reasonLocked() string {
 	if r.state == StateUnavailable && r.prov.sup != nil {
-		if pi := r.prov.sup.Info(); pi.State == supervisor.StateRestarting && pi.LastError != "" {
+		pi := r.prov.sup.Info()
+		switch {
+		case pi.State == supervisor.StateCrashLoop:
+			return fmt.Sprintf("plugin %s is crash-looping: it failed %d times in a row, next restart in %v (last error: %s)",
+				r.prov.name, pi.Failures, max(time.Until(pi.NextRestart), 0).Round(time.Millisecond), pi.LastError)
+		case pi.State == supervisor.StateRestarting && pi.LastError != "":
 			return fmt.Sprintf("plugin %s is restarting (last error: %s)", r.prov.name, pi.LastError)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/host/admin"
+	"github.com/nebula-resource/nebula-resource/host/supervisor"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -42,6 +43,14 @@ func inspect(cf *configFlags, stderr io.Writer) ([]host.PluginInfo, map[string]s
 			matches, _ := filepath.Glob(filepath.Join(dir, host.PluginPrefix+"*"))
 			for _, m := range matches {
 				name := strings.TrimPrefix(filepath.Base(m), host.PluginPrefix)
+				// A directory or a file no one may execute is named like a
+				// plugin but is none: say so, and list the others.
+				if err := supervisor.CheckBinary(m, true); err != nil {
+					if !seen[name] {
+						fmt.Fprintf(stderr, "nebula-host: skipping %v\n", err)
+					}
+					continue
+				}
 				if !seen[name] {
 					seen[name] = true
 					cfg.Plugins = append(cfg.Plugins, &config.Plugin{Name: name, Path: m})
