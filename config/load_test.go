@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -372,5 +373,32 @@ func TestLoadReadsLogLevelsPerComponent(t *testing.T) {
 	cfg := mustLoad(t, dir, environ(nil))
 	if want := map[string]string{"plugin.postgres": "debug", "admin": "warn"}; !reflect.DeepEqual(cfg.Host.LogLevels, want) {
 		t.Fatalf("LogLevels = %v, want %v", cfg.Host.LogLevels, want)
+	}
+}
+
+func TestThePluginBlockReadsItsStartRestartAndPermissionSettings(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "main.hcl"), `
+plugin "a" {
+  path                 = "bin/a"
+  start_timeout        = "3s"
+  restart_reset_after  = "2s"
+  allow_world_writable = true
+}
+plugin "b" {
+  path = "bin/b"
+}
+`)
+	cfg := mustLoad(t, dir, environ(nil))
+	a, b := cfg.Plugins[0], cfg.Plugins[1]
+	if a.StartTimeout != 3*time.Second || a.RestartResetAfter != 2*time.Second || !a.AllowWorldWritable {
+		t.Errorf("plugin a: %+v", a)
+	}
+	if b.StartTimeout != 0 || b.RestartResetAfter != 0 || b.AllowWorldWritable {
+		t.Errorf("plugin b, nothing set: %+v", b)
+	}
+	writeFile(t, filepath.Join(dir, "main.hcl"), "plugin \"a\" {\n  path = \"bin/a\"\n  start_timeout = \"soon\"\n}\n")
+	if _, diags := load(t, dir, environ(nil)); !diags.HasErrors() || !strings.Contains(diags.Error(), "Invalid duration") {
+		t.Errorf("start_timeout = \"soon\": %v", diags)
 	}
 }

@@ -53,8 +53,10 @@ func WithDriver(name string, d sdk.Driver) Option {
 	}
 }
 
-// WithRestartBackoff sets the delays between plugin restarts: the first,
-// and the cap of the doubling. The defaults are 100ms and 10s.
+// WithRestartBackoff sets the delays between plugin restarts: the first
+// (±50 % jitter), and the cap of the doubling while a plugin keeps
+// failing. The defaults are 100ms and 10s. The delay returns to first once
+// a plugin has run its plugin block's restart_reset_after (default 5s).
 func WithRestartBackoff(first, max time.Duration) Option {
 	return func(o *options) { o.minBackoff, o.maxBackoff = first, max }
 }

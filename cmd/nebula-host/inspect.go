@@ -47,7 +47,7 @@ func inspect(cf *configFlags, stderr io.Writer) ([]host.PluginInfo, map[string]s
 				// plugin but is none: say so, and list the others.
 				if err := supervisor.CheckBinary(m, true); err != nil {
 					if !seen[name] {
-						fmt.Fprintf(stderr, "nebula-host: skipping %v\n", err)
+						fmt.Fprintf(stderr, "nebula-host: skipped: %v\n", err)
 					}
 					continue
 				}
