@@ -6,6 +6,7 @@ package host_test
 //
 //	NEBULA_CHAOS_INTERVAL  time between kills (default 7s)
 //	NEBULA_CHAOS_ROUNDS    number of kills (default 8)
+//	NEBULA_CHAOS_LOG       set to 1 to print the host's log, to see where the time goes
 //
 // The full run of the acceptance criterion:
 //
@@ -14,6 +15,7 @@ package host_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"sync"
@@ -81,7 +83,11 @@ resource "postgres" "db" {
     max_size = 8
   }
 }`, pluginPath("postgres"), reset.String(), postgresURL()))
-	h, err := host.New(cfg, host.WithLogger(quietLogger()))
+	logger := quietLogger()
+	if os.Getenv("NEBULA_CHAOS_LOG") == "1" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	h, err := host.New(cfg, host.WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}
