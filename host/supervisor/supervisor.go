@@ -1,12 +1,16 @@
 // Package supervisor runs one driver plugin process and keeps it running.
 //
 // go-plugin starts a plugin and talks to it; it does not restart it. A
-// Supervisor does: it verifies the binary's SHA-256 before every start,
+// Supervisor does: before every start it checks the binary (CheckBinary:
+// a regular executable file no other user may replace) and its SHA-256,
 // starts it with go-plugin over gRPC with AutoMTLS and without the host's
-// environment, watches it, and when it exits restarts it with exponential
-// backoff, telling its owner so the owner can configure the plugin's
-// resources again. Plugins never outlive the host: they are started with a
-// parent-death signal, and the SDK also watches its parent.
+// environment, in a process group of its own, and bounds the whole start
+// by StartTimeout. It watches the plugin, and when it exits kills what is
+// left of its group and restarts it after a backoff with jitter that
+// resets once the plugin has run ResetAfter, telling its owner so the
+// owner can configure the plugin's resources again. Plugins never outlive
+// the host: they are started with a parent-death signal, and the SDK also
+// watches its parent.
 package supervisor
 
 import (
@@ -520,7 +524,27 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 	if err != nil {
 		// Whether it exited by itself is known only before the host
 		// kills it below.
-		exitedFirst := r != nil && r.hasExited() && r.killReason() == ""
+		// go-plugin may see the end of stdout a moment before the
+		// watcher sees the process exit: give it that moment.
+		exitedFirst := false
+		if r != nil && r.pid != 0 && r.killReason() == "" {
+			wait := time.Duration(0)
+			if stdoutEnded(err) {
+				wait = 500 * time.Millisecond
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-r.leaderGone:
+				exitedFirst = r.killReason() == ""
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		if r != nil {
+			// Kill it before go-plugin's Kill, which would otherwise wait
+			// 2 s for a graceful exit that is not coming.
+			r.kill("")
+		}
 		client.Kill()
 		if r == nil && socketDir != "" {
 			_ = os.RemoveAll(socketDir)
@@ -615,6 +639,14 @@ func (s *Supervisor) startError(err error, r *groupRunner, stage string, exitedF
 		return fmt.Errorf("%w: it printed its handshake, but the host could not talk to it at the address it gave: %v%s", ErrHandshake, err, stderr)
 	}
 	return fmt.Errorf("%w: %v%s", ErrHandshake, err, stderr)
+}
+
+// stdoutEnded reports whether go-plugin's error says the plugin's stdout
+// ended before a handshake line: the plugin has most likely exited.
+func stdoutEnded(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Failed to read any lines from plugin's stdout") ||
+		strings.Contains(msg, "plugin exited before we could connect")
 }
 
 // exitStatus describes how the runner's process ended.
