@@ -335,6 +335,9 @@ func (s *Supervisor) run(first chan<- error) {
 		}
 		up := time.Since(startedAt)
 		delay := policy.failed(up)
+		// The delay runs from the exit: the time OnExit and the cleanup
+		// below take is part of it.
+		due := time.Now().Add(delay)
 		gen := s.setExited(errors.New("plugin process exited unexpectedly"), policy, delay)
 		if s.cfg.OnExit != nil {
 			s.cfg.OnExit(gen, ErrPluginDown)
@@ -344,7 +347,7 @@ func (s *Supervisor) run(first chan<- error) {
 		s.setLastError(exitErr)
 		s.log.Error("plugin exited; restarting", "generation", gen, "error", exitErr.Error(), "restart_in", delay.Round(time.Millisecond).String(), "failures", policy.failures)
 		for {
-			t := time.NewTimer(delay)
+			t := time.NewTimer(time.Until(due))
 			select {
 			case <-s.closing:
 				t.Stop()
@@ -357,6 +360,7 @@ func (s *Supervisor) run(first chan<- error) {
 				break
 			}
 			delay = policy.failed(0)
+			due = time.Now().Add(delay)
 			s.setRestartFailed(err, policy, delay)
 			s.log.Error("plugin restart failed", "error", err, "retry_in", delay.Round(time.Millisecond).String(), "failures", policy.failures)
 		}
