@@ -244,3 +244,32 @@ resource "postgres" "db" {
 		t.Fatalf("%d acknowledged writes are not in the table, e.g. %v", len(lost), lost[:min(len(lost), 10)])
 	}
 }
+
+// TestALeaseHeldAcrossAPluginKillDoesNotDelayTheRestart: the pool of the
+// dead plugin waits up to 2 s for a lease a caller still holds, but the
+// restart does not wait for it.
+func TestALeaseHeldAcrossAPluginKillDoesNotDelayTheRestart(t *testing.T) {
+	cfg := loadHCL(t, fmt.Sprintf(`
+plugin "memory" {
+  path = %q
+}
+resource "memory" "m" {}
+`, pluginPath("memory")))
+	h := startHost(t, cfg, host.WithLogger(quietLogger()))
+	held, err := h.Acquire(t.Context(), "memory.m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	pid := h.Plugins()[0].PID
+	killed := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the plugin to restart", func() bool { return h.Plugins()[0].Restarts == 1 })
+	restarted := time.Since(killed)
+	t.Logf("restarted %v after the kill, with a lease held", restarted.Round(time.Millisecond))
+	if restarted >= 2*time.Second {
+		t.Errorf("the restart took %v: it waited for the old pool to give up on the held lease", restarted)
+	}
+}

@@ -56,6 +56,11 @@ type resource struct {
 
 	cfgMu sync.Mutex // serializes configure: start, plugin restarts and recovery
 
+	// orphans closes the pools of plugin generations that exited, in the
+	// background so the restart does not wait for leases still out;
+	// close waits for it. Add is called with mu held and state not closed.
+	orphans sync.WaitGroup
+
 	mu      sync.Mutex // guards the fields below; never held across a plugin call
 	state   ResourceState
 	lastErr error
@@ -187,12 +192,18 @@ func (r *resource) pluginExited(gen uint64) {
 	why := sdk.Errorf(sdk.KindUnavailable, "plugin %s exited; restarting", r.prov.name)
 	r.lastErr = why
 	r.notifyLocked()
+	r.orphans.Add(1)
 	r.mu.Unlock()
 	r.health.notRunning(why.Error())
-	// Leases out fail fast against the dead plugin and come back soon.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = p.close(ctx)
+	// Leases out fail fast against the dead plugin and come back soon; one
+	// a caller holds without calling is taken back after 2 s. The plugin
+	// restarts meanwhile: this runs on the supervisor's goroutine.
+	go func() {
+		defer r.orphans.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = p.close(ctx)
+	}()
 }
 
 // acquire leases an instance from the pool, in a span of its own.
@@ -340,6 +351,7 @@ drain:
 			errs = append(errs, fmt.Errorf("unconfigure %s: %w", r.id, err))
 		}
 	}
+	r.orphans.Wait()
 	return errors.Join(errs...)
 }
 
