@@ -295,3 +295,25 @@ func TestAPluginThatDiesAtStartIsReportedAsCrashLooping(t *testing.T) {
 		t.Errorf("Driver: %v", err)
 	}
 }
+
+// TestAFileThatIsNotAProgramIsReportedAndLeavesNothingBehind: the exec
+// fails, and the socket directory go-plugin made for the plugin is
+// removed.
+func TestAFileThatIsNotAProgramIsReportedAndLeavesNothingBehind(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "nebula-plugin-text")
+	if err := os.WriteFile(path, []byte("just text\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Name: "text", Path: path, Logger: quiet()})
+	err := s.Start(t.Context())
+	_ = s.Close(t.Context())
+	if !errors.Is(err, ErrNotPluginBinary) || !strings.Contains(err.Error(), "exec format error") || !strings.Contains(err.Error(), path) {
+		t.Fatalf("start: %v", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("left behind in TMPDIR: %v", left)
+	}
+}

@@ -550,7 +550,8 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 			r.kill("")
 		}
 		client.Kill()
-		if r == nil && socketDir != "" {
+		if (r == nil || r.pid == 0) && socketDir != "" {
+			// go-plugin removes it only for a process that ran.
 			_ = os.RemoveAll(socketDir)
 		}
 		s.mu.Lock()
