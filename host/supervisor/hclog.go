@@ -38,6 +38,12 @@ func slogLevel(level hclog.Level) slog.Level {
 
 func (a *slogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	lvl := slogLevel(level)
+	if msg == "plugin failed to exit gracefully" {
+		// go-plugin says so whenever the supervisor killed the plugin's
+		// group first (a failed start, a plugin that already exited):
+		// the supervisor logs what happened.
+		lvl = slog.LevelDebug
+	}
 	if !a.l.Enabled(context.Background(), lvl) {
 		return
 	}
