@@ -146,7 +146,9 @@ func (r *groupRunner) reap() {
 
 // Kill kills the plugin's whole process group with SIGKILL.
 func (r *groupRunner) Kill(context.Context) error {
-	r.kill("")
+	// go-plugin calls Kill when a graceful stop timed out, and after
+	// the supervisor killed the group (then nothing is recorded).
+	r.kill(killGraceful)
 	return nil
 }
 

@@ -328,7 +328,7 @@ func (s *Supervisor) run(first chan<- error) {
 		startedAt := time.Now()
 		select {
 		case <-s.closing:
-			s.kill(client)
+			s.kill(client, r)
 			s.setStopped(nil)
 			return
 		case <-r.leaderGone:
@@ -372,8 +372,11 @@ func (s *Supervisor) run(first chan<- error) {
 	}
 }
 
-func (s *Supervisor) kill(c *plugin.Client) {
+func (s *Supervisor) kill(c *plugin.Client, r *groupRunner) {
 	c.Kill()
+	if r.killReason() == killGraceful {
+		s.log.Warn("plugin did not exit within 2s of the request to stop; its process group was killed")
+	}
 	s.mu.Lock()
 	s.driver, s.client, s.runner = nil, nil, nil
 	s.mu.Unlock()
@@ -424,8 +427,10 @@ func (s *Supervisor) setLastError(err error) {
 
 // Reasons the host kills a plugin that is starting.
 const (
-	killTimeout = "start timeout"
-	killClosing = "the supervisor is closing"
+	killTimeout  = "start timeout"
+	killClosing  = "the supervisor is closing"
+	killGraceful = "a graceful stop timed out"
+	killFailed   = "the start failed"
 )
 
 // spawn starts the plugin once and records it as running. It returns
@@ -547,7 +552,7 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 		if r != nil {
 			// Kill it before go-plugin's Kill, which would otherwise wait
 			// 2 s for a graceful exit that is not coming.
-			r.kill("")
+			r.kill(killFailed)
 		}
 		client.Kill()
 		if (r == nil || r.pid == 0) && socketDir != "" {
