@@ -91,6 +91,7 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 		p := &provider{name: name}
 		p.sup = supervisor.New(supervisor.Config{
 			Name: name, Path: path, SHA256: sum, Args: args, Env: env,
+			MaxMessageSize: cfg.Host.MaxMessageSize, // the plugin link's limit, as the admin API's
 			// The plugin exports its spans to the host's collector and
 			// follows the host's sampling decision.
 			Tracing: supervisor.Tracing{

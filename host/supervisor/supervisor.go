@@ -10,6 +10,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -53,6 +54,11 @@ type Config struct {
 	// the plugin still receives each call's trace context, but records no
 	// spans unless it set up tracing itself.
 	Tracing Tracing
+	// MaxMessageSize bounds the payload of a message between the host and
+	// the plugin, both ways, in bytes (the host block's max_message_size).
+	// The plugin learns it from sdk.MaxMessageSizeEnv. Zero means
+	// sdk.DefaultMaxMessageSize.
+	MaxMessageSize int
 	// Logger receives go-plugin's messages and the plugin's stderr, with a
 	// "plugin" attribute. Nil means slog.Default().
 	Logger *slog.Logger
@@ -402,7 +408,8 @@ func (s *Supervisor) spawn() (*plugin.Client, error) {
 	}
 
 	cmd := exec.Command(s.cfg.Path, s.cfg.Args...)
-	cmd.Env = envList(s.cfg.Tracing.env(), s.cfg.Env)
+	msgSize := cmp.Or(s.cfg.MaxMessageSize, sdk.DefaultMaxMessageSize)
+	cmd.Env = envList(s.cfg.Tracing.env(), s.cfg.Env, map[string]string{sdk.MaxMessageSizeEnv: strconv.Itoa(msgSize)})
 	setParentDeathSignal(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
@@ -414,7 +421,7 @@ func (s *Supervisor) spawn() (*plugin.Client, error) {
 		SkipHostEnv:      true,
 		StartTimeout:     s.cfg.StartTimeout,
 		// The call's trace context travels to the plugin in the metadata.
-		GRPCDialOptions: sdk.GRPCDialOptions(),
+		GRPCDialOptions: append(sdk.GRPCDialOptions(), sdk.MessageSizeDialOptions(msgSize)...),
 		Logger:          newSlogAdapter(s.log),
 		Stderr:          io.Discard, // lines still reach Logger, parsed
 		SyncStdout:      &lineWriter{log: s.log, stream: "stdout"},
