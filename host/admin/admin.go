@@ -405,14 +405,18 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
 	req, err := DecodeInvokeRequest(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxMessageSize)), s.cfg.MaxMessageSize)
-	// The body is read: the deadline set for it must not end the call
-	// (the server's background read, which notices a closed connection,
-	// would take it for a failure and cancel the request).
-	_ = rc.SetReadDeadline(time.Time{})
 	if err != nil {
+		// What is left of the body is not wanted: end the connection
+		// after the answer, and let no read of it wait.
+		_ = rc.SetReadDeadline(time.Now())
+		w.Header().Set("Connection", "close")
 		s.writeError(w, name, "", err)
 		return
 	}
+	// The body was read to its end: its deadline must not end the call
+	// (the server's background read, which notices a closed connection,
+	// would take it for a failure and cancel the request).
+	_ = rc.SetReadDeadline(time.Time{})
 	var opts []host.AcquireOption
 	if req.Owner != nil {
 		opts = append(opts, host.WithOwner(*req.Owner))
@@ -534,9 +538,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 }
 
 // pacedReader reads a stream's input with a read deadline timeout ahead
-// of each read, so that a caller that stops sending mid-body is cut off;
-// at the end of the body it clears the deadline, so that the server's
-// background read that notices a closed connection is not ended by it.
+// of each read, so that a caller that stops sending mid-body is cut off.
+// At the end of the body it clears the deadline, so that the server's
+// background read that notices a closed connection is not ended by it;
+// after a failed read it lets no further read wait, so that the server
+// does not wait to drain a body it will not get.
 type pacedReader struct {
 	r       io.Reader
 	rc      *http.ResponseController
@@ -546,8 +552,11 @@ type pacedReader struct {
 func (p *pacedReader) Read(b []byte) (int, error) {
 	_ = p.rc.SetReadDeadline(time.Now().Add(p.timeout))
 	n, err := p.r.Read(b)
-	if err != nil {
+	switch {
+	case errors.Is(err, io.EOF):
 		_ = p.rc.SetReadDeadline(time.Time{})
+	case err != nil:
+		_ = p.rc.SetReadDeadline(time.Now())
 	}
 	return n, err
 }

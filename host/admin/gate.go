@@ -57,17 +57,27 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("request refused", "code", code, "method", r.Method, "path", truncate(r.URL.Path, maxErrorName),
 			"host", Quote(r.Host), "origin", Quote(r.Header.Get("Origin")), "sec_fetch_site", Quote(r.Header.Get("Sec-Fetch-Site")),
 			"content_type", Quote(r.Header.Get("Content-Type")), "remote", r.RemoteAddr, "reason", err.Error())
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+		rc := http.NewResponseController(w)
+		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 		body := errorBody("", "", err)
 		body.Error.Code = code
-		// The connection may carry more of a body the handler never reads.
+		// The body, if any, is not wanted: no read of it may wait, and the
+		// connection ends after the answer.
+		_ = rc.SetReadDeadline(time.Now())
 		w.Header().Set("Connection", "close")
 		writeJSON(w, status, body)
 		return
 	}
+	rc := http.NewResponseController(w)
 	if safeMethod(r.Method) {
 		// Nothing to read; the answer must be taken within WriteTimeout.
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	} else if r.ContentLength != 0 {
+		// A body must keep coming (the stream and invoke handlers keep
+		// this deadline moving, or clear it at the body's end). Without a
+		// body the server is already reading ahead to notice a closed
+		// connection, which a deadline would end.
+		_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
 	}
 	s.mux.ServeHTTP(w, r)
 }
