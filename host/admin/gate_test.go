@@ -95,7 +95,7 @@ type gated struct {
 	dir   string
 }
 
-func newGated(t *testing.T, acfg admin.Config) *gated {
+func newGated(t testing.TB, acfg admin.Config) *gated {
 	t.Helper()
 	g := &gated{calls: new(atomic.Int64), log: new(logBuffer), dir: t.TempDir()}
 	src := `
