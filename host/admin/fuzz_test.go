@@ -3,9 +3,9 @@ package admin_test
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
-	"net"
 	"net/url"
 	"strings"
 	"testing"
