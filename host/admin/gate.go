@@ -55,8 +55,9 @@ const (
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if status, code, err := s.checkRequest(r); err != nil {
 		s.log.Warn("request refused", "code", code, "method", r.Method, "path", truncate(r.URL.Path, maxErrorName),
-			"host", Quote(r.Host), "origin", Quote(r.Header.Get("Origin")), "sec_fetch_site", Quote(r.Header.Get("Sec-Fetch-Site")),
-			"content_type", Quote(r.Header.Get("Content-Type")), "remote", r.RemoteAddr, "reason", err.Error())
+			"host", truncate(r.Host, maxErrorName), "origin", truncate(r.Header.Get("Origin"), maxErrorName),
+			"sec_fetch_site", truncate(r.Header.Get("Sec-Fetch-Site"), maxErrorName),
+			"content_type", truncate(r.Header.Get("Content-Type"), maxErrorName), "remote", r.RemoteAddr, "reason", err.Error())
 		rc := http.NewResponseController(w)
 		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 		body := errorBody("", "", err)
