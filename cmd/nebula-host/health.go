@@ -92,7 +92,7 @@ func cmdHealth(args []string, stdout, stderr io.Writer) int {
 func fetchHealth(addr string, stderr io.Writer) (host.HealthReport, []byte, int) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	var rep host.HealthReport
-	var first map[string]json.RawMessage
+	var first []byte
 	var all []json.RawMessage
 	after := ""
 	for {
@@ -112,36 +112,75 @@ func fetchHealth(addr string, stderr io.Writer) (host.HealthReport, []byte, int)
 		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		var page admin.HealthPage
-		var raw map[string]json.RawMessage
-		var items []json.RawMessage
+		var items struct {
+			Resources []json.RawMessage `json:"resources"`
+		}
 		if err == nil {
 			err = json.Unmarshal(body, &page)
 		}
 		if err == nil {
-			err = json.Unmarshal(body, &raw)
-		}
-		if err == nil {
-			err = json.Unmarshal(raw["resources"], &items)
+			err = json.Unmarshal(body, &items)
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "nebula-host health: bad response: %v\n", err)
 			return rep, nil, exitRemote
 		}
 		if first == nil {
-			first, rep = raw, page.HealthReport
+			first, rep = body, page.HealthReport
 		} else {
 			rep.Resources = append(rep.Resources, page.Resources...)
 		}
-		all = append(all, items...)
+		all = append(all, items.Resources...)
 		if page.Next == "" || page.Next == after {
 			break
 		}
 		after = page.Next
 	}
-	delete(first, "next")
-	first["resources"], _ = json.Marshal(all)
-	body, _ := json.Marshal(first)
-	return rep, body, exitOK
+	joined, err := joinPages(first, all)
+	if err != nil {
+		fmt.Fprintf(stderr, "nebula-host health: bad response: %v\n", err)
+		return rep, nil, exitRemote
+	}
+	return rep, joined, exitOK
+}
+
+// joinPages returns the first page's JSON object with its fields in the
+// order the host sent them, "resources" replaced by all, and no "next".
+func joinPages(first []byte, all []json.RawMessage) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(first))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	var out bytes.Buffer
+	out.WriteByte('{')
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		switch key {
+		case "next":
+			continue
+		case "resources":
+			if v, err = json.Marshal(all); err != nil {
+				return nil, err
+			}
+		}
+		if out.Len() > 1 {
+			out.WriteByte(',')
+		}
+		k, _ := json.Marshal(key)
+		out.Write(k)
+		out.WriteByte(':')
+		out.Write(v)
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
 }
 
 // writeHealth prints the report as a table, then the aggregates, then
