@@ -43,6 +43,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -591,13 +592,24 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 // errorBody describes err for the caller, every field bounded: a message
 // may quote what the caller sent.
 func errorBody(resource, op string, err error) ErrorBody {
-	info := ErrorInfo{Kind: sdk.KindOf(err), Message: truncate(err.Error(), MaxErrorMessage),
-		Resource: truncate(resource, maxErrorName), Operation: truncate(op, maxErrorName)}
+	info := ErrorInfo{Kind: sdk.KindOf(err), Message: printable(truncate(err.Error(), MaxErrorMessage)),
+		Resource: printable(truncate(resource, maxErrorName)), Operation: printable(truncate(op, maxErrorName))}
 	var e *sdk.Error
 	if errors.As(err, &e) {
-		info.Code = truncate(e.Code, maxErrorName)
+		info.Code = printable(truncate(e.Code, maxErrorName))
 	}
 	return ErrorBody{Error: info}
+}
+
+// printable replaces control characters other than new lines and tabs,
+// and invalid UTF-8, with "?": JSON would write each as six bytes.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || (unicode.IsControl(r) && r != '\n' && r != '\t') {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // truncate cuts s to at most max bytes, on a rune boundary, saying how
@@ -680,12 +692,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
+// mustJSON encodes v on one line, < > & as they are.
 func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic(err) // only for types that always marshal
 	}
-	return b
+	return []byte(strings.TrimSuffix(b.String(), "\n"))
 }
 
 // slogErrorLog adapts the admin logger for promhttp's error reports.

@@ -55,7 +55,7 @@ func FuzzInvokeRequest(f *testing.F) {
 			if err := json.Unmarshal(resp, &eb); err != nil || eb.Error.Message == "" || eb.Error.Kind == "" {
 				t.Fatalf("status %d with a body that is not a JSON error: %v %q", rec.Code, err, resp)
 			}
-			if len(resp) > 16<<10 || len(eb.Error.Message) > admin.MaxErrorMessage {
+			if len(resp) > 8<<10 || len(eb.Error.Message) > admin.MaxErrorMessage {
 				t.Fatalf("a %d-byte request got a %d-byte error", len(body), len(resp))
 			}
 		}

@@ -355,7 +355,7 @@ func TestErrorsStaySmallWhateverTheRequest(t *testing.T) {
 			if code < 400 || json.Unmarshal([]byte(body), &eb) != nil || eb.Error.Message == "" {
 				t.Fatalf("got %d %.500s", code, body)
 			}
-			if len(body) > 16<<10 {
+			if len(body) > 8<<10 {
 				t.Fatalf("a %d-byte request got a %d-byte error: %.300s", len(tc.body), len(body), body)
 			}
 			if len(eb.Error.Message) > admin.MaxErrorMessage {
@@ -368,7 +368,7 @@ func TestErrorsStaySmallWhateverTheRequest(t *testing.T) {
 		r.Header.Set("Content-Type", admin.ContentTypeStream)
 		r.Header.Set(admin.ArgsHeader, `{"path":"`+strings.Repeat("%", 900<<10)+`"}`)
 		code, body := do(t, r)
-		if code < 400 || len(body) > 16<<10 {
+		if code < 400 || len(body) > 8<<10 {
 			t.Fatalf("got %d, %d bytes: %.300s", code, len(body), body)
 		}
 	})
