@@ -47,6 +47,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
 
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/sdk"
@@ -149,6 +150,9 @@ type Server struct {
 	// allowedHosts and allowedOrigins are the configuration's lists, in
 	// lower case, without a trailing slash.
 	allowedHosts, allowedOrigins map[string]bool
+	// next serves what the gate lets through: the mux, behind the CORS
+	// answers for allowed_origins when there are any.
+	next http.Handler
 
 	mu   sync.Mutex // guards srv, ln and done
 	srv  *http.Server
@@ -183,6 +187,21 @@ func New(h *host.Host, cfg Config) *Server {
 	// A nil host makes a server that is only asked to check its address.
 	if h != nil && h.Gatherer() != nil {
 		s.route("GET /metrics", promhttp.HandlerFor(h.Gatherer(), promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.log}}).ServeHTTP)
+	}
+	s.next = s.mux
+	if len(s.allowedOrigins) > 0 {
+		// Pages of an allowed origin need CORS answers: a preflight for
+		// their application/json POST, and Access-Control-Allow-Origin on
+		// the answers they read. Other origins never get this far.
+		s.next = cors.New(cors.Options{
+			AllowOriginFunc: func(origin string) bool { return s.allowedOrigins[strings.TrimSuffix(strings.ToLower(origin), "/")] },
+			AllowedMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost},
+			AllowedHeaders:  []string{"Content-Type", ArgsHeader, TenantHeader, WorkflowHeader, StepHeader},
+			// A trusted page on another network may call a host on a
+			// private one (Chrome's Private Network Access).
+			AllowPrivateNetwork: true,
+			MaxAge:              600,
+		}).Handler(s.mux)
 	}
 	return s
 }

@@ -51,7 +51,9 @@ const (
 //     preflight), which this server never grants.
 //
 // A refused request is answered with a JSON error and logged at warn level;
-// it reaches no handler, and so no driver.
+// it reaches no handler, and so no driver. A request from one of
+// Config.AllowedOrigins gets CORS answers (github.com/rs/cors): its
+// preflight is answered, and so is it, with Access-Control-Allow-Origin.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if status, code, err := s.checkRequest(r); err != nil {
 		s.log.Warn("request refused", "code", code, "method", r.Method, "path", truncate(r.URL.Path, maxErrorName),
@@ -80,7 +82,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		// connection, which a deadline would end.
 		_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
 	}
-	s.mux.ServeHTTP(w, r)
+	s.next.ServeHTTP(w, r)
 }
 
 // checkRequest applies the gate's rules, returning the status, code and

@@ -302,10 +302,38 @@ func TestGateLetsConfiguredHostsAndOriginsIn(t *testing.T) {
 			if tc.origin != "" {
 				r.Header.Set("Origin", tc.origin)
 			}
-			if code, body := do(t, r); code != tc.status {
-				t.Fatalf("got %d %s, want %d", code, body, tc.status)
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("got %d %s, want %d", resp.StatusCode, body, tc.status)
+			}
+			// The page of an allowed origin may read the answer.
+			if acao := resp.Header.Get("Access-Control-Allow-Origin"); tc.status == 200 && tc.origin != "" && acao != tc.origin {
+				t.Fatalf("Access-Control-Allow-Origin %q, want %q", acao, tc.origin)
 			}
 		})
+	}
+
+	// The preflight of an allowed origin's JSON POST is answered; another
+	// origin's is refused.
+	for origin, want := range map[string]int{"https://console.example.com": http.StatusNoContent, "https://evil.example.com": http.StatusForbidden} {
+		r, _ := http.NewRequest(http.MethodOptions, g.srv.URL+"/v1/resources/memory.cache/invoke", nil)
+		r.Header.Set("Origin", origin)
+		r.Header.Set("Access-Control-Request-Method", "POST")
+		r.Header.Set("Access-Control-Request-Headers", "content-type")
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == http.StatusNoContent && (resp.Header.Get("Access-Control-Allow-Origin") != origin ||
+			!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "content-type"))) {
+			t.Errorf("preflight from %s: %d %v, want %d", origin, resp.StatusCode, resp.Header, want)
+		}
 	}
 }
 
