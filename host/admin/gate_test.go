@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -502,5 +503,45 @@ func TestListingsArePaged(t *testing.T) {
 	var last admin.HealthPage
 	if code != 200 || json.Unmarshal([]byte(body), &last) != nil || len(last.Resources) != 0 || last.Resources == nil || last.Next != "" || last.Status == "" {
 		t.Fatalf("past the end: %d %s", code, body)
+	}
+}
+
+// A remote endpoint (allow_remote) answers a caller that dials one of its
+// IP addresses, by that address, without allowed_hosts; a name it does not
+// know is still refused.
+func TestGateAcceptsTheAddressTheConnectionArrivedOn(t *testing.T) {
+	var ip net.IP
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			ip = n.IP
+			break
+		}
+	}
+	if ip == nil {
+		t.Skip("this machine has no non-loopback IPv4 address")
+	}
+	_, h := newServer(t)
+	s := admin.New(h, admin.Config{Address: "0.0.0.0:0", AllowRemote: true, Logger: slog.New(slog.DiscardHandler)})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	_, port, _ := net.SplitHostPort(s.Addr())
+	url := "http://" + net.JoinHostPort(ip.String(), port) + "/v1/plugins"
+	if code, body := get(t, url); code != 200 {
+		t.Fatalf("by its address: %d %s", code, body)
+	}
+	r, _ := http.NewRequest(http.MethodGet, url, nil)
+	r.Host = "nebula.internal:" + port
+	if code, body := do(t, r); code != http.StatusMisdirectedRequest {
+		t.Fatalf("by an unknown name: %d %s", code, body)
+	}
+	// Another address of the machine than the one dialled is a name like
+	// any other: 127.0.0.1 is loopback, so use the address on loopback.
+	r, _ = http.NewRequest(http.MethodGet, "http://"+net.JoinHostPort("127.0.0.1", port)+"/v1/plugins", nil)
+	r.Host = net.JoinHostPort(ip.String(), port)
+	if code, body := do(t, r); code != http.StatusMisdirectedRequest {
+		t.Fatalf("by an address it did not arrive on: %d %s", code, body)
 	}
 }
