@@ -181,6 +181,9 @@ Promise.allSettled([
 	mux.Handle("/form-stream", page(fmt.Sprintf(`<form method="POST" enctype="text/plain" action=%q>
 <input name="data" value="pwned"></form>
 <script>document.forms[0].submit()</script>`, streamURL)))
+	mux.Handle("/form-stream-urlencoded", page(fmt.Sprintf(`<form method="POST" action=%q>
+<input name="data" value="pwned"></form>
+<script>document.forms[0].submit()</script>`, streamURL)))
 	serve(t, attackLn, mux)
 
 	// DNS rebinding: same origin, so the page could send JSON and read the
@@ -207,7 +210,7 @@ Promise.allSettled([
 		t.Fatalf("fetch page: %v", err)
 	}
 	// A form post navigates to the API's answer, which the test reads.
-	for _, form := range []string{"/form-text", "/form-urlencoded", "/form-stream"} {
+	for _, form := range []string{"/form-text", "/form-urlencoded", "/form-stream", "/form-stream-urlencoded"} {
 		if err := chromedp.Do(browser, chromedp.Navigate(attacker+form)); err != nil {
 			t.Fatalf("%s: %v", form, err)
 		}
@@ -247,16 +250,16 @@ Promise.allSettled([
 		t.Errorf("files written by web pages: %v", entries)
 	}
 	// The host logged every refusal: 4 of the rebinding page, 3 fetches,
-	// 3 forms.
+	// 4 forms.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		log := h.output(t)
 		refused := strings.Count(log, "request refused")
-		if refused >= 10 && strings.Contains(log, "code=host_not_allowed") && strings.Contains(log, "code=cross_origin") {
+		if refused >= 11 && strings.Contains(log, "code=host_not_allowed") && strings.Contains(log, "code=cross_origin") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d refusals logged, want 10:\n%s", refused, log)
+			t.Fatalf("%d refusals logged, want 11:\n%s", refused, log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
