@@ -55,6 +55,15 @@ type Admin struct {
 	// AllowRemote allows a non-loopback Address (allow_remote). When false,
 	// a non-loopback address is an error.
 	AllowRemote bool
+	// AllowedHosts are further names, or name:port, by which callers may
+	// reach the admin API (allowed_hosts): a request whose Host header is
+	// none of these, a loopback name or the address's host is refused.
+	// Needed when remote callers use a DNS name.
+	AllowedHosts []string
+	// AllowedOrigins are the origins ("https://console.example.com") whose
+	// web pages may call the admin API (allowed_origins). Requests from
+	// other origins are refused. Default none.
+	AllowedOrigins []string
 	// DeclRange is the admin block's header; zero when there is no block.
 	DeclRange hcl.Range
 }
@@ -77,6 +86,12 @@ type HostSettings struct {
 	// such as "admin", "plugin", "plugin.postgres", "resource" or
 	// "resource.postgres.main", values as LogLevel. See host/loglevel.
 	LogLevels map[string]string
+	// MaxMessageSize bounds, in bytes, an admin API request body, an
+	// operation's arguments and its result, on the admin API and between
+	// the host and its plugins (max_message_size; a number of bytes or a
+	// size such as "16MiB"). Default 16 MiB. A message over it fails as
+	// invalid_argument.
+	MaxMessageSize int
 }
 
 // Telemetry is the telemetry block: what the host exports about itself.

@@ -41,6 +41,7 @@ func Load(path string, opts ...Option) (*Config, hcl.Diagnostics) {
 			ShutdownTimeout: defaultShutdownTimeout,
 			LogLevel:        defaultLogLevel,
 			LogFormat:       defaultLogFormat,
+			MaxMessageSize:  defaultMaxMessageSize,
 		},
 	}
 	filenames, diags := configFiles(path)

@@ -34,7 +34,13 @@ func TestLoadMergesEveryHCLFileInADirectory(t *testing.T) {
 	if got, want := cfg.Admin.Address, "127.0.0.1:9500"; got != want {
 		t.Errorf("Admin.Address = %q, want %q", got, want)
 	}
-	wantHost := config.HostSettings{ShutdownTimeout: 45 * time.Second, LogLevel: "debug", LogFormat: "text"}
+	if got, want := cfg.Admin.AllowedHosts, []string{"nebula.internal", "10.0.0.5:9500"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Admin.AllowedHosts = %q, want %q", got, want)
+	}
+	if got, want := cfg.Admin.AllowedOrigins, []string{"https://console.example.com"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Admin.AllowedOrigins = %q, want %q", got, want)
+	}
+	wantHost := config.HostSettings{ShutdownTimeout: 45 * time.Second, LogLevel: "debug", LogFormat: "text", MaxMessageSize: 8 << 20}
 	if !reflect.DeepEqual(cfg.Host, wantHost) {
 		t.Errorf("Host = %+v, want %+v", cfg.Host, wantHost)
 	}
@@ -74,10 +80,10 @@ func TestLoadFillsHostDefaultsWithoutBlocks(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "empty.hcl"), "")
 	cfg := mustLoad(t, dir, environ(nil))
 	want := config.Admin{Address: "127.0.0.1:9464"}
-	if cfg.Admin != want {
+	if !reflect.DeepEqual(cfg.Admin, want) {
 		t.Errorf("Admin = %+v, want %+v", cfg.Admin, want)
 	}
-	wantHost := config.HostSettings{ShutdownTimeout: 30 * time.Second, LogLevel: "info", LogFormat: "text"}
+	wantHost := config.HostSettings{ShutdownTimeout: 30 * time.Second, LogLevel: "info", LogFormat: "text", MaxMessageSize: 16 << 20}
 	if !reflect.DeepEqual(cfg.Host, wantHost) {
 		t.Errorf("Host = %+v, want %+v", cfg.Host, wantHost)
 	}

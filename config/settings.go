@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -16,12 +17,18 @@ const (
 	defaultShutdownTimeout = 30 * time.Second
 	defaultLogLevel        = "info"
 	defaultLogFormat       = "text"
+	defaultMaxMessageSize  = 16 << 20 // sdk.DefaultMaxMessageSize
+	// maxMaxMessageSize is the most max_message_size may be: gRPC counts
+	// a message's size in an int32.
+	maxMaxMessageSize = 1 << 30
 )
 
 var adminSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "address"},
 		{Name: "allow_remote"},
+		{Name: "allowed_hosts"},
+		{Name: "allowed_origins"},
 	},
 }
 
@@ -32,6 +39,7 @@ var hostSchema = &hcl.BodySchema{
 		{Name: "log_level"},
 		{Name: "log_format"},
 		{Name: "log_levels"},
+		{Name: "max_message_size"},
 	},
 }
 
@@ -54,6 +62,21 @@ func decodeAdmin(block *hcl.Block, ev *evaluator, a *Admin) hcl.Diagnostics {
 	a.DeclRange = block.DefRange
 	v, addrAttr, secret, ok := d.value("address", cty.String, "string")
 	d.bool("allow_remote", &a.AllowRemote)
+	if attr := d.strings("allowed_hosts", &a.AllowedHosts); attr != nil {
+		for _, h := range a.AllowedHosts {
+			if h == "" || strings.ContainsAny(h, "/ \t") {
+				d.errorf(attr, "Invalid allowed host", "allowed_hosts lists %q, which is not a host name or host:port; write names such as \"nebula.internal\" or \"10.0.0.5:9464\".", h)
+			}
+		}
+	}
+	if attr := d.strings("allowed_origins", &a.AllowedOrigins); attr != nil {
+		for _, o := range a.AllowedOrigins {
+			if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+				strings.TrimSuffix(u.Path, "/") != "" || u.RawQuery != "" || u.User != nil {
+				d.errorf(attr, "Invalid allowed origin", "allowed_origins lists %q, which is not an origin; write a scheme, a host and an optional port, such as \"https://console.example.com\".", o)
+			}
+		}
+	}
 	diags = append(diags, d.diags...)
 	if !ok {
 		return diags
@@ -93,6 +116,7 @@ func decodeHost(block *hcl.Block, ev *evaluator, h *HostSettings) hcl.Diagnostic
 	if attr := d.string("plugin_dir", &h.PluginDir); attr != nil && h.PluginDir != "" {
 		h.PluginDir = resolvePath(attr.Range.Filename, h.PluginDir)
 	}
+	d.byteSize("max_message_size", &h.MaxMessageSize)
 	d.enum("log_level", &h.LogLevel, "debug", "info", "warn", "error")
 	d.enum("log_format", &h.LogFormat, "text", "json")
 	if attr := d.stringMap("log_levels", &h.LogLevels); attr != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -46,6 +47,28 @@ func (d *attrDecoder) value(name string, ty cty.Type, want string) (val cty.Valu
 
 func (d *attrDecoder) errorf(attr *hcl.Attribute, summary, format string, args ...any) {
 	d.diags = append(d.diags, errorAt(attr.Expr.Range(), summary, fmt.Sprintf(format, args...)))
+}
+
+// byteSize decodes a size in bytes: a whole number of bytes, or a string
+// such as "16MiB", "512 KiB" or "20MB" (powers of 1024 for KiB, MiB and
+// GiB, of 1000 for kB, MB and GB), from 1 byte to 1 GiB.
+func (d *attrDecoder) byteSize(name string, dst *int) *hcl.Attribute {
+	v, attr, secret, ok := d.value(name, cty.String, "size, such as \"16MiB\"")
+	if !ok {
+		return nil
+	}
+	s := v.AsString()
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n < 1 || n > maxMaxMessageSize {
+		shown := ""
+		if !secret {
+			shown = fmt.Sprintf(" %q", s)
+		}
+		d.errorf(attr, "Invalid size", "Attribute %q:%s is not a size from 1 byte to 1GiB; write a number of bytes or a size such as \"16MiB\" or \"512KiB\".", name, shown)
+		return nil
+	}
+	*dst = int(n)
+	return attr
 }
 
 // string decodes a string attribute.

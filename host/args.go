@@ -56,7 +56,7 @@ func checkArgs(op sdk.Operation, raw json.RawMessage) (json.RawMessage, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if _, ok := op.Args.Attribute(k); !ok {
-			msg := fmt.Sprintf("unknown argument %q", k)
+			msg := fmt.Sprintf("unknown argument %s", sdk.QuoteShort(k))
 			if s := config.Suggest(k, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			} else if len(names) > 0 {
@@ -107,7 +107,7 @@ func findOperation(t sdk.ResourceType, name string) (sdk.Operation, error) {
 		names[i] = op.Name
 	}
 	sort.Strings(names)
-	msg := fmt.Sprintf("no operation %q", name)
+	msg := fmt.Sprintf("no operation %s", sdk.QuoteShort(name))
 	if s := config.Suggest(name, names); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}

@@ -95,6 +95,7 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 			StartTimeout:       pl.StartTimeout,
 			ResetAfter:         pl.RestartResetAfter,
 			AllowWorldWritable: pl.AllowWorldWritable,
+			MaxMessageSize:     cfg.Host.MaxMessageSize, // the plugin link's limit, as the admin API's
 			// The plugin exports its spans to the host's collector and
 			// follows the host's sampling decision.
 			Tracing: supervisor.Tracing{

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -76,7 +77,11 @@ type CallError struct {
 
 // Error returns "resource operation: cause".
 func (e *CallError) Error() string {
-	return fmt.Sprintf("%s %s: %v", e.Resource, e.Operation, e.Err)
+	op := e.Operation
+	if len(op) > 64 || strings.IndexFunc(op, func(r rune) bool { return !unicode.IsGraphic(r) || r == ' ' }) >= 0 {
+		op = sdk.QuoteShort(op) // a caller's unknown operation: bounded
+	}
+	return fmt.Sprintf("%s %s: %v", e.Resource, op, e.Err)
 }
 
 // Unwrap returns the cause.

@@ -181,6 +181,12 @@ func errorFromStatus(err error) error {
 			}
 		}
 	}
+	if st.Code() == codes.ResourceExhausted {
+		// gRPC's own: a message over the link's limit. The caller sent
+		// or asked for too much; retrying would fail the same way.
+		return &Error{Kind: KindInvalidArgument, Code: CodeMessageTooLarge,
+			Message: "a message between the host and the plugin is larger than max_message_size (host block); raise it, or send or ask for less (" + st.Message() + ")"}
+	}
 	kind, ok := codeKinds[st.Code()]
 	if !ok {
 		kind = KindUnknown

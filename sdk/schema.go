@@ -298,7 +298,7 @@ func checkValue(t Type, v any) error {
 			return bad()
 		}
 		if _, err := time.ParseDuration(s); err != nil {
-			return fmt.Errorf("want a duration such as \"1.5s\" or \"250ms\", got %q", s)
+			return fmt.Errorf("want a duration such as \"1.5s\" or \"250ms\", got %s", QuoteShort(s))
 		}
 	case TypeBool:
 		if _, ok := v.(bool); !ok {
@@ -310,7 +310,7 @@ func checkValue(t Type, v any) error {
 			return bad()
 		}
 		if _, err := n.Int64(); err != nil {
-			return fmt.Errorf("want a whole number, got %s", n)
+			return fmt.Errorf("want a whole number, got %s", QuoteShort(n.String()))
 		}
 	case TypeFloat:
 		if _, ok := v.(json.Number); !ok {
@@ -333,7 +333,7 @@ func checkValue(t Type, v any) error {
 		}
 		for k, e := range m {
 			if err := checkValue(*t.Elem, e); err != nil {
-				return fmt.Errorf("key %q: %w", k, err)
+				return fmt.Errorf("key %s: %w", QuoteShort(k), err)
 			}
 		}
 	default:
@@ -435,7 +435,7 @@ func decodeValue(v reflect.Value, raw json.RawMessage) error {
 		}
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			return fmt.Errorf("want a duration such as \"1.5s\" or \"250ms\", got %q", s)
+			return fmt.Errorf("want a duration such as \"1.5s\" or \"250ms\", got %s", QuoteShort(s))
 		}
 		v.SetInt(int64(d))
 		return nil
@@ -463,7 +463,7 @@ func decodeValue(v reflect.Value, raw json.RawMessage) error {
 		for k, item := range items {
 			e := reflect.New(v.Type().Elem()).Elem()
 			if err := decodeValue(e, item); err != nil {
-				return fmt.Errorf("key %q: %w", k, err)
+				return fmt.Errorf("key %s: %w", QuoteShort(k), err)
 			}
 			m.SetMapIndex(reflect.ValueOf(k).Convert(v.Type().Key()), e)
 		}

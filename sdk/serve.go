@@ -130,6 +130,7 @@ func Serve(d Driver, opts ...ServeOption) {
 	stopTracing := startTracing(&cfg, d.Info(), os.Getenv)
 
 	srv := newServer(d)
+	srv.maxMessageSize = maxMessageSizeFrom(os.Getenv)
 	stopWatch := watchParent(cfg.parentPoll)
 	defer stopWatch()
 	plugin.Serve(&plugin.ServeConfig{
@@ -138,7 +139,8 @@ func Serve(d Driver, opts ...ServeOption) {
 			ProtocolVersion: {PluginName: &servedPlugin{srv: srv}},
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(opts, GRPCServerOptions()...)...)
+			opts = append(opts, GRPCServerOptions()...)
+			return grpc.NewServer(append(opts, MessageSizeServerOptions(srv.maxMessageSize)...)...)
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Output:     os.Stderr,

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -33,6 +34,10 @@ type server struct {
 	resources map[string]Resource
 	instances map[string]Instance
 	closed    bool
+
+	// maxMessageSize bounds a result; zero means DefaultMaxMessageSize.
+	// Set before the server serves.
+	maxMessageSize int
 }
 
 func newServer(d Driver) *server {
@@ -189,6 +194,10 @@ func (s *server) Invoke(ctx context.Context, req *pb.InvokeRequest) (*pb.InvokeR
 	raw, err := marshalResult(res)
 	if err != nil {
 		return nil, errorToStatus(err)
+	}
+	if limit := cmp.Or(s.maxMessageSize, DefaultMaxMessageSize); len(raw) > limit {
+		return nil, errorToStatus(&Error{Kind: KindInvalidArgument, Code: CodeMessageTooLarge, Message: fmt.Sprintf(
+			"the result of %q is %d bytes, more than max_message_size (%d bytes); raise max_message_size in the host block, or ask for less", req.GetOperation(), len(raw), limit)})
 	}
 	return &pb.InvokeResponse{ResultJson: raw}, nil
 }

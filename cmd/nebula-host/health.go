@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -59,27 +61,13 @@ func cmdHealth(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: nebula-host health [-addr HOST:PORT] [-history] [-json]")
 		return exitLocal
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get("http://" + *addr + "/v1/health")
-	if err != nil {
-		fmt.Fprintf(stderr, "nebula-host health: %v (is nebula-host run serving on %s?)\n", err, *addr)
-		return exitLocal
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return remoteError(stderr, "health", resp)
-	}
-	body, err := io.ReadAll(resp.Body)
-	var rep host.HealthReport
-	if err == nil {
-		err = json.Unmarshal(body, &rep)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "nebula-host health: bad response: %v\n", err)
-		return exitRemote
+	rep, body, code := fetchHealth(*addr, stderr)
+	if code != exitOK {
+		return code
 	}
 	if *asJSON {
-		// The body as sent, so that nothing a newer host adds is lost.
+		// The report as sent (its pages joined), so that nothing a newer
+		// host adds is lost.
 		var out bytes.Buffer
 		if err := json.Indent(&out, bytes.TrimSpace(body), "", "  "); err != nil {
 			fmt.Fprintf(stderr, "nebula-host health: bad response: %v\n", err)
@@ -96,6 +84,103 @@ func cmdHealth(args []string, stdout, stderr io.Writer) int {
 		return exitUnhealthy
 	}
 	return exitOK
+}
+
+// fetchHealth reads every page of GET /v1/health. It returns the report
+// with every resource, and the first page's JSON with its resources
+// replaced by all of them and no "next".
+func fetchHealth(addr string, stderr io.Writer) (host.HealthReport, []byte, int) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	var rep host.HealthReport
+	var first []byte
+	var all []json.RawMessage
+	after := ""
+	for {
+		u := "http://" + addr + "/v1/health?limit=" + strconv.Itoa(admin.MaxPageSize)
+		if after != "" {
+			u += "&after=" + url.QueryEscape(after)
+		}
+		resp, err := client.Get(u)
+		if err != nil {
+			fmt.Fprintf(stderr, "nebula-host health: %v (is nebula-host run serving on %s?)\n", err, addr)
+			return rep, nil, exitLocal
+		}
+		if resp.StatusCode != http.StatusOK {
+			defer resp.Body.Close()
+			return rep, nil, remoteError(stderr, "health", resp)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var page admin.HealthPage
+		var items struct {
+			Resources []json.RawMessage `json:"resources"`
+		}
+		if err == nil {
+			err = json.Unmarshal(body, &page)
+		}
+		if err == nil {
+			err = json.Unmarshal(body, &items)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "nebula-host health: bad response: %v\n", err)
+			return rep, nil, exitRemote
+		}
+		if first == nil {
+			first, rep = body, page.HealthReport
+		} else {
+			rep.Resources = append(rep.Resources, page.Resources...)
+		}
+		all = append(all, items.Resources...)
+		if page.Next == "" || page.Next == after {
+			break
+		}
+		after = page.Next
+	}
+	joined, err := joinPages(first, all)
+	if err != nil {
+		fmt.Fprintf(stderr, "nebula-host health: bad response: %v\n", err)
+		return rep, nil, exitRemote
+	}
+	return rep, joined, exitOK
+}
+
+// joinPages returns the first page's JSON object with its fields in the
+// order the host sent them, "resources" replaced by all, and no "next".
+func joinPages(first []byte, all []json.RawMessage) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(first))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	var out bytes.Buffer
+	out.WriteByte('{')
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		switch key {
+		case "next":
+			continue
+		case "resources":
+			if v, err = json.Marshal(all); err != nil {
+				return nil, err
+			}
+		}
+		if out.Len() > 1 {
+			out.WriteByte(',')
+		}
+		k, _ := json.Marshal(key)
+		out.Write(k)
+		out.WriteByte(':')
+		out.Write(v)
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
 }
 
 // writeHealth prints the report as a table, then the aggregates, then

@@ -148,7 +148,11 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		return exitLocal
 	}
 	log := cf.logger(cfg, stderr)
-	acfg := admin.Config{Address: cfg.Admin.Address, AllowRemote: cfg.Admin.AllowRemote, Logger: log}
+	acfg := admin.Config{
+		Address: cfg.Admin.Address, AllowRemote: cfg.Admin.AllowRemote,
+		AllowedHosts: cfg.Admin.AllowedHosts, AllowedOrigins: cfg.Admin.AllowedOrigins,
+		MaxMessageSize: cfg.Host.MaxMessageSize, Logger: log,
+	}
 	if *addr != "" {
 		acfg.Address = *addr
 	}

@@ -4,33 +4,50 @@
 //
 //	GET  /livez                               200 while the process runs
 //	GET  /readyz[?verbose]                    200 when every resource is ready and none is quarantined, else 503
-//	GET  /v1/health                           every resource's health, breaker and recent events; always 200
+//	GET  /v1/health[?limit&after]             the host's health, and a page of resources' health, breaker and recent events; always 200
 //	GET  /metrics                             Prometheus metrics (unless telemetry { metrics { enabled = false } })
-//	GET  /v1/resources                        every resource, with its operations and pool
-//	GET  /v1/resources/{name}                 one resource
+//	GET  /v1/resources[?limit&after]          a page of resources, and the operations of their types
+//	GET  /v1/resources/{name}                 one resource, with its operations and pool
 //	GET  /v1/plugins                          the plugins and their state
 //	POST /v1/resources/{name}/invoke          {"operation": "get", "args": {...}, "owner": {...}} → {"result": ...}
-//	POST /v1/resources/{name}/stream/{op}     streaming operations; see ServeHTTP docs below
+//	POST /v1/resources/{name}/stream/{op}     streaming operations; see the stream handler
 //
 // Errors are JSON, {"error": {"kind", "message", "code", "resource",
 // "operation"}}, with an HTTP status that follows the kind (not_found 404,
-// invalid_argument 400, unavailable 503, ...).
+// invalid_argument 400, unavailable 503, ...). Their messages are bounded
+// (MaxErrorMessage): a value a caller sent is never echoed in full.
+//
+// Every request passes one gate before any route (see Server.Handler): its
+// Host must name this endpoint, it must not come from another origin, and
+// a POST must carry the content type of its route (application/json for
+// invoke, application/octet-stream for stream). So a web page open in a
+// browser on the same machine can neither send a request that reaches a
+// driver (a form or a no-cors fetch can send only text/plain,
+// application/x-www-form-urlencoded or multipart/form-data, and always
+// sends its Origin) nor read an answer through DNS rebinding (its Host is
+// the attacker's name).
 package admin
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
 
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/sdk"
@@ -39,8 +56,28 @@ import (
 // DefaultAddress is where the admin endpoint listens unless configured.
 const DefaultAddress = "127.0.0.1:9464"
 
-// maxInvokeBody bounds the JSON body of an invoke request.
-const maxInvokeBody = 16 << 20
+// Defaults of Config's limits and timeouts.
+const (
+	// DefaultMaxMessageSize is the default of Config.MaxMessageSize, and
+	// of the host block's max_message_size.
+	DefaultMaxMessageSize = sdk.DefaultMaxMessageSize
+	// DefaultReadHeaderTimeout is the default of Config.ReadHeaderTimeout.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultBodyTimeout is the default of Config.BodyTimeout.
+	DefaultBodyTimeout = 30 * time.Second
+	// DefaultWriteTimeout is the default of Config.WriteTimeout.
+	DefaultWriteTimeout = 30 * time.Second
+	// DefaultIdleTimeout is the default of Config.IdleTimeout.
+	DefaultIdleTimeout = 60 * time.Second
+)
+
+// MaxErrorMessage bounds the message of an error the API returns, in
+// bytes; a longer one is cut with a note of how much was left out.
+// Resource and operation names in errors are cut at maxErrorName.
+const (
+	MaxErrorMessage = 2048
+	maxErrorName    = 256
+)
 
 // Header and trailer names of streaming operations.
 const (
@@ -62,14 +99,41 @@ const (
 // access was not allowed.
 var ErrNotLoopback = errors.New("admin address is not loopback")
 
-// Config configures a Server. The zero value listens on DefaultAddress.
+// Config configures a Server. The zero value listens on DefaultAddress
+// with the default limits.
 type Config struct {
 	// Address is host:port to listen on. Empty means DefaultAddress.
 	Address string
 	// AllowRemote permits a non-loopback Address. Without it the server
 	// refuses to start on one.
 	AllowRemote bool
-	// Logger logs requests that fail. Nil means slog.Default().
+	// AllowedHosts are further names (or name:port) a request's Host may
+	// give, beside loopback names, Address's host and the IP address the
+	// request arrived on: the names remote callers reach a non-loopback
+	// endpoint by (admin block allowed_hosts). Case does not matter.
+	AllowedHosts []string
+	// AllowedOrigins are the origins ("https://console.example.com")
+	// whose browser pages may call the API (admin block allowed_origins).
+	// Requests from any other origin are refused.
+	AllowedOrigins []string
+	// MaxMessageSize bounds an invoke request's body, in bytes (host
+	// block max_message_size). Zero means DefaultMaxMessageSize.
+	MaxMessageSize int
+	// ReadHeaderTimeout bounds reading a request's header. Zero means
+	// DefaultReadHeaderTimeout.
+	ReadHeaderTimeout time.Duration
+	// BodyTimeout bounds reading an invoke request's body, and how long a
+	// stream's input may pause. Zero means DefaultBodyTimeout.
+	BodyTimeout time.Duration
+	// WriteTimeout bounds writing a response, and how long a stream's
+	// output may wait for the caller to read. Zero means
+	// DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a kept-alive connection idle this long. Zero
+	// means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// Logger logs requests that fail or are refused. Nil means
+	// slog.Default().
 	Logger *slog.Logger
 }
 
@@ -79,6 +143,16 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+	// routes are the registered patterns, with the content types a
+	// request to each must carry when its method sends a body. Written
+	// only by New.
+	routes []Route
+	// allowedHosts and allowedOrigins are the configuration's lists, in
+	// lower case, without a trailing slash.
+	allowedHosts, allowedOrigins map[string]bool
+	// next serves what the gate lets through: the mux, behind the CORS
+	// answers for allowed_origins when there are any.
+	next http.Handler
 
 	mu   sync.Mutex // guards srv, ln and done
 	srv  *http.Server
@@ -91,28 +165,73 @@ func New(h *host.Host, cfg Config) *Server {
 	if cfg.Address == "" {
 		cfg.Address = DefaultAddress
 	}
+	cfg.MaxMessageSize = cmp.Or(cfg.MaxMessageSize, DefaultMaxMessageSize)
+	cfg.ReadHeaderTimeout = cmp.Or(cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	cfg.BodyTimeout = cmp.Or(cfg.BodyTimeout, DefaultBodyTimeout)
+	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, DefaultWriteTimeout)
+	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, DefaultIdleTimeout)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{h: h, cfg: cfg, log: log.With("component", "admin"), mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /livez", s.livez)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.HandleFunc("GET /v1/health", s.health)
-	s.mux.HandleFunc("GET /v1/resources", s.listResources)
-	s.mux.HandleFunc("GET /v1/resources/{name}", s.getResource)
-	s.mux.HandleFunc("GET /v1/plugins", s.listPlugins)
-	s.mux.HandleFunc("POST /v1/resources/{name}/invoke", s.invoke)
-	s.mux.HandleFunc("POST /v1/resources/{name}/stream/{op}", s.stream)
+	s := &Server{h: h, cfg: cfg, log: log.With("component", "admin"), mux: http.NewServeMux(),
+		allowedHosts: hostSet(cfg.AllowedHosts), allowedOrigins: lowerSet(cfg.AllowedOrigins)}
+	s.route("GET /livez", s.livez)
+	s.route("GET /readyz", s.readyz)
+	s.route("GET /v1/health", s.health)
+	s.route("GET /v1/resources", s.listResources)
+	s.route("GET /v1/resources/{name}", s.getResource)
+	s.route("GET /v1/plugins", s.listPlugins)
+	s.route("POST /v1/resources/{name}/invoke", s.invoke, ContentTypeJSON)
+	s.route("POST /v1/resources/{name}/stream/{op}", s.stream, ContentTypeStream)
 	// A nil host makes a server that is only asked to check its address.
 	if h != nil && h.Gatherer() != nil {
-		s.mux.Handle("GET /metrics", promhttp.HandlerFor(h.Gatherer(), promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.log}}))
+		s.route("GET /metrics", promhttp.HandlerFor(h.Gatherer(), promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.log}}).ServeHTTP)
+	}
+	s.next = s.mux
+	if len(s.allowedOrigins) > 0 {
+		// Pages of an allowed origin need CORS answers: a preflight for
+		// their application/json POST, and Access-Control-Allow-Origin on
+		// the answers they read. Other origins never get this far.
+		s.next = cors.New(cors.Options{
+			AllowOriginFunc: func(origin string) bool { return s.allowedOrigins[strings.TrimSuffix(strings.ToLower(origin), "/")] },
+			AllowedMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost},
+			AllowedHeaders:  []string{"Content-Type", ArgsHeader, TenantHeader, WorkflowHeader, StepHeader},
+			// A trusted page on another network may call a host on a
+			// private one (Chrome's Private Network Access).
+			AllowPrivateNetwork: true,
+			MaxAge:              600,
+		}).Handler(s.mux)
 	}
 	return s
 }
 
-// Handler returns the server's handler, for mounting elsewhere.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Route is one registered pattern of the API.
+type Route struct {
+	// Pattern is the http.ServeMux pattern, "METHOD /path".
+	Pattern string
+	// ContentTypes are the media types a request must carry, for a
+	// method that sends a body; nil for GET.
+	ContentTypes []string
+}
+
+// Routes returns the API's patterns, in the order they were registered.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// route registers a pattern. A method that sends a body must name the
+// content types its requests carry: the gate refuses every other.
+func (s *Server) route(pattern string, h http.HandlerFunc, contentTypes ...string) {
+	method, _, _ := strings.Cut(pattern, " ")
+	if !safeMethod(method) && len(contentTypes) == 0 {
+		panic("admin: route " + pattern + " sends a body but names no content type")
+	}
+	s.routes = append(s.routes, Route{Pattern: pattern, ContentTypes: contentTypes})
+	s.mux.HandleFunc(pattern, h)
+}
+
+// Handler returns the server's handler, for mounting elsewhere: the gate
+// (see checkRequest) in front of every route.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // Start listens and serves in the background until Shutdown.
 func (s *Server) Start() error {
@@ -123,7 +242,14 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("admin: listen on %s: %w", s.cfg.Address, err)
 	}
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	// No ReadTimeout or WriteTimeout: a stream may run for hours. Each
+	// request gets its own deadlines instead (serveHTTP).
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 	done := make(chan struct{})
 	s.mu.Lock()
 	s.srv, s.ln, s.done = srv, ln, done
@@ -175,7 +301,7 @@ func CheckAddress(addr string, allowRemote bool) error {
 	if err != nil {
 		return fmt.Errorf("admin: address %q: %w", addr, err)
 	}
-	if h == "localhost" {
+	if strings.EqualFold(h, "localhost") {
 		return nil
 	}
 	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
@@ -254,16 +380,6 @@ func writeReadyLine(w io.Writer, res host.ResourceInfo, rh host.ResourceHealth) 
 	fmt.Fprintln(w)
 }
 
-// health serves the health report. It answers 200 whatever the resources'
-// health: it informs; /readyz is the probe.
-func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.h.Health())
-}
-
-func (s *Server) listResources(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.h.Describe())
-}
-
 func (s *Server) getResource(w http.ResponseWriter, r *http.Request) {
 	info, err := s.h.DescribeResource(r.PathValue("name"))
 	if err != nil {
@@ -306,17 +422,21 @@ type ErrorInfo struct {
 
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	var req InvokeRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxInvokeBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		s.writeError(w, name, "", sdk.Errorf(sdk.KindInvalidArgument, "request body must be {\"operation\": ..., \"args\": {...}}: %v", err))
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+	req, err := DecodeInvokeRequest(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxMessageSize)), s.cfg.MaxMessageSize)
+	if err != nil {
+		// What is left of the body is not wanted: end the connection
+		// after the answer, and let no read of it wait.
+		_ = rc.SetReadDeadline(time.Now())
+		w.Header().Set("Connection", "close")
+		s.writeError(w, name, "", err)
 		return
 	}
-	if req.Operation == "" {
-		s.writeError(w, name, "", sdk.Errorf(sdk.KindInvalidArgument, "request body has no operation"))
-		return
-	}
+	// The body was read to its end: its deadline must not end the call
+	// (the server's background read, which notices a closed connection,
+	// would take it for a failure and cancel the request).
+	_ = rc.SetReadDeadline(time.Time{})
 	var opts []host.AcquireOption
 	if req.Owner != nil {
 		opts = append(opts, host.WithOwner(*req.Owner))
@@ -326,14 +446,86 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, name, req.Operation, err)
 		return
 	}
+	if len(res) > s.cfg.MaxMessageSize {
+		s.writeError(w, name, req.Operation, sdk.Errorf(sdk.KindInvalidArgument,
+			"the result is %s, more than max_message_size (%s); raise max_message_size in the host block, or ask for less", byteSize(len(res)), byteSize(s.cfg.MaxMessageSize)))
+		return
+	}
+	_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	writeJSON(w, http.StatusOK, InvokeResponse{Result: res})
 }
 
-// stream serves a streaming operation. The request body is the operation's
-// input; the JSON arguments travel in the Nebula-Args header. The response
-// body is the operation's output; its JSON result arrives in the
-// Nebula-Result trailer, or its error in the Nebula-Error trailer. A request
-// that fails before any output gets an ordinary JSON error response.
+// DecodeInvokeRequest reads the body of an invoke request: one JSON
+// object with no unknown fields, an operation, and nothing after it but
+// white space. A body over maxSize bytes (http.MaxBytesReader), and every
+// other fault, is an invalid_argument error whose message quotes at most a
+// few dozen bytes of what was sent.
+func DecodeInvokeRequest(body io.Reader, maxSize int) (InvokeRequest, error) {
+	var req InvokeRequest
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return InvokeRequest{}, bodyError(err, maxSize)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err == nil || isSyntaxError(err) {
+			return InvokeRequest{}, sdk.Errorf(sdk.KindInvalidArgument, "the request body has data after its JSON object (at byte %d); send one object", dec.InputOffset())
+		}
+		return InvokeRequest{}, bodyError(err, maxSize)
+	}
+	if req.Operation == "" {
+		return InvokeRequest{}, sdk.Errorf(sdk.KindInvalidArgument, "request body has no operation")
+	}
+	return req, nil
+}
+
+func isSyntaxError(err error) bool {
+	var se *json.SyntaxError
+	return errors.As(err, &se)
+}
+
+// bodyError describes why an invoke body could not be decoded, without
+// quoting more than a little of it.
+func bodyError(err error, maxSize int) error {
+	var mbe *http.MaxBytesError
+	var ute *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	const shape = `request body must be {"operation": ..., "args": {...}}`
+	switch {
+	case errors.As(err, &mbe):
+		return sdk.Errorf(sdk.KindInvalidArgument, "the request body is larger than max_message_size (%s); raise max_message_size in the host block, or send less", byteSize(maxSize))
+	case errors.As(err, &ute):
+		return sdk.Errorf(sdk.KindInvalidArgument, "%s: field %s must be %s, not a JSON %s", shape, Quote(ute.Field), ute.Type, ute.Value)
+	case errors.As(err, &se):
+		return sdk.Errorf(sdk.KindInvalidArgument, "%s: the JSON is not valid at byte %d: %s", shape, se.Offset, Quote(se.Error()))
+	case errors.Is(err, io.EOF):
+		return sdk.Errorf(sdk.KindInvalidArgument, "%s: the body is empty", shape)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return sdk.Errorf(sdk.KindInvalidArgument, "%s: the body ends before its JSON does", shape)
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		f, _ = strconv.Unquote(f)
+		return sdk.Errorf(sdk.KindInvalidArgument, "%s: unknown field %s", shape, Quote(f))
+	}
+	var ne interface{ Timeout() bool }
+	if errors.As(err, &ne) && ne.Timeout() {
+		return sdk.Errorf(sdk.KindTimeout, "reading the request body took too long")
+	}
+	return sdk.Errorf(sdk.KindInvalidArgument, "%s: %s", shape, Quote(err.Error()))
+}
+
+// stream serves a streaming operation. The request's Content-Type is
+// application/octet-stream (ContentTypeStream), also when it has no body;
+// the body is the operation's input, and the JSON arguments travel in the
+// Nebula-Args header. The response body is the operation's output; its JSON
+// result arrives in the Nebula-Result trailer, or its error in the
+// Nebula-Error trailer. A request that fails before any output gets an
+// ordinary JSON error response.
+//
+// The input may pause for at most Config.BodyTimeout between reads, and
+// each write of the output must reach the caller within
+// Config.WriteTimeout; a stream that keeps moving may run as long as it
+// needs.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	name, op := r.PathValue("name"), r.PathValue("op")
 	args := json.RawMessage(r.Header.Get(ArgsHeader))
@@ -347,27 +539,54 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer lease.Release()
-	_ = http.NewResponseController(w).EnableFullDuplex()
+	rc := http.NewResponseController(w)
+	_ = rc.EnableFullDuplex()
 	w.Header().Set("Trailer", ResultTrailer+", "+ErrorTrailer)
-	out := &lazyWriter{w: w}
-	res, err := lease.InvokeStream(r.Context(), op, args, r.Body, out)
+	out := &lazyWriter{w: w, rc: rc, timeout: s.cfg.WriteTimeout}
+	in := &pacedReader{r: r.Body, rc: rc, timeout: s.cfg.BodyTimeout}
+	res, err := lease.InvokeStream(r.Context(), op, args, in, out)
 	if err != nil {
 		if !out.started {
 			s.writeError(w, name, op, err)
 			return
 		}
-		body, _ := json.Marshal(errorBody(name, op, err))
-		w.Header().Set(ErrorTrailer, string(body))
+		w.Header().Set(ErrorTrailer, string(mustJSON(errorBody(name, op, err))))
 		return
 	}
 	out.start()
 	w.Header().Set(ResultTrailer, string(res))
 }
 
+// pacedReader reads a stream's input with a read deadline timeout ahead
+// of each read, so that a caller that stops sending mid-body is cut off.
+// At the end of the body it clears the deadline, so that the server's
+// background read that notices a closed connection is not ended by it;
+// after a failed read it lets no further read wait, so that the server
+// does not wait to drain a body it will not get.
+type pacedReader struct {
+	r       io.Reader
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	_ = p.rc.SetReadDeadline(time.Now().Add(p.timeout))
+	n, err := p.r.Read(b)
+	switch {
+	case errors.Is(err, io.EOF):
+		_ = p.rc.SetReadDeadline(time.Time{})
+	case err != nil:
+		_ = p.rc.SetReadDeadline(time.Now())
+	}
+	return n, err
+}
+
 // lazyWriter sends the response header on the first write, so that a
 // stream that fails before any output can still get an error status.
 type lazyWriter struct {
 	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
 	started bool
 }
 
@@ -381,27 +600,75 @@ func (l *lazyWriter) start() {
 
 func (l *lazyWriter) Write(p []byte) (int, error) {
 	l.start()
+	_ = l.rc.SetWriteDeadline(time.Now().Add(l.timeout))
 	n, err := l.w.Write(p)
 	if err == nil {
-		_ = http.NewResponseController(l.w).Flush()
+		err = l.rc.Flush()
 	}
 	return n, err
 }
 
+// errorBody describes err for the caller, every field bounded: a message
+// may quote what the caller sent.
 func errorBody(resource, op string, err error) ErrorBody {
-	info := ErrorInfo{Kind: sdk.KindOf(err), Message: err.Error(), Resource: resource, Operation: op}
+	info := ErrorInfo{Kind: sdk.KindOf(err), Message: printable(truncate(err.Error(), MaxErrorMessage)),
+		Resource: printable(truncate(resource, maxErrorName)), Operation: printable(truncate(op, maxErrorName))}
 	var e *sdk.Error
 	if errors.As(err, &e) {
-		info.Code = e.Code
+		info.Code = printable(truncate(e.Code, maxErrorName))
 	}
 	return ErrorBody{Error: info}
 }
 
+// printable replaces control characters other than new lines and tabs,
+// and invalid UTF-8, with "?": JSON would write each as six bytes.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || (unicode.IsControl(r) && r != '\n' && r != '\t') {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// truncate cuts s to at most max bytes, on a rune boundary, saying how
+// many bytes it left out.
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const note = "… (%d more bytes)"
+	cut := max - len(note) - 8
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf(note, len(s)-cut)
+}
+
+// Quote quotes s as Go does (%q), cut to its first 64 bytes: how a value a
+// caller sent appears in an error (sdk.QuoteShort).
+func Quote(s string) string { return sdk.QuoteShort(s) }
+
+// byteSize prints n bytes in the unit that reads best: 16 MiB, 512 KiB,
+// 1000 bytes.
+func byteSize(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 func (s *Server) writeError(w http.ResponseWriter, resource, op string, err error) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	body := errorBody(resource, op, err)
 	status := HTTPStatus(body.Error.Kind)
 	if status >= 500 {
-		s.log.Warn("request failed", "resource", resource, "operation", op, "kind", body.Error.Kind, "error", err)
+		s.log.Warn("request failed", "resource", body.Error.Resource, "operation", body.Error.Operation, "kind", body.Error.Kind, "error", body.Error.Message)
 	}
 	writeJSON(w, status, body)
 }
@@ -440,7 +707,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+}
+
+// mustJSON encodes v on one line, < > & as they are.
+func mustJSON(v any) []byte {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(err) // only for types that always marshal
+	}
+	return []byte(strings.TrimSuffix(b.String(), "\n"))
 }
 
 // slogErrorLog adapts the admin logger for promhttp's error reports.

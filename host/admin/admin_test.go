@@ -152,6 +152,7 @@ func TestStreamEndpointCarriesBytesBothWays(t *testing.T) {
 	srv, _ := newServer(t)
 	data := bytes.Repeat([]byte("nebula "), 100_000)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/resources/localfs.files/stream/put", bytes.NewReader(data))
+	req.Header.Set("Content-Type", admin.ContentTypeStream)
 	req.Header.Set(admin.ArgsHeader, `{"path":"d/x.bin"}`)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -164,6 +165,7 @@ func TestStreamEndpointCarriesBytesBothWays(t *testing.T) {
 	}
 
 	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/v1/resources/localfs.files/stream/get", nil)
+	req.Header.Set("Content-Type", admin.ContentTypeStream)
 	req.Header.Set(admin.ArgsHeader, `{"path":"d/x.bin"}`)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
@@ -176,6 +178,7 @@ func TestStreamEndpointCarriesBytesBothWays(t *testing.T) {
 	}
 
 	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/v1/resources/localfs.files/stream/get", nil)
+	req.Header.Set("Content-Type", admin.ContentTypeStream)
 	req.Header.Set(admin.ArgsHeader, `{"path":"nope"}`)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
@@ -191,8 +194,9 @@ func TestStreamEndpointCarriesBytesBothWays(t *testing.T) {
 func TestListingsDescribeResourcesAndPlugins(t *testing.T) {
 	srv, _ := newServer(t)
 	code, body := get(t, srv.URL+"/v1/resources")
-	var list []host.ResourceInfo
-	if code != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list) != 2 || list[0].ID != "memory.cache" || list[0].State != host.StateReady {
+	var list admin.ResourceList
+	if code != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list.Resources) != 2 || list.Resources[0].ID != "memory.cache" ||
+		list.Resources[0].State != host.StateReady || list.Total != 2 || list.Next != "" || len(list.Types["localfs"].Operations) == 0 {
 		t.Fatalf("resources: %d %s", code, body)
 	}
 	code, body = get(t, srv.URL+"/v1/resources/localfs.files")

@@ -14,6 +14,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -61,6 +62,11 @@ type Config struct {
 	// the plugin still receives each call's trace context, but records no
 	// spans unless it set up tracing itself.
 	Tracing Tracing
+	// MaxMessageSize bounds the payload of a message between the host and
+	// the plugin, both ways, in bytes (the host block's max_message_size).
+	// The plugin learns it from sdk.MaxMessageSizeEnv. Zero means
+	// sdk.DefaultMaxMessageSize.
+	MaxMessageSize int
 	// Logger receives go-plugin's messages and the plugin's stderr, with a
 	// "plugin" attribute. Nil means slog.Default().
 	Logger *slog.Logger
@@ -453,6 +459,7 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 		current   atomic.Pointer[groupRunner]
 		socketDir string
 	)
+	msgSize := cmp.Or(s.cfg.MaxMessageSize, sdk.DefaultMaxMessageSize)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.PluginSets(),
@@ -461,7 +468,8 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 			cmd := exec.Command(s.cfg.Path, s.cfg.Args...)
 			// go-plugin's variables (handshake cookie, client certificate,
 			// socket directory) come last and win.
-			cmd.Env = append(envList(s.cfg.Tracing.env(), s.cfg.Env), spec.Env...)
+			cmd.Env = append(envList(s.cfg.Tracing.env(), s.cfg.Env,
+				map[string]string{sdk.MaxMessageSizeEnv: strconv.Itoa(msgSize)}), spec.Env...)
 			r, err := newGroupRunner(l, cmd, want)
 			if err != nil {
 				return nil, err
@@ -479,7 +487,7 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 		// timer, on the handshake only, is a backstop.
 		StartTimeout: s.cfg.StartTimeout + time.Second,
 		// The call's trace context travels to the plugin in the metadata.
-		GRPCDialOptions: sdk.GRPCDialOptions(),
+		GRPCDialOptions: append(sdk.GRPCDialOptions(), sdk.MessageSizeDialOptions(msgSize)...),
 		Logger:          newSlogAdapter(s.log),
 		Stderr:          io.Discard, // lines still reach Logger, parsed
 		SyncStdout:      &lineWriter{log: s.log, stream: "stdout"},

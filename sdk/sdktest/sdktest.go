@@ -71,7 +71,8 @@ func Connect(t testing.TB, d sdk.Driver) sdk.Driver {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	server := grpc.NewServer(sdk.GRPCServerOptions()...)
+	// The limits a plugin and its host use by default (max_message_size).
+	server := grpc.NewServer(append(sdk.GRPCServerOptions(), sdk.MessageSizeServerOptions(0)...)...)
 	if err := (&sdk.GRPCPlugin{Driver: d}).GRPCServer(nil, server); err != nil {
 		_ = lis.Close()
 		t.Fatalf("register driver: %v", err)
@@ -81,7 +82,7 @@ func Connect(t testing.TB, d sdk.Driver) sdk.Driver {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		// As go-plugin dials.
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)),
-	}, sdk.GRPCDialOptions()...)
+	}, append(sdk.GRPCDialOptions(), sdk.MessageSizeDialOptions(0)...)...)
 	conn, err := grpc.NewClient("passthrough:///"+lis.Addr().String(), opts...)
 	if err != nil {
 		server.Stop()
@@ -111,7 +112,7 @@ func Start(t testing.TB, path string) sdk.Driver {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
-		GRPCDialOptions:  sdk.GRPCDialOptions(),
+		GRPCDialOptions:  append(sdk.GRPCDialOptions(), sdk.MessageSizeDialOptions(0)...),
 		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
 	})
 	t.Cleanup(client.Kill)

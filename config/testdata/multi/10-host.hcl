@@ -1,10 +1,13 @@
 admin {
-  address = "127.0.0.1:9500"
+  address         = "127.0.0.1:9500"
+  allowed_hosts   = ["nebula.internal", "10.0.0.5:9500"]
+  allowed_origins = ["https://console.example.com"]
 }
 
 host {
   shutdown_timeout = "45s"
   log_level        = "debug"
+  max_message_size = "8MiB"
 }
 
 plugin "memory" {

@@ -1,0 +1,4 @@
+admin {
+  allowed_hosts   = ["http://nebula.internal/"]
+  allowed_origins = ["console.example.com", "null"]
+}

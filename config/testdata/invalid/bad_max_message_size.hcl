@@ -1,0 +1,3 @@
+host {
+  max_message_size = "16 parsecs"
+}

@@ -1,0 +1,232 @@
+package admin
+
+import (
+	"cmp"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// Content types of the routes that take a body.
+const (
+	// ContentTypeJSON is the content type of an invoke request.
+	ContentTypeJSON = "application/json"
+	// ContentTypeStream is the content type of a stream request, whose
+	// body is the operation's raw input (it may be empty). Its arguments
+	// travel as JSON in the Nebula-Args header.
+	ContentTypeStream = "application/octet-stream"
+)
+
+// Codes of the errors the gate answers with (ErrorInfo.Code).
+const (
+	// CodeHostNotAllowed: the request's Host is not a name of this
+	// endpoint (421 Misdirected Request).
+	CodeHostNotAllowed = "host_not_allowed"
+	// CodeCrossOrigin: the request came from a web page of another
+	// origin (403 Forbidden).
+	CodeCrossOrigin = "cross_origin"
+	// CodeUnsupportedMediaType: the request's Content-Type is not the
+	// one its route takes (415 Unsupported Media Type).
+	CodeUnsupportedMediaType = "unsupported_media_type"
+)
+
+// serveHTTP is the gate in front of every route: the only way into the mux.
+//
+//  1. Host must be a loopback name (localhost, 127.0.0.1, [::1], any case,
+//     with or without a port), the host of Config.Address, the IP address
+//     the connection arrived on, or one of Config.AllowedHosts. A page that
+//     rebinds its own name to this machine sends its own name.
+//  2. A request with an Origin must come from this endpoint's own origin
+//     (http://<Host>) or one of Config.AllowedOrigins; one without an
+//     Origin must not say Sec-Fetch-Site cross-site or same-site.
+//  3. A method that sends a body (POST) must carry the content type of its
+//     route: application/json for invoke, application/octet-stream for
+//     stream. A browser sends neither without asking first (CORS
+//     preflight), which this server never grants.
+//
+// A refused request is answered with a JSON error and logged at warn level;
+// it reaches no handler, and so no driver. A request from one of
+// Config.AllowedOrigins gets CORS answers (github.com/rs/cors): its
+// preflight is answered, and so is it, with Access-Control-Allow-Origin.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if status, code, err := s.checkRequest(r); err != nil {
+		s.log.Warn("request refused", "code", code, "method", r.Method, "path", truncate(r.URL.Path, maxErrorName),
+			"host", truncate(r.Host, maxErrorName), "origin", truncate(r.Header.Get("Origin"), maxErrorName),
+			"sec_fetch_site", truncate(r.Header.Get("Sec-Fetch-Site"), maxErrorName),
+			"content_type", truncate(r.Header.Get("Content-Type"), maxErrorName), "remote", r.RemoteAddr, "reason", err.Error())
+		rc := http.NewResponseController(w)
+		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+		body := errorBody("", "", err)
+		body.Error.Code = code
+		// The body, if any, is not wanted: no read of it may wait, and the
+		// connection ends after the answer.
+		_ = rc.SetReadDeadline(time.Now())
+		w.Header().Set("Connection", "close")
+		writeJSON(w, status, body)
+		return
+	}
+	rc := http.NewResponseController(w)
+	if safeMethod(r.Method) {
+		// Nothing to read; the answer must be taken within WriteTimeout.
+		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	} else if r.ContentLength != 0 {
+		// A body must keep coming (the stream and invoke handlers keep
+		// this deadline moving, or clear it at the body's end). Without a
+		// body the server is already reading ahead to notice a closed
+		// connection, which a deadline would end.
+		_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+	}
+	s.next.ServeHTTP(w, r)
+}
+
+// checkRequest applies the gate's rules, returning the status, code and
+// error of a refusal, or a nil error.
+func (s *Server) checkRequest(r *http.Request) (int, string, error) {
+	if err := s.checkHost(r); err != nil {
+		return http.StatusMisdirectedRequest, CodeHostNotAllowed, err
+	}
+	if err := s.checkOrigin(r); err != nil {
+		return http.StatusForbidden, CodeCrossOrigin, err
+	}
+	if !safeMethod(r.Method) {
+		_, pattern := s.mux.Handler(r)
+		// No pattern: the mux answers 404 or 405 itself.
+		if pattern != "" {
+			if err := checkContentType(r, s.contentTypes(pattern)); err != nil {
+				return http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, err
+			}
+		}
+	}
+	return 0, "", nil
+}
+
+// contentTypes returns the content types of a registered pattern.
+func (s *Server) contentTypes(pattern string) []string {
+	for _, rt := range s.routes {
+		if rt.Pattern == pattern {
+			return rt.ContentTypes
+		}
+	}
+	return nil
+}
+
+func (s *Server) checkHost(r *http.Request) error {
+	if r.Host == "" {
+		return sdk.Errorf(sdk.KindPermissionDenied, "the request has no Host header; send the address of this endpoint, such as %q", s.cfg.Address)
+	}
+	name, port := splitHost(r.Host)
+	if isLoopbackName(name) || s.allowedHosts[name] || (port != "" && s.allowedHosts[name+":"+port]) {
+		return nil
+	}
+	if own, _ := splitHost(s.cfg.Address); own != "" && name == own {
+		return nil
+	}
+	// An IP address of this machine that the caller dialled: a rebinding
+	// page always sends a name, never an address.
+	if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if ip, _ := splitHost(local.String()); ip != "" && ip == name {
+			return nil
+		}
+	}
+	return sdk.Errorf(sdk.KindPermissionDenied,
+		"Host %s is not a name of this admin endpoint (%s); use a loopback address, or add the name to allowed_hosts in the admin block", Quote(r.Host), s.cfg.Address)
+}
+
+func (s *Server) checkOrigin(r *http.Request) error {
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if s.allowedOrigins[strings.TrimSuffix(strings.ToLower(origin), "/")] || sameOrigin(origin, r.Host) {
+			return nil
+		}
+		return sdk.Errorf(sdk.KindPermissionDenied,
+			"cross-origin request from %s refused: the admin API serves only its own origin (http://%s); add the origin to allowed_origins in the admin block to let its pages in", Quote(origin), truncate(r.Host, maxErrorName))
+	}
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "cross-site", "same-site":
+		return sdk.Errorf(sdk.KindPermissionDenied,
+			"request refused: the browser marks it Sec-Fetch-Site %s, and the admin API serves only its own origin", site)
+	}
+	return nil
+}
+
+// sameOrigin reports whether origin is http://host, ports defaulted.
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme != "http" || u.Host == "" || u.Path != "" || u.User != nil {
+		return false
+	}
+	oname, oport := splitHost(u.Host)
+	hname, hport := splitHost(host)
+	return oname == hname && cmp.Or(oport, "80") == cmp.Or(hport, "80")
+}
+
+func checkContentType(r *http.Request, types []string) error {
+	ct := r.Header.Get("Content-Type")
+	want := strings.Join(types, " or ")
+	if ct == "" {
+		return sdk.Errorf(sdk.KindInvalidArgument, "the request has no Content-Type; %s %s takes %s", r.Method, truncate(r.URL.Path, maxErrorName), want)
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || !slices.Contains(types, mt) {
+		return sdk.Errorf(sdk.KindInvalidArgument, "Content-Type %s is not accepted; %s %s takes %s", Quote(ct), r.Method, truncate(r.URL.Path, maxErrorName), want)
+	}
+	return nil
+}
+
+// safeMethod reports whether method sends no body to act on.
+func safeMethod(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+}
+
+// splitHost returns a Host header's (or an address's) name, lower case and
+// without brackets or a trailing dot, and its port, if any.
+func splitHost(hostport string) (name, port string) {
+	name = hostport
+	if h, p, err := net.SplitHostPort(hostport); err == nil {
+		name, port = h, p
+	} else if strings.HasPrefix(hostport, "[") && strings.HasSuffix(hostport, "]") {
+		name = hostport[1 : len(hostport)-1]
+	}
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	if ip := net.ParseIP(name); ip != nil {
+		name = ip.String()
+	}
+	return name, port
+}
+
+// isLoopbackName reports whether a name from splitHost names only this
+// machine: localhost, or a loopback address.
+func isLoopbackName(name string) bool {
+	if name == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(name)
+	return ip != nil && ip.IsLoopback()
+}
+
+// hostSet returns allowed_hosts as splitHost writes names: "name" or
+// "name:port".
+func hostSet(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, v := range list {
+		name, port := splitHost(v)
+		if port != "" {
+			name += ":" + port
+		}
+		m[name] = true
+	}
+	return m
+}
+
+func lowerSet(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, v := range list {
+		m[strings.TrimSuffix(strings.ToLower(v), "/")] = true
+	}
+	return m
+}
