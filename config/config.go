@@ -32,6 +32,10 @@ type Config struct {
 	// Resources lists the resource blocks in the order they were declared.
 	Resources []*Resource
 
+	// secrets are the literals hidden in Files (see maskSource), replaced
+	// in the text of the diagnostics.
+	secrets []string
+
 	// eval evaluates expressions in resource bodies for DecodeResources;
 	// nil for a Config built by hand.
 	eval *evaluator

@@ -57,12 +57,16 @@ func Load(path string, opts ...Option) (*Config, hcl.Diagnostics) {
 		f, pdiags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 		diags = append(diags, pdiags...)
 		if f != nil {
+			// The syntax tree is built; Bytes serves only the snippets.
+			var secrets []string
+			f.Bytes, secrets = maskSource(src, nil)
+			cfg.secrets = append(cfg.secrets, secrets...)
 			cfg.Files[name] = f
 			bodies = append(bodies, f)
 		}
 	}
 	if diags.HasErrors() {
-		return cfg, sortDiagnostics(diags)
+		return cfg, sortDiagnostics(scrubSecrets(diags, cfg.secrets))
 	}
 
 	l := &loader{cfg: cfg, opts: o, ev: newEvaluator(o.lookupEnv, filenames)}
@@ -76,7 +80,7 @@ func Load(path string, opts ...Option) (*Config, hcl.Diagnostics) {
 	diags = append(diags, l.variables(blocks)...)
 	diags = append(diags, l.blocks(blocks)...)
 	diags = append(diags, checkGraph(cfg.Resources)...)
-	return cfg, sortDiagnostics(stripEval(diags))
+	return cfg, sortDiagnostics(scrubSecrets(stripEval(diags), cfg.secrets))
 }
 
 // configFiles returns the files to read for path.
