@@ -387,7 +387,7 @@ var credentialPatterns = []*regexp.Regexp{
 	// user:password@tcp(host) and the other go-sql-driver forms
 	regexp.MustCompile(`[^\s:@"'/(]+:([^@\s"'/]+)@(?:tcp|udp|unix|\()`),
 	// password=..., in key/value connection strings and URL queries
-	regexp.MustCompile(`(?i)\b(?:password|passwd|pwd|sslpassword|secret|token|api_?key|access_token)\s*=\s*([^\s&;"',]+)`),
+	regexp.MustCompile(`(?i)\b(?:password|passwd|pwd|sslpassword|secret|token|api_?key|access_token)=([^\s&;"',]+)`),
 }
 
 // credentials hides the passwords of credentials wherever they appear.
