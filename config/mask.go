@@ -98,6 +98,17 @@ func sensitiveName(name string, extra map[string]bool) bool {
 			}
 		}
 	}
+	// A misspelt part of a compound name: DB_PASSWROD.
+	for _, part := range strings.Split(n, "_") {
+		if len(part) < 6 || len(part) > 64 {
+			continue
+		}
+		for _, s := range sensitiveParts {
+			if len(s) >= 6 && levenshtein.Distance(part, s, nil) < 3 {
+				return true
+			}
+		}
+	}
 	return false
 }
 
@@ -394,6 +405,9 @@ var credentialPatterns = []*regexp.Regexp{
 func (m *masker) credentials() {
 	for _, re := range credentialPatterns {
 		for _, loc := range re.FindAllSubmatchIndex(m.src, -1) {
+			if bytes.Contains(m.src[loc[2]:loc[3]], []byte("${")) {
+				continue // a reference, as in user:${var.password}@
+			}
 			m.mark(loc[2], loc[3])
 			m.parts = append(m.parts, string(m.src[loc[2]:loc[3]]))
 		}
