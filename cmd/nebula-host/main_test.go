@@ -36,7 +36,7 @@ var (
 const testVersion = "e2e-test"
 
 // plugins are the plugin binaries the tests need, by resource type.
-var plugins = []string{"memory", "localfs", "sqlite"}
+var plugins = []string{"memory", "localfs", "sqlite", "postgres", "mysql", "redis", "kafka"}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "nebula-host-e2e-")
