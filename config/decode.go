@@ -67,6 +67,7 @@ func (c *Config) DecodeResources(types map[string]sdk.Schema, opts ...DecodeOpti
 		scope.declared[r.ID()] = true
 	}
 	c.maskSensitive(types)
+	ev.budget.start()
 	var diags hcl.Diagnostics
 	for _, level := range c.Levels() {
 		for _, r := range level {

@@ -127,8 +127,14 @@ func newMasker(src []byte, extra map[string]bool) *masker {
 // maskSource returns a copy of src with the secrets it holds replaced, and
 // the secrets, or src itself and nil when it holds none.
 func maskSource(src []byte, extra map[string]bool) ([]byte, []string) {
+	toks, _ := hclsyntax.LexConfig(src, "", hcl.InitialPos)
+	return maskTokens(src, toks, extra)
+}
+
+// maskTokens is maskSource for a file already lexed.
+func maskTokens(src []byte, toks hclsyntax.Tokens, extra map[string]bool) ([]byte, []string) {
 	m := newMasker(src, extra)
-	m.tokens()
+	m.tokens(toks)
 	m.lines()
 	m.credentials()
 	return m.result()
@@ -174,8 +180,7 @@ func (m *masker) result() ([]byte, []string) {
 
 // tokens hides the values of sensitive attributes and object keys, and the
 // defaults of sensitive variables, found in the tokens of the file.
-func (m *masker) tokens() {
-	toks, _ := hclsyntax.LexConfig(m.src, "", hcl.InitialPos)
+func (m *masker) tokens(toks hclsyntax.Tokens) {
 	for i := 0; i < len(toks); i++ {
 		name, next := keyAt(toks, i)
 		if next < 0 {
@@ -342,10 +347,6 @@ func (m *masker) variableBlock(toks hclsyntax.Tokens, i int) {
 	}
 }
 
-// attributeLine matches a line that sets an attribute or an object key:
-// the name, then the value.
-var attributeLine = regexp.MustCompile(`(?m)^[ \t]*"?([A-Za-z_][A-Za-z0-9_-]*)"?[ \t]*[=:]([^=\n][^\n]*)?$`)
-
 // heredocStart matches the opening of a heredoc, capturing its marker.
 var heredocStart = regexp.MustCompile(`^\s*<<-?([A-Za-z_][A-Za-z0-9_-]*)\s*$`)
 
@@ -353,16 +354,52 @@ var heredocStart = regexp.MustCompile(`^\s*<<-?([A-Za-z_][A-Za-z0-9_-]*)\s*$`)
 // earlier error (an unclosed quote) has put the tokens out of step with the
 // lines. A heredoc value is hidden up to its closing marker.
 func (m *masker) lines() {
-	for _, loc := range attributeLine.FindAllSubmatchIndex(m.src, -1) {
-		if loc[4] < 0 || !sensitiveName(string(m.src[loc[2]:loc[3]]), m.extra) {
-			continue
+	for start := 0; start < len(m.src); {
+		end := bytes.IndexByte(m.src[start:], '\n')
+		if end < 0 {
+			end = len(m.src)
+		} else {
+			end += start
 		}
-		from, to := loc[4], loc[5]
-		m.maskExpression(from, to)
-		if hd := heredocStart.FindSubmatch(m.src[from:to]); hd != nil {
-			m.maskHeredoc(to, string(hd[1]))
+		if name, value := attributeOnLine(m.src, start, end); value >= 0 && sensitiveName(name, m.extra) {
+			m.maskExpression(value, end)
+			if hd := heredocStart.FindSubmatch(m.src[value:end]); hd != nil {
+				m.maskHeredoc(end, string(hd[1]))
+			}
 		}
+		start = end + 1
 	}
+}
+
+// attributeOnLine reads src[start:end] as "name = value" or "name: value",
+// the name perhaps quoted, and returns the name and the offset of the
+// value; value is -1 when the line is not of that form.
+func attributeOnLine(src []byte, start, end int) (name string, value int) {
+	i := start
+	for i < end && (src[i] == ' ' || src[i] == '\t') {
+		i++
+	}
+	if i < end && src[i] == '"' {
+		i++
+	}
+	from := i
+	for i < end && (src[i] == '_' || src[i] == '-' || src[i] >= 'a' && src[i] <= 'z' || src[i] >= 'A' && src[i] <= 'Z' || src[i] >= '0' && src[i] <= '9') {
+		i++
+	}
+	if i == from || src[from] >= '0' && src[from] <= '9' || src[from] == '-' {
+		return "", -1
+	}
+	name = string(src[from:i])
+	if i < end && src[i] == '"' {
+		i++
+	}
+	for i < end && (src[i] == ' ' || src[i] == '\t') {
+		i++
+	}
+	if i >= end || src[i] != '=' && src[i] != ':' || i+1 < end && src[i+1] == '=' {
+		return "", -1
+	}
+	return name, i + 1
 }
 
 // maskExpression hides the literals in src[from:to], lexed on their own.
@@ -401,9 +438,21 @@ var credentialPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)\b(?:password|passwd|pwd|sslpassword|secret|token|api_?key|access_token)=([^\s&;"',]+)`),
 }
 
+// credentialHints are bytes each of credentialPatterns needs, to skip the
+// slow search in the files that lack them.
+var credentialHints = [][]byte{[]byte("://"), []byte("@"), []byte("=")}
+
 // credentials hides the passwords of credentials wherever they appear.
 func (m *masker) credentials() {
-	for _, re := range credentialPatterns {
+	lower := bytes.ToLower(m.src)
+	for i, re := range credentialPatterns {
+		if !bytes.Contains(lower, credentialHints[i]) {
+			continue
+		}
+		if i == len(credentialPatterns)-1 && !bytes.Contains(lower, []byte("pass")) && !bytes.Contains(lower, []byte("pwd")) &&
+			!bytes.Contains(lower, []byte("secret")) && !bytes.Contains(lower, []byte("token")) && !bytes.Contains(lower, []byte("key")) {
+			continue
+		}
 		for _, loc := range re.FindAllSubmatchIndex(m.src, -1) {
 			if bytes.Contains(m.src[loc[2]:loc[3]], []byte("${")) {
 				continue // a reference, as in user:${var.password}@
