@@ -59,6 +59,9 @@ type Admin struct {
 	// AllowRemote allows a non-loopback Address (allow_remote). When false,
 	// a non-loopback address is an error.
 	AllowRemote bool
+	// AddressRange is the range of the address attribute's value; zero
+	// when it is not set.
+	AddressRange hcl.Range
 	// DeclRange is the admin block's header; zero when there is no block.
 	DeclRange hcl.Range
 }
