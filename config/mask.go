@@ -168,7 +168,9 @@ func (m *masker) result() ([]byte, []string) {
 			j++
 		}
 		for _, s := range strings.FieldsFunc(string(m.src[i:j]), func(r rune) bool { return r == '\n' || r == '\r' }) {
-			secrets = append(secrets, strings.TrimSpace(s))
+			if s = strings.TrimSpace(s); strings.Trim(s, string(maskByte)) != "" {
+				secrets = append(secrets, s) // not masked before
+			}
 		}
 		i = j
 	}
