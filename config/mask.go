@@ -364,9 +364,10 @@ func (m *masker) lines() {
 			end += start
 		}
 		if name, value := attributeOnLine(m.src, start, end); value >= 0 && sensitiveName(name, m.extra) {
-			m.maskExpression(value, end)
 			if hd := heredocStart.FindSubmatch(m.src[value:end]); hd != nil {
 				m.maskHeredoc(end, string(hd[1]))
+			} else {
+				m.maskExpression(value, end)
 			}
 		}
 		start = end + 1
