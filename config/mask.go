@@ -510,3 +510,15 @@ func scrubSecrets(diags hcl.Diagnostics, secrets []string) hcl.Diagnostics {
 	}
 	return diags
 }
+
+// HideSecrets replaces, in the summaries and details of diags, the literals
+// that Load and DecodeResources hid in the snippets of Files, and returns
+// diags. Load and DecodeResources apply it to their own diagnostics; apply
+// it to those made elsewhere from this configuration, such as a driver's
+// complaints about a resource.
+func (c *Config) HideSecrets(diags hcl.Diagnostics) hcl.Diagnostics {
+	if c == nil {
+		return diags
+	}
+	return scrubSecrets(diags, c.secrets)
+}

@@ -119,11 +119,12 @@ func (c *configFlags) hostOptions(log *slog.Logger) []host.Option {
 	return opts
 }
 
-// printHostError prints a host error; diagnostics get their source lines.
-func printHostError(stderr io.Writer, err error) {
+// printHostError prints a host error about cfg; diagnostics get their
+// source lines, and the secrets of cfg's files are hidden in them.
+func printHostError(stderr io.Writer, cfg *config.Config, err error) {
 	var de *host.DiagnosticsError
 	if errors.As(err, &de) {
-		printDiagnostics(stderr, de.Files, de.Diagnostics)
+		printDiagnostics(stderr, de.Files, cfg.HideSecrets(de.Diagnostics))
 		return
 	}
 	fmt.Fprintf(stderr, "nebula-host: %v\n", err)
@@ -165,11 +166,11 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	}
 	h, err := host.New(cfg, opts...)
 	if err != nil {
-		printHostError(stderr, err)
+		printHostError(stderr, cfg, err)
 		return exitLocal
 	}
 	if err := h.Start(ctx); err != nil {
-		printHostError(stderr, err)
+		printHostError(stderr, cfg, err)
 		return exitLocal
 	}
 	srv := admin.New(h, acfg)
@@ -238,6 +239,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to start", Detail: err.Error()})
 		}
 	}
+	diags = cfg.HideSecrets(diags) // those of the plugins
 	if *asJSON {
 		_ = config.WriteDiagnosticsJSON(stdout, files, diags)
 	} else if len(diags) > 0 {
