@@ -24,9 +24,10 @@ import (
 //
 //   - the value of every attribute or object key whose name is a sensitive
 //     one (see sensitiveName): the names the shipped plugins mark
-//     sensitive, the host's own sensitive settings (tracing headers), names
-//     that look like credentials, and names one or two edits away from
-//     those (a misspelt "pasword" still hides its value);
+//     sensitive, the host's own sensitive settings (tracing headers, a
+//     plugin's env), names that look like credentials, and names one or
+//     two edits away from those (a misspelt "pasword" still hides its
+//     value);
 //   - the default of a variable declared sensitive, or whose name is a
 //     sensitive one;
 //   - the password of a URL's userinfo (scheme://user:password@host), of a
@@ -36,7 +37,8 @@ import (
 //     schema marks sensitive (see Config.DecodeResources).
 //
 // The hidden literals are also replaced in the summaries and details of the
-// diagnostics Load and DecodeResources return, by scrubSecrets.
+// diagnostics Load and DecodeResources return, and by Config.HideSecrets in
+// those made elsewhere.
 
 // maskByte replaces each byte of a hidden literal.
 const maskByte = '*'
@@ -44,14 +46,15 @@ const maskByte = '*'
 // sensitiveNames are attribute names whose values are secrets: those the
 // shipped plugins mark sensitive (postgres url and password, mysql dsn and
 // password, redis password and sentinel_password, kafka sasl_password),
-// the host's own (tracing headers), and common names of credentials.
+// the host's own (tracing headers, a plugin's env), and common names of
+// credentials.
 var sensitiveNames = map[string]bool{
 	"password": true, "passwd": true, "pwd": true, "secret": true, "token": true,
 	"dsn": true, "url": true, "uri": true, "credentials": true, "credential": true,
 	"authorization": true, "auth": true, "api_key": true, "apikey": true,
 	"private_key": true, "secret_key": true, "access_key": true,
 	"connection_string": true, "conn_string": true, "cookie": true,
-	"headers": true, "sasl_password": true, "sentinel_password": true,
+	"headers": true, "env": true, "sasl_password": true, "sentinel_password": true,
 }
 
 // sensitiveSuffixes mark names such as db_password or x_api_key.

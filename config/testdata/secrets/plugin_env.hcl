@@ -4,5 +4,6 @@ plugin "postgres" {
   env = {
     PGPASSWORD  = "hunter2-Kq9"
     DB_PASSWROD = "hunter2-Kq9"
+    PGPASS      = "hunter2-Kq9"
   }
 }
