@@ -32,6 +32,10 @@ type Config struct {
 	// Resources lists the resource blocks in the order they were declared.
 	Resources []*Resource
 
+	// secrets are the literals hidden in Files (see maskSource), replaced
+	// in the text of the diagnostics.
+	secrets []string
+
 	// eval evaluates expressions in resource bodies for DecodeResources;
 	// nil for a Config built by hand.
 	eval *evaluator
@@ -64,6 +68,9 @@ type Admin struct {
 	// web pages may call the admin API (allowed_origins). Requests from
 	// other origins are refused. Default none.
 	AllowedOrigins []string
+	// AddressRange is the range of the address attribute's value; zero
+	// when it is not set.
+	AddressRange hcl.Range
 	// DeclRange is the admin block's header; zero when there is no block.
 	DeclRange hcl.Range
 }

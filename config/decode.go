@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -65,6 +66,8 @@ func (c *Config) DecodeResources(types map[string]sdk.Schema, opts ...DecodeOpti
 	for _, r := range c.Resources {
 		scope.declared[r.ID()] = true
 	}
+	c.maskSensitive(types)
+	ev.budget.start()
 	var diags hcl.Diagnostics
 	for _, level := range c.Levels() {
 		for _, r := range level {
@@ -83,7 +86,42 @@ func (c *Config) DecodeResources(types map[string]sdk.Schema, opts ...DecodeOpti
 			}
 		}
 	}
-	return sortDiagnostics(stripEval(diags))
+	return sortDiagnostics(scrubSecrets(stripEval(diags), c.secrets))
+}
+
+// maskSensitive hides, in the snippets of Files, the values of the
+// attributes that the schemas in types mark sensitive, and those of
+// attributes whose names are misspellings of them.
+func (c *Config) maskSensitive(types map[string]sdk.Schema) {
+	extra := map[string]bool{}
+	for _, s := range types {
+		for _, a := range s.Attributes {
+			if a.Sensitive && !sensitiveName(a.Name, nil) {
+				extra[a.Name] = true
+			}
+		}
+	}
+	if len(extra) > 0 {
+		for _, name := range sortedKeys(c.Files) {
+			f := c.Files[name]
+			var secrets []string
+			f.Bytes, secrets = maskSource(f.Bytes, extra)
+			c.secrets = append(c.secrets, secrets...)
+		}
+	}
+	for _, r := range c.Resources {
+		body, ok := r.Body.(*hclsyntax.Body)
+		schema, known := types[r.Type]
+		if !ok || !known {
+			continue
+		}
+		for _, a := range schema.Attributes {
+			if attr, set := body.Attributes[a.Name]; set && a.Sensitive {
+				rng := attr.Expr.Range()
+				c.secrets = append(c.secrets, maskRange(c.Files[rng.Filename], rng)...)
+			}
+		}
+	}
 }
 
 // DecodeOption configures DecodeResources.

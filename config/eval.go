@@ -24,6 +24,7 @@ type evaluator struct {
 	sensitive map[string]bool              // names of sensitive variables
 	funcs     map[string]function.Function // every function but file
 	ctxs      map[string]*hcl.EvalContext  // by filename, for the loaded files
+	budget    budget                       // the time left to evaluate
 }
 
 // newEvaluator returns an evaluator with no variables and contexts for the
@@ -32,7 +33,10 @@ func newEvaluator(lookupEnv func(string) (string, bool), filenames []string) *ev
 	e := &evaluator{
 		vars:      cty.EmptyObjectVal,
 		sensitive: map[string]bool{},
-		funcs:     functions(lookupEnv),
+	}
+	e.funcs = functions(lookupEnv)
+	for name, f := range e.funcs {
+		e.funcs[name] = guardFunction(name, f, &e.budget)
 	}
 	e.setVariables(nil)
 	e.ctxs = make(map[string]*hcl.EvalContext, len(filenames))
@@ -61,7 +65,7 @@ func (e *evaluator) newContext(filename string) *hcl.EvalContext {
 	for k, f := range e.funcs {
 		funcs[k] = f
 	}
-	funcs["file"] = fileFunc(filename)
+	funcs["file"] = guardFunction("file", fileFunc(filename), &e.budget)
 	return &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": e.vars},
 		Functions: funcs,

@@ -49,25 +49,41 @@ func Load(path string, opts ...Option) (*Config, hcl.Diagnostics) {
 		return cfg, diags
 	}
 	var bodies []*hcl.File
+	l := &loader{cfg: cfg, opts: o, ev: newEvaluator(o.lookupEnv, filenames)}
+	cfg.eval = l.ev
 	for _, name := range filenames {
 		src, err := os.ReadFile(name)
 		if err != nil {
 			diags = append(diags, fileError(name, "Cannot read configuration file", err))
 			continue
 		}
+		toks, _ := hclsyntax.LexConfig(src, name, hcl.InitialPos)
+		masked, secrets := maskTokens(src, toks, nil)
+		cfg.secrets = append(cfg.secrets, secrets...)
+		if ndiags := checkNumberLiterals(toks); ndiags.HasErrors() {
+			// Parsing would take long; the file is kept for snippets.
+			diags = append(diags, ndiags...)
+			cfg.Files[name] = &hcl.File{Body: hcl.EmptyBody(), Bytes: masked}
+			continue
+		}
 		f, pdiags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 		diags = append(diags, pdiags...)
-		if f != nil {
-			cfg.Files[name] = f
-			bodies = append(bodies, f)
+		if f == nil {
+			continue
 		}
+		// The syntax tree is built; Bytes serves only the snippets.
+		f.Bytes = masked
+		cfg.Files[name] = f
+		if body, ok := f.Body.(*hclsyntax.Body); ok {
+			diags = append(diags, guardSyntax(body, &l.ev.budget)...)
+		}
+		bodies = append(bodies, f)
 	}
 	if diags.HasErrors() {
-		return cfg, sortDiagnostics(diags)
+		return cfg, sortDiagnostics(scrubSecrets(diags, cfg.secrets))
 	}
 
-	l := &loader{cfg: cfg, opts: o, ev: newEvaluator(o.lookupEnv, filenames)}
-	cfg.eval = l.ev
+	l.ev.budget.start()
 	var blocks hcl.Blocks
 	for _, f := range bodies {
 		content, cdiags := f.Body.Content(rootSchema)
@@ -77,7 +93,7 @@ func Load(path string, opts ...Option) (*Config, hcl.Diagnostics) {
 	diags = append(diags, l.variables(blocks)...)
 	diags = append(diags, l.blocks(blocks)...)
 	diags = append(diags, checkGraph(cfg.Resources)...)
-	return cfg, sortDiagnostics(stripEval(diags))
+	return cfg, sortDiagnostics(scrubSecrets(stripEval(diags), cfg.secrets))
 }
 
 // configFiles returns the files to read for path.
@@ -163,7 +179,7 @@ func (l *loader) variables(blocks hcl.Blocks) hcl.Diagnostics {
 	}
 	vals := make(map[string]cty.Value, len(decls))
 	for _, d := range decls {
-		diags = append(diags, resolveVariable(d, l.opts)...)
+		diags = append(diags, resolveVariable(d, l.opts, &l.ev.budget)...)
 		val := d.v.Value
 		if val == cty.NilVal {
 			// Unknown, so that references to it raise no further errors.

@@ -82,21 +82,45 @@ func decodeAdmin(block *hcl.Block, ev *evaluator, a *Admin) hcl.Diagnostics {
 		return diags
 	}
 	a.Address = v.AsString()
-	shown := ""
-	if !secret {
-		shown = fmt.Sprintf(" %q", a.Address)
+	a.AddressRange = addrAttr.Expr.Range()
+	shown := fmt.Sprintf("%q", a.Address)
+	if secret {
+		shown = "(sensitive, not shown)"
 	}
-	host, _, err := net.SplitHostPort(a.Address)
-	if err != nil {
-		return append(diags, errorAt(addrAttr.Expr.Range(), "Invalid admin address", fmt.Sprintf(
-			"The address%s is not host:port; write it as, for example, %q.", shown, defaultAdminAddress)))
-	}
-	if !a.AllowRemote && !isLoopback(host) {
-		diags = append(diags, errorAt(addrAttr.Expr.Range(), "Admin address is not loopback", fmt.Sprintf(
-			"The admin address%s lets other machines reach the admin API. Use a loopback address such as %q, or set allow_remote = true if remote access is intended.",
-			shown, defaultAdminAddress)))
+	if summary, detail := adminAddressProblem(a.Address, a.AllowRemote, shown); summary != "" {
+		diags = append(diags, errorAt(addrAttr.Expr.Range(), summary, detail))
 	}
 	return diags
+}
+
+// CheckAdminAddress returns what is wrong with addr as the admin API's
+// address, or nil: it must be host:port with a port that net.Listen takes
+// (a number up to 65535 or a service name), and, unless allowRemote, its
+// host must be a loopback address or "localhost" in any case. Load applies
+// it to the admin block; nebula-host applies it, and the admin server's own
+// check, to the -admin flag too, in validate as in run.
+func CheckAdminAddress(addr string, allowRemote bool) error {
+	if summary, detail := adminAddressProblem(addr, allowRemote, fmt.Sprintf("%q", addr)); summary != "" {
+		return fmt.Errorf("%s: %s", strings.ToLower(summary[:1])+summary[1:], detail)
+	}
+	return nil
+}
+
+// adminAddressProblem returns the summary and detail of what is wrong with
+// addr, or "" and "". shown is how the detail refers to the address.
+func adminAddressProblem(addr string, allowRemote bool, shown string) (summary, detail string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "Invalid admin address", fmt.Sprintf("The address %s is not host:port; write it as, for example, %q.", shown, defaultAdminAddress)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return "Invalid admin address", fmt.Sprintf("The port of the address %s is not a number from 0 to 65535 or a service name; write it as, for example, %q.", shown, defaultAdminAddress)
+	}
+	if !allowRemote && !isLoopback(host) {
+		return "Admin address is not loopback", fmt.Sprintf("The admin address %s lets other machines reach the admin API. Use a loopback address such as %q, or set allow_remote = true if remote access is intended.",
+			shown, defaultAdminAddress)
+	}
+	return "", ""
 }
 
 // isLoopback reports whether host names only this machine.
@@ -212,9 +236,12 @@ func decodeTelemetry(block *hcl.Block, ev *evaluator, t *Telemetry) hcl.Diagnost
 			diags = append(diags, cdiags...)
 			d := &attrDecoder{ev: ev, attrs: c.Attributes}
 			if attr := d.string("endpoint", &t.Tracing.Endpoint); attr != nil {
-				if _, _, err := net.SplitHostPort(t.Tracing.Endpoint); err != nil {
+				if _, port, err := net.SplitHostPort(t.Tracing.Endpoint); err != nil {
 					d.errorf(attr, "Invalid tracing endpoint",
 						"The OTLP/gRPC endpoint must be host:port, such as \"127.0.0.1:4317\".")
+				} else if _, err := net.LookupPort("tcp", port); err != nil || port == "" {
+					d.errorf(attr, "Invalid tracing endpoint",
+						"The OTLP/gRPC endpoint's port %q is not a port number from 1 to 65535 or a service name; write it as, for example, \"127.0.0.1:4317\".", port)
 				}
 			}
 			d.bool("insecure", &t.Tracing.Insecure)

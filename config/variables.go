@@ -75,7 +75,7 @@ var literalEvaluator = &evaluator{}
 // resolveVariable sets the variable's value from, in order, the values
 // given with WithVariables, the environment variable NEBULA_VAR_<name>, and
 // the default.
-func resolveVariable(d *variableDecl, o *options) hcl.Diagnostics {
+func resolveVariable(d *variableDecl, o *options, b *budget) hcl.Diagnostics {
 	v := d.v
 	var (
 		val    cty.Value
@@ -92,8 +92,12 @@ func resolveVariable(d *variableDecl, o *options) hcl.Diagnostics {
 	switch {
 	case ok:
 		rng = v.DeclRange
-		var ok bool
-		if val, ok = parseVariableValue(raw, v.Type); !ok {
+		var problem string
+		if val, problem = parseVariableValue(raw, v.Type, b); problem != "" {
+			return hcl.Diagnostics{errorAt(rng, "Invalid value for variable", fmt.Sprintf(
+				"The value of variable %q from %s %s.", v.Name, source, problem))}
+		}
+		if val == cty.NilVal {
 			return hcl.Diagnostics{errorAt(rng, "Invalid value for variable", fmt.Sprintf(
 				"The value of variable %q from %s is not a valid %s. Write it as an HCL value, such as 8080, true, [\"a\", \"b\"] or { key = \"value\" }.",
 				v.Name, source, typeexpr.TypeString(v.Type)))}
@@ -120,20 +124,37 @@ func resolveVariable(d *variableDecl, o *options) hcl.Diagnostics {
 }
 
 // parseVariableValue parses a value given as text: as is for string and
-// "any" variables, as an HCL literal expression for the others.
-func parseVariableValue(raw string, ty cty.Type) (cty.Value, bool) {
+// "any" variables, as an HCL literal expression for the others. It returns
+// cty.NilVal when the text is not a value, and a problem (to follow the
+// variable's name) when the value is out of the limits.
+func parseVariableValue(raw string, ty cty.Type, b *budget) (cty.Value, string) {
 	if ty == cty.String || ty == cty.DynamicPseudoType {
-		return cty.StringVal(raw), true
+		if len(raw) > maxStringBytes {
+			return cty.NilVal, fmt.Sprintf("is longer than the limit of %d bytes", maxStringBytes)
+		}
+		return cty.StringVal(raw), ""
+	}
+	toks, _ := hclsyntax.LexExpression([]byte(raw), "<value>", hcl.InitialPos)
+	for _, t := range toks {
+		if t.Type == hclsyntax.TokenNumberLit && len(t.Bytes) > maxNumberLiteral {
+			return cty.NilVal, fmt.Sprintf("holds a number of %d characters, more than the limit of %d; %s", len(t.Bytes), maxNumberLiteral, numberLimit)
+		}
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), "<value>", hcl.InitialPos)
 	if diags.HasErrors() {
-		return cty.NilVal, false
+		return cty.NilVal, ""
+	}
+	if diags := guardSyntax(expr, b); diags.HasErrors() {
+		return cty.NilVal, "holds a number out of range: " + numberLimit
 	}
 	val, diags := expr.Value(nil)
 	if diags.HasErrors() {
-		return cty.NilVal, false
+		return cty.NilVal, ""
 	}
-	return val, true
+	if err := checkValue(val); err != nil {
+		return cty.NilVal, "is out of bounds: " + err.Error()
+	}
+	return val, ""
 }
 
 // validateVariable checks the variable's validation blocks. ev has var.*

@@ -61,7 +61,7 @@ func inspect(cf *configFlags, stderr io.Writer) ([]host.PluginInfo, map[string]s
 	log := cf.logger(cfg, io.Discard)
 	plugins, types, err := host.Inspect(context.Background(), cfg, cf.hostOptions(log)...)
 	if err != nil {
-		printHostError(stderr, err)
+		printHostError(stderr, cfg, err)
 		return nil, nil, false
 	}
 	return plugins, types, true

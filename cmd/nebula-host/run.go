@@ -119,11 +119,12 @@ func (c *configFlags) hostOptions(log *slog.Logger) []host.Option {
 	return opts
 }
 
-// printHostError prints a host error; diagnostics get their source lines.
-func printHostError(stderr io.Writer, err error) {
+// printHostError prints a host error about cfg; diagnostics get their
+// source lines, and the secrets of cfg's files are hidden in them.
+func printHostError(stderr io.Writer, cfg *config.Config, err error) {
 	var de *host.DiagnosticsError
 	if errors.As(err, &de) {
-		printDiagnostics(stderr, de.Files, de.Diagnostics)
+		printDiagnostics(stderr, de.Files, cfg.HideSecrets(de.Diagnostics))
 		return
 	}
 	fmt.Fprintf(stderr, "nebula-host: %v\n", err)
@@ -148,19 +149,13 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		return exitLocal
 	}
 	log := cf.logger(cfg, stderr)
-	acfg := admin.Config{
-		Address: cfg.Admin.Address, AllowRemote: cfg.Admin.AllowRemote,
-		AllowedHosts: cfg.Admin.AllowedHosts, AllowedOrigins: cfg.Admin.AllowedOrigins,
-		MaxMessageSize: cfg.Host.MaxMessageSize, Logger: log,
-	}
-	if *addr != "" {
-		acfg.Address = *addr
-	}
-	// Refuse a bad -admin address before starting any plugin.
-	if err := admin.CheckAddress(acfg.Address, acfg.AllowRemote); err != nil {
-		fmt.Fprintf(stderr, "nebula-host: %v\n", err)
+	// Refuse a bad address before starting any plugin.
+	acfg, adiags := adminConfig(cfg, *addr)
+	if adiags.HasErrors() {
+		printDiagnostics(stderr, cfg.Files, adiags)
 		return exitLocal
 	}
+	acfg.Logger = log
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -171,11 +166,11 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	}
 	h, err := host.New(cfg, opts...)
 	if err != nil {
-		printHostError(stderr, err)
+		printHostError(stderr, cfg, err)
 		return exitLocal
 	}
 	if err := h.Start(ctx); err != nil {
-		printHostError(stderr, err)
+		printHostError(stderr, cfg, err)
 		return exitLocal
 	}
 	srv := admin.New(h, acfg)
@@ -212,6 +207,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	var cf configFlags
 	cf.register(fs, false)
 	asJSON := fs.Bool("json", false, "print diagnostics as JSON, in the shape of terraform validate -json")
+	addr := fs.String("admin", "", "check this admin endpoint address, as run -admin would use it")
 	if err := fs.Parse(args); err != nil {
 		return exitLocal
 	}
@@ -228,6 +224,11 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	cfg, diags := config.Load(cf.path, config.WithVariables(vars))
 	files := cfg.Files // Load always returns a Config with its files
 	if !diags.HasErrors() {
+		// What run checks after loading, before it starts plugins.
+		_, adiags := adminConfig(cfg, *addr)
+		diags = append(diags, adiags...)
+	}
+	if !diags.HasErrors() {
 		log := cf.logger(cfg, io.Discard)
 		hdiags, err := host.Check(context.Background(), cfg, cf.hostOptions(log)...)
 		diags = append(diags, hdiags...)
@@ -238,6 +239,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to start", Detail: err.Error()})
 		}
 	}
+	diags = cfg.HideSecrets(diags) // those of the plugins
 	if *asJSON {
 		_ = config.WriteDiagnosticsJSON(stdout, files, diags)
 	} else if len(diags) > 0 {
@@ -250,6 +252,35 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "Success! The configuration is valid.")
 	}
 	return exitOK
+}
+
+// adminConfig returns the admin server's configuration from cfg and the
+// -admin flag (which wins when set), and the diagnostics of what is wrong
+// with the address: the checks of the admin block, and the admin server's
+// own, which Start applies. run and validate both call it, so that validate
+// accepts exactly the addresses run accepts.
+func adminConfig(cfg *config.Config, flagAddr string) (admin.Config, hcl.Diagnostics) {
+	acfg := admin.Config{
+		Address: cfg.Admin.Address, AllowRemote: cfg.Admin.AllowRemote,
+		AllowedHosts: cfg.Admin.AllowedHosts, AllowedOrigins: cfg.Admin.AllowedOrigins,
+		MaxMessageSize: cfg.Host.MaxMessageSize,
+	}
+	var subject *hcl.Range
+	if cfg.Admin.AddressRange != (hcl.Range{}) {
+		subject = cfg.Admin.AddressRange.Ptr()
+	}
+	what := "The admin address"
+	if flagAddr != "" {
+		acfg.Address, subject, what = flagAddr, nil, "The -admin flag"
+		if err := config.CheckAdminAddress(flagAddr, acfg.AllowRemote); err != nil {
+			return acfg, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid -admin address", Detail: fmt.Sprintf("%s: %v", what, err)}}
+		}
+	}
+	if err := admin.CheckAddress(acfg.Address, acfg.AllowRemote); err != nil {
+		return acfg, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Admin address refused", Subject: subject,
+			Detail: fmt.Sprintf("%s is refused by the admin server: %v.", what, err)}}
+	}
+	return acfg, nil
 }
 
 // printDiagnostics prints diagnostics with their source snippets, then one

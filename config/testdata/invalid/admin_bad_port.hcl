@@ -1,0 +1,9 @@
+admin {
+  address = "localhost:notaport"
+}
+
+telemetry {
+  tracing {
+    endpoint = "collector.example:99999"
+  }
+}

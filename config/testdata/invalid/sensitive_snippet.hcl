@@ -1,0 +1,4 @@
+resource "memory" "cache" {
+  name     = "cache"
+  password = "not-\qshown"
+}

@@ -1,0 +1,3 @@
+resource "postgres" "db" {
+  password = hunter2Kq9
+}

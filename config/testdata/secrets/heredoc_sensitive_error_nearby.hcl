@@ -1,0 +1,6 @@
+resource "postgres" "db" {
+  password = <<-EOT
+    hunter2-Kq9
+    EOT
+  prot = 5432
+}

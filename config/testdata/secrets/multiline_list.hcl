@@ -1,0 +1,5 @@
+resource "postgres" "db" {
+  password = [
+    "hunter2-Kq9",
+  ]
+}

@@ -1,0 +1,3 @@
+resource "postgres" "db" {
+  url = "postgres://postgres:hunter2-Kq9@127.0.0.1:5432/t\qest"
+}

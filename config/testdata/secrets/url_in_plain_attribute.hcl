@@ -1,0 +1,4 @@
+resource "memory" "cache" {
+  name        = "postgres://postgres:hunter2-Kq9@127.0.0.1:5432/test"
+  max_entries = "many"
+}

@@ -1,0 +1,5 @@
+variable "pw" {
+  type      = number
+  sensitive = true
+  default   = "hunter2-Kq9"
+}
