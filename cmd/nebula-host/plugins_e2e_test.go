@@ -63,7 +63,7 @@ func TestEveryCommandThatStartsAHangingPluginReturnsInTime(t *testing.T) {
 				t.Parallel()
 				dir := t.TempDir()
 				pidFile := filepath.Join(dir, "pid")
-				plugin := writeFile(t, dir, "nebula-plugin-hang", "#!/bin/sh\necho $$ > "+pidFile+"\n"+sc.body)
+				plugin := writeFile(t, dir, "nebula-plugin-hang", "#!/bin/sh\nDIR="+dir+"\necho $$ > "+pidFile+"\n"+sc.body)
 				if err := os.Chmod(plugin, 0o755); err != nil {
 					t.Fatal(err)
 				}
@@ -71,10 +71,9 @@ func TestEveryCommandThatStartsAHangingPluginReturnsInTime(t *testing.T) {
 plugin "hang" {
   path          = %q
   start_timeout = "2s"
-  env           = { DIR = %q }
 }
 resource "memory" "m" {}
-`, plugin, dir))
+`, plugin))
 				began := time.Now()
 				r := nebula(t, nil, args(cfg)...)
 				took := time.Since(began)
