@@ -69,7 +69,7 @@ func (l *Lease) Query(ctx context.Context, query string, args ...any) (*Rows, er
 		_, err = l.finish("query", began, nil, err)
 		return nil, err
 	}
-	return &Rows{l: l, rows: rows}, nil
+	return &Rows{l: l, ctx: qctx, rows: rows}, nil
 }
 
 // Exec runs a statement that returns no rows.
@@ -171,6 +171,7 @@ func WithTx(ctx context.Context, h *Host, name string, opts sdk.TxOptions, fn fu
 //	if err := rows.Err(); err != nil { ... }
 type Rows struct {
 	l    *Lease
+	ctx  context.Context // the query's: a stream it ended is not the backend's failure
 	rows sdk.Rows
 	err  error
 }
@@ -190,7 +191,7 @@ func (r *Rows) Err() error {
 		return r.err
 	}
 	if err := r.rows.Err(); err != nil {
-		r.l.r.pol.record(err)
+		r.l.r.pol.record(r.ctx, err)
 		_, r.err = r.l.finish("query", time.Now(), nil, err)
 	}
 	return r.err
