@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"strings"
 )
 
 // Classify returns the kind that err tells by itself, without knowing the
@@ -15,7 +16,8 @@ import (
 // code) and before giving up with [KindUnknown], so that every driver
 // classifies the standard library's errors the same way:
 //
-//   - an [Error] anywhere in the chain: its kind;
+//   - an [Error] anywhere in the chain: its kind, unless unknown (then
+//     the rest of the chain may tell);
 //   - context.Canceled, context.DeadlineExceeded: canceled, timeout;
 //   - an operating system error number (in a *fs.PathError, *os.LinkError,
 //     *net.OpError or bare): the caller's mistakes (ENAMETOOLONG, EINVAL,
@@ -28,7 +30,9 @@ import (
 //   - fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, errors.ErrUnsupported:
 //     not_found, already_exists, permission_denied, unimplemented;
 //   - a network error: timeout when it says so, otherwise unavailable;
-//     driver.ErrBadConn and net.ErrClosed: unavailable.
+//     driver.ErrBadConn and net.ErrClosed: unavailable;
+//   - database/sql refusing a statement's arguments (too few, too many,
+//     or of a type it cannot convert): invalid_argument.
 //
 // It does not treat io.EOF as a lost connection: that is true of a
 // network client and false of a decoder reading a caller's argument. Use
@@ -38,9 +42,15 @@ func Classify(err error) (Kind, bool) {
 		return "", false
 	}
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e.Kind != KindUnknown {
 		return e.Kind, true
 	}
+	return classifyStd(err)
+}
+
+// classifyStd classifies err by the standard library's errors in its
+// chain alone.
+func classifyStd(err error) (Kind, bool) {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return KindTimeout, true
@@ -52,6 +62,8 @@ func Classify(err error) (Kind, bool) {
 	}
 	var ne net.Error
 	switch {
+	case isSQLArgumentError(err):
+		return KindInvalidArgument, true
 	case errors.Is(err, fs.ErrNotExist):
 		return KindNotFound, true
 	case errors.Is(err, fs.ErrExist):
@@ -103,4 +115,22 @@ func IsConnectionLoss(err error) bool {
 		return true
 	}
 	return isConnErrno(err)
+}
+
+// isSQLArgumentError reports whether err is database/sql refusing a
+// statement's arguments before the driver saw them. database/sql has no
+// error values for these, only its messages.
+func isSQLArgumentError(err error) bool {
+	msg := err.Error()
+	for {
+		if strings.HasPrefix(msg, "sql: expected ") && strings.Contains(msg, " arguments, got ") ||
+			strings.HasPrefix(msg, "sql: converting argument ") {
+			return true
+		}
+		_, rest, ok := strings.Cut(msg, ": ")
+		if !ok {
+			return false
+		}
+		msg = rest
+	}
 }

@@ -30,7 +30,11 @@ func wrapErr(ctx context.Context, err error, what string) error {
 	}
 	var me *gomysql.MySQLError
 	if errors.As(err, &me) {
-		e := &sdk.Error{Kind: kindOfNumber(me.Number), Message: what + " (MySQL error " + strconv.Itoa(int(me.Number)) + ")", Code: strconv.Itoa(int(me.Number)), Err: err}
+		kind := kindOfNumber(me.Number)
+		if kind == sdk.KindUnknown {
+			kind = sdk.KindOfSQLState(string(me.SQLState[:]))
+		}
+		e := &sdk.Error{Kind: kind, Message: what + " (MySQL error " + strconv.Itoa(int(me.Number)) + ")", Code: strconv.Itoa(int(me.Number)), Err: err}
 		if me.Number == 1213 || me.Number == 1205 {
 			e.Retryable = &retryable
 		}
@@ -57,7 +61,7 @@ func wrapErr(ctx context.Context, err error, what string) error {
 	if errors.Is(err, gomysql.ErrBusyBuffer) {
 		return sdk.WrapError(sdk.KindFailedPrecondition, err, what+": the session is busy (close the open rows first)")
 	}
-	return sdk.WrapError(sdk.KindUnknown, err, what)
+	return sdk.WrapError(sdk.ClassifyOr(err, sdk.KindUnknown), err, what)
 }
 
 // kindOfNumber maps a MySQL/MariaDB error number to a kind.
@@ -75,8 +79,10 @@ func kindOfNumber(n uint16) sdk.Kind {
 		return sdk.KindInvalidArgument
 	case 1050: // table exists
 		return sdk.KindAlreadyExists
-	case 1049: // unknown database
+	case 1049, 1133, 1396, 1449: // unknown database, user, definer
 		return sdk.KindNotFound
+	case 1644: // SIGNAL with SQLSTATE 45000: raised by the caller's SQL
+		return sdk.KindInvalidArgument
 	case 1045, 1698: // access denied (password)
 		return sdk.KindUnauthenticated
 	case 1044, 1142, 1143, 1227, 1370:

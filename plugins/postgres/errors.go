@@ -82,8 +82,8 @@ func isArgumentError(err error) bool {
 		(strings.HasPrefix(msg, "expected ") && strings.Contains(msg, " arguments, got "))
 }
 
-// kindOfSQLState maps a SQLSTATE to a kind: by the exact code first, then
-// by its class (the first two characters).
+// kindOfSQLState maps a SQLSTATE to a kind: PostgreSQL's own meanings of
+// exact codes first, then the SDK's mapping of the standard classes.
 func kindOfSQLState(code string) sdk.Kind {
 	switch code {
 	case "23505", "23503", "23P01": // unique, foreign key, exclusion
@@ -103,32 +103,5 @@ func kindOfSQLState(code string) sdk.Kind {
 	case "25P02", "25001", "25006", "25P01": // failed tx, active tx, read-only tx, no active tx
 		return sdk.KindFailedPrecondition
 	}
-	if len(code) < 2 {
-		return sdk.KindUnknown
-	}
-	switch code[:2] {
-	case "08": // connection exception
-		return sdk.KindUnavailable
-	case "22", "42", "2F", "39", "3F", "44": // data, syntax or access rule, routine, schema, check option
-		return sdk.KindInvalidArgument
-	case "23": // other integrity violations: not null, check
-		return sdk.KindInvalidArgument
-	case "28": // invalid authorization
-		return sdk.KindUnauthenticated
-	case "53": // insufficient resources
-		return sdk.KindResourceExhausted
-	case "54": // program limit exceeded
-		return sdk.KindInvalidArgument
-	case "0A": // feature not supported
-		return sdk.KindUnimplemented
-	case "25", "55": // invalid transaction state, object not in prerequisite state
-		return sdk.KindFailedPrecondition
-	case "40": // other transaction rollbacks
-		return sdk.KindConflict
-	case "57", "58": // operator intervention, system error
-		return sdk.KindUnavailable
-	case "XX": // internal error
-		return sdk.KindInternal
-	}
-	return sdk.KindUnknown
+	return sdk.KindOfSQLState(code)
 }
