@@ -145,7 +145,8 @@ func (x *sqlServer) Query(req *pb.SQLServiceQueryRequest, stream grpc.ServerStre
 	if err != nil {
 		return errorToStatus(err)
 	}
-	rows, err := si.Query(stream.Context(), statementFromProto(req.GetStatement()))
+	st := statementFromProto(req.GetStatement())
+	rows, err := si.Query(WithCallerInput(stream.Context(), statementInput(st)...), st)
 	if err != nil {
 		return errorToStatus(err)
 	}
@@ -196,7 +197,8 @@ func (x *sqlServer) Exec(ctx context.Context, req *pb.SQLServiceExecRequest) (*p
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
-	res, err := si.Exec(ctx, statementFromProto(req.GetStatement()))
+	st := statementFromProto(req.GetStatement())
+	res, err := si.Exec(WithCallerInput(ctx, statementInput(st)...), st)
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
@@ -352,6 +354,7 @@ func (x *sqlServer) Batch(ctx context.Context, req *pb.SQLServiceBatchRequest) (
 	stmts := make([]Statement, len(req.GetStatements()))
 	for i, st := range req.GetStatements() {
 		stmts[i] = statementFromProto(st)
+		ctx = WithCallerInput(ctx, statementInput(stmts[i])...)
 	}
 	results, err := runBatch(ctx, si, stmts)
 	if err != nil {

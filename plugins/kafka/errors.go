@@ -15,8 +15,11 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// scrub removes the resource's secrets from err's text.
-func (r *resource) scrub(err error) error { return sdk.Redact(err, r.secrets...) }
+// scrub removes the resource's secrets from err's text, but not the ones
+// the caller itself sent in this call (sdk.RedactContext says why).
+func (r *resource) scrub(ctx context.Context, err error) error {
+	return sdk.RedactContext(ctx, err, r.secrets...)
+}
 
 var truth = true
 
@@ -32,7 +35,7 @@ func (r *resource) wrap(ctx context.Context, err error, what string) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	cause := r.scrub(err)
+	cause := r.scrub(ctx, err)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return &sdk.Error{Kind: sdk.KindOf(ctxErr), Message: what + ": " + ctxErr.Error(), Err: cause}
 	}

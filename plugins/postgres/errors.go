@@ -12,8 +12,11 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// scrub removes the resource's secrets from err's text.
-func (r *Resource) scrub(err error) error { return sdk.Redact(err, r.secrets...) }
+// scrub removes the resource's secrets from err's text, but not the ones
+// the caller itself sent in this call (sdk.RedactContext says why).
+func (r *Resource) scrub(ctx context.Context, err error) error {
+	return sdk.RedactContext(ctx, err, r.secrets...)
+}
 
 var truth = true
 
@@ -28,7 +31,7 @@ func (r *Resource) wrap(ctx context.Context, err error, what string) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	cause := r.scrub(err)
+	cause := r.scrub(ctx, err)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		kind := sdk.KindCanceled
 		if errors.Is(ctxErr, context.DeadlineExceeded) {

@@ -15,8 +15,11 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// scrub returns err with every secret in its text replaced.
-func scrub(secrets []string, err error) error { return sdk.Redact(err, secrets...) }
+// scrub returns err with every secret in its text replaced, but not the
+// ones the caller itself sent in this call (sdk.RedactContext says why).
+func scrub(ctx context.Context, secrets []string, err error) error {
+	return sdk.RedactContext(ctx, err, secrets...)
+}
 
 var truth = true
 
@@ -33,7 +36,7 @@ func wrapError(ctx context.Context, secrets []string, err error, what string) er
 	if errors.As(err, &se) {
 		return err
 	}
-	cause := scrub(secrets, err)
+	cause := scrub(ctx, secrets, err)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		kind := sdk.KindCanceled
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
