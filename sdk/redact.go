@@ -74,13 +74,13 @@ func RedactContext(ctx context.Context, err error, secrets ...string) error {
 
 // SecretsToMask returns the secrets that occur in none of the caller's
 // input strings: the ones an error may be masked of without confirming a
-// guess. It returns secrets itself when none is excluded.
+// guess.
 func SecretsToMask(input, secrets []string) []string {
 	if len(input) == 0 {
 		return secrets
 	}
-	var out []string
-	for i, s := range secrets {
+	out := make([]string, 0, len(secrets))
+	for _, s := range secrets {
 		sent := false
 		for _, in := range input {
 			if s != "" && strings.Contains(in, s) {
@@ -88,14 +88,9 @@ func SecretsToMask(input, secrets []string) []string {
 				break
 			}
 		}
-		if sent && out == nil {
-			out = append([]string(nil), secrets[:i]...)
-		} else if !sent && out != nil {
+		if !sent {
 			out = append(out, s)
 		}
-	}
-	if out == nil {
-		return secrets
 	}
 	return out
 }
