@@ -18,7 +18,7 @@ type echoDriver struct{}
 func (echoDriver) Info() sdk.DriverInfo {
 	return sdk.DriverInfo{Name: "echo", Version: "1.0.0", Types: []sdk.ResourceType{{
 		Name: "echo", Description: "echoes keys in errors",
-		Config: sdk.Schema{Attributes: []sdk.Attribute{{Name: "password", Type: sdk.String, Sensitive: true}}},
+		Config:     sdk.Schema{Attributes: []sdk.Attribute{{Name: "password", Type: sdk.String, Sensitive: true}}},
 		Operations: []sdk.Operation{{Name: "get", Description: "fails", Args: sdk.Schema{Attributes: []sdk.Attribute{{Name: "key", Type: sdk.String, Required: true}}}}},
 	}}}
 }
