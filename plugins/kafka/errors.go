@@ -3,11 +3,8 @@ package kafka
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"strings"
-	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -73,7 +70,6 @@ func kindOf(err error) sdk.Kind {
 	}
 	var dataLoss *kgo.ErrDataLoss
 	var firstEOF *kgo.ErrFirstReadEOF
-	var ne net.Error
 	switch {
 	case errors.Is(err, kgo.ErrRecordTimeout):
 		return sdk.KindTimeout
@@ -87,8 +83,7 @@ func kindOf(err error) sdk.Kind {
 		// The broker hung up at once: usually TLS or SASL that the
 		// client and the broker disagree on.
 		return sdk.KindUnavailable
-	case errors.As(err, &ne), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, io.EOF),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+	case sdk.IsConnectionLoss(err):
 		return sdk.KindUnavailable
 	}
 	msg := err.Error()

@@ -3,12 +3,8 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
-	"io"
-	"net"
 	"strconv"
-	"syscall"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
@@ -51,11 +47,8 @@ func wrapErr(ctx context.Context, err error, what string) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return sdk.WrapError(sdk.KindTimeout, err, what)
 	}
-	var ne net.Error
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, gomysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.As(err, &ne) || errors.Is(err, gomysql.ErrPktSync) || errors.Is(err, gomysql.ErrPktSyncMul) {
+	if sdk.IsConnectionLoss(err) || errors.Is(err, gomysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, gomysql.ErrPktSync) || errors.Is(err, gomysql.ErrPktSyncMul) {
 		return sdk.WrapError(sdk.KindUnavailable, err, what+": the connection is broken")
 	}
 	if errors.Is(err, gomysql.ErrBusyBuffer) {

@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -64,12 +62,8 @@ func (r *Resource) wrap(ctx context.Context, err error, what string) error {
 // isConnectionLoss reports whether err means the connection is gone or
 // could not be made.
 func isConnectionLoss(err error) bool {
-	var ne net.Error
 	var ce *pgconn.ConnectError
-	switch {
-	case errors.As(err, &ne), errors.As(err, &ce),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
-		pgconn.Timeout(err):
+	if sdk.IsConnectionLoss(err) || errors.As(err, &ce) || pgconn.Timeout(err) {
 		return true
 	}
 	msg := err.Error()

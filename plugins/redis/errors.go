@@ -5,10 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"io"
 	"net"
 	"strings"
-	"syscall"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -152,9 +150,7 @@ func clientErrorKind(err error) sdk.Kind {
 		return sdk.KindFailedPrecondition
 	case errors.As(err, &ne) && ne.Timeout():
 		return sdk.KindTimeout
-	case errors.Is(err, goredis.ErrClosed), errors.As(err, &dnsErr), errors.As(err, &ne),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+	case errors.Is(err, goredis.ErrClosed), errors.As(err, &dnsErr), sdk.IsConnectionLoss(err):
 		return sdk.KindUnavailable
 	case strings.Contains(msg, "connection reset"), strings.Contains(msg, "broken pipe"),
 		strings.Contains(msg, "connection refused"), strings.Contains(msg, "closed"),
