@@ -109,7 +109,7 @@ func (l *Lease) invokeSQLJSON(ctx context.Context, op string, raw json.RawMessag
 		if res.HasLastInsertID {
 			out["last_insert_id"] = res.LastInsertID
 		}
-		return json.Marshal(out)
+		return marshalJSON(out)
 	}
 	maxRows := 1000
 	if a.MaxRows != nil {
@@ -148,7 +148,19 @@ func (l *Lease) invokeSQLJSON(ctx context.Context, op string, raw json.RawMessag
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return json.Marshal(out)
+	return marshalJSON(out)
+}
+
+// marshalJSON encodes a result without escaping <, > and & as \u003c...:
+// a JSON column's text comes back as it was stored.
+func marshalJSON(v any) (json.RawMessage, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // jsonToValue turns a JSON argument into a SQL value: null, booleans and
