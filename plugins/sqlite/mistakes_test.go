@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -48,4 +49,32 @@ func TestCallerMistakesAreNeverBackendFailures(t *testing.T) {
 		{Name: "only a comment", SQL: "-- nothing"},
 		{Name: "empty query", SQL: "SELECT"},
 	})
+}
+
+// TestValuesProtobufCannotHoldCrossThePluginLink: SQLite keeps text that
+// is not UTF-8 and REALs that are infinite; a protobuf string must be
+// UTF-8, and such a value used to fail the whole query over gRPC.
+func TestValuesProtobufCannotHoldCrossThePluginLink(t *testing.T) {
+	inst := open(t, configure(t, connect(t), memoryConfig))
+	cols, rows := queryAll(t, inst, `SELECT CAST(x'ff41fe' AS TEXT), 9e999, -9e999, json('{"a":1}') AS "\xffname"`)
+	if len(rows) != 1 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	if v := rows[0][0]; v.Kind != sdk.ValueText || v.Text != "\xffA\xfe" {
+		t.Errorf("text that is not UTF-8 came back as %+v", v)
+	}
+	if v := rows[0][1]; v.Kind != sdk.ValueFloat || !math.IsInf(v.Float, 1) {
+		t.Errorf("9e999 came back as %+v", v)
+	}
+	if v := rows[0][2]; v.Kind != sdk.ValueFloat || !math.IsInf(v.Float, -1) {
+		t.Errorf("-9e999 came back as %+v", v)
+	}
+	if len(cols) != 4 {
+		t.Errorf("columns %+v", cols)
+	}
+	// And back as arguments.
+	_, back := queryAll(t, inst, "SELECT ?, ?", text("\xffA\xfe"), sdk.Value{Kind: sdk.ValueFloat, Float: math.Inf(-1)})
+	if back[0][0].Text != "\xffA\xfe" || !math.IsInf(back[0][1].Float, -1) {
+		t.Errorf("arguments came back as %+v", back[0])
+	}
 }
