@@ -59,17 +59,17 @@ func (l *Lease) Query(ctx context.Context, query string, args ...any) (*Rows, er
 	done, err := l.r.pol.admit(qctx)
 	if err != nil {
 		c.end(err)
-		return nil, l.h.callError(l.r, "query", err, statementInput(st)...)
+		return nil, l.h.callError(l.r, "query", err, sdk.StatementInput(st)...)
 	}
 	began := time.Now()
 	rows, err := si.Query(qctx, st)
 	done(err)
 	c.end(err) // the span covers the query until its first rows
 	if err != nil {
-		_, err = l.finish("query", began, nil, err, statementInput(st)...)
+		_, err = l.finish("query", began, nil, err, sdk.StatementInput(st)...)
 		return nil, err
 	}
-	return &Rows{l: l, ctx: qctx, rows: rows, input: statementInput(st)}, nil
+	return &Rows{l: l, ctx: qctx, rows: rows, input: sdk.StatementInput(st)}, nil
 }
 
 // Exec runs a statement that returns no rows.
@@ -82,7 +82,7 @@ func (l *Lease) Exec(ctx context.Context, query string, args ...any) (sdk.ExecRe
 	if err != nil {
 		return sdk.ExecResult{}, &CallError{Resource: l.r.id, Operation: "exec", Err: err}
 	}
-	res, err := l.sqlCall(ctx, "exec", query, func(ctx context.Context) (any, error) { return si.Exec(ctx, st) }, statementInput(st)...)
+	res, err := l.sqlCall(ctx, "exec", query, func(ctx context.Context) (any, error) { return si.Exec(ctx, st) }, sdk.StatementInput(st)...)
 	if err != nil {
 		return sdk.ExecResult{}, err
 	}
@@ -314,7 +314,7 @@ func (l *Lease) Batch(ctx context.Context, stmts ...Stmt) ([]sdk.ExecResult, err
 	}
 	var input []string
 	for _, st := range sts {
-		input = append(input, statementInput(st)...)
+		input = append(input, sdk.StatementInput(st)...)
 	}
 	res, err := l.sqlCall(ctx, "batch", batchText(stmts), func(ctx context.Context) (any, error) { return b.Batch(ctx, sts) }, input...)
 	if err != nil {
@@ -331,27 +331,4 @@ func batchText(stmts []Stmt) string {
 		texts[i] = s.SQL
 	}
 	return strings.Join(texts, ";\n")
-}
-
-// statementInput is what a caller sent in a statement: its text and the
-// text of its values.
-func statementInput(st sdk.Statement) []string {
-	out := []string{st.SQL}
-	var walk func(v sdk.Value)
-	walk = func(v sdk.Value) {
-		switch v.Kind {
-		case sdk.ValueText, sdk.ValueDecimal:
-			out = append(out, v.Text)
-		case sdk.ValueBytes, sdk.ValueJSON:
-			out = append(out, string(v.Bytes))
-		case sdk.ValueArray:
-			for _, e := range v.Array {
-				walk(e)
-			}
-		}
-	}
-	for _, a := range st.Args {
-		walk(a)
-	}
-	return out
 }

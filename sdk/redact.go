@@ -95,8 +95,9 @@ func SecretsToMask(input, secrets []string) []string {
 	return out
 }
 
-// statementInput is what a caller sent in a statement.
-func statementInput(st Statement) []string {
+// StatementInput is what a caller sent in a statement, for masking: its
+// text and the text of its values.
+func StatementInput(st Statement) []string {
 	out := []string{st.SQL}
 	var walk func(v Value)
 	walk = func(v Value) {

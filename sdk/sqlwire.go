@@ -146,7 +146,7 @@ func (x *sqlServer) Query(req *pb.SQLServiceQueryRequest, stream grpc.ServerStre
 		return errorToStatus(err)
 	}
 	st := statementFromProto(req.GetStatement())
-	rows, err := si.Query(WithCallerInput(stream.Context(), statementInput(st)...), st)
+	rows, err := si.Query(WithCallerInput(stream.Context(), StatementInput(st)...), st)
 	if err != nil {
 		return errorToStatus(err)
 	}
@@ -198,7 +198,7 @@ func (x *sqlServer) Exec(ctx context.Context, req *pb.SQLServiceExecRequest) (*p
 		return nil, errorToStatus(err)
 	}
 	st := statementFromProto(req.GetStatement())
-	res, err := si.Exec(WithCallerInput(ctx, statementInput(st)...), st)
+	res, err := si.Exec(WithCallerInput(ctx, StatementInput(st)...), st)
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
@@ -354,7 +354,7 @@ func (x *sqlServer) Batch(ctx context.Context, req *pb.SQLServiceBatchRequest) (
 	stmts := make([]Statement, len(req.GetStatements()))
 	for i, st := range req.GetStatements() {
 		stmts[i] = statementFromProto(st)
-		ctx = WithCallerInput(ctx, statementInput(stmts[i])...)
+		ctx = WithCallerInput(ctx, StatementInput(stmts[i])...)
 	}
 	results, err := runBatch(ctx, si, stmts)
 	if err != nil {
