@@ -565,7 +565,7 @@ func (h *Host) Invoke(ctx context.Context, name, op string, args any, opts ...Ac
 		return v, unwrapFinal(err)
 	})
 	c.end(err)
-	return r.result(h, op, res, err)
+	return r.result(h, op, res, err, sdk.JSONStrings(raw)...)
 }
 
 func (h *Host) resource(name string) (*resource, error) {
@@ -595,11 +595,15 @@ func (h *Host) resource(name string) (*resource, error) {
 
 // callError wraps a plugin's error with the resource and operation, masking
 // any secret the host knows.
-func (h *Host) callError(r *resource, op string, err error) error {
+//
+// input is what the caller sent (arguments, a statement and its values):
+// a secret that occurs in it is not masked, so that the answer does not
+// confirm a guess (redact.Set.ErrorFor).
+func (h *Host) callError(r *resource, op string, err error, input ...string) error {
 	if ce, ok := err.(*CallError); ok {
 		return ce
 	}
-	return &CallError{Resource: r.id, Operation: op, Err: h.secrets.Error(err)}
+	return &CallError{Resource: r.id, Operation: op, Err: h.secrets.ErrorFor(err, input)}
 }
 
 // Describe lists the resources in declaration order.

@@ -238,15 +238,15 @@ func breaksSession(err error) bool {
 
 // finish records the outcome of a call made without the retry policies
 // and returns its JSON result or its error.
-func (l *Lease) finish(op string, began time.Time, res any, err error) (json.RawMessage, error) {
-	return l.r.result(l.h, op, res, unwrapFinal(l.outcome(began, err)))
+func (l *Lease) finish(op string, began time.Time, res any, err error, input ...string) (json.RawMessage, error) {
+	return l.r.result(l.h, op, res, unwrapFinal(l.outcome(began, err)), input...)
 }
 
 // result returns a call's JSON result, or its error naming the resource
 // and operation.
-func (r *resource) result(h *Host, op string, res any, err error) (json.RawMessage, error) {
+func (r *resource) result(h *Host, op string, res any, err error, input ...string) (json.RawMessage, error) {
 	if err != nil {
-		return nil, h.callError(r, op, err)
+		return nil, h.callError(r, op, err, input...)
 	}
 	return resultJSON(r.id, op, res)
 }
@@ -278,7 +278,7 @@ func (l *Lease) Invoke(ctx context.Context, op string, args any) (json.RawMessag
 	ctx, c := l.r.beginCall(ctx, op, l.owner, "")
 	res, err := l.r.pol.run(ctx, o.Idempotent, func(ctx context.Context) (any, error) { return l.attempt(ctx, op, raw) })
 	c.end(err)
-	return l.r.result(l.h, op, res, err)
+	return l.r.result(l.h, op, res, err, sdk.JSONStrings(raw)...)
 }
 
 // InvokeStream performs a streaming operation: it sends what it reads from
@@ -311,13 +311,13 @@ func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Rea
 	done, err := l.r.pol.admit(ctx)
 	if err != nil {
 		c.end(err)
-		return nil, l.h.callError(l.r, op, err)
+		return nil, l.h.callError(l.r, op, err, sdk.JSONStrings(raw)...)
 	}
 	began := time.Now()
 	res, err := si.InvokeStream(ctx, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
 	done(err)
 	c.end(err)
-	return l.finish(op, began, res, err)
+	return l.finish(op, began, res, err, sdk.JSONStrings(raw)...)
 }
 
 func resultJSON(resource, op string, res any) (json.RawMessage, error) {

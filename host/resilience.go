@@ -228,6 +228,11 @@ func (p *policies) run(ctx context.Context, idempotent bool, attempt func(contex
 				last = p.attemptTimedOut(attempts)
 			}
 		}
+		if err != nil && ctx.Err() != nil {
+			// The caller's own context ended the attempt: that says
+			// nothing about the backend, and is not retried.
+			err = callerEnded{err}
+		}
 		return v, err
 	})
 	if err == nil {
@@ -286,6 +291,9 @@ func (p *policies) admit(ctx context.Context) (done func(error), err error) {
 		return nil, p.explain(ctx, circuitbreaker.ErrOpen, nil, 0, 0)
 	}
 	record := func(err error) {
+		if err != nil && ctx.Err() != nil {
+			err = callerEnded{err}
+		}
 		if p.breaker != nil {
 			if p.breakerFailure(err) {
 				p.breaker.RecordFailure()
@@ -326,8 +334,12 @@ func (p *policies) maxWait() time.Duration {
 }
 
 // record counts a failure that happened after a stream was admitted (a
-// row stream that broke, say) against the breaker.
-func (p *policies) record(err error) {
+// row stream that broke, say) against the breaker. ctx is the caller's:
+// a stream its own context ended is not counted.
+func (p *policies) record(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
 	if p.breaker != nil && p.breakerFailure(err) {
 		p.breaker.RecordFailure()
 	}
@@ -340,24 +352,59 @@ func (p *policies) countRejected(byBreaker bool) {
 	p.hooks.rejected(byBreaker)
 }
 
-// breakerFailure reports whether err says the backend is in trouble, which
-// is what a circuit breaker counts. A bad request is not.
+// breakerFailure reports whether err says the backend is failing, which
+// is all a circuit breaker counts: see backendFailing. An error the caller
+// caused is never counted, whatever kind the driver gave it, when the host
+// can tell it is the caller's: the caller's context ended it, or its chain
+// holds an error of a caller's kind (an invalid_argument wrapped in an
+// internal, say). Neither are the host's own refusals (an open breaker, a
+// full bulkhead): they are the policies working, not the backend failing.
 func (p *policies) breakerFailure(err error) bool {
 	if err == nil {
 		return false
 	}
-	failed := errors.Is(err, timeout.ErrExceeded)
-	if !failed {
-		switch sdk.KindOf(err) {
-		case sdk.KindUnavailable, sdk.KindTimeout, sdk.KindInternal, sdk.KindUnknown:
-			failed = !errors.Is(err, circuitbreaker.ErrOpen)
-		}
+	var ce callerEnded
+	switch {
+	case errors.As(err, &ce), errors.Is(err, circuitbreaker.ErrOpen), errors.Is(err, bulkhead.ErrFull),
+		errors.Is(err, budget.ErrExceeded), callersMistake(err):
+		return false
 	}
+	failed := errors.Is(err, timeout.ErrExceeded) || backendFailing(sdk.KindOf(err))
 	if failed {
 		msg := p.secrets.String(unwrapFinal(err).Error())
 		p.lastFail.Store(&msg)
 	}
 	return failed
+}
+
+// backendFailing reports whether an error of kind k means the backend (or
+// the plugin that reaches it) is failing: it could not be reached, or it
+// did not answer in time. Every other kind is an answer: the backend
+// worked and said no. internal and unknown are not counted either: the
+// backend answered, and a request that trips a bug or an error a driver
+// did not classify is most often the caller's own (a bad argument the
+// driver did not foresee), which must not fail every other caller's calls.
+// docs/resilience.md gives the reasons for each kind.
+func backendFailing(k sdk.Kind) bool {
+	return k == sdk.KindUnavailable || k == sdk.KindTimeout
+}
+
+// callerKinds are the sentinels of the kinds that say the caller erred.
+var callerKinds = []error{
+	sdk.ErrInvalidArgument, sdk.ErrNotFound, sdk.ErrAlreadyExists, sdk.ErrConflict,
+	sdk.ErrPermissionDenied, sdk.ErrUnauthenticated, sdk.ErrFailedPrecondition,
+	sdk.ErrUnimplemented, sdk.ErrCanceled,
+}
+
+// callersMistake reports whether any error in err's chain has a kind that
+// says the caller erred.
+func callersMistake(err error) bool {
+	for _, k := range callerKinds {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // ResilienceInfo describes a resource's resilience policies and their
@@ -395,8 +442,9 @@ func (p *policies) info() ResilienceInfo {
 // again: its kind says so, and no policy or lease state forbids it.
 func retryable(err error) bool {
 	var f finalError
+	var ce callerEnded
 	switch {
-	case err == nil, errors.As(err, &f), errors.Is(err, circuitbreaker.ErrOpen), errors.Is(err, bulkhead.ErrFull):
+	case err == nil, errors.As(err, &f), errors.As(err, &ce), errors.Is(err, circuitbreaker.ErrOpen), errors.Is(err, bulkhead.ErrFull):
 		return false
 	case errors.Is(err, timeout.ErrExceeded):
 		return true
@@ -418,12 +466,28 @@ func final(err error) error {
 	return finalError{err}
 }
 
+// unwrapFinal removes the marks the policies put on an attempt's error
+// (finalError, callerEnded) before it reaches the caller.
 func unwrapFinal(err error) error {
-	if f, ok := err.(finalError); ok {
-		return f.err
+	for {
+		switch e := err.(type) {
+		case finalError:
+			err = e.err
+		case callerEnded:
+			err = e.err
+		default:
+			return err
+		}
 	}
-	return err
 }
+
+// callerEnded marks an attempt's error that came after the caller's own
+// context ended (canceled, or past the caller's deadline): the breaker
+// does not count it and retry does not retry it.
+type callerEnded struct{ err error }
+
+func (e callerEnded) Error() string { return e.err.Error() }
+func (e callerEnded) Unwrap() error { return e.err }
 
 // gatePolicy admits at most cap(gate) executions to what it wraps and
 // fails the rest at once with bulkhead.ErrFull: placed in front of a

@@ -59,17 +59,17 @@ func (l *Lease) Query(ctx context.Context, query string, args ...any) (*Rows, er
 	done, err := l.r.pol.admit(qctx)
 	if err != nil {
 		c.end(err)
-		return nil, l.h.callError(l.r, "query", err)
+		return nil, l.h.callError(l.r, "query", err, sdk.StatementInput(st)...)
 	}
 	began := time.Now()
 	rows, err := si.Query(qctx, st)
 	done(err)
 	c.end(err) // the span covers the query until its first rows
 	if err != nil {
-		_, err = l.finish("query", began, nil, err)
+		_, err = l.finish("query", began, nil, err, sdk.StatementInput(st)...)
 		return nil, err
 	}
-	return &Rows{l: l, rows: rows}, nil
+	return &Rows{l: l, ctx: qctx, rows: rows, input: sdk.StatementInput(st)}, nil
 }
 
 // Exec runs a statement that returns no rows.
@@ -82,7 +82,7 @@ func (l *Lease) Exec(ctx context.Context, query string, args ...any) (sdk.ExecRe
 	if err != nil {
 		return sdk.ExecResult{}, &CallError{Resource: l.r.id, Operation: "exec", Err: err}
 	}
-	res, err := l.sqlCall(ctx, "exec", query, func(ctx context.Context) (any, error) { return si.Exec(ctx, st) })
+	res, err := l.sqlCall(ctx, "exec", query, func(ctx context.Context) (any, error) { return si.Exec(ctx, st) }, sdk.StatementInput(st)...)
 	if err != nil {
 		return sdk.ExecResult{}, err
 	}
@@ -116,7 +116,7 @@ func (l *Lease) txCall(ctx context.Context, op string, call func(context.Context
 // sqlCall runs one SQL call under the resource's resilience policies. SQL
 // statements are never retried: the host cannot know they are idempotent.
 // query is the SQL text, for the span when query_text is on.
-func (l *Lease) sqlCall(ctx context.Context, op, query string, call func(context.Context) (any, error)) (any, error) {
+func (l *Lease) sqlCall(ctx context.Context, op, query string, call func(context.Context) (any, error), input ...string) (any, error) {
 	if err := l.ended(op); err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (l *Lease) sqlCall(ctx context.Context, op, query string, call func(context
 	})
 	c.end(err)
 	if err != nil {
-		return nil, l.h.callError(l.r, op, err)
+		return nil, l.h.callError(l.r, op, err, input...)
 	}
 	return res, nil
 }
@@ -171,8 +171,11 @@ func WithTx(ctx context.Context, h *Host, name string, opts sdk.TxOptions, fn fu
 //	if err := rows.Err(); err != nil { ... }
 type Rows struct {
 	l    *Lease
+	ctx  context.Context // the query's: a stream it ended is not the backend's failure
 	rows sdk.Rows
 	err  error
+	// input is what the caller sent, for masking (callError)
+	input []string
 }
 
 // Columns describes the result's columns.
@@ -190,8 +193,8 @@ func (r *Rows) Err() error {
 		return r.err
 	}
 	if err := r.rows.Err(); err != nil {
-		r.l.r.pol.record(err)
-		_, r.err = r.l.finish("query", time.Now(), nil, err)
+		r.l.r.pol.record(r.ctx, err)
+		_, r.err = r.l.finish("query", time.Now(), nil, err, r.input...)
 	}
 	return r.err
 }
@@ -309,7 +312,11 @@ func (l *Lease) Batch(ctx context.Context, stmts ...Stmt) ([]sdk.ExecResult, err
 			return nil, &CallError{Resource: l.r.id, Operation: "batch", Err: fmt.Errorf("statement %d: %w", i+1, err)}
 		}
 	}
-	res, err := l.sqlCall(ctx, "batch", batchText(stmts), func(ctx context.Context) (any, error) { return b.Batch(ctx, sts) })
+	var input []string
+	for _, st := range sts {
+		input = append(input, sdk.StatementInput(st)...)
+	}
+	res, err := l.sqlCall(ctx, "batch", batchText(stmts), func(ctx context.Context) (any, error) { return b.Batch(ctx, sts) }, input...)
 	if err != nil {
 		return nil, err
 	}

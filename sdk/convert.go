@@ -145,7 +145,12 @@ func errorToStatus(err error) error {
 	}
 	kind := KindOf(err)
 	if kind == KindUnknown {
-		kind = KindInternal
+		// What the driver left unclassified may still be an operating
+		// system, network or context error the shared classifier knows.
+		kind = ClassifyOr(err, KindInternal)
+		if kind == KindUnknown {
+			kind = KindInternal
+		}
 	}
 	detail := &pb.ErrorDetail{Kind: string(kind), Message: err.Error()}
 	var e *Error

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
 
@@ -31,7 +33,14 @@ func valueToProto(v Value) *pb.SQLValue {
 	case ValueFloat:
 		out.Float = v.Float
 	case ValueDecimal, ValueText:
-		out.Text = v.Text
+		if utf8.ValidString(v.Text) {
+			out.Text = v.Text
+		} else {
+			// A protobuf string must be UTF-8, and one that is not fails
+			// the whole message: text a database holds in another
+			// encoding (SQLite does not check) travels as bytes.
+			out.Bytes = []byte(v.Text)
+		}
 	case ValueBytes, ValueUUID, ValueJSON:
 		out.Bytes = v.Bytes
 	case ValueDate, ValueTimestamp, ValueTimestampTZ:
@@ -68,6 +77,9 @@ func valueFromProto(p *pb.SQLValue) Value {
 		v.Float = p.GetFloat()
 	case ValueDecimal, ValueText:
 		v.Text = p.GetText()
+		if b := p.GetBytes(); b != nil {
+			v.Text = string(b) // text that is not UTF-8
+		}
 	case ValueBytes, ValueUUID, ValueJSON:
 		v.Bytes = p.GetBytes()
 	case ValueDate, ValueTimestamp:
@@ -133,14 +145,15 @@ func (x *sqlServer) Query(req *pb.SQLServiceQueryRequest, stream grpc.ServerStre
 	if err != nil {
 		return errorToStatus(err)
 	}
-	rows, err := si.Query(stream.Context(), statementFromProto(req.GetStatement()))
+	st := statementFromProto(req.GetStatement())
+	rows, err := si.Query(WithCallerInput(stream.Context(), StatementInput(st)...), st)
 	if err != nil {
 		return errorToStatus(err)
 	}
 	defer rows.Close()
 	cols := &pb.SQLColumns{}
 	for _, c := range rows.Columns() {
-		cols.Columns = append(cols.Columns, &pb.SQLColumn{Name: c.Name, Kind: string(c.Kind), DatabaseType: c.DatabaseType})
+		cols.Columns = append(cols.Columns, &pb.SQLColumn{Name: strings.ToValidUTF8(c.Name, "\uFFFD"), Kind: string(c.Kind), DatabaseType: strings.ToValidUTF8(c.DatabaseType, "\uFFFD")})
 	}
 	if err := stream.Send(&pb.SQLServiceQueryResponse{Msg: &pb.SQLServiceQueryResponse_Columns{Columns: cols}}); err != nil {
 		return err
@@ -184,7 +197,8 @@ func (x *sqlServer) Exec(ctx context.Context, req *pb.SQLServiceExecRequest) (*p
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
-	res, err := si.Exec(ctx, statementFromProto(req.GetStatement()))
+	st := statementFromProto(req.GetStatement())
+	res, err := si.Exec(WithCallerInput(ctx, StatementInput(st)...), st)
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
@@ -340,6 +354,7 @@ func (x *sqlServer) Batch(ctx context.Context, req *pb.SQLServiceBatchRequest) (
 	stmts := make([]Statement, len(req.GetStatements()))
 	for i, st := range req.GetStatements() {
 		stmts[i] = statementFromProto(st)
+		ctx = WithCallerInput(ctx, StatementInput(stmts[i])...)
 	}
 	results, err := runBatch(ctx, si, stmts)
 	if err != nil {

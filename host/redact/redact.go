@@ -10,6 +10,7 @@ package redact
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -140,4 +141,42 @@ func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *handler) WithGroup(name string) slog.Handler {
 	return &handler{set: h.set, next: h.next.WithGroup(name)}
+}
+
+// ErrorFor is Error for the error of a call whose caller sent input (its
+// arguments, a statement and its values). A secret that occurs in the
+// input is not masked: the caller sent that text, and masking it would
+// tell the caller that a value it passed equals a secret, where any other
+// value comes back as it was sent. Every guess, right or wrong, gets the
+// same answer; secrets the caller did not send are masked as always.
+func (s *Set) ErrorFor(err error, input []string) error {
+	if err == nil || s == nil || len(input) == 0 {
+		return s.Error(err)
+	}
+	s.mu.RLock()
+	var sent []string
+	for v := range s.secrets {
+		for _, in := range input {
+			if strings.Contains(in, v) {
+				sent = append(sent, v)
+				break
+			}
+		}
+	}
+	if len(sent) == 0 {
+		s.mu.RUnlock()
+		return s.Error(err)
+	}
+	pairs := make([]string, 0, 2*len(s.secrets))
+	for v := range s.secrets {
+		if !slices.Contains(sent, v) {
+			pairs = append(pairs, v, Mask)
+		}
+	}
+	s.mu.RUnlock()
+	msg := err.Error()
+	if masked := strings.NewReplacer(pairs...).Replace(msg); masked != msg {
+		return &redacted{msg: masked, err: err}
+	}
+	return err
 }

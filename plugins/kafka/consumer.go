@@ -63,7 +63,7 @@ func (r *ConsumerResource) Open(ctx context.Context) (sdk.Instance, error) {
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return nil, sdk.WrapError(sdk.KindInvalidArgument, r.scrub(err), "configuring the kafka client of "+r.name)
+		return nil, sdk.WrapError(sdk.KindInvalidArgument, sdk.Redact(err, r.secrets...), "configuring the kafka client of "+r.name)
 	}
 	if err := cl.Ping(ctx); err != nil {
 		cl.Close()
@@ -136,7 +136,7 @@ func (c *ConsumerInstance) onAssigned(_ context.Context, _ *kgo.Client, assigned
 func (c *ConsumerInstance) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	if c.res.cfg.Commit == "auto" {
 		if err := cl.CommitMarkedOffsets(ctx); err != nil {
-			slog.Warn("kafka: committing before a rebalance failed; the new owners will read those records again", "resource", c.res.name, "group", c.res.cfg.Group, "error", c.res.scrub(err))
+			slog.Warn("kafka: committing before a rebalance failed; the new owners will read those records again", "resource", c.res.name, "group", c.res.cfg.Group, "error", sdk.Redact(err, c.res.secrets...))
 		}
 	}
 	c.drop(revoked)
@@ -292,7 +292,7 @@ func (c *ConsumerInstance) poll(ctx context.Context, a sdk.StreamPollArgs) (any,
 			// A transient failure to join or stay in the group, which
 			// franz-go retries by itself: no reason to fail the call
 			// (unavailable would have the host replace the member).
-			slog.Warn("kafka: group session error; rejoining", "resource", c.res.name, "group", c.res.cfg.Group, "error", c.res.scrub(err))
+			slog.Warn("kafka: group session error; rejoining", "resource", c.res.name, "group", c.res.cfg.Group, "error", sdk.Redact(err, c.res.secrets...))
 		case pollErr == nil:
 			if topic != "" {
 				err = fmt.Errorf("%s[%d]: %w", topic, partition, err)
@@ -347,7 +347,7 @@ func (c *ConsumerInstance) poll(ctx context.Context, a sdk.StreamPollArgs) (any,
 	case pollErr != nil:
 		// The records are handed out; the error would be lost with
 		// them if it failed the call.
-		slog.Warn("kafka: poll returned records and an error", "resource", c.res.name, "error", c.res.scrub(pollErr))
+		slog.Warn("kafka: poll returned records and an error", "resource", c.res.name, "error", sdk.Redact(pollErr, c.res.secrets...))
 	}
 	out := sdk.StreamPollResult{Records: make([]sdk.StreamRecord, len(records))}
 	for i, r := range records {

@@ -3,11 +3,8 @@ package kafka
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"strings"
-	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -15,8 +12,11 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// scrub removes the resource's secrets from err's text.
-func (r *resource) scrub(err error) error { return sdk.Redact(err, r.secrets...) }
+// scrub removes the resource's secrets from err's text, but not the ones
+// the caller itself sent in this call (sdk.RedactContext says why).
+func (r *resource) scrub(ctx context.Context, err error) error {
+	return sdk.RedactContext(ctx, err, r.secrets...)
+}
 
 var truth = true
 
@@ -32,7 +32,7 @@ func (r *resource) wrap(ctx context.Context, err error, what string) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	cause := r.scrub(err)
+	cause := r.scrub(ctx, err)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return &sdk.Error{Kind: sdk.KindOf(ctxErr), Message: what + ": " + ctxErr.Error(), Err: cause}
 	}
@@ -70,7 +70,6 @@ func kindOf(err error) sdk.Kind {
 	}
 	var dataLoss *kgo.ErrDataLoss
 	var firstEOF *kgo.ErrFirstReadEOF
-	var ne net.Error
 	switch {
 	case errors.Is(err, kgo.ErrRecordTimeout):
 		return sdk.KindTimeout
@@ -84,8 +83,7 @@ func kindOf(err error) sdk.Kind {
 		// The broker hung up at once: usually TLS or SASL that the
 		// client and the broker disagree on.
 		return sdk.KindUnavailable
-	case errors.As(err, &ne), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, io.EOF),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+	case sdk.IsConnectionLoss(err):
 		return sdk.KindUnavailable
 	}
 	msg := err.Error()

@@ -25,7 +25,7 @@ type ProducerResource struct {
 func (r *ProducerResource) Open(ctx context.Context) (sdk.Instance, error) {
 	cl, err := kgo.NewClient(r.opts...)
 	if err != nil {
-		return nil, sdk.WrapError(sdk.KindInvalidArgument, r.scrub(err), "configuring the kafka client of "+r.name)
+		return nil, sdk.WrapError(sdk.KindInvalidArgument, sdk.Redact(err, r.secrets...), "configuring the kafka client of "+r.name)
 	}
 	if err := cl.Ping(ctx); err != nil {
 		cl.Close()

@@ -2,7 +2,6 @@ package localfs
 
 import (
 	"errors"
-	"io/fs"
 	"os"
 	"path"
 	"strconv"
@@ -49,39 +48,29 @@ func hasVolume(name string) bool {
 func quote(name string) string { return strconv.Quote(name) }
 
 // fsError turns an error from os.Root into an sdk error about name, doing
-// being what failed ("reading", "removing", ...).
+// being what failed ("reading", "removing", ...). The kind comes from the
+// SDK's shared classifier of operating system errors, so that a caller's
+// bad path (a name too long, a path through a file) is invalid_argument or
+// failed_precondition and never counts as a failing backend; only what the
+// classifier cannot place is internal.
 func (r *Resource) fsError(err error, doing, name string) error {
 	if err == nil {
 		return nil
 	}
 	msg := doing + " " + quote(name)
-	var kind sdk.Kind
 	switch {
 	case r.errEscapes != nil && errors.Is(err, r.errEscapes):
 		return sdk.WrapError(sdk.KindPermissionDenied, err, msg+": path escapes the root")
 	case errors.Is(err, os.ErrClosed):
 		return sdk.WrapError(sdk.KindUnavailable, err, msg+": localfs resource "+quote(r.name)+" is closed")
-	case errors.Is(err, fs.ErrNotExist):
-		kind = sdk.KindNotFound
 	case errors.Is(err, syscall.ENOTEMPTY):
-		kind = sdk.KindFailedPrecondition
 		msg += ": directory not empty"
-	case errors.Is(err, fs.ErrExist):
-		kind = sdk.KindAlreadyExists
-	case errors.Is(err, fs.ErrPermission):
-		kind = sdk.KindPermissionDenied
-	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ELOOP):
-		kind = sdk.KindFailedPrecondition
-	case errors.Is(err, syscall.EINVAL):
-		kind = sdk.KindInvalidArgument
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		kind = sdk.KindResourceExhausted
-	default:
-		if k := sdk.KindOf(err); k != sdk.KindUnknown {
-			kind = k // an sdk error or a context error
-		} else {
-			kind = sdk.KindInternal
-		}
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		msg += ": a name in the path is too long for the file system"
+	case errors.Is(err, syscall.ENOTDIR):
+		msg += ": a parent in the path is not a directory"
+	case errors.Is(err, syscall.ELOOP):
+		msg += ": too many symbolic links"
 	}
-	return sdk.WrapError(kind, err, msg)
+	return sdk.WrapError(sdk.ClassifyOr(err, sdk.KindInternal), err, msg)
 }

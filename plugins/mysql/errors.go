@@ -3,12 +3,8 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
-	"io"
-	"net"
 	"strconv"
-	"syscall"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
@@ -30,7 +26,11 @@ func wrapErr(ctx context.Context, err error, what string) error {
 	}
 	var me *gomysql.MySQLError
 	if errors.As(err, &me) {
-		e := &sdk.Error{Kind: kindOfNumber(me.Number), Message: what + " (MySQL error " + strconv.Itoa(int(me.Number)) + ")", Code: strconv.Itoa(int(me.Number)), Err: err}
+		kind := kindOfNumber(me.Number)
+		if kind == sdk.KindUnknown {
+			kind = sdk.KindOfSQLState(string(me.SQLState[:]))
+		}
+		e := &sdk.Error{Kind: kind, Message: what + " (MySQL error " + strconv.Itoa(int(me.Number)) + ")", Code: strconv.Itoa(int(me.Number)), Err: err}
 		if me.Number == 1213 || me.Number == 1205 {
 			e.Retryable = &retryable
 		}
@@ -47,17 +47,14 @@ func wrapErr(ctx context.Context, err error, what string) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return sdk.WrapError(sdk.KindTimeout, err, what)
 	}
-	var ne net.Error
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, gomysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.As(err, &ne) || errors.Is(err, gomysql.ErrPktSync) || errors.Is(err, gomysql.ErrPktSyncMul) {
+	if sdk.IsConnectionLoss(err) || errors.Is(err, gomysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, gomysql.ErrPktSync) || errors.Is(err, gomysql.ErrPktSyncMul) {
 		return sdk.WrapError(sdk.KindUnavailable, err, what+": the connection is broken")
 	}
 	if errors.Is(err, gomysql.ErrBusyBuffer) {
 		return sdk.WrapError(sdk.KindFailedPrecondition, err, what+": the session is busy (close the open rows first)")
 	}
-	return sdk.WrapError(sdk.KindUnknown, err, what)
+	return sdk.WrapError(sdk.ClassifyOr(err, sdk.KindUnknown), err, what)
 }
 
 // kindOfNumber maps a MySQL/MariaDB error number to a kind.
@@ -75,8 +72,10 @@ func kindOfNumber(n uint16) sdk.Kind {
 		return sdk.KindInvalidArgument
 	case 1050: // table exists
 		return sdk.KindAlreadyExists
-	case 1049: // unknown database
+	case 1049, 1133, 1396, 1449: // unknown database, user, definer
 		return sdk.KindNotFound
+	case 1644: // SIGNAL with SQLSTATE 45000: raised by the caller's SQL
+		return sdk.KindInvalidArgument
 	case 1045, 1698: // access denied (password)
 		return sdk.KindUnauthenticated
 	case 1044, 1142, 1143, 1227, 1370:

@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -12,8 +10,11 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// scrub removes the resource's secrets from err's text.
-func (r *Resource) scrub(err error) error { return sdk.Redact(err, r.secrets...) }
+// scrub removes the resource's secrets from err's text, but not the ones
+// the caller itself sent in this call (sdk.RedactContext says why).
+func (r *Resource) scrub(ctx context.Context, err error) error {
+	return sdk.RedactContext(ctx, err, r.secrets...)
+}
 
 var truth = true
 
@@ -28,7 +29,7 @@ func (r *Resource) wrap(ctx context.Context, err error, what string) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	cause := r.scrub(err)
+	cause := r.scrub(ctx, err)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		kind := sdk.KindCanceled
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
@@ -61,12 +62,8 @@ func (r *Resource) wrap(ctx context.Context, err error, what string) error {
 // isConnectionLoss reports whether err means the connection is gone or
 // could not be made.
 func isConnectionLoss(err error) bool {
-	var ne net.Error
 	var ce *pgconn.ConnectError
-	switch {
-	case errors.As(err, &ne), errors.As(err, &ce),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
-		pgconn.Timeout(err):
+	if sdk.IsConnectionLoss(err) || errors.As(err, &ce) || pgconn.Timeout(err) {
 		return true
 	}
 	msg := err.Error()
@@ -82,8 +79,8 @@ func isArgumentError(err error) bool {
 		(strings.HasPrefix(msg, "expected ") && strings.Contains(msg, " arguments, got "))
 }
 
-// kindOfSQLState maps a SQLSTATE to a kind: by the exact code first, then
-// by its class (the first two characters).
+// kindOfSQLState maps a SQLSTATE to a kind: PostgreSQL's own meanings of
+// exact codes first, then the SDK's mapping of the standard classes.
 func kindOfSQLState(code string) sdk.Kind {
 	switch code {
 	case "23505", "23503", "23P01": // unique, foreign key, exclusion
@@ -103,32 +100,5 @@ func kindOfSQLState(code string) sdk.Kind {
 	case "25P02", "25001", "25006", "25P01": // failed tx, active tx, read-only tx, no active tx
 		return sdk.KindFailedPrecondition
 	}
-	if len(code) < 2 {
-		return sdk.KindUnknown
-	}
-	switch code[:2] {
-	case "08": // connection exception
-		return sdk.KindUnavailable
-	case "22", "42", "2F", "39", "3F", "44": // data, syntax or access rule, routine, schema, check option
-		return sdk.KindInvalidArgument
-	case "23": // other integrity violations: not null, check
-		return sdk.KindInvalidArgument
-	case "28": // invalid authorization
-		return sdk.KindUnauthenticated
-	case "53": // insufficient resources
-		return sdk.KindResourceExhausted
-	case "54": // program limit exceeded
-		return sdk.KindInvalidArgument
-	case "0A": // feature not supported
-		return sdk.KindUnimplemented
-	case "25", "55": // invalid transaction state, object not in prerequisite state
-		return sdk.KindFailedPrecondition
-	case "40": // other transaction rollbacks
-		return sdk.KindConflict
-	case "57", "58": // operator intervention, system error
-		return sdk.KindUnavailable
-	case "XX": // internal error
-		return sdk.KindInternal
-	}
-	return sdk.KindUnknown
+	return sdk.KindOfSQLState(code)
 }

@@ -5,18 +5,19 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"io"
 	"net"
 	"strings"
-	"syscall"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// scrub returns err with every secret in its text replaced.
-func scrub(secrets []string, err error) error { return sdk.Redact(err, secrets...) }
+// scrub returns err with every secret in its text replaced, but not the
+// ones the caller itself sent in this call (sdk.RedactContext says why).
+func scrub(ctx context.Context, secrets []string, err error) error {
+	return sdk.RedactContext(ctx, err, secrets...)
+}
 
 var truth = true
 
@@ -33,7 +34,7 @@ func wrapError(ctx context.Context, secrets []string, err error, what string) er
 	if errors.As(err, &se) {
 		return err
 	}
-	cause := scrub(secrets, err)
+	cause := scrub(ctx, secrets, err)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		kind := sdk.KindCanceled
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
@@ -149,9 +150,7 @@ func clientErrorKind(err error) sdk.Kind {
 		return sdk.KindFailedPrecondition
 	case errors.As(err, &ne) && ne.Timeout():
 		return sdk.KindTimeout
-	case errors.Is(err, goredis.ErrClosed), errors.As(err, &dnsErr), errors.As(err, &ne),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+	case errors.Is(err, goredis.ErrClosed), errors.As(err, &dnsErr), sdk.IsConnectionLoss(err):
 		return sdk.KindUnavailable
 	case strings.Contains(msg, "connection reset"), strings.Contains(msg, "broken pipe"),
 		strings.Contains(msg, "connection refused"), strings.Contains(msg, "closed"),

@@ -208,14 +208,14 @@ func (s *subscriber) run(ctx context.Context, closed func() bool) (any, error) {
 				}
 				s.pingSent = true
 				if err := ps.Ping(ctx); err != nil {
-					s.loss("connection lost: " + scrub(s.b.secrets, err).Error())
+					s.loss("connection lost: " + sdk.Redact(err, s.b.secrets...).Error())
 				}
 				continue
 			}
 			// The connection is gone; go-redis has already tried to
 			// reconnect and resubscribe, and tries again on the next
 			// Receive if that failed.
-			s.loss("connection lost: " + scrub(s.b.secrets, err).Error())
+			s.loss("connection lost: " + sdk.Redact(err, s.b.secrets...).Error())
 			if !sleep(ctx, retry) {
 				return nil, nil
 			}

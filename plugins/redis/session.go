@@ -248,7 +248,7 @@ func (in *sessionInstance) multiExec(ctx context.Context, req sdk.InvokeRequest)
 		case err == goredis.Nil:
 			res.Results[i] = nil
 		default:
-			res.Results[i] = map[string]any{"error": scrub(in.b.secrets, err).Error()}
+			res.Results[i] = map[string]any{"error": scrub(ctx, in.b.secrets, err).Error()}
 		}
 	}
 	if err == nil || err == goredis.Nil {

@@ -241,7 +241,14 @@ func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
 	}
 	db, conn, err := openConn(ctx, r.dsn)
 	if err != nil {
-		return nil, mapError(ctx, err, "opening a connection of sqlite resource "+r.name)
+		err = mapError(ctx, err, "opening a connection of sqlite resource "+r.name)
+		var se *sdk.Error
+		if errors.As(err, &se) && se.Code == "SQLITE_CANTOPEN" {
+			// The resource's own database file cannot be opened (its
+			// volume not mounted yet, say): the backend is not there.
+			se.Kind = sdk.KindUnavailable
+		}
+		return nil, err
 	}
 	return &Instance{res: r, db: db, conn: conn, rows: map[*Rows]struct{}{}, stmts: stmtcache.New(stmtCacheSize)}, nil
 }

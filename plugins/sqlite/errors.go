@@ -109,7 +109,12 @@ func classify(code int) (sdk.Kind, *bool) {
 		return sdk.KindFailedPrecondition, nil
 	case lib.SQLITE_PERM, lib.SQLITE_AUTH:
 		return sdk.KindPermissionDenied, nil
-	case lib.SQLITE_IOERR, lib.SQLITE_CANTOPEN, lib.SQLITE_PROTOCOL, lib.SQLITE_NOLFS:
+	case lib.SQLITE_CANTOPEN:
+		// A file the statement names (ATTACH) or the configured path
+		// cannot be opened: a missing directory, a name too long. Not a
+		// failing backend: retrying will not help.
+		return sdk.KindFailedPrecondition, nil
+	case lib.SQLITE_IOERR, lib.SQLITE_PROTOCOL, lib.SQLITE_NOLFS:
 		return sdk.KindUnavailable, nil
 	case lib.SQLITE_FULL, lib.SQLITE_NOMEM:
 		return sdk.KindResourceExhausted, nil
@@ -152,7 +157,19 @@ func mapError(ctx context.Context, err error, what string) error {
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
 		return &sdk.Error{Kind: sdk.KindUnavailable, Message: what, Err: err}
 	}
-	return &sdk.Error{Kind: sdk.KindInternal, Message: what, Err: err}
+	if isArgumentError(err) {
+		return &sdk.Error{Kind: sdk.KindInvalidArgument, Message: what, Err: err}
+	}
+	return &sdk.Error{Kind: sdk.ClassifyOr(err, sdk.KindInternal), Message: what, Err: err}
+}
+
+// isArgumentError reports whether err is the driver or database/sql
+// refusing the statement's arguments before SQLite ran it: too few of
+// them, or of a type that cannot be bound.
+func isArgumentError(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "missing argument with index") || strings.HasPrefix(msg, "sql: expected ") ||
+		strings.HasPrefix(msg, "sql: converting argument") || strings.Contains(msg, "unsupported type")
 }
 
 // isNoTx reports whether err is SQLite's refusal to commit or roll back

@@ -201,7 +201,19 @@ func (i *Instance) Exec(ctx context.Context, stmt sdk.Statement) (sdk.ExecResult
 	if err != nil {
 		return sdk.ExecResult{}, mapError(ctx, err, "sqlite exec")
 	}
-	var out sdk.ExecResult
+	return execResult(ctx, res)
+}
+
+// execResult reads what a statement changed. The driver gives no result at
+// all for SQL that holds no statement (blank, or only comments), which
+// database/sql turns into a nil dereference: that is the caller's
+// mistake, not a reason for the plugin to crash.
+func execResult(ctx context.Context, res sql.Result) (out sdk.ExecResult, err error) {
+	defer func() {
+		if recover() != nil {
+			out, err = sdk.ExecResult{}, sdk.Errorf(sdk.KindInvalidArgument, "sqlite exec: the SQL holds no statement")
+		}
+	}()
 	if out.RowsAffected, err = res.RowsAffected(); err != nil {
 		return sdk.ExecResult{}, mapError(ctx, err, "sqlite exec: rows affected")
 	}
