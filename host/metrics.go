@@ -398,7 +398,7 @@ func (r *resource) addMetricState(ps *poolSum) {
 	if pooling == "" {
 		pooling = sdk.PoolingShared
 	}
-	set := poolSettings(r.cfg.Pool, pooling)
+	maxN, minN, idleMax := poolLimits(r.cfg.Pool, pooling)
 	r.mu.Lock()
 	var st pool.Stat
 	if r.pool != nil {
@@ -406,10 +406,6 @@ func (r *resource) addMetricState(ps *poolSum) {
 	}
 	state, leases := r.state, len(r.leases)
 	r.mu.Unlock()
-	maxN, minN, idleMax := set.MaxSize, set.MinSize, set.MaxIdle
-	if pooling == sdk.PoolingShared {
-		maxN, minN, idleMax = set.Replicas, set.Replicas, set.Replicas
-	}
 	ps.idle += st.Idle
 	ps.used += st.InUse
 	ps.maxN += maxN
@@ -435,6 +431,26 @@ func (r *resource) addMetricState(ps *poolSum) {
 			ps.breaker[i]++
 		}
 	}
+}
+
+// poolLimits returns the limits of a pool in effect, as poolSettings
+// does, without formatting the rest: max_size, min_size and max_idle, or
+// the replicas three times for shared pooling.
+func poolLimits(p config.Pool, mode sdk.Pooling) (maxN, minN, idleMax int) {
+	if mode != sdk.PoolingExclusive {
+		n := max(p.Replicas, 1)
+		return n, n, n
+	}
+	p = effectivePool(p)
+	maxN = p.MaxSize
+	if maxN == 0 {
+		maxN = pool.DefaultMaxSize()
+	}
+	idleMax = p.MaxIdle
+	if idleMax == 0 {
+		idleMax = maxN
+	}
+	return maxN, p.MinSize, idleMax
 }
 
 func boolInt(b bool) int {

@@ -110,6 +110,32 @@ func TestMetricSeriesDoNotGrowWithResourcesByDefault(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if telemetry == "" {
+			// Per type, a gauge is the sum over the type's resources.
+			for _, f := range fams {
+				for _, m := range f.GetMetric() {
+					labels := map[string]string{}
+					for _, l := range m.GetLabel() {
+						labels[l.GetName()] = l.GetValue()
+					}
+					if _, ok := labels["resource"]; ok {
+						t.Errorf("%s has a resource label without per_resource", f.GetName())
+					}
+					want := -1.0
+					switch {
+					case f.GetName() == "nebula_health_state" && labels["state"] == "healthy":
+						want = float64(n)
+					case f.GetName() == "nebula_health_state":
+						want = 0
+					case f.GetName() == "nebula_pool_max_instances", f.GetName() == "db_client_connection_max":
+						want = float64(n) // one replica each
+					}
+					if want >= 0 && m.GetGauge().GetValue() != want {
+						t.Errorf("%d resources: %s%v = %v, want %v", n, f.GetName(), labels, m.GetGauge().GetValue(), want)
+					}
+				}
+			}
+		}
 		total := 0
 		for _, f := range fams {
 			if name := f.GetName(); strings.HasPrefix(name, "nebula_") || strings.HasPrefix(name, "db_client_") {
