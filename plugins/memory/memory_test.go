@@ -658,8 +658,8 @@ func TestMemoryIdleResourcesBuildNoCache(t *testing.T) {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&ms1)
-	if got := runtime.NumGoroutine(); got != before {
-		t.Errorf("%d idle resources: %d goroutines, want %d as before", n, got, before)
+	if got := runtime.NumGoroutine(); got > before {
+		t.Errorf("%d idle resources: %d goroutines, want no more than the %d before", n, got, before)
 	}
 	if per := (int64(ms1.HeapAlloc) - int64(ms0.HeapAlloc)) / n; per > 2048 {
 		t.Errorf("an idle resource holds %d bytes of heap, want under 2 KiB", per)
