@@ -666,12 +666,15 @@ func (h *Host) Plugins() []PluginInfo {
 func (h *Host) Ready() bool {
 	h.mu.Lock()
 	running := h.state == hostRunning
+	order := h.order
 	h.mu.Unlock()
 	if !running {
 		return false
 	}
-	for _, r := range h.Describe() {
-		if r.State != StateReady || r.Health.quarantined() {
+	// Only the states: a readiness probe every few seconds must not
+	// build the description of every resource (8 KiB each).
+	for _, r := range order {
+		if r.lifecycle() != StateReady || r.health.current().quarantined() {
 			return false
 		}
 	}
