@@ -1,7 +1,8 @@
 // Command scale measures what resources cost a running host: it writes a
 // configuration of N memory resources, starts the real bin/nebula-host run
 // with the real memory plugin, waits until /readyz answers 200, and then
-// measures the host's and the plugin's resident memory (VmRSS), the host's
+// measures the host's and the plugin's resident memory (VmRSS, after
+// settling and again after the idle window), the host's
 // goroutines (go_goroutines on /metrics), both processes' CPU while idle,
 // and the size and time of a /metrics scrape and of GET /v1/resources. It
 // does this for each N given (default 1 and 1000) in the same run, and
@@ -92,18 +93,19 @@ type runner struct {
 
 // result is what one run with n resources measured.
 type result struct {
-	n                         int
-	readyIn                   time.Duration
-	hostRSS, pluginRSS        int64 // bytes, after settling
-	hostCPU, pluginCPU        float64
-	goroutines                int
-	metricsBytes              int
-	metricsSeries             int
-	metricsTime               time.Duration // median
-	resourcesBytes            int
-	resourcesTime             time.Duration // median
-	hostRSSAfter              int64         // after the scrapes
-	hostThreads, pluginThread int
+	n                          int
+	readyIn                    time.Duration
+	hostRSS, pluginRSS         int64 // bytes, after settling
+	hostCPU, pluginCPU         float64
+	goroutines                 int
+	metricsBytes               int
+	metricsSeries              int
+	metricsTime                time.Duration // median
+	resourcesBytes             int
+	resourcesTime              time.Duration // median
+	hostRSSAfter               int64         // after the scrapes
+	hostRSSIdle, pluginRSSIdle int64         // at the end of the idle window
+	hostThreads, pluginThread  int
 }
 
 func (r runner) measure(n int) (res result, err error) {
@@ -213,6 +215,12 @@ func (r runner) measure(n int) (res result, err error) {
 		return res, err
 	}
 	wall := time.Since(t0).Seconds()
+	if res.hostRSSIdle, err = rss(hostPID); err != nil {
+		return res, err
+	}
+	if res.pluginRSSIdle, err = rss(pluginPID); err != nil {
+		return res, err
+	}
 	const hz = 100 // USER_HZ on Linux
 	res.hostCPU = float64(h1-h0) / hz / wall
 	res.pluginCPU = float64(p1-p0) / hz / wall
@@ -383,6 +391,8 @@ func report(w io.Writer, rs []result) {
 		{"ready after", func(r result) string { return r.readyIn.Round(10 * time.Millisecond).String() }},
 		{"host RSS", func(r result) string { return mib(r.hostRSS) }},
 		{"plugin RSS", func(r result) string { return mib(r.pluginRSS) }},
+		{"host RSS, end of idle", func(r result) string { return mib(r.hostRSSIdle) }},
+		{"plugin RSS, end of idle", func(r result) string { return mib(r.pluginRSSIdle) }},
 		{"host goroutines", func(r result) string { return strconv.Itoa(r.goroutines) }},
 		{"host threads", func(r result) string { return strconv.Itoa(r.hostThreads) }},
 		{"plugin threads", func(r result) string { return strconv.Itoa(r.pluginThread) }},
@@ -418,8 +428,8 @@ func report(w io.Writer, rs []result) {
 	fmt.Fprintln(w)
 	for _, r := range rs[1:] {
 		d := float64(r.n - b.n)
-		fmt.Fprintf(w, "N=%d over N=%d: host RSS %+.2f MiB (%.1f KiB per resource), plugin RSS %+.2f MiB (%.1f KiB per resource), goroutines %+d\n",
-			r.n, b.n, float64(r.hostRSS-b.hostRSS)/(1<<20), float64(r.hostRSS-b.hostRSS)/1024/d,
-			float64(r.pluginRSS-b.pluginRSS)/(1<<20), float64(r.pluginRSS-b.pluginRSS)/1024/d, r.goroutines-b.goroutines)
+		fmt.Fprintf(w, "N=%d over N=%d: host RSS %+.2f MiB (%.1f KiB per resource; %+.2f MiB at the end of idle), plugin RSS %+.2f MiB (%.1f KiB per resource; %+.2f MiB at the end of idle), goroutines %+d\n",
+			r.n, b.n, float64(r.hostRSS-b.hostRSS)/(1<<20), float64(r.hostRSS-b.hostRSS)/1024/d, float64(r.hostRSSIdle-b.hostRSSIdle)/(1<<20),
+			float64(r.pluginRSS-b.pluginRSS)/(1<<20), float64(r.pluginRSS-b.pluginRSS)/1024/d, float64(r.pluginRSSIdle-b.pluginRSSIdle)/(1<<20), r.goroutines-b.goroutines)
 	}
 }
