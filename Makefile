@@ -5,6 +5,7 @@
 #   make testenv   reuse or start PostgreSQL, MariaDB and Redis (scripts/testenv)
 #   make build     bin/nebula-host and bin/plugins/nebula-plugin-*
 #   make bench     run the benchmarks
+#   make scale     what 1 and 1,000 memory resources cost a running host
 #   make lint      gofmt, go vet, staticcheck
 #   make generate  regenerate the protocol code (pinned generators)
 
@@ -23,7 +24,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 BUF_VERSION := v1.61.0
 STATICCHECK_VERSION := v0.7.0
 
-.PHONY: all build run test testenv bench lint generate tools clean
+.PHONY: all build run test testenv bench scale lint generate tools clean
 
 all: build
 
@@ -57,6 +58,11 @@ testenv:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The cost of resources in a running host: RSS, goroutines, idle CPU and
+# /metrics with 1 and with 1,000 memory resources (docs/PERFORMANCE.md).
+scale: build
+	$(GO) run ./internal/scale -n 1,1000
 
 lint: $(TOOLS)/staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)

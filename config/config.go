@@ -117,6 +117,11 @@ type Metrics struct {
 	// TenantLabel adds a tenant label to the call metrics (tenant_label).
 	// Off by default: tenants are unbounded.
 	TenantLabel bool
+	// PerResource labels every resource metric with its resource
+	// (per_resource). Off by default: the series are per resource type,
+	// sums over the type's resources, so that their number does not grow
+	// with the resources configured.
+	PerResource bool
 }
 
 // Tracing is the tracing block inside telemetry.

@@ -343,6 +343,7 @@ variable "key" {
 telemetry {
   metrics {
     tenant_label = true
+    per_resource = true
   }
   tracing {
     endpoint     = "127.0.0.1:4317"
@@ -354,7 +355,7 @@ telemetry {
 }`)
 	cfg := mustLoad(t, dir, environ(nil), config.WithVariables(map[string]string{"key": "k1"}))
 	want := config.Telemetry{
-		Metrics: config.Metrics{TenantLabel: true},
+		Metrics: config.Metrics{TenantLabel: true, PerResource: true},
 		Tracing: config.Tracing{Endpoint: "127.0.0.1:4317", Insecure: true, Headers: map[string]string{"x-api-key": "k1"}, SampleRatio: 0.25, QueryText: true},
 	}
 	if !reflect.DeepEqual(cfg.Telemetry, want) {

@@ -200,6 +200,7 @@ var metricsSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "enabled"},
 		{Name: "tenant_label"},
+		{Name: "per_resource"},
 	},
 }
 
@@ -230,6 +231,7 @@ func decodeTelemetry(block *hcl.Block, ev *evaluator, t *Telemetry) hcl.Diagnost
 			d.bool("enabled", &enabled)
 			t.Metrics.Disabled = !enabled
 			d.bool("tenant_label", &t.Metrics.TenantLabel)
+			d.bool("per_resource", &t.Metrics.PerResource)
 			diags = append(diags, d.diags...)
 		case "tracing":
 			c, cdiags := b.Body.Content(tracingSchema)

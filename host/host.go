@@ -20,6 +20,9 @@ import (
 
 type hostState int
 
+// maxConcurrentStarts bounds the resources configured at once by Start.
+const maxConcurrentStarts = 16
+
 const (
 	hostNew hostState = iota
 	hostStarting
@@ -41,7 +44,10 @@ type Host struct {
 	// plugin restart, watching leases) runs under it.
 	life   context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the lease watcher
+	wg     sync.WaitGroup // the scheduler and the jobs it runs
+	// sched runs the health checks and the sweep of overdue leases, from
+	// one goroutine whatever the number of resources.
+	sched *scheduler
 
 	warnings hcl.Diagnostics // found by prepare, before Start returns
 	tel      *telemetry
@@ -83,6 +89,7 @@ func New(cfg *config.Config, opts ...Option) (*Host, error) {
 		life: life, cancel: cancel,
 		resources: map[string]*resource{},
 	}
+	h.sched = newScheduler(&h.wg)
 	tel, err := newTelemetry(h, cfg.Telemetry, &h.o)
 	if err != nil {
 		cancel()
@@ -94,7 +101,8 @@ func New(cfg *config.Config, opts ...Option) (*Host, error) {
 
 // Start starts the plugins, decodes and validates every resource against
 // the schema its plugin published, then configures the resources and warms
-// their pools level by level (dependencies first, each level in parallel).
+// their pools level by level (dependencies first, each level in parallel,
+// 16 resources at a time).
 // A configuration problem is a *DiagnosticsError with source ranges. On any
 // error Start stops what it started, unless WithPartialStart asks it to
 // keep serving the resources that did start.
@@ -138,6 +146,10 @@ func (h *Host) start(ctx context.Context) error {
 		h.log.Warn(config.FormatDiagnostic(d))
 	}
 	var failures []error
+	// At most maxConcurrentStarts resources of a level start at once: a
+	// thousand configures in flight together cost a heap peak the process
+	// keeps long after, and gain nothing over a few dozen.
+	slots := make(chan struct{}, maxConcurrentStarts)
 	for _, level := range h.cfg.Levels() {
 		var wg sync.WaitGroup
 		errs := make([]error, len(level))
@@ -149,7 +161,9 @@ func (h *Host) start(ctx context.Context) error {
 				errs[i] = h.callError(r, "start", err)
 				continue
 			}
+			slots <- struct{}{}
 			wg.Go(func() {
+				defer func() { <-slots }()
 				cctx, cancel := timeoutContext(ctx, h.o.callTimeout)
 				defer cancel()
 				if err := r.configure(cctx, StateFailed); err != nil {
@@ -174,6 +188,7 @@ func (h *Host) start(ctx context.Context) error {
 	}
 	h.watchLeases()
 	h.watchHealth()
+	h.sched.start(h.life)
 	return nil
 }
 
@@ -187,47 +202,48 @@ func (h *Host) failedDependency(r *resource) string {
 	return ""
 }
 
-// watchLeases starts the goroutine that reports, and where configured
-// reclaims, leases held past their resource's lease_timeout. It runs until
-// Close.
+// watchLeases schedules the sweep that reports, and where configured
+// reclaims, leases held past their resource's lease_timeout: every quarter
+// of the shortest lease_timeout, between 10 ms and 1 s, over the resources
+// that set one. It runs until Close.
 func (h *Host) watchLeases() {
 	var every time.Duration
+	var timed []*resource
 	for _, r := range h.order {
-		if t := r.cfg.Pool.LeaseTimeout; t > 0 && (every == 0 || t/4 < every) {
-			every = t / 4
+		if t := r.cfg.Pool.LeaseTimeout; t > 0 {
+			timed = append(timed, r)
+			if every == 0 || t/4 < every {
+				every = t / 4
+			}
 		}
 	}
 	if every == 0 {
 		return
 	}
 	every = min(max(every, 10*time.Millisecond), time.Second)
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-h.life.Done():
-				return
-			case now := <-t.C:
-				for _, r := range h.order {
-					for _, l := range r.overdue(now) {
-						held := now.Sub(l.acquired).Round(time.Millisecond)
-						attrs := []any{"resource", r.id, "held", held.String(), "lease_timeout", r.cfg.Pool.LeaseTimeout.String(),
-							"tenant", l.owner.Tenant, "workflow", l.owner.Workflow, "step", l.owner.Step}
-						h.tel.m.inc(leaksOf, r.id, r.cfg.Type)
-						if r.cfg.Pool.Reclaim && l.reclaim() {
-							h.tel.m.inc(reclaimsOf, r.id, r.cfg.Type)
-							h.log.Warn("lease held past lease_timeout reclaimed", attrs...)
-							continue
-						}
-						h.log.Warn("lease held past lease_timeout", attrs...)
-					}
-				}
+	h.sched.add(every, true, func() time.Duration {
+		h.sweepLeases(timed, time.Now())
+		return every
+	})
+}
+
+// sweepLeases reports, and where configured reclaims, the leases of the
+// resources held past their lease_timeout.
+func (h *Host) sweepLeases(timed []*resource, now time.Time) {
+	for _, r := range timed {
+		for _, l := range r.overdue(now) {
+			held := now.Sub(l.acquired).Round(time.Millisecond)
+			attrs := []any{"resource", r.id, "held", held.String(), "lease_timeout", r.cfg.Pool.LeaseTimeout.String(),
+				"tenant", l.owner.Tenant, "workflow", l.owner.Workflow, "step", l.owner.Step}
+			h.tel.m.inc(leaksOf, r)
+			if r.cfg.Pool.Reclaim && l.reclaim() {
+				h.tel.m.inc(reclaimsOf, r)
+				h.log.Warn("lease held past lease_timeout reclaimed", attrs...)
+				continue
 			}
+			h.log.Warn("lease held past lease_timeout", attrs...)
 		}
-	}()
+	}
 }
 
 // prepare starts the plugins and decodes and validates the resources.
@@ -253,7 +269,7 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 		p := cat.types[rc.Type]
 		t, _ := p.info.Type(rc.Type)
 		r := newResource(rc, t, p, h.log, h.secrets, h.tel)
-		h.tel.m.addResource(r.id, rc.Type, rc.Resilience.CircuitBreaker != nil)
+		h.tel.m.addResource(r)
 		h.resources[r.id] = r
 		h.order = append(h.order, r)
 		h.secrets.Add(sensitiveValues(t.Config, rc.Config)...)
@@ -403,7 +419,7 @@ func (h *Host) pluginExited(p *provider, gen uint64) {
 // pluginRestarted runs on the plugin's supervisor goroutine after a
 // restart: it configures the plugin's resources again.
 func (h *Host) pluginRestarted(p *provider, _ sdk.Driver, _ uint64) {
-	h.tel.m.inc(restartsOf, p.name)
+	h.tel.m.pluginRestarted(p.name)
 	for _, r := range h.resourcesOf(p) {
 		// Only what the exit took down comes back: a resource that failed
 		// or was blocked at start stays as it is.
@@ -654,12 +670,15 @@ func (h *Host) Plugins() []PluginInfo {
 func (h *Host) Ready() bool {
 	h.mu.Lock()
 	running := h.state == hostRunning
+	order := h.order
 	h.mu.Unlock()
 	if !running {
 		return false
 	}
-	for _, r := range h.Describe() {
-		if r.State != StateReady || r.Health.quarantined() {
+	// Only the states: a readiness probe every few seconds must not
+	// build the description of every resource (8 KiB each).
+	for _, r := range order {
+		if r.lifecycle() != StateReady || r.health.current().quarantined() {
 			return false
 		}
 	}

@@ -184,16 +184,11 @@ func (x sharedPool) stat() pool.Stat                { return x.s.Stat() }
 func (x sharedPool) drainIdle() int { return 0 }
 
 // healthCheck checks the next replica; replicas are safe to use
-// concurrently, so checking never takes one from a caller.
+// concurrently, so checking never takes one from a caller, and it is not
+// counted as an acquire (pool.Shared.Probe).
 func (x sharedPool) healthCheck(ctx context.Context) (bool, error) {
-	l, err := x.s.Acquire(ctx)
-	if err != nil {
-		return true, err
-	}
-	began := time.Now()
-	err = l.Value().Check(ctx)
-	l.Observe(time.Since(began), err != nil && sdk.KindOf(err).Retryable())
-	l.Release()
+	err := x.s.Probe(ctx, func(ctx context.Context, i sdk.Instance) error { return i.Check(ctx) },
+		func(err error) bool { return sdk.KindOf(err).Retryable() })
 	return true, err
 }
 func (x sharedPool) close(ctx context.Context) error { return x.s.Close(ctx) }

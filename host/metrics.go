@@ -3,11 +3,14 @@ package host
 import (
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/pool"
 	"github.com/nebula-resource/nebula-resource/host/supervisor"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -18,9 +21,15 @@ var durationBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .0
 
 // metrics are the host's Prometheus metrics. Counters and histograms are
 // updated as things happen; the gauges (pools, health, breakers, plugins)
-// are read from the host when scraped, by collect. Labels are bounded:
-// resource, type, operation, outcome (success or an error kind), plugin,
-// and tenant only with telemetry { metrics { tenant_label = true } }.
+// are read from the host when scraped, by collect.
+//
+// Labels are bounded. By default a resource's series are labeled with its
+// type only, and each is the sum over the type's resources (gauges such as
+// nebula_health_state count them), so that their number does not grow
+// with the resources configured; telemetry { metrics { per_resource = true
+// } } adds the resource label and gives each resource its own series. The
+// other labels are operation, outcome (success or an error kind), state,
+// reason, plugin, and tenant only with tenant_label = true.
 //
 // Where the OpenTelemetry database semantic conventions define a pool or
 // client metric, the same value is also exported under the Prometheus
@@ -28,6 +37,7 @@ var durationBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .0
 // conventions' label names; docs/operations.md has the mapping.
 type metrics struct {
 	tenantLabel bool
+	perResource bool
 
 	calls        *prometheus.HistogramVec // nebula_call_duration_seconds
 	semconvCalls *prometheus.HistogramVec // db_client_operation_duration_seconds
@@ -47,11 +57,21 @@ type metrics struct {
 	reclaims     *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, h *Host, version string, tenantLabel bool) (*metrics, error) {
-	rt := []string{"resource", "type"}
-	callLabels := []string{"resource", "type", "operation", "outcome"}
-	if tenantLabel {
+func newMetrics(reg prometheus.Registerer, h *Host, version string, set config.Metrics) (*metrics, error) {
+	with := func(labels ...string) []string {
+		if set.PerResource {
+			return append([]string{"resource", "type"}, labels...)
+		}
+		return append([]string{"type"}, labels...)
+	}
+	rt := with()
+	callLabels := with("operation", "outcome")
+	if set.TenantLabel {
 		callLabels = append(callLabels, "tenant")
+	}
+	semconvCallLabels := []string{"db_system_name", "db_operation_name", "error_type"}
+	if set.PerResource {
+		semconvCallLabels = []string{"db_system_name", "db_operation_name", "db_namespace", "server_address", "error_type"}
 	}
 	hist := func(name, help string, labels []string) *prometheus.HistogramVec {
 		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: durationBuckets}, labels)
@@ -61,9 +81,10 @@ func newMetrics(reg prometheus.Registerer, h *Host, version string, tenantLabel 
 	}
 	pool := []string{"db_client_connection_pool_name"}
 	m := &metrics{
-		tenantLabel:  tenantLabel,
+		tenantLabel:  set.TenantLabel,
+		perResource:  set.PerResource,
 		calls:        hist("nebula_call_duration_seconds", "Duration of calls to resources, retries included, by outcome: success or the error kind.", callLabels),
-		semconvCalls: hist("db_client_operation_duration_seconds", "OpenTelemetry db.client.operation.duration: duration of operations on resources.", []string{"db_system_name", "db_operation_name", "db_namespace", "server_address", "error_type"}),
+		semconvCalls: hist("db_client_operation_duration_seconds", "OpenTelemetry db.client.operation.duration: duration of operations on resources.", semconvCallLabels),
 		acquireWait:  hist("nebula_pool_acquire_wait_seconds", "Time taken to acquire a lease, successful or not.", rt),
 		semconvWait:  hist("db_client_connection_wait_time_seconds", "OpenTelemetry db.client.connection.wait_time: time to obtain an instance from the pool.", pool),
 		create:       hist("nebula_pool_instance_create_seconds", "Time taken to open an instance (a session with the backend).", rt),
@@ -71,10 +92,10 @@ func newMetrics(reg prometheus.Registerer, h *Host, version string, tenantLabel 
 		use:          hist("nebula_pool_lease_use_seconds", "Time between acquiring a lease and releasing it.", rt),
 		semconvUse:   hist("db_client_connection_use_time_seconds", "OpenTelemetry db.client.connection.use_time: time between borrowing an instance and returning it.", pool),
 		retries:      counter("nebula_call_retries_total", "Attempts made after the first, by the retry policy.", rt),
-		transitions:  counter("nebula_circuit_breaker_transitions_total", "Circuit breaker state changes, by the state entered.", []string{"resource", "type", "state"}),
+		transitions:  counter("nebula_circuit_breaker_transitions_total", "Circuit breaker state changes, by the state entered.", with("state")),
 		breakerFail:  counter("nebula_circuit_breaker_rejections_total", "Calls refused without reaching the plugin because the circuit breaker was open.", rt),
 		bulkheadFull: counter("nebula_bulkhead_rejections_total", "Calls refused because the bulkhead was full.", rt),
-		checks:       hist("nebula_health_check_duration_seconds", "Duration of health checks, by outcome: success or the error kind.", []string{"resource", "type", "outcome"}),
+		checks:       hist("nebula_health_check_duration_seconds", "Duration of health checks, by outcome: success or the error kind.", with("outcome")),
 		restarts:     counter("nebula_plugin_restarts_total", "Plugin processes restarted after they exited.", []string{"plugin"}),
 		leaks:        counter("nebula_lease_leaks_total", "Leases held past their resource's lease_timeout.", rt),
 		reclaims:     counter("nebula_lease_reclaims_total", "Leases taken back after lease_timeout (reclaim = true).", rt),
@@ -84,13 +105,31 @@ func newMetrics(reg prometheus.Registerer, h *Host, version string, tenantLabel 
 	for _, c := range []prometheus.Collector{
 		m.calls, m.semconvCalls, m.acquireWait, m.semconvWait, m.create, m.semconvCreat, m.use, m.semconvUse,
 		m.retries, m.transitions, m.breakerFail, m.bulkheadFull, m.checks, m.restarts, m.leaks, m.reclaims,
-		build, &stateCollector{h: h},
+		build, newStateCollector(h, set.PerResource),
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// labels returns the label values that name r's series (its resource and
+// type, or its type only), followed by extra.
+func (m *metrics) labels(r *resource, extra ...string) []string {
+	if m.perResource {
+		return append([]string{r.id, r.cfg.Type}, extra...)
+	}
+	return append([]string{r.cfg.Type}, extra...)
+}
+
+// poolName is the db_client_connection_pool_name of r's series: the
+// resource, or its type when the series are per type.
+func (m *metrics) poolName(r *resource) string {
+	if m.perResource {
+		return r.id
+	}
+	return r.cfg.Type
 }
 
 // hostVersion is the version of the module the running binary was built
@@ -124,60 +163,64 @@ func (m *metrics) observeCall(r *resource, op string, owner Owner, took time.Dur
 		return
 	}
 	if m.tenantLabel {
-		m.calls.WithLabelValues(r.id, r.cfg.Type, op, outcome(err), owner.Tenant).Observe(took.Seconds())
+		m.calls.WithLabelValues(m.labels(r, op, outcome(err), owner.Tenant)...).Observe(took.Seconds())
 	} else {
-		m.calls.WithLabelValues(r.id, r.cfg.Type, op, outcome(err)).Observe(took.Seconds())
+		m.calls.WithLabelValues(m.labels(r, op, outcome(err))...).Observe(took.Seconds())
 	}
 	errType := ""
 	if err != nil {
 		errType = string(sdk.KindOf(err))
 	}
-	m.semconvCalls.WithLabelValues(r.endpoint.dbSystem, op, r.endpoint.namespace, r.endpoint.address, errType).Observe(took.Seconds())
+	if m.perResource {
+		m.semconvCalls.WithLabelValues(r.endpoint.dbSystem, op, r.endpoint.namespace, r.endpoint.address, errType).Observe(took.Seconds())
+	} else {
+		m.semconvCalls.WithLabelValues(r.endpoint.dbSystem, op, errType).Observe(took.Seconds())
+	}
 }
 
 func (m *metrics) observeAcquire(r *resource, took time.Duration) {
 	if m == nil {
 		return
 	}
-	m.acquireWait.WithLabelValues(r.id, r.cfg.Type).Observe(took.Seconds())
-	m.semconvWait.WithLabelValues(r.id).Observe(took.Seconds())
+	m.acquireWait.WithLabelValues(m.labels(r)...).Observe(took.Seconds())
+	m.semconvWait.WithLabelValues(m.poolName(r)).Observe(took.Seconds())
 }
 
 func (m *metrics) observeCreate(r *resource, took time.Duration) {
 	if m == nil {
 		return
 	}
-	m.create.WithLabelValues(r.id, r.cfg.Type).Observe(took.Seconds())
-	m.semconvCreat.WithLabelValues(r.id).Observe(took.Seconds())
+	m.create.WithLabelValues(m.labels(r)...).Observe(took.Seconds())
+	m.semconvCreat.WithLabelValues(m.poolName(r)).Observe(took.Seconds())
 }
 
 func (m *metrics) observeUse(r *resource, took time.Duration) {
 	if m == nil {
 		return
 	}
-	m.use.WithLabelValues(r.id, r.cfg.Type).Observe(took.Seconds())
-	m.semconvUse.WithLabelValues(r.id).Observe(took.Seconds())
+	m.use.WithLabelValues(m.labels(r)...).Observe(took.Seconds())
+	m.semconvUse.WithLabelValues(m.poolName(r)).Observe(took.Seconds())
 }
 
 func (m *metrics) observeCheck(r *resource, took time.Duration, err error) {
 	if m == nil {
 		return
 	}
-	m.checks.WithLabelValues(r.id, r.cfg.Type, outcome(err)).Observe(took.Seconds())
+	m.checks.WithLabelValues(m.labels(r, outcome(err))...).Observe(took.Seconds())
 }
 
 // addResource creates a resource's counters at zero, so that their first
 // event is an increase that rate() and increase() can see.
-func (m *metrics) addResource(id, typ string, breaker bool) {
+func (m *metrics) addResource(r *resource) {
 	if m == nil {
 		return
 	}
 	for _, c := range []*prometheus.CounterVec{m.retries, m.breakerFail, m.bulkheadFull, m.leaks, m.reclaims} {
-		c.WithLabelValues(id, typ)
+		c.WithLabelValues(m.labels(r)...)
 	}
-	if breaker {
+	if r.cfg.Resilience.CircuitBreaker != nil {
 		for _, s := range breakerStates {
-			m.transitions.WithLabelValues(id, typ, string(s))
+			m.transitions.WithLabelValues(m.labels(r, string(s))...)
 		}
 	}
 }
@@ -189,17 +232,23 @@ func (m *metrics) addPlugin(name string) {
 	}
 }
 
-// inc adds one to a counter of m, picked by which; nothing when metrics
-// are off.
-func (m *metrics) inc(which func(*metrics) *prometheus.CounterVec, labels ...string) {
+// pluginRestarted counts a restart of the plugin.
+func (m *metrics) pluginRestarted(name string) {
+	if m != nil {
+		m.restarts.WithLabelValues(name).Inc()
+	}
+}
+
+// inc adds one to a counter of r's, picked by which; extra are the
+// labels after the resource's. Nothing when metrics are off.
+func (m *metrics) inc(which func(*metrics) *prometheus.CounterVec, r *resource, extra ...string) {
 	if m == nil {
 		return
 	}
-	which(m).WithLabelValues(labels...).Inc()
+	which(m).WithLabelValues(m.labels(r, extra...)...).Inc()
 }
 
 // The counters, for inc.
-func restartsOf(m *metrics) *prometheus.CounterVec       { return m.restarts }
 func leaksOf(m *metrics) *prometheus.CounterVec          { return m.leaks }
 func reclaimsOf(m *metrics) *prometheus.CounterVec       { return m.reclaims }
 func retriesOf(m *metrics) *prometheus.CounterVec        { return m.retries }
@@ -208,96 +257,203 @@ func breakerRejectOf(m *metrics) *prometheus.CounterVec  { return m.breakerFail 
 func bulkheadRejectOf(m *metrics) *prometheus.CounterVec { return m.bulkheadFull }
 
 // stateCollector reads the gauges from the host at each scrape: pools,
-// health, circuit breakers and plugins.
-type stateCollector struct{ h *Host }
+// health, circuit breakers and plugins. Per type (the default), each
+// series is the sum over the type's resources.
+type stateCollector struct {
+	h           *Host
+	perResource bool
+	descs       []*prometheus.Desc
+	instances, maxN, minN, pending, timeouts, destroyed, leases, health, breaker,
+	pluginUp, semCount, semMax, semIdleMax, semIdleMin, semPending, semTimeout *prometheus.Desc
+}
 
-var (
-	descInstances = prometheus.NewDesc("nebula_pool_instances", "Instances in the pool, by state: idle or used (leased).", []string{"resource", "type", "state"}, nil)
-	descMax       = prometheus.NewDesc("nebula_pool_max_instances", "The most instances the pool may hold (max_size; replicas for shared pooling).", []string{"resource", "type"}, nil)
-	descMin       = prometheus.NewDesc("nebula_pool_min_instances", "The fewest instances the pool keeps open (min_size).", []string{"resource", "type"}, nil)
-	descPending   = prometheus.NewDesc("nebula_pool_pending_acquires", "Acquires waiting for an instance.", []string{"resource", "type"}, nil)
-	descTimeouts  = prometheus.NewDesc("nebula_pool_acquire_timeouts_total", "Acquires that gave up waiting for an instance.", []string{"resource", "type"}, nil)
-	descDestroyed = prometheus.NewDesc("nebula_pool_instances_destroyed_total", "Instances closed, by reason: idle, lifetime, broken, closed.", []string{"resource", "type", "reason"}, nil)
-	descLeases    = prometheus.NewDesc("nebula_leases_out", "Leases currently held.", []string{"resource", "type"}, nil)
-	descHealth    = prometheus.NewDesc("nebula_health_state", "1 for the resource's health state, 0 for the others.", []string{"resource", "type", "state"}, nil)
-	descBreaker   = prometheus.NewDesc("nebula_circuit_breaker_state", "1 for the circuit breaker's state, 0 for the others; only for resources with a breaker.", []string{"resource", "type", "state"}, nil)
-	descPluginUp  = prometheus.NewDesc("nebula_plugin_up", "1 while the plugin process is running, else 0.", []string{"plugin"}, nil)
-
+func newStateCollector(h *Host, perResource bool) *stateCollector {
+	c := &stateCollector{h: h, perResource: perResource}
+	with := func(labels ...string) []string {
+		if perResource {
+			return append([]string{"resource", "type"}, labels...)
+		}
+		return append([]string{"type"}, labels...)
+	}
+	desc := func(name, help string, labels []string) *prometheus.Desc {
+		d := prometheus.NewDesc(name, help, labels, nil)
+		c.descs = append(c.descs, d)
+		return d
+	}
+	pool := []string{"db_client_connection_pool_name"}
+	c.instances = desc("nebula_pool_instances", "Instances in the pool, by state: idle or used (leased).", with("state"))
+	c.maxN = desc("nebula_pool_max_instances", "The most instances the pool may hold (max_size; replicas for shared pooling).", with())
+	c.minN = desc("nebula_pool_min_instances", "The fewest instances the pool keeps open (min_size).", with())
+	c.pending = desc("nebula_pool_pending_acquires", "Acquires waiting for an instance.", with())
+	c.timeouts = desc("nebula_pool_acquire_timeouts_total", "Acquires that gave up waiting for an instance.", with())
+	c.destroyed = desc("nebula_pool_instances_destroyed_total", "Instances closed, by reason: idle, lifetime, broken, closed.", with("reason"))
+	c.leases = desc("nebula_leases_out", "Leases currently held.", with())
+	c.health = desc("nebula_health_state", "Resources in each health state: per resource, 1 for its state and 0 for the others.", with("state"))
+	c.breaker = desc("nebula_circuit_breaker_state", "Resources whose circuit breaker is in each state (per resource, 1 or 0); only resources with a breaker.", with("state"))
+	c.pluginUp = desc("nebula_plugin_up", "1 while the plugin process is running, else 0.", []string{"plugin"})
 	// db.client.connection.count would translate to db_client_connection_count,
 	// but Prometheus reserves _count for histograms and summaries (promtool
 	// refuses it): it is exported under the name it had before semantic
 	// conventions 1.26, db.client.connections.usage.
-	semCount   = prometheus.NewDesc("db_client_connections_usage", "OpenTelemetry db.client.connection.count (db.client.connections.usage before semconv 1.26): instances by state (idle, used).", []string{"db_client_connection_pool_name", "db_client_connection_state"}, nil)
-	semMax     = prometheus.NewDesc("db_client_connection_max", "OpenTelemetry db.client.connection.max: the most instances allowed.", []string{"db_client_connection_pool_name"}, nil)
-	semIdleMax = prometheus.NewDesc("db_client_connection_idle_max", "OpenTelemetry db.client.connection.idle.max: the most idle instances kept.", []string{"db_client_connection_pool_name"}, nil)
-	semIdleMin = prometheus.NewDesc("db_client_connection_idle_min", "OpenTelemetry db.client.connection.idle.min: the fewest idle instances kept.", []string{"db_client_connection_pool_name"}, nil)
-	semPending = prometheus.NewDesc("db_client_connection_pending_requests", "OpenTelemetry db.client.connection.pending_requests: requests waiting for an instance.", []string{"db_client_connection_pool_name"}, nil)
-	semTimeout = prometheus.NewDesc("db_client_connection_timeouts_total", "OpenTelemetry db.client.connection.timeouts: acquires that timed out.", []string{"db_client_connection_pool_name"}, nil)
+	c.semCount = desc("db_client_connections_usage", "OpenTelemetry db.client.connection.count (db.client.connections.usage before semconv 1.26): instances by state (idle, used).", []string{"db_client_connection_pool_name", "db_client_connection_state"})
+	c.semMax = desc("db_client_connection_max", "OpenTelemetry db.client.connection.max: the most instances allowed.", pool)
+	c.semIdleMax = desc("db_client_connection_idle_max", "OpenTelemetry db.client.connection.idle.max: the most idle instances kept.", pool)
+	c.semIdleMin = desc("db_client_connection_idle_min", "OpenTelemetry db.client.connection.idle.min: the fewest idle instances kept.", pool)
+	c.semPending = desc("db_client_connection_pending_requests", "OpenTelemetry db.client.connection.pending_requests: requests waiting for an instance.", pool)
+	c.semTimeout = desc("db_client_connection_timeouts_total", "OpenTelemetry db.client.connection.timeouts: acquires that timed out.", pool)
+	return c
+}
 
+var (
 	healthStates  = []HealthState{HealthStarting, HealthHealthy, HealthDegraded, HealthUnhealthy, HealthRecovering}
 	breakerStates = []BreakerState{BreakerClosed, BreakerOpen, BreakerHalfOpen}
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInstances, descMax, descMin, descPending, descTimeouts, descDestroyed, descLeases,
-		descHealth, descBreaker, descPluginUp, semCount, semMax, semIdleMax, semIdleMin, semPending, semTimeout} {
+	for _, d := range c.descs {
 		ch <- d
 	}
 }
 
+// poolSum is the state of the resources behind one set of series: one
+// resource, or every resource of a type.
+type poolSum struct {
+	labels                                   []string // resource and type, or type
+	pool                                     string   // db_client_connection_pool_name
+	idle, used, maxN, minN, idleMax, pending int
+	leases                                   int
+	timeouts                                 int64
+	destroyed                                [4]int64 // idle, lifetime, broken, closed
+	health                                   [5]int   // by healthStates
+	breaker                                  [3]int   // by breakerStates
+	breakers                                 int      // resources with a breaker
+}
+
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	gauge := func(d *prometheus.Desc, v int, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
 	}
 	count := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	health := map[string]ResourceHealth{}
-	for _, rh := range c.h.Health().Resources {
-		health[rh.ID] = rh
+	c.h.mu.Lock()
+	order := append([]*resource(nil), c.h.order...)
+	c.h.mu.Unlock()
+	var sums []*poolSum
+	byType := map[string]*poolSum{}
+	for _, r := range order {
+		var ps *poolSum
+		if c.perResource {
+			ps = &poolSum{labels: []string{r.id, r.cfg.Type}, pool: r.id}
+			sums = append(sums, ps)
+		} else if ps = byType[r.cfg.Type]; ps == nil {
+			ps = &poolSum{labels: []string{r.cfg.Type}, pool: r.cfg.Type}
+			byType[r.cfg.Type] = ps
+			sums = append(sums, ps)
+		}
+		r.addMetricState(ps)
 	}
-	for _, ri := range c.h.Describe() {
-		id, typ := ri.ID, ri.Type
-		st, set := ri.Pool.Stat, ri.Pool.Settings
-		maxN, minN, idleMax := set.MaxSize, set.MinSize, set.MaxIdle
-		if ri.Pooling == sdk.PoolingShared {
-			maxN, minN, idleMax = set.Replicas, set.Replicas, set.Replicas
+	with := func(labels []string, extra string) []string {
+		return append(append(make([]string, 0, len(labels)+1), labels...), extra)
+	}
+	for _, ps := range sums {
+		l := ps.labels
+		gauge(c.instances, ps.idle, with(l, "idle")...)
+		gauge(c.instances, ps.used, with(l, "used")...)
+		gauge(c.maxN, ps.maxN, l...)
+		gauge(c.minN, ps.minN, l...)
+		gauge(c.pending, ps.pending, l...)
+		count(c.timeouts, ps.timeouts, l...)
+		for i, reason := range []string{"idle", "lifetime", "broken", "closed"} {
+			count(c.destroyed, ps.destroyed[i], with(l, reason)...)
 		}
-		gauge(descInstances, float64(st.Idle), id, typ, "idle")
-		gauge(descInstances, float64(st.InUse), id, typ, "used")
-		gauge(descMax, float64(maxN), id, typ)
-		gauge(descMin, float64(minN), id, typ)
-		gauge(descPending, float64(st.Waiting), id, typ)
-		count(descTimeouts, st.TimeoutCount, id, typ)
-		for reason, n := range map[string]int64{"idle": st.DestroyedIdle, "lifetime": st.DestroyedLifetime, "broken": st.DestroyedBroken, "closed": st.DestroyedClosed} {
-			count(descDestroyed, n, id, typ, reason)
-		}
-		gauge(descLeases, float64(len(ri.Pool.Leases)), id, typ)
+		gauge(c.leases, ps.leases, l...)
 
-		gauge(semCount, float64(st.Idle), id, "idle")
-		gauge(semCount, float64(st.InUse), id, "used")
-		gauge(semMax, float64(maxN), id)
-		gauge(semIdleMax, float64(idleMax), id)
-		gauge(semIdleMin, float64(minN), id)
-		gauge(semPending, float64(st.Waiting), id)
-		count(semTimeout, st.TimeoutCount, id)
+		gauge(c.semCount, ps.idle, ps.pool, "idle")
+		gauge(c.semCount, ps.used, ps.pool, "used")
+		gauge(c.semMax, ps.maxN, ps.pool)
+		gauge(c.semIdleMax, ps.idleMax, ps.pool)
+		gauge(c.semIdleMin, ps.minN, ps.pool)
+		gauge(c.semPending, ps.pending, ps.pool)
+		count(c.semTimeout, ps.timeouts, ps.pool)
 
-		hs := health[id].State
-		for _, s := range healthStates {
-			gauge(descHealth, boolFloat(s == hs), id, typ, string(s))
+		for i, s := range healthStates {
+			gauge(c.health, ps.health[i], with(l, string(s))...)
 		}
-		if ri.Resilience.Breaker != BreakerNone {
-			for _, s := range breakerStates {
-				gauge(descBreaker, boolFloat(s == ri.Resilience.Breaker), id, typ, string(s))
+		if ps.breakers > 0 {
+			for i, s := range breakerStates {
+				gauge(c.breaker, ps.breaker[i], with(l, string(s))...)
 			}
 		}
 	}
 	for _, p := range c.h.Plugins() {
-		gauge(descPluginUp, boolFloat(p.State == supervisor.StateRunning), p.Name)
+		gauge(c.pluginUp, boolInt(p.State == supervisor.StateRunning), p.Name)
 	}
 }
 
-func boolFloat(b bool) float64 {
+// addMetricState adds r's pool, lease, health and breaker state to ps,
+// without building the whole of info().
+func (r *resource) addMetricState(ps *poolSum) {
+	pooling := r.rtype.Pooling
+	if pooling == "" {
+		pooling = sdk.PoolingShared
+	}
+	maxN, minN, idleMax := poolLimits(r.cfg.Pool, pooling)
+	r.mu.Lock()
+	var st pool.Stat
+	if r.pool != nil {
+		st = r.pool.stat()
+	}
+	state, leases := r.state, len(r.leases)
+	r.mu.Unlock()
+	ps.idle += st.Idle
+	ps.used += st.InUse
+	ps.maxN += maxN
+	ps.minN += minN
+	ps.idleMax += idleMax
+	ps.pending += st.Waiting
+	ps.timeouts += st.TimeoutCount
+	for i, n := range []int64{st.DestroyedIdle, st.DestroyedLifetime, st.DestroyedBroken, st.DestroyedClosed} {
+		ps.destroyed[i] += n
+	}
+	ps.leases += leases
+	hs := HealthUnhealthy
+	switch state {
+	case StateReady:
+		hs = r.health.current()
+	case StatePending:
+		hs = HealthStarting
+	}
+	ps.health[slices.Index(healthStates, hs)]++
+	if b := r.pol.info().Breaker; b != BreakerNone {
+		ps.breakers++
+		if i := slices.Index(breakerStates, b); i >= 0 {
+			ps.breaker[i]++
+		}
+	}
+}
+
+// poolLimits returns the limits of a pool in effect, as poolSettings
+// does, without formatting the rest: max_size, min_size and max_idle, or
+// the replicas three times for shared pooling.
+func poolLimits(p config.Pool, mode sdk.Pooling) (maxN, minN, idleMax int) {
+	if mode != sdk.PoolingExclusive {
+		n := max(p.Replicas, 1)
+		return n, n, n
+	}
+	p = effectivePool(p)
+	maxN = p.MaxSize
+	if maxN == 0 {
+		maxN = pool.DefaultMaxSize()
+	}
+	idleMax = p.MaxIdle
+	if idleMax == 0 {
+		idleMax = maxN
+	}
+	return maxN, p.MinSize, idleMax
+}
+
+func boolInt(b bool) int {
 	if b {
 		return 1
 	}

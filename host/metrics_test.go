@@ -80,6 +80,11 @@ func value(fams map[string]*dto.MetricFamily, name string, want ...string) float
 func TestMetricsMoveWithTheWorkload(t *testing.T) {
 	f := newFlaky(0, sdk.KindUnavailable)
 	cfg := loadHCL(t, fmt.Sprintf(`
+telemetry {
+  metrics {
+    per_resource = true
+  }
+}
 plugin "probe" {
   path = %q
 }

@@ -83,12 +83,12 @@ func newResource(r *config.Resource, t sdk.ResourceType, p *provider, log *slog.
 	res.health = newHealth(r.Health, res.log)
 	res.pol = newPolicies(res.id, r.Resilience, res.log, secrets, policyHooks{
 		breaker: res.breakerChanged,
-		retry:   func() { tel.m.inc(retriesOf, res.id, r.Type) },
+		retry:   func() { tel.m.inc(retriesOf, res) },
 		rejected: func(byBreaker bool) {
 			if byBreaker {
-				tel.m.inc(breakerRejectOf, res.id, r.Type)
+				tel.m.inc(breakerRejectOf, res)
 			} else {
-				tel.m.inc(bulkheadRejectOf, res.id, r.Type)
+				tel.m.inc(bulkheadRejectOf, res)
 			}
 		},
 	})
@@ -103,7 +103,7 @@ func (r *resource) breakerChanged(from, to BreakerState, reason string) {
 	}
 	r.log.Log(context.Background(), level, "circuit breaker "+string(to), "from", string(from), "reason", reason)
 	r.health.breakerChanged(from, to, reason)
-	r.tel.m.inc(transitionsOf, r.id, r.cfg.Type, string(to))
+	r.tel.m.inc(transitionsOf, r, string(to))
 }
 
 func (r *resource) notifyLocked() {

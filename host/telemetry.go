@@ -76,7 +76,7 @@ func newTelemetry(h *Host, cfg config.Telemetry, o *options) (*telemetry, error)
 	if reg == nil {
 		reg = newRegistry()
 	}
-	m, err := newMetrics(reg, h, o.version, cfg.Metrics.TenantLabel)
+	m, err := newMetrics(reg, h, o.version, cfg.Metrics)
 	if err != nil {
 		return nil, err
 	}

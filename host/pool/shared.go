@@ -87,7 +87,22 @@ type Shared[T any] struct {
 	st      counters
 	changed chan struct{} // closed and replaced when a lease ends after Close
 	leases  int           // leases in flight, on every replica
-	win     window        // the sliding window of Stat.Window
+	// win is the sliding window of Stat.Window, allocated by the first
+	// lease: until then it would hold nothing but the pool's age, which
+	// stat computes from born. An idle pool (a resource only health
+	// checks touch, through Probe) keeps no window.
+	win  *window
+	born int64 // nanotime of NewShared
+}
+
+// windowLocked returns s.win, allocating it as it would be had it existed since
+// the pool began. Call with s.mu held.
+func (s *Shared[T]) windowLocked() *window {
+	if s.win == nil {
+		s.win = new(window)
+		s.win.init(s.born, s.cfg.StatWindow)
+	}
+	return s.win
 }
 
 // NewShared returns a shared pool. It opens nothing: call Warm.
@@ -121,8 +136,7 @@ func NewShared[T any](cfg SharedConfig[T]) (*Shared[T], error) {
 		cfg.MaxBackoff = 10 * time.Second
 	}
 	bg, cancel := context.WithCancel(context.Background())
-	s := &Shared[T]{cfg: cfg, bg: bg, cancel: cancel, changed: make(chan struct{})}
-	s.win.init(nanotime(), cfg.StatWindow)
+	s := &Shared[T]{cfg: cfg, bg: bg, cancel: cancel, changed: make(chan struct{}), born: nanotime()}
 	for range cfg.Replicas {
 		s.replicas = append(s.replicas, &replica[T]{})
 	}
@@ -207,7 +221,7 @@ func (s *Shared[T]) ended() {
 	now := nanotime()
 	s.mu.Lock()
 	s.leases--
-	s.win.setLevel(now, s.leases)
+	s.windowLocked().setLevel(now, s.leases)
 	if s.closed {
 		close(s.changed)
 		s.changed = make(chan struct{})
@@ -232,9 +246,34 @@ func (s *Shared[T]) Acquire(ctx context.Context) (*SharedLease[T], error) {
 	now := nanotime()
 	s.mu.Lock()
 	s.leases++
-	s.win.hit(now, s.leases)
+	s.windowLocked().hit(now, s.leases)
 	s.mu.Unlock()
 	return &SharedLease[T]{s: s, r: r, sl: sl}, nil
+}
+
+// Probe runs check on the next open replica without leasing it, for a
+// health check: the replica counts it in flight while it runs, and its
+// latency and outcome feed the replica's figures (failed says which
+// errors count as failures), but the pool's acquires, leases and window
+// do not count it, as it is no caller's. Like Acquire it does not wait:
+// with no replica open it fails at once with ErrNoReplica.
+func (s *Shared[T]) Probe(ctx context.Context, check func(context.Context, T) error, failed func(error) bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.isClosed.Load() {
+		return fmt.Errorf("pool %s: %w", s.cfg.Name, ErrClosed)
+	}
+	r, sl := s.pick()
+	if r == nil {
+		return fmt.Errorf("pool %s: all %d replicas are being reopened: %w", s.cfg.Name, len(s.replicas), ErrNoReplica)
+	}
+	l := SharedLease[T]{s: s, r: r, sl: sl}
+	began := time.Now()
+	err := check(ctx, sl.value)
+	l.Observe(time.Since(began), err != nil && failed(err))
+	r.inflight.Add(-1)
+	return err
 }
 
 func (s *Shared[T]) pick() (*replica[T], *slot[T]) {
@@ -356,6 +395,18 @@ func (s *Shared[T]) closeValue(v T) {
 	s.cfg.Close(ctx, v)
 }
 
+// windowStatLocked summarizes the window; a pool without one yet reads
+// as a window that has recorded nothing since the pool began.
+func (s *Shared[T]) windowStatLocked() WindowStat {
+	now := nanotime()
+	if s.win != nil {
+		return s.win.stat(now, len(s.replicas), nil)
+	}
+	var w window
+	w.init(s.born, s.cfg.StatWindow)
+	return w.stat(now, len(s.replicas), nil)
+}
+
 // ReplicaStat describes one replica of a shared pool.
 type ReplicaStat struct {
 	Open      bool          `json:"open"`
@@ -375,7 +426,7 @@ func (s *Shared[T]) Stat() Stat {
 		MaxSize: len(s.replicas), MinSize: len(s.replicas),
 		AcquireCount: s.acquires.Load(), Created: s.st.created,
 		DestroyedBroken: s.st.destroyedBroken, DestroyedClosed: s.st.destroyedClosed,
-		Window: s.win.stat(nanotime(), len(s.replicas), nil),
+		Window: s.windowStatLocked(),
 	}
 	for _, r := range s.replicas {
 		rs := ReplicaStat{

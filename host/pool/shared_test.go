@@ -177,3 +177,49 @@ func TestSharedCloseWaitsForLeasesInFlight(t *testing.T) {
 		t.Fatalf("Acquire after Close: %v", err)
 	}
 }
+
+func TestSharedProbeChecksAReplicaWithoutCountingAnAcquire(t *testing.T) {
+	b := newBackend()
+	s := newShared(t, b, 2, pool.RoundRobin)
+	seen := map[int64]int{}
+	boom := errors.New("boom")
+	for i := range 10 {
+		err := s.Probe(context.Background(), func(_ context.Context, v *inst) error {
+			seen[v.id]++
+			if st := s.Stat(); st.InUse != 1 {
+				t.Errorf("while a probe runs: in use %d, want 1", st.InUse)
+			}
+			if i == 9 {
+				return boom
+			}
+			return nil
+		}, func(error) bool { return true })
+		if (i == 9) != errors.Is(err, boom) {
+			t.Fatalf("probe %d: %v", i, err)
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("probes went to %d replicas, want both: %v", len(seen), seen)
+	}
+	st := s.Stat()
+	if st.AcquireCount != 0 || st.Window.Acquires != 0 || st.InUse != 0 || st.Window.Window <= 0 {
+		t.Errorf("after 10 probes: acquires %d, window %+v, in use %d: want no acquire counted and the pool's age as the window", st.AcquireCount, st.Window, st.InUse)
+	}
+	failing := 0
+	for _, r := range st.Replicas {
+		if r.ErrorRate > 0 {
+			failing++
+		}
+	}
+	if failing != 1 {
+		t.Errorf("replicas with an error rate: %d, want the one the failed probe checked", failing)
+	}
+	l, err := s.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	if st := s.Stat(); st.AcquireCount != 1 || st.Window.Acquires != 1 {
+		t.Errorf("after an acquire: %+v", st)
+	}
+}

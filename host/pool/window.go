@@ -169,7 +169,10 @@ type winBucket struct {
 	waitSum, waitMax           int64 // of the waits recorded in hist, ns
 	busy                       int64 // the integral of level over the bucket's time, ns
 	peak                       int   // the highest level in the bucket
-	hist                       [histBuckets]uint32
+	// hist counts the waits by histIndex. It is allocated by the bucket's
+	// first wait, so that a pool whose acquires never wait (a shared
+	// pool, an idle one) keeps 10 small buckets, not 5 KiB of histograms.
+	hist *[histBuckets]uint32
 }
 
 func (w *window) init(now int64, span time.Duration) {
@@ -264,7 +267,9 @@ func (w *window) unacquire(epoch uint32, wait int64) {
 	b.waited--
 	wait = max(0, wait)
 	b.waitSum -= wait
-	b.hist[histIndex(wait)]--
+	if b.hist != nil {
+		b.hist[histIndex(wait)]--
+	}
 }
 
 // timedOut records an acquire that gave up after wait ns.
@@ -281,6 +286,9 @@ func (b *winBucket) record(wait int64) {
 	wait = max(0, wait)
 	b.waitSum += wait
 	b.waitMax = max(b.waitMax, wait)
+	if b.hist == nil {
+		b.hist = new([histBuckets]uint32)
+	}
 	b.hist[histIndex(wait)]++
 }
 
@@ -314,9 +322,11 @@ func (w *window) stat(now int64, capacity int, adv *adviceInput) WindowStat {
 		ws.InUsePeak = max(ws.InUsePeak, b.peak)
 		busy += b.busy
 		waitSum += b.waitSum
-		for j, n := range b.hist {
-			hist[j] += int64(n)
-			recorded += int64(n)
+		if b.hist != nil {
+			for j, n := range b.hist {
+				hist[j] += int64(n)
+				recorded += int64(n)
+			}
 		}
 	}
 	attempts := ws.Acquires + ws.Timeouts

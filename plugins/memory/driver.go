@@ -1,9 +1,11 @@
 // Package memory is the nebula-resource driver for an in-process key-value
 // cache built on github.com/maypok86/otter/v2.
 //
-// A resource of type "memory" owns one cache: Configure builds it, every
-// instance opened from the resource is a cheap handle on that same cache,
-// and Resource.Close drops it. Keys and values are strings. The cache may be
+// A resource of type "memory" owns one cache: its first operation builds it
+// (a configured resource that is never used costs a few hundred bytes, not
+// the cache's tables and its cleanup goroutine), every instance opened from
+// the resource is a cheap handle on that same cache, and Resource.Close
+// drops it. Keys and values are strings. The cache may be
 // bounded by entry count (max_entries) or by bytes (max_bytes, where an
 // entry weighs len(key)+len(value)), and entries may expire (default_ttl, or
 // the ttl argument of set, mset and expire).
@@ -131,7 +133,8 @@ func (c Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// Configure builds the resource's cache.
+// Configure checks the configuration; the resource's first operation
+// builds its cache.
 func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
 	if err := checkType(req.Type); err != nil {
 		return nil, err
@@ -154,13 +157,7 @@ func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Res
 		opts.MaximumWeight = uint64(cfg.MaxBytes)
 		opts.Weigher = weigh
 	}
-	cache, err := otter.New(opts)
-	if err != nil {
-		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "building the cache of memory resource "+req.Name)
-	}
-	r := &Resource{name: req.Name, defaultTTL: cfg.DefaultTTL}
-	r.cache.Store(cache)
-	return r, nil
+	return &Resource{name: req.Name, defaultTTL: cfg.DefaultTTL, opts: opts}, nil
 }
 
 func checkType(name string) error {

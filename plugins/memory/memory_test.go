@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -627,4 +628,56 @@ func TestMemoryInfoDescribesEverything(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An idle resource is cheap: configuring, opening and checking resources
+// builds no cache, so starts no goroutine and allocates little; the first
+// operation builds the cache of that resource only, and Close stops it.
+func TestMemoryIdleResourcesBuildNoCache(t *testing.T) {
+	ctx := t.Context()
+	before := runtime.NumGoroutine()
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	const n = 200
+	var ress []sdk.Resource
+	var insts []sdk.Instance
+	for i := range n {
+		res, err := memory.New().Configure(ctx, sdk.ConfigureRequest{Type: "memory", Name: fmt.Sprint("idle", i), Config: json.RawMessage(`{"max_entries":100,"default_ttl":"1m"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := res.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := inst.Check(ctx); err != nil {
+			t.Fatalf("Check of an idle resource: %v", err)
+		}
+		ress, insts = append(ress, res), append(insts, inst)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms1)
+	if got := runtime.NumGoroutine(); got > before {
+		t.Errorf("%d idle resources: %d goroutines, want no more than the %d before", n, got, before)
+	}
+	if per := (int64(ms1.HeapAlloc) - int64(ms0.HeapAlloc)) / n; per > 2048 {
+		t.Errorf("an idle resource holds %d bytes of heap, want under 2 KiB", per)
+	}
+	if _, err := insts[0].Invoke(ctx, sdk.InvokeRequest{Operation: "set", Args: json.RawMessage(`{"key":"k","value":"v"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := insts[0].Invoke(ctx, sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"key":"k"}`)})
+	if err != nil || !strings.Contains(fmt.Sprint(got), "v") {
+		t.Fatalf("get after set: %v, %v", got, err)
+	}
+	for _, res := range ress {
+		if err := res.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := insts[1].Check(ctx); sdk.KindOf(err) != sdk.KindUnavailable {
+		t.Errorf("Check after Close: %v, want unavailable", err)
+	}
+	runtime.KeepAlive(insts)
 }

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,7 +15,14 @@ import (
 type Resource struct {
 	name       string
 	defaultTTL time.Duration
-	// cache is nil once the resource is closed.
+	// opts builds the cache, on the first operation: an idle resource
+	// holds no cache and no cleanup goroutine.
+	opts *otter.Options[string, item]
+
+	mu     sync.Mutex // serializes building and dropping the cache
+	closed atomic.Bool
+	// cache is nil until the first operation, and once the resource is
+	// closed.
 	cache atomic.Pointer[otter.Cache[string, item]]
 	// hits and misses count the keys get and mget looked up and found or
 	// did not find. The cache's own counters also count the lookups of
@@ -25,7 +33,7 @@ type Resource struct {
 
 // Open returns a handle on the resource's cache.
 func (r *Resource) Open(context.Context) (sdk.Instance, error) {
-	if r.cache.Load() == nil {
+	if r.closed.Load() {
 		return nil, r.closedError()
 	}
 	return &Instance{res: r}, nil
@@ -35,11 +43,33 @@ func (r *Resource) Open(context.Context) (sdk.Instance, error) {
 // resource and its instances fail as unavailable afterwards. Close is safe
 // to call more than once.
 func (r *Resource) Close(context.Context) error {
-	if c := r.cache.Swap(nil); c != nil {
+	r.mu.Lock()
+	r.closed.Store(true)
+	c := r.cache.Swap(nil)
+	r.mu.Unlock()
+	if c != nil {
 		c.StopAllGoroutines()
 		c.InvalidateAll()
 	}
 	return nil
+}
+
+// build returns the resource's cache, building it the first time.
+func (r *Resource) build() (*otter.Cache[string, item], error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed.Load() {
+		return nil, r.closedError()
+	}
+	if c := r.cache.Load(); c != nil {
+		return c, nil
+	}
+	c, err := otter.New(r.opts)
+	if err != nil {
+		return nil, sdk.WrapError(sdk.KindInternal, err, "building the cache of memory resource "+r.name)
+	}
+	r.cache.Store(c)
+	return c, nil
 }
 
 func (r *Resource) closedError() error {
@@ -52,10 +82,16 @@ type Instance struct {
 	closed atomic.Bool
 }
 
-// Check reports whether the instance and its resource are open.
+// Check reports whether the instance and its resource are open. It does
+// not build the cache.
 func (i *Instance) Check(context.Context) error {
-	_, err := i.cache()
-	return err
+	if i.closed.Load() {
+		return sdk.Errorf(sdk.KindUnavailable, "instance of memory resource %q is closed", i.res.name)
+	}
+	if i.res.closed.Load() {
+		return i.res.closedError()
+	}
+	return nil
 }
 
 // Close closes the handle; the cache stays with the resource.
@@ -68,11 +104,10 @@ func (i *Instance) cache() (*otter.Cache[string, item], error) {
 	if i.closed.Load() {
 		return nil, sdk.Errorf(sdk.KindUnavailable, "instance of memory resource %q is closed", i.res.name)
 	}
-	c := i.res.cache.Load()
-	if c == nil {
-		return nil, i.res.closedError()
+	if c := i.res.cache.Load(); c != nil {
+		return c, nil
 	}
-	return c, nil
+	return i.res.build()
 }
 
 // Invoke performs one of the operations listed in the driver's Info.
