@@ -39,7 +39,6 @@ STATICCHECK_VERSION := v0.7.0
 GOVULNCHECK_VERSION := v1.9.0
 
 .PHONY: all build run test testenv bench lint generate tools clean
-.PHONY: test-unit fuzz cover vulncheck
 
 all: build
 
@@ -63,6 +62,7 @@ run: build
 # its env lines tell the tests where they are.
 # make test runs the fuzz targets after the unit tests, so that a crasher
 # fails CI too.
+.PHONY: test-unit fuzz cover vulncheck
 test: test-unit
 	@$(MAKE) --no-print-directory fuzz
 
