@@ -1,13 +1,19 @@
 # nebula-resource: build, run and test.
 #
 #   make run       build the host and every plugin, start the quickstart
-#   make test      start what the tests need, run every test with -race
+#   make test      start what the tests need, run every test with -race and
+#                  coverage, then every fuzz target for FUZZTIME (make fuzz)
+#   make test-unit the tests alone; make cover prints coverage per package
+#   make fuzz      run each FuzzXxx in the repository for FUZZTIME (30s)
+#   make vulncheck govulncheck on every module, where vuln.go.dev answers
 #   make testenv   reuse or start PostgreSQL, MariaDB and Redis (scripts/testenv)
 #   make build     bin/nebula-host and bin/plugins/nebula-plugin-*
 #   make bench     run the benchmarks
 #   make scale     what 1 and 1,000 memory resources cost a running host
 #   make lint      gofmt, go vet, staticcheck
 #   make generate  regenerate the protocol code (pinned generators)
+#   (make lint covers every module, bans "unsafe" and checks
+#   .github/workflows/ci.yml against this Makefile and .ci/run)
 
 SHELL := /bin/bash
 GO ?= go
@@ -16,6 +22,14 @@ LDFLAGS := -X main.version=$(VERSION)
 PLUGINS := $(notdir $(wildcard plugins/*))
 TOOLS := $(CURDIR)/.tools
 TEST_FLAGS ?=
+# Every Go module of the repository: lint and vulncheck cover them all.
+MODULES := . examples/thirdparty-plugin testenv scripts/cicheck
+COVER := $(CURDIR)/.cover
+# Fuzzing: each target runs FUZZTIME; FUZZ_JOBS targets at a time;
+# FUZZ=REGEXP picks targets by name; FUZZTIME=0 skips fuzzing.
+FUZZTIME ?= 30s
+FUZZ_JOBS ?= 2
+export FUZZTIME FUZZ_JOBS
 
 # Pinned generator and linter versions: make generate reproduces the
 # committed code exactly.
@@ -23,6 +37,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 BUF_VERSION := v1.61.0
 STATICCHECK_VERSION := v0.7.0
+GOVULNCHECK_VERSION := v1.9.0
 
 .PHONY: all build run test testenv bench scale lint generate tools clean
 
@@ -46,10 +61,31 @@ run: build
 # to real PostgreSQL and MariaDB servers: scripts/testenv reuses them where
 # they answer and installs and starts private ones where they do not, and
 # its env lines tell the tests where they are.
-test: build
+# make test runs the fuzz targets after the unit tests, so that a crasher
+# fails CI too.
+.PHONY: test-unit fuzz cover vulncheck
+test: test-unit
+	@$(MAKE) --no-print-directory fuzz
+
+test-unit: build
 	scripts/testenv up
-	eval "$$(scripts/testenv env)" && $(GO) test -race -count=1 -timeout 20m $(TEST_FLAGS) ./...
-	cd examples/thirdparty-plugin && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	@mkdir -p $(COVER)
+	eval "$$(scripts/testenv env)" && $(GO) test -race -count=1 -timeout 20m -coverprofile=$(COVER)/unit.out $(TEST_FLAGS) ./...
+	cd examples/thirdparty-plugin && $(GO) vet ./... && $(GO) test -race -count=1 -coverprofile=$(COVER)/thirdparty-plugin.out ./...
+
+# Every func FuzzXxx(f *testing.F) in every module, found anew each time:
+# a new target needs no change here. A crasher fails it and is written to
+# the package's testdata/fuzz/FuzzXxx/ (scripts/fuzz prints the path).
+fuzz:
+	eval "$$(scripts/testenv env)" && GO=$(GO) scripts/fuzz
+
+cover:
+	@scripts/coverage $(COVER)/*.out
+
+# govulncheck needs vuln.go.dev (or VULNDB=file:///copy); where it does not
+# answer within 5 s, this says so and skips.
+vulncheck:
+	@GO=$(GO) TOOLS=$(TOOLS) GOVULNCHECK_VERSION=$(GOVULNCHECK_VERSION) MODULES="$(MODULES)" scripts/vulncheck
 
 # The real PostgreSQL, MariaDB and Redis servers integration tests talk to:
 # reused where they answer, installed and started under .testenv where not.
@@ -65,12 +101,21 @@ scale: build
 	$(GO) run ./internal/scale -n 1,1000
 
 lint: $(TOOLS)/staticcheck
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
-	$(GO) vet ./...
-	$(TOOLS)/staticcheck ./...
+	@files=$$(git ls-files --cached --others --exclude-standard '*.go'); \
+	  bad=$$(gofmt -l $$files); test -z "$$bad" || { echo "$$bad"; echo "gofmt needed: gofmt -w the files above"; exit 1; }
+	@for m in $(MODULES); do \
+		echo "go vet, staticcheck: $$m"; \
+		(cd $$m && $(GO) vet ./... && $(TOOLS)/staticcheck ./...) || exit 1; \
+	done
+	scripts/check-unsafe
+	cd scripts/cicheck && $(GO) test -count=1 ./...
 
-$(TOOLS)/staticcheck:
+# Pinned: the stamp names the version, so a new STATICCHECK_VERSION
+# reinstalls $(TOOLS)/staticcheck.
+$(TOOLS)/staticcheck: $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION)
+$(TOOLS)/.staticcheck-$(STATICCHECK_VERSION):
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@touch $@
 
 tools:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
@@ -81,4 +126,4 @@ generate: tools
 	cd sdk/internal/proto && PATH="$(TOOLS):$$PATH" buf lint && PATH="$(TOOLS):$$PATH" buf generate
 
 clean:
-	rm -rf bin .data
+	rm -rf bin .data .cover

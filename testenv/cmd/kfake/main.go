@@ -150,10 +150,10 @@ func runCheck(ctx context.Context, seeds []string, roundtrip bool) error {
 	start := time.Now()
 	meta, err := adm.BrokerMetadata(ctx)
 	if err != nil {
-		return fmt.Errorf("Metadata: %w", err)
+		return fmt.Errorf("metadata request: %w", err)
 	}
 	if len(meta.Brokers) == 0 {
-		return errors.New("Metadata lists no brokers")
+		return errors.New("the metadata response lists no brokers")
 	}
 	vs, err := adm.ApiVersions(ctx) // asks every broker in the metadata
 	if err != nil {
@@ -212,7 +212,7 @@ func runRoundtrip(ctx context.Context, cl *kgo.Client, adm *kadm.Client, seeds [
 	}
 	tds, err := adm.ListTopics(ctx, topic)
 	if err != nil {
-		return fmt.Errorf("Metadata for %s: %w", topic, err)
+		return fmt.Errorf("metadata request for topic %s: %w", topic, err)
 	}
 	lap(fmt.Sprintf("produced to %s[%d]@%d (%d partitions)", topic, want.Partition, want.Offset,
 		len(tds[topic].Partitions)))
