@@ -155,7 +155,7 @@ func TestBreakerIgnoresCallerKindsWrappedInABackendKind(t *testing.T) {
 type wrappingDriver struct{ *flaky }
 
 func (d wrappingDriver) Configure(context.Context, sdk.ConfigureRequest) (sdk.Resource, error) {
-	return wrappingResource{d.flaky}, nil
+	return wrappingResource(d), nil
 }
 
 type wrappingResource struct{ *flaky }

@@ -15,7 +15,7 @@ import (
 func FuzzSQLWireRoundTrip(f *testing.F) {
 	f.Add(uint8(0), int64(1), math.Inf(1), "text", []byte("{oops"))
 	f.Add(uint8(1), int64(-1), math.NaN(), "\xff\xfe", []byte{0xff})
-	f.Add(uint8(2), int64(0), -0.0, "", []byte(nil))
+	f.Add(uint8(2), int64(0), math.Copysign(0, -1), "", []byte(nil))
 	kinds := []ValueKind{ValueFloat, ValueText, ValueDecimal, ValueJSON, ValueBytes, ValueInt, ValueBool, ValueTimestampTZ, ValueArray}
 	f.Fuzz(func(t *testing.T, k uint8, i int64, fl float64, text string, b []byte) {
 		v := Value{Kind: kinds[int(k)%len(kinds)]}

@@ -170,16 +170,6 @@ func (r *groupRunner) kill(why string) {
 	killGroup(r.pid)
 }
 
-// hasExited reports whether the main process has exited.
-func (r *groupRunner) hasExited() bool {
-	select {
-	case <-r.leaderGone:
-		return true
-	default:
-		return false
-	}
-}
-
 // killReason returns why the host killed the plugin, or "".
 func (r *groupRunner) killReason() string {
 	r.mu.Lock()
