@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -181,7 +182,12 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		_ = h.Close(shutdownCtx)
 		return exitLocal
 	}
-	log.Info("nebula-host serving", "ready", h.Ready(), "resources", len(h.Describe()), "admin", srv.Addr(), "version", version)
+	log.Info("nebula-host serving", "ready", h.Ready(), "resources", len(h.ResourceIDs()), "admin", srv.Addr(), "version", version)
+	// Starting many resources leaves garbage behind (decoded bodies,
+	// plugin answers, connection buffers) that the heap would otherwise
+	// keep from the OS for minutes: give it back once, now that the
+	// host serves.
+	debug.FreeOSMemory()
 
 	<-ctx.Done()
 	stop()
