@@ -323,18 +323,22 @@ func pollAtLeast(t testing.TB, c sdk.Instance, n int) []sdk.StreamRecord {
 	return out
 }
 
-// A produce_batch whose arguments exceed the 4 MiB a plugin's gRPC server
-// accepts is refused before it reaches the driver, with
-// resource_exhausted, and writes nothing (see docs/kafka.md).
+// A produce_batch whose arguments exceed max_message_size (16 MiB by
+// default, the limit of both sides of the plugin link) is refused before
+// it reaches the driver, as the caller's mistake (invalid_argument naming
+// the setting), and writes nothing (see docs/kafka.md).
 func TestProduceBatchAboveTheMessageLimit(t *testing.T) {
 	topic := newTopic(t, 1)
 	p := producer(t, nil)
-	values := make([]string, 5000) // 5000 KiB of JSON
+	values := make([]string, 17<<10) // 17 MiB of JSON
 	for i := range values {
 		values[i] = strings.Repeat("x", 1024)
 	}
 	_, err := try[sdk.StreamProduceBatchResult](t, p, "produce_batch", map[string]any{"topic": topic, "values": values})
-	wantKind(t, err, sdk.KindResourceExhausted)
+	wantKind(t, err, sdk.KindInvalidArgument)
+	if !strings.Contains(err.Error(), "max_message_size") {
+		t.Errorf("the error does not name the setting: %v", err)
+	}
 	if n := endOffsets(t, topic); n != 0 {
 		t.Fatalf("%d records were written", n)
 	}
