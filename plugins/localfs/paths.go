@@ -32,6 +32,11 @@ func cleanPath(name string, allowRoot bool) (string, error) {
 		}
 	}
 	clean := path.Clean(name)
+	// Cleaning can bring what an element hid to the front: ./\ cleans to
+	// \ and ./C:/x to C:/x, both absolute on Windows.
+	if strings.HasPrefix(clean, `\`) || hasVolume(clean) {
+		return "", sdk.Errorf(sdk.KindInvalidArgument, "path %s is absolute once cleaned; paths are relative to the root", quote(name))
+	}
 	if clean == "." && !allowRoot {
 		return "", sdk.Errorf(sdk.KindInvalidArgument, "path %s names the root directory itself", quote(name))
 	}
