@@ -42,6 +42,10 @@ import (
 // Diagnostics never show the value of a sensitive attribute or of a value
 // derived from a sensitive variable.
 func (c *Config) DecodeResources(types map[string]sdk.Schema, opts ...DecodeOption) hcl.Diagnostics {
+	if c.released {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Configuration already released",
+			Detail: "DecodeResources was called after ReleaseSyntax dropped the syntax trees; load the configuration again."}}
+	}
 	var o decodeOptions
 	for _, opt := range opts {
 		opt(&o)

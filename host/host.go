@@ -142,6 +142,9 @@ func (h *Host) start(ctx context.Context) error {
 	if _, err := h.prepare(ctx); err != nil {
 		return err
 	}
+	// The resources are decoded and validated: the syntax trees would
+	// only cost memory from here on.
+	h.cfg.ReleaseSyntax()
 	for _, d := range h.warnings {
 		h.log.Warn(config.FormatDiagnostic(d))
 	}
@@ -170,7 +173,7 @@ func (h *Host) start(ctx context.Context) error {
 					errs[i] = h.callError(r, "start", err)
 					return
 				}
-				r.log.Info("resource ready", "plugin", r.prov.name, "pooling", string(r.info().Pooling))
+				r.logger().Info("resource ready", "plugin", r.prov.name, "pooling", string(r.info().Pooling))
 			})
 		}
 		wg.Wait()
@@ -265,10 +268,16 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 		h.tel.m.addPlugin(p.name)
 	}
 	h.mu.Lock()
+	types := make(map[string]resourceTypes)
 	for _, rc := range h.cfg.Resources {
 		p := cat.types[rc.Type]
 		t, _ := p.info.Type(rc.Type)
-		r := newResource(rc, t, p, h.log, h.secrets, h.tel)
+		rt, ok := types[rc.Type]
+		if !ok {
+			rt = typesOf(t)
+			types[rc.Type] = rt
+		}
+		r := newResource(rc, rt, p, h.log, h.secrets, h.tel)
 		h.tel.m.addResource(r)
 		h.resources[r.id] = r
 		h.order = append(h.order, r)
@@ -430,11 +439,11 @@ func (h *Host) pluginRestarted(p *provider, _ sdk.Driver, _ uint64) {
 		err := r.configure(ctx, StateUnavailable)
 		cancel()
 		if err != nil {
-			r.log.Error("reconfigure after plugin restart failed", "error", err)
+			r.logger().Error("reconfigure after plugin restart failed", "error", err)
 			continue
 		}
 		r.health.reset("configured again after plugin " + p.name + " restarted")
-		r.log.Info("resource ready again after plugin restart")
+		r.logger().Info("resource ready again after plugin restart")
 	}
 }
 

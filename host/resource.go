@@ -38,15 +38,20 @@ const closeGrace = 5 * time.Second
 // resource is one configured resource, its pool of instances and the
 // leases out on it.
 type resource struct {
-	id    string
-	cfg   *config.Resource
-	rtype sdk.ResourceType // with the operations the host adds (sql)
-	// pluginType is the type as the plugin described it.
-	pluginType sdk.ResourceType
+	id  string
+	cfg *config.Resource
+	// rtype is the type with the operations the host adds (sql); shared
+	// by every resource of the type, never changed.
+	rtype *sdk.ResourceType
+	// pluginType is the type as the plugin described it; shared too.
+	pluginType *sdk.ResourceType
 	prov       *provider
-	log        *slog.Logger
-	pol        *policies
-	health     *health
+	// hostLog is the host's logger; logger adds the resource to it when
+	// there is something to say, so that an idle resource keeps no
+	// handler of its own.
+	hostLog *slog.Logger
+	pol     *policies
+	health  *health
 	// secrets masks sensitive values in what the resource reports about
 	// itself: its error, its health reasons.
 	secrets *redact.Set
@@ -67,32 +72,47 @@ type resource struct {
 	res     sdk.Resource
 	pool    instancePool
 	gen     uint64 // generation of the plugin that res and pool belong to
-	leases  map[*Lease]struct{}
-	changed chan struct{} // closed and replaced when a lease ends or the state changes
+	leases  map[*Lease]struct{} // allocated by the first lease
+	changed chan struct{}       // nil until waited on; closed and dropped when a lease ends or the state changes
 }
 
-func newResource(r *config.Resource, t sdk.ResourceType, p *provider, log *slog.Logger, secrets *redact.Set, tel *telemetry) *resource {
+// resourceTypes are a resource type as its plugin described it and with
+// the operations the host adds, shared by the resources of the type.
+type resourceTypes struct {
+	rtype, pluginType *sdk.ResourceType
+}
+
+func typesOf(t sdk.ResourceType) resourceTypes {
+	rt := withSQLOperations(t)
+	return resourceTypes{rtype: &rt, pluginType: &t}
+}
+
+func newResource(r *config.Resource, types resourceTypes, p *provider, log *slog.Logger, secrets *redact.Set, tel *telemetry) *resource {
 	res := &resource{
-		id: r.ID(), cfg: r, rtype: withSQLOperations(t), pluginType: t, prov: p, secrets: secrets,
+		id: r.ID(), cfg: r, rtype: types.rtype, pluginType: types.pluginType, prov: p, secrets: secrets,
 		tel: tel, endpoint: endpointOf(p.info.Name, r.Config),
-		log:     log.With("resource", r.ID(), "type", r.Type),
+		hostLog: log,
 		state:   StatePending,
-		leases:  map[*Lease]struct{}{},
-		changed: make(chan struct{}),
 	}
-	res.health = newHealth(r.Health, res.log)
-	res.pol = newPolicies(res.id, r.Resilience, res.log, secrets, policyHooks{
-		breaker: res.breakerChanged,
-		retry:   func() { tel.m.inc(retriesOf, res) },
-		rejected: func(byBreaker bool) {
-			if byBreaker {
-				tel.m.inc(breakerRejectOf, res)
-			} else {
-				tel.m.inc(bulkheadRejectOf, res)
-			}
-		},
-	})
+	res.health = newHealth(r.Health, res.logger)
+	res.pol = newPolicies(res.id, r.Resilience, secrets, res)
 	return res
+}
+
+// logger returns the host's logger with the resource's attributes.
+func (r *resource) logger() *slog.Logger {
+	return r.hostLog.With("resource", r.id, "type", r.cfg.Type)
+}
+
+// retried, rejected and breakerChanged are the resource's policyHooks.
+func (r *resource) retried() { r.tel.m.inc(retriesOf, r) }
+
+func (r *resource) rejected(byBreaker bool) {
+	if byBreaker {
+		r.tel.m.inc(breakerRejectOf, r)
+	} else {
+		r.tel.m.inc(bulkheadRejectOf, r)
+	}
 }
 
 // breakerChanged logs a transition of the resource's circuit breaker.
@@ -101,14 +121,24 @@ func (r *resource) breakerChanged(from, to BreakerState, reason string) {
 	if to == BreakerOpen {
 		level = slog.LevelWarn
 	}
-	r.log.Log(context.Background(), level, "circuit breaker "+string(to), "from", string(from), "reason", reason)
+	r.logger().Log(context.Background(), level, "circuit breaker "+string(to), "from", string(from), "reason", reason)
 	r.health.breakerChanged(from, to, reason)
 	r.tel.m.inc(transitionsOf, r, string(to))
 }
 
 func (r *resource) notifyLocked() {
-	close(r.changed)
-	r.changed = make(chan struct{})
+	if r.changed != nil {
+		close(r.changed)
+		r.changed = nil
+	}
+}
+
+// changedLocked returns the channel notifyLocked closes next.
+func (r *resource) changedLocked() <-chan struct{} {
+	if r.changed == nil {
+		r.changed = make(chan struct{})
+	}
+	return r.changed
 }
 
 // configure configures the resource on the provider's current plugin and
@@ -240,6 +270,9 @@ func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lea
 		pl.release()
 		return nil, r.acquireError(pool.ErrClosed)
 	}
+	if r.leases == nil {
+		r.leases = make(map[*Lease]struct{})
+	}
 	r.leases[l] = struct{}{}
 	r.mu.Unlock()
 	return l, nil
@@ -314,7 +347,7 @@ func (r *resource) close(ctx context.Context) error {
 	r.notifyLocked()
 drain:
 	for len(r.leases) > 0 {
-		ch := r.changed
+		ch := r.changedLocked()
 		r.mu.Unlock()
 		select {
 		case <-ch:
@@ -322,7 +355,7 @@ drain:
 		case <-ctx.Done():
 			r.mu.Lock()
 			for l := range r.leases {
-				r.log.Warn("closing with a lease still out", "owner", l.owner.String(), "held", time.Since(l.acquired).Round(time.Millisecond).String())
+				r.logger().Warn("closing with a lease still out", "owner", l.owner.String(), "held", time.Since(l.acquired).Round(time.Millisecond).String())
 			}
 			break drain
 		}
