@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -238,7 +239,9 @@ func decodeBody(r *Resource, schema sdk.Schema, ev *evaluator, scope *refScope) 
 		// Only a malformed schema default can cause this.
 		return nil, cty.NilVal, append(diags, errorAt(r.DeclRange, "Cannot encode configuration", err.Error()))
 	}
-	return raw, cty.ObjectVal(vals), diags
+	// Marshal's buffer has room to spare; the resource keeps its
+	// configuration for as long as it runs.
+	return bytes.Clone(raw), cty.ObjectVal(vals), diags
 }
 
 // decodedAttr is one decoded driver attribute.

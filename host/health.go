@@ -134,7 +134,7 @@ func healthSettingsOf(h config.Health) healthSettings {
 
 // health is one resource's health state machine.
 type health struct {
-	set healthSettings
+	set *healthSettings     // shared by the resources of the same settings
 	log func() *slog.Logger // the resource's logger, made when used
 
 	mu          sync.Mutex
@@ -150,8 +150,8 @@ type health struct {
 	history     []HealthEvent
 }
 
-func newHealth(cfg config.Health, log func() *slog.Logger) *health {
-	return &health{set: healthSettingsOf(cfg), log: log, state: HealthStarting, since: time.Now()}
+func newHealth(set *healthSettings, log func() *slog.Logger) *health {
+	return &health{set: set, log: log, state: HealthStarting, since: time.Now()}
 }
 
 // recordLocked appends an event to the bounded history.

@@ -268,16 +268,11 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 		h.tel.m.addPlugin(p.name)
 	}
 	h.mu.Lock()
-	types := make(map[string]resourceTypes)
+	si := newSharedInfo()
 	for _, rc := range h.cfg.Resources {
 		p := cat.types[rc.Type]
 		t, _ := p.info.Type(rc.Type)
-		rt, ok := types[rc.Type]
-		if !ok {
-			rt = typesOf(t)
-			types[rc.Type] = rt
-		}
-		r := newResource(rc, rt, p, h.log, h.secrets, h.tel)
+		r := newResource(rc, t, si, p, h.log, h.secrets, h.tel)
 		h.tel.m.addResource(r)
 		h.resources[r.id] = r
 		h.order = append(h.order, r)

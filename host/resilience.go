@@ -68,8 +68,8 @@ func breakerState(s circuitbreaker.State) BreakerState {
 // after an error of retryable kind. The caller's context bounds it all.
 type policies struct {
 	rid     string
-	cfg     config.Resilience
-	secrets *redact.Set // masks secrets in the breaker's reasons
+	cfg     *config.Resilience // the resource's, not copied
+	secrets *redact.Set        // masks secrets in the breaker's reasons
 
 	breaker  circuitbreaker.CircuitBreaker[any] // nil without a circuit_breaker block
 	bulk     bulkhead.Bulkhead[any]             // nil without a bulkhead block
@@ -98,7 +98,7 @@ type policyHooks interface {
 }
 
 // newPolicies builds the policies a resilience block declares.
-func newPolicies(rid string, cfg config.Resilience, secrets *redact.Set, hooks policyHooks) *policies {
+func newPolicies(rid string, cfg *config.Resilience, secrets *redact.Set, hooks policyHooks) *policies {
 	p := &policies{rid: rid, cfg: cfg, secrets: secrets, hooks: hooks}
 	var inner []failsafe.Policy[any] // below retry, outermost first
 	if cb := cfg.CircuitBreaker; cb != nil {

@@ -56,8 +56,9 @@ type resource struct {
 	// itself: its error, its health reasons.
 	secrets *redact.Set
 	tel     *telemetry
-	// endpoint is what the semantic conventions say of the backend.
-	endpoint endpoint
+	// endpoint is what the semantic conventions say of the backend;
+	// shared by the resources of the same backend.
+	endpoint *endpoint
 
 	cfgMu sync.Mutex // serializes configure: start, plugin restarts and recovery
 
@@ -71,31 +72,67 @@ type resource struct {
 	lastErr error
 	res     sdk.Resource
 	pool    instancePool
-	gen     uint64 // generation of the plugin that res and pool belong to
+	gen     uint64              // generation of the plugin that res and pool belong to
 	leases  map[*Lease]struct{} // allocated by the first lease
 	changed chan struct{}       // nil until waited on; closed and dropped when a lease ends or the state changes
 }
 
 // resourceTypes are a resource type as its plugin described it and with
-// the operations the host adds, shared by the resources of the type.
+// the operations the host adds.
 type resourceTypes struct {
 	rtype, pluginType *sdk.ResourceType
 }
 
-func typesOf(t sdk.ResourceType) resourceTypes {
-	rt := withSQLOperations(t)
-	return resourceTypes{rtype: &rt, pluginType: &t}
+// sharedInfo holds the immutable data that resources alike share, so
+// that a thousand resources of one type keep one copy of it: their type,
+// their endpoint, their health settings.
+type sharedInfo struct {
+	types     map[string]resourceTypes
+	endpoints map[endpoint]*endpoint
+	health    map[healthSettings]*healthSettings
 }
 
-func newResource(r *config.Resource, types resourceTypes, p *provider, log *slog.Logger, secrets *redact.Set, tel *telemetry) *resource {
+func newSharedInfo() *sharedInfo {
+	return &sharedInfo{types: map[string]resourceTypes{}, endpoints: map[endpoint]*endpoint{}, health: map[healthSettings]*healthSettings{}}
+}
+
+func (si *sharedInfo) typesOf(t sdk.ResourceType) resourceTypes {
+	if rt, ok := si.types[t.Name]; ok {
+		return rt
+	}
+	withSQL := withSQLOperations(t)
+	rt := resourceTypes{rtype: &withSQL, pluginType: &t}
+	si.types[t.Name] = rt
+	return rt
+}
+
+func (si *sharedInfo) endpoint(e endpoint) *endpoint {
+	if p, ok := si.endpoints[e]; ok {
+		return p
+	}
+	si.endpoints[e] = &e
+	return &e
+}
+
+func (si *sharedInfo) healthSettings(h config.Health) *healthSettings {
+	s := healthSettingsOf(h)
+	if p, ok := si.health[s]; ok {
+		return p
+	}
+	si.health[s] = &s
+	return &s
+}
+
+func newResource(r *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, log *slog.Logger, secrets *redact.Set, tel *telemetry) *resource {
+	types := si.typesOf(t)
 	res := &resource{
 		id: r.ID(), cfg: r, rtype: types.rtype, pluginType: types.pluginType, prov: p, secrets: secrets,
-		tel: tel, endpoint: endpointOf(p.info.Name, r.Config),
+		tel: tel, endpoint: si.endpoint(endpointOf(p.info.Name, r.Config)),
 		hostLog: log,
 		state:   StatePending,
 	}
-	res.health = newHealth(r.Health, res.logger)
-	res.pol = newPolicies(res.id, r.Resilience, secrets, res)
+	res.health = newHealth(si.healthSettings(r.Health), res.logger)
+	res.pol = newPolicies(res.id, &r.Resilience, secrets, res)
 	return res
 }
 
