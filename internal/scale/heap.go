@@ -42,7 +42,7 @@ func (r runner) heap(w io.Writer, counts []int, profile string) error {
 	for _, n := range counts {
 		b, err := r.heapOf(n, profile)
 		if err != nil {
-			return fmt.Errorf("N=%d: %w", n, err)
+			return fmt.Errorf("with %d resources: %w", n, err)
 		}
 		live = append(live, b)
 		fmt.Fprintf(os.Stderr, "N=%d measured\n", n)
