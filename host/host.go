@@ -102,7 +102,9 @@ func New(cfg *config.Config, opts ...Option) (*Host, error) {
 // Start starts the plugins, decodes and validates every resource against
 // the schema its plugin published, then configures the resources and warms
 // their pools level by level (dependencies first, each level in parallel,
-// 16 resources at a time).
+// 16 resources at a time). Once the resources are decoded and validated it
+// releases the configuration's syntax trees (config.Config.ReleaseSyntax):
+// the Config serves diagnostics still, but cannot be decoded again.
 // A configuration problem is a *DiagnosticsError with source ranges. On any
 // error Start stops what it started, unless WithPartialStart asks it to
 // keep serving the resources that did start.
