@@ -224,11 +224,17 @@ func (s *Shared[T]) ended() {
 	s.mu.Lock()
 	s.leases--
 	s.windowLocked().setLevel(now, s.leases)
+	s.wakeCloseLocked()
+	s.mu.Unlock()
+}
+
+// wakeCloseLocked wakes a Close waiting for the uses in flight to end.
+// Call with s.mu held.
+func (s *Shared[T]) wakeCloseLocked() {
 	if s.closed && s.changed != nil {
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
-	s.mu.Unlock()
 }
 
 // Acquire leases a replica chosen by the pool's selection. It does not
@@ -275,6 +281,12 @@ func (s *Shared[T]) Probe(ctx context.Context, check func(context.Context, T) er
 	err := check(ctx, sl.value)
 	l.Observe(time.Since(began), err != nil && failed(err))
 	r.inflight.Add(-1)
+	if s.isClosed.Load() {
+		// Close counts probes among the uses in flight: wake it.
+		s.mu.Lock()
+		s.wakeCloseLocked()
+		s.mu.Unlock()
+	}
 	return err
 }
 
