@@ -39,6 +39,8 @@ type Config struct {
 	// eval evaluates expressions in resource bodies for DecodeResources;
 	// nil for a Config built by hand.
 	eval *evaluator
+	// released is set by ReleaseSyntax.
+	released bool
 }
 
 // Resource returns the resource with the given id ("type.name"), or nil.
@@ -219,6 +221,7 @@ type Resource struct {
 	// pointers mean the host's default.
 	Resilience Resilience
 	// Body holds the driver's attributes, with the reserved names removed.
+	// Config.ReleaseSyntax sets it to nil.
 	Body hcl.Body
 	// Config is the driver's configuration as a JSON object, set by
 	// DecodeResources.

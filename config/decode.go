@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -42,6 +43,10 @@ import (
 // Diagnostics never show the value of a sensitive attribute or of a value
 // derived from a sensitive variable.
 func (c *Config) DecodeResources(types map[string]sdk.Schema, opts ...DecodeOption) hcl.Diagnostics {
+	if c.released {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Configuration already released",
+			Detail: "DecodeResources was called after ReleaseSyntax dropped the syntax trees; load the configuration again."}}
+	}
 	var o decodeOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -234,7 +239,9 @@ func decodeBody(r *Resource, schema sdk.Schema, ev *evaluator, scope *refScope) 
 		// Only a malformed schema default can cause this.
 		return nil, cty.NilVal, append(diags, errorAt(r.DeclRange, "Cannot encode configuration", err.Error()))
 	}
-	return raw, cty.ObjectVal(vals), diags
+	// Marshal's buffer has room to spare; the resource keeps its
+	// configuration for as long as it runs.
+	return bytes.Clone(raw), cty.ObjectVal(vals), diags
 }
 
 // decodedAttr is one decoded driver attribute.

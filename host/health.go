@@ -134,8 +134,8 @@ func healthSettingsOf(h config.Health) healthSettings {
 
 // health is one resource's health state machine.
 type health struct {
-	set healthSettings
-	log *slog.Logger
+	set *healthSettings     // shared by the resources of the same settings
+	log func() *slog.Logger // the resource's logger, made when used
 
 	mu          sync.Mutex
 	state       HealthState
@@ -150,8 +150,8 @@ type health struct {
 	history     []HealthEvent
 }
 
-func newHealth(cfg config.Health, log *slog.Logger) *health {
-	return &health{set: healthSettingsOf(cfg), log: log, state: HealthStarting, since: time.Now()}
+func newHealth(set *healthSettings, log func() *slog.Logger) *health {
+	return &health{set: set, log: log, state: HealthStarting, since: time.Now()}
 }
 
 // recordLocked appends an event to the bounded history.
@@ -178,7 +178,7 @@ func (h *health) moveLocked(to HealthState, reason string) {
 	if to.severity() > from.severity() {
 		level = slog.LevelWarn
 	}
-	h.log.Log(context.Background(), level, "health "+string(to), "from", string(from), "reason", reason)
+	h.log().Log(context.Background(), level, "health "+string(to), "from", string(from), "reason", reason)
 }
 
 // breakerChanged records a circuit breaker transition in the history.
@@ -363,7 +363,7 @@ func (h *Host) healthTick(r *resource) {
 	switch {
 	case to == HealthUnhealthy && !from.quarantined():
 		n := r.quarantine()
-		r.log.Warn("resource quarantined: new leases fail until it recovers", "closed_idle_instances", n)
+		r.logger().Warn("resource quarantined: new leases fail until it recovers", "closed_idle_instances", n)
 	case from.quarantined() && !to.quarantined():
 		wctx, wcancel := timeoutContext(h.life, h.o.callTimeout)
 		err := r.rewarm(wctx)
@@ -372,7 +372,7 @@ func (h *Host) healthTick(r *resource) {
 			r.health.observe(fmt.Errorf("warm the pool again: %w", h.secrets.Error(err)), 0, dep)
 			return
 		}
-		r.log.Info("resource recovered: quarantine lifted")
+		r.logger().Info("resource recovered: quarantine lifted")
 	}
 }
 
@@ -398,7 +398,7 @@ func (h *Host) recoverResource(r *resource, state ResourceState) {
 		return // setFailed recorded it
 	}
 	r.health.reset("configured again after being " + string(state))
-	r.log.Info("resource ready after recovery", "was", string(state))
+	r.logger().Info("resource ready after recovery", "was", string(state))
 }
 
 // unhealthyDependency describes the first dependency of r that is not

@@ -102,7 +102,9 @@ func New(cfg *config.Config, opts ...Option) (*Host, error) {
 // Start starts the plugins, decodes and validates every resource against
 // the schema its plugin published, then configures the resources and warms
 // their pools level by level (dependencies first, each level in parallel,
-// 16 resources at a time).
+// 16 resources at a time). Once the resources are decoded and validated it
+// releases the configuration's syntax trees (config.Config.ReleaseSyntax):
+// the Config serves diagnostics still, but cannot be decoded again.
 // A configuration problem is a *DiagnosticsError with source ranges. On any
 // error Start stops what it started, unless WithPartialStart asks it to
 // keep serving the resources that did start.
@@ -142,6 +144,9 @@ func (h *Host) start(ctx context.Context) error {
 	if _, err := h.prepare(ctx); err != nil {
 		return err
 	}
+	// The resources are decoded and validated: the syntax trees would
+	// only cost memory from here on.
+	h.cfg.ReleaseSyntax()
 	for _, d := range h.warnings {
 		h.log.Warn(config.FormatDiagnostic(d))
 	}
@@ -170,7 +175,7 @@ func (h *Host) start(ctx context.Context) error {
 					errs[i] = h.callError(r, "start", err)
 					return
 				}
-				r.log.Info("resource ready", "plugin", r.prov.name, "pooling", string(r.info().Pooling))
+				r.logger().Info("resource ready", "plugin", r.prov.name, "pooling", string(r.info().Pooling))
 			})
 		}
 		wg.Wait()
@@ -265,10 +270,11 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 		h.tel.m.addPlugin(p.name)
 	}
 	h.mu.Lock()
+	si := newSharedInfo()
 	for _, rc := range h.cfg.Resources {
 		p := cat.types[rc.Type]
 		t, _ := p.info.Type(rc.Type)
-		r := newResource(rc, t, p, h.log, h.secrets, h.tel)
+		r := newResource(rc, t, si, p, h.log, h.secrets, h.tel)
 		h.tel.m.addResource(r)
 		h.resources[r.id] = r
 		h.order = append(h.order, r)
@@ -430,11 +436,11 @@ func (h *Host) pluginRestarted(p *provider, _ sdk.Driver, _ uint64) {
 		err := r.configure(ctx, StateUnavailable)
 		cancel()
 		if err != nil {
-			r.log.Error("reconfigure after plugin restart failed", "error", err)
+			r.logger().Error("reconfigure after plugin restart failed", "error", err)
 			continue
 		}
 		r.health.reset("configured again after plugin " + p.name + " restarted")
-		r.log.Info("resource ready again after plugin restart")
+		r.logger().Info("resource ready again after plugin restart")
 	}
 }
 

@@ -37,11 +37,11 @@ func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
 	ps := effectivePool(r.cfg.Pool)
 	closeInst := func(ctx context.Context, i sdk.Instance) {
 		if err := i.Close(ctx); err != nil {
-			r.log.Debug("closing an instance failed", "error", err)
+			r.logger().Debug("closing an instance failed", "error", err)
 		}
 	}
 	onError := func(op string, err error) {
-		r.log.Warn("pool "+op+" failed", "error", err)
+		r.logger().Warn("pool "+op+" failed", "error", err)
 	}
 	open := func(ctx context.Context) (sdk.Instance, error) {
 		began := time.Now()

@@ -89,7 +89,7 @@ func (l *Lease) Resource() string { return l.r.id }
 func (l *Lease) Owner() Owner { return l.owner }
 
 // Type describes the resource's type: its operations and capabilities.
-func (l *Lease) Type() sdk.ResourceType { return l.r.rtype }
+func (l *Lease) Type() sdk.ResourceType { return *l.r.rtype }
 
 // Broken reports the lease's instance as broken: when the lease ends the
 // instance is closed, never handed to anyone else (a shared replica is
@@ -177,7 +177,7 @@ func (l *Lease) ended(op string) error {
 // It returns the operation and the arguments completed with defaults.
 func (r *resource) prepareCall(op string, args any, streaming bool) (sdk.Operation, json.RawMessage, error) {
 	fail := func(err error) error { return &CallError{Resource: r.id, Operation: op, Err: err} }
-	o, err := findOperation(r.rtype, op)
+	o, err := findOperation(*r.rtype, op)
 	if err != nil {
 		return o, nil, fail(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -69,9 +68,8 @@ func breakerState(s circuitbreaker.State) BreakerState {
 // after an error of retryable kind. The caller's context bounds it all.
 type policies struct {
 	rid     string
-	cfg     config.Resilience
-	log     *slog.Logger
-	secrets *redact.Set // masks secrets in the breaker's reasons
+	cfg     *config.Resilience // the resource's, not copied
+	secrets *redact.Set        // masks secrets in the breaker's reasons
 
 	breaker  circuitbreaker.CircuitBreaker[any] // nil without a circuit_breaker block
 	bulk     bulkhead.Bulkhead[any]             // nil without a bulkhead block
@@ -87,21 +85,21 @@ type policies struct {
 	rejected uint64 // calls refused by an open breaker or a full bulkhead
 }
 
-// newPolicies builds the policies a resilience block declares.
 // policyHooks tell the resource what the policies did, for its log, its
-// health history and its metrics. Every hook must be set.
-type policyHooks struct {
-	// breaker is told of each breaker transition, with its reason.
-	breaker func(from, to BreakerState, reason string)
-	// retry is told of each attempt after the first.
-	retry func()
+// health history and its metrics.
+type policyHooks interface {
+	// breakerChanged is told of each breaker transition, with its reason.
+	breakerChanged(from, to BreakerState, reason string)
+	// retried is told of each attempt after the first.
+	retried()
 	// rejected is told of each call refused by an open breaker
 	// (byBreaker) or a full bulkhead.
-	rejected func(byBreaker bool)
+	rejected(byBreaker bool)
 }
 
-func newPolicies(rid string, cfg config.Resilience, log *slog.Logger, secrets *redact.Set, hooks policyHooks) *policies {
-	p := &policies{rid: rid, cfg: cfg, log: log, secrets: secrets, hooks: hooks}
+// newPolicies builds the policies a resilience block declares.
+func newPolicies(rid string, cfg *config.Resilience, secrets *redact.Set, hooks policyHooks) *policies {
+	p := &policies{rid: rid, cfg: cfg, secrets: secrets, hooks: hooks}
 	var inner []failsafe.Policy[any] // below retry, outermost first
 	if cb := cfg.CircuitBreaker; cb != nil {
 		p.breaker = p.buildBreaker(*cb)
@@ -162,7 +160,7 @@ func (p *policies) buildRetry(r config.Retry) failsafe.Policy[any] {
 			p.mu.Lock()
 			p.retries++
 			p.mu.Unlock()
-			p.hooks.retry()
+			p.hooks.retried()
 		}).
 		Build()
 }
@@ -198,7 +196,7 @@ func (p *policies) buildBreaker(c config.CircuitBreaker) circuitbreaker.CircuitB
 		case BreakerClosed:
 			reason = "probe calls succeeded"
 		}
-		p.hooks.breaker(from, to, reason)
+		p.hooks.breakerChanged(from, to, reason)
 	}).Build()
 }
 

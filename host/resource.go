@@ -38,21 +38,27 @@ const closeGrace = 5 * time.Second
 // resource is one configured resource, its pool of instances and the
 // leases out on it.
 type resource struct {
-	id    string
-	cfg   *config.Resource
-	rtype sdk.ResourceType // with the operations the host adds (sql)
-	// pluginType is the type as the plugin described it.
-	pluginType sdk.ResourceType
+	id  string
+	cfg *config.Resource
+	// rtype is the type with the operations the host adds (sql); shared
+	// by every resource of the type, never changed.
+	rtype *sdk.ResourceType
+	// pluginType is the type as the plugin described it; shared too.
+	pluginType *sdk.ResourceType
 	prov       *provider
-	log        *slog.Logger
-	pol        *policies
-	health     *health
+	// hostLog is the host's logger; logger adds the resource to it when
+	// there is something to say, so that an idle resource keeps no
+	// handler of its own.
+	hostLog *slog.Logger
+	pol     *policies
+	health  *health
 	// secrets masks sensitive values in what the resource reports about
 	// itself: its error, its health reasons.
 	secrets *redact.Set
 	tel     *telemetry
-	// endpoint is what the semantic conventions say of the backend.
-	endpoint endpoint
+	// endpoint is what the semantic conventions say of the backend;
+	// shared by the resources of the same backend.
+	endpoint *endpoint
 
 	cfgMu sync.Mutex // serializes configure: start, plugin restarts and recovery
 
@@ -66,33 +72,84 @@ type resource struct {
 	lastErr error
 	res     sdk.Resource
 	pool    instancePool
-	gen     uint64 // generation of the plugin that res and pool belong to
-	leases  map[*Lease]struct{}
-	changed chan struct{} // closed and replaced when a lease ends or the state changes
+	gen     uint64              // generation of the plugin that res and pool belong to
+	leases  map[*Lease]struct{} // allocated by the first lease
+	changed chan struct{}       // nil until waited on; closed and dropped when a lease ends or the state changes
 }
 
-func newResource(r *config.Resource, t sdk.ResourceType, p *provider, log *slog.Logger, secrets *redact.Set, tel *telemetry) *resource {
-	res := &resource{
-		id: r.ID(), cfg: r, rtype: withSQLOperations(t), pluginType: t, prov: p, secrets: secrets,
-		tel: tel, endpoint: endpointOf(p.info.Name, r.Config),
-		log:     log.With("resource", r.ID(), "type", r.Type),
-		state:   StatePending,
-		leases:  map[*Lease]struct{}{},
-		changed: make(chan struct{}),
+// resourceTypes are a resource type as its plugin described it and with
+// the operations the host adds.
+type resourceTypes struct {
+	rtype, pluginType *sdk.ResourceType
+}
+
+// sharedInfo holds the immutable data that resources alike share, so
+// that a thousand resources of one type keep one copy of it: their type,
+// their endpoint, their health settings.
+type sharedInfo struct {
+	types     map[string]resourceTypes
+	endpoints map[endpoint]*endpoint
+	health    map[healthSettings]*healthSettings
+}
+
+func newSharedInfo() *sharedInfo {
+	return &sharedInfo{types: map[string]resourceTypes{}, endpoints: map[endpoint]*endpoint{}, health: map[healthSettings]*healthSettings{}}
+}
+
+func (si *sharedInfo) typesOf(t sdk.ResourceType) resourceTypes {
+	if rt, ok := si.types[t.Name]; ok {
+		return rt
 	}
-	res.health = newHealth(r.Health, res.log)
-	res.pol = newPolicies(res.id, r.Resilience, res.log, secrets, policyHooks{
-		breaker: res.breakerChanged,
-		retry:   func() { tel.m.inc(retriesOf, res) },
-		rejected: func(byBreaker bool) {
-			if byBreaker {
-				tel.m.inc(breakerRejectOf, res)
-			} else {
-				tel.m.inc(bulkheadRejectOf, res)
-			}
-		},
-	})
+	withSQL := withSQLOperations(t)
+	rt := resourceTypes{rtype: &withSQL, pluginType: &t}
+	si.types[t.Name] = rt
+	return rt
+}
+
+func (si *sharedInfo) endpoint(e endpoint) *endpoint {
+	if p, ok := si.endpoints[e]; ok {
+		return p
+	}
+	si.endpoints[e] = &e
+	return &e
+}
+
+func (si *sharedInfo) healthSettings(h config.Health) *healthSettings {
+	s := healthSettingsOf(h)
+	if p, ok := si.health[s]; ok {
+		return p
+	}
+	si.health[s] = &s
+	return &s
+}
+
+func newResource(r *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, log *slog.Logger, secrets *redact.Set, tel *telemetry) *resource {
+	types := si.typesOf(t)
+	res := &resource{
+		id: r.ID(), cfg: r, rtype: types.rtype, pluginType: types.pluginType, prov: p, secrets: secrets,
+		tel: tel, endpoint: si.endpoint(endpointOf(p.info.Name, r.Config)),
+		hostLog: log,
+		state:   StatePending,
+	}
+	res.health = newHealth(si.healthSettings(r.Health), res.logger)
+	res.pol = newPolicies(res.id, &r.Resilience, secrets, res)
 	return res
+}
+
+// logger returns the host's logger with the resource's attributes.
+func (r *resource) logger() *slog.Logger {
+	return r.hostLog.With("resource", r.id, "type", r.cfg.Type)
+}
+
+// retried, rejected and breakerChanged are the resource's policyHooks.
+func (r *resource) retried() { r.tel.m.inc(retriesOf, r) }
+
+func (r *resource) rejected(byBreaker bool) {
+	if byBreaker {
+		r.tel.m.inc(breakerRejectOf, r)
+	} else {
+		r.tel.m.inc(bulkheadRejectOf, r)
+	}
 }
 
 // breakerChanged logs a transition of the resource's circuit breaker.
@@ -101,14 +158,24 @@ func (r *resource) breakerChanged(from, to BreakerState, reason string) {
 	if to == BreakerOpen {
 		level = slog.LevelWarn
 	}
-	r.log.Log(context.Background(), level, "circuit breaker "+string(to), "from", string(from), "reason", reason)
+	r.logger().Log(context.Background(), level, "circuit breaker "+string(to), "from", string(from), "reason", reason)
 	r.health.breakerChanged(from, to, reason)
 	r.tel.m.inc(transitionsOf, r, string(to))
 }
 
 func (r *resource) notifyLocked() {
-	close(r.changed)
-	r.changed = make(chan struct{})
+	if r.changed != nil {
+		close(r.changed)
+		r.changed = nil
+	}
+}
+
+// changedLocked returns the channel notifyLocked closes next.
+func (r *resource) changedLocked() <-chan struct{} {
+	if r.changed == nil {
+		r.changed = make(chan struct{})
+	}
+	return r.changed
 }
 
 // configure configures the resource on the provider's current plugin and
@@ -240,6 +307,9 @@ func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lea
 		pl.release()
 		return nil, r.acquireError(pool.ErrClosed)
 	}
+	if r.leases == nil {
+		r.leases = make(map[*Lease]struct{})
+	}
 	r.leases[l] = struct{}{}
 	r.mu.Unlock()
 	return l, nil
@@ -314,7 +384,7 @@ func (r *resource) close(ctx context.Context) error {
 	r.notifyLocked()
 drain:
 	for len(r.leases) > 0 {
-		ch := r.changed
+		ch := r.changedLocked()
 		r.mu.Unlock()
 		select {
 		case <-ch:
@@ -322,7 +392,7 @@ drain:
 		case <-ctx.Done():
 			r.mu.Lock()
 			for l := range r.leases {
-				r.log.Warn("closing with a lease still out", "owner", l.owner.String(), "held", time.Since(l.acquired).Round(time.Millisecond).String())
+				r.logger().Warn("closing with a lease still out", "owner", l.owner.String(), "held", time.Since(l.acquired).Round(time.Millisecond).String())
 			}
 			break drain
 		}

@@ -170,11 +170,11 @@ func (r *resource) beginCall(ctx context.Context, op string, owner Owner, query 
 func (c call) end(err error) {
 	took := time.Since(c.began)
 	c.r.tel.m.observeCall(c.r, c.op, c.owner, took, err)
-	if err != nil && c.r.log.Enabled(c.ctx, slog.LevelDebug) {
+	if err != nil && c.r.hostLog.Enabled(c.ctx, slog.LevelDebug) {
 		attrs := []slog.Attr{slog.String("operation", c.op), slog.String("kind", string(sdk.KindOf(err))),
 			slog.Duration("took", took), slog.String("error", err.Error())}
 		attrs = append(attrs, c.owner.attrs()...)
-		c.r.log.LogAttrs(c.ctx, slog.LevelDebug, "call failed", attrs...)
+		c.r.logger().LogAttrs(c.ctx, slog.LevelDebug, "call failed", attrs...)
 	}
 	endSpan(c.span, err)
 }

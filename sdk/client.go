@@ -17,9 +17,16 @@ import (
 // travel over gRPC. The host and the conformance kit use it exactly as they
 // would use an in-process Driver, so both paths run the same code.
 type remoteDriver struct {
+	*remoteClients
+	info DriverInfo
+}
+
+// remoteClients are a plugin's gRPC clients, shared by the driver and
+// every resource and instance it returns: a host with a thousand
+// resources keeps one pair, not two thousand.
+type remoteClients struct {
 	client pb.DriverServiceClient
 	sql    pb.SQLServiceClient
-	info   DriverInfo
 }
 
 func (d *remoteDriver) Info() DriverInfo { return d.info }
@@ -41,13 +48,12 @@ func (d *remoteDriver) Configure(ctx context.Context, req ConfigureRequest) (Res
 	if err != nil {
 		return nil, remoteError(ctx, err)
 	}
-	return &remoteResource{client: d.client, sql: d.sql, id: resp.GetResourceId()}, nil
+	return &remoteResource{remoteClients: d.remoteClients, id: resp.GetResourceId()}, nil
 }
 
 type remoteResource struct {
-	client pb.DriverServiceClient
-	sql    pb.SQLServiceClient
-	id     string
+	*remoteClients
+	id string
 }
 
 func (r *remoteResource) Open(ctx context.Context) (Instance, error) {
@@ -55,7 +61,7 @@ func (r *remoteResource) Open(ctx context.Context) (Instance, error) {
 	if err != nil {
 		return nil, remoteError(ctx, err)
 	}
-	return &remoteInstance{client: r.client, sql: r.sql, id: resp.GetInstanceId()}, nil
+	return &remoteInstance{remoteClients: r.remoteClients, id: resp.GetInstanceId()}, nil
 }
 
 func (r *remoteResource) Close(ctx context.Context) error {
@@ -64,9 +70,8 @@ func (r *remoteResource) Close(ctx context.Context) error {
 }
 
 type remoteInstance struct {
-	client pb.DriverServiceClient
-	sql    pb.SQLServiceClient
-	id     string
+	*remoteClients
+	id string
 }
 
 func (i *remoteInstance) Check(ctx context.Context) error {

@@ -73,6 +73,9 @@ type Shared[T any] struct {
 	next     atomic.Uint64
 	acquires atomic.Int64
 
+	// bg is the context of the background reopens, made by the first
+	// one (guarded by mu until then; reopens read it freely) and canceled
+	// by Close. A pool whose replicas never break has none.
 	bg     context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // background reopens
@@ -85,7 +88,7 @@ type Shared[T any] struct {
 	mu      sync.Mutex
 	closed  bool
 	st      counters
-	changed chan struct{} // closed and replaced when a lease ends after Close
+	changed chan struct{} // made by Close; closed and replaced when a lease ends after it
 	leases  int           // leases in flight, on every replica
 	// win is the sliding window of Stat.Window, allocated by the first
 	// lease: until then it would hold nothing but the pool's age, which
@@ -135,8 +138,7 @@ func NewShared[T any](cfg SharedConfig[T]) (*Shared[T], error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 10 * time.Second
 	}
-	bg, cancel := context.WithCancel(context.Background())
-	s := &Shared[T]{cfg: cfg, bg: bg, cancel: cancel, changed: make(chan struct{}), born: nanotime()}
+	s := &Shared[T]{cfg: cfg, born: nanotime()}
 	for range cfg.Replicas {
 		s.replicas = append(s.replicas, &replica[T]{})
 	}
@@ -222,11 +224,17 @@ func (s *Shared[T]) ended() {
 	s.mu.Lock()
 	s.leases--
 	s.windowLocked().setLevel(now, s.leases)
-	if s.closed {
+	s.wakeCloseLocked()
+	s.mu.Unlock()
+}
+
+// wakeCloseLocked wakes a Close waiting for the uses in flight to end.
+// Call with s.mu held.
+func (s *Shared[T]) wakeCloseLocked() {
+	if s.closed && s.changed != nil {
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
-	s.mu.Unlock()
 }
 
 // Acquire leases a replica chosen by the pool's selection. It does not
@@ -273,6 +281,12 @@ func (s *Shared[T]) Probe(ctx context.Context, check func(context.Context, T) er
 	err := check(ctx, sl.value)
 	l.Observe(time.Since(began), err != nil && failed(err))
 	r.inflight.Add(-1)
+	if s.isClosed.Load() {
+		// Close counts probes among the uses in flight: wake it.
+		s.mu.Lock()
+		s.wakeCloseLocked()
+		s.mu.Unlock()
+	}
 	return err
 }
 
@@ -348,6 +362,9 @@ func (s *Shared[T]) replace(r *replica[T], broken *slot[T]) {
 	}
 	s.st.destroyedBroken++
 	r.reopening = true
+	if s.bg == nil {
+		s.bg, s.cancel = context.WithCancel(context.Background())
+	}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go s.reopen(r, broken)
@@ -390,7 +407,7 @@ func (s *Shared[T]) closeValue(v T) {
 	if s.cfg.Close == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.bg), s.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CallTimeout)
 	defer cancel()
 	s.cfg.Close(ctx, v)
 }
@@ -459,6 +476,8 @@ func (s *Shared[T]) Close(ctx context.Context) error {
 	}
 	s.closed = true
 	s.isClosed.Store(true)
+	s.changed = make(chan struct{})
+	cancelReopens := s.cancel
 	s.mu.Unlock()
 	var err error
 	for {
@@ -482,7 +501,9 @@ func (s *Shared[T]) Close(ctx context.Context) error {
 		}
 		break
 	}
-	s.cancel()
+	if cancelReopens != nil {
+		cancelReopens()
+	}
 	s.wg.Wait()
 	for _, r := range s.replicas {
 		if sl := r.cur.Swap(nil); sl != nil {

@@ -223,3 +223,43 @@ func TestSharedProbeChecksAReplicaWithoutCountingAnAcquire(t *testing.T) {
 		t.Errorf("after an acquire: %+v", st)
 	}
 }
+
+// TestSharedCloseReturnsWhenAProbeInFlightEnds: Close waits for a health
+// probe in flight like for a lease, and returns as soon as it ends rather
+// than at its deadline.
+func TestSharedCloseReturnsWhenAProbeInFlightEnds(t *testing.T) {
+	s := newShared(t, newBackend(), 1, pool.RoundRobin)
+	inCheck, finish := make(chan struct{}), make(chan struct{})
+	probed := make(chan error, 1)
+	go func() {
+		probed <- s.Probe(context.Background(), func(context.Context, *inst) error {
+			close(inCheck)
+			<-finish
+			return nil
+		}, func(error) bool { return true })
+	}()
+	<-inCheck
+	closed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		closed <- s.Close(ctx)
+	}()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned %v with a probe in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(finish)
+	if err := <-probed; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close still waits 2 s after the probe in flight ended")
+	}
+}

@@ -11,6 +11,14 @@
 //	make build && go run ./internal/scale -n 1,1000
 //
 // make scale does both. It runs on Linux only (it reads /proc).
+//
+// With -heap it measures instead the live heap that each resource costs,
+// in this process: it loads the same configuration, starts a host on it
+// with the real memory plugin, lets it settle, collects, and reports the
+// heap beside the first N; -heapprofile writes where it is.
+//
+//	go run ./internal/scale -heap -n 1,1000 -settle 3s -heapprofile /tmp/heap.pprof
+//	go tool pprof -sample_index=inuse_space -base ... -top /tmp/heap.pprof
 package main
 
 import (
@@ -42,6 +50,8 @@ func main() {
 		keep    = flag.Bool("keep", false, "keep each run's directory (configuration and host log)")
 		extra   = flag.String("resource-body", "", "attributes added to every resource block, e.g. 'health { interval = \"5s\" }'")
 		tblock  = flag.String("telemetry", "", "a telemetry block for the configuration, e.g. 'telemetry { metrics { per_resource = true } }'")
+		heap    = flag.Bool("heap", false, "measure the live heap per resource in this process instead (see heap.go)")
+		heapOut = flag.String("heapprofile", "", "with -heap, write a heap profile of every allocation (MemProfileRate 1) of the last N to this file")
 	)
 	flag.Parse()
 	var counts []int
@@ -66,6 +76,12 @@ func main() {
 		}
 	}
 	run := runner{host: hostBin, pluginDir: pluginDir, settle: *settle, idle: *idle, scrapes: *scrapes, keep: *keep, body: *extra, telemetry: *tblock}
+	if *heap {
+		if err := run.heap(os.Stdout, counts, *heapOut); err != nil {
+			fatalf("-heap: %v", err)
+		}
+		return
+	}
 	var results []result
 	for _, n := range counts {
 		r, err := run.measure(n)
@@ -108,6 +124,18 @@ type result struct {
 	hostThreads, pluginThread  int
 }
 
+// writeConfig writes the configuration of n memory resources into dir
+// and returns its path.
+func (r runner) writeConfig(dir string, n int, addr string) (string, error) {
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "admin {\n  address = %q\n}\n\nhost {\n  plugin_dir = %q\n  log_level = \"warn\"\n}\n\n%s\n", addr, r.pluginDir, r.telemetry)
+	for i := range n {
+		fmt.Fprintf(&cfg, "resource \"memory\" \"m%d\" {\n%s}\n", i, r.body)
+	}
+	path := filepath.Join(dir, "main.hcl")
+	return path, os.WriteFile(path, []byte(cfg.String()), 0o600)
+}
+
 func (r runner) measure(n int) (res result, err error) {
 	res.n = n
 	dir, err := os.MkdirTemp("", "nebula-scale-")
@@ -123,13 +151,8 @@ func (r runner) measure(n int) (res result, err error) {
 	if err != nil {
 		return res, err
 	}
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "admin {\n  address = %q\n}\n\nhost {\n  plugin_dir = %q\n  log_level = \"warn\"\n}\n\n%s\n", addr, r.pluginDir, r.telemetry)
-	for i := range n {
-		fmt.Fprintf(&cfg, "resource \"memory\" \"m%d\" {\n%s}\n", i, r.body)
-	}
-	path := filepath.Join(dir, "main.hcl")
-	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
+	path, err := r.writeConfig(dir, n, addr)
+	if err != nil {
 		return res, err
 	}
 	logFile, err := os.Create(filepath.Join(dir, "host.log"))
