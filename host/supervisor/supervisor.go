@@ -542,17 +542,18 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 		// Whether it exited by itself is known only before the host
 		// kills it below.
 		// go-plugin may see the end of stdout a moment before the
-		// watcher sees the process exit: give it that moment.
+		// watcher sees the process exit: give it that moment (a loaded
+		// machine may take longer than half a second to tell).
 		exitedFirst := false
-		if r != nil && r.pid != 0 && r.killReason() == "" {
+		if r != nil && r.pid != 0 && !killedByHost(r.killReason()) {
 			wait := time.Duration(0)
 			if stdoutEnded(err) {
-				wait = 500 * time.Millisecond
+				wait = 2 * time.Second
 			}
 			t := time.NewTimer(wait)
 			select {
 			case <-r.leaderGone:
-				exitedFirst = r.killReason() == ""
+				exitedFirst = !killedByHost(r.killReason())
 			case <-t.C:
 			}
 			t.Stop()
@@ -650,6 +651,10 @@ func (s *Supervisor) startError(err error, r *groupRunner, stage string, exitedF
 		return fmt.Errorf("%w: it exited (%s) before printing the go-plugin handshake line: it is not a nebula-resource plugin (built with sdk.Serve), or it failed at start%s",
 			ErrHandshake, status, stderr)
 	}
+	if stage == "handshake" && stdoutEnded(err) {
+		return fmt.Errorf("%w: it closed its stdout before printing the go-plugin handshake line (%s): it is not a nebula-resource plugin (built with sdk.Serve), or it failed at start%s",
+			ErrHandshake, status, stderr)
+	}
 	if exitedFirst {
 		return fmt.Errorf("%w: it printed its handshake, then exited (%s) before answering the host%s", ErrHandshake, status, stderr)
 	}
@@ -658,6 +663,12 @@ func (s *Supervisor) startError(err error, r *groupRunner, stage string, exitedF
 	}
 	return fmt.Errorf("%w: %v%s", ErrHandshake, err, stderr)
 }
+
+// killedByHost reports whether a kill reason means the host ended the
+// plugin. go-plugin's own Kill (killGraceful), which it calls when the
+// handshake fails, races with the plugin's exit and does not make an exit
+// the host's doing.
+func killedByHost(reason string) bool { return reason != "" && reason != killGraceful }
 
 // stdoutEnded reports whether go-plugin's error says the plugin's stdout
 // ended before a handshake line: the plugin has most likely exited.
