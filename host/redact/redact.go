@@ -10,9 +10,12 @@ package redact
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
 // Mask replaces a secret.
@@ -42,11 +45,7 @@ func (s *Set) Add(secrets ...string) {
 			s.secrets[v] = struct{}{}
 		}
 	}
-	pairs := make([]string, 0, 2*len(s.secrets))
-	for v := range s.secrets {
-		pairs = append(pairs, v, Mask)
-	}
-	s.replacer = strings.NewReplacer(pairs...)
+	s.replacer = maskReplacer(slices.Collect(maps.Keys(s.secrets)))
 }
 
 // String returns str with every secret masked.
@@ -154,29 +153,24 @@ func (s *Set) ErrorFor(err error, input []string) error {
 		return s.Error(err)
 	}
 	s.mu.RLock()
-	var sent []string
-	for v := range s.secrets {
-		for _, in := range input {
-			if strings.Contains(in, v) {
-				sent = append(sent, v)
-				break
-			}
-		}
-	}
-	if len(sent) == 0 {
-		s.mu.RUnlock()
+	all := slices.Collect(maps.Keys(s.secrets))
+	s.mu.RUnlock()
+	keep := sdk.SecretsToMask(input, all)
+	if len(keep) == len(all) {
 		return s.Error(err)
 	}
-	pairs := make([]string, 0, 2*len(s.secrets))
-	for v := range s.secrets {
-		if !slices.Contains(sent, v) {
-			pairs = append(pairs, v, Mask)
-		}
-	}
-	s.mu.RUnlock()
 	msg := err.Error()
-	if masked := strings.NewReplacer(pairs...).Replace(msg); masked != msg {
+	if masked := maskReplacer(keep).Replace(msg); masked != msg {
 		return &redacted{msg: masked, err: err}
 	}
 	return err
+}
+
+// maskReplacer replaces each of secrets with Mask.
+func maskReplacer(secrets []string) *strings.Replacer {
+	pairs := make([]string, 0, 2*len(secrets))
+	for _, v := range secrets {
+		pairs = append(pairs, v, Mask)
+	}
+	return strings.NewReplacer(pairs...)
 }
