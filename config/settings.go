@@ -116,15 +116,17 @@ func adminAddressProblem(addr string, allowRemote bool, shown string) (summary, 
 	if _, err := net.LookupPort("tcp", port); err != nil {
 		return "Invalid admin address", fmt.Sprintf("The port of the address %s is not a number from 0 to 65535 or a service name; write it as, for example, %q.", shown, defaultAdminAddress)
 	}
-	if !allowRemote && !isLoopback(host) {
+	if !allowRemote && !IsLoopback(host) {
 		return "Admin address is not loopback", fmt.Sprintf("The admin address %s lets other machines reach the admin API. Use a loopback address such as %q, or set allow_remote = true if remote access is intended.",
 			shown, defaultAdminAddress)
 	}
 	return "", ""
 }
 
-// isLoopback reports whether host names only this machine.
-func isLoopback(host string) bool {
+// IsLoopback reports whether host (a name or an IP address, without a
+// port) names only this machine: localhost in any case, or a loopback
+// address. The admin block, the admin server and its Host check share it.
+func IsLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}

@@ -49,6 +49,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
 
+	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -301,10 +302,7 @@ func CheckAddress(addr string, allowRemote bool) error {
 	if err != nil {
 		return fmt.Errorf("admin: address %q: %w", addr, err)
 	}
-	if strings.EqualFold(h, "localhost") {
-		return nil
-	}
-	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+	if config.IsLoopback(h) {
 		return nil
 	}
 	return fmt.Errorf("admin: %q: %w; set allow_remote = true in the admin block to listen on it", addr, ErrNotLoopback)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -121,7 +122,7 @@ func (s *Server) checkHost(r *http.Request) error {
 		return sdk.Errorf(sdk.KindPermissionDenied, "the request has no Host header; send the address of this endpoint, such as %q", s.cfg.Address)
 	}
 	name, port := splitHost(r.Host)
-	if isLoopbackName(name) || s.allowedHosts[name] || (port != "" && s.allowedHosts[name+":"+port]) {
+	if config.IsLoopback(name) || s.allowedHosts[name] || (port != "" && s.allowedHosts[name+":"+port]) {
 		return nil
 	}
 	if own, _ := splitHost(s.cfg.Address); own != "" && name == own {
@@ -197,16 +198,6 @@ func splitHost(hostport string) (name, port string) {
 		name = ip.String()
 	}
 	return name, port
-}
-
-// isLoopbackName reports whether a name from splitHost names only this
-// machine: localhost, or a loopback address.
-func isLoopbackName(name string) bool {
-	if name == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(name)
-	return ip != nil && ip.IsLoopback()
 }
 
 // hostSet returns allowed_hosts as splitHost writes names: "name" or
