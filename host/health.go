@@ -134,8 +134,8 @@ func healthSettingsOf(h config.Health) healthSettings {
 
 // health is one resource's health state machine.
 type health struct {
-	set *healthSettings     // shared by the resources of the same settings
-	log func() *slog.Logger // the resource's logger, made when used
+	set *healthSettings // shared by the resources of the same settings
+	log logSource       // the resource, whose logger is made when used
 
 	mu          sync.Mutex
 	state       HealthState
@@ -147,15 +147,65 @@ type health struct {
 	lastCheck   time.Time
 	lastLatency time.Duration
 	lastErr     string
-	history     []HealthEvent
+	history     []event
 }
 
-func newHealth(set *healthSettings, log func() *slog.Logger) *health {
-	return &health{set: set, log: log, state: HealthStarting, since: time.Now()}
+// logSource gives the logger of what a health state machine belongs to.
+type logSource interface{ logger() *slog.Logger }
+
+// init makes h a state machine in state starting. A health is part of
+// its resource, not allocated on its own.
+func (h *health) init(set *healthSettings, log logSource) {
+	h.set, h.log, h.state, h.since = set, log, HealthStarting, time.Now()
+}
+
+// event is a HealthEvent as the history keeps it, in 32 bytes rather than
+// 88: a thousand resources each remember at least their first change.
+type event struct {
+	at       int64 // Unix nanoseconds
+	reason   string
+	breaker  bool  // a breaker transition, not a health one
+	from, to uint8 // indexes in eventStates
+}
+
+// eventStates are the states an event moves between: health states, then
+// breaker states, then "" (no breaker) last, for any other.
+var eventStates = [...]string{
+	string(HealthStarting), string(HealthHealthy), string(HealthDegraded), string(HealthUnhealthy), string(HealthRecovering),
+	string(BreakerClosed), string(BreakerOpen), string(BreakerHalfOpen), string(BreakerNone),
+}
+
+func stateIndex(s string) uint8 {
+	if i := slices.Index(eventStates[:], s); i >= 0 {
+		return uint8(i)
+	}
+	return uint8(len(eventStates) - 1)
+}
+
+func newEvent(at time.Time, breaker bool, from, to, reason string) event {
+	return event{at: at.UnixNano(), reason: reason, breaker: breaker, from: stateIndex(from), to: stateIndex(to)}
+}
+
+// public is e as reports show it.
+func (e event) public() HealthEvent {
+	kind := "health"
+	if e.breaker {
+		kind = "breaker"
+	}
+	return HealthEvent{At: time.Unix(0, e.at), Kind: kind, From: eventStates[e.from], To: eventStates[e.to], Reason: e.reason}
+}
+
+// historyLocked is the history as reports show it, oldest first.
+func (h *health) historyLocked() []HealthEvent {
+	out := make([]HealthEvent, len(h.history))
+	for i, e := range h.history {
+		out[i] = e.public()
+	}
+	return out
 }
 
 // recordLocked appends an event to the bounded history.
-func (h *health) recordLocked(e HealthEvent) {
+func (h *health) recordLocked(e event) {
 	if len(h.history) == healthHistory {
 		h.history = slices.Delete(h.history, 0, 1)
 	}
@@ -173,19 +223,19 @@ func (h *health) moveLocked(to HealthState, reason string) {
 		return // same state, new reason: not a transition
 	}
 	h.since = time.Now()
-	h.recordLocked(HealthEvent{At: h.since, Kind: "health", From: string(from), To: string(to), Reason: reason})
+	h.recordLocked(newEvent(h.since, false, string(from), string(to), reason))
 	level := slog.LevelInfo
 	if to.severity() > from.severity() {
 		level = slog.LevelWarn
 	}
-	h.log().Log(context.Background(), level, "health "+string(to), "from", string(from), "reason", reason)
+	h.log.logger().Log(context.Background(), level, "health "+string(to), "from", string(from), "reason", reason)
 }
 
 // breakerChanged records a circuit breaker transition in the history.
 func (h *health) breakerChanged(from, to BreakerState, reason string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.recordLocked(HealthEvent{At: time.Now(), Kind: "breaker", From: string(from), To: string(to), Reason: reason})
+	h.recordLocked(newEvent(time.Now(), true, string(from), string(to), reason))
 }
 
 // reset starts the state machine over, after the resource was configured
@@ -311,7 +361,7 @@ func (h *health) report() ResourceHealth {
 		State: h.state, Reason: h.reason, Since: h.since, Quarantined: h.state.quarantined(),
 		ConsecutiveFailures: h.fails, ConsecutivePasses: h.passes,
 		LastCheck: h.lastCheck, LastLatency: h.lastLatency, LastError: h.lastErr,
-		History: slices.Clone(h.history),
+		History: h.historyLocked(),
 	}
 }
 
@@ -404,7 +454,7 @@ func (h *Host) recoverResource(r *resource, state ResourceState) {
 // unhealthyDependency describes the first dependency of r that is not
 // running or is quarantined, or returns "".
 func (h *Host) unhealthyDependency(r *resource) string {
-	for _, id := range r.cfg.Dependencies() {
+	for _, id := range r.deps {
 		d, ok := h.resources[id]
 		if !ok {
 			continue
@@ -442,7 +492,7 @@ func (h *Host) Health() HealthReport {
 // with the reason it is not.
 func (r *resource) healthReport() ResourceHealth {
 	rh := r.health.report()
-	rh.ID, rh.Type = r.id, r.cfg.Type
+	rh.ID, rh.Type = r.id, r.typ()
 	rh.Reason, rh.LastError = r.secrets.String(rh.Reason), r.secrets.String(rh.LastError)
 	for i := range rh.History {
 		rh.History[i].Reason = r.secrets.String(rh.History[i].Reason)

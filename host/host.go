@@ -56,7 +56,8 @@ type Host struct {
 	state     hostState
 	catalog   *catalog
 	resources map[string]*resource
-	order     []*resource // declaration order
+	order     []*resource   // declaration order
+	levels    [][]*resource // dependency levels (config.Config.Levels), for starting and stopping in order
 }
 
 // New returns a host for the configuration. It starts nothing; call Start.
@@ -144,9 +145,12 @@ func (h *Host) start(ctx context.Context) error {
 	if _, err := h.prepare(ctx); err != nil {
 		return err
 	}
-	// The resources are decoded and validated: the syntax trees would
-	// only cost memory from here on.
+	// The resources are decoded, validated and copied: the syntax trees
+	// would only cost memory from here on, and the host keeps nothing of
+	// the configuration, so that it can be collected when the caller
+	// drops it.
 	h.cfg.ReleaseSyntax()
+	h.cfg = nil
 	for _, d := range h.warnings {
 		h.log.Warn(config.FormatDiagnostic(d))
 	}
@@ -155,11 +159,10 @@ func (h *Host) start(ctx context.Context) error {
 	// thousand configures in flight together cost a heap peak the process
 	// keeps long after, and gain nothing over a few dozen.
 	slots := make(chan struct{}, maxConcurrentStarts)
-	for _, level := range h.cfg.Levels() {
+	for _, level := range h.levels {
 		var wg sync.WaitGroup
 		errs := make([]error, len(level))
-		for i, rc := range level {
-			r := h.resources[rc.ID()]
+		for i, r := range level {
 			if dep := h.failedDependency(r); dep != "" {
 				err := newError(sdk.KindUnavailable, ErrDependencyFailed, "not started: its dependency %s did not start", dep)
 				r.setFailed(StateBlocked, err)
@@ -199,7 +202,7 @@ func (h *Host) start(ctx context.Context) error {
 
 // failedDependency returns the first dependency of r that is not ready.
 func (h *Host) failedDependency(r *resource) string {
-	for _, dep := range r.cfg.Dependencies() {
+	for _, dep := range r.deps {
 		if d, ok := h.resources[dep]; ok && d.info().State != StateReady {
 			return dep
 		}
@@ -215,7 +218,7 @@ func (h *Host) watchLeases() {
 	var every time.Duration
 	var timed []*resource
 	for _, r := range h.order {
-		if t := r.cfg.Pool.LeaseTimeout; t > 0 {
+		if t := r.set.pool.LeaseTimeout; t > 0 {
 			timed = append(timed, r)
 			if every == 0 || t/4 < every {
 				every = t / 4
@@ -238,10 +241,10 @@ func (h *Host) sweepLeases(timed []*resource, now time.Time) {
 	for _, r := range timed {
 		for _, l := range r.overdue(now) {
 			held := now.Sub(l.acquired).Round(time.Millisecond)
-			attrs := []any{"resource", r.id, "held", held.String(), "lease_timeout", r.cfg.Pool.LeaseTimeout.String(),
+			attrs := []any{"resource", r.id, "held", held.String(), "lease_timeout", r.set.pool.LeaseTimeout.String(),
 				"tenant", l.owner.Tenant, "workflow", l.owner.Workflow, "step", l.owner.Step}
 			h.tel.m.inc(leaksOf, r)
-			if r.cfg.Pool.Reclaim && l.reclaim() {
+			if r.set.pool.Reclaim && l.reclaim() {
 				h.tel.m.inc(reclaimsOf, r)
 				h.log.Warn("lease held past lease_timeout reclaimed", attrs...)
 				continue
@@ -280,6 +283,13 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 		h.order = append(h.order, r)
 		h.secrets.Add(sensitiveValues(t.Config, rc.Config)...)
 	}
+	for _, level := range h.cfg.Levels() {
+		rs := make([]*resource, len(level))
+		for i, rc := range level {
+			rs[i] = h.resources[rc.ID()]
+		}
+		h.levels = append(h.levels, rs)
+	}
 	h.mu.Unlock()
 	vdiags := h.validateResources(ctx)
 	for _, d := range vdiags {
@@ -297,13 +307,14 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 // places the driver's complaints on the attributes they name.
 func (h *Host) validateResources(ctx context.Context) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	for _, r := range h.order {
-		if w := inertPoolSettings(r); w != nil {
+	for i, rc := range h.cfg.Resources {
+		r := h.order[i]
+		if w := inertPoolSettings(r, rc); w != nil {
 			diags = append(diags, w)
 		}
 		d, _, err := r.prov.driver()
 		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin not running", Detail: err.Error(), Subject: r.cfg.DeclRange.Ptr()})
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin not running", Detail: err.Error(), Subject: rc.DeclRange.Ptr()})
 			continue
 		}
 		v, ok := d.(sdk.ConfigValidator)
@@ -311,22 +322,22 @@ func (h *Host) validateResources(ctx context.Context) hcl.Diagnostics {
 			continue
 		}
 		cctx, cancel := timeoutContext(ctx, h.o.callTimeout)
-		err = v.ValidateConfig(cctx, sdk.ValidateRequest{Type: r.cfg.Type, Name: r.cfg.Name, Config: r.cfg.Config})
+		err = v.ValidateConfig(cctx, sdk.ValidateRequest{Type: rc.Type, Name: rc.Name, Config: rc.Config})
 		cancel()
 		if err == nil {
 			continue
 		}
-		attrs, _ := r.cfg.Body.JustAttributes()
+		attrs, _ := rc.Body.JustAttributes()
 		for _, e := range flatten(err) {
 			var ce *sdk.ConfigError
 			if !errors.As(e, &ce) {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError, Summary: "Invalid resource configuration",
-					Detail: h.secrets.String(fmt.Sprintf("Plugin %s refused %s: %v", r.prov.name, r.id, e)), Subject: r.cfg.DeclRange.Ptr(),
+					Detail: h.secrets.String(fmt.Sprintf("Plugin %s refused %s: %v", r.prov.name, r.id, e)), Subject: rc.DeclRange.Ptr(),
 				})
 				continue
 			}
-			subject := r.cfg.DeclRange.Ptr()
+			subject := rc.DeclRange.Ptr()
 			if a, ok := attrs[ce.Attribute]; ok {
 				subject = a.Expr.Range().Ptr()
 			}
@@ -449,9 +460,9 @@ func (h *Host) resourcesOf(p *provider) []*resource {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []*resource
-	for _, level := range h.cfg.Levels() {
-		for _, rc := range level {
-			if r, ok := h.resources[rc.ID()]; ok && r.prov == p {
+	for _, level := range h.levels {
+		for _, r := range level {
+			if r.prov == p {
 				out = append(out, r)
 			}
 		}
@@ -486,17 +497,14 @@ func (h *Host) markClosed() bool {
 // step is idempotent.
 func (h *Host) shutdown(ctx context.Context) error {
 	h.mu.Lock()
-	resources, cat := h.resources, h.catalog
+	levels, cat := h.levels, h.catalog
 	h.mu.Unlock()
 	var errs []error
-	levels := h.cfg.Levels()
 	for i := len(levels) - 1; i >= 0; i-- {
 		var wg sync.WaitGroup
 		lerrs := make([]error, len(levels[i]))
-		for j, rc := range levels[i] {
-			if r, ok := resources[rc.ID()]; ok {
-				wg.Go(func() { lerrs[j] = r.close(ctx) })
-			}
+		for j, r := range levels[i] {
+			wg.Go(func() { lerrs[j] = r.close(ctx) })
 		}
 		wg.Wait()
 		errs = append(errs, lerrs...)
@@ -693,8 +701,8 @@ func (h *Host) Ready() bool {
 
 // inertPoolSettings warns about pool settings that do nothing for the
 // resource's pooling mode.
-func inertPoolSettings(r *resource) *hcl.Diagnostic {
-	p := r.cfg.Pool
+func inertPoolSettings(r *resource, rc *config.Resource) *hcl.Diagnostic {
+	p := rc.Pool
 	var inert []string
 	set := func(name string, on bool) {
 		if on {
@@ -724,7 +732,7 @@ func inertPoolSettings(r *resource) *hcl.Diagnostic {
 		Severity: hcl.DiagWarning,
 		Summary:  "Pool settings with no effect",
 		Detail: fmt.Sprintf("Resource type %q pools its instances in %s mode, where these settings do nothing: %s. Remove them.",
-			r.cfg.Type, mode, strings.Join(inert, ", ")),
-		Subject: r.cfg.DeclRange.Ptr(),
+			rc.Type, mode, strings.Join(inert, ", ")),
+		Subject: rc.DeclRange.Ptr(),
 	}
 }

@@ -34,7 +34,7 @@ type poolLease interface {
 // newInstancePool builds the pool a resource's type asks for, with the
 // settings of its pool block, on the instances of res.
 func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
-	ps := effectivePool(r.cfg.Pool)
+	ps := effectivePool(r.set.pool)
 	closeInst := func(ctx context.Context, i sdk.Instance) {
 		if err := i.Close(ctx); err != nil {
 			r.logger().Debug("closing an instance failed", "error", err)

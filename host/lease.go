@@ -163,7 +163,7 @@ func (l *Lease) ended(op string) error {
 	switch {
 	case reclaimed:
 		err = newError(sdk.KindFailedPrecondition, ErrLeaseReclaimed,
-			"the lease was reclaimed after it was held past lease_timeout (%v); acquire a new one", l.r.cfg.Pool.LeaseTimeout)
+			"the lease was reclaimed after it was held past lease_timeout (%v); acquire a new one", l.r.set.pool.LeaseTimeout)
 	case released:
 		err = newError(sdk.KindFailedPrecondition, ErrLeaseReleased, "the lease was released")
 	default:

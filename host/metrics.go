@@ -118,9 +118,9 @@ func newMetrics(reg prometheus.Registerer, h *Host, version string, set config.M
 // type, or its type only), followed by extra.
 func (m *metrics) labels(r *resource, extra ...string) []string {
 	if m.perResource {
-		return append([]string{r.id, r.cfg.Type}, extra...)
+		return append([]string{r.id, r.typ()}, extra...)
 	}
-	return append([]string{r.cfg.Type}, extra...)
+	return append([]string{r.typ()}, extra...)
 }
 
 // poolName is the db_client_connection_pool_name of r's series: the
@@ -129,7 +129,7 @@ func (m *metrics) poolName(r *resource) string {
 	if m.perResource {
 		return r.id
 	}
-	return r.cfg.Type
+	return r.typ()
 }
 
 // hostVersion is the version of the module the running binary was built
@@ -218,7 +218,7 @@ func (m *metrics) addResource(r *resource) {
 	for _, c := range []*prometheus.CounterVec{m.retries, m.breakerFail, m.bulkheadFull, m.leaks, m.reclaims} {
 		c.WithLabelValues(m.labels(r)...)
 	}
-	if r.cfg.Resilience.CircuitBreaker != nil {
+	if r.set.res.CircuitBreaker != nil {
 		for _, s := range breakerStates {
 			m.transitions.WithLabelValues(m.labels(r, string(s))...)
 		}
@@ -344,11 +344,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range order {
 		var ps *poolSum
 		if c.perResource {
-			ps = &poolSum{labels: []string{r.id, r.cfg.Type}, pool: r.id}
+			ps = &poolSum{labels: []string{r.id, r.typ()}, pool: r.id}
 			sums = append(sums, ps)
-		} else if ps = byType[r.cfg.Type]; ps == nil {
-			ps = &poolSum{labels: []string{r.cfg.Type}, pool: r.cfg.Type}
-			byType[r.cfg.Type] = ps
+		} else if ps = byType[r.typ()]; ps == nil {
+			ps = &poolSum{labels: []string{r.typ()}, pool: r.typ()}
+			byType[r.typ()] = ps
 			sums = append(sums, ps)
 		}
 		r.addMetricState(ps)
@@ -398,7 +398,7 @@ func (r *resource) addMetricState(ps *poolSum) {
 	if pooling == "" {
 		pooling = sdk.PoolingShared
 	}
-	maxN, minN, idleMax := poolLimits(r.cfg.Pool, pooling)
+	maxN, minN, idleMax := poolLimits(r.set.pool, pooling)
 	r.mu.Lock()
 	var st pool.Stat
 	if r.pool != nil {

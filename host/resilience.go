@@ -66,6 +66,7 @@ func breakerState(s circuitbreaker.State) BreakerState {
 //
 // Retry is only for operations the plugin declared idempotent, and only
 // after an error of retryable kind. The caller's context bounds it all.
+// A nil *policies declares none: calls run as they are.
 type policies struct {
 	rid     string
 	cfg     *config.Resilience // the resource's, not copied
@@ -97,8 +98,13 @@ type policyHooks interface {
 	rejected(byBreaker bool)
 }
 
-// newPolicies builds the policies a resilience block declares.
+// newPolicies builds the policies a resilience block declares, or returns
+// nil for a block that declares none: a nil *policies runs calls as they
+// are, and most resources need nothing more.
 func newPolicies(rid string, cfg *config.Resilience, secrets *redact.Set, hooks policyHooks) *policies {
+	if cfg.Timeout <= 0 && cfg.AttemptTimeout <= 0 && cfg.Retry == nil && cfg.CircuitBreaker == nil && cfg.Bulkhead == nil {
+		return nil
+	}
 	p := &policies{rid: rid, cfg: cfg, secrets: secrets, hooks: hooks}
 	var inner []failsafe.Policy[any] // below retry, outermost first
 	if cb := cfg.CircuitBreaker; cb != nil {
@@ -203,9 +209,12 @@ func (p *policies) buildBreaker(c config.CircuitBreaker) circuitbreaker.CircuitB
 // run performs a call under the policies. attempt is called once per
 // attempt with the attempt's context; idempotent allows retries.
 func (p *policies) run(ctx context.Context, idempotent bool, attempt func(context.Context) (any, error)) (any, error) {
-	ex := p.once
-	if idempotent && p.retrying != nil {
-		ex = p.retrying
+	var ex failsafe.Executor[any]
+	if p != nil {
+		ex = p.once
+		if idempotent && p.retrying != nil {
+			ex = p.retrying
+		}
 	}
 	if ex == nil {
 		v, err := attempt(ctx)
@@ -285,6 +294,9 @@ func (p *policies) attemptTimedOut(attempt int) error {
 // is all that applies to a stream: it cannot be retried, and only the
 // caller's context bounds it. Call done with the call's outcome.
 func (p *policies) admit(ctx context.Context) (done func(error), err error) {
+	if p == nil {
+		return func(error) {}, nil
+	}
 	if p.breaker != nil && !p.breaker.TryAcquirePermit() {
 		return nil, p.explain(ctx, circuitbreaker.ErrOpen, nil, 0, 0)
 	}
@@ -335,7 +347,7 @@ func (p *policies) maxWait() time.Duration {
 // row stream that broke, say) against the breaker. ctx is the caller's:
 // a stream its own context ended is not counted.
 func (p *policies) record(ctx context.Context, err error) {
-	if ctx.Err() != nil {
+	if p == nil || ctx.Err() != nil {
 		return
 	}
 	if p.breaker != nil && p.breakerFailure(err) {
@@ -419,6 +431,9 @@ type ResilienceInfo struct {
 }
 
 func (p *policies) info() ResilienceInfo {
+	if p == nil {
+		return ResilienceInfo{}
+	}
 	p.mu.Lock()
 	ri := ResilienceInfo{Retries: p.retries, Rejected: p.rejected}
 	p.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,8 +39,15 @@ const closeGrace = 5 * time.Second
 // resource is one configured resource, its pool of instances and the
 // leases out on it.
 type resource struct {
-	id  string
-	cfg *config.Resource
+	id string // "type.name"; typ and name are its two parts
+	// config is the driver's configuration (JSON), set is the block's pool
+	// and resilience settings, deps the ids of its dependencies (nil when
+	// none): copied out of the config.Resource, so that the host keeps
+	// nothing of the parsed configuration once started. config and set
+	// are shared by the resources that have the same.
+	config json.RawMessage
+	set    *settings
+	deps   []string
 	// rtype is the type with the operations the host adds (sql); shared
 	// by every resource of the type, never changed.
 	rtype *sdk.ResourceType
@@ -50,8 +58,8 @@ type resource struct {
 	// there is something to say, so that an idle resource keeps no
 	// handler of its own.
 	hostLog *slog.Logger
-	pol     *policies
-	health  *health
+	pol     *policies // nil when the resource declares no resilience policy
+	health  health
 	// secrets masks sensitive values in what the resource reports about
 	// itself: its error, its health reasons.
 	secrets *redact.Set
@@ -85,15 +93,79 @@ type resourceTypes struct {
 
 // sharedInfo holds the immutable data that resources alike share, so
 // that a thousand resources of one type keep one copy of it: their type,
-// their endpoint, their health settings.
+// their endpoint, their configuration, their settings.
 type sharedInfo struct {
 	types     map[string]resourceTypes
 	endpoints map[endpoint]*endpoint
 	health    map[healthSettings]*healthSettings
+	settings  map[settingsKey]*settings
+	configs   map[string]json.RawMessage
 }
 
 func newSharedInfo() *sharedInfo {
-	return &sharedInfo{types: map[string]resourceTypes{}, endpoints: map[endpoint]*endpoint{}, health: map[healthSettings]*healthSettings{}}
+	return &sharedInfo{
+		types: map[string]resourceTypes{}, endpoints: map[endpoint]*endpoint{}, health: map[healthSettings]*healthSettings{},
+		settings: map[settingsKey]*settings{}, configs: map[string]json.RawMessage{},
+	}
+}
+
+// settings are a resource block's pool and resilience blocks.
+type settings struct {
+	pool config.Pool
+	// res is the resilience block; its pointers point into key.
+	res config.Resilience
+	key settingsKey
+}
+
+// settingsKey is settings as a comparable value: the resilience block's
+// optional blocks by value, with whether each is set.
+type settingsKey struct {
+	pool                    config.Pool
+	timeout, attemptTimeout time.Duration
+	retry                   config.Retry
+	breaker                 config.CircuitBreaker
+	bulkhead                config.Bulkhead
+	hasRetry, hasBreaker    bool
+	hasBulkhead             bool
+}
+
+func (si *sharedInfo) settingsOf(r *config.Resource) *settings {
+	rs := r.Resilience
+	k := settingsKey{pool: r.Pool, timeout: rs.Timeout, attemptTimeout: rs.AttemptTimeout}
+	if rs.Retry != nil {
+		k.retry, k.hasRetry = *rs.Retry, true
+	}
+	if rs.CircuitBreaker != nil {
+		k.breaker, k.hasBreaker = *rs.CircuitBreaker, true
+	}
+	if rs.Bulkhead != nil {
+		k.bulkhead, k.hasBulkhead = *rs.Bulkhead, true
+	}
+	if s, ok := si.settings[k]; ok {
+		return s
+	}
+	s := &settings{pool: k.pool, key: k}
+	s.res = config.Resilience{Timeout: k.timeout, AttemptTimeout: k.attemptTimeout}
+	if k.hasRetry {
+		s.res.Retry = &s.key.retry
+	}
+	if k.hasBreaker {
+		s.res.CircuitBreaker = &s.key.breaker
+	}
+	if k.hasBulkhead {
+		s.res.Bulkhead = &s.key.bulkhead
+	}
+	si.settings[k] = s
+	return s
+}
+
+// config returns c, or an equal configuration kept before.
+func (si *sharedInfo) config(c json.RawMessage) json.RawMessage {
+	if kept, ok := si.configs[string(c)]; ok {
+		return kept
+	}
+	si.configs[string(c)] = c
+	return c
 }
 
 func (si *sharedInfo) typesOf(t sdk.ResourceType) resourceTypes {
@@ -126,19 +198,29 @@ func (si *sharedInfo) healthSettings(h config.Health) *healthSettings {
 func newResource(r *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, log *slog.Logger, secrets *redact.Set, tel *telemetry) *resource {
 	types := si.typesOf(t)
 	res := &resource{
-		id: r.ID(), cfg: r, rtype: types.rtype, pluginType: types.pluginType, prov: p, secrets: secrets,
+		id: r.ID(), config: si.config(r.Config), set: si.settingsOf(r),
+		rtype: types.rtype, pluginType: types.pluginType, prov: p, secrets: secrets,
 		tel: tel, endpoint: si.endpoint(endpointOf(p.info.Name, r.Config)),
 		hostLog: log,
 		state:   StatePending,
 	}
-	res.health = newHealth(si.healthSettings(r.Health), res.logger)
-	res.pol = newPolicies(res.id, &r.Resilience, secrets, res)
+	if deps := r.Dependencies(); len(deps) > 0 {
+		res.deps = deps
+	}
+	res.health.init(si.healthSettings(r.Health), res)
+	res.pol = newPolicies(res.id, &res.set.res, secrets, res)
 	return res
 }
 
+// typ is the resource's type, the first part of its id.
+func (r *resource) typ() string { return r.id[:strings.IndexByte(r.id, '.')] }
+
+// name is the resource's name, the second part of its id.
+func (r *resource) name() string { return r.id[strings.IndexByte(r.id, '.')+1:] }
+
 // logger returns the host's logger with the resource's attributes.
 func (r *resource) logger() *slog.Logger {
-	return r.hostLog.With("resource", r.id, "type", r.cfg.Type)
+	return r.hostLog.With("resource", r.id, "type", r.typ())
 }
 
 // retried, rejected and breakerChanged are the resource's policyHooks.
@@ -211,7 +293,7 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := d.Configure(ctx, sdk.ConfigureRequest{Type: r.cfg.Type, Name: r.cfg.Name, Config: r.cfg.Config})
+	res, err := d.Configure(ctx, sdk.ConfigureRequest{Type: r.typ(), Name: r.name(), Config: r.config})
 	if err != nil {
 		return err
 	}
@@ -428,7 +510,7 @@ drain:
 // overdue returns the leases held past the resource's lease timeout that
 // have not been reported yet, marking them reported.
 func (r *resource) overdue(now time.Time) []*Lease {
-	limit := r.cfg.Pool.LeaseTimeout
+	limit := r.set.pool.LeaseTimeout
 	if limit <= 0 {
 		return nil
 	}
@@ -569,14 +651,11 @@ func (r *resource) info() ResourceInfo {
 		pooling = sdk.PoolingShared
 	}
 	ri := ResourceInfo{
-		ID: r.id, Type: r.cfg.Type, Name: r.cfg.Name, Plugin: r.prov.name, State: r.state,
+		ID: r.id, Type: r.typ(), Name: r.name(), Plugin: r.prov.name, State: r.state,
 		Pooling: pooling, Capabilities: append([]string{}, r.rtype.Capabilities...),
-		DependsOn:  r.cfg.Dependencies(),
+		DependsOn:  append([]string{}, r.deps...),
 		Operations: OperationInfos(r.rtype.Operations),
-		Pool:       PoolInfo{Mode: pooling, Settings: poolSettings(r.cfg.Pool, pooling), Leases: []LeaseInfo{}},
-	}
-	if ri.DependsOn == nil {
-		ri.DependsOn = []string{}
+		Pool:       PoolInfo{Mode: pooling, Settings: poolSettings(r.set.pool, pooling), Leases: []LeaseInfo{}},
 	}
 	if r.pool != nil {
 		ri.Pool.Stat = r.pool.stat()

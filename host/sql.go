@@ -24,7 +24,7 @@ func (l *Lease) sqlInstance(op string) (sdk.SQLInstance, error) {
 	}
 	si, ok := l.inst.(sdk.SQLInstance)
 	if !ok || !slices.Contains(l.r.rtype.Capabilities, sdk.CapabilitySQL) {
-		return nil, &CallError{Resource: l.r.id, Operation: op, Err: sdk.Errorf(sdk.KindInvalidArgument, "resource type %q has no sql capability", l.r.cfg.Type)}
+		return nil, &CallError{Resource: l.r.id, Operation: op, Err: sdk.Errorf(sdk.KindInvalidArgument, "resource type %q has no sql capability", l.r.typ())}
 	}
 	return si, nil
 }

@@ -193,7 +193,7 @@ func (r *resource) startSpan(ctx context.Context, name, op string, owner Owner) 
 		attribute.String("db.system.name", r.endpoint.dbSystem),
 		attribute.String("db.operation.name", op),
 		attribute.String("nebula.resource", r.id),
-		attribute.String("nebula.resource.type", r.cfg.Type),
+		attribute.String("nebula.resource.type", r.typ()),
 	}
 	if r.endpoint.namespace != "" {
 		attrs = append(attrs, attribute.String("db.namespace", r.endpoint.namespace))

@@ -174,10 +174,14 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		printHostError(stderr, cfg, err)
 		return exitLocal
 	}
+	// The host copied what it needs: from here on the parsed
+	// configuration is garbage, a thousand resources' worth of it.
+	shutdownTimeout := cfg.Host.ShutdownTimeout
+	cfg = nil
 	srv := admin.New(h, acfg)
 	if err := srv.Start(); err != nil {
 		fmt.Fprintf(stderr, "nebula-host: %v\n", err)
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Host.ShutdownTimeout)
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
 		_ = h.Close(shutdownCtx)
 		return exitLocal
@@ -191,8 +195,8 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 
 	<-ctx.Done()
 	stop()
-	log.Info("shutting down", "timeout", cfg.Host.ShutdownTimeout.String())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Host.ShutdownTimeout)
+	log.Info("shutting down", "timeout", shutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	code := exitOK
 	if err := srv.Shutdown(shutdownCtx); err != nil {
