@@ -140,11 +140,11 @@ type health struct {
 	mu          sync.Mutex
 	state       HealthState
 	reason      string
-	since       time.Time
+	since       int64 // Unix nanoseconds
 	fails       int
 	passes      int
 	probes      int // recovery probes since the quarantine began, for backoff
-	lastCheck   time.Time
+	lastCheck   int64 // Unix nanoseconds; 0 before the first check
 	lastLatency time.Duration
 	lastErr     string
 	history     []event
@@ -156,7 +156,7 @@ type logSource interface{ logger() *slog.Logger }
 // init makes h a state machine in state starting. A health is part of
 // its resource, not allocated on its own.
 func (h *health) init(set *healthSettings, log logSource) {
-	h.set, h.log, h.state, h.since = set, log, HealthStarting, time.Now()
+	h.set, h.log, h.state, h.since = set, log, HealthStarting, time.Now().UnixNano()
 }
 
 // event is a HealthEvent as the history keeps it, in 32 bytes rather than
@@ -182,8 +182,16 @@ func stateIndex(s string) uint8 {
 	return uint8(len(eventStates) - 1)
 }
 
-func newEvent(at time.Time, breaker bool, from, to, reason string) event {
-	return event{at: at.UnixNano(), reason: reason, breaker: breaker, from: stateIndex(from), to: stateIndex(to)}
+func newEvent(at int64, breaker bool, from, to, reason string) event {
+	return event{at: at, reason: reason, breaker: breaker, from: stateIndex(from), to: stateIndex(to)}
+}
+
+// unixTime is the time of n Unix nanoseconds, the zero time for 0.
+func unixTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 // public is e as reports show it.
@@ -222,7 +230,7 @@ func (h *health) moveLocked(to HealthState, reason string) {
 	if to == from {
 		return // same state, new reason: not a transition
 	}
-	h.since = time.Now()
+	h.since = time.Now().UnixNano()
 	h.recordLocked(newEvent(h.since, false, string(from), string(to), reason))
 	level := slog.LevelInfo
 	if to.severity() > from.severity() {
@@ -235,7 +243,7 @@ func (h *health) moveLocked(to HealthState, reason string) {
 func (h *health) breakerChanged(from, to BreakerState, reason string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.recordLocked(newEvent(time.Now(), true, string(from), string(to), reason))
+	h.recordLocked(newEvent(time.Now().UnixNano(), true, string(from), string(to), reason))
 }
 
 // reset starts the state machine over, after the resource was configured
@@ -267,7 +275,7 @@ func (h *health) observe(err error, latency time.Duration, dep string) (from, to
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	from = h.state
-	h.lastCheck, h.lastLatency, h.lastErr = time.Now(), latency, ""
+	h.lastCheck, h.lastLatency, h.lastErr = time.Now().UnixNano(), latency, ""
 	if err != nil {
 		h.lastErr = err.Error()
 		h.fails++
@@ -358,9 +366,9 @@ func (h *health) report() ResourceHealth {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return ResourceHealth{
-		State: h.state, Reason: h.reason, Since: h.since, Quarantined: h.state.quarantined(),
+		State: h.state, Reason: h.reason, Since: time.Unix(0, h.since), Quarantined: h.state.quarantined(),
 		ConsecutiveFailures: h.fails, ConsecutivePasses: h.passes,
-		LastCheck: h.lastCheck, LastLatency: h.lastLatency, LastError: h.lastErr,
+		LastCheck: unixTime(h.lastCheck), LastLatency: h.lastLatency, LastError: h.lastErr,
 		History: h.historyLocked(),
 	}
 }
@@ -372,12 +380,15 @@ func (h *health) report() ResourceHealth {
 // backoff) plus jitter after the last one ended. They run until Close.
 func (h *Host) watchHealth() {
 	for _, r := range h.order {
-		first := rand.N(min(r.health.set.interval, time.Second)) + 1
-		h.sched.add(first, false, func() time.Duration {
-			h.healthTick(r)
-			return r.health.next(time.Now())
-		})
+		h.sched.schedule(&r.check, rand.N(min(r.health.set.interval, time.Second))+1)
 	}
+}
+
+// run is the task of r's health check job: one healthTick, then the
+// delay until the next.
+func (r *resource) run() time.Duration {
+	r.host.healthTick(r)
+	return r.health.next(time.Now())
 }
 
 // healthTick runs one check of r, or one attempt to bring back a resource
@@ -493,9 +504,9 @@ func (h *Host) Health() HealthReport {
 func (r *resource) healthReport() ResourceHealth {
 	rh := r.health.report()
 	rh.ID, rh.Type = r.id, r.typ()
-	rh.Reason, rh.LastError = r.secrets.String(rh.Reason), r.secrets.String(rh.LastError)
+	rh.Reason, rh.LastError = r.host.secrets.String(rh.Reason), r.host.secrets.String(rh.LastError)
 	for i := range rh.History {
-		rh.History[i].Reason = r.secrets.String(rh.History[i].Reason)
+		rh.History[i].Reason = r.host.secrets.String(rh.History[i].Reason)
 	}
 	rh.Breaker = r.pol.info().Breaker
 	r.mu.Lock()
@@ -509,7 +520,7 @@ func (r *resource) healthReport() ResourceHealth {
 		rh.State, rh.Quarantined = HealthUnhealthy, true
 		rh.Reason = string(state)
 		if why != "" {
-			rh.Reason += ": " + r.secrets.String(why)
+			rh.Reason += ": " + r.host.secrets.String(why)
 		}
 	}
 	return rh

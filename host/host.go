@@ -277,7 +277,7 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 	for _, rc := range h.cfg.Resources {
 		p := cat.types[rc.Type]
 		t, _ := p.info.Type(rc.Type)
-		r := newResource(rc, t, si, p, h.log, h.secrets, h.tel)
+		r := newResource(rc, t, si, p, h)
 		h.tel.m.addResource(r)
 		h.resources[r.id] = r
 		h.order = append(h.order, r)

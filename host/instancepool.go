@@ -47,7 +47,7 @@ func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
 		began := time.Now()
 		i, err := res.Open(ctx)
 		if err == nil {
-			r.tel.m.observeCreate(r, time.Since(began))
+			r.host.tel.m.observeCreate(r, time.Since(began))
 		}
 		return i, err
 	}

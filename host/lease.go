@@ -114,7 +114,7 @@ func (l *Lease) Release() {
 	l.released = true
 	broken := l.broken
 	l.mu.Unlock()
-	l.r.tel.m.observeUse(l.r, time.Since(l.acquired))
+	l.r.host.tel.m.observeUse(l.r, time.Since(l.acquired))
 	if broken {
 		l.pl.destroy()
 	} else {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host/pool"
-	"github.com/nebula-resource/nebula-resource/host/redact"
 	"github.com/nebula-resource/nebula-resource/host/supervisor"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -54,16 +53,16 @@ type resource struct {
 	// pluginType is the type as the plugin described it; shared too.
 	pluginType *sdk.ResourceType
 	prov       *provider
-	// hostLog is the host's logger; logger adds the resource to it when
-	// there is something to say, so that an idle resource keeps no
-	// handler of its own.
-	hostLog *slog.Logger
-	pol     *policies // nil when the resource declares no resilience policy
-	health  health
-	// secrets masks sensitive values in what the resource reports about
-	// itself: its error, its health reasons.
-	secrets *redact.Set
-	tel     *telemetry
+	// host gives the resource the host's logger (to which logger adds
+	// the resource when there is something to say, so that an idle
+	// resource keeps no handler of its own), its secrets (masked in what
+	// the resource reports about itself) and its telemetry.
+	host   *Host
+	pol    *policies // nil when the resource declares no resilience policy
+	health health
+	// check is the job of the resource's health checks on the host's
+	// scheduler.
+	check job
 	// endpoint is what the semantic conventions say of the backend;
 	// shared by the resources of the same backend.
 	endpoint *endpoint
@@ -195,20 +194,20 @@ func (si *sharedInfo) healthSettings(h config.Health) *healthSettings {
 	return &s
 }
 
-func newResource(r *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, log *slog.Logger, secrets *redact.Set, tel *telemetry) *resource {
+func newResource(r *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, h *Host) *resource {
 	types := si.typesOf(t)
 	res := &resource{
 		id: r.ID(), config: si.config(r.Config), set: si.settingsOf(r),
-		rtype: types.rtype, pluginType: types.pluginType, prov: p, secrets: secrets,
-		tel: tel, endpoint: si.endpoint(endpointOf(p.info.Name, r.Config)),
-		hostLog: log,
-		state:   StatePending,
+		rtype: types.rtype, pluginType: types.pluginType, prov: p, host: h,
+		endpoint: si.endpoint(endpointOf(p.info.Name, r.Config)),
+		state:    StatePending,
 	}
 	if deps := r.Dependencies(); len(deps) > 0 {
 		res.deps = deps
 	}
 	res.health.init(si.healthSettings(r.Health), res)
-	res.pol = newPolicies(res.id, &res.set.res, secrets, res)
+	res.pol = newPolicies(res.id, &res.set.res, h.secrets, res)
+	res.check.task = res
 	return res
 }
 
@@ -220,17 +219,17 @@ func (r *resource) name() string { return r.id[strings.IndexByte(r.id, '.')+1:] 
 
 // logger returns the host's logger with the resource's attributes.
 func (r *resource) logger() *slog.Logger {
-	return r.hostLog.With("resource", r.id, "type", r.typ())
+	return r.host.log.With("resource", r.id, "type", r.typ())
 }
 
 // retried, rejected and breakerChanged are the resource's policyHooks.
-func (r *resource) retried() { r.tel.m.inc(retriesOf, r) }
+func (r *resource) retried() { r.host.tel.m.inc(retriesOf, r) }
 
 func (r *resource) rejected(byBreaker bool) {
 	if byBreaker {
-		r.tel.m.inc(breakerRejectOf, r)
+		r.host.tel.m.inc(breakerRejectOf, r)
 	} else {
-		r.tel.m.inc(bulkheadRejectOf, r)
+		r.host.tel.m.inc(bulkheadRejectOf, r)
 	}
 }
 
@@ -242,7 +241,7 @@ func (r *resource) breakerChanged(from, to BreakerState, reason string) {
 	}
 	r.logger().Log(context.Background(), level, "circuit breaker "+string(to), "from", string(from), "reason", reason)
 	r.health.breakerChanged(from, to, reason)
-	r.tel.m.inc(transitionsOf, r, string(to))
+	r.host.tel.m.inc(transitionsOf, r, string(to))
 }
 
 func (r *resource) notifyLocked() {
@@ -284,7 +283,7 @@ func (r *resource) setFailed(state ResourceState, err error) {
 	}
 	r.mu.Unlock()
 	if !closed {
-		r.health.notRunning(r.secrets.String(fmt.Sprintf("%s: %v", state, err)))
+		r.health.notRunning(r.host.secrets.String(fmt.Sprintf("%s: %v", state, err)))
 	}
 }
 
@@ -360,7 +359,7 @@ func (r *resource) acquire(ctx context.Context, h *Host, owner Owner) (*Lease, e
 	ctx, span := r.startSpan(ctx, "acquire "+r.id, "acquire", owner)
 	began := time.Now()
 	l, err := r.acquireLease(ctx, h, owner)
-	r.tel.m.observeAcquire(r, time.Since(began))
+	r.host.tel.m.observeAcquire(r, time.Since(began))
 	endSpan(span, err)
 	return l, err
 }
@@ -668,7 +667,7 @@ func (r *resource) info() ResourceInfo {
 	}
 	slices.SortFunc(ri.Pool.Leases, func(a, b LeaseInfo) int { return cmp.Compare(b.Held, a.Held) })
 	if r.state != StateReady {
-		ri.Error = r.secrets.String(r.reasonLocked())
+		ri.Error = r.host.secrets.String(r.reasonLocked())
 	}
 	return ri
 }

@@ -30,13 +30,24 @@ type scheduler struct {
 	jobs jobHeap
 }
 
-// job is one recurring piece of work. run does it once and returns the
-// delay until its next run.
+// job is one recurring piece of work: its task's run does it once and
+// returns the delay until its next run. A resource's health check job is
+// part of the resource, so that scheduling it allocates nothing.
 type job struct {
 	due    time.Time
-	run    func() time.Duration
+	task   task
 	inline bool // short and without I/O: runs on the scheduler's goroutine
 }
+
+// task is the work of a job.
+type task interface {
+	run() time.Duration
+}
+
+// taskFunc is a task that is a function.
+type taskFunc func() time.Duration
+
+func (f taskFunc) run() time.Duration { return f() }
 
 func newScheduler(wg *sync.WaitGroup) *scheduler {
 	return &scheduler{wg: wg, slots: make(chan struct{}, maxConcurrentChecks), wake: make(chan struct{}, 1)}
@@ -44,7 +55,13 @@ func newScheduler(wg *sync.WaitGroup) *scheduler {
 
 // add schedules run first after delay.
 func (s *scheduler) add(delay time.Duration, inline bool, run func() time.Duration) {
-	s.push(&job{due: time.Now().Add(delay), run: run, inline: inline})
+	s.push(&job{due: time.Now().Add(delay), task: taskFunc(run), inline: inline})
+}
+
+// schedule schedules j, whose task is set, first after delay.
+func (s *scheduler) schedule(j *job, delay time.Duration) {
+	j.due = time.Now().Add(delay)
+	s.push(j)
 }
 
 func (s *scheduler) push(j *job) {
@@ -90,7 +107,7 @@ func (s *scheduler) loop(ctx context.Context) {
 			continue
 		}
 		if next.inline {
-			next.due = time.Now().Add(next.run())
+			next.due = time.Now().Add(next.task.run())
 			s.push(next)
 			continue
 		}
@@ -102,7 +119,7 @@ func (s *scheduler) loop(ctx context.Context) {
 		s.wg.Add(1)
 		go func(j *job) {
 			defer s.wg.Done()
-			d := j.run()
+			d := j.task.run()
 			<-s.slots
 			if ctx.Err() == nil {
 				j.due = time.Now().Add(d)
