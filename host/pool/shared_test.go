@@ -3,6 +3,7 @@ package pool_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,12 +11,25 @@ import (
 	"github.com/nebula-resource/nebula-resource/host/pool"
 )
 
+// sharedBackend is a backend as the Opener of a shared pool.
+type sharedBackend struct{ *backend }
+
+func (sharedBackend) Name() string          { return "test.shared" }
+func (sharedBackend) OnError(string, error) {}
+
 func newShared(t *testing.T, b *backend, replicas int, sel pool.Selection) *pool.Shared[*inst] {
 	t.Helper()
-	s, err := pool.NewShared(pool.SharedConfig[*inst]{
-		Name: "test.shared", Open: b.Open, Close: b.Close, Replicas: replicas, Selection: sel,
+	return newSharedWith(t, b, pool.SharedConfig{
+		Replicas: replicas, Selection: sel,
 		MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
 	})
+}
+
+// newSharedWith returns a warm shared pool of cfg, closed by the test's
+// cleanup.
+func newSharedWith(t *testing.T, b *backend, cfg pool.SharedConfig) *pool.Shared[*inst] {
+	t.Helper()
+	s, err := pool.NewShared[*inst](sharedBackend{b}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,9 +139,30 @@ func TestSharedLeastLoadedAvoidsTheBusyReplica(t *testing.T) {
 	}
 }
 
+func TestNewSharedChecksItsConfig(t *testing.T) {
+	b := sharedBackend{newBackend()}
+	for _, c := range []struct {
+		o    pool.Opener[*inst]
+		cfg  pool.SharedConfig
+		want string
+	}{
+		{nil, pool.SharedConfig{}, "needs an Opener"},
+		{b, pool.SharedConfig{Replicas: -1}, "pool test.shared: replicas must not be negative"},
+		{b, pool.SharedConfig{Selection: "random"}, `pool test.shared: unknown selection "random"`},
+		{b, pool.SharedConfig{Replicas: 3, Selection: "random"}, `pool test.shared: unknown selection "random"`},
+	} {
+		if _, err := pool.NewShared(c.o, c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewShared(%+v): %v, want an error with %q", c.cfg, err, c.want)
+		}
+	}
+}
+
+// TestSharedReplacesABrokenReplica runs with the default settings, which a
+// pool of one replica keeps none of, and counts every replica from its
+// open to its close.
 func TestSharedReplacesABrokenReplica(t *testing.T) {
 	b := newBackend()
-	s := newShared(t, b, 1, pool.RoundRobin)
+	s := newSharedWith(t, b, pool.SharedConfig{})
 	l, _ := s.Acquire(context.Background())
 	broken := l.Value()
 	l.Destroy()
@@ -137,8 +172,62 @@ func TestSharedReplacesABrokenReplica(t *testing.T) {
 		t.Fatalf("got %v %v", l, err)
 	}
 	l.Release()
-	if st := s.Stat(); st.DestroyedBroken != 1 || st.Created != 2 {
+	if st := s.Stat(); st.DestroyedBroken != 1 || st.Created != 2 || st.Constructing != 0 {
 		t.Fatalf("stat %+v", st)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stat(); st.Total != 0 || st.Created != 2 || st.DestroyedBroken != 1 || st.DestroyedClosed != 1 || st.Constructing != 0 {
+		t.Fatalf("after Close: %+v", st)
+	}
+	if b.open.Load() != 0 {
+		t.Fatal("replicas left open")
+	}
+}
+
+// TestSharedWarmLeavesAReplicaBeingReopenedToItsReopen: Warm opens the
+// replicas never opened, not one a broken lease left to the background
+// reopen, which would then open a second value for it.
+func TestSharedWarmLeavesAReplicaBeingReopenedToItsReopen(t *testing.T) {
+	b := newBackend()
+	s := newShared(t, b, 2, pool.RoundRobin)
+	b.failOpen.Store(true)
+	l, _ := s.Acquire(context.Background())
+	l.Destroy()
+	if st := s.Stat(); st.Total != 1 || st.Constructing != 1 {
+		t.Fatalf("after Destroy: %+v", st)
+	}
+	if err := s.Warm(context.Background()); err != nil {
+		t.Fatalf("Warm tried to open the replica being reopened: %v", err)
+	}
+	b.failOpen.Store(false)
+	waitFor(t, func() bool { return s.Stat().Total == 2 })
+	if st := s.Stat(); st.Created != 3 || st.Constructing != 0 || b.open.Load() != 2 {
+		t.Fatalf("after the reopen: %+v, %d open", st, b.open.Load())
+	}
+}
+
+// TestSharedCloseStopsAReopenThatKeepsFailing: Close cancels a reopen
+// waiting out its backoff, joins it, and the replica no longer counts as
+// being reopened.
+func TestSharedCloseStopsAReopenThatKeepsFailing(t *testing.T) {
+	b := newBackend()
+	s := newSharedWith(t, b, pool.SharedConfig{MinBackoff: time.Hour})
+	b.failOpen.Store(true)
+	l, _ := s.Acquire(context.Background())
+	l.Destroy()
+	waitFor(t, func() bool { return b.closes.Load() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stat(); st.Constructing != 0 || st.Created != 1 || st.DestroyedBroken != 1 || st.DestroyedClosed != 0 {
+		t.Fatalf("after Close: %+v", st)
+	}
+	if err := s.Warm(context.Background()); !errors.Is(err, pool.ErrClosed) {
+		t.Fatalf("Warm after Close: %v", err)
 	}
 }
 
