@@ -143,7 +143,7 @@ type health struct {
 	since       int64 // Unix nanoseconds
 	fails       int
 	passes      int
-	probes      int // recovery probes since the quarantine began, for backoff
+	probes      int   // recovery probes since the quarantine began, for backoff
 	lastCheck   int64 // Unix nanoseconds; 0 before the first check
 	lastLatency time.Duration
 	lastErr     string

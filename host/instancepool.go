@@ -35,30 +35,15 @@ type poolLease interface {
 // settings of its pool block, on the instances of res.
 func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
 	ps := effectivePool(r.set.pool)
-	closeInst := func(ctx context.Context, i sdk.Instance) {
-		if err := i.Close(ctx); err != nil {
-			r.logger().Debug("closing an instance failed", "error", err)
-		}
-	}
-	onError := func(op string, err error) {
-		r.logger().Warn("pool "+op+" failed", "error", err)
-	}
-	open := func(ctx context.Context) (sdk.Instance, error) {
-		began := time.Now()
-		i, err := res.Open(ctx)
-		if err == nil {
-			r.host.tel.m.observeCreate(r, time.Since(began))
-		}
-		return i, err
-	}
+	o := &instanceOpener{r: r, res: res}
 	if r.rtype.Pooling == sdk.PoolingExclusive {
 		p, err := pool.New(pool.Config[sdk.Instance]{
 			Name:              r.id,
-			Open:              open,
-			Close:             closeInst,
+			Open:              o.Open,
+			Close:             o.Close,
 			Check:             func(ctx context.Context, i sdk.Instance) error { return i.Check(ctx) },
 			Reset:             resetInstance,
-			OnError:           onError,
+			OnError:           o.OnError,
 			MinSize:           ps.MinSize,
 			MaxSize:           ps.MaxSize,
 			MaxIdle:           ps.MaxIdle,
@@ -74,11 +59,7 @@ func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
 		}
 		return exclusivePool{p}, nil
 	}
-	s, err := pool.NewShared(pool.SharedConfig[sdk.Instance]{
-		Name:      r.id,
-		Open:      open,
-		Close:     closeInst,
-		OnError:   onError,
+	s, err := pool.NewShared[sdk.Instance](o, pool.SharedConfig{
 		Replicas:  ps.Replicas,
 		Selection: pool.Selection(ps.Selection),
 	})
@@ -86,6 +67,41 @@ func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
 		return nil, err
 	}
 	return sharedPool{s}, nil
+}
+
+// instanceOpener opens and closes a resource's instances on res, the
+// sdk.Resource of one plugin generation: a shared pool's pool.Opener, in
+// one small allocation where a closure per callback would take three, and
+// the source of an exclusive pool's callbacks.
+type instanceOpener struct {
+	r   *resource
+	res sdk.Resource
+}
+
+// Name names the pool after the resource.
+func (o *instanceOpener) Name() string { return o.r.id }
+
+// Open opens an instance and records how long it took.
+func (o *instanceOpener) Open(ctx context.Context) (sdk.Instance, error) {
+	began := time.Now()
+	i, err := o.res.Open(ctx)
+	if err == nil {
+		o.r.host.tel.m.observeCreate(o.r, time.Since(began))
+	}
+	return i, err
+}
+
+// Close closes an instance; a failure is only logged, at debug level.
+func (o *instanceOpener) Close(ctx context.Context, i sdk.Instance) {
+	if err := i.Close(ctx); err != nil {
+		o.r.logger().Debug("closing an instance failed", "error", err)
+	}
+}
+
+// OnError logs a failure of the pool's own: a background open, reset or
+// check.
+func (o *instanceOpener) OnError(op string, err error) {
+	o.r.logger().Warn("pool "+op+" failed", "error", err)
 }
 
 // effectivePool fills what the pool package cannot know: an unset

@@ -25,17 +25,24 @@ const (
 	LeastLoaded Selection = "least_loaded"
 )
 
+// Opener opens, closes and names the replicas of a Shared pool. One value
+// serves the whole pool, which calls its methods from any goroutine.
+type Opener[T any] interface {
+	// Name names the pool in errors, for example "redis.cache".
+	Name() string
+	// Open opens a replica.
+	Open(ctx context.Context) (T, error)
+	// Close closes a replica that Open returned, once. A replica that
+	// needs no closing has an empty Close.
+	Close(ctx context.Context, v T)
+	// OnError hears of the failures no caller sees: op is "open" for a
+	// background reopen of a broken replica.
+	OnError(op string, err error)
+}
+
 // SharedConfig configures a Shared pool. Each field's zero value means the
 // default it documents.
-type SharedConfig[T any] struct {
-	// Name names the pool in errors.
-	Name string
-	// Open opens a replica. Required.
-	Open func(ctx context.Context) (T, error)
-	// Close closes a replica. Nil means replicas need no closing.
-	Close func(ctx context.Context, v T)
-	// OnError, when set, hears of failed background reopens.
-	OnError func(op string, err error)
+type SharedConfig struct {
 	// Replicas is how many instances the pool keeps. Default 1.
 	Replicas int
 	// Selection picks a replica per lease. Default RoundRobin.
@@ -52,118 +59,222 @@ type SharedConfig[T any] struct {
 	StatWindow time.Duration
 }
 
+// sharedSettings are a SharedConfig with its defaults applied.
+type sharedSettings struct {
+	selection                          Selection
+	openTimeout, callTimeout           time.Duration
+	minBackoff, maxBackoff, statWindow time.Duration
+}
+
+// defaultShared are the settings of a pool that sets none. The pools that
+// have them keep no copy: they use this one.
+var defaultShared = sharedSettings{
+	selection:   RoundRobin,
+	openTimeout: 30 * time.Second,
+	callTimeout: 10 * time.Second,
+	minBackoff:  100 * time.Millisecond,
+	maxBackoff:  10 * time.Second,
+	statWindow:  DefaultStatWindow,
+}
+
 // slot is one opened replica value. A broken replica gets a new slot.
 type slot[T any] struct {
 	value T
 }
 
 type replica[T any] struct {
-	cur       atomic.Pointer[slot[T]] // nil while the replica is being reopened
+	cur       atomic.Pointer[slot[T]] // nil while the replica is not open
 	inflight  atomic.Int64
 	latency   atomic.Int64  // EWMA of call latency, ns
 	errorRate atomic.Uint64 // EWMA of the error rate, float64 bits
-	reopening bool          // guarded by Shared.mu
 }
 
 // Shared is the shared pool: a fixed number of replicas, each safe for
 // concurrent use, with leases counting the use in flight on each.
+//
+// An idle pool of one replica with the default settings keeps only what
+// it needs, in one allocation besides its replica's value and the
+// caller's Opener: what other pools need (more replicas, other settings,
+// a broken replica's reopen, the summary of the leases) is allocated by
+// the first that does.
 type Shared[T any] struct {
-	cfg      SharedConfig[T]
-	replicas []*replica[T]
-	next     atomic.Uint64
-	acquires atomic.Int64
+	o Opener[T]
+	// ext holds the settings and the replicas of a pool with other
+	// settings than the defaults or more than one replica, and is nil
+	// otherwise. NewShared sets it; it never changes.
+	ext *sharedExt[T]
+	// one is the replica of a pool of one.
+	one [1]replica[T]
 
-	// bg is the context of the background reopens, made by the first
-	// one (guarded by mu until then; reopens read it freely) and canceled
-	// by Close. A pool whose replicas never break has none.
-	bg     context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // background reopens
+	closed atomic.Bool // set by Close under mu; read without it on the hot path
 
-	isClosed atomic.Bool // set by Close; read without the lock on the hot path
-
-	// mu guards closed, the replicas' reopening flags, st, leases and
-	// win. Acquire and the end of a lease take it briefly, to record the
-	// leases in flight in the window.
-	mu      sync.Mutex
-	closed  bool
-	st      counters
-	changed chan struct{} // made by Close; closed and replaced when a lease ends after it
-	leases  int           // leases in flight, on every replica
-	// win is the sliding window of Stat.Window, allocated by the first
-	// lease: until then it would hold nothing but the pool's age, which
-	// stat computes from born. An idle pool (a resource only health
-	// checks touch, through Probe) keeps no window.
-	win  *window
+	// mu guards bg and win, and every change of a replica from open to
+	// not open or back, so that Stat counts them consistently. Acquire
+	// and the end of a lease take it briefly, to record the leases in
+	// flight in the window.
+	mu sync.Mutex
+	// bg is made by the first broken replica or by Close. A pool whose
+	// replicas never break keeps none until it is closed.
+	bg *sharedBackground[T]
+	// win is the sliding window of Stat.Window and the acquires,
+	// allocated by the first lease: until then it would hold nothing but
+	// the pool's age, which stat computes from born. An idle pool (a
+	// resource only health checks touch, through Probe) keeps no window.
+	win  *sharedWindow
 	born int64 // nanotime of NewShared
 }
 
-// windowLocked returns s.win, allocating it as it would be had it existed since
-// the pool began. Call with s.mu held.
-func (s *Shared[T]) windowLocked() *window {
-	if s.win == nil {
-		s.win = new(window)
-		s.win.init(s.born, s.cfg.StatWindow)
-	}
-	return s.win
+// sharedExt is what a Shared pool keeps beyond one replica with the
+// default settings.
+type sharedExt[T any] struct {
+	settings sharedSettings
+	// replicas are the pool's replicas when it has more than one (then
+	// Shared.one is unused), and nil when it has one.
+	replicas []replica[T]
+	next     atomic.Uint64 // round robin cursor
 }
 
-// NewShared returns a shared pool. It opens nothing: call Warm.
-func NewShared[T any](cfg SharedConfig[T]) (*Shared[T], error) {
-	if cfg.Open == nil {
-		return nil, errors.New("pool: SharedConfig.Open is required")
+// sharedBackground is the state of a pool after a replica broke or the
+// pool closed. Shared.mu guards it, but for ctx and cancel, set before
+// the first reopen starts and never changed after, and wg.
+type sharedBackground[T any] struct {
+	// ctx is the context of the background reopens, made by the first
+	// and canceled by Close; nil if no replica broke.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // background reopens
+	// reopening holds the replicas being reopened.
+	reopening map[*replica[T]]bool
+	// changed is made by Close, and closed and replaced when a use in
+	// flight ends after it.
+	changed chan struct{}
+
+	destroyedBroken, destroyedClosed int64
+}
+
+// sharedWindow is the window of a pool that has been leased, and its
+// acquires. Its level is the leases in flight.
+type sharedWindow struct {
+	window
+	acquires int64
+}
+
+// NewShared returns a shared pool of the replicas o opens. It opens
+// nothing: call Warm.
+func NewShared[T any](o Opener[T], cfg SharedConfig) (*Shared[T], error) {
+	if o == nil {
+		return nil, errors.New("pool: NewShared needs an Opener")
 	}
 	if cfg.Replicas < 0 {
-		return nil, fmt.Errorf("pool %s: replicas must not be negative", cfg.Name)
+		return nil, fmt.Errorf("pool %s: replicas must not be negative", o.Name())
 	}
-	if cfg.Replicas == 0 {
-		cfg.Replicas = 1
-	}
+	n := max(cfg.Replicas, 1)
+	set := defaultShared
 	switch cfg.Selection {
-	case "":
-		cfg.Selection = RoundRobin
-	case RoundRobin, Weighted, LeastLoaded:
+	case "", RoundRobin:
+	case Weighted, LeastLoaded:
+		// One replica takes every lease whatever the selection.
+		if n > 1 {
+			set.selection = cfg.Selection
+		}
 	default:
-		return nil, fmt.Errorf("pool %s: unknown selection %q", cfg.Name, cfg.Selection)
+		return nil, fmt.Errorf("pool %s: unknown selection %q", o.Name(), cfg.Selection)
 	}
-	if cfg.OpenTimeout <= 0 {
-		cfg.OpenTimeout = 30 * time.Second
-	}
-	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = 10 * time.Second
-	}
-	if cfg.MinBackoff <= 0 {
-		cfg.MinBackoff = 100 * time.Millisecond
-	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 10 * time.Second
-	}
-	s := &Shared[T]{cfg: cfg, born: nanotime()}
-	for range cfg.Replicas {
-		s.replicas = append(s.replicas, &replica[T]{})
+	set.openTimeout = positiveOr(cfg.OpenTimeout, set.openTimeout)
+	set.callTimeout = positiveOr(cfg.CallTimeout, set.callTimeout)
+	set.minBackoff = positiveOr(cfg.MinBackoff, set.minBackoff)
+	set.maxBackoff = positiveOr(cfg.MaxBackoff, set.maxBackoff)
+	set.statWindow = positiveOr(cfg.StatWindow, set.statWindow)
+	s := &Shared[T]{o: o, born: nanotime()}
+	if n > 1 || set != defaultShared {
+		s.ext = &sharedExt[T]{settings: set}
+		if n > 1 {
+			s.ext.replicas = make([]replica[T], n)
+		}
 	}
 	return s, nil
 }
 
-// Warm opens every replica not open yet, and returns the first error.
+// positiveOr returns d if it is positive, and otherwise def.
+func positiveOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// replicas returns the pool's replicas.
+func (s *Shared[T]) replicas() []replica[T] {
+	if s.ext != nil && s.ext.replicas != nil {
+		return s.ext.replicas
+	}
+	return s.one[:]
+}
+
+// settings returns the pool's settings.
+func (s *Shared[T]) settings() *sharedSettings {
+	if s.ext != nil {
+		return &s.ext.settings
+	}
+	return &defaultShared
+}
+
+// windowLocked returns s.win, allocating it as it would be had it existed since
+// the pool began. Call with s.mu held.
+func (s *Shared[T]) windowLocked() *sharedWindow {
+	if s.win == nil {
+		s.win = new(sharedWindow)
+		s.win.init(s.born, s.settings().statWindow)
+	}
+	return s.win
+}
+
+// backgroundLocked returns s.bg, allocating it. Call with s.mu held.
+func (s *Shared[T]) backgroundLocked() *sharedBackground[T] {
+	if s.bg == nil {
+		s.bg = new(sharedBackground[T])
+	}
+	return s.bg
+}
+
+// vacantLocked reports whether r is neither open nor being reopened.
+// Call with s.mu held.
+func (s *Shared[T]) vacantLocked(r *replica[T]) bool {
+	return r.cur.Load() == nil && (s.bg == nil || !s.bg.reopening[r])
+}
+
+// Warm opens every replica that is neither open nor being reopened, and
+// returns the first error.
 func (s *Shared[T]) Warm(ctx context.Context) error {
-	for _, r := range s.replicas {
-		if r.cur.Load() != nil {
+	reps := s.replicas()
+	for i := range reps {
+		r := &reps[i]
+		s.mu.Lock()
+		closed, vacant := s.closed.Load(), s.vacantLocked(r)
+		s.mu.Unlock()
+		if closed {
+			return fmt.Errorf("pool %s: %w", s.o.Name(), ErrClosed)
+		}
+		if !vacant {
 			continue
 		}
-		v, err := s.cfg.Open(ctx)
+		v, err := s.o.Open(ctx)
 		if err != nil {
 			return err
 		}
 		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			s.closeValue(v)
-			return fmt.Errorf("pool %s: %w", s.cfg.Name, ErrClosed)
+		closed, vacant = s.closed.Load(), s.vacantLocked(r)
+		if !closed && vacant {
+			r.cur.Store(&slot[T]{value: v})
 		}
-		r.cur.Store(&slot[T]{value: v})
-		s.st.created++
 		s.mu.Unlock()
+		if closed || !vacant {
+			// Closed, or opened by another Warm meanwhile.
+			s.closeValue(v)
+		}
+		if closed {
+			return fmt.Errorf("pool %s: %w", s.o.Name(), ErrClosed)
+		}
 	}
 	return nil
 }
@@ -222,8 +333,8 @@ func (l *SharedLease[T]) Destroy() {
 func (s *Shared[T]) ended() {
 	now := nanotime()
 	s.mu.Lock()
-	s.leases--
-	s.windowLocked().setLevel(now, s.leases)
+	w := s.win // made by the lease's Acquire
+	w.setLevel(now, w.level-1)
 	s.wakeCloseLocked()
 	s.mu.Unlock()
 }
@@ -231,9 +342,9 @@ func (s *Shared[T]) ended() {
 // wakeCloseLocked wakes a Close waiting for the uses in flight to end.
 // Call with s.mu held.
 func (s *Shared[T]) wakeCloseLocked() {
-	if s.closed && s.changed != nil {
-		close(s.changed)
-		s.changed = make(chan struct{})
+	if s.bg != nil && s.bg.changed != nil {
+		close(s.bg.changed)
+		s.bg.changed = make(chan struct{})
 	}
 }
 
@@ -243,20 +354,24 @@ func (s *Shared[T]) Acquire(ctx context.Context) (*SharedLease[T], error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if s.isClosed.Load() {
-		return nil, fmt.Errorf("pool %s: %w", s.cfg.Name, ErrClosed)
+	if s.closed.Load() {
+		return nil, fmt.Errorf("pool %s: %w", s.o.Name(), ErrClosed)
 	}
 	r, sl := s.pick()
 	if r == nil {
-		return nil, fmt.Errorf("pool %s: all %d replicas are being reopened: %w", s.cfg.Name, len(s.replicas), ErrNoReplica)
+		return nil, s.noReplica()
 	}
-	s.acquires.Add(1)
 	now := nanotime()
 	s.mu.Lock()
-	s.leases++
-	s.windowLocked().hit(now, s.leases)
+	w := s.windowLocked()
+	w.acquires++
+	w.hit(now, w.level+1)
 	s.mu.Unlock()
 	return &SharedLease[T]{s: s, r: r, sl: sl}, nil
+}
+
+func (s *Shared[T]) noReplica() error {
+	return fmt.Errorf("pool %s: all %d replicas are being reopened: %w", s.o.Name(), len(s.replicas()), ErrNoReplica)
 }
 
 // Probe runs check on the next open replica without leasing it, for a
@@ -269,19 +384,19 @@ func (s *Shared[T]) Probe(ctx context.Context, check func(context.Context, T) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.isClosed.Load() {
-		return fmt.Errorf("pool %s: %w", s.cfg.Name, ErrClosed)
+	if s.closed.Load() {
+		return fmt.Errorf("pool %s: %w", s.o.Name(), ErrClosed)
 	}
 	r, sl := s.pick()
 	if r == nil {
-		return fmt.Errorf("pool %s: all %d replicas are being reopened: %w", s.cfg.Name, len(s.replicas), ErrNoReplica)
+		return s.noReplica()
 	}
 	l := SharedLease[T]{s: s, r: r, sl: sl}
 	began := time.Now()
 	err := check(ctx, sl.value)
 	l.Observe(time.Since(began), err != nil && failed(err))
 	r.inflight.Add(-1)
-	if s.isClosed.Load() {
+	if s.closed.Load() {
 		// Close counts probes among the uses in flight: wake it.
 		s.mu.Lock()
 		s.wakeCloseLocked()
@@ -291,47 +406,47 @@ func (s *Shared[T]) Probe(ctx context.Context, check func(context.Context, T) er
 }
 
 func (s *Shared[T]) pick() (*replica[T], *slot[T]) {
-	n := len(s.replicas)
-	switch s.cfg.Selection {
+	reps := s.replicas()
+	n := len(reps)
+	if n == 1 {
+		return take(&reps[0])
+	}
+	switch s.ext.settings.selection {
 	case LeastLoaded:
-		if n > 1 {
-			i := rand.IntN(n)
-			j := (i + 1 + rand.IntN(n-1)) % n // a different replica
-			a, b := s.replicas[i], s.replicas[j]
-			if load(b) < load(a) {
-				a, b = b, a
-			}
-			for _, r := range []*replica[T]{a, b} {
-				if r, sl := s.take(r); r != nil {
-					return r, sl
-				}
+		i := rand.IntN(n)
+		j := (i + 1 + rand.IntN(n-1)) % n // a different replica
+		a, b := &reps[i], &reps[j]
+		if load(b) < load(a) {
+			a, b = b, a
+		}
+		for _, r := range []*replica[T]{a, b} {
+			if r, sl := take(r); r != nil {
+				return r, sl
 			}
 		}
 	case Weighted:
-		if n > 1 {
-			var total float64
-			weights := make([]float64, n)
-			for i, r := range s.replicas {
-				if r.cur.Load() != nil {
-					rate := math.Float64frombits(r.errorRate.Load())
-					weights[i] = math.Max(0.01, (1-rate)*(1-rate))
-					total += weights[i]
-				}
+		var total float64
+		weights := make([]float64, n)
+		for i := range reps {
+			if reps[i].cur.Load() != nil {
+				rate := math.Float64frombits(reps[i].errorRate.Load())
+				weights[i] = math.Max(0.01, (1-rate)*(1-rate))
+				total += weights[i]
 			}
-			x := rand.Float64() * total
-			for i, w := range weights {
-				if x -= w; w > 0 && x <= 0 {
-					if r, sl := s.take(s.replicas[i]); r != nil {
-						return r, sl
-					}
+		}
+		x := rand.Float64() * total
+		for i, w := range weights {
+			if x -= w; w > 0 && x <= 0 {
+				if r, sl := take(&reps[i]); r != nil {
+					return r, sl
 				}
 			}
 		}
 	}
 	// Round robin, and the fallback of the others: the next open replica.
-	start := s.next.Add(1)
+	start := s.ext.next.Add(1)
 	for i := range n {
-		if r, sl := s.take(s.replicas[(int(start)+i)%n]); r != nil {
+		if r, sl := take(&reps[(int(start)+i)%n]); r != nil {
 			return r, sl
 		}
 	}
@@ -343,7 +458,7 @@ func load[T any](r *replica[T]) float64 {
 }
 
 // take counts a lease on r if it is open.
-func (s *Shared[T]) take(r *replica[T]) (*replica[T], *slot[T]) {
+func take[T any](r *replica[T]) (*replica[T], *slot[T]) {
 	sl := r.cur.Load()
 	if sl == nil {
 		return nil, nil
@@ -356,72 +471,76 @@ func (s *Shared[T]) take(r *replica[T]) (*replica[T], *slot[T]) {
 // another lease already did.
 func (s *Shared[T]) replace(r *replica[T], broken *slot[T]) {
 	s.mu.Lock()
-	if s.closed || !r.cur.CompareAndSwap(broken, nil) {
+	if s.closed.Load() || !r.cur.CompareAndSwap(broken, nil) {
 		s.mu.Unlock()
 		return
 	}
-	s.st.destroyedBroken++
-	r.reopening = true
-	if s.bg == nil {
-		s.bg, s.cancel = context.WithCancel(context.Background())
+	bg := s.backgroundLocked()
+	bg.destroyedBroken++
+	if bg.ctx == nil {
+		bg.ctx, bg.cancel = context.WithCancel(context.Background())
+		bg.reopening = make(map[*replica[T]]bool)
 	}
-	s.wg.Add(1)
+	bg.reopening[r] = true
+	bg.wg.Add(1)
 	s.mu.Unlock()
-	go s.reopen(r, broken)
+	go s.reopen(bg, r, broken)
 }
 
-func (s *Shared[T]) reopen(r *replica[T], broken *slot[T]) {
-	defer s.wg.Done()
+func (s *Shared[T]) reopen(bg *sharedBackground[T], r *replica[T], broken *slot[T]) {
+	defer bg.wg.Done()
+	set := s.settings()
 	s.closeValue(broken.value)
-	backoff := s.cfg.MinBackoff
+	backoff := set.minBackoff
 	for {
-		ctx, cancel := context.WithTimeout(s.bg, s.cfg.OpenTimeout)
-		v, err := s.cfg.Open(ctx)
+		ctx, cancel := context.WithTimeout(bg.ctx, set.openTimeout)
+		v, err := s.o.Open(ctx)
 		cancel()
 		if err == nil {
 			s.mu.Lock()
-			r.reopening = false
-			if s.closed {
-				s.mu.Unlock()
-				s.closeValue(v)
-				return
+			delete(bg.reopening, r)
+			closed := s.closed.Load()
+			if !closed {
+				r.cur.Store(&slot[T]{value: v})
 			}
-			r.cur.Store(&slot[T]{value: v})
-			s.st.created++
 			s.mu.Unlock()
+			if closed {
+				s.closeValue(v)
+			}
 			return
 		}
-		if s.cfg.OnError != nil && s.bg.Err() == nil {
-			s.cfg.OnError("open", err)
+		if bg.ctx.Err() == nil {
+			s.o.OnError("open", err)
 		}
 		select {
-		case <-s.bg.Done():
+		case <-bg.ctx.Done():
+			s.mu.Lock()
+			delete(bg.reopening, r)
+			s.mu.Unlock()
 			return
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, s.cfg.MaxBackoff)
+		backoff = min(2*backoff, set.maxBackoff)
 	}
 }
 
 func (s *Shared[T]) closeValue(v T) {
-	if s.cfg.Close == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.settings().callTimeout)
 	defer cancel()
-	s.cfg.Close(ctx, v)
+	s.o.Close(ctx, v)
 }
 
 // windowStatLocked summarizes the window; a pool without one yet reads
 // as a window that has recorded nothing since the pool began.
 func (s *Shared[T]) windowStatLocked() WindowStat {
 	now := nanotime()
+	n := len(s.replicas())
 	if s.win != nil {
-		return s.win.stat(now, len(s.replicas), nil)
+		return s.win.stat(now, n, nil)
 	}
 	var w window
-	w.init(s.born, s.cfg.StatWindow)
-	return w.stat(now, len(s.replicas), nil)
+	w.init(s.born, s.settings().statWindow)
+	return w.stat(now, n, nil)
 }
 
 // ReplicaStat describes one replica of a shared pool.
@@ -439,13 +558,21 @@ type ReplicaStat struct {
 func (s *Shared[T]) Stat() Stat {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	reps := s.replicas()
 	st := Stat{
-		MaxSize: len(s.replicas), MinSize: len(s.replicas),
-		AcquireCount: s.acquires.Load(), Created: s.st.created,
-		DestroyedBroken: s.st.destroyedBroken, DestroyedClosed: s.st.destroyedClosed,
-		Window: s.windowStatLocked(),
+		MaxSize: len(reps), MinSize: len(reps),
+		Replicas: make([]ReplicaStat, 0, len(reps)),
+		Window:   s.windowStatLocked(),
 	}
-	for _, r := range s.replicas {
+	if s.win != nil {
+		st.AcquireCount = s.win.acquires
+	}
+	if bg := s.bg; bg != nil {
+		st.DestroyedBroken, st.DestroyedClosed = bg.destroyedBroken, bg.destroyedClosed
+		st.Constructing = len(bg.reopening)
+	}
+	for i := range reps {
+		r := &reps[i]
 		rs := ReplicaStat{
 			Open: r.cur.Load() != nil, InFlight: r.inflight.Load(),
 			Latency: time.Duration(r.latency.Load()), ErrorRate: math.Float64frombits(r.errorRate.Load()),
@@ -456,12 +583,12 @@ func (s *Shared[T]) Stat() Stat {
 				st.Idle++
 			}
 		}
-		if r.reopening {
-			st.Constructing++
-		}
 		st.InUse += int(rs.InFlight)
 		st.Replicas = append(st.Replicas, rs)
 	}
+	// Every replica opened is open still, or was closed broken or by
+	// Close: a replica becomes open or stops being open only under mu.
+	st.Created = int64(st.Total) + st.DestroyedBroken + st.DestroyedClosed
 	return st
 }
 
@@ -470,25 +597,25 @@ func (s *Shared[T]) Stat() Stat {
 // call more than once.
 func (s *Shared[T]) Close(ctx context.Context) error {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed.Load() {
 		s.mu.Unlock()
 		return nil
 	}
-	s.closed = true
-	s.isClosed.Store(true)
-	s.changed = make(chan struct{})
-	cancelReopens := s.cancel
+	s.closed.Store(true)
+	bg := s.backgroundLocked()
+	bg.changed = make(chan struct{})
 	s.mu.Unlock()
+	reps := s.replicas()
 	var err error
 	for {
 		// Take the channel before counting, so that a release between the
 		// two closes the channel this loop waits on.
 		s.mu.Lock()
-		ch := s.changed
+		ch := bg.changed
 		s.mu.Unlock()
 		var busy int64
-		for _, r := range s.replicas {
-			busy += r.inflight.Load()
+		for i := range reps {
+			busy += reps[i].inflight.Load()
 		}
 		if busy == 0 {
 			break
@@ -497,20 +624,24 @@ func (s *Shared[T]) Close(ctx context.Context) error {
 		case <-ch:
 			continue
 		case <-ctx.Done():
-			err = fmt.Errorf("pool %s: closed with %d leases in flight: %w", s.cfg.Name, busy, ctx.Err())
+			err = fmt.Errorf("pool %s: closed with %d leases in flight: %w", s.o.Name(), busy, ctx.Err())
 		}
 		break
 	}
-	if cancelReopens != nil {
-		cancelReopens()
+	// No reopen starts once closed is set: bg.cancel is final.
+	if bg.cancel != nil {
+		bg.cancel()
 	}
-	s.wg.Wait()
-	for _, r := range s.replicas {
-		if sl := r.cur.Swap(nil); sl != nil {
+	bg.wg.Wait()
+	for i := range reps {
+		s.mu.Lock()
+		sl := reps[i].cur.Swap(nil)
+		if sl != nil {
+			bg.destroyedClosed++
+		}
+		s.mu.Unlock()
+		if sl != nil {
 			s.closeValue(sl.value)
-			s.mu.Lock()
-			s.st.destroyedClosed++
-			s.mu.Unlock()
 		}
 	}
 	return err
