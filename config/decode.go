@@ -74,6 +74,7 @@ func (c *Config) DecodeResources(types map[string]sdk.Schema, opts ...DecodeOpti
 	c.maskSensitive(types)
 	ev.budget.start()
 	var diags hcl.Diagnostics
+	decoders := map[string]*bodyDecoder{}
 	for _, level := range c.Levels() {
 		for _, r := range level {
 			r.Config = nil
@@ -82,8 +83,13 @@ func (c *Config) DecodeResources(types map[string]sdk.Schema, opts ...DecodeOpti
 				diags = append(diags, unknownType(r, known))
 				continue
 			}
+			bd := decoders[r.Type]
+			if bd == nil {
+				bd = newBodyDecoder(schema)
+				decoders[r.Type] = bd
+			}
 			scope.self = r.ID()
-			raw, obj, rdiags := decodeBody(r, schema, ev, &scope)
+			raw, obj, rdiags := decodeBody(r, bd, ev, &scope)
 			diags = append(diags, rdiags...)
 			if raw != nil && !rdiags.HasErrors() {
 				r.Config = raw
@@ -159,38 +165,72 @@ func unknownType(r *Resource, known []string) *hcl.Diagnostic {
 // into obj, an object of the non-sensitive attributes for references from
 // other resources. raw is nil when there are errors or when a value is
 // unknown because a resource referred to has errors.
-func decodeBody(r *Resource, schema sdk.Schema, ev *evaluator, scope *refScope) (raw json.RawMessage, obj cty.Value, diags hcl.Diagnostics) {
-	body := r.Body
-	if body == nil {
-		body = hcl.EmptyBody()
-	}
-	hs := &hcl.BodySchema{}
-	for _, a := range schema.Attributes {
-		hs.Attributes = append(hs.Attributes, hcl.AttributeSchema{Name: a.Name, Required: a.Required})
+// bodyDecoder is what decoding a resource's body needs of its type's
+// schema, worked out once per type rather than once per resource: a
+// thousand resources of a type share it.
+type bodyDecoder struct {
+	schema sdk.Schema
+	hcl    *hcl.BodySchema
+	attrs  []attrSchema // one per schema.Attributes, in order
+}
+
+// attrSchema is what decoding an attribute needs of its schema.
+type attrSchema struct {
+	ty     cty.Type // cty.DynamicPseudoType when typed is false
+	typed  bool
+	defErr error     // why the default is not of the attribute's type
+	defVal cty.Value // the default converted to ty; cty.NilVal when it does not convert
+}
+
+func newBodyDecoder(schema sdk.Schema) *bodyDecoder {
+	bd := &bodyDecoder{schema: schema, hcl: &hcl.BodySchema{}, attrs: make([]attrSchema, len(schema.Attributes))}
+	for i, a := range schema.Attributes {
+		bd.hcl.Attributes = append(bd.hcl.Attributes, hcl.AttributeSchema{Name: a.Name, Required: a.Required})
+		ad := &bd.attrs[i]
+		ty, err := ctyType(a.Type)
+		ad.ty, ad.typed = ty, err == nil
+		if !ad.typed {
+			ad.ty = cty.DynamicPseudoType
+		}
+		if a.Default != nil {
+			ad.defErr = sdk.CheckValue(a.Type, a.Default)
+			if ad.defErr == nil && ad.typed {
+				// CheckValue accepted it, so it converts.
+				if v, err := ctyjson.Unmarshal(a.Default, ty); err == nil {
+					ad.defVal = v
+				}
+			}
+		}
 	}
 	// The reserved names are already taken out of the body; listing them
 	// again lets hcl suggest them for misspellings such as "pol".
 	for _, a := range resourceSchema.Attributes {
 		if _, clash := schema.Attribute(a.Name); !clash {
-			hs.Attributes = append(hs.Attributes, a)
+			bd.hcl.Attributes = append(bd.hcl.Attributes, a)
 		}
 	}
 	for _, b := range resourceSchema.Blocks {
 		if _, clash := schema.Attribute(b.Type); !clash {
-			hs.Blocks = append(hs.Blocks, b)
+			bd.hcl.Blocks = append(bd.hcl.Blocks, b)
 		}
 	}
-	content, diags := body.Content(hs)
+	return bd
+}
+
+func decodeBody(r *Resource, bd *bodyDecoder, ev *evaluator, scope *refScope) (raw json.RawMessage, obj cty.Value, diags hcl.Diagnostics) {
+	body := r.Body
+	if body == nil {
+		body = hcl.EmptyBody()
+	}
+	schema := bd.schema
+	content, diags := body.Content(bd.hcl)
 	out := make(map[string]json.RawMessage, len(schema.Attributes))
 	vals := make(map[string]cty.Value, len(schema.Attributes))
 	unknown := false
-	for _, a := range schema.Attributes {
-		ty, terr := ctyType(a.Type)
-		if terr != nil {
-			ty = cty.DynamicPseudoType
-		}
+	for i, a := range schema.Attributes {
+		ad := &bd.attrs[i]
 		if !a.Sensitive {
-			vals[a.Name] = cty.NullVal(ty)
+			vals[a.Name] = cty.NullVal(ad.ty)
 		}
 		if attr, ok := content.Attributes[a.Name]; ok {
 			d, adiags := decodeAttribute(a, attr, ev, scope)
@@ -216,18 +256,15 @@ func decodeBody(r *Resource, schema sdk.Schema, ev *evaluator, scope *refScope) 
 			}
 		}
 		if a.Default != nil {
-			if err := sdk.CheckValue(a.Type, a.Default); err != nil {
+			if ad.defErr != nil {
 				diags = append(diags, errorAt(r.TypeRange, "Invalid default in plugin schema", fmt.Sprintf(
 					"The plugin's schema for %q gives attribute %q a default that is not %s (%v). This is a bug in the plugin; set the attribute explicitly.",
-					r.Type, a.Name, a.Type, err)))
+					r.Type, a.Name, a.Type, ad.defErr)))
 				continue
 			}
 			out[a.Name] = a.Default
-			if !a.Sensitive && terr == nil {
-				// CheckValue accepted it, so it converts.
-				if v, err := ctyjson.Unmarshal(a.Default, ty); err == nil {
-					vals[a.Name] = v
-				}
+			if !a.Sensitive && ad.defVal != cty.NilVal {
+				vals[a.Name] = ad.defVal
 			}
 		}
 	}

@@ -178,7 +178,7 @@ func (h *Host) start(ctx context.Context) error {
 					errs[i] = h.callError(r, "start", err)
 					return
 				}
-				r.logger().Info("resource ready", "plugin", r.prov.name, "pooling", string(r.info().Pooling))
+				r.logger().Info("resource ready", "plugin", r.prov.name, "pooling", string(r.pooling()))
 			})
 		}
 		wg.Wait()
@@ -203,7 +203,7 @@ func (h *Host) start(ctx context.Context) error {
 // failedDependency returns the first dependency of r that is not ready.
 func (h *Host) failedDependency(r *resource) string {
 	for _, dep := range r.deps {
-		if d, ok := h.resources[dep]; ok && d.info().State != StateReady {
+		if d, ok := h.resources[dep]; ok && d.lifecycle() != StateReady {
 			return dep
 		}
 	}
@@ -440,7 +440,7 @@ func (h *Host) pluginRestarted(p *provider, _ sdk.Driver, _ uint64) {
 	for _, r := range h.resourcesOf(p) {
 		// Only what the exit took down comes back: a resource that failed
 		// or was blocked at start stays as it is.
-		if r.info().State != StateUnavailable {
+		if r.lifecycle() != StateUnavailable {
 			continue
 		}
 		ctx, cancel := timeoutContext(h.life, h.o.callTimeout)

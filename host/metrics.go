@@ -394,10 +394,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 // addMetricState adds r's pool, lease, health and breaker state to ps,
 // without building the whole of info().
 func (r *resource) addMetricState(ps *poolSum) {
-	pooling := r.rtype.Pooling
-	if pooling == "" {
-		pooling = sdk.PoolingShared
-	}
+	pooling := r.pooling()
 	maxN, minN, idleMax := poolLimits(r.set.pool, pooling)
 	r.mu.Lock()
 	var st pool.Stat

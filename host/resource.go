@@ -211,6 +211,14 @@ func newResource(r *config.Resource, t sdk.ResourceType, si *sharedInfo, p *prov
 	return res
 }
 
+// pooling is how the resource's type pools its instances.
+func (r *resource) pooling() sdk.Pooling {
+	if r.rtype.Pooling == "" {
+		return sdk.PoolingShared
+	}
+	return r.rtype.Pooling
+}
+
 // typ is the resource's type, the first part of its id.
 func (r *resource) typ() string { return r.id[:strings.IndexByte(r.id, '.')] }
 
@@ -645,10 +653,7 @@ func OperationInfos(ops []sdk.Operation) []OperationInfo {
 func (r *resource) info() ResourceInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	pooling := r.rtype.Pooling
-	if pooling == "" {
-		pooling = sdk.PoolingShared
-	}
+	pooling := r.pooling()
 	ri := ResourceInfo{
 		ID: r.id, Type: r.typ(), Name: r.name(), Plugin: r.prov.name, State: r.state,
 		Pooling: pooling, Capabilities: append([]string{}, r.rtype.Capabilities...),
