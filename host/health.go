@@ -374,13 +374,22 @@ func (h *health) report() ResourceHealth {
 }
 
 // watchHealth schedules each resource's health checks on the host's
-// scheduler. The first check of each comes soon after start, at a random
-// moment within a second (or the interval, if shorter), so that health
-// says something early; each next one the interval (or the quarantine's
-// backoff) plus jitter after the last one ended. They run until Close.
+// scheduler. The first check of each comes soon after start, so that
+// health says something early: at the next whole checkGrid, where the
+// first checks of every resource go together (a plugin's in a few calls,
+// see sdk's checkBatcher), or for an interval shorter than that at a
+// random moment within it; each next one the interval (or the
+// quarantine's backoff) plus jitter after the last one ended. They run
+// until Close.
 func (h *Host) watchHealth() {
+	now := time.Now()
+	tick := now.Truncate(checkGrid).Add(checkGrid).Sub(now)
 	for _, r := range h.order {
-		h.sched.schedule(&r.check, rand.N(min(r.health.set.interval, time.Second))+1)
+		first := tick
+		if r.health.set.interval < checkGrid {
+			first = rand.N(r.health.set.interval) + 1
+		}
+		h.sched.schedule(&r.check, first)
 	}
 }
 

@@ -27,6 +27,11 @@ type remoteDriver struct {
 type remoteClients struct {
 	client pb.DriverServiceClient
 	sql    pb.SQLServiceClient
+	checks checkBatcher // the instances' health checks
+}
+
+func newRemoteClients(client pb.DriverServiceClient, sql pb.SQLServiceClient) *remoteClients {
+	return &remoteClients{client: client, sql: sql, checks: checkBatcher{client: client}}
 }
 
 func (d *remoteDriver) Info() DriverInfo { return d.info }
@@ -74,9 +79,10 @@ type remoteInstance struct {
 	id string
 }
 
+// Check goes with the checks of the plugin's other instances made at
+// about the same time, in one call (checkBatcher).
 func (i *remoteInstance) Check(ctx context.Context) error {
-	_, err := i.client.Check(ctx, &pb.CheckRequest{InstanceId: i.id})
-	return remoteError(ctx, err)
+	return i.checks.check(ctx, i.id)
 }
 
 func (i *remoteInstance) Reset(ctx context.Context) error {

@@ -143,6 +143,17 @@ func errorToStatus(err error) error {
 	if err == nil {
 		return nil
 	}
+	detail := errorDetail(err)
+	st := status.New(kindCodes[Kind(detail.GetKind())], err.Error())
+	if withDetail, derr := st.WithDetails(detail); derr == nil {
+		st = withDetail
+	}
+	return st.Err()
+}
+
+// errorDetail is err as it crosses the wire: its kind (classified when
+// the driver left it unknown), message, code and retryability.
+func errorDetail(err error) *pb.ErrorDetail {
 	kind := KindOf(err)
 	if kind == KindUnknown {
 		// What the driver left unclassified may still be an operating
@@ -158,11 +169,12 @@ func errorToStatus(err error) error {
 		detail.Code = e.Code
 		detail.Retryable = e.Retryable
 	}
-	st := status.New(kindCodes[kind], err.Error())
-	if withDetail, derr := st.WithDetails(detail); derr == nil {
-		st = withDetail
-	}
-	return st.Err()
+	return detail
+}
+
+// errorFromDetail is the *Error that detail describes.
+func errorFromDetail(detail *pb.ErrorDetail) *Error {
+	return &Error{Kind: Kind(detail.GetKind()), Message: detail.GetMessage(), Code: detail.GetCode(), Retryable: detail.Retryable}
 }
 
 // errorFromStatus turns a gRPC error into an *Error with the kind the
@@ -178,12 +190,7 @@ func errorFromStatus(err error) error {
 	}
 	for _, d := range st.Details() {
 		if detail, ok := d.(*pb.ErrorDetail); ok {
-			return &Error{
-				Kind:      Kind(detail.GetKind()),
-				Message:   detail.GetMessage(),
-				Code:      detail.GetCode(),
-				Retryable: detail.Retryable,
-			}
+			return errorFromDetail(detail)
 		}
 	}
 	if st.Code() == codes.ResourceExhausted {

@@ -70,7 +70,7 @@ func (p *GRPCPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, conn 
 	if resp.GetProtocolVersion() != ProtocolVersion {
 		return nil, fmt.Errorf("plugin %q describes protocol version %d; this host speaks %d", resp.GetName(), resp.GetProtocolVersion(), ProtocolVersion)
 	}
-	return &remoteDriver{remoteClients: &remoteClients{client: client, sql: pb.NewSQLServiceClient(conn)}, info: infoFromProto(resp)}, nil
+	return &remoteDriver{remoteClients: newRemoteClients(client, pb.NewSQLServiceClient(conn)), info: infoFromProto(resp)}, nil
 }
 
 // ServeOption configures [Serve].

@@ -11,6 +11,9 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"time"
+
+	"google.golang.org/grpc"
 
 	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
 )
@@ -158,6 +161,58 @@ func (s *server) Check(ctx context.Context, req *pb.CheckRequest) (*pb.CheckResp
 		return nil, errorToStatus(err)
 	}
 	return &pb.CheckResponse{}, errorToStatus(inst.Check(ctx))
+}
+
+// checkManyParallel bounds the checks of one CheckMany call that run at
+// once.
+const checkManyParallel = 16
+
+// CheckMany checks each instance within its own timeout, at most
+// checkManyParallel at once, and sends each result as soon as it is
+// known, so that one slow backend holds up no other check.
+func (s *server) CheckMany(req *pb.CheckManyRequest, stream grpc.ServerStreamingServer[pb.CheckManyResponse]) error {
+	ctx := stream.Context()
+	var (
+		wg      sync.WaitGroup
+		sendMu  sync.Mutex // one Send at a time
+		sendErr error
+		slots   = make(chan struct{}, checkManyParallel)
+	)
+	for i, c := range req.GetChecks() {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return errorToStatus(ctx.Err())
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			resp := &pb.CheckManyResponse{Index: uint32(i)}
+			if err := s.checkItem(ctx, c); err != nil {
+				resp.Error = errorDetail(err)
+			}
+			sendMu.Lock()
+			defer sendMu.Unlock()
+			if sendErr == nil {
+				sendErr = stream.Send(resp)
+			}
+		})
+	}
+	wg.Wait()
+	return sendErr
+}
+
+func (s *server) checkItem(ctx context.Context, c *pb.CheckItem) error {
+	inst, err := s.instance(c.GetInstanceId())
+	if err != nil {
+		return err
+	}
+	if t := c.GetTimeoutNs(); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(t))
+		defer cancel()
+	}
+	return inst.Check(ctx)
 }
 
 func (s *server) Reset(ctx context.Context, req *pb.ResetRequest) (*pb.ResetResponse, error) {

@@ -988,6 +988,159 @@ func (*CheckResponse) Descriptor() ([]byte, []int) {
 	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
+type CheckManyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Checks        []*CheckItem           `protobuf:"bytes,1,rep,name=checks,proto3" json:"checks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckManyRequest) Reset() {
+	*x = CheckManyRequest{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckManyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckManyRequest) ProtoMessage() {}
+
+func (x *CheckManyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckManyRequest.ProtoReflect.Descriptor instead.
+func (*CheckManyRequest) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CheckManyRequest) GetChecks() []*CheckItem {
+	if x != nil {
+		return x.Checks
+	}
+	return nil
+}
+
+// CheckItem is one instance to check.
+type CheckItem struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	InstanceId string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// timeout_ns bounds this check; 0 leaves only the call's deadline.
+	TimeoutNs     int64 `protobuf:"varint,2,opt,name=timeout_ns,json=timeoutNs,proto3" json:"timeout_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckItem) Reset() {
+	*x = CheckItem{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckItem) ProtoMessage() {}
+
+func (x *CheckItem) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckItem.ProtoReflect.Descriptor instead.
+func (*CheckItem) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CheckItem) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *CheckItem) GetTimeoutNs() int64 {
+	if x != nil {
+		return x.TimeoutNs
+	}
+	return 0
+}
+
+// CheckManyResponse is the result of one check of a CheckManyRequest.
+type CheckManyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// index is the check's position in the request's checks.
+	Index uint32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// error says why the check failed; absent when it passed.
+	Error         *ErrorDetail `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckManyResponse) Reset() {
+	*x = CheckManyResponse{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckManyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckManyResponse) ProtoMessage() {}
+
+func (x *CheckManyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckManyResponse.ProtoReflect.Descriptor instead.
+func (*CheckManyResponse) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CheckManyResponse) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *CheckManyResponse) GetError() *ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 type ResetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	InstanceId    string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
@@ -997,7 +1150,7 @@ type ResetRequest struct {
 
 func (x *ResetRequest) Reset() {
 	*x = ResetRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[18]
+	mi := &file_pluginv1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1162,7 @@ func (x *ResetRequest) String() string {
 func (*ResetRequest) ProtoMessage() {}
 
 func (x *ResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[18]
+	mi := &file_pluginv1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1175,7 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ResetRequest) GetInstanceId() string {
@@ -1040,7 +1193,7 @@ type ResetResponse struct {
 
 func (x *ResetResponse) Reset() {
 	*x = ResetResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[19]
+	mi := &file_pluginv1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1205,7 @@ func (x *ResetResponse) String() string {
 func (*ResetResponse) ProtoMessage() {}
 
 func (x *ResetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[19]
+	mi := &file_pluginv1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1218,7 @@ func (x *ResetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetResponse.ProtoReflect.Descriptor instead.
 func (*ResetResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 type CloseRequest struct {
@@ -1077,7 +1230,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[20]
+	mi := &file_pluginv1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1089,7 +1242,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[20]
+	mi := &file_pluginv1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1102,7 +1255,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CloseRequest) GetInstanceId() string {
@@ -1120,7 +1273,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[21]
+	mi := &file_pluginv1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1285,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[21]
+	mi := &file_pluginv1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1298,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 type InvokeRequest struct {
@@ -1159,7 +1312,7 @@ type InvokeRequest struct {
 
 func (x *InvokeRequest) Reset() {
 	*x = InvokeRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[22]
+	mi := &file_pluginv1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1324,7 @@ func (x *InvokeRequest) String() string {
 func (*InvokeRequest) ProtoMessage() {}
 
 func (x *InvokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[22]
+	mi := &file_pluginv1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1337,7 @@ func (x *InvokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvokeRequest.ProtoReflect.Descriptor instead.
 func (*InvokeRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *InvokeRequest) GetInstanceId() string {
@@ -1217,7 +1370,7 @@ type InvokeResponse struct {
 
 func (x *InvokeResponse) Reset() {
 	*x = InvokeResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[23]
+	mi := &file_pluginv1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1382,7 @@ func (x *InvokeResponse) String() string {
 func (*InvokeResponse) ProtoMessage() {}
 
 func (x *InvokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[23]
+	mi := &file_pluginv1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1395,7 @@ func (x *InvokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvokeResponse.ProtoReflect.Descriptor instead.
 func (*InvokeResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *InvokeResponse) GetResultJson() []byte {
@@ -1263,7 +1416,7 @@ type StreamStart struct {
 
 func (x *StreamStart) Reset() {
 	*x = StreamStart{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[24]
+	mi := &file_pluginv1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1275,7 +1428,7 @@ func (x *StreamStart) String() string {
 func (*StreamStart) ProtoMessage() {}
 
 func (x *StreamStart) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[24]
+	mi := &file_pluginv1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1288,7 +1441,7 @@ func (x *StreamStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStart.ProtoReflect.Descriptor instead.
 func (*StreamStart) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StreamStart) GetInstanceId() string {
@@ -1325,7 +1478,7 @@ type InvokeStreamRequest struct {
 
 func (x *InvokeStreamRequest) Reset() {
 	*x = InvokeStreamRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[25]
+	mi := &file_pluginv1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1337,7 +1490,7 @@ func (x *InvokeStreamRequest) String() string {
 func (*InvokeStreamRequest) ProtoMessage() {}
 
 func (x *InvokeStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[25]
+	mi := &file_pluginv1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1350,7 +1503,7 @@ func (x *InvokeStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvokeStreamRequest.ProtoReflect.Descriptor instead.
 func (*InvokeStreamRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *InvokeStreamRequest) GetMsg() isInvokeStreamRequest_Msg {
@@ -1407,7 +1560,7 @@ type InvokeStreamResponse struct {
 
 func (x *InvokeStreamResponse) Reset() {
 	*x = InvokeStreamResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[26]
+	mi := &file_pluginv1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1572,7 @@ func (x *InvokeStreamResponse) String() string {
 func (*InvokeStreamResponse) ProtoMessage() {}
 
 func (x *InvokeStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[26]
+	mi := &file_pluginv1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1585,7 @@ func (x *InvokeStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvokeStreamResponse.ProtoReflect.Descriptor instead.
 func (*InvokeStreamResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InvokeStreamResponse) GetMsg() isInvokeStreamResponse_Msg {
@@ -1490,7 +1643,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[27]
+	mi := &file_pluginv1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1502,7 +1655,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[27]
+	mi := &file_pluginv1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1515,7 +1668,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ErrorDetail) GetKind() string {
@@ -1575,7 +1728,7 @@ type SQLValue struct {
 
 func (x *SQLValue) Reset() {
 	*x = SQLValue{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[28]
+	mi := &file_pluginv1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1740,7 @@ func (x *SQLValue) String() string {
 func (*SQLValue) ProtoMessage() {}
 
 func (x *SQLValue) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[28]
+	mi := &file_pluginv1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1753,7 @@ func (x *SQLValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLValue.ProtoReflect.Descriptor instead.
 func (*SQLValue) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SQLValue) GetKind() string {
@@ -1718,7 +1871,7 @@ type SQLStatement struct {
 
 func (x *SQLStatement) Reset() {
 	*x = SQLStatement{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[29]
+	mi := &file_pluginv1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1730,7 +1883,7 @@ func (x *SQLStatement) String() string {
 func (*SQLStatement) ProtoMessage() {}
 
 func (x *SQLStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[29]
+	mi := &file_pluginv1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1743,7 +1896,7 @@ func (x *SQLStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLStatement.ProtoReflect.Descriptor instead.
 func (*SQLStatement) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SQLStatement) GetSql() string {
@@ -1771,7 +1924,7 @@ type SQLColumn struct {
 
 func (x *SQLColumn) Reset() {
 	*x = SQLColumn{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[30]
+	mi := &file_pluginv1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +1936,7 @@ func (x *SQLColumn) String() string {
 func (*SQLColumn) ProtoMessage() {}
 
 func (x *SQLColumn) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[30]
+	mi := &file_pluginv1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,7 +1949,7 @@ func (x *SQLColumn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLColumn.ProtoReflect.Descriptor instead.
 func (*SQLColumn) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SQLColumn) GetName() string {
@@ -1829,7 +1982,7 @@ type SQLColumns struct {
 
 func (x *SQLColumns) Reset() {
 	*x = SQLColumns{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[31]
+	mi := &file_pluginv1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1841,7 +1994,7 @@ func (x *SQLColumns) String() string {
 func (*SQLColumns) ProtoMessage() {}
 
 func (x *SQLColumns) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[31]
+	mi := &file_pluginv1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1854,7 +2007,7 @@ func (x *SQLColumns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLColumns.ProtoReflect.Descriptor instead.
 func (*SQLColumns) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SQLColumns) GetColumns() []*SQLColumn {
@@ -1873,7 +2026,7 @@ type SQLRow struct {
 
 func (x *SQLRow) Reset() {
 	*x = SQLRow{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[32]
+	mi := &file_pluginv1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1885,7 +2038,7 @@ func (x *SQLRow) String() string {
 func (*SQLRow) ProtoMessage() {}
 
 func (x *SQLRow) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[32]
+	mi := &file_pluginv1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1898,7 +2051,7 @@ func (x *SQLRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLRow.ProtoReflect.Descriptor instead.
 func (*SQLRow) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SQLRow) GetValues() []*SQLValue {
@@ -1917,7 +2070,7 @@ type SQLRowBatch struct {
 
 func (x *SQLRowBatch) Reset() {
 	*x = SQLRowBatch{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[33]
+	mi := &file_pluginv1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2082,7 @@ func (x *SQLRowBatch) String() string {
 func (*SQLRowBatch) ProtoMessage() {}
 
 func (x *SQLRowBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[33]
+	mi := &file_pluginv1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +2095,7 @@ func (x *SQLRowBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLRowBatch.ProtoReflect.Descriptor instead.
 func (*SQLRowBatch) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SQLRowBatch) GetRows() []*SQLRow {
@@ -1962,7 +2115,7 @@ type SQLServiceQueryRequest struct {
 
 func (x *SQLServiceQueryRequest) Reset() {
 	*x = SQLServiceQueryRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[34]
+	mi := &file_pluginv1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1974,7 +2127,7 @@ func (x *SQLServiceQueryRequest) String() string {
 func (*SQLServiceQueryRequest) ProtoMessage() {}
 
 func (x *SQLServiceQueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[34]
+	mi := &file_pluginv1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1987,7 +2140,7 @@ func (x *SQLServiceQueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceQueryRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceQueryRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SQLServiceQueryRequest) GetInstanceId() string {
@@ -2017,7 +2170,7 @@ type SQLServiceQueryResponse struct {
 
 func (x *SQLServiceQueryResponse) Reset() {
 	*x = SQLServiceQueryResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[35]
+	mi := &file_pluginv1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2029,7 +2182,7 @@ func (x *SQLServiceQueryResponse) String() string {
 func (*SQLServiceQueryResponse) ProtoMessage() {}
 
 func (x *SQLServiceQueryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[35]
+	mi := &file_pluginv1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2042,7 +2195,7 @@ func (x *SQLServiceQueryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceQueryResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceQueryResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SQLServiceQueryResponse) GetMsg() isSQLServiceQueryResponse_Msg {
@@ -2096,7 +2249,7 @@ type SQLServiceExecRequest struct {
 
 func (x *SQLServiceExecRequest) Reset() {
 	*x = SQLServiceExecRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[36]
+	mi := &file_pluginv1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2108,7 +2261,7 @@ func (x *SQLServiceExecRequest) String() string {
 func (*SQLServiceExecRequest) ProtoMessage() {}
 
 func (x *SQLServiceExecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[36]
+	mi := &file_pluginv1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2121,7 +2274,7 @@ func (x *SQLServiceExecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceExecRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceExecRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SQLServiceExecRequest) GetInstanceId() string {
@@ -2149,7 +2302,7 @@ type SQLServiceExecResponse struct {
 
 func (x *SQLServiceExecResponse) Reset() {
 	*x = SQLServiceExecResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[37]
+	mi := &file_pluginv1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2161,7 +2314,7 @@ func (x *SQLServiceExecResponse) String() string {
 func (*SQLServiceExecResponse) ProtoMessage() {}
 
 func (x *SQLServiceExecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[37]
+	mi := &file_pluginv1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2174,7 +2327,7 @@ func (x *SQLServiceExecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceExecResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceExecResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{37}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SQLServiceExecResponse) GetRowsAffected() int64 {
@@ -2209,7 +2362,7 @@ type SQLServiceBeginRequest struct {
 
 func (x *SQLServiceBeginRequest) Reset() {
 	*x = SQLServiceBeginRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[38]
+	mi := &file_pluginv1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2221,7 +2374,7 @@ func (x *SQLServiceBeginRequest) String() string {
 func (*SQLServiceBeginRequest) ProtoMessage() {}
 
 func (x *SQLServiceBeginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[38]
+	mi := &file_pluginv1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2234,7 +2387,7 @@ func (x *SQLServiceBeginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBeginRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceBeginRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{38}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SQLServiceBeginRequest) GetInstanceId() string {
@@ -2266,7 +2419,7 @@ type SQLServiceBeginResponse struct {
 
 func (x *SQLServiceBeginResponse) Reset() {
 	*x = SQLServiceBeginResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	mi := &file_pluginv1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2278,7 +2431,7 @@ func (x *SQLServiceBeginResponse) String() string {
 func (*SQLServiceBeginResponse) ProtoMessage() {}
 
 func (x *SQLServiceBeginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	mi := &file_pluginv1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2291,7 +2444,7 @@ func (x *SQLServiceBeginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBeginResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceBeginResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{39}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 type SQLServiceCommitRequest struct {
@@ -2303,7 +2456,7 @@ type SQLServiceCommitRequest struct {
 
 func (x *SQLServiceCommitRequest) Reset() {
 	*x = SQLServiceCommitRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[40]
+	mi := &file_pluginv1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +2468,7 @@ func (x *SQLServiceCommitRequest) String() string {
 func (*SQLServiceCommitRequest) ProtoMessage() {}
 
 func (x *SQLServiceCommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[40]
+	mi := &file_pluginv1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +2481,7 @@ func (x *SQLServiceCommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceCommitRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceCommitRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{40}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SQLServiceCommitRequest) GetInstanceId() string {
@@ -2346,7 +2499,7 @@ type SQLServiceCommitResponse struct {
 
 func (x *SQLServiceCommitResponse) Reset() {
 	*x = SQLServiceCommitResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[41]
+	mi := &file_pluginv1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2358,7 +2511,7 @@ func (x *SQLServiceCommitResponse) String() string {
 func (*SQLServiceCommitResponse) ProtoMessage() {}
 
 func (x *SQLServiceCommitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[41]
+	mi := &file_pluginv1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +2524,7 @@ func (x *SQLServiceCommitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceCommitResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceCommitResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{41}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{44}
 }
 
 type SQLServiceRollbackRequest struct {
@@ -2383,7 +2536,7 @@ type SQLServiceRollbackRequest struct {
 
 func (x *SQLServiceRollbackRequest) Reset() {
 	*x = SQLServiceRollbackRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[42]
+	mi := &file_pluginv1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2395,7 +2548,7 @@ func (x *SQLServiceRollbackRequest) String() string {
 func (*SQLServiceRollbackRequest) ProtoMessage() {}
 
 func (x *SQLServiceRollbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[42]
+	mi := &file_pluginv1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2408,7 +2561,7 @@ func (x *SQLServiceRollbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceRollbackRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceRollbackRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{42}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SQLServiceRollbackRequest) GetInstanceId() string {
@@ -2426,7 +2579,7 @@ type SQLServiceRollbackResponse struct {
 
 func (x *SQLServiceRollbackResponse) Reset() {
 	*x = SQLServiceRollbackResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[43]
+	mi := &file_pluginv1_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2438,7 +2591,7 @@ func (x *SQLServiceRollbackResponse) String() string {
 func (*SQLServiceRollbackResponse) ProtoMessage() {}
 
 func (x *SQLServiceRollbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[43]
+	mi := &file_pluginv1_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2451,7 +2604,7 @@ func (x *SQLServiceRollbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceRollbackResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceRollbackResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{43}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{46}
 }
 
 type SQLServiceBatchRequest struct {
@@ -2464,7 +2617,7 @@ type SQLServiceBatchRequest struct {
 
 func (x *SQLServiceBatchRequest) Reset() {
 	*x = SQLServiceBatchRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[44]
+	mi := &file_pluginv1_plugin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2476,7 +2629,7 @@ func (x *SQLServiceBatchRequest) String() string {
 func (*SQLServiceBatchRequest) ProtoMessage() {}
 
 func (x *SQLServiceBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[44]
+	mi := &file_pluginv1_plugin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2489,7 +2642,7 @@ func (x *SQLServiceBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBatchRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceBatchRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{44}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SQLServiceBatchRequest) GetInstanceId() string {
@@ -2517,7 +2670,7 @@ type SQLServiceBatchResponse struct {
 
 func (x *SQLServiceBatchResponse) Reset() {
 	*x = SQLServiceBatchResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[45]
+	mi := &file_pluginv1_plugin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2682,7 @@ func (x *SQLServiceBatchResponse) String() string {
 func (*SQLServiceBatchResponse) ProtoMessage() {}
 
 func (x *SQLServiceBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[45]
+	mi := &file_pluginv1_plugin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +2695,7 @@ func (x *SQLServiceBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBatchResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceBatchResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{45}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SQLServiceBatchResponse) GetResults() []*SQLServiceExecResponse {
@@ -2626,7 +2779,17 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"\fCheckRequest\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\"\x0f\n" +
-	"\rCheckResponse\"/\n" +
+	"\rCheckResponse\"G\n" +
+	"\x10CheckManyRequest\x123\n" +
+	"\x06checks\x18\x01 \x03(\v2\x1b.nebula.plugin.v1.CheckItemR\x06checks\"K\n" +
+	"\tCheckItem\x12\x1f\n" +
+	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"instanceId\x12\x1d\n" +
+	"\n" +
+	"timeout_ns\x18\x02 \x01(\x03R\ttimeoutNs\"^\n" +
+	"\x11CheckManyResponse\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x123\n" +
+	"\x05error\x18\x02 \x01(\v2\x1d.nebula.plugin.v1.ErrorDetailR\x05error\"/\n" +
 	"\fResetRequest\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\"\x0f\n" +
@@ -2732,14 +2895,15 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"statements\x18\x02 \x03(\v2\x1e.nebula.plugin.v1.SQLStatementR\n" +
 	"statements\"]\n" +
 	"\x17SQLServiceBatchResponse\x12B\n" +
-	"\aresults\x18\x01 \x03(\v2(.nebula.plugin.v1.SQLServiceExecResponseR\aresults2\xce\x06\n" +
+	"\aresults\x18\x01 \x03(\v2(.nebula.plugin.v1.SQLServiceExecResponseR\aresults2\xa6\a\n" +
 	"\rDriverService\x12Q\n" +
 	"\bDescribe\x12!.nebula.plugin.v1.DescribeRequest\x1a\".nebula.plugin.v1.DescribeResponse\x12c\n" +
 	"\x0eValidateConfig\x12'.nebula.plugin.v1.ValidateConfigRequest\x1a(.nebula.plugin.v1.ValidateConfigResponse\x12T\n" +
 	"\tConfigure\x12\".nebula.plugin.v1.ConfigureRequest\x1a#.nebula.plugin.v1.ConfigureResponse\x12Z\n" +
 	"\vUnconfigure\x12$.nebula.plugin.v1.UnconfigureRequest\x1a%.nebula.plugin.v1.UnconfigureResponse\x12E\n" +
 	"\x04Open\x12\x1d.nebula.plugin.v1.OpenRequest\x1a\x1e.nebula.plugin.v1.OpenResponse\x12H\n" +
-	"\x05Check\x12\x1e.nebula.plugin.v1.CheckRequest\x1a\x1f.nebula.plugin.v1.CheckResponse\x12H\n" +
+	"\x05Check\x12\x1e.nebula.plugin.v1.CheckRequest\x1a\x1f.nebula.plugin.v1.CheckResponse\x12V\n" +
+	"\tCheckMany\x12\".nebula.plugin.v1.CheckManyRequest\x1a#.nebula.plugin.v1.CheckManyResponse0\x01\x12H\n" +
 	"\x05Reset\x12\x1e.nebula.plugin.v1.ResetRequest\x1a\x1f.nebula.plugin.v1.ResetResponse\x12H\n" +
 	"\x05Close\x12\x1e.nebula.plugin.v1.CloseRequest\x1a\x1f.nebula.plugin.v1.CloseResponse\x12K\n" +
 	"\x06Invoke\x12\x1f.nebula.plugin.v1.InvokeRequest\x1a .nebula.plugin.v1.InvokeResponse\x12a\n" +
@@ -2765,7 +2929,7 @@ func file_pluginv1_plugin_proto_rawDescGZIP() []byte {
 	return file_pluginv1_plugin_proto_rawDescData
 }
 
-var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_pluginv1_plugin_proto_goTypes = []any{
 	(*DescribeRequest)(nil),            // 0: nebula.plugin.v1.DescribeRequest
 	(*DescribeResponse)(nil),           // 1: nebula.plugin.v1.DescribeResponse
@@ -2785,34 +2949,37 @@ var file_pluginv1_plugin_proto_goTypes = []any{
 	(*OpenResponse)(nil),               // 15: nebula.plugin.v1.OpenResponse
 	(*CheckRequest)(nil),               // 16: nebula.plugin.v1.CheckRequest
 	(*CheckResponse)(nil),              // 17: nebula.plugin.v1.CheckResponse
-	(*ResetRequest)(nil),               // 18: nebula.plugin.v1.ResetRequest
-	(*ResetResponse)(nil),              // 19: nebula.plugin.v1.ResetResponse
-	(*CloseRequest)(nil),               // 20: nebula.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),              // 21: nebula.plugin.v1.CloseResponse
-	(*InvokeRequest)(nil),              // 22: nebula.plugin.v1.InvokeRequest
-	(*InvokeResponse)(nil),             // 23: nebula.plugin.v1.InvokeResponse
-	(*StreamStart)(nil),                // 24: nebula.plugin.v1.StreamStart
-	(*InvokeStreamRequest)(nil),        // 25: nebula.plugin.v1.InvokeStreamRequest
-	(*InvokeStreamResponse)(nil),       // 26: nebula.plugin.v1.InvokeStreamResponse
-	(*ErrorDetail)(nil),                // 27: nebula.plugin.v1.ErrorDetail
-	(*SQLValue)(nil),                   // 28: nebula.plugin.v1.SQLValue
-	(*SQLStatement)(nil),               // 29: nebula.plugin.v1.SQLStatement
-	(*SQLColumn)(nil),                  // 30: nebula.plugin.v1.SQLColumn
-	(*SQLColumns)(nil),                 // 31: nebula.plugin.v1.SQLColumns
-	(*SQLRow)(nil),                     // 32: nebula.plugin.v1.SQLRow
-	(*SQLRowBatch)(nil),                // 33: nebula.plugin.v1.SQLRowBatch
-	(*SQLServiceQueryRequest)(nil),     // 34: nebula.plugin.v1.SQLServiceQueryRequest
-	(*SQLServiceQueryResponse)(nil),    // 35: nebula.plugin.v1.SQLServiceQueryResponse
-	(*SQLServiceExecRequest)(nil),      // 36: nebula.plugin.v1.SQLServiceExecRequest
-	(*SQLServiceExecResponse)(nil),     // 37: nebula.plugin.v1.SQLServiceExecResponse
-	(*SQLServiceBeginRequest)(nil),     // 38: nebula.plugin.v1.SQLServiceBeginRequest
-	(*SQLServiceBeginResponse)(nil),    // 39: nebula.plugin.v1.SQLServiceBeginResponse
-	(*SQLServiceCommitRequest)(nil),    // 40: nebula.plugin.v1.SQLServiceCommitRequest
-	(*SQLServiceCommitResponse)(nil),   // 41: nebula.plugin.v1.SQLServiceCommitResponse
-	(*SQLServiceRollbackRequest)(nil),  // 42: nebula.plugin.v1.SQLServiceRollbackRequest
-	(*SQLServiceRollbackResponse)(nil), // 43: nebula.plugin.v1.SQLServiceRollbackResponse
-	(*SQLServiceBatchRequest)(nil),     // 44: nebula.plugin.v1.SQLServiceBatchRequest
-	(*SQLServiceBatchResponse)(nil),    // 45: nebula.plugin.v1.SQLServiceBatchResponse
+	(*CheckManyRequest)(nil),           // 18: nebula.plugin.v1.CheckManyRequest
+	(*CheckItem)(nil),                  // 19: nebula.plugin.v1.CheckItem
+	(*CheckManyResponse)(nil),          // 20: nebula.plugin.v1.CheckManyResponse
+	(*ResetRequest)(nil),               // 21: nebula.plugin.v1.ResetRequest
+	(*ResetResponse)(nil),              // 22: nebula.plugin.v1.ResetResponse
+	(*CloseRequest)(nil),               // 23: nebula.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),              // 24: nebula.plugin.v1.CloseResponse
+	(*InvokeRequest)(nil),              // 25: nebula.plugin.v1.InvokeRequest
+	(*InvokeResponse)(nil),             // 26: nebula.plugin.v1.InvokeResponse
+	(*StreamStart)(nil),                // 27: nebula.plugin.v1.StreamStart
+	(*InvokeStreamRequest)(nil),        // 28: nebula.plugin.v1.InvokeStreamRequest
+	(*InvokeStreamResponse)(nil),       // 29: nebula.plugin.v1.InvokeStreamResponse
+	(*ErrorDetail)(nil),                // 30: nebula.plugin.v1.ErrorDetail
+	(*SQLValue)(nil),                   // 31: nebula.plugin.v1.SQLValue
+	(*SQLStatement)(nil),               // 32: nebula.plugin.v1.SQLStatement
+	(*SQLColumn)(nil),                  // 33: nebula.plugin.v1.SQLColumn
+	(*SQLColumns)(nil),                 // 34: nebula.plugin.v1.SQLColumns
+	(*SQLRow)(nil),                     // 35: nebula.plugin.v1.SQLRow
+	(*SQLRowBatch)(nil),                // 36: nebula.plugin.v1.SQLRowBatch
+	(*SQLServiceQueryRequest)(nil),     // 37: nebula.plugin.v1.SQLServiceQueryRequest
+	(*SQLServiceQueryResponse)(nil),    // 38: nebula.plugin.v1.SQLServiceQueryResponse
+	(*SQLServiceExecRequest)(nil),      // 39: nebula.plugin.v1.SQLServiceExecRequest
+	(*SQLServiceExecResponse)(nil),     // 40: nebula.plugin.v1.SQLServiceExecResponse
+	(*SQLServiceBeginRequest)(nil),     // 41: nebula.plugin.v1.SQLServiceBeginRequest
+	(*SQLServiceBeginResponse)(nil),    // 42: nebula.plugin.v1.SQLServiceBeginResponse
+	(*SQLServiceCommitRequest)(nil),    // 43: nebula.plugin.v1.SQLServiceCommitRequest
+	(*SQLServiceCommitResponse)(nil),   // 44: nebula.plugin.v1.SQLServiceCommitResponse
+	(*SQLServiceRollbackRequest)(nil),  // 45: nebula.plugin.v1.SQLServiceRollbackRequest
+	(*SQLServiceRollbackResponse)(nil), // 46: nebula.plugin.v1.SQLServiceRollbackResponse
+	(*SQLServiceBatchRequest)(nil),     // 47: nebula.plugin.v1.SQLServiceBatchRequest
+	(*SQLServiceBatchResponse)(nil),    // 48: nebula.plugin.v1.SQLServiceBatchResponse
 }
 var file_pluginv1_plugin_proto_depIdxs = []int32{
 	2,  // 0: nebula.plugin.v1.DescribeResponse.types:type_name -> nebula.plugin.v1.ResourceType
@@ -2823,55 +2990,59 @@ var file_pluginv1_plugin_proto_depIdxs = []int32{
 	5,  // 5: nebula.plugin.v1.Type.elem:type_name -> nebula.plugin.v1.Type
 	3,  // 6: nebula.plugin.v1.Operation.args:type_name -> nebula.plugin.v1.Schema
 	8,  // 7: nebula.plugin.v1.ValidateConfigResponse.errors:type_name -> nebula.plugin.v1.ConfigError
-	24, // 8: nebula.plugin.v1.InvokeStreamRequest.start:type_name -> nebula.plugin.v1.StreamStart
-	28, // 9: nebula.plugin.v1.SQLValue.array:type_name -> nebula.plugin.v1.SQLValue
-	28, // 10: nebula.plugin.v1.SQLStatement.args:type_name -> nebula.plugin.v1.SQLValue
-	30, // 11: nebula.plugin.v1.SQLColumns.columns:type_name -> nebula.plugin.v1.SQLColumn
-	28, // 12: nebula.plugin.v1.SQLRow.values:type_name -> nebula.plugin.v1.SQLValue
-	32, // 13: nebula.plugin.v1.SQLRowBatch.rows:type_name -> nebula.plugin.v1.SQLRow
-	29, // 14: nebula.plugin.v1.SQLServiceQueryRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
-	31, // 15: nebula.plugin.v1.SQLServiceQueryResponse.columns:type_name -> nebula.plugin.v1.SQLColumns
-	33, // 16: nebula.plugin.v1.SQLServiceQueryResponse.rows:type_name -> nebula.plugin.v1.SQLRowBatch
-	29, // 17: nebula.plugin.v1.SQLServiceExecRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
-	29, // 18: nebula.plugin.v1.SQLServiceBatchRequest.statements:type_name -> nebula.plugin.v1.SQLStatement
-	37, // 19: nebula.plugin.v1.SQLServiceBatchResponse.results:type_name -> nebula.plugin.v1.SQLServiceExecResponse
-	0,  // 20: nebula.plugin.v1.DriverService.Describe:input_type -> nebula.plugin.v1.DescribeRequest
-	7,  // 21: nebula.plugin.v1.DriverService.ValidateConfig:input_type -> nebula.plugin.v1.ValidateConfigRequest
-	10, // 22: nebula.plugin.v1.DriverService.Configure:input_type -> nebula.plugin.v1.ConfigureRequest
-	12, // 23: nebula.plugin.v1.DriverService.Unconfigure:input_type -> nebula.plugin.v1.UnconfigureRequest
-	14, // 24: nebula.plugin.v1.DriverService.Open:input_type -> nebula.plugin.v1.OpenRequest
-	16, // 25: nebula.plugin.v1.DriverService.Check:input_type -> nebula.plugin.v1.CheckRequest
-	18, // 26: nebula.plugin.v1.DriverService.Reset:input_type -> nebula.plugin.v1.ResetRequest
-	20, // 27: nebula.plugin.v1.DriverService.Close:input_type -> nebula.plugin.v1.CloseRequest
-	22, // 28: nebula.plugin.v1.DriverService.Invoke:input_type -> nebula.plugin.v1.InvokeRequest
-	25, // 29: nebula.plugin.v1.DriverService.InvokeStream:input_type -> nebula.plugin.v1.InvokeStreamRequest
-	34, // 30: nebula.plugin.v1.SQLService.Query:input_type -> nebula.plugin.v1.SQLServiceQueryRequest
-	36, // 31: nebula.plugin.v1.SQLService.Exec:input_type -> nebula.plugin.v1.SQLServiceExecRequest
-	44, // 32: nebula.plugin.v1.SQLService.Batch:input_type -> nebula.plugin.v1.SQLServiceBatchRequest
-	38, // 33: nebula.plugin.v1.SQLService.Begin:input_type -> nebula.plugin.v1.SQLServiceBeginRequest
-	40, // 34: nebula.plugin.v1.SQLService.Commit:input_type -> nebula.plugin.v1.SQLServiceCommitRequest
-	42, // 35: nebula.plugin.v1.SQLService.Rollback:input_type -> nebula.plugin.v1.SQLServiceRollbackRequest
-	1,  // 36: nebula.plugin.v1.DriverService.Describe:output_type -> nebula.plugin.v1.DescribeResponse
-	9,  // 37: nebula.plugin.v1.DriverService.ValidateConfig:output_type -> nebula.plugin.v1.ValidateConfigResponse
-	11, // 38: nebula.plugin.v1.DriverService.Configure:output_type -> nebula.plugin.v1.ConfigureResponse
-	13, // 39: nebula.plugin.v1.DriverService.Unconfigure:output_type -> nebula.plugin.v1.UnconfigureResponse
-	15, // 40: nebula.plugin.v1.DriverService.Open:output_type -> nebula.plugin.v1.OpenResponse
-	17, // 41: nebula.plugin.v1.DriverService.Check:output_type -> nebula.plugin.v1.CheckResponse
-	19, // 42: nebula.plugin.v1.DriverService.Reset:output_type -> nebula.plugin.v1.ResetResponse
-	21, // 43: nebula.plugin.v1.DriverService.Close:output_type -> nebula.plugin.v1.CloseResponse
-	23, // 44: nebula.plugin.v1.DriverService.Invoke:output_type -> nebula.plugin.v1.InvokeResponse
-	26, // 45: nebula.plugin.v1.DriverService.InvokeStream:output_type -> nebula.plugin.v1.InvokeStreamResponse
-	35, // 46: nebula.plugin.v1.SQLService.Query:output_type -> nebula.plugin.v1.SQLServiceQueryResponse
-	37, // 47: nebula.plugin.v1.SQLService.Exec:output_type -> nebula.plugin.v1.SQLServiceExecResponse
-	45, // 48: nebula.plugin.v1.SQLService.Batch:output_type -> nebula.plugin.v1.SQLServiceBatchResponse
-	39, // 49: nebula.plugin.v1.SQLService.Begin:output_type -> nebula.plugin.v1.SQLServiceBeginResponse
-	41, // 50: nebula.plugin.v1.SQLService.Commit:output_type -> nebula.plugin.v1.SQLServiceCommitResponse
-	43, // 51: nebula.plugin.v1.SQLService.Rollback:output_type -> nebula.plugin.v1.SQLServiceRollbackResponse
-	36, // [36:52] is the sub-list for method output_type
-	20, // [20:36] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	19, // 8: nebula.plugin.v1.CheckManyRequest.checks:type_name -> nebula.plugin.v1.CheckItem
+	30, // 9: nebula.plugin.v1.CheckManyResponse.error:type_name -> nebula.plugin.v1.ErrorDetail
+	27, // 10: nebula.plugin.v1.InvokeStreamRequest.start:type_name -> nebula.plugin.v1.StreamStart
+	31, // 11: nebula.plugin.v1.SQLValue.array:type_name -> nebula.plugin.v1.SQLValue
+	31, // 12: nebula.plugin.v1.SQLStatement.args:type_name -> nebula.plugin.v1.SQLValue
+	33, // 13: nebula.plugin.v1.SQLColumns.columns:type_name -> nebula.plugin.v1.SQLColumn
+	31, // 14: nebula.plugin.v1.SQLRow.values:type_name -> nebula.plugin.v1.SQLValue
+	35, // 15: nebula.plugin.v1.SQLRowBatch.rows:type_name -> nebula.plugin.v1.SQLRow
+	32, // 16: nebula.plugin.v1.SQLServiceQueryRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
+	34, // 17: nebula.plugin.v1.SQLServiceQueryResponse.columns:type_name -> nebula.plugin.v1.SQLColumns
+	36, // 18: nebula.plugin.v1.SQLServiceQueryResponse.rows:type_name -> nebula.plugin.v1.SQLRowBatch
+	32, // 19: nebula.plugin.v1.SQLServiceExecRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
+	32, // 20: nebula.plugin.v1.SQLServiceBatchRequest.statements:type_name -> nebula.plugin.v1.SQLStatement
+	40, // 21: nebula.plugin.v1.SQLServiceBatchResponse.results:type_name -> nebula.plugin.v1.SQLServiceExecResponse
+	0,  // 22: nebula.plugin.v1.DriverService.Describe:input_type -> nebula.plugin.v1.DescribeRequest
+	7,  // 23: nebula.plugin.v1.DriverService.ValidateConfig:input_type -> nebula.plugin.v1.ValidateConfigRequest
+	10, // 24: nebula.plugin.v1.DriverService.Configure:input_type -> nebula.plugin.v1.ConfigureRequest
+	12, // 25: nebula.plugin.v1.DriverService.Unconfigure:input_type -> nebula.plugin.v1.UnconfigureRequest
+	14, // 26: nebula.plugin.v1.DriverService.Open:input_type -> nebula.plugin.v1.OpenRequest
+	16, // 27: nebula.plugin.v1.DriverService.Check:input_type -> nebula.plugin.v1.CheckRequest
+	18, // 28: nebula.plugin.v1.DriverService.CheckMany:input_type -> nebula.plugin.v1.CheckManyRequest
+	21, // 29: nebula.plugin.v1.DriverService.Reset:input_type -> nebula.plugin.v1.ResetRequest
+	23, // 30: nebula.plugin.v1.DriverService.Close:input_type -> nebula.plugin.v1.CloseRequest
+	25, // 31: nebula.plugin.v1.DriverService.Invoke:input_type -> nebula.plugin.v1.InvokeRequest
+	28, // 32: nebula.plugin.v1.DriverService.InvokeStream:input_type -> nebula.plugin.v1.InvokeStreamRequest
+	37, // 33: nebula.plugin.v1.SQLService.Query:input_type -> nebula.plugin.v1.SQLServiceQueryRequest
+	39, // 34: nebula.plugin.v1.SQLService.Exec:input_type -> nebula.plugin.v1.SQLServiceExecRequest
+	47, // 35: nebula.plugin.v1.SQLService.Batch:input_type -> nebula.plugin.v1.SQLServiceBatchRequest
+	41, // 36: nebula.plugin.v1.SQLService.Begin:input_type -> nebula.plugin.v1.SQLServiceBeginRequest
+	43, // 37: nebula.plugin.v1.SQLService.Commit:input_type -> nebula.plugin.v1.SQLServiceCommitRequest
+	45, // 38: nebula.plugin.v1.SQLService.Rollback:input_type -> nebula.plugin.v1.SQLServiceRollbackRequest
+	1,  // 39: nebula.plugin.v1.DriverService.Describe:output_type -> nebula.plugin.v1.DescribeResponse
+	9,  // 40: nebula.plugin.v1.DriverService.ValidateConfig:output_type -> nebula.plugin.v1.ValidateConfigResponse
+	11, // 41: nebula.plugin.v1.DriverService.Configure:output_type -> nebula.plugin.v1.ConfigureResponse
+	13, // 42: nebula.plugin.v1.DriverService.Unconfigure:output_type -> nebula.plugin.v1.UnconfigureResponse
+	15, // 43: nebula.plugin.v1.DriverService.Open:output_type -> nebula.plugin.v1.OpenResponse
+	17, // 44: nebula.plugin.v1.DriverService.Check:output_type -> nebula.plugin.v1.CheckResponse
+	20, // 45: nebula.plugin.v1.DriverService.CheckMany:output_type -> nebula.plugin.v1.CheckManyResponse
+	22, // 46: nebula.plugin.v1.DriverService.Reset:output_type -> nebula.plugin.v1.ResetResponse
+	24, // 47: nebula.plugin.v1.DriverService.Close:output_type -> nebula.plugin.v1.CloseResponse
+	26, // 48: nebula.plugin.v1.DriverService.Invoke:output_type -> nebula.plugin.v1.InvokeResponse
+	29, // 49: nebula.plugin.v1.DriverService.InvokeStream:output_type -> nebula.plugin.v1.InvokeStreamResponse
+	38, // 50: nebula.plugin.v1.SQLService.Query:output_type -> nebula.plugin.v1.SQLServiceQueryResponse
+	40, // 51: nebula.plugin.v1.SQLService.Exec:output_type -> nebula.plugin.v1.SQLServiceExecResponse
+	48, // 52: nebula.plugin.v1.SQLService.Batch:output_type -> nebula.plugin.v1.SQLServiceBatchResponse
+	42, // 53: nebula.plugin.v1.SQLService.Begin:output_type -> nebula.plugin.v1.SQLServiceBeginResponse
+	44, // 54: nebula.plugin.v1.SQLService.Commit:output_type -> nebula.plugin.v1.SQLServiceCommitResponse
+	46, // 55: nebula.plugin.v1.SQLService.Rollback:output_type -> nebula.plugin.v1.SQLServiceRollbackResponse
+	39, // [39:56] is the sub-list for method output_type
+	22, // [22:39] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_pluginv1_plugin_proto_init() }
@@ -2879,16 +3050,16 @@ func file_pluginv1_plugin_proto_init() {
 	if File_pluginv1_plugin_proto != nil {
 		return
 	}
-	file_pluginv1_plugin_proto_msgTypes[25].OneofWrappers = []any{
+	file_pluginv1_plugin_proto_msgTypes[28].OneofWrappers = []any{
 		(*InvokeStreamRequest_Start)(nil),
 		(*InvokeStreamRequest_Data)(nil),
 	}
-	file_pluginv1_plugin_proto_msgTypes[26].OneofWrappers = []any{
+	file_pluginv1_plugin_proto_msgTypes[29].OneofWrappers = []any{
 		(*InvokeStreamResponse_Data)(nil),
 		(*InvokeStreamResponse_ResultJson)(nil),
 	}
-	file_pluginv1_plugin_proto_msgTypes[27].OneofWrappers = []any{}
-	file_pluginv1_plugin_proto_msgTypes[35].OneofWrappers = []any{
+	file_pluginv1_plugin_proto_msgTypes[30].OneofWrappers = []any{}
+	file_pluginv1_plugin_proto_msgTypes[38].OneofWrappers = []any{
 		(*SQLServiceQueryResponse_Columns)(nil),
 		(*SQLServiceQueryResponse_Rows)(nil),
 	}
@@ -2898,7 +3069,7 @@ func file_pluginv1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pluginv1_plugin_proto_rawDesc), len(file_pluginv1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   46,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -32,6 +32,7 @@ const (
 	DriverService_Unconfigure_FullMethodName    = "/nebula.plugin.v1.DriverService/Unconfigure"
 	DriverService_Open_FullMethodName           = "/nebula.plugin.v1.DriverService/Open"
 	DriverService_Check_FullMethodName          = "/nebula.plugin.v1.DriverService/Check"
+	DriverService_CheckMany_FullMethodName      = "/nebula.plugin.v1.DriverService/CheckMany"
 	DriverService_Reset_FullMethodName          = "/nebula.plugin.v1.DriverService/Reset"
 	DriverService_Close_FullMethodName          = "/nebula.plugin.v1.DriverService/Close"
 	DriverService_Invoke_FullMethodName         = "/nebula.plugin.v1.DriverService/Invoke"
@@ -54,6 +55,11 @@ type DriverServiceClient interface {
 	Open(ctx context.Context, in *OpenRequest, opts ...grpc.CallOption) (*OpenResponse, error)
 	// Check reports an instance's health.
 	Check(ctx context.Context, in *CheckRequest, opts ...grpc.CallOption) (*CheckResponse, error)
+	// CheckMany checks several instances, each within its own timeout, and
+	// streams each result as soon as it is known: the host sends in one call
+	// the health checks that fall due while another is in flight. A plugin
+	// that answers Unimplemented gets one Check per instance instead.
+	CheckMany(ctx context.Context, in *CheckManyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CheckManyResponse], error)
 	// Reset returns an instance to a clean state.
 	Reset(ctx context.Context, in *ResetRequest, opts ...grpc.CallOption) (*ResetResponse, error)
 	// Close ends an instance.
@@ -134,6 +140,25 @@ func (c *driverServiceClient) Check(ctx context.Context, in *CheckRequest, opts 
 	return out, nil
 }
 
+func (c *driverServiceClient) CheckMany(ctx context.Context, in *CheckManyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CheckManyResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DriverService_ServiceDesc.Streams[0], DriverService_CheckMany_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[CheckManyRequest, CheckManyResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriverService_CheckManyClient = grpc.ServerStreamingClient[CheckManyResponse]
+
 func (c *driverServiceClient) Reset(ctx context.Context, in *ResetRequest, opts ...grpc.CallOption) (*ResetResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ResetResponse)
@@ -166,7 +191,7 @@ func (c *driverServiceClient) Invoke(ctx context.Context, in *InvokeRequest, opt
 
 func (c *driverServiceClient) InvokeStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[InvokeStreamRequest, InvokeStreamResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &DriverService_ServiceDesc.Streams[0], DriverService_InvokeStream_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &DriverService_ServiceDesc.Streams[1], DriverService_InvokeStream_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +218,11 @@ type DriverServiceServer interface {
 	Open(context.Context, *OpenRequest) (*OpenResponse, error)
 	// Check reports an instance's health.
 	Check(context.Context, *CheckRequest) (*CheckResponse, error)
+	// CheckMany checks several instances, each within its own timeout, and
+	// streams each result as soon as it is known: the host sends in one call
+	// the health checks that fall due while another is in flight. A plugin
+	// that answers Unimplemented gets one Check per instance instead.
+	CheckMany(*CheckManyRequest, grpc.ServerStreamingServer[CheckManyResponse]) error
 	// Reset returns an instance to a clean state.
 	Reset(context.Context, *ResetRequest) (*ResetResponse, error)
 	// Close ends an instance.
@@ -230,6 +260,9 @@ func (UnimplementedDriverServiceServer) Open(context.Context, *OpenRequest) (*Op
 }
 func (UnimplementedDriverServiceServer) Check(context.Context, *CheckRequest) (*CheckResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Check not implemented")
+}
+func (UnimplementedDriverServiceServer) CheckMany(*CheckManyRequest, grpc.ServerStreamingServer[CheckManyResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method CheckMany not implemented")
 }
 func (UnimplementedDriverServiceServer) Reset(context.Context, *ResetRequest) (*ResetResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Reset not implemented")
@@ -372,6 +405,17 @@ func _DriverService_Check_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DriverService_CheckMany_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(CheckManyRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DriverServiceServer).CheckMany(m, &grpc.GenericServerStream[CheckManyRequest, CheckManyResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriverService_CheckManyServer = grpc.ServerStreamingServer[CheckManyResponse]
+
 func _DriverService_Reset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ResetRequest)
 	if err := dec(in); err != nil {
@@ -478,6 +522,11 @@ var DriverService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "CheckMany",
+			Handler:       _DriverService_CheckMany_Handler,
+			ServerStreams: true,
+		},
 		{
 			StreamName:    "InvokeStream",
 			Handler:       _DriverService_InvokeStream_Handler,
