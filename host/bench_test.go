@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -77,8 +78,8 @@ func BenchmarkMemoryGet(b *testing.B) {
 }
 
 // BenchmarkPluginRoundTrip measures the floor under every plugin call: one
-// Check round trip to a plugin process over go-plugin gRPC, with AutoMTLS
-// (as the host runs plugins) and without (the peer).
+// Check round trip to a plugin process over go-plugin gRPC, with mutual
+// TLS (sdk.PluginTLS, as the host runs plugins) and without (the peer).
 func BenchmarkPluginRoundTrip(b *testing.B) {
 	for _, mtls := range []bool{true, false} {
 		name := "mtls"
@@ -86,10 +87,24 @@ func BenchmarkPluginRoundTrip(b *testing.B) {
 			name = "plain"
 		}
 		b.Run(name, func(b *testing.B) {
+			cmd := exec.Command(pluginPath("probe"))
+			var tlsConfig *tls.Config
+			if mtls {
+				ptls, err := sdk.NewPluginTLS()
+				if err != nil {
+					b.Fatal(err)
+				}
+				pipe, err := ptls.Prepare(cmd)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer pipe.Close()
+				tlsConfig = ptls.Config()
+			}
 			client := plugin.NewClient(&plugin.ClientConfig{
 				HandshakeConfig: sdk.Handshake, VersionedPlugins: sdk.PluginSets(),
-				Cmd: exec.Command(pluginPath("probe")), AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-				AutoMTLS: mtls, SkipHostEnv: true, Logger: hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
+				Cmd: cmd, AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+				TLSConfig: tlsConfig, SkipHostEnv: true, Logger: hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
 			})
 			defer client.Kill()
 			rpc, err := client.Client()

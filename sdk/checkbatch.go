@@ -14,27 +14,29 @@ import (
 	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
 )
 
-// checkWindow is how long a health check waits for others to go with it.
-// A host's checks fall due together (the host aligns them to whole
-// seconds), so that a thousand resources make a few calls a second
-// instead of a thousand, which is most of what an idle host and its
-// plugins cost. It adds at most this much to a check's latency, against
-// timeouts of seconds.
+// checkWindow is how long a health check made while another call is in
+// flight waits for others to go with it. A host's checks fall due together
+// (the host aligns them to whole seconds), so that a thousand resources
+// make a few calls a second instead of a thousand, which is most of what
+// an idle host and its plugins cost. A check made while no call is in
+// flight goes at once.
 const checkWindow = time.Millisecond
 
-// checkBatcher sends the health checks of a plugin's instances. The first
-// check to come opens a batch; those that come within checkWindow join it;
-// the batch then goes as one CheckMany call (a lone check as a Check call),
-// whose results come back one by one as each is known, so that a slow
-// backend holds up no other check.
+// checkBatcher sends the health checks of a plugin's instances. A check
+// made while none is in flight goes at once, as a Check call. One made
+// while a call is in flight opens a batch, or joins the open one; the
+// batch goes checkWindow after it opened, as one CheckMany call, whose
+// results come back one by one as each is known, so that a slow backend
+// holds up no other check.
 type checkBatcher struct {
 	client pb.DriverServiceClient
 	// single is set when the plugin has no CheckMany (an SDK older than
 	// it): every check is then a Check call.
 	single atomic.Bool
 
-	mu   sync.Mutex
-	open []*pendingCheck // the batch collecting checks, nil when none is
+	mu       sync.Mutex
+	inflight int             // calls in flight
+	open     []*pendingCheck // the batch collecting checks, nil when none is
 }
 
 // pendingCheck is one check waiting in a batch.
@@ -52,8 +54,14 @@ func (b *checkBatcher) check(ctx context.Context, id string) error {
 	if b.single.Load() {
 		return b.checkOne(ctx, id)
 	}
-	p := &pendingCheck{ctx: ctx, id: id, done: make(chan error, 1)}
 	b.mu.Lock()
+	if b.inflight == 0 && b.open == nil {
+		b.inflight++
+		b.mu.Unlock()
+		defer b.ended()
+		return b.checkOne(ctx, id)
+	}
+	p := &pendingCheck{ctx: ctx, id: id, done: make(chan error, 1)}
 	if b.open == nil {
 		// The batch's call runs on the timer's goroutine, which lives
 		// only as long as the checks in it: the call ends when each has
@@ -73,6 +81,12 @@ func (b *checkBatcher) check(ctx context.Context, id string) error {
 	}
 }
 
+func (b *checkBatcher) ended() {
+	b.mu.Lock()
+	b.inflight--
+	b.mu.Unlock()
+}
+
 func (b *checkBatcher) checkOne(ctx context.Context, id string) error {
 	_, err := b.client.Check(ctx, &pb.CheckRequest{InstanceId: id})
 	return remoteError(ctx, err)
@@ -83,7 +97,9 @@ func (b *checkBatcher) flush() {
 	b.mu.Lock()
 	batch := b.open
 	b.open = nil
+	b.inflight++
 	b.mu.Unlock()
+	defer b.ended()
 	if len(batch) == 1 {
 		p := batch[0]
 		p.done <- b.checkOne(p.ctx, p.id)

@@ -249,3 +249,16 @@ func TestACheckWhoseCallerGivesUpReturnsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestALoneCheckGoesAtOnceAsACheckCall(t *testing.T) {
+	d, calls := connectCounting(t, true)
+	inst := openInstances(t, d, []string{"ok"})[0]
+	for range 5 {
+		if err := inst.Check(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if many, single := callsOf(calls, "CheckMany"), callsOf(calls, "Check"); many != 0 || single != 5 {
+		t.Fatalf("5 checks one after another took %d CheckMany and %d Check calls; want 5 Check calls", many, single)
+	}
+}

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"os"
@@ -138,6 +139,9 @@ func Serve(d Driver, opts ...ServeOption) {
 		VersionedPlugins: map[int]plugin.PluginSet{
 			ProtocolVersion: {PluginName: &servedPlugin{srv: srv}},
 		},
+		// The key pair the host handed over (see PluginTLS), or
+		// go-plugin's AutoMTLS for a host that asks for it.
+		TLSProvider: func() (*tls.Config, error) { return serverTLS(os.Getenv) },
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, GRPCServerOptions()...)
 			return grpc.NewServer(append(opts, MessageSizeServerOptions(srv.maxMessageSize)...)...)

@@ -80,6 +80,14 @@ func newGroupRunner(_ hclog.Logger, cmd *exec.Cmd, sha256 string) (*groupRunner,
 
 // Start runs the plugin and the goroutine that watches its main process.
 func (r *groupRunner) Start(context.Context) error {
+	// The plugin holds its own copies of the files handed to it (the pipe
+	// of its TLS key pair, sdk.PluginTLS): the host's close once it runs,
+	// or once it will not.
+	defer func() {
+		for _, f := range r.cmd.ExtraFiles {
+			_ = f.Close()
+		}
+	}()
 	if r.sha256 != "" {
 		// Checked again right before it runs, as go-plugin's SecureConfig
 		// does for a plain command.

@@ -3,8 +3,8 @@
 // go-plugin starts a plugin and talks to it; it does not restart it. A
 // Supervisor does: before every start it checks the binary (CheckBinary:
 // a regular executable file no other user may replace) and its SHA-256,
-// starts it with go-plugin over gRPC with AutoMTLS and without the host's
-// environment, in a process group of its own, and bounds the whole start
+// starts it with go-plugin over gRPC with mutual TLS (sdk.PluginTLS) and
+// without the host's environment, in a process group of its own, and bounds the whole start
 // by StartTimeout. It watches the plugin, and when it exits kills what is
 // left of its group and restarts it after a backoff with jitter that
 // resets once the plugin has run ResetAfter, telling its owner so the
@@ -460,6 +460,10 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 		socketDir string
 	)
 	msgSize := cmp.Or(s.cfg.MaxMessageSize, sdk.DefaultMaxMessageSize)
+	ptls, err := sdk.NewPluginTLS()
+	if err != nil {
+		return nil, nil, fail(fmt.Errorf("make the plugin's TLS keys: %w", err))
+	}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.PluginSets(),
@@ -470,6 +474,10 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 			// socket directory) come last and win.
 			cmd.Env = append(envList(s.cfg.Tracing.env(), s.cfg.Env,
 				map[string]string{sdk.MaxMessageSizeEnv: strconv.Itoa(msgSize)}), spec.Env...)
+			// groupRunner.Start closes the host's end of the pipe.
+			if _, err := ptls.Prepare(cmd); err != nil {
+				return nil, err
+			}
 			r, err := newGroupRunner(l, cmd, want)
 			if err != nil {
 				return nil, err
@@ -481,8 +489,11 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 			return r, nil
 		},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		SkipHostEnv:      true,
+		// Mutual TLS with the keys the host makes (sdk.PluginTLS), in
+		// place of go-plugin's AutoMTLS, which a plugin may still answer
+		// with.
+		TLSConfig:   ptls.Config(),
+		SkipHostEnv: true,
 		// The watchdog below bounds the whole start; go-plugin's own
 		// timer, on the handshake only, is a backstop.
 		StartTimeout: s.cfg.StartTimeout + time.Second,

@@ -138,3 +138,44 @@ func TestPluginExportsTheSpansOfSampledCallsToTheCollector(t *testing.T) {
 		t.Errorf("the collector received api-key %q, want %q", headers, "k, 1")
 	}
 }
+
+// TestPluginsUseTheHostsKeysOrAnswerWithAutoMTLS starts a plugin built on
+// sdk.Serve, which takes the key pair the host made from the pipe, and one
+// served by go-plugin alone, which answers with AutoMTLS: both serve, and
+// neither finds a private key in its environment.
+func TestPluginsUseTheHostsKeysOrAnswerWithAutoMTLS(t *testing.T) {
+	for _, args := range [][]string{nil, {"-automtls"}} {
+		t.Run(strings.Join(append([]string{"plugin"}, args...), " "), func(t *testing.T) {
+			s := New(Config{Name: "probe", Path: testPlugin, Args: args, Logger: quiet()})
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			if err := s.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = s.Close(context.Background()) }()
+			d, _, err := s.Driver()
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := d.Configure(ctx, sdk.ConfigureRequest{Type: "probe", Name: "p", Config: json.RawMessage(`{}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inst, err := res.Open(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := inst.Invoke(ctx, sdk.InvokeRequest{Operation: "env", Args: json.RawMessage(`{}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := string(out.(json.RawMessage))
+			if strings.Contains(env, "PRIVATE KEY") {
+				t.Fatalf("a private key reached the plugin's environment: %s", env)
+			}
+			if !strings.Contains(env, `"NEBULA_PLUGIN_TLS_FD=3"`) || !strings.Contains(env, "PLUGIN_CLIENT_CERT=") {
+				t.Fatalf("the plugin was not handed the host's keys: %s", env)
+			}
+		})
+	}
+}

@@ -100,23 +100,33 @@ func Connect(t testing.TB, d sdk.Driver) sdk.Driver {
 }
 
 // Start runs the plugin binary at path as the host would (go-plugin, gRPC,
-// AutoMTLS, no inherited environment, each call's trace context sent
-// along) and returns the host's view of it.
-// The plugin is killed when the test ends.
+// mutual TLS with the keys the host makes (sdk.PluginTLS), no inherited
+// environment, each call's trace context sent along) and returns the
+// host's view of it. The plugin is killed when the test ends.
 func Start(t testing.TB, path string) sdk.Driver {
 	t.Helper()
+	cmd := exec.Command(path)
+	ptls, err := sdk.NewPluginTLS()
+	if err != nil {
+		t.Fatalf("make the plugin's TLS keys: %v", err)
+	}
+	pipe, err := ptls.Prepare(cmd)
+	if err != nil {
+		t.Fatalf("start plugin %s: %v", path, err)
+	}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.PluginSets(),
-		Cmd:              exec.Command(path),
+		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
+		TLSConfig:        ptls.Config(),
 		SkipHostEnv:      true,
 		GRPCDialOptions:  append(sdk.GRPCDialOptions(), sdk.MessageSizeDialOptions(0)...),
 		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
 	})
 	t.Cleanup(client.Kill)
 	rpc, err := client.Client()
+	_ = pipe.Close() // the plugin has its own copy, or will not run
 	if err != nil {
 		t.Fatalf("start plugin %s: %v", path, err)
 	}

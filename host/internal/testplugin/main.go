@@ -304,8 +304,9 @@ func serviceName(r *sdkresource.Resource) string {
 
 func main() {
 	protocol := flag.Int("protocol", sdk.ProtocolVersion, "plugin protocol version to speak")
+	autoMTLS := flag.Bool("automtls", false, "serve with go-plugin alone, as a plugin not built on sdk.Serve: mutual TLS by go-plugin's AutoMTLS")
 	flag.Parse()
-	if *protocol == sdk.ProtocolVersion {
+	if *protocol == sdk.ProtocolVersion && !*autoMTLS {
 		var opts []sdk.ServeOption
 		if os.Getenv("NEBULA_TESTPLUGIN_SPANS") == "1" {
 			spans = tracetest.NewInMemoryExporter()
