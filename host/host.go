@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -44,7 +45,9 @@ type Host struct {
 	// plugin restart, watching leases) runs under it.
 	life   context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the scheduler and the jobs it runs
+	// wg counts the scheduler, the jobs it runs, and the closing of the
+	// pools that plugins left when they exited (resource.pluginExited).
+	wg sync.WaitGroup
 	// sched runs the health checks and the sweep of overdue leases, from
 	// one goroutine whatever the number of resources.
 	sched *scheduler
@@ -52,10 +55,14 @@ type Host struct {
 	warnings hcl.Diagnostics // found by prepare, before Start returns
 	tel      *telemetry
 
-	mu        sync.Mutex // guards the fields below; never held across a plugin call
-	state     hostState
-	catalog   *catalog
-	resources map[string]*resource
+	mu      sync.Mutex // guards the fields below; never held across a plugin call
+	state   hostState
+	catalog *catalog
+	// resources are the resources sorted by id, found by binary search
+	// (findResource): all in one allocation, with no map entry each, and
+	// not scattered amid the garbage that starting them makes. Set once,
+	// by prepare.
+	resources []resource
 	order     []*resource   // declaration order
 	levels    [][]*resource // dependency levels (config.Config.Levels), for starting and stopping in order
 }
@@ -88,7 +95,6 @@ func New(cfg *config.Config, opts ...Option) (*Host, error) {
 	h := &Host{
 		cfg: cfg, o: o, log: log, secrets: secrets,
 		life: life, cancel: cancel,
-		resources: map[string]*resource{},
 	}
 	h.sched = newScheduler(&h.wg)
 	tel, err := newTelemetry(h, cfg.Telemetry, &h.o)
@@ -178,7 +184,7 @@ func (h *Host) start(ctx context.Context) error {
 					errs[i] = h.callError(r, "start", err)
 					return
 				}
-				r.logger().Info("resource ready", "plugin", r.prov.name, "pooling", string(r.pooling()))
+				r.logger().Info("resource ready", "plugin", r.kind.prov.name, "pooling", string(r.pooling()))
 			})
 		}
 		wg.Wait()
@@ -202,8 +208,8 @@ func (h *Host) start(ctx context.Context) error {
 
 // failedDependency returns the first dependency of r that is not ready.
 func (h *Host) failedDependency(r *resource) string {
-	for _, dep := range r.deps {
-		if d, ok := h.resources[dep]; ok && d.lifecycle() != StateReady {
+	for _, dep := range r.spec.deps {
+		if d := findResource(h.resources, dep); d != nil && d.lifecycle() != StateReady {
 			return dep
 		}
 	}
@@ -218,7 +224,7 @@ func (h *Host) watchLeases() {
 	var every time.Duration
 	var timed []*resource
 	for _, r := range h.order {
-		if t := r.set.pool.LeaseTimeout; t > 0 {
+		if t := r.spec.set.pool.LeaseTimeout; t > 0 {
 			timed = append(timed, r)
 			if every == 0 || t/4 < every {
 				every = t / 4
@@ -241,10 +247,10 @@ func (h *Host) sweepLeases(timed []*resource, now time.Time) {
 	for _, r := range timed {
 		for _, l := range r.overdue(now) {
 			held := now.Sub(l.acquired).Round(time.Millisecond)
-			attrs := []any{"resource", r.id, "held", held.String(), "lease_timeout", r.set.pool.LeaseTimeout.String(),
+			attrs := []any{"resource", r.id, "held", held.String(), "lease_timeout", r.spec.set.pool.LeaseTimeout.String(),
 				"tenant", l.owner.Tenant, "workflow", l.owner.Workflow, "step", l.owner.Step}
 			h.tel.m.inc(leaksOf, r)
-			if r.set.pool.Reclaim && l.reclaim() {
+			if r.spec.set.pool.Reclaim && l.reclaim() {
 				h.tel.m.inc(reclaimsOf, r)
 				h.log.Warn("lease held past lease_timeout reclaimed", attrs...)
 				continue
@@ -272,21 +278,32 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 	for _, p := range cat.providers {
 		h.tel.m.addPlugin(p.name)
 	}
+	rcs := h.cfg.Resources
+	ids := make([]string, len(rcs))
+	byID := make([]int, len(rcs)) // indexes in rcs, in id order
+	for i, rc := range rcs {
+		ids[i], byID[i] = rc.ID(), i
+	}
+	slices.SortFunc(byID, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
 	h.mu.Lock()
+	h.resources = make([]resource, len(rcs))
+	h.order = make([]*resource, len(rcs))
+	for k, i := range byID {
+		h.order[i] = &h.resources[k]
+	}
 	si := newSharedInfo()
-	for _, rc := range h.cfg.Resources {
+	for i, rc := range rcs {
 		p := cat.types[rc.Type]
 		t, _ := p.info.Type(rc.Type)
-		r := newResource(rc, t, si, p, h)
+		r := h.order[i]
+		r.init(ids[i], rc, t, si, p, h)
 		h.tel.m.addResource(r)
-		h.resources[r.id] = r
-		h.order = append(h.order, r)
 		h.secrets.Add(sensitiveValues(t.Config, rc.Config)...)
 	}
 	for _, level := range h.cfg.Levels() {
 		rs := make([]*resource, len(level))
 		for i, rc := range level {
-			rs[i] = h.resources[rc.ID()]
+			rs[i] = findResource(h.resources, rc.ID())
 		}
 		h.levels = append(h.levels, rs)
 	}
@@ -312,7 +329,7 @@ func (h *Host) validateResources(ctx context.Context) hcl.Diagnostics {
 		if w := inertPoolSettings(r, rc); w != nil {
 			diags = append(diags, w)
 		}
-		d, _, err := r.prov.driver()
+		d, _, err := r.kind.prov.driver()
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin not running", Detail: err.Error(), Subject: rc.DeclRange.Ptr()})
 			continue
@@ -333,7 +350,7 @@ func (h *Host) validateResources(ctx context.Context) hcl.Diagnostics {
 			if !errors.As(e, &ce) {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError, Summary: "Invalid resource configuration",
-					Detail: h.secrets.String(fmt.Sprintf("Plugin %s refused %s: %v", r.prov.name, r.id, e)), Subject: rc.DeclRange.Ptr(),
+					Detail: h.secrets.String(fmt.Sprintf("Plugin %s refused %s: %v", r.kind.prov.name, r.id, e)), Subject: rc.DeclRange.Ptr(),
 				})
 				continue
 			}
@@ -462,7 +479,7 @@ func (h *Host) resourcesOf(p *provider) []*resource {
 	var out []*resource
 	for _, level := range h.levels {
 		for _, r := range level {
-			if r.prov == p {
+			if r.kind.prov == p {
 				out = append(out, r)
 			}
 		}
@@ -607,15 +624,13 @@ func (h *Host) resource(name string) (*resource, error) {
 	case hostClosed:
 		return nil, sdk.WrapError(sdk.KindUnavailable, ErrClosed, "acquire "+name)
 	}
-	r, ok := h.resources[name]
-	if ok {
+	if r := findResource(h.resources, name); r != nil {
 		return r, nil
 	}
-	names := make([]string, 0, len(h.resources))
-	for n := range h.resources {
-		names = append(names, n)
+	names := make([]string, len(h.resources)) // sorted, as the resources are
+	for i := range h.resources {
+		names[i] = h.resources[i].id
 	}
-	sort.Strings(names)
 	msg := fmt.Sprintf("no resource named %q", name)
 	if s := config.Suggest(name, names); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
@@ -651,9 +666,9 @@ func (h *Host) Describe() []ResourceInfo {
 // DescribeResource describes one resource.
 func (h *Host) DescribeResource(name string) (ResourceInfo, error) {
 	h.mu.Lock()
-	r, ok := h.resources[name]
+	r := findResource(h.resources, name)
 	h.mu.Unlock()
-	if !ok {
+	if r == nil {
 		_, err := h.resource(name)
 		if err == nil {
 			err = newError(sdk.KindNotFound, ErrUnknownResource, "no resource named %q", name)
@@ -709,7 +724,7 @@ func inertPoolSettings(r *resource, rc *config.Resource) *hcl.Diagnostic {
 			inert = append(inert, name)
 		}
 	}
-	mode := r.rtype.Pooling
+	mode := r.kind.rtype.Pooling
 	if mode == sdk.PoolingExclusive {
 		set("replicas", p.Replicas != 0)
 		set("selection", p.Selection != "")

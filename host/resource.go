@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -36,75 +37,84 @@ const (
 const closeGrace = 5 * time.Second
 
 // resource is one configured resource, its pool of instances and the
-// leases out on it.
+// leases out on it. A host's resources are one allocation
+// (Host.resources), and what resources alike have in common is shared
+// (kind, spec): a thousand idle resources cost a thousand of this struct.
 type resource struct {
 	id string // "type.name"; typ and name are its two parts
-	// config is the driver's configuration (JSON), set is the block's pool
-	// and resilience settings, deps the ids of its dependencies (nil when
-	// none): copied out of the config.Resource, so that the host keeps
-	// nothing of the parsed configuration once started. config and set
-	// are shared by the resources that have the same.
-	config json.RawMessage
-	set    *settings
-	deps   []string
-	// rtype is the type with the operations the host adds (sql); shared
-	// by every resource of the type, never changed.
-	rtype *sdk.ResourceType
-	// pluginType is the type as the plugin described it; shared too.
-	pluginType *sdk.ResourceType
-	prov       *provider
-	// host gives the resource the host's logger (to which logger adds
-	// the resource when there is something to say, so that an idle
-	// resource keeps no handler of its own), its secrets (masked in what
-	// the resource reports about itself) and its telemetry.
-	host   *Host
+	// kind is what the resources of the type share, spec what those
+	// configured alike do; never changed.
+	kind   *resourceKind
+	spec   *resourceSpec
 	pol    *policies // nil when the resource declares no resilience policy
 	health health
-	// check is the job of the resource's health checks on the host's
-	// scheduler.
-	check job
-	// endpoint is what the semantic conventions say of the backend;
-	// shared by the resources of the same backend.
-	endpoint *endpoint
 
 	cfgMu sync.Mutex // serializes configure: start, plugin restarts and recovery
-
-	// orphans closes the pools of plugin generations that exited, in the
-	// background so the restart does not wait for leases still out;
-	// close waits for it. Add is called with mu held and state not closed.
-	orphans sync.WaitGroup
 
 	mu      sync.Mutex // guards the fields below; never held across a plugin call
 	state   ResourceState
 	lastErr error
-	res     sdk.Resource
-	pool    instancePool
-	gen     uint64              // generation of the plugin that res and pool belong to
+	cur     *generation         // what the resource is on its plugin; nil unless ready
 	leases  map[*Lease]struct{} // allocated by the first lease
 	changed chan struct{}       // nil until waited on; closed and dropped when a lease ends or the state changes
 }
 
-// resourceTypes are a resource type as its plugin described it and with
-// the operations the host adds.
-type resourceTypes struct {
-	rtype, pluginType *sdk.ResourceType
+// resourceKind is a resource type on a host: what every resource of the
+// type shares.
+type resourceKind struct {
+	// rtype is the type with the operations the host adds (sql).
+	rtype *sdk.ResourceType
+	// pluginType is the type as the plugin described it.
+	pluginType *sdk.ResourceType
+	prov       *provider
+	// host gives the resources the host's logger (to which logger adds
+	// the resource when there is something to say, so that an idle
+	// resource keeps no handler of its own), its secrets (masked in what a
+	// resource reports about itself) and its telemetry.
+	host *Host
+}
+
+// resourceSpec is what a resource block says, copied out of the
+// config.Resource so that the host keeps nothing of the parsed
+// configuration once started; shared by the resources whose blocks say
+// the same.
+type resourceSpec struct {
+	// config is the driver's configuration (JSON).
+	config json.RawMessage
+	// deps are the ids of the resource's dependencies; nil when none.
+	deps []string
+	// set is the block's pool and resilience settings, health its health
+	// settings.
+	set    *settings
+	health *healthSettings
+	// endpoint is what the semantic conventions say of the backend.
+	endpoint *endpoint
+}
+
+// specKey is a resourceSpec as a comparable value.
+type specKey struct {
+	config, deps string // deps joined by NULs
+	set          *settings
+	health       *healthSettings
+	endpoint     *endpoint
 }
 
 // sharedInfo holds the immutable data that resources alike share, so
-// that a thousand resources of one type keep one copy of it: their type,
-// their endpoint, their configuration, their settings.
+// that a thousand resources of one type keep one copy of it: their kind
+// and their spec, and the parts of specs (settings, endpoints) that
+// resources configured otherwise may still share.
 type sharedInfo struct {
-	types     map[string]resourceTypes
+	kinds     map[string]*resourceKind
+	specs     map[specKey]*resourceSpec
 	endpoints map[endpoint]*endpoint
 	health    map[healthSettings]*healthSettings
 	settings  map[settingsKey]*settings
-	configs   map[string]json.RawMessage
 }
 
 func newSharedInfo() *sharedInfo {
 	return &sharedInfo{
-		types: map[string]resourceTypes{}, endpoints: map[endpoint]*endpoint{}, health: map[healthSettings]*healthSettings{},
-		settings: map[settingsKey]*settings{}, configs: map[string]json.RawMessage{},
+		kinds: map[string]*resourceKind{}, specs: map[specKey]*resourceSpec{}, endpoints: map[endpoint]*endpoint{},
+		health: map[healthSettings]*healthSettings{}, settings: map[settingsKey]*settings{},
 	}
 }
 
@@ -158,23 +168,33 @@ func (si *sharedInfo) settingsOf(r *config.Resource) *settings {
 	return s
 }
 
-// config returns c, or an equal configuration kept before.
-func (si *sharedInfo) config(c json.RawMessage) json.RawMessage {
-	if kept, ok := si.configs[string(c)]; ok {
-		return kept
-	}
-	si.configs[string(c)] = c
-	return c
-}
-
-func (si *sharedInfo) typesOf(t sdk.ResourceType) resourceTypes {
-	if rt, ok := si.types[t.Name]; ok {
-		return rt
+// kind returns the kind of type t, served by p on h.
+func (si *sharedInfo) kind(t sdk.ResourceType, p *provider, h *Host) *resourceKind {
+	if k, ok := si.kinds[t.Name]; ok {
+		return k
 	}
 	withSQL := withSQLOperations(t)
-	rt := resourceTypes{rtype: &withSQL, pluginType: &t}
-	si.types[t.Name] = rt
-	return rt
+	k := &resourceKind{rtype: &withSQL, pluginType: &t, prov: p, host: h}
+	si.kinds[t.Name] = k
+	return k
+}
+
+// spec returns the spec of r, whose type's plugin is named plugin.
+func (si *sharedInfo) spec(r *config.Resource, plugin string) *resourceSpec {
+	deps := r.Dependencies()
+	k := specKey{
+		config: string(r.Config), deps: strings.Join(deps, "\x00"), set: si.settingsOf(r),
+		health: si.healthSettings(r.Health), endpoint: si.endpoint(endpointOf(plugin, r.Config)),
+	}
+	if s, ok := si.specs[k]; ok {
+		return s
+	}
+	s := &resourceSpec{config: r.Config, set: k.set, health: k.health, endpoint: k.endpoint}
+	if len(deps) > 0 {
+		s.deps = deps
+	}
+	si.specs[k] = s
+	return s
 }
 
 func (si *sharedInfo) endpoint(e endpoint) *endpoint {
@@ -194,29 +214,30 @@ func (si *sharedInfo) healthSettings(h config.Health) *healthSettings {
 	return &s
 }
 
-func newResource(r *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, h *Host) *resource {
-	types := si.typesOf(t)
-	res := &resource{
-		id: r.ID(), config: si.config(r.Config), set: si.settingsOf(r),
-		rtype: types.rtype, pluginType: types.pluginType, prov: p, host: h,
-		endpoint: si.endpoint(endpointOf(p.info.Name, r.Config)),
-		state:    StatePending,
-	}
-	if deps := r.Dependencies(); len(deps) > 0 {
-		res.deps = deps
-	}
-	res.health.init(si.healthSettings(r.Health), res)
-	res.pol = newPolicies(res.id, &res.set.res, h.secrets, res)
-	res.check.task = res
-	return res
+// init makes r the resource of block c, of type t served by p on h; id
+// is c's id.
+func (r *resource) init(id string, c *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, h *Host) {
+	r.id, r.kind, r.spec, r.state = id, si.kind(t, p, h), si.spec(c, p.info.Name), StatePending
+	r.health.init(r)
+	r.pol = newPolicies(r.id, &r.spec.set.res, h.secrets, r)
 }
 
 // pooling is how the resource's type pools its instances.
 func (r *resource) pooling() sdk.Pooling {
-	if r.rtype.Pooling == "" {
+	if r.kind.rtype.Pooling == "" {
 		return sdk.PoolingShared
 	}
-	return r.rtype.Pooling
+	return r.kind.rtype.Pooling
+}
+
+// findResource returns the resource of rs, sorted by id, whose id is id;
+// nil if none.
+func findResource(rs []resource, id string) *resource {
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].id >= id })
+	if i < len(rs) && rs[i].id == id {
+		return &rs[i]
+	}
+	return nil
 }
 
 // typ is the resource's type, the first part of its id.
@@ -227,17 +248,17 @@ func (r *resource) name() string { return r.id[strings.IndexByte(r.id, '.')+1:] 
 
 // logger returns the host's logger with the resource's attributes.
 func (r *resource) logger() *slog.Logger {
-	return r.host.log.With("resource", r.id, "type", r.typ())
+	return r.kind.host.log.With("resource", r.id, "type", r.typ())
 }
 
 // retried, rejected and breakerChanged are the resource's policyHooks.
-func (r *resource) retried() { r.host.tel.m.inc(retriesOf, r) }
+func (r *resource) retried() { r.kind.host.tel.m.inc(retriesOf, r) }
 
 func (r *resource) rejected(byBreaker bool) {
 	if byBreaker {
-		r.host.tel.m.inc(breakerRejectOf, r)
+		r.kind.host.tel.m.inc(breakerRejectOf, r)
 	} else {
-		r.host.tel.m.inc(bulkheadRejectOf, r)
+		r.kind.host.tel.m.inc(bulkheadRejectOf, r)
 	}
 }
 
@@ -249,7 +270,7 @@ func (r *resource) breakerChanged(from, to BreakerState, reason string) {
 	}
 	r.logger().Log(context.Background(), level, "circuit breaker "+string(to), "from", string(from), "reason", reason)
 	r.health.breakerChanged(from, to, reason)
-	r.host.tel.m.inc(transitionsOf, r, string(to))
+	r.kind.host.tel.m.inc(transitionsOf, r, string(to))
 }
 
 func (r *resource) notifyLocked() {
@@ -291,20 +312,21 @@ func (r *resource) setFailed(state ResourceState, err error) {
 	}
 	r.mu.Unlock()
 	if !closed {
-		r.health.notRunning(r.host.secrets.String(fmt.Sprintf("%s: %v", state, err)))
+		r.health.notRunning(r.kind.host.secrets.String(fmt.Sprintf("%s: %v", state, err)))
 	}
 }
 
 func (r *resource) tryConfigure(ctx context.Context) error {
-	d, gen, err := r.prov.driver()
+	d, gen, err := r.kind.prov.driver()
 	if err != nil {
 		return err
 	}
-	res, err := d.Configure(ctx, sdk.ConfigureRequest{Type: r.typ(), Name: r.name(), Config: r.config})
+	res, err := d.Configure(ctx, sdk.ConfigureRequest{Type: r.typ(), Name: r.name(), Config: r.spec.config})
 	if err != nil {
 		return err
 	}
-	p, err := newInstancePool(r, res)
+	g := &generation{r: r, res: res, n: gen}
+	p, err := newInstancePool(g)
 	if err == nil {
 		if err = p.warm(ctx); err != nil {
 			err = fmt.Errorf("open the first instances: %w", err)
@@ -317,6 +339,7 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 		_ = res.Close(ctx)
 		return err
 	}
+	g.pool = p
 	r.mu.Lock()
 	if r.state == StateClosed {
 		r.mu.Unlock()
@@ -326,7 +349,7 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 		_ = res.Close(cctx)
 		return fmt.Errorf("%s: %w", r.id, ErrClosed)
 	}
-	r.res, r.pool, r.gen = res, p, gen
+	r.cur = g
 	r.state, r.lastErr = StateReady, nil
 	r.notifyLocked()
 	r.mu.Unlock()
@@ -338,27 +361,29 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 // process.
 func (r *resource) pluginExited(gen uint64) {
 	r.mu.Lock()
-	if r.gen != gen || r.state == StateClosed || r.pool == nil {
+	g := r.cur
+	if g == nil || g.n != gen || r.state == StateClosed {
 		r.mu.Unlock()
 		return
 	}
-	p := r.pool
-	r.res, r.pool = nil, nil
+	r.cur = nil
 	r.state = StateUnavailable
-	why := sdk.Errorf(sdk.KindUnavailable, "plugin %s exited; restarting", r.prov.name)
+	why := sdk.Errorf(sdk.KindUnavailable, "plugin %s exited; restarting", r.kind.prov.name)
 	r.lastErr = why
 	r.notifyLocked()
-	r.orphans.Add(1)
+	// Counted while the resource is not closed: before Host.shutdown,
+	// which closes it first, waits.
+	r.kind.host.wg.Add(1)
 	r.mu.Unlock()
 	r.health.notRunning(why.Error())
 	// Leases out fail fast against the dead plugin and come back soon; one
 	// a caller holds without calling is taken back after 2 s. The plugin
 	// restarts meanwhile: this runs on the supervisor's goroutine.
 	go func() {
-		defer r.orphans.Done()
+		defer r.kind.host.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = p.close(ctx)
+		_ = g.pool.close(ctx)
 	}()
 }
 
@@ -367,7 +392,7 @@ func (r *resource) acquire(ctx context.Context, h *Host, owner Owner) (*Lease, e
 	ctx, span := r.startSpan(ctx, "acquire "+r.id, "acquire", owner)
 	began := time.Now()
 	l, err := r.acquireLease(ctx, h, owner)
-	r.host.tel.m.observeAcquire(r, time.Since(began))
+	r.kind.host.tel.m.observeAcquire(r, time.Since(began))
 	endSpan(span, err)
 	return l, err
 }
@@ -379,19 +404,19 @@ func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lea
 		r.mu.Unlock()
 		return nil, err
 	}
-	p, gen := r.pool, r.gen
+	g := r.cur
 	r.mu.Unlock()
 	if r.health.current().quarantined() {
 		return nil, r.quarantinedError()
 	}
 
-	pl, err := p.acquire(ctx)
+	pl, err := g.pool.acquire(ctx)
 	if err != nil {
 		return nil, r.acquireError(err)
 	}
-	l := &Lease{h: h, r: r, pl: pl, inst: pl.instance(), gen: gen, owner: owner, acquired: time.Now()}
+	l := &Lease{h: h, r: r, pl: pl, inst: pl.instance(), gen: g.n, owner: owner, acquired: time.Now()}
 	r.mu.Lock()
-	if r.state == StateClosed || r.pool != p {
+	if r.state == StateClosed || r.cur != g {
 		r.mu.Unlock()
 		pl.release()
 		return nil, r.acquireError(pool.ErrClosed)
@@ -445,14 +470,14 @@ func (r *resource) notReadyLocked() error {
 // reasonLocked says why the resource is not ready, preferring what its
 // plugin's supervisor knows while a restart is failing.
 func (r *resource) reasonLocked() string {
-	if r.state == StateUnavailable && r.prov.sup != nil {
-		pi := r.prov.sup.Info()
+	if r.state == StateUnavailable && r.kind.prov.sup != nil {
+		pi := r.kind.prov.sup.Info()
 		switch {
 		case pi.State == supervisor.StateCrashLoop:
 			return fmt.Sprintf("plugin %s is crash-looping: it failed %d times in a row, next restart in %v (last error: %s)",
-				r.prov.name, pi.Failures, max(time.Until(pi.NextRestart), 0).Round(time.Millisecond), pi.LastError)
+				r.kind.prov.name, pi.Failures, max(time.Until(pi.NextRestart), 0).Round(time.Millisecond), pi.LastError)
 		case pi.State == supervisor.StateRestarting && pi.LastError != "":
-			return fmt.Sprintf("plugin %s is restarting (last error: %s)", r.prov.name, pi.LastError)
+			return fmt.Sprintf("plugin %s is restarting (last error: %s)", r.kind.prov.name, pi.LastError)
 		}
 	}
 	if r.lastErr != nil {
@@ -462,7 +487,9 @@ func (r *resource) reasonLocked() string {
 }
 
 // close stops new leases, waits for the leases out to come back (until ctx
-// ends), then closes the pool and the resource.
+// ends), then closes the pool and the resource. The pools of plugin
+// generations that exited close in the background still; Host.shutdown
+// waits for them.
 func (r *resource) close(ctx context.Context) error {
 	r.mu.Lock()
 	if r.state == StateClosed {
@@ -486,38 +513,36 @@ drain:
 			break drain
 		}
 	}
-	res, p := r.res, r.pool
-	r.res, r.pool = nil, nil
+	g := r.cur
+	r.cur = nil
 	r.mu.Unlock()
+	if g == nil {
+		return nil
+	}
 
 	// The pool waits for its leases no longer than ctx; past the deadline
 	// it takes them back at once and closes each instance within its own
 	// call timeout. Unconfiguring still gets a short, bounded chance, so
 	// that one stuck lease does not keep the resource configured.
 	var errs []error
-	if p != nil {
-		if err := p.close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("close %s pool: %w", r.id, err))
-		}
+	if err := g.pool.close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("close %s pool: %w", r.id, err))
 	}
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), closeGrace)
 		defer cancel()
 	}
-	if res != nil {
-		if err := res.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("unconfigure %s: %w", r.id, err))
-		}
+	if err := g.res.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("unconfigure %s: %w", r.id, err))
 	}
-	r.orphans.Wait()
 	return errors.Join(errs...)
 }
 
 // overdue returns the leases held past the resource's lease timeout that
 // have not been reported yet, marking them reported.
 func (r *resource) overdue(now time.Time) []*Lease {
-	limit := r.set.pool.LeaseTimeout
+	limit := r.spec.set.pool.LeaseTimeout
 	if limit <= 0 {
 		return nil
 	}
@@ -655,14 +680,14 @@ func (r *resource) info() ResourceInfo {
 	defer r.mu.Unlock()
 	pooling := r.pooling()
 	ri := ResourceInfo{
-		ID: r.id, Type: r.typ(), Name: r.name(), Plugin: r.prov.name, State: r.state,
-		Pooling: pooling, Capabilities: append([]string{}, r.rtype.Capabilities...),
-		DependsOn:  append([]string{}, r.deps...),
-		Operations: OperationInfos(r.rtype.Operations),
-		Pool:       PoolInfo{Mode: pooling, Settings: poolSettings(r.set.pool, pooling), Leases: []LeaseInfo{}},
+		ID: r.id, Type: r.typ(), Name: r.name(), Plugin: r.kind.prov.name, State: r.state,
+		Pooling: pooling, Capabilities: append([]string{}, r.kind.rtype.Capabilities...),
+		DependsOn:  append([]string{}, r.spec.deps...),
+		Operations: OperationInfos(r.kind.rtype.Operations),
+		Pool:       PoolInfo{Mode: pooling, Settings: poolSettings(r.spec.set.pool, pooling), Leases: []LeaseInfo{}},
 	}
-	if r.pool != nil {
-		ri.Pool.Stat = r.pool.stat()
+	if r.cur != nil {
+		ri.Pool.Stat = r.cur.pool.stat()
 	}
 	ri.Resilience = r.pol.info()
 	ri.Health = r.health.current()
@@ -672,7 +697,7 @@ func (r *resource) info() ResourceInfo {
 	}
 	slices.SortFunc(ri.Pool.Leases, func(a, b LeaseInfo) int { return cmp.Compare(b.Held, a.Held) })
 	if r.state != StateReady {
-		ri.Error = r.host.secrets.String(r.reasonLocked())
+		ri.Error = r.kind.host.secrets.String(r.reasonLocked())
 	}
 	return ri
 }
