@@ -137,8 +137,8 @@ func healthSettingsOf(h config.Health) healthSettings {
 // Its counters are int32 and its state an index, since every resource
 // has one.
 type health struct {
-	// r is the resource whose health this is: it gives the settings (its
-	// spec's) and the logger, made when there is something to log.
+	// r is the resource whose health this is: it gives the settings
+	// (checks) and the logger, made when there is something to log.
 	r *resource
 
 	mu          sync.Mutex
@@ -169,7 +169,7 @@ func (h *health) init(r *resource) {
 }
 
 // settings are the resource's health settings.
-func (h *health) settings() *healthSettings { return h.r.spec.health }
+func (h *health) settings() *healthSettings { return h.r.checks }
 
 // stateLocked is the state.
 func (h *health) stateLocked() HealthState { return HealthState(eventStates[h.state]) }
@@ -419,22 +419,23 @@ func (h *health) report() ResourceHealth {
 // says something early; each next one the interval (or the quarantine's
 // backoff) plus jitter after the last one ended. They run until Close.
 func (h *Host) watchHealth() {
+	h.sched.reserve(len(h.order))
 	for _, r := range h.order {
-		h.sched.schedule(r, rand.N(min(r.spec.health.interval, time.Second))+1)
+		h.sched.schedule(r, rand.N(min(r.checks.interval, time.Second))+1)
 	}
 }
 
 // run is the task of r's health check job: one healthTick, then the
 // delay until the next.
 func (r *resource) run() time.Duration {
-	r.kind.host.healthTick(r)
+	r.host.healthTick(r)
 	return r.health.next(time.Now())
 }
 
 // healthTick runs one check of r, or one attempt to bring back a resource
 // that is not running.
 func (h *Host) healthTick(r *resource) {
-	if _, gen, err := r.kind.prov.driver(); err == nil {
+	if _, gen, err := r.prov.driver(); err == nil {
 		if old, stale := r.stale(gen); stale {
 			// The plugin restarted under a configure that was in flight:
 			// the resource belongs to a process that is gone.
@@ -450,7 +451,7 @@ func (h *Host) healthTick(r *resource) {
 	}
 	dep := h.unhealthyDependency(r)
 	quarantined := r.health.current().quarantined()
-	ctx, cancel := context.WithTimeout(h.life, r.spec.health.timeout)
+	ctx, cancel := context.WithTimeout(h.life, r.checks.timeout)
 	began := time.Now()
 	checked, err := r.healthCheck(ctx, quarantined)
 	took := time.Since(began)
@@ -487,8 +488,8 @@ func (h *Host) recoverResource(r *resource, state ResourceState) {
 		r.health.notRunning(fmt.Sprintf("%s: its dependency %s is not ready", state, dep))
 		return
 	}
-	if _, _, err := r.kind.prov.driver(); err != nil {
-		r.health.notRunning(fmt.Sprintf("%s: plugin %s is not running", state, r.kind.prov.name))
+	if _, _, err := r.prov.driver(); err != nil {
+		r.health.notRunning(fmt.Sprintf("%s: plugin %s is not running", state, r.prov.name))
 		return
 	}
 	failState := state
@@ -507,7 +508,7 @@ func (h *Host) recoverResource(r *resource, state ResourceState) {
 // unhealthyDependency describes the first dependency of r that is not
 // running or is quarantined, or returns "".
 func (h *Host) unhealthyDependency(r *resource) string {
-	for _, id := range r.spec.deps {
+	for _, id := range r.deps {
 		d := findResource(h.resources, id)
 		if d == nil {
 			continue
@@ -546,13 +547,13 @@ func (h *Host) Health() HealthReport {
 func (r *resource) healthReport() ResourceHealth {
 	rh := r.health.report()
 	rh.ID, rh.Type = r.id, r.typ()
-	rh.Reason, rh.LastError = r.kind.host.secrets.String(rh.Reason), r.kind.host.secrets.String(rh.LastError)
+	rh.Reason, rh.LastError = r.host.secrets.String(rh.Reason), r.host.secrets.String(rh.LastError)
 	for i := range rh.History {
-		rh.History[i].Reason = r.kind.host.secrets.String(rh.History[i].Reason)
+		rh.History[i].Reason = r.host.secrets.String(rh.History[i].Reason)
 	}
 	rh.Breaker = r.pol.info().Breaker
 	r.mu.Lock()
-	state, why := r.state, r.reasonLocked()
+	state, why := r.stateLocked(), r.reasonLocked()
 	r.mu.Unlock()
 	switch state {
 	case StateReady:
@@ -562,7 +563,7 @@ func (r *resource) healthReport() ResourceHealth {
 		rh.State, rh.Quarantined = HealthUnhealthy, true
 		rh.Reason = string(state)
 		if why != "" {
-			rh.Reason += ": " + r.kind.host.secrets.String(why)
+			rh.Reason += ": " + r.host.secrets.String(why)
 		}
 	}
 	return rh
@@ -572,7 +573,7 @@ func (r *resource) healthReport() ResourceHealth {
 func (r *resource) lifecycle() ResourceState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.state
+	return r.stateLocked()
 }
 
 // stale reports whether r is ready on a plugin generation other than
@@ -580,7 +581,7 @@ func (r *resource) lifecycle() ResourceState {
 func (r *resource) stale(gen uint64) (old uint64, stale bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.state != StateReady || r.cur == nil || r.cur.n == gen {
+	if r.stateLocked() != StateReady || r.cur == nil || r.cur.n == gen {
 		return 0, false
 	}
 	return r.cur.n, true

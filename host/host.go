@@ -184,7 +184,7 @@ func (h *Host) start(ctx context.Context) error {
 					errs[i] = h.callError(r, "start", err)
 					return
 				}
-				r.logger().Info("resource ready", "plugin", r.kind.prov.name, "pooling", string(r.pooling()))
+				r.logger().Info("resource ready", "plugin", r.prov.name, "pooling", string(r.pooling()))
 			})
 		}
 		wg.Wait()
@@ -208,7 +208,7 @@ func (h *Host) start(ctx context.Context) error {
 
 // failedDependency returns the first dependency of r that is not ready.
 func (h *Host) failedDependency(r *resource) string {
-	for _, dep := range r.spec.deps {
+	for _, dep := range r.deps {
 		if d := findResource(h.resources, dep); d != nil && d.lifecycle() != StateReady {
 			return dep
 		}
@@ -224,7 +224,7 @@ func (h *Host) watchLeases() {
 	var every time.Duration
 	var timed []*resource
 	for _, r := range h.order {
-		if t := r.spec.set.pool.LeaseTimeout; t > 0 {
+		if t := r.set.pool.LeaseTimeout; t > 0 {
 			timed = append(timed, r)
 			if every == 0 || t/4 < every {
 				every = t / 4
@@ -247,10 +247,10 @@ func (h *Host) sweepLeases(timed []*resource, now time.Time) {
 	for _, r := range timed {
 		for _, l := range r.overdue(now) {
 			held := now.Sub(l.acquired).Round(time.Millisecond)
-			attrs := []any{"resource", r.id, "held", held.String(), "lease_timeout", r.spec.set.pool.LeaseTimeout.String(),
+			attrs := []any{"resource", r.id, "held", held.String(), "lease_timeout", r.set.pool.LeaseTimeout.String(),
 				"tenant", l.owner.Tenant, "workflow", l.owner.Workflow, "step", l.owner.Step}
 			h.tel.m.inc(leaksOf, r)
-			if r.spec.set.pool.Reclaim && l.reclaim() {
+			if r.set.pool.Reclaim && l.reclaim() {
 				h.tel.m.inc(reclaimsOf, r)
 				h.log.Warn("lease held past lease_timeout reclaimed", attrs...)
 				continue
@@ -279,10 +279,10 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 		h.tel.m.addPlugin(p.name)
 	}
 	rcs := h.cfg.Resources
-	ids := make([]string, len(rcs))
+	ids := idsOf(rcs)
 	byID := make([]int, len(rcs)) // indexes in rcs, in id order
-	for i, rc := range rcs {
-		ids[i], byID[i] = rc.ID(), i
+	for i := range byID {
+		byID[i] = i
 	}
 	slices.SortFunc(byID, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
 	h.mu.Lock()
@@ -320,6 +320,20 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 	return cat, nil
 }
 
+// idsOf returns the ids of rcs, parts of one string: one allocation
+// rather than one each.
+func idsOf(rcs []*config.Resource) []string {
+	ids := make([]string, len(rcs))
+	for i, rc := range rcs {
+		ids[i] = rc.ID()
+	}
+	all, start := strings.Join(ids, ""), 0
+	for i, id := range ids {
+		ids[i], start = all[start:start+len(id)], start+len(id)
+	}
+	return ids
+}
+
 // validateResources asks each resource's driver to check its config, and
 // places the driver's complaints on the attributes they name.
 func (h *Host) validateResources(ctx context.Context) hcl.Diagnostics {
@@ -329,7 +343,7 @@ func (h *Host) validateResources(ctx context.Context) hcl.Diagnostics {
 		if w := inertPoolSettings(r, rc); w != nil {
 			diags = append(diags, w)
 		}
-		d, _, err := r.kind.prov.driver()
+		d, _, err := r.prov.driver()
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin not running", Detail: err.Error(), Subject: rc.DeclRange.Ptr()})
 			continue
@@ -350,7 +364,7 @@ func (h *Host) validateResources(ctx context.Context) hcl.Diagnostics {
 			if !errors.As(e, &ce) {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError, Summary: "Invalid resource configuration",
-					Detail: h.secrets.String(fmt.Sprintf("Plugin %s refused %s: %v", r.kind.prov.name, r.id, e)), Subject: rc.DeclRange.Ptr(),
+					Detail: h.secrets.String(fmt.Sprintf("Plugin %s refused %s: %v", r.prov.name, r.id, e)), Subject: rc.DeclRange.Ptr(),
 				})
 				continue
 			}
@@ -479,7 +493,7 @@ func (h *Host) resourcesOf(p *provider) []*resource {
 	var out []*resource
 	for _, level := range h.levels {
 		for _, r := range level {
-			if r.kind.prov == p {
+			if r.prov == p {
 				out = append(out, r)
 			}
 		}
@@ -724,7 +738,7 @@ func inertPoolSettings(r *resource, rc *config.Resource) *hcl.Diagnostic {
 			inert = append(inert, name)
 		}
 	}
-	mode := r.kind.rtype.Pooling
+	mode := r.rtype.Pooling
 	if mode == sdk.PoolingExclusive {
 		set("replicas", p.Replicas != 0)
 		set("selection", p.Selection != "")

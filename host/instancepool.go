@@ -35,8 +35,8 @@ type poolLease interface {
 // settings of its pool block, on g's instances.
 func newInstancePool(g *generation) (instancePool, error) {
 	r := g.r
-	ps := effectivePool(r.spec.set.pool)
-	if r.kind.rtype.Pooling == sdk.PoolingExclusive {
+	ps := effectivePool(r.set.pool)
+	if r.rtype.Pooling == sdk.PoolingExclusive {
 		p, err := pool.New(pool.Config[sdk.Instance]{
 			Name:              r.id,
 			Open:              g.Open,
@@ -89,7 +89,7 @@ func (g *generation) Open(ctx context.Context) (sdk.Instance, error) {
 	began := time.Now()
 	i, err := g.res.Open(ctx)
 	if err == nil {
-		g.r.kind.host.tel.m.observeCreate(g.r, time.Since(began))
+		g.r.host.tel.m.observeCreate(g.r, time.Since(began))
 	}
 	return i, err
 }

@@ -89,7 +89,7 @@ func (l *Lease) Resource() string { return l.r.id }
 func (l *Lease) Owner() Owner { return l.owner }
 
 // Type describes the resource's type: its operations and capabilities.
-func (l *Lease) Type() sdk.ResourceType { return *l.r.kind.rtype }
+func (l *Lease) Type() sdk.ResourceType { return *l.r.rtype }
 
 // Broken reports the lease's instance as broken: when the lease ends the
 // instance is closed, never handed to anyone else (a shared replica is
@@ -114,7 +114,7 @@ func (l *Lease) Release() {
 	l.released = true
 	broken := l.broken
 	l.mu.Unlock()
-	l.r.kind.host.tel.m.observeUse(l.r, time.Since(l.acquired))
+	l.r.host.tel.m.observeUse(l.r, time.Since(l.acquired))
 	if broken {
 		l.pl.destroy()
 	} else {
@@ -134,7 +134,7 @@ func (l *Lease) reclaim() bool {
 	}
 	l.reclaimed = true
 	l.mu.Unlock()
-	if l.r.kind.rtype.Pooling == sdk.PoolingExclusive {
+	if l.r.rtype.Pooling == sdk.PoolingExclusive {
 		l.pl.destroy()
 	} else {
 		l.pl.release()
@@ -163,7 +163,7 @@ func (l *Lease) ended(op string) error {
 	switch {
 	case reclaimed:
 		err = newError(sdk.KindFailedPrecondition, ErrLeaseReclaimed,
-			"the lease was reclaimed after it was held past lease_timeout (%v); acquire a new one", l.r.spec.set.pool.LeaseTimeout)
+			"the lease was reclaimed after it was held past lease_timeout (%v); acquire a new one", l.r.set.pool.LeaseTimeout)
 	case released:
 		err = newError(sdk.KindFailedPrecondition, ErrLeaseReleased, "the lease was released")
 	default:
@@ -177,7 +177,7 @@ func (l *Lease) ended(op string) error {
 // It returns the operation and the arguments completed with defaults.
 func (r *resource) prepareCall(op string, args any, streaming bool) (sdk.Operation, json.RawMessage, error) {
 	fail := func(err error) error { return &CallError{Resource: r.id, Operation: op, Err: err} }
-	o, err := findOperation(*r.kind.rtype, op)
+	o, err := findOperation(*r.rtype, op)
 	if err != nil {
 		return o, nil, fail(err)
 	}
@@ -215,7 +215,7 @@ func (l *Lease) outcome(began time.Time, err error) error {
 	l.pl.observe(time.Since(began), err)
 	// A shared replica serves other leases too: one failed call does not
 	// condemn it (its error rate steers the weighted selection).
-	if err != nil && l.r.kind.rtype.Pooling == sdk.PoolingExclusive && breaksSession(err) {
+	if err != nil && l.r.rtype.Pooling == sdk.PoolingExclusive && breaksSession(err) {
 		l.Broken()
 		return final(err)
 	}

@@ -172,9 +172,9 @@ func (m *metrics) observeCall(r *resource, op string, owner Owner, took time.Dur
 		errType = string(sdk.KindOf(err))
 	}
 	if m.perResource {
-		m.semconvCalls.WithLabelValues(r.spec.endpoint.dbSystem, op, r.spec.endpoint.namespace, r.spec.endpoint.address, errType).Observe(took.Seconds())
+		m.semconvCalls.WithLabelValues(r.endpoint.dbSystem, op, r.endpoint.namespace, r.endpoint.address, errType).Observe(took.Seconds())
 	} else {
-		m.semconvCalls.WithLabelValues(r.spec.endpoint.dbSystem, op, errType).Observe(took.Seconds())
+		m.semconvCalls.WithLabelValues(r.endpoint.dbSystem, op, errType).Observe(took.Seconds())
 	}
 }
 
@@ -218,7 +218,7 @@ func (m *metrics) addResource(r *resource) {
 	for _, c := range []*prometheus.CounterVec{m.retries, m.breakerFail, m.bulkheadFull, m.leaks, m.reclaims} {
 		c.WithLabelValues(m.labels(r)...)
 	}
-	if r.spec.set.res.CircuitBreaker != nil {
+	if r.set.res.CircuitBreaker != nil {
 		for _, s := range breakerStates {
 			m.transitions.WithLabelValues(m.labels(r, string(s))...)
 		}
@@ -395,13 +395,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 // without building the whole of info().
 func (r *resource) addMetricState(ps *poolSum) {
 	pooling := r.pooling()
-	maxN, minN, idleMax := poolLimits(r.spec.set.pool, pooling)
+	maxN, minN, idleMax := poolLimits(r.set.pool, pooling)
 	r.mu.Lock()
 	var st pool.Stat
 	if r.cur != nil {
 		st = r.cur.pool.stat()
 	}
-	state, leases := r.state, len(r.leases)
+	state, leases := r.stateLocked(), len(r.leases)
 	r.mu.Unlock()
 	ps.idle += st.Idle
 	ps.used += st.InUse

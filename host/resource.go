@@ -32,6 +32,11 @@ const (
 	StateClosed      ResourceState = "closed"
 )
 
+// resourceStates are the states by their index, which is how a resource
+// keeps its state: in a byte, not a string's 16. Pending is 0, the state
+// of a resource not started yet.
+var resourceStates = [...]ResourceState{StatePending, StateReady, StateUnavailable, StateFailed, StateBlocked, StateClosed}
+
 // closeGrace bounds closing a resource's sessions after the shutdown
 // deadline has passed.
 const closeGrace = 5 * time.Second
@@ -39,20 +44,21 @@ const closeGrace = 5 * time.Second
 // resource is one configured resource, its pool of instances and the
 // leases out on it. A host's resources are one allocation
 // (Host.resources), and what resources alike have in common is shared
-// (kind, spec): a thousand idle resources cost a thousand of this struct.
+// (resourceSpec): a thousand idle resources cost a thousand of this
+// struct.
 type resource struct {
 	id string // "type.name"; typ and name are its two parts
-	// kind is what the resources of the type share, spec what those
-	// configured alike do; never changed.
-	kind   *resourceKind
-	spec   *resourceSpec
+	// *resourceSpec is what the resource's block says, and its type:
+	// shared by the resources alike, never changed, read as fields of the
+	// resource's own (r.config, r.host).
+	*resourceSpec
 	pol    *policies // nil when the resource declares no resilience policy
 	health health
 
 	cfgMu sync.Mutex // serializes configure: start, plugin restarts and recovery
 
 	mu      sync.Mutex // guards the fields below; never held across a plugin call
-	state   ResourceState
+	state   uint8      // index in resourceStates (stateLocked)
 	lastErr error
 	cur     *generation         // what the resource is on its plugin; nil unless ready
 	leases  map[*Lease]struct{} // allocated by the first lease
@@ -60,7 +66,7 @@ type resource struct {
 }
 
 // resourceKind is a resource type on a host: what every resource of the
-// type shares.
+// type shares, whatever its block says.
 type resourceKind struct {
 	// rtype is the type with the operations the host adds (sql).
 	rtype *sdk.ResourceType
@@ -79,23 +85,25 @@ type resourceKind struct {
 // configuration once started; shared by the resources whose blocks say
 // the same.
 type resourceSpec struct {
+	*resourceKind
 	// config is the driver's configuration (JSON).
 	config json.RawMessage
 	// deps are the ids of the resource's dependencies; nil when none.
 	deps []string
-	// set is the block's pool and resilience settings, health its health
-	// settings.
+	// set is the block's pool and resilience settings, checks its health
+	// block's.
 	set    *settings
-	health *healthSettings
+	checks *healthSettings
 	// endpoint is what the semantic conventions say of the backend.
 	endpoint *endpoint
 }
 
 // specKey is a resourceSpec as a comparable value.
 type specKey struct {
+	kind         *resourceKind
 	config, deps string // deps joined by NULs
 	set          *settings
-	health       *healthSettings
+	checks       *healthSettings
 	endpoint     *endpoint
 }
 
@@ -179,21 +187,21 @@ func (si *sharedInfo) kind(t sdk.ResourceType, p *provider, h *Host) *resourceKi
 	return k
 }
 
-// spec returns the spec of r, whose type's plugin is named plugin.
-func (si *sharedInfo) spec(r *config.Resource, plugin string) *resourceSpec {
+// spec returns the spec of r, of the kind k.
+func (si *sharedInfo) spec(r *config.Resource, k *resourceKind) *resourceSpec {
 	deps := r.Dependencies()
-	k := specKey{
-		config: string(r.Config), deps: strings.Join(deps, "\x00"), set: si.settingsOf(r),
-		health: si.healthSettings(r.Health), endpoint: si.endpoint(endpointOf(plugin, r.Config)),
+	key := specKey{
+		kind: k, config: string(r.Config), deps: strings.Join(deps, "\x00"), set: si.settingsOf(r),
+		checks: si.healthSettings(r.Health), endpoint: si.endpoint(endpointOf(k.prov.info.Name, r.Config)),
 	}
-	if s, ok := si.specs[k]; ok {
+	if s, ok := si.specs[key]; ok {
 		return s
 	}
-	s := &resourceSpec{config: r.Config, set: k.set, health: k.health, endpoint: k.endpoint}
+	s := &resourceSpec{resourceKind: k, config: r.Config, set: key.set, checks: key.checks, endpoint: key.endpoint}
 	if len(deps) > 0 {
 		s.deps = deps
 	}
-	si.specs[k] = s
+	si.specs[key] = s
 	return s
 }
 
@@ -214,20 +222,20 @@ func (si *sharedInfo) healthSettings(h config.Health) *healthSettings {
 	return &s
 }
 
-// init makes r the resource of block c, of type t served by p on h; id
-// is c's id.
+// init makes r, in state pending, the resource of block c, of type t
+// served by p on h; id is c's id.
 func (r *resource) init(id string, c *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, h *Host) {
-	r.id, r.kind, r.spec, r.state = id, si.kind(t, p, h), si.spec(c, p.info.Name), StatePending
+	r.id, r.resourceSpec = id, si.spec(c, si.kind(t, p, h))
 	r.health.init(r)
-	r.pol = newPolicies(r.id, &r.spec.set.res, h.secrets, r)
+	r.pol = newPolicies(r.id, &r.set.res, h.secrets, r)
 }
 
 // pooling is how the resource's type pools its instances.
 func (r *resource) pooling() sdk.Pooling {
-	if r.kind.rtype.Pooling == "" {
+	if r.rtype.Pooling == "" {
 		return sdk.PoolingShared
 	}
-	return r.kind.rtype.Pooling
+	return r.rtype.Pooling
 }
 
 // findResource returns the resource of rs, sorted by id, whose id is id;
@@ -248,17 +256,17 @@ func (r *resource) name() string { return r.id[strings.IndexByte(r.id, '.')+1:] 
 
 // logger returns the host's logger with the resource's attributes.
 func (r *resource) logger() *slog.Logger {
-	return r.kind.host.log.With("resource", r.id, "type", r.typ())
+	return r.host.log.With("resource", r.id, "type", r.typ())
 }
 
 // retried, rejected and breakerChanged are the resource's policyHooks.
-func (r *resource) retried() { r.kind.host.tel.m.inc(retriesOf, r) }
+func (r *resource) retried() { r.host.tel.m.inc(retriesOf, r) }
 
 func (r *resource) rejected(byBreaker bool) {
 	if byBreaker {
-		r.kind.host.tel.m.inc(breakerRejectOf, r)
+		r.host.tel.m.inc(breakerRejectOf, r)
 	} else {
-		r.kind.host.tel.m.inc(bulkheadRejectOf, r)
+		r.host.tel.m.inc(bulkheadRejectOf, r)
 	}
 }
 
@@ -270,7 +278,15 @@ func (r *resource) breakerChanged(from, to BreakerState, reason string) {
 	}
 	r.logger().Log(context.Background(), level, "circuit breaker "+string(to), "from", string(from), "reason", reason)
 	r.health.breakerChanged(from, to, reason)
-	r.kind.host.tel.m.inc(transitionsOf, r, string(to))
+	r.host.tel.m.inc(transitionsOf, r, string(to))
+}
+
+// stateLocked returns the resource's state.
+func (r *resource) stateLocked() ResourceState { return resourceStates[r.state] }
+
+// setStateLocked changes the resource's state.
+func (r *resource) setStateLocked(s ResourceState) {
+	r.state = uint8(slices.Index(resourceStates[:], s))
 }
 
 func (r *resource) notifyLocked() {
@@ -305,23 +321,24 @@ func (r *resource) configure(ctx context.Context, failState ResourceState) error
 
 func (r *resource) setFailed(state ResourceState, err error) {
 	r.mu.Lock()
-	closed := r.state == StateClosed
+	closed := r.stateLocked() == StateClosed
 	if !closed {
-		r.state, r.lastErr = state, err
+		r.setStateLocked(state)
+		r.lastErr = err
 		r.notifyLocked()
 	}
 	r.mu.Unlock()
 	if !closed {
-		r.health.notRunning(r.kind.host.secrets.String(fmt.Sprintf("%s: %v", state, err)))
+		r.health.notRunning(r.host.secrets.String(fmt.Sprintf("%s: %v", state, err)))
 	}
 }
 
 func (r *resource) tryConfigure(ctx context.Context) error {
-	d, gen, err := r.kind.prov.driver()
+	d, gen, err := r.prov.driver()
 	if err != nil {
 		return err
 	}
-	res, err := d.Configure(ctx, sdk.ConfigureRequest{Type: r.typ(), Name: r.name(), Config: r.spec.config})
+	res, err := d.Configure(ctx, sdk.ConfigureRequest{Type: r.typ(), Name: r.name(), Config: r.config})
 	if err != nil {
 		return err
 	}
@@ -341,7 +358,7 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 	}
 	g.pool = p
 	r.mu.Lock()
-	if r.state == StateClosed {
+	if r.stateLocked() == StateClosed {
 		r.mu.Unlock()
 		// The host closed meanwhile; nothing else will close these.
 		cctx := context.WithoutCancel(ctx)
@@ -350,7 +367,8 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", r.id, ErrClosed)
 	}
 	r.cur = g
-	r.state, r.lastErr = StateReady, nil
+	r.setStateLocked(StateReady)
+	r.lastErr = nil
 	r.notifyLocked()
 	r.mu.Unlock()
 	return nil
@@ -362,25 +380,25 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 func (r *resource) pluginExited(gen uint64) {
 	r.mu.Lock()
 	g := r.cur
-	if g == nil || g.n != gen || r.state == StateClosed {
+	if g == nil || g.n != gen || r.stateLocked() == StateClosed {
 		r.mu.Unlock()
 		return
 	}
 	r.cur = nil
-	r.state = StateUnavailable
-	why := sdk.Errorf(sdk.KindUnavailable, "plugin %s exited; restarting", r.kind.prov.name)
+	r.setStateLocked(StateUnavailable)
+	why := sdk.Errorf(sdk.KindUnavailable, "plugin %s exited; restarting", r.prov.name)
 	r.lastErr = why
 	r.notifyLocked()
 	// Counted while the resource is not closed: before Host.shutdown,
 	// which closes it first, waits.
-	r.kind.host.wg.Add(1)
+	r.host.wg.Add(1)
 	r.mu.Unlock()
 	r.health.notRunning(why.Error())
 	// Leases out fail fast against the dead plugin and come back soon; one
 	// a caller holds without calling is taken back after 2 s. The plugin
 	// restarts meanwhile: this runs on the supervisor's goroutine.
 	go func() {
-		defer r.kind.host.wg.Done()
+		defer r.host.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = g.pool.close(ctx)
@@ -392,14 +410,14 @@ func (r *resource) acquire(ctx context.Context, h *Host, owner Owner) (*Lease, e
 	ctx, span := r.startSpan(ctx, "acquire "+r.id, "acquire", owner)
 	began := time.Now()
 	l, err := r.acquireLease(ctx, h, owner)
-	r.kind.host.tel.m.observeAcquire(r, time.Since(began))
+	r.host.tel.m.observeAcquire(r, time.Since(began))
 	endSpan(span, err)
 	return l, err
 }
 
 func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lease, error) {
 	r.mu.Lock()
-	if r.state != StateReady {
+	if r.stateLocked() != StateReady {
 		err := r.notReadyLocked()
 		r.mu.Unlock()
 		return nil, err
@@ -416,7 +434,7 @@ func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lea
 	}
 	l := &Lease{h: h, r: r, pl: pl, inst: pl.instance(), gen: g.n, owner: owner, acquired: time.Now()}
 	r.mu.Lock()
-	if r.state == StateClosed || r.cur != g {
+	if r.stateLocked() == StateClosed || r.cur != g {
 		r.mu.Unlock()
 		pl.release()
 		return nil, r.acquireError(pool.ErrClosed)
@@ -457,10 +475,10 @@ func (r *resource) leaseEnded(l *Lease) {
 }
 
 func (r *resource) notReadyLocked() error {
-	if r.state == StateClosed {
+	if r.stateLocked() == StateClosed {
 		return sdk.WrapError(sdk.KindUnavailable, ErrClosed, r.id+" is closed")
 	}
-	msg := fmt.Sprintf("%s is %s", r.id, r.state)
+	msg := fmt.Sprintf("%s is %s", r.id, r.stateLocked())
 	if why := r.reasonLocked(); why != "" {
 		msg += ": " + why
 	}
@@ -470,14 +488,14 @@ func (r *resource) notReadyLocked() error {
 // reasonLocked says why the resource is not ready, preferring what its
 // plugin's supervisor knows while a restart is failing.
 func (r *resource) reasonLocked() string {
-	if r.state == StateUnavailable && r.kind.prov.sup != nil {
-		pi := r.kind.prov.sup.Info()
+	if r.stateLocked() == StateUnavailable && r.prov.sup != nil {
+		pi := r.prov.sup.Info()
 		switch {
 		case pi.State == supervisor.StateCrashLoop:
 			return fmt.Sprintf("plugin %s is crash-looping: it failed %d times in a row, next restart in %v (last error: %s)",
-				r.kind.prov.name, pi.Failures, max(time.Until(pi.NextRestart), 0).Round(time.Millisecond), pi.LastError)
+				r.prov.name, pi.Failures, max(time.Until(pi.NextRestart), 0).Round(time.Millisecond), pi.LastError)
 		case pi.State == supervisor.StateRestarting && pi.LastError != "":
-			return fmt.Sprintf("plugin %s is restarting (last error: %s)", r.kind.prov.name, pi.LastError)
+			return fmt.Sprintf("plugin %s is restarting (last error: %s)", r.prov.name, pi.LastError)
 		}
 	}
 	if r.lastErr != nil {
@@ -492,11 +510,11 @@ func (r *resource) reasonLocked() string {
 // waits for them.
 func (r *resource) close(ctx context.Context) error {
 	r.mu.Lock()
-	if r.state == StateClosed {
+	if r.stateLocked() == StateClosed {
 		r.mu.Unlock()
 		return nil
 	}
-	r.state = StateClosed
+	r.setStateLocked(StateClosed)
 	r.notifyLocked()
 drain:
 	for len(r.leases) > 0 {
@@ -542,7 +560,7 @@ drain:
 // overdue returns the leases held past the resource's lease timeout that
 // have not been reported yet, marking them reported.
 func (r *resource) overdue(now time.Time) []*Lease {
-	limit := r.spec.set.pool.LeaseTimeout
+	limit := r.set.pool.LeaseTimeout
 	if limit <= 0 {
 		return nil
 	}
@@ -680,11 +698,11 @@ func (r *resource) info() ResourceInfo {
 	defer r.mu.Unlock()
 	pooling := r.pooling()
 	ri := ResourceInfo{
-		ID: r.id, Type: r.typ(), Name: r.name(), Plugin: r.kind.prov.name, State: r.state,
-		Pooling: pooling, Capabilities: append([]string{}, r.kind.rtype.Capabilities...),
-		DependsOn:  append([]string{}, r.spec.deps...),
-		Operations: OperationInfos(r.kind.rtype.Operations),
-		Pool:       PoolInfo{Mode: pooling, Settings: poolSettings(r.spec.set.pool, pooling), Leases: []LeaseInfo{}},
+		ID: r.id, Type: r.typ(), Name: r.name(), Plugin: r.prov.name, State: r.stateLocked(),
+		Pooling: pooling, Capabilities: append([]string{}, r.rtype.Capabilities...),
+		DependsOn:  append([]string{}, r.deps...),
+		Operations: OperationInfos(r.rtype.Operations),
+		Pool:       PoolInfo{Mode: pooling, Settings: poolSettings(r.set.pool, pooling), Leases: []LeaseInfo{}},
 	}
 	if r.cur != nil {
 		ri.Pool.Stat = r.cur.pool.stat()
@@ -696,8 +714,8 @@ func (r *resource) info() ResourceInfo {
 		ri.Pool.Leases = append(ri.Pool.Leases, LeaseInfo{Owner: l.owner, Held: now.Sub(l.acquired)})
 	}
 	slices.SortFunc(ri.Pool.Leases, func(a, b LeaseInfo) int { return cmp.Compare(b.Held, a.Held) })
-	if r.state != StateReady {
-		ri.Error = r.kind.host.secrets.String(r.reasonLocked())
+	if r.stateLocked() != StateReady {
+		ri.Error = r.host.secrets.String(r.reasonLocked())
 	}
 	return ri
 }

@@ -23,7 +23,7 @@ func (l *Lease) sqlInstance(op string) (sdk.SQLInstance, error) {
 		return nil, err
 	}
 	si, ok := l.inst.(sdk.SQLInstance)
-	if !ok || !slices.Contains(l.r.kind.rtype.Capabilities, sdk.CapabilitySQL) {
+	if !ok || !slices.Contains(l.r.rtype.Capabilities, sdk.CapabilitySQL) {
 		return nil, &CallError{Resource: l.r.id, Operation: op, Err: sdk.Errorf(sdk.KindInvalidArgument, "resource type %q has no sql capability", l.r.typ())}
 	}
 	return si, nil

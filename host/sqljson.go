@@ -68,10 +68,10 @@ func (r *resource) hostSQLOperation(op string) bool {
 	if op != "query" && op != "exec" {
 		return false
 	}
-	if _, ok := r.kind.pluginType.Operation(op); ok {
+	if _, ok := r.pluginType.Operation(op); ok {
 		return false
 	}
-	return slices.Contains(r.kind.rtype.Capabilities, sdk.CapabilitySQL)
+	return slices.Contains(r.rtype.Capabilities, sdk.CapabilitySQL)
 }
 
 type sqlJSONArgs struct {

@@ -157,10 +157,10 @@ type call struct {
 // query_text = true; arguments are never recorded.
 func (r *resource) beginCall(ctx context.Context, op string, owner Owner, query string) (context.Context, call) {
 	ctx, span := r.startSpan(ctx, op+" "+r.id, op, owner)
-	if query != "" && r.kind.host.tel.queryText && span != nil && span.IsRecording() {
+	if query != "" && r.host.tel.queryText && span != nil && span.IsRecording() {
 		// Parameters are never recorded; a secret written into the text
 		// itself is masked like everywhere else.
-		span.SetAttributes(attribute.String("db.query.text", r.kind.host.secrets.String(query)))
+		span.SetAttributes(attribute.String("db.query.text", r.host.secrets.String(query)))
 	}
 	return ctx, call{ctx: ctx, r: r, op: op, owner: owner, began: time.Now(), span: span}
 }
@@ -169,8 +169,8 @@ func (r *resource) beginCall(ctx context.Context, op string, owner Owner, query 
 // failure at debug level with the owner and, when traced, the trace.
 func (c call) end(err error) {
 	took := time.Since(c.began)
-	c.r.kind.host.tel.m.observeCall(c.r, c.op, c.owner, took, err)
-	if err != nil && c.r.kind.host.log.Enabled(c.ctx, slog.LevelDebug) {
+	c.r.host.tel.m.observeCall(c.r, c.op, c.owner, took, err)
+	if err != nil && c.r.host.log.Enabled(c.ctx, slog.LevelDebug) {
 		attrs := []slog.Attr{slog.String("operation", c.op), slog.String("kind", string(sdk.KindOf(err))),
 			slog.Duration("took", took), slog.String("error", err.Error())}
 		attrs = append(attrs, c.owner.attrs()...)
@@ -182,26 +182,26 @@ func (c call) end(err error) {
 // startSpan starts a span of kind client with the resource's attributes.
 // Without tracing it returns ctx and a nil span, at no cost.
 func (r *resource) startSpan(ctx context.Context, name, op string, owner Owner) (context.Context, trace.Span) {
-	if r.kind.host.tel.tracer == nil {
+	if r.host.tel.tracer == nil {
 		return ctx, nil
 	}
-	ctx, span := r.kind.host.tel.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := r.host.tel.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
 	if !span.IsRecording() {
 		return ctx, span
 	}
 	attrs := []attribute.KeyValue{
-		attribute.String("db.system.name", r.spec.endpoint.dbSystem),
+		attribute.String("db.system.name", r.endpoint.dbSystem),
 		attribute.String("db.operation.name", op),
 		attribute.String("nebula.resource", r.id),
 		attribute.String("nebula.resource.type", r.typ()),
 	}
-	if r.spec.endpoint.namespace != "" {
-		attrs = append(attrs, attribute.String("db.namespace", r.spec.endpoint.namespace))
+	if r.endpoint.namespace != "" {
+		attrs = append(attrs, attribute.String("db.namespace", r.endpoint.namespace))
 	}
-	if r.spec.endpoint.address != "" {
-		attrs = append(attrs, attribute.String("server.address", r.spec.endpoint.address))
-		if r.spec.endpoint.port != 0 {
-			attrs = append(attrs, attribute.Int("server.port", r.spec.endpoint.port))
+	if r.endpoint.address != "" {
+		attrs = append(attrs, attribute.String("server.address", r.endpoint.address))
+		if r.endpoint.port != 0 {
+			attrs = append(attrs, attribute.Int("server.port", r.endpoint.port))
 		}
 	}
 	for _, kv := range [][2]string{{"nebula.tenant", owner.Tenant}, {"nebula.workflow", owner.Workflow}, {"nebula.step", owner.Step}} {
