@@ -401,7 +401,7 @@ func (r *resource) addMetricState(ps *poolSum) {
 	if r.cur != nil {
 		st = r.cur.pool.stat()
 	}
-	state, leases := r.stateLocked(), len(r.leases)
+	state, leases := r.stateLocked(), len(r.leases.all())
 	r.mu.Unlock()
 	ps.idle += st.Idle
 	ps.used += st.InUse

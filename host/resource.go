@@ -60,9 +60,25 @@ type resource struct {
 	mu      sync.Mutex // guards the fields below; never held across a plugin call
 	state   uint8      // index in resourceStates (stateLocked)
 	lastErr error
-	cur     *generation         // what the resource is on its plugin; nil unless ready
-	leases  map[*Lease]struct{} // allocated by the first lease
-	changed chan struct{}       // nil until waited on; closed and dropped when a lease ends or the state changes
+	cur     *generation // what the resource is on its plugin; nil unless ready
+	leases  *leaseSet   // nil until the first lease
+}
+
+// leaseSet is the leases out on a resource. The first lease allocates
+// it, so that a resource never leased keeps one nil pointer for it.
+type leaseSet struct {
+	out map[*Lease]struct{}
+	// ended is nil until close waits on it; closed and dropped when a
+	// lease ends.
+	ended chan struct{}
+}
+
+// all returns the leases out; none for a nil set.
+func (s *leaseSet) all() map[*Lease]struct{} {
+	if s == nil {
+		return nil
+	}
+	return s.out
 }
 
 // resourceKind is a resource type on a host: what every resource of the
@@ -289,21 +305,6 @@ func (r *resource) setStateLocked(s ResourceState) {
 	r.state = uint8(slices.Index(resourceStates[:], s))
 }
 
-func (r *resource) notifyLocked() {
-	if r.changed != nil {
-		close(r.changed)
-		r.changed = nil
-	}
-}
-
-// changedLocked returns the channel notifyLocked closes next.
-func (r *resource) changedLocked() <-chan struct{} {
-	if r.changed == nil {
-		r.changed = make(chan struct{})
-	}
-	return r.changed
-}
-
 // configure configures the resource on the provider's current plugin and
 // warms its pool. On failure it leaves the resource in failState.
 func (r *resource) configure(ctx context.Context, failState ResourceState) error {
@@ -325,7 +326,6 @@ func (r *resource) setFailed(state ResourceState, err error) {
 	if !closed {
 		r.setStateLocked(state)
 		r.lastErr = err
-		r.notifyLocked()
 	}
 	r.mu.Unlock()
 	if !closed {
@@ -369,7 +369,6 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 	r.cur = g
 	r.setStateLocked(StateReady)
 	r.lastErr = nil
-	r.notifyLocked()
 	r.mu.Unlock()
 	return nil
 }
@@ -388,7 +387,6 @@ func (r *resource) pluginExited(gen uint64) {
 	r.setStateLocked(StateUnavailable)
 	why := sdk.Errorf(sdk.KindUnavailable, "plugin %s exited; restarting", r.prov.name)
 	r.lastErr = why
-	r.notifyLocked()
 	// Counted while the resource is not closed: before Host.shutdown,
 	// which closes it first, waits.
 	r.host.wg.Add(1)
@@ -440,9 +438,9 @@ func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lea
 		return nil, r.acquireError(pool.ErrClosed)
 	}
 	if r.leases == nil {
-		r.leases = make(map[*Lease]struct{})
+		r.leases = &leaseSet{out: make(map[*Lease]struct{})}
 	}
-	r.leases[l] = struct{}{}
+	r.leases.out[l] = struct{}{}
 	r.mu.Unlock()
 	return l, nil
 }
@@ -468,9 +466,12 @@ func (r *resource) acquireError(err error) error {
 func (r *resource) leaseEnded(l *Lease) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.leases[l]; ok {
-		delete(r.leases, l)
-		r.notifyLocked()
+	if _, ok := r.leases.all()[l]; ok {
+		delete(r.leases.out, l)
+		if r.leases.ended != nil {
+			close(r.leases.ended)
+			r.leases.ended = nil
+		}
 	}
 }
 
@@ -515,17 +516,19 @@ func (r *resource) close(ctx context.Context) error {
 		return nil
 	}
 	r.setStateLocked(StateClosed)
-	r.notifyLocked()
 drain:
-	for len(r.leases) > 0 {
-		ch := r.changedLocked()
+	for len(r.leases.all()) > 0 {
+		if r.leases.ended == nil {
+			r.leases.ended = make(chan struct{})
+		}
+		ch := r.leases.ended
 		r.mu.Unlock()
 		select {
 		case <-ch:
 			r.mu.Lock()
 		case <-ctx.Done():
 			r.mu.Lock()
-			for l := range r.leases {
+			for l := range r.leases.all() {
 				r.logger().Warn("closing with a lease still out", "owner", l.owner.String(), "held", time.Since(l.acquired).Round(time.Millisecond).String())
 			}
 			break drain
@@ -567,7 +570,7 @@ func (r *resource) overdue(now time.Time) []*Lease {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*Lease
-	for l := range r.leases {
+	for l := range r.leases.all() {
 		if now.Sub(l.acquired) > limit && l.markReported() {
 			out = append(out, l)
 		}
@@ -710,7 +713,7 @@ func (r *resource) info() ResourceInfo {
 	ri.Resilience = r.pol.info()
 	ri.Health = r.health.current()
 	now := time.Now()
-	for l := range r.leases {
+	for l := range r.leases.all() {
 		ri.Pool.Leases = append(ri.Pool.Leases, LeaseInfo{Owner: l.owner, Held: now.Sub(l.acquired)})
 	}
 	slices.SortFunc(ri.Pool.Leases, func(a, b LeaseInfo) int { return cmp.Compare(b.Held, a.Held) })
