@@ -171,7 +171,7 @@ func (h *health) init(r *resource) {
 // settings are the resource's health settings.
 func (h *health) settings() *healthSettings { return h.r.checks }
 
-// stateLocked is the state.
+// stateLocked returns the state.
 func (h *health) stateLocked() HealthState { return HealthState(eventStates[h.state]) }
 
 // addOne adds one to a count of checks or probes, which stays at the

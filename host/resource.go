@@ -98,8 +98,8 @@ type resourceKind struct {
 
 // resourceSpec is what a resource block says, copied out of the
 // config.Resource so that the host keeps nothing of the parsed
-// configuration once started; shared by the resources whose blocks say
-// the same.
+// configuration once started, with the kind of its type; shared by the
+// resources of a kind whose blocks say the same.
 type resourceSpec struct {
 	*resourceKind
 	// config is the driver's configuration (JSON).
