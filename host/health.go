@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -132,31 +133,54 @@ func healthSettingsOf(h config.Health) healthSettings {
 	return s
 }
 
-// health is one resource's health state machine.
+// health is one resource's health state machine, part of the resource.
+// Its counters are int32 and its state an index, since every resource
+// has one.
 type health struct {
-	set *healthSettings // shared by the resources of the same settings
-	log logSource       // the resource, whose logger is made when used
+	// r is the resource whose health this is: it gives the settings
+	// (checks) and the logger, made when there is something to log.
+	r *resource
 
 	mu          sync.Mutex
-	state       HealthState
-	reason      string
 	since       int64 // Unix nanoseconds
-	fails       int
-	passes      int
-	probes      int   // recovery probes since the quarantine began, for backoff
 	lastCheck   int64 // Unix nanoseconds; 0 before the first check
 	lastLatency time.Duration
+	reason      string
 	lastErr     string
-	history     []event
+	// last is the latest transition (its at 0 before the first), older
+	// the ones before it, oldest first, healthHistory in all at most: a
+	// resource whose health changed once, as every resource's does when
+	// its first check passes, keeps its history inline. older is a
+	// pointer, nil until a second transition, for the resources that
+	// never have one.
+	last  event
+	older *[]event
+	// fails and passes count the checks in a row that failed or passed,
+	// probes the recovery probes since the quarantine began, for backoff;
+	// each stops at the largest int32 (addOne).
+	fails, passes, probes int32
+	state                 uint8 // index in eventStates
 }
 
-// logSource gives the logger of what a health state machine belongs to.
-type logSource interface{ logger() *slog.Logger }
+// init makes h, r's health, a state machine in state starting.
+func (h *health) init(r *resource) {
+	h.r, h.since = r, time.Now().UnixNano()
+	h.state = stateIndex(string(HealthStarting))
+}
 
-// init makes h a state machine in state starting. A health is part of
-// its resource, not allocated on its own.
-func (h *health) init(set *healthSettings, log logSource) {
-	h.set, h.log, h.state, h.since = set, log, HealthStarting, time.Now().UnixNano()
+// settings are the resource's health settings.
+func (h *health) settings() *healthSettings { return h.r.checks }
+
+// stateLocked returns the state.
+func (h *health) stateLocked() HealthState { return HealthState(eventStates[h.state]) }
+
+// addOne adds one to a count of checks or probes, which stays at the
+// largest int32 rather than wrap: a count past it would mean the same to
+// the state machine.
+func addOne(n *int32) {
+	if *n < math.MaxInt32 {
+		*n++
+	}
 }
 
 // event is a HealthEvent as the history keeps it, in 32 bytes rather than
@@ -205,28 +229,41 @@ func (e event) public() HealthEvent {
 
 // historyLocked is the history as reports show it, oldest first.
 func (h *health) historyLocked() []HealthEvent {
-	out := make([]HealthEvent, len(h.history))
-	for i, e := range h.history {
-		out[i] = e.public()
+	if h.last.at == 0 {
+		return []HealthEvent{}
 	}
-	return out
+	var older []event
+	if h.older != nil {
+		older = *h.older
+	}
+	out := make([]HealthEvent, 0, len(older)+1)
+	for _, e := range older {
+		out = append(out, e.public())
+	}
+	return append(out, h.last.public())
 }
 
 // recordLocked appends an event to the bounded history.
 func (h *health) recordLocked(e event) {
-	if len(h.history) == healthHistory {
-		h.history = slices.Delete(h.history, 0, 1)
+	if h.last.at != 0 {
+		if h.older == nil {
+			h.older = new([]event)
+		}
+		if len(*h.older) == healthHistory-1 {
+			*h.older = slices.Delete(*h.older, 0, 1)
+		}
+		*h.older = append(*h.older, h.last)
 	}
-	h.history = append(h.history, e)
+	h.last = e
 }
 
 // moveLocked changes the state, logging and recording the transition.
 func (h *health) moveLocked(to HealthState, reason string) {
-	if to == h.state && reason == h.reason {
+	from := h.stateLocked()
+	if to == from && reason == h.reason {
 		return
 	}
-	from := h.state
-	h.state, h.reason = to, reason
+	h.state, h.reason = stateIndex(string(to)), reason
 	if to == from {
 		return // same state, new reason: not a transition
 	}
@@ -236,7 +273,7 @@ func (h *health) moveLocked(to HealthState, reason string) {
 	if to.severity() > from.severity() {
 		level = slog.LevelWarn
 	}
-	h.log.logger().Log(context.Background(), level, "health "+string(to), "from", string(from), "reason", reason)
+	h.r.logger().Log(context.Background(), level, "health "+string(to), "from", string(from), "reason", reason)
 }
 
 // breakerChanged records a circuit breaker transition in the history.
@@ -261,8 +298,8 @@ func (h *health) reset(reason string) {
 func (h *health) notRunning(reason string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.state == HealthUnhealthy {
-		h.probes++
+	if h.stateLocked() == HealthUnhealthy {
+		addOne(&h.probes)
 	} else {
 		h.probes = 0
 	}
@@ -274,51 +311,52 @@ func (h *health) notRunning(reason string) {
 func (h *health) observe(err error, latency time.Duration, dep string) (from, to HealthState) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	from = h.state
+	from = h.stateLocked()
+	set := h.settings()
 	h.lastCheck, h.lastLatency, h.lastErr = time.Now().UnixNano(), latency, ""
 	if err != nil {
 		h.lastErr = err.Error()
-		h.fails++
+		addOne(&h.fails)
 		h.passes = 0
-		failed := fmt.Sprintf("health check failed (%d in a row, unhealthy_after = %d): %v", h.fails, h.set.unhealthyAfter, err)
+		failed := fmt.Sprintf("health check failed (%d in a row, unhealthy_after = %d): %v", h.fails, set.unhealthyAfter, err)
 		switch {
 		case from == HealthUnhealthy:
-			h.probes++
+			addOne(&h.probes)
 			h.reason = fmt.Sprintf("quarantined; recovery probe %d failed: %v", h.probes, err)
 		case from == HealthRecovering:
-			h.probes++
+			addOne(&h.probes)
 			h.moveLocked(HealthUnhealthy, "a check failed while recovering: "+err.Error())
-		case h.fails >= h.set.unhealthyAfter:
+		case int(h.fails) >= set.unhealthyAfter:
 			h.probes = 0
 			h.moveLocked(HealthUnhealthy, failed)
 		default:
 			h.moveLocked(HealthDegraded, failed)
 		}
-		return from, h.state
+		return from, h.stateLocked()
 	}
 	h.fails = 0
-	h.passes++
+	addOne(&h.passes)
 	switch {
-	case from.quarantined() && h.passes < h.set.healthyAfter:
-		h.moveLocked(HealthRecovering, fmt.Sprintf("health check passed (%d in a row, healthy_after = %d)", h.passes, h.set.healthyAfter))
+	case from.quarantined() && int(h.passes) < set.healthyAfter:
+		h.moveLocked(HealthRecovering, fmt.Sprintf("health check passed (%d in a row, healthy_after = %d)", h.passes, set.healthyAfter))
 	case dep != "":
 		h.moveLocked(HealthDegraded, "dependency "+dep)
 	default:
 		h.probes = 0
 		reason := "checks pass"
 		if from.quarantined() {
-			reason = fmt.Sprintf("health check passed (%d in a row, healthy_after = %d); quarantine lifted", h.passes, h.set.healthyAfter)
+			reason = fmt.Sprintf("health check passed (%d in a row, healthy_after = %d); quarantine lifted", h.passes, set.healthyAfter)
 		}
 		h.moveLocked(HealthHealthy, reason)
 	}
-	return from, h.state
+	return from, h.stateLocked()
 }
 
 // current returns the state.
 func (h *health) current() HealthState {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.state
+	return h.stateLocked()
 }
 
 // next returns the delay from now until the next check: the interval, or
@@ -330,14 +368,15 @@ func (h *health) current() HealthState {
 // thousand resources this cuts the idle CPU of host and plugin about
 // threefold; docs/PERFORMANCE.md).
 func (h *health) next(now time.Time) time.Duration {
+	set := h.settings()
 	h.mu.Lock()
-	d := h.set.interval
-	if h.state == HealthUnhealthy {
-		d = h.set.interval << min(h.probes, 2)
-		d = min(d, maxProbeBackoff*h.set.interval)
+	d := set.interval
+	if h.stateLocked() == HealthUnhealthy {
+		d = set.interval << min(h.probes, 2)
+		d = min(d, maxProbeBackoff*set.interval)
 	}
 	h.mu.Unlock()
-	return jittered(now, d, h.set.jitter)
+	return jittered(now, d, set.jitter)
 }
 
 // checkGrid is the spacing of the moments checks are aligned to.
@@ -365,9 +404,10 @@ func jittered(now time.Time, d, jitter time.Duration) time.Duration {
 func (h *health) report() ResourceHealth {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	state := h.stateLocked()
 	return ResourceHealth{
-		State: h.state, Reason: h.reason, Since: time.Unix(0, h.since), Quarantined: h.state.quarantined(),
-		ConsecutiveFailures: h.fails, ConsecutivePasses: h.passes,
+		State: state, Reason: h.reason, Since: time.Unix(0, h.since), Quarantined: state.quarantined(),
+		ConsecutiveFailures: int(h.fails), ConsecutivePasses: int(h.passes),
 		LastCheck: unixTime(h.lastCheck), LastLatency: h.lastLatency, LastError: h.lastErr,
 		History: h.historyLocked(),
 	}
@@ -382,14 +422,15 @@ func (h *health) report() ResourceHealth {
 // quarantine's backoff) plus jitter after the last one ended. They run
 // until Close.
 func (h *Host) watchHealth() {
+	h.sched.reserve(len(h.order))
 	now := time.Now()
 	tick := now.Truncate(checkGrid).Add(checkGrid).Sub(now)
 	for _, r := range h.order {
 		first := tick
-		if r.health.set.interval < checkGrid {
-			first = rand.N(r.health.set.interval) + 1
+		if r.checks.interval < checkGrid {
+			first = rand.N(r.checks.interval) + 1
 		}
-		h.sched.schedule(&r.check, first)
+		h.sched.schedule(r, first)
 	}
 }
 
@@ -403,10 +444,12 @@ func (r *resource) run() time.Duration {
 // healthTick runs one check of r, or one attempt to bring back a resource
 // that is not running.
 func (h *Host) healthTick(r *resource) {
-	if _, gen, err := r.prov.driver(); err == nil && r.stale(gen) {
-		// The plugin restarted under a configure that was in flight: the
-		// resource belongs to a process that is gone.
-		r.pluginExited(r.generation())
+	if _, gen, err := r.prov.driver(); err == nil {
+		if old, stale := r.stale(gen); stale {
+			// The plugin restarted under a configure that was in flight:
+			// the resource belongs to a process that is gone.
+			r.pluginExited(old)
+		}
 	}
 	switch state := r.lifecycle(); state {
 	case StateClosed, StatePending:
@@ -417,7 +460,7 @@ func (h *Host) healthTick(r *resource) {
 	}
 	dep := h.unhealthyDependency(r)
 	quarantined := r.health.current().quarantined()
-	ctx, cancel := context.WithTimeout(h.life, r.health.set.timeout)
+	ctx, cancel := context.WithTimeout(h.life, r.checks.timeout)
 	began := time.Now()
 	checked, err := r.healthCheck(ctx, quarantined)
 	took := time.Since(began)
@@ -475,8 +518,8 @@ func (h *Host) recoverResource(r *resource, state ResourceState) {
 // running or is quarantined, or returns "".
 func (h *Host) unhealthyDependency(r *resource) string {
 	for _, id := range r.deps {
-		d, ok := h.resources[id]
-		if !ok {
+		d := findResource(h.resources, id)
+		if d == nil {
 			continue
 		}
 		if s := d.lifecycle(); s != StateReady {
@@ -519,7 +562,7 @@ func (r *resource) healthReport() ResourceHealth {
 	}
 	rh.Breaker = r.pol.info().Breaker
 	r.mu.Lock()
-	state, why := r.state, r.reasonLocked()
+	state, why := r.stateLocked(), r.reasonLocked()
 	r.mu.Unlock()
 	switch state {
 	case StateReady:
@@ -539,20 +582,18 @@ func (r *resource) healthReport() ResourceHealth {
 func (r *resource) lifecycle() ResourceState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.state
+	return r.stateLocked()
 }
 
-func (r *resource) generation() uint64 {
+// stale reports whether r is ready on a plugin generation other than
+// gen, and returns that generation.
+func (r *resource) stale(gen uint64) (old uint64, stale bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.gen
-}
-
-// stale reports whether r is ready on a plugin generation other than gen.
-func (r *resource) stale(gen uint64) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.state == StateReady && r.pool != nil && r.gen != gen
+	if r.stateLocked() != StateReady || r.cur == nil || r.cur.n == gen {
+		return 0, false
+	}
+	return r.cur.n, true
 }
 
 // healthCheck checks r once. Normally it checks a pooled instance: the one
@@ -561,15 +602,15 @@ func (r *resource) stale(gen uint64) bool {
 // checks a fresh instance outside the pool, which holds only suspects.
 func (r *resource) healthCheck(ctx context.Context, quarantined bool) (checked bool, err error) {
 	r.mu.Lock()
-	p, res := r.pool, r.res
+	g := r.cur
 	r.mu.Unlock()
-	if p == nil || res == nil {
+	if g == nil {
 		return true, sdk.Errorf(sdk.KindUnavailable, "%s has no pool", r.id)
 	}
 	if !quarantined {
-		return p.healthCheck(ctx)
+		return g.pool.healthCheck(ctx)
 	}
-	inst, err := res.Open(ctx)
+	inst, err := g.res.Open(ctx)
 	if err != nil {
 		return true, err
 	}
@@ -585,23 +626,23 @@ func (r *resource) healthCheck(ctx context.Context, quarantined bool) (checked b
 // the failed checks make suspect. It returns how many it closed.
 func (r *resource) quarantine() int {
 	r.mu.Lock()
-	p := r.pool
+	g := r.cur
 	r.mu.Unlock()
-	if p == nil {
+	if g == nil {
 		return 0
 	}
-	return p.drainIdle()
+	return g.pool.drainIdle()
 }
 
 // rewarm opens the pool's minimum of instances again after a quarantine.
 func (r *resource) rewarm(ctx context.Context) error {
 	r.mu.Lock()
-	p := r.pool
+	g := r.cur
 	r.mu.Unlock()
-	if p == nil {
+	if g == nil {
 		return sdk.Errorf(sdk.KindUnavailable, "%s has no pool", r.id)
 	}
-	return p.warm(ctx)
+	return g.pool.warm(ctx)
 }
 
 // quarantinedError is the error a lease gets on a quarantined resource.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -44,7 +45,9 @@ type Host struct {
 	// plugin restart, watching leases) runs under it.
 	life   context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the scheduler and the jobs it runs
+	// wg counts the scheduler, the jobs it runs, and the closing of the
+	// pools that plugins left when they exited (resource.pluginExited).
+	wg sync.WaitGroup
 	// sched runs the health checks and the sweep of overdue leases, from
 	// one goroutine whatever the number of resources.
 	sched *scheduler
@@ -52,10 +55,14 @@ type Host struct {
 	warnings hcl.Diagnostics // found by prepare, before Start returns
 	tel      *telemetry
 
-	mu        sync.Mutex // guards the fields below; never held across a plugin call
-	state     hostState
-	catalog   *catalog
-	resources map[string]*resource
+	mu      sync.Mutex // guards the fields below; never held across a plugin call
+	state   hostState
+	catalog *catalog
+	// resources are the resources sorted by id, found by binary search
+	// (findResource): all in one allocation, with no map entry each, and
+	// not scattered amid the garbage that starting them makes. Set once,
+	// by prepare.
+	resources []resource
 	order     []*resource   // declaration order
 	levels    [][]*resource // dependency levels (config.Config.Levels), for starting and stopping in order
 }
@@ -88,7 +95,6 @@ func New(cfg *config.Config, opts ...Option) (*Host, error) {
 	h := &Host{
 		cfg: cfg, o: o, log: log, secrets: secrets,
 		life: life, cancel: cancel,
-		resources: map[string]*resource{},
 	}
 	h.sched = newScheduler(&h.wg)
 	tel, err := newTelemetry(h, cfg.Telemetry, &h.o)
@@ -203,7 +209,7 @@ func (h *Host) start(ctx context.Context) error {
 // failedDependency returns the first dependency of r that is not ready.
 func (h *Host) failedDependency(r *resource) string {
 	for _, dep := range r.deps {
-		if d, ok := h.resources[dep]; ok && d.lifecycle() != StateReady {
+		if d := findResource(h.resources, dep); d != nil && d.lifecycle() != StateReady {
 			return dep
 		}
 	}
@@ -272,21 +278,32 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 	for _, p := range cat.providers {
 		h.tel.m.addPlugin(p.name)
 	}
+	rcs := h.cfg.Resources
+	ids := idsOf(rcs)
+	byID := make([]int, len(rcs)) // indexes in rcs, in id order
+	for i := range byID {
+		byID[i] = i
+	}
+	slices.SortFunc(byID, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
 	h.mu.Lock()
+	h.resources = make([]resource, len(rcs))
+	h.order = make([]*resource, len(rcs))
+	for k, i := range byID {
+		h.order[i] = &h.resources[k]
+	}
 	si := newSharedInfo()
-	for _, rc := range h.cfg.Resources {
+	for i, rc := range rcs {
 		p := cat.types[rc.Type]
 		t, _ := p.info.Type(rc.Type)
-		r := newResource(rc, t, si, p, h)
+		r := h.order[i]
+		r.init(ids[i], rc, t, si, p, h)
 		h.tel.m.addResource(r)
-		h.resources[r.id] = r
-		h.order = append(h.order, r)
 		h.secrets.Add(sensitiveValues(t.Config, rc.Config)...)
 	}
 	for _, level := range h.cfg.Levels() {
 		rs := make([]*resource, len(level))
 		for i, rc := range level {
-			rs[i] = h.resources[rc.ID()]
+			rs[i] = findResource(h.resources, rc.ID())
 		}
 		h.levels = append(h.levels, rs)
 	}
@@ -301,6 +318,20 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 		return nil, &DiagnosticsError{Diagnostics: vdiags, Files: h.cfg.Files}
 	}
 	return cat, nil
+}
+
+// idsOf returns the ids of rcs, parts of one string: one allocation
+// rather than one each.
+func idsOf(rcs []*config.Resource) []string {
+	ids := make([]string, len(rcs))
+	for i, rc := range rcs {
+		ids[i] = rc.ID()
+	}
+	all, start := strings.Join(ids, ""), 0
+	for i, id := range ids {
+		ids[i], start = all[start:start+len(id)], start+len(id)
+	}
+	return ids
 }
 
 // validateResources asks each resource's driver to check its config, and
@@ -607,15 +638,13 @@ func (h *Host) resource(name string) (*resource, error) {
 	case hostClosed:
 		return nil, sdk.WrapError(sdk.KindUnavailable, ErrClosed, "acquire "+name)
 	}
-	r, ok := h.resources[name]
-	if ok {
+	if r := findResource(h.resources, name); r != nil {
 		return r, nil
 	}
-	names := make([]string, 0, len(h.resources))
-	for n := range h.resources {
-		names = append(names, n)
+	names := make([]string, len(h.resources)) // sorted, as the resources are
+	for i := range h.resources {
+		names[i] = h.resources[i].id
 	}
-	sort.Strings(names)
 	msg := fmt.Sprintf("no resource named %q", name)
 	if s := config.Suggest(name, names); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
@@ -651,9 +680,9 @@ func (h *Host) Describe() []ResourceInfo {
 // DescribeResource describes one resource.
 func (h *Host) DescribeResource(name string) (ResourceInfo, error) {
 	h.mu.Lock()
-	r, ok := h.resources[name]
+	r := findResource(h.resources, name)
 	h.mu.Unlock()
-	if !ok {
+	if r == nil {
 		_, err := h.resource(name)
 		if err == nil {
 			err = newError(sdk.KindNotFound, ErrUnknownResource, "no resource named %q", name)

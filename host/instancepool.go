@@ -31,19 +31,19 @@ type poolLease interface {
 	observe(latency time.Duration, err error)
 }
 
-// newInstancePool builds the pool a resource's type asks for, with the
-// settings of its pool block, on the instances of res.
-func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
+// newInstancePool builds the pool g's resource's type asks for, with the
+// settings of its pool block, on g's instances.
+func newInstancePool(g *generation) (instancePool, error) {
+	r := g.r
 	ps := effectivePool(r.set.pool)
-	o := &instanceOpener{r: r, res: res}
 	if r.rtype.Pooling == sdk.PoolingExclusive {
 		p, err := pool.New(pool.Config[sdk.Instance]{
 			Name:              r.id,
-			Open:              o.Open,
-			Close:             o.Close,
+			Open:              g.Open,
+			Close:             g.Close,
 			Check:             func(ctx context.Context, i sdk.Instance) error { return i.Check(ctx) },
 			Reset:             resetInstance,
-			OnError:           o.OnError,
+			OnError:           g.OnError,
 			MinSize:           ps.MinSize,
 			MaxSize:           ps.MaxSize,
 			MaxIdle:           ps.MaxIdle,
@@ -59,7 +59,7 @@ func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
 		}
 		return exclusivePool{p}, nil
 	}
-	s, err := pool.NewShared[sdk.Instance](o, pool.SharedConfig{
+	s, err := pool.NewShared[sdk.Instance](g, pool.SharedConfig{
 		Replicas:  ps.Replicas,
 		Selection: pool.Selection(ps.Selection),
 	})
@@ -69,39 +69,42 @@ func newInstancePool(r *resource, res sdk.Resource) (instancePool, error) {
 	return sharedPool{s}, nil
 }
 
-// instanceOpener opens and closes a resource's instances on res, the
-// sdk.Resource of one plugin generation: a shared pool's pool.Opener, in
-// one small allocation where a closure per callback would take three, and
-// the source of an exclusive pool's callbacks.
-type instanceOpener struct {
-	r   *resource
-	res sdk.Resource
+// generation is a resource configured on one generation of its plugin:
+// the plugin's sdk.Resource and the pool of its instances, in one
+// allocation. It opens and closes the pool's instances on res (a shared
+// pool's pool.Opener, the source of an exclusive pool's callbacks), so
+// that a pool left by a plugin that exited keeps to its own generation.
+type generation struct {
+	r    *resource
+	res  sdk.Resource
+	pool instancePool
+	n    uint64 // the plugin's generation
 }
 
 // Name names the pool after the resource.
-func (o *instanceOpener) Name() string { return o.r.id }
+func (g *generation) Name() string { return g.r.id }
 
 // Open opens an instance and records how long it took.
-func (o *instanceOpener) Open(ctx context.Context) (sdk.Instance, error) {
+func (g *generation) Open(ctx context.Context) (sdk.Instance, error) {
 	began := time.Now()
-	i, err := o.res.Open(ctx)
+	i, err := g.res.Open(ctx)
 	if err == nil {
-		o.r.host.tel.m.observeCreate(o.r, time.Since(began))
+		g.r.host.tel.m.observeCreate(g.r, time.Since(began))
 	}
 	return i, err
 }
 
 // Close closes an instance; a failure is only logged, at debug level.
-func (o *instanceOpener) Close(ctx context.Context, i sdk.Instance) {
+func (g *generation) Close(ctx context.Context, i sdk.Instance) {
 	if err := i.Close(ctx); err != nil {
-		o.r.logger().Debug("closing an instance failed", "error", err)
+		g.r.logger().Debug("closing an instance failed", "error", err)
 	}
 }
 
 // OnError logs a failure of the pool's own: a background open, reset or
 // check.
-func (o *instanceOpener) OnError(op string, err error) {
-	o.r.logger().Warn("pool "+op+" failed", "error", err)
+func (g *generation) OnError(op string, err error) {
+	g.r.logger().Warn("pool "+op+" failed", "error", err)
 }
 
 // effectivePool fills what the pool package cannot know: an unset

@@ -398,10 +398,10 @@ func (r *resource) addMetricState(ps *poolSum) {
 	maxN, minN, idleMax := poolLimits(r.set.pool, pooling)
 	r.mu.Lock()
 	var st pool.Stat
-	if r.pool != nil {
-		st = r.pool.stat()
+	if r.cur != nil {
+		st = r.cur.pool.stat()
 	}
-	state, leases := r.state, len(r.leases)
+	state, leases := r.stateLocked(), len(r.leases.all())
 	r.mu.Unlock()
 	ps.idle += st.Idle
 	ps.used += st.InUse

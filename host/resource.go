@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -31,80 +32,113 @@ const (
 	StateClosed      ResourceState = "closed"
 )
 
+// resourceStates are the states by their index, which is how a resource
+// keeps its state: in a byte, not a string's 16. Pending is 0, the state
+// of a resource not started yet.
+var resourceStates = [...]ResourceState{StatePending, StateReady, StateUnavailable, StateFailed, StateBlocked, StateClosed}
+
 // closeGrace bounds closing a resource's sessions after the shutdown
 // deadline has passed.
 const closeGrace = 5 * time.Second
 
 // resource is one configured resource, its pool of instances and the
-// leases out on it.
+// leases out on it. A host's resources are one allocation
+// (Host.resources), and what resources alike have in common is shared
+// (resourceSpec): a thousand idle resources cost a thousand of this
+// struct.
 type resource struct {
 	id string // "type.name"; typ and name are its two parts
-	// config is the driver's configuration (JSON), set is the block's pool
-	// and resilience settings, deps the ids of its dependencies (nil when
-	// none): copied out of the config.Resource, so that the host keeps
-	// nothing of the parsed configuration once started. config and set
-	// are shared by the resources that have the same.
-	config json.RawMessage
-	set    *settings
-	deps   []string
-	// rtype is the type with the operations the host adds (sql); shared
-	// by every resource of the type, never changed.
-	rtype *sdk.ResourceType
-	// pluginType is the type as the plugin described it; shared too.
-	pluginType *sdk.ResourceType
-	prov       *provider
-	// host gives the resource the host's logger (to which logger adds
-	// the resource when there is something to say, so that an idle
-	// resource keeps no handler of its own), its secrets (masked in what
-	// the resource reports about itself) and its telemetry.
-	host   *Host
+	// *resourceSpec is what the resource's block says, and its type:
+	// shared by the resources alike, never changed, read as fields of the
+	// resource's own (r.config, r.host).
+	*resourceSpec
 	pol    *policies // nil when the resource declares no resilience policy
 	health health
-	// check is the job of the resource's health checks on the host's
-	// scheduler.
-	check job
-	// endpoint is what the semantic conventions say of the backend;
-	// shared by the resources of the same backend.
-	endpoint *endpoint
 
 	cfgMu sync.Mutex // serializes configure: start, plugin restarts and recovery
 
-	// orphans closes the pools of plugin generations that exited, in the
-	// background so the restart does not wait for leases still out;
-	// close waits for it. Add is called with mu held and state not closed.
-	orphans sync.WaitGroup
-
 	mu      sync.Mutex // guards the fields below; never held across a plugin call
-	state   ResourceState
+	state   uint8      // index in resourceStates (stateLocked)
 	lastErr error
-	res     sdk.Resource
-	pool    instancePool
-	gen     uint64              // generation of the plugin that res and pool belong to
-	leases  map[*Lease]struct{} // allocated by the first lease
-	changed chan struct{}       // nil until waited on; closed and dropped when a lease ends or the state changes
+	cur     *generation // what the resource is on its plugin; nil unless ready
+	leases  *leaseSet   // nil until the first lease
 }
 
-// resourceTypes are a resource type as its plugin described it and with
-// the operations the host adds.
-type resourceTypes struct {
-	rtype, pluginType *sdk.ResourceType
+// leaseSet is the leases out on a resource. The first lease allocates
+// it, so that a resource never leased keeps one nil pointer for it.
+type leaseSet struct {
+	out map[*Lease]struct{}
+	// ended is nil until close waits on it; closed and dropped when a
+	// lease ends.
+	ended chan struct{}
+}
+
+// all returns the leases out; none for a nil set.
+func (s *leaseSet) all() map[*Lease]struct{} {
+	if s == nil {
+		return nil
+	}
+	return s.out
+}
+
+// resourceKind is a resource type on a host: what every resource of the
+// type shares, whatever its block says.
+type resourceKind struct {
+	// rtype is the type with the operations the host adds (sql).
+	rtype *sdk.ResourceType
+	// pluginType is the type as the plugin described it.
+	pluginType *sdk.ResourceType
+	prov       *provider
+	// host gives the resources the host's logger (to which logger adds
+	// the resource when there is something to say, so that an idle
+	// resource keeps no handler of its own), its secrets (masked in what a
+	// resource reports about itself) and its telemetry.
+	host *Host
+}
+
+// resourceSpec is what a resource block says, copied out of the
+// config.Resource so that the host keeps nothing of the parsed
+// configuration once started, with the kind of its type; shared by the
+// resources of a kind whose blocks say the same.
+type resourceSpec struct {
+	*resourceKind
+	// config is the driver's configuration (JSON).
+	config json.RawMessage
+	// deps are the ids of the resource's dependencies; nil when none.
+	deps []string
+	// set is the block's pool and resilience settings, checks its health
+	// block's.
+	set    *settings
+	checks *healthSettings
+	// endpoint is what the semantic conventions say of the backend.
+	endpoint *endpoint
+}
+
+// specKey is a resourceSpec as a comparable value.
+type specKey struct {
+	kind         *resourceKind
+	config, deps string // deps joined by NULs
+	set          *settings
+	checks       *healthSettings
+	endpoint     *endpoint
 }
 
 // sharedInfo holds the immutable data that resources alike share, so
-// that a thousand resources of one type keep one copy of it: their type,
-// their endpoint, their configuration, their settings.
+// that a thousand resources of one type keep one copy of it: their kind
+// and their spec, and the parts of specs (settings, endpoints) that
+// resources configured otherwise may still share.
 type sharedInfo struct {
-	types     map[string]resourceTypes
+	kinds     map[string]*resourceKind
+	specs     map[specKey]*resourceSpec
 	endpoints map[endpoint]*endpoint
 	health    map[healthSettings]*healthSettings
 	settings  map[settingsKey]*settings
-	configs   map[string]json.RawMessage
 }
 
 func newSharedInfo() *sharedInfo {
 	return &sharedInfo{
-		types: map[string]resourceTypes{}, endpoints: map[endpoint]*endpoint{}, health: map[healthSettings]*healthSettings{},
-		settings: map[settingsKey]*settings{}, configs: map[string]json.RawMessage{},
+		kinds: map[string]*resourceKind{}, specs: map[specKey]*resourceSpec{}, endpoints: map[endpoint]*endpoint{},
+		health: map[healthSettings]*healthSettings{}, settings: map[settingsKey]*settings{},
 	}
 }
 
@@ -158,23 +192,33 @@ func (si *sharedInfo) settingsOf(r *config.Resource) *settings {
 	return s
 }
 
-// config returns c, or an equal configuration kept before.
-func (si *sharedInfo) config(c json.RawMessage) json.RawMessage {
-	if kept, ok := si.configs[string(c)]; ok {
-		return kept
-	}
-	si.configs[string(c)] = c
-	return c
-}
-
-func (si *sharedInfo) typesOf(t sdk.ResourceType) resourceTypes {
-	if rt, ok := si.types[t.Name]; ok {
-		return rt
+// kind returns the kind of type t, served by p on h.
+func (si *sharedInfo) kind(t sdk.ResourceType, p *provider, h *Host) *resourceKind {
+	if k, ok := si.kinds[t.Name]; ok {
+		return k
 	}
 	withSQL := withSQLOperations(t)
-	rt := resourceTypes{rtype: &withSQL, pluginType: &t}
-	si.types[t.Name] = rt
-	return rt
+	k := &resourceKind{rtype: &withSQL, pluginType: &t, prov: p, host: h}
+	si.kinds[t.Name] = k
+	return k
+}
+
+// spec returns the spec of r, of the kind k.
+func (si *sharedInfo) spec(r *config.Resource, k *resourceKind) *resourceSpec {
+	deps := r.Dependencies()
+	key := specKey{
+		kind: k, config: string(r.Config), deps: strings.Join(deps, "\x00"), set: si.settingsOf(r),
+		checks: si.healthSettings(r.Health), endpoint: si.endpoint(endpointOf(k.prov.info.Name, r.Config)),
+	}
+	if s, ok := si.specs[key]; ok {
+		return s
+	}
+	s := &resourceSpec{resourceKind: k, config: r.Config, set: key.set, checks: key.checks, endpoint: key.endpoint}
+	if len(deps) > 0 {
+		s.deps = deps
+	}
+	si.specs[key] = s
+	return s
 }
 
 func (si *sharedInfo) endpoint(e endpoint) *endpoint {
@@ -194,21 +238,12 @@ func (si *sharedInfo) healthSettings(h config.Health) *healthSettings {
 	return &s
 }
 
-func newResource(r *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, h *Host) *resource {
-	types := si.typesOf(t)
-	res := &resource{
-		id: r.ID(), config: si.config(r.Config), set: si.settingsOf(r),
-		rtype: types.rtype, pluginType: types.pluginType, prov: p, host: h,
-		endpoint: si.endpoint(endpointOf(p.info.Name, r.Config)),
-		state:    StatePending,
-	}
-	if deps := r.Dependencies(); len(deps) > 0 {
-		res.deps = deps
-	}
-	res.health.init(si.healthSettings(r.Health), res)
-	res.pol = newPolicies(res.id, &res.set.res, h.secrets, res)
-	res.check.task = res
-	return res
+// init makes r, in state pending, the resource of block c, of type t
+// served by p on h; id is c's id.
+func (r *resource) init(id string, c *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, h *Host) {
+	r.id, r.resourceSpec = id, si.spec(c, si.kind(t, p, h))
+	r.health.init(r)
+	r.pol = newPolicies(r.id, &r.set.res, h.secrets, r)
 }
 
 // pooling is how the resource's type pools its instances.
@@ -217,6 +252,16 @@ func (r *resource) pooling() sdk.Pooling {
 		return sdk.PoolingShared
 	}
 	return r.rtype.Pooling
+}
+
+// findResource returns the resource of rs, sorted by id, whose id is id;
+// nil if none.
+func findResource(rs []resource, id string) *resource {
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].id >= id })
+	if i < len(rs) && rs[i].id == id {
+		return &rs[i]
+	}
+	return nil
 }
 
 // typ is the resource's type, the first part of its id.
@@ -252,19 +297,12 @@ func (r *resource) breakerChanged(from, to BreakerState, reason string) {
 	r.host.tel.m.inc(transitionsOf, r, string(to))
 }
 
-func (r *resource) notifyLocked() {
-	if r.changed != nil {
-		close(r.changed)
-		r.changed = nil
-	}
-}
+// stateLocked returns the resource's state.
+func (r *resource) stateLocked() ResourceState { return resourceStates[r.state] }
 
-// changedLocked returns the channel notifyLocked closes next.
-func (r *resource) changedLocked() <-chan struct{} {
-	if r.changed == nil {
-		r.changed = make(chan struct{})
-	}
-	return r.changed
+// setStateLocked changes the resource's state.
+func (r *resource) setStateLocked(s ResourceState) {
+	r.state = uint8(slices.Index(resourceStates[:], s))
 }
 
 // configure configures the resource on the provider's current plugin and
@@ -284,10 +322,10 @@ func (r *resource) configure(ctx context.Context, failState ResourceState) error
 
 func (r *resource) setFailed(state ResourceState, err error) {
 	r.mu.Lock()
-	closed := r.state == StateClosed
+	closed := r.stateLocked() == StateClosed
 	if !closed {
-		r.state, r.lastErr = state, err
-		r.notifyLocked()
+		r.setStateLocked(state)
+		r.lastErr = err
 	}
 	r.mu.Unlock()
 	if !closed {
@@ -304,7 +342,8 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := newInstancePool(r, res)
+	g := &generation{r: r, res: res, n: gen}
+	p, err := newInstancePool(g)
 	if err == nil {
 		if err = p.warm(ctx); err != nil {
 			err = fmt.Errorf("open the first instances: %w", err)
@@ -317,8 +356,9 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 		_ = res.Close(ctx)
 		return err
 	}
+	g.pool = p
 	r.mu.Lock()
-	if r.state == StateClosed {
+	if r.stateLocked() == StateClosed {
 		r.mu.Unlock()
 		// The host closed meanwhile; nothing else will close these.
 		cctx := context.WithoutCancel(ctx)
@@ -326,9 +366,9 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 		_ = res.Close(cctx)
 		return fmt.Errorf("%s: %w", r.id, ErrClosed)
 	}
-	r.res, r.pool, r.gen = res, p, gen
-	r.state, r.lastErr = StateReady, nil
-	r.notifyLocked()
+	r.cur = g
+	r.setStateLocked(StateReady)
+	r.lastErr = nil
 	r.mu.Unlock()
 	return nil
 }
@@ -338,27 +378,28 @@ func (r *resource) tryConfigure(ctx context.Context) error {
 // process.
 func (r *resource) pluginExited(gen uint64) {
 	r.mu.Lock()
-	if r.gen != gen || r.state == StateClosed || r.pool == nil {
+	g := r.cur
+	if g == nil || g.n != gen || r.stateLocked() == StateClosed {
 		r.mu.Unlock()
 		return
 	}
-	p := r.pool
-	r.res, r.pool = nil, nil
-	r.state = StateUnavailable
+	r.cur = nil
+	r.setStateLocked(StateUnavailable)
 	why := sdk.Errorf(sdk.KindUnavailable, "plugin %s exited; restarting", r.prov.name)
 	r.lastErr = why
-	r.notifyLocked()
-	r.orphans.Add(1)
+	// Counted while the resource is not closed: before Host.shutdown,
+	// which closes it first, waits.
+	r.host.wg.Add(1)
 	r.mu.Unlock()
 	r.health.notRunning(why.Error())
 	// Leases out fail fast against the dead plugin and come back soon; one
 	// a caller holds without calling is taken back after 2 s. The plugin
 	// restarts meanwhile: this runs on the supervisor's goroutine.
 	go func() {
-		defer r.orphans.Done()
+		defer r.host.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = p.close(ctx)
+		_ = g.pool.close(ctx)
 	}()
 }
 
@@ -374,32 +415,32 @@ func (r *resource) acquire(ctx context.Context, h *Host, owner Owner) (*Lease, e
 
 func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lease, error) {
 	r.mu.Lock()
-	if r.state != StateReady {
+	if r.stateLocked() != StateReady {
 		err := r.notReadyLocked()
 		r.mu.Unlock()
 		return nil, err
 	}
-	p, gen := r.pool, r.gen
+	g := r.cur
 	r.mu.Unlock()
 	if r.health.current().quarantined() {
 		return nil, r.quarantinedError()
 	}
 
-	pl, err := p.acquire(ctx)
+	pl, err := g.pool.acquire(ctx)
 	if err != nil {
 		return nil, r.acquireError(err)
 	}
-	l := &Lease{h: h, r: r, pl: pl, inst: pl.instance(), gen: gen, owner: owner, acquired: time.Now()}
+	l := &Lease{h: h, r: r, pl: pl, inst: pl.instance(), gen: g.n, owner: owner, acquired: time.Now()}
 	r.mu.Lock()
-	if r.state == StateClosed || r.pool != p {
+	if r.stateLocked() == StateClosed || r.cur != g {
 		r.mu.Unlock()
 		pl.release()
 		return nil, r.acquireError(pool.ErrClosed)
 	}
 	if r.leases == nil {
-		r.leases = make(map[*Lease]struct{})
+		r.leases = &leaseSet{out: make(map[*Lease]struct{})}
 	}
-	r.leases[l] = struct{}{}
+	r.leases.out[l] = struct{}{}
 	r.mu.Unlock()
 	return l, nil
 }
@@ -425,17 +466,20 @@ func (r *resource) acquireError(err error) error {
 func (r *resource) leaseEnded(l *Lease) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.leases[l]; ok {
-		delete(r.leases, l)
-		r.notifyLocked()
+	if _, ok := r.leases.all()[l]; ok {
+		delete(r.leases.out, l)
+		if r.leases.ended != nil {
+			close(r.leases.ended)
+			r.leases.ended = nil
+		}
 	}
 }
 
 func (r *resource) notReadyLocked() error {
-	if r.state == StateClosed {
+	if r.stateLocked() == StateClosed {
 		return sdk.WrapError(sdk.KindUnavailable, ErrClosed, r.id+" is closed")
 	}
-	msg := fmt.Sprintf("%s is %s", r.id, r.state)
+	msg := fmt.Sprintf("%s is %s", r.id, r.stateLocked())
 	if why := r.reasonLocked(); why != "" {
 		msg += ": " + why
 	}
@@ -445,7 +489,7 @@ func (r *resource) notReadyLocked() error {
 // reasonLocked says why the resource is not ready, preferring what its
 // plugin's supervisor knows while a restart is failing.
 func (r *resource) reasonLocked() string {
-	if r.state == StateUnavailable && r.prov.sup != nil {
+	if r.stateLocked() == StateUnavailable && r.prov.sup != nil {
 		pi := r.prov.sup.Info()
 		switch {
 		case pi.State == supervisor.StateCrashLoop:
@@ -462,55 +506,57 @@ func (r *resource) reasonLocked() string {
 }
 
 // close stops new leases, waits for the leases out to come back (until ctx
-// ends), then closes the pool and the resource.
+// ends), then closes the pool and the resource. The pools of plugin
+// generations that exited close in the background still; Host.shutdown
+// waits for them.
 func (r *resource) close(ctx context.Context) error {
 	r.mu.Lock()
-	if r.state == StateClosed {
+	if r.stateLocked() == StateClosed {
 		r.mu.Unlock()
 		return nil
 	}
-	r.state = StateClosed
-	r.notifyLocked()
+	r.setStateLocked(StateClosed)
 drain:
-	for len(r.leases) > 0 {
-		ch := r.changedLocked()
+	for len(r.leases.all()) > 0 {
+		if r.leases.ended == nil {
+			r.leases.ended = make(chan struct{})
+		}
+		ch := r.leases.ended
 		r.mu.Unlock()
 		select {
 		case <-ch:
 			r.mu.Lock()
 		case <-ctx.Done():
 			r.mu.Lock()
-			for l := range r.leases {
+			for l := range r.leases.all() {
 				r.logger().Warn("closing with a lease still out", "owner", l.owner.String(), "held", time.Since(l.acquired).Round(time.Millisecond).String())
 			}
 			break drain
 		}
 	}
-	res, p := r.res, r.pool
-	r.res, r.pool = nil, nil
+	g := r.cur
+	r.cur = nil
 	r.mu.Unlock()
+	if g == nil {
+		return nil
+	}
 
 	// The pool waits for its leases no longer than ctx; past the deadline
 	// it takes them back at once and closes each instance within its own
 	// call timeout. Unconfiguring still gets a short, bounded chance, so
 	// that one stuck lease does not keep the resource configured.
 	var errs []error
-	if p != nil {
-		if err := p.close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("close %s pool: %w", r.id, err))
-		}
+	if err := g.pool.close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("close %s pool: %w", r.id, err))
 	}
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), closeGrace)
 		defer cancel()
 	}
-	if res != nil {
-		if err := res.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("unconfigure %s: %w", r.id, err))
-		}
+	if err := g.res.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("unconfigure %s: %w", r.id, err))
 	}
-	r.orphans.Wait()
 	return errors.Join(errs...)
 }
 
@@ -524,7 +570,7 @@ func (r *resource) overdue(now time.Time) []*Lease {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*Lease
-	for l := range r.leases {
+	for l := range r.leases.all() {
 		if now.Sub(l.acquired) > limit && l.markReported() {
 			out = append(out, l)
 		}
@@ -655,23 +701,23 @@ func (r *resource) info() ResourceInfo {
 	defer r.mu.Unlock()
 	pooling := r.pooling()
 	ri := ResourceInfo{
-		ID: r.id, Type: r.typ(), Name: r.name(), Plugin: r.prov.name, State: r.state,
+		ID: r.id, Type: r.typ(), Name: r.name(), Plugin: r.prov.name, State: r.stateLocked(),
 		Pooling: pooling, Capabilities: append([]string{}, r.rtype.Capabilities...),
 		DependsOn:  append([]string{}, r.deps...),
 		Operations: OperationInfos(r.rtype.Operations),
 		Pool:       PoolInfo{Mode: pooling, Settings: poolSettings(r.set.pool, pooling), Leases: []LeaseInfo{}},
 	}
-	if r.pool != nil {
-		ri.Pool.Stat = r.pool.stat()
+	if r.cur != nil {
+		ri.Pool.Stat = r.cur.pool.stat()
 	}
 	ri.Resilience = r.pol.info()
 	ri.Health = r.health.current()
 	now := time.Now()
-	for l := range r.leases {
+	for l := range r.leases.all() {
 		ri.Pool.Leases = append(ri.Pool.Leases, LeaseInfo{Owner: l.owner, Held: now.Sub(l.acquired)})
 	}
 	slices.SortFunc(ri.Pool.Leases, func(a, b LeaseInfo) int { return cmp.Compare(b.Held, a.Held) })
-	if r.state != StateReady {
+	if r.stateLocked() != StateReady {
 		ri.Error = r.host.secrets.String(r.reasonLocked())
 	}
 	return ri

@@ -1,8 +1,8 @@
 package host
 
 import (
-	"container/heap"
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -25,18 +25,20 @@ type scheduler struct {
 	wg    *sync.WaitGroup
 	slots chan struct{} // one per job running off the scheduler's goroutine
 	wake  chan struct{} // buffered 1: a job was added or came back
+	epoch time.Time     // the zero of clock
 
 	mu   sync.Mutex // guards jobs; never held while a job runs
 	jobs jobHeap
 }
 
 // job is one recurring piece of work: its task's run does it once and
-// returns the delay until its next run. A resource's health check job is
-// part of the resource, so that scheduling it allocates nothing.
+// returns the delay until its next run. Jobs are values in the
+// scheduler's heap, so that scheduling one allocates nothing and a
+// resource keeps no job of its own: the resource is its health checks'
+// task.
 type job struct {
-	due    time.Time
-	task   task
-	inline bool // short and without I/O: runs on the scheduler's goroutine
+	due  int64 // on the scheduler's clock (clock)
+	task task
 }
 
 // task is the work of a job.
@@ -44,29 +46,54 @@ type task interface {
 	run() time.Duration
 }
 
-// taskFunc is a task that is a function.
+// taskFunc is a task that is a function; it runs on a goroutine of its
+// own.
 type taskFunc func() time.Duration
 
 func (f taskFunc) run() time.Duration { return f() }
 
+// inlineFunc is a task that is a short function without I/O; it runs on
+// the scheduler's goroutine.
+type inlineFunc func() time.Duration
+
+func (f inlineFunc) run() time.Duration { return f() }
+
 func newScheduler(wg *sync.WaitGroup) *scheduler {
-	return &scheduler{wg: wg, slots: make(chan struct{}, maxConcurrentChecks), wake: make(chan struct{}, 1)}
+	return &scheduler{wg: wg, slots: make(chan struct{}, maxConcurrentChecks), wake: make(chan struct{}, 1), epoch: time.Now()}
 }
 
-// add schedules run first after delay.
+// clock is the time in nanoseconds since the scheduler was made, on the
+// monotonic clock: a job's due time in 8 bytes rather than a time.Time's
+// 24, which wall clock changes do not move.
+func (s *scheduler) clock() int64 { return int64(time.Since(s.epoch)) }
+
+// add schedules run first after delay. An inline run is short and without
+// I/O, and runs on the scheduler's goroutine.
 func (s *scheduler) add(delay time.Duration, inline bool, run func() time.Duration) {
-	s.push(&job{due: time.Now().Add(delay), task: taskFunc(run), inline: inline})
+	if inline {
+		s.schedule(inlineFunc(run), delay)
+	} else {
+		s.schedule(taskFunc(run), delay)
+	}
 }
 
-// schedule schedules j, whose task is set, first after delay.
-func (s *scheduler) schedule(j *job, delay time.Duration) {
-	j.due = time.Now().Add(delay)
-	s.push(j)
-}
-
-func (s *scheduler) push(j *job) {
+// reserve makes room for n more jobs at once: the thousand jobs of a
+// thousand resources then take one heap that fits them, not the up to a
+// quarter more that growing it one job at a time leaves.
+func (s *scheduler) reserve(n int) {
 	s.mu.Lock()
-	heap.Push(&s.jobs, j)
+	s.jobs = slices.Grow(s.jobs, n)
+	s.mu.Unlock()
+}
+
+// schedule runs t first after delay.
+func (s *scheduler) schedule(t task, delay time.Duration) {
+	s.push(job{due: s.clock() + int64(delay), task: t})
+}
+
+func (s *scheduler) push(j job) {
+	s.mu.Lock()
+	s.jobs.push(j)
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -88,15 +115,15 @@ func (s *scheduler) loop(ctx context.Context) {
 	defer timer.Stop()
 	for {
 		s.mu.Lock()
-		var next *job
+		var next job
 		wait := time.Hour
 		if len(s.jobs) > 0 {
-			if wait = time.Until(s.jobs[0].due); wait <= 0 {
-				next = heap.Pop(&s.jobs).(*job)
+			if wait = time.Duration(s.jobs[0].due - s.clock()); wait <= 0 {
+				next = s.jobs.pop()
 			}
 		}
 		s.mu.Unlock()
-		if next == nil {
+		if next.task == nil {
 			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
@@ -106,9 +133,8 @@ func (s *scheduler) loop(ctx context.Context) {
 			}
 			continue
 		}
-		if next.inline {
-			next.due = time.Now().Add(next.task.run())
-			s.push(next)
+		if _, inline := next.task.(inlineFunc); inline {
+			s.schedule(next.task, next.task.run())
 			continue
 		}
 		select {
@@ -117,30 +143,54 @@ func (s *scheduler) loop(ctx context.Context) {
 		case s.slots <- struct{}{}:
 		}
 		s.wg.Add(1)
-		go func(j *job) {
+		go func(t task) {
 			defer s.wg.Done()
-			d := j.task.run()
+			d := t.run()
 			<-s.slots
 			if ctx.Err() == nil {
-				j.due = time.Now().Add(d)
-				s.push(j)
+				s.schedule(t, d)
 			}
-		}(next)
+		}(next.task)
 	}
 }
 
-// jobHeap orders jobs by due time, for container/heap.
-type jobHeap []*job
+// jobHeap is a binary min-heap of jobs by due time. It is kept by hand
+// rather than with container/heap, whose Push and Pop would box, and so
+// allocate, each job they move.
+type jobHeap []job
 
-func (h jobHeap) Len() int           { return len(h) }
-func (h jobHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h jobHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *jobHeap) Push(x any)        { *h = append(*h, x.(*job)) }
-func (h *jobHeap) Pop() any {
-	old := *h
-	n := len(old)
-	j := old[n-1]
-	old[n-1] = nil
-	*h = old[:n-1]
-	return j
+func (h *jobHeap) push(j job) {
+	*h = append(*h, j)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if s[parent].due <= s[i].due {
+			break
+		}
+		s[parent], s[i] = s[i], s[parent]
+		i = parent
+	}
+}
+
+// pop removes and returns the job due first; h must not be empty.
+func (h *jobHeap) pop() job {
+	s := *h
+	first, n := s[0], len(s)-1
+	s[0], s[n] = s[n], job{}
+	s = s[:n]
+	for i := 0; ; {
+		least := i
+		for _, c := range [2]int{2*i + 1, 2*i + 2} {
+			if c < n && s[c].due < s[least].due {
+				least = c
+			}
+		}
+		if least == i {
+			break
+		}
+		s[i], s[least] = s[least], s[i]
+		i = least
+	}
+	*h = s
+	return first
 }
