@@ -134,13 +134,11 @@ func healthSettingsOf(h config.Health) healthSettings {
 }
 
 // health is one resource's health state machine, part of the resource.
-// Its counters are int32 and its state an index, since every resource
-// has one.
+// The resource's methods that move it (observeCheck, markNotRunning,
+// resetHealth) take its settings and its logger from the resource, so
+// that it keeps no pointer back; its counters are int32 and its state an
+// index, since every resource has one.
 type health struct {
-	// r is the resource whose health this is: it gives the settings
-	// (checks) and the logger, made when there is something to log.
-	r *resource
-
 	mu          sync.Mutex
 	since       int64 // Unix nanoseconds
 	lastCheck   int64 // Unix nanoseconds; 0 before the first check
@@ -162,14 +160,10 @@ type health struct {
 	state                 uint8 // index in eventStates
 }
 
-// init makes h, r's health, a state machine in state starting.
-func (h *health) init(r *resource) {
-	h.r, h.since = r, time.Now().UnixNano()
-	h.state = stateIndex(string(HealthStarting))
+// init makes h a state machine in state starting.
+func (h *health) init() {
+	h.since, h.state = time.Now().UnixNano(), stateIndex(string(HealthStarting))
 }
-
-// settings are the resource's health settings.
-func (h *health) settings() *healthSettings { return h.r.checks }
 
 // stateLocked returns the state.
 func (h *health) stateLocked() HealthState { return HealthState(eventStates[h.state]) }
@@ -257,8 +251,10 @@ func (h *health) recordLocked(e event) {
 	h.last = e
 }
 
-// moveLocked changes the state, logging and recording the transition.
-func (h *health) moveLocked(to HealthState, reason string) {
+// moveHealthLocked changes r's health state, logging and recording the
+// transition. r.health.mu is held.
+func (r *resource) moveHealthLocked(to HealthState, reason string) {
+	h := &r.health
 	from := h.stateLocked()
 	if to == from && reason == h.reason {
 		return
@@ -273,7 +269,7 @@ func (h *health) moveLocked(to HealthState, reason string) {
 	if to.severity() > from.severity() {
 		level = slog.LevelWarn
 	}
-	h.r.logger().Log(context.Background(), level, "health "+string(to), "from", string(from), "reason", reason)
+	r.logger().Log(context.Background(), level, "health "+string(to), "from", string(from), "reason", reason)
 }
 
 // breakerChanged records a circuit breaker transition in the history.
@@ -283,19 +279,21 @@ func (h *health) breakerChanged(from, to BreakerState, reason string) {
 	h.recordLocked(newEvent(time.Now().UnixNano(), true, string(from), string(to), reason))
 }
 
-// reset starts the state machine over, after the resource was configured
-// again.
-func (h *health) reset(reason string) {
+// resetHealth starts r's health state machine over, after r was
+// configured again.
+func (r *resource) resetHealth(reason string) {
+	h := &r.health
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.fails, h.passes, h.probes = 0, 0, 0
-	h.moveLocked(HealthStarting, reason)
+	r.moveHealthLocked(HealthStarting, reason)
 }
 
-// notRunning records that the resource is not running (failed, blocked,
+// markNotRunning records that r is not running (failed, blocked,
 // unavailable), which is unhealthy. Each further call while it stays so
 // lengthens the backoff of the attempts to bring it back.
-func (h *health) notRunning(reason string) {
+func (r *resource) markNotRunning(reason string) {
+	h := &r.health
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.stateLocked() == HealthUnhealthy {
@@ -303,16 +301,17 @@ func (h *health) notRunning(reason string) {
 	} else {
 		h.probes = 0
 	}
-	h.moveLocked(HealthUnhealthy, reason)
+	r.moveHealthLocked(HealthUnhealthy, reason)
 }
 
-// observe applies one check's outcome and returns the new state and
-// whether it changed. dep names a dependency that is unhealthy, if any.
-func (h *health) observe(err error, latency time.Duration, dep string) (from, to HealthState) {
+// observeCheck applies the outcome of one of r's checks and returns the
+// health state before and after. dep names a dependency that is
+// unhealthy, if any.
+func (r *resource) observeCheck(err error, latency time.Duration, dep string) (from, to HealthState) {
+	h, set := &r.health, r.checks
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	from = h.stateLocked()
-	set := h.settings()
 	h.lastCheck, h.lastLatency, h.lastErr = time.Now().UnixNano(), latency, ""
 	if err != nil {
 		h.lastErr = err.Error()
@@ -325,12 +324,12 @@ func (h *health) observe(err error, latency time.Duration, dep string) (from, to
 			h.reason = fmt.Sprintf("quarantined; recovery probe %d failed: %v", h.probes, err)
 		case from == HealthRecovering:
 			addOne(&h.probes)
-			h.moveLocked(HealthUnhealthy, "a check failed while recovering: "+err.Error())
+			r.moveHealthLocked(HealthUnhealthy, "a check failed while recovering: "+err.Error())
 		case int(h.fails) >= set.unhealthyAfter:
 			h.probes = 0
-			h.moveLocked(HealthUnhealthy, failed)
+			r.moveHealthLocked(HealthUnhealthy, failed)
 		default:
-			h.moveLocked(HealthDegraded, failed)
+			r.moveHealthLocked(HealthDegraded, failed)
 		}
 		return from, h.stateLocked()
 	}
@@ -338,16 +337,16 @@ func (h *health) observe(err error, latency time.Duration, dep string) (from, to
 	addOne(&h.passes)
 	switch {
 	case from.quarantined() && int(h.passes) < set.healthyAfter:
-		h.moveLocked(HealthRecovering, fmt.Sprintf("health check passed (%d in a row, healthy_after = %d)", h.passes, set.healthyAfter))
+		r.moveHealthLocked(HealthRecovering, fmt.Sprintf("health check passed (%d in a row, healthy_after = %d)", h.passes, set.healthyAfter))
 	case dep != "":
-		h.moveLocked(HealthDegraded, "dependency "+dep)
+		r.moveHealthLocked(HealthDegraded, "dependency "+dep)
 	default:
 		h.probes = 0
 		reason := "checks pass"
 		if from.quarantined() {
 			reason = fmt.Sprintf("health check passed (%d in a row, healthy_after = %d); quarantine lifted", h.passes, set.healthyAfter)
 		}
-		h.moveLocked(HealthHealthy, reason)
+		r.moveHealthLocked(HealthHealthy, reason)
 	}
 	return from, h.stateLocked()
 }
@@ -359,16 +358,16 @@ func (h *health) current() HealthState {
 	return h.stateLocked()
 }
 
-// next returns the delay from now until the next check: the interval, or
-// while quarantined a backoff that doubles per failed probe up to four
-// intervals; plus jitter. When the jitter spans at least checkGrid, the
-// check lands on a whole multiple of checkGrid within it, picked at
-// random: checks due at about the same time then run together, and their
-// calls share the plugin connection's writes and wake-ups (with a
-// thousand resources this cuts the idle CPU of host and plugin about
+// nextCheck returns the delay from now until r's next check: the
+// interval, or while quarantined a backoff that doubles per failed probe
+// up to four intervals; plus jitter. When the jitter spans at least
+// checkGrid, the check lands on a whole multiple of checkGrid within it,
+// picked at random: checks due at about the same time then run together,
+// and their calls share the plugin connection's writes and wake-ups (with
+// a thousand resources this cuts the idle CPU of host and plugin about
 // threefold; docs/PERFORMANCE.md).
-func (h *health) next(now time.Time) time.Duration {
-	set := h.settings()
+func (r *resource) nextCheck(now time.Time) time.Duration {
+	h, set := &r.health, r.checks
 	h.mu.Lock()
 	d := set.interval
 	if h.stateLocked() == HealthUnhealthy {
@@ -438,7 +437,7 @@ func (h *Host) watchHealth() {
 // delay until the next.
 func (r *resource) run() time.Duration {
 	r.host.healthTick(r)
-	return r.health.next(time.Now())
+	return r.nextCheck(time.Now())
 }
 
 // healthTick runs one check of r, or one attempt to bring back a resource
@@ -472,7 +471,7 @@ func (h *Host) healthTick(r *resource) {
 	if err != nil {
 		err = h.secrets.Error(err)
 	}
-	from, to := r.health.observe(err, took, dep)
+	from, to := r.observeCheck(err, took, dep)
 	switch {
 	case to == HealthUnhealthy && !from.quarantined():
 		n := r.quarantine()
@@ -482,7 +481,7 @@ func (h *Host) healthTick(r *resource) {
 		err := r.rewarm(wctx)
 		wcancel()
 		if err != nil {
-			r.health.observe(fmt.Errorf("warm the pool again: %w", h.secrets.Error(err)), 0, dep)
+			r.observeCheck(fmt.Errorf("warm the pool again: %w", h.secrets.Error(err)), 0, dep)
 			return
 		}
 		r.logger().Info("resource recovered: quarantine lifted")
@@ -494,11 +493,11 @@ func (h *Host) healthTick(r *resource) {
 // configured on the new one. Each failure backs off.
 func (h *Host) recoverResource(r *resource, state ResourceState) {
 	if dep := h.failedDependency(r); dep != "" {
-		r.health.notRunning(fmt.Sprintf("%s: its dependency %s is not ready", state, dep))
+		r.markNotRunning(fmt.Sprintf("%s: its dependency %s is not ready", state, dep))
 		return
 	}
 	if _, _, err := r.prov.driver(); err != nil {
-		r.health.notRunning(fmt.Sprintf("%s: plugin %s is not running", state, r.prov.name))
+		r.markNotRunning(fmt.Sprintf("%s: plugin %s is not running", state, r.prov.name))
 		return
 	}
 	failState := state
@@ -510,7 +509,7 @@ func (h *Host) recoverResource(r *resource, state ResourceState) {
 	if err := r.configure(ctx, failState); err != nil {
 		return // setFailed recorded it
 	}
-	r.health.reset("configured again after being " + string(state))
+	r.resetHealth("configured again after being " + string(state))
 	r.logger().Info("resource ready after recovery", "was", string(state))
 }
 

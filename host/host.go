@@ -481,7 +481,7 @@ func (h *Host) pluginRestarted(p *provider, _ sdk.Driver, _ uint64) {
 			r.logger().Error("reconfigure after plugin restart failed", "error", err)
 			continue
 		}
-		r.health.reset("configured again after plugin " + p.name + " restarted")
+		r.resetHealth("configured again after plugin " + p.name + " restarted")
 		r.logger().Info("resource ready again after plugin restart")
 	}
 }

@@ -242,7 +242,7 @@ func (si *sharedInfo) healthSettings(h config.Health) *healthSettings {
 // served by p on h; id is c's id.
 func (r *resource) init(id string, c *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, h *Host) {
 	r.id, r.resourceSpec = id, si.spec(c, si.kind(t, p, h))
-	r.health.init(r)
+	r.health.init()
 	r.pol = newPolicies(r.id, &r.set.res, h.secrets, r)
 }
 
@@ -329,7 +329,7 @@ func (r *resource) setFailed(state ResourceState, err error) {
 	}
 	r.mu.Unlock()
 	if !closed {
-		r.health.notRunning(r.host.secrets.String(fmt.Sprintf("%s: %v", state, err)))
+		r.markNotRunning(r.host.secrets.String(fmt.Sprintf("%s: %v", state, err)))
 	}
 }
 
@@ -391,7 +391,7 @@ func (r *resource) pluginExited(gen uint64) {
 	// which closes it first, waits.
 	r.host.wg.Add(1)
 	r.mu.Unlock()
-	r.health.notRunning(why.Error())
+	r.markNotRunning(why.Error())
 	// Leases out fail fast against the dead plugin and come back soon; one
 	// a caller holds without calling is taken back after 2 s. The plugin
 	// restarts meanwhile: this runs on the supervisor's goroutine.
