@@ -15,16 +15,18 @@ import (
 )
 
 // checkWindow is how long a health check made while another call is in
-// flight waits for others to go with it. A host's checks fall due together
-// (the host aligns them to whole seconds), so that a thousand resources
-// make a few calls a second instead of a thousand, which is most of what
-// an idle host and its plugins cost. A check made while no call is in
-// flight goes at once.
+// flight, or soon after one was made, waits for others to go with it. A
+// host's checks fall due together (the host aligns them to whole seconds,
+// and runs a bounded number at once), so that a thousand resources make a
+// few calls a second instead of a thousand, which is most of what an idle
+// host and its plugins cost. A check made while no call is in flight, and
+// none was made or ended within checkWindow, goes at once.
 const checkWindow = time.Millisecond
 
 // checkBatcher sends the health checks of a plugin's instances. A check
-// made while none is in flight goes at once, as a Check call. One made
-// while a call is in flight opens a batch, or joins the open one; the
+// made while none is in flight, and none was made or ended within
+// checkWindow, goes at once, as a Check call. Any other opens a batch, or joins the
+// open one; the
 // batch goes checkWindow after it opened, as one CheckMany call, whose
 // results come back one by one as each is known, so that a slow backend
 // holds up no other check.
@@ -37,6 +39,7 @@ type checkBatcher struct {
 	mu       sync.Mutex
 	inflight int             // calls in flight
 	open     []*pendingCheck // the batch collecting checks, nil when none is
+	last     time.Time       // when the last check was made or the last call ended
 }
 
 // pendingCheck is one check waiting in a batch.
@@ -55,7 +58,10 @@ func (b *checkBatcher) check(ctx context.Context, id string) error {
 		return b.checkOne(ctx, id)
 	}
 	b.mu.Lock()
-	if b.inflight == 0 && b.open == nil {
+	now := time.Now()
+	quiet := now.Sub(b.last) > checkWindow
+	b.last = now
+	if b.inflight == 0 && b.open == nil && quiet {
 		b.inflight++
 		b.mu.Unlock()
 		defer b.ended()
@@ -84,6 +90,7 @@ func (b *checkBatcher) check(ctx context.Context, id string) error {
 func (b *checkBatcher) ended() {
 	b.mu.Lock()
 	b.inflight--
+	b.last = time.Now()
 	b.mu.Unlock()
 }
 
