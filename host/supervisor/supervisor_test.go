@@ -82,25 +82,10 @@ func TestPluginExportsTheSpansOfSampledCallsToTheCollector(t *testing.T) {
 			_ = s.Close(context.Background())
 		}
 	}()
-	d, _, err := s.Driver()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := d.Configure(ctx, sdk.ConfigureRequest{Type: "probe", Name: "p", Config: json.RawMessage(`{}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := res.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	out, err := inst.Invoke(ctx, sdk.InvokeRequest{Operation: "env", Args: json.RawMessage(`{}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inst := openProbe(ctx, t, s)
+	out := probeEnv(ctx, t, inst)
 	for _, v := range []string{"GIVEN=yes", "OTEL_EXPORTER_OTLP_ENDPOINT=http://" + col.Addr(), "OTEL_TRACES_SAMPLER=parentbased_always_off"} {
-		if !strings.Contains(string(out.(json.RawMessage)), `"`+v+`"`) {
+		if !strings.Contains(string(out), `"`+v+`"`) {
 			t.Errorf("the plugin's environment lacks %s: %s", v, out)
 		}
 	}
@@ -153,23 +138,7 @@ func TestPluginsUseTheHostsKeysOrAnswerWithAutoMTLS(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() { _ = s.Close(context.Background()) }()
-			d, _, err := s.Driver()
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := d.Configure(ctx, sdk.ConfigureRequest{Type: "probe", Name: "p", Config: json.RawMessage(`{}`)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			inst, err := res.Open(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := inst.Invoke(ctx, sdk.InvokeRequest{Operation: "env", Args: json.RawMessage(`{}`)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			env := string(out.(json.RawMessage))
+			env := string(probeEnv(ctx, t, openProbe(ctx, t, s)))
 			if strings.Contains(env, "PRIVATE KEY") {
 				t.Fatalf("a private key reached the plugin's environment: %s", env)
 			}
@@ -178,4 +147,34 @@ func TestPluginsUseTheHostsKeysOrAnswerWithAutoMTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openProbe configures a probe resource on s's plugin and opens an
+// instance of it.
+func openProbe(ctx context.Context, t *testing.T, s *Supervisor) sdk.Instance {
+	t.Helper()
+	d, _, err := s.Driver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.Configure(ctx, sdk.ConfigureRequest{Type: "probe", Name: "p", Config: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := res.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
+// probeEnv returns the plugin's environment, as the probe's env
+// operation reports it (a JSON list of "NAME=value").
+func probeEnv(ctx context.Context, t *testing.T, inst sdk.Instance) json.RawMessage {
+	t.Helper()
+	out, err := inst.Invoke(ctx, sdk.InvokeRequest{Operation: "env", Args: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.(json.RawMessage)
 }
