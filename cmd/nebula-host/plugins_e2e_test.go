@@ -8,33 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// groupLeft lists the live processes of process group pgid, from /proc.
-func groupLeft(pgid int) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		rest := string(b)
-		if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-			rest = rest[i+1:]
-		}
-		if f := strings.Fields(rest); len(f) >= 3 && f[0] != "Z" && f[0] != "X" {
-			if g, _ := strconv.Atoi(f[2]); g == pgid {
-				out = append(out, pid)
-			}
-		}
-	}
-	return out
-}
+	"github.com/nebula-resource/nebula-resource/internal/faults"
+)
 
 // TestEveryCommandThatStartsAHangingPluginReturnsInTime runs validate,
 // plugins list, describe and run against plugins whose children keep their
@@ -94,10 +70,10 @@ resource "memory" "m" {}
 				}
 				pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 				deadline := time.Now().Add(time.Second)
-				for len(groupLeft(pgid)) > 0 && time.Now().Before(deadline) {
+				for len(faults.GroupMembers(pgid)) > 0 && time.Now().Before(deadline) {
 					time.Sleep(20 * time.Millisecond)
 				}
-				if left := groupLeft(pgid); len(left) > 0 {
+				if left := faults.GroupMembers(pgid); len(left) > 0 {
 					t.Errorf("processes %v of the plugin's group are still running", left)
 				}
 			})

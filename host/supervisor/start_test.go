@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/internal/faults"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -47,36 +48,6 @@ func readPid(t *testing.T, path string) int {
 	}
 }
 
-// groupMembers lists the live (not zombie) processes of process group
-// pgid, from /proc.
-func groupMembers(pgid int) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces.
-		rest := string(b)
-		if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-			rest = rest[i+1:]
-		}
-		f := strings.Fields(rest)
-		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
-			continue
-		}
-		if g, _ := strconv.Atoi(f[2]); g == pgid {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
 // assertGroupGone fails unless no live process is left in group pgid
 // (zombies waiting for init to reap them do not count). Killed processes
 // leave within moments; it waits up to a second for the kernel.
@@ -84,7 +55,7 @@ func assertGroupGone(t *testing.T, pgid int, what string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Second)
 	for {
-		left := groupMembers(pgid)
+		left := faults.GroupMembers(pgid)
 		if len(left) == 0 {
 			return
 		}
@@ -227,7 +198,7 @@ func TestCloseAndRestartLeaveNoProcessOfTheOldGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := s.Info().PID
-	if got := groupMembers(first); len(got) != 2 {
+	if got := faults.GroupMembers(first); len(got) != 2 {
 		t.Fatalf("group %d has %v, want the plugin and its child", first, got)
 	}
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
