@@ -144,10 +144,10 @@ func newSharedInfo() *sharedInfo {
 
 // settings are a resource block's pool and resilience blocks.
 type settings struct {
-	pool config.Pool
-	// res is the resilience block; its pointers point into key.
+	// settingsKey holds the blocks by value; pool is the pool block.
+	settingsKey
+	// res is the resilience block; its pointers point into settingsKey.
 	res config.Resilience
-	key settingsKey
 }
 
 // settingsKey is settings as a comparable value: the resilience block's
@@ -177,16 +177,16 @@ func (si *sharedInfo) settingsOf(r *config.Resource) *settings {
 	if s, ok := si.settings[k]; ok {
 		return s
 	}
-	s := &settings{pool: k.pool, key: k}
+	s := &settings{settingsKey: k}
 	s.res = config.Resilience{Timeout: k.timeout, AttemptTimeout: k.attemptTimeout}
 	if k.hasRetry {
-		s.res.Retry = &s.key.retry
+		s.res.Retry = &s.retry
 	}
 	if k.hasBreaker {
-		s.res.CircuitBreaker = &s.key.breaker
+		s.res.CircuitBreaker = &s.breaker
 	}
 	if k.hasBulkhead {
-		s.res.Bulkhead = &s.key.bulkhead
+		s.res.Bulkhead = &s.bulkhead
 	}
 	si.settings[k] = s
 	return s
