@@ -433,15 +433,136 @@ func (h *Host) watchHealth() {
 	}
 }
 
-// run is the task of r's health check job: one healthTick, then the
-// delay until the next.
-func (r *resource) run() time.Duration {
-	r.host.healthTick(r)
-	return r.nextCheck(time.Now())
+// group makes r's health checks, the task of its job in the host's
+// scheduler, go in the host's rounds (runRound).
+func (r *resource) group() taskGroup { return r.host }
+
+// maxAloneChecks bounds the checks of a round that run by themselves at
+// once: recoveries, checks of quarantined resources, and checks that must
+// open an instance first; and the quarantines and recoveries that the
+// round's results start.
+const maxAloneChecks = 16
+
+// runRound checks the resources whose checks fell due together. Those
+// whose check needs no more than a pooled instance's Check, almost all of
+// them, are checked together with sdk.CheckAll: one call per plugin, and
+// no goroutine per check waiting for its answer. The others (a recovery,
+// a quarantined resource's probe of a fresh instance, an exclusive pool
+// that must open an instance first) are checked each by itself, at most
+// maxAloneChecks at once, as are the quarantines and recoveries that the
+// results start. Each resource's next check is scheduled as soon as its
+// own has ended.
+func (h *Host) runRound(ts []task, next func(task, time.Duration)) {
+	var (
+		checks []roundCheck
+		items  []sdk.CheckItem
+		alone  []*resource
+		slots  = make(chan struct{}, maxAloneChecks)
+		wg     sync.WaitGroup // the checks and settles by themselves
+		feed   sync.WaitGroup // what starts them
+	)
+	finish := func(r *resource) { next(r, r.nextCheck(time.Now())) }
+	byItself := func(f func()) {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			f()
+		})
+	}
+	for _, t := range ts {
+		r := t.(*resource)
+		c, ok := h.startCheck(r)
+		switch {
+		case !ok:
+			alone = append(alone, r)
+		case c.pc.err != nil:
+			h.checkedAlone(r, 0, c.pc.err, c.dep)
+			finish(r)
+		case c.pc.inst == nil:
+			finish(r) // nothing to check now
+		default:
+			checks = append(checks, c)
+			items = append(items, sdk.CheckItem{Instance: c.pc.inst, Timeout: r.checks.timeout})
+		}
+	}
+	if len(alone) > 0 {
+		feed.Go(func() {
+			for _, r := range alone {
+				byItself(func() {
+					h.healthTick(r)
+					finish(r)
+				})
+			}
+		})
+	}
+	if len(checks) > 0 {
+		began := time.Now()
+		sdk.CheckAll(h.life, items, func(i int, err error) {
+			c := &checks[i]
+			c.g.pool.endCheck(c.pc, err)
+			from, to, settle := h.checked(c.r, time.Since(began), err, c.dep)
+			if !settle {
+				finish(c.r)
+				return
+			}
+			// A quarantine or recovery to carry out, with I/O: off the
+			// way of the results after this one.
+			feed.Go(func() {
+				byItself(func() {
+					h.settle(c.r, from, to, c.dep)
+					finish(c.r)
+				})
+			})
+		})
+	}
+	feed.Wait()
+	wg.Wait()
 }
 
-// healthTick runs one check of r, or one attempt to bring back a resource
-// that is not running.
+// roundCheck is one resource's check in a round.
+type roundCheck struct {
+	r   *resource
+	g   *generation
+	pc  poolCheck
+	dep string // an unhealthy dependency, found before the check
+}
+
+// startCheck begins r's check in a round, without I/O. ok is false when
+// the check cannot go with the round's: r must be recovered or is
+// quarantined (healthTick then checks it). c.pc.inst is nil when there is
+// nothing to check now: r is not started, closed, or every instance of
+// its exclusive pool is leased.
+func (h *Host) startCheck(r *resource) (c roundCheck, ok bool) {
+	if _, gen, err := r.prov.driver(); err == nil {
+		if _, stale := r.stale(gen); stale {
+			return c, false
+		}
+	}
+	switch r.lifecycle() {
+	case StateClosed, StatePending:
+		return c, true
+	case StateReady:
+	default:
+		return c, false
+	}
+	if r.health.current().quarantined() {
+		return c, false
+	}
+	r.mu.Lock()
+	g := r.cur
+	r.mu.Unlock()
+	if g == nil {
+		return c, false
+	}
+	pc, open := g.pool.startCheck()
+	if open {
+		return c, false
+	}
+	return roundCheck{r: r, g: g, pc: pc, dep: h.unhealthyDependency(r)}, true
+}
+
+// healthTick runs one check of r by itself, or one attempt to bring back
+// a resource that is not running.
 func (h *Host) healthTick(r *resource) {
 	if _, gen, err := r.prov.driver(); err == nil {
 		if old, stale := r.stale(gen); stale {
@@ -464,14 +585,36 @@ func (h *Host) healthTick(r *resource) {
 	checked, err := r.healthCheck(ctx, quarantined)
 	took := time.Since(began)
 	cancel()
-	if h.life.Err() != nil || !checked {
-		return
+	if checked {
+		h.checkedAlone(r, took, err, dep)
+	}
+}
+
+// checkedAlone is checked and settle, one after the other.
+func (h *Host) checkedAlone(r *resource, took time.Duration, err error, dep string) {
+	if from, to, settle := h.checked(r, took, err, dep); settle {
+		h.settle(r, from, to, dep)
+	}
+}
+
+// checked records the result of a check of r that took took; dep is the
+// unhealthy dependency found before it. settle is true when the result
+// moves r into quarantine or out of it, which settle then carries out.
+func (h *Host) checked(r *resource, took time.Duration, err error, dep string) (from, to HealthState, settle bool) {
+	if h.life.Err() != nil {
+		return from, to, false
 	}
 	h.tel.m.observeCheck(r, took, err)
 	if err != nil {
 		err = h.secrets.Error(err)
 	}
-	from, to := r.observeCheck(err, took, dep)
+	from, to = r.observeCheck(err, took, dep)
+	return from, to, to == HealthUnhealthy && !from.quarantined() || from.quarantined() && !to.quarantined()
+}
+
+// settle quarantines r, or lifts its quarantine, after a check moved its
+// health from from to to.
+func (h *Host) settle(r *resource, from, to HealthState, dep string) {
 	switch {
 	case to == HealthUnhealthy && !from.quarantined():
 		n := r.quarantine()

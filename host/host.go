@@ -238,7 +238,7 @@ func (h *Host) watchLeases() {
 		return
 	}
 	every = min(max(every, 10*time.Millisecond), time.Second)
-	h.sched.add(every, true, func() time.Duration {
+	h.sched.add(every, func() time.Duration {
 		h.sweepLeases(timed, time.Now())
 		return every
 	})

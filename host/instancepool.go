@@ -19,8 +19,24 @@ type instancePool interface {
 	// healthCheck checks one instance without taking one a lease holds;
 	// checked is false when it found none it could check.
 	healthCheck(ctx context.Context) (checked bool, err error)
+	// startCheck is healthCheck's first step without I/O: it takes the
+	// instance to check, which endCheck gives back with the result. c.inst
+	// is nil when there is none to check; c.err is set when the check
+	// failed already. open is true when the pool would have to open an
+	// instance first: healthCheck does that.
+	startCheck() (c poolCheck, open bool)
+	endCheck(c poolCheck, err error)
 	// drainIdle closes the idle instances and returns how many.
 	drainIdle() int
+}
+
+// poolCheck is a health check of one pooled instance, from startCheck to
+// endCheck: the instance, and what holds it (a lease, or a probe).
+type poolCheck struct {
+	inst  sdk.Instance
+	err   error
+	lease pool.Lease[sdk.Instance]
+	probe pool.SharedProbe[sdk.Instance]
 }
 
 // poolLease is one lease of an instance from an instancePool.
@@ -159,23 +175,38 @@ func (x exclusivePool) drainIdle() int  { return x.p.DrainIdle() }
 // leases' own calls show whether the backend works. A failed instance is
 // closed.
 func (x exclusivePool) healthCheck(ctx context.Context) (bool, error) {
-	l, ok := x.p.TryAcquireIdle()
-	if !ok {
-		if x.p.Stat().Total > 0 {
-			return false, nil
-		}
-		var err error
-		if l, err = x.p.Acquire(ctx); err != nil {
+	c, open := x.startCheck()
+	if open {
+		l, err := x.p.Acquire(ctx)
+		if err != nil {
 			return true, err
 		}
+		c = poolCheck{inst: l.Value(), lease: l}
 	}
-	if err := l.Value().Check(ctx); err != nil {
-		l.Destroy()
-		return true, err
+	if c.inst == nil {
+		return false, nil
 	}
-	l.Release()
-	return true, nil
+	err := c.inst.Check(ctx)
+	x.endCheck(c, err)
+	return true, err
 }
+
+func (x exclusivePool) startCheck() (poolCheck, bool) {
+	l, ok := x.p.TryAcquireIdle()
+	if !ok {
+		return poolCheck{}, x.p.Stat().Total == 0
+	}
+	return poolCheck{inst: l.Value(), lease: l}, false
+}
+
+func (x exclusivePool) endCheck(c poolCheck, err error) {
+	if err != nil {
+		c.lease.Destroy()
+		return
+	}
+	c.lease.Release()
+}
+
 func (x exclusivePool) close(ctx context.Context) error { return x.p.Close(ctx) }
 
 type exclusiveLease struct{ l pool.Lease[sdk.Instance] }
@@ -206,10 +237,27 @@ func (x sharedPool) drainIdle() int { return 0 }
 // concurrently, so checking never takes one from a caller, and it is not
 // counted as an acquire (pool.Shared.Probe).
 func (x sharedPool) healthCheck(ctx context.Context) (bool, error) {
-	err := x.s.Probe(ctx, func(ctx context.Context, i sdk.Instance) error { return i.Check(ctx) },
-		func(err error) bool { return sdk.KindOf(err).Retryable() })
+	c, _ := x.startCheck()
+	if c.err != nil {
+		return true, c.err
+	}
+	err := c.inst.Check(ctx)
+	x.endCheck(c, err)
 	return true, err
 }
+
+func (x sharedPool) startCheck() (poolCheck, bool) {
+	p, err := x.s.StartProbe()
+	if err != nil {
+		return poolCheck{err: err}, false
+	}
+	return poolCheck{inst: p.Value(), probe: p}, false
+}
+
+func (x sharedPool) endCheck(c poolCheck, err error) {
+	c.probe.End(err != nil && sdk.KindOf(err).Retryable())
+}
+
 func (x sharedPool) close(ctx context.Context) error { return x.s.Close(ctx) }
 
 type sharedLease struct {

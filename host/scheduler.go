@@ -7,23 +7,32 @@ import (
 	"time"
 )
 
-// maxConcurrentChecks bounds the health checks (and recovery attempts) that
-// run at once, whatever the number of resources.
-const maxConcurrentChecks = 64
+// maxRounds bounds the rounds of grouped jobs (the health checks due
+// together, and the recoveries among them) that run at once, whatever the
+// number of resources.
+const maxRounds = 64
+
+// roundWindow is how far apart the due times of jobs may lie for them to
+// run in one round: a job runs up to this much early, so that the checks
+// the host aligns to the same whole second (see jittered) go together.
+const roundWindow = 2 * time.Millisecond
 
 // scheduler runs the host's timed background work from one goroutine and
 // a timer heap: each resource's health checks and the sweep of leases held
 // past their lease_timeout. A resource costs a heap entry, not a goroutine
-// and a timer of its own. Jobs that call a plugin run on goroutines of
-// their own, at most maxConcurrentChecks at once; short jobs without I/O
-// run on the scheduler's goroutine.
+// and a timer of its own. Short jobs without I/O run on the scheduler's
+// goroutine. Jobs that call a plugin belong to a group: the group's jobs
+// due at about the same moment are handed to it together, as one round on
+// one goroutine, at most maxRounds rounds at once; a thousand health
+// checks due together are one round, not a thousand goroutines each
+// waiting for its answer.
 //
 // Lifecycle: newScheduler, add jobs, start (which counts its goroutine in
 // the host's WaitGroup); canceling the context passed to start stops it,
-// and the WaitGroup joins it and every job it started.
+// and the WaitGroup joins it and every round it started.
 type scheduler struct {
 	wg    *sync.WaitGroup
-	slots chan struct{} // one per job running off the scheduler's goroutine
+	slots chan struct{} // one per round running
 	wake  chan struct{} // buffered 1: a job was added or came back
 	epoch time.Time     // the zero of clock
 
@@ -31,35 +40,38 @@ type scheduler struct {
 	jobs jobHeap
 }
 
-// job is one recurring piece of work: its task's run does it once and
-// returns the delay until its next run. Jobs are values in the
-// scheduler's heap, so that scheduling one allocates nothing and a
-// resource keeps no job of its own: the resource is its health checks'
-// task.
+// job is one recurring piece of work, due at a moment on the scheduler's
+// clock. Jobs are values in the scheduler's heap, so that scheduling one
+// allocates nothing and a resource keeps no job of its own: the resource
+// is its health checks' task.
 type job struct {
 	due  int64 // on the scheduler's clock (clock)
 	task task
 }
 
-// task is the work of a job.
+// task is the work of a job: an inlineFunc, or a member of a taskGroup.
 type task interface {
-	run() time.Duration
+	// group is the group whose rounds run the task; nil for an
+	// inlineFunc.
+	group() taskGroup
 }
 
-// taskFunc is a task that is a function; it runs on a goroutine of its
-// own.
-type taskFunc func() time.Duration
-
-func (f taskFunc) run() time.Duration { return f() }
-
 // inlineFunc is a task that is a short function without I/O; it runs on
-// the scheduler's goroutine.
+// the scheduler's goroutine and returns the delay until its next run.
 type inlineFunc func() time.Duration
 
-func (f inlineFunc) run() time.Duration { return f() }
+func (inlineFunc) group() taskGroup { return nil }
+
+// taskGroup runs rounds of its tasks.
+type taskGroup interface {
+	// runRound runs each of ts once; as each run ends it calls next with
+	// the task and the delay until its next run, exactly once per task,
+	// from any goroutine, and it returns once every run has ended.
+	runRound(ts []task, next func(task, time.Duration))
+}
 
 func newScheduler(wg *sync.WaitGroup) *scheduler {
-	return &scheduler{wg: wg, slots: make(chan struct{}, maxConcurrentChecks), wake: make(chan struct{}, 1), epoch: time.Now()}
+	return &scheduler{wg: wg, slots: make(chan struct{}, maxRounds), wake: make(chan struct{}, 1), epoch: time.Now()}
 }
 
 // clock is the time in nanoseconds since the scheduler was made, on the
@@ -67,14 +79,10 @@ func newScheduler(wg *sync.WaitGroup) *scheduler {
 // 24, which wall clock changes do not move.
 func (s *scheduler) clock() int64 { return int64(time.Since(s.epoch)) }
 
-// add schedules run first after delay. An inline run is short and without
-// I/O, and runs on the scheduler's goroutine.
-func (s *scheduler) add(delay time.Duration, inline bool, run func() time.Duration) {
-	if inline {
-		s.schedule(inlineFunc(run), delay)
-	} else {
-		s.schedule(taskFunc(run), delay)
-	}
+// add runs run first after delay, on the scheduler's goroutine: it must be
+// short and without I/O. It returns the delay until its next run.
+func (s *scheduler) add(delay time.Duration, run func() time.Duration) {
+	s.schedule(inlineFunc(run), delay)
 }
 
 // reserve makes room for n more jobs at once: the thousand jobs of a
@@ -113,17 +121,27 @@ func (s *scheduler) start(ctx context.Context) {
 func (s *scheduler) loop(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var (
+		due    []job // the jobs due now, reused
+		groups []taskGroup
+		rounds [][]task
+	)
+	next := func(t task, d time.Duration) {
+		if ctx.Err() == nil {
+			s.schedule(t, d)
+		}
+	}
 	for {
 		s.mu.Lock()
-		var next job
-		wait := time.Hour
+		wait, now := time.Hour, s.clock()
+		for len(s.jobs) > 0 && s.jobs[0].due <= now+int64(roundWindow) {
+			due = append(due, s.jobs.pop())
+		}
 		if len(s.jobs) > 0 {
-			if wait = time.Duration(s.jobs[0].due - s.clock()); wait <= 0 {
-				next = s.jobs.pop()
-			}
+			wait = time.Duration(s.jobs[0].due - now)
 		}
 		s.mu.Unlock()
-		if next.task == nil {
+		if len(due) == 0 {
 			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
@@ -133,24 +151,35 @@ func (s *scheduler) loop(ctx context.Context) {
 			}
 			continue
 		}
-		if _, inline := next.task.(inlineFunc); inline {
-			s.schedule(next.task, next.task.run())
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case s.slots <- struct{}{}:
-		}
-		s.wg.Add(1)
-		go func(t task) {
-			defer s.wg.Done()
-			d := t.run()
-			<-s.slots
-			if ctx.Err() == nil {
-				s.schedule(t, d)
+		for _, j := range due {
+			if f, ok := j.task.(inlineFunc); ok {
+				s.schedule(f, f())
+				continue
 			}
-		}(next.task)
+			g := j.task.group()
+			k := slices.Index(groups, g)
+			if k < 0 {
+				k, groups, rounds = len(groups), append(groups, g), append(rounds, nil)
+			}
+			rounds[k] = append(rounds[k], j.task)
+		}
+		clear(due)
+		due = due[:0]
+		for k, g := range groups {
+			select {
+			case <-ctx.Done():
+				return
+			case s.slots <- struct{}{}:
+			}
+			s.wg.Add(1)
+			go func(ts []task) {
+				defer s.wg.Done()
+				g.runRound(ts, next)
+				<-s.slots
+			}(rounds[k])
+		}
+		clear(groups)
+		groups, rounds = groups[:0], rounds[:0]
 	}
 }
 

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,34 +39,106 @@ func TestJitteredChecksLandOnTheGridWithinTheirJitter(t *testing.T) {
 	}
 }
 
-func TestSchedulerRunsJobsAgainAndStopsWithItsContext(t *testing.T) {
+// testGroup runs rounds of testTasks: it sleeps for slow, then gives
+// each task its next run after every, counting rounds and the most that
+// ran at once.
+type testGroup struct {
+	slow, every   time.Duration
+	mu            sync.Mutex
+	sizes         []int // of each round, in order
+	running, most atomic.Int64
+}
+
+type testTask struct{ g *testGroup }
+
+func (t testTask) group() taskGroup { return t.g }
+
+func (g *testGroup) runRound(ts []task, next func(task, time.Duration)) {
+	n := g.running.Add(1)
+	for m := g.most.Load(); n > m && !g.most.CompareAndSwap(m, n); m = g.most.Load() {
+	}
+	g.mu.Lock()
+	g.sizes = append(g.sizes, len(ts))
+	g.mu.Unlock()
+	time.Sleep(g.slow)
+	g.running.Add(-1)
+	for _, t := range ts {
+		next(t, g.every)
+	}
+}
+
+func (g *testGroup) rounds() []int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.sizes)
+}
+
+func TestJobsDueTogetherRunInOneRound(t *testing.T) {
 	var wg sync.WaitGroup
 	s := newScheduler(&wg)
-	var quick, slow, running, most atomic.Int64
-	s.add(time.Millisecond, true, func() time.Duration { quick.Add(1); return 5 * time.Millisecond })
-	for range 3 * maxConcurrentChecks {
-		s.add(time.Millisecond, false, func() time.Duration {
-			slow.Add(1)
-			n := running.Add(1)
-			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-			}
-			time.Sleep(2 * time.Millisecond)
-			running.Add(-1)
-			return 10 * time.Millisecond
-		})
+	g := &testGroup{every: time.Hour}
+	for range 1000 {
+		s.schedule(testTask{g}, 20*time.Millisecond)
 	}
+	other := &testGroup{every: time.Hour}
+	s.schedule(testTask{other}, 20*time.Millisecond)
 	ctx, cancel := context.WithCancel(t.Context())
 	s.start(ctx)
 	deadline := time.Now().Add(5 * time.Second)
-	for quick.Load() < 5 || slow.Load() < 6*maxConcurrentChecks {
+	for len(g.rounds()) == 0 || len(other.rounds()) == 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("after 5s: the inline job ran %d times, the others %d", quick.Load(), slow.Load())
+			t.Fatal("no round ran within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if got := g.rounds(); !slices.Equal(got, []int{1000}) {
+		t.Fatalf("1,000 jobs due together ran in rounds of %v, want one round of 1000", got)
+	}
+	if got := other.rounds(); !slices.Equal(got, []int{1}) {
+		t.Fatalf("the other group's job ran in rounds of %v, want a round of its own", got)
+	}
+}
+
+func TestSchedulerRunsJobsAgainAndStopsWithItsContext(t *testing.T) {
+	var wg sync.WaitGroup
+	s := newScheduler(&wg)
+	var quick atomic.Int64
+	s.add(time.Millisecond, func() time.Duration { quick.Add(1); return 5 * time.Millisecond })
+	groups := make([]*testGroup, 3*maxRounds)
+	for i := range groups {
+		groups[i] = &testGroup{slow: 2 * time.Millisecond, every: 10 * time.Millisecond}
+		s.schedule(testTask{groups[i]}, time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	s.start(ctx)
+	ran := func() (n int) {
+		for _, g := range groups {
+			n += len(g.rounds())
+		}
+		return n
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for quick.Load() < 5 || ran() < 6*maxRounds {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5s: the inline job ran %d times, the rounds %d", quick.Load(), ran())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
-	wg.Wait() // the scheduler and every job it started end
-	if m := most.Load(); m > maxConcurrentChecks {
-		t.Errorf("%d jobs ran at once, want at most %d", m, maxConcurrentChecks)
+	wg.Wait() // the scheduler and every round it started end
+	var running, most int64
+	for _, g := range groups {
+		running += g.running.Load()
+		most += g.most.Load() // each group runs one round at a time: its job is in one
+	}
+	if running != 0 {
+		t.Errorf("%d rounds still running after the scheduler stopped", running)
+	}
+	for _, g := range groups {
+		if m := g.most.Load(); m > 1 {
+			t.Errorf("a group with one job ran %d rounds at once", m)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
@@ -27,11 +28,13 @@ type remoteDriver struct {
 type remoteClients struct {
 	client pb.DriverServiceClient
 	sql    pb.SQLServiceClient
-	checks checkBatcher // the instances' health checks
+	// checkAlone is set when the plugin has no CheckMany (an SDK older
+	// than it): CheckAll then checks its instances one by one.
+	checkAlone atomic.Bool
 }
 
 func newRemoteClients(client pb.DriverServiceClient, sql pb.SQLServiceClient) *remoteClients {
-	return &remoteClients{client: client, sql: sql, checks: checkBatcher{client: client}}
+	return &remoteClients{client: client, sql: sql}
 }
 
 func (d *remoteDriver) Info() DriverInfo { return d.info }
@@ -79,10 +82,10 @@ type remoteInstance struct {
 	id string
 }
 
-// Check goes with the checks of the plugin's other instances made at
-// about the same time, in one call (checkBatcher).
+// Check checks this one instance; CheckAll checks many in one call.
 func (i *remoteInstance) Check(ctx context.Context) error {
-	return i.checks.check(ctx, i.id)
+	_, err := i.client.Check(ctx, &pb.CheckRequest{InstanceId: i.id})
+	return remoteError(ctx, err)
 }
 
 func (i *remoteInstance) Reset(ctx context.Context) error {

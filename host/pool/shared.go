@@ -293,20 +293,22 @@ func (l *SharedLease[T]) Value() T { return l.sl.value }
 
 // Observe records one call's latency and whether it failed, for the
 // weighted and least-loaded selections.
-func (l *SharedLease[T]) Observe(latency time.Duration, failed bool) {
+func (l *SharedLease[T]) Observe(latency time.Duration, failed bool) { l.r.observe(latency, failed) }
+
+func (r *replica[T]) observe(latency time.Duration, failed bool) {
 	const alpha = 0.2
-	old := l.r.latency.Load()
+	old := r.latency.Load()
 	if old == 0 {
-		l.r.latency.Store(int64(latency))
+		r.latency.Store(int64(latency))
 	} else {
-		l.r.latency.Store(old + int64(alpha*float64(int64(latency)-old)))
+		r.latency.Store(old + int64(alpha*float64(int64(latency)-old)))
 	}
 	x := 0.0
 	if failed {
 		x = 1
 	}
-	rate := math.Float64frombits(l.r.errorRate.Load())
-	l.r.errorRate.Store(math.Float64bits(rate + alpha*(x-rate)))
+	rate := math.Float64frombits(r.errorRate.Load())
+	r.errorRate.Store(math.Float64bits(rate + alpha*(x-rate)))
 }
 
 // Release ends the lease. Later calls do nothing.
@@ -384,25 +386,51 @@ func (s *Shared[T]) Probe(ctx context.Context, check func(context.Context, T) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	p, err := s.StartProbe()
+	if err != nil {
+		return err
+	}
+	err = check(ctx, p.Value())
+	p.End(err != nil && failed(err))
+	return err
+}
+
+// StartProbe is Probe in two steps, for a caller that checks many
+// replicas of many pools in one go: it takes the next open replica, whose
+// value the caller checks; End gives the outcome back.
+func (s *Shared[T]) StartProbe() (SharedProbe[T], error) {
 	if s.closed.Load() {
-		return fmt.Errorf("pool %s: %w", s.o.Name(), ErrClosed)
+		return SharedProbe[T]{}, fmt.Errorf("pool %s: %w", s.o.Name(), ErrClosed)
 	}
 	r, sl := s.pick()
 	if r == nil {
-		return s.noReplica()
+		return SharedProbe[T]{}, s.noReplica()
 	}
-	l := SharedLease[T]{s: s, r: r, sl: sl}
-	began := time.Now()
-	err := check(ctx, sl.value)
-	l.Observe(time.Since(began), err != nil && failed(err))
-	r.inflight.Add(-1)
-	if s.closed.Load() {
+	return SharedProbe[T]{s: s, r: r, value: sl.value, began: time.Now()}, nil
+}
+
+// SharedProbe is a probe of one replica, from StartProbe until End.
+type SharedProbe[T any] struct {
+	s     *Shared[T]
+	r     *replica[T]
+	value T
+	began time.Time
+}
+
+// Value is the replica's value, to check.
+func (p SharedProbe[T]) Value() T { return p.value }
+
+// End ends the probe; failed says whether the check failed in a way that
+// counts against the replica. It must be called once.
+func (p SharedProbe[T]) End(failed bool) {
+	p.r.observe(time.Since(p.began), failed)
+	p.r.inflight.Add(-1)
+	if s := p.s; s.closed.Load() {
 		// Close counts probes among the uses in flight: wake it.
 		s.mu.Lock()
 		s.wakeCloseLocked()
 		s.mu.Unlock()
 	}
-	return err
 }
 
 func (s *Shared[T]) pick() (*replica[T], *slot[T]) {

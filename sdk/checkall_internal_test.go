@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -125,26 +126,35 @@ func callsOf(calls *sync.Map, method string) int64 {
 	return n.(*atomic.Int64).Load()
 }
 
-// checkAll checks every instance at once, as a host's health checks that
-// fall due together, and returns each one's error.
-func checkAll(insts []Instance, timeout time.Duration) []error {
-	errs := make([]error, len(insts))
-	start := make(chan struct{})
-	var wg sync.WaitGroup
+func items(insts []Instance, timeout time.Duration) []CheckItem {
+	out := make([]CheckItem, len(insts))
 	for i, inst := range insts {
-		wg.Go(func() {
-			<-start
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
-			errs[i] = inst.Check(ctx)
-		})
+		out[i] = CheckItem{Instance: inst, Timeout: timeout}
 	}
-	close(start)
-	wg.Wait()
+	return out
+}
+
+// checkAll checks every instance with CheckAll, as a host's health
+// checks that fall due together, and returns each one's error.
+func checkAll(ctx context.Context, insts []Instance, timeout time.Duration) []error {
+	errs := make([]error, len(insts))
+	seen := make([]int, len(insts))
+	var mu sync.Mutex
+	CheckAll(ctx, items(insts, timeout), func(i int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs[i] = err
+		seen[i]++
+	})
+	for i, n := range seen {
+		if n != 1 {
+			panic(fmt.Sprintf("CheckAll gave instance %d %d results", i, n))
+		}
+	}
 	return errs
 }
 
-func TestChecksDueTogetherGoInFewCallsWithEachResultItsOwn(t *testing.T) {
+func TestCheckAllChecksAPluginsInstancesInOneCallWithEachResultItsOwn(t *testing.T) {
 	d, calls := connectCounting(t, true)
 	names := make([]string, 200)
 	for i := range names {
@@ -153,7 +163,10 @@ func TestChecksDueTogetherGoInFewCallsWithEachResultItsOwn(t *testing.T) {
 			names[i] = "bad"
 		}
 	}
-	errs := checkAll(openInstances(t, d, names), 10*time.Second)
+	// Instances of a driver in this process go with them, each by its own Check.
+	insts := append(openInstances(t, d, names), checkResource("ok"), checkResource("bad"))
+	names = append(names, "ok", "bad")
+	errs := checkAll(t.Context(), insts, 10*time.Second)
 	for i, err := range errs {
 		switch {
 		case names[i] == "ok" && err != nil:
@@ -162,95 +175,86 @@ func TestChecksDueTogetherGoInFewCallsWithEachResultItsOwn(t *testing.T) {
 			t.Fatalf("check %d of a failing instance: got %v (kind %s)", i, err, KindOf(err))
 		}
 	}
-	many, single := callsOf(calls, "CheckMany"), callsOf(calls, "Check")
-	if many == 0 || many+single > 50 {
-		t.Fatalf("200 checks made together took %d CheckMany and %d Check calls; want them batched into a few", many, single)
+	if many, single := callsOf(calls, "CheckMany"), callsOf(calls, "Check"); many != 1 || single != 0 {
+		t.Fatalf("200 checks of one plugin took %d CheckMany and %d Check calls; want one CheckMany", many, single)
 	}
-	t.Logf("200 checks: %d CheckMany and %d Check calls", many, single)
 }
 
-func TestASlowCheckHoldsUpNoOtherCheckOfItsBatch(t *testing.T) {
+func TestASlowCheckHoldsUpNoOtherCheckOfItsCall(t *testing.T) {
 	d, _ := connectCounting(t, true)
 	names := []string{"slow"}
 	for range 50 {
 		names = append(names, "ok")
 	}
 	insts := openInstances(t, d, names)
-	var slowDone atomic.Bool
-	var fastAfterSlow atomic.Int64
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, inst := range insts {
-		wg.Go(func() {
-			<-start
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			err := inst.Check(ctx)
-			if i == 0 {
-				if KindOf(err) != KindTimeout {
-					t.Errorf("the slow check: got %v (kind %s), want a timeout", err, KindOf(err))
-				}
-				slowDone.Store(true)
-				return
+	var slowDone, fastAfterSlow, fast int
+	var mu sync.Mutex
+	CheckAll(t.Context(), items(insts, 2*time.Second), func(i int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if i == 0 {
+			if KindOf(err) != KindTimeout {
+				t.Errorf("the slow check: got %v (kind %s), want a timeout", err, KindOf(err))
 			}
-			if err != nil {
-				t.Errorf("check %d: %v", i, err)
-			}
-			if slowDone.Load() {
-				fastAfterSlow.Add(1)
-			}
-		})
+			slowDone++
+			return
+		}
+		if err != nil {
+			t.Errorf("check %d: %v", i, err)
+		}
+		fast++
+		if slowDone > 0 {
+			fastAfterSlow++
+		}
+	})
+	if slowDone != 1 || fast != 50 {
+		t.Fatalf("got %d slow and %d fast results, want 1 and 50", slowDone, fast)
 	}
-	close(start)
-	wg.Wait()
-	if n := fastAfterSlow.Load(); n > 0 {
-		t.Fatalf("%d healthy checks ended only after the slow one timed out", n)
+	if fastAfterSlow > 0 {
+		t.Fatalf("%d healthy checks ended only after the slow one timed out", fastAfterSlow)
 	}
 }
 
-func TestChecksFallBackToOneCallEachWithoutCheckMany(t *testing.T) {
+func TestCheckAllFallsBackToOneCallEachWithoutCheckMany(t *testing.T) {
 	d, calls := connectCounting(t, false)
 	names := []string{"ok", "bad", "ok", "ok", "bad", "ok"}
 	for round := range 3 {
-		errs := checkAll(openInstances(t, d, names), 10*time.Second)
+		errs := checkAll(t.Context(), openInstances(t, d, names), 10*time.Second)
 		for i, err := range errs {
 			if (names[i] == "bad") != (err != nil) {
 				t.Fatalf("round %d, check %d (%s): %v", round, i, names[i], err)
 			}
 		}
 	}
-	if many := callsOf(calls, "CheckMany"); many > 1 {
+	if many := callsOf(calls, "CheckMany"); many != 1 {
 		t.Fatalf("CheckMany was tried %d times; after the first Unimplemented the client must stop trying", many)
 	}
-	if single := callsOf(calls, "Check"); single < int64(3*len(names)-1) {
-		t.Fatalf("only %d Check calls for %d checks", single, 3*len(names))
+	if single := callsOf(calls, "Check"); single != int64(3*len(names)) {
+		t.Fatalf("%d Check calls for %d checks", single, 3*len(names))
 	}
 }
 
-func TestACheckWhoseCallerGivesUpReturnsAtOnce(t *testing.T) {
+func TestCheckAllReturnsAtOnceWhenItsCallerGivesUp(t *testing.T) {
 	d, _ := connectCounting(t, true)
-	insts := openInstances(t, d, []string{"slow", "slow", "ok"})
+	insts := append(openInstances(t, d, []string{"slow", "slow", "ok"}), checkResource("slow"))
 	ctx, cancel := context.WithCancel(context.Background())
-	errs := make([]error, len(insts))
-	var wg sync.WaitGroup
-	for i, inst := range insts {
-		wg.Go(func() { errs[i] = inst.Check(ctx) })
-	}
-	time.Sleep(50 * time.Millisecond)
+	time.AfterFunc(50*time.Millisecond, cancel)
 	began := time.Now()
-	cancel()
-	wg.Wait()
+	errs := checkAll(ctx, insts, time.Minute)
 	if took := time.Since(began); took > 5*time.Second {
-		t.Fatalf("checks returned %v after their caller canceled", took)
+		t.Fatalf("CheckAll returned %v after its caller canceled", took)
 	}
-	for i, err := range errs[:2] {
-		if !errors.Is(err, context.Canceled) && KindOf(err) != KindCanceled {
+	for _, i := range []int{0, 1, 3} {
+		if err := errs[i]; !errors.Is(err, context.Canceled) && KindOf(err) != KindCanceled {
 			t.Fatalf("slow check %d: got %v (kind %s), want canceled", i, err, KindOf(err))
 		}
 	}
+	if errs[2] != nil {
+		t.Fatalf("the healthy check: %v", errs[2])
+	}
 }
 
-func TestALoneCheckGoesAtOnceAsACheckCall(t *testing.T) {
+func TestALoneCheckIsACheckCall(t *testing.T) {
 	d, calls := connectCounting(t, true)
 	inst := openInstances(t, d, []string{"ok"})[0]
 	for range 5 {
@@ -259,6 +263,6 @@ func TestALoneCheckGoesAtOnceAsACheckCall(t *testing.T) {
 		}
 	}
 	if many, single := callsOf(calls, "CheckMany"), callsOf(calls, "Check"); many != 0 || single != 5 {
-		t.Fatalf("5 checks one after another took %d CheckMany and %d Check calls; want 5 Check calls", many, single)
+		t.Fatalf("5 checks took %d CheckMany and %d Check calls; want 5 Check calls", many, single)
 	}
 }
