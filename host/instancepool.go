@@ -59,6 +59,7 @@ func newInstancePool(g *generation) (instancePool, error) {
 			Close:             g.Close,
 			Check:             func(ctx context.Context, i sdk.Instance) error { return i.Check(ctx) },
 			Reset:             resetInstance,
+			NeedsReset:        needsReset,
 			OnError:           g.OnError,
 			MinSize:           ps.MinSize,
 			MaxSize:           ps.MaxSize,
@@ -131,6 +132,16 @@ func effectivePool(p config.Pool) config.Pool {
 		p.MaxSize = p.MinSize
 	}
 	return p
+}
+
+// needsReset reports whether an instance whose lease ends needs its
+// Reset: one that can reset and does not report a clean session.
+func needsReset(i sdk.Instance) bool {
+	if _, ok := i.(sdk.Resetter); !ok {
+		return false
+	}
+	s, ok := i.(sdk.SessionReporter)
+	return !ok || !s.SessionClean()
 }
 
 func resetInstance(ctx context.Context, i sdk.Instance) error {

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/sdk"
@@ -222,5 +226,103 @@ func TestABatchRunsOnPostgresInOneRoundTrip(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAOneShotQueryCostsOneServerTransaction counts PostgreSQL's own
+// xact_commit for a database only this test uses: a query on a lease of
+// its own, released clean, costs one transaction (the query), with no
+// reset after it.
+func TestAOneShotQueryCostsOneServerTransaction(t *testing.T) {
+	ctx := t.Context()
+	u, err := url.Parse(postgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := fmt.Sprintf("nebula_xact_%d", os.Getpid())
+	adminURL := *u
+	adminURL.Path = "/postgres"
+	admin, err := pgx.Connect(ctx, adminURL.String())
+	if err != nil {
+		t.Fatalf("connect (run scripts/testenv up): %v", err)
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
+	dbURL := *u
+	dbURL.Path = "/" + db
+
+	// commits runs a host on db that makes n one-shot queries, closes it,
+	// and returns the transactions the database committed meanwhile.
+	commits := func(n int) int64 {
+		t.Helper()
+		read := func() int64 {
+			// The backends' counts reach the view when they exit.
+			for range 100 {
+				var left int
+				if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", db).Scan(&left); err != nil {
+					t.Fatal(err)
+				}
+				if left == 0 {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			var x int64
+			if _, err := admin.Exec(ctx, "SELECT pg_stat_clear_snapshot()"); err != nil {
+				t.Fatal(err)
+			}
+			if err := admin.QueryRow(ctx, "SELECT xact_commit FROM pg_stat_database WHERE datname = $1", db).Scan(&x); err != nil {
+				t.Fatal(err)
+			}
+			return x
+		}
+		before := read()
+		cfg := loadHCL(t, fmt.Sprintf(`
+resource "postgres" "main" {
+  url = %q
+  pool {
+    max_size = 1
+  }
+  health {
+    interval = "1h"
+  }
+}`, dbURL.String()))
+		h, err := host.New(cfg, host.WithPluginDir(binDir), host.WithLogger(quietLogger()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			err := host.Use(ctx, h, "postgres.main", func(l *host.Lease) error {
+				rows, err := l.Query(ctx, "SELECT $1::int8", i)
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				for rows.Next() {
+				}
+				return rows.Err()
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := h.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return read() - before
+	}
+	const n = 200
+	base := commits(0)
+	with := commits(n)
+	perQuery := float64(with-base) / n
+	t.Logf("%d one-shot queries: %d transactions (%d for a host that made none): %.2f per query", n, with, base, perQuery)
+	if perQuery < 0.95 || perQuery > 1.05 {
+		t.Fatalf("a one-shot query costs %.2f server transactions, want 1", perQuery)
 	}
 }

@@ -77,11 +77,12 @@ func TestJobsDueTogetherRunInOneRound(t *testing.T) {
 	var wg sync.WaitGroup
 	s := newScheduler(&wg)
 	g := &testGroup{every: time.Hour}
+	due := s.clock() + int64(20*time.Millisecond)
 	for range 1000 {
-		s.schedule(testTask{g}, 20*time.Millisecond)
+		s.push(job{due: due, task: testTask{g}})
 	}
 	other := &testGroup{every: time.Hour}
-	s.schedule(testTask{other}, 20*time.Millisecond)
+	s.push(job{due: due + int64(roundWindow/2), task: testTask{other}})
 	ctx, cancel := context.WithCancel(t.Context())
 	s.start(ctx)
 	deadline := time.Now().Add(5 * time.Second)

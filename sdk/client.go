@@ -69,7 +69,9 @@ func (r *remoteResource) Open(ctx context.Context) (Instance, error) {
 	if err != nil {
 		return nil, remoteError(ctx, err)
 	}
-	return &remoteInstance{remoteClients: r.remoteClients, id: resp.GetInstanceId()}, nil
+	inst := &remoteInstance{remoteClients: r.remoteClients, id: resp.GetInstanceId()}
+	inst.noteSession(pb.SessionState_SESSION_STATE_CLEAN) // a new session is clean
+	return inst, nil
 }
 
 func (r *remoteResource) Close(ctx context.Context) error {
@@ -80,6 +82,10 @@ func (r *remoteResource) Close(ctx context.Context) error {
 type remoteInstance struct {
 	*remoteClients
 	id string
+	// session is the pb.SessionState the plugin sent with its last
+	// answer, SESSION_STATE_UNSPECIFIED after a call that failed or sent
+	// none (SessionClean).
+	session atomic.Int32
 }
 
 // Check checks this one instance; CheckAll checks many in one call.
@@ -90,7 +96,12 @@ func (i *remoteInstance) Check(ctx context.Context) error {
 
 func (i *remoteInstance) Reset(ctx context.Context) error {
 	_, err := i.client.Reset(ctx, &pb.ResetRequest{InstanceId: i.id})
-	return remoteError(ctx, err)
+	if err != nil {
+		i.noteSession(pb.SessionState_SESSION_STATE_UNSPECIFIED)
+		return remoteError(ctx, err)
+	}
+	i.noteSession(pb.SessionState_SESSION_STATE_CLEAN)
+	return nil
 }
 
 func (i *remoteInstance) Close(ctx context.Context) error {
@@ -101,6 +112,7 @@ func (i *remoteInstance) Close(ctx context.Context) error {
 // Invoke returns the result as a json.RawMessage.
 func (i *remoteInstance) Invoke(ctx context.Context, req InvokeRequest) (any, error) {
 	resp, err := i.client.Invoke(ctx, &pb.InvokeRequest{InstanceId: i.id, Operation: req.Operation, ArgsJson: req.Args})
+	i.noteSession(resp.GetSession())
 	if err != nil {
 		return nil, remoteError(ctx, err)
 	}
@@ -110,6 +122,7 @@ func (i *remoteInstance) Invoke(ctx context.Context, req InvokeRequest) (any, er
 // InvokeStream sends in while it receives into out, and returns the result
 // as a json.RawMessage.
 func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in io.Reader, out io.Writer) (any, error) {
+	i.noteSession(pb.SessionState_SESSION_STATE_UNSPECIFIED) // a stream says nothing of it
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := i.client.InvokeStream(ctx)

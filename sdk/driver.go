@@ -56,6 +56,18 @@ type Resetter interface {
 	Reset(ctx context.Context) error
 }
 
+// SessionReporter is implemented by instances that know whether their
+// session is clean: no transaction open, and no session state (settings,
+// temporary objects, prepared statements, cursors, listens, advisory
+// locks) changed by a statement since the instance was opened or last
+// reset. The host resets (Resetter) only an instance that is not clean:
+// a clean one goes back to its pool with no call at all. An instance of a
+// plugin reports what the plugin's instance reported with its last
+// answer, and is not clean after a call that failed.
+type SessionReporter interface {
+	SessionClean() bool
+}
+
 // StreamInvoker is implemented by instances with streaming operations
 // (those whose [Operation.Stream] is not [StreamNone]). in yields the bytes
 // the caller sends and reaches io.EOF when the caller is done; each Write to

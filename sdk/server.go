@@ -255,7 +255,7 @@ func (s *server) Invoke(ctx context.Context, req *pb.InvokeRequest) (*pb.InvokeR
 		return nil, errorToStatus(&Error{Kind: KindInvalidArgument, Code: CodeMessageTooLarge, Message: fmt.Sprintf(
 			"the result of %q is %d bytes, more than max_message_size (%d bytes); raise max_message_size in the host block, or ask for less", req.GetOperation(), len(raw), limit)})
 	}
-	return &pb.InvokeResponse{ResultJson: raw}, nil
+	return &pb.InvokeResponse{ResultJson: raw, Session: sessionOf(inst)}, nil
 }
 
 func marshalResult(res any) (json.RawMessage, error) {

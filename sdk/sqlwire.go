@@ -189,7 +189,14 @@ func (x *sqlServer) Query(req *pb.SQLServiceQueryRequest, stream grpc.ServerStre
 		}
 		return errorToStatus(err)
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	// The session's state is known once the result is closed.
+	if err := rows.Close(); err != nil {
+		return errorToStatus(err)
+	}
+	return stream.Send(&pb.SQLServiceQueryResponse{Msg: &pb.SQLServiceQueryResponse_End{End: &pb.SQLQueryEnd{Session: sessionOf(si)}}})
 }
 
 func (x *sqlServer) Exec(ctx context.Context, req *pb.SQLServiceExecRequest) (*pb.SQLServiceExecResponse, error) {
@@ -202,7 +209,7 @@ func (x *sqlServer) Exec(ctx context.Context, req *pb.SQLServiceExecRequest) (*p
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
-	return &pb.SQLServiceExecResponse{RowsAffected: res.RowsAffected, LastInsertId: res.LastInsertID, HasLastInsertId: res.HasLastInsertID}, nil
+	return &pb.SQLServiceExecResponse{RowsAffected: res.RowsAffected, LastInsertId: res.LastInsertID, HasLastInsertId: res.HasLastInsertID, Session: sessionOf(si)}, nil
 }
 
 func (x *sqlServer) Begin(ctx context.Context, req *pb.SQLServiceBeginRequest) (*pb.SQLServiceBeginResponse, error) {
@@ -210,7 +217,10 @@ func (x *sqlServer) Begin(ctx context.Context, req *pb.SQLServiceBeginRequest) (
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
-	return &pb.SQLServiceBeginResponse{}, errorToStatus(si.Begin(ctx, TxOptions{Isolation: IsolationLevel(req.GetIsolation()), ReadOnly: req.GetReadOnly()}))
+	if err := si.Begin(ctx, TxOptions{Isolation: IsolationLevel(req.GetIsolation()), ReadOnly: req.GetReadOnly()}); err != nil {
+		return nil, errorToStatus(err)
+	}
+	return &pb.SQLServiceBeginResponse{Session: sessionOf(si)}, nil
 }
 
 func (x *sqlServer) Commit(ctx context.Context, req *pb.SQLServiceCommitRequest) (*pb.SQLServiceCommitResponse, error) {
@@ -218,7 +228,10 @@ func (x *sqlServer) Commit(ctx context.Context, req *pb.SQLServiceCommitRequest)
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
-	return &pb.SQLServiceCommitResponse{}, errorToStatus(si.Commit(ctx))
+	if err := si.Commit(ctx); err != nil {
+		return nil, errorToStatus(err)
+	}
+	return &pb.SQLServiceCommitResponse{Session: sessionOf(si)}, nil
 }
 
 func (x *sqlServer) Rollback(ctx context.Context, req *pb.SQLServiceRollbackRequest) (*pb.SQLServiceRollbackResponse, error) {
@@ -226,7 +239,10 @@ func (x *sqlServer) Rollback(ctx context.Context, req *pb.SQLServiceRollbackRequ
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
-	return &pb.SQLServiceRollbackResponse{}, errorToStatus(si.Rollback(ctx))
+	if err := si.Rollback(ctx); err != nil {
+		return nil, errorToStatus(err)
+	}
+	return &pb.SQLServiceRollbackResponse{Session: sessionOf(si)}, nil
 }
 
 // The host side: remoteInstance speaks SQLService to the plugin. It
@@ -235,6 +251,7 @@ func (x *sqlServer) Rollback(ctx context.Context, req *pb.SQLServiceRollbackRequ
 // without it answers unimplemented.
 
 func (i *remoteInstance) Query(ctx context.Context, stmt Statement) (Rows, error) {
+	i.session.Store(0) // until the result's end says
 	ctx, cancel := context.WithCancel(ctx)
 	stream, err := i.sql.Query(ctx, &pb.SQLServiceQueryRequest{InstanceId: i.id, Statement: statementToProto(stmt)})
 	if err != nil {
@@ -248,7 +265,7 @@ func (i *remoteInstance) Query(ctx context.Context, stmt Statement) (Rows, error
 		cancel()
 		return nil, err
 	}
-	r := &remoteRows{ctx: ctx, cancel: cancel, stream: stream}
+	r := &remoteRows{ctx: ctx, cancel: cancel, stream: stream, inst: i}
 	for _, c := range first.GetColumns().GetColumns() {
 		r.cols = append(r.cols, Column{Name: c.GetName(), Kind: ValueKind(c.GetKind()), DatabaseType: c.GetDatabaseType()})
 	}
@@ -257,6 +274,7 @@ func (i *remoteInstance) Query(ctx context.Context, stmt Statement) (Rows, error
 
 func (i *remoteInstance) Exec(ctx context.Context, stmt Statement) (ExecResult, error) {
 	resp, err := i.sql.Exec(ctx, &pb.SQLServiceExecRequest{InstanceId: i.id, Statement: statementToProto(stmt)})
+	i.noteSession(resp.GetSession())
 	if err != nil {
 		return ExecResult{}, remoteError(ctx, err)
 	}
@@ -264,17 +282,20 @@ func (i *remoteInstance) Exec(ctx context.Context, stmt Statement) (ExecResult, 
 }
 
 func (i *remoteInstance) Begin(ctx context.Context, opts TxOptions) error {
-	_, err := i.sql.Begin(ctx, &pb.SQLServiceBeginRequest{InstanceId: i.id, Isolation: string(opts.Isolation), ReadOnly: opts.ReadOnly})
+	resp, err := i.sql.Begin(ctx, &pb.SQLServiceBeginRequest{InstanceId: i.id, Isolation: string(opts.Isolation), ReadOnly: opts.ReadOnly})
+	i.noteSession(resp.GetSession())
 	return remoteError(ctx, err)
 }
 
 func (i *remoteInstance) Commit(ctx context.Context) error {
-	_, err := i.sql.Commit(ctx, &pb.SQLServiceCommitRequest{InstanceId: i.id})
+	resp, err := i.sql.Commit(ctx, &pb.SQLServiceCommitRequest{InstanceId: i.id})
+	i.noteSession(resp.GetSession())
 	return remoteError(ctx, err)
 }
 
 func (i *remoteInstance) Rollback(ctx context.Context) error {
-	_, err := i.sql.Rollback(ctx, &pb.SQLServiceRollbackRequest{InstanceId: i.id})
+	resp, err := i.sql.Rollback(ctx, &pb.SQLServiceRollbackRequest{InstanceId: i.id})
+	i.noteSession(resp.GetSession())
 	return remoteError(ctx, err)
 }
 
@@ -283,6 +304,7 @@ type remoteRows struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	stream grpc.ServerStreamingClient[pb.SQLServiceQueryResponse]
+	inst   *remoteInstance // told the session's state at the result's end
 	cols   []Column
 	batch  []*pb.SQLRow
 	row    []Value
@@ -306,6 +328,10 @@ func (r *remoteRows) Next() bool {
 			}
 			r.finish()
 			return false
+		}
+		if end := m.GetEnd(); end != nil {
+			r.inst.noteSession(end.GetSession())
+			continue // the stream ends next
 		}
 		r.batch = m.GetRows().GetRows()
 		if m.GetRows() == nil {
@@ -360,7 +386,7 @@ func (x *sqlServer) Batch(ctx context.Context, req *pb.SQLServiceBatchRequest) (
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
-	out := &pb.SQLServiceBatchResponse{Results: make([]*pb.SQLServiceExecResponse, len(results))}
+	out := &pb.SQLServiceBatchResponse{Results: make([]*pb.SQLServiceExecResponse, len(results)), Session: sessionOf(si)}
 	for i, r := range results {
 		out.Results[i] = &pb.SQLServiceExecResponse{RowsAffected: r.RowsAffected, LastInsertId: r.LastInsertID, HasLastInsertId: r.HasLastInsertID}
 	}
@@ -402,6 +428,7 @@ func (i *remoteInstance) Batch(ctx context.Context, stmts []Statement) ([]ExecRe
 		req.Statements[j] = statementToProto(st)
 	}
 	resp, err := i.sql.Batch(ctx, req)
+	i.noteSession(resp.GetSession())
 	if err != nil {
 		return nil, remoteError(ctx, err)
 	}
@@ -418,3 +445,29 @@ func (i *remoteInstance) Batch(ctx context.Context, stmts []Statement) ([]ExecRe
 func BatchError(i, n int, err error) error { return batchError(i, n, err) }
 
 var _ Batcher = (*remoteInstance)(nil)
+
+// sessionOf is what the plugin tells the host of an instance's session
+// after a call.
+func sessionOf(inst any) pb.SessionState {
+	r, ok := inst.(SessionReporter)
+	switch {
+	case !ok:
+		return pb.SessionState_SESSION_STATE_UNSPECIFIED
+	case r.SessionClean():
+		return pb.SessionState_SESSION_STATE_CLEAN
+	default:
+		return pb.SessionState_SESSION_STATE_DIRTY
+	}
+}
+
+// noteSession keeps what the plugin said of the session with its answer:
+// nothing, when the call failed.
+func (i *remoteInstance) noteSession(s pb.SessionState) { i.session.Store(int32(s)) }
+
+// SessionClean reports whether the plugin's last answer said the session
+// is clean.
+func (i *remoteInstance) SessionClean() bool {
+	return pb.SessionState(i.session.Load()) == pb.SessionState_SESSION_STATE_CLEAN
+}
+
+var _ SessionReporter = (*remoteInstance)(nil)

@@ -39,6 +39,11 @@ type Config[T any] struct {
 	// Reset returns an instance to a clean state when its lease ends. An
 	// instance whose Reset fails is closed, not reused. Nil means no reset.
 	Reset func(ctx context.Context, v T) error
+	// NeedsReset reports whether an instance whose lease ends needs its
+	// Reset; nil means every one does. One that needs none goes back at
+	// once; one that does is reset in the background, and reaches no
+	// other caller before its reset has succeeded.
+	NeedsReset func(v T) bool
 	// OnError, when set, hears of failures no caller sees: background
 	// opens, resets and checks. op is "open", "reset" or "check".
 	OnError func(op string, err error)
@@ -230,9 +235,10 @@ type Lease[T any] struct {
 // Value returns the leased instance.
 func (l Lease[T]) Value() T { return l.e.value }
 
-// Release ends the lease: the instance is reset (Config.Reset) and handed
-// to the first waiter or kept idle. An instance whose reset fails is
-// closed.
+// Release ends the lease: the instance is handed to the first waiter or
+// kept idle, after a reset (Config.Reset) in the background when it needs
+// one (Config.NeedsReset). An instance whose reset fails is closed.
+// Release does not wait for the reset.
 func (l Lease[T]) Release() {
 	if l.p != nil {
 		l.p.release(l.e, l.gen)
@@ -497,8 +503,11 @@ func (p *Pool[T]) check(ctx context.Context, v T) error {
 	return err
 }
 
-// release ends a lease: reset, then hand over or keep idle.
+// release ends a lease: hand the instance over or keep it idle, after a
+// reset in the background when it needs one. The releasing caller never
+// waits for a reset.
 func (p *Pool[T]) release(e *entry[T], gen uint64) {
+	reset := p.cfg.Reset != nil && (p.cfg.NeedsReset == nil || p.cfg.NeedsReset(e.value))
 	now := nanotime() // read before the lock, to keep it short
 	p.mu.Lock()
 	if !e.inUse || e.gen != gen {
@@ -506,7 +515,7 @@ func (p *Pool[T]) release(e *entry[T], gen uint64) {
 		return
 	}
 	e.gen++ // the lease is over; copies of it are now stale
-	if p.cfg.Reset == nil || p.closed {
+	if !reset || p.closed {
 		closeIt, d := p.putBackLocked(e, now)
 		p.levelLocked(now)
 		p.mu.Unlock()
@@ -516,12 +525,22 @@ func (p *Pool[T]) release(e *entry[T], gen uint64) {
 		}
 		return
 	}
+	p.wg.Add(1) // under mu, with closing counted: Close cannot be in wg.Wait yet
 	p.mu.Unlock()
+	go func() {
+		defer p.wg.Done()
+		p.resetAndPutBack(e)
+	}()
+}
 
+// resetAndPutBack resets a released instance, which stays in use until
+// then, and hands it over or keeps it idle; one whose reset fails is
+// closed.
+func (p *Pool[T]) resetAndPutBack(e *entry[T]) {
 	ctx, cancel := context.WithTimeout(p.bg, p.cfg.CallTimeout)
 	err := p.cfg.Reset(ctx, e.value)
 	cancel()
-	now = nanotime()
+	now := nanotime()
 	p.mu.Lock()
 	var closeIt bool
 	var d delivery[T]

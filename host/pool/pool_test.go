@@ -81,6 +81,10 @@ func (b *backend) Reset(_ context.Context, i *inst) error {
 	return nil
 }
 
+// NeedsReset says the instances are clean, and go back to the pool at
+// once, unless a reset is to fail.
+func (b *backend) NeedsReset(i *inst) bool { return b.failReset.Load() || i.broken.Load() }
+
 func (b *backend) Check(_ context.Context, i *inst) error {
 	if i.broken.Load() {
 		return errors.New("broken")
@@ -90,7 +94,7 @@ func (b *backend) Check(_ context.Context, i *inst) error {
 
 func newPool(t testing.TB, b *backend, mod func(*pool.Config[*inst])) *pool.Pool[*inst] {
 	t.Helper()
-	cfg := pool.Config[*inst]{Name: "test.pool", Open: b.Open, Close: b.Close, Reset: b.Reset, Check: b.Check, MaxSize: 4, MaintenanceInterval: 10 * time.Millisecond}
+	cfg := pool.Config[*inst]{Name: "test.pool", Open: b.Open, Close: b.Close, Reset: b.Reset, NeedsReset: b.NeedsReset, Check: b.Check, MaxSize: 4, MaintenanceInterval: 10 * time.Millisecond}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -325,9 +329,9 @@ func TestReleaseResetsAndAFailedResetClosesTheInstance(t *testing.T) {
 		t.Fatal("a clean instance was not reused")
 	}
 	b.failReset.Store(true)
-	l.Release()
-	b.failReset.Store(false)
+	l.Release() // the reset fails in the background
 	l, _ = p.Acquire(context.Background())
+	b.failReset.Store(false)
 	if l.Value() == first {
 		t.Fatal("an instance whose reset failed was reused")
 	}
@@ -514,4 +518,64 @@ func TestDrainIdleClosesOnlyIdleInstances(t *testing.T) {
 		t.Fatalf("stat = %+v", st)
 	}
 	ls[2].Release()
+}
+
+func TestReleaseDoesNotWaitForAResetAndOnlyDirtyInstancesGetOne(t *testing.T) {
+	b := newBackend()
+	var resets atomic.Int64
+	var dirty atomic.Bool
+	unblock := make(chan struct{})
+	p := newPool(t, b, func(c *pool.Config[*inst]) {
+		c.MaxSize = 1
+		c.NeedsReset = func(*inst) bool { return dirty.Load() }
+		c.Reset = func(ctx context.Context, i *inst) error {
+			resets.Add(1)
+			select {
+			case <-unblock:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return nil
+		}
+	})
+	// A clean instance goes back with no reset.
+	l, _ := p.Acquire(context.Background())
+	first := l.Value()
+	l.Release()
+	if n := resets.Load(); n != 0 {
+		t.Fatalf("a clean instance was reset %d times", n)
+	}
+	// A dirty one is reset in the background: Release returns at once,
+	// and the next caller gets the instance only after its reset.
+	l, _ = p.Acquire(context.Background())
+	dirty.Store(true)
+	began := time.Now()
+	l.Release()
+	if took := time.Since(began); took > time.Second {
+		t.Fatalf("Release waited %v for the reset", took)
+	}
+	got := make(chan *inst, 1)
+	go func() {
+		l, err := p.Acquire(context.Background())
+		if err != nil {
+			t.Error(err)
+			got <- nil
+			return
+		}
+		got <- l.Value()
+		l.Release()
+	}()
+	select {
+	case <-got:
+		t.Fatal("a caller got the instance before its reset ended")
+	case <-time.After(50 * time.Millisecond):
+	}
+	dirty.Store(false)
+	close(unblock)
+	if v := <-got; v != first {
+		t.Fatal("the reset instance was not handed to the waiting caller")
+	}
+	if n := resets.Load(); n != 1 {
+		t.Fatalf("%d resets, want 1", n)
+	}
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,9 @@ type Instance struct {
 	conn   *pgx.Conn
 	rows   *rowsStream // the open result, if any
 	closed bool
+	// effects is what the statements since the last Reset may have left
+	// in the session (statementEffect): what Reset must undo.
+	effects effect
 }
 
 // lock takes the instance for one call. It fails when the instance is
@@ -44,20 +48,26 @@ func (in *Instance) wrap(ctx context.Context, err error, what string) error {
 }
 
 // applySession sets the configured session settings: statement_timeout.
-// (application_name is a startup parameter, which DISCARD ALL keeps.)
+// (application_name is a startup parameter, which RESET ALL keeps.)
 func (in *Instance) applySession(ctx context.Context) error {
-	st := in.res.cfg.StatementTimeout
-	if st <= 0 {
+	set := in.sessionSettings()
+	if set == "" {
 		return nil
 	}
-	ms := st.Milliseconds()
-	if ms == 0 {
-		ms = 1
-	}
-	if _, err := in.conn.Exec(ctx, "SET statement_timeout = "+strconv.FormatInt(ms, 10)); err != nil {
+	if _, err := in.conn.Exec(ctx, set); err != nil {
 		return in.wrap(ctx, err, "setting statement_timeout")
 	}
 	return nil
+}
+
+// sessionSettings is the statement that sets the configured session
+// settings, or "" when there are none.
+func (in *Instance) sessionSettings() string {
+	st := in.res.cfg.StatementTimeout
+	if st <= 0 {
+		return ""
+	}
+	return "SET statement_timeout = " + strconv.FormatInt(max(st.Milliseconds(), 1), 10)
 }
 
 // Check runs a round trip to the server.
@@ -92,11 +102,30 @@ func (in *Instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, err
 	return map[string]bool{"ok": true}, nil
 }
 
-// Reset returns the session to a clean state: it closes an open result,
-// rolls back an open transaction, runs DISCARD ALL (which drops prepared
-// statements, temporary tables, session settings, advisory locks, LISTENs),
-// forgets pgx's statement cache to match, and sets statement_timeout again.
-// A session that cannot be reset reports an error, and the host closes it.
+// SessionClean reports whether the session is as a new one: no result
+// open, no transaction open, and no statement since the last Reset that
+// may have changed its state (statementEffect). The host resets only a
+// session that is not clean, so that a one-shot query costs one round
+// trip, and pgx's prepared statements survive the lease.
+func (in *Instance) SessionClean() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return !in.closed && in.rows == nil && in.effects == 0 && !in.conn.IsClosed() && in.conn.PgConn().TxStatus() == 'I'
+}
+
+// resetSession undoes what DISCARD ALL undoes, but keeps the session's
+// prepared statements (pgx's statement cache): it can run with other
+// statements in one round trip, which DISCARD ALL cannot.
+const resetSession = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; " +
+	"SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES"
+
+// Reset returns the session to a clean state with the least it takes, in
+// one round trip: it closes an open result, rolls back an open
+// transaction, undoes session state when a statement may have changed it
+// (resetSession, and statement_timeout set again), and when prepared
+// statements changed behind pgx's back, deallocates them all and clears
+// pgx's statement cache to match. A session that cannot be reset reports
+// an error, and the host closes it.
 func (in *Instance) Reset(ctx context.Context) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -109,20 +138,28 @@ func (in *Instance) Reset(ctx context.Context) error {
 	if in.conn.IsClosed() {
 		return sdk.Errorf(sdk.KindUnavailable, "postgres connection is closed")
 	}
+	var stmts []string
 	if in.conn.PgConn().TxStatus() != 'I' {
-		if _, err := in.conn.Exec(ctx, "ROLLBACK"); err != nil {
-			return in.wrap(ctx, err, "reset: rollback")
+		stmts = append(stmts, "ROLLBACK")
+	}
+	if in.effects&effectSession != 0 {
+		stmts = append(stmts, resetSession)
+		if set := in.sessionSettings(); set != "" {
+			stmts = append(stmts, set)
 		}
 	}
-	if _, err := in.conn.Exec(ctx, "DISCARD ALL"); err != nil {
-		return in.wrap(ctx, err, "reset: discard all")
+	if len(stmts) > 0 {
+		if _, err := in.conn.PgConn().Exec(ctx, strings.Join(stmts, "; ")).ReadAll(); err != nil {
+			return in.wrap(ctx, err, "reset")
+		}
 	}
-	// DISCARD ALL deallocated the server's prepared statements; clear
-	// pgx's statement and description caches so that it prepares again.
-	if err := in.conn.DeallocateAll(ctx); err != nil {
-		return in.wrap(ctx, err, "reset: deallocate")
+	if in.effects&effectPrepared != 0 {
+		if err := in.conn.DeallocateAll(ctx); err != nil {
+			return in.wrap(ctx, err, "reset: deallocate")
+		}
 	}
-	return in.applySession(ctx)
+	in.effects = 0
+	return nil
 }
 
 // Close ends the session.
@@ -153,6 +190,7 @@ func (in *Instance) Exec(ctx context.Context, stmt sdk.Statement) (sdk.ExecResul
 	if err != nil {
 		return sdk.ExecResult{}, err
 	}
+	in.effects |= statementEffect(stmt.SQL)
 	tag, err := in.conn.Exec(ctx, stmt.SQL, args...)
 	if err != nil {
 		return sdk.ExecResult{}, in.wrap(ctx, err, "exec")
@@ -176,6 +214,9 @@ func (in *Instance) Batch(ctx context.Context, stmts []sdk.Statement) ([]sdk.Exe
 			return nil, sdk.BatchError(i, len(stmts), err)
 		}
 		b.Queue(st.SQL, args...)
+	}
+	for _, st := range stmts {
+		in.effects |= statementEffect(st.SQL)
 	}
 	br := in.conn.SendBatch(ctx, b)
 	out := make([]sdk.ExecResult, 0, len(stmts))
@@ -207,6 +248,7 @@ func (in *Instance) Query(ctx context.Context, stmt sdk.Statement) (sdk.Rows, er
 	qargs := make([]any, 0, len(args)+1)
 	qargs = append(qargs, resultFormats)
 	qargs = append(qargs, args...)
+	in.effects |= statementEffect(stmt.SQL)
 	pr, err := in.conn.Query(ctx, stmt.SQL, qargs...)
 	if err != nil {
 		pr.Close()
@@ -297,4 +339,6 @@ var (
 	_ sdk.Batcher     = (*Instance)(nil)
 	_ sdk.SQLInstance = (*Instance)(nil)
 	_ sdk.Resetter    = (*Instance)(nil)
+
+	_ sdk.SessionReporter = (*Instance)(nil)
 )

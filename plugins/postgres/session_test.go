@@ -407,3 +407,87 @@ func TestDiscreteSettingsConnectLikeTheURL(t *testing.T) {
 		t.Fatalf("url and host together: %v", err)
 	}
 }
+
+// TestOnlyDirtySessionsNeedAReset runs each kind of statement that leaves
+// state in a session, and checks that the session then says it is not
+// clean, and that Reset takes the state away; and that statements that
+// leave none keep it clean, so that the host skips the reset and pgx's
+// prepared statements survive the lease.
+func TestOnlyDirtySessionsNeedAReset(t *testing.T) {
+	s := openSession(t, map[string]any{"statement_timeout": "7s"})
+	tbl := table(t, "id int PRIMARY KEY, v text")
+	ctx := t.Context()
+	clean := func() bool { return s.Instance.(sdk.SessionReporter).SessionClean() }
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := s.Exec(ctx, sdk.Statement{SQL: sql}); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	if !clean() {
+		t.Fatal("a new session is not clean")
+	}
+	one(t, s, "SELECT $1::int8 + 1", sdk.Value{Kind: sdk.ValueInt, Int: 1})
+	exec("INSERT INTO " + tbl + " VALUES (1, 'set temp')")
+	exec("UPDATE " + tbl + " SET v = 'x' WHERE id = 1")
+	if err := s.Begin(ctx, sdk.TxOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	exec("SET LOCAL work_mem = '9MB'")
+	if clean() {
+		t.Fatal("a session in a transaction says it is clean")
+	}
+	if err := s.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !clean() {
+		t.Fatal("selects, writes and a committed transaction with SET LOCAL left the session not clean")
+	}
+	prepared := one(t, s, "SELECT count(*) FROM pg_prepared_statements").Int
+	if prepared == 0 {
+		t.Fatal("pgx prepared nothing")
+	}
+
+	for _, c := range []struct {
+		dirty string // leaves state behind
+		gone  string // a query whose answer is true once the state is gone
+	}{
+		{"SET work_mem = '9MB'", "SELECT current_setting('work_mem') <> '9MB'"},
+		{"SET statement_timeout = '1min'", "SELECT current_setting('statement_timeout') = '7s'"},
+		{"SET search_path = nowhere", "SELECT current_setting('search_path') <> 'nowhere'"},
+		{"SELECT set_config('nebula.x', 'y', false)", "SELECT current_setting('nebula.x', true) IS DISTINCT FROM 'y'"},
+		{"CREATE TEMP TABLE scratch (x int)", "SELECT to_regclass('pg_temp.scratch') IS NULL"},
+		{"LISTEN nebula_channel", "SELECT count(*) = 0 FROM pg_listening_channels()"},
+		{"SELECT pg_advisory_lock(4242)", "SELECT count(*) = 0 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"},
+		{"BEGIN; DECLARE held CURSOR WITH HOLD FOR SELECT 1; COMMIT", "SELECT count(*) = 0 FROM pg_cursors WHERE name = 'held'"},
+		{"PREPARE mine AS SELECT 1", "SELECT count(*) = 0 FROM pg_prepared_statements WHERE name = 'mine'"},
+		{"DO $$BEGIN PERFORM set_config('nebula.y', 'z', false); END$$", "SELECT current_setting('nebula.y', true) IS DISTINCT FROM 'z'"},
+	} {
+		exec(c.dirty)
+		if clean() {
+			t.Fatalf("after %q the session says it is clean", c.dirty)
+		}
+		if err := s.Reset(ctx); err != nil {
+			t.Fatalf("Reset after %q: %v", c.dirty, err)
+		}
+		if !clean() {
+			t.Fatalf("after Reset (of %q) the session is not clean", c.dirty)
+		}
+		if v := one(t, s, c.gone); !v.Bool {
+			t.Fatalf("after %q and Reset: %s is false", c.dirty, c.gone)
+		}
+		// pgx's statement cache still matches the server: a cached
+		// statement runs.
+		if v := one(t, s, "SELECT $1::int8 + 1", sdk.Value{Kind: sdk.ValueInt, Int: 1}); v.Int != 2 {
+			t.Fatalf("after %q and Reset, a cached statement answered %v", c.dirty, v)
+		}
+	}
+	// A reset of session state alone keeps pgx's prepared statements.
+	exec("SET work_mem = '9MB'")
+	if err := s.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := one(t, s, "SELECT count(*) FROM pg_prepared_statements").Int; n < prepared {
+		t.Fatalf("a reset of settings dropped prepared statements: %d, had %d", n, prepared)
+	}
+}

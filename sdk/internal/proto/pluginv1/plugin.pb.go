@@ -28,6 +28,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SessionState is what a call left of its instance's session: clean (no
+// transaction open, no session state changed), so that its lease ends with
+// no Reset call, or dirty. UNSPECIFIED, what a plugin built before this field
+// sends, is taken as dirty.
+type SessionState int32
+
+const (
+	SessionState_SESSION_STATE_UNSPECIFIED SessionState = 0
+	SessionState_SESSION_STATE_CLEAN       SessionState = 1
+	SessionState_SESSION_STATE_DIRTY       SessionState = 2
+)
+
+// Enum value maps for SessionState.
+var (
+	SessionState_name = map[int32]string{
+		0: "SESSION_STATE_UNSPECIFIED",
+		1: "SESSION_STATE_CLEAN",
+		2: "SESSION_STATE_DIRTY",
+	}
+	SessionState_value = map[string]int32{
+		"SESSION_STATE_UNSPECIFIED": 0,
+		"SESSION_STATE_CLEAN":       1,
+		"SESSION_STATE_DIRTY":       2,
+	}
+)
+
+func (x SessionState) Enum() *SessionState {
+	p := new(SessionState)
+	*p = x
+	return p
+}
+
+func (x SessionState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SessionState) Descriptor() protoreflect.EnumDescriptor {
+	return file_pluginv1_plugin_proto_enumTypes[0].Descriptor()
+}
+
+func (SessionState) Type() protoreflect.EnumType {
+	return &file_pluginv1_plugin_proto_enumTypes[0]
+}
+
+func (x SessionState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SessionState.Descriptor instead.
+func (SessionState) EnumDescriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{0}
+}
+
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1364,6 +1417,7 @@ func (x *InvokeRequest) GetArgsJson() []byte {
 type InvokeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ResultJson    []byte                 `protobuf:"bytes,1,opt,name=result_json,json=resultJson,proto3" json:"result_json,omitempty"`
+	Session       SessionState           `protobuf:"varint,2,opt,name=session,proto3,enum=nebula.plugin.v1.SessionState" json:"session,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1403,6 +1457,13 @@ func (x *InvokeResponse) GetResultJson() []byte {
 		return x.ResultJson
 	}
 	return nil
+}
+
+func (x *InvokeResponse) GetSession() SessionState {
+	if x != nil {
+		return x.Session
+	}
+	return SessionState_SESSION_STATE_UNSPECIFIED
 }
 
 type StreamStart struct {
@@ -2163,6 +2224,7 @@ type SQLServiceQueryResponse struct {
 	//
 	//	*SQLServiceQueryResponse_Columns
 	//	*SQLServiceQueryResponse_Rows
+	//	*SQLServiceQueryResponse_End
 	Msg           isSQLServiceQueryResponse_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2223,6 +2285,15 @@ func (x *SQLServiceQueryResponse) GetRows() *SQLRowBatch {
 	return nil
 }
 
+func (x *SQLServiceQueryResponse) GetEnd() *SQLQueryEnd {
+	if x != nil {
+		if x, ok := x.Msg.(*SQLServiceQueryResponse_End); ok {
+			return x.End
+		}
+	}
+	return nil
+}
+
 type isSQLServiceQueryResponse_Msg interface {
 	isSQLServiceQueryResponse_Msg()
 }
@@ -2235,9 +2306,60 @@ type SQLServiceQueryResponse_Rows struct {
 	Rows *SQLRowBatch `protobuf:"bytes,2,opt,name=rows,proto3,oneof"`
 }
 
+type SQLServiceQueryResponse_End struct {
+	// The last message of a result read to its end.
+	End *SQLQueryEnd `protobuf:"bytes,3,opt,name=end,proto3,oneof"`
+}
+
 func (*SQLServiceQueryResponse_Columns) isSQLServiceQueryResponse_Msg() {}
 
 func (*SQLServiceQueryResponse_Rows) isSQLServiceQueryResponse_Msg() {}
+
+func (*SQLServiceQueryResponse_End) isSQLServiceQueryResponse_Msg() {}
+
+type SQLQueryEnd struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       SessionState           `protobuf:"varint,1,opt,name=session,proto3,enum=nebula.plugin.v1.SessionState" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLQueryEnd) Reset() {
+	*x = SQLQueryEnd{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLQueryEnd) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLQueryEnd) ProtoMessage() {}
+
+func (x *SQLQueryEnd) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLQueryEnd.ProtoReflect.Descriptor instead.
+func (*SQLQueryEnd) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SQLQueryEnd) GetSession() SessionState {
+	if x != nil {
+		return x.Session
+	}
+	return SessionState_SESSION_STATE_UNSPECIFIED
+}
 
 type SQLServiceExecRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2249,7 +2371,7 @@ type SQLServiceExecRequest struct {
 
 func (x *SQLServiceExecRequest) Reset() {
 	*x = SQLServiceExecRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	mi := &file_pluginv1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2261,7 +2383,7 @@ func (x *SQLServiceExecRequest) String() string {
 func (*SQLServiceExecRequest) ProtoMessage() {}
 
 func (x *SQLServiceExecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	mi := &file_pluginv1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2274,7 +2396,7 @@ func (x *SQLServiceExecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceExecRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceExecRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{39}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SQLServiceExecRequest) GetInstanceId() string {
@@ -2296,13 +2418,14 @@ type SQLServiceExecResponse struct {
 	RowsAffected    int64                  `protobuf:"varint,1,opt,name=rows_affected,json=rowsAffected,proto3" json:"rows_affected,omitempty"`
 	LastInsertId    int64                  `protobuf:"varint,2,opt,name=last_insert_id,json=lastInsertId,proto3" json:"last_insert_id,omitempty"`
 	HasLastInsertId bool                   `protobuf:"varint,3,opt,name=has_last_insert_id,json=hasLastInsertId,proto3" json:"has_last_insert_id,omitempty"`
+	Session         SessionState           `protobuf:"varint,4,opt,name=session,proto3,enum=nebula.plugin.v1.SessionState" json:"session,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SQLServiceExecResponse) Reset() {
 	*x = SQLServiceExecResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[40]
+	mi := &file_pluginv1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2314,7 +2437,7 @@ func (x *SQLServiceExecResponse) String() string {
 func (*SQLServiceExecResponse) ProtoMessage() {}
 
 func (x *SQLServiceExecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[40]
+	mi := &file_pluginv1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2327,7 +2450,7 @@ func (x *SQLServiceExecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceExecResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceExecResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{40}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SQLServiceExecResponse) GetRowsAffected() int64 {
@@ -2351,6 +2474,13 @@ func (x *SQLServiceExecResponse) GetHasLastInsertId() bool {
 	return false
 }
 
+func (x *SQLServiceExecResponse) GetSession() SessionState {
+	if x != nil {
+		return x.Session
+	}
+	return SessionState_SESSION_STATE_UNSPECIFIED
+}
+
 type SQLServiceBeginRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	InstanceId    string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
@@ -2362,7 +2492,7 @@ type SQLServiceBeginRequest struct {
 
 func (x *SQLServiceBeginRequest) Reset() {
 	*x = SQLServiceBeginRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[41]
+	mi := &file_pluginv1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2374,7 +2504,7 @@ func (x *SQLServiceBeginRequest) String() string {
 func (*SQLServiceBeginRequest) ProtoMessage() {}
 
 func (x *SQLServiceBeginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[41]
+	mi := &file_pluginv1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2387,7 +2517,7 @@ func (x *SQLServiceBeginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBeginRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceBeginRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{41}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SQLServiceBeginRequest) GetInstanceId() string {
@@ -2413,13 +2543,14 @@ func (x *SQLServiceBeginRequest) GetReadOnly() bool {
 
 type SQLServiceBeginResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       SessionState           `protobuf:"varint,1,opt,name=session,proto3,enum=nebula.plugin.v1.SessionState" json:"session,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SQLServiceBeginResponse) Reset() {
 	*x = SQLServiceBeginResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[42]
+	mi := &file_pluginv1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2431,7 +2562,7 @@ func (x *SQLServiceBeginResponse) String() string {
 func (*SQLServiceBeginResponse) ProtoMessage() {}
 
 func (x *SQLServiceBeginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[42]
+	mi := &file_pluginv1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2444,7 +2575,14 @@ func (x *SQLServiceBeginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBeginResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceBeginResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{42}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *SQLServiceBeginResponse) GetSession() SessionState {
+	if x != nil {
+		return x.Session
+	}
+	return SessionState_SESSION_STATE_UNSPECIFIED
 }
 
 type SQLServiceCommitRequest struct {
@@ -2456,7 +2594,7 @@ type SQLServiceCommitRequest struct {
 
 func (x *SQLServiceCommitRequest) Reset() {
 	*x = SQLServiceCommitRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[43]
+	mi := &file_pluginv1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2468,7 +2606,7 @@ func (x *SQLServiceCommitRequest) String() string {
 func (*SQLServiceCommitRequest) ProtoMessage() {}
 
 func (x *SQLServiceCommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[43]
+	mi := &file_pluginv1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2481,7 +2619,7 @@ func (x *SQLServiceCommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceCommitRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceCommitRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{43}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SQLServiceCommitRequest) GetInstanceId() string {
@@ -2493,13 +2631,14 @@ func (x *SQLServiceCommitRequest) GetInstanceId() string {
 
 type SQLServiceCommitResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       SessionState           `protobuf:"varint,1,opt,name=session,proto3,enum=nebula.plugin.v1.SessionState" json:"session,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SQLServiceCommitResponse) Reset() {
 	*x = SQLServiceCommitResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[44]
+	mi := &file_pluginv1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2511,7 +2650,7 @@ func (x *SQLServiceCommitResponse) String() string {
 func (*SQLServiceCommitResponse) ProtoMessage() {}
 
 func (x *SQLServiceCommitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[44]
+	mi := &file_pluginv1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2524,7 +2663,14 @@ func (x *SQLServiceCommitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceCommitResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceCommitResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{44}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *SQLServiceCommitResponse) GetSession() SessionState {
+	if x != nil {
+		return x.Session
+	}
+	return SessionState_SESSION_STATE_UNSPECIFIED
 }
 
 type SQLServiceRollbackRequest struct {
@@ -2536,7 +2682,7 @@ type SQLServiceRollbackRequest struct {
 
 func (x *SQLServiceRollbackRequest) Reset() {
 	*x = SQLServiceRollbackRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[45]
+	mi := &file_pluginv1_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2548,7 +2694,7 @@ func (x *SQLServiceRollbackRequest) String() string {
 func (*SQLServiceRollbackRequest) ProtoMessage() {}
 
 func (x *SQLServiceRollbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[45]
+	mi := &file_pluginv1_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2561,7 +2707,7 @@ func (x *SQLServiceRollbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceRollbackRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceRollbackRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{45}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SQLServiceRollbackRequest) GetInstanceId() string {
@@ -2573,13 +2719,14 @@ func (x *SQLServiceRollbackRequest) GetInstanceId() string {
 
 type SQLServiceRollbackResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       SessionState           `protobuf:"varint,1,opt,name=session,proto3,enum=nebula.plugin.v1.SessionState" json:"session,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SQLServiceRollbackResponse) Reset() {
 	*x = SQLServiceRollbackResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[46]
+	mi := &file_pluginv1_plugin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2591,7 +2738,7 @@ func (x *SQLServiceRollbackResponse) String() string {
 func (*SQLServiceRollbackResponse) ProtoMessage() {}
 
 func (x *SQLServiceRollbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[46]
+	mi := &file_pluginv1_plugin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2604,7 +2751,14 @@ func (x *SQLServiceRollbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceRollbackResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceRollbackResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{46}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *SQLServiceRollbackResponse) GetSession() SessionState {
+	if x != nil {
+		return x.Session
+	}
+	return SessionState_SESSION_STATE_UNSPECIFIED
 }
 
 type SQLServiceBatchRequest struct {
@@ -2617,7 +2771,7 @@ type SQLServiceBatchRequest struct {
 
 func (x *SQLServiceBatchRequest) Reset() {
 	*x = SQLServiceBatchRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[47]
+	mi := &file_pluginv1_plugin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2629,7 +2783,7 @@ func (x *SQLServiceBatchRequest) String() string {
 func (*SQLServiceBatchRequest) ProtoMessage() {}
 
 func (x *SQLServiceBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[47]
+	mi := &file_pluginv1_plugin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2642,7 +2796,7 @@ func (x *SQLServiceBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBatchRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceBatchRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{47}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SQLServiceBatchRequest) GetInstanceId() string {
@@ -2664,13 +2818,14 @@ type SQLServiceBatchResponse struct {
 	// One result per statement, in order. A failed batch is an error
 	// status instead.
 	Results       []*SQLServiceExecResponse `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Session       SessionState              `protobuf:"varint,2,opt,name=session,proto3,enum=nebula.plugin.v1.SessionState" json:"session,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SQLServiceBatchResponse) Reset() {
 	*x = SQLServiceBatchResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[48]
+	mi := &file_pluginv1_plugin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2682,7 +2837,7 @@ func (x *SQLServiceBatchResponse) String() string {
 func (*SQLServiceBatchResponse) ProtoMessage() {}
 
 func (x *SQLServiceBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[48]
+	mi := &file_pluginv1_plugin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2695,7 +2850,7 @@ func (x *SQLServiceBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBatchResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceBatchResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{48}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SQLServiceBatchResponse) GetResults() []*SQLServiceExecResponse {
@@ -2703,6 +2858,13 @@ func (x *SQLServiceBatchResponse) GetResults() []*SQLServiceExecResponse {
 		return x.Results
 	}
 	return nil
+}
+
+func (x *SQLServiceBatchResponse) GetSession() SessionState {
+	if x != nil {
+		return x.Session
+	}
+	return SessionState_SESSION_STATE_UNSPECIFIED
 }
 
 var File_pluginv1_plugin_proto protoreflect.FileDescriptor
@@ -2802,10 +2964,11 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\x12\x1c\n" +
 	"\toperation\x18\x02 \x01(\tR\toperation\x12\x1b\n" +
-	"\targs_json\x18\x03 \x01(\fR\bargsJson\"1\n" +
+	"\targs_json\x18\x03 \x01(\fR\bargsJson\"k\n" +
 	"\x0eInvokeResponse\x12\x1f\n" +
 	"\vresult_json\x18\x01 \x01(\fR\n" +
-	"resultJson\"i\n" +
+	"resultJson\x128\n" +
+	"\asession\x18\x02 \x01(\x0e2\x1e.nebula.plugin.v1.SessionStateR\asession\"i\n" +
 	"\vStreamStart\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\x12\x1c\n" +
@@ -2861,41 +3024,53 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"\x16SQLServiceQueryRequest\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\x12<\n" +
-	"\tstatement\x18\x02 \x01(\v2\x1e.nebula.plugin.v1.SQLStatementR\tstatement\"\x8f\x01\n" +
+	"\tstatement\x18\x02 \x01(\v2\x1e.nebula.plugin.v1.SQLStatementR\tstatement\"\xc2\x01\n" +
 	"\x17SQLServiceQueryResponse\x128\n" +
 	"\acolumns\x18\x01 \x01(\v2\x1c.nebula.plugin.v1.SQLColumnsH\x00R\acolumns\x123\n" +
-	"\x04rows\x18\x02 \x01(\v2\x1d.nebula.plugin.v1.SQLRowBatchH\x00R\x04rowsB\x05\n" +
-	"\x03msg\"v\n" +
+	"\x04rows\x18\x02 \x01(\v2\x1d.nebula.plugin.v1.SQLRowBatchH\x00R\x04rows\x121\n" +
+	"\x03end\x18\x03 \x01(\v2\x1d.nebula.plugin.v1.SQLQueryEndH\x00R\x03endB\x05\n" +
+	"\x03msg\"G\n" +
+	"\vSQLQueryEnd\x128\n" +
+	"\asession\x18\x01 \x01(\x0e2\x1e.nebula.plugin.v1.SessionStateR\asession\"v\n" +
 	"\x15SQLServiceExecRequest\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\x12<\n" +
-	"\tstatement\x18\x02 \x01(\v2\x1e.nebula.plugin.v1.SQLStatementR\tstatement\"\x90\x01\n" +
+	"\tstatement\x18\x02 \x01(\v2\x1e.nebula.plugin.v1.SQLStatementR\tstatement\"\xca\x01\n" +
 	"\x16SQLServiceExecResponse\x12#\n" +
 	"\rrows_affected\x18\x01 \x01(\x03R\frowsAffected\x12$\n" +
 	"\x0elast_insert_id\x18\x02 \x01(\x03R\flastInsertId\x12+\n" +
-	"\x12has_last_insert_id\x18\x03 \x01(\bR\x0fhasLastInsertId\"t\n" +
+	"\x12has_last_insert_id\x18\x03 \x01(\bR\x0fhasLastInsertId\x128\n" +
+	"\asession\x18\x04 \x01(\x0e2\x1e.nebula.plugin.v1.SessionStateR\asession\"t\n" +
 	"\x16SQLServiceBeginRequest\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\x12\x1c\n" +
 	"\tisolation\x18\x02 \x01(\tR\tisolation\x12\x1b\n" +
-	"\tread_only\x18\x03 \x01(\bR\breadOnly\"\x19\n" +
-	"\x17SQLServiceBeginResponse\":\n" +
+	"\tread_only\x18\x03 \x01(\bR\breadOnly\"S\n" +
+	"\x17SQLServiceBeginResponse\x128\n" +
+	"\asession\x18\x01 \x01(\x0e2\x1e.nebula.plugin.v1.SessionStateR\asession\":\n" +
 	"\x17SQLServiceCommitRequest\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
-	"instanceId\"\x1a\n" +
-	"\x18SQLServiceCommitResponse\"<\n" +
+	"instanceId\"T\n" +
+	"\x18SQLServiceCommitResponse\x128\n" +
+	"\asession\x18\x01 \x01(\x0e2\x1e.nebula.plugin.v1.SessionStateR\asession\"<\n" +
 	"\x19SQLServiceRollbackRequest\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
-	"instanceId\"\x1c\n" +
-	"\x1aSQLServiceRollbackResponse\"y\n" +
+	"instanceId\"V\n" +
+	"\x1aSQLServiceRollbackResponse\x128\n" +
+	"\asession\x18\x01 \x01(\x0e2\x1e.nebula.plugin.v1.SessionStateR\asession\"y\n" +
 	"\x16SQLServiceBatchRequest\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\x12>\n" +
 	"\n" +
 	"statements\x18\x02 \x03(\v2\x1e.nebula.plugin.v1.SQLStatementR\n" +
-	"statements\"]\n" +
+	"statements\"\x97\x01\n" +
 	"\x17SQLServiceBatchResponse\x12B\n" +
-	"\aresults\x18\x01 \x03(\v2(.nebula.plugin.v1.SQLServiceExecResponseR\aresults2\xa6\a\n" +
+	"\aresults\x18\x01 \x03(\v2(.nebula.plugin.v1.SQLServiceExecResponseR\aresults\x128\n" +
+	"\asession\x18\x02 \x01(\x0e2\x1e.nebula.plugin.v1.SessionStateR\asession*_\n" +
+	"\fSessionState\x12\x1d\n" +
+	"\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13SESSION_STATE_CLEAN\x10\x01\x12\x17\n" +
+	"\x13SESSION_STATE_DIRTY\x10\x022\xa6\a\n" +
 	"\rDriverService\x12Q\n" +
 	"\bDescribe\x12!.nebula.plugin.v1.DescribeRequest\x1a\".nebula.plugin.v1.DescribeResponse\x12c\n" +
 	"\x0eValidateConfig\x12'.nebula.plugin.v1.ValidateConfigRequest\x1a(.nebula.plugin.v1.ValidateConfigResponse\x12T\n" +
@@ -2929,120 +3104,131 @@ func file_pluginv1_plugin_proto_rawDescGZIP() []byte {
 	return file_pluginv1_plugin_proto_rawDescData
 }
 
-var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_pluginv1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_pluginv1_plugin_proto_goTypes = []any{
-	(*DescribeRequest)(nil),            // 0: nebula.plugin.v1.DescribeRequest
-	(*DescribeResponse)(nil),           // 1: nebula.plugin.v1.DescribeResponse
-	(*ResourceType)(nil),               // 2: nebula.plugin.v1.ResourceType
-	(*Schema)(nil),                     // 3: nebula.plugin.v1.Schema
-	(*Attribute)(nil),                  // 4: nebula.plugin.v1.Attribute
-	(*Type)(nil),                       // 5: nebula.plugin.v1.Type
-	(*Operation)(nil),                  // 6: nebula.plugin.v1.Operation
-	(*ValidateConfigRequest)(nil),      // 7: nebula.plugin.v1.ValidateConfigRequest
-	(*ConfigError)(nil),                // 8: nebula.plugin.v1.ConfigError
-	(*ValidateConfigResponse)(nil),     // 9: nebula.plugin.v1.ValidateConfigResponse
-	(*ConfigureRequest)(nil),           // 10: nebula.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),          // 11: nebula.plugin.v1.ConfigureResponse
-	(*UnconfigureRequest)(nil),         // 12: nebula.plugin.v1.UnconfigureRequest
-	(*UnconfigureResponse)(nil),        // 13: nebula.plugin.v1.UnconfigureResponse
-	(*OpenRequest)(nil),                // 14: nebula.plugin.v1.OpenRequest
-	(*OpenResponse)(nil),               // 15: nebula.plugin.v1.OpenResponse
-	(*CheckRequest)(nil),               // 16: nebula.plugin.v1.CheckRequest
-	(*CheckResponse)(nil),              // 17: nebula.plugin.v1.CheckResponse
-	(*CheckManyRequest)(nil),           // 18: nebula.plugin.v1.CheckManyRequest
-	(*CheckItem)(nil),                  // 19: nebula.plugin.v1.CheckItem
-	(*CheckManyResponse)(nil),          // 20: nebula.plugin.v1.CheckManyResponse
-	(*ResetRequest)(nil),               // 21: nebula.plugin.v1.ResetRequest
-	(*ResetResponse)(nil),              // 22: nebula.plugin.v1.ResetResponse
-	(*CloseRequest)(nil),               // 23: nebula.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),              // 24: nebula.plugin.v1.CloseResponse
-	(*InvokeRequest)(nil),              // 25: nebula.plugin.v1.InvokeRequest
-	(*InvokeResponse)(nil),             // 26: nebula.plugin.v1.InvokeResponse
-	(*StreamStart)(nil),                // 27: nebula.plugin.v1.StreamStart
-	(*InvokeStreamRequest)(nil),        // 28: nebula.plugin.v1.InvokeStreamRequest
-	(*InvokeStreamResponse)(nil),       // 29: nebula.plugin.v1.InvokeStreamResponse
-	(*ErrorDetail)(nil),                // 30: nebula.plugin.v1.ErrorDetail
-	(*SQLValue)(nil),                   // 31: nebula.plugin.v1.SQLValue
-	(*SQLStatement)(nil),               // 32: nebula.plugin.v1.SQLStatement
-	(*SQLColumn)(nil),                  // 33: nebula.plugin.v1.SQLColumn
-	(*SQLColumns)(nil),                 // 34: nebula.plugin.v1.SQLColumns
-	(*SQLRow)(nil),                     // 35: nebula.plugin.v1.SQLRow
-	(*SQLRowBatch)(nil),                // 36: nebula.plugin.v1.SQLRowBatch
-	(*SQLServiceQueryRequest)(nil),     // 37: nebula.plugin.v1.SQLServiceQueryRequest
-	(*SQLServiceQueryResponse)(nil),    // 38: nebula.plugin.v1.SQLServiceQueryResponse
-	(*SQLServiceExecRequest)(nil),      // 39: nebula.plugin.v1.SQLServiceExecRequest
-	(*SQLServiceExecResponse)(nil),     // 40: nebula.plugin.v1.SQLServiceExecResponse
-	(*SQLServiceBeginRequest)(nil),     // 41: nebula.plugin.v1.SQLServiceBeginRequest
-	(*SQLServiceBeginResponse)(nil),    // 42: nebula.plugin.v1.SQLServiceBeginResponse
-	(*SQLServiceCommitRequest)(nil),    // 43: nebula.plugin.v1.SQLServiceCommitRequest
-	(*SQLServiceCommitResponse)(nil),   // 44: nebula.plugin.v1.SQLServiceCommitResponse
-	(*SQLServiceRollbackRequest)(nil),  // 45: nebula.plugin.v1.SQLServiceRollbackRequest
-	(*SQLServiceRollbackResponse)(nil), // 46: nebula.plugin.v1.SQLServiceRollbackResponse
-	(*SQLServiceBatchRequest)(nil),     // 47: nebula.plugin.v1.SQLServiceBatchRequest
-	(*SQLServiceBatchResponse)(nil),    // 48: nebula.plugin.v1.SQLServiceBatchResponse
+	(SessionState)(0),                  // 0: nebula.plugin.v1.SessionState
+	(*DescribeRequest)(nil),            // 1: nebula.plugin.v1.DescribeRequest
+	(*DescribeResponse)(nil),           // 2: nebula.plugin.v1.DescribeResponse
+	(*ResourceType)(nil),               // 3: nebula.plugin.v1.ResourceType
+	(*Schema)(nil),                     // 4: nebula.plugin.v1.Schema
+	(*Attribute)(nil),                  // 5: nebula.plugin.v1.Attribute
+	(*Type)(nil),                       // 6: nebula.plugin.v1.Type
+	(*Operation)(nil),                  // 7: nebula.plugin.v1.Operation
+	(*ValidateConfigRequest)(nil),      // 8: nebula.plugin.v1.ValidateConfigRequest
+	(*ConfigError)(nil),                // 9: nebula.plugin.v1.ConfigError
+	(*ValidateConfigResponse)(nil),     // 10: nebula.plugin.v1.ValidateConfigResponse
+	(*ConfigureRequest)(nil),           // 11: nebula.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),          // 12: nebula.plugin.v1.ConfigureResponse
+	(*UnconfigureRequest)(nil),         // 13: nebula.plugin.v1.UnconfigureRequest
+	(*UnconfigureResponse)(nil),        // 14: nebula.plugin.v1.UnconfigureResponse
+	(*OpenRequest)(nil),                // 15: nebula.plugin.v1.OpenRequest
+	(*OpenResponse)(nil),               // 16: nebula.plugin.v1.OpenResponse
+	(*CheckRequest)(nil),               // 17: nebula.plugin.v1.CheckRequest
+	(*CheckResponse)(nil),              // 18: nebula.plugin.v1.CheckResponse
+	(*CheckManyRequest)(nil),           // 19: nebula.plugin.v1.CheckManyRequest
+	(*CheckItem)(nil),                  // 20: nebula.plugin.v1.CheckItem
+	(*CheckManyResponse)(nil),          // 21: nebula.plugin.v1.CheckManyResponse
+	(*ResetRequest)(nil),               // 22: nebula.plugin.v1.ResetRequest
+	(*ResetResponse)(nil),              // 23: nebula.plugin.v1.ResetResponse
+	(*CloseRequest)(nil),               // 24: nebula.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),              // 25: nebula.plugin.v1.CloseResponse
+	(*InvokeRequest)(nil),              // 26: nebula.plugin.v1.InvokeRequest
+	(*InvokeResponse)(nil),             // 27: nebula.plugin.v1.InvokeResponse
+	(*StreamStart)(nil),                // 28: nebula.plugin.v1.StreamStart
+	(*InvokeStreamRequest)(nil),        // 29: nebula.plugin.v1.InvokeStreamRequest
+	(*InvokeStreamResponse)(nil),       // 30: nebula.plugin.v1.InvokeStreamResponse
+	(*ErrorDetail)(nil),                // 31: nebula.plugin.v1.ErrorDetail
+	(*SQLValue)(nil),                   // 32: nebula.plugin.v1.SQLValue
+	(*SQLStatement)(nil),               // 33: nebula.plugin.v1.SQLStatement
+	(*SQLColumn)(nil),                  // 34: nebula.plugin.v1.SQLColumn
+	(*SQLColumns)(nil),                 // 35: nebula.plugin.v1.SQLColumns
+	(*SQLRow)(nil),                     // 36: nebula.plugin.v1.SQLRow
+	(*SQLRowBatch)(nil),                // 37: nebula.plugin.v1.SQLRowBatch
+	(*SQLServiceQueryRequest)(nil),     // 38: nebula.plugin.v1.SQLServiceQueryRequest
+	(*SQLServiceQueryResponse)(nil),    // 39: nebula.plugin.v1.SQLServiceQueryResponse
+	(*SQLQueryEnd)(nil),                // 40: nebula.plugin.v1.SQLQueryEnd
+	(*SQLServiceExecRequest)(nil),      // 41: nebula.plugin.v1.SQLServiceExecRequest
+	(*SQLServiceExecResponse)(nil),     // 42: nebula.plugin.v1.SQLServiceExecResponse
+	(*SQLServiceBeginRequest)(nil),     // 43: nebula.plugin.v1.SQLServiceBeginRequest
+	(*SQLServiceBeginResponse)(nil),    // 44: nebula.plugin.v1.SQLServiceBeginResponse
+	(*SQLServiceCommitRequest)(nil),    // 45: nebula.plugin.v1.SQLServiceCommitRequest
+	(*SQLServiceCommitResponse)(nil),   // 46: nebula.plugin.v1.SQLServiceCommitResponse
+	(*SQLServiceRollbackRequest)(nil),  // 47: nebula.plugin.v1.SQLServiceRollbackRequest
+	(*SQLServiceRollbackResponse)(nil), // 48: nebula.plugin.v1.SQLServiceRollbackResponse
+	(*SQLServiceBatchRequest)(nil),     // 49: nebula.plugin.v1.SQLServiceBatchRequest
+	(*SQLServiceBatchResponse)(nil),    // 50: nebula.plugin.v1.SQLServiceBatchResponse
 }
 var file_pluginv1_plugin_proto_depIdxs = []int32{
-	2,  // 0: nebula.plugin.v1.DescribeResponse.types:type_name -> nebula.plugin.v1.ResourceType
-	3,  // 1: nebula.plugin.v1.ResourceType.config:type_name -> nebula.plugin.v1.Schema
-	6,  // 2: nebula.plugin.v1.ResourceType.operations:type_name -> nebula.plugin.v1.Operation
-	4,  // 3: nebula.plugin.v1.Schema.attributes:type_name -> nebula.plugin.v1.Attribute
-	5,  // 4: nebula.plugin.v1.Attribute.type:type_name -> nebula.plugin.v1.Type
-	5,  // 5: nebula.plugin.v1.Type.elem:type_name -> nebula.plugin.v1.Type
-	3,  // 6: nebula.plugin.v1.Operation.args:type_name -> nebula.plugin.v1.Schema
-	8,  // 7: nebula.plugin.v1.ValidateConfigResponse.errors:type_name -> nebula.plugin.v1.ConfigError
-	19, // 8: nebula.plugin.v1.CheckManyRequest.checks:type_name -> nebula.plugin.v1.CheckItem
-	30, // 9: nebula.plugin.v1.CheckManyResponse.error:type_name -> nebula.plugin.v1.ErrorDetail
-	27, // 10: nebula.plugin.v1.InvokeStreamRequest.start:type_name -> nebula.plugin.v1.StreamStart
-	31, // 11: nebula.plugin.v1.SQLValue.array:type_name -> nebula.plugin.v1.SQLValue
-	31, // 12: nebula.plugin.v1.SQLStatement.args:type_name -> nebula.plugin.v1.SQLValue
-	33, // 13: nebula.plugin.v1.SQLColumns.columns:type_name -> nebula.plugin.v1.SQLColumn
-	31, // 14: nebula.plugin.v1.SQLRow.values:type_name -> nebula.plugin.v1.SQLValue
-	35, // 15: nebula.plugin.v1.SQLRowBatch.rows:type_name -> nebula.plugin.v1.SQLRow
-	32, // 16: nebula.plugin.v1.SQLServiceQueryRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
-	34, // 17: nebula.plugin.v1.SQLServiceQueryResponse.columns:type_name -> nebula.plugin.v1.SQLColumns
-	36, // 18: nebula.plugin.v1.SQLServiceQueryResponse.rows:type_name -> nebula.plugin.v1.SQLRowBatch
-	32, // 19: nebula.plugin.v1.SQLServiceExecRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
-	32, // 20: nebula.plugin.v1.SQLServiceBatchRequest.statements:type_name -> nebula.plugin.v1.SQLStatement
-	40, // 21: nebula.plugin.v1.SQLServiceBatchResponse.results:type_name -> nebula.plugin.v1.SQLServiceExecResponse
-	0,  // 22: nebula.plugin.v1.DriverService.Describe:input_type -> nebula.plugin.v1.DescribeRequest
-	7,  // 23: nebula.plugin.v1.DriverService.ValidateConfig:input_type -> nebula.plugin.v1.ValidateConfigRequest
-	10, // 24: nebula.plugin.v1.DriverService.Configure:input_type -> nebula.plugin.v1.ConfigureRequest
-	12, // 25: nebula.plugin.v1.DriverService.Unconfigure:input_type -> nebula.plugin.v1.UnconfigureRequest
-	14, // 26: nebula.plugin.v1.DriverService.Open:input_type -> nebula.plugin.v1.OpenRequest
-	16, // 27: nebula.plugin.v1.DriverService.Check:input_type -> nebula.plugin.v1.CheckRequest
-	18, // 28: nebula.plugin.v1.DriverService.CheckMany:input_type -> nebula.plugin.v1.CheckManyRequest
-	21, // 29: nebula.plugin.v1.DriverService.Reset:input_type -> nebula.plugin.v1.ResetRequest
-	23, // 30: nebula.plugin.v1.DriverService.Close:input_type -> nebula.plugin.v1.CloseRequest
-	25, // 31: nebula.plugin.v1.DriverService.Invoke:input_type -> nebula.plugin.v1.InvokeRequest
-	28, // 32: nebula.plugin.v1.DriverService.InvokeStream:input_type -> nebula.plugin.v1.InvokeStreamRequest
-	37, // 33: nebula.plugin.v1.SQLService.Query:input_type -> nebula.plugin.v1.SQLServiceQueryRequest
-	39, // 34: nebula.plugin.v1.SQLService.Exec:input_type -> nebula.plugin.v1.SQLServiceExecRequest
-	47, // 35: nebula.plugin.v1.SQLService.Batch:input_type -> nebula.plugin.v1.SQLServiceBatchRequest
-	41, // 36: nebula.plugin.v1.SQLService.Begin:input_type -> nebula.plugin.v1.SQLServiceBeginRequest
-	43, // 37: nebula.plugin.v1.SQLService.Commit:input_type -> nebula.plugin.v1.SQLServiceCommitRequest
-	45, // 38: nebula.plugin.v1.SQLService.Rollback:input_type -> nebula.plugin.v1.SQLServiceRollbackRequest
-	1,  // 39: nebula.plugin.v1.DriverService.Describe:output_type -> nebula.plugin.v1.DescribeResponse
-	9,  // 40: nebula.plugin.v1.DriverService.ValidateConfig:output_type -> nebula.plugin.v1.ValidateConfigResponse
-	11, // 41: nebula.plugin.v1.DriverService.Configure:output_type -> nebula.plugin.v1.ConfigureResponse
-	13, // 42: nebula.plugin.v1.DriverService.Unconfigure:output_type -> nebula.plugin.v1.UnconfigureResponse
-	15, // 43: nebula.plugin.v1.DriverService.Open:output_type -> nebula.plugin.v1.OpenResponse
-	17, // 44: nebula.plugin.v1.DriverService.Check:output_type -> nebula.plugin.v1.CheckResponse
-	20, // 45: nebula.plugin.v1.DriverService.CheckMany:output_type -> nebula.plugin.v1.CheckManyResponse
-	22, // 46: nebula.plugin.v1.DriverService.Reset:output_type -> nebula.plugin.v1.ResetResponse
-	24, // 47: nebula.plugin.v1.DriverService.Close:output_type -> nebula.plugin.v1.CloseResponse
-	26, // 48: nebula.plugin.v1.DriverService.Invoke:output_type -> nebula.plugin.v1.InvokeResponse
-	29, // 49: nebula.plugin.v1.DriverService.InvokeStream:output_type -> nebula.plugin.v1.InvokeStreamResponse
-	38, // 50: nebula.plugin.v1.SQLService.Query:output_type -> nebula.plugin.v1.SQLServiceQueryResponse
-	40, // 51: nebula.plugin.v1.SQLService.Exec:output_type -> nebula.plugin.v1.SQLServiceExecResponse
-	48, // 52: nebula.plugin.v1.SQLService.Batch:output_type -> nebula.plugin.v1.SQLServiceBatchResponse
-	42, // 53: nebula.plugin.v1.SQLService.Begin:output_type -> nebula.plugin.v1.SQLServiceBeginResponse
-	44, // 54: nebula.plugin.v1.SQLService.Commit:output_type -> nebula.plugin.v1.SQLServiceCommitResponse
-	46, // 55: nebula.plugin.v1.SQLService.Rollback:output_type -> nebula.plugin.v1.SQLServiceRollbackResponse
-	39, // [39:56] is the sub-list for method output_type
-	22, // [22:39] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	3,  // 0: nebula.plugin.v1.DescribeResponse.types:type_name -> nebula.plugin.v1.ResourceType
+	4,  // 1: nebula.plugin.v1.ResourceType.config:type_name -> nebula.plugin.v1.Schema
+	7,  // 2: nebula.plugin.v1.ResourceType.operations:type_name -> nebula.plugin.v1.Operation
+	5,  // 3: nebula.plugin.v1.Schema.attributes:type_name -> nebula.plugin.v1.Attribute
+	6,  // 4: nebula.plugin.v1.Attribute.type:type_name -> nebula.plugin.v1.Type
+	6,  // 5: nebula.plugin.v1.Type.elem:type_name -> nebula.plugin.v1.Type
+	4,  // 6: nebula.plugin.v1.Operation.args:type_name -> nebula.plugin.v1.Schema
+	9,  // 7: nebula.plugin.v1.ValidateConfigResponse.errors:type_name -> nebula.plugin.v1.ConfigError
+	20, // 8: nebula.plugin.v1.CheckManyRequest.checks:type_name -> nebula.plugin.v1.CheckItem
+	31, // 9: nebula.plugin.v1.CheckManyResponse.error:type_name -> nebula.plugin.v1.ErrorDetail
+	0,  // 10: nebula.plugin.v1.InvokeResponse.session:type_name -> nebula.plugin.v1.SessionState
+	28, // 11: nebula.plugin.v1.InvokeStreamRequest.start:type_name -> nebula.plugin.v1.StreamStart
+	32, // 12: nebula.plugin.v1.SQLValue.array:type_name -> nebula.plugin.v1.SQLValue
+	32, // 13: nebula.plugin.v1.SQLStatement.args:type_name -> nebula.plugin.v1.SQLValue
+	34, // 14: nebula.plugin.v1.SQLColumns.columns:type_name -> nebula.plugin.v1.SQLColumn
+	32, // 15: nebula.plugin.v1.SQLRow.values:type_name -> nebula.plugin.v1.SQLValue
+	36, // 16: nebula.plugin.v1.SQLRowBatch.rows:type_name -> nebula.plugin.v1.SQLRow
+	33, // 17: nebula.plugin.v1.SQLServiceQueryRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
+	35, // 18: nebula.plugin.v1.SQLServiceQueryResponse.columns:type_name -> nebula.plugin.v1.SQLColumns
+	37, // 19: nebula.plugin.v1.SQLServiceQueryResponse.rows:type_name -> nebula.plugin.v1.SQLRowBatch
+	40, // 20: nebula.plugin.v1.SQLServiceQueryResponse.end:type_name -> nebula.plugin.v1.SQLQueryEnd
+	0,  // 21: nebula.plugin.v1.SQLQueryEnd.session:type_name -> nebula.plugin.v1.SessionState
+	33, // 22: nebula.plugin.v1.SQLServiceExecRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
+	0,  // 23: nebula.plugin.v1.SQLServiceExecResponse.session:type_name -> nebula.plugin.v1.SessionState
+	0,  // 24: nebula.plugin.v1.SQLServiceBeginResponse.session:type_name -> nebula.plugin.v1.SessionState
+	0,  // 25: nebula.plugin.v1.SQLServiceCommitResponse.session:type_name -> nebula.plugin.v1.SessionState
+	0,  // 26: nebula.plugin.v1.SQLServiceRollbackResponse.session:type_name -> nebula.plugin.v1.SessionState
+	33, // 27: nebula.plugin.v1.SQLServiceBatchRequest.statements:type_name -> nebula.plugin.v1.SQLStatement
+	42, // 28: nebula.plugin.v1.SQLServiceBatchResponse.results:type_name -> nebula.plugin.v1.SQLServiceExecResponse
+	0,  // 29: nebula.plugin.v1.SQLServiceBatchResponse.session:type_name -> nebula.plugin.v1.SessionState
+	1,  // 30: nebula.plugin.v1.DriverService.Describe:input_type -> nebula.plugin.v1.DescribeRequest
+	8,  // 31: nebula.plugin.v1.DriverService.ValidateConfig:input_type -> nebula.plugin.v1.ValidateConfigRequest
+	11, // 32: nebula.plugin.v1.DriverService.Configure:input_type -> nebula.plugin.v1.ConfigureRequest
+	13, // 33: nebula.plugin.v1.DriverService.Unconfigure:input_type -> nebula.plugin.v1.UnconfigureRequest
+	15, // 34: nebula.plugin.v1.DriverService.Open:input_type -> nebula.plugin.v1.OpenRequest
+	17, // 35: nebula.plugin.v1.DriverService.Check:input_type -> nebula.plugin.v1.CheckRequest
+	19, // 36: nebula.plugin.v1.DriverService.CheckMany:input_type -> nebula.plugin.v1.CheckManyRequest
+	22, // 37: nebula.plugin.v1.DriverService.Reset:input_type -> nebula.plugin.v1.ResetRequest
+	24, // 38: nebula.plugin.v1.DriverService.Close:input_type -> nebula.plugin.v1.CloseRequest
+	26, // 39: nebula.plugin.v1.DriverService.Invoke:input_type -> nebula.plugin.v1.InvokeRequest
+	29, // 40: nebula.plugin.v1.DriverService.InvokeStream:input_type -> nebula.plugin.v1.InvokeStreamRequest
+	38, // 41: nebula.plugin.v1.SQLService.Query:input_type -> nebula.plugin.v1.SQLServiceQueryRequest
+	41, // 42: nebula.plugin.v1.SQLService.Exec:input_type -> nebula.plugin.v1.SQLServiceExecRequest
+	49, // 43: nebula.plugin.v1.SQLService.Batch:input_type -> nebula.plugin.v1.SQLServiceBatchRequest
+	43, // 44: nebula.plugin.v1.SQLService.Begin:input_type -> nebula.plugin.v1.SQLServiceBeginRequest
+	45, // 45: nebula.plugin.v1.SQLService.Commit:input_type -> nebula.plugin.v1.SQLServiceCommitRequest
+	47, // 46: nebula.plugin.v1.SQLService.Rollback:input_type -> nebula.plugin.v1.SQLServiceRollbackRequest
+	2,  // 47: nebula.plugin.v1.DriverService.Describe:output_type -> nebula.plugin.v1.DescribeResponse
+	10, // 48: nebula.plugin.v1.DriverService.ValidateConfig:output_type -> nebula.plugin.v1.ValidateConfigResponse
+	12, // 49: nebula.plugin.v1.DriverService.Configure:output_type -> nebula.plugin.v1.ConfigureResponse
+	14, // 50: nebula.plugin.v1.DriverService.Unconfigure:output_type -> nebula.plugin.v1.UnconfigureResponse
+	16, // 51: nebula.plugin.v1.DriverService.Open:output_type -> nebula.plugin.v1.OpenResponse
+	18, // 52: nebula.plugin.v1.DriverService.Check:output_type -> nebula.plugin.v1.CheckResponse
+	21, // 53: nebula.plugin.v1.DriverService.CheckMany:output_type -> nebula.plugin.v1.CheckManyResponse
+	23, // 54: nebula.plugin.v1.DriverService.Reset:output_type -> nebula.plugin.v1.ResetResponse
+	25, // 55: nebula.plugin.v1.DriverService.Close:output_type -> nebula.plugin.v1.CloseResponse
+	27, // 56: nebula.plugin.v1.DriverService.Invoke:output_type -> nebula.plugin.v1.InvokeResponse
+	30, // 57: nebula.plugin.v1.DriverService.InvokeStream:output_type -> nebula.plugin.v1.InvokeStreamResponse
+	39, // 58: nebula.plugin.v1.SQLService.Query:output_type -> nebula.plugin.v1.SQLServiceQueryResponse
+	42, // 59: nebula.plugin.v1.SQLService.Exec:output_type -> nebula.plugin.v1.SQLServiceExecResponse
+	50, // 60: nebula.plugin.v1.SQLService.Batch:output_type -> nebula.plugin.v1.SQLServiceBatchResponse
+	44, // 61: nebula.plugin.v1.SQLService.Begin:output_type -> nebula.plugin.v1.SQLServiceBeginResponse
+	46, // 62: nebula.plugin.v1.SQLService.Commit:output_type -> nebula.plugin.v1.SQLServiceCommitResponse
+	48, // 63: nebula.plugin.v1.SQLService.Rollback:output_type -> nebula.plugin.v1.SQLServiceRollbackResponse
+	47, // [47:64] is the sub-list for method output_type
+	30, // [30:47] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_pluginv1_plugin_proto_init() }
@@ -3062,19 +3248,21 @@ func file_pluginv1_plugin_proto_init() {
 	file_pluginv1_plugin_proto_msgTypes[38].OneofWrappers = []any{
 		(*SQLServiceQueryResponse_Columns)(nil),
 		(*SQLServiceQueryResponse_Rows)(nil),
+		(*SQLServiceQueryResponse_End)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pluginv1_plugin_proto_rawDesc), len(file_pluginv1_plugin_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   49,
+			NumEnums:      1,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
 		GoTypes:           file_pluginv1_plugin_proto_goTypes,
 		DependencyIndexes: file_pluginv1_plugin_proto_depIdxs,
+		EnumInfos:         file_pluginv1_plugin_proto_enumTypes,
 		MessageInfos:      file_pluginv1_plugin_proto_msgTypes,
 	}.Build()
 	File_pluginv1_plugin_proto = out.File
