@@ -33,11 +33,21 @@
 // statements). Exec without arguments uses the simple protocol and may hold
 // several statements separated by semicolons.
 //
-// Reset (called by the host when a lease ends) closes any open result,
-// rolls back an open transaction, runs DISCARD ALL (prepared statements,
-// temporary tables, SET values, advisory locks and LISTENs are dropped),
-// clears pgx's statement cache to match, and sets statement_timeout again.
-// The prepared-statement cache therefore lives for one lease.
+// A session reports with each answer whether it is still clean: no result
+// or transaction open, and no statement since the last reset that may have
+// left state in it (SET other than SET LOCAL, RESET, temporary objects,
+// cursors, LISTEN, advisory locks outside a transaction, set_config,
+// PREPARE, DEALLOCATE, DISCARD, DO and CALL; see statementEffect). The
+// host gives a clean session back to its pool with no call at all, so a
+// one-shot query costs one round trip and one server transaction, and the
+// prepared-statement cache lives as long as the session. A dirty session
+// is reset in the background before anyone else gets it, with the least
+// that restores it, in one round trip: ROLLBACK when a transaction is
+// open; what DISCARD ALL undoes except the prepared statements when
+// session state may have changed (and statement_timeout set again); and
+// DEALLOCATE ALL with pgx's cache cleared when prepared statements
+// changed. A function of the caller's that changes session state from
+// inside a plain SELECT is not seen, as in pgxpool.
 //
 // One statement runs at a time on a session: while a query's rows are
 // open, other calls on the instance fail with KindFailedPrecondition.
