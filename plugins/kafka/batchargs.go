@@ -88,7 +88,7 @@ func arena(ss []string) [][]byte {
 // "partition": n} (any order, each at most once, white space anywhere
 // JSON allows it) in one pass. ok is false for anything else; it never
 // decides that the arguments are wrong, decodeBatchArgsJSON does. The
-// values and keys are copied into one allocation, so that the records do
+// values and keys are slices of one copy of data, so that the records do
 // not hold on to the caller's arguments.
 func scanBatchArgs(data []byte) (a batchArgs, ok bool) {
 	s := argScanner{data: data}
@@ -158,30 +158,22 @@ func scanBatchArgs(data []byte) (a batchArgs, ok bool) {
 	if s.i != len(data) {
 		return a, false
 	}
-	n := 0
-	for _, sp := range keys {
-		n += sp[1] - sp[0]
-	}
-	for _, sp := range values {
-		n += sp[1] - sp[0]
-	}
-	buf := make([]byte, 0, n)
-	a.keys = copySpans(&buf, data, keys)
-	a.values = copySpans(&buf, data, values)
+	// One copy of the arguments holds every key and value: a plain
+	// string's value is its bytes, where they are.
+	own := bytes.Clone(data)
+	a.keys = spansOf(own, keys)
+	a.values = spansOf(own, values)
 	return a, true
 }
 
-// copySpans appends the spans of data to *buf and returns them as slices
-// of it. *buf has the capacity for all of them.
-func copySpans(buf *[]byte, data []byte, spans [][2]int) [][]byte {
+// spansOf returns the spans of b.
+func spansOf(b []byte, spans [][2]int) [][]byte {
 	if len(spans) == 0 {
 		return nil
 	}
 	out := make([][]byte, len(spans))
 	for i, sp := range spans {
-		start := len(*buf)
-		*buf = append(*buf, data[sp[0]:sp[1]]...)
-		out[i] = (*buf)[start:len(*buf):len(*buf)]
+		out[i] = b[sp[0]:sp[1]:sp[1]]
 	}
 	return out
 }
