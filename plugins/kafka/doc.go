@@ -48,14 +48,29 @@
 //
 // # Producing
 //
-// produce and produce_batch build records whose context carries the
-// caller's values but not its cancellation: franz-go fails a whole batch
-// when the context of its first record ends, and a batch of the shared
-// client may hold other callers' records. A call whose context ends
+// produce and produce_batch hand franz-go their records with Produce and a
+// promise each, and wait until the call's last promise has run; no
+// goroutine waits for a call. The client does not linger: a call's records
+// go out as soon as the connection to their broker is free, and records
+// that arrive while a request is in flight share the next one. An
+// instance holds at most 50,000 unacknowledged records; a call waits for
+// room for its records before it hands any over, and gives up, having
+// sent nothing, when its context ends.
+//
+// The records' context carries the caller's values but not its
+// cancellation: franz-go fails a whole batch when the context of its first
+// record ends, and a batch of the shared client may hold other callers'
+// records. A call whose context ends once its records are handed over
 // returns at once; its records may still be written, until
 // delivery_timeout. An explicit partition travels in the record's context
 // to a wrapper around the configured partitioner (hash = franz-go's
 // StickyKeyPartitioner, Kafka's murmur2 hashing).
+//
+// produce_batch reads its arguments in one pass when they are the common
+// case (plain strings, an integer partition), and with encoding/json and
+// the SDK's decoder otherwise: a batch of a thousand 1 KiB values is a
+// megabyte of JSON, which encoding/json decodes about as slowly as
+// franz-go writes it.
 //
 // # Consuming
 //

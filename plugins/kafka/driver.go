@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -53,7 +54,7 @@ type Connection struct {
 type Producer struct {
 	Acks            string        `nebula:"acks" default:"all" doc:"Acknowledgement a write waits for: all (every in-sync replica), leader, or none."`
 	Idempotent      bool          `nebula:"idempotent" default:"true" doc:"Idempotent writes: retries never duplicate or reorder records within a partition. Needs acks = \"all\"."`
-	Linger          time.Duration `nebula:"linger" default:"10ms" doc:"How long a partition's batch waits for more records before it is sent; a produce call flushes its own records at once."`
+	Linger          time.Duration `nebula:"linger" default:"10ms" doc:"Accepted for compatibility; it has no effect. A produce call sends its records as soon as the connection to their broker is free, and records of concurrent calls that arrive while a request is in flight share the next one."`
 	BatchMaxBytes   int           `nebula:"batch_max_bytes" default:"1000012" doc:"Largest record batch sent to a partition, in bytes (512 to 104857600); keep it at or below the topic's max.message.bytes."`
 	Compression     string        `nebula:"compression" default:"none" doc:"Batch compression: none, gzip, snappy, lz4 or zstd."`
 	Partitioner     string        `nebula:"partitioner" default:"hash" doc:"How a record without an explicit partition gets one: hash (of the key, as Kafka's Java client; keyless records stick to a partition per batch), round_robin, sticky (ignores keys), or manual (every call must name a partition)."`
@@ -378,9 +379,18 @@ func (p Producer) validate() []error {
 }
 
 // options returns the kgo options of a validated producer configuration.
+//
+// The client never lingers: a produce call hands franz-go its records
+// with Produce and a promise each (ProducerInstance.send), and only
+// ProduceSync ends a partition's linger for its own records, so a call
+// would wait out the linger for its last batch. Its buffer has no limit
+// of its own, so that Produce never blocks: the instance keeps its own
+// (maxBufferedRecords), which a call whose context ends stops waiting
+// for.
 func (p Producer) options() []kgo.Opt {
 	opts := []kgo.Opt{
-		kgo.ProducerLinger(p.Linger),
+		kgo.ProducerLinger(0),
+		kgo.MaxBufferedRecords(math.MaxInt),
 		kgo.ProducerBatchMaxBytes(int32(p.BatchMaxBytes)),
 		kgo.RecordPartitioner(newPartitioner(p.Partitioner)),
 	}

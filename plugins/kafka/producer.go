@@ -1,14 +1,14 @@
 package kafka
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -31,7 +31,7 @@ func (r *ProducerResource) Open(ctx context.Context) (sdk.Instance, error) {
 		cl.Close()
 		return nil, r.wrap(ctx, err, "connecting to the brokers of kafka resource "+r.name)
 	}
-	p := &ProducerInstance{res: r, cl: cl}
+	p := &ProducerInstance{res: r, cl: cl, room: semaphore.NewWeighted(maxBufferedRecords)}
 	if err := r.add(p); err != nil {
 		cl.Close()
 		return nil, err
@@ -39,10 +39,16 @@ func (r *ProducerResource) Open(ctx context.Context) (sdk.Instance, error) {
 	return p, nil
 }
 
+// maxBufferedRecords is how many records an instance holds that the
+// brokers have not acknowledged yet (franz-go's default limit).
+const maxBufferedRecords = 50000
+
 // ProducerInstance is one producer client, safe for concurrent use.
 type ProducerInstance struct {
 	res *ProducerResource
 	cl  *kgo.Client
+	// room is the client's buffer, in records (see send).
+	room *semaphore.Weighted
 
 	mu     sync.RWMutex
 	closed bool
@@ -107,7 +113,10 @@ func (p *ProducerInstance) produce(ctx context.Context, a sdk.StreamProduceArgs)
 	if err := p.checkPartition(a.Partition); err != nil {
 		return nil, err
 	}
-	rec := newRecord(ctx, a.Topic, a.Key, a.Value, a.Partition)
+	rec := &kgo.Record{Topic: a.Topic, Value: []byte(a.Value), Context: recordContext(ctx, a.Partition)}
+	if a.Key != "" {
+		rec.Key = []byte(a.Key)
+	}
 	if len(a.Headers) > 0 {
 		names := make([]string, 0, len(a.Headers))
 		for k := range a.Headers {
@@ -118,86 +127,51 @@ func (p *ProducerInstance) produce(ctx context.Context, a sdk.StreamProduceArgs)
 			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(a.Headers[k])})
 		}
 	}
-	results, err := p.send(ctx, []*kgo.Record{rec})
+	call, err := p.send(ctx, []*kgo.Record{rec})
 	if err != nil {
 		return nil, err
 	}
-	if err := results[0].Err; err != nil {
-		return nil, p.res.wrap(ctx, err, "producing to "+a.Topic)
+	if _, first := call.failures(); first != nil {
+		return nil, p.res.wrap(ctx, first, "producing to "+a.Topic)
 	}
 	return sdk.StreamProduceResult{Topic: rec.Topic, Partition: rec.Partition, Offset: p.offset(rec)}, nil
 }
 
-func (p *ProducerInstance) produceBatch(ctx context.Context, a sdk.StreamProduceBatchArgs) (any, error) {
+func (p *ProducerInstance) produceBatch(ctx context.Context, a batchArgs) (any, error) {
 	switch {
-	case a.Topic == "":
+	case a.topic == "":
 		return nil, sdk.Errorf(sdk.KindInvalidArgument, "topic must not be empty")
-	case len(a.Values) == 0:
+	case len(a.values) == 0:
 		return nil, sdk.Errorf(sdk.KindInvalidArgument, "values must hold at least one value")
-	case len(a.Keys) != 0 && len(a.Keys) != len(a.Values):
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "keys has %d elements and values %d: give one key per value, or no keys", len(a.Keys), len(a.Values))
+	case len(a.keys) != 0 && len(a.keys) != len(a.values):
+		return nil, sdk.Errorf(sdk.KindInvalidArgument, "keys has %d elements and values %d: give one key per value, or no keys", len(a.keys), len(a.values))
 	}
-	if err := p.checkPartition(a.Partition); err != nil {
+	if err := p.checkPartition(a.partition); err != nil {
 		return nil, err
 	}
-	recs := make([]*kgo.Record, len(a.Values))
-	index := make(map[*kgo.Record]int, len(recs))
-	for i, v := range a.Values {
-		key := ""
-		if len(a.Keys) > 0 {
-			key = a.Keys[i]
+	rctx := recordContext(ctx, a.partition)
+	store := make([]kgo.Record, len(a.values))
+	recs := make([]*kgo.Record, len(a.values))
+	for i, v := range a.values {
+		r := &store[i]
+		r.Topic, r.Value, r.Context = a.topic, v, rctx
+		if len(a.keys) > 0 && len(a.keys[i]) > 0 {
+			r.Key = a.keys[i]
 		}
-		recs[i] = newRecord(ctx, a.Topic, key, v, a.Partition)
-		index[recs[i]] = i
+		recs[i] = r
 	}
-	results, err := p.send(ctx, recs)
+	call, err := p.send(ctx, recs)
 	if err != nil {
 		return nil, err
 	}
-	out := sdk.StreamProduceBatchResult{Topic: a.Topic, Records: make([]sdk.StreamPosition, len(recs))}
-	var failed int
-	var first error
-	for _, r := range results {
-		if r.Err != nil {
-			if first == nil {
-				first = r.Err
-			}
-			failed++
-			continue
-		}
-		out.Records[index[r.Record]] = sdk.StreamPosition{Partition: r.Record.Partition, Offset: p.offset(r.Record)}
+	if failed, first := call.failures(); first != nil {
+		return nil, p.res.wrap(ctx, first, fmt.Sprintf("producing to %s: %d of %d records failed (the others were written)", a.topic, failed, len(recs)))
 	}
-	if first != nil {
-		return nil, p.res.wrap(ctx, first, fmt.Sprintf("producing to %s: %d of %d records failed (the others were written)", a.Topic, failed, len(recs)))
+	out := sdk.StreamProduceBatchResult{Topic: a.topic, Records: make([]sdk.StreamPosition, len(recs))}
+	for i, r := range recs {
+		out.Records[i] = sdk.StreamPosition{Partition: r.Partition, Offset: p.offset(r)}
 	}
 	return out, nil
-}
-
-// decodeBatchArgs decodes produce_batch's arguments. A batch of a thousand
-// 1 KiB values is a megabyte of JSON, which sdk.Decode scans several times
-// (the object, the list, each element); one strict pass of encoding/json
-// decodes the common case several times faster. Arguments it does not take
-// (an unknown attribute, a value of the wrong type) go to sdk.Decode, for
-// the SDK's own error.
-func decodeBatchArgs(req sdk.InvokeRequest) (sdk.StreamProduceBatchArgs, error) {
-	var fast struct {
-		Topic     string   `json:"topic"`
-		Keys      []string `json:"keys"`
-		Values    []string `json:"values"`
-		Partition *int32   `json:"partition"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(req.Args))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&fast); err == nil && dec.InputOffset() > 0 && !dec.More() {
-		a := sdk.StreamProduceBatchArgs{Topic: fast.Topic, Keys: fast.Keys, Values: fast.Values, Partition: -1}
-		if fast.Partition != nil {
-			a.Partition = *fast.Partition
-		}
-		return a, nil
-	}
-	var a sdk.StreamProduceBatchArgs
-	err := req.Decode(&a)
-	return a, err
 }
 
 // offset is the offset of a produced record, or -1 when the brokers do
@@ -209,38 +183,94 @@ func (p *ProducerInstance) offset(r *kgo.Record) int64 {
 	return r.Offset
 }
 
-// send produces the records and waits for all of them to be acknowledged,
-// or for ctx to end. The records are produced under a context that ctx
-// does not cancel: franz-go fails a whole batch when the context of its
-// first record ends, and a batch of this shared client may hold the
-// records of other calls. A call whose ctx ends first returns at once;
-// its records may still be written (delivery_timeout bounds how long they
-// are tried).
-func (p *ProducerInstance) send(ctx context.Context, recs []*kgo.Record) (kgo.ProduceResults, error) {
-	done := make(chan kgo.ProduceResults, 1)
-	go func() { done <- p.cl.ProduceSync(context.WithoutCancel(ctx), recs...) }()
+// send hands the records to franz-go with a promise each and waits until
+// every promise has run (the brokers acknowledged the record, or franz-go
+// failed it) or ctx ends; no goroutine waits for the call.
+//
+// A call first takes room for its records in the instance's buffer (at
+// most all of it), waiting for other calls' records to finish if it is
+// full, and gives the room back when its last promise runs. franz-go's
+// own limit is set out of reach (Producer.options), so that its Produce
+// never blocks: a call whose ctx ends while it waits for room returns at
+// once, having sent nothing.
+//
+// The records are produced under a context that ctx does not cancel (see
+// recordContext), since franz-go fails a whole batch when the context of
+// its first record ends, and a batch of this shared client may hold the
+// records of other calls. A call whose ctx ends after its records are
+// handed over returns at once; its records may still be written
+// (delivery_timeout bounds how long they are tried).
+//
+// The client does not linger (Producer.options), so a call's records go
+// out as soon as the connection to their broker is free; records that
+// arrive while a request is in flight share the next one.
+func (p *ProducerInstance) send(ctx context.Context, recs []*kgo.Record) (*produceCall, error) {
+	c := &produceCall{room: p.room, taken: min(int64(len(recs)), maxBufferedRecords), done: make(chan struct{})}
+	if err := p.room.Acquire(ctx, c.taken); err != nil {
+		return nil, sdk.WrapError(sdk.KindOf(err), err, fmt.Sprintf("producing: the call ended while it waited for room among the %d records the producer may hold; none of its records was sent", maxBufferedRecords))
+	}
+	c.left.Store(int64(len(recs)))
+	pctx := context.WithoutCancel(ctx)
+	for _, r := range recs {
+		p.cl.Produce(pctx, r, c.promise)
+	}
 	select {
-	case res := <-done:
-		return res, nil
+	case <-c.done:
+		return c, nil
 	case <-ctx.Done():
 		return nil, sdk.WrapError(sdk.KindOf(ctx.Err()), ctx.Err(), "producing: the call ended before the brokers acknowledged the records; they may still be written")
 	}
 }
 
-// newRecord builds a record. An empty key is no key. partition is -1 for
-// the partitioner, else the partition to write to, which the record's
-// context carries to explicitPartitioner. The context is ctx without its
-// cancellation (see send), and with its values, trace context included.
-func newRecord(ctx context.Context, topic, key, value string, partition int32) *kgo.Record {
+// produceCall is the records of one call in franz-go's hands. Once done
+// is closed, every record that did not fail has its partition and offset.
+type produceCall struct {
+	room  *semaphore.Weighted
+	taken int64 // room taken, given back with the last promise
+	left  atomic.Int64
+	done  chan struct{} // closed by the last promise
+
+	// mu guards failed and first. franz-go runs promises one at a time,
+	// but not always on the same goroutine.
+	mu     sync.Mutex
+	failed int
+	first  error // of the first promise to report a failure
+}
+
+// promise is franz-go's callback for each record of the call. It must
+// not block (franz-go runs every promise of the client in turn).
+func (c *produceCall) promise(_ *kgo.Record, err error) {
+	if err != nil {
+		c.mu.Lock()
+		if c.first == nil {
+			c.first = err
+		}
+		c.failed++
+		c.mu.Unlock()
+	}
+	if c.left.Add(-1) == 0 {
+		c.room.Release(c.taken)
+		close(c.done)
+	}
+}
+
+// failures returns how many records failed and the first failure.
+func (c *produceCall) failures() (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed, c.first
+}
+
+// recordContext is the context of a call's records: ctx without its
+// cancellation (see send), with its values, trace context included.
+// partition is -1 for the partitioner, else the partition to write to,
+// which the context carries to explicitPartitioner.
+func recordContext(ctx context.Context, partition int32) context.Context {
 	rctx := context.WithoutCancel(ctx)
 	if partition >= 0 {
 		rctx = context.WithValue(rctx, explicitKey{}, partition)
 	}
-	r := &kgo.Record{Topic: topic, Value: []byte(value), Context: rctx}
-	if key != "" {
-		r.Key = []byte(key)
-	}
-	return r
+	return rctx
 }
 
 // explicitKey is the context key of a record's explicit partition.
@@ -270,7 +300,7 @@ func (p *ProducerInstance) Close(context.Context) error {
 }
 
 // explicitPartitioner sends a record whose context names a partition (see
-// newRecord) to that partition and leaves the others to the configured
+// recordContext) to that partition and leaves the others to the configured
 // partitioner. (Record.Partition cannot carry the choice: franz-go sets it
 // before it asks the partitioner again for a new batch.)
 type explicitPartitioner struct{ inner kgo.Partitioner }

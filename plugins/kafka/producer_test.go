@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/nebula-resource/nebula-resource/plugins/kafka"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -343,4 +345,42 @@ func TestProduceBatchAboveTheMessageLimit(t *testing.T) {
 		t.Fatalf("%d records were written", n)
 	}
 	call[sdk.StreamProduceBatchResult](t, p, "produce_batch", map[string]any{"topic": topic, "values": values[:3500]})
+}
+
+// Values and keys arrive byte for byte, whether produce_batch reads its
+// arguments itself (plain strings) or through encoding/json (escapes),
+// and an empty value is an empty value, not a null one (a tombstone).
+func TestProduceBatchValuesArriveAsSent(t *testing.T) {
+	topic := newTopic(t, 1)
+	p := producer(t, nil)
+	plain := []string{"", "plain", "日本語 ✓ 😀", "\x7f"}
+	escaped := []string{"", "quote \" backslash \\ tab \t", "nul \x00", "é"}
+	for _, values := range [][]string{plain, escaped} {
+		keys := make([]string, len(values))
+		for i := range keys {
+			keys[i] = "k" + values[i]
+		}
+		call[sdk.StreamProduceBatchResult](t, p, "produce_batch", map[string]any{"topic": topic, "keys": keys, "values": values})
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(testBrokers(t)...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	want := append(append([]string(nil), plain...), escaped...)
+	var got []*kgo.Record
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for len(got) < len(want) {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("after %d records: %v", len(got), err)
+		}
+		got = append(got, fs.Records()...)
+	}
+	for i, r := range got {
+		if string(r.Value) != want[i] || string(r.Key) != "k"+want[i] || r.Value == nil {
+			t.Errorf("record %d: key %q value %q (nil: %v), want key %q value %q", i, r.Key, r.Value, r.Value == nil, "k"+want[i], want[i])
+		}
+	}
 }
