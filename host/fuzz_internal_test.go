@@ -34,6 +34,23 @@ func FuzzCheckArgs(f *testing.F) {
 		if err := json.Unmarshal(out, &m); err != nil {
 			t.Fatalf("checked arguments %s are not a JSON object: %v", out, err)
 		}
+		// What the caller gave goes on unchanged, and n's default is
+		// filled in when it is missing or null.
+		var in map[string]json.RawMessage
+		_ = json.Unmarshal(raw, &in)
+		for k, v := range in {
+			if k == "n" && string(bytes.TrimSpace(v)) == "null" {
+				continue
+			}
+			if !bytes.Equal(m[k], v) {
+				t.Fatalf("argument %q %s came out as %s", k, v, m[k])
+			}
+		}
+		if n, ok := in["n"]; !ok || string(bytes.TrimSpace(n)) == "null" {
+			if string(m["n"]) != "1" {
+				t.Fatalf("n's default: got %s from %s", m["n"], out)
+			}
+		}
 	})
 }
 

@@ -634,7 +634,7 @@ func (h *Host) Invoke(ctx context.Context, name, op string, args any, opts ...Ac
 		return v, unwrapFinal(err)
 	})
 	c.end(err)
-	return r.result(h, op, res, err, sdk.JSONStrings(raw)...)
+	return r.result(h, op, res, err, raw)
 }
 
 func (h *Host) resource(name string) (*resource, error) {

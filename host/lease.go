@@ -238,14 +238,19 @@ func breaksSession(err error) bool {
 
 // finish records the outcome of a call made without the retry policies
 // and returns its JSON result or its error.
-func (l *Lease) finish(op string, began time.Time, res any, err error, input ...string) (json.RawMessage, error) {
-	return l.r.result(l.h, op, res, unwrapFinal(l.outcome(began, err)), input...)
+func (l *Lease) finish(op string, began time.Time, res any, err error, args json.RawMessage, input ...string) (json.RawMessage, error) {
+	return l.r.result(l.h, op, res, unwrapFinal(l.outcome(began, err)), args, input...)
 }
 
 // result returns a call's JSON result, or its error naming the resource
-// and operation.
-func (r *resource) result(h *Host, op string, res any, err error, input ...string) (json.RawMessage, error) {
+// and operation. The caller's input (input, and the strings of the JSON
+// arguments args) masks the error; it is read only for an error, since
+// reading a megabyte of arguments costs milliseconds.
+func (r *resource) result(h *Host, op string, res any, err error, args json.RawMessage, input ...string) (json.RawMessage, error) {
 	if err != nil {
+		if len(args) > 0 {
+			input = append(input, sdk.JSONStrings(args)...)
+		}
 		return nil, h.callError(r, op, err, input...)
 	}
 	return resultJSON(r.id, op, res)
@@ -278,7 +283,7 @@ func (l *Lease) Invoke(ctx context.Context, op string, args any) (json.RawMessag
 	ctx, c := l.r.beginCall(ctx, op, l.owner, "")
 	res, err := l.r.pol.run(ctx, o.Idempotent, func(ctx context.Context) (any, error) { return l.attempt(ctx, op, raw) })
 	c.end(err)
-	return l.r.result(l.h, op, res, err, sdk.JSONStrings(raw)...)
+	return l.r.result(l.h, op, res, err, raw)
 }
 
 // InvokeStream performs a streaming operation: it sends what it reads from
@@ -317,7 +322,7 @@ func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Rea
 	res, err := si.InvokeStream(ctx, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
 	done(err)
 	c.end(err)
-	return l.finish(op, began, res, err, sdk.JSONStrings(raw)...)
+	return l.finish(op, began, res, err, raw)
 }
 
 func resultJSON(resource, op string, res any) (json.RawMessage, error) {

@@ -66,7 +66,7 @@ func (l *Lease) Query(ctx context.Context, query string, args ...any) (*Rows, er
 	done(err)
 	c.end(err) // the span covers the query until its first rows
 	if err != nil {
-		_, err = l.finish("query", began, nil, err, sdk.StatementInput(st)...)
+		_, err = l.finish("query", began, nil, err, nil, sdk.StatementInput(st)...)
 		return nil, err
 	}
 	return &Rows{l: l, ctx: qctx, rows: rows, input: sdk.StatementInput(st)}, nil
@@ -194,7 +194,7 @@ func (r *Rows) Err() error {
 	}
 	if err := r.rows.Err(); err != nil {
 		r.l.r.pol.record(r.ctx, err)
-		_, r.err = r.l.finish("query", time.Now(), nil, err, r.input...)
+		_, r.err = r.l.finish("query", time.Now(), nil, err, nil, r.input...)
 	}
 	return r.err
 }
