@@ -415,8 +415,8 @@ func (h *health) report() ResourceHealth {
 // watchHealth schedules each resource's health checks on the host's
 // scheduler. The first check of each comes soon after start, so that
 // health says something early: at the next whole checkGrid, where the
-// first checks of every resource go together (a plugin's in a few calls,
-// see sdk's checkBatcher), or for an interval shorter than that at a
+// first checks of every resource go together (in one round, runRound: a
+// plugin's in one call), or for an interval shorter than that at a
 // random moment within it; each next one the interval (or the
 // quarantine's backoff) plus jitter after the last one ended. They run
 // until Close.

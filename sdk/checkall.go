@@ -26,11 +26,11 @@ type CheckItem struct {
 
 // CheckAll checks the instance of each item within the item's timeout,
 // and calls done with the item's index and the check's result as soon as
-// that is known; it returns once every item has had its result. It is how a host health-checks many
-// instances at once: the instances of one plugin go in one CheckMany call,
-// whose results come back one by one, so that one slow backend holds up
-// no other check and a thousand checks cost a plugin one call, not a
-// thousand. Any other instance (of a driver in the caller's process, or of
+// that is known; it returns once every item has had its result. It is
+// how a host health-checks many instances at once: the instances of one
+// plugin go in one CheckMany call, whose results come back one by one,
+// so that one slow backend holds up no other check and a thousand checks
+// cost a plugin one call, not a thousand. Any other instance (of a driver in the caller's process, or of
 // a plugin whose SDK has no CheckMany) is checked by its own Check, at
 // most checkAllParallel at once.
 //

@@ -251,7 +251,7 @@ func (x *sqlServer) Rollback(ctx context.Context, req *pb.SQLServiceRollbackRequ
 // without it answers unimplemented.
 
 func (i *remoteInstance) Query(ctx context.Context, stmt Statement) (Rows, error) {
-	i.session.Store(0) // until the result's end says
+	i.noteSession(pb.SessionState_SESSION_STATE_UNSPECIFIED) // until the result's end says
 	ctx, cancel := context.WithCancel(ctx)
 	stream, err := i.sql.Query(ctx, &pb.SQLServiceQueryRequest{InstanceId: i.id, Statement: statementToProto(stmt)})
 	if err != nil {

@@ -202,15 +202,5 @@ func peerClient(b *testing.B, extra map[string]any) *kgo.Client {
 // settings, closed when the benchmark ends.
 func benchInstance(b *testing.B, d sdk.Driver, extra map[string]any) sdk.Instance {
 	b.Helper()
-	res, err := d.Configure(context.Background(), sdk.ConfigureRequest{Type: kafka.ProducerType, Name: "bench", Config: configJSON(b, extra)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = res.Close(context.Background()) })
-	inst, err := res.Open(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = inst.Close(context.Background()) })
-	return inst
+	return sdktest.Open(b, d, sdk.ConfigureRequest{Type: kafka.ProducerType, Name: "bench", Config: configJSON(b, extra)})
 }

@@ -67,17 +67,7 @@ func openSession(t testing.TB, extra map[string]any) session {
 		cfg[k] = v
 	}
 	raw, _ := json.Marshal(cfg)
-	d := sdktest.Connect(t, postgres.New())
-	res, err := d.Configure(t.Context(), sdk.ConfigureRequest{Type: "postgres", Name: "test", Config: raw})
-	if err != nil {
-		t.Fatalf("Configure: %v", err)
-	}
-	t.Cleanup(func() { _ = res.Close(context.Background()) })
-	inst, err := res.Open(t.Context())
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = inst.Close(context.Background()) })
+	inst := sdktest.Open(t, sdktest.Connect(t, postgres.New()), sdk.ConfigureRequest{Type: "postgres", Name: "test", Config: raw})
 	return session{Instance: inst, SQLInstance: inst.(sdk.SQLInstance)}
 }
 

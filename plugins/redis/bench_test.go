@@ -49,17 +49,7 @@ func benchTargets(b *testing.B) []benchTarget {
 
 	cfg, _ := json.Marshal(map[string]any{"addresses": []string{addr}})
 	viaDriver := func(d sdk.Driver) sdk.Instance {
-		res, err := d.Configure(context.Background(), sdk.ConfigureRequest{Type: redis.TypeName, Name: "bench", Config: cfg})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = res.Close(context.Background()) })
-		inst, err := res.Open(context.Background())
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = inst.Close(context.Background()) })
-		return inst
+		return sdktest.Open(b, d, sdk.ConfigureRequest{Type: redis.TypeName, Name: "bench", Config: cfg})
 	}
 	invoker := func(inst sdk.Instance) (get, set func(context.Context, string) error) {
 		get = func(ctx context.Context, key string) error {

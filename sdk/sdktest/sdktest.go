@@ -342,6 +342,23 @@ func run(t *testing.T, d sdk.Driver, s Suite) {
 	})
 }
 
+// Open configures a resource of d as req asks and opens one instance of
+// it; both are closed when the test or benchmark ends.
+func Open(tb testing.TB, d sdk.Driver, req sdk.ConfigureRequest) sdk.Instance {
+	tb.Helper()
+	res, err := d.Configure(tb.Context(), req)
+	if err != nil {
+		tb.Fatalf("Configure %s: %v", req.Type, err)
+	}
+	tb.Cleanup(func() { _ = res.Close(context.Background()) })
+	inst, err := res.Open(tb.Context())
+	if err != nil {
+		tb.Fatalf("Open %s: %v", req.Type, err)
+	}
+	tb.Cleanup(func() { _ = inst.Close(context.Background()) })
+	return inst
+}
+
 func open(t *testing.T, ctx context.Context, r sdk.Resource) sdk.Instance {
 	t.Helper()
 	inst, err := r.Open(ctx)
