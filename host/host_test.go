@@ -183,7 +183,7 @@ resource "localfs" "files" {
 		t.Fatal("host not ready")
 	}
 	plugins := h.Plugins()
-	if len(plugins) != 2 || plugins[0].Name != "localfs" || plugins[0].Protocol != 1 || plugins[0].PID == 0 || len(plugins[0].SHA256) != 64 {
+	if len(plugins) != 2 || plugins[0].Name != "localfs" || plugins[0].Protocol != sdk.ProtocolVersion || plugins[0].PID == 0 || len(plugins[0].SHA256) != 64 {
 		t.Fatalf("Plugins() = %+v", plugins)
 	}
 }
@@ -313,14 +313,28 @@ func TestKilledPluginFailsCallsAsUnavailableAndComesBack(t *testing.T) {
 }
 
 func TestPluginSpeakingAnotherProtocolIsRefused(t *testing.T) {
-	cfg := probeConfig(t, `args = ["-protocol=2"]`)
+	cfg := probeConfig(t, `args = ["-protocol=3"]`)
 	h, _ := host.New(cfg, host.WithLogger(quietLogger()))
 	err := h.Start(t.Context())
 	if !errors.Is(err, supervisor.ErrIncompatibleProtocol) {
 		t.Fatalf("Start: %v, want ErrIncompatibleProtocol", err)
 	}
-	if !strings.Contains(err.Error(), "protocol version 2") || !strings.Contains(err.Error(), "this host speaks version 1") {
-		t.Fatalf("message %q does not name both versions", err)
+	if !strings.Contains(err.Error(), "protocol version 3") || !strings.Contains(err.Error(), "this host speaks versions 1 to 2") {
+		t.Fatalf("message %q does not name the versions of both sides", err)
+	}
+}
+
+// A plugin that serves protocol version 1 alone (gRPC, no data
+// connection), as every plugin built before version 2 does, still serves
+// calls and streams.
+func TestAPluginOfProtocolVersionOneStillWorks(t *testing.T) {
+	h := startHost(t, probeConfig(t, `args = ["-protocol=1"]`), host.WithLogger(quietLogger()))
+	if p := h.Plugins()[0]; p.Protocol != 1 {
+		t.Fatalf("protocol %d, want 1", p.Protocol)
+	}
+	out, err := h.Invoke(t.Context(), "probe.p", "echo", map[string]any{"message": "hello"})
+	if err != nil || !strings.Contains(string(out), "hello") {
+		t.Fatalf("echo: %s %v", out, err)
 	}
 }
 

@@ -13,8 +13,11 @@ import (
 // the generated protocol types, in the style of terraform-plugin-go's
 // fromproto/toproto: nothing else in the SDK touches protobuf field names.
 
+// infoToProto describes a driver as served on gRPC alone (protocol
+// version 1); a plugin served with the data connection says version 2
+// (describedAs).
 func infoToProto(info DriverInfo) *pb.DescribeResponse {
-	out := &pb.DescribeResponse{Name: info.Name, Version: info.Version, ProtocolVersion: ProtocolVersion}
+	out := &pb.DescribeResponse{Name: info.Name, Version: info.Version, ProtocolVersion: MinProtocolVersion}
 	for _, t := range info.Types {
 		pt := &pb.ResourceType{
 			Name:         t.Name,

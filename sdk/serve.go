@@ -16,9 +16,22 @@ import (
 	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
 )
 
-// ProtocolVersion is the version of the plugin protocol this SDK speaks.
-// The host refuses a plugin that speaks no version it knows.
-const ProtocolVersion = 1
+// ProtocolVersion is the newest version of the plugin protocol this SDK
+// speaks; it speaks every version from MinProtocolVersion up. The host
+// offers them all, and go-plugin picks the newest the plugin serves too,
+// so a plugin built on an older SDK keeps working with a newer host, and
+// the other way round.
+//
+// Version 1 is gRPC alone, on go-plugin's connection. Version 2 has the
+// same services and messages, and carries every call but Describe on a
+// data connection of its own: a socket pair the host makes and the plugin
+// inherits, on which calls are multiplexed as tagged frames (one frame
+// each way for a unary call; no HTTP/2, and no TLS, since no other
+// process can reach it).
+const (
+	ProtocolVersion    = 2
+	MinProtocolVersion = 1
+)
 
 // PluginName is the name under which a plugin serves its driver in the
 // go-plugin plugin set.
@@ -33,27 +46,35 @@ var Handshake = plugin.HandshakeConfig{
 	MagicCookieValue: "5b1e4a7f0c9d4e2b8a63f0d1c2e7b9a4",
 }
 
-// PluginSets returns the go-plugin VersionedPlugins the host offers when it
-// starts a plugin. A plugin built with this SDK serves the same versions.
+// PluginSets returns the go-plugin VersionedPlugins of protocol version 1
+// alone: what a host offers where it has no data connection
+// ([NewDataConn]; see DataConn.PluginSets).
 func PluginSets() map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{
-		ProtocolVersion: {PluginName: &GRPCPlugin{}},
-	}
+	return (*DataConn)(nil).PluginSets()
 }
 
-// GRPCPlugin is the go-plugin glue for protocol v1. Plugin authors do not
-// use it: [Serve] does. The host and the conformance kit use it to dispense
-// a [Driver] backed by a plugin process.
+// GRPCPlugin is the go-plugin glue. Plugin authors do not use it: [Serve]
+// does. The host and the conformance kit use it to dispense a [Driver]
+// backed by a plugin process.
 type GRPCPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	// Driver is served by the plugin side; it is nil on the host side.
 	Driver Driver
+	// Protocol is the version the plugin side describes itself as
+	// speaking (1 when zero): 1 for a plugin served on gRPC alone, as
+	// GRPCServer serves it; 2 only beside a data connection that
+	// DataConn.ServeInProcess serves.
+	Protocol int
+
+	// data is the host's data connection, for protocol version 2; nil
+	// for version 1.
+	data *DataConn
 }
 
 // GRPCServer registers the driver's service. It is called in the plugin.
 func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	srv := newServer(p.Driver)
-	pb.RegisterDriverServiceServer(s, srv)
+	pb.RegisterDriverServiceServer(s, describedAs{server: srv, version: uint32(max(p.Protocol, 1))})
 	pb.RegisterSQLServiceServer(s, &sqlServer{s: srv})
 	return nil
 }
@@ -61,17 +82,50 @@ func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 // GRPCClient returns a [Driver] whose calls go to the plugin. It describes
 // the plugin once, so that Info needs no round trip.
 func (p *GRPCPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
-	client := pb.NewDriverServiceClient(conn)
+	control := pb.NewDriverServiceClient(conn)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := client.Describe(ctx, &pb.DescribeRequest{})
+	resp, err := control.Describe(ctx, &pb.DescribeRequest{})
 	if err != nil {
 		return nil, fmt.Errorf("describe plugin: %w", remoteError(ctx, err))
 	}
-	if resp.GetProtocolVersion() != ProtocolVersion {
-		return nil, fmt.Errorf("plugin %q describes protocol version %d; this host speaks %d", resp.GetName(), resp.GetProtocolVersion(), ProtocolVersion)
+	want := 1
+	if p.data != nil {
+		want = 2
 	}
-	return &remoteDriver{remoteClients: newRemoteClients(client, pb.NewSQLServiceClient(conn)), info: infoFromProto(resp)}, nil
+	switch got := int(resp.GetProtocolVersion()); {
+	case got == want:
+	case want == 2 && got == 1:
+		// Served with go-plugin alone, not sdk.Serve: it offered version 2
+		// but serves no data connection.
+		return nil, fmt.Errorf("plugin %q offered protocol version 2 but describes version 1: it serves gRPC alone, without the data connection of version 2; build it with sdk.Serve, or offer only version 1", resp.GetName())
+	default:
+		return nil, fmt.Errorf("plugin %q describes protocol version %d where go-plugin agreed on version %d with it", resp.GetName(), got, want)
+	}
+	clients := newRemoteClients(control, pb.NewSQLServiceClient(conn))
+	if p.data != nil {
+		dc, err := p.data.dial()
+		if err != nil {
+			return nil, err
+		}
+		clients = newRemoteClients(pb.NewDriverServiceClient(dc), pb.NewSQLServiceClient(dc))
+	}
+	return &remoteDriver{remoteClients: clients, info: infoFromProto(resp)}, nil
+}
+
+// describedAs is the driver service of a plugin that describes itself as
+// speaking the protocol version go-plugin agreed on.
+type describedAs struct {
+	*server
+	version uint32
+}
+
+func (d describedAs) Describe(ctx context.Context, req *pb.DescribeRequest) (*pb.DescribeResponse, error) {
+	resp, err := d.server.Describe(ctx, req)
+	if resp != nil {
+		resp.ProtocolVersion = d.version
+	}
+	return resp, err
 }
 
 // ServeOption configures [Serve].
@@ -134,11 +188,30 @@ func Serve(d Driver, opts ...ServeOption) {
 	srv.maxMessageSize = maxMessageSizeFrom(os.Getenv)
 	stopWatch := watchParent(cfg.parentPoll)
 	defer stopWatch()
+	versions := map[int]plugin.PluginSet{1: {PluginName: &servedPlugin{srv: srv, version: 1}}}
+	stopData := func() {}
+	// A host that speaks protocol version 2 hands over the plugin's end
+	// of the data connection; one that does not, nothing.
+	dataConn, err := dataConnFrom(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nebula plugin: %v\n", err)
+		os.Exit(1)
+	}
+	if dataConn != nil {
+		versions[2] = plugin.PluginSet{PluginName: &servedPlugin{srv: srv, version: 2}}
+		ctx, cancel := context.WithCancel(context.Background())
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			if err := newDataServer(srv, srv.maxMessageSize).Serve(ctx, dataConn); err != nil {
+				slog.Error("the data connection to the host failed", "error", err)
+			}
+		}()
+		stopData = func() { cancel(); <-served }
+	}
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{
-			ProtocolVersion: {PluginName: &servedPlugin{srv: srv}},
-		},
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: versions,
 		// The key pair the host handed over (see PluginTLS), or
 		// go-plugin's AutoMTLS for a host that asks for it.
 		TLSProvider: func() (*tls.Config, error) { return serverTLS(os.Getenv) },
@@ -152,6 +225,7 @@ func Serve(d Driver, opts ...ServeOption) {
 			JSONFormat: true,
 		}),
 	})
+	stopData()
 	if stopTracing != nil {
 		// Flush first, and briefly: the host kills a plugin that has not
 		// exited 2s after it asked it to stop. Spans that the closing of
@@ -172,11 +246,12 @@ func Serve(d Driver, opts ...ServeOption) {
 // resources when go-plugin returns.
 type servedPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	srv *server
+	srv     *server
+	version uint32
 }
 
 func (p *servedPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterDriverServiceServer(s, p.srv)
+	pb.RegisterDriverServiceServer(s, describedAs{server: p.srv, version: p.version})
 	pb.RegisterSQLServiceServer(s, &sqlServer{s: p.srv})
 	return nil
 }

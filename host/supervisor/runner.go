@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nebula-resource/nebula-resource/sdk"
 	"io"
 	"os/exec"
 	"sync"
@@ -47,6 +48,7 @@ type groupRunner struct {
 	stderr *tailReader
 
 	pid        int
+	data       *sdk.DataConn // the host's end of the plugin's data connection, closed once it exited
 	leaderGone chan struct{} // closed once the main process exited and its group was killed
 	reaped     chan struct{} // closed once Wait reaped the main process
 	watcher    sync.WaitGroup
@@ -100,6 +102,7 @@ func (r *groupRunner) Start(context.Context) error {
 		}
 	}
 	if err := r.cmd.Start(); err != nil {
+		_ = r.data.Close()
 		return err
 	}
 	r.mu.Lock()
@@ -119,6 +122,7 @@ func (r *groupRunner) watch() {
 	// On Linux the main process is a zombie now: its pid, the group's id,
 	// cannot be reused until Wait reaps it.
 	killGroup(r.pid)
+	_ = r.data.Close() // calls still in flight fail as unavailable
 	close(r.leaderGone)
 	t := time.NewTimer(pipeGrace)
 	defer t.Stop()

@@ -464,9 +464,13 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 	if err != nil {
 		return nil, nil, fail(fmt.Errorf("make the plugin's TLS keys: %w", err))
 	}
+	data, err := sdk.NewDataConn(msgSize)
+	if err != nil {
+		return nil, nil, fail(fmt.Errorf("make the plugin's data connection: %w", err))
+	}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.PluginSets(),
+		VersionedPlugins: data.PluginSets(),
 		RunnerFunc: func(l hclog.Logger, spec *exec.Cmd, dir string) (runner.Runner, error) {
 			socketDir = dir
 			cmd := exec.Command(s.cfg.Path, s.cfg.Args...)
@@ -478,10 +482,12 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 			if _, err := ptls.Prepare(cmd); err != nil {
 				return nil, err
 			}
+			data.Prepare(cmd)
 			r, err := newGroupRunner(l, cmd, want)
 			if err != nil {
 				return nil, err
 			}
+			r.data = data
 			current.Store(r)
 			s.mu.Lock()
 			s.runner = r
@@ -575,6 +581,7 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 			r.kill(killFailed)
 		}
 		client.Kill()
+		_ = data.Close()
 		if (r == nil || r.pid == 0) && socketDir != "" {
 			// go-plugin removes it only for a process that ran.
 			_ = os.RemoveAll(socketDir)
@@ -643,8 +650,8 @@ func (s *Supervisor) startError(err error, r *groupRunner, stage string, exitedF
 		return fmt.Errorf("start canceled: the host is stopping")
 	}
 	if v, ok := pluginVersion(err); ok {
-		return fmt.Errorf("%w: the plugin speaks protocol version %d; this host speaks version %d. Use a plugin built for protocol %d, or a host that speaks %d",
-			ErrIncompatibleProtocol, v, sdk.ProtocolVersion, sdk.ProtocolVersion, v)
+		return fmt.Errorf("%w: the plugin speaks protocol version %d; this host speaks versions %d to %d. Use a plugin built for one of those, or a host that speaks %d",
+			ErrIncompatibleProtocol, v, sdk.MinProtocolVersion, sdk.ProtocolVersion, v)
 	}
 	if m := coreMismatch.FindStringSubmatch(err.Error()); m != nil {
 		return fmt.Errorf("%w: the plugin speaks go-plugin core protocol %s; this host speaks %d. Rebuild the plugin against this version of the sdk",

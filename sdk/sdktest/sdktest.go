@@ -60,11 +60,13 @@ type Suite struct {
 	Timeout time.Duration
 }
 
-// Connect serves d in process over real gRPC, on a loopback connection
-// with the host's and Serve's options, and returns the host's view of it.
-// As with a plugin, a call's trace context reaches the driver: a span the
-// driver starts from its ctx is a child of the caller's. The connection
-// closes when the test ends.
+// Connect serves d in process over the plugin protocol, as a plugin
+// serves it: Describe on real gRPC over a loopback connection, every other
+// call on the data connection of protocol version 2 (a socket pair; gRPC
+// for all calls on a platform without one), with the host's and Serve's
+// options, and returns the host's view of it. As with a plugin, a call's
+// trace context reaches the driver: a span the driver starts from its ctx
+// is a child of the caller's. The connections close when the test ends.
 func Connect(t testing.TB, d sdk.Driver) sdk.Driver {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -73,7 +75,15 @@ func Connect(t testing.TB, d sdk.Driver) sdk.Driver {
 	}
 	// The limits a plugin and its host use by default (max_message_size).
 	server := grpc.NewServer(append(sdk.GRPCServerOptions(), sdk.MessageSizeServerOptions(0)...)...)
-	if err := (&sdk.GRPCPlugin{Driver: d}).GRPCServer(nil, server); err != nil {
+	data, err := sdk.NewDataConn(0)
+	if err != nil {
+		t.Fatalf("data connection: %v", err)
+	}
+	protocol := sdk.MinProtocolVersion
+	if data != nil {
+		protocol = sdk.ProtocolVersion
+	}
+	if err := (&sdk.GRPCPlugin{Driver: d, Protocol: protocol}).GRPCServer(nil, server); err != nil {
 		_ = lis.Close()
 		t.Fatalf("register driver: %v", err)
 	}
@@ -92,7 +102,17 @@ func Connect(t testing.TB, d sdk.Driver) sdk.Driver {
 		server.Stop()
 		_ = conn.Close()
 	})
-	raw, err := (&sdk.GRPCPlugin{}).GRPCClient(context.Background(), nil, conn)
+	// Every call but Describe goes on the data connection of protocol
+	// version 2, where the platform has one.
+	if data != nil {
+		stop, err := data.ServeInProcess(d)
+		if err != nil {
+			t.Fatalf("serve the data connection: %v", err)
+		}
+		t.Cleanup(stop)
+	}
+	p := data.PluginSets()[protocol][sdk.PluginName].(*sdk.GRPCPlugin)
+	raw, err := p.GRPCClient(context.Background(), nil, conn)
 	if err != nil {
 		t.Fatalf("dispense driver: %v", err)
 	}
@@ -110,13 +130,18 @@ func Start(t testing.TB, path string) sdk.Driver {
 	if err != nil {
 		t.Fatalf("make the plugin's TLS keys: %v", err)
 	}
-	pipe, err := ptls.Prepare(cmd)
+	if _, err := ptls.Prepare(cmd); err != nil {
+		t.Fatalf("start plugin %s: %v", path, err)
+	}
+	data, err := sdk.NewDataConn(0)
 	if err != nil {
 		t.Fatalf("start plugin %s: %v", path, err)
 	}
+	data.Prepare(cmd)
+	t.Cleanup(func() { _ = data.Close() }) // after the Kill below
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.PluginSets(),
+		VersionedPlugins: data.PluginSets(),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		TLSConfig:        ptls.Config(),
@@ -126,7 +151,9 @@ func Start(t testing.TB, path string) sdk.Driver {
 	})
 	t.Cleanup(client.Kill)
 	rpc, err := client.Client()
-	_ = pipe.Close() // the plugin has its own copy, or will not run
+	for _, f := range cmd.ExtraFiles {
+		_ = f.Close() // the plugin has its own copies, or will not run
+	}
 	if err != nil {
 		t.Fatalf("start plugin %s: %v", path, err)
 	}

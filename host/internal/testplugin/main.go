@@ -303,10 +303,10 @@ func serviceName(r *sdkresource.Resource) string {
 }
 
 func main() {
-	protocol := flag.Int("protocol", sdk.ProtocolVersion, "plugin protocol version to speak")
-	autoMTLS := flag.Bool("automtls", false, "serve with go-plugin alone, as a plugin not built on sdk.Serve: mutual TLS by go-plugin's AutoMTLS")
+	protocol := flag.Int("protocol", 0, "serve with go-plugin alone, as a plugin not built on sdk.Serve, speaking this plugin protocol version (gRPC alone, as version 1)")
+	autoMTLS := flag.Bool("automtls", false, "serve with go-plugin alone, as a plugin not built on sdk.Serve, speaking protocol version 1: mutual TLS by go-plugin's AutoMTLS")
 	flag.Parse()
-	if *protocol == sdk.ProtocolVersion && !*autoMTLS {
+	if *protocol == 0 && !*autoMTLS {
 		var opts []sdk.ServeOption
 		if os.Getenv("NEBULA_TESTPLUGIN_SPANS") == "1" {
 			spans = tracetest.NewInMemoryExporter()
@@ -314,6 +314,9 @@ func main() {
 		}
 		sdk.Serve(driver{}, opts...)
 		return
+	}
+	if *protocol == 0 {
+		*protocol = 1
 	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  sdk.Handshake,

@@ -1,0 +1,380 @@
+package mux
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"sync"
+
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// Window is the credit, in bytes of messages, that each direction of a
+// stream starts with. A sender sends while it has credit left, so a
+// stream holds at most Window plus one message unread at its receiver.
+const Window = 512 << 10
+
+// maxPending bounds the frames that wait for the writer; a caller that
+// would go over it waits.
+const maxPending = 1 << 20
+
+// conn is what both ends share: the connection, the writer that
+// coalesces frames, and the limit on a message's size.
+type conn struct {
+	nc      net.Conn
+	maxBody int // the largest frame body: the message limit plus Overhead
+	maxMsg  int
+
+	mu       sync.Mutex
+	cond     sync.Cond // signalled when pending shrinks or the writer fails
+	pending  []byte    // frames waiting for the writer
+	spare    []byte
+	flushing bool  // a caller is writing
+	err      error // why the connection ended; set once
+}
+
+func newConn(nc net.Conn, maxMsg int) *conn {
+	c := &conn{nc: nc, maxMsg: maxMsg, maxBody: maxMsg + Overhead}
+	c.cond.L = &c.mu
+	return c
+}
+
+// write sends the frames in b. A caller that finds another one writing
+// appends its frames for that one to write with its own and returns at
+// once: frames written back to back leave in one write, with no writer
+// goroutine to hand them to. It returns the connection's error once it
+// failed; a frame accepted before that may still be lost with the
+// connection, which every call waiting on it then learns.
+func (c *conn) write(b []byte) error {
+	c.mu.Lock()
+	for c.flushing && len(c.pending) > maxPending && c.err == nil {
+		c.cond.Wait()
+	}
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return err
+	}
+	if c.flushing {
+		c.pending = append(c.pending, b...)
+		c.mu.Unlock()
+		return nil
+	}
+	c.flushing = true
+	c.mu.Unlock()
+	_, err := c.nc.Write(b) // b is the caller's: no copy when no one else writes
+	c.mu.Lock()
+	for err == nil && len(c.pending) > 0 {
+		out := c.pending
+		c.pending = c.spare[:0]
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		_, err = c.nc.Write(out)
+		c.mu.Lock()
+		c.spare = out[:0]
+	}
+	c.flushing = false
+	if err != nil {
+		c.failLocked(err)
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	return err
+}
+
+// fail ends the connection with err, unless it already ended.
+func (c *conn) fail(err error) {
+	c.mu.Lock()
+	c.failLocked(err)
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+func (c *conn) failLocked(err error) {
+	if c.err == nil {
+		c.err = err
+		c.pending = nil
+		_ = c.nc.Close()
+	}
+}
+
+func (c *conn) closeErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// sendSimple writes a frame with no body beyond an optional uvarint.
+func (c *conn) sendSimple(typ byte, id uint64, v uint64, withV bool) error {
+	var a [headerSize + binary.MaxVarintLen64]byte
+	b := beginFrame(a[:0], typ, id)
+	if withV {
+		b = binary.AppendUvarint(b, v)
+	}
+	return c.write(endFrame(b, 0))
+}
+
+// readLoop reads frames and hands each to dispatch, which must not
+// block: it owns the frame. It returns why the connection ended.
+func (c *conn) readLoop(dispatch func(frame) error) error {
+	r := bufio.NewReaderSize(c.nc, 64<<10)
+	var hdr [headerSize]byte
+	for {
+		f, err := readFrame(r, &hdr, c.maxBody)
+		if err == nil {
+			err = dispatch(f)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// appendMessage appends m to b, failing with gRPC's own status for a
+// message over the limit.
+func (c *conn) appendMessage(b []byte, m any) ([]byte, error) {
+	if raw, ok := m.(rawMessage); ok {
+		return append(b, raw...), nil
+	}
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return b, status.Errorf(codes.Internal, "mux: %T is not a protobuf message", m)
+	}
+	start := len(b)
+	b, err := proto.MarshalOptions{}.MarshalAppend(b, pm)
+	if err != nil {
+		return b, status.Errorf(codes.Internal, "mux: encode %T: %v", m, err)
+	}
+	if n := len(b) - start; n > c.maxMsg {
+		return b[:start], status.Errorf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", n, c.maxMsg)
+	}
+	return b, nil
+}
+
+// unmarshal decodes a message; protobuf copies what it keeps, so the
+// frame's buffer may be reused after it.
+func unmarshal(b []byte, m any) error {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return status.Errorf(codes.Internal, "mux: %T is not a protobuf message", m)
+	}
+	if err := proto.Unmarshal(b, pm); err != nil {
+		return status.Errorf(codes.Internal, "mux: decode %T: %v", m, err)
+	}
+	return nil
+}
+
+// appendStatus appends an end frame's status: its code, and for an
+// error the status with its details.
+func appendStatus(b []byte, err error) []byte {
+	if err == nil {
+		return append(b, 0)
+	}
+	st := status.Convert(err)
+	if st.Code() == codes.OK {
+		st = status.New(codes.Unknown, err.Error())
+	}
+	b = binary.AppendUvarint(b, uint64(st.Code()))
+	out, merr := proto.MarshalOptions{}.MarshalAppend(b, st.Proto())
+	if merr != nil {
+		return binary.AppendUvarint(b[:0], uint64(codes.Internal))
+	}
+	return out
+}
+
+// readStatus reads an end frame's status, the call's error; rest is what
+// follows it (the reply of a unary call).
+func readStatus(body []byte) (rest []byte, callErr error) {
+	r := bodyReader{b: body}
+	code := r.uvarint()
+	if r.err != nil {
+		return nil, status.Error(codes.Internal, "mux: an end frame without a status")
+	}
+	if code == 0 {
+		return r.b, nil
+	}
+	var p spb.Status
+	if err := proto.Unmarshal(r.b, &p); err != nil {
+		return nil, status.Errorf(codes.Internal, "mux: an unreadable status: %v", err)
+	}
+	if p.Code == 0 {
+		p.Code = int32(code)
+	}
+	return nil, status.FromProto(&p).Err()
+}
+
+// connClosed is the status of a call whose connection ended under it.
+func connClosed(err error) error {
+	if closedConn(err) {
+		return status.Error(codes.Unavailable, "plugin connection closed")
+	}
+	return status.Errorf(codes.Unavailable, "plugin connection closed: %v", err)
+}
+
+// ctxStatus is the status of a call its context ended.
+func ctxStatus(ctx context.Context) error {
+	return status.FromContextError(ctx.Err()).Err()
+}
+
+// inbox is the receiving half of a stream: messages the reader delivered
+// and the consumer has not read, and how the stream ended. The reader
+// never waits on it.
+type inbox struct {
+	mu       sync.Mutex
+	msgs     []frame
+	buffered int   // bytes in msgs
+	ended    bool  // no more messages will come
+	endErr   error // why, when not io.EOF
+	consumed int   // bytes read since the last window frame
+	notify   chan struct{}
+}
+
+func (in *inbox) init() { in.notify = make(chan struct{}, 1) }
+
+func (in *inbox) signal() {
+	select {
+	case in.notify <- struct{}{}:
+	default:
+	}
+}
+
+// deliver queues a message. It reports false for a peer that sent more
+// than the window allows: a protocol error.
+func (in *inbox) deliver(f frame) bool {
+	in.mu.Lock()
+	if in.ended {
+		in.mu.Unlock()
+		f.release()
+		return true
+	}
+	in.msgs = append(in.msgs, f)
+	in.buffered += len(f.body)
+	over := in.buffered > 2*Window+Overhead
+	in.mu.Unlock()
+	in.signal()
+	return !over
+}
+
+// end marks the end of the messages, with err (nil for a clean end).
+func (in *inbox) end(err error) {
+	in.mu.Lock()
+	if !in.ended {
+		in.ended, in.endErr = true, err
+	}
+	in.mu.Unlock()
+	in.signal()
+}
+
+// next waits for the next message, and returns it and the credit to
+// grant the sender (0 while under a quarter of the window), or the
+// stream's end: io.EOF or its error, or ctx's.
+func (in *inbox) next(ctx context.Context) (frame, int, error) {
+	for {
+		in.mu.Lock()
+		if len(in.msgs) > 0 {
+			f := in.msgs[0]
+			in.msgs[0] = frame{}
+			in.msgs = in.msgs[1:]
+			in.buffered -= len(f.body)
+			in.consumed += len(f.body)
+			grant := 0
+			if in.consumed >= Window/4 {
+				grant, in.consumed = in.consumed, 0
+			}
+			in.mu.Unlock()
+			return f, grant, nil
+		}
+		if in.ended {
+			err := in.endErr
+			in.mu.Unlock()
+			if err == nil {
+				err = io.EOF
+			}
+			return frame{}, 0, err
+		}
+		in.mu.Unlock()
+		select {
+		case <-in.notify:
+		case <-ctx.Done():
+			return frame{}, 0, ctxStatus(ctx)
+		}
+	}
+}
+
+// abort ends the stream with err at once, dropping what was not read.
+func (in *inbox) abort(err error) {
+	in.drop()
+	in.mu.Lock()
+	in.endErr = err
+	in.mu.Unlock()
+	in.signal()
+}
+
+// drop releases what was never read.
+func (in *inbox) drop() {
+	in.mu.Lock()
+	msgs := in.msgs
+	in.msgs, in.buffered, in.ended = nil, 0, true
+	in.mu.Unlock()
+	for i := range msgs {
+		msgs[i].release()
+	}
+}
+
+// credit is the sending half's flow control: bytes the peer allows.
+type credit struct {
+	mu     sync.Mutex
+	n      int
+	ended  bool
+	notify chan struct{}
+}
+
+func (c *credit) init() { c.n, c.notify = Window, make(chan struct{}, 1) }
+
+func (c *credit) grant(n int) {
+	c.mu.Lock()
+	c.n += n
+	c.mu.Unlock()
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (c *credit) stop() {
+	c.mu.Lock()
+	c.ended = true
+	c.mu.Unlock()
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+// take waits for credit, then spends n bytes of it (going below zero by
+// at most one message). It reports false once the stream ended.
+func (c *credit) take(ctx context.Context, n int) (bool, error) {
+	for {
+		c.mu.Lock()
+		if c.ended {
+			c.mu.Unlock()
+			return false, nil
+		}
+		if c.n > 0 {
+			c.n -= n
+			c.mu.Unlock()
+			return true, nil
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.notify:
+		case <-ctx.Done():
+			return false, ctxStatus(ctx)
+		}
+	}
+}

@@ -1,0 +1,203 @@
+// Package mux carries gRPC services over one stream connection between the
+// host and a plugin, without HTTP/2: every call is a few frames tagged with
+// the call's id, any number of calls are in flight at once, each with its
+// own deadline and cancellation, and frames that several callers write at
+// the same moment leave in one write.
+//
+// The host's side is a [Client], a grpc.ClientConnInterface, so the
+// generated clients work on it unchanged; the plugin's side is a [Server],
+// a grpc.ServiceRegistrar, so the generated services register on it
+// unchanged. Messages are protobuf, as on gRPC; errors are gRPC statuses
+// with their details. Streams (rows of a query, chunks of a blob) have
+// credit-based flow control per call, so a slow reader holds up only its
+// own call and the memory a call can take is bounded.
+//
+// Why not gRPC: a unary gRPC call between two processes costs a new HTTP/2
+// stream (headers in both directions, HPACK, window updates, trailers),
+// four goroutine hand-offs through the transports' reader and writer
+// goroutines, and TLS records; for a one-row query that is most of the
+// cost of a call through the host (docs/PERFORMANCE.md). A call here is
+// one frame each way, written by the caller itself and read by one reader
+// goroutine per side.
+//
+// The connection is a socket pair the host makes and hands the plugin as
+// an inherited descriptor: no other process can reach it, so it needs no
+// TLS of its own. go-plugin keeps the process's lifecycle, its handshake
+// and the mutually authenticated gRPC connection, which carries the
+// plugin's description.
+package mux
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Frame types.
+const (
+	// frameRequest opens a call: flags, timeout, method, metadata, and
+	// with flagMessage the call's first message.
+	frameRequest byte = 1 + iota
+	// frameMessage is one message of a stream, in either direction.
+	frameMessage
+	// frameHalfClose: the client sends no more messages.
+	frameHalfClose
+	// frameEnd ends a call: its status, and for a unary call that
+	// succeeded, the reply.
+	frameEnd
+	// frameCancel: the client gave up on the call.
+	frameCancel
+	// frameWindow grants the peer more bytes of stream messages.
+	frameWindow
+)
+
+// Request flags.
+const (
+	flagMessage   byte = 1 << iota // the request holds the first message
+	flagHalfClose                  // and the client sends no more
+)
+
+// headerSize is the fixed part of a frame: its length (of what follows
+// the length), its type and its call id.
+const headerSize = 4 + 1 + 8
+
+// Overhead is the room a frame takes beyond its message: header, method
+// name, metadata.
+const Overhead = 64 << 10
+
+// errProtocol marks a frame that breaks the protocol; the connection
+// closes.
+var errProtocol = errors.New("mux: protocol error")
+
+// frame is one frame read off the connection. body is owned by the frame:
+// release returns it to the pool.
+type frame struct {
+	typ  byte
+	id   uint64
+	body []byte
+	buf  *[]byte
+}
+
+func (f *frame) release() {
+	if f.buf != nil {
+		putBuf(f.buf)
+		f.buf, f.body = nil, nil
+	}
+}
+
+// Buffers for frames of up to pooledMax bytes are reused; larger ones are
+// left to the collector, so that one large message does not pin its
+// memory for the life of the process.
+const pooledMax = 64 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+func getBuf(n int) *[]byte {
+	if n > pooledMax {
+		b := make([]byte, 0, n)
+		return &b
+	}
+	b := bufPool.Get().(*[]byte)
+	if cap(*b) < n {
+		*b = make([]byte, 0, max(n, 2*cap(*b)))
+	}
+	*b = (*b)[:0]
+	return b
+}
+
+func putBuf(b *[]byte) {
+	if cap(*b) <= pooledMax {
+		bufPool.Put(b)
+	}
+}
+
+// beginFrame appends a frame's header with a zero length, which
+// endFrame fills in.
+func beginFrame(b []byte, typ byte, id uint64) []byte {
+	b = append(b, 0, 0, 0, 0, typ)
+	return binary.BigEndian.AppendUint64(b, id)
+}
+
+// endFrame fills in the length of the frame that begins at start.
+func endFrame(b []byte, start int) []byte {
+	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-4))
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// readFrame reads one frame whose body is at most maxBody bytes.
+func readFrame(r io.Reader, hdr *[headerSize]byte, maxBody int) (frame, error) {
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return frame{}, err
+	}
+	n := int(binary.BigEndian.Uint32(hdr[:4]))
+	if n < headerSize-4 || n-(headerSize-4) > maxBody {
+		return frame{}, fmt.Errorf("%w: a frame of %d bytes (at most %d)", errProtocol, n, maxBody+headerSize-4)
+	}
+	f := frame{typ: hdr[4], id: binary.BigEndian.Uint64(hdr[5:])}
+	if size := n - (headerSize - 4); size > 0 {
+		f.buf = getBuf(size)
+		f.body = (*f.buf)[:size]
+		if _, err := io.ReadFull(r, f.body); err != nil {
+			f.release()
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return frame{}, err
+		}
+	}
+	return f, nil
+}
+
+// bodyReader reads the fields of a frame's body.
+type bodyReader struct {
+	b   []byte
+	err error
+}
+
+func (r *bodyReader) byte() byte {
+	if r.err != nil || len(r.b) == 0 {
+		r.fail()
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *bodyReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// bytes returns the next length-prefixed field; it aliases the body.
+func (r *bodyReader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil || n > uint64(len(r.b)) {
+		r.fail()
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *bodyReader) fail() {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: a truncated frame", errProtocol)
+	}
+}

@@ -1,0 +1,320 @@
+package mux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// ServerOptions configure a [Server].
+type ServerOptions struct {
+	// MaxMessageSize bounds a message either way, in bytes.
+	MaxMessageSize    int
+	UnaryInterceptor  grpc.UnaryServerInterceptor
+	StreamInterceptor grpc.StreamServerInterceptor
+}
+
+// Server is the plugin's end: a grpc.ServiceRegistrar whose services
+// Serve answers on a connection.
+type Server struct {
+	opts    ServerOptions
+	methods map[string]*method
+}
+
+type method struct {
+	name   string
+	srv    any
+	unary  grpc.MethodHandler
+	stream *grpc.StreamDesc
+}
+
+// NewServer returns a server with no services.
+func NewServer(opts ServerOptions) *Server {
+	return &Server{opts: opts, methods: map[string]*method{}}
+}
+
+// RegisterService registers a service's methods; call it before Serve.
+func (s *Server) RegisterService(sd *grpc.ServiceDesc, impl any) {
+	for i := range sd.Methods {
+		name := "/" + sd.ServiceName + "/" + sd.Methods[i].MethodName
+		s.methods[name] = &method{name: name, srv: impl, unary: sd.Methods[i].Handler}
+	}
+	for i := range sd.Streams {
+		name := "/" + sd.ServiceName + "/" + sd.Streams[i].StreamName
+		s.methods[name] = &method{name: name, srv: impl, stream: &sd.Streams[i]}
+	}
+}
+
+// Serve answers calls on nc until it closes or ctx ends, then cancels
+// the calls still running, waits for them, and returns.
+func (s *Server) Serve(ctx context.Context, nc net.Conn) error {
+	c := newConn(nc, s.opts.MaxMessageSize)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { c.fail(net.ErrClosed) })
+	defer stop()
+	sc := &serverConn{s: s, c: c, base: ctx, calls: map[uint64]*serverCall{}}
+	err := c.readLoop(sc.dispatch)
+	c.fail(err)
+	cancel()
+	sc.mu.Lock()
+	for _, call := range sc.calls {
+		call.in.end(status.Error(codes.Canceled, "connection closed"))
+	}
+	sc.mu.Unlock()
+	sc.wg.Wait()
+	if closedConn(err) {
+		return nil
+	}
+	return err
+}
+
+type serverConn struct {
+	s    *Server
+	c    *conn
+	base context.Context
+	wg   sync.WaitGroup
+
+	mu    sync.Mutex
+	calls map[uint64]*serverCall
+}
+
+// serverCall is a call being answered; for a stream it is also the
+// grpc.ServerStream its handler gets.
+type serverCall struct {
+	sc     *serverConn
+	id     uint64
+	ctx    context.Context
+	cancel context.CancelFunc
+	in     inbox
+	out    credit
+}
+
+func (sc *serverConn) dispatch(f frame) error {
+	if f.typ == frameRequest {
+		return sc.start(f)
+	}
+	sc.mu.Lock()
+	call := sc.calls[f.id]
+	sc.mu.Unlock()
+	switch f.typ {
+	case frameMessage:
+		if call == nil {
+			f.release()
+			return nil
+		}
+		if !call.in.deliver(f) {
+			return fmt.Errorf("%w: the host sent past a stream's window", errProtocol)
+		}
+		return nil
+	case frameHalfClose:
+		if call != nil {
+			call.in.end(nil)
+		}
+	case frameCancel:
+		if call != nil {
+			call.cancel()
+			call.in.end(status.Error(codes.Canceled, context.Canceled.Error()))
+		}
+	case frameWindow:
+		r := bodyReader{b: f.body}
+		n := r.uvarint()
+		if r.err != nil || n > 1<<31 {
+			f.release()
+			return fmt.Errorf("%w: a bad window frame", errProtocol)
+		}
+		if call != nil {
+			call.out.grant(int(n))
+		}
+	default:
+		f.release()
+		return fmt.Errorf("%w: a frame of type %d", errProtocol, f.typ)
+	}
+	f.release()
+	return nil
+}
+
+// start opens a call and runs its handler on a goroutine of its own.
+func (sc *serverConn) start(f frame) error {
+	r := bodyReader{b: f.body}
+	flags := r.byte()
+	timeout := r.uvarint()
+	name := r.bytes()
+	pairs := r.uvarint()
+	var md metadata.MD
+	if pairs > 0 && r.err == nil {
+		if pairs > uint64(len(r.b)) {
+			r.fail()
+		} else {
+			md = make(metadata.MD, pairs)
+			for range pairs {
+				k, v := r.bytes(), r.bytes()
+				md.Append(string(k), string(v))
+			}
+		}
+	}
+	if r.err != nil {
+		f.release()
+		return r.err
+	}
+	m := sc.s.methods[string(name)]
+	var (
+		ctx    context.Context
+		cancel context.CancelFunc
+	)
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(sc.base, time.Duration(timeout))
+	} else {
+		ctx, cancel = context.WithCancel(sc.base)
+	}
+	if md != nil {
+		ctx = metadata.NewIncomingContext(ctx, md)
+	}
+	call := &serverCall{sc: sc, id: f.id, ctx: ctx, cancel: cancel}
+	call.in.init()
+	call.out.init()
+	sc.mu.Lock()
+	if _, dup := sc.calls[f.id]; dup {
+		sc.mu.Unlock()
+		cancel()
+		f.release()
+		return fmt.Errorf("%w: call %d opened twice", errProtocol, f.id)
+	}
+	sc.calls[f.id] = call
+	sc.mu.Unlock()
+	f.body = r.b // the first message, if any
+	if m != nil && m.stream != nil {
+		// A stream's first message and half-close are queued before the
+		// frames that follow the request are read.
+		if flags&flagMessage != 0 {
+			call.in.deliver(frame{typ: frameMessage, body: append([]byte(nil), f.body...)})
+		}
+		if flags&flagHalfClose != 0 {
+			call.in.end(nil)
+		}
+	}
+	sc.wg.Add(1)
+	go sc.run(call, m, string(name), flags, f)
+	return nil
+}
+
+func (sc *serverConn) run(call *serverCall, m *method, name string, flags byte, f frame) {
+	defer sc.wg.Done()
+	var (
+		reply any
+		err   error
+	)
+	switch {
+	case m == nil:
+		f.release()
+		err = status.Errorf(codes.Unimplemented, "unknown method %s", name)
+	case m.unary != nil:
+		if flags&flagMessage == 0 {
+			f.release()
+			err = status.Errorf(codes.Internal, "mux: a unary call of %s without its message", name)
+			break
+		}
+		dec := func(v any) error { return unmarshal(f.body, v) }
+		reply, err = m.unary(m.srv, call.ctx, dec, sc.s.opts.UnaryInterceptor)
+		f.release()
+	default:
+		f.release() // start queued the first message
+		handler := m.stream.Handler
+		if ic := sc.s.opts.StreamInterceptor; ic != nil {
+			err = ic(m.srv, call, &grpc.StreamServerInfo{FullMethod: name, IsClientStream: m.stream.ClientStreams, IsServerStream: m.stream.ServerStreams}, handler)
+		} else {
+			err = handler(m.srv, call)
+		}
+	}
+	sc.mu.Lock()
+	delete(sc.calls, call.id)
+	sc.mu.Unlock()
+	canceled := call.ctx.Err() != nil
+	call.cancel()
+	call.out.stop()
+	call.in.drop()
+	if canceled && err == nil {
+		err = ctxStatus(call.ctx)
+	}
+	sc.end(call.id, reply, err)
+}
+
+// end sends a call's end frame: its status, and a unary call's reply.
+func (sc *serverConn) end(id uint64, reply any, err error) {
+	buf := getBuf(512)
+	defer putBuf(buf)
+	b := beginFrame(*buf, frameEnd, id)
+	if err == nil && reply != nil {
+		start := len(b)
+		b = append(b, 0)
+		if b, err = sc.c.appendMessage(b, reply); err != nil {
+			b = b[:start]
+		}
+	}
+	if err != nil || reply == nil {
+		b = appendStatus(b, err)
+	}
+	*buf = b
+	_ = sc.c.write(endFrame(b, 0))
+}
+
+// The grpc.ServerStream of a streaming call.
+
+func (call *serverCall) Context() context.Context     { return call.ctx }
+func (call *serverCall) SetHeader(metadata.MD) error  { return nil }
+func (call *serverCall) SendHeader(metadata.MD) error { return nil }
+func (call *serverCall) SetTrailer(metadata.MD)       {}
+
+func (call *serverCall) SendMsg(m any) error {
+	if call.ctx.Err() != nil {
+		return ctxStatus(call.ctx)
+	}
+	buf := getBuf(512)
+	defer putBuf(buf)
+	b := beginFrame(*buf, frameMessage, call.id)
+	b, err := call.sc.c.appendMessage(b, m)
+	*buf = b
+	if err != nil {
+		return err
+	}
+	ok, err := call.out.take(call.ctx, len(b)-headerSize)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return status.Error(codes.Canceled, "the call ended")
+	}
+	if err := call.sc.c.write(endFrame(b, 0)); err != nil {
+		return connClosed(err)
+	}
+	return nil
+}
+
+func (call *serverCall) RecvMsg(m any) error {
+	f, grant, err := call.in.next(call.ctx)
+	if err != nil {
+		return err
+	}
+	err = unmarshal(f.body, m)
+	f.release()
+	if grant > 0 {
+		_ = call.sc.c.sendSimple(frameWindow, call.id, uint64(grant), true)
+	}
+	return err
+}
+
+// closedConn reports whether err is the peer's or this end's closing of
+// the connection rather than a fault.
+func closedConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
