@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -235,4 +236,31 @@ func TestProduceToNewTopic(t *testing.T) {
 		_, err = try[kafka.DescribeTopicResult](t, p, "describe_topic", map[string]any{"name": topic})
 		wantKind(t, err, sdk.KindNotFound)
 	})
+}
+
+// An instance that wrote to a topic which another client then deleted and
+// created again writes to the new topic: franz-go's UNKNOWN_TOPIC_ID for
+// the old topic's ID makes the driver forget the topic and send again.
+func TestProduceAfterTopicRecreatedElsewhere(t *testing.T) {
+	p := producer(t, nil)
+	topic := newTopic(t, 1)
+	call[sdk.StreamProduceResult](t, p, "produce", map[string]any{"topic": topic, "value": "old"})
+	adm := admin(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := adm.DeleteTopic(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	offsets := map[int32]int64{}
+	for i := range 4 {
+		res := call[sdk.StreamProduceBatchResult](t, p, "produce_batch", map[string]any{"topic": topic, "keys": []string{fmt.Sprint(i)}, "values": []string{"new"}})
+		r := res.Records[0]
+		if r.Offset != offsets[r.Partition] {
+			t.Fatalf("produce_batch %d to the topic created again: %+v, want offset %d", i, res, offsets[r.Partition])
+		}
+		offsets[r.Partition]++
+	}
 }

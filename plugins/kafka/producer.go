@@ -202,32 +202,47 @@ func (p *ProducerInstance) produceBatch(ctx context.Context, a batchArgs) (any, 
 	return out, nil
 }
 
-// deliver sends the records, all of one topic, with send. When every one
-// failed because the topic does not exist and the resource has
-// auto_create_topics, it creates the topic and sends them once more: a
-// record of a topic that does not exist was never written, so sending it
-// again writes it once.
+// deliver sends the records, all of one topic, with send, and sends them
+// again, at most twice, when every one of them failed in a way the driver
+// can remedy. A record of a topic the brokers do not know was never
+// written, so sending it again writes it once.
 //
-// franz-go fails the records of a topic it cannot find after a few
-// metadata requests (about a second); creating the topic only then keeps
-// the common case, a topic that exists, free of any admin request.
+//   - UNKNOWN_TOPIC_ID: the topic was deleted since this client last wrote
+//     to it, and perhaps created again. franz-go keeps writing to the old
+//     topic's ID until the topic is purged from the client (see its
+//     PurgeTopicsFromClient), so deliver purges it. Records of other calls
+//     still buffered for the topic fail; like any failed record, they may
+//     or may not have been written, and they are not sent again.
+//   - UNKNOWN_TOPIC_OR_PARTITION, with auto_create_topics: deliver creates
+//     the topic. franz-go fails the records of a topic it cannot find
+//     after a few metadata requests (about a second); creating the topic
+//     only then keeps calls to topics that exist free of admin requests.
 func (p *ProducerInstance) deliver(ctx context.Context, topic string, recs []*kgo.Record) (*produceCall, error) {
-	call, err := p.send(ctx, recs)
-	if err != nil || !p.res.cfg.AutoCreateTopics {
-		return call, err
+	for remedies := 0; ; remedies++ {
+		call, err := p.send(ctx, recs)
+		if err != nil {
+			return nil, err
+		}
+		failed, first := call.failures()
+		if failed != len(recs) || remedies == 2 {
+			return call, nil
+		}
+		switch {
+		case errors.Is(first, kerr.UnknownTopicID):
+			p.cl.PurgeTopicsFromClient(topic)
+		case errors.Is(first, kerr.UnknownTopicOrPartition) && p.res.cfg.AutoCreateTopics:
+			if err := p.autoCreate(ctx, topic); err != nil {
+				return nil, err
+			}
+		default:
+			return call, nil
+		}
+		for _, r := range recs {
+			// What franz-go set on the record (partition, sequence
+			// numbers, timestamp) belongs to the failed attempt.
+			*r = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers, Context: r.Context}
+		}
 	}
-	if failed, first := call.failures(); failed != len(recs) || !errors.Is(first, kerr.UnknownTopicOrPartition) {
-		return call, nil
-	}
-	if err := p.autoCreate(ctx, topic); err != nil {
-		return nil, err
-	}
-	for _, r := range recs {
-		// What franz-go set on the record (partition, sequence
-		// numbers, timestamp) belongs to the failed attempt.
-		*r = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers, Context: r.Context}
-	}
-	return p.send(ctx, recs)
 }
 
 // autoCreate creates a topic for auto_create_topics, with the resource's
