@@ -92,8 +92,9 @@ func kindOf(err error) sdk.Kind {
 		// An explicit partition the topic does not have.
 		return sdk.KindInvalidArgument
 	case strings.Contains(msg, "topic purged while buffered"):
-		// delete_topic deleted the topic of a record still waiting
-		// to be sent (franz-go's errPurged is not exported).
+		// The driver purged the topic of a record still waiting to be
+		// sent from the client: delete_topic deleted it, or another
+		// call found it deleted (franz-go's errPurged is not exported).
 		return sdk.KindNotFound
 	case strings.Contains(msg, "unable to dial"), strings.Contains(msg, "connection refused"),
 		strings.Contains(msg, "no such host"), strings.Contains(msg, "i/o timeout"),
