@@ -56,6 +56,16 @@ func TestInfoOffersTheStreamCapability(t *testing.T) {
 			t.Errorf("%s: idempotent %v, description %q", op.Name, op.Idempotent, op.Description)
 		}
 	}
+	// The producer also administers topics: listing and describing are
+	// idempotent, creating and deleting are not (a retry after a lost
+	// answer would report already_exists or not_found).
+	producer, _ := info.Type(kafka.ProducerType)
+	for name, idem := range map[string]bool{"create_topic": false, "delete_topic": false, "list_topics": true, "describe_topic": true} {
+		op, ok := producer.Operation(name)
+		if !ok || op.Idempotent != idem || op.Description == "" {
+			t.Errorf("%s: offered %v, idempotent %v (want %v), description %q", name, ok, op.Idempotent, idem, op.Description)
+		}
+	}
 	if a, ok := info.Types[0].Config.Attribute("sasl_password"); !ok || !a.Sensitive {
 		t.Error("sasl_password is not sensitive")
 	}
@@ -95,6 +105,7 @@ func TestValidateConfig(t *testing.T) {
 	}{
 		{"producer defaults", "kafka", `{"brokers":["b:9092"]}`, "-"},
 		{"producer full", "kafka", `{"brokers":["b:9092"],"client_id":"x","acks":"leader","idempotent":false,"linger":"5ms","batch_max_bytes":65536,"compression":"lz4","partitioner":"round_robin","delivery_timeout":"1m","sasl_mechanism":"scram-sha-512","sasl_username":"u","sasl_password":"` + secret + `","tls":true,"tls_server_name":"kafka","tls_insecure_skip_verify":true}`, "-"},
+		{"producer auto create", "kafka", `{"brokers":["b:9092"],"auto_create_topics":true,"auto_create_partitions":6,"auto_create_replication_factor":3}`, "-"},
 		{"consumer defaults", "kafka_consumer", `{"brokers":["b:9092"],"group":"g","topics":["t"]}`, "-"},
 		{"consumer auto", "kafka_consumer", `{"brokers":["b:9092"],"group":"g","topics":["t","u"],"start_offset":"latest","commit":"auto","auto_commit_interval":"1s","session_timeout":"10s"}`, "-"},
 
@@ -105,6 +116,11 @@ func TestValidateConfig(t *testing.T) {
 		{"unknown partitioner", "kafka", `{"brokers":["b"],"partitioner":"random"}`, "partitioner"},
 		{"batch too small", "kafka", `{"brokers":["b"],"batch_max_bytes":10}`, "batch_max_bytes"},
 		{"negative linger", "kafka", `{"brokers":["b"],"linger":"-1s"}`, "linger"},
+		{"auto create partitions zero", "kafka", `{"brokers":["b"],"auto_create_topics":true,"auto_create_partitions":0}`, "auto_create_partitions"},
+		{"auto create replication factor negative", "kafka", `{"brokers":["b"],"auto_create_topics":true,"auto_create_replication_factor":-3}`, "auto_create_replication_factor"},
+		{"auto create partitions without auto create", "kafka", `{"brokers":["b"],"auto_create_partitions":6}`, "auto_create_partitions"},
+		{"auto create replication factor without auto create", "kafka", `{"brokers":["b"],"auto_create_replication_factor":3}`, "auto_create_replication_factor"},
+		{"auto create replication factor out of range", "kafka", `{"brokers":["b"],"auto_create_topics":true,"auto_create_replication_factor":40000}`, ""},
 		{"no brokers", "kafka", `{"brokers":[]}`, "brokers"},
 		{"brokers in one string", "kafka", `{"brokers":["a:9092,b:9092"]}`, "brokers"},
 		{"unknown sasl mechanism", "kafka", `{"brokers":["b"],"sasl_mechanism":"gssapi","sasl_username":"u","sasl_password":"` + secret + `"}`, "sasl_mechanism"},

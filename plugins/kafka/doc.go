@@ -9,7 +9,8 @@
 //     kgo.Client, safe for concurrent use. Its operations are
 //     sdk.StreamProducerOperations: produce and produce_batch, which
 //     return once the brokers acknowledged the records (acks "all" and
-//     idempotent writes by default).
+//     idempotent writes by default); and the topic operations
+//     create_topic, delete_topic, list_topics and describe_topic.
 //   - "kafka_consumer", pooled exclusive: each instance is one member of
 //     the resource's consumer group, a kgo.Client with ConsumerGroup. Its
 //     operations are sdk.StreamConsumerOperations (poll, commit, seek,
@@ -25,6 +26,8 @@
 //	  tls            = true
 //	  acks           = "all"             # default; idempotent (default true) needs it
 //	  compression    = "zstd"
+//	  auto_create_topics     = true      # default false: a missing topic is not_found
+//	  auto_create_partitions = 6         # default -1: the brokers' num.partitions
 //	}
 //
 //	resource "kafka_consumer" "indexer" {
@@ -43,7 +46,9 @@
 // own (Producer, Consumer); a setting of the other type is an unknown
 // attribute. ValidateConfig checks the rules the schema cannot state (a
 // SASL mechanism with both credentials, tls_* settings only with tls,
-// idempotent only with acks "all", known enum values) and reports each at
+// idempotent only with acks "all", auto_create_partitions and
+// auto_create_replication_factor only with auto_create_topics, known enum
+// values) and reports each at
 // its attribute.
 //
 // # Producing
@@ -66,11 +71,35 @@
 // to a wrapper around the configured partitioner (hash = franz-go's
 // StickyKeyPartitioner, Kafka's murmur2 hashing).
 //
+// A call whose records all fail because the brokers do not know the topic
+// sends them once more after a remedy (they were not written): for
+// UNKNOWN_TOPIC_ID (the topic was deleted, and perhaps created again,
+// since the client last wrote to it) the topic is purged from the client
+// (PurgeTopicsFromClient); for UNKNOWN_TOPIC_OR_PARTITION, with
+// auto_create_topics, the topic is created with kadm's CreateTopic. Without
+// auto_create_topics the driver never creates a topic, nor asks the
+// brokers to (no AllowAutoTopicCreation), so a typo in a topic name is
+// not_found, about a second after the call, not a new topic.
+//
 // produce_batch reads its arguments in one pass when they are the common
 // case (plain strings, an integer partition), and with encoding/json and
 // the SDK's decoder otherwise: a batch of a thousand 1 KiB values is a
 // megabyte of JSON, which encoding/json decodes about as slowly as
 // franz-go writes it.
+//
+// # Topic administration
+//
+// The topic operations use github.com/twmb/franz-go/pkg/kadm over the
+// instance's client. create_topic checks the name against Kafka's rule
+// first (some brokers, kfake among them, accept any name); an existing
+// topic is already_exists (TOPIC_ALREADY_EXISTS) unless if_not_exists, as
+// with kafka-topics --create. delete_topic of a missing topic is not_found
+// unless if_exists, and purges the topic from the client. list_topics and
+// describe_topic send a metadata request of their own rather than read
+// franz-go's metadata cache, which may be seconds old; describe_topic's
+// configuration is the settings set on the topic (DescribeConfigs source
+// DYNAMIC_TOPIC_CONFIG), or every setting with include_defaults. Listing
+// and describing are idempotent; creating and deleting are not.
 //
 // # Consuming
 //
@@ -93,7 +122,8 @@
 // # Errors
 //
 // Kafka error codes keep their names in sdk.Error.Code and map to kinds:
-// UNKNOWN_TOPIC_OR_PARTITION is not_found, SASL failures unauthenticated,
+// UNKNOWN_TOPIC_OR_PARTITION is not_found, TOPIC_ALREADY_EXISTS
+// already_exists, SASL failures unauthenticated,
 // authorization failures permission_denied, group generation errors on
 // commit conflict, other retriable codes and connection failures
 // unavailable. The SASL password is blanked out of every error.

@@ -59,6 +59,10 @@ type Producer struct {
 	Compression     string        `nebula:"compression" default:"none" doc:"Batch compression: none, gzip, snappy, lz4 or zstd."`
 	Partitioner     string        `nebula:"partitioner" default:"hash" doc:"How a record without an explicit partition gets one: hash (of the key, as Kafka's Java client; keyless records stick to a partition per batch), round_robin, sticky (ignores keys), or manual (every call must name a partition)."`
 	DeliveryTimeout time.Duration `nebula:"delivery_timeout" default:"30s" doc:"How long a record may take to be acknowledged, retries included, before it fails; 0s means no limit. A call that ends sooner returns, and its records may still be written."`
+
+	AutoCreateTopics            bool  `nebula:"auto_create_topics" default:"false" doc:"Producing to a topic that does not exist creates it (with auto_create_partitions and auto_create_replication_factor) and writes the records; false fails such a call with not_found."`
+	AutoCreatePartitions        int32 `nebula:"auto_create_partitions" default:"-1" doc:"Partitions of a topic auto_create_topics creates, at least 1; -1 uses the brokers' default (num.partitions)."`
+	AutoCreateReplicationFactor int16 `nebula:"auto_create_replication_factor" default:"-1" doc:"Replication factor of a topic auto_create_topics creates, at least 1; -1 uses the brokers' default (default.replication.factor)."`
 }
 
 // Consumer is the consumer part of a "kafka_consumer" resource's
@@ -108,7 +112,7 @@ func New() *Driver { return &Driver{} }
 
 // Info describes the driver's two resource types.
 func (d *Driver) Info() sdk.DriverInfo {
-	producerOps := sdk.StreamProducerOperations()
+	producerOps := append(sdk.StreamProducerOperations(), adminOperations()...)
 	consumerOps := append(sdk.StreamConsumerOperations(), sdk.Operation{
 		Name:        "assignment",
 		Description: "Returns this member's ID, the group generation and the partitions assigned to it.",
@@ -120,7 +124,7 @@ func (d *Driver) Info() sdk.DriverInfo {
 		Version: Version,
 		Types: []sdk.ResourceType{{
 			Name:         ProducerType,
-			Description:  "A Kafka producer: each instance is one franz-go client, safe for concurrent use, that writes records and waits for their acknowledgement.",
+			Description:  "A Kafka producer: each instance is one franz-go client, safe for concurrent use, that writes records and waits for their acknowledgement, and creates, deletes, lists and describes topics.",
 			Config:       joinSchemas(connectionSchema, producerSchema),
 			Capabilities: []string{sdk.CapabilityStream},
 			Pooling:      sdk.PoolingShared,
@@ -374,6 +378,22 @@ func (p Producer) validate() []error {
 	}
 	if p.DeliveryTimeout < 0 {
 		errs = append(errs, sdk.AttributeError("delivery_timeout", "must not be negative", `Set a duration such as "30s", or "0s" for no limit.`))
+	}
+	if p.AutoCreatePartitions == 0 || p.AutoCreatePartitions < -1 {
+		errs = append(errs, sdk.AttributeError("auto_create_partitions", fmt.Sprintf("%d is not a number of partitions", p.AutoCreatePartitions), "Set at least 1, or -1 for the brokers' default (num.partitions)."))
+	}
+	if p.AutoCreateReplicationFactor == 0 || p.AutoCreateReplicationFactor < -1 {
+		errs = append(errs, sdk.AttributeError("auto_create_replication_factor", fmt.Sprintf("%d is not a replication factor", p.AutoCreateReplicationFactor), "Set at least 1, or -1 for the brokers' default (default.replication.factor)."))
+	}
+	if !p.AutoCreateTopics {
+		for _, a := range []struct {
+			name string
+			set  bool
+		}{{"auto_create_partitions", p.AutoCreatePartitions != -1}, {"auto_create_replication_factor", p.AutoCreateReplicationFactor != -1}} {
+			if a.set {
+				errs = append(errs, sdk.AttributeError(a.name, "set without auto_create_topics = true", "Set auto_create_topics = true to create missing topics when producing, or remove "+a.name+"."))
+			}
+		}
 	}
 	return errs
 }

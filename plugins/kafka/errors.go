@@ -91,6 +91,11 @@ func kindOf(err error) sdk.Kind {
 	case strings.Contains(msg, "invalid record partitioning choice"):
 		// An explicit partition the topic does not have.
 		return sdk.KindInvalidArgument
+	case strings.Contains(msg, "topic purged while buffered"):
+		// The driver purged the topic of a record still waiting to be
+		// sent from the client: delete_topic deleted it, or another
+		// call found it deleted (franz-go's errPurged is not exported).
+		return sdk.KindNotFound
 	case strings.Contains(msg, "unable to dial"), strings.Contains(msg, "connection refused"),
 		strings.Contains(msg, "no such host"), strings.Contains(msg, "i/o timeout"),
 		strings.Contains(msg, "connection reset"), strings.Contains(msg, "broken pipe"):
@@ -110,10 +115,13 @@ func kindOfCode(e *kerr.Error) sdk.Kind {
 	case kerr.TopicAuthorizationFailed, kerr.GroupAuthorizationFailed, kerr.ClusterAuthorizationFailed,
 		kerr.TransactionalIDAuthorizationFailed, kerr.DelegationTokenAuthorizationFailed:
 		return sdk.KindPermissionDenied
+	case kerr.TopicAlreadyExists:
+		return sdk.KindAlreadyExists
 	case kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidRecord, kerr.InvalidTopicException,
 		kerr.InvalidRequiredAcks, kerr.InvalidPartitions, kerr.InvalidTimestamp, kerr.PolicyViolation,
 		kerr.OffsetOutOfRange, kerr.InvalidGroupID, kerr.InvalidCommitOffsetSize, kerr.OffsetMetadataTooLarge,
-		kerr.InvalidSessionTimeout, kerr.UnsupportedCompressionType, kerr.InvalidConfig:
+		kerr.InvalidSessionTimeout, kerr.UnsupportedCompressionType, kerr.InvalidConfig,
+		kerr.InvalidReplicationFactor, kerr.InvalidReplicaAssignment:
 		return sdk.KindInvalidArgument
 	case kerr.RebalanceInProgress, kerr.IllegalGeneration, kerr.UnknownMemberID, kerr.FencedInstanceID,
 		kerr.StaleMemberEpoch, kerr.UnreleasedInstanceID:

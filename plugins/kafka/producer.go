@@ -2,11 +2,14 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/semaphore"
 
@@ -31,7 +34,7 @@ func (r *ProducerResource) Open(ctx context.Context) (sdk.Instance, error) {
 		cl.Close()
 		return nil, r.wrap(ctx, err, "connecting to the brokers of kafka resource "+r.name)
 	}
-	p := &ProducerInstance{res: r, cl: cl, room: semaphore.NewWeighted(maxBufferedRecords)}
+	p := &ProducerInstance{res: r, cl: cl, adm: kadm.NewClient(cl), room: semaphore.NewWeighted(maxBufferedRecords)}
 	if err := r.add(p); err != nil {
 		cl.Close()
 		return nil, err
@@ -47,6 +50,7 @@ const maxBufferedRecords = 50000
 type ProducerInstance struct {
 	res *ProducerResource
 	cl  *kgo.Client
+	adm *kadm.Client // over cl, for the topic operations
 	// room is the client's buffer, in records (see send).
 	room *semaphore.Weighted
 
@@ -71,7 +75,7 @@ func (p *ProducerInstance) live() error {
 	return nil
 }
 
-// Invoke runs produce or produce_batch.
+// Invoke runs produce, produce_batch and the topic operations (admin.go).
 func (p *ProducerInstance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, sdk.WrapError(sdk.KindOf(err), err, req.Operation)
@@ -92,8 +96,32 @@ func (p *ProducerInstance) Invoke(ctx context.Context, req sdk.InvokeRequest) (a
 			return nil, err
 		}
 		return p.produceBatch(ctx, a)
+	case "create_topic":
+		var a CreateTopicArgs
+		if err := req.Decode(&a); err != nil {
+			return nil, err
+		}
+		return p.createTopic(ctx, a)
+	case "delete_topic":
+		var a DeleteTopicArgs
+		if err := req.Decode(&a); err != nil {
+			return nil, err
+		}
+		return p.deleteTopic(ctx, a)
+	case "list_topics":
+		var a ListTopicsArgs
+		if err := req.Decode(&a); err != nil {
+			return nil, err
+		}
+		return p.listTopics(ctx, a)
+	case "describe_topic":
+		var a DescribeTopicArgs
+		if err := req.Decode(&a); err != nil {
+			return nil, err
+		}
+		return p.describeTopic(ctx, a)
 	}
-	return nil, sdk.Errorf(sdk.KindInvalidArgument, "kafka has no operation %q; its operations are produce and produce_batch", req.Operation)
+	return nil, sdk.Errorf(sdk.KindInvalidArgument, "kafka has no operation %q; its operations are produce, produce_batch, create_topic, delete_topic, list_topics and describe_topic", req.Operation)
 }
 
 func (p *ProducerInstance) checkPartition(partition int32) error {
@@ -127,12 +155,12 @@ func (p *ProducerInstance) produce(ctx context.Context, a sdk.StreamProduceArgs)
 			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(a.Headers[k])})
 		}
 	}
-	call, err := p.send(ctx, []*kgo.Record{rec})
+	call, err := p.deliver(ctx, a.Topic, []*kgo.Record{rec})
 	if err != nil {
 		return nil, err
 	}
 	if _, first := call.failures(); first != nil {
-		return nil, p.res.wrap(ctx, first, "producing to "+a.Topic)
+		return nil, p.failed(ctx, a.Topic, first, "producing to "+a.Topic)
 	}
 	return sdk.StreamProduceResult{Topic: rec.Topic, Partition: rec.Partition, Offset: p.offset(rec)}, nil
 }
@@ -160,18 +188,86 @@ func (p *ProducerInstance) produceBatch(ctx context.Context, a batchArgs) (any, 
 		}
 		recs[i] = r
 	}
-	call, err := p.send(ctx, recs)
+	call, err := p.deliver(ctx, a.topic, recs)
 	if err != nil {
 		return nil, err
 	}
 	if failed, first := call.failures(); first != nil {
-		return nil, p.res.wrap(ctx, first, fmt.Sprintf("producing to %s: %d of %d records failed (the others were written)", a.topic, failed, len(recs)))
+		return nil, p.failed(ctx, a.topic, first, fmt.Sprintf("producing to %s: %d of %d records failed (the others were written)", a.topic, failed, len(recs)))
 	}
 	out := sdk.StreamProduceBatchResult{Topic: a.topic, Records: make([]sdk.StreamPosition, len(recs))}
 	for i, r := range recs {
 		out.Records[i] = sdk.StreamPosition{Partition: r.Partition, Offset: p.offset(r)}
 	}
 	return out, nil
+}
+
+// deliver sends the records, all of one topic, with send, and sends them
+// again, at most twice, when every one of them failed in a way the driver
+// can remedy. A record of a topic the brokers do not know was never
+// written, so sending it again writes it once.
+//
+//   - UNKNOWN_TOPIC_ID: the topic was deleted since this client last wrote
+//     to it, and perhaps created again. franz-go keeps writing to the old
+//     topic's ID until the topic is purged from the client (see its
+//     PurgeTopicsFromClient), so deliver purges it. Records of other calls
+//     still buffered for the topic fail; like any failed record, they may
+//     or may not have been written, and they are not sent again.
+//   - UNKNOWN_TOPIC_OR_PARTITION, with auto_create_topics: deliver creates
+//     the topic. franz-go fails the records of a topic it cannot find
+//     after a few metadata requests (about a second); creating the topic
+//     only then keeps calls to topics that exist free of admin requests.
+func (p *ProducerInstance) deliver(ctx context.Context, topic string, recs []*kgo.Record) (*produceCall, error) {
+	for remedies := 0; ; remedies++ {
+		call, err := p.send(ctx, recs)
+		if err != nil {
+			return nil, err
+		}
+		failed, first := call.failures()
+		if failed != len(recs) || remedies == 2 {
+			return call, nil
+		}
+		switch {
+		case errors.Is(first, kerr.UnknownTopicID):
+			p.cl.PurgeTopicsFromClient(topic)
+		case errors.Is(first, kerr.UnknownTopicOrPartition) && p.res.cfg.AutoCreateTopics:
+			if err := p.autoCreate(ctx, topic); err != nil {
+				return nil, err
+			}
+		default:
+			return call, nil
+		}
+		for _, r := range recs {
+			// What franz-go set on the record (partition, sequence
+			// numbers, timestamp) belongs to the failed attempt.
+			*r = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers, Context: r.Context}
+		}
+	}
+}
+
+// autoCreate creates a topic for auto_create_topics, with the resource's
+// auto_create_partitions and auto_create_replication_factor. A topic that
+// another call created meanwhile is no error.
+func (p *ProducerInstance) autoCreate(ctx context.Context, topic string) error {
+	if err := checkTopicName(topic); err != nil {
+		return err
+	}
+	cfg := p.res.cfg.Producer
+	resp, err := p.adm.CreateTopic(ctx, cfg.AutoCreatePartitions, cfg.AutoCreateReplicationFactor, nil, topic)
+	if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
+		return nil
+	}
+	return p.res.wrap(ctx, brokerMessage(err, resp.ErrMessage), fmt.Sprintf("producing to %s: creating the topic (auto_create_topics)", topic))
+}
+
+// failed turns the first failure of a call's records into its error; a
+// topic that does not exist gets a message that says so, and how to
+// create it.
+func (p *ProducerInstance) failed(ctx context.Context, topic string, first error, what string) error {
+	if errors.Is(first, kerr.UnknownTopicOrPartition) && !p.res.cfg.AutoCreateTopics {
+		what = fmt.Sprintf("%s: topic %q does not exist (create it with create_topic, or set auto_create_topics = true on the resource)", what, topic)
+	}
+	return p.res.wrap(ctx, first, what)
 }
 
 // offset is the offset of a produced record, or -1 when the brokers do
