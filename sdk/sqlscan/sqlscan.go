@@ -110,13 +110,16 @@ func (t Token) IsPunct(c byte) bool { return t.Kind == Punct && t.Text[0] == c }
 // Statement is one statement of a text: from its first token to its last,
 // without the semicolon that ends it.
 type Statement struct {
-	d             Dialect
-	text          string
+	d Dialect
+	// src[start:end] is the statement; the scan looks past end as the
+	// first did (whether -- ends the text, say).
+	src           string
+	start, end    int
 	first, second Token
 }
 
 // Text returns the statement's text.
-func (s Statement) Text() string { return s.text }
+func (s Statement) Text() string { return s.src[s.start:s.end] }
 
 // First returns the statement's first token.
 func (s Statement) First() Token { return s.first }
@@ -126,7 +129,21 @@ func (s Statement) First() Token { return s.first }
 func (s Statement) Second() Token { return s.second }
 
 // Tokens yields the statement's tokens in order, from the first.
-func (s Statement) Tokens() iter.Seq[Token] { return s.d.tokens(s.text) }
+func (s Statement) Tokens() iter.Seq[Token] {
+	return func(yield func(Token) bool) {
+		for i := s.start; ; {
+			t, next := s.d.next(s.src, i)
+			if t.Kind == 0 || t.Pos >= s.end {
+				return
+			}
+			t.Pos -= s.start
+			if !yield(t) {
+				return
+			}
+			i = next
+		}
+	}
+}
 
 // HasWord reports whether any word of the statement is kw, in any case.
 func (s Statement) HasWord(kw string) bool {
@@ -154,7 +171,7 @@ func (d Dialect) Statements(sql string) iter.Seq[Statement] {
 			if n > 1 {
 				second.Pos -= start
 			}
-			return Statement{d: d, text: sql[start:end], first: first, second: second}
+			return Statement{d: d, src: sql, start: start, end: end, first: first, second: second}
 		}
 		for t := range d.tokens(sql) {
 			if t.IsPunct(';') {
