@@ -18,7 +18,7 @@
 // loc=UTC, and sets the session's time_zone to '+00:00' (unless the DSN sets
 // time_zone itself), so that TIMESTAMP values travel as UTC instants.
 // Other DSN parameters that name system variables are applied at connect
-// and again by Reset.
+// and again by a reset after variables were set.
 //
 // # Values
 //
@@ -64,12 +64,39 @@
 // prepared, keyed by SQL text, for the life of the session.
 //
 // Begin, Commit and Rollback issue SET TRANSACTION ISOLATION LEVEL, START
-// TRANSACTION [READ ONLY], COMMIT and ROLLBACK on the session. Reset rolls
-// back, releases table locks, and re-applies the session defaults
-// (autocommit=1, time_zone, the sql_mode and isolation level the session
-// started with, and the DSN's parameters). go-sql-driver has no way to send
-// COM_RESET_CONNECTION on a held connection, so user variables and
-// temporary tables survive Reset.
+// TRANSACTION [READ ONLY], COMMIT and ROLLBACK on the session.
+//
+// # Sessions and Reset
+//
+// A session reports with each answer whether it is still clean: no
+// transaction begun, and no statement since the last reset that may have
+// left state in it. The statements are read with sdk/sqlscan (comments,
+// strings, backticks, executable /*! */ comments, by the session's
+// sql_mode), and these count: a transaction opened (BEGIN, START
+// TRANSACTION, autocommit set) or the next one's characteristics set (SET
+// TRANSACTION, which ROLLBACK clears); session and user variables set
+// (SET, SET NAMES, SELECT ... INTO @v, @v := ...); LOCK TABLES and FLUSH
+// ... WITH READ LOCK; GET_LOCK; USE; and, undone by a new connection,
+// temporary tables, SQL prepared statements (PREPARE, EXECUTE, DEALLOCATE),
+// HANDLER, XA, CALL, SET ROLE, LOCK INSTANCE, BACKUP and BEGIN NOT ATOMIC.
+// SET GLOBAL, SET STATEMENT ... FOR (read as the statement after FOR) and
+// DO (which, like SELECT, only evaluates expressions) leave the session
+// clean. A stored function of the caller's that changes session state from
+// inside a SELECT or DO is not seen.
+//
+// The host gives a clean session back to its pool with no call at all, so
+// a one-shot query costs one round trip and the prepared statements live
+// as long as the session. A dirty session is reset in the background with
+// what it needs, a round trip each: ROLLBACK; UNLOCK TABLES; DO
+// RELEASE_ALL_LOCKS() (MySQL 5.7, MariaDB 10.5.2); USE of the DSN's
+// database; and one SET that puts each system variable set back to
+// DEFAULT, each user variable set to NULL, and then the settings the
+// session started with (autocommit=1, sql_mode, isolation level and
+// access mode, the character sets of the connection) and the DSN's
+// parameters. State that only a new connection clears gets one (and a
+// fresh prepared-statement cache). go-sql-driver has no way to send
+// COM_RESET_CONNECTION on a held connection, which would do it all in one
+// round trip. LAST_INSERT_ID() and FOUND_ROWS() are not reset.
 //
 // Errors keep the MySQL error number as Code: 1062 (duplicate key), 1451
 // and 1452 (foreign keys) are conflicts; 1213 (deadlock) and 1205 (lock

@@ -160,8 +160,26 @@ type Resource struct {
 // Open connects one session: a *sql.DB of its own with at most one
 // connection, and the one *sql.Conn the instance keeps.
 func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
+	db, conn, err := r.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inst := &Instance{res: r, db: db, conn: conn, stmts: stmtcache.New(stmtCacheSize)}
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
+	defer cancel()
+	if err := inst.captureDefaults(cctx); err != nil {
+		_ = conn.Close()
+		_ = db.Close()
+		return nil, err
+	}
+	return inst, nil
+}
+
+// connect opens a *sql.DB of at most one connection and takes that
+// connection, within connect_timeout.
+func (r *Resource) connect(ctx context.Context) (*sql.DB, *sql.Conn, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, sdk.WrapError(sdk.KindOf(err), err, "mysql open")
+		return nil, nil, sdk.WrapError(sdk.KindOf(err), err, "mysql open")
 	}
 	db := sql.OpenDB(r.connector)
 	db.SetMaxOpenConns(1)
@@ -171,15 +189,9 @@ func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
 	conn, err := db.Conn(cctx)
 	if err != nil {
 		_ = db.Close()
-		return nil, wrapErr(cctx, err, "mysql connect to "+r.mc.Addr)
+		return nil, nil, wrapErr(cctx, err, "mysql connect to "+r.mc.Addr)
 	}
-	inst := &Instance{res: r, db: db, conn: conn, stmts: stmtcache.New(stmtCacheSize)}
-	if err := inst.captureDefaults(cctx); err != nil {
-		_ = conn.Close()
-		_ = db.Close()
-		return nil, err
-	}
-	return inst, nil
+	return db, conn, nil
 }
 
 // Close does nothing: each instance owns its connection.

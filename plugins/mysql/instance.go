@@ -3,14 +3,20 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/sqlscan"
 	"github.com/nebula-resource/nebula-resource/sdk/stmtcache"
 )
 
@@ -22,39 +28,69 @@ const stmtCacheSize = 64
 // nonetheless safe to call concurrently.
 type Instance struct {
 	res *Resource
-	db  *sql.DB
-	// conn is the session's one connection.
-	conn *sql.Conn
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// db and conn are the session's one connection; a reset that needs a
+	// new connection replaces them.
+	db     *sql.DB
+	conn   *sql.Conn
 	closed bool
 	inTx   bool
 	stmts  *stmtcache.Cache
-	// defaults is the SET statement that restores the session's
-	// defaults; Reset runs it.
-	defaults string
+	// defaults are the assignments that restore the session's settings
+	// to what they were at connect; a reset runs them after variables
+	// were set.
+	defaults []string
+	// dialect is how the session's sql_mode reads quotes.
+	dialect sqlscan.Dialect
+	// sess is what the statements since the last reset may have left in
+	// the session: what Reset must undo.
+	sess session
 }
 
-// captureDefaults reads the sql_mode and isolation level the session
-// starts with and builds the SET statement Reset runs.
+// captureDefaults reads the settings the session starts with (sql_mode,
+// isolation level and access mode, character sets) and builds the
+// assignments that restore them, and the DSN's parameters.
 func (i *Instance) captureDefaults(ctx context.Context) error {
-	var sqlMode, iso string
-	isoVar := "transaction_isolation"
-	err := i.conn.QueryRowContext(ctx, "SELECT @@SESSION.sql_mode, @@SESSION.transaction_isolation").Scan(&sqlMode, &iso)
+	var sqlMode, iso, csClient, csConn, csResults, collConn string
+	var readOnly int
+	isoVar, roVar := "transaction_isolation", "transaction_read_only"
+	const q = "SELECT @@SESSION.sql_mode, @@SESSION.%s, @@SESSION.%s, @@SESSION.character_set_client, " +
+		"@@SESSION.character_set_connection, @@SESSION.character_set_results, @@SESSION.collation_connection"
+	dest := []any{&sqlMode, &iso, &readOnly, &csClient, &csConn, &csResults, &collConn}
+	err := i.conn.QueryRowContext(ctx, fmt.Sprintf(q, isoVar, roVar)).Scan(dest...)
 	if mysqlErrNo(err) == 1193 { // unknown system variable: MariaDB < 11.1
-		isoVar = "tx_isolation"
-		err = i.conn.QueryRowContext(ctx, "SELECT @@SESSION.sql_mode, @@SESSION.tx_isolation").Scan(&sqlMode, &iso)
+		isoVar, roVar = "tx_isolation", "tx_read_only"
+		err = i.conn.QueryRowContext(ctx, fmt.Sprintf(q, isoVar, roVar)).Scan(dest...)
 	}
 	if err != nil {
 		return wrapErr(ctx, err, "mysql read session defaults")
 	}
-	sets := []string{"SESSION autocommit = 1", "SESSION sql_mode = " + quote(sqlMode), "SESSION " + isoVar + " = " + quote(iso)}
+	i.defaults = []string{
+		"SESSION autocommit = 1",
+		"SESSION sql_mode = " + quote(sqlMode),
+		"SESSION " + isoVar + " = " + quote(iso),
+		"SESSION " + roVar + " = " + strconv.Itoa(readOnly),
+		"SESSION character_set_client = " + quote(csClient),
+		"SESSION character_set_connection = " + quote(csConn),
+		"SESSION character_set_results = " + quote(csResults),
+		"SESSION collation_connection = " + quote(collConn),
+	}
 	var params []string
 	for k, v := range i.res.mc.Params {
 		params = append(params, k+" = "+v)
 	}
 	sort.Strings(params)
-	i.defaults = "SET " + strings.Join(append(sets, params...), ", ")
+	i.defaults = append(i.defaults, params...)
+	i.dialect = sqlscan.MySQL
+	for _, m := range strings.Split(sqlMode, ",") {
+		switch m {
+		case "NO_BACKSLASH_ESCAPES":
+			i.dialect.BackslashEscapes = false
+		case "ANSI_QUOTES":
+			i.dialect.DoubleQuoteStrings = false
+		}
+	}
 	return nil
 }
 
@@ -63,6 +99,9 @@ func quote(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\\`)
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
+
+// quoteIdent returns s as a MySQL quoted identifier.
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 // lock takes the instance's lock and reports an error when it is closed or
 // ctx is done. On success the caller must unlock.
@@ -124,20 +163,111 @@ func (i *Instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, erro
 	return pingResult{OK: true}, nil
 }
 
-// Reset rolls back any transaction, releases table locks and restores the
-// session defaults. An error means the session is unusable.
+// SessionClean reports whether the session is as a new one: no
+// transaction begun, and no statement since the last Reset that may have
+// left state in it (session.note). The host resets only a session that
+// is not clean, so that a one-shot query costs one round trip, and the
+// prepared statements survive the lease.
+func (i *Instance) SessionClean() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return !i.closed && !i.inTx && i.sess.clean()
+}
+
+// Reset returns the session to a clean state with the least it takes:
+// ROLLBACK when a transaction may be open, UNLOCK TABLES after LOCK
+// TABLES, RELEASE_ALL_LOCKS() after GET_LOCK, USE of the DSN's database
+// after USE, and one SET that puts back the variables that were set and
+// the settings of the connect; each is a round trip. State that only a
+// new connection clears (temporary tables, say: effectConn) gets a new
+// connection. go-sql-driver cannot send COM_RESET_CONNECTION on a held
+// connection. An error means the session is unusable.
 func (i *Instance) Reset(ctx context.Context) error {
 	if err := i.lock(ctx, "mysql reset"); err != nil {
 		return err
 	}
 	defer i.mu.Unlock()
-	for _, q := range []string{"ROLLBACK", "UNLOCK TABLES", i.defaults} {
-		if _, err := i.conn.ExecContext(ctx, q); err != nil {
-			return wrapErr(ctx, err, "mysql reset")
+	if err := i.alive(); err != nil {
+		return err
+	}
+	e := i.sess.effects
+	if e&effectConn != 0 || e&effectSchema != 0 && i.res.mc.DBName == "" {
+		if err := i.reconnect(ctx); err != nil {
+			return err
+		}
+	} else {
+		for _, q := range i.resetStatements() {
+			if _, err := i.conn.ExecContext(ctx, q); err != nil {
+				return wrapErr(ctx, err, "mysql reset")
+			}
 		}
 	}
 	i.inTx = false
+	i.sess = session{}
 	return nil
+}
+
+// resetStatements returns the statements that undo what the session's
+// statements left, in order: ROLLBACK first, since UNLOCK TABLES and SET
+// autocommit = 1 would commit.
+func (i *Instance) resetStatements() []string {
+	var out []string
+	e := i.sess.effects
+	if i.inTx || e&effectTx != 0 {
+		out = append(out, "ROLLBACK")
+	}
+	if e&effectTableLocks != 0 {
+		out = append(out, "UNLOCK TABLES")
+	}
+	if e&effectNamedLocks != 0 {
+		out = append(out, "DO RELEASE_ALL_LOCKS()")
+	}
+	if e&effectSchema != 0 {
+		out = append(out, "USE "+quoteIdent(i.res.mc.DBName))
+	}
+	if e&effectVars != 0 {
+		var set []string
+		for _, v := range slices.Sorted(maps.Keys(i.sess.vars)) {
+			set = append(set, "SESSION "+v+" = DEFAULT")
+		}
+		for _, v := range slices.Sorted(maps.Keys(i.sess.userVars)) {
+			set = append(set, v+" = NULL")
+		}
+		// The defaults last: they win over the DEFAULTs above.
+		out = append(out, "SET "+strings.Join(append(set, i.defaults...), ", "))
+	}
+	return out
+}
+
+// alive reports, without a round trip, whether the connection is still
+// usable: go-sql-driver marks it broken when a call failed on it or was
+// canceled.
+func (i *Instance) alive() error {
+	err := i.conn.Raw(func(dc any) error {
+		if v, ok := dc.(driver.Validator); ok && !v.IsValid() {
+			return driver.ErrBadConn
+		}
+		return nil
+	})
+	if err != nil {
+		return sdk.WrapError(sdk.KindUnavailable, err, "mysql reset: the connection is broken")
+	}
+	return nil
+}
+
+// reconnect replaces the session's connection with a new one, which
+// holds nothing of the old session. On failure the old one stays, and
+// the error says the session is unusable.
+func (i *Instance) reconnect(ctx context.Context) error {
+	db, conn, err := i.res.connect(ctx)
+	if err != nil {
+		return err
+	}
+	i.stmts.Close()
+	_ = i.conn.Close()
+	_ = i.db.Close()
+	i.db, i.conn = db, conn
+	return i.captureDefaults(ctx)
 }
 
 // Close closes the session's connection and its DB. It is safe to call
@@ -175,6 +305,7 @@ func (i *Instance) Query(ctx context.Context, stmt sdk.Statement) (sdk.Rows, err
 		return nil, err
 	}
 	defer i.mu.Unlock()
+	i.sess.note(i.dialect, stmt.SQL)
 	var rows *sql.Rows
 	if len(args) == 0 {
 		rows, err = i.conn.QueryContext(ctx, stmt.SQL)
@@ -205,6 +336,7 @@ func (i *Instance) Exec(ctx context.Context, stmt sdk.Statement) (sdk.ExecResult
 		return sdk.ExecResult{}, err
 	}
 	defer i.mu.Unlock()
+	i.sess.note(i.dialect, stmt.SQL)
 	var res sql.Result
 	if len(args) == 0 {
 		res, err = i.conn.ExecContext(ctx, stmt.SQL)
@@ -299,4 +431,6 @@ var (
 	_ sdk.Instance    = (*Instance)(nil)
 	_ sdk.SQLInstance = (*Instance)(nil)
 	_ sdk.Resetter    = (*Instance)(nil)
+
+	_ sdk.SessionReporter = (*Instance)(nil)
 )

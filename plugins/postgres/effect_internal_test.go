@@ -38,6 +38,8 @@ func TestStatementEffect(t *testing.T) {
 		{"CALL p()", effectSession},
 		{"LOAD 'auto_explain'", effectSession},
 		{"SELECT 1; SET x.y = 1", effectSession},
+		{`SELECT 'a\'; SET x.y = 1`, effectSession}, // a standard string: the backslash is a byte
+		{"SELECT $tag$ SET x $tag$; SET x.y = 1", effectSession},
 		{"/* c */ SET x.y = 1", effectSession},
 		{"PREPARE TRANSACTION 'x'", effectSession},
 		{"PREPARE p AS SELECT 1", effectPrepared},

@@ -97,13 +97,23 @@
 // all levels are accepted; a read-only transaction sets PRAGMA query_only
 // until Commit or Rollback. Begin while a transaction is open, and Commit
 // or Rollback without one, fail with kind failed_precondition. Prefer
-// these methods to BEGIN and COMMIT statements, which the instance does not
-// track.
+// these methods to BEGIN and COMMIT statements.
 //
-// Reset, called by the host when a lease ends, closes rows left open, rolls
-// back any open transaction, and applies query_only off and the configured
-// foreign_keys and busy_timeout again. It does not drop TEMP tables or
-// detach databases.
+// An instance reports with each answer whether its connection is still
+// clean: no rows or transaction open, and no statement since the last
+// reset that may have left state on it, as read with sdk/sqlscan: BEGIN
+// or SAVEPOINT; a PRAGMA that sets something (PRAGMA name = value, or
+// name(value) except for the pragmas that read, such as table_info and
+// integrity_check); ATTACH and DETACH; and TEMP tables, views and
+// triggers (any TEMP or TEMPORARY word). The host gives a clean instance
+// back to its pool with no call at all, and its prepared statements live
+// on. A dirty one is reset before anyone else gets it: ROLLBACK (and
+// query_only off after a read-only transaction) on the same connection
+// when only a transaction may be open; otherwise a new connection, which
+// applies the configured pragmas and holds nothing of the old one. Pragmas
+// that change the database rather than the connection (journal_mode,
+// user_version, and for ":memory:" the shared cache's cache_size) are
+// the database's and stay.
 //
 // # Results
 //

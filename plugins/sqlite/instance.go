@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"strconv"
 	"sync"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
@@ -15,7 +14,9 @@ import (
 // call concurrently, as rows may still be streaming when the next call
 // arrives.
 type Instance struct {
-	res  *Resource
+	res *Resource
+	// db and conn are the instance's connection; a reset that needs a new
+	// connection replaces them, with no call in flight.
 	db   *sql.DB
 	conn *sql.Conn
 
@@ -27,27 +28,33 @@ type Instance struct {
 	// stmts keeps the session's prepared query statements. Exec runs its
 	// text directly, since it may hold several statements.
 	stmts *stmtcache.Cache
+	// effects is what the statements since the last Reset may have left
+	// on the connection (statementEffect): what Reset must undo.
+	effects effect
 }
 
 // stmtCacheSize bounds the prepared statements an instance keeps.
 const stmtCacheSize = 64
 
-func (i *Instance) usable() error {
+// usable returns the instance's connection, or an error when the
+// instance is closed.
+func (i *Instance) usable() (*sql.Conn, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.closed {
-		return sdk.Errorf(sdk.KindUnavailable, "instance of sqlite resource %q is closed", i.res.name)
+		return nil, sdk.Errorf(sdk.KindUnavailable, "instance of sqlite resource %q is closed", i.res.name)
 	}
-	return nil
+	return i.conn, nil
 }
 
 // Check runs SELECT 1 on the connection.
 func (i *Instance) Check(ctx context.Context) error {
-	if err := i.usable(); err != nil {
+	conn, err := i.usable()
+	if err != nil {
 		return err
 	}
 	var one int
-	if err := i.conn.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return mapError(ctx, err, "sqlite check")
 	}
 	return nil
@@ -77,13 +84,14 @@ func (i *Instance) Close(context.Context) error {
 	}
 	i.closed = true
 	rows := i.takeRows()
+	db, conn, stmts := i.db, i.conn, i.stmts
 	i.mu.Unlock()
 	for _, r := range rows {
 		_ = r.Close()
 	}
-	i.stmts.Close()
-	err := i.conn.Close()
-	if cerr := i.db.Close(); err == nil {
+	stmts.Close()
+	err := conn.Close()
+	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
 	return mapError(context.Background(), err, "closing sqlite connection")
@@ -99,39 +107,75 @@ func (i *Instance) takeRows() []*Rows {
 	return out
 }
 
-// Reset closes open rows, rolls back any open transaction and applies the
-// session settings again: query_only off, and foreign_keys and
-// busy_timeout as configured.
+// SessionClean reports whether the connection is as a new one: no rows
+// or transaction open, and no statement since the last Reset that may
+// have left state on it (statementEffect). The host resets only a
+// connection that is not clean, so that the prepared statements survive
+// the lease.
+func (i *Instance) SessionClean() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return !i.closed && !i.inTx && len(i.rows) == 0 && i.effects == 0
+}
+
+// Reset closes open rows and undoes what the statements since the last
+// Reset may have left, with the least it takes: ROLLBACK when a
+// transaction may be open (and query_only off after a read-only one); a
+// new connection, with the configured pragmas, after a PRAGMA that set
+// something, ATTACH or DETACH, or TEMP objects.
 func (i *Instance) Reset(ctx context.Context) error {
-	if err := i.usable(); err != nil {
+	conn, err := i.usable()
+	if err != nil {
 		return err
 	}
 	i.mu.Lock()
 	rows := i.takeRows()
+	e, inTx, readOnly := i.effects, i.inTx, i.readOnly
 	i.mu.Unlock()
 	for _, r := range rows {
 		_ = r.Close()
 	}
-	if _, err := i.conn.ExecContext(ctx, "ROLLBACK"); err != nil && !isNoTx(err) {
-		return mapError(ctx, err, "sqlite reset: rollback")
-	}
-	i.mu.Lock()
-	i.inTx, i.readOnly = false, false
-	i.mu.Unlock()
-	cfg := i.res.cfg
-	fk := "OFF"
-	if cfg.ForeignKeys {
-		fk = "ON"
-	}
-	for _, p := range []string{
-		"PRAGMA query_only = OFF",
-		"PRAGMA foreign_keys = " + fk,
-		"PRAGMA busy_timeout = " + strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10),
-	} {
-		if _, err := i.conn.ExecContext(ctx, p); err != nil {
-			return mapError(ctx, err, "sqlite reset: "+p)
+	if e&effectConn != 0 {
+		if err := i.reconnect(ctx); err != nil {
+			return err
+		}
+	} else if inTx || e&effectTx != 0 {
+		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil && !isNoTx(err) {
+			return mapError(ctx, err, "sqlite reset: rollback")
+		}
+		if readOnly {
+			if _, err := conn.ExecContext(ctx, "PRAGMA query_only = OFF"); err != nil {
+				return mapError(ctx, err, "sqlite reset: query_only off")
+			}
 		}
 	}
+	i.mu.Lock()
+	i.inTx, i.readOnly, i.effects = false, false, 0
+	i.mu.Unlock()
+	return nil
+}
+
+// reconnect replaces the instance's connection with a new one, which
+// holds nothing of the old one's state. An open transaction on the old
+// one rolls back as it closes.
+func (i *Instance) reconnect(ctx context.Context) error {
+	db, conn, err := openConn(ctx, i.res.dsn)
+	if err != nil {
+		return mapError(ctx, err, "sqlite reset: reconnect")
+	}
+	i.mu.Lock()
+	if i.closed { // closed meanwhile
+		i.mu.Unlock()
+		_ = conn.Close()
+		_ = db.Close()
+		return sdk.Errorf(sdk.KindUnavailable, "instance of sqlite resource %q is closed", i.res.name)
+	}
+	oldDB, oldConn, oldStmts := i.db, i.conn, i.stmts
+	i.db, i.conn, i.stmts = db, conn, stmtcache.New(stmtCacheSize)
+	i.mu.Unlock()
+	oldStmts.Close()
+	_ = oldConn.Close()
+	_ = oldDB.Close()
 	return nil
 }
 
@@ -149,7 +193,7 @@ func bindAll(args []sdk.Value) ([]any, error) {
 
 // Query runs a statement and streams its rows from SQLite's cursor.
 func (i *Instance) Query(ctx context.Context, stmt sdk.Statement) (sdk.Rows, error) {
-	if err := i.usable(); err != nil {
+	if _, err := i.usable(); err != nil {
 		return nil, err
 	}
 	args, err := bindAll(stmt.Args)
@@ -157,6 +201,7 @@ func (i *Instance) Query(ctx context.Context, stmt sdk.Statement) (sdk.Rows, err
 		return nil, err
 	}
 	i.mu.Lock()
+	i.effects |= statementEffect(stmt.SQL)
 	prepared, err := i.stmts.Prepare(ctx, i.conn, stmt.SQL)
 	i.mu.Unlock()
 	if err != nil {
@@ -190,14 +235,18 @@ func (i *Instance) Query(ctx context.Context, stmt sdk.Statement) (sdk.Rows, err
 // Exec runs a statement (or several, separated by semicolons) that
 // returns no rows.
 func (i *Instance) Exec(ctx context.Context, stmt sdk.Statement) (sdk.ExecResult, error) {
-	if err := i.usable(); err != nil {
+	conn, err := i.usable()
+	if err != nil {
 		return sdk.ExecResult{}, err
 	}
 	args, err := bindAll(stmt.Args)
 	if err != nil {
 		return sdk.ExecResult{}, err
 	}
-	res, err := i.conn.ExecContext(ctx, stmt.SQL, args...)
+	i.mu.Lock()
+	i.effects |= statementEffect(stmt.SQL)
+	i.mu.Unlock()
+	res, err := conn.ExecContext(ctx, stmt.SQL, args...)
 	if err != nil {
 		return sdk.ExecResult{}, mapError(ctx, err, "sqlite exec")
 	}
@@ -227,7 +276,8 @@ func execResult(ctx context.Context, res sql.Result) (out sdk.ExecResult, err er
 // satisfies every isolation level; a read-only transaction sets PRAGMA
 // query_only until it ends.
 func (i *Instance) Begin(ctx context.Context, opts sdk.TxOptions) error {
-	if err := i.usable(); err != nil {
+	conn, err := i.usable()
+	if err != nil {
 		return err
 	}
 	switch opts.Isolation {
@@ -243,13 +293,13 @@ func (i *Instance) Begin(ctx context.Context, opts sdk.TxOptions) error {
 		return sdk.Errorf(sdk.KindFailedPrecondition, "sqlite begin: a transaction is already open")
 	}
 	if opts.ReadOnly {
-		if _, err := i.conn.ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
+		if _, err := conn.ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
 			return mapError(ctx, err, "sqlite begin: read only")
 		}
 	}
-	if _, err := i.conn.ExecContext(ctx, "BEGIN"); err != nil {
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
 		if opts.ReadOnly {
-			_, _ = i.conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA query_only = OFF")
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA query_only = OFF")
 		}
 		if isNestedTx(err) {
 			return sdk.WrapError(sdk.KindFailedPrecondition, err, "sqlite begin: a transaction is already open")
@@ -269,11 +319,12 @@ func (i *Instance) Commit(ctx context.Context) error { return i.end(ctx, "COMMIT
 func (i *Instance) Rollback(ctx context.Context) error { return i.end(ctx, "ROLLBACK") }
 
 func (i *Instance) end(ctx context.Context, verb string) error {
-	if err := i.usable(); err != nil {
+	conn, err := i.usable()
+	if err != nil {
 		return err
 	}
 	what := "sqlite " + verb
-	_, err := i.conn.ExecContext(ctx, verb)
+	_, err = conn.ExecContext(ctx, verb)
 	if err != nil && !isNoTx(err) {
 		// A COMMIT that fails (busy) leaves the transaction open.
 		return mapError(ctx, err, what)
@@ -283,7 +334,7 @@ func (i *Instance) end(ctx context.Context, verb string) error {
 	i.inTx, i.readOnly = false, false
 	i.mu.Unlock()
 	if readOnly {
-		if _, qerr := i.conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA query_only = OFF"); qerr != nil {
+		if _, qerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA query_only = OFF"); qerr != nil {
 			return mapError(ctx, qerr, what+": read only off")
 		}
 	}
@@ -359,4 +410,6 @@ var (
 	_ sdk.SQLInstance = (*Instance)(nil)
 	_ sdk.Resetter    = (*Instance)(nil)
 	_ sdk.Rows        = (*Rows)(nil)
+
+	_ sdk.SessionReporter = (*Instance)(nil)
 )
