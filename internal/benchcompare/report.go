@@ -286,4 +286,3 @@ func writeCSV(w io.Writer, rows []row) error {
 	c.Flush()
 	return c.Error()
 }
-
