@@ -51,11 +51,8 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	o, err := parseFlags(flag.CommandLine, os.Args[1:])
+	o, err := parseFlags(flag.CommandLine, os.Args[1:]) // -h exits here
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
 		fmt.Fprintf(os.Stderr, "bench-compare: %v\n", err)
 		os.Exit(2)
 	}
