@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -13,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,5 +363,81 @@ func TestSmokeMemoryGet(t *testing.T) {
 	}
 	if n := strings.Count(stdout.String(), "\n| memory/"); n != 3 {
 		t.Errorf("%d rows, want 3:\n%s", n, stdout.String())
+	}
+}
+
+// counting is a target whose calls and ended workers are counted; its
+// calls fail from the failAfter-th on, when that is above 0.
+type counting struct {
+	calls, dones atomic.Int64
+	failAfter    int64
+}
+
+func (c *counting) target() *target {
+	return &target{worker: func(context.Context) (func(context.Context) error, func(), error) {
+		return func(context.Context) error {
+			if n := c.calls.Add(1); c.failAfter > 0 && n >= c.failAfter {
+				return errBoom
+			}
+			time.Sleep(100 * time.Microsecond)
+			return nil
+		}, func() { c.dones.Add(1) }, nil
+	}}
+}
+
+var errBoom = errors.New("boom")
+
+func TestLoadCountsEveryCallAndEndsEveryWorker(t *testing.T) {
+	var c counting
+	marks := 0
+	ops, err := load(t.Context(), c.target(), 4, 50*time.Millisecond, func() error { marks++; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops == 0 || ops != c.calls.Load() {
+		t.Errorf("load counted %d calls; the target saw %d", ops, c.calls.Load())
+	}
+	if c.dones.Load() != 4 || marks != 2 {
+		t.Errorf("%d workers ended and %d marks, want 4 and 2", c.dones.Load(), marks)
+	}
+}
+
+func TestLoadStopsAtTheFirstFailingCall(t *testing.T) {
+	c := counting{failAfter: 10}
+	began := time.Now()
+	_, err := load(t.Context(), c.target(), 4, time.Minute, nil)
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("load = %v, want the call's error", err)
+	}
+	if time.Since(began) > 10*time.Second {
+		t.Errorf("load took %v to stop after a failing call", time.Since(began))
+	}
+	if c.dones.Load() != 4 {
+		t.Errorf("%d workers ended, want 4", c.dones.Load())
+	}
+}
+
+func TestLoadFailsWhenAWorkerCannotBeSetUp(t *testing.T) {
+	n := atomic.Int64{}
+	tg := &target{worker: func(context.Context) (func(context.Context) error, func(), error) {
+		if n.Add(1) == 2 {
+			return nil, nil, errBoom
+		}
+		return func(context.Context) error { return nil }, func() {}, nil
+	}}
+	if _, err := load(t.Context(), tg, 3, time.Minute, nil); !errors.Is(err, errBoom) {
+		t.Fatalf("load = %v, want the setup's error", err)
+	}
+}
+
+// A run that fails fails the tool, with the child's own words.
+func TestRunChildReturnsTheChildsError(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = runChild(t.Context(), exe, runSpec{Workload: "memory/get-100B", Variant: "nope", Duration: time.Millisecond, Concurrency: 1})
+	if err == nil || !strings.Contains(err.Error(), `workload memory/get-100B has no variant "nope"`) {
+		t.Errorf("runChild = %v, want the child's complaint about the variant", err)
 	}
 }

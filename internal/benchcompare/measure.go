@@ -130,7 +130,7 @@ func measure(spec runSpec) (s sample, err error) {
 	if err != nil {
 		return s, fmt.Errorf("setup: %w", err)
 	}
-	if _, err := load(ctx, t, spec.Concurrency, spec.Warmup); err != nil {
+	if _, err := load(ctx, t, spec.Concurrency, spec.Warmup, nil); err != nil {
 		return s, fmt.Errorf("warm-up: %w", err)
 	}
 
@@ -138,18 +138,16 @@ func measure(spec runSpec) (s sample, err error) {
 	if err != nil {
 		return s, err
 	}
-	before, err := takeSnapshot(procs)
-	if err != nil {
-		return s, err
-	}
-	ops, err := load(ctx, t, spec.Concurrency, spec.Duration)
+	var marks []snapshot // the throughput phase's start and end
+	ops, err := load(ctx, t, spec.Concurrency, spec.Duration, func() error {
+		m, err := takeSnapshot(procs)
+		marks = append(marks, m)
+		return err
+	})
 	if err != nil {
 		return s, fmt.Errorf("throughput at %d: %w", spec.Concurrency, err)
 	}
-	after, err := takeSnapshot(procs)
-	if err != nil {
-		return s, err
-	}
+	before, after := marks[0], marks[1]
 	lat, err := latencies(ctx, t, spec.Duration)
 	if err != nil {
 		return s, fmt.Errorf("latency at 1: %w", err)
@@ -210,31 +208,37 @@ func takeSnapshot(procs procFS) (snapshot, error) {
 
 // load runs c workers calling the target as fast as they can for d and
 // returns how many calls they completed. The workers are set up (a lease
-// held, say) before d starts; the calls under way when d ends are
-// finished and counted. The first failing call ends the load and is
-// returned.
-func load(ctx context.Context, t *target, c int, d time.Duration) (int64, error) {
+// held, say) before d starts and ended after the calls; the calls under
+// way when d ends are finished and counted. mark, when not nil, is called
+// when the calls begin and when the last has finished: the window the
+// throughput is measured over. The first failing call ends the load and
+// is returned.
+func load(ctx context.Context, t *target, c int, d time.Duration, mark func() error) (int64, error) {
 	if d <= 0 {
 		return 0, nil
+	}
+	if mark == nil {
+		mark = func() error { return nil }
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var (
-		ready, wg sync.WaitGroup
-		start     = make(chan struct{})
-		stop      atomic.Bool
-		ops       atomic.Int64
+		ready, calling, wg sync.WaitGroup
+		start              = make(chan struct{})
+		stop               atomic.Bool
+		ops                atomic.Int64
 	)
 	ready.Add(c)
+	calling.Add(c)
 	for range c {
 		wg.Go(func() {
 			call, done, err := t.worker(ctx)
 			ready.Done()
 			if err != nil {
 				cancel(err)
+				calling.Done()
 				return
 			}
-			defer done()
 			<-start
 			var n int64
 			for !stop.Load() && ctx.Err() == nil {
@@ -245,9 +249,14 @@ func load(ctx context.Context, t *target, c int, d time.Duration) (int64, error)
 				n++
 			}
 			ops.Add(n)
+			calling.Done()
+			done()
 		})
 	}
 	ready.Wait()
+	if err := mark(); err != nil {
+		cancel(err)
+	}
 	close(start)
 	timer := time.NewTimer(d)
 	select {
@@ -256,6 +265,12 @@ func load(ctx context.Context, t *target, c int, d time.Duration) (int64, error)
 		timer.Stop()
 	}
 	stop.Store(true)
+	calling.Wait()
+	if context.Cause(ctx) == nil {
+		if err := mark(); err != nil {
+			cancel(err)
+		}
+	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
 		return 0, err
