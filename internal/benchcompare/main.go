@@ -10,7 +10,7 @@
 // compiled in, host.WithDriver) and host-plugin (the host running the
 // plugin binary from -plugins, as nebula-host run does). Every
 // (workload, variant) run is a fresh process: the tool runs itself again
-// as a child, so that no garbage, warm pool or JIT-like state carries over.
+// as a child, so that no garbage, warm pool or cache carries over.
 // Runs are interleaved over -rounds rounds, the variants of a workload
 // back to back within a round (their order rotating from round to round),
 // and the comparisons with direct are taken within each round; the table
