@@ -9,6 +9,8 @@
 #   make testenv   reuse or start PostgreSQL, MariaDB and Redis (scripts/testenv)
 #   make build     bin/nebula-host and bin/plugins/nebula-plugin-*
 #   make bench     run the benchmarks
+#   make bench-compare  each workload through the host beside the backend's
+#                  own Go client, one table (ARGS='-only redis -rounds 5')
 #   make scale     what 1 and 1,000 memory resources cost a running host
 #   make lint      gofmt, go vet, staticcheck
 #   make generate  regenerate the protocol code (pinned generators)
@@ -39,7 +41,7 @@ BUF_VERSION := v1.61.0
 STATICCHECK_VERSION := v0.7.0
 GOVULNCHECK_VERSION := v1.9.0
 
-.PHONY: all build run test testenv bench scale lint generate tools clean
+.PHONY: all build run test testenv bench bench-compare scale lint generate tools clean
 
 all: build
 
@@ -94,6 +96,16 @@ testenv:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# What the host costs over the backends' own Go clients: every workload
+# directly, through the host with the driver compiled in, and through the
+# plugin binary of make build, each run a fresh process, interleaved over
+# rounds (docs/PERFORMANCE.md). ARGS goes to the tool: -only REGEXP,
+# -rounds N, -duration D, -json, -csv; go run ./internal/benchcompare -h.
+ARGS ?=
+bench-compare: build
+	scripts/testenv up
+	eval "$$(scripts/testenv env)" && $(GO) run ./internal/benchcompare -label "$(VERSION)" $(ARGS)
 
 # The cost of resources in a running host: RSS, goroutines, idle CPU and
 # /metrics with 1 and with 1,000 memory resources (docs/PERFORMANCE.md).

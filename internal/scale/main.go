@@ -37,6 +37,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 func main() {
@@ -326,80 +328,48 @@ func freeAddr() (string, error) {
 // childNamed finds the child process of ppid whose command name (as
 // /proc/PID/stat truncates it, to 15 bytes) starts with prefix.
 func childNamed(ppid int, prefix string) (int, error) {
-	ents, err := os.ReadDir("/proc")
+	procs, err := procfs.AllProcs()
 	if err != nil {
 		return 0, err
 	}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
+	for _, p := range procs {
+		st, err := p.Stat()
 		if err != nil {
-			continue
+			continue // gone since the listing
 		}
-		name, fields, err := stat(pid)
-		if err != nil || len(fields) < 2 {
-			continue
-		}
-		if p, _ := strconv.Atoi(fields[1]); p == ppid && strings.HasPrefix(name, prefix) {
-			return pid, nil
+		if st.PPID == ppid && strings.HasPrefix(st.Comm, prefix) {
+			return p.PID, nil
 		}
 	}
 	return 0, fmt.Errorf("no child of %d named %s*", ppid, prefix)
 }
 
-// stat returns a process's command name and the fields of /proc/PID/stat
-// after it, from the state (field 3) on.
-func stat(pid int) (string, []string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+func stat(pid int) (procfs.ProcStat, error) {
+	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return "", nil, err
+		return procfs.ProcStat{}, err
 	}
-	s := string(b)
-	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || closing < open {
-		return "", nil, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	return s[open+1 : closing], strings.Fields(s[closing+1:]), nil
+	return p.Stat()
 }
 
 // cpuTicks is utime+stime of a process, in clock ticks.
 func cpuTicks(pid int) (int64, error) {
-	_, f, err := stat(pid)
-	if err != nil {
-		return 0, err
-	}
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s, nil
-}
-
-func status(pid int, key string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, key+":"); ok {
-			f := strings.Fields(v)
-			if len(f) == 0 {
-				break
-			}
-			return strconv.ParseInt(f[0], 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, key)
+	st, err := stat(pid)
+	return int64(st.UTime + st.STime), err
 }
 
 func rss(pid int) (int64, error) {
-	kb, err := status(pid, "VmRSS")
-	return kb * 1024, err
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return 0, err
+	}
+	st, err := p.NewStatus()
+	return int64(st.VmRSS), err
 }
 
 func threads(pid int) (int, error) {
-	n, err := status(pid, "Threads")
-	return int(n), err
+	st, err := stat(pid)
+	return st.NumThreads, err
 }
 
 func report(w io.Writer, rs []result) {
