@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 )
 
 // Masking and guesses. A caller can pass any value, and errors often echo
@@ -18,6 +19,33 @@ import (
 
 type callerInputKey struct{}
 
+// callerInput is what a caller sent in a call. The strings of JSON
+// arguments are read only when something asks for them (an error to
+// mask), since reading them costs as much as decoding the arguments.
+type callerInput struct {
+	prev  *callerInput
+	input []string
+	json  []byte
+
+	once sync.Once
+	all  []string
+}
+
+func (c *callerInput) strings() []string {
+	if c == nil {
+		return nil
+	}
+	c.once.Do(func() {
+		prev := c.prev.strings()
+		all := append(append([]string(nil), prev...), c.input...)
+		if c.json != nil {
+			all = append(all, JSONStrings(c.json)...)
+		}
+		c.all = all
+	})
+	return c.all
+}
+
 // WithCallerInput returns ctx carrying what the caller sent in this call
 // (its arguments, a statement's text and values), for [RedactContext].
 // The SDK's server sets it on every call it hands a driver.
@@ -25,14 +53,21 @@ func WithCallerInput(ctx context.Context, input ...string) context.Context {
 	if len(input) == 0 {
 		return ctx
 	}
-	prev, _ := ctx.Value(callerInputKey{}).([]string)
-	return context.WithValue(ctx, callerInputKey{}, append(append([]string(nil), prev...), input...))
+	prev, _ := ctx.Value(callerInputKey{}).(*callerInput)
+	return context.WithValue(ctx, callerInputKey{}, &callerInput{prev: prev, input: input})
+}
+
+// withCallerJSON is WithCallerInput of the strings of the JSON arguments
+// raw ([JSONStrings]), read only when asked for.
+func withCallerJSON(ctx context.Context, raw []byte) context.Context {
+	prev, _ := ctx.Value(callerInputKey{}).(*callerInput)
+	return context.WithValue(ctx, callerInputKey{}, &callerInput{prev: prev, json: raw})
 }
 
 // CallerInput returns what [WithCallerInput] put in ctx.
 func CallerInput(ctx context.Context) []string {
-	in, _ := ctx.Value(callerInputKey{}).([]string)
-	return in
+	in, _ := ctx.Value(callerInputKey{}).(*callerInput)
+	return in.strings()
 }
 
 // JSONStrings returns raw itself and every string (member names too) in

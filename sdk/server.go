@@ -242,7 +242,7 @@ func (s *server) Invoke(ctx context.Context, req *pb.InvokeRequest) (*pb.InvokeR
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
-	ctx = WithCallerInput(ctx, JSONStrings(req.GetArgsJson())...)
+	ctx = withCallerJSON(ctx, req.GetArgsJson())
 	res, err := inst.Invoke(ctx, InvokeRequest{Operation: req.GetOperation(), Args: req.GetArgsJson()})
 	if err != nil {
 		return nil, errorToStatus(err)
@@ -299,7 +299,7 @@ func (s *server) InvokeStream(stream pb.DriverService_InvokeStreamServer) error 
 	out := writerFunc(func(p []byte) error {
 		return stream.Send(&pb.InvokeStreamResponse{Msg: &pb.InvokeStreamResponse_Data{Data: p}})
 	})
-	ctx := WithCallerInput(stream.Context(), JSONStrings(start.GetArgsJson())...)
+	ctx := withCallerJSON(stream.Context(), start.GetArgsJson())
 	res, err := si.InvokeStream(ctx, InvokeRequest{Operation: start.GetOperation(), Args: start.GetArgsJson()}, in, &chunkWriter{send: out})
 	if err != nil {
 		return errorToStatus(err)

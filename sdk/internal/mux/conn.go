@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -46,10 +47,12 @@ func newConn(nc net.Conn, maxMsg int) *conn {
 
 // write sends the frames in b. A caller that finds another one writing
 // appends its frames for that one to write with its own and returns at
-// once: frames written back to back leave in one write, with no writer
-// goroutine to hand them to. It returns the connection's error once it
-// failed; a frame accepted before that may still be lost with the
-// connection, which every call waiting on it then learns.
+// once; the one that writes first lets the goroutines that are ready to
+// run add theirs (runtime.Gosched), so that under load frames leave many
+// to a write, with no writer goroutine to hand them to, and alone a frame
+// leaves at once. It returns the connection's error once it failed; a
+// frame accepted before that may still be lost with the connection,
+// which every call waiting on it then learns.
 func (c *conn) write(b []byte) error {
 	c.mu.Lock()
 	for c.flushing && len(c.pending) > maxPending && c.err == nil {
@@ -66,8 +69,16 @@ func (c *conn) write(b []byte) error {
 		return nil
 	}
 	c.flushing = true
-	c.mu.Unlock()
-	_, err := c.nc.Write(b) // b is the caller's: no copy when no one else writes
+	var err error
+	if len(b) > pooledMax {
+		// A large frame leaves as it is, not copied.
+		c.mu.Unlock()
+		_, err = c.nc.Write(b)
+	} else {
+		c.pending = append(c.pending, b...)
+		c.mu.Unlock()
+		runtime.Gosched()
+	}
 	c.mu.Lock()
 	for err == nil && len(c.pending) > 0 {
 		out := c.pending
@@ -77,6 +88,9 @@ func (c *conn) write(b []byte) error {
 		_, err = c.nc.Write(out)
 		c.mu.Lock()
 		c.spare = out[:0]
+		if cap(out) > maxPending {
+			c.spare = nil // not kept once a burst has passed
+		}
 	}
 	c.flushing = false
 	if err != nil {

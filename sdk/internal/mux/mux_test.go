@@ -455,3 +455,15 @@ func BenchmarkUnary(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkUnarySerial is one call at a time: the latency of a call.
+func BenchmarkUnarySerial(b *testing.B) {
+	client, _ := connect(b, &testService{}, 1<<20)
+	req := &pb.InvokeRequest{InstanceId: "i0123456789ab-1", Operation: "echo", ArgsJson: []byte(`{"key":"nebula-bench"}`)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := client.Invoke(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -63,7 +63,7 @@ func (s *Server) Serve(ctx context.Context, nc net.Conn) error {
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { c.fail(net.ErrClosed) })
 	defer stop()
-	sc := &serverConn{s: s, c: c, base: ctx, calls: map[uint64]*serverCall{}}
+	sc := &serverConn{s: s, c: c, base: ctx, calls: map[uint64]*serverCall{}, work: make(chan *serverCall)}
 	err := c.readLoop(sc.dispatch)
 	c.fail(err)
 	cancel()
@@ -83,7 +83,8 @@ type serverConn struct {
 	s    *Server
 	c    *conn
 	base context.Context
-	wg   sync.WaitGroup
+	wg   sync.WaitGroup // the workers
+	work chan *serverCall
 
 	mu    sync.Mutex
 	calls map[uint64]*serverCall
@@ -98,6 +99,13 @@ type serverCall struct {
 	cancel context.CancelFunc
 	in     inbox
 	out    credit
+
+	// What the worker runs: the method (nil when unknown), its name, the
+	// request's flags and the request frame.
+	m     *method
+	name  string
+	flags byte
+	req   frame
 }
 
 func (sc *serverConn) dispatch(f frame) error {
@@ -203,13 +211,44 @@ func (sc *serverConn) start(f frame) error {
 			call.in.end(nil)
 		}
 	}
-	sc.wg.Add(1)
-	go sc.run(call, m, string(name), flags, f)
+	call.m, call.name, call.flags, call.req = m, string(name), flags, f
+	select {
+	case sc.work <- call: // an idle worker takes it
+	default:
+		sc.wg.Add(1)
+		go sc.worker(call)
+	}
 	return nil
 }
 
-func (sc *serverConn) run(call *serverCall, m *method, name string, flags byte, f frame) {
+// workerIdle is how long a worker with no call waits for one before it
+// exits.
+const workerIdle = 10 * time.Second
+
+// worker runs calls: the one it was started for, then any an idle
+// worker is handed, until it has been idle for workerIdle or the
+// connection ends. Workers are reused rather than started per call, so
+// that a call runs on a stack that has already grown.
+func (sc *serverConn) worker(call *serverCall) {
 	defer sc.wg.Done()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		sc.run(call)
+		idle.Reset(workerIdle)
+		select {
+		case call = <-sc.work:
+		case <-idle.C:
+			return
+		case <-sc.base.Done():
+			return
+		}
+	}
+}
+
+func (sc *serverConn) run(call *serverCall) {
+	m, name, flags, f := call.m, call.name, call.flags, call.req
+	call.req = frame{}
 	var (
 		reply any
 		err   error
