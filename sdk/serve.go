@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -128,6 +129,27 @@ func (d describedAs) Describe(ctx context.Context, req *pb.DescribeRequest) (*pb
 	return resp, err
 }
 
+// CPUProfileEnv names a file to which [Serve] writes a CPU profile of
+// the plugin's whole run (runtime/pprof), when set in the plugin's
+// environment (its plugin block's env): how the plugin side of a call is
+// profiled (make bench-compare ARGS=-profile=DIR sets it).
+const CPUProfileEnv = "NEBULA_PLUGIN_CPUPROFILE"
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
+}
+
 // ServeOption configures [Serve].
 type ServeOption func(*serveConfig)
 
@@ -184,6 +206,14 @@ func Serve(d Driver, opts ...ServeOption) {
 	}))))
 	stopTracing := startTracing(&cfg, d.Info(), os.Getenv)
 
+	if path := os.Getenv(CPUProfileEnv); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "nebula plugin: %s: %v\n", CPUProfileEnv, err)
+			os.Exit(1)
+		}
+		defer stop()
+	}
 	srv := newServer(d)
 	srv.maxMessageSize = maxMessageSizeFrom(os.Getenv)
 	stopWatch := watchParent(cfg.parentPoll)

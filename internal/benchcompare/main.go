@@ -75,6 +75,7 @@ type options struct {
 	concurrency int
 	format      string // "table", "json" or "csv"
 	label       string
+	profileDir  string
 	pluginDir   string
 	backends    backends
 }
@@ -103,6 +104,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	asJSON := fs.Bool("json", false, "print JSON (the medians and every round's figures) instead of the table")
 	asCSV := fs.Bool("csv", false, "print CSV instead of the table")
 	fs.StringVar(&o.label, "label", "", "a label for the table's heading, such as the commit measured")
+	fs.StringVar(&o.profileDir, "profile", "", "write CPU profiles to this directory: the host's of each throughput phase, and each plugin's of its whole run (go tool pprof -top DIR/FILE)")
 	fs.StringVar(&o.pluginDir, "plugins", "bin/plugins", "the directory of the plugin binaries (make build)")
 	fs.StringVar(&o.backends.Postgres, "postgres", envOr("NEBULA_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL URL (default $NEBULA_TEST_POSTGRES_URL)")
 	fs.StringVar(&o.backends.Redis, "redis", envOr("NEBULA_TEST_REDIS_ADDR", "127.0.0.1:6379"), "Redis address (default $NEBULA_TEST_REDIS_ADDR)")
@@ -139,6 +141,14 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	}
 	if o.pluginDir, err = filepath.Abs(o.pluginDir); err != nil {
 		return o, err
+	}
+	if o.profileDir != "" {
+		if o.profileDir, err = filepath.Abs(o.profileDir); err != nil {
+			return o, err
+		}
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return o, err
+		}
 	}
 	return o, nil
 }
@@ -196,6 +206,7 @@ func run(ctx context.Context, exe string, o options, stdout, stderr io.Writer) e
 				spec := runSpec{
 					Workload: w.name, Variant: v, Warmup: o.warmup, Duration: o.duration,
 					Concurrency: o.concurrency, PluginDir: o.pluginDir, Backends: o.backends,
+					ProfileDir: o.profileDir,
 				}
 				s, err := runChild(ctx, exe, spec)
 				if err != nil {

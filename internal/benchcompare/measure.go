@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +31,16 @@ type runSpec struct {
 	Backends    backends      `json:"backends"`
 	// Out is the file the child writes its sample to.
 	Out string `json:"out"`
+	// ProfileDir, when set, receives CPU profiles: the host's of the
+	// throughput phase, and the plugin's of its whole run.
+	ProfileDir string `json:"profile_dir,omitempty"`
+}
+
+// profile is the path of a CPU profile of this run, of side "host" or
+// "plugin".
+func (s runSpec) profile(side string) string {
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(s.Workload) + "." + s.Variant + "." + side + ".pprof"
+	return filepath.Join(s.ProfileDir, name)
 }
 
 // sample is what one run measured.
@@ -138,10 +150,25 @@ func measure(spec runSpec) (s sample, err error) {
 	if err != nil {
 		return s, err
 	}
-	var marks []snapshot // the throughput phase's start and end
+	var (
+		marks   []snapshot // the throughput phase's start and end
+		profile *os.File
+	)
 	ops, err := load(ctx, t, spec.Concurrency, spec.Duration, func() error {
+		if len(marks) == 1 && profile != nil {
+			pprof.StopCPUProfile()
+			if err := profile.Close(); err != nil {
+				return err
+			}
+		}
 		m, err := takeSnapshot(procs)
 		marks = append(marks, m)
+		if len(marks) == 1 && spec.ProfileDir != "" && spec.Variant != direct {
+			if profile, err = os.Create(spec.profile("host")); err != nil {
+				return err
+			}
+			return pprof.StartCPUProfile(profile)
+		}
 		return err
 	})
 	if err != nil {

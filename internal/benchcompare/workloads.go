@@ -142,6 +142,11 @@ func (e *runEnv) startHost(ctx context.Context, variant, src, typ string, d sdk.
 	if err != nil {
 		return nil, err
 	}
+	if variant == hostPlugin && e.spec.ProfileDir != "" {
+		// The plugin writes a CPU profile of its whole run (sdk.Serve).
+		src += fmt.Sprintf("plugin %q {\n  path = %q\n  env = { %s = %q }\n}\n", typ,
+			filepath.Join(e.spec.PluginDir, "nebula-plugin-"+typ), sdk.CPUProfileEnv, e.spec.profile("plugin"))
+	}
 	path := filepath.Join(dir, "main.hcl")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		return nil, err
