@@ -17,25 +17,30 @@ import (
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/plugins/memory"
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
 )
 
-// The cost of the host's call path, from a direct call of the memory driver
-// (the peer), through the host with the driver in process, to the host
-// calling the plugin binary over go-plugin gRPC.
-
+// BenchmarkMemoryGet measures the cost of the host's call path: memory get
+// on the memory driver's instance called directly (via=direct, the peer),
+// through the host with the driver in process (via=host-inproc), and
+// through the host calling the plugin binary over go-plugin gRPC
+// (via=host-plugin). The host's runs also report their time per call as a
+// multiple of the direct call's, measured in the same run (x-direct).
 func BenchmarkMemoryGet(b *testing.B) {
 	args := json.RawMessage(`{"key":"k"}`)
-	b.Run("driver-direct", func(b *testing.B) {
-		res, err := memory.New().Configure(context.Background(), sdk.ConfigureRequest{Type: "memory", Name: "b", Config: json.RawMessage(`{}`)})
-		if err != nil {
-			b.Fatal(err)
+	var direct float64 // ns per direct call
+	ratio := func(b *testing.B) {
+		if direct > 0 && b.N > 0 {
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/direct, "x-direct")
 		}
-		defer res.Close(context.Background())
-		inst, _ := res.Open(context.Background())
+	}
+	b.Run("via=direct", func(b *testing.B) {
+		inst := sdktest.Open(b, memory.New(), sdk.ConfigureRequest{Type: "memory", Name: "b", Config: json.RawMessage(`{}`)})
 		if _, err := inst.Invoke(context.Background(), sdk.InvokeRequest{Operation: "set", Args: json.RawMessage(`{"key":"k","value":"v"}`)}); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
+		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, err := inst.Invoke(context.Background(), sdk.InvokeRequest{Operation: "get", Args: args}); err != nil {
@@ -44,11 +49,13 @@ func BenchmarkMemoryGet(b *testing.B) {
 				}
 			}
 		})
+		b.StopTimer()
+		direct = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 	})
-	for _, mode := range []string{"host-in-process", "host-plugin"} {
-		b.Run(mode, func(b *testing.B) {
+	for _, via := range []string{"host-inproc", "host-plugin"} {
+		b.Run("via="+via, func(b *testing.B) {
 			opts := []host.Option{host.WithLogger(slog.New(slog.DiscardHandler))}
-			if mode == "host-in-process" {
+			if via == "host-inproc" {
 				opts = append(opts, host.WithDriver("memory", memory.New()))
 			} else {
 				opts = append(opts, host.WithPluginDir(binDir))
@@ -65,6 +72,7 @@ func BenchmarkMemoryGet(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
+			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err := h.Invoke(context.Background(), "memory.cache", "get", args); err != nil {
@@ -73,6 +81,8 @@ func BenchmarkMemoryGet(b *testing.B) {
 					}
 				}
 			})
+			b.StopTimer()
+			ratio(b)
 		})
 	}
 }

@@ -172,27 +172,49 @@ func (l *Lease) ended(op string) error {
 	return &CallError{Resource: l.r.id, Operation: op, Err: err}
 }
 
+// operation is an operation of a resource type, with its arguments
+// checker compiled.
+type operation struct {
+	sdk.Operation
+	args *argChecker
+}
+
+// compileOperations compiles the argument checkers of t's operations.
+func compileOperations(t sdk.ResourceType) map[string]*operation {
+	ops := make(map[string]*operation, len(t.Operations))
+	for _, o := range t.Operations {
+		if _, dup := ops[o.Name]; !dup { // ResourceType.Operation finds the first
+			ops[o.Name] = &operation{Operation: o, args: newArgChecker(o)}
+		}
+	}
+	return ops
+}
+
 // prepareCall checks a call before it reaches the plugin: the operation
 // exists and streams or not as asked, and the arguments fit its schema.
 // It returns the operation and the arguments completed with defaults.
-func (r *resource) prepareCall(op string, args any, streaming bool) (sdk.Operation, json.RawMessage, error) {
-	fail := func(err error) error { return &CallError{Resource: r.id, Operation: op, Err: err} }
-	o, err := findOperation(*r.rtype, op)
-	if err != nil {
-		return o, nil, fail(err)
+func (r *resource) prepareCall(op string, args any, streaming bool) (*operation, json.RawMessage, error) {
+	o := r.ops[op]
+	if o == nil {
+		_, err := findOperation(*r.rtype, op)
+		return nil, nil, &CallError{Resource: r.id, Operation: op, Err: err}
 	}
+	var err error
 	switch {
 	case streaming && o.Stream == sdk.StreamNone:
-		return o, nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "operation %q does not stream; use Invoke", op))
+		err = sdk.Errorf(sdk.KindInvalidArgument, "operation %q does not stream; use Invoke", op)
 	case !streaming && o.Stream != sdk.StreamNone:
-		return o, nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "operation %q streams (%s); use InvokeStream", op, o.Stream))
+		err = sdk.Errorf(sdk.KindInvalidArgument, "operation %q streams (%s); use InvokeStream", op, o.Stream)
 	}
-	raw, err := encodeArgs(args)
+	var raw json.RawMessage
 	if err == nil {
-		raw, err = checkArgs(o, raw)
+		raw, err = encodeArgs(args)
+	}
+	if err == nil {
+		raw, err = o.args.check(raw)
 	}
 	if err != nil {
-		return o, nil, fail(err)
+		return nil, nil, &CallError{Resource: r.id, Operation: op, Err: err}
 	}
 	return o, raw, nil
 }

@@ -88,7 +88,10 @@ type resourceKind struct {
 	rtype *sdk.ResourceType
 	// pluginType is the type as the plugin described it.
 	pluginType *sdk.ResourceType
-	prov       *provider
+	// ops are rtype's operations by name, each with its compiled
+	// argument checker.
+	ops  map[string]*operation
+	prov *provider
 	// host gives the resources the host's logger (to which logger adds
 	// the resource when there is something to say, so that an idle
 	// resource keeps no handler of its own), its secrets (masked in what a
@@ -198,7 +201,7 @@ func (si *sharedInfo) kind(t sdk.ResourceType, p *provider, h *Host) *resourceKi
 		return k
 	}
 	withSQL := withSQLOperations(t)
-	k := &resourceKind{rtype: &withSQL, pluginType: &t, prov: p, host: h}
+	k := &resourceKind{rtype: &withSQL, pluginType: &t, prov: p, host: h, ops: compileOperations(withSQL)}
 	si.kinds[t.Name] = k
 	return k
 }
