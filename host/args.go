@@ -172,8 +172,8 @@ func (c *argChecker) check(raw []byte) (json.RawMessage, error) {
 	if len(trimmed) == 0 || string(trimmed) == "null" {
 		trimmed = nil
 	}
-	var buf [16]argSeen
-	seen := buf[:0]
+	var buf [16]argSeen // on the stack, for operations of up to 16 arguments
+	var seen []argSeen
 	if len(c.attrs) <= len(buf) {
 		seen = buf[:len(c.attrs)]
 	} else {

@@ -49,6 +49,19 @@ func (o Owner) attrs() []slog.Attr {
 // AcquireOption configures one Acquire.
 type AcquireOption func(*Owner)
 
+// ownerOf returns the owner that opts label a lease with. Without
+// options it allocates nothing.
+func ownerOf(opts []AcquireOption) Owner {
+	if len(opts) == 0 {
+		return Owner{}
+	}
+	o := new(Owner)
+	for _, opt := range opts {
+		opt(o)
+	}
+	return *o
+}
+
 // WithOwner labels the lease with its owner.
 func WithOwner(o Owner) AcquireOption { return func(dst *Owner) { *dst = o } }
 
@@ -176,6 +189,7 @@ func (l *Lease) ended(op string) error {
 // checker compiled.
 type operation struct {
 	sdk.Operation
+	n    int // its index among the type's operations
 	args *argChecker
 }
 
@@ -184,10 +198,19 @@ func compileOperations(t sdk.ResourceType) map[string]*operation {
 	ops := make(map[string]*operation, len(t.Operations))
 	for _, o := range t.Operations {
 		if _, dup := ops[o.Name]; !dup { // ResourceType.Operation finds the first
-			ops[o.Name] = &operation{Operation: o, args: newArgChecker(o)}
+			ops[o.Name] = &operation{Operation: o, n: len(ops), args: newArgChecker(o)}
 		}
 	}
 	return ops
+}
+
+// opIndex returns the index of the operation op among r's operations,
+// or -1 when op is none (begin, commit).
+func (r *resource) opIndex(op string) int {
+	if o := r.ops[op]; o != nil {
+		return o.n
+	}
+	return -1
 }
 
 // prepareCall checks a call before it reaches the plugin: the operation
@@ -302,9 +325,9 @@ func (l *Lease) Invoke(ctx context.Context, op string, args any) (json.RawMessag
 	if err != nil {
 		return nil, err
 	}
-	ctx, c := l.r.beginCall(ctx, op, l.owner, "")
-	res, err := l.r.pol.run(ctx, o.Idempotent, func(ctx context.Context) (any, error) { return l.attempt(ctx, op, raw) })
-	c.end(err)
+	c := opCall(l.r, o, l.owner, raw)
+	c.lease = l
+	res, err := c.run(ctx)
 	return l.r.result(l.h, op, res, err, raw)
 }
 
@@ -318,7 +341,7 @@ func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Rea
 	if err := l.ended(op); err != nil {
 		return nil, err
 	}
-	_, raw, err := l.r.prepareCall(op, args, true)
+	o, raw, err := l.r.prepareCall(op, args, true)
 	if err != nil {
 		return nil, err
 	}
@@ -334,17 +357,12 @@ func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Rea
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(l.h.life, cancel)()
-	ctx, c := l.r.beginCall(ctx, op, l.owner, "")
-	done, err := l.r.pol.admit(ctx)
-	if err != nil {
-		c.end(err)
-		return nil, l.h.callError(l.r, op, err, sdk.JSONStrings(raw)...)
-	}
-	began := time.Now()
-	res, err := si.InvokeStream(ctx, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
-	done(err)
-	c.end(err)
-	return l.finish(op, began, res, err, raw)
+	c := opCall(l.r, o, l.owner, raw)
+	c.lease = l
+	res, _, err := c.once(ctx, func(ctx context.Context) (any, error) {
+		return si.InvokeStream(ctx, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
+	})
+	return l.r.result(l.h, op, res, err, raw)
 }
 
 func resultJSON(resource, op string, res any) (json.RawMessage, error) {

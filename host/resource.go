@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/config"
@@ -54,6 +55,7 @@ type resource struct {
 	*resourceSpec
 	pol    *policies // nil when the resource declares no resilience policy
 	health health
+	series atomic.Pointer[series] // its metric series; nil until its first lease
 
 	cfgMu sync.Mutex // serializes configure: start, plugin restarts and recovery
 
@@ -90,8 +92,11 @@ type resourceKind struct {
 	pluginType *sdk.ResourceType
 	// ops are rtype's operations by name, each with its compiled
 	// argument checker.
-	ops  map[string]*operation
-	prov *provider
+	ops map[string]*operation
+	// series are the metric series of the type's resources, when the
+	// series are per type; nil until a resource of the type is leased.
+	series atomic.Pointer[series]
+	prov   *provider
 	// host gives the resources the host's logger (to which logger adds
 	// the resource when there is something to say, so that an idle
 	// resource keeps no handler of its own), its secrets (masked in what a
@@ -408,7 +413,7 @@ func (r *resource) pluginExited(gen uint64) {
 
 // acquire leases an instance from the pool, in a span of its own.
 func (r *resource) acquire(ctx context.Context, h *Host, owner Owner) (*Lease, error) {
-	ctx, span := r.startSpan(ctx, "acquire "+r.id, "acquire", owner)
+	ctx, span := r.startSpan(ctx, "acquire", owner)
 	began := time.Now()
 	l, err := r.acquireLease(ctx, h, owner)
 	r.host.tel.m.observeAcquire(r, time.Since(began))
