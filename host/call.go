@@ -92,7 +92,7 @@ func (c *call) attempt(ctx context.Context) (any, error) {
 		}
 		return nil, err
 	}
-	defer l.Release()
+	defer l.releaseOwn()
 	// The lease is this attempt's own: an instance that broke is replaced
 	// by the next attempt's lease, so the error is not final.
 	v, err := l.attempt(ctx, c.op, c.args)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/host/pool"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -87,12 +88,40 @@ type Lease struct {
 	gen      uint64
 	owner    Owner
 	acquired time.Time
+	// shared is pl's lease of a replica, for a resource of shared
+	// pooling: a part of the Lease, not an allocation of its own.
+	shared pool.SharedLease[sdk.Instance]
 
 	mu        sync.Mutex // guards the fields below
 	released  bool
 	reclaimed bool
 	broken    bool
 	reported  bool
+}
+
+// leases holds the host's own leases (those of Host.Invoke's attempts)
+// once they ended, for the next acquire: a lease nobody else ever saw can
+// be used again, which saves a call on a warm pool its allocation.
+var leases = sync.Pool{New: func() any { return new(Lease) }}
+
+// newLease returns a zero Lease.
+func newLease() *Lease {
+	l := leases.Get().(*Lease)
+	*l = Lease{}
+	return l
+}
+
+// releaseOwn releases one of the host's own leases, which no caller
+// holds, and keeps it for another acquire unless the sweep of overdue
+// leases saw it (reported), which may still hold it.
+func (l *Lease) releaseOwn() {
+	l.Release()
+	l.mu.Lock()
+	reported := l.reported
+	l.mu.Unlock()
+	if !reported {
+		leases.Put(l)
+	}
 }
 
 // Resource returns the resource's name, "type.name".

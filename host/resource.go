@@ -434,11 +434,13 @@ func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lea
 		return nil, r.quarantinedError()
 	}
 
-	pl, err := g.pool.acquire(ctx)
+	l := newLease()
+	pl, err := g.pool.acquire(ctx, &l.shared)
 	if err != nil {
+		leases.Put(l)
 		return nil, r.acquireError(err)
 	}
-	l := &Lease{h: h, r: r, pl: pl, inst: pl.instance(), gen: g.n, owner: owner, acquired: time.Now()}
+	l.h, l.r, l.pl, l.inst, l.gen, l.owner, l.acquired = h, r, pl, pl.instance(), g.n, owner, time.Now()
 	r.mu.Lock()
 	if r.stateLocked() == StateClosed || r.cur != g {
 		r.mu.Unlock()
