@@ -23,7 +23,7 @@ func FuzzCheckArgs(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		out, err := checkArgs(op, raw)
+		out, err := newArgChecker(op).check(raw)
 		if err != nil {
 			if k := sdk.KindOf(err); k != sdk.KindInvalidArgument {
 				t.Fatalf("kind %s: %v", k, err)

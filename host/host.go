@@ -580,11 +580,7 @@ func (h *Host) Acquire(ctx context.Context, name string, opts ...AcquireOption) 
 	if err != nil {
 		return nil, err
 	}
-	var owner Owner
-	for _, o := range opts {
-		o(&owner)
-	}
-	return r.acquire(ctx, h, owner)
+	return r.acquire(ctx, h, ownerOf(opts))
 }
 
 // Invoke acquires the named resource, performs one operation and releases
@@ -600,10 +596,7 @@ func (h *Host) Invoke(ctx context.Context, name, op string, args any, opts ...Ac
 	if err != nil {
 		return nil, err
 	}
-	var owner Owner
-	for _, o := range opts {
-		o(&owner)
-	}
+	owner := ownerOf(opts)
 	if r.hostSQLOperation(op) {
 		l, err := r.acquire(ctx, h, owner)
 		if err != nil {
@@ -616,24 +609,8 @@ func (h *Host) Invoke(ctx context.Context, name, op string, args any, opts ...Ac
 	if err != nil {
 		return nil, err
 	}
-	ctx, c := r.beginCall(ctx, op, owner, "")
-	res, err := r.pol.run(ctx, o.Idempotent, func(ctx context.Context) (any, error) {
-		l, err := r.acquire(ctx, h, owner)
-		if err != nil {
-			if errors.Is(err, ErrNotReady) {
-				// Quarantined, closed or restarting: waiting a backoff
-				// will not help, and fast failure is the point.
-				err = final(err)
-			}
-			return nil, err
-		}
-		defer l.Release()
-		// The lease is this attempt's own: an instance that broke is
-		// replaced by the next attempt's lease, so the error is not final.
-		v, err := l.attempt(ctx, op, raw)
-		return v, unwrapFinal(err)
-	})
-	c.end(err)
+	c := opCall(r, o, owner, raw) // each attempt on a lease of its own
+	res, err := c.run(ctx)
 	return r.result(h, op, res, err, raw)
 }
 

@@ -12,7 +12,8 @@ import (
 // instancePool is the seam between a resource and the way its type pools
 // instances: exclusive (one lease per instance) or shared (replicas).
 type instancePool interface {
-	acquire(ctx context.Context) (poolLease, error)
+	// acquire leases an instance; a shared pool's lease is into.
+	acquire(ctx context.Context, into *pool.SharedLease[sdk.Instance]) (poolLease, error)
 	warm(ctx context.Context) error
 	stat() pool.Stat
 	close(ctx context.Context) error
@@ -153,7 +154,7 @@ func resetInstance(ctx context.Context, i sdk.Instance) error {
 
 type exclusivePool struct{ p *pool.Pool[sdk.Instance] }
 
-func (x exclusivePool) acquire(ctx context.Context) (poolLease, error) {
+func (x exclusivePool) acquire(ctx context.Context, _ *pool.SharedLease[sdk.Instance]) (poolLease, error) {
 	l, err := x.p.Acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -229,12 +230,11 @@ func (l exclusiveLease) observe(time.Duration, error) {}
 
 type sharedPool struct{ s *pool.Shared[sdk.Instance] }
 
-func (x sharedPool) acquire(ctx context.Context) (poolLease, error) {
-	l, err := x.s.Acquire(ctx)
-	if err != nil {
+func (x sharedPool) acquire(ctx context.Context, into *pool.SharedLease[sdk.Instance]) (poolLease, error) {
+	if err := x.s.AcquireInto(ctx, into); err != nil {
 		return nil, err
 	}
-	return sharedLease{l}, nil
+	return sharedLease{into}, nil
 }
 
 func (x sharedPool) warm(ctx context.Context) error { return x.s.Warm(ctx) }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/host/pool"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -49,6 +50,19 @@ func (o Owner) attrs() []slog.Attr {
 // AcquireOption configures one Acquire.
 type AcquireOption func(*Owner)
 
+// ownerOf returns the owner that opts label a lease with. Without
+// options it allocates nothing.
+func ownerOf(opts []AcquireOption) Owner {
+	if len(opts) == 0 {
+		return Owner{}
+	}
+	o := new(Owner)
+	for _, opt := range opts {
+		opt(o)
+	}
+	return *o
+}
+
 // WithOwner labels the lease with its owner.
 func WithOwner(o Owner) AcquireOption { return func(dst *Owner) { *dst = o } }
 
@@ -74,12 +88,40 @@ type Lease struct {
 	gen      uint64
 	owner    Owner
 	acquired time.Time
+	// shared is pl's lease of a replica, for a resource of shared
+	// pooling: a part of the Lease, not an allocation of its own.
+	shared pool.SharedLease[sdk.Instance]
 
 	mu        sync.Mutex // guards the fields below
 	released  bool
 	reclaimed bool
 	broken    bool
 	reported  bool
+}
+
+// leases holds the host's own leases (those of Host.Invoke's attempts)
+// once they ended, for the next acquire: a lease nobody else ever saw can
+// be used again, which saves a call on a warm pool its allocation.
+var leases = sync.Pool{New: func() any { return new(Lease) }}
+
+// newLease returns a zero Lease.
+func newLease() *Lease {
+	l := leases.Get().(*Lease)
+	*l = Lease{}
+	return l
+}
+
+// releaseOwn releases one of the host's own leases, which no caller
+// holds, and keeps it for another acquire unless the sweep of overdue
+// leases saw it (reported), which may still hold it.
+func (l *Lease) releaseOwn() {
+	l.Release()
+	l.mu.Lock()
+	reported := l.reported
+	l.mu.Unlock()
+	if !reported {
+		leases.Put(l)
+	}
 }
 
 // Resource returns the resource's name, "type.name".
@@ -172,27 +214,59 @@ func (l *Lease) ended(op string) error {
 	return &CallError{Resource: l.r.id, Operation: op, Err: err}
 }
 
+// operation is an operation of a resource type, with its arguments
+// checker compiled.
+type operation struct {
+	sdk.Operation
+	n    int // its index among the type's operations
+	args *argChecker
+}
+
+// compileOperations compiles the argument checkers of t's operations.
+func compileOperations(t sdk.ResourceType) map[string]*operation {
+	ops := make(map[string]*operation, len(t.Operations))
+	for _, o := range t.Operations {
+		if _, dup := ops[o.Name]; !dup { // ResourceType.Operation finds the first
+			ops[o.Name] = &operation{Operation: o, n: len(ops), args: newArgChecker(o)}
+		}
+	}
+	return ops
+}
+
+// opIndex returns the index of the operation op among r's operations,
+// or -1 when op is none (begin, commit).
+func (r *resource) opIndex(op string) int {
+	if o := r.ops[op]; o != nil {
+		return o.n
+	}
+	return -1
+}
+
 // prepareCall checks a call before it reaches the plugin: the operation
 // exists and streams or not as asked, and the arguments fit its schema.
 // It returns the operation and the arguments completed with defaults.
-func (r *resource) prepareCall(op string, args any, streaming bool) (sdk.Operation, json.RawMessage, error) {
-	fail := func(err error) error { return &CallError{Resource: r.id, Operation: op, Err: err} }
-	o, err := findOperation(*r.rtype, op)
-	if err != nil {
-		return o, nil, fail(err)
+func (r *resource) prepareCall(op string, args any, streaming bool) (*operation, json.RawMessage, error) {
+	o := r.ops[op]
+	if o == nil {
+		_, err := findOperation(*r.rtype, op)
+		return nil, nil, &CallError{Resource: r.id, Operation: op, Err: err}
 	}
+	var err error
 	switch {
 	case streaming && o.Stream == sdk.StreamNone:
-		return o, nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "operation %q does not stream; use Invoke", op))
+		err = sdk.Errorf(sdk.KindInvalidArgument, "operation %q does not stream; use Invoke", op)
 	case !streaming && o.Stream != sdk.StreamNone:
-		return o, nil, fail(sdk.Errorf(sdk.KindInvalidArgument, "operation %q streams (%s); use InvokeStream", op, o.Stream))
+		err = sdk.Errorf(sdk.KindInvalidArgument, "operation %q streams (%s); use InvokeStream", op, o.Stream)
 	}
-	raw, err := encodeArgs(args)
+	var raw json.RawMessage
 	if err == nil {
-		raw, err = checkArgs(o, raw)
+		raw, err = encodeArgs(args)
+	}
+	if err == nil {
+		raw, err = o.args.check(raw)
 	}
 	if err != nil {
-		return o, nil, fail(err)
+		return nil, nil, &CallError{Resource: r.id, Operation: op, Err: err}
 	}
 	return o, raw, nil
 }
@@ -280,9 +354,9 @@ func (l *Lease) Invoke(ctx context.Context, op string, args any) (json.RawMessag
 	if err != nil {
 		return nil, err
 	}
-	ctx, c := l.r.beginCall(ctx, op, l.owner, "")
-	res, err := l.r.pol.run(ctx, o.Idempotent, func(ctx context.Context) (any, error) { return l.attempt(ctx, op, raw) })
-	c.end(err)
+	c := opCall(l.r, o, l.owner, raw)
+	c.lease = l
+	res, err := c.run(ctx)
 	return l.r.result(l.h, op, res, err, raw)
 }
 
@@ -296,7 +370,7 @@ func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Rea
 	if err := l.ended(op); err != nil {
 		return nil, err
 	}
-	_, raw, err := l.r.prepareCall(op, args, true)
+	o, raw, err := l.r.prepareCall(op, args, true)
 	if err != nil {
 		return nil, err
 	}
@@ -312,17 +386,12 @@ func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Rea
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(l.h.life, cancel)()
-	ctx, c := l.r.beginCall(ctx, op, l.owner, "")
-	done, err := l.r.pol.admit(ctx)
-	if err != nil {
-		c.end(err)
-		return nil, l.h.callError(l.r, op, err, sdk.JSONStrings(raw)...)
-	}
-	began := time.Now()
-	res, err := si.InvokeStream(ctx, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
-	done(err)
-	c.end(err)
-	return l.finish(op, began, res, err, raw)
+	c := opCall(l.r, o, l.owner, raw)
+	c.lease = l
+	res, _, err := c.once(ctx, func(ctx context.Context) (any, error) {
+		return si.InvokeStream(ctx, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
+	})
+	return l.r.result(l.h, op, res, err, raw)
 }
 
 func resultJSON(resource, op string, res any) (json.RawMessage, error) {

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -157,33 +158,91 @@ func outcome(err error) string {
 	return string(sdk.KindOf(err))
 }
 
-// observeCall records a finished call.
-func (m *metrics) observeCall(r *resource, op string, owner Owner, took time.Duration, err error) {
+// series are the series of a resource that every lease and call
+// touches, looked up once rather than by their label values each time
+// (which costs a slice and a hash): shared by the resources of a type
+// when the series are per type.
+type series struct {
+	acquire, semconvAcquire, use, semconvUse prometheus.Observer
+	// ok are the series of each operation's successful calls, by the
+	// operation's index (operation.n); each is made on its first call.
+	ok []atomic.Pointer[callSeries]
+}
+
+// callSeries are the series of an operation's successful calls.
+type callSeries struct{ calls, semconv prometheus.Observer }
+
+// seriesOf returns r's series, made on its first lease.
+func (m *metrics) seriesOf(r *resource) *series {
+	if s := r.series.Load(); s != nil {
+		return s
+	}
+	shared := &r.resourceKind.series
+	if m.perResource {
+		shared = &r.series
+	}
+	s := shared.Load()
+	if s == nil {
+		s = &series{
+			acquire: m.acquireWait.WithLabelValues(m.labels(r)...), semconvAcquire: m.semconvWait.WithLabelValues(m.poolName(r)),
+			use: m.use.WithLabelValues(m.labels(r)...), semconvUse: m.semconvUse.WithLabelValues(m.poolName(r)),
+			ok: make([]atomic.Pointer[callSeries], len(r.ops)),
+		}
+		if !shared.CompareAndSwap(nil, s) {
+			s = shared.Load()
+		}
+	}
+	r.series.Store(s)
+	return s
+}
+
+// observeCall records a finished call of the operation op, whose index
+// among the resource's operations is n (-1 when op is not one: begin,
+// commit).
+func (m *metrics) observeCall(r *resource, op string, n int, owner Owner, took time.Duration, err error) {
 	if m == nil {
 		return
 	}
+	secs := took.Seconds()
+	if err == nil && !m.tenantLabel && n >= 0 {
+		ok := &m.seriesOf(r).ok[n]
+		cs := ok.Load()
+		if cs == nil {
+			cs = &callSeries{calls: m.calls.WithLabelValues(m.labels(r, op, outcome(nil))...), semconv: m.semconvCall(r, op, "")}
+			ok.Store(cs)
+		}
+		cs.calls.Observe(secs)
+		cs.semconv.Observe(secs)
+		return
+	}
 	if m.tenantLabel {
-		m.calls.WithLabelValues(m.labels(r, op, outcome(err), owner.Tenant)...).Observe(took.Seconds())
+		m.calls.WithLabelValues(m.labels(r, op, outcome(err), owner.Tenant)...).Observe(secs)
 	} else {
-		m.calls.WithLabelValues(m.labels(r, op, outcome(err))...).Observe(took.Seconds())
+		m.calls.WithLabelValues(m.labels(r, op, outcome(err))...).Observe(secs)
 	}
 	errType := ""
 	if err != nil {
 		errType = string(sdk.KindOf(err))
 	}
+	m.semconvCall(r, op, errType).Observe(secs)
+}
+
+// semconvCall returns the db_client_operation_duration_seconds series of a
+// call.
+func (m *metrics) semconvCall(r *resource, op, errType string) prometheus.Observer {
 	if m.perResource {
-		m.semconvCalls.WithLabelValues(r.endpoint.dbSystem, op, r.endpoint.namespace, r.endpoint.address, errType).Observe(took.Seconds())
-	} else {
-		m.semconvCalls.WithLabelValues(r.endpoint.dbSystem, op, errType).Observe(took.Seconds())
+		return m.semconvCalls.WithLabelValues(r.endpoint.dbSystem, op, r.endpoint.namespace, r.endpoint.address, errType)
 	}
+	return m.semconvCalls.WithLabelValues(r.endpoint.dbSystem, op, errType)
 }
 
 func (m *metrics) observeAcquire(r *resource, took time.Duration) {
 	if m == nil {
 		return
 	}
-	m.acquireWait.WithLabelValues(m.labels(r)...).Observe(took.Seconds())
-	m.semconvWait.WithLabelValues(m.poolName(r)).Observe(took.Seconds())
+	s := m.seriesOf(r)
+	s.acquire.Observe(took.Seconds())
+	s.semconvAcquire.Observe(took.Seconds())
 }
 
 func (m *metrics) observeCreate(r *resource, took time.Duration) {
@@ -198,8 +257,9 @@ func (m *metrics) observeUse(r *resource, took time.Duration) {
 	if m == nil {
 		return
 	}
-	m.use.WithLabelValues(m.labels(r)...).Observe(took.Seconds())
-	m.semconvUse.WithLabelValues(m.poolName(r)).Observe(took.Seconds())
+	s := m.seriesOf(r)
+	s.use.Observe(took.Seconds())
+	s.semconvUse.Observe(took.Seconds())
 }
 
 func (m *metrics) observeCheck(r *resource, took time.Duration, err error) {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/config"
@@ -54,6 +55,7 @@ type resource struct {
 	*resourceSpec
 	pol    *policies // nil when the resource declares no resilience policy
 	health health
+	series atomic.Pointer[series] // its metric series; nil until its first lease
 
 	cfgMu sync.Mutex // serializes configure: start, plugin restarts and recovery
 
@@ -88,7 +90,13 @@ type resourceKind struct {
 	rtype *sdk.ResourceType
 	// pluginType is the type as the plugin described it.
 	pluginType *sdk.ResourceType
-	prov       *provider
+	// ops are rtype's operations by name, each with its compiled
+	// argument checker.
+	ops map[string]*operation
+	// series are the metric series of the type's resources, when the
+	// series are per type; nil until a resource of the type is leased.
+	series atomic.Pointer[series]
+	prov   *provider
 	// host gives the resources the host's logger (to which logger adds
 	// the resource when there is something to say, so that an idle
 	// resource keeps no handler of its own), its secrets (masked in what a
@@ -198,7 +206,7 @@ func (si *sharedInfo) kind(t sdk.ResourceType, p *provider, h *Host) *resourceKi
 		return k
 	}
 	withSQL := withSQLOperations(t)
-	k := &resourceKind{rtype: &withSQL, pluginType: &t, prov: p, host: h}
+	k := &resourceKind{rtype: &withSQL, pluginType: &t, prov: p, host: h, ops: compileOperations(withSQL)}
 	si.kinds[t.Name] = k
 	return k
 }
@@ -405,7 +413,7 @@ func (r *resource) pluginExited(gen uint64) {
 
 // acquire leases an instance from the pool, in a span of its own.
 func (r *resource) acquire(ctx context.Context, h *Host, owner Owner) (*Lease, error) {
-	ctx, span := r.startSpan(ctx, "acquire "+r.id, "acquire", owner)
+	ctx, span := r.startSpan(ctx, "acquire", owner)
 	began := time.Now()
 	l, err := r.acquireLease(ctx, h, owner)
 	r.host.tel.m.observeAcquire(r, time.Since(began))
@@ -426,11 +434,13 @@ func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lea
 		return nil, r.quarantinedError()
 	}
 
-	pl, err := g.pool.acquire(ctx)
+	l := newLease()
+	pl, err := g.pool.acquire(ctx, &l.shared)
 	if err != nil {
+		leases.Put(l)
 		return nil, r.acquireError(err)
 	}
-	l := &Lease{h: h, r: r, pl: pl, inst: pl.instance(), gen: g.n, owner: owner, acquired: time.Now()}
+	l.h, l.r, l.pl, l.inst, l.gen, l.owner, l.acquired = h, r, pl, pl.instance(), g.n, owner, time.Now()
 	r.mu.Lock()
 	if r.stateLocked() == StateClosed || r.cur != g {
 		r.mu.Unlock()

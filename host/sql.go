@@ -54,22 +54,15 @@ func (l *Lease) Query(ctx context.Context, query string, args ...any) (*Rows, er
 		return nil, &CallError{Resource: l.r.id, Operation: "query", Err: err}
 	}
 	// Of the resilience policies, the breaker and the bulkhead apply to a
-	// query until its first rows arrive; only ctx bounds the rows.
-	qctx, c := l.r.beginCall(ctx, "query", l.owner, query)
-	done, err := l.r.pol.admit(qctx)
+	// query until its first rows arrive; only ctx bounds the rows. The
+	// span covers the query until its first rows.
+	c := call{r: l.r, op: "query", n: l.r.opIndex("query"), owner: l.owner, query: query, lease: l}
+	rows, qctx, err := c.once(ctx, func(ctx context.Context) (any, error) { return si.Query(ctx, st) })
 	if err != nil {
-		c.end(err)
-		return nil, l.h.callError(l.r, "query", err, sdk.StatementInput(st)...)
-	}
-	began := time.Now()
-	rows, err := si.Query(qctx, st)
-	done(err)
-	c.end(err) // the span covers the query until its first rows
-	if err != nil {
-		_, err = l.finish("query", began, nil, err, nil, sdk.StatementInput(st)...)
+		_, err = l.r.result(l.h, "query", nil, err, nil, sdk.StatementInput(st)...)
 		return nil, err
 	}
-	return &Rows{l: l, ctx: qctx, rows: rows, input: sdk.StatementInput(st)}, nil
+	return &Rows{l: l, ctx: qctx, rows: rows.(sdk.Rows), input: sdk.StatementInput(st)}, nil
 }
 
 // Exec runs a statement that returns no rows.
@@ -116,17 +109,12 @@ func (l *Lease) txCall(ctx context.Context, op string, call func(context.Context
 // sqlCall runs one SQL call under the resource's resilience policies. SQL
 // statements are never retried: the host cannot know they are idempotent.
 // query is the SQL text, for the span when query_text is on.
-func (l *Lease) sqlCall(ctx context.Context, op, query string, call func(context.Context) (any, error), input ...string) (any, error) {
+func (l *Lease) sqlCall(ctx context.Context, op, query string, fn func(context.Context) (any, error), input ...string) (any, error) {
 	if err := l.ended(op); err != nil {
 		return nil, err
 	}
-	ctx, c := l.r.beginCall(ctx, op, l.owner, query)
-	res, err := l.r.pol.run(ctx, false, func(ctx context.Context) (any, error) {
-		began := time.Now()
-		res, err := call(ctx)
-		return res, l.outcome(began, err)
-	})
-	c.end(err)
+	c := call{r: l.r, op: op, n: l.r.opIndex(op), owner: l.owner, query: query, lease: l, fn: fn}
+	res, err := c.run(ctx)
 	if err != nil {
 		return nil, l.h.callError(l.r, op, err, input...)
 	}

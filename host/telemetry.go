@@ -3,12 +3,10 @@ package host
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
@@ -142,50 +140,14 @@ func endpointOf(driver string, cfg json.RawMessage) endpoint {
 	return e
 }
 
-// call is one call in progress: its span and what its metrics and log
-// need.
-type call struct {
-	ctx   context.Context
-	r     *resource
-	op    string
-	owner Owner
-	began time.Time
-	span  trace.Span
-}
-
-// beginCall starts a call's span. query is SQL text, recorded only with
-// query_text = true; arguments are never recorded.
-func (r *resource) beginCall(ctx context.Context, op string, owner Owner, query string) (context.Context, call) {
-	ctx, span := r.startSpan(ctx, op+" "+r.id, op, owner)
-	if query != "" && r.host.tel.queryText && span != nil && span.IsRecording() {
-		// Parameters are never recorded; a secret written into the text
-		// itself is masked like everywhere else.
-		span.SetAttributes(attribute.String("db.query.text", r.host.secrets.String(query)))
-	}
-	return ctx, call{ctx: ctx, r: r, op: op, owner: owner, began: time.Now(), span: span}
-}
-
-// end records the call's outcome in its span and the metrics, and logs a
-// failure at debug level with the owner and, when traced, the trace.
-func (c call) end(err error) {
-	took := time.Since(c.began)
-	c.r.host.tel.m.observeCall(c.r, c.op, c.owner, took, err)
-	if err != nil && c.r.host.log.Enabled(c.ctx, slog.LevelDebug) {
-		attrs := []slog.Attr{slog.String("operation", c.op), slog.String("kind", string(sdk.KindOf(err))),
-			slog.Duration("took", took), slog.String("error", err.Error())}
-		attrs = append(attrs, c.owner.attrs()...)
-		c.r.logger().LogAttrs(c.ctx, slog.LevelDebug, "call failed", attrs...)
-	}
-	endSpan(c.span, err)
-}
-
-// startSpan starts a span of kind client with the resource's attributes.
-// Without tracing it returns ctx and a nil span, at no cost.
-func (r *resource) startSpan(ctx context.Context, name, op string, owner Owner) (context.Context, trace.Span) {
+// startSpan starts the span "op type.name" of kind client with the
+// resource's attributes. Without tracing it returns ctx and a nil span,
+// at no cost.
+func (r *resource) startSpan(ctx context.Context, op string, owner Owner) (context.Context, trace.Span) {
 	if r.host.tel.tracer == nil {
 		return ctx, nil
 	}
-	ctx, span := r.host.tel.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := r.host.tel.tracer.Start(ctx, op+" "+r.id, trace.WithSpanKind(trace.SpanKindClient))
 	if !span.IsRecording() {
 		return ctx, span
 	}

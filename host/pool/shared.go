@@ -353,15 +353,26 @@ func (s *Shared[T]) wakeCloseLocked() {
 // Acquire leases a replica chosen by the pool's selection. It does not
 // wait: when no replica is open it fails at once with ErrNoReplica.
 func (s *Shared[T]) Acquire(ctx context.Context) (*SharedLease[T], error) {
-	if err := ctx.Err(); err != nil {
+	l := new(SharedLease[T])
+	if err := s.AcquireInto(ctx, l); err != nil {
 		return nil, err
 	}
+	return l, nil
+}
+
+// AcquireInto is Acquire into a lease the caller provides, l, which must
+// be a zero SharedLease: one that is a field of the caller's own lease
+// costs the pool no allocation.
+func (s *Shared[T]) AcquireInto(ctx context.Context, l *SharedLease[T]) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if s.closed.Load() {
-		return nil, fmt.Errorf("pool %s: %w", s.o.Name(), ErrClosed)
+		return fmt.Errorf("pool %s: %w", s.o.Name(), ErrClosed)
 	}
 	r, sl := s.pick()
 	if r == nil {
-		return nil, s.noReplica()
+		return s.noReplica()
 	}
 	now := nanotime()
 	s.mu.Lock()
@@ -369,7 +380,8 @@ func (s *Shared[T]) Acquire(ctx context.Context) (*SharedLease[T], error) {
 	w.acquires++
 	w.hit(now, w.level+1)
 	s.mu.Unlock()
-	return &SharedLease[T]{s: s, r: r, sl: sl}, nil
+	l.s, l.r, l.sl = s, r, sl
+	return nil
 }
 
 func (s *Shared[T]) noReplica() error {

@@ -74,6 +74,38 @@ func TestSharedRoundRobinSpreadsLeasesAndCountsThem(t *testing.T) {
 	}
 }
 
+func TestSharedAcquireIntoFillsTheCallersLeaseWithoutAllocating(t *testing.T) {
+	s := newShared(t, newBackend(), 2, pool.RoundRobin)
+	var leases [2]pool.SharedLease[*inst]
+	for i := range leases {
+		if err := s.AcquireInto(context.Background(), &leases[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if leases[0].Value() == leases[1].Value() {
+		t.Fatal("round robin gave both leases the same replica")
+	}
+	if st := s.Stat(); st.InUse != 2 || st.AcquireCount != 2 {
+		t.Fatalf("stat %+v", st)
+	}
+	for i := range leases {
+		leases[i].Release()
+	}
+	if st := s.Stat(); st.InUse != 0 {
+		t.Fatalf("after release: %+v", st)
+	}
+	var l pool.SharedLease[*inst]
+	if n := testing.AllocsPerRun(100, func() {
+		l = pool.SharedLease[*inst]{}
+		if err := s.AcquireInto(context.Background(), &l); err != nil {
+			t.Fatal(err)
+		}
+		l.Release()
+	}); n != 0 {
+		t.Fatalf("%v allocations per AcquireInto and Release", n)
+	}
+}
+
 func TestSharedWeightedSendsLessTrafficToAFailingReplica(t *testing.T) {
 	b := newBackend()
 	s := newShared(t, b, 2, pool.Weighted)
