@@ -114,6 +114,7 @@ func (c *Client) dispatch(f frame) error {
 		c.mu.Lock()
 		call := c.calls[f.id]
 		delete(c.calls, f.id)
+		c.c.calls.Store(int32(len(c.calls)))
 		c.mu.Unlock()
 		if call == nil {
 			f.release()
@@ -138,6 +139,7 @@ func (c *Client) register(call clientCall) (uint64, error) {
 		return 0, c.closed
 	}
 	c.calls[id] = call
+	c.c.calls.Store(int32(len(c.calls)))
 	return id, nil
 }
 
@@ -150,6 +152,7 @@ func (c *Client) unregister(id uint64) bool {
 		return false
 	}
 	delete(c.calls, id)
+	c.c.calls.Store(int32(len(c.calls)))
 	return true
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -37,6 +38,10 @@ type conn struct {
 	spare    []byte
 	flushing bool  // a caller is writing
 	err      error // why the connection ended; set once
+
+	// calls is how many calls are open on this end: with one, no other
+	// frame is coming to leave with the caller's.
+	calls atomic.Int32
 }
 
 func newConn(nc net.Conn, maxMsg int) *conn {
@@ -47,8 +52,8 @@ func newConn(nc net.Conn, maxMsg int) *conn {
 
 // write sends the frames in b. A caller that finds another one writing
 // appends its frames for that one to write with its own and returns at
-// once; the one that writes first lets the goroutines that are ready to
-// run add theirs (runtime.Gosched), so that under load frames leave many
+// once; the one that writes first, when other calls are open, lets the
+// goroutines that are ready to run add theirs (runtime.Gosched), so that under load frames leave many
 // to a write, with no writer goroutine to hand them to, and alone a frame
 // leaves at once. It returns the connection's error once it failed; a
 // frame accepted before that may still be lost with the connection,
@@ -77,7 +82,7 @@ func (c *conn) write(b []byte) error {
 	} else {
 		c.pending = append(c.pending, b...)
 		c.mu.Unlock()
-		runtime.Gosched()
+		runtime.KeepAlive(nil)
 	}
 	c.mu.Lock()
 	for err == nil && len(c.pending) > 0 {

@@ -199,6 +199,7 @@ func (sc *serverConn) start(f frame) error {
 		return fmt.Errorf("%w: call %d opened twice", errProtocol, f.id)
 	}
 	sc.calls[f.id] = call
+	sc.c.calls.Store(int32(len(sc.calls)))
 	sc.mu.Unlock()
 	f.body = r.b // the first message, if any
 	if m != nil && m.stream != nil {
