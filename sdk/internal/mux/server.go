@@ -278,6 +278,7 @@ func (sc *serverConn) run(call *serverCall) {
 	}
 	sc.mu.Lock()
 	delete(sc.calls, call.id)
+	sc.c.calls.Store(int32(len(sc.calls)))
 	sc.mu.Unlock()
 	canceled := call.ctx.Err() != nil
 	call.cancel()
