@@ -255,7 +255,9 @@ func TestAOneShotQueryCostsOneServerTransaction(t *testing.T) {
 	dbURL.Path = "/" + db
 
 	// commits runs a host on db that makes n one-shot queries, closes it,
-	// and returns the transactions the database committed meanwhile.
+	// and returns the transactions the database committed meanwhile. Half
+	// of the queries read their result to its end, half read their row
+	// and close it, as QueryRow does.
 	commits := func(n int) int64 {
 		t.Helper()
 		read := func() int64 {
@@ -304,6 +306,14 @@ resource "postgres" "main" {
 					return err
 				}
 				defer rows.Close()
+				if !rows.Next() {
+					return fmt.Errorf("no row: %v", rows.Err())
+				}
+				if i%2 == 1 {
+					// As a QueryRow reads it: the one row, then close.
+					rows.Close()
+					return rows.Err()
+				}
 				for rows.Next() {
 				}
 				return rows.Err()
@@ -311,6 +321,12 @@ resource "postgres" "main" {
 			if err != nil {
 				t.Fatal(err)
 			}
+		}
+		// Every session was released clean, whether its result was read to
+		// its end or closed after its row: none was reset.
+		info, _ := h.DescribeResource("postgres.main")
+		if r := info.Pool.Stat.ResetCount; r != 0 {
+			t.Errorf("%d of %d one-shot queries had their session reset", r, n)
 		}
 		if err := h.Close(context.Background()); err != nil {
 			t.Fatal(err)

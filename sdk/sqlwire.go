@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/nebula-resource/nebula-resource/sdk/internal/mux"
 	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
 )
 
@@ -151,16 +152,32 @@ func (x *sqlServer) Query(req *pb.SQLServiceQueryRequest, stream grpc.ServerStre
 		return errorToStatus(err)
 	}
 	defer rows.Close()
-	cols := &pb.SQLColumns{}
+	cols := make([]*pb.SQLColumn, 0, len(rows.Columns()))
 	for _, c := range rows.Columns() {
-		cols.Columns = append(cols.Columns, &pb.SQLColumn{Name: strings.ToValidUTF8(c.Name, "\uFFFD"), Kind: string(c.Kind), DatabaseType: strings.ToValidUTF8(c.DatabaseType, "\uFFFD")})
+		cols = append(cols, &pb.SQLColumn{Name: strings.ToValidUTF8(c.Name, "\uFFFD"), Kind: string(c.Kind), DatabaseType: strings.ToValidUTF8(c.DatabaseType, "\uFFFD")})
 	}
-	if err := stream.Send(&pb.SQLServiceQueryResponse{Msg: &pb.SQLServiceQueryResponse_Columns{Columns: cols}}); err != nil {
-		return err
+	// On the data connection, a result that fits in one batch goes whole
+	// in one message, with the session's state: the host knows it is
+	// complete, and its session clean, as soon as it has the rows.
+	whole := mux.Served(stream.Context())
+	sendColumns := func() error {
+		if !whole {
+			return nil // sent already
+		}
+		whole = false
+		return stream.Send(&pb.SQLServiceQueryResponse{Msg: &pb.SQLServiceQueryResponse_Columns{Columns: &pb.SQLColumns{Columns: cols}}})
+	}
+	if !whole {
+		if err := stream.Send(&pb.SQLServiceQueryResponse{Msg: &pb.SQLServiceQueryResponse_Columns{Columns: &pb.SQLColumns{Columns: cols}}}); err != nil {
+			return err
+		}
 	}
 	batch := &pb.SQLRowBatch{}
 	size := 0
 	flush := func() error {
+		if err := sendColumns(); err != nil {
+			return err
+		}
 		if len(batch.Rows) == 0 {
 			return nil
 		}
@@ -189,12 +206,20 @@ func (x *sqlServer) Query(req *pb.SQLServiceQueryRequest, stream grpc.ServerStre
 		}
 		return errorToStatus(err)
 	}
-	if err := flush(); err != nil {
-		return err
-	}
 	// The session's state is known once the result is closed.
 	if err := rows.Close(); err != nil {
+		if ferr := flush(); ferr != nil {
+			return ferr
+		}
 		return errorToStatus(err)
+	}
+	if whole {
+		return stream.Send(&pb.SQLServiceQueryResponse{Msg: &pb.SQLServiceQueryResponse_Result{Result: &pb.SQLResult{
+			Columns: cols, Rows: batch.Rows, Session: sessionOf(si),
+		}}})
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	return stream.Send(&pb.SQLServiceQueryResponse{Msg: &pb.SQLServiceQueryResponse_End{End: &pb.SQLQueryEnd{Session: sessionOf(si)}}})
 }
@@ -266,7 +291,21 @@ func (i *remoteInstance) Query(ctx context.Context, stmt Statement) (Rows, error
 		return nil, err
 	}
 	r := &remoteRows{ctx: ctx, cancel: cancel, stream: stream, inst: i}
-	for _, c := range first.GetColumns().GetColumns() {
+	cols := first.GetColumns().GetColumns()
+	if whole := first.GetResult(); whole != nil {
+		// The whole result: the stream's end follows, and is let go.
+		cols, r.batch, r.last = whole.GetColumns(), whole.GetRows(), true
+		i.noteSession(whole.GetSession())
+		if a, ok := stream.(*grpc.GenericClientStream[pb.SQLServiceQueryRequest, pb.SQLServiceQueryResponse]); ok {
+			if a, ok := a.ClientStream.(interface{ Abandon() }); ok {
+				a.Abandon()
+			}
+		}
+	} else if first.GetColumns() == nil {
+		cancel()
+		return nil, Errorf(KindInternal, "plugin began a result with %T, not its columns", first.GetMsg())
+	}
+	for _, c := range cols {
 		r.cols = append(r.cols, Column{Name: c.GetName(), Kind: ValueKind(c.GetKind()), DatabaseType: c.GetDatabaseType()})
 	}
 	return r, nil
@@ -310,6 +349,7 @@ type remoteRows struct {
 	row    []Value
 	err    error
 	done   bool
+	last   bool // the batch is the result's last
 }
 
 func (r *remoteRows) Columns() []Column { return r.cols }
@@ -318,6 +358,9 @@ func (r *remoteRows) Err() error        { return r.err }
 
 func (r *remoteRows) Next() bool {
 	for len(r.batch) == 0 {
+		if r.last && !r.done {
+			r.finish()
+		}
 		if r.done {
 			return false
 		}

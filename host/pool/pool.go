@@ -173,6 +173,7 @@ type counters struct {
 	destroyedLifetime int64
 	destroyedBroken   int64
 	destroyedClosed   int64
+	resets            int64
 }
 
 // New returns a pool and starts its maintainer. It opens nothing: call
@@ -525,6 +526,7 @@ func (p *Pool[T]) release(e *entry[T], gen uint64) {
 		}
 		return
 	}
+	p.st.resets++
 	p.wg.Add(1) // under mu, with closing counted: Close cannot be in wg.Wait yet
 	p.mu.Unlock()
 	go func() {

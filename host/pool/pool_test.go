@@ -578,4 +578,7 @@ func TestReleaseDoesNotWaitForAResetAndOnlyDirtyInstancesGetOne(t *testing.T) {
 	if n := resets.Load(); n != 1 {
 		t.Fatalf("%d resets, want 1", n)
 	}
+	if n := p.Stat().ResetCount; n != 1 {
+		t.Fatalf("Stat().ResetCount = %d, want 1", n)
+	}
 }

@@ -32,6 +32,10 @@ type Stat struct {
 	// until the caller's deadline or the acquire timeout.
 	TimeoutCount int64 `json:"timeout_count"`
 
+	// ResetCount counts the resets of released instances: the ones whose
+	// session was not clean (Config.NeedsReset).
+	ResetCount int64 `json:"reset_count"`
+
 	// Created counts instances opened.
 	Created int64 `json:"created"`
 	// Destroyed counts instances closed, by reason.
@@ -66,6 +70,7 @@ func (p *Pool[T]) Stat() Stat {
 		CanceledAcquireCount: p.st.canceledAcquires,
 		TimeoutCount:         p.st.timeouts,
 		Created:              p.st.created,
+		ResetCount:           p.st.resets,
 		DestroyedIdle:        p.st.destroyedIdle,
 		DestroyedLifetime:    p.st.destroyedLifetime,
 		DestroyedBroken:      p.st.destroyedBroken,

@@ -324,6 +324,12 @@ func (s *clientStream) cancel() {
 	}
 }
 
+// Abandon lets the stream end on its own, for a caller that read a
+// message saying that it is the last: the end that follows is dropped as
+// it arrives, and canceling the stream's context no longer cancels the
+// call (no frame is sent for it).
+func (s *clientStream) Abandon() { s.stop() }
+
 func (s *clientStream) Header() (metadata.MD, error) { return metadata.MD{}, nil }
 func (s *clientStream) Trailer() metadata.MD         { return nil }
 func (s *clientStream) Context() context.Context     { return s.ctx }

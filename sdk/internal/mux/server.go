@@ -16,6 +16,15 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+type servedKey struct{}
+
+// Served reports whether ctx is the context of a call a [Server] answers:
+// one from a host that speaks protocol version 2.
+func Served(ctx context.Context) bool {
+	v, _ := ctx.Value(servedKey{}).(bool)
+	return v
+}
+
 // ServerOptions configure a [Server].
 type ServerOptions struct {
 	// MaxMessageSize bounds a message either way, in bytes.
@@ -59,7 +68,7 @@ func (s *Server) RegisterService(sd *grpc.ServiceDesc, impl any) {
 // the calls still running, waits for them, and returns.
 func (s *Server) Serve(ctx context.Context, nc net.Conn) error {
 	c := newConn(nc, s.opts.MaxMessageSize)
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, servedKey{}, true))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { c.fail(net.ErrClosed) })
 	defer stop()

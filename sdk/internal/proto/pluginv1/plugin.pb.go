@@ -2225,6 +2225,7 @@ type SQLServiceQueryResponse struct {
 	//	*SQLServiceQueryResponse_Columns
 	//	*SQLServiceQueryResponse_Rows
 	//	*SQLServiceQueryResponse_End
+	//	*SQLServiceQueryResponse_Result
 	Msg           isSQLServiceQueryResponse_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2294,6 +2295,15 @@ func (x *SQLServiceQueryResponse) GetEnd() *SQLQueryEnd {
 	return nil
 }
 
+func (x *SQLServiceQueryResponse) GetResult() *SQLResult {
+	if x != nil {
+		if x, ok := x.Msg.(*SQLServiceQueryResponse_Result); ok {
+			return x.Result
+		}
+	}
+	return nil
+}
+
 type isSQLServiceQueryResponse_Msg interface {
 	isSQLServiceQueryResponse_Msg()
 }
@@ -2311,11 +2321,82 @@ type SQLServiceQueryResponse_End struct {
 	End *SQLQueryEnd `protobuf:"bytes,3,opt,name=end,proto3,oneof"`
 }
 
+type SQLServiceQueryResponse_Result struct {
+	// A whole result in one message, in place of the three above: what a
+	// plugin sends for a result that fits in one batch, on the data
+	// connection of protocol version 2 only.
+	Result *SQLResult `protobuf:"bytes,4,opt,name=result,proto3,oneof"`
+}
+
 func (*SQLServiceQueryResponse_Columns) isSQLServiceQueryResponse_Msg() {}
 
 func (*SQLServiceQueryResponse_Rows) isSQLServiceQueryResponse_Msg() {}
 
 func (*SQLServiceQueryResponse_End) isSQLServiceQueryResponse_Msg() {}
+
+func (*SQLServiceQueryResponse_Result) isSQLServiceQueryResponse_Msg() {}
+
+// SQLResult is a whole query result: its columns, its rows and the
+// session's state after it.
+type SQLResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Columns       []*SQLColumn           `protobuf:"bytes,1,rep,name=columns,proto3" json:"columns,omitempty"`
+	Rows          []*SQLRow              `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	Session       SessionState           `protobuf:"varint,3,opt,name=session,proto3,enum=nebula.plugin.v1.SessionState" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLResult) Reset() {
+	*x = SQLResult{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLResult) ProtoMessage() {}
+
+func (x *SQLResult) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLResult.ProtoReflect.Descriptor instead.
+func (*SQLResult) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SQLResult) GetColumns() []*SQLColumn {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *SQLResult) GetRows() []*SQLRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *SQLResult) GetSession() SessionState {
+	if x != nil {
+		return x.Session
+	}
+	return SessionState_SESSION_STATE_UNSPECIFIED
+}
 
 type SQLQueryEnd struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2326,7 +2407,7 @@ type SQLQueryEnd struct {
 
 func (x *SQLQueryEnd) Reset() {
 	*x = SQLQueryEnd{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	mi := &file_pluginv1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2338,7 +2419,7 @@ func (x *SQLQueryEnd) String() string {
 func (*SQLQueryEnd) ProtoMessage() {}
 
 func (x *SQLQueryEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	mi := &file_pluginv1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2351,7 +2432,7 @@ func (x *SQLQueryEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLQueryEnd.ProtoReflect.Descriptor instead.
 func (*SQLQueryEnd) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{39}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SQLQueryEnd) GetSession() SessionState {
@@ -2371,7 +2452,7 @@ type SQLServiceExecRequest struct {
 
 func (x *SQLServiceExecRequest) Reset() {
 	*x = SQLServiceExecRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[40]
+	mi := &file_pluginv1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2383,7 +2464,7 @@ func (x *SQLServiceExecRequest) String() string {
 func (*SQLServiceExecRequest) ProtoMessage() {}
 
 func (x *SQLServiceExecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[40]
+	mi := &file_pluginv1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2396,7 +2477,7 @@ func (x *SQLServiceExecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceExecRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceExecRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{40}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SQLServiceExecRequest) GetInstanceId() string {
@@ -2425,7 +2506,7 @@ type SQLServiceExecResponse struct {
 
 func (x *SQLServiceExecResponse) Reset() {
 	*x = SQLServiceExecResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[41]
+	mi := &file_pluginv1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2518,7 @@ func (x *SQLServiceExecResponse) String() string {
 func (*SQLServiceExecResponse) ProtoMessage() {}
 
 func (x *SQLServiceExecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[41]
+	mi := &file_pluginv1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2531,7 @@ func (x *SQLServiceExecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceExecResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceExecResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{41}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SQLServiceExecResponse) GetRowsAffected() int64 {
@@ -2492,7 +2573,7 @@ type SQLServiceBeginRequest struct {
 
 func (x *SQLServiceBeginRequest) Reset() {
 	*x = SQLServiceBeginRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[42]
+	mi := &file_pluginv1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2504,7 +2585,7 @@ func (x *SQLServiceBeginRequest) String() string {
 func (*SQLServiceBeginRequest) ProtoMessage() {}
 
 func (x *SQLServiceBeginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[42]
+	mi := &file_pluginv1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2517,7 +2598,7 @@ func (x *SQLServiceBeginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBeginRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceBeginRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{42}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SQLServiceBeginRequest) GetInstanceId() string {
@@ -2550,7 +2631,7 @@ type SQLServiceBeginResponse struct {
 
 func (x *SQLServiceBeginResponse) Reset() {
 	*x = SQLServiceBeginResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[43]
+	mi := &file_pluginv1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2562,7 +2643,7 @@ func (x *SQLServiceBeginResponse) String() string {
 func (*SQLServiceBeginResponse) ProtoMessage() {}
 
 func (x *SQLServiceBeginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[43]
+	mi := &file_pluginv1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2575,7 +2656,7 @@ func (x *SQLServiceBeginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBeginResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceBeginResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{43}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SQLServiceBeginResponse) GetSession() SessionState {
@@ -2594,7 +2675,7 @@ type SQLServiceCommitRequest struct {
 
 func (x *SQLServiceCommitRequest) Reset() {
 	*x = SQLServiceCommitRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[44]
+	mi := &file_pluginv1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2606,7 +2687,7 @@ func (x *SQLServiceCommitRequest) String() string {
 func (*SQLServiceCommitRequest) ProtoMessage() {}
 
 func (x *SQLServiceCommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[44]
+	mi := &file_pluginv1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2619,7 +2700,7 @@ func (x *SQLServiceCommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceCommitRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceCommitRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{44}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SQLServiceCommitRequest) GetInstanceId() string {
@@ -2638,7 +2719,7 @@ type SQLServiceCommitResponse struct {
 
 func (x *SQLServiceCommitResponse) Reset() {
 	*x = SQLServiceCommitResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[45]
+	mi := &file_pluginv1_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2650,7 +2731,7 @@ func (x *SQLServiceCommitResponse) String() string {
 func (*SQLServiceCommitResponse) ProtoMessage() {}
 
 func (x *SQLServiceCommitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[45]
+	mi := &file_pluginv1_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2663,7 +2744,7 @@ func (x *SQLServiceCommitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceCommitResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceCommitResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{45}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SQLServiceCommitResponse) GetSession() SessionState {
@@ -2682,7 +2763,7 @@ type SQLServiceRollbackRequest struct {
 
 func (x *SQLServiceRollbackRequest) Reset() {
 	*x = SQLServiceRollbackRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[46]
+	mi := &file_pluginv1_plugin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2694,7 +2775,7 @@ func (x *SQLServiceRollbackRequest) String() string {
 func (*SQLServiceRollbackRequest) ProtoMessage() {}
 
 func (x *SQLServiceRollbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[46]
+	mi := &file_pluginv1_plugin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2707,7 +2788,7 @@ func (x *SQLServiceRollbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceRollbackRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceRollbackRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{46}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SQLServiceRollbackRequest) GetInstanceId() string {
@@ -2726,7 +2807,7 @@ type SQLServiceRollbackResponse struct {
 
 func (x *SQLServiceRollbackResponse) Reset() {
 	*x = SQLServiceRollbackResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[47]
+	mi := &file_pluginv1_plugin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2738,7 +2819,7 @@ func (x *SQLServiceRollbackResponse) String() string {
 func (*SQLServiceRollbackResponse) ProtoMessage() {}
 
 func (x *SQLServiceRollbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[47]
+	mi := &file_pluginv1_plugin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2751,7 +2832,7 @@ func (x *SQLServiceRollbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceRollbackResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceRollbackResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{47}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SQLServiceRollbackResponse) GetSession() SessionState {
@@ -2771,7 +2852,7 @@ type SQLServiceBatchRequest struct {
 
 func (x *SQLServiceBatchRequest) Reset() {
 	*x = SQLServiceBatchRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[48]
+	mi := &file_pluginv1_plugin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2783,7 +2864,7 @@ func (x *SQLServiceBatchRequest) String() string {
 func (*SQLServiceBatchRequest) ProtoMessage() {}
 
 func (x *SQLServiceBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[48]
+	mi := &file_pluginv1_plugin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2796,7 +2877,7 @@ func (x *SQLServiceBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBatchRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceBatchRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{48}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SQLServiceBatchRequest) GetInstanceId() string {
@@ -2825,7 +2906,7 @@ type SQLServiceBatchResponse struct {
 
 func (x *SQLServiceBatchResponse) Reset() {
 	*x = SQLServiceBatchResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[49]
+	mi := &file_pluginv1_plugin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2837,7 +2918,7 @@ func (x *SQLServiceBatchResponse) String() string {
 func (*SQLServiceBatchResponse) ProtoMessage() {}
 
 func (x *SQLServiceBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[49]
+	mi := &file_pluginv1_plugin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2850,7 +2931,7 @@ func (x *SQLServiceBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBatchResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceBatchResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{49}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SQLServiceBatchResponse) GetResults() []*SQLServiceExecResponse {
@@ -3024,12 +3105,17 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"\x16SQLServiceQueryRequest\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\x12<\n" +
-	"\tstatement\x18\x02 \x01(\v2\x1e.nebula.plugin.v1.SQLStatementR\tstatement\"\xc2\x01\n" +
+	"\tstatement\x18\x02 \x01(\v2\x1e.nebula.plugin.v1.SQLStatementR\tstatement\"\xf9\x01\n" +
 	"\x17SQLServiceQueryResponse\x128\n" +
 	"\acolumns\x18\x01 \x01(\v2\x1c.nebula.plugin.v1.SQLColumnsH\x00R\acolumns\x123\n" +
 	"\x04rows\x18\x02 \x01(\v2\x1d.nebula.plugin.v1.SQLRowBatchH\x00R\x04rows\x121\n" +
-	"\x03end\x18\x03 \x01(\v2\x1d.nebula.plugin.v1.SQLQueryEndH\x00R\x03endB\x05\n" +
-	"\x03msg\"G\n" +
+	"\x03end\x18\x03 \x01(\v2\x1d.nebula.plugin.v1.SQLQueryEndH\x00R\x03end\x125\n" +
+	"\x06result\x18\x04 \x01(\v2\x1b.nebula.plugin.v1.SQLResultH\x00R\x06resultB\x05\n" +
+	"\x03msg\"\xaa\x01\n" +
+	"\tSQLResult\x125\n" +
+	"\acolumns\x18\x01 \x03(\v2\x1b.nebula.plugin.v1.SQLColumnR\acolumns\x12,\n" +
+	"\x04rows\x18\x02 \x03(\v2\x18.nebula.plugin.v1.SQLRowR\x04rows\x128\n" +
+	"\asession\x18\x03 \x01(\x0e2\x1e.nebula.plugin.v1.SessionStateR\asession\"G\n" +
 	"\vSQLQueryEnd\x128\n" +
 	"\asession\x18\x01 \x01(\x0e2\x1e.nebula.plugin.v1.SessionStateR\asession\"v\n" +
 	"\x15SQLServiceExecRequest\x12\x1f\n" +
@@ -3105,7 +3191,7 @@ func file_pluginv1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_pluginv1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_pluginv1_plugin_proto_goTypes = []any{
 	(SessionState)(0),                  // 0: nebula.plugin.v1.SessionState
 	(*DescribeRequest)(nil),            // 1: nebula.plugin.v1.DescribeRequest
@@ -3147,17 +3233,18 @@ var file_pluginv1_plugin_proto_goTypes = []any{
 	(*SQLRowBatch)(nil),                // 37: nebula.plugin.v1.SQLRowBatch
 	(*SQLServiceQueryRequest)(nil),     // 38: nebula.plugin.v1.SQLServiceQueryRequest
 	(*SQLServiceQueryResponse)(nil),    // 39: nebula.plugin.v1.SQLServiceQueryResponse
-	(*SQLQueryEnd)(nil),                // 40: nebula.plugin.v1.SQLQueryEnd
-	(*SQLServiceExecRequest)(nil),      // 41: nebula.plugin.v1.SQLServiceExecRequest
-	(*SQLServiceExecResponse)(nil),     // 42: nebula.plugin.v1.SQLServiceExecResponse
-	(*SQLServiceBeginRequest)(nil),     // 43: nebula.plugin.v1.SQLServiceBeginRequest
-	(*SQLServiceBeginResponse)(nil),    // 44: nebula.plugin.v1.SQLServiceBeginResponse
-	(*SQLServiceCommitRequest)(nil),    // 45: nebula.plugin.v1.SQLServiceCommitRequest
-	(*SQLServiceCommitResponse)(nil),   // 46: nebula.plugin.v1.SQLServiceCommitResponse
-	(*SQLServiceRollbackRequest)(nil),  // 47: nebula.plugin.v1.SQLServiceRollbackRequest
-	(*SQLServiceRollbackResponse)(nil), // 48: nebula.plugin.v1.SQLServiceRollbackResponse
-	(*SQLServiceBatchRequest)(nil),     // 49: nebula.plugin.v1.SQLServiceBatchRequest
-	(*SQLServiceBatchResponse)(nil),    // 50: nebula.plugin.v1.SQLServiceBatchResponse
+	(*SQLResult)(nil),                  // 40: nebula.plugin.v1.SQLResult
+	(*SQLQueryEnd)(nil),                // 41: nebula.plugin.v1.SQLQueryEnd
+	(*SQLServiceExecRequest)(nil),      // 42: nebula.plugin.v1.SQLServiceExecRequest
+	(*SQLServiceExecResponse)(nil),     // 43: nebula.plugin.v1.SQLServiceExecResponse
+	(*SQLServiceBeginRequest)(nil),     // 44: nebula.plugin.v1.SQLServiceBeginRequest
+	(*SQLServiceBeginResponse)(nil),    // 45: nebula.plugin.v1.SQLServiceBeginResponse
+	(*SQLServiceCommitRequest)(nil),    // 46: nebula.plugin.v1.SQLServiceCommitRequest
+	(*SQLServiceCommitResponse)(nil),   // 47: nebula.plugin.v1.SQLServiceCommitResponse
+	(*SQLServiceRollbackRequest)(nil),  // 48: nebula.plugin.v1.SQLServiceRollbackRequest
+	(*SQLServiceRollbackResponse)(nil), // 49: nebula.plugin.v1.SQLServiceRollbackResponse
+	(*SQLServiceBatchRequest)(nil),     // 50: nebula.plugin.v1.SQLServiceBatchRequest
+	(*SQLServiceBatchResponse)(nil),    // 51: nebula.plugin.v1.SQLServiceBatchResponse
 }
 var file_pluginv1_plugin_proto_depIdxs = []int32{
 	3,  // 0: nebula.plugin.v1.DescribeResponse.types:type_name -> nebula.plugin.v1.ResourceType
@@ -3180,55 +3267,59 @@ var file_pluginv1_plugin_proto_depIdxs = []int32{
 	33, // 17: nebula.plugin.v1.SQLServiceQueryRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
 	35, // 18: nebula.plugin.v1.SQLServiceQueryResponse.columns:type_name -> nebula.plugin.v1.SQLColumns
 	37, // 19: nebula.plugin.v1.SQLServiceQueryResponse.rows:type_name -> nebula.plugin.v1.SQLRowBatch
-	40, // 20: nebula.plugin.v1.SQLServiceQueryResponse.end:type_name -> nebula.plugin.v1.SQLQueryEnd
-	0,  // 21: nebula.plugin.v1.SQLQueryEnd.session:type_name -> nebula.plugin.v1.SessionState
-	33, // 22: nebula.plugin.v1.SQLServiceExecRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
-	0,  // 23: nebula.plugin.v1.SQLServiceExecResponse.session:type_name -> nebula.plugin.v1.SessionState
-	0,  // 24: nebula.plugin.v1.SQLServiceBeginResponse.session:type_name -> nebula.plugin.v1.SessionState
-	0,  // 25: nebula.plugin.v1.SQLServiceCommitResponse.session:type_name -> nebula.plugin.v1.SessionState
-	0,  // 26: nebula.plugin.v1.SQLServiceRollbackResponse.session:type_name -> nebula.plugin.v1.SessionState
-	33, // 27: nebula.plugin.v1.SQLServiceBatchRequest.statements:type_name -> nebula.plugin.v1.SQLStatement
-	42, // 28: nebula.plugin.v1.SQLServiceBatchResponse.results:type_name -> nebula.plugin.v1.SQLServiceExecResponse
-	0,  // 29: nebula.plugin.v1.SQLServiceBatchResponse.session:type_name -> nebula.plugin.v1.SessionState
-	1,  // 30: nebula.plugin.v1.DriverService.Describe:input_type -> nebula.plugin.v1.DescribeRequest
-	8,  // 31: nebula.plugin.v1.DriverService.ValidateConfig:input_type -> nebula.plugin.v1.ValidateConfigRequest
-	11, // 32: nebula.plugin.v1.DriverService.Configure:input_type -> nebula.plugin.v1.ConfigureRequest
-	13, // 33: nebula.plugin.v1.DriverService.Unconfigure:input_type -> nebula.plugin.v1.UnconfigureRequest
-	15, // 34: nebula.plugin.v1.DriverService.Open:input_type -> nebula.plugin.v1.OpenRequest
-	17, // 35: nebula.plugin.v1.DriverService.Check:input_type -> nebula.plugin.v1.CheckRequest
-	19, // 36: nebula.plugin.v1.DriverService.CheckMany:input_type -> nebula.plugin.v1.CheckManyRequest
-	22, // 37: nebula.plugin.v1.DriverService.Reset:input_type -> nebula.plugin.v1.ResetRequest
-	24, // 38: nebula.plugin.v1.DriverService.Close:input_type -> nebula.plugin.v1.CloseRequest
-	26, // 39: nebula.plugin.v1.DriverService.Invoke:input_type -> nebula.plugin.v1.InvokeRequest
-	29, // 40: nebula.plugin.v1.DriverService.InvokeStream:input_type -> nebula.plugin.v1.InvokeStreamRequest
-	38, // 41: nebula.plugin.v1.SQLService.Query:input_type -> nebula.plugin.v1.SQLServiceQueryRequest
-	41, // 42: nebula.plugin.v1.SQLService.Exec:input_type -> nebula.plugin.v1.SQLServiceExecRequest
-	49, // 43: nebula.plugin.v1.SQLService.Batch:input_type -> nebula.plugin.v1.SQLServiceBatchRequest
-	43, // 44: nebula.plugin.v1.SQLService.Begin:input_type -> nebula.plugin.v1.SQLServiceBeginRequest
-	45, // 45: nebula.plugin.v1.SQLService.Commit:input_type -> nebula.plugin.v1.SQLServiceCommitRequest
-	47, // 46: nebula.plugin.v1.SQLService.Rollback:input_type -> nebula.plugin.v1.SQLServiceRollbackRequest
-	2,  // 47: nebula.plugin.v1.DriverService.Describe:output_type -> nebula.plugin.v1.DescribeResponse
-	10, // 48: nebula.plugin.v1.DriverService.ValidateConfig:output_type -> nebula.plugin.v1.ValidateConfigResponse
-	12, // 49: nebula.plugin.v1.DriverService.Configure:output_type -> nebula.plugin.v1.ConfigureResponse
-	14, // 50: nebula.plugin.v1.DriverService.Unconfigure:output_type -> nebula.plugin.v1.UnconfigureResponse
-	16, // 51: nebula.plugin.v1.DriverService.Open:output_type -> nebula.plugin.v1.OpenResponse
-	18, // 52: nebula.plugin.v1.DriverService.Check:output_type -> nebula.plugin.v1.CheckResponse
-	21, // 53: nebula.plugin.v1.DriverService.CheckMany:output_type -> nebula.plugin.v1.CheckManyResponse
-	23, // 54: nebula.plugin.v1.DriverService.Reset:output_type -> nebula.plugin.v1.ResetResponse
-	25, // 55: nebula.plugin.v1.DriverService.Close:output_type -> nebula.plugin.v1.CloseResponse
-	27, // 56: nebula.plugin.v1.DriverService.Invoke:output_type -> nebula.plugin.v1.InvokeResponse
-	30, // 57: nebula.plugin.v1.DriverService.InvokeStream:output_type -> nebula.plugin.v1.InvokeStreamResponse
-	39, // 58: nebula.plugin.v1.SQLService.Query:output_type -> nebula.plugin.v1.SQLServiceQueryResponse
-	42, // 59: nebula.plugin.v1.SQLService.Exec:output_type -> nebula.plugin.v1.SQLServiceExecResponse
-	50, // 60: nebula.plugin.v1.SQLService.Batch:output_type -> nebula.plugin.v1.SQLServiceBatchResponse
-	44, // 61: nebula.plugin.v1.SQLService.Begin:output_type -> nebula.plugin.v1.SQLServiceBeginResponse
-	46, // 62: nebula.plugin.v1.SQLService.Commit:output_type -> nebula.plugin.v1.SQLServiceCommitResponse
-	48, // 63: nebula.plugin.v1.SQLService.Rollback:output_type -> nebula.plugin.v1.SQLServiceRollbackResponse
-	47, // [47:64] is the sub-list for method output_type
-	30, // [30:47] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	41, // 20: nebula.plugin.v1.SQLServiceQueryResponse.end:type_name -> nebula.plugin.v1.SQLQueryEnd
+	40, // 21: nebula.plugin.v1.SQLServiceQueryResponse.result:type_name -> nebula.plugin.v1.SQLResult
+	34, // 22: nebula.plugin.v1.SQLResult.columns:type_name -> nebula.plugin.v1.SQLColumn
+	36, // 23: nebula.plugin.v1.SQLResult.rows:type_name -> nebula.plugin.v1.SQLRow
+	0,  // 24: nebula.plugin.v1.SQLResult.session:type_name -> nebula.plugin.v1.SessionState
+	0,  // 25: nebula.plugin.v1.SQLQueryEnd.session:type_name -> nebula.plugin.v1.SessionState
+	33, // 26: nebula.plugin.v1.SQLServiceExecRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
+	0,  // 27: nebula.plugin.v1.SQLServiceExecResponse.session:type_name -> nebula.plugin.v1.SessionState
+	0,  // 28: nebula.plugin.v1.SQLServiceBeginResponse.session:type_name -> nebula.plugin.v1.SessionState
+	0,  // 29: nebula.plugin.v1.SQLServiceCommitResponse.session:type_name -> nebula.plugin.v1.SessionState
+	0,  // 30: nebula.plugin.v1.SQLServiceRollbackResponse.session:type_name -> nebula.plugin.v1.SessionState
+	33, // 31: nebula.plugin.v1.SQLServiceBatchRequest.statements:type_name -> nebula.plugin.v1.SQLStatement
+	43, // 32: nebula.plugin.v1.SQLServiceBatchResponse.results:type_name -> nebula.plugin.v1.SQLServiceExecResponse
+	0,  // 33: nebula.plugin.v1.SQLServiceBatchResponse.session:type_name -> nebula.plugin.v1.SessionState
+	1,  // 34: nebula.plugin.v1.DriverService.Describe:input_type -> nebula.plugin.v1.DescribeRequest
+	8,  // 35: nebula.plugin.v1.DriverService.ValidateConfig:input_type -> nebula.plugin.v1.ValidateConfigRequest
+	11, // 36: nebula.plugin.v1.DriverService.Configure:input_type -> nebula.plugin.v1.ConfigureRequest
+	13, // 37: nebula.plugin.v1.DriverService.Unconfigure:input_type -> nebula.plugin.v1.UnconfigureRequest
+	15, // 38: nebula.plugin.v1.DriverService.Open:input_type -> nebula.plugin.v1.OpenRequest
+	17, // 39: nebula.plugin.v1.DriverService.Check:input_type -> nebula.plugin.v1.CheckRequest
+	19, // 40: nebula.plugin.v1.DriverService.CheckMany:input_type -> nebula.plugin.v1.CheckManyRequest
+	22, // 41: nebula.plugin.v1.DriverService.Reset:input_type -> nebula.plugin.v1.ResetRequest
+	24, // 42: nebula.plugin.v1.DriverService.Close:input_type -> nebula.plugin.v1.CloseRequest
+	26, // 43: nebula.plugin.v1.DriverService.Invoke:input_type -> nebula.plugin.v1.InvokeRequest
+	29, // 44: nebula.plugin.v1.DriverService.InvokeStream:input_type -> nebula.plugin.v1.InvokeStreamRequest
+	38, // 45: nebula.plugin.v1.SQLService.Query:input_type -> nebula.plugin.v1.SQLServiceQueryRequest
+	42, // 46: nebula.plugin.v1.SQLService.Exec:input_type -> nebula.plugin.v1.SQLServiceExecRequest
+	50, // 47: nebula.plugin.v1.SQLService.Batch:input_type -> nebula.plugin.v1.SQLServiceBatchRequest
+	44, // 48: nebula.plugin.v1.SQLService.Begin:input_type -> nebula.plugin.v1.SQLServiceBeginRequest
+	46, // 49: nebula.plugin.v1.SQLService.Commit:input_type -> nebula.plugin.v1.SQLServiceCommitRequest
+	48, // 50: nebula.plugin.v1.SQLService.Rollback:input_type -> nebula.plugin.v1.SQLServiceRollbackRequest
+	2,  // 51: nebula.plugin.v1.DriverService.Describe:output_type -> nebula.plugin.v1.DescribeResponse
+	10, // 52: nebula.plugin.v1.DriverService.ValidateConfig:output_type -> nebula.plugin.v1.ValidateConfigResponse
+	12, // 53: nebula.plugin.v1.DriverService.Configure:output_type -> nebula.plugin.v1.ConfigureResponse
+	14, // 54: nebula.plugin.v1.DriverService.Unconfigure:output_type -> nebula.plugin.v1.UnconfigureResponse
+	16, // 55: nebula.plugin.v1.DriverService.Open:output_type -> nebula.plugin.v1.OpenResponse
+	18, // 56: nebula.plugin.v1.DriverService.Check:output_type -> nebula.plugin.v1.CheckResponse
+	21, // 57: nebula.plugin.v1.DriverService.CheckMany:output_type -> nebula.plugin.v1.CheckManyResponse
+	23, // 58: nebula.plugin.v1.DriverService.Reset:output_type -> nebula.plugin.v1.ResetResponse
+	25, // 59: nebula.plugin.v1.DriverService.Close:output_type -> nebula.plugin.v1.CloseResponse
+	27, // 60: nebula.plugin.v1.DriverService.Invoke:output_type -> nebula.plugin.v1.InvokeResponse
+	30, // 61: nebula.plugin.v1.DriverService.InvokeStream:output_type -> nebula.plugin.v1.InvokeStreamResponse
+	39, // 62: nebula.plugin.v1.SQLService.Query:output_type -> nebula.plugin.v1.SQLServiceQueryResponse
+	43, // 63: nebula.plugin.v1.SQLService.Exec:output_type -> nebula.plugin.v1.SQLServiceExecResponse
+	51, // 64: nebula.plugin.v1.SQLService.Batch:output_type -> nebula.plugin.v1.SQLServiceBatchResponse
+	45, // 65: nebula.plugin.v1.SQLService.Begin:output_type -> nebula.plugin.v1.SQLServiceBeginResponse
+	47, // 66: nebula.plugin.v1.SQLService.Commit:output_type -> nebula.plugin.v1.SQLServiceCommitResponse
+	49, // 67: nebula.plugin.v1.SQLService.Rollback:output_type -> nebula.plugin.v1.SQLServiceRollbackResponse
+	51, // [51:68] is the sub-list for method output_type
+	34, // [34:51] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_pluginv1_plugin_proto_init() }
@@ -3249,6 +3340,7 @@ func file_pluginv1_plugin_proto_init() {
 		(*SQLServiceQueryResponse_Columns)(nil),
 		(*SQLServiceQueryResponse_Rows)(nil),
 		(*SQLServiceQueryResponse_End)(nil),
+		(*SQLServiceQueryResponse_Result)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3256,7 +3348,7 @@ func file_pluginv1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pluginv1_plugin_proto_rawDesc), len(file_pluginv1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   50,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
