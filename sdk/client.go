@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,10 @@ type remoteDriver struct {
 type remoteClients struct {
 	client pb.DriverServiceClient
 	sql    pb.SQLServiceClient
+	// sendEncodes is set when Send has encoded a message when it
+	// returns (the data connection's does; gRPC's may still use it), so
+	// that a stream's input chunks need no copy of their own.
+	sendEncodes bool
 	// checkAlone is set when the plugin has no CheckMany (an SDK older
 	// than it): CheckAll then checks its instances one by one.
 	checkAlone atomic.Bool
@@ -146,7 +151,11 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 		for {
 			n, rerr := in.Read(buf)
 			if n > 0 {
-				msg := &pb.InvokeStreamRequest{Msg: &pb.InvokeStreamRequest_Data{Data: append([]byte(nil), buf[:n]...)}}
+				chunk := buf[:n]
+				if !i.sendEncodes {
+					chunk = bytes.Clone(chunk)
+				}
+				msg := &pb.InvokeStreamRequest{Msg: &pb.InvokeStreamRequest_Data{Data: chunk}}
 				if err := stream.Send(msg); err != nil {
 					// The server ended the stream; Recv reports why.
 					return nil

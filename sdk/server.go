@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -270,6 +271,22 @@ func marshalResult(res any) (json.RawMessage, error) {
 }
 
 func (s *server) InvokeStream(stream pb.DriverService_InvokeStreamServer) error {
+	return s.invokeStream(stream, true)
+}
+
+// dataService is the driver service on the data connection, whose Send
+// has encoded a message when it returns: a stream's chunks go out of the
+// driver's buffer without a copy of their own.
+type dataService struct{ *server }
+
+func (d dataService) InvokeStream(stream pb.DriverService_InvokeStreamServer) error {
+	return d.invokeStream(stream, false)
+}
+
+// invokeStream runs a streaming operation. copySent says whether Send
+// may still use a message after it returns (gRPC's may), so that a
+// chunk must be a copy of the driver's bytes.
+func (s *server) invokeStream(stream pb.DriverService_InvokeStreamServer, copySent bool) error {
 	first, err := stream.Recv()
 	if err != nil {
 		return err
@@ -297,6 +314,9 @@ func (s *server) InvokeStream(stream pb.DriverService_InvokeStreamServer) error 
 		return m.GetData(), nil
 	}}
 	out := writerFunc(func(p []byte) error {
+		if copySent {
+			p = bytes.Clone(p)
+		}
 		return stream.Send(&pb.InvokeStreamResponse{Msg: &pb.InvokeStreamResponse_Data{Data: p}})
 	})
 	ctx := withCallerJSON(stream.Context(), start.GetArgsJson())
@@ -351,7 +371,7 @@ func (r *streamReader) Read(p []byte) (int, error) {
 type writerFunc func([]byte) error
 
 // chunkWriter sends each Write as data messages of at most streamChunk
-// bytes. It copies p, since gRPC may hold the message after Send returns.
+// bytes; send must be done with its bytes when it returns.
 type chunkWriter struct {
 	send writerFunc
 }
@@ -360,7 +380,7 @@ func (w *chunkWriter) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
 		n := min(len(p), streamChunk)
-		if err := w.send(append([]byte(nil), p[:n]...)); err != nil {
+		if err := w.send(p[:n]); err != nil {
 			return written, fmt.Errorf("stream send: %w", err)
 		}
 		written += n

@@ -10,7 +10,9 @@
 // unchanged. Messages are protobuf, as on gRPC; errors are gRPC statuses
 // with their details. Streams (rows of a query, chunks of a blob) have
 // credit-based flow control per call, so a slow reader holds up only its
-// own call and the memory a call can take is bounded.
+// own call and the memory a call can take is bounded. Unlike gRPC's, a
+// stream's SendMsg has encoded its message when it returns: the caller may
+// reuse the message and its bytes at once.
 //
 // Why not gRPC: a unary gRPC call between two processes costs a new HTTP/2
 // stream (headers in both directions, HPACK, window updates, trailers),
