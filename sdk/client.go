@@ -29,10 +29,11 @@ type remoteDriver struct {
 type remoteClients struct {
 	client pb.DriverServiceClient
 	sql    pb.SQLServiceClient
-	// sendEncodes is set when Send has encoded a message when it
-	// returns (the data connection's does; gRPC's may still use it), so
-	// that a stream's input chunks need no copy of their own.
-	sendEncodes bool
+	// dataConn is set for the clients on the data connection, whose Send
+	// has encoded a message when it returns (gRPC's may still use it) and
+	// whose RecvMsg takes a mux.FrameDecoder: a stream's chunks then go
+	// without copies of their own.
+	dataConn bool
 	// checkAlone is set when the plugin has no CheckMany (an SDK older
 	// than it): CheckAll then checks its instances one by one.
 	checkAlone atomic.Bool
@@ -152,7 +153,7 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 			n, rerr := in.Read(buf)
 			if n > 0 {
 				chunk := buf[:n]
-				if !i.sendEncodes {
+				if !i.dataConn {
 					chunk = bytes.Clone(chunk)
 				}
 				msg := &pb.InvokeStreamRequest{Msg: &pb.InvokeStreamRequest_Data{Data: chunk}}
@@ -171,29 +172,32 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 		}
 	})
 
-	var result json.RawMessage
+	sink := streamSink{out: out}
 	var recvErr error
 	for {
-		m, err := stream.Recv()
+		var err error
+		if i.dataConn {
+			err = stream.RecvMsg(&sink)
+		} else {
+			var m *pb.InvokeStreamResponse
+			if m, err = stream.Recv(); err == nil {
+				switch msg := m.GetMsg().(type) {
+				case *pb.InvokeStreamResponse_Data:
+					sink.data(msg.Data)
+				case *pb.InvokeStreamResponse_ResultJson:
+					sink.result = msg.ResultJson
+				}
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				recvErr = remoteError(ctx, err)
 			}
 			break
 		}
-		switch msg := m.GetMsg().(type) {
-		case *pb.InvokeStreamResponse_Data:
-			if out == nil {
-				continue
-			}
-			if _, err := out.Write(msg.Data); err != nil {
-				cancel()
-				recvErr = Errorf(KindCanceled, "writing the stream output: %w", err)
-			}
-		case *pb.InvokeStreamResponse_ResultJson:
-			result = msg.ResultJson
-		}
-		if recvErr != nil {
+		if sink.err != nil {
+			cancel()
+			recvErr = Errorf(KindCanceled, "writing the stream output: %w", sink.err)
 			break
 		}
 	}
@@ -204,10 +208,10 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 	if sendErr != nil {
 		return nil, sendErr
 	}
-	if result == nil {
+	if sink.result == nil {
 		return nil, Errorf(KindInternal, "plugin ended stream %q without a result", req.Operation)
 	}
-	return result, nil
+	return sink.result, nil
 }
 
 // remoteError translates a gRPC error into an SDK error. When the caller's

@@ -271,7 +271,7 @@ func marshalResult(res any) (json.RawMessage, error) {
 }
 
 func (s *server) InvokeStream(stream pb.DriverService_InvokeStreamServer) error {
-	return s.invokeStream(stream, true)
+	return s.invokeStream(stream, false)
 }
 
 // dataService is the driver service on the data connection, whose Send
@@ -280,13 +280,14 @@ func (s *server) InvokeStream(stream pb.DriverService_InvokeStreamServer) error 
 type dataService struct{ *server }
 
 func (d dataService) InvokeStream(stream pb.DriverService_InvokeStreamServer) error {
-	return d.invokeStream(stream, false)
+	return d.invokeStream(stream, true)
 }
 
-// invokeStream runs a streaming operation. copySent says whether Send
-// may still use a message after it returns (gRPC's may), so that a
-// chunk must be a copy of the driver's bytes.
-func (s *server) invokeStream(stream pb.DriverService_InvokeStreamServer, copySent bool) error {
+// invokeStream runs a streaming operation. On the data connection
+// (dataConn), Send has encoded a message when it returns (gRPC's may
+// still use it) and RecvMsg takes a mux.FrameDecoder, so that chunks go
+// without copies of their own.
+func (s *server) invokeStream(stream pb.DriverService_InvokeStreamServer, dataConn bool) error {
 	first, err := stream.Recv()
 	if err != nil {
 		return err
@@ -303,18 +304,28 @@ func (s *server) invokeStream(stream pb.DriverService_InvokeStreamServer, copySe
 	if !ok {
 		return errorToStatus(Errorf(KindUnimplemented, "operation %q: this resource has no streaming operations", start.GetOperation()))
 	}
+	var chunk inputChunk
 	in := &streamReader{recv: func() ([]byte, error) {
-		m, err := stream.Recv()
-		if err != nil {
-			return nil, err
+		if dataConn {
+			// chunk's buffer is reused: the reader asks for the next
+			// chunk once it has handed out this one.
+			if err := stream.RecvMsg(&chunk); err != nil {
+				return nil, err
+			}
+		} else {
+			m, err := stream.Recv()
+			if err != nil {
+				return nil, err
+			}
+			chunk = inputChunk{data: m.GetData(), start: m.GetStart() != nil}
 		}
-		if m.GetStart() != nil {
+		if chunk.start {
 			return nil, Errorf(KindInvalidArgument, "stream started twice")
 		}
-		return m.GetData(), nil
+		return chunk.data, nil
 	}}
 	out := writerFunc(func(p []byte) error {
-		if copySent {
+		if !dataConn {
 			p = bytes.Clone(p)
 		}
 		return stream.Send(&pb.InvokeStreamResponse{Msg: &pb.InvokeStreamResponse_Data{Data: p}})

@@ -11,15 +11,19 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
 )
 
-// blobDriver's one operation, get, streams its blob to the caller in one
-// Write, as a driver that has the bytes at hand does.
+// blobDriver streams its blob to the caller in one Write (get), as a
+// driver that has the bytes at hand does, or reads the caller's bytes and
+// drops them (put).
 type blobDriver struct{ blob []byte }
 
 func (d blobDriver) Info() sdk.DriverInfo {
 	return sdk.DriverInfo{Name: "blob", Version: "1.0.0", Types: []sdk.ResourceType{{
-		Name:       "blob",
-		Config:     sdk.Schema{},
-		Operations: []sdk.Operation{{Name: "get", Args: sdk.Schema{}, Stream: sdk.StreamDownload}},
+		Name:   "blob",
+		Config: sdk.Schema{},
+		Operations: []sdk.Operation{
+			{Name: "get", Args: sdk.Schema{}, Stream: sdk.StreamDownload},
+			{Name: "put", Args: sdk.Schema{}, Stream: sdk.StreamUpload},
+		},
 	}}}
 }
 
@@ -33,7 +37,11 @@ func (d blobDriver) Invoke(context.Context, sdk.InvokeRequest) (any, error) {
 	return nil, sdk.Errorf(sdk.KindInvalidArgument, "get streams: use InvokeStream")
 }
 
-func (d blobDriver) InvokeStream(_ context.Context, _ sdk.InvokeRequest, _ io.Reader, out io.Writer) (any, error) {
+func (d blobDriver) InvokeStream(_ context.Context, req sdk.InvokeRequest, in io.Reader, out io.Writer) (any, error) {
+	if req.Operation == "put" {
+		n, err := io.Copy(io.Discard, in)
+		return map[string]int64{"bytes": n}, err
+	}
 	_, err := out.Write(d.blob)
 	return map[string]int{"bytes": len(d.blob)}, err
 }
@@ -43,16 +51,7 @@ func (d blobDriver) InvokeStream(_ context.Context, _ sdk.InvokeRequest, _ io.Re
 // caller reuses.
 func BenchmarkInvokeStreamGet1MiB(b *testing.B) {
 	blob := bytes.Repeat([]byte("nebula-!"), 1<<17)
-	d := sdktest.Connect(b, blobDriver{blob: blob})
-	res, err := d.Configure(b.Context(), sdk.ConfigureRequest{Type: "blob", Name: "b", Config: json.RawMessage(`{}`)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	inst, err := res.Open(b.Context())
-	if err != nil {
-		b.Fatal(err)
-	}
-	si := inst.(sdk.StreamInvoker)
+	si := openBlob(b, blob)
 	var out bytes.Buffer
 	b.SetBytes(int64(len(blob)))
 	b.ReportAllocs()
@@ -65,4 +64,34 @@ func BenchmarkInvokeStreamGet1MiB(b *testing.B) {
 			b.Fatalf("got %d bytes, want %d", out.Len(), len(blob))
 		}
 	}
+}
+
+// BenchmarkInvokeStreamPut1MiB is a 1 MiB put the same way.
+func BenchmarkInvokeStreamPut1MiB(b *testing.B) {
+	blob := bytes.Repeat([]byte("nebula-!"), 1<<17)
+	si := openBlob(b, nil)
+	b.SetBytes(int64(len(blob)))
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := si.InvokeStream(b.Context(), sdk.InvokeRequest{Operation: "put"}, bytes.NewReader(blob), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if string(res.(json.RawMessage)) != `{"bytes":1048576}` {
+			b.Fatalf("result %s", res)
+		}
+	}
+}
+
+func openBlob(b *testing.B, blob []byte) sdk.StreamInvoker {
+	d := sdktest.Connect(b, blobDriver{blob: blob})
+	res, err := d.Configure(b.Context(), sdk.ConfigureRequest{Type: "blob", Name: "b", Config: json.RawMessage(`{}`)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inst, err := res.Open(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return inst.(sdk.StreamInvoker)
 }

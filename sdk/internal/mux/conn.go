@@ -223,9 +223,22 @@ func (c *conn) messageFrame(id uint64, m any) (*[]byte, error) {
 	return buf, err
 }
 
+// A FrameDecoder is a message that decodes itself: RecvMsg hands it the
+// encoded message, which is the frame's and valid only until DecodeFrame
+// returns, rather than unmarshal a message whose bytes are copies.
+type FrameDecoder interface {
+	DecodeFrame(b []byte) error
+}
+
 // unmarshal decodes a message; protobuf copies what it keeps, so the
 // frame's buffer may be reused after it.
 func unmarshal(b []byte, m any) error {
+	if d, ok := m.(FrameDecoder); ok {
+		if err := d.DecodeFrame(b); err != nil {
+			return status.Errorf(codes.Internal, "mux: decode %T: %v", m, err)
+		}
+		return nil
+	}
 	pm, ok := m.(proto.Message)
 	if !ok {
 		return status.Errorf(codes.Internal, "mux: %T is not a protobuf message", m)
