@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,11 @@ type remoteDriver struct {
 type remoteClients struct {
 	client pb.DriverServiceClient
 	sql    pb.SQLServiceClient
+	// dataConn is set for the clients on the data connection, whose Send
+	// has encoded a message when it returns (gRPC's may still use it) and
+	// whose RecvMsg takes a mux.FrameDecoder: a stream's chunks then go
+	// without copies of their own.
+	dataConn bool
 	// checkAlone is set when the plugin has no CheckMany (an SDK older
 	// than it): CheckAll then checks its instances one by one.
 	checkAlone atomic.Bool
@@ -146,7 +152,11 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 		for {
 			n, rerr := in.Read(buf)
 			if n > 0 {
-				msg := &pb.InvokeStreamRequest{Msg: &pb.InvokeStreamRequest_Data{Data: append([]byte(nil), buf[:n]...)}}
+				chunk := buf[:n]
+				if !i.dataConn {
+					chunk = bytes.Clone(chunk)
+				}
+				msg := &pb.InvokeStreamRequest{Msg: &pb.InvokeStreamRequest_Data{Data: chunk}}
 				if err := stream.Send(msg); err != nil {
 					// The server ended the stream; Recv reports why.
 					return nil
@@ -162,29 +172,32 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 		}
 	})
 
-	var result json.RawMessage
+	sink := streamSink{out: out}
 	var recvErr error
 	for {
-		m, err := stream.Recv()
+		var err error
+		if i.dataConn {
+			err = stream.RecvMsg(&sink)
+		} else {
+			var m *pb.InvokeStreamResponse
+			if m, err = stream.Recv(); err == nil {
+				switch msg := m.GetMsg().(type) {
+				case *pb.InvokeStreamResponse_Data:
+					sink.data(msg.Data)
+				case *pb.InvokeStreamResponse_ResultJson:
+					sink.result = msg.ResultJson
+				}
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				recvErr = remoteError(ctx, err)
 			}
 			break
 		}
-		switch msg := m.GetMsg().(type) {
-		case *pb.InvokeStreamResponse_Data:
-			if out == nil {
-				continue
-			}
-			if _, err := out.Write(msg.Data); err != nil {
-				cancel()
-				recvErr = Errorf(KindCanceled, "writing the stream output: %w", err)
-			}
-		case *pb.InvokeStreamResponse_ResultJson:
-			result = msg.ResultJson
-		}
-		if recvErr != nil {
+		if sink.err != nil {
+			cancel()
+			recvErr = Errorf(KindCanceled, "writing the stream output: %w", sink.err)
 			break
 		}
 	}
@@ -195,10 +208,10 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 	if sendErr != nil {
 		return nil, sendErr
 	}
-	if result == nil {
+	if sink.result == nil {
 		return nil, Errorf(KindInternal, "plugin ended stream %q without a result", req.Operation)
 	}
-	return result, nil
+	return sink.result, nil
 }
 
 // remoteError translates a gRPC error into an SDK error. When the caller's

@@ -150,7 +150,7 @@ func newDataServer(srv *server, maxMessageSize int) *mux.Server {
 		UnaryInterceptor:  extractUnary,
 		StreamInterceptor: extractStream,
 	})
-	pb.RegisterDriverServiceServer(ms, srv)
+	pb.RegisterDriverServiceServer(ms, dataService{srv})
 	pb.RegisterSQLServiceServer(ms, &sqlServer{s: srv})
 	return ms
 }

@@ -110,6 +110,7 @@ func (p *GRPCPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, conn 
 			return nil, err
 		}
 		clients = newRemoteClients(pb.NewDriverServiceClient(dc), pb.NewSQLServiceClient(dc))
+		clients.dataConn = true
 	}
 	return &remoteDriver{remoteClients: clients, info: infoFromProto(resp)}, nil
 }

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -270,6 +271,23 @@ func marshalResult(res any) (json.RawMessage, error) {
 }
 
 func (s *server) InvokeStream(stream pb.DriverService_InvokeStreamServer) error {
+	return s.invokeStream(stream, false)
+}
+
+// dataService is the driver service on the data connection, whose Send
+// has encoded a message when it returns: a stream's chunks go out of the
+// driver's buffer without a copy of their own.
+type dataService struct{ *server }
+
+func (d dataService) InvokeStream(stream pb.DriverService_InvokeStreamServer) error {
+	return d.invokeStream(stream, true)
+}
+
+// invokeStream runs a streaming operation. On the data connection
+// (dataConn), Send has encoded a message when it returns (gRPC's may
+// still use it) and RecvMsg takes a mux.FrameDecoder, so that chunks go
+// without copies of their own.
+func (s *server) invokeStream(stream pb.DriverService_InvokeStreamServer, dataConn bool) error {
 	first, err := stream.Recv()
 	if err != nil {
 		return err
@@ -286,17 +304,30 @@ func (s *server) InvokeStream(stream pb.DriverService_InvokeStreamServer) error 
 	if !ok {
 		return errorToStatus(Errorf(KindUnimplemented, "operation %q: this resource has no streaming operations", start.GetOperation()))
 	}
+	var chunk inputChunk
 	in := &streamReader{recv: func() ([]byte, error) {
-		m, err := stream.Recv()
-		if err != nil {
-			return nil, err
+		if dataConn {
+			// chunk's buffer is reused: the reader asks for the next
+			// chunk once it has handed out this one.
+			if err := stream.RecvMsg(&chunk); err != nil {
+				return nil, err
+			}
+		} else {
+			m, err := stream.Recv()
+			if err != nil {
+				return nil, err
+			}
+			chunk = inputChunk{data: m.GetData(), start: m.GetStart() != nil}
 		}
-		if m.GetStart() != nil {
+		if chunk.start {
 			return nil, Errorf(KindInvalidArgument, "stream started twice")
 		}
-		return m.GetData(), nil
+		return chunk.data, nil
 	}}
 	out := writerFunc(func(p []byte) error {
+		if !dataConn {
+			p = bytes.Clone(p)
+		}
 		return stream.Send(&pb.InvokeStreamResponse{Msg: &pb.InvokeStreamResponse_Data{Data: p}})
 	})
 	ctx := withCallerJSON(stream.Context(), start.GetArgsJson())
@@ -351,7 +382,7 @@ func (r *streamReader) Read(p []byte) (int, error) {
 type writerFunc func([]byte) error
 
 // chunkWriter sends each Write as data messages of at most streamChunk
-// bytes. It copies p, since gRPC may hold the message after Send returns.
+// bytes; send must be done with its bytes when it returns.
 type chunkWriter struct {
 	send writerFunc
 }
@@ -360,7 +391,7 @@ func (w *chunkWriter) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
 		n := min(len(p), streamChunk)
-		if err := w.send(append([]byte(nil), p[:n]...)); err != nil {
+		if err := w.send(p[:n]); err != nil {
 			return written, fmt.Errorf("stream send: %w", err)
 		}
 		written += n

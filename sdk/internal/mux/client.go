@@ -370,22 +370,19 @@ func (s *clientStream) SendMsg(m any) error {
 		s.held = buf
 		return nil
 	}
-	buf := getBuf(512)
+	buf, err := s.c.c.messageFrame(s.id, m)
 	defer putBuf(buf)
-	b := beginFrame(*buf, frameMessage, s.id)
-	b, err := s.c.c.appendMessage(b, m)
-	*buf = b
 	if err != nil {
 		return err
 	}
-	ok, err := s.out.take(s.ctx, len(b)-headerSize)
+	ok, err := s.out.take(s.ctx, len(*buf)-headerSize)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return io.EOF // the call ended: RecvMsg says how
 	}
-	return s.sendErr(s.c.c.write(endFrame(b, 0)))
+	return s.sendErr(s.c.c.write(*buf))
 }
 
 // sendErr is what SendMsg returns for err: io.EOF once the call has

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -25,6 +26,10 @@ const Window = 512 << 10
 // would go over it waits.
 const maxPending = 1 << 20
 
+// coalesceMax is the largest frame that is copied to leave with others;
+// a larger one (a stream's chunk) leaves from its caller's buffer.
+const coalesceMax = 16 << 10
+
 // conn is what both ends share: the connection, the writer that
 // coalesces frames, and the limit on a message's size.
 type conn struct {
@@ -33,10 +38,11 @@ type conn struct {
 	maxMsg  int
 
 	mu       sync.Mutex
-	cond     sync.Cond // signalled when pending shrinks or the writer fails
+	cond     sync.Cond // signalled when pending shrinks, a write ends, or the writer fails
 	pending  []byte    // frames waiting for the writer
 	spare    []byte
 	flushing bool  // a caller is writing
+	large    int   // callers with a large frame waiting for their turn
 	err      error // why the connection ended; set once
 
 	// calls is how many calls are open on this end: with one, no other
@@ -53,13 +59,25 @@ func newConn(nc net.Conn, maxMsg int) *conn {
 // write sends the frames in b. A caller that finds another one writing
 // appends its frames for that one to write with its own and returns at
 // once; the one that writes first, when other calls are open, lets the
-// goroutines that are ready to run add theirs (runtime.Gosched), so that under load frames leave many
-// to a write, with no writer goroutine to hand them to, and alone a frame
-// leaves at once. It returns the connection's error once it failed; a
+// goroutines that are ready to run add theirs (runtime.Gosched), so that
+// under load frames leave many to a write, with no writer goroutine to
+// hand them to, and alone a frame leaves at once.
+//
+// A frame over coalesceMax is not copied: its caller waits for the one
+// writing to finish its write, and then writes the frames waiting and its
+// own in one writev. It returns the connection's error once it failed; a
 // frame accepted before that may still be lost with the connection,
 // which every call waiting on it then learns.
 func (c *conn) write(b []byte) error {
+	large := len(b) > coalesceMax
 	c.mu.Lock()
+	if large {
+		c.large++
+		for c.flushing && c.err == nil {
+			c.cond.Wait()
+		}
+		c.large--
+	}
 	for c.flushing && len(c.pending) > maxPending && c.err == nil {
 		c.cond.Wait()
 	}
@@ -74,27 +92,41 @@ func (c *conn) write(b []byte) error {
 		return nil
 	}
 	c.flushing = true
-	var err error
-	if len(b) > pooledMax {
-		// A large frame leaves as it is, not copied.
-		c.mu.Unlock()
-		_, err = c.nc.Write(b)
+	var own []byte
+	if large {
+		own = b
 	} else {
 		c.pending = append(c.pending, b...)
-		c.mu.Unlock()
-		runtime.KeepAlive(nil)
+		if c.calls.Load() > 1 {
+			c.mu.Unlock()
+			runtime.Gosched()
+			c.mu.Lock()
+		}
 	}
-	c.mu.Lock()
-	for err == nil && len(c.pending) > 0 {
+	var err error
+	for err == nil && (len(c.pending) > 0 || own != nil) {
 		out := c.pending
 		c.pending = c.spare[:0]
 		c.cond.Broadcast()
 		c.mu.Unlock()
-		_, err = c.nc.Write(out)
+		switch {
+		case own == nil:
+			_, err = c.nc.Write(out)
+		case len(out) == 0:
+			_, err = c.nc.Write(own)
+		default:
+			bufs := net.Buffers{out, own}
+			_, err = bufs.WriteTo(c.nc)
+		}
+		own = nil
 		c.mu.Lock()
 		c.spare = out[:0]
 		if cap(out) > maxPending {
 			c.spare = nil // not kept once a burst has passed
+		}
+		if c.large > 0 {
+			// A large frame waits: it takes the frames pending with it.
+			break
 		}
 	}
 	c.flushing = false
@@ -164,20 +196,49 @@ func (c *conn) appendMessage(b []byte, m any) ([]byte, error) {
 	if !ok {
 		return b, status.Errorf(codes.Internal, "mux: %T is not a protobuf message", m)
 	}
-	start := len(b)
-	b, err := proto.MarshalOptions{}.MarshalAppend(b, pm)
+	n := proto.Size(pm)
+	if n > c.maxMsg {
+		return b, status.Errorf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", n, c.maxMsg)
+	}
+	b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(slices.Grow(b, n), pm)
 	if err != nil {
 		return b, status.Errorf(codes.Internal, "mux: encode %T: %v", m, err)
 	}
-	if n := len(b) - start; n > c.maxMsg {
-		return b[:start], status.Errorf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", n, c.maxMsg)
-	}
 	return b, nil
+}
+
+// messageFrame returns the frame of m, a message of stream id, in a
+// buffer of its size that the caller puts back (putBuf).
+func (c *conn) messageFrame(id uint64, m any) (*[]byte, error) {
+	n := 0
+	switch m := m.(type) {
+	case rawMessage:
+		n = len(m)
+	case proto.Message:
+		n = proto.Size(m)
+	}
+	buf := getBuf(headerSize + n)
+	b, err := c.appendMessage(beginFrame(*buf, frameMessage, id), m)
+	*buf = endFrame(b, 0)
+	return buf, err
+}
+
+// A FrameDecoder is a message that decodes itself: RecvMsg hands it the
+// encoded message, which is the frame's and valid only until DecodeFrame
+// returns, rather than unmarshal a message whose bytes are copies.
+type FrameDecoder interface {
+	DecodeFrame(b []byte) error
 }
 
 // unmarshal decodes a message; protobuf copies what it keeps, so the
 // frame's buffer may be reused after it.
 func unmarshal(b []byte, m any) error {
+	if d, ok := m.(FrameDecoder); ok {
+		if err := d.DecodeFrame(b); err != nil {
+			return status.Errorf(codes.Internal, "mux: decode %T: %v", m, err)
+		}
+		return nil
+	}
 	pm, ok := m.(proto.Message)
 	if !ok {
 		return status.Errorf(codes.Internal, "mux: %T is not a protobuf message", m)

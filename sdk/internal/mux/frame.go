@@ -10,7 +10,9 @@
 // unchanged. Messages are protobuf, as on gRPC; errors are gRPC statuses
 // with their details. Streams (rows of a query, chunks of a blob) have
 // credit-based flow control per call, so a slow reader holds up only its
-// own call and the memory a call can take is bounded.
+// own call and the memory a call can take is bounded. Unlike gRPC's, a
+// stream's SendMsg has encoded its message when it returns: the caller may
+// reuse the message and its bytes at once.
 //
 // Why not gRPC: a unary gRPC call between two processes costs a new HTTP/2
 // stream (headers in both directions, HPACK, window updates, trailers),
@@ -87,29 +89,47 @@ func (f *frame) release() {
 	}
 }
 
-// Buffers for frames of up to pooledMax bytes are reused; larger ones are
-// left to the collector, so that one large message does not pin its
-// memory for the life of the process.
-const pooledMax = 64 << 10
+// Frame buffers are reused in two classes: small ones, for calls and
+// their replies, and large ones, up to pooledMax, for a stream's chunks (a
+// 64 KiB chunk and its framing). Larger ones are left to the collector,
+// so that one large message does not pin its memory for the life of the
+// process.
+const (
+	smallMax  = 16 << 10
+	pooledMax = 256 << 10
+)
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+var (
+	smallPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+	largePool = sync.Pool{New: func() any { return new([]byte) }}
+)
 
+// getBuf returns an empty buffer with room for n bytes.
 func getBuf(n int) *[]byte {
-	if n > pooledMax {
+	var b *[]byte
+	switch {
+	case n <= smallMax:
+		b = smallPool.Get().(*[]byte)
+	case n <= pooledMax:
+		b = largePool.Get().(*[]byte)
+	default:
 		b := make([]byte, 0, n)
 		return &b
 	}
-	b := bufPool.Get().(*[]byte)
 	if cap(*b) < n {
-		*b = make([]byte, 0, max(n, 2*cap(*b)))
+		*b = make([]byte, 0, min(max(n, 2*cap(*b)), pooledMax))
 	}
 	*b = (*b)[:0]
 	return b
 }
 
+// putBuf returns b to its class's pool, unless it grew past pooledMax.
 func putBuf(b *[]byte) {
-	if cap(*b) <= pooledMax {
-		bufPool.Put(b)
+	switch c := cap(*b); {
+	case c <= smallMax:
+		smallPool.Put(b)
+	case c <= pooledMax:
+		largePool.Put(b)
 	}
 }
 

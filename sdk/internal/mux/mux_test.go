@@ -262,6 +262,68 @@ func TestServerStream(t *testing.T) {
 	}
 }
 
+// TestLargeAndSmallFramesInterleave runs streams of 64 KiB chunks, which
+// leave from their callers' buffers, alongside unary calls, whose frames
+// are coalesced: every byte arrives, in order, on its own call.
+func TestLargeAndSmallFramesInterleave(t *testing.T) {
+	client, _ := connect(t, &testService{}, 1<<20)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			stream, err := client.InvokeStream(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := stream.Send(&pb.InvokeStreamRequest{Msg: &pb.InvokeStreamRequest_Start{Start: &pb.StreamStart{Operation: "echo"}}}); err != nil {
+				t.Error(err)
+				return
+			}
+			const chunks = 24
+			sent := make(chan error, 1)
+			go func() {
+				for i := range chunks {
+					chunk := bytes.Repeat([]byte{byte(g), byte(i)}, 32<<10)
+					if err := stream.Send(&pb.InvokeStreamRequest{Msg: &pb.InvokeStreamRequest_Data{Data: chunk}}); err != nil {
+						sent <- err
+						return
+					}
+				}
+				sent <- stream.CloseSend()
+			}()
+			for i := range chunks {
+				m, err := stream.Recv()
+				if err != nil {
+					t.Errorf("stream %d, chunk %d: %v", g, i, err)
+					return
+				}
+				if want := bytes.Repeat([]byte{byte(g), byte(i)}, 32<<10); !bytes.Equal(m.GetData(), want) {
+					t.Errorf("stream %d, chunk %d: %d bytes not the ones sent", g, i, len(m.GetData()))
+					return
+				}
+			}
+			if m, err := stream.Recv(); err != nil || string(m.GetResultJson()) != "{}" {
+				t.Errorf("stream %d: the result: %v %v", g, m, err)
+			}
+			if err := <-sent; err != nil {
+				t.Errorf("stream %d: sending: %v", g, err)
+			}
+		})
+		wg.Go(func() {
+			for i := range 200 {
+				want := fmt.Sprintf(`{"g":%d,"i":%d}`, g, i)
+				resp, err := client.Invoke(ctx, &pb.InvokeRequest{Operation: "echo", ArgsJson: []byte(want)})
+				if err != nil || string(resp.GetResultJson()) != want {
+					t.Errorf("unary %d/%d: %s %v", g, i, resp.GetResultJson(), err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func TestBidiStreamEchoes(t *testing.T) {
 	client, _ := connect(t, &testService{}, 1<<20)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -464,6 +526,42 @@ func BenchmarkUnarySerial(b *testing.B) {
 	for b.Loop() {
 		if _, err := client.Invoke(context.Background(), req); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStreamDownload streams 1 MiB from the server to the client in
+// 64 KiB messages, one call at a time: a blob's get through the mux.
+func BenchmarkStreamDownload(b *testing.B) {
+	const size = 1 << 20
+	client, _ := connect(b, &testService{}, 4<<20)
+	start := &pb.InvokeStreamRequest{Msg: &pb.InvokeStreamRequest_Start{Start: &pb.StreamStart{Operation: "download", ArgsJson: []byte(strconv.Itoa(size))}}}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		stream, err := client.InvokeStream(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := stream.Send(start); err != nil {
+			b.Fatal(err)
+		}
+		if err := stream.CloseSend(); err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			m, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(m.GetData())
+		}
+		if n != size {
+			b.Fatalf("got %d bytes, want %d", n, size)
 		}
 	}
 }

@@ -329,22 +329,19 @@ func (call *serverCall) SendMsg(m any) error {
 	if call.ctx.Err() != nil {
 		return ctxStatus(call.ctx)
 	}
-	buf := getBuf(512)
+	buf, err := call.sc.c.messageFrame(call.id, m)
 	defer putBuf(buf)
-	b := beginFrame(*buf, frameMessage, call.id)
-	b, err := call.sc.c.appendMessage(b, m)
-	*buf = b
 	if err != nil {
 		return err
 	}
-	ok, err := call.out.take(call.ctx, len(b)-headerSize)
+	ok, err := call.out.take(call.ctx, len(*buf)-headerSize)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return status.Error(codes.Canceled, "the call ended")
 	}
-	if err := call.sc.c.write(endFrame(b, 0)); err != nil {
+	if err := call.sc.c.write(*buf); err != nil {
 		return connClosed(err)
 	}
 	return nil
