@@ -1,12 +1,15 @@
 package host_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -529,5 +532,52 @@ resource "localfs" "files" {
 		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 			t.Errorf("plugin pid %d still exists after Close (kill 0: %v)", pid, err)
 		}
+	}
+}
+
+// protocolOneCommit is the last commit whose SDK spoke protocol version 1
+// alone.
+const protocolOneCommit = "864e736"
+
+// A plugin built on the SDK of protocol version 1, from this repository's
+// history, serves calls through this host.
+func TestAPluginBuiltOnTheSDKOfProtocolVersionOneStillWorks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a plugin from the repository's history")
+	}
+	src := t.TempDir()
+	archive := exec.Command("git", "archive", "--format=tar", protocolOneCommit)
+	archive.Dir = ".."
+	tarball, err := archive.Output()
+	if err != nil {
+		t.Skipf("git archive %s (a clone without the history?): %v", protocolOneCommit, err)
+	}
+	untar := exec.Command("tar", "-x", "-C", src)
+	untar.Stdin = bytes.NewReader(tarball)
+	if out, err := untar.CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	bin := filepath.Join(t.TempDir(), "nebula-plugin-memory")
+	build := exec.Command("go", "build", "-o", bin, "./plugins/memory/cmd/nebula-plugin-memory")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the memory plugin of %s: %v\n%s", protocolOneCommit, err, out)
+	}
+	cfg := loadHCL(t, fmt.Sprintf(`
+plugin "memory" {
+  path = %q
+}
+resource "memory" "old" {}
+`, bin))
+	h := startHost(t, cfg, host.WithLogger(quietLogger()))
+	if p := h.Plugins()[0]; p.Protocol != 1 {
+		t.Fatalf("the plugin of %s speaks protocol %d, want 1", protocolOneCommit, p.Protocol)
+	}
+	if _, err := h.Invoke(t.Context(), "memory.old", "set", map[string]any{"key": "k", "value": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.Invoke(t.Context(), "memory.old", "get", map[string]any{"key": "k"})
+	if err != nil || !strings.Contains(string(out), `"v"`) {
+		t.Fatalf("get: %s %v", out, err)
 	}
 }
