@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/internal/kinded"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -702,7 +703,7 @@ func (r *resource) healthReport() ResourceHealth {
 	for i := range rh.History {
 		rh.History[i].Reason = r.host.secrets.String(rh.History[i].Reason)
 	}
-	rh.Breaker = r.pol.info().Breaker
+	rh.Breaker = r.pol.Info().Breaker
 	r.mu.Lock()
 	state, why := r.stateLocked(), r.reasonLocked()
 	r.mu.Unlock()
@@ -791,5 +792,5 @@ func (r *resource) rewarm(ctx context.Context) error {
 func (r *resource) quarantinedError() error {
 	rh := r.healthReport()
 	msg := fmt.Sprintf("%s is quarantined (%s since %s): %s", r.id, rh.State, rh.Since.Format(time.RFC3339), rh.Reason)
-	return &kindedError{msg: msg, sentinel: errors.Join(ErrQuarantined, ErrNotReady), kind: &sdk.Error{Kind: sdk.KindUnavailable, Message: msg}}
+	return kinded.Msg(sdk.KindUnavailable, errors.Join(ErrQuarantined, ErrNotReady), msg)
 }

@@ -482,7 +482,7 @@ func (r *resource) addMetricState(ps *poolSum) {
 		hs = HealthStarting
 	}
 	ps.health[slices.Index(healthStates, hs)]++
-	if b := r.pol.info().Breaker; b != BreakerNone {
+	if b := r.pol.Info().Breaker; b != BreakerNone {
 		ps.breakers++
 		if i := slices.Index(breakerStates, b); i >= 0 {
 			ps.breaker[i]++

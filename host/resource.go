@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/internal/kinded"
 	"github.com/nebula-resource/nebula-resource/host/pool"
+	"github.com/nebula-resource/nebula-resource/host/resilience"
 	"github.com/nebula-resource/nebula-resource/host/supervisor"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -53,7 +55,7 @@ type resource struct {
 	// shared by the resources alike, never changed, read as fields of the
 	// resource's own (r.config, r.host).
 	*resourceSpec
-	pol    *policies // nil when the resource declares no resilience policy
+	pol    *resilience.Policies // nil when the resource declares no resilience policy
 	health health
 	series atomic.Pointer[series] // its metric series; nil until its first lease
 
@@ -251,7 +253,7 @@ func (si *sharedInfo) healthSettings(h config.Health) *healthSettings {
 func (r *resource) init(id string, c *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, h *Host) {
 	r.id, r.resourceSpec = id, si.spec(c, si.kind(t, p, h))
 	r.health.init()
-	r.pol = newPolicies(r.id, &r.set.res, h.secrets, r)
+	r.pol = resilience.New(r.id, &r.set.res, h.secrets, r)
 }
 
 // pooling is how the resource's type pools its instances.
@@ -283,10 +285,11 @@ func (r *resource) logger() *slog.Logger {
 	return r.host.log.With("resource", r.id, "type", r.typ())
 }
 
-// retried, rejected and breakerChanged are the resource's policyHooks.
-func (r *resource) retried() { r.host.tel.m.inc(retriesOf, r) }
+// Retried, Rejected and BreakerChanged are the resource's
+// resilience.Hooks.
+func (r *resource) Retried() { r.host.tel.m.inc(retriesOf, r) }
 
-func (r *resource) rejected(byBreaker bool) {
+func (r *resource) Rejected(byBreaker bool) {
 	if byBreaker {
 		r.host.tel.m.inc(breakerRejectOf, r)
 	} else {
@@ -294,8 +297,9 @@ func (r *resource) rejected(byBreaker bool) {
 	}
 }
 
-// breakerChanged logs a transition of the resource's circuit breaker.
-func (r *resource) breakerChanged(from, to BreakerState, reason string) {
+// BreakerChanged logs a transition of the resource's circuit breaker,
+// records it in the health history and counts it.
+func (r *resource) BreakerChanged(from, to BreakerState, reason string) {
 	level := slog.LevelInfo
 	if to == BreakerOpen {
 		level = slog.LevelWarn
@@ -460,7 +464,7 @@ func (r *resource) acquireError(err error) error {
 	var ee *pool.ExhaustedError
 	switch {
 	case errors.As(err, &ee):
-		return &kindedError{msg: err.Error(), sentinel: err, kind: &sdk.Error{Kind: sdk.KindResourceExhausted, Message: err.Error()}}
+		return kinded.Msg(sdk.KindResourceExhausted, err, err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return sdk.WrapError(sdk.KindOf(err), err, "acquire "+r.id)
 	case errors.Is(err, pool.ErrClosed), errors.Is(err, pool.ErrNoReplica):
@@ -720,7 +724,7 @@ func (r *resource) info() ResourceInfo {
 	if r.cur != nil {
 		ri.Pool.Stat = r.cur.pool.stat()
 	}
-	ri.Resilience = r.pol.info()
+	ri.Resilience = r.pol.Info()
 	ri.Health = r.health.current()
 	now := time.Now()
 	for l := range r.leases.all() {
