@@ -477,7 +477,7 @@ func (r *resource) addMetricState(ps *poolSum) {
 	hs := HealthUnhealthy
 	switch state {
 	case StateReady:
-		hs = r.health.current()
+		hs = r.health.Current()
 	case StatePending:
 		hs = HealthStarting
 	}

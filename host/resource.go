@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/health"
 	"github.com/nebula-resource/nebula-resource/host/internal/kinded"
 	"github.com/nebula-resource/nebula-resource/host/pool"
 	"github.com/nebula-resource/nebula-resource/host/resilience"
@@ -56,7 +57,7 @@ type resource struct {
 	// resource's own (r.config, r.host).
 	*resourceSpec
 	pol    *resilience.Policies // nil when the resource declares no resilience policy
-	health health
+	health health.Machine
 	series atomic.Pointer[series] // its metric series; nil until its first lease
 
 	cfgMu sync.Mutex // serializes configure: start, plugin restarts and recovery
@@ -119,7 +120,7 @@ type resourceSpec struct {
 	// set is the block's pool and resilience settings, checks its health
 	// block's.
 	set    *settings
-	checks *healthSettings
+	checks *health.Settings
 	// endpoint is what the semantic conventions say of the backend.
 	endpoint *endpoint
 }
@@ -129,7 +130,7 @@ type specKey struct {
 	kind         *resourceKind
 	config, deps string // deps joined by NULs
 	set          *settings
-	checks       *healthSettings
+	checks       *health.Settings
 	endpoint     *endpoint
 }
 
@@ -141,14 +142,14 @@ type sharedInfo struct {
 	kinds     map[string]*resourceKind
 	specs     map[specKey]*resourceSpec
 	endpoints map[endpoint]*endpoint
-	health    map[healthSettings]*healthSettings
+	health    map[health.Settings]*health.Settings
 	settings  map[settingsKey]*settings
 }
 
 func newSharedInfo() *sharedInfo {
 	return &sharedInfo{
 		kinds: map[string]*resourceKind{}, specs: map[specKey]*resourceSpec{}, endpoints: map[endpoint]*endpoint{},
-		health: map[healthSettings]*healthSettings{}, settings: map[settingsKey]*settings{},
+		health: map[health.Settings]*health.Settings{}, settings: map[settingsKey]*settings{},
 	}
 }
 
@@ -239,8 +240,8 @@ func (si *sharedInfo) endpoint(e endpoint) *endpoint {
 	return &e
 }
 
-func (si *sharedInfo) healthSettings(h config.Health) *healthSettings {
-	s := healthSettingsOf(h)
+func (si *sharedInfo) healthSettings(h config.Health) *health.Settings {
+	s := health.SettingsOf(h)
 	if p, ok := si.health[s]; ok {
 		return p
 	}
@@ -252,7 +253,7 @@ func (si *sharedInfo) healthSettings(h config.Health) *healthSettings {
 // served by p on h; id is c's id.
 func (r *resource) init(id string, c *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, h *Host) {
 	r.id, r.resourceSpec = id, si.spec(c, si.kind(t, p, h))
-	r.health.init()
+	r.health.Init()
 	r.pol = resilience.New(r.id, &r.set.res, h.secrets, r)
 }
 
@@ -305,7 +306,7 @@ func (r *resource) BreakerChanged(from, to BreakerState, reason string) {
 		level = slog.LevelWarn
 	}
 	r.logger().Log(context.Background(), level, "circuit breaker "+string(to), "from", string(from), "reason", reason)
-	r.health.breakerChanged(from, to, reason)
+	r.health.BreakerChanged(from, to, reason)
 	r.host.tel.m.inc(transitionsOf, r, string(to))
 }
 
@@ -434,7 +435,7 @@ func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lea
 	}
 	g := r.cur
 	r.mu.Unlock()
-	if r.health.current().quarantined() {
+	if r.health.Current().Quarantined() {
 		return nil, r.quarantinedError()
 	}
 
@@ -725,7 +726,7 @@ func (r *resource) info() ResourceInfo {
 		ri.Pool.Stat = r.cur.pool.stat()
 	}
 	ri.Resilience = r.pol.Info()
-	ri.Health = r.health.current()
+	ri.Health = r.health.Current()
 	now := time.Now()
 	for l := range r.leases.all() {
 		ri.Pool.Leases = append(ri.Pool.Leases, LeaseInfo{Owner: l.owner, Held: now.Sub(l.acquired)})
