@@ -75,9 +75,9 @@ func (r *resource) nextCheck(now time.Time) time.Duration { return r.health.Next
 
 // watchHealth schedules each resource's health checks on the host's
 // scheduler. The first check of each comes soon after start, so that
-// health says something early: at the next whole checkGrid, where the
-// first checks of every resource go together (in one round, runRound: a
-// plugin's in one call), or for an interval shorter than that at a
+// health says something early: at the next whole health.CheckGrid, where
+// the first checks of every resource go together (in one round, runRound:
+// a plugin's in one call), or for an interval shorter than that at a
 // random moment within it; each next one the interval (or the
 // quarantine's backoff) plus jitter after the last one ended. They run
 // until Close.
