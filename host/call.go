@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/nebula-resource/nebula-resource/host/resilience"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -57,7 +58,7 @@ func (c *call) run(ctx context.Context) (any, error) {
 	var err error
 	if c.r.pol == nil {
 		res, err = c.attempt(ctx)
-		err = unwrapFinal(err)
+		err = resilience.Unmark(err)
 	} else {
 		res, err = c.underPolicies(ctx)
 	}
@@ -70,7 +71,7 @@ func (c *call) run(ctx context.Context) (any, error) {
 // allocates the closure they take.
 func (c *call) underPolicies(ctx context.Context) (any, error) {
 	cc := *c
-	return c.r.pol.run(ctx, c.idempotent, cc.attempt)
+	return c.r.pol.Run(ctx, c.idempotent, cc.attempt)
 }
 
 // attempt performs one attempt of the call.
@@ -88,7 +89,7 @@ func (c *call) attempt(ctx context.Context) (any, error) {
 		if errors.Is(err, ErrNotReady) {
 			// Quarantined, closed or restarting: waiting a backoff will
 			// not help, and fast failure is the point.
-			err = final(err)
+			err = resilience.Final(err)
 		}
 		return nil, err
 	}
@@ -96,7 +97,7 @@ func (c *call) attempt(ctx context.Context) (any, error) {
 	// The lease is this attempt's own: an instance that broke is replaced
 	// by the next attempt's lease, so the error is not final.
 	v, err := l.attempt(ctx, c.op, c.args)
-	return v, unwrapFinal(err)
+	return v, resilience.Unmark(err)
 }
 
 // once performs fn, a call on c.lease that is never retried (a stream, a
@@ -105,7 +106,7 @@ func (c *call) attempt(ctx context.Context) (any, error) {
 // ctx bounds it. It returns the call's context, which fn was given.
 func (c *call) once(ctx context.Context, fn func(context.Context) (any, error)) (any, context.Context, error) {
 	ctx = c.begin(ctx)
-	done, err := c.r.pol.admit(ctx)
+	done, err := c.r.pol.Admit(ctx)
 	if err != nil {
 		c.end(err)
 		return nil, ctx, err
@@ -114,7 +115,7 @@ func (c *call) once(ctx context.Context, fn func(context.Context) (any, error)) 
 	res, err := fn(ctx)
 	done(err)
 	c.end(err)
-	return res, ctx, unwrapFinal(c.lease.outcome(began, err))
+	return res, ctx, resilience.Unmark(c.lease.outcome(began, err))
 }
 
 // begin starts the call's span, recording the SQL text only with

@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/internal/kinded"
+	"github.com/nebula-resource/nebula-resource/host/resilience"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -37,10 +39,10 @@ var (
 	// ErrCircuitOpen means the resource's circuit breaker is open: the call
 	// failed fast without reaching the plugin. Errors wrapping it are of
 	// kind unavailable.
-	ErrCircuitOpen = errors.New("circuit breaker open")
+	ErrCircuitOpen = resilience.ErrCircuitOpen
 	// ErrBulkheadFull means the resource's bulkhead had no room for the
 	// call. Errors wrapping it are of kind resource_exhausted.
-	ErrBulkheadFull = errors.New("bulkhead full")
+	ErrBulkheadFull = resilience.ErrBulkheadFull
 	// ErrQuarantined means health checks found the resource unhealthy: it
 	// takes no new leases until it recovers. Errors wrapping it also wrap
 	// ErrNotReady and are of kind unavailable.
@@ -87,20 +89,8 @@ func (e *CallError) Error() string {
 // Unwrap returns the cause.
 func (e *CallError) Unwrap() error { return e.Err }
 
-// kindedError is an error whose text is its message alone, while errors.Is
-// finds its sentinel and sdk.KindOf its kind.
-type kindedError struct {
-	msg      string
-	sentinel error
-	kind     *sdk.Error
-}
-
 // newError returns an error of the given kind that wraps sentinel and reads
 // as the formatted message.
 func newError(kind sdk.Kind, sentinel error, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	return &kindedError{msg: msg, sentinel: sentinel, kind: &sdk.Error{Kind: kind, Message: msg}}
+	return kinded.New(kind, sentinel, format, args...)
 }
-
-func (e *kindedError) Error() string   { return e.msg }
-func (e *kindedError) Unwrap() []error { return []error{e.sentinel, e.kind} }

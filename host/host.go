@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/health"
 	"github.com/nebula-resource/nebula-resource/host/redact"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -53,7 +54,7 @@ type Host struct {
 	wg sync.WaitGroup
 	// sched runs the health checks and the sweep of overdue leases, from
 	// one goroutine whatever the number of resources.
-	sched *scheduler
+	sched *health.Scheduler
 
 	warnings hcl.Diagnostics // found by prepare, before Start returns
 	tel      *telemetry
@@ -99,7 +100,7 @@ func New(cfg *config.Config, opts ...Option) (*Host, error) {
 		cfg: cfg, o: o, log: log, secrets: secrets,
 		life: life, cancel: cancel,
 	}
-	h.sched = newScheduler(&h.wg)
+	h.sched = health.NewScheduler(&h.wg)
 	tel, err := newTelemetry(h, cfg.Telemetry, &h.o)
 	if err != nil {
 		cancel()
@@ -205,7 +206,7 @@ func (h *Host) start(ctx context.Context) error {
 	}
 	h.watchLeases()
 	h.watchHealth()
-	h.sched.start(h.life)
+	h.sched.Start(h.life)
 	return nil
 }
 
@@ -238,7 +239,7 @@ func (h *Host) watchLeases() {
 		return
 	}
 	every = min(max(every, 10*time.Millisecond), time.Second)
-	h.sched.add(every, func() time.Duration {
+	h.sched.Add(every, func() time.Duration {
 		h.sweepLeases(timed, time.Now())
 		return every
 	})
@@ -706,7 +707,7 @@ func (h *Host) Ready() bool {
 	// Only the states: a readiness probe every few seconds must not
 	// build the description of every resource (8 KiB each).
 	for _, r := range order {
-		if r.lifecycle() != StateReady || r.health.current().quarantined() {
+		if r.lifecycle() != StateReady || r.health.Current().Quarantined() {
 			return false
 		}
 	}

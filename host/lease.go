@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/host/pool"
+	"github.com/nebula-resource/nebula-resource/host/resilience"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -274,7 +275,7 @@ func (r *resource) prepareCall(op string, args any, streaming bool) (*operation,
 // attempt performs one attempt of an operation on the lease's instance.
 func (l *Lease) attempt(ctx context.Context, op string, raw json.RawMessage) (any, error) {
 	if err := l.ended(op); err != nil {
-		return nil, final(err)
+		return nil, resilience.Final(err)
 	}
 	began := time.Now()
 	res, err := l.inst.Invoke(ctx, sdk.InvokeRequest{Operation: op, Args: raw})
@@ -291,7 +292,7 @@ func (l *Lease) outcome(began time.Time, err error) error {
 	// condemn it (its error rate steers the weighted selection).
 	if err != nil && l.r.rtype.Pooling == sdk.PoolingExclusive && breaksSession(err) {
 		l.Broken()
-		return final(err)
+		return resilience.Final(err)
 	}
 	return err
 }
@@ -313,7 +314,7 @@ func breaksSession(err error) bool {
 // finish records the outcome of a call made without the retry policies
 // and returns its JSON result or its error.
 func (l *Lease) finish(op string, began time.Time, res any, err error, args json.RawMessage, input ...string) (json.RawMessage, error) {
-	return l.r.result(l.h, op, res, unwrapFinal(l.outcome(began, err)), args, input...)
+	return l.r.result(l.h, op, res, resilience.Unmark(l.outcome(began, err)), args, input...)
 }
 
 // result returns a call's JSON result, or its error naming the resource

@@ -477,12 +477,12 @@ func (r *resource) addMetricState(ps *poolSum) {
 	hs := HealthUnhealthy
 	switch state {
 	case StateReady:
-		hs = r.health.current()
+		hs = r.health.Current()
 	case StatePending:
 		hs = HealthStarting
 	}
 	ps.health[slices.Index(healthStates, hs)]++
-	if b := r.pol.info().Breaker; b != BreakerNone {
+	if b := r.pol.Info().Breaker; b != BreakerNone {
 		ps.breakers++
 		if i := slices.Index(breakerStates, b); i >= 0 {
 			ps.breaker[i]++

@@ -15,7 +15,10 @@ import (
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/health"
+	"github.com/nebula-resource/nebula-resource/host/internal/kinded"
 	"github.com/nebula-resource/nebula-resource/host/pool"
+	"github.com/nebula-resource/nebula-resource/host/resilience"
 	"github.com/nebula-resource/nebula-resource/host/supervisor"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -53,8 +56,8 @@ type resource struct {
 	// shared by the resources alike, never changed, read as fields of the
 	// resource's own (r.config, r.host).
 	*resourceSpec
-	pol    *policies // nil when the resource declares no resilience policy
-	health health
+	pol    *resilience.Policies // nil when the resource declares no resilience policy
+	health health.Machine
 	series atomic.Pointer[series] // its metric series; nil until its first lease
 
 	cfgMu sync.Mutex // serializes configure: start, plugin restarts and recovery
@@ -117,7 +120,7 @@ type resourceSpec struct {
 	// set is the block's pool and resilience settings, checks its health
 	// block's.
 	set    *settings
-	checks *healthSettings
+	checks *health.Settings
 	// endpoint is what the semantic conventions say of the backend.
 	endpoint *endpoint
 }
@@ -127,7 +130,7 @@ type specKey struct {
 	kind         *resourceKind
 	config, deps string // deps joined by NULs
 	set          *settings
-	checks       *healthSettings
+	checks       *health.Settings
 	endpoint     *endpoint
 }
 
@@ -139,14 +142,14 @@ type sharedInfo struct {
 	kinds     map[string]*resourceKind
 	specs     map[specKey]*resourceSpec
 	endpoints map[endpoint]*endpoint
-	health    map[healthSettings]*healthSettings
+	health    map[health.Settings]*health.Settings
 	settings  map[settingsKey]*settings
 }
 
 func newSharedInfo() *sharedInfo {
 	return &sharedInfo{
 		kinds: map[string]*resourceKind{}, specs: map[specKey]*resourceSpec{}, endpoints: map[endpoint]*endpoint{},
-		health: map[healthSettings]*healthSettings{}, settings: map[settingsKey]*settings{},
+		health: map[health.Settings]*health.Settings{}, settings: map[settingsKey]*settings{},
 	}
 }
 
@@ -237,8 +240,8 @@ func (si *sharedInfo) endpoint(e endpoint) *endpoint {
 	return &e
 }
 
-func (si *sharedInfo) healthSettings(h config.Health) *healthSettings {
-	s := healthSettingsOf(h)
+func (si *sharedInfo) healthSettings(h config.Health) *health.Settings {
+	s := health.SettingsOf(h)
 	if p, ok := si.health[s]; ok {
 		return p
 	}
@@ -250,8 +253,8 @@ func (si *sharedInfo) healthSettings(h config.Health) *healthSettings {
 // served by p on h; id is c's id.
 func (r *resource) init(id string, c *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, h *Host) {
 	r.id, r.resourceSpec = id, si.spec(c, si.kind(t, p, h))
-	r.health.init()
-	r.pol = newPolicies(r.id, &r.set.res, h.secrets, r)
+	r.health.Init()
+	r.pol = resilience.New(r.id, &r.set.res, h.secrets, r)
 }
 
 // pooling is how the resource's type pools its instances.
@@ -283,10 +286,11 @@ func (r *resource) logger() *slog.Logger {
 	return r.host.log.With("resource", r.id, "type", r.typ())
 }
 
-// retried, rejected and breakerChanged are the resource's policyHooks.
-func (r *resource) retried() { r.host.tel.m.inc(retriesOf, r) }
+// Retried, Rejected and BreakerChanged are the resource's
+// resilience.Hooks.
+func (r *resource) Retried() { r.host.tel.m.inc(retriesOf, r) }
 
-func (r *resource) rejected(byBreaker bool) {
+func (r *resource) Rejected(byBreaker bool) {
 	if byBreaker {
 		r.host.tel.m.inc(breakerRejectOf, r)
 	} else {
@@ -294,14 +298,15 @@ func (r *resource) rejected(byBreaker bool) {
 	}
 }
 
-// breakerChanged logs a transition of the resource's circuit breaker.
-func (r *resource) breakerChanged(from, to BreakerState, reason string) {
+// BreakerChanged logs a transition of the resource's circuit breaker,
+// records it in the health history and counts it.
+func (r *resource) BreakerChanged(from, to BreakerState, reason string) {
 	level := slog.LevelInfo
 	if to == BreakerOpen {
 		level = slog.LevelWarn
 	}
 	r.logger().Log(context.Background(), level, "circuit breaker "+string(to), "from", string(from), "reason", reason)
-	r.health.breakerChanged(from, to, reason)
+	r.health.BreakerChanged(from, to, reason)
 	r.host.tel.m.inc(transitionsOf, r, string(to))
 }
 
@@ -430,7 +435,7 @@ func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lea
 	}
 	g := r.cur
 	r.mu.Unlock()
-	if r.health.current().quarantined() {
+	if r.health.Current().Quarantined() {
 		return nil, r.quarantinedError()
 	}
 
@@ -460,7 +465,7 @@ func (r *resource) acquireError(err error) error {
 	var ee *pool.ExhaustedError
 	switch {
 	case errors.As(err, &ee):
-		return &kindedError{msg: err.Error(), sentinel: err, kind: &sdk.Error{Kind: sdk.KindResourceExhausted, Message: err.Error()}}
+		return kinded.Msg(sdk.KindResourceExhausted, err, err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return sdk.WrapError(sdk.KindOf(err), err, "acquire "+r.id)
 	case errors.Is(err, pool.ErrClosed), errors.Is(err, pool.ErrNoReplica):
@@ -720,8 +725,8 @@ func (r *resource) info() ResourceInfo {
 	if r.cur != nil {
 		ri.Pool.Stat = r.cur.pool.stat()
 	}
-	ri.Resilience = r.pol.info()
-	ri.Health = r.health.current()
+	ri.Resilience = r.pol.Info()
+	ri.Health = r.health.Current()
 	now := time.Now()
 	for l := range r.leases.all() {
 		ri.Pool.Leases = append(ri.Pool.Leases, LeaseInfo{Owner: l.owner, Held: now.Sub(l.acquired)})

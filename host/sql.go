@@ -181,7 +181,7 @@ func (r *Rows) Err() error {
 		return r.err
 	}
 	if err := r.rows.Err(); err != nil {
-		r.l.r.pol.record(r.ctx, err)
+		r.l.r.pol.Record(r.ctx, err)
 		_, r.err = r.l.finish("query", time.Now(), nil, err, nil, r.input...)
 	}
 	return r.err

@@ -1,4 +1,4 @@
-package host
+package resilience
 
 import (
 	"cmp"
@@ -19,6 +19,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/timeout"
 
 	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/internal/kinded"
 	"github.com/nebula-resource/nebula-resource/host/redact"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -49,7 +50,7 @@ const (
 	BreakerHalfOpen BreakerState = "half_open"
 )
 
-func breakerState(s circuitbreaker.State) BreakerState {
+func stateOf(s circuitbreaker.State) BreakerState {
 	switch s {
 	case circuitbreaker.OpenState:
 		return BreakerOpen
@@ -59,16 +60,16 @@ func breakerState(s circuitbreaker.State) BreakerState {
 	return BreakerClosed
 }
 
-// policies are a resource's resilience policies. The host applies them
+// Policies are a resource's resilience policies. The host applies them
 // around every call to the resource's plugin, outermost first:
 //
 //	total timeout → retry → circuit breaker → bulkhead → attempt timeout → call
 //
 // Retry is only for operations the plugin declared idempotent, and only
 // after an error of retryable kind. The caller's context bounds it all.
-// A nil *policies declares none: calls run as they are.
-type policies struct {
-	rid     string
+// A nil *Policies declares none: calls run as they are.
+type Policies struct {
+	name    string
 	cfg     *config.Resilience // the resource's, not copied
 	secrets *redact.Set        // masks secrets in the breaker's reasons
 
@@ -78,7 +79,7 @@ type policies struct {
 	once     failsafe.Executor[any]             // every policy but retry; nil when there are none
 	retrying failsafe.Executor[any]             // with retry, for idempotent operations; nil without a retry block
 
-	hooks    policyHooks
+	hooks    Hooks
 	lastFail atomic.Pointer[string] // the last failure the breaker counted, for its reason
 
 	mu       sync.Mutex
@@ -86,26 +87,29 @@ type policies struct {
 	rejected uint64 // calls refused by an open breaker or a full bulkhead
 }
 
-// policyHooks tell the resource what the policies did, for its log, its
-// health history and its metrics.
-type policyHooks interface {
-	// breakerChanged is told of each breaker transition, with its reason.
-	breakerChanged(from, to BreakerState, reason string)
-	// retried is told of each attempt after the first.
-	retried()
-	// rejected is told of each call refused by an open breaker
+// Hooks tell the resource what the policies did, for its log, its
+// health history and its metrics. They are called on the goroutine of
+// the call that caused them and must not block.
+type Hooks interface {
+	// BreakerChanged is told of each breaker transition, with its reason.
+	BreakerChanged(from, to BreakerState, reason string)
+	// Retried is told of each attempt after the first.
+	Retried()
+	// Rejected is told of each call refused by an open breaker
 	// (byBreaker) or a full bulkhead.
-	rejected(byBreaker bool)
+	Rejected(byBreaker bool)
 }
 
-// newPolicies builds the policies a resilience block declares, or returns
-// nil for a block that declares none: a nil *policies runs calls as they
-// are, and most resources need nothing more.
-func newPolicies(rid string, cfg *config.Resilience, secrets *redact.Set, hooks policyHooks) *policies {
+// New builds the policies a resilience block declares for the resource
+// named name, or returns nil for a block that declares none: a nil
+// *Policies runs calls as they are, and most resources need nothing more.
+// cfg is kept, not copied; secrets masks secrets in the breaker's
+// reasons.
+func New(name string, cfg *config.Resilience, secrets *redact.Set, hooks Hooks) *Policies {
 	if cfg.Timeout <= 0 && cfg.AttemptTimeout <= 0 && cfg.Retry == nil && cfg.CircuitBreaker == nil && cfg.Bulkhead == nil {
 		return nil
 	}
-	p := &policies{rid: rid, cfg: cfg, secrets: secrets, hooks: hooks}
+	p := &Policies{name: name, cfg: cfg, secrets: secrets, hooks: hooks}
 	var inner []failsafe.Policy[any] // below retry, outermost first
 	if cb := cfg.CircuitBreaker; cb != nil {
 		p.breaker = p.buildBreaker(*cb)
@@ -139,7 +143,7 @@ func newPolicies(rid string, cfg *config.Resilience, secrets *redact.Set, hooks 
 	return p
 }
 
-func (p *policies) buildRetry(r config.Retry) failsafe.Policy[any] {
+func (p *Policies) buildRetry(r config.Retry) failsafe.Policy[any] {
 	attempts := cmp.Or(r.MaxAttempts, defaultMaxAttempts)
 	base := cmp.Or(r.Backoff, defaultBackoff)
 	ceiling := cmp.Or(r.MaxBackoff, max(defaultMaxBackoff, base))
@@ -149,7 +153,7 @@ func (p *policies) buildRetry(r config.Retry) failsafe.Policy[any] {
 	}
 	b := budget.NewBuilder().WithMaxRate(rate).WithMinConcurrency(defaultBudgetFloor).Build()
 	return retrypolicy.NewBuilder[any]().
-		HandleIf(func(_ any, err error) bool { return retryable(err) }).
+		HandleIf(func(_ any, err error) bool { return Retryable(err) }).
 		WithMaxAttempts(attempts).
 		// Exponential backoff with full jitter: a delay drawn uniformly
 		// from [0, min(max_backoff, backoff × 2^retry)).
@@ -166,12 +170,12 @@ func (p *policies) buildRetry(r config.Retry) failsafe.Policy[any] {
 			p.mu.Lock()
 			p.retries++
 			p.mu.Unlock()
-			p.hooks.retried()
+			p.hooks.Retried()
 		}).
 		Build()
 }
 
-func (p *policies) buildBreaker(c config.CircuitBreaker) circuitbreaker.CircuitBreaker[any] {
+func (p *Policies) buildBreaker(c config.CircuitBreaker) circuitbreaker.CircuitBreaker[any] {
 	b := circuitbreaker.NewBuilder[any]().
 		HandleIf(func(_ any, err error) bool { return p.breakerFailure(err) }).
 		WithDelay(cmp.Or(c.OpenFor, defaultOpenFor)).
@@ -188,7 +192,7 @@ func (p *policies) buildBreaker(c config.CircuitBreaker) circuitbreaker.CircuitB
 		b = b.WithFailureThreshold(threshold)
 	}
 	return b.OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
-		from, to := breakerState(e.OldState), breakerState(e.NewState)
+		from, to := stateOf(e.OldState), stateOf(e.NewState)
 		reason := ""
 		switch to {
 		case BreakerOpen:
@@ -202,13 +206,13 @@ func (p *policies) buildBreaker(c config.CircuitBreaker) circuitbreaker.CircuitB
 		case BreakerClosed:
 			reason = "probe calls succeeded"
 		}
-		p.hooks.breakerChanged(from, to, reason)
+		p.hooks.BreakerChanged(from, to, reason)
 	}).Build()
 }
 
-// run performs a call under the policies. attempt is called once per
+// Run performs a call under the policies. attempt is called once per
 // attempt with the attempt's context; idempotent allows retries.
-func (p *policies) run(ctx context.Context, idempotent bool, attempt func(context.Context) (any, error)) (any, error) {
+func (p *Policies) Run(ctx context.Context, idempotent bool, attempt func(context.Context) (any, error)) (any, error) {
 	var ex failsafe.Executor[any]
 	if p != nil {
 		ex = p.once
@@ -218,7 +222,7 @@ func (p *policies) run(ctx context.Context, idempotent bool, attempt func(contex
 	}
 	if ex == nil {
 		v, err := attempt(ctx)
-		return v, unwrapFinal(err)
+		return v, Unmark(err)
 	}
 	began := time.Now()
 	var attempts int
@@ -245,12 +249,12 @@ func (p *policies) run(ctx context.Context, idempotent bool, attempt func(contex
 	if err == nil {
 		return v, nil
 	}
-	return nil, p.explain(ctx, err, unwrapFinal(last), attempts, time.Since(began))
+	return nil, p.explain(ctx, err, Unmark(last), attempts, time.Since(began))
 }
 
 // explain turns what the policies returned into an error of the right kind
 // that says which policy ended the call.
-func (p *policies) explain(ctx context.Context, err, last error, attempts int, took time.Duration) error {
+func (p *Policies) explain(ctx context.Context, err, last error, attempts int, took time.Duration) error {
 	lastSaid := func() string {
 		if last == nil {
 			return ""
@@ -260,40 +264,39 @@ func (p *policies) explain(ctx context.Context, err, last error, attempts int, t
 	switch {
 	case errors.Is(err, circuitbreaker.ErrOpen):
 		p.countRejected(true)
-		return newError(sdk.KindUnavailable, ErrCircuitOpen, "circuit breaker of %s is open: calls fail fast for another %s%s",
-			p.rid, p.breaker.RemainingDelay().Round(time.Millisecond), lastSaid())
+		return kinded.New(sdk.KindUnavailable, ErrCircuitOpen, "circuit breaker of %s is open: calls fail fast for another %s%s",
+			p.name, p.breaker.RemainingDelay().Round(time.Millisecond), lastSaid())
 	case errors.Is(err, bulkhead.ErrFull):
 		p.countRejected(false)
 		b := p.cfg.Bulkhead
-		return newError(sdk.KindResourceExhausted, ErrBulkheadFull, "bulkhead of %s is full: %d calls in flight (max_concurrent) and %d waiting (max_queue)",
-			p.rid, b.MaxConcurrent, b.MaxQueue)
+		return kinded.New(sdk.KindResourceExhausted, ErrBulkheadFull, "bulkhead of %s is full: %d calls in flight (max_concurrent) and %d waiting (max_queue)",
+			p.name, b.MaxConcurrent, b.MaxQueue)
 	case errors.Is(err, timeout.ErrExceeded):
 		if p.cfg.Timeout > 0 && took >= p.cfg.Timeout {
-			return newError(sdk.KindTimeout, context.DeadlineExceeded, "call timed out after %s (resilience timeout)%s", p.cfg.Timeout, lastSaid())
+			return kinded.New(sdk.KindTimeout, context.DeadlineExceeded, "call timed out after %s (resilience timeout)%s", p.cfg.Timeout, lastSaid())
 		}
 		return p.attemptTimedOut(attempts)
 	case errors.Is(err, budget.ErrExceeded):
 		if last == nil {
-			return sdk.WrapError(sdk.KindResourceExhausted, err, "retry budget of "+p.rid+" exhausted")
+			return sdk.WrapError(sdk.KindResourceExhausted, err, "retry budget of "+p.name+" exhausted")
 		}
-		return fmt.Errorf("retry budget of %s exhausted after %d attempts: %w", p.rid, attempts, last)
+		return fmt.Errorf("retry budget of %s exhausted after %d attempts: %w", p.name, attempts, last)
 	case ctx.Err() != nil && last != nil:
-		return &kindedError{msg: fmt.Sprintf("%v after %d attempts; last error: %v", ctx.Err(), attempts, last),
-			sentinel: ctx.Err(), kind: &sdk.Error{Kind: sdk.KindOf(ctx.Err())}}
+		return kinded.Bare(sdk.KindOf(ctx.Err()), ctx.Err(), fmt.Sprintf("%v after %d attempts; last error: %v", ctx.Err(), attempts, last))
 	case attempts > 1:
-		return fmt.Errorf("after %d attempts: %w", attempts, unwrapFinal(err))
+		return fmt.Errorf("after %d attempts: %w", attempts, Unmark(err))
 	}
-	return unwrapFinal(err)
+	return Unmark(err)
 }
 
-func (p *policies) attemptTimedOut(attempt int) error {
-	return newError(sdk.KindTimeout, context.DeadlineExceeded, "attempt %d timed out after %s (attempt_timeout)", attempt, p.cfg.AttemptTimeout)
+func (p *Policies) attemptTimedOut(attempt int) error {
+	return kinded.New(sdk.KindTimeout, context.DeadlineExceeded, "attempt %d timed out after %s (attempt_timeout)", attempt, p.cfg.AttemptTimeout)
 }
 
-// admit lets a streaming call through the breaker and the bulkhead, which
+// Admit lets a streaming call through the breaker and the bulkhead, which
 // is all that applies to a stream: it cannot be retried, and only the
 // caller's context bounds it. Call done with the call's outcome.
-func (p *policies) admit(ctx context.Context) (done func(error), err error) {
+func (p *Policies) Admit(ctx context.Context) (done func(error), err error) {
 	if p == nil {
 		return func(error) {}, nil
 	}
@@ -327,7 +330,7 @@ func (p *policies) admit(ctx context.Context) (done func(error), err error) {
 		if errors.Is(err, bulkhead.ErrFull) {
 			return nil, p.explain(ctx, err, nil, 0, 0)
 		}
-		return nil, sdk.WrapError(sdk.KindOf(err), err, "wait for the bulkhead of "+p.rid)
+		return nil, sdk.WrapError(sdk.KindOf(err), err, "wait for the bulkhead of "+p.name)
 	}
 	return func(err error) {
 		p.bulk.ReleasePermit()
@@ -336,17 +339,17 @@ func (p *policies) admit(ctx context.Context) (done func(error), err error) {
 	}, nil
 }
 
-func (p *policies) maxWait() time.Duration {
+func (p *Policies) maxWait() time.Duration {
 	if p.cfg.Bulkhead.MaxQueue > 0 {
 		return time.Duration(1<<63 - 1)
 	}
 	return 0
 }
 
-// record counts a failure that happened after a stream was admitted (a
+// Record counts a failure that happened after a stream was admitted (a
 // row stream that broke, say) against the breaker. ctx is the caller's:
 // a stream its own context ended is not counted.
-func (p *policies) record(ctx context.Context, err error) {
+func (p *Policies) Record(ctx context.Context, err error) {
 	if p == nil || ctx.Err() != nil {
 		return
 	}
@@ -355,39 +358,39 @@ func (p *policies) record(ctx context.Context, err error) {
 	}
 }
 
-func (p *policies) countRejected(byBreaker bool) {
+func (p *Policies) countRejected(byBreaker bool) {
 	p.mu.Lock()
 	p.rejected++
 	p.mu.Unlock()
-	p.hooks.rejected(byBreaker)
+	p.hooks.Rejected(byBreaker)
 }
 
 // breakerFailure reports whether err says the backend is failing, which
-// is all a circuit breaker counts: see backendFailing. An error the caller
+// is all a circuit breaker counts: see BackendFailing. An error the caller
 // caused is never counted, whatever kind the driver gave it, when the host
 // can tell it is the caller's: the caller's context ended it, or its chain
 // holds an error of a caller's kind (an invalid_argument wrapped in an
 // internal, say). Neither are the host's own refusals (an open breaker, a
 // full bulkhead): they are the policies working, not the backend failing.
-func (p *policies) breakerFailure(err error) bool {
+func (p *Policies) breakerFailure(err error) bool {
 	if err == nil {
 		return false
 	}
 	var ce callerEnded
 	switch {
 	case errors.As(err, &ce), errors.Is(err, circuitbreaker.ErrOpen), errors.Is(err, bulkhead.ErrFull),
-		errors.Is(err, budget.ErrExceeded), callersMistake(err):
+		errors.Is(err, budget.ErrExceeded), CallersMistake(err):
 		return false
 	}
-	failed := errors.Is(err, timeout.ErrExceeded) || backendFailing(sdk.KindOf(err))
+	failed := errors.Is(err, timeout.ErrExceeded) || BackendFailing(sdk.KindOf(err))
 	if failed {
-		msg := p.secrets.String(unwrapFinal(err).Error())
+		msg := p.secrets.String(Unmark(err).Error())
 		p.lastFail.Store(&msg)
 	}
 	return failed
 }
 
-// backendFailing reports whether an error of kind k means the backend (or
+// BackendFailing reports whether an error of kind k means the backend (or
 // the plugin that reaches it) is failing: it could not be reached, or it
 // did not answer in time. Every other kind is an answer: the backend
 // worked and said no. internal and unknown are not counted either: the
@@ -395,7 +398,7 @@ func (p *policies) breakerFailure(err error) bool {
 // did not classify is most often the caller's own (a bad argument the
 // driver did not foresee), which must not fail every other caller's calls.
 // docs/resilience.md gives the reasons for each kind.
-func backendFailing(k sdk.Kind) bool {
+func BackendFailing(k sdk.Kind) bool {
 	return k == sdk.KindUnavailable || k == sdk.KindTimeout
 }
 
@@ -406,9 +409,9 @@ var callerKinds = []error{
 	sdk.ErrUnimplemented, sdk.ErrCanceled,
 }
 
-// callersMistake reports whether any error in err's chain has a kind that
+// CallersMistake reports whether any error in err's chain has a kind that
 // says the caller erred.
-func callersMistake(err error) bool {
+func CallersMistake(err error) bool {
 	for _, k := range callerKinds {
 		if errors.Is(err, k) {
 			return true
@@ -417,9 +420,8 @@ func callersMistake(err error) bool {
 	return false
 }
 
-// ResilienceInfo describes a resource's resilience policies and their
-// state.
-type ResilienceInfo struct {
+// Info describes a resource's resilience policies and their state.
+type Info struct {
 	// Breaker is the circuit breaker's state; empty without one.
 	Breaker BreakerState `json:"breaker,omitempty"`
 	// BreakerOpenFor is how long an open breaker stays open, when open.
@@ -430,15 +432,16 @@ type ResilienceInfo struct {
 	Rejected uint64 `json:"rejected"`
 }
 
-func (p *policies) info() ResilienceInfo {
+// Info returns the policies' state and counts; the zero Info for nil.
+func (p *Policies) Info() Info {
 	if p == nil {
-		return ResilienceInfo{}
+		return Info{}
 	}
 	p.mu.Lock()
-	ri := ResilienceInfo{Retries: p.retries, Rejected: p.rejected}
+	ri := Info{Retries: p.retries, Rejected: p.rejected}
 	p.mu.Unlock()
 	if p.breaker != nil {
-		ri.Breaker = breakerState(p.breaker.State())
+		ri.Breaker = stateOf(p.breaker.State())
 		if ri.Breaker == BreakerOpen {
 			// The breaker moves to half-open only when a call comes;
 			// without calls it would read open forever. Once open_for
@@ -451,9 +454,9 @@ func (p *policies) info() ResilienceInfo {
 	return ri
 }
 
-// retryable reports whether an attempt that failed with err may be tried
+// Retryable reports whether an attempt that failed with err may be tried
 // again: its kind says so, and no policy or lease state forbids it.
-func retryable(err error) bool {
+func Retryable(err error) bool {
 	var f finalError
 	var ce callerEnded
 	switch {
@@ -472,16 +475,19 @@ type finalError struct{ err error }
 func (e finalError) Error() string { return e.err.Error() }
 func (e finalError) Unwrap() error { return e.err }
 
-func final(err error) error {
+// Final marks err as not worth retrying whatever its kind (Retryable
+// says no); Unmark removes the mark. It returns nil for nil.
+func Final(err error) error {
 	if err == nil {
 		return nil
 	}
 	return finalError{err}
 }
 
-// unwrapFinal removes the marks the policies put on an attempt's error
-// (finalError, callerEnded) before it reaches the caller.
-func unwrapFinal(err error) error {
+// Unmark removes the marks put on an attempt's error (Final's, and the
+// policies' own for an attempt the caller's context ended) before it
+// reaches the caller.
+func Unmark(err error) error {
 	for {
 		switch e := err.(type) {
 		case finalError:

@@ -1,4 +1,4 @@
-package host
+package health
 
 import (
 	"context"
@@ -23,17 +23,17 @@ func TestJitteredChecksLandOnTheGridWithinTheirJitter(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			seen := map[time.Duration]bool{}
 			for range 200 {
-				got := jittered(now, c.d, c.jitter)
+				got := Jittered(now, c.d, c.jitter)
 				if got < c.d || got > c.d+c.jitter {
-					t.Fatalf("jittered(%v, %v) = %v, want within [%v, %v]", c.d, c.jitter, got, c.d, c.d+c.jitter)
+					t.Fatalf("Jittered(%v, %v) = %v, want within [%v, %v]", c.d, c.jitter, got, c.d, c.d+c.jitter)
 				}
-				if on := now.Add(got).Truncate(checkGrid).Equal(now.Add(got)); c.wantOnTheGrid && !on {
-					t.Fatalf("jittered(%v, %v) = %v: %v is not on the %v grid", c.d, c.jitter, got, now.Add(got), checkGrid)
+				if on := now.Add(got).Truncate(CheckGrid).Equal(now.Add(got)); c.wantOnTheGrid && !on {
+					t.Fatalf("Jittered(%v, %v) = %v: %v is not on the %v grid", c.d, c.jitter, got, now.Add(got), CheckGrid)
 				}
 				seen[got] = true
 			}
 			if c.jitter >= 1500*time.Millisecond && len(seen) < 2 {
-				t.Errorf("jittered(%v, %v) always %v: the grid points are not picked at random", c.d, c.jitter, seen)
+				t.Errorf("Jittered(%v, %v) always %v: the grid points are not picked at random", c.d, c.jitter, seen)
 			}
 		})
 	}
@@ -51,9 +51,9 @@ type testGroup struct {
 
 type testTask struct{ g *testGroup }
 
-func (t testTask) group() taskGroup { return t.g }
+func (t testTask) Group() Group { return t.g }
 
-func (g *testGroup) runRound(ts []task, next func(task, time.Duration)) {
+func (g *testGroup) RunRound(ts []Task, next func(Task, time.Duration)) {
 	n := g.running.Add(1)
 	for m := g.most.Load(); n > m && !g.most.CompareAndSwap(m, n); m = g.most.Load() {
 	}
@@ -75,7 +75,7 @@ func (g *testGroup) rounds() []int {
 
 func TestJobsDueTogetherRunInOneRound(t *testing.T) {
 	var wg sync.WaitGroup
-	s := newScheduler(&wg)
+	s := NewScheduler(&wg)
 	g := &testGroup{every: time.Hour}
 	due := s.clock() + int64(20*time.Millisecond)
 	for range 1000 {
@@ -84,7 +84,7 @@ func TestJobsDueTogetherRunInOneRound(t *testing.T) {
 	other := &testGroup{every: time.Hour}
 	s.push(job{due: due + int64(roundWindow/2), task: testTask{other}})
 	ctx, cancel := context.WithCancel(t.Context())
-	s.start(ctx)
+	s.Start(ctx)
 	deadline := time.Now().Add(5 * time.Second)
 	for len(g.rounds()) == 0 || len(other.rounds()) == 0 {
 		if time.Now().After(deadline) {
@@ -104,16 +104,16 @@ func TestJobsDueTogetherRunInOneRound(t *testing.T) {
 
 func TestSchedulerRunsJobsAgainAndStopsWithItsContext(t *testing.T) {
 	var wg sync.WaitGroup
-	s := newScheduler(&wg)
+	s := NewScheduler(&wg)
 	var quick atomic.Int64
-	s.add(time.Millisecond, func() time.Duration { quick.Add(1); return 5 * time.Millisecond })
+	s.Add(time.Millisecond, func() time.Duration { quick.Add(1); return 5 * time.Millisecond })
 	groups := make([]*testGroup, 3*maxRounds)
 	for i := range groups {
 		groups[i] = &testGroup{slow: 2 * time.Millisecond, every: 10 * time.Millisecond}
-		s.schedule(testTask{groups[i]}, time.Millisecond)
+		s.Schedule(testTask{groups[i]}, time.Millisecond)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	s.start(ctx)
+	s.Start(ctx)
 	ran := func() (n int) {
 		for _, g := range groups {
 			n += len(g.rounds())

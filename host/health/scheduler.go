@@ -1,4 +1,4 @@
-package host
+package health
 
 import (
 	"context"
@@ -14,10 +14,10 @@ const maxRounds = 64
 
 // roundWindow is how far apart the due times of jobs may lie for them to
 // run in one round: a job runs up to this much early, so that the checks
-// the host aligns to the same whole second (see jittered) go together.
+// the host aligns to the same whole second (see Jittered) go together.
 const roundWindow = 2 * time.Millisecond
 
-// scheduler runs the host's timed background work from one goroutine and
+// Scheduler runs the host's timed background work from one goroutine and
 // a timer heap: each resource's health checks and the sweep of leases held
 // past their lease_timeout. A resource costs a heap entry, not a goroutine
 // and a timer of its own. Short jobs without I/O run on the scheduler's
@@ -27,10 +27,10 @@ const roundWindow = 2 * time.Millisecond
 // checks due together are one round, not a thousand goroutines each
 // waiting for its answer.
 //
-// Lifecycle: newScheduler, add jobs, start (which counts its goroutine in
+// Lifecycle: NewScheduler, add jobs, start (which counts its goroutine in
 // the host's WaitGroup); canceling the context passed to start stops it,
 // and the WaitGroup joins it and every round it started.
-type scheduler struct {
+type Scheduler struct {
 	wg    *sync.WaitGroup
 	slots chan struct{} // one per round running
 	wake  chan struct{} // buffered 1: a job was added or came back
@@ -46,60 +46,60 @@ type scheduler struct {
 // is its health checks' task.
 type job struct {
 	due  int64 // on the scheduler's clock (clock)
-	task task
+	task Task
 }
 
-// task is the work of a job: an inlineFunc, or a member of a taskGroup.
-type task interface {
+// task is the work of a job: an inlineFunc, or a member of a Group.
+type Task interface {
 	// group is the group whose rounds run the task; nil for an
 	// inlineFunc.
-	group() taskGroup
+	Group() Group
 }
 
 // inlineFunc is a task that is a short function without I/O; it runs on
 // the scheduler's goroutine and returns the delay until its next run.
 type inlineFunc func() time.Duration
 
-func (inlineFunc) group() taskGroup { return nil }
+func (inlineFunc) Group() Group { return nil }
 
-// taskGroup runs rounds of its tasks.
-type taskGroup interface {
+// Group runs rounds of its tasks.
+type Group interface {
 	// runRound runs each of ts once; as each run ends it calls next with
 	// the task and the delay until its next run, exactly once per task,
 	// from any goroutine, and it returns once every run has ended.
-	runRound(ts []task, next func(task, time.Duration))
+	RunRound(ts []Task, next func(Task, time.Duration))
 }
 
-func newScheduler(wg *sync.WaitGroup) *scheduler {
-	return &scheduler{wg: wg, slots: make(chan struct{}, maxRounds), wake: make(chan struct{}, 1), epoch: time.Now()}
+func NewScheduler(wg *sync.WaitGroup) *Scheduler {
+	return &Scheduler{wg: wg, slots: make(chan struct{}, maxRounds), wake: make(chan struct{}, 1), epoch: time.Now()}
 }
 
 // clock is the time in nanoseconds since the scheduler was made, on the
 // monotonic clock: a job's due time in 8 bytes rather than a time.Time's
 // 24, which wall clock changes do not move.
-func (s *scheduler) clock() int64 { return int64(time.Since(s.epoch)) }
+func (s *Scheduler) clock() int64 { return int64(time.Since(s.epoch)) }
 
 // add runs run first after delay, on the scheduler's goroutine: it must be
 // short and without I/O. It returns the delay until its next run.
-func (s *scheduler) add(delay time.Duration, run func() time.Duration) {
-	s.schedule(inlineFunc(run), delay)
+func (s *Scheduler) Add(delay time.Duration, run func() time.Duration) {
+	s.Schedule(inlineFunc(run), delay)
 }
 
 // reserve makes room for n more jobs at once: the thousand jobs of a
 // thousand resources then take one heap that fits them, not the up to a
 // quarter more that growing it one job at a time leaves.
-func (s *scheduler) reserve(n int) {
+func (s *Scheduler) Reserve(n int) {
 	s.mu.Lock()
 	s.jobs = slices.Grow(s.jobs, n)
 	s.mu.Unlock()
 }
 
 // schedule runs t first after delay.
-func (s *scheduler) schedule(t task, delay time.Duration) {
+func (s *Scheduler) Schedule(t Task, delay time.Duration) {
 	s.push(job{due: s.clock() + int64(delay), task: t})
 }
 
-func (s *scheduler) push(j job) {
+func (s *Scheduler) push(j job) {
 	s.mu.Lock()
 	s.jobs.push(j)
 	s.mu.Unlock()
@@ -110,7 +110,7 @@ func (s *scheduler) push(j job) {
 }
 
 // start runs the scheduler until ctx is canceled.
-func (s *scheduler) start(ctx context.Context) {
+func (s *Scheduler) Start(ctx context.Context) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -118,17 +118,17 @@ func (s *scheduler) start(ctx context.Context) {
 	}()
 }
 
-func (s *scheduler) loop(ctx context.Context) {
+func (s *Scheduler) loop(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var (
 		due    []job // the jobs due now, reused
-		groups []taskGroup
-		rounds [][]task
+		groups []Group
+		rounds [][]Task
 	)
-	next := func(t task, d time.Duration) {
+	next := func(t Task, d time.Duration) {
 		if ctx.Err() == nil {
-			s.schedule(t, d)
+			s.Schedule(t, d)
 		}
 	}
 	for {
@@ -153,10 +153,10 @@ func (s *scheduler) loop(ctx context.Context) {
 		}
 		for _, j := range due {
 			if f, ok := j.task.(inlineFunc); ok {
-				s.schedule(f, f())
+				s.Schedule(f, f())
 				continue
 			}
-			g := j.task.group()
+			g := j.task.Group()
 			k := slices.Index(groups, g)
 			if k < 0 {
 				k, groups, rounds = len(groups), append(groups, g), append(rounds, nil)
@@ -172,9 +172,9 @@ func (s *scheduler) loop(ctx context.Context) {
 			case s.slots <- struct{}{}:
 			}
 			s.wg.Add(1)
-			go func(ts []task) {
+			go func(ts []Task) {
 				defer s.wg.Done()
-				g.runRound(ts, next)
+				g.RunRound(ts, next)
 				<-s.slots
 			}(rounds[k])
 		}
