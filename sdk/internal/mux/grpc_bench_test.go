@@ -3,7 +3,6 @@
 package mux
 
 import (
-	"context"
 	"net"
 	"path/filepath"
 	"testing"
@@ -30,16 +29,5 @@ func BenchmarkUnaryGRPC(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer conn.Close()
-	client := pb.NewDriverServiceClient(conn)
-	req := &pb.InvokeRequest{InstanceId: "i0123456789ab-1", Operation: "echo", ArgsJson: []byte(`{"key":"nebula-bench"}`)}
-	b.ReportAllocs()
-	b.SetParallelism(16)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := client.Invoke(context.Background(), req); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	benchParallelCalls(b, pb.NewDriverServiceClient(conn))
 }

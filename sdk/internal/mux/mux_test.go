@@ -505,6 +505,11 @@ func FuzzServerFrames(f *testing.F) {
 
 func BenchmarkUnary(b *testing.B) {
 	client, _ := connect(b, &testService{}, 1<<20)
+	benchParallelCalls(b, client)
+}
+
+// benchParallelCalls makes echo calls, 16 a processor in flight.
+func benchParallelCalls(b *testing.B, client pb.DriverServiceClient) {
 	req := &pb.InvokeRequest{InstanceId: "i0123456789ab-1", Operation: "echo", ArgsJson: []byte(`{"key":"nebula-bench"}`)}
 	b.ReportAllocs()
 	b.SetParallelism(16)
