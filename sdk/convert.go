@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"errors"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -147,7 +148,7 @@ func errorToStatus(err error) error {
 		return nil
 	}
 	detail := errorDetail(err)
-	st := status.New(kindCodes[Kind(detail.GetKind())], err.Error())
+	st := status.New(kindCodes[Kind(detail.GetKind())], detail.GetMessage())
 	if withDetail, derr := st.WithDetails(detail); derr == nil {
 		st = withDetail
 	}
@@ -166,10 +167,12 @@ func errorDetail(err error) *pb.ErrorDetail {
 			kind = KindInternal
 		}
 	}
-	detail := &pb.ErrorDetail{Kind: string(kind), Message: err.Error()}
+	// Protobuf strings are UTF-8: a backend's message that is not (bytes
+	// of a value, a server's own encoding) crosses mended, not dropped.
+	detail := &pb.ErrorDetail{Kind: string(kind), Message: strings.ToValidUTF8(err.Error(), "\uFFFD")}
 	var e *Error
 	if errors.As(err, &e) {
-		detail.Code = e.Code
+		detail.Code = strings.ToValidUTF8(e.Code, "\uFFFD")
 		detail.Retryable = e.Retryable
 	}
 	return detail

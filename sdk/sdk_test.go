@@ -43,6 +43,7 @@ func (echoDriver) Info() sdk.DriverInfo {
 		Operations: []sdk.Operation{
 			{Name: "echo", Args: args, Idempotent: true},
 			{Name: "fail", Args: args},
+			{Name: "fail-not-utf8", Args: args},
 			{Name: "upper", Args: sdk.Schema{}, Stream: sdk.StreamDuplex},
 		},
 	}}}
@@ -96,6 +97,9 @@ func (i *echoInstance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, 
 		return map[string]string{"text": i.cfg.Prefix + a.Text}, nil
 	case "fail":
 		return nil, &sdk.Error{Kind: sdk.Kind(a.Kind), Message: a.Text, Code: a.Code}
+	case "fail-not-utf8":
+		// As a backend's message may be: bytes of another encoding.
+		return nil, &sdk.Error{Kind: sdk.KindNotFound, Message: "no key \xff\xfe", Code: "k\xff"}
 	}
 	return nil, sdk.Errorf(sdk.KindInvalidArgument, "unknown operation %q", req.Operation)
 }
@@ -162,6 +166,12 @@ func TestErrorsCrossTheWireWithKindCodeAndRetryability(t *testing.T) {
 				t.Fatalf("retryable = %v, want %v", sdk.IsRetryable(err), kind.Retryable())
 			}
 		})
+	}
+	// A message that is not UTF-8 crosses mended, with its kind and code.
+	_, err = inst.Invoke(t.Context(), sdk.InvokeRequest{Operation: "fail-not-utf8", Args: json.RawMessage(`{"text":"x"}`)})
+	var e *sdk.Error
+	if !errors.As(err, &e) || e.Kind != sdk.KindNotFound || e.Code != "k\uFFFD" || !strings.Contains(e.Message, "no key \uFFFD") {
+		t.Fatalf("not UTF-8: %#v", err)
 	}
 	if err := res.Close(t.Context()); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -259,12 +260,19 @@ func appendStatus(b []byte, err error) []byte {
 	if st.Code() == codes.OK {
 		st = status.New(codes.Unknown, err.Error())
 	}
+	start := len(b)
 	b = binary.AppendUvarint(b, uint64(st.Code()))
 	out, merr := proto.MarshalOptions{}.MarshalAppend(b, st.Proto())
-	if merr != nil {
-		return binary.AppendUvarint(b[:0], uint64(codes.Internal))
+	if merr == nil {
+		return out
 	}
-	return out
+	// A message that is not UTF-8 does not marshal: send it mended,
+	// without the details.
+	mended := status.New(st.Code(), strings.ToValidUTF8(st.Message(), "\uFFFD"))
+	if out, merr = (proto.MarshalOptions{}).MarshalAppend(b, mended.Proto()); merr == nil {
+		return out
+	}
+	return binary.AppendUvarint(b[:start], uint64(st.Code()))
 }
 
 // readStatus reads an end frame's status, the call's error; rest is what

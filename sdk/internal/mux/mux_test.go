@@ -56,6 +56,8 @@ func (s *testService) Invoke(ctx context.Context, req *pb.InvokeRequest) (*pb.In
 		return nil, st.Err()
 	case "big":
 		return &pb.InvokeResponse{ResultJson: make([]byte, 2<<20)}, nil
+	case "not-utf8":
+		return nil, status.Error(codes.NotFound, "no key \xff\xfe")
 	}
 	return nil, status.Errorf(codes.InvalidArgument, "operation %q", req.GetOperation())
 }
@@ -173,6 +175,12 @@ func TestErrorsKeepTheirCodeAndDetails(t *testing.T) {
 	_, err = client.Check(context.Background(), &pb.CheckRequest{})
 	if status.Code(err) != codes.Unimplemented {
 		t.Fatalf("an unimplemented method: %v", err)
+	}
+	// A message that is not UTF-8 (which protobuf will not marshal)
+	// arrives mended, with its code.
+	_, err = client.Invoke(context.Background(), &pb.InvokeRequest{Operation: "not-utf8"})
+	if st := status.Convert(err); st.Code() != codes.NotFound || st.Message() != "no key \uFFFD" {
+		t.Fatalf("not UTF-8: %v", err)
 	}
 }
 

@@ -266,7 +266,7 @@ func (sc *serverConn) run(call *serverCall) {
 	switch {
 	case m == nil:
 		f.release()
-		err = status.Errorf(codes.Unimplemented, "unknown method %s", name)
+		err = status.Errorf(codes.Unimplemented, "unknown method %q", name)
 	case m.unary != nil:
 		if flags&flagMessage == 0 {
 			f.release()
