@@ -100,7 +100,7 @@ const (
 )
 
 var (
-	smallPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+	smallPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 	largePool = sync.Pool{New: func() any { return new([]byte) }}
 )
 
