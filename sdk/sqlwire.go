@@ -160,15 +160,16 @@ func (x *sqlServer) Query(req *pb.SQLServiceQueryRequest, stream grpc.ServerStre
 	// in one message, with the session's state: the host knows it is
 	// complete, and its session clean, as soon as it has the rows.
 	whole := mux.Served(stream.Context())
+	columnsSent := false
 	sendColumns := func() error {
-		if !whole {
-			return nil // sent already
+		if columnsSent {
+			return nil
 		}
-		whole = false
+		columnsSent, whole = true, false
 		return stream.Send(&pb.SQLServiceQueryResponse{Msg: &pb.SQLServiceQueryResponse_Columns{Columns: &pb.SQLColumns{Columns: cols}}})
 	}
 	if !whole {
-		if err := stream.Send(&pb.SQLServiceQueryResponse{Msg: &pb.SQLServiceQueryResponse_Columns{Columns: &pb.SQLColumns{Columns: cols}}}); err != nil {
+		if err := sendColumns(); err != nil {
 			return err
 		}
 	}
