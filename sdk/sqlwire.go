@@ -215,7 +215,7 @@ func (x *sqlServer) Query(req *pb.SQLServiceQueryRequest, stream grpc.ServerStre
 		return errorToStatus(err)
 	}
 	if whole {
-		return stream.Send(&pb.SQLServiceQueryResponse{Msg: &pb.SQLServiceQueryResponse_Result{Result: &pb.SQLResult{
+		return sendLast[pb.SQLServiceQueryRequest](stream, &pb.SQLServiceQueryResponse{Msg: &pb.SQLServiceQueryResponse_Result{Result: &pb.SQLResult{
 			Columns: cols, Rows: batch.Rows, Session: sessionOf(si),
 		}}})
 	}
@@ -269,6 +269,15 @@ func (x *sqlServer) Rollback(ctx context.Context, req *pb.SQLServiceRollbackRequ
 		return nil, errorToStatus(err)
 	}
 	return &pb.SQLServiceRollbackResponse{Session: sessionOf(si)}, nil
+}
+
+// sendLast sends m as the stream's last message: on the data connection
+// it leaves with the call's end, in one frame.
+func sendLast[Req, Res any](stream grpc.ServerStreamingServer[Res], m *Res) error {
+	if g, ok := stream.(*grpc.GenericServerStream[Req, Res]); ok {
+		return mux.SendLast(g.ServerStream, m)
+	}
+	return stream.Send(m)
 }
 
 // The host side: remoteInstance speaks SQLService to the plugin. It

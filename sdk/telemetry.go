@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"github.com/nebula-resource/nebula-resource/sdk/internal/mux"
 	"log/slog"
 
 	"go.opentelemetry.io/otel"
@@ -102,6 +103,9 @@ type tracedStream struct {
 }
 
 func (s *tracedStream) Context() context.Context { return s.ctx }
+
+// SendLast keeps the stream's one-frame end (mux.SendLast).
+func (s *tracedStream) SendLast(m any) error { return mux.SendLast(s.ServerStream, m) }
 
 // metadataCarrier reads and writes trace context in gRPC metadata.
 type metadataCarrier metadata.MD

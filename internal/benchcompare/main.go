@@ -69,6 +69,7 @@ func main() {
 // options are the tool's settings, from its flags.
 type options struct {
 	only        *regexp.Regexp
+	variants    *regexp.Regexp
 	rounds      int
 	duration    time.Duration
 	warmup      time.Duration
@@ -97,6 +98,7 @@ func envOr(name, def string) string {
 func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	var o options
 	only := fs.String("only", "", "run only the workloads whose name matches this regular expression (e.g. 'redis|memory')")
+	variants := fs.String("variants", "", "run only the variants whose name matches this regular expression (e.g. 'direct|host-plugin'); a comparison needs direct")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds: every (workload, variant) runs once per round, and the table shows medians")
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "how long each measured phase lasts (throughput at -c, then latency at 1)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "how long each run warms up at -c before measuring")
@@ -120,6 +122,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 		return o, fmt.Errorf("-only: %v", err)
 	}
 	o.only = re
+	if o.variants, err = regexp.Compile(*variants); err != nil {
+		return o, fmt.Errorf("-variants: %v", err)
+	}
 	switch {
 	case *asJSON && *asCSV:
 		return o, errors.New("-json and -csv: choose one")
@@ -203,6 +208,9 @@ func run(ctx context.Context, exe string, o options, stdout, stderr io.Writer) e
 	for round := range o.rounds {
 		for _, w := range runnable {
 			for _, v := range rotate(w.variants, round) {
+				if !o.variants.MatchString(v) {
+					continue
+				}
 				spec := runSpec{
 					Workload: w.name, Variant: v, Warmup: o.warmup, Duration: o.duration,
 					Concurrency: o.concurrency, PluginDir: o.pluginDir, Backends: o.backends,

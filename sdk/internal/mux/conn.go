@@ -1,7 +1,6 @@
 package mux
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"io"
@@ -174,16 +173,48 @@ func (c *conn) sendSimple(typ byte, id uint64, v uint64, withV bool) error {
 // readLoop reads frames and hands each to dispatch, which must not
 // block: it owns the frame. It returns why the connection ended.
 func (c *conn) readLoop(dispatch func(frame) error) error {
-	r := bufio.NewReaderSize(c.nc, 64<<10)
-	var hdr [headerSize]byte
+	fr := newFrameReader(c.nc, c.maxBody)
+	defer fr.release()
 	for {
-		f, err := readFrame(r, &hdr, c.maxBody)
+		f, err := fr.next()
 		if err == nil {
 			err = dispatch(f)
 		}
 		if err != nil {
 			return err
 		}
+	}
+}
+
+// readiness is what a wait waits for.
+type readiness interface{ ready() bool }
+
+// An awaiter waits until r is ready, ctx ends (its status) or the
+// connection ended. notify is signalled whenever r may have become ready.
+type awaiter interface {
+	await(ctx context.Context, notify chan struct{}, r readiness) error
+}
+
+// selectAwaiter waits on notify: for an end where another goroutine
+// reads the connection.
+type selectAwaiter struct{}
+
+func (selectAwaiter) await(ctx context.Context, notify chan struct{}, r readiness) error {
+	if r.ready() {
+		return nil
+	}
+	select {
+	case <-notify:
+		return nil
+	case <-ctx.Done():
+		return ctxStatus(ctx)
+	}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 
@@ -324,11 +355,13 @@ type inbox struct {
 
 func (in *inbox) init() { in.notify = make(chan struct{}, 1) }
 
-func (in *inbox) signal() {
-	select {
-	case in.notify <- struct{}{}:
-	default:
-	}
+func (in *inbox) signal() { signal(in.notify) }
+
+// ready reports whether next has something to return.
+func (in *inbox) ready() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.msgs) > 0 || in.ended
 }
 
 // deliver queues a message. It reports false for a peer that sent more
@@ -361,7 +394,7 @@ func (in *inbox) end(err error) {
 // next waits for the next message, and returns it and the credit to
 // grant the sender (0 while under a quarter of the window), or the
 // stream's end: io.EOF or its error, or ctx's.
-func (in *inbox) next(ctx context.Context) (frame, int, error) {
+func (in *inbox) next(ctx context.Context, w awaiter) (frame, int, error) {
 	for {
 		in.mu.Lock()
 		if len(in.msgs) > 0 {
@@ -386,10 +419,8 @@ func (in *inbox) next(ctx context.Context) (frame, int, error) {
 			return frame{}, 0, err
 		}
 		in.mu.Unlock()
-		select {
-		case <-in.notify:
-		case <-ctx.Done():
-			return frame{}, 0, ctxStatus(ctx)
+		if err := w.await(ctx, in.notify, in); err != nil {
+			return frame{}, 0, err
 		}
 	}
 }
@@ -428,25 +459,26 @@ func (c *credit) grant(n int) {
 	c.mu.Lock()
 	c.n += n
 	c.mu.Unlock()
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
+	signal(c.notify)
 }
 
 func (c *credit) stop() {
 	c.mu.Lock()
 	c.ended = true
 	c.mu.Unlock()
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
+	signal(c.notify)
+}
+
+// ready reports whether take has credit to spend, or the stream ended.
+func (c *credit) ready() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n > 0 || c.ended
 }
 
 // take waits for credit, then spends n bytes of it (going below zero by
 // at most one message). It reports false once the stream ended.
-func (c *credit) take(ctx context.Context, n int) (bool, error) {
+func (c *credit) take(ctx context.Context, n int, w awaiter) (bool, error) {
 	for {
 		c.mu.Lock()
 		if c.ended {
@@ -459,10 +491,8 @@ func (c *credit) take(ctx context.Context, n int) (bool, error) {
 			return true, nil
 		}
 		c.mu.Unlock()
-		select {
-		case <-c.notify:
-		case <-ctx.Done():
-			return false, ctxStatus(ctx)
+		if err := w.await(ctx, c.notify, c); err != nil {
+			return false, err
 		}
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 )
 
@@ -151,28 +152,109 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// readFrame reads one frame whose body is at most maxBody bytes.
-func readFrame(r io.Reader, hdr *[headerSize]byte, maxBody int) (frame, error) {
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return frame{}, err
+// frameReader reads frames off a connection, for whichever goroutine is
+// reading it: what one read left buffered, or a frame a read deadline
+// interrupted, is there for the next.
+type frameReader struct {
+	nc      net.Conn
+	maxBody int
+	buf     []byte // frames read and not yet returned: buf[r:w]
+	r, w    int
+
+	// A frame too large for buf is read straight into its own buffer:
+	// part, of which partN bytes are in.
+	part    frame
+	partN   int
+	reading bool // part is being read
+}
+
+// readBufSize is the size of a frame reader's buffer; a frame larger
+// than it is read into a buffer of its own.
+const readBufSize = 64 << 10
+
+func newFrameReader(nc net.Conn, maxBody int) *frameReader {
+	return &frameReader{nc: nc, maxBody: maxBody, buf: make([]byte, readBufSize)}
+}
+
+// buffered reports whether a whole frame is waiting in the buffer.
+func (fr *frameReader) buffered() bool {
+	if fr.reading || fr.w-fr.r < headerSize {
+		return false
 	}
-	n := int(binary.BigEndian.Uint32(hdr[:4]))
-	if n < headerSize-4 || n-(headerSize-4) > maxBody {
-		return frame{}, fmt.Errorf("%w: a frame of %d bytes (at most %d)", errProtocol, n, maxBody+headerSize-4)
-	}
-	f := frame{typ: hdr[4], id: binary.BigEndian.Uint64(hdr[5:])}
-	if size := n - (headerSize - 4); size > 0 {
-		f.buf = getBuf(size)
-		f.body = (*f.buf)[:size]
-		if _, err := io.ReadFull(r, f.body); err != nil {
-			f.release()
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
+	n := int(binary.BigEndian.Uint32(fr.buf[fr.r:]))
+	return fr.w-fr.r >= 4+n
+}
+
+// next returns the next frame, reading when the buffer holds no whole
+// one. A frame whose body is over maxBody fails with errProtocol; a read
+// that fails leaves what was read for the next call.
+func (fr *frameReader) next() (frame, error) {
+	for {
+		if fr.reading {
+			for fr.partN < len(fr.part.body) {
+				n, err := fr.nc.Read(fr.part.body[fr.partN:])
+				fr.partN += n
+				if n == 0 && err != nil {
+					return frame{}, unexpectedEOF(err)
+				}
+			}
+			f := fr.part
+			fr.part, fr.partN, fr.reading = frame{}, 0, false
+			return f, nil
+		}
+		if avail := fr.buf[fr.r:fr.w]; len(avail) >= headerSize {
+			n := int(binary.BigEndian.Uint32(avail))
+			if n < headerSize-4 || n-(headerSize-4) > fr.maxBody {
+				return frame{}, fmt.Errorf("%w: a frame of %d bytes (at most %d)", errProtocol, n, fr.maxBody+headerSize-4)
+			}
+			f := frame{typ: avail[4], id: binary.BigEndian.Uint64(avail[5:])}
+			size := n - (headerSize - 4)
+			switch {
+			case size == 0:
+				fr.r += headerSize
+				return f, nil
+			case len(avail) >= headerSize+size:
+				f.buf = getBuf(size)
+				f.body = (*f.buf)[:size]
+				copy(f.body, avail[headerSize:])
+				fr.r += headerSize + size
+				return f, nil
+			case headerSize+size > len(fr.buf):
+				f.buf = getBuf(size)
+				f.body = (*f.buf)[:size]
+				fr.partN = copy(f.body, avail[headerSize:])
+				fr.part, fr.reading = f, true
+				fr.r, fr.w = 0, 0
+				continue
+			}
+		}
+		if fr.r > 0 {
+			fr.w = copy(fr.buf, fr.buf[fr.r:fr.w])
+			fr.r = 0
+		}
+		n, err := fr.nc.Read(fr.buf[fr.w:])
+		fr.w += n
+		if n == 0 && err != nil {
+			if fr.w > 0 {
+				err = unexpectedEOF(err)
 			}
 			return frame{}, err
 		}
 	}
-	return f, nil
+}
+
+// release returns the buffer of a frame being read.
+func (fr *frameReader) release() {
+	fr.part.release()
+	fr.reading = false
+}
+
+// unexpectedEOF is err, as io.ErrUnexpectedEOF when a frame was cut short.
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // bodyReader reads the fields of a frame's body.

@@ -24,7 +24,12 @@ import (
 	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if runChild() {
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // testService answers DriverService calls the way the tests ask through
 // the operation name.
@@ -63,9 +68,26 @@ func (s *testService) Invoke(ctx context.Context, req *pb.InvokeRequest) (*pb.In
 }
 
 // CheckMany answers with one result per check: a stream of the server's.
+// A check whose instance is "last" is answered with SendLast, and one
+// whose instance is "last-then-fail" too, after which the call fails.
 func (s *testService) CheckMany(req *pb.CheckManyRequest, stream grpc.ServerStreamingServer[pb.CheckManyResponse]) error {
-	for i := range req.GetChecks() {
-		if err := stream.Send(&pb.CheckManyResponse{Index: uint32(i)}); err != nil {
+	for i, c := range req.GetChecks() {
+		m := &pb.CheckManyResponse{Index: uint32(i)}
+		switch c.GetInstanceId() {
+		case "last", "last-then-fail":
+			ss := stream.(*grpc.GenericServerStream[pb.CheckManyRequest, pb.CheckManyResponse]).ServerStream
+			if err := SendLast(ss, m); err != nil {
+				return err
+			}
+			if err := SendLast(ss, m); status.Code(err) != codes.Internal {
+				return status.Errorf(codes.Unknown, "a second SendLast: %v", err)
+			}
+			if c.GetInstanceId() == "last-then-fail" {
+				return status.Error(codes.NotFound, "failed after the last")
+			}
+			return nil
+		}
+		if err := stream.Send(m); err != nil {
 			return err
 		}
 	}
@@ -270,6 +292,43 @@ func TestServerStream(t *testing.T) {
 	}
 }
 
+// TestAStreamsLastMessageLeavesWithItsEnd: a message sent with SendLast
+// arrives after those before it and before the stream's end, which is
+// io.EOF, or the handler's error when it failed after it; an empty last
+// message arrives too.
+func TestAStreamsLastMessageLeavesWithItsEnd(t *testing.T) {
+	client, _ := connect(t, &testService{}, 1<<20)
+	for _, tc := range []struct {
+		last string
+		n    int
+		end  codes.Code
+	}{
+		{"last", 3, codes.OK},
+		{"last", 1, codes.OK}, // index 0: an empty message
+		{"last-then-fail", 3, codes.NotFound},
+	} {
+		checks := make([]*pb.CheckItem, tc.n)
+		for i := range checks {
+			checks[i] = &pb.CheckItem{}
+		}
+		checks[tc.n-1].InstanceId = tc.last
+		stream, err := client.CheckMany(context.Background(), &pb.CheckManyRequest{Checks: checks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range tc.n {
+			m, err := stream.Recv()
+			if err != nil || m.GetIndex() != uint32(i) {
+				t.Fatalf("%s of %d: message %d: %v %v", tc.last, tc.n, i, m, err)
+			}
+		}
+		_, err = stream.Recv()
+		if tc.end == codes.OK && !errors.Is(err, io.EOF) || tc.end != codes.OK && status.Code(err) != tc.end {
+			t.Fatalf("%s of %d: the end: %v, want %v", tc.last, tc.n, err, tc.end)
+		}
+	}
+}
+
 // TestLargeAndSmallFramesInterleave runs streams of 64 KiB chunks, which
 // leave from their callers' buffers, alongside unary calls, whose frames
 // are coalesced: every byte arrives, in order, on its own call.
@@ -394,8 +453,10 @@ func TestAStreamsSenderWaitsForItsReader(t *testing.T) {
 	if _, err := stream.Recv(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the sender runs ahead as far as it may
-	if ahead := svc.sent.Load(); ahead > Window+2*(64<<10) || ahead < Window/2 {
+	// The sender runs ahead as far as it may: the window, or less when
+	// the socket's buffer fills first (no caller is reading).
+	time.Sleep(200 * time.Millisecond)
+	if ahead := svc.sent.Load(); ahead > Window+2*(64<<10) || ahead < 2*(64<<10) {
 		t.Fatalf("the sender is %d bytes ahead of a reader that read one chunk; the window is %d", ahead, Window)
 	}
 	// Meanwhile other calls go on.

@@ -115,6 +115,10 @@ type serverCall struct {
 	name  string
 	flags byte
 	req   frame
+
+	// last is a stream's last message, marshalled, which leaves in the
+	// end frame (SendLast).
+	last *[]byte
 }
 
 func (sc *serverConn) dispatch(f frame) error {
@@ -296,10 +300,25 @@ func (sc *serverConn) run(call *serverCall) {
 	if canceled && err == nil {
 		err = ctxStatus(call.ctx)
 	}
+	if last := call.last; last != nil {
+		call.last = nil
+		if err == nil {
+			reply = lastMessage(*last)
+		} else {
+			// The message the handler sent reaches the host before its
+			// error, as any other would.
+			buf := getBuf(headerSize + len(*last))
+			*buf = endFrame(append(beginFrame(*buf, frameMessage, call.id), *last...), 0)
+			_ = sc.c.write(*buf)
+			putBuf(buf)
+		}
+		defer putBuf(last)
+	}
 	sc.end(call.id, reply, err)
 }
 
-// end sends a call's end frame: its status, and a unary call's reply.
+// end sends a call's end frame: its status, and a unary call's reply or
+// a stream's last message (after a byte 1 that tells it from no message).
 func (sc *serverConn) end(id uint64, reply any, err error) {
 	buf := getBuf(512)
 	defer putBuf(buf)
@@ -307,7 +326,9 @@ func (sc *serverConn) end(id uint64, reply any, err error) {
 	if err == nil && reply != nil {
 		start := len(b)
 		b = append(b, 0)
-		if b, err = sc.c.appendMessage(b, reply); err != nil {
+		if last, ok := reply.(lastMessage); ok {
+			b = append(append(b, 1), last...)
+		} else if b, err = sc.c.appendMessage(b, reply); err != nil {
 			b = b[:start]
 		}
 	}
@@ -317,6 +338,9 @@ func (sc *serverConn) end(id uint64, reply any, err error) {
 	*buf = b
 	_ = sc.c.write(endFrame(b, 0))
 }
+
+// lastMessage is a stream's last message, marshalled.
+type lastMessage []byte
 
 // The grpc.ServerStream of a streaming call.
 
@@ -334,7 +358,7 @@ func (call *serverCall) SendMsg(m any) error {
 	if err != nil {
 		return err
 	}
-	ok, err := call.out.take(call.ctx, len(*buf)-headerSize)
+	ok, err := call.out.take(call.ctx, len(*buf)-headerSize, selectAwaiter{})
 	if err != nil {
 		return err
 	}
@@ -347,8 +371,48 @@ func (call *serverCall) SendMsg(m any) error {
 	return nil
 }
 
+// SendLast sends m as the stream's last message: it leaves with the
+// call's end, in one frame, when the handler returns nil (before its
+// error otherwise). The handler sends nothing after it.
+func (call *serverCall) SendLast(m any) error {
+	if call.ctx.Err() != nil {
+		return ctxStatus(call.ctx)
+	}
+	if call.last != nil {
+		return status.Error(codes.Internal, "mux: a stream's last message sent twice")
+	}
+	buf := getBuf(512)
+	b, err := call.sc.c.appendMessage(*buf, m)
+	*buf = b
+	if err != nil {
+		putBuf(buf)
+		return err
+	}
+	ok, err := call.out.take(call.ctx, len(b), selectAwaiter{})
+	if err == nil && !ok {
+		err = status.Error(codes.Canceled, "the call ended")
+	}
+	if err != nil {
+		putBuf(buf)
+		return err
+	}
+	call.last = buf
+	return nil
+}
+
+// SendLast sends m on ss as the stream's last message, in the frame that
+// ends the call when ss is a stream a [Server] answers (seen through
+// wrappers that have a SendLast of their own), or as any other message
+// otherwise. The handler must send nothing after it.
+func SendLast(ss grpc.ServerStream, m any) error {
+	if l, ok := ss.(interface{ SendLast(any) error }); ok {
+		return l.SendLast(m)
+	}
+	return ss.SendMsg(m)
+}
+
 func (call *serverCall) RecvMsg(m any) error {
-	f, grant, err := call.in.next(call.ctx)
+	f, grant, err := call.in.next(call.ctx, selectAwaiter{})
 	if err != nil {
 		return err
 	}
