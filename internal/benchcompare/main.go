@@ -208,7 +208,7 @@ func run(ctx context.Context, exe string, o options, stdout, stderr io.Writer) e
 	for round := range o.rounds {
 		for _, w := range runnable {
 			for _, v := range rotate(w.variants, round) {
-				if !o.variants.MatchString(v) {
+				if o.variants != nil && !o.variants.MatchString(v) {
 					continue
 				}
 				spec := runSpec{

@@ -19,8 +19,11 @@
 // four goroutine hand-offs through the transports' reader and writer
 // goroutines, and TLS records; for a one-row query that is most of the
 // cost of a call through the host (docs/PERFORMANCE.md). A call here is
-// one frame each way, written by the caller itself and read by one reader
-// goroutine per side.
+// one frame each way, written by the caller itself; on the host's side
+// the caller waiting for its answer reads it itself when no other caller
+// is reading, and on the plugin's side the goroutine that read a request
+// runs it, having handed the reading to another. A call alone thus
+// passes between no goroutines, where each hand-off would wake a thread.
 //
 // The connection is a socket pair the host makes and hands the plugin as
 // an inherited descriptor: no other process can reach it, so it needs no

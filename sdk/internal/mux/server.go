@@ -72,8 +72,11 @@ func (s *Server) Serve(ctx context.Context, nc net.Conn) error {
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { c.fail(net.ErrClosed) })
 	defer stop()
-	sc := &serverConn{s: s, c: c, base: ctx, calls: map[uint64]*serverCall{}, work: make(chan *serverCall)}
-	err := c.readLoop(sc.dispatch)
+	sc := &serverConn{s: s, c: c, base: ctx, calls: map[uint64]*serverCall{}, work: make(chan *serverCall),
+		fr: newFrameReader(nc, c.maxBody), readDone: make(chan error, 1)}
+	sc.wg.Add(1)
+	go sc.worker(nil)
+	err := <-sc.readDone
 	c.fail(err)
 	cancel()
 	sc.mu.Lock()
@@ -82,18 +85,27 @@ func (s *Server) Serve(ctx context.Context, nc net.Conn) error {
 	}
 	sc.mu.Unlock()
 	sc.wg.Wait()
+	sc.fr.release()
 	if closedConn(err) {
 		return nil
 	}
 	return err
 }
 
+// serverConn answers the calls of one connection. Its goroutines are
+// workers: one at a time leads, reading the connection; a request that
+// is the last frame it has read it runs itself, having made another
+// worker the leader, so that a call alone is read and answered by one
+// goroutine; one with more frames behind it goes to an idle worker.
 type serverConn struct {
 	s    *Server
 	c    *conn
 	base context.Context
-	wg   sync.WaitGroup // the workers
-	work chan *serverCall
+	wg   sync.WaitGroup   // the workers
+	work chan *serverCall // to an idle worker: a call to run, or nil to lead
+
+	fr       *frameReader // the leader's
+	readDone chan error   // why the connection ended, from the leader
 
 	mu    sync.Mutex
 	calls map[uint64]*serverCall
@@ -122,9 +134,6 @@ type serverCall struct {
 }
 
 func (sc *serverConn) dispatch(f frame) error {
-	if f.typ == frameRequest {
-		return sc.start(f)
-	}
 	sc.mu.Lock()
 	call := sc.calls[f.id]
 	sc.mu.Unlock()
@@ -165,8 +174,47 @@ func (sc *serverConn) dispatch(f frame) error {
 	return nil
 }
 
-// start opens a call and runs its handler on a goroutine of its own.
-func (sc *serverConn) start(f frame) error {
+// lead reads the connection until a request is the last frame read,
+// and returns that call for this worker to run, having handed the
+// reading to another; or reads until the connection ends (nil).
+func (sc *serverConn) lead() *serverCall {
+	for {
+		f, err := sc.fr.next()
+		if err == nil {
+			if f.typ != frameRequest {
+				err = sc.dispatch(f)
+			} else {
+				var call *serverCall
+				if call, err = sc.open(f); err == nil {
+					if sc.fr.buffered() {
+						sc.handOff(call)
+						continue
+					}
+					sc.handOff(nil)
+					return call
+				}
+			}
+		}
+		if err != nil {
+			sc.readDone <- err
+			return nil
+		}
+	}
+}
+
+// handOff gives an idle worker, or a new one, a call to run, or the
+// reading (nil).
+func (sc *serverConn) handOff(call *serverCall) {
+	select {
+	case sc.work <- call:
+	default:
+		sc.wg.Add(1)
+		go sc.worker(call)
+	}
+}
+
+// open reads a request and opens its call.
+func (sc *serverConn) open(f frame) (*serverCall, error) {
 	r := bodyReader{b: f.body}
 	flags := r.byte()
 	timeout := r.uvarint()
@@ -186,7 +234,7 @@ func (sc *serverConn) start(f frame) error {
 	}
 	if r.err != nil {
 		f.release()
-		return r.err
+		return nil, r.err
 	}
 	m := sc.s.methods[string(name)]
 	var (
@@ -209,7 +257,7 @@ func (sc *serverConn) start(f frame) error {
 		sc.mu.Unlock()
 		cancel()
 		f.release()
-		return fmt.Errorf("%w: call %d opened twice", errProtocol, f.id)
+		return nil, fmt.Errorf("%w: call %d opened twice", errProtocol, f.id)
 	}
 	sc.calls[f.id] = call
 	sc.c.calls.Store(int32(len(sc.calls)))
@@ -226,28 +274,28 @@ func (sc *serverConn) start(f frame) error {
 		}
 	}
 	call.m, call.name, call.flags, call.req = m, string(name), flags, f
-	select {
-	case sc.work <- call: // an idle worker takes it
-	default:
-		sc.wg.Add(1)
-		go sc.worker(call)
-	}
-	return nil
+	return call, nil
 }
 
 // workerIdle is how long a worker with no call waits for one before it
 // exits.
 const workerIdle = 10 * time.Second
 
-// worker runs calls: the one it was started for, then any an idle
-// worker is handed, until it has been idle for workerIdle or the
-// connection ends. Workers are reused rather than started per call, so
-// that a call runs on a stack that has already grown.
+// worker runs calls, and leads when it is handed the reading (a nil
+// call): the call it was started with, then any an idle worker is
+// handed, until it has been idle for workerIdle or the connection ends.
+// Workers are reused rather than started per call, so that a call runs
+// on a stack that has already grown.
 func (sc *serverConn) worker(call *serverCall) {
 	defer sc.wg.Done()
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
+		if call == nil {
+			if call = sc.lead(); call == nil {
+				return
+			}
+		}
 		sc.run(call)
 		idle.Reset(workerIdle)
 		select {
