@@ -170,22 +170,6 @@ func (c *conn) sendSimple(typ byte, id uint64, v uint64, withV bool) error {
 	return c.write(endFrame(b, 0))
 }
 
-// readLoop reads frames and hands each to dispatch, which must not
-// block: it owns the frame. It returns why the connection ended.
-func (c *conn) readLoop(dispatch func(frame) error) error {
-	fr := newFrameReader(c.nc, c.maxBody)
-	defer fr.release()
-	for {
-		f, err := fr.next()
-		if err == nil {
-			err = dispatch(f)
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
 // readiness is what a wait waits for.
 type readiness interface{ ready() bool }
 
