@@ -126,7 +126,7 @@ func (r *genRows) Values() []sdk.Value { return r.cur }
 func (r *genRows) Err() error          { return r.err }
 func (r *genRows) Close() error        { return nil }
 
-func openSQL(t *testing.T, d *sqlDriver) sdk.SQLInstance {
+func openSQL(t testing.TB, d *sqlDriver) sdk.SQLInstance {
 	t.Helper()
 	rd := sdktest.Connect(t, d)
 	res, err := rd.Configure(t.Context(), sdk.ConfigureRequest{Type: "sqltest", Name: "db", Config: json.RawMessage(`{}`)})
@@ -310,5 +310,28 @@ func TestABatchRunsInOneCallAndNamesTheStatementThatFailed(t *testing.T) {
 	var e *sdk.Error
 	if !errors.As(err, &e) || e.Kind != sdk.KindConflict || e.Code != "23505" || !strings.Contains(e.Message, "statement 2 of 2") {
 		t.Fatalf("failed batch: %v", err)
+	}
+}
+
+// BenchmarkQueryOneRow is a one-row query through the SDK's SQL path and
+// the data connection, both ends in this process, one at a time: what a
+// point select costs the host and the plugin beyond the database.
+func BenchmarkQueryOneRow(b *testing.B) {
+	inst := openSQL(b, &sqlDriver{})
+	stmt := sdk.Statement{SQL: "echo", Args: []sdk.Value{{Kind: sdk.ValueInt, Int: 42}, {Kind: sdk.ValueText, Text: "nebula"}}}
+	ctx, cancel := context.WithTimeout(b.Context(), time.Hour)
+	defer cancel()
+	b.ReportAllocs()
+	for b.Loop() {
+		rows, err := inst.Query(ctx, stmt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+		}
+		if err := rows.Err(); err != nil {
+			b.Fatal(err)
+		}
+		_ = rows.Close()
 	}
 }

@@ -427,7 +427,9 @@ func (c *Client) newStream(ctx context.Context, desc *grpc.StreamDesc, _ *grpc.C
 	}
 	s := &clientStream{c: c, ctx: ctx, desc: desc, method: method}
 	s.in.init()
-	s.out.init()
+	if desc.ClientStreams {
+		s.out.init() // a stream of the server's only sends its request
+	}
 	id, err := c.register(s)
 	if err != nil {
 		return nil, err
@@ -524,6 +526,9 @@ func (s *clientStream) SendMsg(m any) error {
 		}
 		s.held = buf
 		return nil
+	}
+	if !s.desc.ClientStreams {
+		return status.Error(codes.Internal, "mux: a message after the request of a stream of the server's")
 	}
 	buf, err := s.c.c.messageFrame(s.id, m)
 	defer putBuf(buf)

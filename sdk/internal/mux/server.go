@@ -250,8 +250,12 @@ func (sc *serverConn) open(f frame) (*serverCall, error) {
 		ctx = metadata.NewIncomingContext(ctx, md)
 	}
 	call := &serverCall{sc: sc, id: f.id, ctx: ctx, cancel: cancel}
-	call.in.init()
-	call.out.init()
+	if m == nil || m.stream != nil {
+		// A unary call waits on neither (signalling a nil channel is a
+		// no-op).
+		call.in.init()
+		call.out.init()
+	}
 	sc.mu.Lock()
 	if _, dup := sc.calls[f.id]; dup {
 		sc.mu.Unlock()
