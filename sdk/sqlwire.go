@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc"
@@ -68,43 +67,19 @@ func valueToProto(v Value) *pb.SQLValue {
 }
 
 func valueFromProto(p *pb.SQLValue) Value {
-	v := Value{Kind: ValueKind(p.GetKind())}
-	switch v.Kind {
-	case ValueBool:
-		v.Bool = p.GetBool()
-	case ValueInt:
-		v.Int = p.GetInt()
-	case ValueFloat:
-		v.Float = p.GetFloat()
-	case ValueDecimal, ValueText:
-		v.Text = p.GetText()
-		if b := p.GetBytes(); b != nil {
-			v.Text = string(b) // text that is not UTF-8
-		}
-	case ValueBytes, ValueUUID, ValueJSON:
-		v.Bytes = p.GetBytes()
-	case ValueDate, ValueTimestamp:
-		v.Time = time.Unix(p.GetSeconds(), int64(p.GetNanos())).UTC()
-	case ValueTimestampTZ:
-		loc := time.UTC
-		if off := int(p.GetOffsetSeconds()); off != 0 {
-			loc = time.FixedZone("", off)
-		}
-		v.Time = time.Unix(p.GetSeconds(), int64(p.GetNanos())).In(loc)
-	case ValueTime:
-		v.Duration = time.Duration(p.GetDurationNanos())
-	case ValueInterval:
-		v.Interval = Interval{Months: p.GetMonths(), Days: p.GetDays(), Microseconds: p.GetMicroseconds()}
-	case ValueArray:
-		v.Elem = ValueKind(p.GetElem())
-		v.Array = make([]Value, len(p.GetArray()))
-		for i, e := range p.GetArray() {
-			v.Array[i] = valueFromProto(e)
-		}
-	case "":
-		v.Kind = ValueNull
+	parts := valueParts{
+		kind: ValueKind(p.GetKind()), boolean: p.GetBool(), integer: p.GetInt(), float: p.GetFloat(),
+		text: p.GetText(), bytes: p.GetBytes(), seconds: p.GetSeconds(), nanos: p.GetNanos(),
+		offset: p.GetOffsetSeconds(), durationNanos: p.GetDurationNanos(), months: p.GetMonths(),
+		days: p.GetDays(), microseconds: p.GetMicroseconds(), elem: ValueKind(p.GetElem()),
 	}
-	return v
+	if p.GetKind() == string(ValueArray) {
+		parts.array = make([]Value, len(p.GetArray()))
+		for i, e := range p.GetArray() {
+			parts.array[i] = valueFromProto(e)
+		}
+	}
+	return parts.value()
 }
 
 func statementToProto(s Statement) *pb.SQLStatement {
@@ -294,31 +269,48 @@ func (i *remoteInstance) Query(ctx context.Context, stmt Statement) (Rows, error
 		cancel()
 		return nil, err
 	}
-	first, err := stream.Recv()
-	if err != nil {
+	r := &remoteRows{ctx: ctx, cancel: cancel, inst: i, recv: answerReceiver(stream)}
+	var first queryAnswer
+	if err := r.recv(&first); err != nil {
 		err = remoteError(ctx, err)
 		cancel()
 		return nil, err
 	}
-	r := &remoteRows{ctx: ctx, cancel: cancel, stream: stream, inst: i}
-	cols := first.GetColumns().GetColumns()
-	if whole := first.GetResult(); whole != nil {
+	switch first.msg {
+	case answerResult:
 		// The whole result: the stream's end follows, and is let go.
-		cols, r.batch, r.last = whole.GetColumns(), whole.GetRows(), true
-		i.noteSession(whole.GetSession())
+		r.batch, r.last = first.rows, true
+		i.noteSession(first.session)
 		if a, ok := stream.(*grpc.GenericClientStream[pb.SQLServiceQueryRequest, pb.SQLServiceQueryResponse]); ok {
 			if a, ok := a.ClientStream.(interface{ Abandon() }); ok {
 				a.Abandon()
 			}
 		}
-	} else if first.GetColumns() == nil {
+	case answerColumns:
+	default:
 		cancel()
-		return nil, Errorf(KindInternal, "plugin began a result with %T, not its columns", first.GetMsg())
+		return nil, Errorf(KindInternal, "plugin began a result with message %d, not its columns", first.msg)
 	}
-	for _, c := range cols {
-		r.cols = append(r.cols, Column{Name: c.GetName(), Kind: ValueKind(c.GetKind()), DatabaseType: c.GetDatabaseType()})
-	}
+	r.cols = first.cols
 	return r, nil
+}
+
+// answerReceiver returns what receives the messages of stream: decoded
+// from their frames on the data connection, converted from protobuf
+// messages on gRPC.
+func answerReceiver(stream grpc.ServerStreamingClient[pb.SQLServiceQueryResponse]) func(*queryAnswer) error {
+	if g, ok := stream.(*grpc.GenericClientStream[pb.SQLServiceQueryRequest, pb.SQLServiceQueryResponse]); ok {
+		if _, onMux := g.ClientStream.(interface{ Abandon() }); onMux {
+			return func(a *queryAnswer) error { return g.ClientStream.RecvMsg(a) }
+		}
+	}
+	return func(a *queryAnswer) error {
+		m, err := stream.Recv()
+		if err == nil {
+			*a = answerFromProto(m)
+		}
+		return err
+	}
 }
 
 func (i *remoteInstance) Exec(ctx context.Context, stmt Statement) (ExecResult, error) {
@@ -352,10 +344,10 @@ func (i *remoteInstance) Rollback(ctx context.Context) error {
 type remoteRows struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-	stream grpc.ServerStreamingClient[pb.SQLServiceQueryResponse]
+	recv   func(*queryAnswer) error
 	inst   *remoteInstance // told the session's state at the result's end
 	cols   []Column
-	batch  []*pb.SQLRow
+	batch  [][]Value
 	row    []Value
 	err    error
 	done   bool
@@ -374,35 +366,29 @@ func (r *remoteRows) Next() bool {
 		if r.done {
 			return false
 		}
-		m, err := r.stream.Recv()
-		if err != nil {
+		var m queryAnswer
+		if err := r.recv(&m); err != nil {
 			if !errors.Is(err, io.EOF) {
 				r.err = remoteError(r.ctx, err)
 			}
 			r.finish()
 			return false
 		}
-		if end := m.GetEnd(); end != nil {
-			r.inst.noteSession(end.GetSession())
+		switch m.msg {
+		case answerEnd:
+			r.inst.noteSession(m.session)
 			continue // the stream ends next
-		}
-		r.batch = m.GetRows().GetRows()
-		if m.GetRows() == nil {
-			r.err = Errorf(KindInternal, "plugin sent %T in the middle of rows", m.GetMsg())
+		case answerRows:
+			r.batch = m.rows
+		default:
+			r.err = Errorf(KindInternal, "plugin sent message %d in the middle of rows", m.msg)
 			r.finish()
 			return false
 		}
 	}
-	vals := r.batch[0].GetValues()
+	r.row = r.batch[0]
 	r.batch[0] = nil
 	r.batch = r.batch[1:]
-	if cap(r.row) < len(vals) {
-		r.row = make([]Value, len(vals))
-	}
-	r.row = r.row[:len(vals)]
-	for i, v := range vals {
-		r.row[i] = valueFromProto(v)
-	}
 	return true
 }
 
