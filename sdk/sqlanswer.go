@@ -153,7 +153,6 @@ func decodeSQLValue(b []byte, depth int) (Value, error) {
 		return Value{}, fmt.Errorf("a value's arrays nest more than %d deep", maxArrayDepth)
 	}
 	var p valueParts
-	var array []Value
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		if int(num) >= len(sqlValueTypes) || sqlValueTypes[num] != typ {
 			return nil // a field protobuf keeps unknown
@@ -190,13 +189,12 @@ func decodeSQLValue(b []byte, depth int) (Value, error) {
 			if err != nil {
 				return err
 			}
-			array = append(array, e)
+			p.array = append(p.array, e)
 		case 15:
 			p.elem = kindOf(v)
 		}
 		return nil
 	})
-	p.array = array
 	return p.value(), err
 }
 
@@ -266,41 +264,18 @@ func (p *valueParts) value() Value {
 	return v
 }
 
+// valueKinds are the kinds of value there are.
+var valueKinds = [...]ValueKind{
+	ValueNull, ValueBool, ValueInt, ValueFloat, ValueDecimal, ValueText, ValueBytes, ValueUUID,
+	ValueJSON, ValueDate, ValueTimestamp, ValueTimestampTZ, ValueTime, ValueInterval, ValueArray,
+}
+
 // kindOf is the kind named b, without allocating for the kinds there are.
 func kindOf(b []byte) ValueKind {
-	switch string(b) {
-	case "":
-		return ""
-	case string(ValueNull):
-		return ValueNull
-	case string(ValueBool):
-		return ValueBool
-	case string(ValueInt):
-		return ValueInt
-	case string(ValueFloat):
-		return ValueFloat
-	case string(ValueDecimal):
-		return ValueDecimal
-	case string(ValueText):
-		return ValueText
-	case string(ValueBytes):
-		return ValueBytes
-	case string(ValueUUID):
-		return ValueUUID
-	case string(ValueJSON):
-		return ValueJSON
-	case string(ValueDate):
-		return ValueDate
-	case string(ValueTimestamp):
-		return ValueTimestamp
-	case string(ValueTimestampTZ):
-		return ValueTimestampTZ
-	case string(ValueTime):
-		return ValueTime
-	case string(ValueInterval):
-		return ValueInterval
-	case string(ValueArray):
-		return ValueArray
+	for _, k := range valueKinds {
+		if string(b) == string(k) {
+			return k
+		}
 	}
 	return ValueKind(b)
 }

@@ -18,27 +18,12 @@ import (
 // encoded message b (a oneof of bytes and messages), its bytes aliasing
 // b; it skips fields of other wire types, as protobuf keeps them unknown.
 func eachBytesField(b []byte, fn func(num protowire.Number, v []byte)) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return protowire.ParseError(n)
+	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+		if typ == protowire.BytesType {
+			fn(num, v)
 		}
-		b = b[n:]
-		if typ != protowire.BytesType {
-			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-				return protowire.ParseError(n)
-			}
-			b = b[n:]
-			continue
-		}
-		v, n := protowire.ConsumeBytes(b)
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		b = b[n:]
-		fn(num, v)
-	}
-	return nil
+		return nil
+	})
 }
 
 // inputChunk is a message of a stream's input, an InvokeStreamRequest:

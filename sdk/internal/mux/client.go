@@ -386,16 +386,16 @@ func (c *Client) invoke(ctx context.Context, method string, args, reply any, _ *
 	}
 	*buf = b
 	putBuf(buf)
-	if err == nil {
+	sent := err == nil
+	if sent {
 		err = c.await(ctx, u.notify, u)
-		if err != nil && c.unregister(id) {
+	}
+	if err != nil && c.unregister(id) {
+		if sent {
 			// The plugin stops the call; its end, if it comes, is
 			// dropped.
 			_ = c.c.sendSimple(frameCancel, id, 0, false)
-			putUnary(u)
-			return err
 		}
-	} else if c.unregister(id) {
 		putUnary(u)
 		return err
 	}

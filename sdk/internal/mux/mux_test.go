@@ -131,9 +131,8 @@ func (s *testService) InvokeStream(stream grpc.BidiStreamingServer[pb.InvokeStre
 	return stream.Send(&pb.InvokeStreamResponse{Msg: &pb.InvokeStreamResponse_ResultJson{ResultJson: []byte("{}")}})
 }
 
-// connect serves svc on one end of a socket pair and returns a client on
-// the other; both end with the test.
-func connect(t testing.TB, svc pb.DriverServiceServer, maxMsg int) (pb.DriverServiceClient, *Client) {
+// connPair returns the host's and the plugin's ends of a socket pair.
+func connPair(t testing.TB) (host, plugin net.Conn) {
 	t.Helper()
 	hf, pf, err := SocketPair()
 	if err != nil {
@@ -147,6 +146,14 @@ func connect(t testing.TB, svc pb.DriverServiceServer, maxMsg int) (pb.DriverSer
 	if err != nil {
 		t.Fatal(err)
 	}
+	return hc, pc
+}
+
+// connect serves svc on one end of a socket pair and returns a client on
+// the other; both end with the test.
+func connect(t testing.TB, svc pb.DriverServiceServer, maxMsg int) (pb.DriverServiceClient, *Client) {
+	t.Helper()
+	hc, pc := connPair(t)
 	srv := NewServer(ServerOptions{MaxMessageSize: maxMsg})
 	pb.RegisterDriverServiceServer(srv, svc)
 	served := make(chan error, 1)

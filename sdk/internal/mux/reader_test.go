@@ -163,18 +163,7 @@ func download(client pb.DriverServiceClient, n int) error {
 // reader that will never come.
 func TestTheReadingPassesToACallerStillWaiting(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // no caller runs before the reader has left
-	hf, pf, err := SocketPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := FileConn(hf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := FileConn(pf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hc, pc := connPair(t)
 	defer pc.Close()
 	cl := NewClient(hc, ClientOptions{MaxMessageSize: 1 << 20})
 	defer cl.Close()
