@@ -122,14 +122,14 @@ func testSamples() []sample {
 	for i, speed := range []float64{1, 2, 0.5} {
 		round := i + 1
 		ss = append(ss,
-			sample{Workload: "kv/get", Variant: direct, Round: round, Throughput: 100_000 * speed, Unit: "ops/s", P50: 20 / speed, P99: 80 / speed, AllocsPerOp: 7, HostCPUPerOp: 10 / speed},
-			sample{Workload: "kv/get", Variant: hostInproc, Round: round, Throughput: 50_000 * speed, Unit: "ops/s", P50: 25 / speed, P99: 90 / speed, AllocsPerOp: 40, HostCPUPerOp: 20 / speed},
-			sample{Workload: "kv/get", Variant: hostPlugin, Round: round, Throughput: 25_000 * speed, Unit: "ops/s", P50: 200 / speed, P99: 400 / speed, AllocsPerOp: 120, HostCPUPerOp: 40 / speed, PluginCPUPerOp: 30 / speed, Plugins: 1},
+			sample{Workload: "kv/get", Variant: direct, Round: round, Throughput: 100_000 * speed, Unit: "ops/s", P50: 20 / speed, P99: 80 / speed, AllocsPerOp: 7, HostCPUPerOp: 10 / speed, MachineCPUPerOp: 30 / speed},
+			sample{Workload: "kv/get", Variant: hostInproc, Round: round, Throughput: 50_000 * speed, Unit: "ops/s", P50: 25 / speed, P99: 90 / speed, AllocsPerOp: 40, HostCPUPerOp: 20 / speed, MachineCPUPerOp: 45 / speed},
+			sample{Workload: "kv/get", Variant: hostPlugin, Round: round, Throughput: 25_000 * speed, Unit: "ops/s", P50: 200 / speed, P99: 400 / speed, AllocsPerOp: 120, HostCPUPerOp: 40 / speed, PluginCPUPerOp: 30 / speed, MachineCPUPerOp: 120 / speed, Plugins: 1},
 		)
 	}
 	ss = append(ss,
-		sample{Workload: "kv/batch", Variant: direct, Round: 1, Throughput: 500_000, Unit: "records/s", P50: 1500, P99: 2500, AllocsPerOp: 2012, HostCPUPerOp: 900},
-		sample{Workload: "kv/batch", Variant: hostPlugin, Round: 1, Throughput: 40_000, Unit: "records/s", P50: 21000, P99: 30500, AllocsPerOp: 15321.04, HostCPUPerOp: 12000, PluginCPUPerOp: 9000, Plugins: 1},
+		sample{Workload: "kv/batch", Variant: direct, Round: 1, Throughput: 500_000, Unit: "records/s", P50: 1500, P99: 2500, AllocsPerOp: 2012, HostCPUPerOp: 900, MachineCPUPerOp: 1000},
+		sample{Workload: "kv/batch", Variant: hostPlugin, Round: 1, Throughput: 40_000, Unit: "records/s", P50: 21000, P99: 30500, AllocsPerOp: 15321.04, HostCPUPerOp: 12000, PluginCPUPerOp: 9000, MachineCPUPerOp: 24000, Plugins: 1},
 	)
 	return ss
 }
@@ -203,7 +203,7 @@ func TestWriteCSV(t *testing.T) {
 	if len(recs) != 6 {
 		t.Fatalf("%d records, want a header and 5 rows", len(recs))
 	}
-	want := []string{"kv/get", "host-plugin", "ops/s", "3", "25000", "0.25", "200", "400", "180", "120", "40", "30"}
+	want := []string{"kv/get", "host-plugin", "ops/s", "3", "25000", "0.25", "200", "400", "180", "120", "40", "30", "120"}
 	if !slices.Equal(recs[3], want) {
 		t.Errorf("host-plugin's line %q, want %q", recs[3], want)
 	}
@@ -283,6 +283,27 @@ func TestChildrenCPUSumsTheChildren(t *testing.T) {
 	}
 }
 
+func TestMachineCPUCountsBusyTime(t *testing.T) {
+	root := t.TempDir()
+	// user nice system idle iowait irq softirq steal guest guest_nice, in
+	// ticks of 10 ms: busy is user, nice, system, irq and softirq.
+	stat := "cpu  1000 10 300 5000 40 5 25 70 0 0\ncpu0 500 5 150 2500 20 3 12 35 0 0\ncpu1 500 5 150 2500 20 2 13 35 0 0\nintr 0\nctxt 0\nbtime 1700000000\nprocesses 1\nprocs_running 1\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n"
+	if err := os.WriteFile(filepath.Join(root, "stat"), []byte(stat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := openProcFS(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.machineCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 13400 * time.Millisecond; got != want {
+		t.Errorf("machineCPU() = %v, want %v (1,340 busy ticks)", got, want)
+	}
+}
+
 func TestChildrenCPUFindsARealChild(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc")
@@ -354,9 +375,9 @@ func TestSmokeMemoryGet(t *testing.T) {
 	cell := `\s*[^|]+\s*\|`
 	for _, c := range []struct {
 		variant string
-		plugin  string // the last column
+		plugin  string // the column before the machine's
 	}{{direct, "–"}, {hostInproc, "–"}, {hostPlugin, `[0-9.,]+ µs`}} {
-		re := regexp.MustCompile(`(?m)^\| memory/get-100B \| ` + c.variant + ` \| [0-9,]+ ops/s \|` + strings.Repeat(cell, 6) + ` ` + c.plugin + ` \|$`)
+		re := regexp.MustCompile(`(?m)^\| memory/get-100B \| ` + c.variant + ` \| [0-9,]+ ops/s \|` + strings.Repeat(cell, 6) + ` ` + c.plugin + ` \| [0-9.,]+ µs \|$`)
 		if !re.MatchString(stdout.String()) {
 			t.Errorf("no row for %s with plugin CPU %s in:\n%s", c.variant, c.plugin, stdout.String())
 		}

@@ -61,11 +61,14 @@ type sample struct {
 	LatencyOps int     `json:"latency_ops"`
 	// Per call of the throughput phase: allocations and CPU time (µs) of
 	// the process running the workload, and CPU time (µs) of its child
-	// processes (the plugins; Plugins says how many there were).
-	AllocsPerOp    float64 `json:"allocs_per_op"`
-	HostCPUPerOp   float64 `json:"host_cpu_us_per_op"`
-	PluginCPUPerOp float64 `json:"plugin_cpu_us_per_op"`
-	Plugins        int     `json:"plugins"`
+	// processes (the plugins; Plugins says how many there were), and the
+	// busy CPU time (µs) of the whole machine: the servers, the kernel's
+	// network work and anything else running.
+	AllocsPerOp     float64 `json:"allocs_per_op"`
+	HostCPUPerOp    float64 `json:"host_cpu_us_per_op"`
+	PluginCPUPerOp  float64 `json:"plugin_cpu_us_per_op"`
+	MachineCPUPerOp float64 `json:"machine_cpu_us_per_op"`
+	Plugins         int     `json:"plugins"`
 }
 
 // runChild runs spec in a new process of exe and returns its sample. A
@@ -191,10 +194,11 @@ func measure(spec runSpec) (s sample, err error) {
 		Workload: w.name, Variant: spec.Variant,
 		Ops: ops, Seconds: elapsed, Throughput: float64(ops) * float64(perOp) / elapsed, Unit: unit,
 		P50: micros(percentile(lat, 50)), P99: micros(percentile(lat, 99)), LatencyOps: len(lat),
-		AllocsPerOp:    float64(after.mallocs-before.mallocs) / n,
-		HostCPUPerOp:   micros(after.cpu-before.cpu) / n,
-		PluginCPUPerOp: micros(after.pluginCPU-before.pluginCPU) / n,
-		Plugins:        after.plugins,
+		AllocsPerOp:     float64(after.mallocs-before.mallocs) / n,
+		HostCPUPerOp:    micros(after.cpu-before.cpu) / n,
+		PluginCPUPerOp:  micros(after.pluginCPU-before.pluginCPU) / n,
+		MachineCPUPerOp: micros(after.machineCPU-before.machineCPU) / n,
+		Plugins:         after.plugins,
 	}
 	if after.plugins != before.plugins {
 		return s, fmt.Errorf("the plugin processes changed during the run (%d, then %d): one exited or was restarted", before.plugins, after.plugins)
@@ -206,15 +210,17 @@ func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsec
 
 // snapshot is what the throughput phase is measured between.
 type snapshot struct {
-	at        time.Time
-	mallocs   uint64
-	cpu       time.Duration // this process, user and system
-	pluginCPU time.Duration // its children
-	plugins   int
+	at         time.Time
+	mallocs    uint64
+	cpu        time.Duration // this process, user and system
+	pluginCPU  time.Duration // its children
+	plugins    int
+	machineCPU time.Duration // every CPU's busy time
 }
 
 // takeSnapshot reads the counters. The children's CPU is read first and
-// this process's last, so that walking /proc falls outside the window.
+// this process's and the machine's last, so that walking /proc falls
+// outside the window.
 func takeSnapshot(procs procFS) (snapshot, error) {
 	var s snapshot
 	var err error
@@ -229,6 +235,9 @@ func takeSnapshot(procs procFS) (snapshot, error) {
 		return s, fmt.Errorf("getrusage: %w", err)
 	}
 	s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if s.machineCPU, err = procs.machineCPU(); err != nil {
+		return s, err
+	}
 	s.at = time.Now()
 	return s, nil
 }

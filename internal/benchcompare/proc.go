@@ -50,3 +50,15 @@ func (p procFS) childrenCPU(ppid int) (time.Duration, int, error) {
 	}
 	return total, n, nil
 }
+
+// machineCPU returns the CPU time every CPU of the machine has spent
+// busy so far: user, nice, system, interrupts and soft interrupts; idle,
+// I/O wait and the hypervisor's steal are not counted.
+func (p procFS) machineCPU() (time.Duration, error) {
+	st, err := p.fs.Stat()
+	if err != nil {
+		return 0, err
+	}
+	c := st.CPUTotal
+	return time.Duration((c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ) * float64(time.Second)), nil
+}

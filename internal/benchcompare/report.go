@@ -81,6 +81,9 @@ type row struct {
 	AllocsPerOp    float64  `json:"host_allocs_per_op"`
 	HostCPUPerOp   float64  `json:"host_cpu_us_per_op"`
 	PluginCPUPerOp *float64 `json:"plugin_cpu_us_per_op,omitempty"` // nil: no plugin process
+	// MachineCPUPerOp is the busy time of every CPU of the machine per
+	// call, in µs: what the call costs with the server's share.
+	MachineCPUPerOp float64 `json:"machine_cpu_us_per_op"`
 
 	Samples []sample `json:"samples"`
 }
@@ -120,6 +123,7 @@ func aggregate(ws []*workload, samples []sample) []row {
 			r.P99 = pick(func(s sample) float64 { return s.P99 })
 			r.AllocsPerOp = pick(func(s sample) float64 { return s.AllocsPerOp })
 			r.HostCPUPerOp = pick(func(s sample) float64 { return s.HostCPUPerOp })
+			r.MachineCPUPerOp = pick(func(s sample) float64 { return s.MachineCPUPerOp })
 			if slices.ContainsFunc(ss, func(s sample) bool { return s.Plugins > 0 }) {
 				cpu := pick(func(s sample) float64 { return s.PluginCPUPerOp })
 				r.PluginCPUPerOp = &cpu
@@ -158,7 +162,7 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-var columns = []string{"workload", "variant", "throughput (c=%d)", "of direct", "p50 (c=1)", "p99 (c=1)", "p50 over direct", "host allocs/op", "host CPU/op", "plugin CPU/op"}
+var columns = []string{"workload", "variant", "throughput (c=%d)", "of direct", "p50 (c=1)", "p99 (c=1)", "p50 over direct", "host allocs/op", "host CPU/op", "plugin CPU/op", "machine CPU/op"}
 
 // writeTable writes the rows as a Markdown table, under a heading that
 // says how they were measured, and the skipped workloads after it.
@@ -195,6 +199,7 @@ func writeTable(w io.Writer, m *meta, rows []row, skipped map[string]string) err
 			humanize.CommafWithDigits(round(r.AllocsPerOp, 1), 1),
 			formatMicros(r.HostCPUPerOp),
 			orDash(r.PluginCPUPerOp, formatMicros),
+			formatMicros(r.MachineCPUPerOp),
 		}
 		fmt.Fprint(w, "|")
 		for _, c := range cells {
@@ -267,7 +272,7 @@ func writeJSON(w io.Writer, m *meta, rows []row, skipped map[string]string) erro
 func writeCSV(w io.Writer, rows []row) error {
 	c := csv.NewWriter(w)
 	if err := c.Write([]string{"workload", "variant", "unit", "rounds", "throughput", "of_direct", "p50_us", "p99_us",
-		"p50_over_direct_us", "host_allocs_per_op", "host_cpu_us_per_op", "plugin_cpu_us_per_op"}); err != nil {
+		"p50_over_direct_us", "host_allocs_per_op", "host_cpu_us_per_op", "plugin_cpu_us_per_op", "machine_cpu_us_per_op"}); err != nil {
 		return err
 	}
 	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
@@ -279,7 +284,7 @@ func writeCSV(w io.Writer, rows []row) error {
 	}
 	for _, r := range rows {
 		if err := c.Write([]string{r.Workload, r.Variant, r.Unit, strconv.Itoa(r.Rounds), num(r.Throughput), opt(r.OfDirect),
-			num(r.P50), num(r.P99), opt(r.P50OverDirect), num(r.AllocsPerOp), num(r.HostCPUPerOp), opt(r.PluginCPUPerOp)}); err != nil {
+			num(r.P50), num(r.P99), opt(r.P50OverDirect), num(r.AllocsPerOp), num(r.HostCPUPerOp), opt(r.PluginCPUPerOp), num(r.MachineCPUPerOp)}); err != nil {
 			return err
 		}
 	}
