@@ -278,7 +278,7 @@ func (l *Lease) attempt(ctx context.Context, op string, raw json.RawMessage) (an
 		return nil, resilience.Final(err)
 	}
 	began := time.Now()
-	res, err := l.inst.Invoke(ctx, sdk.InvokeRequest{Operation: op, Args: raw})
+	res, err := l.r.pluginType.Invoke(ctx, l.inst, sdk.InvokeRequest{Operation: op, Args: raw})
 	return res, l.outcome(began, err)
 }
 
@@ -375,8 +375,7 @@ func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Rea
 	if err != nil {
 		return nil, err
 	}
-	si, ok := l.inst.(sdk.StreamInvoker)
-	if !ok {
+	if !l.r.pluginType.Streams(l.inst) {
 		return nil, &CallError{Resource: l.r.id, Operation: op, Err: sdk.Errorf(sdk.KindUnimplemented, "the driver has no streaming operations")}
 	}
 	if out == nil {
@@ -390,7 +389,7 @@ func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Rea
 	c := opCall(l.r, o, l.owner, raw)
 	c.lease = l
 	res, _, err := c.once(ctx, func(ctx context.Context) (any, error) {
-		return si.InvokeStream(ctx, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
+		return l.r.pluginType.InvokeStream(ctx, l.inst, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
 	})
 	return l.r.result(l.h, op, res, err, raw)
 }

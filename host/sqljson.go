@@ -20,55 +20,20 @@ import (
 // endpoint: every resource with the sql capability answers the operations
 // "query" and "exec" with JSON in and out.
 
-// sqlOperations are the operations the host adds to SQL resource types.
-var sqlOperations = []sdk.Operation{
-	{
-		Name:        "query",
-		Description: "Run a statement and return its rows as JSON (at most max_rows; use the Go API for large results).",
-		Args: sdk.Schema{Attributes: []sdk.Attribute{
-			{Name: "sql", Type: sdk.String, Required: true, Description: "The statement, with the backend's placeholders ($1 or ?)."},
-			{Name: "args", Type: sdk.ListOf(sdk.String), Description: "Positional arguments: JSON values of any type."},
-			{Name: "max_rows", Type: sdk.Int, Default: json.RawMessage("1000"), Description: "Stop after this many rows and say truncated."},
-		}},
-		Idempotent: false,
-	},
-	{
-		Name:        "exec",
-		Description: "Run a statement that returns no rows; returns rows_affected and, where the backend has one, last_insert_id.",
-		Args: sdk.Schema{Attributes: []sdk.Attribute{
-			{Name: "sql", Type: sdk.String, Required: true, Description: "The statement."},
-			{Name: "args", Type: sdk.ListOf(sdk.String), Description: "Positional arguments: JSON values of any type."},
-		}},
-	},
-}
-
 // withSQLOperations returns the type's operations plus the SQL ones it
-// does not define itself.
-func withSQLOperations(t sdk.ResourceType) sdk.ResourceType {
-	if !slices.Contains(t.Capabilities, sdk.CapabilitySQL) {
-		return t
-	}
-	ops := append([]sdk.Operation(nil), t.Operations...)
-	for _, op := range sqlOperations {
-		if _, ok := t.Operation(op.Name); !ok {
-			ops = append(ops, op)
-		}
-	}
-	t.Operations = ops
-	return t
-}
+// does not describe itself (a type made with the SDK's typed API
+// describes them; one described by hand may not).
+func withSQLOperations(t sdk.ResourceType) sdk.ResourceType { return t.WithSQLOperations() }
 
 // isHostSQLOperation reports whether op on this lease is one the host
 // answers itself.
 func (l *Lease) isHostSQLOperation(op string) bool { return l.r.hostSQLOperation(op) }
 
 // hostSQLOperation reports whether op on this resource is one the host
-// answers itself.
+// answers itself: query and exec of a type with the sql capability,
+// whose names are the capability's (sdk.SQLOperations).
 func (r *resource) hostSQLOperation(op string) bool {
 	if op != "query" && op != "exec" {
-		return false
-	}
-	if _, ok := r.pluginType.Operation(op); ok {
 		return false
 	}
 	return slices.Contains(r.rtype.Capabilities, sdk.CapabilitySQL)

@@ -40,13 +40,19 @@ type Instance interface {
 	// round trip to the backend. The host measures its latency.
 	Check(ctx context.Context) error
 
+	// Close ends the session.
+	Close(ctx context.Context) error
+}
+
+// Invoker is implemented by instances that perform their type's
+// operations themselves, routing each by name, rather than through the
+// typed operations of their [ResourceDef] ([NewOp]). Call an instance's
+// operations with [ResourceType.Invoke], which takes either way.
+type Invoker interface {
 	// Invoke performs one of the operations the resource type describes.
 	// The result is encoded as JSON for the caller; return nil for no
 	// result.
 	Invoke(ctx context.Context, req InvokeRequest) (any, error)
-
-	// Close ends the session.
-	Close(ctx context.Context) error
 }
 
 // Resetter is implemented by instances that can return to a clean state,
@@ -69,7 +75,8 @@ type SessionReporter interface {
 }
 
 // StreamInvoker is implemented by instances with streaming operations
-// (those whose [Operation.Stream] is not [StreamNone]). in yields the bytes
+// (those whose [Operation.Stream] is not [StreamNone]) that they perform
+// themselves, rather than through typed operations ([NewStreamOp]). in yields the bytes
 // the caller sends and reaches io.EOF when the caller is done; each Write to
 // out reaches the caller as one chunk, in order. The returned value is the
 // operation's result, sent after the last chunk.
@@ -122,6 +129,11 @@ type ResourceType struct {
 	Pooling Pooling
 	// Operations are what Invoke and InvokeStream accept.
 	Operations []Operation
+
+	// dispatch performs the operations of a type declared with the typed
+	// API ([ResourceDef]), by name; nil for a type described by hand or by a
+	// plugin over the wire.
+	dispatch map[string]*typedOp
 }
 
 // Operation returns the operation with the given name.

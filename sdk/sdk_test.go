@@ -150,7 +150,7 @@ func TestErrorsCrossTheWireWithKindCodeAndRetryability(t *testing.T) {
 	}
 	for _, kind := range sdk.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			_, err := inst.Invoke(t.Context(), sdk.InvokeRequest{Operation: "fail", Args: json.RawMessage(`{"text":"boom","kind":"` + string(kind) + `","code":"23505"}`)})
+			_, err := inst.(sdk.Invoker).Invoke(t.Context(), sdk.InvokeRequest{Operation: "fail", Args: json.RawMessage(`{"text":"boom","kind":"` + string(kind) + `","code":"23505"}`)})
 			var e *sdk.Error
 			if !errors.As(err, &e) {
 				t.Fatalf("got %T %v, want *sdk.Error", err, err)
@@ -168,7 +168,7 @@ func TestErrorsCrossTheWireWithKindCodeAndRetryability(t *testing.T) {
 		})
 	}
 	// A message that is not UTF-8 crosses mended, with its kind and code.
-	_, err = inst.Invoke(t.Context(), sdk.InvokeRequest{Operation: "fail-not-utf8", Args: json.RawMessage(`{"text":"x"}`)})
+	_, err = inst.(sdk.Invoker).Invoke(t.Context(), sdk.InvokeRequest{Operation: "fail-not-utf8", Args: json.RawMessage(`{"text":"x"}`)})
 	var e *sdk.Error
 	if !errors.As(err, &e) || e.Kind != sdk.KindNotFound || e.Code != "k\uFFFD" || !strings.Contains(e.Message, "no key \uFFFD") {
 		t.Fatalf("not UTF-8: %#v", err)

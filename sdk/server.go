@@ -33,10 +33,18 @@ type server struct {
 	// host from before a plugin restart never names a new session.
 	prefix string
 
+	// types are the driver's resource types by name, which perform the
+	// operations of the types declared with the typed API.
+	types map[string]*ResourceType
+
 	mu        sync.Mutex // guards the fields below; never held across a driver call
 	next      uint64
 	resources map[string]Resource
 	instances map[string]Instance
+	// resTypes and instTypes are the types of resources and instances,
+	// by ID.
+	resTypes  map[string]*ResourceType
+	instTypes map[string]*ResourceType
 	closed    bool
 
 	// maxMessageSize bounds a result; zero means DefaultMaxMessageSize.
@@ -47,7 +55,37 @@ type server struct {
 func newServer(d Driver) *server {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return &server{driver: d, prefix: hex.EncodeToString(b[:]), resources: map[string]Resource{}, instances: map[string]Instance{}}
+	s := &server{driver: d, prefix: hex.EncodeToString(b[:]), types: map[string]*ResourceType{},
+		resources: map[string]Resource{}, instances: map[string]Instance{},
+		resTypes: map[string]*ResourceType{}, instTypes: map[string]*ResourceType{}}
+	for _, t := range d.Info().Types {
+		s.types[t.Name] = &t
+	}
+	return s
+}
+
+// typeNamed returns the driver's type of that name, or a type that
+// describes nothing when the driver has none of that name.
+func (s *server) typeNamed(name string) *ResourceType {
+	if t, ok := s.types[name]; ok {
+		return t
+	}
+	return &ResourceType{Name: name}
+}
+
+// typedInstance returns an instance and its resource type.
+func (s *server) typedInstance(id string) (Instance, *ResourceType, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.instances[id]
+	if !ok {
+		return nil, nil, unknownInstance(id)
+	}
+	return i, s.instTypes[id], nil
+}
+
+func unknownInstance(id string) error {
+	return Errorf(KindUnavailable, "unknown instance %q (the plugin may have restarted or the instance was closed)", id)
 }
 
 func (s *server) nextIDLocked(prefix string) string {
@@ -70,7 +108,7 @@ func (s *server) instance(id string) (Instance, error) {
 	defer s.mu.Unlock()
 	i, ok := s.instances[id]
 	if !ok {
-		return nil, Errorf(KindUnavailable, "unknown instance %q (the plugin may have restarted or the instance was closed)", id)
+		return nil, unknownInstance(id)
 	}
 	return i, nil
 }
@@ -126,6 +164,7 @@ func (s *server) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.C
 	}
 	id := s.nextIDLocked("r")
 	s.resources[id] = r
+	s.resTypes[id] = s.typeNamed(req.GetType())
 	return &pb.ConfigureResponse{ResourceId: id}, nil
 }
 
@@ -133,6 +172,7 @@ func (s *server) Unconfigure(ctx context.Context, req *pb.UnconfigureRequest) (*
 	s.mu.Lock()
 	r, ok := s.resources[req.GetResourceId()]
 	delete(s.resources, req.GetResourceId())
+	delete(s.resTypes, req.GetResourceId())
 	s.mu.Unlock()
 	if !ok {
 		return &pb.UnconfigureResponse{}, nil
@@ -152,6 +192,10 @@ func (s *server) Open(ctx context.Context, req *pb.OpenRequest) (*pb.OpenRespons
 	s.mu.Lock()
 	id := s.nextIDLocked("i")
 	s.instances[id] = inst
+	s.instTypes[id] = s.resTypes[req.GetResourceId()]
+	if s.instTypes[id] == nil {
+		s.instTypes[id] = &ResourceType{} // the resource was unconfigured meanwhile
+	}
 	s.mu.Unlock()
 	return &pb.OpenResponse{InstanceId: id}, nil
 }
@@ -231,6 +275,7 @@ func (s *server) Close(ctx context.Context, req *pb.CloseRequest) (*pb.CloseResp
 	s.mu.Lock()
 	inst, ok := s.instances[req.GetInstanceId()]
 	delete(s.instances, req.GetInstanceId())
+	delete(s.instTypes, req.GetInstanceId())
 	s.mu.Unlock()
 	if !ok {
 		return &pb.CloseResponse{}, nil
@@ -239,12 +284,12 @@ func (s *server) Close(ctx context.Context, req *pb.CloseRequest) (*pb.CloseResp
 }
 
 func (s *server) Invoke(ctx context.Context, req *pb.InvokeRequest) (*pb.InvokeResponse, error) {
-	inst, err := s.instance(req.GetInstanceId())
+	inst, typ, err := s.typedInstance(req.GetInstanceId())
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
 	ctx = withCallerJSON(ctx, req.GetArgsJson())
-	res, err := inst.Invoke(ctx, InvokeRequest{Operation: req.GetOperation(), Args: req.GetArgsJson()})
+	res, err := typ.Invoke(ctx, inst, InvokeRequest{Operation: req.GetOperation(), Args: req.GetArgsJson()})
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
@@ -296,12 +341,11 @@ func (s *server) invokeStream(stream pb.DriverService_InvokeStreamServer, dataCo
 	if start == nil {
 		return errorToStatus(Errorf(KindInvalidArgument, "stream must begin with a start message"))
 	}
-	inst, err := s.instance(start.GetInstanceId())
+	inst, typ, err := s.typedInstance(start.GetInstanceId())
 	if err != nil {
 		return errorToStatus(err)
 	}
-	si, ok := inst.(StreamInvoker)
-	if !ok {
+	if !typ.Streams(inst) {
 		return errorToStatus(Errorf(KindUnimplemented, "operation %q: this resource has no streaming operations", start.GetOperation()))
 	}
 	var chunk inputChunk
@@ -331,7 +375,7 @@ func (s *server) invokeStream(stream pb.DriverService_InvokeStreamServer, dataCo
 		return stream.Send(&pb.InvokeStreamResponse{Msg: &pb.InvokeStreamResponse_Data{Data: p}})
 	})
 	ctx := withCallerJSON(stream.Context(), start.GetArgsJson())
-	res, err := si.InvokeStream(ctx, InvokeRequest{Operation: start.GetOperation(), Args: start.GetArgsJson()}, in, &chunkWriter{send: out})
+	res, err := typ.InvokeStream(ctx, inst, InvokeRequest{Operation: start.GetOperation(), Args: start.GetArgsJson()}, in, &chunkWriter{send: out})
 	if err != nil {
 		return errorToStatus(err)
 	}
@@ -348,6 +392,7 @@ func (s *server) closeAll(ctx context.Context) {
 	s.closed = true
 	instances, resources := s.instances, s.resources
 	s.instances, s.resources = map[string]Instance{}, map[string]Resource{}
+	s.instTypes, s.resTypes = map[string]*ResourceType{}, map[string]*ResourceType{}
 	s.mu.Unlock()
 	for _, i := range instances {
 		_ = i.Close(ctx)

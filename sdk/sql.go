@@ -2,12 +2,41 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"time"
 )
 
 // CapabilitySQL is the capability of resource types whose instances
 // implement SQLInstance.
 const CapabilitySQL = "sql"
+
+// SQLOperations are the operations of CapabilitySQL: the host answers
+// them, with JSON in and out (for nebula-host call and the admin
+// endpoint), through the instance's SQLInstance. A Go program uses the
+// host's Lease.Query and Lease.Exec instead, which stream rows and keep
+// values typed.
+func SQLOperations() []Operation {
+	return []Operation{
+		{
+			Name:        "query",
+			Description: "Run a statement and return its rows as JSON (at most max_rows; use the Go API for large results).",
+			Args: Schema{Attributes: []Attribute{
+				{Name: "sql", Type: String, Required: true, Description: "The statement, with the backend's placeholders ($1 or ?)."},
+				{Name: "args", Type: ListOf(String), Description: "Positional arguments: JSON values of any type."},
+				{Name: "max_rows", Type: Int, Default: json.RawMessage("1000"), Description: "Stop after this many rows and say truncated."},
+			}},
+		},
+		{
+			Name:        "exec",
+			Description: "Run a statement that returns no rows; returns rows_affected and, where the backend has one, last_insert_id.",
+			Args: Schema{Attributes: []Attribute{
+				{Name: "sql", Type: String, Required: true, Description: "The statement."},
+				{Name: "args", Type: ListOf(String), Description: "Positional arguments: JSON values of any type."},
+			}},
+		},
+	}
+}
 
 // SQLInstance is implemented by the instances of resource types with the
 // "sql" capability: a database session that runs statements with typed
@@ -27,6 +56,22 @@ type SQLInstance interface {
 	Commit(ctx context.Context) error
 	// Rollback rolls the open transaction back.
 	Rollback(ctx context.Context) error
+}
+
+// WithSQLOperations returns t with the operations of SQLOperations that
+// it does not describe itself, when it has CapabilitySQL; t otherwise.
+func (t ResourceType) WithSQLOperations() ResourceType {
+	if !slices.Contains(t.Capabilities, CapabilitySQL) {
+		return t
+	}
+	ops := slices.Clone(t.Operations)
+	for _, op := range SQLOperations() {
+		if _, ok := t.Operation(op.Name); !ok {
+			ops = append(ops, op)
+		}
+	}
+	t.Operations = ops
+	return t
 }
 
 // Batcher is implemented by SQL instances that can send several statements

@@ -131,7 +131,7 @@ func TestTraceContextReachesEveryDriverMethod(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("Reset")
-	if _, err := inst.Invoke(ctx, sdk.InvokeRequest{Operation: "op"}); err != nil {
+	if _, err := inst.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: "op"}); err != nil {
 		t.Fatal(err)
 	}
 	check("Invoke")
@@ -145,7 +145,7 @@ func TestTraceContextReachesEveryDriverMethod(t *testing.T) {
 	}
 
 	// Without a span or baggage, nothing is sent.
-	if _, err := inst.Invoke(context.Background(), sdk.InvokeRequest{Operation: "op"}); err != nil {
+	if _, err := inst.(sdk.Invoker).Invoke(context.Background(), sdk.InvokeRequest{Operation: "op"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-d.seen; got.span.IsValid() || got.tenant != "" {

@@ -349,6 +349,17 @@ func TestPluginsListAndDescribe(t *testing.T) {
 		}
 	})
 
+	t.Run("describe lists the capability's operations", func(t *testing.T) {
+		t.Parallel()
+		r := nebula(t, nil, "describe", "sqlite")
+		mustExit(t, r, 0, "describe sqlite")
+		for _, want := range []string{"\n  ping (", "\n  query (", "\n  exec ("} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("describe sqlite: no %q\n%s", want, r)
+			}
+		}
+	})
+
 	t.Run("describe -json", func(t *testing.T) {
 		t.Parallel()
 		r := nebula(t, nil, "describe", "-json", "memory")

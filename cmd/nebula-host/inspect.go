@@ -136,6 +136,9 @@ func cmdDescribe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s (types: %s)\n", msg, strings.Join(names, ", "))
 		return exitLocal
 	}
+	// Every operation a resource of the type answers, the ones the host
+	// answers for its capabilities included.
+	t = t.WithSQLOperations()
 	if *asJSON {
 		return printJSON(stdout, typeJSON(t))
 	}

@@ -291,7 +291,8 @@ func (i faultyInstance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any,
 	if err := i.d.callErr.Load(); err != nil {
 		return nil, *err
 	}
-	return i.Instance.Invoke(ctx, req)
+	typ, _ := i.d.Driver.Info().Type(memory.TypeName)
+	return typ.Invoke(ctx, i.Instance, req)
 }
 
 func getHealth(t *testing.T, url string) host.HealthReport {

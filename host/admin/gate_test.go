@@ -37,11 +37,13 @@ func (d spy) Configure(ctx context.Context, req sdk.ConfigureRequest) (sdk.Resou
 	if err != nil {
 		return nil, err
 	}
-	return spyResource{res, d.calls}, nil
+	typ, _ := d.Info().Type(req.Type)
+	return spyResource{res, typ, d.calls}, nil
 }
 
 type spyResource struct {
 	sdk.Resource
+	typ   sdk.ResourceType
 	calls *atomic.Int64
 }
 
@@ -50,22 +52,25 @@ func (r spyResource) Open(ctx context.Context) (sdk.Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	return spyInstance{inst, r.calls}, nil
+	return spyInstance{inst, r.typ, r.calls}, nil
 }
 
+// spyInstance counts the calls of the instance it wraps, which it
+// performs through the instance's type.
 type spyInstance struct {
 	sdk.Instance
+	typ   sdk.ResourceType
 	calls *atomic.Int64
 }
 
 func (i spyInstance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
 	i.calls.Add(1)
-	return i.Instance.Invoke(ctx, req)
+	return i.typ.Invoke(ctx, i.Instance, req)
 }
 
 func (i spyInstance) InvokeStream(ctx context.Context, req sdk.InvokeRequest, in io.Reader, out io.Writer) (any, error) {
 	i.calls.Add(1)
-	return i.Instance.(sdk.StreamInvoker).InvokeStream(ctx, req, in, out)
+	return i.typ.InvokeStream(ctx, i.Instance, req, in, out)
 }
 
 // logBuffer collects a logger's output for a test to read.

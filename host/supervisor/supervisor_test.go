@@ -151,7 +151,13 @@ func TestPluginsUseTheHostsKeysOrAnswerWithAutoMTLS(t *testing.T) {
 
 // openProbe configures a probe resource on s's plugin and opens an
 // instance of it.
-func openProbe(ctx context.Context, t *testing.T, s *Supervisor) sdk.Instance {
+// probeInstance is the host's view of an instance in the probe plugin.
+type probeInstance interface {
+	sdk.Instance
+	sdk.Invoker
+}
+
+func openProbe(ctx context.Context, t *testing.T, s *Supervisor) probeInstance {
 	t.Helper()
 	d, _, err := s.Driver()
 	if err != nil {
@@ -165,12 +171,12 @@ func openProbe(ctx context.Context, t *testing.T, s *Supervisor) sdk.Instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return inst
+	return inst.(probeInstance)
 }
 
 // probeEnv returns the plugin's environment, as the probe's env
 // operation reports it (a JSON list of "NAME=value").
-func probeEnv(ctx context.Context, t *testing.T, inst sdk.Instance) json.RawMessage {
+func probeEnv(ctx context.Context, t *testing.T, inst probeInstance) json.RawMessage {
 	t.Helper()
 	out, err := inst.Invoke(ctx, sdk.InvokeRequest{Operation: "env", Args: json.RawMessage(`{}`)})
 	if err != nil {

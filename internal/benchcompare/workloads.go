@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -190,22 +191,41 @@ func (e *runEnv) startHost(ctx context.Context, variant, src, typ string, d sdk.
 
 // open configures a resource of d and opens one instance of it, as
 // sdktest.Open does for tests: the driver called in process.
-func (e *runEnv) open(ctx context.Context, d sdk.Driver, typ string, cfg any) (sdk.Instance, error) {
+func (e *runEnv) open(ctx context.Context, d sdk.Driver, typ string, cfg any) (opened, error) {
+	t, ok := d.Info().Type(typ)
+	if !ok {
+		return opened{}, fmt.Errorf("driver %s has no type %q", d.Info().Name, typ)
+	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {
-		return nil, err
+		return opened{}, err
 	}
 	res, err := d.Configure(ctx, sdk.ConfigureRequest{Type: typ, Name: "bench", Config: raw})
 	if err != nil {
-		return nil, err
+		return opened{}, err
 	}
 	e.onClose(func() error { return res.Close(context.Background()) })
 	inst, err := res.Open(ctx)
 	if err != nil {
-		return nil, err
+		return opened{}, err
 	}
 	e.onClose(func() error { return inst.Close(context.Background()) })
-	return inst, nil
+	return opened{inst: inst, typ: t}, nil
+}
+
+// opened is an instance of a driver in process, whose operations are
+// called as the host calls them.
+type opened struct {
+	inst sdk.Instance
+	typ  sdk.ResourceType
+}
+
+func (o opened) invoke(ctx context.Context, op string, args json.RawMessage) (any, error) {
+	return o.typ.Invoke(ctx, o.inst, sdk.InvokeRequest{Operation: op, Args: args})
+}
+
+func (o opened) invokeStream(ctx context.Context, op string, args json.RawMessage, out io.Writer) (any, error) {
+	return o.typ.InvokeStream(ctx, o.inst, sdk.InvokeRequest{Operation: op, Args: args}, nil, out)
 }
 
 // invoke is a call through the host's one-shot Invoke (acquire, call,
@@ -509,11 +529,11 @@ func memorySetup(ctx context.Context, e *runEnv, variant string) (*target, error
 		if err != nil {
 			return nil, err
 		}
-		if _, err := inst.Invoke(ctx, sdk.InvokeRequest{Operation: "set", Args: set}); err != nil {
+		if _, err := inst.invoke(ctx, "set", set); err != nil {
 			return nil, err
 		}
 		return callEach(func(ctx context.Context) error {
-			_, err := inst.Invoke(ctx, sdk.InvokeRequest{Operation: "get", Args: get})
+			_, err := inst.invoke(ctx, "get", get)
 			return err
 		}), nil
 	}
@@ -590,9 +610,8 @@ func localfsSetup(ctx context.Context, e *runEnv, variant string) (*target, erro
 		if err != nil {
 			return nil, err
 		}
-		si := inst.(sdk.StreamInvoker)
 		return stream(func(ctx context.Context, out *bytes.Buffer) error {
-			_, err := si.InvokeStream(ctx, sdk.InvokeRequest{Operation: "get", Args: args}, nil, out)
+			_, err := inst.invokeStream(ctx, "get", args, out)
 			return err
 		}), nil
 	}

@@ -387,7 +387,7 @@ func TestPollArguments(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	_, err := c.Invoke(ctx, sdk.InvokeRequest{Operation: "poll", Args: []byte(`{"timeout":"10s"}`)})
+	_, err := c.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: "poll", Args: []byte(`{"timeout":"10s"}`)})
 	wantKind(t, err, sdk.KindTimeout)
 }
 
@@ -421,7 +421,7 @@ func TestCloseDuringPoll(t *testing.T) {
 	}
 	polled := make(chan error, 1)
 	go func() {
-		_, err := c.Invoke(context.Background(), sdk.InvokeRequest{Operation: "poll", Args: []byte(`{"timeout":"30s"}`)})
+		_, err := c.(sdk.Invoker).Invoke(context.Background(), sdk.InvokeRequest{Operation: "poll", Args: []byte(`{"timeout":"30s"}`)})
 		polled <- err
 	}()
 	time.Sleep(300 * time.Millisecond)
@@ -449,7 +449,7 @@ func TestCloseDuringPoll(t *testing.T) {
 	if err := res.Close(t.Context()); err != nil {
 		t.Fatalf("resource Close: %v", err)
 	}
-	_, err = left.Invoke(t.Context(), sdk.InvokeRequest{Operation: "lag", Args: []byte(`{}`)})
+	_, err = left.(sdk.Invoker).Invoke(t.Context(), sdk.InvokeRequest{Operation: "lag", Args: []byte(`{}`)})
 	wantKind(t, err, sdk.KindFailedPrecondition)
 	if _, err := res.Open(t.Context()); err == nil {
 		t.Fatal("Open on a closed resource succeeded")

@@ -164,7 +164,7 @@ func try[T any](t testing.TB, inst sdk.Instance, op string, args any) (T, error)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	res, err := inst.Invoke(ctx, sdk.InvokeRequest{Operation: op, Args: raw})
+	res, err := inst.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: op, Args: raw})
 	if err != nil {
 		return out, err
 	}

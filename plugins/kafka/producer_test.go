@@ -245,7 +245,7 @@ func TestCanceledAndClosed(t *testing.T) {
 	p := producer(t, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := p.Invoke(ctx, sdk.InvokeRequest{Operation: "produce", Args: json.RawMessage(`{"topic":"` + topic + `","value":"v"}`)})
+	_, err := p.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: "produce", Args: json.RawMessage(`{"topic":"` + topic + `","value":"v"}`)})
 	wantKind(t, err, sdk.KindCanceled)
 
 	res, err := kafka.New().Configure(t.Context(), sdk.ConfigureRequest{Type: kafka.ProducerType, Name: "local", Config: configJSON(t, nil)})
@@ -274,7 +274,7 @@ func TestConcurrentProduce(t *testing.T) {
 	for range 32 {
 		wg.Go(func() {
 			for range 20 {
-				_, err := p.Invoke(t.Context(), sdk.InvokeRequest{Operation: "produce", Args: json.RawMessage(`{"topic":"` + topic + `","value":"v"}`)})
+				_, err := p.(sdk.Invoker).Invoke(t.Context(), sdk.InvokeRequest{Operation: "produce", Args: json.RawMessage(`{"topic":"` + topic + `","value":"v"}`)})
 				if err != nil {
 					errs <- err
 					return

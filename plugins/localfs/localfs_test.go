@@ -24,6 +24,7 @@ import (
 // instance is what the tests use of a localfs instance.
 type instance interface {
 	sdk.Instance
+	sdk.Invoker
 	sdk.StreamInvoker
 }
 

@@ -71,48 +71,25 @@ type Config struct {
 	DefaultTTL time.Duration `nebula:"default_ttl" default:"0s" doc:"How long an entry lives when set gives no ttl; 0 means entries do not expire."`
 }
 
-var configSchema = sdk.MustSchemaFor(Config{})
-
-// Driver is the memory driver. Its zero value is ready to use; New returns
-// one.
-type Driver struct{}
-
 // New returns the memory driver.
-func New() *Driver { return &Driver{} }
+func New() sdk.Driver { return sdk.NewDriver("memory", Version, memoryType) }
 
 const description = "An in-process key-value cache of strings with optional size bounds and expiry, shared by every instance of the resource. " +
 	"It has no pub/sub: messages in one host's memory would reach only that host's callers, and be lost between hosts once a workflow runs on several."
 
-// Info describes the driver and its one resource type, "memory".
-func (d *Driver) Info() sdk.DriverInfo {
-	return sdk.DriverInfo{
-		Name:    "memory",
-		Version: Version,
-		Types: []sdk.ResourceType{{
-			Name:         TypeName,
-			Description:  description,
-			Config:       configSchema,
-			Capabilities: []string{sdk.CapabilityKV},
-			Pooling:      sdk.PoolingShared,
-			Operations:   operations,
-		}},
-	}
+// memoryType is the driver's one resource type, "memory".
+var memoryType = sdk.ResourceDef[Config, *Instance]{
+	Name:         TypeName,
+	Description:  description,
+	Capabilities: []string{sdk.CapabilityKV},
+	Pooling:      sdk.PoolingShared,
+	Configure:    configure,
+	Operations:   operations,
 }
 
-// ValidateConfig checks that the size limits are not negative and that at
-// most one of max_entries and max_bytes is set.
-func (d *Driver) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
-	if err := checkType(req.Type); err != nil {
-		return err
-	}
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return err
-	}
-	return cfg.validate()
-}
-
-func (c Config) validate() error {
+// Validate checks that the size limits are not negative and that at most
+// one of max_entries and max_bytes is set.
+func (c Config) Validate() error {
 	var errs []error
 	if c.MaxEntries < 0 {
 		errs = append(errs, sdk.AttributeError("max_entries", "must not be negative",
@@ -133,19 +110,8 @@ func (c Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// Configure checks the configuration; the resource's first operation
-// builds its cache.
-func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
-	if err := checkType(req.Type); err != nil {
-		return nil, err
-	}
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return nil, err
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "invalid configuration of memory resource "+req.Name)
-	}
+// configure prepares a resource; its first operation builds its cache.
+func configure(_ context.Context, name string, cfg Config) (sdk.Resource, error) {
 	opts := &otter.Options[string, item]{
 		StatsRecorder:    stats.NewCounter(),
 		ExpiryCalculator: expiry{},
@@ -157,14 +123,7 @@ func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Res
 		opts.MaximumWeight = uint64(cfg.MaxBytes)
 		opts.Weigher = weigh
 	}
-	return &Resource{name: req.Name, defaultTTL: cfg.DefaultTTL, opts: opts}, nil
-}
-
-func checkType(name string) error {
-	if name != TypeName {
-		return sdk.Errorf(sdk.KindInvalidArgument, "memory driver has no resource type %q", name)
-	}
-	return nil
+	return &Resource{name: name, defaultTTL: cfg.DefaultTTL, opts: opts}, nil
 }
 
 // item is what the cache stores for a key.
@@ -211,9 +170,4 @@ func lifetime(it item) time.Duration {
 	return it.ttl
 }
 
-// Interface guards.
-var (
-	_ sdk.Driver                           = (*Driver)(nil)
-	_ sdk.ConfigValidator                  = (*Driver)(nil)
-	_ otter.ExpiryCalculator[string, item] = expiry{}
-)
+var _ otter.ExpiryCalculator[string, item] = expiry{}

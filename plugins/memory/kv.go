@@ -35,16 +35,6 @@ func checkKeys(keys []string) error {
 	return nil
 }
 
-// decodeKeys decodes and checks the keys argument of delete, exists and
-// mget.
-func decodeKeys(req sdk.InvokeRequest) ([]string, error) {
-	var args sdk.KVKeysArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
-	return args.Keys, checkKeys(args.Keys)
-}
-
 // lifetime returns the time to live a write gives an entry: ttl, or the
 // resource's default_ttl when ttl is 0.
 func (i *Instance) lifetime(ttl time.Duration) (time.Duration, error) {
@@ -57,11 +47,7 @@ func (i *Instance) lifetime(ttl time.Duration) (time.Duration, error) {
 	return ttl, nil
 }
 
-func (i *Instance) get(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVKeyArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) get(_ context.Context, c *otter.Cache[string, item], args sdk.KVKeyArgs) (any, error) {
 	if err := checkKey(args.Key); err != nil {
 		return nil, err
 	}
@@ -79,11 +65,7 @@ func (i *Instance) lookup(c *otter.Cache[string, item], key string) sdk.KVGetRes
 	return sdk.KVGetResult{Value: it.value, Found: true}
 }
 
-func (i *Instance) set(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVSetArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) set(_ context.Context, c *otter.Cache[string, item], args sdk.KVSetArgs) (any, error) {
 	if err := checkKey(args.Key); err != nil {
 		return nil, err
 	}
@@ -114,11 +96,7 @@ func (i *Instance) set(_ context.Context, c *otter.Cache[string, item], req sdk.
 	return sdk.KVSetResult{OK: stored}, nil
 }
 
-func (i *Instance) mset(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVMSetArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) mset(_ context.Context, c *otter.Cache[string, item], args sdk.KVMSetArgs) (any, error) {
 	if len(args.Values) == 0 {
 		return nil, sdk.Errorf(sdk.KindInvalidArgument, "values must hold at least one key")
 	}
@@ -139,9 +117,9 @@ func (i *Instance) mset(_ context.Context, c *otter.Cache[string, item], req sdk
 	return sdk.KVSetResult{OK: true}, nil
 }
 
-func (i *Instance) mget(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	keys, err := decodeKeys(req)
-	if err != nil {
+func (i *Instance) mget(_ context.Context, c *otter.Cache[string, item], args sdk.KVKeysArgs) (any, error) {
+	keys := args.Keys
+	if err := checkKeys(keys); err != nil {
 		return nil, err
 	}
 	values := make([]sdk.KVGetResult, len(keys))
@@ -152,9 +130,9 @@ func (i *Instance) mget(_ context.Context, c *otter.Cache[string, item], req sdk
 }
 
 // delete counts the keys it removed; a key named twice is removed once.
-func (i *Instance) delete(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	keys, err := decodeKeys(req)
-	if err != nil {
+func (i *Instance) delete(_ context.Context, c *otter.Cache[string, item], args sdk.KVKeysArgs) (any, error) {
+	keys := args.Keys
+	if err := checkKeys(keys); err != nil {
 		return nil, err
 	}
 	var n int64
@@ -168,9 +146,9 @@ func (i *Instance) delete(_ context.Context, c *otter.Cache[string, item], req s
 
 // exists counts the keys present; as in Redis, a key named twice counts
 // twice.
-func (i *Instance) exists(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	keys, err := decodeKeys(req)
-	if err != nil {
+func (i *Instance) exists(_ context.Context, c *otter.Cache[string, item], args sdk.KVKeysArgs) (any, error) {
+	keys := args.Keys
+	if err := checkKeys(keys); err != nil {
 		return nil, err
 	}
 	var n int64
@@ -185,11 +163,7 @@ func (i *Instance) exists(_ context.Context, c *otter.Cache[string, item], req s
 // expire rewrites the key's entry with its value and the new lifetime,
 // which the expiry calculator gives it (0s: none, whatever default_ttl
 // is).
-func (i *Instance) expire(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVExpireArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) expire(_ context.Context, c *otter.Cache[string, item], args sdk.KVExpireArgs) (any, error) {
 	if err := checkKey(args.Key); err != nil {
 		return nil, err
 	}
@@ -207,11 +181,7 @@ func (i *Instance) expire(_ context.Context, c *otter.Cache[string, item], req s
 	return sdk.KVCountResult{Count: n}, nil
 }
 
-func (i *Instance) ttl(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVKeyArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) ttl(_ context.Context, c *otter.Cache[string, item], args sdk.KVKeyArgs) (any, error) {
 	if err := checkKey(args.Key); err != nil {
 		return nil, err
 	}
@@ -241,19 +211,11 @@ func formatTTL(e otter.Entry[string, item]) string {
 	return left.String()
 }
 
-func (i *Instance) incr(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVIncrArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) incr(_ context.Context, c *otter.Cache[string, item], args sdk.KVIncrArgs) (any, error) {
 	return i.add(c, args.Key, args.By)
 }
 
-func (i *Instance) decr(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVIncrArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) decr(_ context.Context, c *otter.Cache[string, item], args sdk.KVIncrArgs) (any, error) {
 	if args.By == math.MinInt64 {
 		return nil, sdk.Errorf(sdk.KindInvalidArgument, "decrementing key %q by %d would overflow", args.Key, args.By)
 	}
@@ -312,11 +274,7 @@ func parseInteger(s string) (int64, bool) {
 // nothing left for a raw command to reach; rather than imitate a few
 // Redis commands (and let a workflow believe the rest work), it refuses
 // every command.
-func (i *Instance) command(_ context.Context, _ *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVCommandArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) command(_ context.Context, _ *otter.Cache[string, item], args sdk.KVCommandArgs) (any, error) {
 	return nil, sdk.Errorf(sdk.KindUnimplemented,
 		"the memory plugin has no raw commands: get, set, delete, exists, expire, ttl, incr, decr, mget, mset and scan are all it offers")
 }

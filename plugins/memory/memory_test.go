@@ -38,10 +38,18 @@ func open(t *testing.T, config string) (sdk.Resource, sdk.Instance) {
 	return res, inst
 }
 
+// memoryType is the driver's type, which performs its operations.
+var memoryType, _ = memory.New().Info().Type(memory.TypeName)
+
+// invoke performs op on inst as the host does.
+func invoke(ctx context.Context, inst sdk.Instance, op, args string) (any, error) {
+	return memoryType.Invoke(ctx, inst, sdk.InvokeRequest{Operation: op, Args: json.RawMessage(args)})
+}
+
 // call invokes op with args and returns the result as JSON.
 func call(t *testing.T, inst sdk.Instance, op, args string) (string, error) {
 	t.Helper()
-	res, err := inst.Invoke(t.Context(), sdk.InvokeRequest{Operation: op, Args: json.RawMessage(args)})
+	res, err := invoke(t.Context(), inst, op, args)
 	if err != nil {
 		return "", err
 	}
@@ -435,7 +443,7 @@ func TestMemoryIncrIsAtomicUnderConcurrency(t *testing.T) {
 	for range goroutines {
 		wg.Go(func() {
 			for range each {
-				if _, err := inst.Invoke(t.Context(), sdk.InvokeRequest{Operation: "incr", Args: json.RawMessage(`{"key":"n"}`)}); err != nil {
+				if _, err := invoke(t.Context(), inst, "incr", `{"key":"n"}`); err != nil {
 					errs <- err
 					return
 				}
@@ -538,7 +546,7 @@ func TestMemoryValidateConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := memory.New()
-			err := d.ValidateConfig(t.Context(), sdk.ValidateRequest{Type: "memory", Name: "test", Config: json.RawMessage(tt.config)})
+			err := d.(sdk.ConfigValidator).ValidateConfig(t.Context(), sdk.ValidateRequest{Type: "memory", Name: "test", Config: json.RawMessage(tt.config)})
 			switch {
 			case tt.wantNoErrs:
 				if err != nil {
@@ -664,10 +672,10 @@ func TestMemoryIdleResourcesBuildNoCache(t *testing.T) {
 	if per := (int64(ms1.HeapAlloc) - int64(ms0.HeapAlloc)) / n; per > 2048 {
 		t.Errorf("an idle resource holds %d bytes of heap, want under 2 KiB", per)
 	}
-	if _, err := insts[0].Invoke(ctx, sdk.InvokeRequest{Operation: "set", Args: json.RawMessage(`{"key":"k","value":"v"}`)}); err != nil {
+	if _, err := invoke(ctx, insts[0], "set", `{"key":"k","value":"v"}`); err != nil {
 		t.Fatal(err)
 	}
-	got, err := insts[0].Invoke(ctx, sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"key":"k"}`)})
+	got, err := invoke(ctx, insts[0], "get", `{"key":"k"}`)
 	if err != nil || !strings.Contains(fmt.Sprint(got), "v") {
 		t.Fatalf("get after set: %v, %v", got, err)
 	}

@@ -22,5 +22,5 @@ func TestMemoryCallerMistakesAreInvalidArguments(t *testing.T) {
 		sdktest.Mistake{Name: "pattern ending in a lone backslash", Op: "scan", Args: `{"pattern":"a\\"}`},
 		sdktest.Mistake{Name: "raw command", Op: "command", Args: `{"args":["HSET","h","f","v"]}`, Want: []sdk.Kind{sdk.KindUnimplemented}},
 	)
-	sdktest.CheckMistakes(t, inst, mistakes)
+	sdktest.CheckMistakes(t, &sdktest.Instance{Instance: inst, Type: memoryType}, mistakes)
 }

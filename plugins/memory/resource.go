@@ -110,47 +110,39 @@ func (i *Instance) cache() (*otter.Cache[string, item], error) {
 	return i.res.build()
 }
 
-// Invoke performs one of the operations listed in the driver's Info.
-func (i *Instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	op, ok := handlers[req.Operation]
-	if !ok {
-		return nil, sdk.Errorf(sdk.KindUnimplemented, "memory resource has no operation %q", req.Operation)
+// onCache makes a typed operation of fn, which works on the resource's
+// cache: the call fails at once when its context has ended, and the
+// first call builds the cache.
+func onCache[A any](name string, fn func(*Instance, context.Context, *otter.Cache[string, item], A) (any, error)) func(*Instance, context.Context, A) (any, error) {
+	return func(i *Instance, ctx context.Context, args A) (any, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, sdk.WrapError(sdk.KindOf(err), err, "memory "+name)
+		}
+		c, err := i.cache()
+		if err != nil {
+			return nil, err
+		}
+		return fn(i, ctx, c, args)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, sdk.WrapError(sdk.KindOf(err), err, "memory "+req.Operation)
-	}
-	c, err := i.cache()
-	if err != nil {
-		return nil, err
-	}
-	return op(i, ctx, c, req)
 }
-
-type handler func(i *Instance, ctx context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error)
 
 // operations are the kv capability's operations, with the sdk's names,
 // arguments and descriptions, and memory's own stats.
-var operations = append(sdk.KVOperations(), sdk.Operation{
-	Name:        "stats",
-	Description: "Returns the number of entries, the keys get and mget found (hits) and did not find (misses), evictions and the weighted size (bytes, when max_bytes is set) of the cache.",
-	Args:        sdk.MustSchemaFor(statsArgs{}),
-	Idempotent:  true,
-})
-
-var handlers = map[string]handler{
-	"get":     (*Instance).get,
-	"set":     (*Instance).set,
-	"delete":  (*Instance).delete,
-	"exists":  (*Instance).exists,
-	"expire":  (*Instance).expire,
-	"ttl":     (*Instance).ttl,
-	"incr":    (*Instance).incr,
-	"decr":    (*Instance).decr,
-	"mget":    (*Instance).mget,
-	"mset":    (*Instance).mset,
-	"scan":    (*Instance).scan,
-	"command": (*Instance).command,
-	"stats":   (*Instance).stats,
+var operations = []sdk.Op[*Instance]{
+	sdk.NewOp("get", "", onCache("get", (*Instance).get)),
+	sdk.NewOp("set", "", onCache("set", (*Instance).set)),
+	sdk.NewOp("delete", "", onCache("delete", (*Instance).delete)),
+	sdk.NewOp("exists", "", onCache("exists", (*Instance).exists)),
+	sdk.NewOp("expire", "", onCache("expire", (*Instance).expire)),
+	sdk.NewOp("ttl", "", onCache("ttl", (*Instance).ttl)),
+	sdk.NewOp("incr", "", onCache("incr", (*Instance).incr)),
+	sdk.NewOp("decr", "", onCache("decr", (*Instance).decr)),
+	sdk.NewOp("mget", "", onCache("mget", (*Instance).mget)),
+	sdk.NewOp("mset", "", onCache("mset", (*Instance).mset)),
+	sdk.NewOp("scan", "", onCache("scan", (*Instance).scan)),
+	sdk.NewOp("command", "", onCache("command", (*Instance).command)),
+	sdk.NewOp("stats", "Returns the number of entries, the keys get and mget found (hits) and did not find (misses), evictions and the weighted size (bytes, when max_bytes is set) of the cache.",
+		onCache("stats", (*Instance).stats)).Idempotent(),
 }
 
 type (
@@ -164,11 +156,7 @@ type (
 	}
 )
 
-func (i *Instance) stats(_ context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args statsArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) stats(_ context.Context, c *otter.Cache[string, item], args statsArgs) (any, error) {
 	// Run pending maintenance so that entries and evictions are current.
 	c.CleanUp()
 	return statsResult{

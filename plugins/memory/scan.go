@@ -21,11 +21,7 @@ import (
 // key present and matching for the whole scan is returned exactly once,
 // and one added, removed or expiring during the scan may or may not be, as
 // with Redis's SCAN. The last page's cursor is "".
-func (i *Instance) scan(ctx context.Context, c *otter.Cache[string, item], req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVScanArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) scan(ctx context.Context, c *otter.Cache[string, item], args sdk.KVScanArgs) (any, error) {
 	if args.Count <= 0 {
 		return nil, sdk.Errorf(sdk.KindInvalidArgument, "count %d must be positive", args.Count)
 	}

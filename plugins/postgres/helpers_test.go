@@ -52,11 +52,13 @@ func admin(t testing.TB) *pgx.Conn {
 // session is an instance of the driver reached over in-process gRPC, as the
 // host sees it.
 type session struct {
-	sdk.Instance
+	*sdktest.Instance
 	sdk.SQLInstance
 }
 
-func (s session) Reset(ctx context.Context) error { return s.Instance.(sdk.Resetter).Reset(ctx) }
+func (s session) Reset(ctx context.Context) error {
+	return s.Instance.Instance.(sdk.Resetter).Reset(ctx)
+}
 
 // openSession configures a resource with extra settings merged into
 // {"url": ...} and opens one instance over gRPC.
@@ -68,7 +70,7 @@ func openSession(t testing.TB, extra map[string]any) session {
 	}
 	raw, _ := json.Marshal(cfg)
 	inst := sdktest.Open(t, sdktest.Connect(t, postgres.New()), sdk.ConfigureRequest{Type: "postgres", Name: "test", Config: raw})
-	return session{Instance: inst, SQLInstance: inst.(sdk.SQLInstance)}
+	return session{Instance: inst, SQLInstance: inst.Instance.(sdk.SQLInstance)}
 }
 
 // table creates a table with a unique name, dropped when the test ends.

@@ -417,7 +417,7 @@ func TestOnlyDirtySessionsNeedAReset(t *testing.T) {
 	s := openSession(t, map[string]any{"statement_timeout": "7s"})
 	tbl := table(t, "id int PRIMARY KEY, v text")
 	ctx := t.Context()
-	clean := func() bool { return s.Instance.(sdk.SessionReporter).SessionClean() }
+	clean := func() bool { return s.Instance.Instance.(sdk.SessionReporter).SessionClean() }
 	exec := func(sql string) {
 		t.Helper()
 		if _, err := s.Exec(ctx, sdk.Statement{SQL: sql}); err != nil {

@@ -199,7 +199,7 @@ func invoke(t testing.TB, inst sdk.Instance, op string, args any) (json.RawMessa
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	res, err := inst.Invoke(ctx, sdk.InvokeRequest{Operation: op, Args: raw})
+	res, err := inst.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: op, Args: raw})
 	if err != nil {
 		return nil, err
 	}

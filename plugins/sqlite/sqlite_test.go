@@ -568,14 +568,14 @@ func TestPingAndOperations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := inst.Invoke(t.Context(), sdk.InvokeRequest{Operation: "ping", Args: json.RawMessage(`{}`)})
+	out, err := inst.(sdk.Invoker).Invoke(t.Context(), sdk.InvokeRequest{Operation: "ping", Args: json.RawMessage(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if raw, _ := out.(json.RawMessage); string(raw) != `{"ok":true}` {
 		t.Fatalf("ping returned %s", out)
 	}
-	_, err = inst.Invoke(t.Context(), sdk.InvokeRequest{Operation: "vacuum", Args: json.RawMessage(`{}`)})
+	_, err = inst.(sdk.Invoker).Invoke(t.Context(), sdk.InvokeRequest{Operation: "vacuum", Args: json.RawMessage(`{}`)})
 	wantKind(t, err, sdk.KindInvalidArgument, "")
 	if err := inst.Close(t.Context()); err != nil {
 		t.Fatal(err)

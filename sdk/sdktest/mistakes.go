@@ -50,7 +50,7 @@ var KVMistakes = []Mistake{
 // CheckMistakes calls inst with each mistake and fails the test for an
 // answer that is a success or of a kind the mistake does not allow, and
 // always for one of BackendKinds.
-func CheckMistakes(t *testing.T, inst sdk.Instance, mistakes []Mistake) {
+func CheckMistakes(t *testing.T, inst sdk.Invoker, mistakes []Mistake) {
 	t.Helper()
 	for _, m := range mistakes {
 		t.Run(m.Name, func(t *testing.T) {

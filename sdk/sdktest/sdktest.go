@@ -275,7 +275,7 @@ func run(t *testing.T, d sdk.Driver, s Suite) {
 		if err := inst.Check(ctx(t)); err != nil {
 			t.Fatalf("Check of a fresh instance: %v", err)
 		}
-		if _, err := inst.Invoke(ctx(t), s.Probe); err != nil {
+		if _, err := typ.Invoke(ctx(t), inst, s.Probe); err != nil {
 			t.Fatalf("Invoke %q: %v", s.Probe.Operation, err)
 		}
 		if r, ok := inst.(sdk.Resetter); ok {
@@ -283,20 +283,20 @@ func run(t *testing.T, d sdk.Driver, s Suite) {
 				t.Fatalf("Reset: %v", err)
 			}
 		}
-		if _, err := inst.Invoke(ctx(t), s.Probe); err != nil {
+		if _, err := typ.Invoke(ctx(t), inst, s.Probe); err != nil {
 			t.Fatalf("Invoke after Reset: %v", err)
 		}
 		if err := inst.Close(ctx(t)); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		if _, err := inst.Invoke(ctx(t), s.Probe); err == nil {
+		if _, err := typ.Invoke(ctx(t), inst, s.Probe); err == nil {
 			t.Fatal("Invoke on a closed instance succeeded")
 		}
 	})
 
 	t.Run("UnknownOperationIsInvalidArgument", func(t *testing.T) {
 		inst := open(t, ctx(t), res)
-		_, err := inst.Invoke(ctx(t), sdk.InvokeRequest{Operation: "no-such-operation", Args: json.RawMessage(`{}`)})
+		_, err := typ.Invoke(ctx(t), inst, sdk.InvokeRequest{Operation: "no-such-operation", Args: json.RawMessage(`{}`)})
 		if k := sdk.KindOf(err); k != sdk.KindInvalidArgument && k != sdk.KindUnimplemented {
 			t.Fatalf("unknown operation: kind %q, want invalid_argument or unimplemented (err: %v)", k, err)
 		}
@@ -304,7 +304,7 @@ func run(t *testing.T, d sdk.Driver, s Suite) {
 
 	t.Run("BadArgumentsAreInvalidArgument", func(t *testing.T) {
 		inst := open(t, ctx(t), res)
-		_, err := inst.Invoke(ctx(t), sdk.InvokeRequest{Operation: s.Probe.Operation, Args: json.RawMessage(`{"no_such_argument_xyz": 1}`)})
+		_, err := typ.Invoke(ctx(t), inst, sdk.InvokeRequest{Operation: s.Probe.Operation, Args: json.RawMessage(`{"no_such_argument_xyz": 1}`)})
 		if k := sdk.KindOf(err); k != sdk.KindInvalidArgument {
 			t.Fatalf("unknown argument: kind %q, want invalid_argument (err: %v)", k, err)
 		}
@@ -313,7 +313,7 @@ func run(t *testing.T, d sdk.Driver, s Suite) {
 	if s.Failing != nil {
 		t.Run("ErrorsKeepTheirKind", func(t *testing.T) {
 			inst := open(t, ctx(t), res)
-			_, err := inst.Invoke(ctx(t), *s.Failing)
+			_, err := typ.Invoke(ctx(t), inst, *s.Failing)
 			if k := sdk.KindOf(err); k != s.FailingKind {
 				t.Fatalf("%s: kind %q, want %q (err: %v)", s.Failing.Operation, k, s.FailingKind, err)
 			}
@@ -341,7 +341,7 @@ func run(t *testing.T, d sdk.Driver, s Suite) {
 					defer inst.Close(c)
 				}
 				for range 10 {
-					if _, err := inst.Invoke(c, s.Probe); err != nil {
+					if _, err := typ.Invoke(c, inst, s.Probe); err != nil {
 						errs <- fmt.Errorf("invoke %q: %w", s.Probe.Operation, err)
 						return
 					}
@@ -359,7 +359,7 @@ func run(t *testing.T, d sdk.Driver, s Suite) {
 		inst := open(t, ctx(t), res)
 		c, cancel := context.WithCancel(context.Background())
 		cancel()
-		_, err := inst.Invoke(c, s.Probe)
+		_, err := typ.Invoke(c, inst, s.Probe)
 		if err == nil {
 			t.Skip("the probe finished before noticing the canceled context")
 		}
@@ -369,10 +369,32 @@ func run(t *testing.T, d sdk.Driver, s Suite) {
 	})
 }
 
+// Instance is an instance [Open] opened, with its resource type, whose
+// operations a test calls as the host does: through the type's typed
+// operations, or the instance's own Invoke.
+type Instance struct {
+	sdk.Instance
+	Type sdk.ResourceType
+}
+
+// Invoke performs an operation on the instance.
+func (i *Instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
+	return i.Type.Invoke(ctx, i.Instance, req)
+}
+
+// InvokeStream performs a streaming operation on the instance.
+func (i *Instance) InvokeStream(ctx context.Context, req sdk.InvokeRequest, in io.Reader, out io.Writer) (any, error) {
+	return i.Type.InvokeStream(ctx, i.Instance, req, in, out)
+}
+
 // Open configures a resource of d as req asks and opens one instance of
 // it; both are closed when the test or benchmark ends.
-func Open(tb testing.TB, d sdk.Driver, req sdk.ConfigureRequest) sdk.Instance {
+func Open(tb testing.TB, d sdk.Driver, req sdk.ConfigureRequest) *Instance {
 	tb.Helper()
+	typ, ok := d.Info().Type(req.Type)
+	if !ok {
+		tb.Fatalf("driver %q has no resource type %q", d.Info().Name, req.Type)
+	}
 	res, err := d.Configure(tb.Context(), req)
 	if err != nil {
 		tb.Fatalf("Configure %s: %v", req.Type, err)
@@ -383,7 +405,7 @@ func Open(tb testing.TB, d sdk.Driver, req sdk.ConfigureRequest) sdk.Instance {
 		tb.Fatalf("Open %s: %v", req.Type, err)
 	}
 	tb.Cleanup(func() { _ = inst.Close(context.Background()) })
-	return inst
+	return &Instance{Instance: inst, Type: typ}
 }
 
 func open(t *testing.T, ctx context.Context, r sdk.Resource) sdk.Instance {

@@ -1,7 +1,8 @@
 // Package greeter is a small nebula-resource driver: a resource of type
-// "greeter" greets people by name. It shows the parts every driver has (a
-// tagged config struct, Info, Configure, a Resource and an Instance) and
-// one optional interface, sdk.ConfigValidator.
+// "greeter" greets people by name. It is written on the SDK's typed API:
+// the resource type is declared once from its config struct and the
+// methods of its instance, and the SDK publishes their schemas, decodes
+// and validates the config and each call's arguments, and dispatches.
 package greeter
 
 import (
@@ -20,6 +21,23 @@ const TypeName = "greeter"
 // Version is the driver's version.
 const Version = "0.1.0"
 
+// New returns the greeter driver.
+func New() sdk.Driver { return sdk.NewDriver("greeter", Version, greeterType) }
+
+// greeterType declares the resource type: its config, how a resource is
+// configured, and the operations of its instances.
+var greeterType = sdk.ResourceDef[Config, *Instance]{
+	Name:        TypeName,
+	Description: "Greets people by name.",
+	// A greeter holds no session, so one instance can serve every caller
+	// at once.
+	Pooling:   sdk.PoolingShared,
+	Configure: configure,
+	Operations: []sdk.Op[*Instance]{
+		sdk.NewOp("greet", "Returns a greeting for the given name.", (*Instance).Greet).Idempotent(),
+	},
+}
+
 // Config is the configuration of a greeter resource, the attributes of its
 // resource block.
 type Config struct {
@@ -27,60 +45,10 @@ type Config struct {
 	Shout    bool   `nebula:"shout" default:"false" doc:"Greet in capital letters."`
 }
 
-// greetArgs are the arguments of the greet operation.
-type greetArgs struct {
-	Name string `nebula:"name,required" doc:"Who to greet."`
-}
-
-// greetResult is the result of the greet operation.
-type greetResult struct {
-	Message string `json:"message"`
-}
-
-var (
-	configSchema = sdk.MustSchemaFor(Config{})
-	greetSchema  = sdk.MustSchemaFor(greetArgs{})
-)
-
-// Driver is the greeter driver. New returns one.
-type Driver struct{}
-
-// New returns the greeter driver.
-func New() *Driver { return &Driver{} }
-
-// Info describes the driver and its one resource type.
-func (d *Driver) Info() sdk.DriverInfo {
-	return sdk.DriverInfo{
-		Name:    "greeter",
-		Version: Version,
-		Types: []sdk.ResourceType{{
-			Name:        TypeName,
-			Description: "Greets people by name.",
-			Config:      configSchema,
-			// A greeter holds no session, so one instance can serve every
-			// caller at once.
-			Pooling: sdk.PoolingShared,
-			Operations: []sdk.Operation{{
-				Name:        "greet",
-				Description: "Returns a greeting for the given name.",
-				Args:        greetSchema,
-				Idempotent:  true,
-			}},
-		}},
-	}
-}
-
-// ValidateConfig refuses an empty greeting. The host calls it before
-// Configure and shows the error at the greeting attribute in the HCL.
-func (d *Driver) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return err
-	}
-	return cfg.validate()
-}
-
-func (c Config) validate() error {
+// Validate refuses an empty greeting. The host checks the config before
+// it configures the resource, and shows the error at the greeting
+// attribute in the HCL.
+func (c Config) Validate() error {
 	if strings.TrimSpace(c.Greeting) == "" {
 		return sdk.AttributeError("greeting", "must not be empty",
 			`Set a word such as "Hello", or remove the attribute to use the default.`)
@@ -88,20 +56,10 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Configure prepares one greeter resource.
-func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
-	if req.Type != TypeName {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "greeter driver has no resource type %q", req.Type)
-	}
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return nil, err
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "invalid configuration of greeter "+req.Name)
-	}
+// configure prepares one greeter resource from its decoded, valid config.
+func configure(_ context.Context, name string, cfg Config) (sdk.Resource, error) {
 	// Lines logged with log/slog arrive in the host's log.
-	slog.Info("greeter configured", "resource", req.Name, "shout", cfg.Shout)
+	slog.Info("greeter configured", "resource", name, "shout", cfg.Shout)
 	return &Resource{cfg: cfg}, nil
 }
 
@@ -132,29 +90,37 @@ func (i *Instance) Check(context.Context) error {
 	return nil
 }
 
-// Invoke performs the greet operation.
-func (i *Instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	if req.Operation != "greet" {
-		return nil, sdk.Errorf(sdk.KindUnimplemented, "greeter has no operation %q", req.Operation)
+// GreetArgs are the arguments of the greet operation.
+type GreetArgs struct {
+	Name string `nebula:"name,required" doc:"Who to greet."`
+}
+
+// Validate refuses an empty name; the caller gets invalid_argument.
+func (a GreetArgs) Validate() error {
+	if strings.TrimSpace(a.Name) == "" {
+		return sdk.Errorf(sdk.KindInvalidArgument, "name must not be empty")
 	}
+	return nil
+}
+
+// GreetResult is the result of the greet operation.
+type GreetResult struct {
+	Message string `json:"message"`
+}
+
+// Greet performs the greet operation.
+func (i *Instance) Greet(ctx context.Context, args GreetArgs) (GreetResult, error) {
 	if err := i.Check(ctx); err != nil {
-		return nil, err
+		return GreetResult{}, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, sdk.WrapError(sdk.KindOf(err), err, "greet")
-	}
-	var args greetArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err // already of kind invalid_argument
-	}
-	if strings.TrimSpace(args.Name) == "" {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "name must not be empty")
+		return GreetResult{}, sdk.WrapError(sdk.KindOf(err), err, "greet")
 	}
 	msg := fmt.Sprintf("%s, %s!", i.cfg.Greeting, args.Name)
 	if i.cfg.Shout {
 		msg = strings.ToUpper(msg)
 	}
-	return greetResult{Message: msg}, nil
+	return GreetResult{Message: msg}, nil
 }
 
 // Close closes the instance; later calls fail as unavailable.
@@ -165,8 +131,6 @@ func (i *Instance) Close(context.Context) error {
 
 // Interface guards.
 var (
-	_ sdk.Driver          = (*Driver)(nil)
-	_ sdk.ConfigValidator = (*Driver)(nil)
-	_ sdk.Resource        = (*Resource)(nil)
-	_ sdk.Instance        = (*Instance)(nil)
+	_ sdk.Resource = (*Resource)(nil)
+	_ sdk.Instance = (*Instance)(nil)
 )

@@ -59,7 +59,9 @@ func TestGreet(t *testing.T) {
 				t.Fatalf("Open: %v", err)
 			}
 			defer inst.Close(ctx)
-			out, err := inst.Invoke(ctx, sdk.InvokeRequest{Operation: "greet", Args: json.RawMessage(`{"name": "Ada"}`)})
+			// Over the wire, the host's view of an instance performs
+			// the operations itself.
+			out, err := inst.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: "greet", Args: json.RawMessage(`{"name": "Ada"}`)})
 			if err != nil {
 				t.Fatalf("greet: %v", err)
 			}
@@ -76,7 +78,7 @@ func TestGreet(t *testing.T) {
 }
 
 func TestEmptyGreetingIsAConfigError(t *testing.T) {
-	err := greeter.New().ValidateConfig(t.Context(), sdk.ValidateRequest{Type: "greeter", Name: "test", Config: json.RawMessage(`{"greeting": " "}`)})
+	err := greeter.New().(sdk.ConfigValidator).ValidateConfig(t.Context(), sdk.ValidateRequest{Type: "greeter", Name: "test", Config: json.RawMessage(`{"greeting": " "}`)})
 	ce, ok := err.(*sdk.ConfigError)
 	if !ok || ce.Attribute != "greeting" {
 		t.Fatalf("ValidateConfig = %v, want a config error about greeting", err)
