@@ -353,7 +353,7 @@ func TestPluginsListAndDescribe(t *testing.T) {
 		t.Parallel()
 		r := nebula(t, nil, "describe", "sqlite")
 		mustExit(t, r, 0, "describe sqlite")
-		for _, want := range []string{"\n  ping (", "\n  query (", "\n  exec ("} {
+		for _, want := range []string{"\n  ping (", "\n  query: ", "\n  exec: "} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("describe sqlite: no %q\n%s", want, r)
 			}
