@@ -399,3 +399,23 @@ func (d *typedDriver) Configure(ctx context.Context, req ConfigureRequest) (Reso
 }
 
 var _ ConfigValidator = (*typedDriver)(nil)
+
+// PingArgs are the arguments of a ping operation: none.
+type PingArgs struct{}
+
+// PingResult is the result of a ping operation.
+type PingResult struct {
+	OK bool `json:"ok"`
+}
+
+// PingOp is the operation "ping" that a type offers to check its session
+// on demand: it runs the instance's Check and returns {"ok": true}, or
+// Check's error.
+func PingOp[I Instance](description string) Op[I] {
+	return NewOp("ping", description, func(i I, ctx context.Context, _ PingArgs) (PingResult, error) {
+		if err := i.Check(ctx); err != nil {
+			return PingResult{}, err
+		}
+		return PingResult{OK: true}, nil
+	}).Idempotent()
+}

@@ -42,45 +42,22 @@ type Config struct {
 	CreateRoot bool `nebula:"create_root" default:"false" doc:"Create the root directory, with its parents, if it does not exist."`
 }
 
-var configSchema = sdk.MustSchemaFor(Config{})
-
-// Driver is the localfs driver. Its zero value is ready to use; New returns
-// one.
-type Driver struct{}
-
 // New returns the localfs driver.
-func New() *Driver { return &Driver{} }
+func New() sdk.Driver { return sdk.NewDriver("localfs", Version, localfsType) }
 
-// Info describes the driver and its one resource type, "localfs".
-func (d *Driver) Info() sdk.DriverInfo {
-	return sdk.DriverInfo{
-		Name:    "localfs",
-		Version: Version,
-		Types: []sdk.ResourceType{{
-			Name:         TypeName,
-			Description:  "Files under one local directory, with streamed upload and download; no path can reach outside the directory.",
-			Config:       configSchema,
-			Capabilities: []string{"blob"},
-			Pooling:      sdk.PoolingShared,
-			Operations:   operations,
-		}},
-	}
+// localfsType is the driver's one resource type, "localfs".
+var localfsType = sdk.ResourceDef[Config, *Instance]{
+	Name:         TypeName,
+	Description:  "Files under one local directory, with streamed upload and download; no path can reach outside the directory.",
+	Capabilities: []string{"blob"},
+	Pooling:      sdk.PoolingShared,
+	Configure:    configure,
+	Operations:   operations,
 }
 
-// ValidateConfig checks the configuration without touching the file
-// system: root must not be empty or contain a NUL byte.
-func (d *Driver) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
-	if err := checkType(req.Type); err != nil {
-		return err
-	}
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return err
-	}
-	return cfg.validate()
-}
-
-func (c Config) validate() error {
+// Validate checks the configuration without touching the file system:
+// root must not be empty or contain a NUL byte.
+func (c Config) Validate() error {
 	switch {
 	case c.Root == "":
 		return sdk.AttributeError("root", "must not be empty", "Set the directory the resource serves, preferably as an absolute path.")
@@ -90,19 +67,9 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Configure opens the root directory, creating it first when create_root
+// configure opens the root directory, creating it first when create_root
 // is set. A missing root is a failed_precondition error.
-func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
-	if err := checkType(req.Type); err != nil {
-		return nil, err
-	}
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return nil, err
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "invalid configuration of localfs resource "+req.Name)
-	}
+func configure(_ context.Context, name string, cfg Config) (sdk.Resource, error) {
 	if cfg.CreateRoot {
 		if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
 			return nil, rootError(cfg.Root, err, "creating")
@@ -112,7 +79,7 @@ func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Res
 	if err != nil {
 		return nil, rootError(cfg.Root, err, "opening")
 	}
-	return &Resource{name: req.Name, root: root, errEscapes: escapeSentinel(root)}, nil
+	return &Resource{name: name, root: root, errEscapes: escapeSentinel(root)}, nil
 }
 
 func rootError(root string, err error, doing string) error {
@@ -124,13 +91,6 @@ func rootError(root string, err error, doing string) error {
 	}
 	// ENOTDIR and the like: the root is there, but is not usable.
 	return sdk.WrapError(sdk.KindFailedPrecondition, err, doing+" root directory "+quote(root))
-}
-
-func checkType(name string) error {
-	if name != TypeName {
-		return sdk.Errorf(sdk.KindInvalidArgument, "localfs driver has no resource type %q", name)
-	}
-	return nil
 }
 
 // escapeSentinel returns the error os.Root wraps in an fs.PathError when a
@@ -145,9 +105,3 @@ func escapeSentinel(root *os.Root) error {
 	}
 	return err
 }
-
-// Interface guard.
-var (
-	_ sdk.Driver          = (*Driver)(nil)
-	_ sdk.ConfigValidator = (*Driver)(nil)
-)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nebula-resource/nebula-resource/plugins/localfs"
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
 )
 
 // instance is what the tests use of a localfs instance.
@@ -44,11 +45,9 @@ func open(t *testing.T, dir string) (sdk.Resource, instance) {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { _ = inst.Close(context.Background()) })
-	si, ok := inst.(instance)
-	if !ok {
-		t.Fatalf("instance %T does not implement sdk.StreamInvoker", inst)
-	}
-	return res, si
+	// The operations are called as the host calls them: through the type.
+	typ, _ := localfs.New().Info().Type(localfs.TypeName)
+	return res, &sdktest.Instance{Instance: inst, Type: typ}
 }
 
 // args encodes a map as an operation's arguments.
@@ -643,7 +642,7 @@ func TestLocalFSConfigure(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := localfs.New()
 			cfg := args(tt.config)
-			verr := d.ValidateConfig(t.Context(), sdk.ValidateRequest{Type: "localfs", Name: "test", Config: cfg})
+			verr := d.(sdk.ConfigValidator).ValidateConfig(t.Context(), sdk.ValidateRequest{Type: "localfs", Name: "test", Config: cfg})
 			var ce *sdk.ConfigError
 			switch {
 			case tt.wantAttr != "":

@@ -122,40 +122,26 @@ func ctxError(ctx context.Context, what string) error {
 	return nil
 }
 
-// Invoke performs one of the operations that do not stream.
-func (i *Instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	if _, ok := streamers[req.Operation]; ok {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "operation %q streams bytes: use InvokeStream", req.Operation)
-	}
-	h, ok := handlers[req.Operation]
-	if !ok {
-		return nil, sdk.Errorf(sdk.KindUnimplemented, "localfs resource has no operation %q", req.Operation)
-	}
-	if err := i.usable(ctx, req.Operation); err != nil {
-		return nil, err
-	}
-	return h(i, ctx, req)
-}
-
-// InvokeStream performs one of the streaming operations, put and get.
-func (i *Instance) InvokeStream(ctx context.Context, req sdk.InvokeRequest, in io.Reader, out io.Writer) (any, error) {
-	h, ok := streamers[req.Operation]
-	if !ok {
-		if _, ok := handlers[req.Operation]; ok {
-			return nil, sdk.Errorf(sdk.KindInvalidArgument, "operation %q does not stream bytes: use Invoke", req.Operation)
+// checked makes a typed operation of fn: it fails at once when the
+// instance or its resource is closed or ctx has ended.
+func checked[A any](name string, fn func(*Instance, context.Context, A) (any, error)) func(*Instance, context.Context, A) (any, error) {
+	return func(i *Instance, ctx context.Context, args A) (any, error) {
+		if err := i.usable(ctx, name); err != nil {
+			return nil, err
 		}
-		return nil, sdk.Errorf(sdk.KindUnimplemented, "localfs resource has no operation %q", req.Operation)
+		return fn(i, ctx, args)
 	}
-	if err := i.usable(ctx, req.Operation); err != nil {
-		return nil, err
-	}
-	return h(i, ctx, req, in, out)
 }
 
-type (
-	handler  func(i *Instance, ctx context.Context, req sdk.InvokeRequest) (any, error)
-	streamer func(i *Instance, ctx context.Context, req sdk.InvokeRequest, in io.Reader, out io.Writer) (any, error)
-)
+// checkedStream is checked for the operations that stream bytes.
+func checkedStream[A any](name string, fn func(*Instance, context.Context, A, io.Reader, io.Writer) (any, error)) func(*Instance, context.Context, A, io.Reader, io.Writer) (any, error) {
+	return func(i *Instance, ctx context.Context, args A, in io.Reader, out io.Writer) (any, error) {
+		if err := i.usable(ctx, name); err != nil {
+			return nil, err
+		}
+		return fn(i, ctx, args, in, out)
+	}
+}
 
 // The operations' arguments and results.
 type (
@@ -210,33 +196,17 @@ type (
 	}
 )
 
-var operations = []sdk.Operation{
-	{Name: "put", Description: "Uploads a file from the byte stream, replacing any file at the path; the file appears only once the upload is complete.", Args: sdk.MustSchemaFor(putArgs{}), Idempotent: true, Stream: sdk.StreamUpload},
-	{Name: "get", Description: "Downloads a file as a byte stream.", Args: sdk.MustSchemaFor(pathArgs{}), Idempotent: true, Stream: sdk.StreamDownload},
-	{Name: "stat", Description: "Returns the size, mode, modification time and kind of a file or directory.", Args: sdk.MustSchemaFor(statArgs{}), Idempotent: true},
-	{Name: "list", Description: "Lists a directory's entries, sorted by path, optionally at every depth.", Args: sdk.MustSchemaFor(listArgs{}), Idempotent: true},
-	{Name: "delete", Description: "Removes a file or an empty directory and reports whether it was there.", Args: sdk.MustSchemaFor(deleteArgs{}), Idempotent: true},
-	{Name: "move", Description: "Renames a file or directory within the root.", Args: sdk.MustSchemaFor(moveArgs{})},
+var operations = []sdk.Op[*Instance]{
+	sdk.NewStreamOp("put", "Uploads a file from the byte stream, replacing any file at the path; the file appears only once the upload is complete.",
+		sdk.StreamUpload, checkedStream("put", (*Instance).put)).Idempotent(),
+	sdk.NewStreamOp("get", "Downloads a file as a byte stream.", sdk.StreamDownload, checkedStream("get", (*Instance).get)).Idempotent(),
+	sdk.NewOp("stat", "Returns the size, mode, modification time and kind of a file or directory.", checked("stat", (*Instance).stat)).Idempotent(),
+	sdk.NewOp("list", "Lists a directory's entries, sorted by path, optionally at every depth.", checked("list", (*Instance).list)).Idempotent(),
+	sdk.NewOp("delete", "Removes a file or an empty directory and reports whether it was there.", checked("delete", (*Instance).delete)).Idempotent(),
+	sdk.NewOp("move", "Renames a file or directory within the root.", checked("move", (*Instance).move)),
 }
 
-var (
-	handlers = map[string]handler{
-		"stat":   (*Instance).stat,
-		"list":   (*Instance).list,
-		"delete": (*Instance).delete,
-		"move":   (*Instance).move,
-	}
-	streamers = map[string]streamer{
-		"put": (*Instance).put,
-		"get": (*Instance).get,
-	}
-)
-
-func (i *Instance) put(ctx context.Context, req sdk.InvokeRequest, in io.Reader, _ io.Writer) (any, error) {
-	var args putArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) put(ctx context.Context, args putArgs, in io.Reader, _ io.Writer) (any, error) {
 	name, err := cleanPath(args.Path, false)
 	if err != nil {
 		return nil, err
@@ -333,11 +303,7 @@ func streamError(ctx context.Context, err error, what string) error {
 	return sdk.WrapError(sdk.KindUnavailable, err, what)
 }
 
-func (i *Instance) get(ctx context.Context, req sdk.InvokeRequest, _ io.Reader, out io.Writer) (any, error) {
-	var args pathArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) get(ctx context.Context, args pathArgs, _ io.Reader, out io.Writer) (any, error) {
 	name, err := cleanPath(args.Path, false)
 	if err != nil {
 		return nil, err
@@ -377,11 +343,7 @@ func (i *Instance) get(ctx context.Context, req sdk.InvokeRequest, _ io.Reader, 
 	}
 }
 
-func (i *Instance) stat(_ context.Context, req sdk.InvokeRequest) (any, error) {
-	var args statArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) stat(_ context.Context, args statArgs) (any, error) {
 	name, err := cleanPath(args.Path, true)
 	if err != nil {
 		return nil, err
@@ -399,11 +361,7 @@ func (i *Instance) stat(_ context.Context, req sdk.InvokeRequest) (any, error) {
 	}, nil
 }
 
-func (i *Instance) list(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args listArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) list(ctx context.Context, args listArgs) (any, error) {
 	if args.Prefix == "" {
 		args.Prefix = "."
 	}
@@ -476,11 +434,7 @@ func isTemp(name string) bool {
 	return strings.HasPrefix(name, tempPrefix) && strings.HasSuffix(name, tempSuffix)
 }
 
-func (i *Instance) delete(_ context.Context, req sdk.InvokeRequest) (any, error) {
-	var args deleteArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) delete(_ context.Context, args deleteArgs) (any, error) {
 	name, err := cleanPath(args.Path, false)
 	if err != nil {
 		return nil, err
@@ -498,11 +452,7 @@ func (i *Instance) delete(_ context.Context, req sdk.InvokeRequest) (any, error)
 	return nil, i.res.fsError(err, "deleting", name)
 }
 
-func (i *Instance) move(_ context.Context, req sdk.InvokeRequest) (any, error) {
-	var args moveArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (i *Instance) move(_ context.Context, args moveArgs) (any, error) {
 	from, err := cleanPath(args.From, false)
 	if err != nil {
 		return nil, err
@@ -542,7 +492,6 @@ func (i *Instance) move(_ context.Context, req sdk.InvokeRequest) (any, error) {
 
 // Interface guards.
 var (
-	_ sdk.Resource      = (*Resource)(nil)
-	_ sdk.Instance      = (*Instance)(nil)
-	_ sdk.StreamInvoker = (*Instance)(nil)
+	_ sdk.Resource = (*Resource)(nil)
+	_ sdk.Instance = (*Instance)(nil)
 )

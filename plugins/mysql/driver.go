@@ -29,61 +29,29 @@ type Config struct {
 	ConnectTimeout time.Duration `nebula:"connect_timeout" default:"10s" doc:"How long opening a session (dial and handshake) may take."`
 }
 
-var configSchema = sdk.MustSchemaFor(Config{})
-
-// Driver is the mysql driver. Its zero value is ready to use; New returns
-// one.
-type Driver struct{}
-
 // New returns the mysql driver.
-func New() *Driver { return &Driver{} }
+func New() sdk.Driver { return sdk.NewDriver("mysql", Version, mysqlType) }
 
-// Info describes the driver and its one resource type, "mysql".
-func (d *Driver) Info() sdk.DriverInfo {
-	return sdk.DriverInfo{
-		Name:    "mysql",
-		Version: Version,
-		Types: []sdk.ResourceType{{
-			Name:         TypeName,
-			Description:  "A MySQL or MariaDB database; each instance is one session (connection) that runs SQL with typed values and holds transactions.",
-			Config:       configSchema,
-			Capabilities: []string{sdk.CapabilitySQL},
-			Pooling:      sdk.PoolingExclusive,
-			Operations:   operations,
-		}},
-	}
+// mysqlType is the driver's one resource type, "mysql".
+var mysqlType = sdk.ResourceDef[Config, *Instance]{
+	Name:         TypeName,
+	Description:  "A MySQL or MariaDB database; each instance is one session (connection) that runs SQL with typed values and holds transactions.",
+	Capabilities: []string{sdk.CapabilitySQL},
+	Pooling:      sdk.PoolingExclusive,
+	Configure:    configure,
+	Operations: []sdk.Op[*Instance]{
+		sdk.PingOp[*Instance]("Runs a trivial round trip (SELECT 1) on the session and returns {\"ok\": true}."),
+	},
 }
 
-func checkType(typ string) error {
-	if typ != TypeName {
-		return sdk.Errorf(sdk.KindInvalidArgument, "the mysql driver has no resource type %q", typ)
-	}
-	return nil
-}
-
-// ValidateConfig checks that the DSN parses and the timeout is positive.
-func (d *Driver) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
-	if err := checkType(req.Type); err != nil {
-		return err
-	}
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return err
-	}
-	_, err := connectorConfig(cfg)
+// Validate checks that the DSN parses and the timeout is positive.
+func (c Config) Validate() error {
+	_, err := connectorConfig(c)
 	return err
 }
 
-// Configure validates the configuration and prepares the connector that
-// Open uses. It does not connect.
-func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
-	if err := checkType(req.Type); err != nil {
-		return nil, err
-	}
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return nil, err
-	}
+// configure prepares the connector that Open uses. It does not connect.
+func configure(_ context.Context, name string, cfg Config) (sdk.Resource, error) {
 	mc, err := connectorConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -92,7 +60,7 @@ func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Res
 	if err != nil {
 		return nil, sdk.AttributeError("dsn", "invalid DSN", redact(err.Error(), cfg))
 	}
-	return &Resource{name: req.Name, cfg: cfg, mc: mc, connector: conn}, nil
+	return &Resource{name: name, cfg: cfg, mc: mc, connector: conn}, nil
 }
 
 // connectorConfig turns the resource configuration into go-sql-driver's.
@@ -198,8 +166,4 @@ func (r *Resource) connect(ctx context.Context) (*sql.DB, *sql.Conn, error) {
 func (r *Resource) Close(context.Context) error { return nil }
 
 // Interface guards.
-var (
-	_ sdk.Driver          = (*Driver)(nil)
-	_ sdk.ConfigValidator = (*Driver)(nil)
-	_ sdk.Resource        = (*Resource)(nil)
-)
+var _ sdk.Resource = (*Resource)(nil)

@@ -134,35 +134,6 @@ func (i *Instance) check(ctx context.Context) error {
 	return nil
 }
 
-// The operations of the resource type.
-type pingArgs struct{}
-
-type pingResult struct {
-	OK bool `json:"ok"`
-}
-
-var operations = []sdk.Operation{{
-	Name:        "ping",
-	Description: "Runs a trivial round trip (SELECT 1) on the session and returns {\"ok\": true}.",
-	Args:        sdk.MustSchemaFor(pingArgs{}),
-	Idempotent:  true,
-}}
-
-// Invoke performs "ping", the one operation.
-func (i *Instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	if req.Operation != "ping" {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "mysql resource has no operation %q", req.Operation)
-	}
-	var args pingArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
-	if err := i.Check(ctx); err != nil {
-		return nil, err
-	}
-	return pingResult{OK: true}, nil
-}
-
 // SessionClean reports whether the session is as a new one: no
 // transaction begun, and no statement since the last Reset that may have
 // left state in it (session.note). The host resets only a session that

@@ -498,7 +498,7 @@ func TestConfigErrorsHideThePassword(t *testing.T) {
 		`{"dsn": "root:s3cretpw@nosuchnet"}`,
 		`{"dsn": "root@tcp(127.0.0.1:3306)/test", "connect_timeout": "0s"}`,
 	} {
-		err := d.ValidateConfig(t.Context(), sdk.ValidateRequest{Type: "mysql", Name: "x", Config: json.RawMessage(cfg)})
+		err := d.(sdk.ConfigValidator).ValidateConfig(t.Context(), sdk.ValidateRequest{Type: "mysql", Name: "x", Config: json.RawMessage(cfg)})
 		if err == nil {
 			t.Errorf("%s accepted", cfg)
 			continue

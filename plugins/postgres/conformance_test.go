@@ -17,7 +17,7 @@ func conformance(t *testing.T) sdktest.Suite {
 		InvalidConfig: `{"url": "postgres://127.0.0.1/test", "connect_timeout": "-1s"}`,
 		Probe:         sdk.InvokeRequest{Operation: "ping", Args: json.RawMessage(`{}`)},
 		Failing:       &sdk.InvokeRequest{Operation: "no-such-op", Args: json.RawMessage(`{}`)},
-		FailingKind:   sdk.KindInvalidArgument,
+		FailingKind:   sdk.KindUnimplemented,
 	}
 }
 

@@ -48,77 +48,36 @@ type Config struct {
 	ConnectTimeout time.Duration `nebula:"connect_timeout" default:"10s" doc:"Time allowed to open a session (dial, TLS, authentication); 0s means no limit beyond the caller's."`
 }
 
-var configSchema = sdk.MustSchemaFor(Config{})
-
-// pingArgs are the arguments of the ping operation: none.
-type pingArgs struct{}
-
-var operations = []sdk.Operation{{
-	Name:        "ping",
-	Description: "Runs a round trip to the server on the session and returns {\"ok\": true}.",
-	Args:        sdk.MustSchemaFor(pingArgs{}),
-	Idempotent:  true,
-}}
-
-// Driver is the PostgreSQL driver. Its zero value is ready to use; New
-// returns one.
-type Driver struct{}
-
 // New returns the PostgreSQL driver.
-func New() *Driver { return &Driver{} }
+func New() sdk.Driver { return sdk.NewDriver("postgres", Version, postgresType) }
 
-// Info describes the driver and its one resource type, "postgres".
-func (d *Driver) Info() sdk.DriverInfo {
-	return sdk.DriverInfo{
-		Name:    "postgres",
-		Version: Version,
-		Types: []sdk.ResourceType{{
-			Name:         TypeName,
-			Description:  "A PostgreSQL database; each instance is one session (one connection) that runs SQL with typed values, streamed rows and transactions.",
-			Config:       configSchema,
-			Capabilities: []string{sdk.CapabilitySQL},
-			Pooling:      sdk.PoolingExclusive,
-			Operations:   operations,
-		}},
-	}
+// postgresType is the driver's one resource type, "postgres".
+var postgresType = sdk.ResourceDef[Config, *Instance]{
+	Name:         TypeName,
+	Description:  "A PostgreSQL database; each instance is one session (one connection) that runs SQL with typed values, streamed rows and transactions.",
+	Capabilities: []string{sdk.CapabilitySQL},
+	Pooling:      sdk.PoolingExclusive,
+	Configure:    configure,
+	Operations: []sdk.Op[*Instance]{
+		sdk.PingOp[*Instance]("Runs a round trip to the server on the session and returns {\"ok\": true}."),
+	},
 }
 
-// ValidateConfig checks that the URL parses and the durations are not
+// Validate checks that the URL parses and the durations are not
 // negative. It does not connect.
-func (d *Driver) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
-	if err := checkType(req.Type); err != nil {
-		return err
-	}
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return err
-	}
-	_, err := cfg.connConfig()
+func (c Config) Validate() error {
+	_, err := c.connConfig()
 	return err
 }
 
-// Configure parses the configuration into a connection configuration. It
+// configure parses the configuration into a connection configuration. It
 // opens no session.
-func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
-	if err := checkType(req.Type); err != nil {
-		return nil, err
-	}
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return nil, err
-	}
+func configure(_ context.Context, name string, cfg Config) (sdk.Resource, error) {
 	cc, err := cfg.connConfig()
 	if err != nil {
-		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "invalid configuration of postgres resource "+req.Name)
+		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "invalid configuration of postgres resource "+name)
 	}
-	return &Resource{name: req.Name, cfg: cfg, conn: cc, secrets: cfg.secrets(cc)}, nil
-}
-
-func checkType(name string) error {
-	if name != TypeName {
-		return sdk.Errorf(sdk.KindInvalidArgument, "postgres driver has no resource type %q", name)
-	}
-	return nil
+	return &Resource{name: name, cfg: cfg, conn: cc, secrets: cfg.secrets(cc)}, nil
 }
 
 // connConfig validates c and builds the pgx configuration. Its errors
@@ -233,9 +192,7 @@ func (r *Resource) Close(context.Context) error { return nil }
 
 // Interface guards.
 var (
-	_ sdk.Driver          = (*Driver)(nil)
-	_ sdk.ConfigValidator = (*Driver)(nil)
-	_ sdk.Resource        = (*Resource)(nil)
+	_ sdk.Resource = (*Resource)(nil)
 )
 
 // keywordString builds a keyword/value connection string from the

@@ -87,21 +87,6 @@ func (in *Instance) check(ctx context.Context) error {
 	return nil
 }
 
-// Invoke runs the one operation, "ping": Check, then {"ok": true}.
-func (in *Instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	if req.Operation != "ping" {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "postgres has no operation %q; the one operation is \"ping\"", req.Operation)
-	}
-	var args pingArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
-	if err := in.Check(ctx); err != nil {
-		return nil, err
-	}
-	return map[string]bool{"ok": true}, nil
-}
-
 // SessionClean reports whether the session is as a new one: no result
 // open, no transaction open, and no statement since the last Reset that
 // may have changed its state (statementEffect). The host resets only a

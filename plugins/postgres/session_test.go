@@ -360,7 +360,7 @@ func TestConfigValidation(t *testing.T) {
 		`{"url": "postgres://h/db", "connect_timeout": "-1s"}`,
 		`{"url": "postgres://h:99999999/db"}`,
 	} {
-		err := d.ValidateConfig(t.Context(), sdk.ValidateRequest{Type: "postgres", Name: "x", Config: json.RawMessage(cfg)})
+		err := d.(sdk.ConfigValidator).ValidateConfig(t.Context(), sdk.ValidateRequest{Type: "postgres", Name: "x", Config: json.RawMessage(cfg)})
 		var ce *sdk.ConfigError
 		if err == nil || (!errors.As(err, &ce) && sdk.KindOf(err) != sdk.KindInvalidArgument) {
 			t.Errorf("%s: got %v, want a config error", cfg, err)

@@ -147,6 +147,7 @@
 //
 // # Operations
 //
-// Invoke has one operation, "ping" (idempotent, no arguments), which runs
-// SELECT 1 and returns {"ok": true}.
+// The type has one operation of its own, "ping" (idempotent, no
+// arguments), which runs SELECT 1 and returns {"ok": true}; the host
+// answers the sql capability's "query" and "exec" through the instance.
 package sqlite

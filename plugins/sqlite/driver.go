@@ -42,11 +42,10 @@ type Config struct {
 	ForeignKeys bool `nebula:"foreign_keys" default:"true" doc:"Whether foreign key constraints are enforced (PRAGMA foreign_keys)."`
 }
 
-var configSchema = sdk.MustSchemaFor(Config{})
-
 var journalModes = map[string]bool{"delete": true, "truncate": true, "persist": true, "memory": true, "wal": true, "off": true}
 
-func (c Config) validate() error {
+// Validate checks the path, busy_timeout and journal_mode.
+func (c Config) Validate() error {
 	var errs []error
 	switch {
 	case strings.TrimSpace(c.Path) == "":
@@ -69,84 +68,38 @@ func (c Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// Driver is the sqlite driver. Its zero value is ready to use; New returns
-// one.
-type Driver struct{}
-
 // New returns the sqlite driver.
-func New() *Driver { return &Driver{} }
+func New() sdk.Driver { return sdk.NewDriver("sqlite", Version, sqliteType) }
 
-// Info describes the driver and its one resource type, "sqlite".
-func (d *Driver) Info() sdk.DriverInfo {
-	return sdk.DriverInfo{
-		Name:    "sqlite",
-		Version: Version,
-		Types: []sdk.ResourceType{{
-			Name:         TypeName,
-			Description:  "A SQLite database (a file, or an in-memory database shared by the resource's instances); each instance is one connection.",
-			Config:       configSchema,
-			Capabilities: []string{sdk.CapabilitySQL},
-			Pooling:      sdk.PoolingExclusive,
-			Operations:   operations,
-		}},
-	}
-}
-
-var operations = []sdk.Operation{{
-	Name:        "ping",
-	Description: "Runs a trivial query on the connection and returns {\"ok\": true}.",
-	Args:        sdk.MustSchemaFor(pingArgs{}),
-	Idempotent:  true,
-}}
-
-type pingArgs struct{}
-
-// ValidateConfig checks the path, busy_timeout and journal_mode.
-func (d *Driver) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
-	if err := checkType(req.Type); err != nil {
-		return err
-	}
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return err
-	}
-	return cfg.validate()
-}
-
-func checkType(name string) error {
-	if name != TypeName {
-		return sdk.Errorf(sdk.KindInvalidArgument, "sqlite driver has no resource type %q", name)
-	}
-	return nil
+// sqliteType is the driver's one resource type, "sqlite".
+var sqliteType = sdk.ResourceDef[Config, *Instance]{
+	Name:         TypeName,
+	Description:  "A SQLite database (a file, or an in-memory database shared by the resource's instances); each instance is one connection.",
+	Capabilities: []string{sdk.CapabilitySQL},
+	Pooling:      sdk.PoolingExclusive,
+	Configure:    configure,
+	Operations: []sdk.Op[*Instance]{
+		sdk.PingOp[*Instance]("Runs a trivial query on the connection and returns {\"ok\": true}."),
+	},
 }
 
 // Configure checks the configuration and builds the data source name. For
 // ":memory:" it also opens the connection that keeps the shared in-memory
 // database alive until the resource is closed.
-func (d *Driver) Configure(ctx context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
-	if err := checkType(req.Type); err != nil {
-		return nil, err
-	}
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return nil, err
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "invalid configuration of sqlite resource "+req.Name)
-	}
-	r := &Resource{name: req.Name, cfg: cfg}
+func configure(ctx context.Context, name string, cfg Config) (sdk.Resource, error) {
+	r := &Resource{name: name, cfg: cfg}
 	if cfg.Path == MemoryPath {
-		r.dsn = memoryDSN(req.Name, cfg)
+		r.dsn = memoryDSN(name, cfg)
 		keeper, conn, err := openConn(ctx, r.dsn)
 		if err != nil {
-			return nil, mapError(ctx, err, "opening the in-memory database of sqlite resource "+req.Name)
+			return nil, mapError(ctx, err, "opening the in-memory database of sqlite resource "+name)
 		}
 		r.keeper, r.keeperConn = keeper, conn
 		return r, nil
 	}
 	abs, err := filepath.Abs(cfg.Path)
 	if err != nil {
-		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "resolving the path of sqlite resource "+req.Name)
+		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "resolving the path of sqlite resource "+name)
 	}
 	r.dsn = fileDSN(abs, cfg)
 	return r, nil
@@ -276,8 +229,4 @@ func (r *Resource) Close(context.Context) error {
 }
 
 // Interface guards.
-var (
-	_ sdk.Driver          = (*Driver)(nil)
-	_ sdk.ConfigValidator = (*Driver)(nil)
-	_ sdk.Resource        = (*Resource)(nil)
-)
+var _ sdk.Resource = (*Resource)(nil)

@@ -60,21 +60,6 @@ func (i *Instance) Check(ctx context.Context) error {
 	return nil
 }
 
-// Invoke performs "ping", the type's one operation.
-func (i *Instance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	if req.Operation != "ping" {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "sqlite resource has no operation %q", req.Operation)
-	}
-	var args pingArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
-	if err := i.Check(ctx); err != nil {
-		return nil, err
-	}
-	return map[string]bool{"ok": true}, nil
-}
-
 // Close closes the rows still open and the connection.
 func (i *Instance) Close(context.Context) error {
 	i.mu.Lock()

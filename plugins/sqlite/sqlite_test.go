@@ -576,7 +576,7 @@ func TestPingAndOperations(t *testing.T) {
 		t.Fatalf("ping returned %s", out)
 	}
 	_, err = inst.(sdk.Invoker).Invoke(t.Context(), sdk.InvokeRequest{Operation: "vacuum", Args: json.RawMessage(`{}`)})
-	wantKind(t, err, sdk.KindInvalidArgument, "")
+	wantKind(t, err, sdk.KindUnimplemented, "")
 	if err := inst.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
