@@ -19,8 +19,14 @@
 
 SHELL := /bin/bash
 GO ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+# A release build (make build RELEASE=v1.2.3, see docs/RELEASING.md)
+# stamps the host and every plugin with the release's version; any other
+# build stamps the host with git describe and leaves the plugins at "dev".
+RELEASE ?=
+VERSION ?= $(or $(RELEASE),$(shell git describe --tags --always --dirty 2>/dev/null || echo dev))
+RELEASE_VAR := github.com/nebula-resource/nebula-resource/internal/release.version
+LDFLAGS := -X $(RELEASE_VAR)=$(VERSION)
+PLUGIN_LDFLAGS := $(if $(RELEASE),-X $(RELEASE_VAR)=$(RELEASE))
 PLUGINS := $(notdir $(wildcard plugins/*))
 TOOLS := $(CURDIR)/.tools
 TEST_FLAGS ?=
@@ -48,11 +54,11 @@ all: build
 build:
 	@mkdir -p bin/plugins
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/nebula-host ./cmd/nebula-host
-	@# Plugins carry their own versions and no build stamp, so their
-	@# checksums change only when their code does.
+	@# Plugins carry no build stamp but a release's version, so their
+	@# checksums change only when their code or their release does.
 	@for p in $(PLUGINS); do \
-		echo "$(GO) build -trimpath -buildvcs=false -o bin/plugins/nebula-plugin-$$p ./plugins/$$p/cmd/nebula-plugin-$$p"; \
-		$(GO) build -trimpath -buildvcs=false -o bin/plugins/nebula-plugin-$$p ./plugins/$$p/cmd/nebula-plugin-$$p || exit 1; \
+		echo "$(GO) build -trimpath -buildvcs=false -ldflags '$(PLUGIN_LDFLAGS)' -o bin/plugins/nebula-plugin-$$p ./plugins/$$p/cmd/nebula-plugin-$$p"; \
+		$(GO) build -trimpath -buildvcs=false -ldflags '$(PLUGIN_LDFLAGS)' -o bin/plugins/nebula-plugin-$$p ./plugins/$$p/cmd/nebula-plugin-$$p || exit 1; \
 	done
 
 run: build

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime/debug"
 	"slices"
 )
 
@@ -342,13 +343,13 @@ func (t ResourceType) Streams(inst Instance) bool {
 	return ok
 }
 
-// NewDriver returns a driver named name, of the given version, that
-// offers types. It panics when a type is declared wrongly (no name, a
+// NewDriver returns a driver named name, of the given version (with ""
+// the binary's, [BuildVersion]), that offers types. It panics when a type is declared wrongly (no name, a
 // configuration or argument struct whose schema cannot be made, an
 // operation declared twice, a capability's operation missing), a
 // mistake any test that calls it finds.
 func NewDriver(name, version string, types ...TypeDef) Driver {
-	d := &typedDriver{info: DriverInfo{Name: name, Version: version}, types: map[string]*typeSpec{}}
+	d := &typedDriver{info: DriverInfo{Name: name, Version: cmp.Or(version, BuildVersion())}, types: map[string]*typeSpec{}}
 	for _, t := range types {
 		s, err := t.spec()
 		if err != nil {
@@ -418,4 +419,15 @@ func PingOp[I Instance](description string) Op[I] {
 		}
 		return PingResult{OK: true}, nil
 	}).Idempotent()
+}
+
+// BuildVersion is the version of the running binary's main module, from
+// its build information: the module version when it was built with go
+// install module@version (or from a tagged checkout with VCS stamps), or
+// "dev". [NewDriver] uses it for a driver given no version.
+func BuildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
 }

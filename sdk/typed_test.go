@@ -341,3 +341,13 @@ func TestTheSQLCapabilityPublishesTheHostsOperations(t *testing.T) {
 		}
 	}
 }
+
+func TestADriverWithoutAVersionReportsItsBuilds(t *testing.T) {
+	d := sdk.NewDriver("d", "", greeterType)
+	if got := d.Info().Version; got != sdk.BuildVersion() || got == "" {
+		t.Errorf("version %q, want the build's, %q", got, sdk.BuildVersion())
+	}
+	if got := sdk.NewDriver("d", "1.2.3", greeterType).Info().Version; got != "1.2.3" {
+		t.Errorf("version %q, want 1.2.3", got)
+	}
+}

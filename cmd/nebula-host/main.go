@@ -18,10 +18,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/nebula-resource/nebula-resource/internal/release"
 )
 
-// version is set by the build (-ldflags "-X main.version=...").
-var version = "dev"
+// version is this build's: a release's, or the one make build stamps
+// (git describe), or the build information's (internal/release).
+var version = release.Version()
 
 // Exit codes.
 const (

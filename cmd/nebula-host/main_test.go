@@ -72,10 +72,12 @@ func build(dir string) error {
 	}
 	moduleRoot = filepath.Dir(gomod)
 
-	builds := [][]string{{"-ldflags", "-X main.version=" + testVersion, "-o", filepath.Join(dir, "nebula-host"), "./cmd/nebula-host"}}
+	builds := [][]string{{"-ldflags", "-X github.com/nebula-resource/nebula-resource/internal/release.version=" + testVersion, "-o", filepath.Join(dir, "nebula-host"), "./cmd/nebula-host"}}
 	for _, p := range append(append([]string{}, plugins...), checkOnlyPlugins...) {
 		name := "nebula-plugin-" + p
-		builds = append(builds, []string{"-o", filepath.Join(dir, "plugins", name), "./plugins/" + p + "/cmd/" + name})
+		// As make build builds them: no VCS stamp, so that they report
+		// the version of a build that is no release, "dev".
+		builds = append(builds, []string{"-trimpath", "-buildvcs=false", "-o", filepath.Join(dir, "plugins", name), "./plugins/" + p + "/cmd/" + name})
 	}
 	for _, args := range builds {
 		cmd := exec.Command("go", append([]string{"build"}, args...)...)

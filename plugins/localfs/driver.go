@@ -24,14 +24,12 @@ import (
 	"os"
 	"strings"
 
+	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
 // TypeName is the name of the resource type the driver offers.
 const TypeName = "localfs"
-
-// Version is the driver's version.
-const Version = "0.1.0"
 
 // Config is the configuration of a localfs resource.
 type Config struct {
@@ -43,7 +41,7 @@ type Config struct {
 }
 
 // New returns the localfs driver.
-func New() sdk.Driver { return sdk.NewDriver("localfs", Version, localfsType) }
+func New() sdk.Driver { return sdk.NewDriver("localfs", release.Version(), localfsType) }
 
 // localfsType is the driver's one resource type, "localfs".
 var localfsType = sdk.ResourceDef[Config, *Instance]{

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/plugins/localfs"
 	"github.com/nebula-resource/nebula-resource/sdk"
 	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
@@ -673,8 +674,8 @@ func TestLocalFSConfigure(t *testing.T) {
 
 func TestLocalFSInfoDescribesEverything(t *testing.T) {
 	info := localfs.New().Info()
-	if info.Name != "localfs" || info.Version != "0.1.0" {
-		t.Errorf("Info = %s %s, want localfs 0.1.0", info.Name, info.Version)
+	if info.Name != "localfs" || info.Version != release.Version() {
+		t.Errorf("Info = %s %s, want localfs %s", info.Name, info.Version, release.Version())
 	}
 	typ, ok := info.Type("localfs")
 	if !ok {

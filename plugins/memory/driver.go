@@ -49,14 +49,12 @@ import (
 	"github.com/maypok86/otter/v2"
 	"github.com/maypok86/otter/v2/stats"
 
+	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
 // TypeName is the name of the resource type the driver offers.
 const TypeName = "memory"
-
-// Version is the driver's version.
-const Version = "0.2.0"
 
 // Config is the configuration of a memory resource. Its zero value is an
 // unbounded cache whose entries never expire.
@@ -72,7 +70,7 @@ type Config struct {
 }
 
 // New returns the memory driver.
-func New() sdk.Driver { return sdk.NewDriver("memory", Version, memoryType) }
+func New() sdk.Driver { return sdk.NewDriver("memory", release.Version(), memoryType) }
 
 const description = "An in-process key-value cache of strings with optional size bounds and expiry, shared by every instance of the resource. " +
 	"It has no pub/sub: messages in one host's memory would reach only that host's callers, and be lost between hosts once a workflow runs on several."

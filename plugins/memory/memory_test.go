@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/plugins/memory"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -595,8 +596,8 @@ func unjoin(err error) []error {
 
 func TestMemoryInfoDescribesEverything(t *testing.T) {
 	info := memory.New().Info()
-	if info.Name != "memory" || info.Version != memory.Version || memory.Version != "0.2.0" {
-		t.Errorf("Info = %s %s, want memory 0.2.0", info.Name, info.Version)
+	if info.Name != "memory" || info.Version != release.Version() {
+		t.Errorf("Info = %s %s, want memory %s", info.Name, info.Version, release.Version())
 	}
 	typ, ok := info.Type("memory")
 	if !ok {

@@ -9,15 +9,13 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/sdk"
 	"github.com/nebula-resource/nebula-resource/sdk/stmtcache"
 )
 
 // TypeName is the name of the resource type the driver offers.
 const TypeName = "mysql"
-
-// Version is the driver's version.
-const Version = "0.1.0"
 
 // Config is the configuration of a mysql resource.
 type Config struct {
@@ -30,7 +28,7 @@ type Config struct {
 }
 
 // New returns the mysql driver.
-func New() sdk.Driver { return sdk.NewDriver("mysql", Version, mysqlType) }
+func New() sdk.Driver { return sdk.NewDriver("mysql", release.Version(), mysqlType) }
 
 // mysqlType is the driver's one resource type, "mysql".
 var mysqlType = sdk.ResourceDef[Config, *Instance]{

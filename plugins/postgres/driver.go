@@ -12,14 +12,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 
+	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
 // TypeName is the name of the resource type the driver offers.
 const TypeName = "postgres"
-
-// Version is the driver's version.
-const Version = "0.1.0"
 
 // DefaultApplicationName is the application_name a session reports when the
 // configuration does not set one.
@@ -49,7 +47,7 @@ type Config struct {
 }
 
 // New returns the PostgreSQL driver.
-func New() sdk.Driver { return sdk.NewDriver("postgres", Version, postgresType) }
+func New() sdk.Driver { return sdk.NewDriver("postgres", release.Version(), postgresType) }
 
 // postgresType is the driver's one resource type, "postgres".
 var postgresType = sdk.ResourceDef[Config, *Instance]{

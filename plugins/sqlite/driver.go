@@ -15,15 +15,13 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/sdk"
 	"github.com/nebula-resource/nebula-resource/sdk/stmtcache"
 )
 
 // TypeName is the name of the resource type the driver offers.
 const TypeName = "sqlite"
-
-// Version is the driver's version.
-const Version = "0.1.0"
 
 // MemoryPath is the path that selects an in-memory database shared by the
 // instances of the resource.
@@ -69,7 +67,7 @@ func (c Config) Validate() error {
 }
 
 // New returns the sqlite driver.
-func New() sdk.Driver { return sdk.NewDriver("sqlite", Version, sqliteType) }
+func New() sdk.Driver { return sdk.NewDriver("sqlite", release.Version(), sqliteType) }
 
 // sqliteType is the driver's one resource type, "sqlite".
 var sqliteType = sdk.ResourceDef[Config, *Instance]{
