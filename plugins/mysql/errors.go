@@ -11,50 +11,37 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-var retryable = true
+// errorMap classifies the errors of go-sql-driver and database/sql: a
+// MySQL error by its number (its Code; by its SQLSTATE's class when the
+// number is not one it knows), a session busy with open rows, the driver's
+// signs of a broken connection.
+var errorMap = sdk.ErrorMap{
+	Backend: func(err error) (sdk.BackendError, bool) {
+		var me *gomysql.MySQLError
+		if errors.As(err, &me) {
+			kind := kindOfNumber(me.Number)
+			if kind == sdk.KindUnknown {
+				kind = sdk.KindOfSQLState(string(me.SQLState[:]))
+			}
+			n := strconv.Itoa(int(me.Number))
+			return sdk.BackendError{Kind: kind, Code: n, Detail: " (MySQL error " + n + ")",
+				Retryable: me.Number == 1213 || me.Number == 1205}, true
+		}
+		if errors.Is(err, gomysql.ErrBusyBuffer) {
+			return sdk.BackendError{Kind: sdk.KindFailedPrecondition, Detail: ": the session is busy (close the open rows first)"}, true
+		}
+		return sdk.BackendError{}, false
+	},
+	Lost: func(err error) bool {
+		return errors.Is(err, gomysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
+			errors.Is(err, gomysql.ErrPktSync) || errors.Is(err, gomysql.ErrPktSyncMul)
+	},
+}
 
 // wrapErr turns an error of go-sql-driver or database/sql into an
-// *sdk.Error: MySQL errors keep their number as Code, context errors become
-// canceled or timeout, broken connections unavailable. nil stays nil.
+// *sdk.Error (errorMap); nil stays nil. ctx is the call's.
 func wrapErr(ctx context.Context, err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	var se *sdk.Error
-	if errors.As(err, &se) {
-		return err
-	}
-	var me *gomysql.MySQLError
-	if errors.As(err, &me) {
-		kind := kindOfNumber(me.Number)
-		if kind == sdk.KindUnknown {
-			kind = sdk.KindOfSQLState(string(me.SQLState[:]))
-		}
-		e := &sdk.Error{Kind: kind, Message: what + " (MySQL error " + strconv.Itoa(int(me.Number)) + ")", Code: strconv.Itoa(int(me.Number)), Err: err}
-		if me.Number == 1213 || me.Number == 1205 {
-			e.Retryable = &retryable
-		}
-		return e
-	}
-	// The call's context first: go-sql-driver closes the connection when
-	// it is canceled, and reports that as a broken connection.
-	if cerr := ctx.Err(); cerr != nil {
-		return &sdk.Error{Kind: sdk.KindOf(cerr), Message: what, Err: errors.Join(cerr, err)}
-	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return sdk.WrapError(sdk.KindCanceled, err, what)
-	case errors.Is(err, context.DeadlineExceeded):
-		return sdk.WrapError(sdk.KindTimeout, err, what)
-	}
-	if sdk.IsConnectionLoss(err) || errors.Is(err, gomysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, gomysql.ErrPktSync) || errors.Is(err, gomysql.ErrPktSyncMul) {
-		return sdk.WrapError(sdk.KindUnavailable, err, what+": the connection is broken")
-	}
-	if errors.Is(err, gomysql.ErrBusyBuffer) {
-		return sdk.WrapError(sdk.KindFailedPrecondition, err, what+": the session is busy (close the open rows first)")
-	}
-	return sdk.WrapError(sdk.ClassifyOr(err, sdk.KindUnknown), err, what)
+	return errorMap.Wrap(ctx, err, what)
 }
 
 // kindOfNumber maps a MySQL/MariaDB error number to a kind.

@@ -10,53 +10,30 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// scrub removes the resource's secrets from err's text, but not the ones
-// the caller itself sent in this call (sdk.RedactContext says why).
-func (r *Resource) scrub(ctx context.Context, err error) error {
-	return sdk.RedactContext(ctx, err, r.secrets...)
+// errorMap classifies pgx's errors: a server error by its SQLSTATE (which
+// is its Code), pgx's signs of a lost connection and of arguments it
+// refused to encode.
+var errorMap = sdk.ErrorMap{
+	Backend: func(err error) (sdk.BackendError, bool) {
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) {
+			return sdk.BackendError{}, false
+		}
+		switch pe.Code {
+		case "40001", "40P01", "55P03": // serialization failure, deadlock, lock not available
+			return sdk.BackendError{Kind: kindOfSQLState(pe.Code), Code: pe.Code, Retryable: true}, true
+		}
+		return sdk.BackendError{Kind: kindOfSQLState(pe.Code), Code: pe.Code}, true
+	},
+	Lost:      isConnectionLoss,
+	Arguments: isArgumentError,
 }
 
-var truth = true
-
-// wrap turns an error from pgx into an *sdk.Error with a kind and, for
-// server errors, the SQLSTATE as Code. ctx is the context of the call, to
-// tell a canceled or expired call from a failure of the backend.
+// wrap turns an error from pgx into an *sdk.Error (errorMap), without the
+// resource's secrets. ctx is the context of the call, to tell a canceled
+// or expired call from a failure of the backend.
 func (r *Resource) wrap(ctx context.Context, err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	var se *sdk.Error
-	if errors.As(err, &se) {
-		return err
-	}
-	cause := r.scrub(ctx, err)
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		kind := sdk.KindCanceled
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			kind = sdk.KindTimeout
-		}
-		return &sdk.Error{Kind: kind, Message: what + ": " + ctxErr.Error(), Err: cause}
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		e := &sdk.Error{Kind: kindOfSQLState(pe.Code), Code: pe.Code, Message: what, Err: cause}
-		switch pe.Code {
-		case "40001", "40P01", "55P03":
-			e.Retryable = &truth
-		}
-		return e
-	}
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return &sdk.Error{Kind: sdk.KindTimeout, Message: what, Err: cause}
-	case errors.Is(err, context.Canceled):
-		return &sdk.Error{Kind: sdk.KindCanceled, Message: what, Err: cause}
-	case isConnectionLoss(err):
-		return &sdk.Error{Kind: sdk.KindUnavailable, Message: what, Err: cause}
-	case isArgumentError(err):
-		return &sdk.Error{Kind: sdk.KindInvalidArgument, Message: what, Err: cause}
-	}
-	return &sdk.Error{Kind: sdk.KindUnknown, Message: what, Err: cause}
+	return errorMap.Wrap(ctx, err, what, r.secrets...)
 }
 
 // isConnectionLoss reports whether err means the connection is gone or

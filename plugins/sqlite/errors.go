@@ -3,9 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -128,39 +126,31 @@ func classify(code int) (sdk.Kind, *bool) {
 	return sdk.KindInternal, nil
 }
 
-// mapError turns an error from the driver into an *sdk.Error whose message
-// is what failed. SQLite errors carry their result code's name in Code;
-// errors that come from ctx ending have the kind of ctx's error.
-func mapError(ctx context.Context, err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	var se *sdk.Error
-	if errors.As(err, &se) {
-		return err
-	}
-	if ctx != nil && ctx.Err() != nil {
-		cause := err
-		if !errors.Is(err, ctx.Err()) {
-			cause = fmt.Errorf("%w (%v)", ctx.Err(), err)
+// errorMap classifies the errors of the SQLite driver and database/sql:
+// a SQLite error by its result code (its name is the Code), database/sql's
+// broken connections, arguments that cannot be bound; an error nothing
+// places is internal.
+var errorMap = sdk.ErrorMap{
+	Backend: func(err error) (sdk.BackendError, bool) {
+		var le *sqlite.Error
+		if !errors.As(err, &le) {
+			return sdk.BackendError{}, false
 		}
-		return &sdk.Error{Kind: sdk.KindOf(ctx.Err()), Message: what, Err: cause}
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return &sdk.Error{Kind: sdk.KindOf(err), Message: what, Err: err}
-	}
-	var le *sqlite.Error
-	if errors.As(err, &le) {
 		kind, retry := classify(le.Code())
-		return &sdk.Error{Kind: kind, Message: what, Code: codeName(le.Code()), Retryable: retry, Err: err}
+		return sdk.BackendError{Kind: kind, Code: codeName(le.Code()), Retryable: retry != nil && *retry}, true
+	},
+	Lost:      func(err error) bool { return errors.Is(err, sql.ErrConnDone) },
+	Arguments: isArgumentError,
+	Fallback:  sdk.KindInternal,
+}
+
+// mapError turns an error from the driver into an *sdk.Error (errorMap)
+// whose message is what failed; nil stays nil.
+func mapError(ctx context.Context, err error, what string) error {
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
-		return &sdk.Error{Kind: sdk.KindUnavailable, Message: what, Err: err}
-	}
-	if isArgumentError(err) {
-		return &sdk.Error{Kind: sdk.KindInvalidArgument, Message: what, Err: err}
-	}
-	return &sdk.Error{Kind: sdk.ClassifyOr(err, sdk.KindInternal), Message: what, Err: err}
+	return errorMap.Wrap(ctx, err, what)
 }
 
 // isArgumentError reports whether err is the driver or database/sql
