@@ -1,7 +1,8 @@
 // Package sdk is what a nebula-resource driver plugin imports.
 //
-// A driver is a Go value that implements [Driver]. Its plugin binary is a
-// thin main that calls [Serve]:
+// A driver is a Go value that implements [Driver], usually the one
+// [NewDriver] makes from [ResourceDef]s (see typed.go's example). Its
+// plugin binary is a thin main that calls [Serve]:
 //
 //	func main() { sdk.Serve(mydriver.New()) }
 //
@@ -24,8 +25,11 @@
 //     The host's pool decides how many exist and who uses them.
 //  5. [Instance.Check] reports health; [Resetter.Reset] (optional) returns an
 //     instance to a clean state between leases.
-//  6. [Instance.Invoke] and [StreamInvoker.InvokeStream] (optional) perform
-//     the operations the driver described.
+//  6. The operations the driver described: typed methods of the instance
+//     declared with [ResourceDef], [NewOp] and [NewStreamOp], or, for an
+//     instance that routes them itself, [Invoker.Invoke] and
+//     [StreamInvoker.InvokeStream]; the host calls either through
+//     [ResourceType.Invoke].
 //  7. [Instance.Close] ends a session; [Resource.Close] ends a resource
 //     (the protocol's Unconfigure).
 //
