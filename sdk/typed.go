@@ -12,52 +12,6 @@ import (
 	"slices"
 )
 
-// A driver written on the typed API declares each resource type once,
-// from the struct of its configuration and the operations of its
-// instances, and leaves the rest to the SDK:
-//
-//	type Config struct {
-//		Greeting string `nebula:"greeting" default:"Hello" doc:"How to greet."`
-//	}
-//
-//	type GreetArgs struct {
-//		Name string `nebula:"name,required" doc:"Who to greet."`
-//	}
-//
-//	type GreetResult struct {
-//		Message string `json:"message"`
-//	}
-//
-//	func (i *Instance) Greet(ctx context.Context, a GreetArgs) (GreetResult, error) {
-//		return GreetResult{Message: i.greeting + ", " + a.Name}, nil
-//	}
-//
-//	var greeter = sdk.ResourceDef[Config, *Instance]{
-//		Name:        "greeter",
-//		Description: "Says hello.",
-//		Configure:   configure, // func(ctx, name string, cfg Config) (sdk.Resource, error)
-//		Operations: []sdk.Op[*Instance]{
-//			sdk.NewOp("greet", "Greets someone.", (*Instance).Greet).Idempotent(),
-//		},
-//	}
-//
-//	func New() sdk.Driver { return sdk.NewDriver("greeter", "1.0.0", greeter) }
-//
-// From these the SDK publishes the configuration's and each operation's
-// schema ([SchemaFor]), decodes the configuration once for ValidateConfig
-// and once for Configure and hands it to Configure already typed, and
-// decodes each call's arguments into the operation's argument struct
-// before it calls the method. A configuration or argument struct may
-// check itself beyond its schema with a method
-//
-//	Validate() error
-//
-// whose error (one, or several joined with errors.Join; [AttributeError]
-// points at an attribute) the caller gets as invalid_argument. The
-// optional interfaces of an instance (Resetter, SessionReporter,
-// SQLInstance, Batcher) work as they do for any instance: the typed API
-// replaces Invoke and InvokeStream, not them.
-
 // ResourceDef declares a resource type whose configuration is C and whose
 // instances are I (the type Resource.Open returns, usually a pointer).
 type ResourceDef[C any, I Instance] struct {
