@@ -2,18 +2,15 @@ package sdk
 
 import (
 	"context"
-	"github.com/nebula-resource/nebula-resource/sdk/internal/mux"
 	"log/slog"
+	"time"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/propagation"
-	sdkresource "go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/nebula-resource/nebula-resource/sdk/internal/mux"
 )
 
 // Trace context crosses from the host to a plugin in the gRPC metadata of
@@ -127,101 +124,49 @@ func (c metadataCarrier) Keys() []string {
 	return keys
 }
 
-// The global tracer provider and propagator as they were when this package
-// was initialized: OpenTelemetry's defaults, unless a package initialized
-// earlier set its own. Serve replaces only these defaults, never what the
-// plugin's main set.
-var (
-	initialTracerProvider = otel.GetTracerProvider()
-	initialPropagator     = otel.GetTextMapPropagator()
-)
-
-// WithSpanProcessor makes [Serve] record the plugin's sampled spans with
-// sp too, beside the OTLP exporter it builds when the host asks the plugin
-// to export (see [Serve]). It is for tests, and for a plugin that also
-// sends its spans elsewhere: pass sdktrace.NewBatchSpanProcessor(exporter)
-// (or NewSimpleSpanProcessor in a test). Serve shuts sp down when it
-// returns. It has no effect when main has set the global TracerProvider
-// itself.
-func WithSpanProcessor(sp sdktrace.SpanProcessor) ServeOption {
-	return func(c *serveConfig) { c.spanProcessors = append(c.spanProcessors, sp) }
+// WithTelemetry makes [Serve] start the plugin's telemetry: Serve calls
+// start once, after it has set up slog's default logger and before it
+// serves the driver, with the driver's [DriverInfo]; it calls the stop
+// function start returns (when not nil) once the host has stopped the
+// plugin, before it closes the driver's resources, with a context that
+// ends after a second, since the host kills a plugin that has not exited
+// 2s after it asked it to stop. Several WithTelemetry options start in
+// order and stop in reverse; an error from stop is logged.
+//
+// The SDK itself exports nothing, so that a plugin that does not export
+// telemetry does not depend on an exporter: a plugin opts in with an
+// option built on this one, such as sdk/otelexport's, which exports the
+// plugin's spans over OTLP when the host asks:
+//
+//	sdk.Serve(mydriver.New(), otelexport.Option())
+//
+// start may set process-wide state (OpenTelemetry's global providers, say):
+// the process is the plugin's.
+func WithTelemetry(start func(DriverInfo) (stop func(context.Context) error)) ServeOption {
+	return func(c *serveConfig) { c.telemetry = append(c.telemetry, start) }
 }
 
-// exportEnv are the environment variables that ask a plugin to export its
-// spans over OTLP/gRPC. The host sets OTEL_EXPORTER_OTLP_ENDPOINT (with
-// OTEL_EXPORTER_OTLP_INSECURE and OTEL_EXPORTER_OTLP_HEADERS) when its own
-// tracing is configured; the exporter reads them itself.
-var exportEnv = []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}
-
-// startTracing sets the plugin process's global propagator and, when there
-// is somewhere to send spans, its global TracerProvider, unless main set
-// them already. It returns the function that flushes and stops the
-// provider it built, or nil when it built none.
-//
-// The provider samples a span only when its parent was sampled
-// (ParentBased(NeverSample)): the host decides, per call, whether a trace
-// is recorded, and a span the plugin starts without the host's context is
-// never recorded.
-func startTracing(cfg *serveConfig, info DriverInfo, getenv func(string) string) (shutdown func(context.Context) error) {
-	if otel.GetTextMapPropagator() == initialPropagator {
-		// The driver's own outgoing calls (an instrumented HTTP client,
-		// say) then carry the trace on to its backend.
-		otel.SetTextMapPropagator(propagator)
-	}
-	if otel.GetTracerProvider() != initialTracerProvider {
-		return nil
-	}
-	procs := append([]sdktrace.SpanProcessor(nil), cfg.spanProcessors...)
-	export := false
-	for _, k := range exportEnv {
-		export = export || getenv(k) != ""
-	}
-	if export {
-		// The exporter reads the endpoint, TLS and headers from the
-		// OTEL_EXPORTER_OTLP_* environment. It connects lazily: an
-		// unreachable collector does not delay the start.
-		exp, err := otlptracegrpc.New(context.Background())
-		if err != nil {
-			slog.Warn("tracing: cannot create the OTLP exporter; the plugin's spans are not exported", "error", err)
-		} else {
-			procs = append(procs, sdktrace.NewBatchSpanProcessor(exp))
-			otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-				slog.Warn("tracing: OpenTelemetry reported an error", "error", err)
-			}))
+// startTelemetry starts the telemetry of cfg's WithTelemetry options and
+// returns the function that stops it (see WithTelemetry).
+func startTelemetry(cfg *serveConfig, info DriverInfo) (stop func()) {
+	var stops []func(context.Context) error
+	for _, start := range cfg.telemetry {
+		if s := start(info); s != nil {
+			stops = append(stops, s)
 		}
 	}
-	if len(procs) == 0 {
-		return nil
+	return func() {
+		if len(stops) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		for i := len(stops) - 1; i >= 0; i-- {
+			if err := stops[i](ctx); err != nil {
+				slog.Warn("telemetry: stopping it failed; what it had not sent is lost", "error", err)
+			}
+		}
 	}
-	opts := []sdktrace.TracerProviderOption{
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())),
-		sdktrace.WithResource(pluginResource(info)),
-	}
-	for _, p := range procs {
-		opts = append(opts, sdktrace.WithSpanProcessor(p))
-	}
-	tp := sdktrace.NewTracerProvider(opts...)
-	otel.SetTracerProvider(tp)
-	return tp.Shutdown
-}
-
-// pluginResource describes the plugin process in its spans: service.name
-// nebula-plugin-<driver>, unless OTEL_SERVICE_NAME or
-// OTEL_RESOURCE_ATTRIBUTES in the plugin's environment say otherwise.
-func pluginResource(info DriverInfo) *sdkresource.Resource {
-	res, err := sdkresource.New(context.Background(),
-		sdkresource.WithAttributes(
-			attribute.String("service.name", "nebula-plugin-"+info.Name),
-			attribute.String("service.version", info.Version),
-		),
-		sdkresource.WithFromEnv(),
-		sdkresource.WithTelemetrySDK(),
-	)
-	if res == nil {
-		slog.Warn("tracing: cannot describe the plugin's resource", "error", err)
-		return sdkresource.Empty()
-	}
-	return res
 }
 
 // WithTraceIDs wraps h so that records logged with a context that carries
