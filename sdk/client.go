@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -143,8 +143,9 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 		return nil, remoteError(ctx, err)
 	}
 
-	var g errgroup.Group
-	g.Go(func() error {
+	// send copies in to the stream, in a goroutine of its own, awaited
+	// below before InvokeStream returns.
+	send := func() error {
 		if in == nil {
 			return stream.CloseSend()
 		}
@@ -170,7 +171,14 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 				return Errorf(KindCanceled, "reading the stream input: %w", rerr)
 			}
 		}
-	})
+	}
+	var sendErr error // send's error, written before sending.Done
+	var sending sync.WaitGroup
+	sending.Add(1)
+	go func() {
+		defer sending.Done()
+		sendErr = send()
+	}()
 
 	sink := streamSink{out: out}
 	var recvErr error
@@ -201,7 +209,7 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 			break
 		}
 	}
-	sendErr := g.Wait()
+	sending.Wait()
 	if recvErr != nil {
 		return nil, recvErr
 	}
