@@ -2,10 +2,12 @@ package sdk
 
 import (
 	"context"
+	"encoding/hex"
 	"log/slog"
+	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -26,10 +28,24 @@ import (
 // under an extra pair of RPC spans that would say nothing the call span
 // does not.
 
-// propagator is the wire format of trace context between the host and a
-// plugin. It is part of the protocol, so it is fixed here rather than read
-// from the process's global propagator.
-var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+// The wire format of a call's trace context is part of the protocol: W3C
+// trace context (https://www.w3.org/TR/trace-context/) and baggage
+// (https://www.w3.org/TR/baggage/) under their header names, written and
+// read as OpenTelemetry's propagation.TraceContext and propagation.Baggage
+// write and read them (FuzzTraceContextCrossesAsOpenTelemetrySendsIt
+// checks that they agree), so it is fixed here rather than taken from the
+// process's global propagator. It is written out on the OpenTelemetry
+// API's trace and baggage packages rather than taken from
+// go.opentelemetry.io/otel/propagation: that package's tests import
+// OpenTelemetry's globals, which would put five more modules (logr, stdr,
+// metric, log, auto/sdk) in the go.sum of every plugin, since go mod tidy
+// keeps the checksums of the tests of every package a module builds
+// (scripts/modbudget).
+const (
+	traceparentKey = "traceparent"
+	tracestateKey  = "tracestate"
+	baggageKey     = "baggage"
+)
 
 // GRPCDialOptions returns the gRPC dial options a host uses for its
 // connection to a plugin (go-plugin's ClientConfig.GRPCDialOptions): they
@@ -54,16 +70,43 @@ func GRPCServerOptions() []grpc.ServerOption {
 
 // injectTrace adds ctx's trace context, if any, to its outgoing metadata.
 func injectTrace(ctx context.Context) context.Context {
-	c := propagation.MapCarrier{}
-	propagator.Inject(ctx, c)
-	if len(c) == 0 {
+	kv := traceHeaders(ctx)
+	if len(kv) == 0 {
 		return ctx
 	}
-	kv := make([]string, 0, 2*len(c))
-	for k, v := range c {
-		kv = append(kv, k, v)
-	}
 	return metadata.AppendToOutgoingContext(ctx, kv...)
+}
+
+// traceHeaders returns ctx's trace context as metadata pairs: traceparent,
+// and tracestate when it is not empty, when ctx carries a valid span
+// context; baggage when it carries baggage.
+func traceHeaders(ctx context.Context) []string {
+	var kv []string
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		kv = append(kv, traceparentKey, traceparent(sc))
+		if ts := sc.TraceState().String(); ts != "" {
+			kv = append(kv, tracestateKey, ts)
+		}
+	}
+	if b := baggage.FromContext(ctx).String(); b != "" {
+		kv = append(kv, baggageKey, b)
+	}
+	return kv
+}
+
+// traceparent formats sc as a traceparent of version 00, keeping only the
+// flags the specification defines: sampled and random.
+func traceparent(sc trace.SpanContext) string {
+	traceID, spanID := sc.TraceID(), sc.SpanID()
+	flags := sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom)
+	b := make([]byte, 0, len("00-")+32+1+16+1+2)
+	b = append(b, "00-"...)
+	b = hex.AppendEncode(b, traceID[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, spanID[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, []byte{byte(flags)})
+	return string(b)
 }
 
 func injectUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -75,13 +118,67 @@ func injectStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientCon
 }
 
 // extractTrace returns ctx with the trace context of its incoming
-// metadata: a remote span context the driver's spans are children of.
+// metadata: a remote span context the driver's spans are children of, and
+// the baggage. A traceparent that does not parse is ignored, and so is a
+// tracestate that does not (the span context is kept); of a baggage header
+// partly wrong, the members that parse are kept.
 func extractTrace(ctx context.Context) context.Context {
 	md, ok := metadata.FromIncomingContext(ctx)
 	if !ok || len(md) == 0 {
 		return ctx
 	}
-	return propagator.Extract(ctx, metadataCarrier(md))
+	if scc, ok := parseTraceparent(firstValue(md, traceparentKey)); ok {
+		scc.TraceState, _ = trace.ParseTraceState(firstValue(md, tracestateKey))
+		scc.Remote = true
+		if sc := trace.NewSpanContext(scc); sc.IsValid() {
+			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+		}
+	}
+	if h := firstValue(md, baggageKey); h != "" {
+		if bag, _ := baggage.Parse(h); bag.Len() > 0 {
+			ctx = baggage.ContextWithBaggage(ctx, bag)
+		}
+	}
+	return ctx
+}
+
+// parseTraceparent reads a traceparent header as OpenTelemetry does:
+// version 00 with exactly its four fields and no reserved flag set, or a
+// later version (not ff) whose first four fields are read and the rest
+// ignored; hex in lower case. The IDs are checked by the caller
+// (SpanContext.IsValid: not all zeros).
+func parseTraceparent(h string) (scc trace.SpanContextConfig, ok bool) {
+	var version, flags [1]byte
+	if h == "" || !hexField(version[:], &h) || version[0] == 0xff ||
+		!hexField(scc.TraceID[:], &h) || !hexField(scc.SpanID[:], &h) || !hexField(flags[:], &h) {
+		return trace.SpanContextConfig{}, false
+	}
+	if version[0] == 0 && (h != "" || flags[0] > 3) {
+		return trace.SpanContextConfig{}, false
+	}
+	scc.TraceFlags = trace.TraceFlags(flags[0]) & (trace.FlagsSampled | trace.FlagsRandom)
+	return scc, true
+}
+
+// hexField decodes the field of *h up to its first dash into dst, which it
+// must fill exactly, in lower-case hex, and leaves the rest after the dash
+// in *h.
+func hexField(dst []byte, h *string) bool {
+	field, rest, _ := strings.Cut(*h, "-")
+	*h = rest
+	if len(field) != 2*len(dst) || strings.ContainsAny(field, "ABCDEF") {
+		return false
+	}
+	_, err := hex.Decode(dst, []byte(field))
+	return err == nil
+}
+
+// firstValue returns the first value of key in md, or "".
+func firstValue(md metadata.MD, key string) string {
+	if v := md.Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func extractUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -103,26 +200,6 @@ func (s *tracedStream) Context() context.Context { return s.ctx }
 
 // SendLast keeps the stream's one-frame end (mux.SendLast).
 func (s *tracedStream) SendLast(m any) error { return mux.SendLast(s.ServerStream, m) }
-
-// metadataCarrier reads and writes trace context in gRPC metadata.
-type metadataCarrier metadata.MD
-
-func (c metadataCarrier) Get(key string) string {
-	if v := metadata.MD(c).Get(key); len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-func (c metadataCarrier) Set(key, value string) { metadata.MD(c).Set(key, value) }
-
-func (c metadataCarrier) Keys() []string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	return keys
-}
 
 // WithTelemetry makes [Serve] start the plugin's telemetry: Serve calls
 // start once, after it has set up slog's default logger and before it
