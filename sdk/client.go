@@ -172,13 +172,9 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 			}
 		}
 	}
-	var sendErr error // send's error, written before sending.Done
+	var sendErr error // send's error, read after sending.Wait
 	var sending sync.WaitGroup
-	sending.Add(1)
-	go func() {
-		defer sending.Done()
-		sendErr = send()
-	}()
+	sending.Go(func() { sendErr = send() })
 
 	sink := streamSink{out: out}
 	var recvErr error
