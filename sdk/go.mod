@@ -11,7 +11,7 @@ module github.com/nebula-resource/nebula-resource/sdk
 // release whose own go line is not above it (grpc v1.85.0 and OpenTelemetry
 // v1.47.0 say go 1.26.0), or what grpc requires where that is enough
 // (OpenTelemetry v1.44.0); the host's go.mod may require newer ones.
-// scripts/modbudget checks what this costs a plugin's go.sum.
+// scripts/cicheck checks what this costs a plugin's go.sum.
 go 1.25.0
 
 require (

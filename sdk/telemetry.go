@@ -40,7 +40,7 @@ import (
 // OpenTelemetry's globals, which would put five more modules (logr, stdr,
 // metric, log, auto/sdk) in the go.sum of every plugin, since go mod tidy
 // keeps the checksums of the tests of every package a module builds
-// (scripts/modbudget).
+// (scripts/cicheck's TestThirdPartyPluginPullsOnlyTheSDK).
 const (
 	traceparentKey = "traceparent"
 	tracestateKey  = "tracestate"
