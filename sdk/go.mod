@@ -7,11 +7,12 @@ module github.com/nebula-resource/nebula-resource/sdk
 
 // go 1.25.0, the oldest release the code builds with (sync.WaitGroup.Go,
 // iterators): plugin authors on the two supported Go releases can build it,
-// and no patch release is forced on them. Each requirement is the newest
-// release whose own go line is not above it (grpc v1.85.0 and OpenTelemetry
-// v1.47.0 say go 1.26.0), or what grpc requires where that is enough
-// (OpenTelemetry v1.44.0); the host's go.mod may require newer ones.
-// scripts/cicheck checks what this costs a plugin's go.sum.
+// and no patch release is forced on them. The requirements keep to it: grpc
+// v1.84.0 is the newest grpc whose own go line is not above it (v1.85.0
+// says go 1.26.0), OpenTelemetry and genproto are at the versions that grpc
+// requires, protobuf, go-plugin, go-hclog and goleak at their newest. The
+// host's go.mod may require newer ones; a plugin gets the newest any of its
+// modules requires. scripts/cicheck checks what this costs a plugin's go.sum.
 go 1.25.0
 
 require (
