@@ -12,14 +12,16 @@
 #   make bench-compare  each workload through the host beside the backend's
 #                  own Go client, one table (ARGS='-only redis -rounds 5')
 #   make scale     what 1 and 1,000 memory resources cost a running host
-#   make lint      gofmt, go vet, staticcheck
+#   make lint      gofmt, go vet, staticcheck; buf lint, and buf breaking
+#                  against the protocol as last released (docs/protocol.md)
 #   make generate  regenerate the protocol code (pinned generators)
+#   make proto-baseline  record the protocol as released, at each release
 #   (make lint covers every module, bans "unsafe" and checks
 #   .github/workflows/ci.yml against this Makefile and .ci/run)
 
 SHELL := /bin/bash
 GO ?= go
-# A release build (make build RELEASE=v1.2.3, see docs/RELEASING.md)
+# A release build (make build RELEASE=v1.2.3, see docs/releasing.md)
 # stamps the host and every plugin with the release's version; any other
 # build stamps the host with git describe and leaves the plugins at "dev".
 RELEASE ?=
@@ -31,8 +33,14 @@ PLUGINS := $(notdir $(wildcard plugins/*))
 TOOLS := $(CURDIR)/.tools
 TEST_FLAGS ?=
 # Every Go module of the repository: lint and vulncheck cover them all.
-MODULES := . examples/thirdparty-plugin testenv scripts/cicheck
+# sdk and sdk/otelexport are what a plugin requires (docs/writing-a-plugin.md);
+# the root module uses them through replace directives.
+MODULES := . sdk sdk/otelexport examples/thirdparty-plugin testenv scripts/cicheck
 COVER := $(CURDIR)/.cover
+# The protocol's definition, and the image of it as last released, which
+# make lint's buf breaking compares it with (docs/protocol.md).
+PROTO := sdk/internal/proto
+PROTO_RELEASED := released.binpb
 # Fuzzing: each target runs FUZZTIME; FUZZ_JOBS targets at a time;
 # FUZZ=REGEXP picks targets by name; FUZZTIME=0 skips fuzzing.
 FUZZTIME ?= 30s
@@ -47,7 +55,7 @@ BUF_VERSION := v1.61.0
 STATICCHECK_VERSION := v0.7.0
 GOVULNCHECK_VERSION := v1.9.0
 
-.PHONY: all build run test testenv bench bench-compare scale lint generate tools clean
+.PHONY: all build run test testenv bench bench-compare scale lint generate tools proto-baseline clean
 
 all: build
 
@@ -79,6 +87,8 @@ test-unit: build
 	scripts/testenv up
 	@mkdir -p $(COVER)
 	eval "$$(scripts/testenv env)" && $(GO) test -race -count=1 -timeout 20m -coverprofile=$(COVER)/unit.out $(TEST_FLAGS) ./...
+	cd sdk && $(GO) test -race -count=1 -timeout 10m -coverprofile=$(COVER)/sdk.out $(TEST_FLAGS) ./...
+	cd sdk/otelexport && $(GO) test -race -count=1 -coverprofile=$(COVER)/otelexport.out $(TEST_FLAGS) ./...
 	cd examples/thirdparty-plugin && $(GO) vet ./... && $(GO) test -race -count=1 -coverprofile=$(COVER)/thirdparty-plugin.out ./...
 
 # Every func FuzzXxx(f *testing.F) in every module, found anew each time:
@@ -102,6 +112,7 @@ testenv:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	cd sdk && $(GO) test -run '^$$' -bench . -benchmem ./...
 
 # What the host costs over the backends' own Go clients: every workload
 # directly, through the host with the driver compiled in, and through the
@@ -118,7 +129,7 @@ bench-compare: build
 scale: build
 	$(GO) run ./internal/scale -n 1,1000
 
-lint: $(TOOLS)/staticcheck
+lint: $(TOOLS)/staticcheck $(TOOLS)/buf
 	@files=$$(git ls-files --cached --others --exclude-standard '*.go'); \
 	  bad=$$(gofmt -l $$files); test -z "$$bad" || { echo "$$bad"; echo "gofmt needed: gofmt -w the files above"; exit 1; }
 	@for m in $(MODULES); do \
@@ -126,22 +137,34 @@ lint: $(TOOLS)/staticcheck
 		(cd $$m && $(GO) vet ./... && $(TOOLS)/staticcheck ./...) || exit 1; \
 	done
 	scripts/check-unsafe
+	@# The protocol may change only in ways a host and a plugin of the last
+	@# release still understand (docs/protocol.md).
+	cd $(PROTO) && $(TOOLS)/buf lint && $(TOOLS)/buf breaking --against $(PROTO_RELEASED)
 	cd scripts/cicheck && $(GO) test -count=1 ./...
 
 # Pinned: the stamp names the version, so a new STATICCHECK_VERSION
-# reinstalls $(TOOLS)/staticcheck.
+# reinstalls $(TOOLS)/staticcheck, and a new BUF_VERSION $(TOOLS)/buf.
 $(TOOLS)/staticcheck: $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION)
 $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION):
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@touch $@
 
-tools:
+$(TOOLS)/buf: $(TOOLS)/.buf-$(BUF_VERSION)
+$(TOOLS)/.buf-$(BUF_VERSION):
+	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+	@touch $@
+
+tools: $(TOOLS)/buf
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
-	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 
 generate: tools
-	cd sdk/internal/proto && PATH="$(TOOLS):$$PATH" buf lint && PATH="$(TOOLS):$$PATH" buf generate
+	cd $(PROTO) && PATH="$(TOOLS):$$PATH" buf lint && PATH="$(TOOLS):$$PATH" buf generate
+
+# At each release (docs/releasing.md): the protocol as this release speaks
+# it becomes the baseline of make lint's buf breaking.
+proto-baseline: $(TOOLS)/buf
+	cd $(PROTO) && $(TOOLS)/buf build --exclude-source-info -o $(PROTO_RELEASED)
 
 clean:
 	rm -rf bin .data .cover

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -143,8 +143,9 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 		return nil, remoteError(ctx, err)
 	}
 
-	var g errgroup.Group
-	g.Go(func() error {
+	// send copies in to the stream, in a goroutine of its own, awaited
+	// below before InvokeStream returns.
+	send := func() error {
 		if in == nil {
 			return stream.CloseSend()
 		}
@@ -170,7 +171,10 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 				return Errorf(KindCanceled, "reading the stream input: %w", rerr)
 			}
 		}
-	})
+	}
+	var sendErr error // send's error, read after sending.Wait
+	var sending sync.WaitGroup
+	sending.Go(func() { sendErr = send() })
 
 	sink := streamSink{out: out}
 	var recvErr error
@@ -201,7 +205,7 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 			break
 		}
 	}
-	sendErr := g.Wait()
+	sending.Wait()
 	if recvErr != nil {
 		return nil, recvErr
 	}

@@ -92,10 +92,11 @@
 // The ctx each driver method receives carries the trace context of the
 // host's call, sent in the call's gRPC metadata: spans started from it with
 // the global tracer (otel.Tracer) are children of the host's call span, and
-// lines logged with it (slog.InfoContext) carry trace_id and span_id. When
-// the host exports its spans, [Serve] sets up a global TracerProvider that
-// exports the plugin's too, recording only the traces the host sampled.
-// See [Serve] and [WithSpanProcessor].
+// lines logged with it (slog.InfoContext) carry trace_id and span_id. The
+// SDK exports nothing itself: a plugin that exports its spans when the host
+// exports its own opts in with the sdk/otelexport module, a module of its
+// own so that the OpenTelemetry SDK and its exporter stay out of the other
+// plugins. See [Serve] and [WithTelemetry].
 //
 // # Sensitive values
 //

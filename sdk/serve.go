@@ -11,7 +11,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 
 	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
@@ -155,8 +154,10 @@ func startCPUProfile(path string) (stop func(), err error) {
 type ServeOption func(*serveConfig)
 
 type serveConfig struct {
-	parentPoll     time.Duration
-	spanProcessors []sdktrace.SpanProcessor
+	parentPoll time.Duration
+	// telemetry are the start functions of the WithTelemetry options, in
+	// order.
+	telemetry []func(DriverInfo) func(context.Context) error
 }
 
 // WithParentPoll sets how often a served plugin checks that the host that
@@ -184,14 +185,15 @@ func WithParentPoll(d time.Duration) ServeOption {
 //	ctx, span := otel.Tracer("mydriver").Start(ctx, "mydriver.query")
 //	defer span.End()
 //
-// is a child of the host's span for the call. Serve sets the global
-// propagator to W3C trace context and baggage, and, when the host exports
-// its own spans (it then sets OTEL_EXPORTER_OTLP_ENDPOINT and the other
-// OTEL_EXPORTER_OTLP_* variables in the plugin's environment), the global
-// TracerProvider to one that exports over OTLP/gRPC the spans whose parent
-// the host sampled, and no others. Serve flushes it before it returns. A
-// plugin whose main sets the global TracerProvider or propagator before
-// calling Serve keeps its own; see also [WithSpanProcessor].
+// is a child of the host's span for the call, recorded if the plugin has a
+// TracerProvider that records it. Serve itself sets up no TracerProvider
+// and exports nothing: a plugin that exports its spans when the host asks
+// opts in with sdk/otelexport,
+//
+//	func main() { sdk.Serve(mydriver.New(), otelexport.Option()) }
+//
+// which sets the global propagator and, when the host exports its own
+// spans, the global TracerProvider; see [WithTelemetry].
 func Serve(d Driver, opts ...ServeOption) {
 	cfg := serveConfig{parentPoll: 500 * time.Millisecond}
 	for _, o := range opts {
@@ -205,7 +207,7 @@ func Serve(d Driver, opts ...ServeOption) {
 		Level:       slog.LevelDebug,
 		ReplaceAttr: hclogKeys,
 	}))))
-	stopTracing := startTracing(&cfg, d.Info(), os.Getenv)
+	stopTelemetry := startTelemetry(&cfg, d.Info())
 
 	if path := os.Getenv(CPUProfileEnv); path != "" {
 		stop, err := startCPUProfile(path)
@@ -257,17 +259,11 @@ func Serve(d Driver, opts ...ServeOption) {
 		}),
 	})
 	stopData()
-	if stopTracing != nil {
-		// Flush first, and briefly: the host kills a plugin that has not
-		// exited 2s after it asked it to stop. Spans that the closing of
-		// resources below starts have no parent from the host, so they
-		// would not be recorded anyway.
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		if err := stopTracing(ctx); err != nil {
-			slog.Warn("tracing: flushing the plugin's spans failed", "error", err)
-		}
-		cancel()
-	}
+	// Flush first, and briefly: the host kills a plugin that has not
+	// exited 2s after it asked it to stop. Spans that the closing of
+	// resources below starts have no parent from the host, so they would
+	// not be recorded anyway.
+	stopTelemetry()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.closeAll(ctx)

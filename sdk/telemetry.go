@@ -2,18 +2,17 @@ package sdk
 
 import (
 	"context"
-	"github.com/nebula-resource/nebula-resource/sdk/internal/mux"
+	"encoding/hex"
 	"log/slog"
+	"strings"
+	"time"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/propagation"
-	sdkresource "go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/nebula-resource/nebula-resource/sdk/internal/mux"
 )
 
 // Trace context crosses from the host to a plugin in the gRPC metadata of
@@ -29,10 +28,24 @@ import (
 // under an extra pair of RPC spans that would say nothing the call span
 // does not.
 
-// propagator is the wire format of trace context between the host and a
-// plugin. It is part of the protocol, so it is fixed here rather than read
-// from the process's global propagator.
-var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+// The wire format of a call's trace context is part of the protocol: W3C
+// trace context (https://www.w3.org/TR/trace-context/) and baggage
+// (https://www.w3.org/TR/baggage/) under their header names, written and
+// read as OpenTelemetry's propagation.TraceContext and propagation.Baggage
+// write and read them (FuzzTraceContextCrossesAsOpenTelemetrySendsIt
+// checks that they agree), so it is fixed here rather than taken from the
+// process's global propagator. It is written out on the OpenTelemetry
+// API's trace and baggage packages rather than taken from
+// go.opentelemetry.io/otel/propagation: that package's tests import
+// OpenTelemetry's globals, which would put five more modules (logr, stdr,
+// metric, log, auto/sdk) in the go.sum of every plugin, since go mod tidy
+// keeps the checksums of the tests of every package a module builds
+// (scripts/cicheck's TestThirdPartyPluginPullsOnlyTheSDK).
+const (
+	traceparentKey = "traceparent"
+	tracestateKey  = "tracestate"
+	baggageKey     = "baggage"
+)
 
 // GRPCDialOptions returns the gRPC dial options a host uses for its
 // connection to a plugin (go-plugin's ClientConfig.GRPCDialOptions): they
@@ -57,16 +70,43 @@ func GRPCServerOptions() []grpc.ServerOption {
 
 // injectTrace adds ctx's trace context, if any, to its outgoing metadata.
 func injectTrace(ctx context.Context) context.Context {
-	c := propagation.MapCarrier{}
-	propagator.Inject(ctx, c)
-	if len(c) == 0 {
+	kv := traceHeaders(ctx)
+	if len(kv) == 0 {
 		return ctx
 	}
-	kv := make([]string, 0, 2*len(c))
-	for k, v := range c {
-		kv = append(kv, k, v)
-	}
 	return metadata.AppendToOutgoingContext(ctx, kv...)
+}
+
+// traceHeaders returns ctx's trace context as metadata pairs: traceparent,
+// and tracestate when it is not empty, when ctx carries a valid span
+// context; baggage when it carries baggage.
+func traceHeaders(ctx context.Context) []string {
+	var kv []string
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		kv = append(kv, traceparentKey, traceparent(sc))
+		if ts := sc.TraceState().String(); ts != "" {
+			kv = append(kv, tracestateKey, ts)
+		}
+	}
+	if b := baggage.FromContext(ctx).String(); b != "" {
+		kv = append(kv, baggageKey, b)
+	}
+	return kv
+}
+
+// traceparent formats sc as a traceparent of version 00, keeping only the
+// flags the specification defines: sampled and random.
+func traceparent(sc trace.SpanContext) string {
+	traceID, spanID := sc.TraceID(), sc.SpanID()
+	flags := sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom)
+	b := make([]byte, 0, len("00-")+32+1+16+1+2)
+	b = append(b, "00-"...)
+	b = hex.AppendEncode(b, traceID[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, spanID[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, []byte{byte(flags)})
+	return string(b)
 }
 
 func injectUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -78,13 +118,67 @@ func injectStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientCon
 }
 
 // extractTrace returns ctx with the trace context of its incoming
-// metadata: a remote span context the driver's spans are children of.
+// metadata: a remote span context the driver's spans are children of, and
+// the baggage. A traceparent that does not parse is ignored, and so is a
+// tracestate that does not (the span context is kept); of a baggage header
+// partly wrong, the members that parse are kept.
 func extractTrace(ctx context.Context) context.Context {
 	md, ok := metadata.FromIncomingContext(ctx)
 	if !ok || len(md) == 0 {
 		return ctx
 	}
-	return propagator.Extract(ctx, metadataCarrier(md))
+	if scc, ok := parseTraceparent(firstValue(md, traceparentKey)); ok {
+		scc.TraceState, _ = trace.ParseTraceState(firstValue(md, tracestateKey))
+		scc.Remote = true
+		if sc := trace.NewSpanContext(scc); sc.IsValid() {
+			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+		}
+	}
+	if h := firstValue(md, baggageKey); h != "" {
+		if bag, _ := baggage.Parse(h); bag.Len() > 0 {
+			ctx = baggage.ContextWithBaggage(ctx, bag)
+		}
+	}
+	return ctx
+}
+
+// parseTraceparent reads a traceparent header as OpenTelemetry does:
+// version 00 with exactly its four fields and no reserved flag set, or a
+// later version (not ff) whose first four fields are read and the rest
+// ignored; hex in lower case. The IDs are checked by the caller
+// (SpanContext.IsValid: not all zeros).
+func parseTraceparent(h string) (scc trace.SpanContextConfig, ok bool) {
+	var version, flags [1]byte
+	if h == "" || !hexField(version[:], &h) || version[0] == 0xff ||
+		!hexField(scc.TraceID[:], &h) || !hexField(scc.SpanID[:], &h) || !hexField(flags[:], &h) {
+		return trace.SpanContextConfig{}, false
+	}
+	if version[0] == 0 && (h != "" || flags[0] > 3) {
+		return trace.SpanContextConfig{}, false
+	}
+	scc.TraceFlags = trace.TraceFlags(flags[0]) & (trace.FlagsSampled | trace.FlagsRandom)
+	return scc, true
+}
+
+// hexField decodes the field of *h up to its first dash into dst, which it
+// must fill exactly, in lower-case hex, and leaves the rest after the dash
+// in *h.
+func hexField(dst []byte, h *string) bool {
+	field, rest, _ := strings.Cut(*h, "-")
+	*h = rest
+	if len(field) != 2*len(dst) || strings.ContainsAny(field, "ABCDEF") {
+		return false
+	}
+	_, err := hex.Decode(dst, []byte(field))
+	return err == nil
+}
+
+// firstValue returns the first value of key in md, or "".
+func firstValue(md metadata.MD, key string) string {
+	if v := md.Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func extractUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -107,121 +201,49 @@ func (s *tracedStream) Context() context.Context { return s.ctx }
 // SendLast keeps the stream's one-frame end (mux.SendLast).
 func (s *tracedStream) SendLast(m any) error { return mux.SendLast(s.ServerStream, m) }
 
-// metadataCarrier reads and writes trace context in gRPC metadata.
-type metadataCarrier metadata.MD
-
-func (c metadataCarrier) Get(key string) string {
-	if v := metadata.MD(c).Get(key); len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-func (c metadataCarrier) Set(key, value string) { metadata.MD(c).Set(key, value) }
-
-func (c metadataCarrier) Keys() []string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	return keys
-}
-
-// The global tracer provider and propagator as they were when this package
-// was initialized: OpenTelemetry's defaults, unless a package initialized
-// earlier set its own. Serve replaces only these defaults, never what the
-// plugin's main set.
-var (
-	initialTracerProvider = otel.GetTracerProvider()
-	initialPropagator     = otel.GetTextMapPropagator()
-)
-
-// WithSpanProcessor makes [Serve] record the plugin's sampled spans with
-// sp too, beside the OTLP exporter it builds when the host asks the plugin
-// to export (see [Serve]). It is for tests, and for a plugin that also
-// sends its spans elsewhere: pass sdktrace.NewBatchSpanProcessor(exporter)
-// (or NewSimpleSpanProcessor in a test). Serve shuts sp down when it
-// returns. It has no effect when main has set the global TracerProvider
-// itself.
-func WithSpanProcessor(sp sdktrace.SpanProcessor) ServeOption {
-	return func(c *serveConfig) { c.spanProcessors = append(c.spanProcessors, sp) }
-}
-
-// exportEnv are the environment variables that ask a plugin to export its
-// spans over OTLP/gRPC. The host sets OTEL_EXPORTER_OTLP_ENDPOINT (with
-// OTEL_EXPORTER_OTLP_INSECURE and OTEL_EXPORTER_OTLP_HEADERS) when its own
-// tracing is configured; the exporter reads them itself.
-var exportEnv = []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}
-
-// startTracing sets the plugin process's global propagator and, when there
-// is somewhere to send spans, its global TracerProvider, unless main set
-// them already. It returns the function that flushes and stops the
-// provider it built, or nil when it built none.
+// WithTelemetry makes [Serve] start the plugin's telemetry: Serve calls
+// start once, after it has set up slog's default logger and before it
+// serves the driver, with the driver's [DriverInfo]; it calls the stop
+// function start returns (when not nil) once the host has stopped the
+// plugin, before it closes the driver's resources, with a context that
+// ends after a second, since the host kills a plugin that has not exited
+// 2s after it asked it to stop. Several WithTelemetry options start in
+// order and stop in reverse; an error from stop is logged.
 //
-// The provider samples a span only when its parent was sampled
-// (ParentBased(NeverSample)): the host decides, per call, whether a trace
-// is recorded, and a span the plugin starts without the host's context is
-// never recorded.
-func startTracing(cfg *serveConfig, info DriverInfo, getenv func(string) string) (shutdown func(context.Context) error) {
-	if otel.GetTextMapPropagator() == initialPropagator {
-		// The driver's own outgoing calls (an instrumented HTTP client,
-		// say) then carry the trace on to its backend.
-		otel.SetTextMapPropagator(propagator)
-	}
-	if otel.GetTracerProvider() != initialTracerProvider {
-		return nil
-	}
-	procs := append([]sdktrace.SpanProcessor(nil), cfg.spanProcessors...)
-	export := false
-	for _, k := range exportEnv {
-		export = export || getenv(k) != ""
-	}
-	if export {
-		// The exporter reads the endpoint, TLS and headers from the
-		// OTEL_EXPORTER_OTLP_* environment. It connects lazily: an
-		// unreachable collector does not delay the start.
-		exp, err := otlptracegrpc.New(context.Background())
-		if err != nil {
-			slog.Warn("tracing: cannot create the OTLP exporter; the plugin's spans are not exported", "error", err)
-		} else {
-			procs = append(procs, sdktrace.NewBatchSpanProcessor(exp))
-			otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-				slog.Warn("tracing: OpenTelemetry reported an error", "error", err)
-			}))
+// The SDK itself exports nothing, so that a plugin that does not export
+// telemetry does not depend on an exporter: a plugin opts in with an
+// option built on this one, such as sdk/otelexport's, which exports the
+// plugin's spans over OTLP when the host asks:
+//
+//	sdk.Serve(mydriver.New(), otelexport.Option())
+//
+// start may set process-wide state (OpenTelemetry's global providers, say):
+// the process is the plugin's.
+func WithTelemetry(start func(DriverInfo) (stop func(context.Context) error)) ServeOption {
+	return func(c *serveConfig) { c.telemetry = append(c.telemetry, start) }
+}
+
+// startTelemetry starts the telemetry of cfg's WithTelemetry options and
+// returns the function that stops it (see WithTelemetry).
+func startTelemetry(cfg *serveConfig, info DriverInfo) (stop func()) {
+	var stops []func(context.Context) error
+	for _, start := range cfg.telemetry {
+		if s := start(info); s != nil {
+			stops = append(stops, s)
 		}
 	}
-	if len(procs) == 0 {
-		return nil
+	return func() {
+		if len(stops) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		for i := len(stops) - 1; i >= 0; i-- {
+			if err := stops[i](ctx); err != nil {
+				slog.Warn("telemetry: stopping it failed; what it had not sent is lost", "error", err)
+			}
+		}
 	}
-	opts := []sdktrace.TracerProviderOption{
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())),
-		sdktrace.WithResource(pluginResource(info)),
-	}
-	for _, p := range procs {
-		opts = append(opts, sdktrace.WithSpanProcessor(p))
-	}
-	tp := sdktrace.NewTracerProvider(opts...)
-	otel.SetTracerProvider(tp)
-	return tp.Shutdown
-}
-
-// pluginResource describes the plugin process in its spans: service.name
-// nebula-plugin-<driver>, unless OTEL_SERVICE_NAME or
-// OTEL_RESOURCE_ATTRIBUTES in the plugin's environment say otherwise.
-func pluginResource(info DriverInfo) *sdkresource.Resource {
-	res, err := sdkresource.New(context.Background(),
-		sdkresource.WithAttributes(
-			attribute.String("service.name", "nebula-plugin-"+info.Name),
-			attribute.String("service.version", info.Version),
-		),
-		sdkresource.WithFromEnv(),
-		sdkresource.WithTelemetrySDK(),
-	)
-	if res == nil {
-		slog.Warn("tracing: cannot describe the plugin's resource", "error", err)
-		return sdkresource.Empty()
-	}
-	return res
 }
 
 // WithTraceIDs wraps h so that records logged with a context that carries

@@ -4,40 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
-
-// restoreGlobals puts OpenTelemetry's global provider and propagator back
-// as they were before startTracing, when the test ends.
-func restoreGlobals(t *testing.T) {
-	t.Cleanup(func() {
-		if otel.GetTracerProvider() != initialTracerProvider {
-			otel.SetTracerProvider(initialTracerProvider)
-		}
-		if otel.GetTextMapPropagator() != initialPropagator {
-			otel.SetTextMapPropagator(initialPropagator)
-		}
-	})
-}
-
-func noEnv(string) string { return "" }
-
-var testInfo = DriverInfo{Name: "probe", Version: "1.2.3"}
 
 // remoteParent returns a context carrying a span context from the host.
 func remoteParent(sampled bool) (context.Context, trace.SpanContext) {
@@ -50,151 +27,44 @@ func remoteParent(sampled bool) (context.Context, trace.SpanContext) {
 	return trace.ContextWithRemoteSpanContext(context.Background(), sc), sc
 }
 
-func TestStartTracingRecordsOnlySpansTheHostSampled(t *testing.T) {
-	restoreGlobals(t)
-	spans := tracetest.NewInMemoryExporter()
-	cfg := serveConfig{}
-	WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(spans))(&cfg)
-	shutdown := startTracing(&cfg, testInfo, noEnv)
-	if shutdown == nil {
-		t.Fatal("startTracing built no provider despite a span processor")
-	}
-	if _, ok := otel.GetTracerProvider().(*sdktrace.TracerProvider); !ok {
-		t.Fatalf("global tracer provider is %T", otel.GetTracerProvider())
-	}
-	if f := otel.GetTextMapPropagator().Fields(); !slices.Contains(f, "traceparent") || !slices.Contains(f, "baggage") {
-		t.Errorf("global propagator fields %v, want W3C trace context and baggage", f)
-	}
-
-	tracer := otel.Tracer("test")
-	_, root := tracer.Start(context.Background(), "root")
-	root.End()
-	ctx, unsampled := remoteParent(false)
-	_, notRecorded := tracer.Start(ctx, "unsampled")
-	notRecorded.End()
-	ctx, parent := remoteParent(true)
-	_, child := tracer.Start(ctx, "child")
-	child.End()
-	if root.IsRecording() || notRecorded.IsRecording() {
-		t.Error("a span without a sampled parent from the host is recorded")
-	}
-	if notRecorded.SpanContext().TraceID() != unsampled.TraceID() {
-		t.Error("a span under an unsampled parent left its trace")
-	}
-
-	got := spans.GetSpans() // before shutdown, which empties the exporter
-	if err := shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 1 || got[0].Name != "child" {
-		t.Fatalf("recorded %v, want only the child of the sampled parent", got)
-	}
-	if got[0].Parent.SpanID() != parent.SpanID() || got[0].SpanContext.TraceID() != parent.TraceID() {
-		t.Errorf("child's parent %v, want %v", got[0].Parent, parent)
-	}
-	if v, _ := got[0].Resource.Set().Value("service.name"); v.AsString() != "nebula-plugin-probe" {
-		t.Errorf("service.name %q", v.AsString())
-	}
-}
-
-func TestStartTracingLeavesWhatMainSetAlone(t *testing.T) {
-	restoreGlobals(t)
-	tp := noop.NewTracerProvider()
-	prop := propagation.TraceContext{}
-	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(prop)
-	cfg := serveConfig{}
-	WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(tracetest.NewInMemoryExporter()))(&cfg)
-	env := func(k string) string {
-		if k == "OTEL_EXPORTER_OTLP_ENDPOINT" {
-			return "http://127.0.0.1:1"
-		}
-		return ""
-	}
-	if shutdown := startTracing(&cfg, testInfo, env); shutdown != nil {
-		t.Error("startTracing built a provider though main had set one")
-	}
-	if otel.GetTracerProvider() != trace.TracerProvider(tp) {
-		t.Errorf("global tracer provider replaced by %T", otel.GetTracerProvider())
-	}
-	if _, ok := otel.GetTextMapPropagator().(propagation.TraceContext); !ok {
-		t.Errorf("global propagator replaced by %T", otel.GetTextMapPropagator())
-	}
-}
-
-func TestStartTracingWithNowhereToSendSpansBuildsNoProvider(t *testing.T) {
-	restoreGlobals(t)
-	if shutdown := startTracing(&serveConfig{}, testInfo, noEnv); shutdown != nil {
-		t.Error("startTracing built a provider with nowhere to send spans")
-	}
-	if otel.GetTracerProvider() != initialTracerProvider {
-		t.Errorf("global tracer provider set to %T", otel.GetTracerProvider())
-	}
-	// The propagator is set all the same: the driver's own outgoing calls
-	// carry the host's trace on.
-	if f := otel.GetTextMapPropagator().Fields(); !slices.Contains(f, "traceparent") {
-		t.Errorf("global propagator fields %v", f)
-	}
-}
-
-// collector is an OTLP/gRPC trace collector that keeps the names of the
-// spans it receives.
-type collector struct {
-	coltracepb.UnimplementedTraceServiceServer
-	mu    sync.Mutex
-	names []string
-}
-
-func (c *collector) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, rs := range req.GetResourceSpans() {
-		for _, ss := range rs.GetScopeSpans() {
-			for _, s := range ss.GetSpans() {
-				c.names = append(c.names, s.GetName())
+func TestTelemetryStartsInOrderAndStopsInReverseWithADeadline(t *testing.T) {
+	var events []string
+	var deadlines []bool
+	starter := func(name string, stopErr error) ServeOption {
+		return WithTelemetry(func(info DriverInfo) func(context.Context) error {
+			events = append(events, "start "+name+" "+info.Name)
+			return func(ctx context.Context) error {
+				_, ok := ctx.Deadline()
+				deadlines = append(deadlines, ok)
+				events = append(events, "stop "+name)
+				return stopErr
 			}
-		}
+		})
 	}
-	return &coltracepb.ExportTraceServiceResponse{}, nil
+	var cfg serveConfig
+	for _, o := range []ServeOption{
+		starter("a", nil),
+		WithTelemetry(func(DriverInfo) func(context.Context) error { events = append(events, "start b"); return nil }),
+		starter("c", errors.New("flush failed")),
+	} {
+		o(&cfg)
+	}
+	stop := startTelemetry(&cfg, DriverInfo{Name: "probe"})
+	if want := []string{"start a probe", "start b", "start c probe"}; !slices.Equal(events, want) {
+		t.Fatalf("started %q, want %q", events, want)
+	}
+	events = nil
+	stop()
+	if want := []string{"stop c", "stop a"}; !slices.Equal(events, want) {
+		t.Errorf("stopped %q, want %q (b returned no stop function)", events, want)
+	}
+	if !slices.Equal(deadlines, []bool{true, true}) {
+		t.Errorf("stop functions got a deadline: %v, want every one", deadlines)
+	}
 }
 
-func TestStartTracingExportsOverOTLPWhenTheEnvironmentAsks(t *testing.T) {
-	restoreGlobals(t)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := &collector{}
-	srv := grpc.NewServer()
-	coltracepb.RegisterTraceServiceServer(srv, col)
-	go func() { _ = srv.Serve(lis) }()
-	defer srv.Stop()
-	// As the host's supervisor sets them.
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+lis.Addr().String())
-	t.Setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
-
-	shutdown := startTracing(&serveConfig{}, testInfo, func(k string) string {
-		if k == "OTEL_EXPORTER_OTLP_ENDPOINT" {
-			return "http://" + lis.Addr().String()
-		}
-		return ""
-	})
-	if shutdown == nil {
-		t.Fatal("startTracing built no provider though an endpoint is set")
-	}
-	ctx, _ := remoteParent(true)
-	_, span := otel.Tracer("test").Start(ctx, "exported")
-	span.End()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	col.mu.Lock()
-	defer col.mu.Unlock()
-	if !slices.Equal(col.names, []string{"exported"}) {
-		t.Errorf("collector received %v", col.names)
-	}
+func TestServeWithoutTelemetryStopsNothing(t *testing.T) {
+	startTelemetry(&serveConfig{}, DriverInfo{Name: "probe"})()
 }
 
 func TestLogLinesCarryTheTraceAndSpanOfTheirContext(t *testing.T) {
@@ -216,4 +86,154 @@ func TestLogLinesCarryTheTraceAndSpanOfTheirContext(t *testing.T) {
 	if _, ok := without["trace_id"]; ok {
 		t.Errorf("line logged without a span: %s", lines[1])
 	}
+}
+
+// otelPropagator is OpenTelemetry's own W3C trace context and baggage
+// propagator, which the SDK's wire format must match. Only the tests use
+// it (see the comment on traceparentKey).
+var otelPropagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+
+// incoming returns a context whose incoming metadata holds the pairs kv,
+// as the plugin's server gives it to the interceptor.
+func incoming(kv ...string) context.Context {
+	return metadata.NewIncomingContext(context.Background(), metadata.Pairs(kv...))
+}
+
+func TestTraceparentIsReadAsTheSpecificationSays(t *testing.T) {
+	const (
+		traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+		spanID  = "00f067aa0ba902b7"
+	)
+	tests := map[string]struct {
+		header  string
+		valid   bool
+		sampled bool
+	}{
+		"sampled":                          {header: "00-" + traceID + "-" + spanID + "-01", valid: true, sampled: true},
+		"not sampled":                      {header: "00-" + traceID + "-" + spanID + "-00", valid: true},
+		"random flag kept":                 {header: "00-" + traceID + "-" + spanID + "-03", valid: true, sampled: true},
+		"reserved flag in version 00":      {header: "00-" + traceID + "-" + spanID + "-09"},
+		"a later version with more":        {header: "cc-" + traceID + "-" + spanID + "-01-what-the-future-holds", valid: true, sampled: true},
+		"a later version's flags masked":   {header: "01-" + traceID + "-" + spanID + "-ff", valid: true, sampled: true},
+		"version ff":                       {header: "ff-" + traceID + "-" + spanID + "-01"},
+		"version 00 with more":             {header: "00-" + traceID + "-" + spanID + "-01-extra"},
+		"upper case":                       {header: "00-" + strings.ToUpper(traceID) + "-" + spanID + "-01"},
+		"trace ID of zeros":                {header: "00-" + strings.Repeat("0", 32) + "-" + spanID + "-01"},
+		"span ID of zeros":                 {header: "00-" + traceID + "-" + strings.Repeat("0", 16) + "-01"},
+		"short trace ID":                   {header: "00-" + traceID[1:] + "-" + spanID + "-01"},
+		"not hex":                          {header: "00-" + traceID + "-" + spanID[1:] + "g-01"},
+		"no flags":                         {header: "00-" + traceID + "-" + spanID},
+		"empty":                            {header: ""},
+		"a tracestate that does not parse": {header: "00-" + traceID + "-" + spanID + "-01", valid: true, sampled: true},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			kv := []string{traceparentKey, tt.header}
+			if strings.HasPrefix(name, "a tracestate") {
+				kv = append(kv, tracestateKey, "not a=tracestate==")
+			}
+			sc := trace.SpanContextFromContext(extractTrace(incoming(kv...)))
+			if sc.IsValid() != tt.valid {
+				t.Fatalf("%q read as %+v, want valid %v", tt.header, sc, tt.valid)
+			}
+			if !tt.valid {
+				return
+			}
+			if sc.TraceID().String() != traceID || sc.SpanID().String() != spanID || !sc.IsRemote() || sc.IsSampled() != tt.sampled {
+				t.Errorf("%q read as %s/%s remote %v sampled %v", tt.header, sc.TraceID(), sc.SpanID(), sc.IsRemote(), sc.IsSampled())
+			}
+		})
+	}
+}
+
+func TestTraceContextAndBaggageCrossTheWire(t *testing.T) {
+	ts, err := trace.ParseTraceState("vendor=v1,other=v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+		SpanID:     trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8},
+		TraceFlags: trace.FlagsSampled | trace.FlagsRandom,
+		TraceState: ts,
+	})
+	tenant, _ := baggage.NewMemberRaw("tenant", "acme corp")
+	bag, _ := baggage.New(tenant)
+	ctx := baggage.ContextWithBaggage(trace.ContextWithSpanContext(context.Background(), sent), bag)
+
+	kv := traceHeaders(ctx)
+	want := []string{
+		traceparentKey, "00-0102030405060708090a0b0c0d0e0f10-0102030405060708-03",
+		tracestateKey, "vendor=v1,other=v2",
+		baggageKey, "tenant=acme%20corp",
+	}
+	if !slices.Equal(kv, want) {
+		t.Errorf("headers %q, want %q", kv, want)
+	}
+	got := extractTrace(incoming(kv...))
+	if sc := trace.SpanContextFromContext(got); !sc.Equal(sent.WithRemote(true)) {
+		t.Errorf("received %+v, want %+v", sc, sent.WithRemote(true))
+	}
+	if v := baggage.FromContext(got).Member("tenant").Value(); v != "acme corp" {
+		t.Errorf("baggage tenant %q", v)
+	}
+	if kv := traceHeaders(context.Background()); kv != nil {
+		t.Errorf("a context without trace context sent %q", kv)
+	}
+}
+
+// FuzzTraceContextCrossesAsOpenTelemetrySendsIt: what the plugin's side
+// reads from any traceparent, tracestate and baggage headers is what
+// OpenTelemetry's propagators read from them, and what the host's side
+// writes for what it read is what they write.
+func FuzzTraceContextCrossesAsOpenTelemetrySendsIt(f *testing.F) {
+	f.Add("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=v1", "tenant=acme")
+	f.Add("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-", "", "")
+	f.Add("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff-x", "a=b,c=d", "k=v;prop, k2=%20")
+	f.Add("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-00", "=", "=;")
+	f.Add("ff-00000000000000000000000000000000-0000000000000000-00", "a=b,a=c", "k=v,k=w")
+	f.Fuzz(func(t *testing.T, traceparent, tracestate, bag string) {
+		carrier := propagation.MapCarrier{}
+		var kv []string
+		for _, h := range [][2]string{{traceparentKey, traceparent}, {tracestateKey, tracestate}, {baggageKey, bag}} {
+			if h[1] != "" {
+				carrier[h[0]] = h[1]
+				kv = append(kv, h[0], h[1])
+			}
+		}
+		ours := extractTrace(incoming(kv...))
+		theirs := otelPropagator.Extract(context.Background(), carrier)
+		if a, b := trace.SpanContextFromContext(ours), trace.SpanContextFromContext(theirs); !a.Equal(b) {
+			t.Fatalf("span context read as %+v, OpenTelemetry reads %+v", a, b)
+		}
+		if a, b := members(baggage.FromContext(ours)), members(baggage.FromContext(theirs)); !slices.Equal(a, b) {
+			t.Fatalf("baggage read as %q, OpenTelemetry reads %q", a, b)
+		}
+		sent := propagation.MapCarrier{}
+		otelPropagator.Inject(theirs, sent)
+		got := map[string]string{}
+		written := traceHeaders(ours)
+		for i := 0; i+1 < len(written); i += 2 {
+			got[written[i]] = written[i+1]
+		}
+		if len(got) != len(sent) || got[traceparentKey] != sent[traceparentKey] || got[tracestateKey] != sent[tracestateKey] {
+			t.Fatalf("wrote %q, OpenTelemetry writes %q", got, sent)
+		}
+		// A baggage's members are written in no particular order.
+		a, _ := baggage.Parse(got[baggageKey])
+		b, _ := baggage.Parse(sent[baggageKey])
+		if !slices.Equal(members(a), members(b)) {
+			t.Fatalf("wrote baggage %q, OpenTelemetry writes %q", got[baggageKey], sent[baggageKey])
+		}
+	})
+}
+
+// members returns b's members, each as it is written, sorted.
+func members(b baggage.Baggage) []string {
+	var out []string
+	for _, m := range b.Members() {
+		out = append(out, m.String())
+	}
+	slices.Sort(out)
+	return out
 }

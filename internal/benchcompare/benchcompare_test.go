@@ -22,6 +22,7 @@ import (
 
 	"github.com/nebula-resource/nebula-resource/plugins/memory"
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/otelexport"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 		os.Exit(childMain(spec))
 	}
 	if filepath.Base(os.Args[0]) == "nebula-plugin-memory" {
-		sdk.Serve(memory.New())
+		sdk.Serve(memory.New(), otelexport.Option())
 		return
 	}
 	goleak.VerifyTestMain(m)

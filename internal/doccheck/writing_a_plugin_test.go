@@ -79,6 +79,8 @@ var importPaths = map[string]string{
 	"sdktrace": "go.opentelemetry.io/otel/sdk/trace",
 	"sdk":      repoModule + "/sdk",
 	"sdktest":  repoModule + "/sdk/sdktest",
+	// The opt-in module that exports a plugin's spans.
+	"otelexport": repoModule + "/sdk/otelexport",
 }
 
 func TestWritingAPluginGoBlocksBuildVetAndPass(t *testing.T) {

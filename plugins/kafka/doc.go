@@ -130,5 +130,5 @@
 //
 // The plugin binary is cmd/nebula-plugin-kafka:
 //
-//	func main() { sdk.Serve(kafka.New()) }
+//	func main() { sdk.Serve(kafka.New(), otelexport.Option()) }
 package kafka

@@ -14,7 +14,7 @@
 //
 // The plugin binary is cmd/nebula-plugin-localfs:
 //
-//	func main() { sdk.Serve(localfs.New()) }
+//	func main() { sdk.Serve(localfs.New(), otelexport.Option()) }
 package localfs
 
 import (

@@ -37,7 +37,7 @@
 //
 // The plugin binary is cmd/nebula-plugin-memory:
 //
-//	func main() { sdk.Serve(memory.New()) }
+//	func main() { sdk.Serve(memory.New(), otelexport.Option()) }
 package memory
 
 import (

@@ -8,7 +8,7 @@
 // Resource.Open and closed by Instance.Close. The plugin binary is
 // cmd/nebula-plugin-sqlite:
 //
-//	func main() { sdk.Serve(sqlite.New()) }
+//	func main() { sdk.Serve(sqlite.New(), otelexport.Option()) }
 //
 // # Configuration
 //

@@ -5,9 +5,9 @@
 // version negotiation.
 //
 // With NEBULA_TESTPLUGIN_SPANS=1 in its environment (the plugin block's
-// env), it records the spans it ends in memory, through the SDK's own
-// tracer provider: operation "traced" starts a span and logs a line under
-// it, and "spans" returns the spans recorded so far.
+// env), it records the spans it ends in memory, through the tracer
+// provider sdk/otelexport sets up: operation "traced" starts a span and
+// logs a line under it, and "spans" returns the spans recorded so far.
 package main
 
 import (
@@ -29,6 +29,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/otelexport"
 )
 
 type config struct {
@@ -307,12 +308,14 @@ func main() {
 	autoMTLS := flag.Bool("automtls", false, "serve with go-plugin alone, as a plugin not built on sdk.Serve, speaking protocol version 1: mutual TLS by go-plugin's AutoMTLS")
 	flag.Parse()
 	if *protocol == 0 && !*autoMTLS {
-		var opts []sdk.ServeOption
+		// As every first-party plugin, it exports its spans when the host
+		// exports its own.
+		var settings []otelexport.Setting
 		if os.Getenv("NEBULA_TESTPLUGIN_SPANS") == "1" {
 			spans = tracetest.NewInMemoryExporter()
-			opts = append(opts, sdk.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(spans)))
+			settings = append(settings, otelexport.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(spans)))
 		}
-		sdk.Serve(driver{}, opts...)
+		sdk.Serve(driver{}, otelexport.Option(settings...))
 		return
 	}
 	if *protocol == 0 {

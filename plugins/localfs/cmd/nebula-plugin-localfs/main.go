@@ -4,6 +4,9 @@ package main
 import (
 	"github.com/nebula-resource/nebula-resource/plugins/localfs"
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/otelexport"
 )
 
-func main() { sdk.Serve(localfs.New()) }
+// main serves the driver; with otelexport.Option the plugin exports its
+// spans when the host exports its own (docs/operations.md).
+func main() { sdk.Serve(localfs.New(), otelexport.Option()) }

@@ -5,6 +5,9 @@ package main
 import (
 	"github.com/nebula-resource/nebula-resource/plugins/postgres"
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/otelexport"
 )
 
-func main() { sdk.Serve(postgres.New()) }
+// main serves the driver; with otelexport.Option the plugin exports its
+// spans when the host exports its own (docs/operations.md).
+func main() { sdk.Serve(postgres.New(), otelexport.Option()) }
