@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 // the operation name.
 type testService struct {
 	pb.UnimplementedDriverServiceServer
+	blocked  atomic.Int32 // calls of "block" that began
 	canceled atomic.Int32 // calls that saw their context end
 	sent     atomic.Int64 // bytes a download sent
 }
@@ -44,6 +45,7 @@ func (s *testService) Invoke(ctx context.Context, req *pb.InvokeRequest) (*pb.In
 	case "echo":
 		return &pb.InvokeResponse{ResultJson: req.GetArgsJson(), Session: pb.SessionState_SESSION_STATE_CLEAN}, nil
 	case "block":
+		s.blocked.Add(1)
 		<-ctx.Done()
 		s.canceled.Add(1)
 		return nil, status.FromContextError(ctx.Err()).Err()
@@ -462,7 +464,10 @@ func TestAStreamsSenderWaitsForItsReader(t *testing.T) {
 	}
 	// The sender runs ahead as far as it may: the window, or less when
 	// the socket's buffer fills first (no caller is reading).
-	time.Sleep(200 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); svc.sent.Load() < 2*(64<<10) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // time to run past the window, were it not kept
 	if ahead := svc.sent.Load(); ahead > Window+2*(64<<10) || ahead < 2*(64<<10) {
 		t.Fatalf("the sender is %d bytes ahead of a reader that read one chunk; the window is %d", ahead, Window)
 	}
@@ -530,7 +535,12 @@ func TestCallsFailAsUnavailableWhenTheConnectionEnds(t *testing.T) {
 			errs <- err
 		}()
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Every call reaches the plugin before its end goes away.
+	for deadline := time.Now().Add(10 * time.Second); svc.blocked.Load() < 8; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 8 calls reached the server", svc.blocked.Load())
+		}
+	}
 	_ = pc.Close() // the plugin's end goes away
 	for range 8 {
 		if err := <-errs; status.Code(err) != codes.Unavailable {
