@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/api"
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/host/admin"
 )
@@ -51,9 +52,10 @@ func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	client := &http.Client{Timeout: *timeout}
 
-	req := admin.InvokeRequest{Operation: op, Args: argsJSON}
+	req := api.InvokeRequest{Operation: op, Args: argsJSON}
 	if owner != (host.Owner{}) {
-		req.Owner = &owner
+		o := api.Owner(owner)
+		req.Owner = &o
 	}
 	body, _ := json.Marshal(req)
 	resp, err := client.Post(base+"/invoke", "application/json", bytes.NewReader(body))
@@ -65,7 +67,7 @@ func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if resp.StatusCode != http.StatusOK {
 		return remoteError(stderr, "call", resp)
 	}
-	var ir admin.InvokeResponse
+	var ir api.InvokeResponse
 	if err := json.NewDecoder(resp.Body).Decode(&ir); err != nil {
 		fmt.Fprintf(stderr, "nebula-host call: bad response: %v\n", err)
 		return exitRemote
@@ -93,10 +95,10 @@ func callStream(client *http.Client, base, op string, args json.RawMessage, owne
 		fmt.Fprintf(stderr, "nebula-host call: %v\n", err)
 		return exitLocal
 	}
-	req.Header.Set(admin.ArgsHeader, string(args))
-	req.Header.Set(admin.TenantHeader, owner.Tenant)
-	req.Header.Set(admin.WorkflowHeader, owner.Workflow)
-	req.Header.Set(admin.StepHeader, owner.Step)
+	req.Header.Set(api.ArgsHeader, string(args))
+	req.Header.Set(api.TenantHeader, owner.Tenant)
+	req.Header.Set(api.WorkflowHeader, owner.Workflow)
+	req.Header.Set(api.StepHeader, owner.Step)
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := client.Do(req)
 	if err != nil {
@@ -123,14 +125,14 @@ func callStream(client *http.Client, base, op string, args json.RawMessage, owne
 		fmt.Fprintf(stderr, "nebula-host call: reading the stream: %v\n", err)
 		return exitRemote
 	}
-	if e := resp.Trailer.Get(admin.ErrorTrailer); e != "" {
-		var eb admin.ErrorBody
+	if e := resp.Trailer.Get(api.ErrorTrailer); e != "" {
+		var eb api.ErrorBody
 		_ = json.Unmarshal([]byte(e), &eb)
 		fmt.Fprintf(stderr, "nebula-host call: %s (%s)\n", eb.Error.Message, eb.Error.Kind)
 		return exitRemote
 	}
 	// The result goes to stdout unless stdout carries the stream's output.
-	result := resp.Trailer.Get(admin.ResultTrailer)
+	result := resp.Trailer.Get(api.ResultTrailer)
 	if outPath != "" || inPath != "" {
 		fmt.Fprintln(stdout, result)
 	} else {
@@ -141,7 +143,7 @@ func callStream(client *http.Client, base, op string, args json.RawMessage, owne
 
 // remoteError prints the error a running host answered command with.
 func remoteError(stderr io.Writer, command string, resp *http.Response) int {
-	var eb admin.ErrorBody
+	var eb api.ErrorBody
 	if err := json.NewDecoder(resp.Body).Decode(&eb); err != nil || eb.Error.Message == "" {
 		fmt.Fprintf(stderr, "nebula-host %s: %s\n", command, resp.Status)
 		return exitRemote

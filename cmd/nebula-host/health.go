@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/api"
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/host/admin"
 )
@@ -96,7 +97,7 @@ func fetchHealth(addr string, stderr io.Writer) (host.HealthReport, []byte, int)
 	var all []json.RawMessage
 	after := ""
 	for {
-		u := "http://" + addr + "/v1/health?limit=" + strconv.Itoa(admin.MaxPageSize)
+		u := "http://" + addr + "/v1/health?limit=" + strconv.Itoa(api.MaxPageSize)
 		if after != "" {
 			u += "&after=" + url.QueryEscape(after)
 		}
@@ -111,7 +112,10 @@ func fetchHealth(addr string, stderr io.Writer) (host.HealthReport, []byte, int)
 		}
 		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		var page admin.HealthPage
+		var page struct {
+			host.HealthReport
+			Next string `json:"next"`
+		}
 		var items struct {
 			Resources []json.RawMessage `json:"resources"`
 		}

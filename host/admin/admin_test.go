@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/nebula-resource/nebula-resource/api"
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/host/admin"
@@ -152,34 +153,34 @@ func TestStreamEndpointCarriesBytesBothWays(t *testing.T) {
 	srv, _ := newServer(t)
 	data := bytes.Repeat([]byte("nebula "), 100_000)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/resources/localfs.files/stream/put", bytes.NewReader(data))
-	req.Header.Set("Content-Type", admin.ContentTypeStream)
-	req.Header.Set(admin.ArgsHeader, `{"path":"d/x.bin"}`)
+	req.Header.Set("Content-Type", api.ContentTypeStream)
+	req.Header.Set(api.ArgsHeader, `{"path":"d/x.bin"}`)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(resp.Trailer.Get(admin.ResultTrailer), `"size":700000`) {
+	if resp.StatusCode != 200 || !strings.Contains(resp.Trailer.Get(api.ResultTrailer), `"size":700000`) {
 		t.Fatalf("put: %d trailer %q", resp.StatusCode, resp.Trailer)
 	}
 
 	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/v1/resources/localfs.files/stream/get", nil)
-	req.Header.Set("Content-Type", admin.ContentTypeStream)
-	req.Header.Set(admin.ArgsHeader, `{"path":"d/x.bin"}`)
+	req.Header.Set("Content-Type", api.ContentTypeStream)
+	req.Header.Set(api.ArgsHeader, `{"path":"d/x.bin"}`)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !bytes.Equal(got, data) || resp.Trailer.Get(admin.ResultTrailer) == "" {
+	if !bytes.Equal(got, data) || resp.Trailer.Get(api.ResultTrailer) == "" {
 		t.Fatalf("get: %d bytes, trailer %q", len(got), resp.Trailer)
 	}
 
 	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/v1/resources/localfs.files/stream/get", nil)
-	req.Header.Set("Content-Type", admin.ContentTypeStream)
-	req.Header.Set(admin.ArgsHeader, `{"path":"nope"}`)
+	req.Header.Set("Content-Type", api.ContentTypeStream)
+	req.Header.Set(api.ArgsHeader, `{"path":"nope"}`)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -194,9 +195,9 @@ func TestStreamEndpointCarriesBytesBothWays(t *testing.T) {
 func TestListingsDescribeResourcesAndPlugins(t *testing.T) {
 	srv, _ := newServer(t)
 	code, body := get(t, srv.URL+"/v1/resources")
-	var list admin.ResourceList
+	var list api.ResourceList
 	if code != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list.Resources) != 2 || list.Resources[0].ID != "memory.cache" ||
-		list.Resources[0].State != host.StateReady || list.Total != 2 || list.Next != "" || len(list.Types["localfs"].Operations) == 0 {
+		list.Resources[0].State != api.StateReady || list.Total != 2 || list.Next != "" || len(list.Types["localfs"].Operations) == 0 {
 		t.Fatalf("resources: %d %s", code, body)
 	}
 	code, body = get(t, srv.URL+"/v1/resources/localfs.files")
