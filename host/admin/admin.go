@@ -11,6 +11,7 @@
 //	GET  /v1/plugins                          the plugins and their state
 //	POST /v1/resources/{name}/invoke          {"operation": "get", "args": {...}, "owner": {...}} → {"result": ...}
 //	POST /v1/resources/{name}/stream/{op}     streaming operations; see the stream handler
+//	GET  /v1/openapi.json                     the OpenAPI 3.1 description of these routes (api.OpenAPIDocument)
 //
 // The bodies are the types of package api (module
 // github.com/nebula-resource/nebula-resource/api), which this server
@@ -146,6 +147,8 @@ type Server struct {
 	// next serves what the gate lets through: the mux, behind the CORS
 	// answers for allowed_origins when there are any.
 	next http.Handler
+	// openAPI is the API's description, served as it is.
+	openAPI []byte
 
 	mu   sync.Mutex // guards srv, ln and done
 	srv  *http.Server
@@ -168,7 +171,7 @@ func New(h *host.Host, cfg Config) *Server {
 		log = slog.Default()
 	}
 	s := &Server{h: h, cfg: cfg, log: log.With("component", "admin"), mux: http.NewServeMux(),
-		allowedHosts: hostSet(cfg.AllowedHosts), allowedOrigins: lowerSet(cfg.AllowedOrigins)}
+		allowedHosts: hostSet(cfg.AllowedHosts), allowedOrigins: lowerSet(cfg.AllowedOrigins), openAPI: api.OpenAPIDocument()}
 	s.route("GET /livez", s.livez)
 	s.route("GET /readyz", s.readyz)
 	s.route("GET /v1/health", s.health)
@@ -177,6 +180,7 @@ func New(h *host.Host, cfg Config) *Server {
 	s.route("GET /v1/plugins", s.listPlugins)
 	s.route("POST /v1/resources/{name}/invoke", s.invoke, api.ContentTypeJSON)
 	s.route("POST /v1/resources/{name}/stream/{op}", s.stream, api.ContentTypeStream)
+	s.route("GET /v1/openapi.json", s.openAPIDocument)
 	// A nil host makes a server that is only asked to check its address.
 	if h != nil && h.Gatherer() != nil {
 		s.route("GET /metrics", promhttp.HandlerFor(h.Gatherer(), promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.log}}).ServeHTTP)
@@ -368,6 +372,14 @@ func writeReadyLine(w io.Writer, res host.ResourceInfo, rh host.ResourceHealth) 
 		fmt.Fprintf(w, ": %s", reason)
 	}
 	fmt.Fprintln(w)
+}
+
+// openAPIDocument serves the API's description. It passes the gate like
+// every route: it is no secret, but a page of another origin reads nothing
+// here.
+func (s *Server) openAPIDocument(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(s.openAPI)
 }
 
 func (s *Server) getResource(w http.ResponseWriter, r *http.Request) {
@@ -562,6 +574,10 @@ func (l *lazyWriter) start() {
 }
 
 func (l *lazyWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		// No output yet: an error may still get its status.
+		return 0, nil
+	}
 	l.start()
 	_ = l.rc.SetWriteDeadline(time.Now().Add(l.timeout))
 	n, err := l.w.Write(p)

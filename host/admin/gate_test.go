@@ -150,6 +150,7 @@ func goodRequests(base string) map[string]func() *http.Request {
 		"GET /v1/resources/{name}": get("/v1/resources/memory.cache"),
 		"GET /v1/plugins":          get("/v1/plugins"),
 		"GET /metrics":             get("/metrics"),
+		"GET /v1/openapi.json":     get("/v1/openapi.json"),
 		"POST /v1/resources/{name}/invoke": func() *http.Request {
 			r, _ := http.NewRequest(http.MethodPost, base+"/v1/resources/memory.cache/invoke",
 				strings.NewReader(`{"operation":"set","args":{"key":"k","value":"v"}}`))
