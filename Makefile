@@ -26,6 +26,8 @@ TOOLS := $(CURDIR)/.tools
 TEST_FLAGS ?=
 # Every Go module of the repository: lint and vulncheck cover them all.
 MODULES := . examples/thirdparty-plugin testenv scripts/cicheck
+# The admin API's wire types and Go client: a module of its own (api/).
+MODULES += api
 COVER := $(CURDIR)/.cover
 # Fuzzing: each target runs FUZZTIME; FUZZ_JOBS targets at a time;
 # FUZZ=REGEXP picks targets by name; FUZZTIME=0 skips fuzzing.
@@ -74,6 +76,7 @@ test-unit: build
 	@mkdir -p $(COVER)
 	eval "$$(scripts/testenv env)" && $(GO) test -race -count=1 -timeout 20m -coverprofile=$(COVER)/unit.out $(TEST_FLAGS) ./...
 	cd examples/thirdparty-plugin && $(GO) vet ./... && $(GO) test -race -count=1 -coverprofile=$(COVER)/thirdparty-plugin.out ./...
+	cd api && $(GO) test -race -count=1 -coverprofile=$(COVER)/api.out ./...
 
 # Every func FuzzXxx(f *testing.F) in every module, found anew each time:
 # a new target needs no change here. A crasher fails it and is written to
