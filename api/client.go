@@ -68,9 +68,10 @@ func WithTLSConfig(cfg *tls.Config) Option { return func(s *settings) { s.tls = 
 // https:// address. The token never appears in an error.
 func WithBearerToken(token string) Option { return func(s *settings) { s.token = token } }
 
-// WithTimeout bounds each call: a call's whole exchange, and a stream
-// until its answer begins (a stream may then run as long as its context
-// lets it). Zero, the default, leaves the bound to each call's context.
+// WithTimeout bounds each call: a call's whole exchange, and a stream's
+// wait for its answer once its input has been sent (a stream that has
+// begun may then run as long as its context lets it). Zero, the default,
+// leaves the bound to each call's context.
 func WithTimeout(d time.Duration) Option { return func(s *settings) { s.timeout = d } }
 
 // NewClient returns a client of the admin endpoint at addr: host:port as
@@ -207,7 +208,7 @@ func errorOf(resp *http.Response) *Error {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	if mt != ContentTypeJSON || err != nil || json.Unmarshal(b, &eb) != nil || eb.Error.Message == "" || eb.Error.Kind == "" {
-		return &Error{Kind: kindOfStatus(resp.StatusCode), Message: resp.Status, StatusCode: resp.StatusCode}
+		return &Error{Kind: kindOfStatus(resp.StatusCode), Message: resp.Status, StatusCode: resp.StatusCode, noBody: true}
 	}
 	e := eb.Error
 	e.StatusCode = resp.StatusCode

@@ -293,7 +293,7 @@ func TestClientOfSomethingElse(t *testing.T) {
 	}
 	_, err = c.Resource(t.Context(), "memory.cache")
 	var e *api.Error
-	if !errors.As(err, &e) || e.Kind != api.KindUnavailable || e.StatusCode != 502 || e.Message != "502 Bad Gateway" {
+	if !errors.As(err, &e) || e.Kind != api.KindUnavailable || e.StatusCode != 502 || e.Message != "502 Bad Gateway" || err.Error() != "502 Bad Gateway" {
 		t.Fatalf("a 502 without an error body: %+v", err)
 	}
 }

@@ -141,10 +141,20 @@ type Error struct {
 	// an error status but no error body (from a proxy, say) has the kind
 	// its status suggests and its status line as Message.
 	StatusCode int `json:"-"`
+
+	// noBody marks an answer that carried no error body: its kind is the
+	// client's guess from the status.
+	noBody bool
 }
 
-// Error returns the message and the kind: "MESSAGE (KIND)".
-func (e *Error) Error() string { return e.Message + " (" + string(e.Kind) + ")" }
+// Error returns the message and the kind, "MESSAGE (KIND)"; for an answer
+// without an error body, its status line alone.
+func (e *Error) Error() string {
+	if e.noBody {
+		return e.Message
+	}
+	return e.Message + " (" + string(e.Kind) + ")"
+}
 
 // KindOf returns the kind of the *Error in err's chain, or "" when there
 // is none: err is then a failure to reach the endpoint, to read its

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -25,7 +26,8 @@ type StreamRequest struct {
 	// it, as net/http closes request bodies, and as soon as its context
 	// ends, which ends a Read that waits (on a pipe, on standard input). A
 	// Read that waits on a Body that cannot be closed holds a canceled
-	// call until it returns.
+	// call until it returns. The client's timeout starts when Body is read
+	// to its end.
 	Body io.Reader
 }
 
@@ -48,15 +50,12 @@ type Stream struct {
 // has been sent. Sending the input and reading the output go on together
 // (duplex). An operation refused or failed before any output is an *Error
 // here; one that fails later is the *Error that reading the stream ends
-// with. The client's timeout bounds only the wait for the answer to begin;
-// ctx bounds the whole stream, and canceling it ends it.
+// with. The client's timeout bounds only the wait for the answer once the
+// input has been sent (all of it, or as much as the operation read before
+// answering); ctx bounds the whole stream, and canceling it ends it.
 func (c *Client) Stream(ctx context.Context, resource string, req StreamRequest) (*Stream, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	var timer *time.Timer
-	if c.timeout > 0 {
-		d := c.timeout
-		timer = time.AfterFunc(d, func() { cancel(fmt.Errorf("no answer within %v: %w", d, context.DeadlineExceeded)) })
-	}
+	wait := &answerWait{d: c.timeout, cancel: cancel}
 	args := string(req.Args)
 	if args == "" {
 		args = "{}"
@@ -68,16 +67,21 @@ func (c *Client) Stream(ctx context.Context, resource string, req StreamRequest)
 			h.Set(k, v)
 		}
 	}
-	if body, ok := req.Body.(io.Closer); ok {
+	var body io.Reader
+	if req.Body == nil {
+		wait.start()
+	} else {
+		in := &input{r: req.Body, sent: wait.start}
 		// net/http waits for a Read of the body to return before it gives
 		// up on a canceled call: closing the body ends a Read that waits.
-		context.AfterFunc(ctx, func() { _ = body.Close() })
+		context.AfterFunc(ctx, func() { _ = in.Close() })
+		body = in
 	}
-	r := call{method: http.MethodPost, path: resourcePath(resource, "stream", req.Operation), body: req.Body, contentType: ContentTypeStream, header: h}
+	r := call{method: http.MethodPost, path: resourcePath(resource, "stream", req.Operation), body: body, contentType: ContentTypeStream, header: h}
 	resp, err := c.send(ctx, r, http.StatusOK)
-	if timer != nil && !timer.Stop() && err == nil {
-		// The answer came as the timer fired: the context is done, and
-		// the stream with it.
+	wait.stop()
+	if err == nil && ctx.Err() != nil {
+		// The answer came as the context ended: the stream ends with it.
 		resp.Body.Close()
 		err = context.Cause(ctx)
 	}
@@ -92,6 +96,63 @@ func (c *Client) Stream(ctx context.Context, resource string, req StreamRequest)
 		return nil, err
 	}
 	return &Stream{resp: resp, cancel: func() { cancel(nil) }}, nil
+}
+
+// answerWait ends a stream's context when its answer has not begun within
+// d of the end of its input, as http.Transport's ResponseHeaderTimeout
+// does; zero d never ends it.
+type answerWait struct {
+	d      time.Duration
+	cancel context.CancelCauseFunc
+
+	mu sync.Mutex // guards t and done
+	t  *time.Timer
+	// done is set once the answer began or the call failed: the input
+	// may still end after that (duplex), and must start no timer.
+	done bool
+}
+
+// start starts the wait, once.
+func (w *answerWait) start() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.d <= 0 || w.done || w.t != nil {
+		return
+	}
+	d := w.d
+	w.t = time.AfterFunc(d, func() { w.cancel(fmt.Errorf("no answer within %v: %w", d, context.DeadlineExceeded)) })
+}
+
+// stop ends the wait.
+func (w *answerWait) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+	if w.t != nil {
+		w.t.Stop()
+	}
+}
+
+// input is a stream's request body: it reports the end of the caller's
+// Body, and closes it if it can be closed.
+type input struct {
+	r    io.Reader
+	sent func()
+}
+
+func (in *input) Read(p []byte) (int, error) {
+	n, err := in.r.Read(p)
+	if err == io.EOF {
+		in.sent()
+	}
+	return n, err
+}
+
+func (in *input) Close() error {
+	if c, ok := in.r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // Read reads the operation's output. At its end it returns io.EOF when the

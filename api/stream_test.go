@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -63,13 +64,47 @@ func TestStreamEndsWithItsContext(t *testing.T) {
 			t.Fatalf("%v after %v", err, time.Since(start))
 		}
 	})
-	t.Run("the client's timeout while its input stalls", func(t *testing.T) {
+	t.Run("the client's timeout once its input is sent", func(t *testing.T) {
+		// A peer that accepts and never answers.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			conn, err := ln.Accept()
+			if err == nil {
+				_, _ = io.Copy(io.Discard, conn) // until the client hangs up
+				conn.Close()
+			}
+		}()
+		slow := newClient(t, ln.Addr().String(), api.WithTimeout(200*time.Millisecond))
+		start := time.Now()
+		_, err = slow.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "put", Body: strings.NewReader("some input")})
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no answer within 200ms") || time.Since(start) > 5*time.Second {
+			t.Fatalf("%v after %v", err, time.Since(start))
+		}
+	})
+	t.Run("the client's timeout waits for the input's end", func(t *testing.T) {
 		pr, pw := io.Pipe()
-		defer pw.Close()
-		slow := newClient(t, addr, api.WithTimeout(200*time.Millisecond))
-		_, err := slow.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "put", Args: json.RawMessage(`{"path":"stall.bin"}`), Body: pr})
-		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no answer within 200ms") {
-			t.Fatalf("%v", err)
+		slow := newClient(t, addr, api.WithTimeout(300*time.Millisecond))
+		go func() {
+			for range 4 {
+				time.Sleep(150 * time.Millisecond)
+				_, _ = pw.Write([]byte("slow input "))
+			}
+			pw.Close()
+		}()
+		s, err := slow.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "put", Args: json.RawMessage(`{"path":"slow-input.txt"}`), Body: pr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := io.Copy(io.Discard, s); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := s.Result(); err != nil || !strings.Contains(string(res), `"size":44`) {
+			t.Fatalf("%s %v", res, err)
 		}
 	})
 	t.Run("a stream that began outlives the client's timeout", func(t *testing.T) {
