@@ -178,34 +178,3 @@ func TestClientNeverShowsItsToken(t *testing.T) {
 		t.Errorf("printing the client shows the token: %s", s)
 	}
 }
-
-func put(t *testing.T, c *api.Client, path string, data []byte) json.RawMessage {
-	t.Helper()
-	s, err := c.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "put", Args: json.RawMessage(`{"path":"` + path + `"}`), Body: bytes.NewReader(data)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := io.Copy(io.Discard, s); err != nil {
-		t.Fatal(err)
-	}
-	res, err := s.Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
-}
-
-func get(t *testing.T, c *api.Client, path string) []byte {
-	t.Helper()
-	s, err := c.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "get", Args: json.RawMessage(`{"path":"` + path + `"}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	b, err := io.ReadAll(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}

@@ -44,9 +44,20 @@ resource "localfs" "files" {
 }
 
 // newServerWith runs a host of the configuration that src returns for a
-// fresh directory, with in-process memory and localfs drivers and opts,
-// behind an httptest server.
+// fresh directory, with in-process memory, localfs and faults drivers and
+// opts, behind an httptest server.
 func newServerWith(t *testing.T, src func(dir string) string, opts ...host.Option) (*httptest.Server, *host.Host) {
+	t.Helper()
+	h := newHost(t, src, opts...)
+	srv := httptest.NewServer(admin.New(h, admin.Config{Logger: slog.New(slog.DiscardHandler)}).Handler())
+	t.Cleanup(srv.Close)
+	return srv, h
+}
+
+// newHost runs a host of the configuration that src returns for a fresh
+// directory, with in-process memory, localfs and faults drivers and opts,
+// until the test ends.
+func newHost(t *testing.T, src func(dir string) string, opts ...host.Option) *host.Host {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src(dir)), 0o600); err != nil {
@@ -56,8 +67,8 @@ func newServerWith(t *testing.T, src func(dir string) string, opts ...host.Optio
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	log := slog.New(slog.DiscardHandler)
-	opts = append([]host.Option{host.WithDriver("memory", memory.New()), host.WithDriver("localfs", localfs.New()), host.WithLogger(log)}, opts...)
+	opts = append([]host.Option{host.WithDriver("memory", memory.New()), host.WithDriver("localfs", localfs.New()),
+		host.WithDriver("faults", faults{}), host.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	h, err := host.New(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -65,14 +76,12 @@ func newServerWith(t *testing.T, src func(dir string) string, opts ...host.Optio
 	if err := h.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(admin.New(h, admin.Config{Logger: log}).Handler())
 	t.Cleanup(func() {
-		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = h.Close(ctx)
 	})
-	return srv, h
+	return h
 }
 
 func post(t *testing.T, url, body string) (int, string) {

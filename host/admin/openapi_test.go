@@ -2,12 +2,12 @@ package admin_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -20,11 +20,8 @@ import (
 	validator "github.com/pb33f/libopenapi-validator"
 
 	"github.com/nebula-resource/nebula-resource/api"
-	nconfig "github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/host/admin"
-	"github.com/nebula-resource/nebula-resource/plugins/localfs"
-	"github.com/nebula-resource/nebula-resource/plugins/memory"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -81,38 +78,20 @@ func (faultInstance) InvokeStream(_ context.Context, req sdk.InvokeRequest, _ io
 	return nil, sdk.Errorf(sdk.Kind(a.Kind), "failing with %s, as asked", a.Kind)
 }
 
-// startEndpoint runs a host of the configuration src returns for a fresh
-// directory, with in-process memory, localfs and faults drivers, and its
-// admin server on a loopback port. It returns the server's base URL.
+// startEndpoint runs a host as newHost does, and its admin server on a
+// loopback port. It returns the server's base URL.
 func startEndpoint(t *testing.T, src func(dir string) string, opts ...host.Option) (string, *admin.Server) {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src(dir)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, diags := nconfig.Load(dir)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	log := slog.New(slog.DiscardHandler)
-	opts = append([]host.Option{host.WithDriver("memory", memory.New()), host.WithDriver("localfs", localfs.New()),
-		host.WithDriver("faults", faults{}), host.WithLogger(log)}, opts...)
-	h, err := host.New(cfg, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	srv := admin.New(h, admin.Config{Address: "127.0.0.1:0", Logger: log})
+	h := newHost(t, src, opts...)
+	srv := admin.New(h, admin.Config{Address: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Cleanups run last first: the server stops before the host closes.
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
-		_ = h.Close(ctx)
 	})
 	return "http://" + srv.Addr(), srv
 }
@@ -365,7 +344,7 @@ resource "memory" "cache" {}`
 		t.Run(name, func(t *testing.T) {
 			key, _, _ := strings.Cut(name, " (")
 			want, _ := strconv.Atoi(key[strings.LastIndexByte(key, ' ')+1:])
-			base := hosts[cmpOr(ex.on, "main")]
+			base := hosts[cmp.Or(ex.on, "main")]
 			req, err := http.NewRequest(ex.method, base+ex.path, strings.NewReader(ex.body))
 			if err != nil {
 				t.Fatal(err)
@@ -412,11 +391,4 @@ resource "memory" "cache" {}`
 			}
 		})
 	}
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
