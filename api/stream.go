@@ -39,8 +39,9 @@ type Stream struct {
 	resp   *http.Response
 	cancel context.CancelFunc
 
-	// err is what Read returns once the body has ended: io.EOF, or the
-	// operation's *Error; nil before.
+	// err is what Read returns once the body has ended: io.EOF, the
+	// operation's *Error, or why the output could not be read; nil
+	// before.
 	err    error
 	result json.RawMessage
 }
@@ -163,9 +164,12 @@ func (s *Stream) Read(p []byte) (int, error) {
 		return 0, s.err
 	}
 	n, err := s.resp.Body.Read(p)
-	if errors.Is(err, io.EOF) {
+	switch {
+	case errors.Is(err, io.EOF):
 		s.err = s.finish()
 		err = s.err
+	case err != nil:
+		s.err = err
 	}
 	return n, err
 }
@@ -188,7 +192,8 @@ func (s *Stream) finish() error {
 }
 
 // Result returns the operation's JSON result, once Read has returned
-// io.EOF; before that ErrStreamNotDone, and after a failure the *Error.
+// io.EOF; before that ErrStreamNotDone, and after a failure what Read
+// failed with.
 func (s *Stream) Result() (json.RawMessage, error) {
 	switch {
 	case s.err == nil:
@@ -207,3 +212,5 @@ func (s *Stream) Close() error {
 	s.cancel()
 	return err
 }
+
+var _ io.ReadCloser = (*Stream)(nil)
