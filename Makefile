@@ -36,6 +36,8 @@ TEST_FLAGS ?=
 # sdk and sdk/otelexport are what a plugin requires (docs/writing-a-plugin.md);
 # the root module uses them through replace directives.
 MODULES := . sdk sdk/otelexport examples/thirdparty-plugin testenv scripts/cicheck
+# The admin API's wire types and Go client: a module of its own (api/).
+MODULES += api
 COVER := $(CURDIR)/.cover
 # The protocol's definition, and the image of it as last released, which
 # make lint's buf breaking compares it with (docs/protocol.md).
@@ -90,6 +92,7 @@ test-unit: build
 	cd sdk && $(GO) test -race -count=1 -timeout 10m -coverprofile=$(COVER)/sdk.out $(TEST_FLAGS) ./...
 	cd sdk/otelexport && $(GO) test -race -count=1 -coverprofile=$(COVER)/otelexport.out $(TEST_FLAGS) ./...
 	cd examples/thirdparty-plugin && $(GO) vet ./... && $(GO) test -race -count=1 -coverprofile=$(COVER)/thirdparty-plugin.out ./...
+	cd api && $(GO) test -race -count=1 -coverprofile=$(COVER)/api.out ./...
 
 # Every func FuzzXxx(f *testing.F) in every module, found anew each time:
 # a new target needs no change here. A crasher fails it and is written to

@@ -1,29 +1,27 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"time"
 
-	"github.com/nebula-resource/nebula-resource/host"
-	"github.com/nebula-resource/nebula-resource/host/admin"
+	"github.com/nebula-resource/nebula-resource/api"
 )
 
 func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("call", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr("NEBULA_ADDR", admin.DefaultAddress), "admin endpoint of the running host (env NEBULA_ADDR)")
+	addr := fs.String("addr", envOr("NEBULA_ADDR", api.DefaultAddress), "admin endpoint of the running host (env NEBULA_ADDR)")
 	in := fs.String("in", "", "for streaming operations: file to send (- for stdin)")
 	out := fs.String("out", "", "for streaming operations: file to write the output to (default stdout)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long (for streaming operations: waiting for the response to begin)")
 	stream := fs.Bool("stream", false, "the operation streams (implied by -in or -out)")
-	var owner host.Owner
+	var owner api.Owner
 	fs.StringVar(&owner.Tenant, "tenant", "", "label the lease with its tenant")
 	fs.StringVar(&owner.Workflow, "workflow", "", "label the lease with its workflow")
 	fs.StringVar(&owner.Step, "step", "", "label the lease with its step")
@@ -43,42 +41,34 @@ func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitLocal
 		}
 	}
-	base := "http://" + *addr + "/v1/resources/" + url.PathEscape(name)
-	if *stream || *in != "" || *out != "" {
-		// A stream may run long; only its start is bounded.
-		client := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: *timeout}}
-		return callStream(client, base, op, argsJSON, owner, *in, *out, stdin, stdout, stderr)
-	}
-	client := &http.Client{Timeout: *timeout}
-
-	req := admin.InvokeRequest{Operation: op, Args: argsJSON}
-	if owner != (host.Owner{}) {
-		req.Owner = &owner
-	}
-	body, _ := json.Marshal(req)
-	resp, err := client.Post(base+"/invoke", "application/json", bytes.NewReader(body))
-	if err != nil {
-		fmt.Fprintf(stderr, "nebula-host call: %v (is nebula-host run serving on %s?)\n", err, *addr)
+	// A stream may run long; only the wait for its answer is bounded.
+	c, ok := newClient(stderr, "call", *addr, api.WithTimeout(*timeout))
+	if !ok {
 		return exitLocal
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return remoteError(stderr, "call", resp)
+	defer c.Close()
+	ctx := context.Background()
+	if *stream || *in != "" || *out != "" {
+		req := api.StreamRequest{Operation: op, Args: argsJSON, Owner: owner}
+		return callStream(ctx, c, name, req, *in, *out, stdin, stdout, stderr)
 	}
-	var ir admin.InvokeResponse
-	if err := json.NewDecoder(resp.Body).Decode(&ir); err != nil {
-		fmt.Fprintf(stderr, "nebula-host call: bad response: %v\n", err)
-		return exitRemote
+
+	req := api.InvokeRequest{Operation: op, Args: argsJSON}
+	if owner != (api.Owner{}) {
+		req.Owner = &owner
 	}
-	return printJSON(stdout, ir.Result)
+	res, err := c.Invoke(ctx, name, req)
+	if err != nil {
+		return callFailed(stderr, "call", *addr, err)
+	}
+	return printJSON(stdout, res.Result)
 }
 
-func callStream(client *http.Client, base, op string, args json.RawMessage, owner host.Owner, inPath, outPath string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var body io.Reader = http.NoBody
+func callStream(ctx context.Context, c *api.Client, name string, req api.StreamRequest, inPath, outPath string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch inPath {
 	case "":
 	case "-":
-		body = stdin
+		req.Body = stdin
 	default:
 		f, err := os.Open(inPath)
 		if err != nil {
@@ -86,27 +76,13 @@ func callStream(client *http.Client, base, op string, args json.RawMessage, owne
 			return exitLocal
 		}
 		defer f.Close()
-		body = f
+		req.Body = f
 	}
-	req, err := http.NewRequest(http.MethodPost, base+"/stream/"+url.PathEscape(op), body)
+	s, err := c.Stream(ctx, name, req)
 	if err != nil {
-		fmt.Fprintf(stderr, "nebula-host call: %v\n", err)
-		return exitLocal
+		return callFailed(stderr, "call", "", err)
 	}
-	req.Header.Set(admin.ArgsHeader, string(args))
-	req.Header.Set(admin.TenantHeader, owner.Tenant)
-	req.Header.Set(admin.WorkflowHeader, owner.Workflow)
-	req.Header.Set(admin.StepHeader, owner.Step)
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := client.Do(req)
-	if err != nil {
-		fmt.Fprintf(stderr, "nebula-host call: %v\n", err)
-		return exitLocal
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return remoteError(stderr, "call", resp)
-	}
+	defer s.Close()
 	// The output file is created only once the operation has begun, so a
 	// refused call leaves nothing behind.
 	var w io.Writer = stdout
@@ -119,35 +95,52 @@ func callStream(client *http.Client, base, op string, args json.RawMessage, owne
 		defer f.Close()
 		w = f
 	}
-	if _, err := io.Copy(w, resp.Body); err != nil {
+	if _, err := io.Copy(w, s); err != nil {
+		if api.KindOf(err) != "" { // the operation failed after its output began
+			return callFailed(stderr, "call", "", err)
+		}
 		fmt.Fprintf(stderr, "nebula-host call: reading the stream: %v\n", err)
 		return exitRemote
 	}
-	if e := resp.Trailer.Get(admin.ErrorTrailer); e != "" {
-		var eb admin.ErrorBody
-		_ = json.Unmarshal([]byte(e), &eb)
-		fmt.Fprintf(stderr, "nebula-host call: %s (%s)\n", eb.Error.Message, eb.Error.Kind)
-		return exitRemote
-	}
 	// The result goes to stdout unless stdout carries the stream's output.
-	result := resp.Trailer.Get(admin.ResultTrailer)
+	result, _ := s.Result()
 	if outPath != "" || inPath != "" {
-		fmt.Fprintln(stdout, result)
+		fmt.Fprintln(stdout, string(result))
 	} else {
-		fmt.Fprintln(stderr, result)
+		fmt.Fprintln(stderr, string(result))
 	}
 	return exitOK
 }
 
-// remoteError prints the error a running host answered command with.
-func remoteError(stderr io.Writer, command string, resp *http.Response) int {
-	var eb admin.ErrorBody
-	if err := json.NewDecoder(resp.Body).Decode(&eb); err != nil || eb.Error.Message == "" {
-		fmt.Fprintf(stderr, "nebula-host %s: %s\n", command, resp.Status)
-		return exitRemote
+// newClient returns a client of the admin endpoint at addr, or prints why
+// there is none.
+func newClient(stderr io.Writer, command, addr string, opts ...api.Option) (*api.Client, bool) {
+	c, err := api.NewClient(addr, opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "nebula-host %s: %v\n", command, err)
+		return nil, false
 	}
-	fmt.Fprintf(stderr, "nebula-host %s: %s (%s)\n", command, eb.Error.Message, eb.Error.Kind)
-	return exitRemote
+	return c, true
+}
+
+// callFailed prints why command's call of a running host failed and
+// returns the exit code: exitRemote for an error the host answered with,
+// or an answer that could not be read; exitLocal for a failure to reach
+// it, whose line asks whether a host serves on addr when addr is set.
+func callFailed(stderr io.Writer, command, addr string, err error) int {
+	switch {
+	case api.KindOf(err) != "":
+		fmt.Fprintf(stderr, "nebula-host %s: %v\n", command, err)
+		return exitRemote
+	case errors.Is(err, api.ErrBadResponse):
+		fmt.Fprintf(stderr, "nebula-host %s: %v\n", command, err)
+		return exitRemote
+	case addr != "":
+		fmt.Fprintf(stderr, "nebula-host %s: %v (is nebula-host run serving on %s?)\n", command, err, addr)
+	default:
+		fmt.Fprintf(stderr, "nebula-host %s: %v\n", command, err)
+	}
+	return exitLocal
 }
 
 func envOr(key, def string) string {

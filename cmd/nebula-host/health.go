@@ -1,21 +1,17 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/nebula-resource/nebula-resource/host"
-	"github.com/nebula-resource/nebula-resource/host/admin"
+	"github.com/nebula-resource/nebula-resource/api"
 )
 
 // exitUnhealthy is health's exit code when a resource is quarantined or
@@ -51,7 +47,7 @@ func cmdHealth(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, healthUsage)
 		fs.PrintDefaults()
 	}
-	addr := fs.String("addr", envOr("NEBULA_ADDR", admin.DefaultAddress), "admin endpoint of the running host (env NEBULA_ADDR)")
+	addr := fs.String("addr", envOr("NEBULA_ADDR", api.DefaultAddress), "admin endpoint of the running host (env NEBULA_ADDR)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	history := fs.Bool("history", false, "also print each resource's recent events, oldest first")
 	if err := fs.Parse(args); err != nil {
@@ -61,131 +57,35 @@ func cmdHealth(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: nebula-host health [-addr HOST:PORT] [-history] [-json]")
 		return exitLocal
 	}
-	rep, body, code := fetchHealth(*addr, stderr)
-	if code != exitOK {
-		return code
+	c, ok := newClient(stderr, "health", *addr, api.WithTimeout(10*time.Second))
+	if !ok {
+		return exitLocal
+	}
+	defer c.Close()
+	rep, err := c.Health(context.Background())
+	if err != nil {
+		return callFailed(stderr, "health", *addr, err)
 	}
 	if *asJSON {
-		// The report as sent (its pages joined), so that nothing a newer
-		// host adds is lost.
-		var out bytes.Buffer
-		if err := json.Indent(&out, bytes.TrimSpace(body), "", "  "); err != nil {
-			fmt.Fprintf(stderr, "nebula-host health: bad response: %v\n", err)
-			return exitRemote
-		}
-		out.WriteByte('\n')
-		if _, err := out.WriteTo(stdout); err != nil {
+		// Every page joined, as the host sends one.
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(rep); err != nil {
 			return exitLocal
 		}
 	} else {
-		writeHealth(stdout, rep, time.Now(), *history)
+		writeHealth(stdout, rep.HealthReport, time.Now(), *history)
 	}
-	if rep.Status == host.HealthUnhealthy || rep.Status == host.HealthRecovering {
+	if rep.Status == api.HealthUnhealthy || rep.Status == api.HealthRecovering {
 		return exitUnhealthy
 	}
 	return exitOK
 }
 
-// fetchHealth reads every page of GET /v1/health. It returns the report
-// with every resource, and the first page's JSON with its resources
-// replaced by all of them and no "next".
-func fetchHealth(addr string, stderr io.Writer) (host.HealthReport, []byte, int) {
-	client := &http.Client{Timeout: 10 * time.Second}
-	var rep host.HealthReport
-	var first []byte
-	var all []json.RawMessage
-	after := ""
-	for {
-		u := "http://" + addr + "/v1/health?limit=" + strconv.Itoa(admin.MaxPageSize)
-		if after != "" {
-			u += "&after=" + url.QueryEscape(after)
-		}
-		resp, err := client.Get(u)
-		if err != nil {
-			fmt.Fprintf(stderr, "nebula-host health: %v (is nebula-host run serving on %s?)\n", err, addr)
-			return rep, nil, exitLocal
-		}
-		if resp.StatusCode != http.StatusOK {
-			defer resp.Body.Close()
-			return rep, nil, remoteError(stderr, "health", resp)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		var page admin.HealthPage
-		var items struct {
-			Resources []json.RawMessage `json:"resources"`
-		}
-		if err == nil {
-			err = json.Unmarshal(body, &page)
-		}
-		if err == nil {
-			err = json.Unmarshal(body, &items)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "nebula-host health: bad response: %v\n", err)
-			return rep, nil, exitRemote
-		}
-		if first == nil {
-			first, rep = body, page.HealthReport
-		} else {
-			rep.Resources = append(rep.Resources, page.Resources...)
-		}
-		all = append(all, items.Resources...)
-		if page.Next == "" || page.Next == after {
-			break
-		}
-		after = page.Next
-	}
-	joined, err := joinPages(first, all)
-	if err != nil {
-		fmt.Fprintf(stderr, "nebula-host health: bad response: %v\n", err)
-		return rep, nil, exitRemote
-	}
-	return rep, joined, exitOK
-}
-
-// joinPages returns the first page's JSON object with its fields in the
-// order the host sent them, "resources" replaced by all, and no "next".
-func joinPages(first []byte, all []json.RawMessage) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(first))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("not a JSON object")
-	}
-	var out bytes.Buffer
-	out.WriteByte('{')
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		switch key {
-		case "next":
-			continue
-		case "resources":
-			if v, err = json.Marshal(all); err != nil {
-				return nil, err
-			}
-		}
-		if out.Len() > 1 {
-			out.WriteByte(',')
-		}
-		k, _ := json.Marshal(key)
-		out.Write(k)
-		out.WriteByte(':')
-		out.Write(v)
-	}
-	out.WriteByte('}')
-	return out.Bytes(), nil
-}
-
 // writeHealth prints the report as a table, then the aggregates, then
 // with history each resource's events.
-func writeHealth(w io.Writer, rep host.HealthReport, now time.Time, history bool) {
+func writeHealth(w io.Writer, rep api.HealthReport, now time.Time, history bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RESOURCE\tTYPE\tSTATE\tBREAKER\tSINCE\tREASON")
 	for _, r := range rep.Resources {

@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,9 +13,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/api"
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
-	"github.com/nebula-resource/nebula-resource/host/admin"
 	"github.com/nebula-resource/nebula-resource/host/supervisor"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -106,7 +104,7 @@ func cmdDescribe(args []string, stdout, stderr io.Writer) int {
 	var cf configFlags
 	cf.register(fs, true)
 	asJSON := fs.Bool("json", false, "print JSON")
-	addr := fs.String("addr", envOr("NEBULA_ADDR", admin.DefaultAddress), "for TYPE.NAME: admin endpoint of the running host (env NEBULA_ADDR)")
+	addr := fs.String("addr", envOr("NEBULA_ADDR", api.DefaultAddress), "for TYPE.NAME: admin endpoint of the running host (env NEBULA_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return exitLocal
 	}
@@ -231,20 +229,14 @@ func printJSON(w io.Writer, v any) int {
 // pool statistics, the summary of its recent use with the pool's advice
 // on max_size, and the leases out.
 func describeResource(addr, name string, asJSON bool, stdout, stderr io.Writer) int {
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get("http://" + addr + "/v1/resources/" + url.PathEscape(name))
-	if err != nil {
-		fmt.Fprintf(stderr, "nebula-host describe: %v (is nebula-host run serving on %s?)\n", err, addr)
+	c, ok := newClient(stderr, "describe", addr, api.WithTimeout(10*time.Second))
+	if !ok {
 		return exitLocal
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return remoteError(stderr, "describe", resp)
-	}
-	var info host.ResourceInfo
-	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
-		fmt.Fprintf(stderr, "nebula-host describe: bad response: %v\n", err)
-		return exitRemote
+	defer c.Close()
+	info, err := c.Resource(context.Background(), name)
+	if err != nil {
+		return callFailed(stderr, "describe", addr, err)
 	}
 	if asJSON {
 		return printJSON(stdout, info)
@@ -262,7 +254,7 @@ func describeResource(addr, name string, asJSON bool, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "\nPool: %s\n", p.Mode)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	ps := p.Settings
-	if p.Mode == sdk.PoolingExclusive {
+	if p.Mode == api.PoolingExclusive {
 		fmt.Fprintf(tw, "  settings\tmin_size %d, max_size %d, max_idle %d, order %s\n", ps.MinSize, ps.MaxSize, ps.MaxIdle, ps.Order)
 		fmt.Fprintf(tw, "  \tidle_timeout %s, max_lifetime %s (jitter %s), acquire_timeout %s, validate_after_idle %s\n", ps.IdleTimeout, ps.MaxLifetime, ps.LifetimeJitter, ps.AcquireTimeout, ps.ValidateAfterIdle)
 	} else {
@@ -273,7 +265,7 @@ func describeResource(addr, name string, asJSON bool, stdout, stderr io.Writer) 
 	fmt.Fprintf(tw, "  acquires\t%d (waited %v in all), empty %d, canceled %d, timeouts %d\n", st.AcquireCount, st.AcquireDuration, st.EmptyAcquireCount, st.CanceledAcquireCount, st.TimeoutCount)
 	fmt.Fprintf(tw, "  lifecycle\tcreated %d; destroyed idle %d, lifetime %d, broken %d, closed %d\n", st.Created, st.DestroyedIdle, st.DestroyedLifetime, st.DestroyedBroken, st.DestroyedClosed)
 	if w := st.Window; w.Window > 0 { // a host that keeps no window sends none
-		if p.Mode == sdk.PoolingExclusive {
+		if p.Mode == api.PoolingExclusive {
 			us := func(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
 			fmt.Fprintf(tw, "  window\tlast %v: acquires %d, waited %d, timeouts %d\n", w.Window.Round(time.Second), w.Acquires, w.Waited, w.Timeouts)
 			fmt.Fprintf(tw, "  \twait p50 %v, p95 %v, p99 %v, max %v\n", us(w.WaitP50), us(w.WaitP95), us(w.WaitP99), us(w.WaitMax))

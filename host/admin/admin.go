@@ -11,11 +11,19 @@
 //	GET  /v1/plugins                          the plugins and their state
 //	POST /v1/resources/{name}/invoke          {"operation": "get", "args": {...}, "owner": {...}} → {"result": ...}
 //	POST /v1/resources/{name}/stream/{op}     streaming operations; see the stream handler
+//	GET  /v1/openapi.json                     the OpenAPI 3.1 description of these routes (api.OpenAPIDocument)
 //
-// Errors are JSON, {"error": {"kind", "message", "code", "resource",
-// "operation"}}, with an HTTP status that follows the kind (not_found 404,
-// invalid_argument 400, unavailable 503, ...). Their messages are bounded
-// (MaxErrorMessage): a value a caller sent is never echoed in full.
+// The bodies are the types of package api (module
+// github.com/nebula-resource/nebula-resource/api), which this server
+// encodes and decodes and api.Client reads: api.ResourceList,
+// api.Resource, api.HealthPage, api.InvokeRequest, ... The same package
+// holds the API's OpenAPI 3.1 description, served here.
+//
+// Errors are JSON, api.ErrorBody: {"error": {"kind", "message", "code",
+// "resource", "operation"}}, with an HTTP status that follows the kind
+// (api.Kind.HTTPStatus: not_found 404, invalid_argument 400, unavailable
+// 503, ...). Their messages are bounded (MaxErrorMessage): a value a caller
+// sent is never echoed in full.
 //
 // Every request passes one gate before any route (see Server.Handler): its
 // Host must name this endpoint, it must not come from another origin, and
@@ -49,13 +57,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
 
+	"github.com/nebula-resource/nebula-resource/api"
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
 // DefaultAddress is where the admin endpoint listens unless configured.
-const DefaultAddress = "127.0.0.1:9464"
+const DefaultAddress = api.DefaultAddress
 
 // Defaults of Config's limits and timeouts.
 const (
@@ -78,22 +87,6 @@ const (
 const (
 	MaxErrorMessage = 2048
 	maxErrorName    = 256
-)
-
-// Header and trailer names of streaming operations.
-const (
-	// ArgsHeader carries a streaming operation's JSON arguments.
-	ArgsHeader = "Nebula-Args"
-	// ResultTrailer carries a streaming operation's JSON result.
-	ResultTrailer = "Nebula-Result"
-	// ErrorTrailer carries a streaming operation's JSON error when it
-	// failed after the response began.
-	ErrorTrailer = "Nebula-Error"
-	// TenantHeader, WorkflowHeader and StepHeader label a streaming
-	// operation's lease with its owner.
-	TenantHeader   = "Nebula-Tenant"
-	WorkflowHeader = "Nebula-Workflow"
-	StepHeader     = "Nebula-Step"
 )
 
 // ErrNotLoopback means the address is not a loopback address and remote
@@ -154,6 +147,8 @@ type Server struct {
 	// next serves what the gate lets through: the mux, behind the CORS
 	// answers for allowed_origins when there are any.
 	next http.Handler
+	// openAPI is the API's description, served as it is.
+	openAPI []byte
 
 	mu   sync.Mutex // guards srv, ln and done
 	srv  *http.Server
@@ -176,15 +171,16 @@ func New(h *host.Host, cfg Config) *Server {
 		log = slog.Default()
 	}
 	s := &Server{h: h, cfg: cfg, log: log.With("component", "admin"), mux: http.NewServeMux(),
-		allowedHosts: hostSet(cfg.AllowedHosts), allowedOrigins: lowerSet(cfg.AllowedOrigins)}
+		allowedHosts: hostSet(cfg.AllowedHosts), allowedOrigins: lowerSet(cfg.AllowedOrigins), openAPI: api.OpenAPIDocument()}
 	s.route("GET /livez", s.livez)
 	s.route("GET /readyz", s.readyz)
 	s.route("GET /v1/health", s.health)
 	s.route("GET /v1/resources", s.listResources)
 	s.route("GET /v1/resources/{name}", s.getResource)
 	s.route("GET /v1/plugins", s.listPlugins)
-	s.route("POST /v1/resources/{name}/invoke", s.invoke, ContentTypeJSON)
-	s.route("POST /v1/resources/{name}/stream/{op}", s.stream, ContentTypeStream)
+	s.route("POST /v1/resources/{name}/invoke", s.invoke, api.ContentTypeJSON)
+	s.route("POST /v1/resources/{name}/stream/{op}", s.stream, api.ContentTypeStream)
+	s.route("GET /v1/openapi.json", s.openAPIDocument)
 	// A nil host makes a server that is only asked to check its address.
 	if h != nil && h.Gatherer() != nil {
 		s.route("GET /metrics", promhttp.HandlerFor(h.Gatherer(), promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.log}}).ServeHTTP)
@@ -197,7 +193,7 @@ func New(h *host.Host, cfg Config) *Server {
 		s.next = cors.New(cors.Options{
 			AllowOriginFunc: func(origin string) bool { return s.allowedOrigins[strings.TrimSuffix(strings.ToLower(origin), "/")] },
 			AllowedMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost},
-			AllowedHeaders:  []string{"Content-Type", ArgsHeader, TenantHeader, WorkflowHeader, StepHeader},
+			AllowedHeaders:  []string{"Content-Type", api.ArgsHeader, api.TenantHeader, api.WorkflowHeader, api.StepHeader},
 			// A trusted page on another network may call a host on a
 			// private one (Chrome's Private Network Access).
 			AllowPrivateNetwork: true,
@@ -378,44 +374,25 @@ func writeReadyLine(w io.Writer, res host.ResourceInfo, rh host.ResourceHealth) 
 	fmt.Fprintln(w)
 }
 
+// openAPIDocument serves the API's description. It passes the gate like
+// every route: it is no secret, but a page of another origin reads nothing
+// here.
+func (s *Server) openAPIDocument(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(s.openAPI)
+}
+
 func (s *Server) getResource(w http.ResponseWriter, r *http.Request) {
 	info, err := s.h.DescribeResource(r.PathValue("name"))
 	if err != nil {
 		s.writeError(w, r.PathValue("name"), "", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	writeJSON(w, http.StatusOK, resourceOf(info))
 }
 
 func (s *Server) listPlugins(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.h.Plugins())
-}
-
-// InvokeRequest is the body of POST /v1/resources/{name}/invoke.
-type InvokeRequest struct {
-	Operation string          `json:"operation"`
-	Args      json.RawMessage `json:"args,omitempty"`
-	// Owner labels the lease, for leak reports.
-	Owner *host.Owner `json:"owner,omitempty"`
-}
-
-// InvokeResponse is the body of a successful invoke.
-type InvokeResponse struct {
-	Result json.RawMessage `json:"result"`
-}
-
-// ErrorBody is the body of a failed request.
-type ErrorBody struct {
-	Error ErrorInfo `json:"error"`
-}
-
-// ErrorInfo describes an error.
-type ErrorInfo struct {
-	Kind      sdk.Kind `json:"kind"`
-	Message   string   `json:"message"`
-	Code      string   `json:"code,omitempty"`
-	Resource  string   `json:"resource,omitempty"`
-	Operation string   `json:"operation,omitempty"`
+	writeJSON(w, http.StatusOK, pluginsOf(s.h.Plugins()))
 }
 
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
@@ -437,7 +414,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetReadDeadline(time.Time{})
 	var opts []host.AcquireOption
 	if req.Owner != nil {
-		opts = append(opts, host.WithOwner(*req.Owner))
+		opts = append(opts, host.WithOwner(host.Owner(*req.Owner)))
 	}
 	res, err := s.h.Invoke(r.Context(), name, req.Operation, req.Args, opts...)
 	if err != nil {
@@ -450,7 +427,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-	writeJSON(w, http.StatusOK, InvokeResponse{Result: res})
+	writeJSON(w, http.StatusOK, api.InvokeResponse{Result: res})
 }
 
 // DecodeInvokeRequest reads the body of an invoke request: one JSON
@@ -458,21 +435,21 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 // white space. A body over maxSize bytes (http.MaxBytesReader), and every
 // other fault, is an invalid_argument error whose message quotes at most a
 // few dozen bytes of what was sent.
-func DecodeInvokeRequest(body io.Reader, maxSize int) (InvokeRequest, error) {
-	var req InvokeRequest
+func DecodeInvokeRequest(body io.Reader, maxSize int) (api.InvokeRequest, error) {
+	var req api.InvokeRequest
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return InvokeRequest{}, bodyError(err, maxSize)
+		return api.InvokeRequest{}, bodyError(err, maxSize)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if err == nil || isSyntaxError(err) {
-			return InvokeRequest{}, sdk.Errorf(sdk.KindInvalidArgument, "the request body has data after its JSON object (at byte %d); send one object", dec.InputOffset())
+			return api.InvokeRequest{}, sdk.Errorf(sdk.KindInvalidArgument, "the request body has data after its JSON object (at byte %d); send one object", dec.InputOffset())
 		}
-		return InvokeRequest{}, bodyError(err, maxSize)
+		return api.InvokeRequest{}, bodyError(err, maxSize)
 	}
 	if req.Operation == "" {
-		return InvokeRequest{}, sdk.Errorf(sdk.KindInvalidArgument, "request body has no operation")
+		return api.InvokeRequest{}, sdk.Errorf(sdk.KindInvalidArgument, "request body has no operation")
 	}
 	return req, nil
 }
@@ -526,11 +503,11 @@ func bodyError(err error, maxSize int) error {
 // needs.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	name, op := r.PathValue("name"), r.PathValue("op")
-	args := json.RawMessage(r.Header.Get(ArgsHeader))
+	args := json.RawMessage(r.Header.Get(api.ArgsHeader))
 	if len(args) == 0 {
 		args = json.RawMessage("{}")
 	}
-	owner := host.Owner{Tenant: r.Header.Get(TenantHeader), Workflow: r.Header.Get(WorkflowHeader), Step: r.Header.Get(StepHeader)}
+	owner := host.Owner{Tenant: r.Header.Get(api.TenantHeader), Workflow: r.Header.Get(api.WorkflowHeader), Step: r.Header.Get(api.StepHeader)}
 	lease, err := s.h.Acquire(r.Context(), name, host.WithOwner(owner))
 	if err != nil {
 		s.writeError(w, name, op, err)
@@ -539,7 +516,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	defer lease.Release()
 	rc := http.NewResponseController(w)
 	_ = rc.EnableFullDuplex()
-	w.Header().Set("Trailer", ResultTrailer+", "+ErrorTrailer)
+	w.Header().Set("Trailer", api.ResultTrailer+", "+api.ErrorTrailer)
 	out := &lazyWriter{w: w, rc: rc, timeout: s.cfg.WriteTimeout}
 	in := &pacedReader{r: r.Body, rc: rc, timeout: s.cfg.BodyTimeout}
 	res, err := lease.InvokeStream(r.Context(), op, args, in, out)
@@ -548,11 +525,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, name, op, err)
 			return
 		}
-		w.Header().Set(ErrorTrailer, string(mustJSON(errorBody(name, op, err))))
+		w.Header().Set(api.ErrorTrailer, string(mustJSON(errorBody(name, op, err))))
 		return
 	}
 	out.start()
-	w.Header().Set(ResultTrailer, string(res))
+	w.Header().Set(api.ResultTrailer, string(res))
 }
 
 // pacedReader reads a stream's input with a read deadline timeout ahead
@@ -591,12 +568,16 @@ type lazyWriter struct {
 func (l *lazyWriter) start() {
 	if !l.started {
 		l.started = true
-		l.w.Header().Set("Content-Type", "application/octet-stream")
+		l.w.Header().Set("Content-Type", api.ContentTypeStream)
 		l.w.WriteHeader(http.StatusOK)
 	}
 }
 
 func (l *lazyWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		// No output yet: an error may still get its status.
+		return 0, nil
+	}
 	l.start()
 	_ = l.rc.SetWriteDeadline(time.Now().Add(l.timeout))
 	n, err := l.w.Write(p)
@@ -608,14 +589,14 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 
 // errorBody describes err for the caller, every field bounded: a message
 // may quote what the caller sent.
-func errorBody(resource, op string, err error) ErrorBody {
-	info := ErrorInfo{Kind: sdk.KindOf(err), Message: printable(truncate(err.Error(), MaxErrorMessage)),
+func errorBody(resource, op string, err error) api.ErrorBody {
+	info := api.Error{Kind: api.Kind(sdk.KindOf(err)), Message: printable(truncate(err.Error(), MaxErrorMessage)),
 		Resource: printable(truncate(resource, maxErrorName)), Operation: printable(truncate(op, maxErrorName))}
 	var e *sdk.Error
 	if errors.As(err, &e) {
 		info.Code = printable(truncate(e.Code, maxErrorName))
 	}
-	return ErrorBody{Error: info}
+	return api.ErrorBody{Error: info}
 }
 
 // printable replaces control characters other than new lines and tabs,
@@ -664,40 +645,11 @@ func byteSize(n int) string {
 func (s *Server) writeError(w http.ResponseWriter, resource, op string, err error) {
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	body := errorBody(resource, op, err)
-	status := HTTPStatus(body.Error.Kind)
+	status := body.Error.Kind.HTTPStatus()
 	if status >= 500 {
 		s.log.Warn("request failed", "resource", body.Error.Resource, "operation", body.Error.Operation, "kind", body.Error.Kind, "error", body.Error.Message)
 	}
 	writeJSON(w, status, body)
-}
-
-// HTTPStatus maps an error kind to an HTTP status.
-func HTTPStatus(k sdk.Kind) int {
-	switch k {
-	case sdk.KindInvalidArgument:
-		return http.StatusBadRequest
-	case sdk.KindNotFound:
-		return http.StatusNotFound
-	case sdk.KindAlreadyExists, sdk.KindConflict:
-		return http.StatusConflict
-	case sdk.KindPermissionDenied:
-		return http.StatusForbidden
-	case sdk.KindUnauthenticated:
-		return http.StatusUnauthorized
-	case sdk.KindResourceExhausted:
-		return http.StatusTooManyRequests
-	case sdk.KindFailedPrecondition:
-		return http.StatusPreconditionFailed
-	case sdk.KindUnavailable:
-		return http.StatusServiceUnavailable
-	case sdk.KindTimeout:
-		return http.StatusGatewayTimeout
-	case sdk.KindCanceled:
-		return 499 // client closed request, as nginx names it
-	case sdk.KindUnimplemented:
-		return http.StatusNotImplemented
-	}
-	return http.StatusInternalServerError
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

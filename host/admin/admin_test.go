@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/nebula-resource/nebula-resource/api"
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/host/admin"
@@ -43,9 +44,20 @@ resource "localfs" "files" {
 }
 
 // newServerWith runs a host of the configuration that src returns for a
-// fresh directory, with in-process memory and localfs drivers and opts,
-// behind an httptest server.
+// fresh directory, with in-process memory, localfs and faults drivers and
+// opts, behind an httptest server.
 func newServerWith(t *testing.T, src func(dir string) string, opts ...host.Option) (*httptest.Server, *host.Host) {
+	t.Helper()
+	h := newHost(t, src, opts...)
+	srv := httptest.NewServer(admin.New(h, admin.Config{Logger: slog.New(slog.DiscardHandler)}).Handler())
+	t.Cleanup(srv.Close)
+	return srv, h
+}
+
+// newHost runs a host of the configuration that src returns for a fresh
+// directory, with in-process memory, localfs and faults drivers and opts,
+// until the test ends.
+func newHost(t *testing.T, src func(dir string) string, opts ...host.Option) *host.Host {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src(dir)), 0o600); err != nil {
@@ -55,8 +67,8 @@ func newServerWith(t *testing.T, src func(dir string) string, opts ...host.Optio
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	log := slog.New(slog.DiscardHandler)
-	opts = append([]host.Option{host.WithDriver("memory", memory.New()), host.WithDriver("localfs", localfs.New()), host.WithLogger(log)}, opts...)
+	opts = append([]host.Option{host.WithDriver("memory", memory.New()), host.WithDriver("localfs", localfs.New()),
+		host.WithDriver("faults", faults{}), host.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	h, err := host.New(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -64,14 +76,12 @@ func newServerWith(t *testing.T, src func(dir string) string, opts ...host.Optio
 	if err := h.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(admin.New(h, admin.Config{Logger: log}).Handler())
 	t.Cleanup(func() {
-		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = h.Close(ctx)
 	})
-	return srv, h
+	return h
 }
 
 func post(t *testing.T, url, body string) (int, string) {
@@ -152,34 +162,34 @@ func TestStreamEndpointCarriesBytesBothWays(t *testing.T) {
 	srv, _ := newServer(t)
 	data := bytes.Repeat([]byte("nebula "), 100_000)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/resources/localfs.files/stream/put", bytes.NewReader(data))
-	req.Header.Set("Content-Type", admin.ContentTypeStream)
-	req.Header.Set(admin.ArgsHeader, `{"path":"d/x.bin"}`)
+	req.Header.Set("Content-Type", api.ContentTypeStream)
+	req.Header.Set(api.ArgsHeader, `{"path":"d/x.bin"}`)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(resp.Trailer.Get(admin.ResultTrailer), `"size":700000`) {
+	if resp.StatusCode != 200 || !strings.Contains(resp.Trailer.Get(api.ResultTrailer), `"size":700000`) {
 		t.Fatalf("put: %d trailer %q", resp.StatusCode, resp.Trailer)
 	}
 
 	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/v1/resources/localfs.files/stream/get", nil)
-	req.Header.Set("Content-Type", admin.ContentTypeStream)
-	req.Header.Set(admin.ArgsHeader, `{"path":"d/x.bin"}`)
+	req.Header.Set("Content-Type", api.ContentTypeStream)
+	req.Header.Set(api.ArgsHeader, `{"path":"d/x.bin"}`)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !bytes.Equal(got, data) || resp.Trailer.Get(admin.ResultTrailer) == "" {
+	if !bytes.Equal(got, data) || resp.Trailer.Get(api.ResultTrailer) == "" {
 		t.Fatalf("get: %d bytes, trailer %q", len(got), resp.Trailer)
 	}
 
 	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/v1/resources/localfs.files/stream/get", nil)
-	req.Header.Set("Content-Type", admin.ContentTypeStream)
-	req.Header.Set(admin.ArgsHeader, `{"path":"nope"}`)
+	req.Header.Set("Content-Type", api.ContentTypeStream)
+	req.Header.Set(api.ArgsHeader, `{"path":"nope"}`)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -194,9 +204,9 @@ func TestStreamEndpointCarriesBytesBothWays(t *testing.T) {
 func TestListingsDescribeResourcesAndPlugins(t *testing.T) {
 	srv, _ := newServer(t)
 	code, body := get(t, srv.URL+"/v1/resources")
-	var list admin.ResourceList
+	var list api.ResourceList
 	if code != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list.Resources) != 2 || list.Resources[0].ID != "memory.cache" ||
-		list.Resources[0].State != host.StateReady || list.Total != 2 || list.Next != "" || len(list.Types["localfs"].Operations) == 0 {
+		list.Resources[0].State != api.StateReady || list.Total != 2 || list.Next != "" || len(list.Types["localfs"].Operations) == 0 {
 		t.Fatalf("resources: %d %s", code, body)
 	}
 	code, body = get(t, srv.URL+"/v1/resources/localfs.files")

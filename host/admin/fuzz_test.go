@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nebula-resource/nebula-resource/api"
 	"github.com/nebula-resource/nebula-resource/host/admin"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -51,7 +52,7 @@ func FuzzInvokeRequest(f *testing.F) {
 		resp := rec.Body.Bytes()
 
 		if rec.Code != http.StatusOK {
-			var eb admin.ErrorBody
+			var eb api.ErrorBody
 			if err := json.Unmarshal(resp, &eb); err != nil || eb.Error.Message == "" || eb.Error.Kind == "" {
 				t.Fatalf("status %d with a body that is not a JSON error: %v %q", rec.Code, err, resp)
 			}
@@ -92,7 +93,7 @@ func FuzzInvokeRequest(f *testing.F) {
 			t.Fatalf("accepted %q as %+v", body, ir)
 		}
 		// One object and white space: the standard decoder reads the same.
-		var again admin.InvokeRequest
+		var again api.InvokeRequest
 		if err := json.Unmarshal(body, &again); err != nil || again.Operation != ir.Operation ||
 			!bytes.Equal(again.Args, ir.Args) || (again.Owner == nil) != (ir.Owner == nil) {
 			t.Fatalf("accepted %q as %+v, json.Unmarshal reads %+v (%v)", body, ir, again, err)

@@ -10,31 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/api"
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/sdk"
-)
-
-// Content types of the routes that take a body.
-const (
-	// ContentTypeJSON is the content type of an invoke request.
-	ContentTypeJSON = "application/json"
-	// ContentTypeStream is the content type of a stream request, whose
-	// body is the operation's raw input (it may be empty). Its arguments
-	// travel as JSON in the Nebula-Args header.
-	ContentTypeStream = "application/octet-stream"
-)
-
-// Codes of the errors the gate answers with (ErrorInfo.Code).
-const (
-	// CodeHostNotAllowed: the request's Host is not a name of this
-	// endpoint (421 Misdirected Request).
-	CodeHostNotAllowed = "host_not_allowed"
-	// CodeCrossOrigin: the request came from a web page of another
-	// origin (403 Forbidden).
-	CodeCrossOrigin = "cross_origin"
-	// CodeUnsupportedMediaType: the request's Content-Type is not the
-	// one its route takes (415 Unsupported Media Type).
-	CodeUnsupportedMediaType = "unsupported_media_type"
 )
 
 // serveHTTP is the gate in front of every route: the only way into the mux.
@@ -51,7 +29,9 @@ const (
 //     stream. A browser sends neither without asking first (CORS
 //     preflight), which this server never grants.
 //
-// A refused request is answered with a JSON error and logged at warn level;
+// A refused request is answered with a JSON error whose code says which
+// rule refused it (api.CodeHostNotAllowed, api.CodeCrossOrigin,
+// api.CodeUnsupportedMediaType) and logged at warn level;
 // it reaches no handler, and so no driver. A request from one of
 // Config.AllowedOrigins gets CORS answers (github.com/rs/cors): its
 // preflight is answered, and so is it, with Access-Control-Allow-Origin.
@@ -90,17 +70,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // error of a refusal, or a nil error.
 func (s *Server) checkRequest(r *http.Request) (int, string, error) {
 	if err := s.checkHost(r); err != nil {
-		return http.StatusMisdirectedRequest, CodeHostNotAllowed, err
+		return http.StatusMisdirectedRequest, api.CodeHostNotAllowed, err
 	}
 	if err := s.checkOrigin(r); err != nil {
-		return http.StatusForbidden, CodeCrossOrigin, err
+		return http.StatusForbidden, api.CodeCrossOrigin, err
 	}
 	if !safeMethod(r.Method) {
 		_, pattern := s.mux.Handler(r)
 		// No pattern: the mux answers 404 or 405 itself.
 		if pattern != "" {
 			if err := checkContentType(r, s.contentTypes(pattern)); err != nil {
-				return http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, err
+				return http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType, err
 			}
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/api"
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/host/admin"
@@ -154,6 +155,7 @@ func goodRequests(base string) map[string]func() *http.Request {
 		"GET /v1/resources/{name}": get("/v1/resources/memory.cache"),
 		"GET /v1/plugins":          get("/v1/plugins"),
 		"GET /metrics":             get("/metrics"),
+		"GET /v1/openapi.json":     get("/v1/openapi.json"),
 		"POST /v1/resources/{name}/invoke": func() *http.Request {
 			r, _ := http.NewRequest(http.MethodPost, base+"/v1/resources/memory.cache/invoke",
 				strings.NewReader(`{"operation":"set","args":{"key":"k","value":"v"}}`))
@@ -162,8 +164,8 @@ func goodRequests(base string) map[string]func() *http.Request {
 		},
 		"POST /v1/resources/{name}/stream/{op}": func() *http.Request {
 			r, _ := http.NewRequest(http.MethodPost, base+"/v1/resources/localfs.files/stream/put", strings.NewReader("hello"))
-			r.Header.Set("Content-Type", admin.ContentTypeStream)
-			r.Header.Set(admin.ArgsHeader, `{"path":"x.txt"}`)
+			r.Header.Set("Content-Type", api.ContentTypeStream)
+			r.Header.Set(api.ArgsHeader, `{"path":"x.txt"}`)
 			return r
 		},
 	}
@@ -218,34 +220,34 @@ func TestGateGuardsEveryRoute(t *testing.T) {
 		{"sec-fetch-site same-origin", setHeader("Sec-Fetch-Site", "same-origin"), 0, "", false},
 		{"sec-fetch-site none", setHeader("Sec-Fetch-Site", "none"), 0, "", false},
 
-		{"foreign host", setHost("evil.example"), 421, admin.CodeHostNotAllowed, false},
-		{"foreign host with the port", setHost("evil.example:" + strings.Split(g.srv.URL, ":")[2]), 421, admin.CodeHostNotAllowed, false},
-		{"foreign host ending in localhost", setHost("evil.localhost.example"), 421, admin.CodeHostNotAllowed, false},
-		{"sub-domain of localhost", setHost("evil.localhost"), 421, admin.CodeHostNotAllowed, false},
-		{"foreign origin", setHeader("Origin", "http://evil.example"), 403, admin.CodeCrossOrigin, false},
-		{"null origin", setHeader("Origin", "null"), 403, admin.CodeCrossOrigin, false},
-		{"same host over https", func(r *http.Request) { r.Header.Set("Origin", "https://"+r.Host) }, 403, admin.CodeCrossOrigin, false},
-		{"loopback origin on another port", setHeader("Origin", "http://127.0.0.1:1"), 403, admin.CodeCrossOrigin, false},
-		{"sec-fetch-site cross-site", setHeader("Sec-Fetch-Site", "cross-site"), 403, admin.CodeCrossOrigin, false},
-		{"sec-fetch-site same-site", setHeader("Sec-Fetch-Site", "same-site"), 403, admin.CodeCrossOrigin, false},
+		{"foreign host", setHost("evil.example"), 421, api.CodeHostNotAllowed, false},
+		{"foreign host with the port", setHost("evil.example:" + strings.Split(g.srv.URL, ":")[2]), 421, api.CodeHostNotAllowed, false},
+		{"foreign host ending in localhost", setHost("evil.localhost.example"), 421, api.CodeHostNotAllowed, false},
+		{"sub-domain of localhost", setHost("evil.localhost"), 421, api.CodeHostNotAllowed, false},
+		{"foreign origin", setHeader("Origin", "http://evil.example"), 403, api.CodeCrossOrigin, false},
+		{"null origin", setHeader("Origin", "null"), 403, api.CodeCrossOrigin, false},
+		{"same host over https", func(r *http.Request) { r.Header.Set("Origin", "https://"+r.Host) }, 403, api.CodeCrossOrigin, false},
+		{"loopback origin on another port", setHeader("Origin", "http://127.0.0.1:1"), 403, api.CodeCrossOrigin, false},
+		{"sec-fetch-site cross-site", setHeader("Sec-Fetch-Site", "cross-site"), 403, api.CodeCrossOrigin, false},
+		{"sec-fetch-site same-site", setHeader("Sec-Fetch-Site", "same-site"), 403, api.CodeCrossOrigin, false},
 		{"foreign host and origin (DNS rebinding)", func(r *http.Request) {
 			r.Host = "evil.example:9464"
 			r.Header.Set("Origin", "http://evil.example:9464")
-		}, 421, admin.CodeHostNotAllowed, false},
+		}, 421, api.CodeHostNotAllowed, false},
 
-		{"text/plain", setCT("text/plain"), 415, admin.CodeUnsupportedMediaType, true},
-		{"text/plain with a charset", setCT("text/plain;charset=UTF-8"), 415, admin.CodeUnsupportedMediaType, true},
-		{"form urlencoded", setCT("application/x-www-form-urlencoded"), 415, admin.CodeUnsupportedMediaType, true},
-		{"multipart form", setCT("multipart/form-data; boundary=x"), 415, admin.CodeUnsupportedMediaType, true},
-		{"no content type", setCT(""), 415, admin.CodeUnsupportedMediaType, true},
-		{"malformed content type", setCT("application/json; ;;"), 415, admin.CodeUnsupportedMediaType, true},
+		{"text/plain", setCT("text/plain"), 415, api.CodeUnsupportedMediaType, true},
+		{"text/plain with a charset", setCT("text/plain;charset=UTF-8"), 415, api.CodeUnsupportedMediaType, true},
+		{"form urlencoded", setCT("application/x-www-form-urlencoded"), 415, api.CodeUnsupportedMediaType, true},
+		{"multipart form", setCT("multipart/form-data; boundary=x"), 415, api.CodeUnsupportedMediaType, true},
+		{"no content type", setCT(""), 415, api.CodeUnsupportedMediaType, true},
+		{"malformed content type", setCT("application/json; ;;"), 415, api.CodeUnsupportedMediaType, true},
 		{"the other route's content type", func(r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, "/invoke") {
-				r.Header.Set("Content-Type", admin.ContentTypeStream)
+				r.Header.Set("Content-Type", api.ContentTypeStream)
 			} else {
-				r.Header.Set("Content-Type", admin.ContentTypeJSON)
+				r.Header.Set("Content-Type", api.ContentTypeJSON)
 			}
-		}, 415, admin.CodeUnsupportedMediaType, true},
+		}, 415, api.CodeUnsupportedMediaType, true},
 	}
 	for _, rt := range routes {
 		build, ok := reqs[rt.Pattern]
@@ -272,7 +274,7 @@ func TestGateGuardsEveryRoute(t *testing.T) {
 					}
 					return
 				}
-				var eb admin.ErrorBody
+				var eb api.ErrorBody
 				if code != tw.status || json.Unmarshal([]byte(body), &eb) != nil || eb.Error.Code != tw.code || eb.Error.Message == "" {
 					t.Fatalf("got %d %s, want %d with code %s", code, body, tw.status, tw.code)
 				}
@@ -385,7 +387,7 @@ func TestErrorsStaySmallWhateverTheRequest(t *testing.T) {
 			r, _ := http.NewRequest(http.MethodPost, tc.url, strings.NewReader(tc.body))
 			r.Header.Set("Content-Type", "application/json")
 			code, body := do(t, r)
-			var eb admin.ErrorBody
+			var eb api.ErrorBody
 			if code < 400 || json.Unmarshal([]byte(body), &eb) != nil || eb.Error.Message == "" {
 				t.Fatalf("got %d %.500s", code, body)
 			}
@@ -399,8 +401,8 @@ func TestErrorsStaySmallWhateverTheRequest(t *testing.T) {
 	}
 	t.Run("stream arguments", func(t *testing.T) {
 		r, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/v1/resources/localfs.files/stream/get", nil)
-		r.Header.Set("Content-Type", admin.ContentTypeStream)
-		r.Header.Set(admin.ArgsHeader, `{"path":"`+strings.Repeat("%", 900<<10)+`"}`)
+		r.Header.Set("Content-Type", api.ContentTypeStream)
+		r.Header.Set(api.ArgsHeader, `{"path":"`+strings.Repeat("%", 900<<10)+`"}`)
 		code, body := do(t, r)
 		if code < 400 || len(body) > 8<<10 {
 			t.Fatalf("got %d, %d bytes: %.300s", code, len(body), body)
@@ -492,8 +494,8 @@ func TestListingsArePaged(t *testing.T) {
 		})
 	}
 	code, body := get(t, srv.URL+"/v1/resources")
-	var def admin.ResourceList
-	if code != 200 || json.Unmarshal([]byte(body), &def) != nil || len(def.Resources) != admin.DefaultPageSize || def.Next != "memory.c99" ||
+	var def api.ResourceList
+	if code != 200 || json.Unmarshal([]byte(body), &def) != nil || len(def.Resources) != api.DefaultPageSize || def.Next != "memory.c99" ||
 		len(def.Types) != 1 || len(def.Types["memory"].Operations) == 0 {
 		t.Fatalf("default page: %d, %d items, next %q", code, len(def.Resources), def.Next)
 	}
@@ -505,7 +507,7 @@ func TestListingsArePaged(t *testing.T) {
 		}
 	}
 	code, body = get(t, srv.URL+"/v1/health?after=memory.c249")
-	var last admin.HealthPage
+	var last api.HealthPage
 	if code != 200 || json.Unmarshal([]byte(body), &last) != nil || len(last.Resources) != 0 || last.Resources == nil || last.Next != "" || last.Status == "" {
 		t.Fatalf("past the end: %d %s", code, body)
 	}

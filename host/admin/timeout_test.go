@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nebula-resource/nebula-resource/api"
 	"github.com/nebula-resource/nebula-resource/host/admin"
 )
 
@@ -94,15 +95,15 @@ func TestSlowButSteadyStreamOutlivesTheBodyTimeout(t *testing.T) {
 		_ = pw.Close()
 	}()
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/resources/localfs.files/stream/put", pr)
-	req.Header.Set("Content-Type", admin.ContentTypeStream)
-	req.Header.Set(admin.ArgsHeader, `{"path":"slow.bin"}`)
+	req.Header.Set("Content-Type", api.ContentTypeStream)
+	req.Header.Set(api.ArgsHeader, `{"path":"slow.bin"}`)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(resp.Trailer.Get(admin.ResultTrailer), `"size":12000`) {
+	if resp.StatusCode != 200 || !strings.Contains(resp.Trailer.Get(api.ResultTrailer), `"size":12000`) {
 		t.Fatalf("put: %d trailer %q", resp.StatusCode, resp.Trailer)
 	}
 
@@ -134,8 +135,8 @@ func TestStalledReaderOfAStreamIsCutOff(t *testing.T) {
 	addr := startTimed(t)
 	const size = 32 << 20
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/resources/localfs.files/stream/put", bytes.NewReader(make([]byte, size)))
-	req.Header.Set("Content-Type", admin.ContentTypeStream)
-	req.Header.Set(admin.ArgsHeader, `{"path":"big.bin"}`)
+	req.Header.Set("Content-Type", api.ContentTypeStream)
+	req.Header.Set(api.ArgsHeader, `{"path":"big.bin"}`)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -100,6 +100,12 @@ func readMakefile(t *testing.T) (rules map[string]makeRule, vars map[string]stri
 				vars[name] = strings.TrimSpace(value)
 			}
 		}
+		// NAME += more appends to NAME, as make does.
+		if name, value, ok := strings.Cut(line, "+="); ok {
+			if name = strings.TrimSpace(name); name != "" && !strings.ContainsAny(name, " \t#") {
+				vars[name] = strings.TrimSpace(vars[name] + " " + strings.TrimSpace(value))
+			}
+		}
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
