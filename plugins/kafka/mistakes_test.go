@@ -38,7 +38,7 @@ func TestCallerMistakesAreNeverBackendFailures(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 			defer cancel()
-			_, err := p.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: m.Op, Args: json.RawMessage(m.Args)})
+			_, err := do(ctx, p, m.Op, json.RawMessage(m.Args))
 			sdktest.CheckMistake(t, m, err)
 		})
 	}
@@ -55,7 +55,7 @@ func TestCallerMistakesAreNeverBackendFailures(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 			defer cancel()
-			_, err := c.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: m.Op, Args: json.RawMessage(m.Args)})
+			_, err := do(ctx, c, m.Op, json.RawMessage(m.Args))
 			sdktest.CheckMistake(t, m, err)
 		})
 	}
