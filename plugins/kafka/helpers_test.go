@@ -193,6 +193,20 @@ func local(typ string, inst sdk.Instance) *sdktest.Instance {
 	return &sdktest.Instance{Instance: inst, Type: t}
 }
 
+// checkMistakes makes each mistake's call on inst, with do, and checks its
+// error as sdktest.CheckMistakes does.
+func checkMistakes(t *testing.T, inst sdk.Instance, mistakes []sdktest.Mistake) {
+	t.Helper()
+	for _, m := range mistakes {
+		t.Run(m.Name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			_, err := do(ctx, inst, m.Op, json.RawMessage(m.Args))
+			sdktest.CheckMistake(t, m, err)
+		})
+	}
+}
+
 type none struct{}
 
 func wantKind(t testing.TB, err error, kind sdk.Kind) {
