@@ -62,7 +62,7 @@ type subscriber struct {
 // has confirmed every subscription writes a gap event before the next
 // message. It has no result.
 func (in *kvInstance) subscribe(ctx context.Context, args sdk.SubscribeArgs, _ io.Reader, out io.Writer) (any, error) {
-	if err := in.usable(ctx, opSubscribe); err != nil {
+	if err := in.b.usable(ctx, &in.closed, opSubscribe); err != nil {
 		return nil, err
 	}
 	s := &subscriber{b: in.b, client: in.client, out: out,

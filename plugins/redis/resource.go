@@ -39,10 +39,14 @@ func (b *base) openError(ctx context.Context, err error) error {
 	return b.wrap(ctx, err, what)
 }
 
-// ctxError returns the error for a call whose context has ended, or nil.
-func (b *base) ctxError(ctx context.Context, what string) error {
+// usable returns the error for a call of operation op on an instance that
+// is closed, or whose context has ended; nil otherwise.
+func (b *base) usable(ctx context.Context, closed *atomic.Bool, op string) error {
+	if closed.Load() {
+		return sdk.Errorf(sdk.KindFailedPrecondition, "%s %s: the instance is closed", b.typ, op)
+	}
 	if err := ctx.Err(); err != nil {
-		return sdk.WrapError(sdk.KindOf(err), err, b.typ+" "+what)
+		return sdk.WrapError(sdk.KindOf(err), err, b.typ+" "+op)
 	}
 	return nil
 }
@@ -112,23 +116,16 @@ type kvInstance struct {
 	subs map[*subscriber]struct{}
 }
 
-func (in *kvInstance) usable(ctx context.Context, op string) error {
-	if in.closed.Load() {
-		return sdk.Errorf(sdk.KindFailedPrecondition, "%s %s: the instance is closed", in.b.typ, op)
-	}
-	return in.b.ctxError(ctx, op)
-}
-
 // Check sends PING (to every master in cluster mode).
 func (in *kvInstance) Check(ctx context.Context) error {
-	if err := in.usable(ctx, "check"); err != nil {
+	if err := in.b.usable(ctx, &in.closed, "check"); err != nil {
 		return err
 	}
 	return in.b.wrap(ctx, in.ops.check(ctx), "check")
 }
 
 func (in *kvInstance) begin(ctx context.Context, op string) (func(), error) {
-	return func() {}, in.usable(ctx, op)
+	return func() {}, in.b.usable(ctx, &in.closed, op)
 }
 
 func (in *kvInstance) kv() *kvOps { return &in.ops }

@@ -94,13 +94,6 @@ type sessionInstance struct {
 	closed atomic.Bool
 }
 
-func (in *sessionInstance) usable(ctx context.Context, op string) error {
-	if in.closed.Load() {
-		return sdk.Errorf(sdk.KindFailedPrecondition, "%s %s: the instance is closed", in.b.typ, op)
-	}
-	return in.b.ctxError(ctx, op)
-}
-
 // Check sends PING on the connection.
 func (in *sessionInstance) Check(ctx context.Context) error {
 	end, err := in.begin(ctx, "check")
@@ -114,7 +107,7 @@ func (in *sessionInstance) Check(ctx context.Context) error {
 // begin holds the connection for the call: the host leases the session to
 // one caller, whose goroutines may still call at once.
 func (in *sessionInstance) begin(ctx context.Context, op string) (func(), error) {
-	if err := in.usable(ctx, op); err != nil {
+	if err := in.b.usable(ctx, &in.closed, op); err != nil {
 		return nil, err
 	}
 	in.mu.Lock()
