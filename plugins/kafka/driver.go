@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -29,9 +30,6 @@ const (
 	// member of a consumer group.
 	ConsumerType = "kafka_consumer"
 )
-
-// Version is the driver's version.
-const Version = "0.1.0"
 
 // ProducerConfig is the configuration of a "kafka" resource: where the
 // brokers are and how to reach them (as for a "kafka_consumer" resource),
@@ -115,7 +113,7 @@ func (c ConsumerConfig) connection() Connection {
 }
 
 // New returns the Kafka driver, with its two resource types.
-func New() sdk.Driver { return sdk.NewDriver("kafka", Version, producerType, consumerType) }
+func New() sdk.Driver { return sdk.NewDriver("kafka", release.Version(), producerType, consumerType) }
 
 // producerType is the producer type, "kafka".
 var producerType = sdk.ResourceDef[ProducerConfig, *ProducerInstance]{

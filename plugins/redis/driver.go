@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -27,9 +28,6 @@ const (
 	// instance, leased to one caller at a time.
 	SessionTypeName = "redis_session"
 )
-
-// Version is the driver's version.
-const Version = "0.1.0"
 
 // The deployment modes.
 const (
@@ -76,7 +74,7 @@ type SessionConfig Config
 
 // New returns the Redis driver, with its two resource types, "redis" and
 // "redis_session".
-func New() sdk.Driver { return sdk.NewDriver("redis", Version, redisType, sessionType) }
+func New() sdk.Driver { return sdk.NewDriver("redis", release.Version(), redisType, sessionType) }
 
 // redisType is the key-value and pub/sub type.
 var redisType = sdk.ResourceDef[Config, *kvInstance]{
