@@ -214,13 +214,30 @@ func typedCall[I, A any](inst Instance, op string, raw json.RawMessage) (I, A, e
 		var want I
 		return i, a, Errorf(KindInternal, "operation %q is declared for instances of type %T, but the instance is a %T (a wrapper of instances implements Invoke and calls the type's Invoke with the instance it wraps)", op, want, inst)
 	}
-	if err := Decode(raw, &a); err != nil {
+	var err error
+	if d, ok := any(&a).(ArgsDecoder); ok {
+		err = d.DecodeArgs(raw)
+	} else {
+		err = Decode(raw, &a)
+	}
+	if err != nil {
 		return i, a, err
 	}
 	if err := validateArgs(&a); err != nil {
 		return i, a, err
 	}
 	return i, a, nil
+}
+
+// ArgsDecoder is implemented by argument structs, through their pointer,
+// that read their JSON themselves rather than with [Decode]: an operation
+// whose arguments run to megabytes may read the common case in one pass.
+// The operation still publishes the schema of the struct's tags, and
+// DecodeArgs must take and refuse what Decode would, with Decode's errors
+// (it may call Decode for what it does not read itself). Validate runs
+// after it as after Decode.
+type ArgsDecoder interface {
+	DecodeArgs(raw json.RawMessage) error
 }
 
 // validate runs v's Validate method, if it has one.

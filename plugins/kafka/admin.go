@@ -97,18 +97,6 @@ type (
 	}
 )
 
-// adminOperations are the topic administration operations of the "kafka"
-// type. Creating and deleting are not idempotent: a retry after a lost
-// answer would report already_exists or not_found for the call's own work.
-func adminOperations() []sdk.Operation {
-	return []sdk.Operation{
-		{Name: "create_topic", Description: "Creates a topic with the given partitions, replication factor and configuration; an existing topic is already_exists unless if_not_exists.", Args: sdk.MustSchemaFor(CreateTopicArgs{})},
-		{Name: "delete_topic", Description: "Deletes a topic and its records; a missing topic is not_found unless if_exists.", Args: sdk.MustSchemaFor(DeleteTopicArgs{})},
-		{Name: "list_topics", Description: "Returns every topic with its number of partitions and replication factor, sorted by name; internal topics only with include_internal.", Args: sdk.MustSchemaFor(ListTopicsArgs{}), Idempotent: true},
-		{Name: "describe_topic", Description: "Returns a topic's partitions (leader, replicas, in-sync replicas) and its configuration.", Args: sdk.MustSchemaFor(DescribeTopicArgs{}), Idempotent: true},
-	}
-}
-
 // maxTopicName is the longest topic name Kafka accepts.
 const maxTopicName = 249
 
@@ -133,23 +121,44 @@ func checkTopicName(name string) error {
 	return nil
 }
 
-func (p *ProducerInstance) createTopic(ctx context.Context, a CreateTopicArgs) (any, error) {
+// Validate applies Kafka's rules for a topic's name, partitions,
+// replication factor and setting names.
+func (a CreateTopicArgs) Validate() error {
 	if err := checkTopicName(a.Name); err != nil {
-		return nil, err
+		return err
 	}
 	if a.Partitions == 0 || a.Partitions < -1 {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "partitions %d: want at least 1, or -1 for the brokers' default", a.Partitions)
+		return sdk.Errorf(sdk.KindInvalidArgument, "partitions %d: want at least 1, or -1 for the brokers' default", a.Partitions)
 	}
 	if a.ReplicationFactor == 0 || a.ReplicationFactor < -1 {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "replication_factor %d: want at least 1, or -1 for the brokers' default", a.ReplicationFactor)
+		return sdk.Errorf(sdk.KindInvalidArgument, "replication_factor %d: want at least 1, or -1 for the brokers' default", a.ReplicationFactor)
 	}
+	for k := range a.Config {
+		if strings.TrimSpace(k) == "" {
+			return sdk.Errorf(sdk.KindInvalidArgument, "config has an empty setting name")
+		}
+	}
+	return nil
+}
+
+// Validate refuses an empty name.
+func (a DeleteTopicArgs) Validate() error { return checkName(a.Name) }
+
+// Validate refuses an empty name.
+func (a DescribeTopicArgs) Validate() error { return checkName(a.Name) }
+
+func checkName(name string) error {
+	if name == "" {
+		return sdk.Errorf(sdk.KindInvalidArgument, "name must not be empty")
+	}
+	return nil
+}
+
+func (p *ProducerInstance) createTopic(ctx context.Context, a CreateTopicArgs) (CreateTopicResult, error) {
 	var configs map[string]*string
 	if len(a.Config) > 0 {
 		configs = make(map[string]*string, len(a.Config))
 		for k, v := range a.Config {
-			if strings.TrimSpace(k) == "" {
-				return nil, sdk.Errorf(sdk.KindInvalidArgument, "config has an empty setting name")
-			}
 			configs[k] = &v
 		}
 	}
@@ -160,19 +169,16 @@ func (p *ProducerInstance) createTopic(ctx context.Context, a CreateTopicArgs) (
 	case errors.Is(err, kerr.TopicAlreadyExists) && a.IfNotExists:
 		t, err := p.describe(ctx, a.Name)
 		if err != nil {
-			return nil, err
+			return CreateTopicResult{}, err
 		}
 		return CreateTopicResult{Name: a.Name, TopicID: t.TopicID, Partitions: int32(len(t.Partitions)), ReplicationFactor: int16(t.ReplicationFactor)}, nil
 	case errors.Is(err, kerr.TopicAlreadyExists):
-		return nil, p.res.wrap(ctx, err, fmt.Sprintf("creating topic %q: it already exists (pass if_not_exists = true to accept an existing topic)", a.Name))
+		return CreateTopicResult{}, p.res.wrap(ctx, err, fmt.Sprintf("creating topic %q: it already exists (pass if_not_exists = true to accept an existing topic)", a.Name))
 	}
-	return nil, p.res.wrap(ctx, brokerMessage(err, resp.ErrMessage), fmt.Sprintf("creating topic %q", a.Name))
+	return CreateTopicResult{}, p.res.wrap(ctx, brokerMessage(err, resp.ErrMessage), fmt.Sprintf("creating topic %q", a.Name))
 }
 
-func (p *ProducerInstance) deleteTopic(ctx context.Context, a DeleteTopicArgs) (any, error) {
-	if a.Name == "" {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "name must not be empty")
-	}
+func (p *ProducerInstance) deleteTopic(ctx context.Context, a DeleteTopicArgs) (DeleteTopicResult, error) {
 	resp, err := p.adm.DeleteTopic(ctx, a.Name)
 	switch {
 	case err == nil:
@@ -184,15 +190,15 @@ func (p *ProducerInstance) deleteTopic(ctx context.Context, a DeleteTopicArgs) (
 	case errors.Is(err, kerr.UnknownTopicOrPartition) && a.IfExists:
 		return DeleteTopicResult{Name: a.Name}, nil
 	case errors.Is(err, kerr.UnknownTopicOrPartition):
-		return nil, p.res.wrap(ctx, err, fmt.Sprintf("deleting topic %q: it does not exist", a.Name))
+		return DeleteTopicResult{}, p.res.wrap(ctx, err, fmt.Sprintf("deleting topic %q: it does not exist", a.Name))
 	}
-	return nil, p.res.wrap(ctx, brokerMessage(err, resp.ErrMessage), fmt.Sprintf("deleting topic %q", a.Name))
+	return DeleteTopicResult{}, p.res.wrap(ctx, brokerMessage(err, resp.ErrMessage), fmt.Sprintf("deleting topic %q", a.Name))
 }
 
-func (p *ProducerInstance) listTopics(ctx context.Context, a ListTopicsArgs) (any, error) {
+func (p *ProducerInstance) listTopics(ctx context.Context, a ListTopicsArgs) (ListTopicsResult, error) {
 	meta, err := p.metadata(ctx, nil)
 	if err != nil {
-		return nil, p.res.wrap(ctx, err, "listing topics")
+		return ListTopicsResult{}, p.res.wrap(ctx, err, "listing topics")
 	}
 	out := ListTopicsResult{Topics: make([]TopicSummary, 0, len(meta.Topics))}
 	for _, t := range meta.Topics {
@@ -208,13 +214,10 @@ func (p *ProducerInstance) listTopics(ctx context.Context, a ListTopicsArgs) (an
 	return out, nil
 }
 
-func (p *ProducerInstance) describeTopic(ctx context.Context, a DescribeTopicArgs) (any, error) {
-	if a.Name == "" {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "name must not be empty")
-	}
+func (p *ProducerInstance) describeTopic(ctx context.Context, a DescribeTopicArgs) (DescribeTopicResult, error) {
 	out, err := p.describe(ctx, a.Name)
 	if err != nil {
-		return nil, err
+		return DescribeTopicResult{}, err
 	}
 	rcs, err := p.adm.DescribeTopicConfigs(ctx, a.Name)
 	if err == nil {
@@ -229,10 +232,10 @@ func (p *ProducerInstance) describeTopic(ctx context.Context, a DescribeTopicArg
 		}
 	}
 	if errors.Is(err, kerr.UnknownTopicOrPartition) {
-		return nil, p.res.wrap(ctx, err, fmt.Sprintf("describing topic %q: it does not exist", a.Name))
+		return DescribeTopicResult{}, p.res.wrap(ctx, err, fmt.Sprintf("describing topic %q: it does not exist", a.Name))
 	}
 	if err != nil {
-		return nil, p.res.wrap(ctx, err, fmt.Sprintf("describing the configuration of topic %q", a.Name))
+		return DescribeTopicResult{}, p.res.wrap(ctx, err, fmt.Sprintf("describing the configuration of topic %q", a.Name))
 	}
 	return out, nil
 }

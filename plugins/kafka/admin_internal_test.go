@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +18,8 @@ import (
 // (Open checks that a broker answers, so the instance is put together by
 // hand.)
 func TestTopicOperationsOfUnreachableBrokersAreUnavailable(t *testing.T) {
-	cfg := ProducerConfig{Connection: Connection{Brokers: []string{"127.0.0.1:1"}, DialTimeout: time.Second}, Producer: Producer{Partitioner: "hash", Acks: "all"}}
-	opts, err := cfg.Connection.options()
+	cfg := ProducerConfig{Brokers: []string{"127.0.0.1:1"}, DialTimeout: time.Second, Partitioner: "hash", Acks: "all"}
+	opts, err := cfg.connection().options()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +28,7 @@ func TestTopicOperationsOfUnreachableBrokersAreUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	p := &ProducerInstance{res: &ProducerResource{resource: newResource("down", cfg.Connection), cfg: cfg}, cl: cl, adm: kadm.NewClient(cl), room: semaphore.NewWeighted(1)}
+	p := &ProducerInstance{res: &ProducerResource{resource: newResource("down", cfg.connection()), cfg: cfg}, cl: cl, adm: kadm.NewClient(cl), room: semaphore.NewWeighted(1)}
 	for _, op := range []struct{ name, args string }{
 		{"create_topic", `{"name":"t","partitions":3}`},
 		{"delete_topic", `{"name":"t"}`},
@@ -38,7 +37,7 @@ func TestTopicOperationsOfUnreachableBrokersAreUnavailable(t *testing.T) {
 	} {
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		start := time.Now()
-		_, err := p.Invoke(ctx, sdk.InvokeRequest{Operation: op.name, Args: json.RawMessage(op.args)})
+		_, err := invoke(ctx, p, op.name, op.args)
 		cancel()
 		if k := sdk.KindOf(err); k != sdk.KindUnavailable || !sdk.IsRetryable(err) {
 			t.Errorf("%s: error kind %q (retryable %v), want unavailable: %v", op.name, k, sdk.IsRetryable(err), err)

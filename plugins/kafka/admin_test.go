@@ -181,7 +181,7 @@ func TestTopicOperationMistakes(t *testing.T) {
 		{Name: "delete empty name", Op: "delete_topic", Args: `{"name":""}`},
 		{Name: "list with a bad flag", Op: "list_topics", Args: `{"include_internal":"yes"}`},
 	}
-	sdktest.CheckMistakes(t, p.(sdk.Invoker), mistakes)
+	checkMistakes(t, p, mistakes)
 	// None of them created the topic.
 	if _, ok := listed(t, p, nil)[missing]; ok {
 		t.Fatalf("a refused create_topic created %s", missing)

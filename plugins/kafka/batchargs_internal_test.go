@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
-
-	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
 // batchArgsCases are produce_batch arguments, and whether scanBatchArgs
@@ -58,7 +56,7 @@ var batchArgsCases = []struct {
 }
 
 // scanBatchArgs reads what it takes exactly as encoding/json does, and
-// decodeBatchArgs answers everything else as before it existed.
+// DecodeArgs answers everything else as before it existed.
 func TestScanBatchArgs(t *testing.T) {
 	for _, c := range batchArgsCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -74,11 +72,11 @@ func TestScanBatchArgs(t *testing.T) {
 // on both paths.
 func TestBatchArgsEmptyValueIsNotNull(t *testing.T) {
 	for _, args := range []string{`{"topic":"t","values":["",""]}`, `{"topic":"t","values":["","\u0041"]}`} {
-		a, err := decodeBatchArgs(sdk.InvokeRequest{Operation: "produce_batch", Args: json.RawMessage(args)})
-		if err != nil {
+		var a batchArgs
+		if err := a.DecodeArgs(json.RawMessage(args)); err != nil {
 			t.Fatal(err)
 		}
-		if a.values[0] == nil {
+		if arena(a.Values)[0] == nil {
 			t.Fatalf("%s: the empty value is nil", args)
 		}
 	}
@@ -93,29 +91,22 @@ func FuzzScanBatchArgs(f *testing.F) {
 	})
 }
 
-// sameAsJSON checks that decodeBatchArgs gives what encoding/json and
+// sameAsJSON checks that DecodeArgs gives what encoding/json and
 // sdk.Decode give for args: the same arguments, or the same error.
 func sameAsJSON(t *testing.T, args []byte) {
 	t.Helper()
-	req := sdk.InvokeRequest{Operation: "produce_batch", Args: args}
-	want, wantErr := decodeBatchArgsJSON(req)
-	got, err := decodeBatchArgs(req)
+	want, wantErr := decodeBatchArgsJSON(args)
+	var got batchArgs
+	err := got.DecodeArgs(args)
 	if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
 		t.Fatalf("%q: error %v, want %v", args, err, wantErr)
 	}
 	if err != nil {
 		return
 	}
-	strs := func(bs [][]byte) []string {
-		var out []string
-		for _, b := range bs {
-			out = append(out, string(b))
-		}
-		return out
-	}
-	if got.topic != want.Topic || got.partition != want.Partition ||
-		!reflect.DeepEqual(strs(got.keys), nilIfEmpty(want.Keys)) || !reflect.DeepEqual(strs(got.values), nilIfEmpty(want.Values)) {
-		t.Fatalf("%q: got topic %q keys %q values %q partition %d, want %+v", args, got.topic, strs(got.keys), strs(got.values), got.partition, want)
+	if got.Topic != want.Topic || got.Partition != want.Partition ||
+		!reflect.DeepEqual(nilIfEmpty(got.Keys), nilIfEmpty(want.Keys)) || !reflect.DeepEqual(nilIfEmpty(got.Values), nilIfEmpty(want.Values)) {
+		t.Fatalf("%q: got %+v, want %+v", args, got, want)
 	}
 }
 

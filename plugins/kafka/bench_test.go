@@ -74,7 +74,7 @@ func BenchmarkProduce(b *testing.B) {
 			}
 			inst := instance(b, d)
 			for b.Loop() {
-				if _, err := inst.(sdk.Invoker).Invoke(context.Background(), sdk.InvokeRequest{Operation: "produce_batch", Args: batchArgs}); err != nil {
+				if _, err := do(context.Background(), inst, "produce_batch", batchArgs); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -105,7 +105,7 @@ func BenchmarkProduce(b *testing.B) {
 			b.SetParallelism(8)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := inst.(sdk.Invoker).Invoke(context.Background(), sdk.InvokeRequest{Operation: "produce", Args: singleArgs}); err != nil {
+					if _, err := do(context.Background(), inst, "produce", singleArgs); err != nil {
 						b.Error(err)
 						return
 					}
@@ -153,7 +153,7 @@ func BenchmarkProduceBatchBesideFranzGo(b *testing.B) {
 		}
 	}
 	driverBatch := func() {
-		if _, err := inst.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: "produce_batch", Args: args}); err != nil {
+		if _, err := do(ctx, inst, "produce_batch", args); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -147,7 +147,7 @@ func TestValidateConfig(t *testing.T) {
 	d := kafka.New()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := d.ValidateConfig(t.Context(), sdk.ValidateRequest{Type: c.typ, Name: "x", Config: json.RawMessage(c.config)})
+			err := d.(sdk.ConfigValidator).ValidateConfig(t.Context(), sdk.ValidateRequest{Type: c.typ, Name: "x", Config: json.RawMessage(c.config)})
 			if strings.Contains(errText(err), secret) || strings.Contains(errText(err), "12345") {
 				t.Fatalf("the error quotes the password: %v", err)
 			}

@@ -38,7 +38,7 @@ func (r *ConsumerResource) Open(ctx context.Context) (sdk.Instance, error) {
 		pending:  map[topicPartition]handedOut{},
 		dirty:    map[topicPartition]struct{}{},
 	}
-	cc := r.cfg.Consumer
+	cc := r.cfg
 	start := kgo.NewOffset().AtStart()
 	if cc.StartOffset == "latest" {
 		start = kgo.NewOffset().AtEnd()
@@ -182,55 +182,20 @@ func (c *ConsumerInstance) isClosed() bool {
 	return c.closed
 }
 
-// Check sends a metadata request (brokers only) to a broker.
-func (c *ConsumerInstance) Check(ctx context.Context) error {
+// live fails when the member is closed.
+func (c *ConsumerInstance) live() error {
 	if c.isClosed() {
 		return c.closedError()
 	}
-	return c.res.wrap(ctx, c.cl.Ping(ctx), "kafka check")
+	return nil
 }
 
-// Invoke runs the consumer operations.
-func (c *ConsumerInstance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, sdk.WrapError(sdk.KindOf(err), err, req.Operation)
+// Check sends a metadata request (brokers only) to a broker.
+func (c *ConsumerInstance) Check(ctx context.Context) error {
+	if err := c.live(); err != nil {
+		return err
 	}
-	if c.isClosed() {
-		return nil, c.closedError()
-	}
-	switch req.Operation {
-	case "poll":
-		var a sdk.StreamPollArgs
-		if err := req.Decode(&a); err != nil {
-			return nil, err
-		}
-		return c.poll(ctx, a)
-	case "commit":
-		var a sdk.StreamCommitArgs
-		if err := req.Decode(&a); err != nil {
-			return nil, err
-		}
-		return c.commit(ctx, a)
-	case "seek":
-		var a sdk.StreamSeekArgs
-		if err := req.Decode(&a); err != nil {
-			return nil, err
-		}
-		return c.seek(ctx, a)
-	case "lag":
-		var a sdk.StreamNoArgs
-		if err := req.Decode(&a); err != nil {
-			return nil, err
-		}
-		return c.lag(ctx)
-	case "assignment":
-		var a sdk.StreamNoArgs
-		if err := req.Decode(&a); err != nil {
-			return nil, err
-		}
-		return c.assignment(), nil
-	}
-	return nil, sdk.Errorf(sdk.KindInvalidArgument, "kafka_consumer has no operation %q; its operations are poll, commit, seek, lag and assignment", req.Operation)
+	return c.res.wrap(ctx, c.cl.Ping(ctx), "kafka check")
 }
 
 // offsetsLocked returns the ends of the records handed out. c.mu must be
@@ -246,15 +211,15 @@ func (c *ConsumerInstance) offsetsLocked() map[string]map[int32]kgo.EpochOffset 
 	return out
 }
 
-func (c *ConsumerInstance) poll(ctx context.Context, a sdk.StreamPollArgs) (any, error) {
+func (c *ConsumerInstance) poll(ctx context.Context, a sdk.StreamPollArgs) (sdk.StreamPollResult, error) {
 	if a.MaxRecords < 1 || a.MaxRecords > maxPollRecords {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "max_records must be from 1 to %d, not %d", maxPollRecords, a.MaxRecords)
+		return sdk.StreamPollResult{}, sdk.Errorf(sdk.KindInvalidArgument, "max_records must be from 1 to %d, not %d", maxPollRecords, a.MaxRecords)
 	}
 	if a.Timeout < 0 {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "timeout must not be negative")
+		return sdk.StreamPollResult{}, sdk.Errorf(sdk.KindInvalidArgument, "timeout must not be negative")
 	}
 	if err := c.lockOp(); err != nil {
-		return nil, err
+		return sdk.StreamPollResult{}, err
 	}
 	defer c.op.Unlock()
 	if c.res.cfg.Commit == "auto" {
@@ -339,11 +304,11 @@ func (c *ConsumerInstance) poll(ctx context.Context, a sdk.StreamPollArgs) (any,
 	}
 	switch {
 	case closed:
-		return nil, c.closedError()
+		return sdk.StreamPollResult{}, c.closedError()
 	case len(records) == 0 && ctx.Err() != nil:
-		return nil, sdk.WrapError(sdk.KindOf(ctx.Err()), ctx.Err(), "poll")
+		return sdk.StreamPollResult{}, sdk.WrapError(sdk.KindOf(ctx.Err()), ctx.Err(), "poll")
 	case len(records) == 0 && pollErr != nil:
-		return nil, c.res.wrap(ctx, pollErr, "polling kafka")
+		return sdk.StreamPollResult{}, c.res.wrap(ctx, pollErr, "polling kafka")
 	case pollErr != nil:
 		// The records are handed out; the error would be lost with
 		// them if it failed the call.
@@ -370,17 +335,17 @@ func (c *ConsumerInstance) poll(ctx context.Context, a sdk.StreamPollArgs) (any,
 	return out, nil
 }
 
-func (c *ConsumerInstance) commit(ctx context.Context, a sdk.StreamCommitArgs) (any, error) {
+func (c *ConsumerInstance) commit(ctx context.Context, a sdk.StreamCommitArgs) (sdk.StreamCommitResult, error) {
 	explicit := len(a.Topics) > 0 || len(a.Partitions) > 0 || len(a.Offsets) > 0
 	if err := c.lockOp(); err != nil {
-		return nil, err
+		return sdk.StreamCommitResult{}, err
 	}
 	defer c.op.Unlock()
 
 	var offsets map[string]map[int32]kgo.EpochOffset
 	if explicit {
 		if len(a.Topics) != len(a.Partitions) || len(a.Topics) != len(a.Offsets) {
-			return nil, sdk.Errorf(sdk.KindInvalidArgument, "topics, partitions and offsets must have the same length (%d, %d, %d)", len(a.Topics), len(a.Partitions), len(a.Offsets))
+			return sdk.StreamCommitResult{}, sdk.Errorf(sdk.KindInvalidArgument, "topics, partitions and offsets must have the same length (%d, %d, %d)", len(a.Topics), len(a.Partitions), len(a.Offsets))
 		}
 		offsets = map[string]map[int32]kgo.EpochOffset{}
 		c.mu.Lock()
@@ -388,11 +353,11 @@ func (c *ConsumerInstance) commit(ctx context.Context, a sdk.StreamCommitArgs) (
 			tp := topicPartition{t, a.Partitions[i]}
 			if a.Offsets[i] < 0 {
 				c.mu.Unlock()
-				return nil, sdk.Errorf(sdk.KindInvalidArgument, "offsets[%d] is %d: a committed offset is a record's offset, 0 or more", i, a.Offsets[i])
+				return sdk.StreamCommitResult{}, sdk.Errorf(sdk.KindInvalidArgument, "offsets[%d] is %d: a committed offset is a record's offset, 0 or more", i, a.Offsets[i])
 			}
 			if _, ok := c.assigned[tp]; !ok {
 				c.mu.Unlock()
-				return nil, sdk.Errorf(sdk.KindFailedPrecondition, "%s[%d] is not assigned to this member; a member commits only its own partitions", t, tp.partition)
+				return sdk.StreamCommitResult{}, sdk.Errorf(sdk.KindFailedPrecondition, "%s[%d] is not assigned to this member; a member commits only its own partitions", t, tp.partition)
 			}
 			if offsets[t] == nil {
 				offsets[t] = map[int32]kgo.EpochOffset{}
@@ -460,7 +425,7 @@ func (c *ConsumerInstance) commit(ctx context.Context, a sdk.StreamCommitArgs) (
 		if !sdk.IsRetryable(err) {
 			c.cl.AllowRebalance()
 		}
-		return nil, err
+		return sdk.StreamCommitResult{}, err
 	}
 	c.cl.AllowRebalance()
 	if committed == nil {
@@ -469,12 +434,12 @@ func (c *ConsumerInstance) commit(ctx context.Context, a sdk.StreamCommitArgs) (
 	return sdk.StreamCommitResult{Committed: committed}, nil
 }
 
-func (c *ConsumerInstance) seek(ctx context.Context, a sdk.StreamSeekArgs) (any, error) {
+func (c *ConsumerInstance) seek(ctx context.Context, a sdk.StreamSeekArgs) (sdk.StreamSeekResult, error) {
 	if a.Offset < sdk.StreamOffsetStart {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "offset %d: want an offset, -1 (end) or -2 (start)", a.Offset)
+		return sdk.StreamSeekResult{}, sdk.Errorf(sdk.KindInvalidArgument, "offset %d: want an offset, -1 (end) or -2 (start)", a.Offset)
 	}
 	if err := c.lockOp(); err != nil {
-		return nil, err
+		return sdk.StreamSeekResult{}, err
 	}
 	defer c.op.Unlock()
 	tp := topicPartition{a.Topic, a.Partition}
@@ -482,7 +447,7 @@ func (c *ConsumerInstance) seek(ctx context.Context, a sdk.StreamSeekArgs) (any,
 	_, ok := c.assigned[tp]
 	c.mu.Unlock()
 	if !ok {
-		return nil, sdk.Errorf(sdk.KindFailedPrecondition, "%s[%d] is not assigned to this member; ask assignment for the member's partitions", a.Topic, a.Partition)
+		return sdk.StreamSeekResult{}, sdk.Errorf(sdk.KindFailedPrecondition, "%s[%d] is not assigned to this member; ask assignment for the member's partitions", a.Topic, a.Partition)
 	}
 	offset := a.Offset
 	if offset < 0 {
@@ -495,11 +460,11 @@ func (c *ConsumerInstance) seek(ctx context.Context, a sdk.StreamSeekArgs) (any,
 			err = listed.Error()
 		}
 		if err != nil {
-			return nil, c.res.wrap(ctx, err, "listing the offsets of "+a.Topic)
+			return sdk.StreamSeekResult{}, c.res.wrap(ctx, err, "listing the offsets of "+a.Topic)
 		}
 		lo, ok := listed.Lookup(a.Topic, a.Partition)
 		if !ok {
-			return nil, sdk.Errorf(sdk.KindNotFound, "%s[%d] does not exist", a.Topic, a.Partition)
+			return sdk.StreamSeekResult{}, sdk.Errorf(sdk.KindNotFound, "%s[%d] does not exist", a.Topic, a.Partition)
 		}
 		offset = lo.Offset
 	}
@@ -511,14 +476,14 @@ func (c *ConsumerInstance) seek(ctx context.Context, a sdk.StreamSeekArgs) (any,
 	return sdk.StreamSeekResult{Topic: a.Topic, Partition: a.Partition, Offset: offset}, nil
 }
 
-func (c *ConsumerInstance) lag(ctx context.Context) (any, error) {
-	cc := c.res.cfg.Consumer
+func (c *ConsumerInstance) lag(ctx context.Context, _ sdk.StreamNoArgs) (sdk.StreamLagResult, error) {
+	cc := c.res.cfg
 	ends, err := c.adm.ListEndOffsets(ctx, cc.Topics...)
 	if err == nil {
 		err = ends.Error()
 	}
 	if err != nil {
-		return nil, c.res.wrap(ctx, err, "listing the end offsets of "+fmt.Sprint(cc.Topics))
+		return sdk.StreamLagResult{}, c.res.wrap(ctx, err, "listing the end offsets of "+fmt.Sprint(cc.Topics))
 	}
 	var starts kadm.ListedOffsets
 	if cc.StartOffset == "earliest" {
@@ -526,7 +491,7 @@ func (c *ConsumerInstance) lag(ctx context.Context) (any, error) {
 			err = starts.Error()
 		}
 		if err != nil {
-			return nil, c.res.wrap(ctx, err, "listing the start offsets of "+fmt.Sprint(cc.Topics))
+			return sdk.StreamLagResult{}, c.res.wrap(ctx, err, "listing the start offsets of "+fmt.Sprint(cc.Topics))
 		}
 	}
 	committed, err := c.adm.FetchOffsetsForTopics(ctx, cc.Group, cc.Topics...)
@@ -535,7 +500,7 @@ func (c *ConsumerInstance) lag(ctx context.Context) (any, error) {
 		committed, err = nil, nil
 	}
 	if err != nil {
-		return nil, c.res.wrap(ctx, err, "fetching the committed offsets of group "+cc.Group)
+		return sdk.StreamLagResult{}, c.res.wrap(ctx, err, "fetching the committed offsets of group "+cc.Group)
 	}
 	out := sdk.StreamLagResult{Partitions: []sdk.StreamPartitionLag{}}
 	ends.Each(func(lo kadm.ListedOffset) {
@@ -575,7 +540,7 @@ type Partition struct {
 	Partition int32  `json:"partition"`
 }
 
-func (c *ConsumerInstance) assignment() AssignmentResult {
+func (c *ConsumerInstance) assignment(_ context.Context, _ sdk.StreamNoArgs) (AssignmentResult, error) {
 	member, gen := c.cl.GroupMetadata()
 	out := AssignmentResult{MemberID: member, Generation: gen, Partitions: []Partition{}}
 	c.mu.Lock()
@@ -588,7 +553,7 @@ func (c *ConsumerInstance) assignment() AssignmentResult {
 	for _, tp := range tps {
 		out.Partitions = append(out.Partitions, Partition{tp.topic, tp.partition})
 	}
-	return out
+	return out, nil
 }
 
 // Reset ends a lease and keeps the membership. Every partition whose

@@ -387,7 +387,7 @@ func TestPollArguments(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	_, err := c.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: "poll", Args: []byte(`{"timeout":"10s"}`)})
+	_, err := do(ctx, c, "poll", []byte(`{"timeout":"10s"}`))
 	wantKind(t, err, sdk.KindTimeout)
 }
 
@@ -412,16 +412,17 @@ func TestCloseDuringPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := res.Open(t.Context())
+	member, err := res.Open(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := local(kafka.ConsumerType, member)
 	if err := c.Check(t.Context()); err != nil {
 		t.Fatalf("Check: %v", err)
 	}
 	polled := make(chan error, 1)
 	go func() {
-		_, err := c.(sdk.Invoker).Invoke(context.Background(), sdk.InvokeRequest{Operation: "poll", Args: []byte(`{"timeout":"30s"}`)})
+		_, err := do(context.Background(), c, "poll", []byte(`{"timeout":"30s"}`))
 		polled <- err
 	}()
 	time.Sleep(300 * time.Millisecond)
@@ -449,7 +450,7 @@ func TestCloseDuringPoll(t *testing.T) {
 	if err := res.Close(t.Context()); err != nil {
 		t.Fatalf("resource Close: %v", err)
 	}
-	_, err = left.(sdk.Invoker).Invoke(t.Context(), sdk.InvokeRequest{Operation: "lag", Args: []byte(`{}`)})
+	_, err = do(t.Context(), local(kafka.ConsumerType, left), "lag", []byte(`{}`))
 	wantKind(t, err, sdk.KindFailedPrecondition)
 	if _, err := res.Open(t.Context()); err == nil {
 		t.Fatal("Open on a closed resource succeeded")

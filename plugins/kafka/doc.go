@@ -42,14 +42,14 @@
 //	  }
 //	}
 //
-// The two types share the connection settings (Connection) and have their
-// own (Producer, Consumer); a setting of the other type is an unknown
-// attribute. ValidateConfig checks the rules the schema cannot state (a
-// SASL mechanism with both credentials, tls_* settings only with tls,
+// The two types share the connection settings (Connection, which
+// ProducerConfig and ConsumerConfig each spell out) and have their own; a
+// setting of the other type is an unknown attribute. The configurations'
+// Validate methods check the rules the schema cannot state (a SASL
+// mechanism with both credentials, tls_* settings only with tls,
 // idempotent only with acks "all", auto_create_partitions and
 // auto_create_replication_factor only with auto_create_topics, known enum
-// values) and reports each at
-// its attribute.
+// values) and report each at its attribute.
 //
 // # Producing
 //

@@ -1,16 +1,14 @@
 package kafka
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -32,12 +31,10 @@ const (
 	ConsumerType = "kafka_consumer"
 )
 
-// Version is the driver's version.
-const Version = "0.1.0"
-
-// Connection is the part of the configuration both types share: where the
-// brokers are and how to reach them.
-type Connection struct {
+// ProducerConfig is the configuration of a "kafka" resource: where the
+// brokers are and how to reach them (as for a "kafka_consumer" resource),
+// and how to produce.
+type ProducerConfig struct {
 	Brokers               []string      `nebula:"brokers,required" doc:"Seed brokers, host:port (a bare host means port 9092); at least one."`
 	ClientID              string        `nebula:"client_id" default:"nebula-resource" doc:"The client ID sent to the brokers, shown in their logs and quotas."`
 	DialTimeout           time.Duration `nebula:"dial_timeout" default:"10s" doc:"Time allowed to open a connection to a broker, TLS and SASL included."`
@@ -48,10 +45,7 @@ type Connection struct {
 	TLSCAFile             string        `nebula:"tls_ca_file" doc:"PEM file of the certificate authorities to trust, with tls; unset trusts the system's."`
 	TLSServerName         string        `nebula:"tls_server_name" doc:"Name to verify the brokers' certificates against, with tls; unset uses each broker's host name."`
 	TLSInsecureSkipVerify bool          `nebula:"tls_insecure_skip_verify" default:"false" doc:"Do not verify the brokers' certificates (testing only), with tls."`
-}
 
-// Producer is the producer part of a "kafka" resource's configuration.
-type Producer struct {
 	Acks            string        `nebula:"acks" default:"all" doc:"Acknowledgement a write waits for: all (every in-sync replica), leader, or none."`
 	Idempotent      bool          `nebula:"idempotent" default:"true" doc:"Idempotent writes: retries never duplicate or reorder records within a partition. Needs acks = \"all\"."`
 	Linger          time.Duration `nebula:"linger" default:"10ms" doc:"Accepted for compatibility; it has no effect. A produce call sends its records as soon as the connection to their broker is free, and records of concurrent calls that arrive while a request is in flight share the next one."`
@@ -65,9 +59,21 @@ type Producer struct {
 	AutoCreateReplicationFactor int16 `nebula:"auto_create_replication_factor" default:"-1" doc:"Replication factor of a topic auto_create_topics creates, at least 1; -1 uses the brokers' default (default.replication.factor)."`
 }
 
-// Consumer is the consumer part of a "kafka_consumer" resource's
-// configuration.
-type Consumer struct {
+// ConsumerConfig is the configuration of a "kafka_consumer" resource:
+// where the brokers are and how to reach them (as for a "kafka" resource),
+// and the group the resource's instances are members of.
+type ConsumerConfig struct {
+	Brokers               []string      `nebula:"brokers,required" doc:"Seed brokers, host:port (a bare host means port 9092); at least one."`
+	ClientID              string        `nebula:"client_id" default:"nebula-resource" doc:"The client ID sent to the brokers, shown in their logs and quotas."`
+	DialTimeout           time.Duration `nebula:"dial_timeout" default:"10s" doc:"Time allowed to open a connection to a broker, TLS and SASL included."`
+	SASLMechanism         string        `nebula:"sasl_mechanism" default:"" doc:"SASL mechanism: \"\" (none), plain, scram-sha-256 or scram-sha-512."`
+	SASLUsername          string        `nebula:"sasl_username" doc:"SASL user name, with sasl_mechanism."`
+	SASLPassword          string        `nebula:"sasl_password,sensitive" doc:"SASL password, with sasl_mechanism."`
+	TLS                   bool          `nebula:"tls" default:"false" doc:"Connect to the brokers over TLS."`
+	TLSCAFile             string        `nebula:"tls_ca_file" doc:"PEM file of the certificate authorities to trust, with tls; unset trusts the system's."`
+	TLSServerName         string        `nebula:"tls_server_name" doc:"Name to verify the brokers' certificates against, with tls; unset uses each broker's host name."`
+	TLSInsecureSkipVerify bool          `nebula:"tls_insecure_skip_verify" default:"false" doc:"Do not verify the brokers' certificates (testing only), with tls."`
+
 	Group              string        `nebula:"group,required" doc:"The consumer group; every instance of the resource is one member of it."`
 	Topics             []string      `nebula:"topics,required" doc:"The topics the group consumes; at least one."`
 	StartOffset        string        `nebula:"start_offset" default:"earliest" doc:"Where a partition without a committed offset is read from: earliest or latest."`
@@ -77,179 +83,135 @@ type Consumer struct {
 	AutoCommitInterval time.Duration `nebula:"auto_commit_interval" default:"5s" doc:"How often auto commit mode commits, with commit = \"auto\"."`
 }
 
-// ProducerConfig is the configuration of a "kafka" resource.
-type ProducerConfig struct {
-	Connection
-	Producer
+// Connection is where the brokers are and how to reach them: the settings
+// of a configuration that both types share. (The SDK's schemas have no
+// embedded structs, so each configuration spells them out, and hands
+// them over with its connection method.)
+type Connection struct {
+	Brokers               []string
+	ClientID              string
+	DialTimeout           time.Duration
+	SASLMechanism         string
+	SASLUsername          string
+	SASLPassword          string
+	TLS                   bool
+	TLSCAFile             string
+	TLSServerName         string
+	TLSInsecureSkipVerify bool
 }
 
-// ConsumerConfig is the configuration of a "kafka_consumer" resource.
-type ConsumerConfig struct {
-	Connection
-	Consumer
+func (c ProducerConfig) connection() Connection {
+	return Connection{Brokers: c.Brokers, ClientID: c.ClientID, DialTimeout: c.DialTimeout,
+		SASLMechanism: c.SASLMechanism, SASLUsername: c.SASLUsername, SASLPassword: c.SASLPassword,
+		TLS: c.TLS, TLSCAFile: c.TLSCAFile, TLSServerName: c.TLSServerName, TLSInsecureSkipVerify: c.TLSInsecureSkipVerify}
 }
 
-var (
-	connectionSchema = sdk.MustSchemaFor(Connection{})
-	producerSchema   = sdk.MustSchemaFor(Producer{})
-	consumerSchema   = sdk.MustSchemaFor(Consumer{})
-)
-
-func joinSchemas(ss ...sdk.Schema) sdk.Schema {
-	var out sdk.Schema
-	for _, s := range ss {
-		out.Attributes = append(out.Attributes, s.Attributes...)
-	}
-	return out
+func (c ConsumerConfig) connection() Connection {
+	return Connection{Brokers: c.Brokers, ClientID: c.ClientID, DialTimeout: c.DialTimeout,
+		SASLMechanism: c.SASLMechanism, SASLUsername: c.SASLUsername, SASLPassword: c.SASLPassword,
+		TLS: c.TLS, TLSCAFile: c.TLSCAFile, TLSServerName: c.TLSServerName, TLSInsecureSkipVerify: c.TLSInsecureSkipVerify}
 }
 
-// Driver is the Kafka driver. Its zero value is ready to use; New returns
-// one.
-type Driver struct{}
+// New returns the Kafka driver, with its two resource types.
+func New() sdk.Driver { return sdk.NewDriver("kafka", release.Version(), producerType, consumerType) }
 
-// New returns the Kafka driver.
-func New() *Driver { return &Driver{} }
+// producerType is the producer type, "kafka".
+var producerType = sdk.ResourceDef[ProducerConfig, *ProducerInstance]{
+	Name:         ProducerType,
+	Description:  "A Kafka producer: each instance is one franz-go client, safe for concurrent use, that writes records and waits for their acknowledgement, and creates, deletes, lists and describes topics.",
+	Capabilities: []string{sdk.CapabilityStream},
+	Pooling:      sdk.PoolingShared,
+	Configure:    configureProducer,
+	Operations: []sdk.Op[*ProducerInstance]{
+		streamOp("produce", (*ProducerInstance).produce),
+		streamOp("produce_batch", (*ProducerInstance).produceBatch),
+		operation("create_topic", "Creates a topic with the given partitions, replication factor and configuration; an existing topic is already_exists unless if_not_exists.",
+			(*ProducerInstance).createTopic),
+		operation("delete_topic", "Deletes a topic and its records; a missing topic is not_found unless if_exists.",
+			(*ProducerInstance).deleteTopic),
+		operation("list_topics", "Returns every topic with its number of partitions and replication factor, sorted by name; internal topics only with include_internal.",
+			(*ProducerInstance).listTopics).Idempotent(),
+		operation("describe_topic", "Returns a topic's partitions (leader, replicas, in-sync replicas) and its configuration.",
+			(*ProducerInstance).describeTopic).Idempotent(),
+	},
+}
 
-// Info describes the driver's two resource types.
-func (d *Driver) Info() sdk.DriverInfo {
-	producerOps := append(sdk.StreamProducerOperations(), adminOperations()...)
-	consumerOps := append(sdk.StreamConsumerOperations(), sdk.Operation{
-		Name:        "assignment",
-		Description: "Returns this member's ID, the group generation and the partitions assigned to it.",
-		Args:        sdk.MustSchemaFor(sdk.StreamNoArgs{}),
-		Idempotent:  true,
+// consumerType is the consumer type, "kafka_consumer".
+var consumerType = sdk.ResourceDef[ConsumerConfig, *ConsumerInstance]{
+	Name:         ConsumerType,
+	Description:  "A Kafka consumer group: each instance is one member of the group, leased by one caller at a time, that polls records and commits after processing.",
+	Capabilities: []string{sdk.CapabilityStream},
+	Pooling:      sdk.PoolingExclusive,
+	Configure:    configureConsumer,
+	Operations: []sdk.Op[*ConsumerInstance]{
+		streamOp("poll", (*ConsumerInstance).poll),
+		streamOp("commit", (*ConsumerInstance).commit),
+		streamOp("seek", (*ConsumerInstance).seek),
+		streamOp("lag", (*ConsumerInstance).lag),
+		operation("assignment", "Returns this member's ID, the group generation and the partitions assigned to it.",
+			(*ConsumerInstance).assignment).Idempotent(),
+	},
+}
+
+// instance is what the operations of both types run on.
+type instance interface {
+	sdk.Instance
+	// live fails when the instance is closed.
+	live() error
+}
+
+// operation declares the operation name of instances of type I, performed
+// by fn. A call fails at once when its context has ended or the instance
+// is closed.
+func operation[I instance, A, R any](name, description string, fn func(I, context.Context, A) (R, error)) sdk.Op[I] {
+	return sdk.NewOp(name, description, func(in I, ctx context.Context, args A) (R, error) {
+		var zero R
+		if err := ctx.Err(); err != nil {
+			return zero, sdk.WrapError(sdk.KindOf(err), err, name)
+		}
+		if err := in.live(); err != nil {
+			return zero, err
+		}
+		return fn(in, ctx, args)
 	})
-	return sdk.DriverInfo{
-		Name:    "kafka",
-		Version: Version,
-		Types: []sdk.ResourceType{{
-			Name:         ProducerType,
-			Description:  "A Kafka producer: each instance is one franz-go client, safe for concurrent use, that writes records and waits for their acknowledgement, and creates, deletes, lists and describes topics.",
-			Config:       joinSchemas(connectionSchema, producerSchema),
-			Capabilities: []string{sdk.CapabilityStream},
-			Pooling:      sdk.PoolingShared,
-			Operations:   producerOps,
-		}, {
-			Name:         ConsumerType,
-			Description:  "A Kafka consumer group: each instance is one member of the group, leased by one caller at a time, that polls records and commits after processing.",
-			Config:       joinSchemas(connectionSchema, consumerSchema),
-			Capabilities: []string{sdk.CapabilityStream},
-			Pooling:      sdk.PoolingExclusive,
-			Operations:   consumerOps,
-		}},
-	}
 }
 
-// ValidateConfig checks a configuration without connecting.
-func (d *Driver) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
-	switch req.Type {
-	case ProducerType:
-		_, err := decodeProducer(req.Config)
-		return err
-	case ConsumerType:
-		_, err := decodeConsumer(req.Config)
-		return err
+// streamOperations are the stream capability's operations.
+var streamOperations = append(sdk.StreamProducerOperations(), sdk.StreamConsumerOperations()...)
+
+// streamOp declares the stream capability's operation name, with the
+// capability's description and idempotency (the SDK fills these in only
+// for the kv and pubsub capabilities' operations).
+func streamOp[I instance, A, R any](name string, fn func(I, context.Context, A) (R, error)) sdk.Op[I] {
+	i := slices.IndexFunc(streamOperations, func(op sdk.Operation) bool { return op.Name == name })
+	if i < 0 {
+		panic("kafka: the stream capability has no operation " + name)
 	}
-	return unknownType(req.Type)
+	op := operation(name, streamOperations[i].Description, fn)
+	if streamOperations[i].Idempotent {
+		op = op.Idempotent()
+	}
+	return op
 }
 
-// Configure checks the configuration and keeps what Open needs. It opens
-// no connection.
-func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
-	switch req.Type {
-	case ProducerType:
-		cfg, err := decodeProducer(req.Config)
-		if err != nil {
-			return nil, err
-		}
-		base, err := cfg.Connection.options()
-		if err != nil {
-			return nil, err
-		}
-		return &ProducerResource{resource: newResource(req.Name, cfg.Connection), cfg: cfg, opts: append(base, cfg.Producer.options()...)}, nil
-	case ConsumerType:
-		cfg, err := decodeConsumer(req.Config)
-		if err != nil {
-			return nil, err
-		}
-		base, err := cfg.Connection.options()
-		if err != nil {
-			return nil, err
-		}
-		return &ConsumerResource{resource: newResource(req.Name, cfg.Connection), cfg: cfg, base: base}, nil
+// configureProducer keeps what Open needs. It opens no connection.
+func configureProducer(_ context.Context, name string, cfg ProducerConfig) (sdk.Resource, error) {
+	conn := cfg.connection()
+	base, err := conn.options()
+	if err != nil {
+		return nil, err
 	}
-	return nil, unknownType(req.Type)
+	return &ProducerResource{resource: newResource(name, conn), cfg: cfg, opts: append(base, cfg.options()...)}, nil
 }
 
-func unknownType(name string) error {
-	return sdk.Errorf(sdk.KindInvalidArgument, "kafka driver has no resource type %q; it offers %q and %q", name, ProducerType, ConsumerType)
-}
-
-func decodeProducer(raw json.RawMessage) (ProducerConfig, error) {
-	var c ProducerConfig
-	if err := decodeParts(raw, part{connectionSchema, &c.Connection}, part{producerSchema, &c.Producer}); err != nil {
-		return c, err
+// configureConsumer keeps what Open needs. It opens no connection.
+func configureConsumer(_ context.Context, name string, cfg ConsumerConfig) (sdk.Resource, error) {
+	conn := cfg.connection()
+	base, err := conn.options()
+	if err != nil {
+		return nil, err
 	}
-	return c, errors.Join(append(c.Connection.validate(), c.Producer.validate()...)...)
-}
-
-func decodeConsumer(raw json.RawMessage) (ConsumerConfig, error) {
-	var c ConsumerConfig
-	if err := decodeParts(raw, part{connectionSchema, &c.Connection}, part{consumerSchema, &c.Consumer}); err != nil {
-		return c, err
-	}
-	return c, errors.Join(append(c.Connection.validate(), c.Consumer.validate()...)...)
-}
-
-// part is one struct of a configuration made of several, with its schema.
-type part struct {
-	schema sdk.Schema
-	into   any
-}
-
-// decodeParts splits a configuration's attributes among the parts by their
-// schemas and decodes each part with sdk.Decode, so that defaults,
-// required attributes and sensitive values behave as for one struct.
-func decodeParts(raw json.RawMessage, parts ...part) error {
-	var obj map[string]json.RawMessage
-	if t := bytes.TrimSpace(raw); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
-		if err := json.Unmarshal(raw, &obj); err != nil {
-			return sdk.Errorf(sdk.KindInvalidArgument, "want a JSON object: %v", err)
-		}
-	}
-	split := make([]map[string]json.RawMessage, len(parts))
-	var msgs []string
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		found := false
-		for i, p := range parts {
-			if _, ok := p.schema.Attribute(k); ok {
-				if split[i] == nil {
-					split[i] = map[string]json.RawMessage{}
-				}
-				split[i][k] = obj[k]
-				found = true
-				break
-			}
-		}
-		if !found {
-			msgs = append(msgs, fmt.Sprintf("unknown attribute %q", k))
-		}
-	}
-	for i, p := range parts {
-		b, _ := json.Marshal(split[i])
-		if err := sdk.Decode(b, p.into); err != nil {
-			msgs = append(msgs, err.Error())
-		}
-	}
-	if len(msgs) > 0 {
-		return &sdk.Error{Kind: sdk.KindInvalidArgument, Message: strings.Join(msgs, "; ")}
-	}
-	return nil
+	return &ConsumerResource{resource: newResource(name, conn), cfg: cfg, base: base}, nil
 }
 
 func (c Connection) validate() []error {
@@ -349,8 +311,10 @@ func (c Connection) options() ([]kgo.Opt, error) {
 	return opts, nil
 }
 
-func (p Producer) validate() []error {
-	var errs []error
+// Validate checks the rules the schema cannot state (the package
+// documentation lists them), each at its attribute.
+func (p ProducerConfig) Validate() error {
+	errs := p.connection().validate()
 	switch p.Acks {
 	case "all", "leader", "none":
 	default:
@@ -395,7 +359,7 @@ func (p Producer) validate() []error {
 			}
 		}
 	}
-	return errs
+	return errors.Join(errs...)
 }
 
 // options returns the kgo options of a validated producer configuration.
@@ -407,7 +371,7 @@ func (p Producer) validate() []error {
 // of its own, so that Produce never blocks: the instance keeps its own
 // (maxBufferedRecords), which a call whose context ends stops waiting
 // for.
-func (p Producer) options() []kgo.Opt {
+func (p ProducerConfig) options() []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.ProducerLinger(0),
 		kgo.MaxBufferedRecords(math.MaxInt),
@@ -443,8 +407,10 @@ func (p Producer) options() []kgo.Opt {
 	return opts
 }
 
-func (c Consumer) validate() []error {
-	var errs []error
+// Validate checks the rules the schema cannot state, as
+// ProducerConfig.Validate does.
+func (c ConsumerConfig) Validate() error {
+	errs := c.connection().validate()
 	if strings.TrimSpace(c.Group) == "" {
 		errs = append(errs, sdk.AttributeError("group", "must not be empty", `Name the consumer group, e.g. group = "orders-indexer".`))
 	}
@@ -480,7 +446,7 @@ func (c Consumer) validate() []error {
 	default:
 		errs = append(errs, sdk.AttributeError("commit", fmt.Sprintf("unknown commit mode %q", c.Commit), `Use "manual" (commit with the commit operation) or "auto".`))
 	}
-	return errs
+	return errors.Join(errs...)
 }
 
 // resource is what both resource types share: the name, the secrets to
@@ -538,8 +504,6 @@ func (r *resource) Close(ctx context.Context) error {
 
 // Interface guards.
 var (
-	_ sdk.Driver          = (*Driver)(nil)
-	_ sdk.ConfigValidator = (*Driver)(nil)
-	_ sdk.Resource        = (*ProducerResource)(nil)
-	_ sdk.Resource        = (*ConsumerResource)(nil)
+	_ sdk.Resource = (*ProducerResource)(nil)
+	_ sdk.Resource = (*ConsumerResource)(nil)
 )

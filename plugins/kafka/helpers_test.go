@@ -164,7 +164,7 @@ func try[T any](t testing.TB, inst sdk.Instance, op string, args any) (T, error)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	res, err := inst.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: op, Args: raw})
+	res, err := do(ctx, inst, op, raw)
 	if err != nil {
 		return out, err
 	}
@@ -176,6 +176,35 @@ func try[T any](t testing.TB, inst sdk.Instance, op string, args any) (T, error)
 		t.Fatalf("%s: decode %s: %v", op, b, err)
 	}
 	return out, nil
+}
+
+// do performs an operation on inst as the host does. inst is the host's
+// view of an instance in the plugin (configure: sdktest.Connect), which
+// sends the call there, or an *sdktest.Instance opened in process
+// (sdktest.Open, local), which calls its resource type's operations.
+func do(ctx context.Context, inst sdk.Instance, op string, args json.RawMessage) (any, error) {
+	return inst.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: op, Args: args})
+}
+
+// local returns inst, an instance of a resource of type typ configured
+// in process, with its type, for do.
+func local(typ string, inst sdk.Instance) *sdktest.Instance {
+	t, _ := kafka.New().Info().Type(typ)
+	return &sdktest.Instance{Instance: inst, Type: t}
+}
+
+// checkMistakes makes each mistake's call on inst, with do, and checks its
+// error as sdktest.CheckMistakes does.
+func checkMistakes(t *testing.T, inst sdk.Instance, mistakes []sdktest.Mistake) {
+	t.Helper()
+	for _, m := range mistakes {
+		t.Run(m.Name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			_, err := do(ctx, inst, m.Op, json.RawMessage(m.Args))
+			sdktest.CheckMistake(t, m, err)
+		})
+	}
 }
 
 type none struct{}

@@ -1,11 +1,9 @@
 package kafka_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
 	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
@@ -34,14 +32,7 @@ func TestCallerMistakesAreNeverBackendFailures(t *testing.T) {
 		{Name: "value of the wrong type", Op: "produce", Args: `{"topic":` + q(topic) + `,"value":5}`},
 		{Name: "headers of the wrong type", Op: "produce", Args: `{"topic":` + q(topic) + `,"value":"v","headers":["a"]}`},
 	}
-	for _, m := range mistakes {
-		t.Run(m.Name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-			defer cancel()
-			_, err := p.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: m.Op, Args: json.RawMessage(m.Args)})
-			sdktest.CheckMistake(t, m, err)
-		})
-	}
+	checkMistakes(t, p, mistakes)
 
 	c := open(t, consumerResource(t, newGroup(), topic, nil))
 	consumerMistakes := []sdktest.Mistake{
@@ -51,12 +42,5 @@ func TestCallerMistakesAreNeverBackendFailures(t *testing.T) {
 		{Name: "commit lists of different lengths", Op: "commit", Args: `{"topics":[` + q(topic) + `],"partitions":[0,1],"offsets":[1]}`},
 		{Name: "commit of a negative offset", Op: "commit", Args: `{"topics":[` + q(topic) + `],"partitions":[0],"offsets":[-3]}`, Want: []sdk.Kind{sdk.KindInvalidArgument, sdk.KindFailedPrecondition}},
 	}
-	for _, m := range consumerMistakes {
-		t.Run(m.Name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-			defer cancel()
-			_, err := c.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: m.Op, Args: json.RawMessage(m.Args)})
-			sdktest.CheckMistake(t, m, err)
-		})
-	}
+	checkMistakes(t, c, consumerMistakes)
 }

@@ -75,55 +75,6 @@ func (p *ProducerInstance) live() error {
 	return nil
 }
 
-// Invoke runs produce, produce_batch and the topic operations (admin.go).
-func (p *ProducerInstance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, sdk.WrapError(sdk.KindOf(err), err, req.Operation)
-	}
-	if err := p.live(); err != nil {
-		return nil, err
-	}
-	switch req.Operation {
-	case "produce":
-		var a sdk.StreamProduceArgs
-		if err := req.Decode(&a); err != nil {
-			return nil, err
-		}
-		return p.produce(ctx, a)
-	case "produce_batch":
-		a, err := decodeBatchArgs(req)
-		if err != nil {
-			return nil, err
-		}
-		return p.produceBatch(ctx, a)
-	case "create_topic":
-		var a CreateTopicArgs
-		if err := req.Decode(&a); err != nil {
-			return nil, err
-		}
-		return p.createTopic(ctx, a)
-	case "delete_topic":
-		var a DeleteTopicArgs
-		if err := req.Decode(&a); err != nil {
-			return nil, err
-		}
-		return p.deleteTopic(ctx, a)
-	case "list_topics":
-		var a ListTopicsArgs
-		if err := req.Decode(&a); err != nil {
-			return nil, err
-		}
-		return p.listTopics(ctx, a)
-	case "describe_topic":
-		var a DescribeTopicArgs
-		if err := req.Decode(&a); err != nil {
-			return nil, err
-		}
-		return p.describeTopic(ctx, a)
-	}
-	return nil, sdk.Errorf(sdk.KindInvalidArgument, "kafka has no operation %q; its operations are produce, produce_batch, create_topic, delete_topic, list_topics and describe_topic", req.Operation)
-}
-
 func (p *ProducerInstance) checkPartition(partition int32) error {
 	switch {
 	case partition < -1:
@@ -134,12 +85,12 @@ func (p *ProducerInstance) checkPartition(partition int32) error {
 	return nil
 }
 
-func (p *ProducerInstance) produce(ctx context.Context, a sdk.StreamProduceArgs) (any, error) {
+func (p *ProducerInstance) produce(ctx context.Context, a sdk.StreamProduceArgs) (sdk.StreamProduceResult, error) {
 	if a.Topic == "" {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "topic must not be empty")
+		return sdk.StreamProduceResult{}, sdk.Errorf(sdk.KindInvalidArgument, "topic must not be empty")
 	}
 	if err := p.checkPartition(a.Partition); err != nil {
-		return nil, err
+		return sdk.StreamProduceResult{}, err
 	}
 	rec := &kgo.Record{Topic: a.Topic, Value: []byte(a.Value), Context: recordContext(ctx, a.Partition)}
 	if a.Key != "" {
@@ -157,45 +108,38 @@ func (p *ProducerInstance) produce(ctx context.Context, a sdk.StreamProduceArgs)
 	}
 	call, err := p.deliver(ctx, a.Topic, []*kgo.Record{rec})
 	if err != nil {
-		return nil, err
+		return sdk.StreamProduceResult{}, err
 	}
 	if _, first := call.failures(); first != nil {
-		return nil, p.failed(ctx, a.Topic, first, "producing to "+a.Topic)
+		return sdk.StreamProduceResult{}, p.failed(ctx, a.Topic, first, "producing to "+a.Topic)
 	}
 	return sdk.StreamProduceResult{Topic: rec.Topic, Partition: rec.Partition, Offset: p.offset(rec)}, nil
 }
 
-func (p *ProducerInstance) produceBatch(ctx context.Context, a batchArgs) (any, error) {
-	switch {
-	case a.topic == "":
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "topic must not be empty")
-	case len(a.values) == 0:
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "values must hold at least one value")
-	case len(a.keys) != 0 && len(a.keys) != len(a.values):
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "keys has %d elements and values %d: give one key per value, or no keys", len(a.keys), len(a.values))
+func (p *ProducerInstance) produceBatch(ctx context.Context, a batchArgs) (sdk.StreamProduceBatchResult, error) {
+	if err := p.checkPartition(a.Partition); err != nil {
+		return sdk.StreamProduceBatchResult{}, err
 	}
-	if err := p.checkPartition(a.partition); err != nil {
-		return nil, err
-	}
-	rctx := recordContext(ctx, a.partition)
-	store := make([]kgo.Record, len(a.values))
-	recs := make([]*kgo.Record, len(a.values))
-	for i, v := range a.values {
+	rctx := recordContext(ctx, a.Partition)
+	keys, values := arena(a.Keys), arena(a.Values)
+	store := make([]kgo.Record, len(values))
+	recs := make([]*kgo.Record, len(values))
+	for i, v := range values {
 		r := &store[i]
-		r.Topic, r.Value, r.Context = a.topic, v, rctx
-		if len(a.keys) > 0 && len(a.keys[i]) > 0 {
-			r.Key = a.keys[i]
+		r.Topic, r.Value, r.Context = a.Topic, v, rctx
+		if len(keys) > 0 && len(keys[i]) > 0 {
+			r.Key = keys[i]
 		}
 		recs[i] = r
 	}
-	call, err := p.deliver(ctx, a.topic, recs)
+	call, err := p.deliver(ctx, a.Topic, recs)
 	if err != nil {
-		return nil, err
+		return sdk.StreamProduceBatchResult{}, err
 	}
 	if failed, first := call.failures(); first != nil {
-		return nil, p.failed(ctx, a.topic, first, fmt.Sprintf("producing to %s: %d of %d records failed (the others were written)", a.topic, failed, len(recs)))
+		return sdk.StreamProduceBatchResult{}, p.failed(ctx, a.Topic, first, fmt.Sprintf("producing to %s: %d of %d records failed (the others were written)", a.Topic, failed, len(recs)))
 	}
-	out := sdk.StreamProduceBatchResult{Topic: a.topic, Records: make([]sdk.StreamPosition, len(recs))}
+	out := sdk.StreamProduceBatchResult{Topic: a.Topic, Records: make([]sdk.StreamPosition, len(recs))}
 	for i, r := range recs {
 		out.Records[i] = sdk.StreamPosition{Partition: r.Partition, Offset: p.offset(r)}
 	}
@@ -252,7 +196,7 @@ func (p *ProducerInstance) autoCreate(ctx context.Context, topic string) error {
 	if err := checkTopicName(topic); err != nil {
 		return err
 	}
-	cfg := p.res.cfg.Producer
+	cfg := p.res.cfg
 	resp, err := p.adm.CreateTopic(ctx, cfg.AutoCreatePartitions, cfg.AutoCreateReplicationFactor, nil, topic)
 	if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
 		return nil

@@ -13,6 +13,13 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
+// invoke performs an operation on the producer p as the host does, through
+// the driver's "kafka" type.
+func invoke(ctx context.Context, p *ProducerInstance, op, args string) (any, error) {
+	typ, _ := New().Info().Type(ProducerType)
+	return typ.Invoke(ctx, p, sdk.InvokeRequest{Operation: op, Args: json.RawMessage(args)})
+}
+
 // A call that finds the instance's buffer full waits for room only while
 // its context lasts, then returns having handed franz-go nothing (no
 // broker is needed: the call never gets that far).
@@ -22,8 +29,8 @@ func TestProduceWaitsForRoomOnlyWhileItsContextLasts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	cfg := ProducerConfig{Producer: Producer{Partitioner: "hash", Acks: "all"}}
-	p := &ProducerInstance{res: &ProducerResource{resource: newResource("test", cfg.Connection), cfg: cfg}, cl: cl, room: semaphore.NewWeighted(1)}
+	cfg := ProducerConfig{Partitioner: "hash", Acks: "all"}
+	p := &ProducerInstance{res: &ProducerResource{resource: newResource("test", cfg.connection()), cfg: cfg}, cl: cl, room: semaphore.NewWeighted(1)}
 	if !p.room.TryAcquire(1) {
 		t.Fatal("the room is taken")
 	}
@@ -33,7 +40,7 @@ func TestProduceWaitsForRoomOnlyWhileItsContextLasts(t *testing.T) {
 	} {
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		start := time.Now()
-		_, err := p.Invoke(ctx, sdk.InvokeRequest{Operation: op.name, Args: json.RawMessage(op.args)})
+		_, err := invoke(ctx, p, op.name, op.args)
 		cancel()
 		if k := sdk.KindOf(err); k != sdk.KindTimeout {
 			t.Fatalf("%s: error kind %q, want timeout (err: %v)", op.name, k, err)

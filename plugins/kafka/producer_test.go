@@ -13,6 +13,7 @@ import (
 
 	"github.com/nebula-resource/nebula-resource/plugins/kafka"
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
 )
 
 // A record written with produce comes back from poll with its key, value,
@@ -245,24 +246,16 @@ func TestCanceledAndClosed(t *testing.T) {
 	p := producer(t, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := p.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: "produce", Args: json.RawMessage(`{"topic":"` + topic + `","value":"v"}`)})
+	_, err := do(ctx, p, "produce", json.RawMessage(`{"topic":"`+topic+`","value":"v"}`))
 	wantKind(t, err, sdk.KindCanceled)
 
-	res, err := kafka.New().Configure(t.Context(), sdk.ConfigureRequest{Type: kafka.ProducerType, Name: "local", Config: configJSON(t, nil)})
-	if err != nil {
+	inProcess := sdktest.Open(t, kafka.New(), sdk.ConfigureRequest{Type: kafka.ProducerType, Name: "local", Config: configJSON(t, nil)})
+	if err := inProcess.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	defer res.Close(context.Background())
-	local, err := res.Open(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := local.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	_, err = try[sdk.StreamProduceResult](t, local, "produce", map[string]any{"topic": topic, "value": "v"})
+	_, err = try[sdk.StreamProduceResult](t, inProcess, "produce", map[string]any{"topic": topic, "value": "v"})
 	wantKind(t, err, sdk.KindFailedPrecondition)
-	wantKind(t, local.Check(t.Context()), sdk.KindFailedPrecondition)
+	wantKind(t, inProcess.Check(t.Context()), sdk.KindFailedPrecondition)
 }
 
 // Many goroutines share one producer instance.
@@ -274,7 +267,7 @@ func TestConcurrentProduce(t *testing.T) {
 	for range 32 {
 		wg.Go(func() {
 			for range 20 {
-				_, err := p.(sdk.Invoker).Invoke(t.Context(), sdk.InvokeRequest{Operation: "produce", Args: json.RawMessage(`{"topic":"` + topic + `","value":"v"}`)})
+				_, err := do(t.Context(), p, "produce", json.RawMessage(`{"topic":"`+topic+`","value":"v"}`))
 				if err != nil {
 					errs <- err
 					return

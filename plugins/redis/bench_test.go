@@ -54,12 +54,12 @@ func benchTargets(b *testing.B) []benchTarget {
 	invoker := func(inst sdk.Instance) (get, set func(context.Context, string) error) {
 		get = func(ctx context.Context, key string) error {
 			raw, _ := json.Marshal(map[string]string{"key": key})
-			_, err := inst.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: "get", Args: raw})
+			_, err := do(ctx, inst, "get", raw)
 			return err
 		}
 		set = func(ctx context.Context, key string) error {
 			raw, _ := json.Marshal(map[string]string{"key": key, "value": benchValue})
-			_, err := inst.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: "set", Args: raw})
+			_, err := do(ctx, inst, "set", raw)
 			return err
 		}
 		return get, set

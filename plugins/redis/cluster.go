@@ -117,10 +117,10 @@ func (o *kvOps) masters(ctx context.Context) ([]*goredis.Client, error) {
 
 // scanCluster scans the masters one after the other. Its cursor is
 // "<master index>:<that master's SCAN cursor>".
-func (o *kvOps) scanCluster(ctx context.Context, args sdk.KVScanArgs) (any, error) {
+func (o *kvOps) scanCluster(ctx context.Context, args sdk.KVScanArgs) (sdk.KVScanResult, error) {
 	masters, err := o.masters(ctx)
 	if err != nil {
-		return nil, o.wrap(ctx, err, "scan")
+		return sdk.KVScanResult{}, o.wrap(ctx, err, "scan")
 	}
 	node, cursor := 0, uint64(0)
 	if args.Cursor != "" {
@@ -129,17 +129,17 @@ func (o *kvOps) scanCluster(ctx context.Context, args sdk.KVScanArgs) (any, erro
 		node, err1 = strconv.Atoi(n)
 		cursor, err2 = strconv.ParseUint(c, 10, 64)
 		if !ok || err1 != nil || err2 != nil || node < 0 {
-			return nil, sdk.Errorf(sdk.KindInvalidArgument, "cursor %q was not returned by scan on this resource", args.Cursor)
+			return sdk.KVScanResult{}, sdk.Errorf(sdk.KindInvalidArgument, "cursor %q was not returned by scan on this resource", args.Cursor)
 		}
 		if node >= len(masters) {
-			return nil, sdk.Errorf(sdk.KindFailedPrecondition, "cursor %q names master %d, but the cluster now has %d masters: start the scan again", args.Cursor, node, len(masters))
+			return sdk.KVScanResult{}, sdk.Errorf(sdk.KindFailedPrecondition, "cursor %q names master %d, but the cluster now has %d masters: start the scan again", args.Cursor, node, len(masters))
 		}
 	}
 	res := sdk.KVScanResult{Keys: []string{}}
 	for node < len(masters) {
 		keys, next, err := masters[node].Scan(ctx, cursor, args.Pattern, int64(args.Count)).Result()
 		if err != nil {
-			return nil, o.wrap(ctx, err, "scan "+masters[node].Options().Addr)
+			return sdk.KVScanResult{}, o.wrap(ctx, err, "scan "+masters[node].Options().Addr)
 		}
 		res.Keys = append(res.Keys, keys...)
 		if next != 0 {

@@ -17,7 +17,7 @@ import (
 func configErrors(t *testing.T, typ string, cfg map[string]any) []string {
 	t.Helper()
 	raw, _ := json.Marshal(cfg)
-	err := redis.New().ValidateConfig(context.Background(), sdk.ValidateRequest{Type: typ, Name: "t", Config: raw})
+	err := redis.New().(sdk.ConfigValidator).ValidateConfig(context.Background(), sdk.ValidateRequest{Type: typ, Name: "t", Config: raw})
 	if err == nil {
 		return nil
 	}

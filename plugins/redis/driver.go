@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -27,9 +28,6 @@ const (
 	// instance, leased to one caller at a time.
 	SessionTypeName = "redis_session"
 )
-
-// Version is the driver's version.
-const Version = "0.1.0"
 
 // The deployment modes.
 const (
@@ -70,79 +68,81 @@ type Config struct {
 	ClientName   string        `nebula:"client_name" default:"nebula-resource" doc:"Name each connection reports with CLIENT SETNAME (shown by CLIENT LIST); empty sets none."`
 }
 
-var configSchema = sdk.MustSchemaFor(Config{})
+// SessionConfig is the configuration of a redis_session resource: that of
+// a redis resource, in standalone or sentinel mode.
+type SessionConfig Config
 
-// Driver is the Redis driver. Its zero value is ready to use; New returns
-// one.
-type Driver struct{}
-
-// New returns the Redis driver.
-func New() *Driver { return &Driver{} }
-
-// Info describes the driver and its two resource types, "redis" and
+// New returns the Redis driver, with its two resource types, "redis" and
 // "redis_session".
-func (d *Driver) Info() sdk.DriverInfo {
-	return sdk.DriverInfo{
-		Name:    "redis",
-		Version: Version,
-		Types: []sdk.ResourceType{{
-			Name:         TypeName,
-			Description:  "A Redis server, cluster or Sentinel-managed master for key-value access and pub/sub; each instance is one go-redis client that pools its own connections.",
-			Config:       configSchema,
-			Capabilities: []string{sdk.CapabilityKV, sdk.CapabilityPubSub},
-			Pooling:      sdk.PoolingShared,
-			Operations:   kvTypeOperations,
-		}, {
-			Name:         SessionTypeName,
-			Description:  "A Redis connection of one's own (standalone or sentinel) for optimistic transactions: watch keys, read them, then multi_exec; each instance is one dedicated connection.",
-			Config:       configSchema,
-			Capabilities: []string{sdk.CapabilityKV},
-			Pooling:      sdk.PoolingExclusive,
-			Operations:   sessionTypeOperations,
-		}},
-	}
+func New() sdk.Driver { return sdk.NewDriver("redis", release.Version(), redisType, sessionType) }
+
+// redisType is the key-value and pub/sub type.
+var redisType = sdk.ResourceDef[Config, *kvInstance]{
+	Name:         TypeName,
+	Description:  "A Redis server, cluster or Sentinel-managed master for key-value access and pub/sub; each instance is one go-redis client that pools its own connections.",
+	Capabilities: []string{sdk.CapabilityKV, sdk.CapabilityPubSub},
+	Pooling:      sdk.PoolingShared,
+	Configure: func(_ context.Context, name string, cfg Config) (sdk.Resource, error) {
+		b, err := newBase(TypeName, name, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &kvResource{base: b}, nil
+	},
+	Operations: append(kvOperations[*kvInstance](),
+		kvOp[*kvInstance](opPublish, "", (*kvOps).publish),
+		sdk.NewStreamOp(opSubscribe, "", sdk.StreamDownload, (*kvInstance).subscribe),
+		pingOp[*kvInstance](),
+	),
 }
 
-// ValidateConfig checks the configuration without connecting: the mode and
-// the settings it needs, the addresses, the TLS files and the durations.
-func (d *Driver) ValidateConfig(_ context.Context, req sdk.ValidateRequest) error {
-	if err := checkType(req.Type); err != nil {
-		return err
-	}
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return err
-	}
-	_, err := cfg.options(req.Type)
+// sessionType is the transaction type.
+var sessionType = sdk.ResourceDef[SessionConfig, *sessionInstance]{
+	Name:         SessionTypeName,
+	Description:  "A Redis connection of one's own (standalone or sentinel) for optimistic transactions: watch keys, read them, then multi_exec; each instance is one dedicated connection.",
+	Capabilities: []string{sdk.CapabilityKV},
+	Pooling:      sdk.PoolingExclusive,
+	Configure: func(_ context.Context, name string, cfg SessionConfig) (sdk.Resource, error) {
+		b, err := newBase(SessionTypeName, name, Config(cfg))
+		if err != nil {
+			return nil, err
+		}
+		return newSessionResource(b), nil
+	},
+	Operations: append(kvOperations[*sessionInstance](),
+		pingOp[*sessionInstance](),
+		operation(opWatch, "Watches keys on the session's connection (WATCH): the next multi_exec fails with a conflict if any of them changes before it.",
+			(*sessionInstance).watch).Idempotent(),
+		operation(opUnwatch, "Forgets every watched key (UNWATCH).", (*sessionInstance).unwatch).Idempotent(),
+		operation(opMultiExec, "Runs commands as one transaction (MULTI, the commands, EXEC) and returns their replies; fails with kind conflict, running none of them, when a watched key changed.",
+			(*sessionInstance).multiExec),
+	),
+}
+
+// Validate checks the configuration of a redis resource without
+// connecting: the mode and the settings it needs, the addresses, the TLS
+// files and the durations.
+func (c Config) Validate() error {
+	_, err := c.options(TypeName)
 	return err
 }
 
-// Configure checks the configuration and builds the go-redis options. It
-// connects to nothing: instances do, when they are opened.
-func (d *Driver) Configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Resource, error) {
-	if err := checkType(req.Type); err != nil {
-		return nil, err
-	}
-	var cfg Config
-	if err := req.Decode(&cfg); err != nil {
-		return nil, err
-	}
-	opts, err := cfg.options(req.Type)
-	if err != nil {
-		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "invalid configuration of "+req.Type+" resource "+req.Name)
-	}
-	base := &base{name: req.Name, typ: req.Type, cfg: cfg, opts: opts, secrets: cfg.secrets()}
-	if req.Type == SessionTypeName {
-		return newSessionResource(base), nil
-	}
-	return &kvResource{base: base}, nil
+// Validate checks the configuration of a redis_session resource as
+// Config.Validate does, and that its mode is not cluster.
+func (c SessionConfig) Validate() error {
+	_, err := Config(c).options(SessionTypeName)
+	return err
 }
 
-func checkType(name string) error {
-	if name != TypeName && name != SessionTypeName {
-		return sdk.Errorf(sdk.KindInvalidArgument, "redis driver has no resource type %q; it offers %q and %q", name, TypeName, SessionTypeName)
+// newBase keeps what a resource of type typ needs from its valid
+// configuration, and builds the go-redis options. It connects to nothing:
+// instances do, when they are opened.
+func newBase(typ, name string, cfg Config) (*base, error) {
+	opts, err := cfg.options(typ)
+	if err != nil {
+		return nil, sdk.WrapError(sdk.KindInvalidArgument, err, "invalid configuration of "+typ+" resource "+name)
 	}
-	return nil
+	return &base{name: name, typ: typ, cfg: cfg, opts: opts, secrets: cfg.secrets()}, nil
 }
 
 // options validates c for the resource type typ and returns the go-redis
@@ -335,9 +335,3 @@ func (c Config) newClient(opts *goredis.UniversalOptions) goredis.UniversalClien
 	}
 	return goredis.NewClient(opts.Simple())
 }
-
-// Interface guards.
-var (
-	_ sdk.Driver          = (*Driver)(nil)
-	_ sdk.ConfigValidator = (*Driver)(nil)
-)

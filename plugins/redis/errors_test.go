@@ -77,7 +77,7 @@ func TestTimeouts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	raw, _ := json.Marshal(args{"args": []string{"BLPOP", p + "never", "2"}})
-	_, err := inst.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: "command", Args: raw})
+	_, err := do(ctx, inst, "command", raw)
 	wantKind(t, err, sdk.KindTimeout, "")
 	// The instance still works.
 	call[map[string]bool](t, inst, "ping", args{})

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -199,7 +200,7 @@ func invoke(t testing.TB, inst sdk.Instance, op string, args any) (json.RawMessa
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	res, err := inst.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: op, Args: raw})
+	res, err := do(ctx, inst, op, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +214,20 @@ func invoke(t testing.TB, inst sdk.Instance, op string, args any) (json.RawMessa
 		}
 		return b, nil
 	}
+}
+
+// do performs an operation on inst as the host does. inst is the host's
+// view of an instance in the plugin (configure: sdktest.Connect), which
+// sends the call there, or an *sdktest.Instance opened in process
+// (sdktest.Open), which calls its resource type's operations.
+func do(ctx context.Context, inst sdk.Instance, op string, args json.RawMessage) (any, error) {
+	return inst.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: op, Args: args})
+}
+
+// doStream performs a streaming operation on inst as do does, and writes
+// what it streams to out.
+func doStream(ctx context.Context, inst sdk.Instance, op string, args json.RawMessage, out io.Writer) (any, error) {
+	return inst.(sdk.StreamInvoker).InvokeStream(ctx, sdk.InvokeRequest{Operation: op, Args: args}, nil, out)
 }
 
 // call runs an operation that must succeed and decodes its result.

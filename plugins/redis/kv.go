@@ -29,15 +29,37 @@ type okResult struct {
 	OK bool `json:"ok"`
 }
 
-var pingOperation = sdk.Operation{
-	Name:        opPing,
-	Description: "Sends PING (to every master in cluster mode) and returns {\"ok\": true}.",
-	Args:        sdk.MustSchemaFor(pingArgs{}),
-	Idempotent:  true,
+// kvOp declares an operation of instances of type I that fn performs on
+// the instance's kvOps.
+func kvOp[I instance, A, R any](name, description string, fn func(*kvOps, context.Context, A) (R, error)) sdk.Op[I] {
+	return operation(name, description, func(in I, ctx context.Context, args A) (R, error) {
+		return fn(in.kv(), ctx, args)
+	})
 }
 
-// kvTypeOperations are the operations of the redis type.
-var kvTypeOperations = append(append(sdk.KVOperations(), sdk.PubSubOperations()...), pingOperation)
+// kvOperations are the kv capability's operations, which both types
+// offer; their descriptions and idempotency are the capability's.
+func kvOperations[I instance]() []sdk.Op[I] {
+	return []sdk.Op[I]{
+		kvOp[I]("get", "", (*kvOps).get),
+		kvOp[I]("set", "", (*kvOps).set),
+		kvOp[I]("delete", "", (*kvOps).delete),
+		kvOp[I]("exists", "", (*kvOps).exists),
+		kvOp[I]("expire", "", (*kvOps).expire),
+		kvOp[I]("ttl", "", (*kvOps).ttl),
+		kvOp[I]("incr", "", (*kvOps).incr),
+		kvOp[I]("decr", "", (*kvOps).decr),
+		kvOp[I]("mget", "", (*kvOps).mget),
+		kvOp[I]("mset", "", (*kvOps).mset),
+		kvOp[I]("scan", "", (*kvOps).scan),
+		kvOp[I]("command", "", (*kvOps).command),
+	}
+}
+
+// pingOp is ping, which both types offer.
+func pingOp[I instance]() sdk.Op[I] {
+	return kvOp[I](opPing, "Sends PING (to every master in cluster mode) and returns {\"ok\": true}.", (*kvOps).ping).Idempotent()
+}
 
 // runner is what the kv operations run commands on: a go-redis client
 // (standalone, failover or cluster) or one connection (*goredis.Conn).
@@ -54,34 +76,6 @@ type kvOps struct {
 	c       runner
 	cluster *goredis.ClusterClient
 }
-
-type handler func(o *kvOps, ctx context.Context, req sdk.InvokeRequest) (any, error)
-
-// kvHandlers are the kv operations and ping, which both types offer.
-var kvHandlers = map[string]handler{
-	"get":     (*kvOps).get,
-	"set":     (*kvOps).set,
-	"delete":  (*kvOps).delete,
-	"exists":  (*kvOps).exists,
-	"expire":  (*kvOps).expire,
-	"ttl":     (*kvOps).ttl,
-	"incr":    (*kvOps).incr,
-	"decr":    (*kvOps).decr,
-	"mget":    (*kvOps).mget,
-	"mset":    (*kvOps).mset,
-	"scan":    (*kvOps).scan,
-	"command": (*kvOps).command,
-	opPing:    (*kvOps).ping,
-}
-
-// redisHandlers are the non-streaming operations of the redis type.
-var redisHandlers = func() map[string]handler {
-	m := map[string]handler{opPublish: (*kvOps).publish}
-	for k, v := range kvHandlers {
-		m[k] = v
-	}
-	return m
-}()
 
 // noRetryIntCmd and noRetryCmd mark a command go-redis must not send again
 // after a failure that may have reached the server (incr, decr, publish,
@@ -139,46 +133,34 @@ func (o *kvOps) check(ctx context.Context) error {
 	return o.c.Ping(ctx).Err()
 }
 
-func (o *kvOps) ping(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args pingArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (o *kvOps) ping(ctx context.Context, _ pingArgs) (okResult, error) {
 	if err := o.check(ctx); err != nil {
-		return nil, o.wrap(ctx, err, opPing)
+		return okResult{}, o.wrap(ctx, err, opPing)
 	}
 	return okResult{OK: true}, nil
 }
 
-func (o *kvOps) get(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVKeyArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (o *kvOps) get(ctx context.Context, args sdk.KVKeyArgs) (sdk.KVGetResult, error) {
 	if err := checkKey(args.Key); err != nil {
-		return nil, err
+		return sdk.KVGetResult{}, err
 	}
 	v, err := o.c.Get(ctx, args.Key).Result()
 	switch {
 	case err == goredis.Nil:
 		return sdk.KVGetResult{}, nil
 	case err != nil:
-		return nil, o.wrap(ctx, err, "get")
+		return sdk.KVGetResult{}, o.wrap(ctx, err, "get")
 	}
 	return sdk.KVGetResult{Value: v, Found: true}, nil
 }
 
-func (o *kvOps) set(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVSetArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (o *kvOps) set(ctx context.Context, args sdk.KVSetArgs) (sdk.KVSetResult, error) {
 	if err := checkKey(args.Key); err != nil {
-		return nil, err
+		return sdk.KVSetResult{}, err
 	}
 	ttl, err := ttlArg(args.TTL)
 	if err != nil {
-		return nil, err
+		return sdk.KVSetResult{}, err
 	}
 	sa := goredis.SetArgs{TTL: ttl}
 	switch strings.ToLower(args.Mode) {
@@ -188,44 +170,40 @@ func (o *kvOps) set(ctx context.Context, req sdk.InvokeRequest) (any, error) {
 	case "xx":
 		sa.Mode = "XX"
 	default:
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "mode %q: use \"\" (always set), \"nx\" (only if absent) or \"xx\" (only if present)", args.Mode)
+		return sdk.KVSetResult{}, sdk.Errorf(sdk.KindInvalidArgument, "mode %q: use \"\" (always set), \"nx\" (only if absent) or \"xx\" (only if present)", args.Mode)
 	}
 	err = o.c.SetArgs(ctx, args.Key, args.Value, sa).Err()
 	switch {
 	case err == goredis.Nil:
 		return sdk.KVSetResult{OK: false}, nil
 	case err != nil:
-		return nil, o.wrap(ctx, err, "set")
+		return sdk.KVSetResult{}, o.wrap(ctx, err, "set")
 	}
 	return sdk.KVSetResult{OK: true}, nil
 }
 
-func (o *kvOps) delete(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	return o.countKeys(ctx, req, "delete", "del")
+func (o *kvOps) delete(ctx context.Context, args sdk.KVKeysArgs) (sdk.KVCountResult, error) {
+	return o.countKeys(ctx, args.Keys, "delete", "del")
 }
 
-func (o *kvOps) exists(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	return o.countKeys(ctx, req, "exists", "exists")
+func (o *kvOps) exists(ctx context.Context, args sdk.KVKeysArgs) (sdk.KVCountResult, error) {
+	return o.countKeys(ctx, args.Keys, "exists", "exists")
 }
 
 // countKeys runs DEL or EXISTS, whose replies count keys: once for all the
 // keys, or once per hash slot in cluster mode, summed.
-func (o *kvOps) countKeys(ctx context.Context, req sdk.InvokeRequest, op, cmd string) (any, error) {
-	var args sdk.KVKeysArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
-	if err := checkKeys(args.Keys); err != nil {
-		return nil, err
+func (o *kvOps) countKeys(ctx context.Context, keys []string, op, cmd string) (sdk.KVCountResult, error) {
+	if err := checkKeys(keys); err != nil {
+		return sdk.KVCountResult{}, err
 	}
 	if o.cluster == nil {
-		c := goredis.NewIntCmd(ctx, keyArgs(cmd, args.Keys)...)
+		c := goredis.NewIntCmd(ctx, keyArgs(cmd, keys)...)
 		if err := o.c.Process(ctx, c); err != nil {
-			return nil, o.wrap(ctx, err, op)
+			return sdk.KVCountResult{}, o.wrap(ctx, err, op)
 		}
 		return sdk.KVCountResult{Count: c.Val()}, nil
 	}
-	groups := groupBySlot(args.Keys)
+	groups := groupBySlot(keys)
 	counts := make([]int64, len(groups))
 	err := forEachGroup(ctx, groups, func(ctx context.Context, i int, g slotGroup) error {
 		cmd := goredis.NewIntCmd(ctx, keyArgs(cmd, g.keys)...)
@@ -236,7 +214,7 @@ func (o *kvOps) countKeys(ctx context.Context, req sdk.InvokeRequest, op, cmd st
 		return nil
 	})
 	if err != nil {
-		return nil, o.wrap(ctx, err, op)
+		return sdk.KVCountResult{}, o.wrap(ctx, err, op)
 	}
 	var sum int64
 	for _, n := range counts {
@@ -245,22 +223,18 @@ func (o *kvOps) countKeys(ctx context.Context, req sdk.InvokeRequest, op, cmd st
 	return sdk.KVCountResult{Count: sum}, nil
 }
 
-func (o *kvOps) expire(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVExpireArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (o *kvOps) expire(ctx context.Context, args sdk.KVExpireArgs) (sdk.KVCountResult, error) {
 	if err := checkKey(args.Key); err != nil {
-		return nil, err
+		return sdk.KVCountResult{}, err
 	}
 	ttl, err := ttlArg(args.TTL)
 	if err != nil {
-		return nil, err
+		return sdk.KVCountResult{}, err
 	}
 	if ttl > 0 {
 		ok, err := o.c.PExpire(ctx, args.Key, ttl).Result()
 		if err != nil {
-			return nil, o.wrap(ctx, err, "expire")
+			return sdk.KVCountResult{}, o.wrap(ctx, err, "expire")
 		}
 		return sdk.KVCountResult{Count: boolCount(ok)}, nil
 	}
@@ -268,14 +242,14 @@ func (o *kvOps) expire(ctx context.Context, req sdk.InvokeRequest) (any, error) 
 	// expiry; EXISTS tells them apart.
 	ok, err := o.c.Persist(ctx, args.Key).Result()
 	if err != nil {
-		return nil, o.wrap(ctx, err, "expire")
+		return sdk.KVCountResult{}, o.wrap(ctx, err, "expire")
 	}
 	if ok {
 		return sdk.KVCountResult{Count: 1}, nil
 	}
 	n, err := o.c.Exists(ctx, args.Key).Result()
 	if err != nil {
-		return nil, o.wrap(ctx, err, "expire")
+		return sdk.KVCountResult{}, o.wrap(ctx, err, "expire")
 	}
 	return sdk.KVCountResult{Count: n}, nil
 }
@@ -287,17 +261,13 @@ func boolCount(ok bool) int64 {
 	return 0
 }
 
-func (o *kvOps) ttl(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVKeyArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (o *kvOps) ttl(ctx context.Context, args sdk.KVKeyArgs) (sdk.KVTTLResult, error) {
 	if err := checkKey(args.Key); err != nil {
-		return nil, err
+		return sdk.KVTTLResult{}, err
 	}
 	cmd := goredis.NewIntCmd(ctx, "pttl", args.Key)
 	if err := o.c.Process(ctx, cmd); err != nil {
-		return nil, o.wrap(ctx, err, "ttl")
+		return sdk.KVTTLResult{}, o.wrap(ctx, err, "ttl")
 	}
 	switch ms := cmd.Val(); {
 	case ms == -2:
@@ -309,36 +279,28 @@ func (o *kvOps) ttl(ctx context.Context, req sdk.InvokeRequest) (any, error) {
 	}
 }
 
-func (o *kvOps) incr(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	return o.incrBy(ctx, req, "incr", "incrby")
+func (o *kvOps) incr(ctx context.Context, args sdk.KVIncrArgs) (sdk.KVIncrResult, error) {
+	return o.incrBy(ctx, args, "incr", "incrby")
 }
 
-func (o *kvOps) decr(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	return o.incrBy(ctx, req, "decr", "decrby")
+func (o *kvOps) decr(ctx context.Context, args sdk.KVIncrArgs) (sdk.KVIncrResult, error) {
+	return o.incrBy(ctx, args, "decr", "decrby")
 }
 
-func (o *kvOps) incrBy(ctx context.Context, req sdk.InvokeRequest, op, cmd string) (any, error) {
-	var args sdk.KVIncrArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (o *kvOps) incrBy(ctx context.Context, args sdk.KVIncrArgs, op, cmd string) (sdk.KVIncrResult, error) {
 	if err := checkKey(args.Key); err != nil {
-		return nil, err
+		return sdk.KVIncrResult{}, err
 	}
 	c := goredis.NewIntCmd(ctx, cmd, args.Key, args.By)
 	if err := o.c.Process(ctx, noRetryIntCmd{c}); err != nil {
-		return nil, o.wrap(ctx, err, op)
+		return sdk.KVIncrResult{}, o.wrap(ctx, err, op)
 	}
 	return sdk.KVIncrResult{Value: c.Val()}, nil
 }
 
-func (o *kvOps) mget(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVKeysArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (o *kvOps) mget(ctx context.Context, args sdk.KVKeysArgs) (sdk.KVMGetResult, error) {
 	if err := checkKeys(args.Keys); err != nil {
-		return nil, err
+		return sdk.KVMGetResult{}, err
 	}
 	out := sdk.KVMGetResult{Values: make([]sdk.KVGetResult, len(args.Keys))}
 	fill := func(idx []int, vals []any) {
@@ -351,7 +313,7 @@ func (o *kvOps) mget(ctx context.Context, req sdk.InvokeRequest) (any, error) {
 	if o.cluster == nil {
 		vals, err := o.c.MGet(ctx, args.Keys...).Result()
 		if err != nil {
-			return nil, o.wrap(ctx, err, "mget")
+			return sdk.KVMGetResult{}, o.wrap(ctx, err, "mget")
 		}
 		all := make([]int, len(args.Keys))
 		for i := range all {
@@ -370,29 +332,25 @@ func (o *kvOps) mget(ctx context.Context, req sdk.InvokeRequest) (any, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, o.wrap(ctx, err, "mget")
+		return sdk.KVMGetResult{}, o.wrap(ctx, err, "mget")
 	}
 	return out, nil
 }
 
-func (o *kvOps) mset(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVMSetArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (o *kvOps) mset(ctx context.Context, args sdk.KVMSetArgs) (sdk.KVSetResult, error) {
 	if len(args.Values) == 0 {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "values must hold at least one key")
+		return sdk.KVSetResult{}, sdk.Errorf(sdk.KindInvalidArgument, "values must hold at least one key")
 	}
 	keys := make([]string, 0, len(args.Values))
 	for k := range args.Values {
 		if k == "" {
-			return nil, sdk.Errorf(sdk.KindInvalidArgument, "values: a key must not be empty")
+			return sdk.KVSetResult{}, sdk.Errorf(sdk.KindInvalidArgument, "values: a key must not be empty")
 		}
 		keys = append(keys, k)
 	}
 	ttl, err := ttlArg(args.TTL)
 	if err != nil {
-		return nil, err
+		return sdk.KVSetResult{}, err
 	}
 	if o.cluster == nil && ttl == 0 {
 		// One MSET: all the keys at once.
@@ -401,7 +359,7 @@ func (o *kvOps) mset(ctx context.Context, req sdk.InvokeRequest) (any, error) {
 			pairs = append(pairs, k, args.Values[k])
 		}
 		if err := o.c.MSet(ctx, pairs...).Err(); err != nil {
-			return nil, o.wrap(ctx, err, "mset")
+			return sdk.KVSetResult{}, o.wrap(ctx, err, "mset")
 		}
 		return sdk.KVSetResult{OK: true}, nil
 	}
@@ -414,18 +372,14 @@ func (o *kvOps) mset(ctx context.Context, req sdk.InvokeRequest) (any, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, o.wrap(ctx, err, "mset")
+		return sdk.KVSetResult{}, o.wrap(ctx, err, "mset")
 	}
 	return sdk.KVSetResult{OK: true}, nil
 }
 
-func (o *kvOps) scan(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVScanArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (o *kvOps) scan(ctx context.Context, args sdk.KVScanArgs) (sdk.KVScanResult, error) {
 	if args.Count <= 0 {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "count %d must be positive", args.Count)
+		return sdk.KVScanResult{}, sdk.Errorf(sdk.KindInvalidArgument, "count %d must be positive", args.Count)
 	}
 	if args.Pattern == "" {
 		args.Pattern = "*"
@@ -437,13 +391,13 @@ func (o *kvOps) scan(ctx context.Context, req sdk.InvokeRequest) (any, error) {
 	if args.Cursor != "" {
 		c, err := strconv.ParseUint(args.Cursor, 10, 64)
 		if err != nil {
-			return nil, sdk.Errorf(sdk.KindInvalidArgument, "cursor %q was not returned by scan on this resource", args.Cursor)
+			return sdk.KVScanResult{}, sdk.Errorf(sdk.KindInvalidArgument, "cursor %q was not returned by scan on this resource", args.Cursor)
 		}
 		cursor = c
 	}
 	keys, next, err := o.c.Scan(ctx, cursor, args.Pattern, int64(args.Count)).Result()
 	if err != nil {
-		return nil, o.wrap(ctx, err, "scan")
+		return sdk.KVScanResult{}, o.wrap(ctx, err, "scan")
 	}
 	res := sdk.KVScanResult{Keys: keys}
 	if res.Keys == nil {
@@ -455,13 +409,9 @@ func (o *kvOps) scan(ctx context.Context, req sdk.InvokeRequest) (any, error) {
 	return res, nil
 }
 
-func (o *kvOps) command(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args sdk.KVCommandArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (o *kvOps) command(ctx context.Context, args sdk.KVCommandArgs) (sdk.KVCommandResult, error) {
 	if err := checkCommand(args.Args); err != nil {
-		return nil, err
+		return sdk.KVCommandResult{}, err
 	}
 	cmd := goredis.NewCmd(ctx, stringArgs(args.Args)...)
 	err := o.c.Process(ctx, noRetryCmd{cmd})
@@ -469,22 +419,18 @@ func (o *kvOps) command(ctx context.Context, req sdk.InvokeRequest) (any, error)
 	case err == goredis.Nil:
 		return sdk.KVCommandResult{Result: nil}, nil
 	case err != nil:
-		return nil, o.wrap(ctx, err, "command "+strings.ToUpper(args.Args[0]))
+		return sdk.KVCommandResult{}, o.wrap(ctx, err, "command "+strings.ToUpper(args.Args[0]))
 	}
 	return sdk.KVCommandResult{Result: jsonValue(cmd.Val())}, nil
 }
 
-func (o *kvOps) publish(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args sdk.PublishArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (o *kvOps) publish(ctx context.Context, args sdk.PublishArgs) (sdk.KVCountResult, error) {
 	if args.Channel == "" {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "channel must not be empty")
+		return sdk.KVCountResult{}, sdk.Errorf(sdk.KindInvalidArgument, "channel must not be empty")
 	}
 	cmd := goredis.NewIntCmd(ctx, "publish", args.Channel, args.Message)
 	if err := o.c.Process(ctx, noRetryIntCmd{cmd}); err != nil {
-		return nil, o.wrap(ctx, err, opPublish)
+		return sdk.KVCountResult{}, o.wrap(ctx, err, opPublish)
 	}
 	return sdk.KVCountResult{Count: cmd.Val()}, nil
 }

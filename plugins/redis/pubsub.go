@@ -60,10 +60,9 @@ type subscriber struct {
 // itself after a lost connection; subscribe notices the loss (the error
 // Receive returns, or a PING left unanswered), and once the new connection
 // has confirmed every subscription writes a gap event before the next
-// message.
-func (in *kvInstance) subscribe(ctx context.Context, req sdk.InvokeRequest, out io.Writer) (any, error) {
-	var args sdk.SubscribeArgs
-	if err := req.Decode(&args); err != nil {
+// message. It has no result.
+func (in *kvInstance) subscribe(ctx context.Context, args sdk.SubscribeArgs, _ io.Reader, out io.Writer) (any, error) {
+	if err := in.b.usable(ctx, &in.closed, opSubscribe); err != nil {
 		return nil, err
 	}
 	s := &subscriber{b: in.b, client: in.client, out: out,

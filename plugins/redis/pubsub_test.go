@@ -18,6 +18,7 @@ import (
 	"github.com/nebula-resource/nebula-resource/internal/faults"
 	"github.com/nebula-resource/nebula-resource/plugins/redis"
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
 )
 
 // stream is a subscribe call running in the background.
@@ -41,7 +42,7 @@ func subscribe(t *testing.T, inst sdk.Instance, a args) *stream {
 	pr, pw := io.Pipe()
 	s := &stream{events: make(chan sdk.PubSubEvent, 10000), done: make(chan streamEnd, 1), cancel: cancel}
 	go func() {
-		res, err := inst.(sdk.StreamInvoker).InvokeStream(ctx, sdk.InvokeRequest{Operation: "subscribe", Args: raw}, nil, pw)
+		res, err := doStream(ctx, inst, "subscribe", raw, pw)
 		_ = pw.Close()
 		s.done <- streamEnd{res, err}
 	}()
@@ -324,23 +325,14 @@ func TestSubscribeEndsWhenCanceled(t *testing.T) {
 	m := standalone(t)
 	p := prefix(t, m.admin)
 	raw, _ := json.Marshal(m.config)
-	res, err := redis.New().Configure(t.Context(), sdk.ConfigureRequest{Type: redis.TypeName, Name: "direct", Config: raw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Close(context.Background())
-	inst, err := res.Open(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close(context.Background())
+	inst := sdktest.Open(t, redis.New(), sdk.ConfigureRequest{Type: redis.TypeName, Name: "direct", Config: raw})
 
 	ch := p + "c"
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan streamEnd, 1)
 	go func() {
 		args, _ := json.Marshal(args{"channels": []string{ch}})
-		r, err := inst.(sdk.StreamInvoker).InvokeStream(ctx, sdk.InvokeRequest{Operation: "subscribe", Args: args}, nil, io.Discard)
+		r, err := doStream(ctx, inst, "subscribe", args, io.Discard)
 		done <- streamEnd{r, err}
 	}()
 	waitSubscribers(t, m.admin, ch, 1)
@@ -361,13 +353,12 @@ func TestSubscribeEndsWhenCanceled(t *testing.T) {
 func TestSubscribeArguments(t *testing.T) {
 	m := standalone(t)
 	inst := openKV(t, m.config)
-	si := inst.(sdk.StreamInvoker)
 	for _, a := range []string{`{}`, `{"channels": []}`, `{"channels": [""]}`, `{"patterns": ["a", ""]}`, `{"channel": "x"}`} {
-		_, err := si.InvokeStream(t.Context(), sdk.InvokeRequest{Operation: "subscribe", Args: json.RawMessage(a)}, nil, io.Discard)
+		_, err := doStream(t.Context(), inst, "subscribe", json.RawMessage(a), io.Discard)
 		wantKind(t, err, sdk.KindInvalidArgument, "")
 	}
 	fails(t, inst, "subscribe", args{"channels": []string{"x"}}, sdk.KindInvalidArgument, "")
-	_, err := si.InvokeStream(t.Context(), sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"key":"k"}`)}, nil, io.Discard)
+	_, err := doStream(t.Context(), inst, "get", json.RawMessage(`{"key":"k"}`), io.Discard)
 	wantKind(t, err, sdk.KindInvalidArgument, "")
 	fails(t, inst, "publish", args{"channel": "", "message": "m"}, sdk.KindInvalidArgument, "")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,12 +39,42 @@ func (b *base) openError(ctx context.Context, err error) error {
 	return b.wrap(ctx, err, what)
 }
 
-// ctxError returns the error for a call whose context has ended, or nil.
-func (b *base) ctxError(ctx context.Context, what string) error {
+// usable returns the error for a call of operation op on an instance that
+// is closed, or whose context has ended; nil otherwise.
+func (b *base) usable(ctx context.Context, closed *atomic.Bool, op string) error {
+	if closed.Load() {
+		return sdk.Errorf(sdk.KindFailedPrecondition, "%s %s: the instance is closed", b.typ, op)
+	}
 	if err := ctx.Err(); err != nil {
-		return sdk.WrapError(sdk.KindOf(err), err, b.typ+" "+what)
+		return sdk.WrapError(sdk.KindOf(err), err, b.typ+" "+op)
 	}
 	return nil
+}
+
+// instance is what the operations of both types run on: a kvInstance or
+// a sessionInstance.
+type instance interface {
+	sdk.Instance
+	// begin starts a call of operation op. It fails when the instance is
+	// closed or the call's context has ended; otherwise the call runs
+	// until it calls end.
+	begin(ctx context.Context, op string) (end func(), err error)
+	// kv is the kv operations on the instance's client or connection.
+	kv() *kvOps
+}
+
+// operation declares the operation name of instances of type I, which fn
+// performs once the instance has begun the call.
+func operation[I instance, A, R any](name, description string, fn func(I, context.Context, A) (R, error)) sdk.Op[I] {
+	return sdk.NewOp(name, description, func(in I, ctx context.Context, args A) (R, error) {
+		end, err := in.begin(ctx, name)
+		if err != nil {
+			var zero R
+			return zero, err
+		}
+		defer end()
+		return fn(in, ctx, args)
+	})
 }
 
 // kvResource is a configured redis resource. Each instance it opens is a
@@ -87,50 +116,19 @@ type kvInstance struct {
 	subs map[*subscriber]struct{}
 }
 
-func (in *kvInstance) usable(ctx context.Context, op string) error {
-	if in.closed.Load() {
-		return sdk.Errorf(sdk.KindFailedPrecondition, "%s %s: the instance is closed", in.b.typ, op)
-	}
-	return in.b.ctxError(ctx, op)
-}
-
 // Check sends PING (to every master in cluster mode).
 func (in *kvInstance) Check(ctx context.Context) error {
-	if err := in.usable(ctx, "check"); err != nil {
+	if err := in.b.usable(ctx, &in.closed, "check"); err != nil {
 		return err
 	}
 	return in.b.wrap(ctx, in.ops.check(ctx), "check")
 }
 
-// Invoke performs one of the operations of the redis type, except the
-// streaming subscribe.
-func (in *kvInstance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	if req.Operation == opSubscribe {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "operation %q streams its messages: call it with InvokeStream", req.Operation)
-	}
-	h, ok := redisHandlers[req.Operation]
-	if !ok {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "%s has no operation %q", in.b.typ, req.Operation)
-	}
-	if err := in.usable(ctx, req.Operation); err != nil {
-		return nil, err
-	}
-	return h(&in.ops, ctx, req)
+func (in *kvInstance) begin(ctx context.Context, op string) (func(), error) {
+	return func() {}, in.b.usable(ctx, &in.closed, op)
 }
 
-// InvokeStream performs subscribe.
-func (in *kvInstance) InvokeStream(ctx context.Context, req sdk.InvokeRequest, _ io.Reader, out io.Writer) (any, error) {
-	if req.Operation != opSubscribe {
-		if _, ok := redisHandlers[req.Operation]; ok {
-			return nil, sdk.Errorf(sdk.KindInvalidArgument, "operation %q does not stream: call it with Invoke", req.Operation)
-		}
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "%s has no operation %q", in.b.typ, req.Operation)
-	}
-	if err := in.usable(ctx, req.Operation); err != nil {
-		return nil, err
-	}
-	return in.subscribe(ctx, req, out)
-}
+func (in *kvInstance) kv() *kvOps { return &in.ops }
 
 // Close closes the client and its connections. Calls in flight fail, and
 // subscribe calls end with kind unavailable.
@@ -151,7 +149,6 @@ func (in *kvInstance) Close(context.Context) error {
 
 // Interface guards.
 var (
-	_ sdk.Resource      = (*kvResource)(nil)
-	_ sdk.Instance      = (*kvInstance)(nil)
-	_ sdk.StreamInvoker = (*kvInstance)(nil)
+	_ sdk.Resource = (*kvResource)(nil)
+	_ instance     = (*kvInstance)(nil)
 )

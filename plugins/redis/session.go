@@ -34,22 +34,8 @@ type (
 	}
 )
 
-// sessionTypeOperations are the operations of the redis_session type.
-var sessionTypeOperations = append(append(sdk.KVOperations(), pingOperation), []sdk.Operation{{
-	Name:        opWatch,
-	Description: "Watches keys on the session's connection (WATCH): the next multi_exec fails with a conflict if any of them changes before it.",
-	Args:        sdk.MustSchemaFor(watchArgs{}),
-	Idempotent:  true,
-}, {
-	Name:        opUnwatch,
-	Description: "Forgets every watched key (UNWATCH).",
-	Args:        sdk.MustSchemaFor(unwatchArgs{}),
-	Idempotent:  true,
-}, {
-	Name:        opMultiExec,
-	Description: "Runs commands as one transaction (MULTI, the commands, EXEC) and returns their replies; fails with kind conflict, running none of them, when a watched key changed.",
-	Args:        sdk.MustSchemaFor(multiExecArgs{}),
-}}...)
+// Validate refuses an empty list of keys, and empty keys.
+func (a watchArgs) Validate() error { return checkKeys(a.Keys) }
 
 // sessionResource is a configured redis_session resource: one go-redis
 // client whose pool lends each instance a connection of its own.
@@ -108,71 +94,40 @@ type sessionInstance struct {
 	closed atomic.Bool
 }
 
-func (in *sessionInstance) usable(ctx context.Context, op string) error {
-	if in.closed.Load() {
-		return sdk.Errorf(sdk.KindFailedPrecondition, "%s %s: the instance is closed", in.b.typ, op)
-	}
-	return in.b.ctxError(ctx, op)
-}
-
 // Check sends PING on the connection.
 func (in *sessionInstance) Check(ctx context.Context) error {
-	if err := in.usable(ctx, "check"); err != nil {
+	end, err := in.begin(ctx, "check")
+	if err != nil {
 		return err
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
+	defer end()
 	return in.b.wrap(ctx, in.conn.Ping(ctx).Err(), "check")
 }
 
-// Invoke performs an operation on the connection.
-func (in *sessionInstance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var h func(context.Context, sdk.InvokeRequest) (any, error)
-	switch req.Operation {
-	case opWatch:
-		h = in.watch
-	case opUnwatch:
-		h = in.unwatch
-	case opMultiExec:
-		h = in.multiExec
-	default:
-		kh, ok := kvHandlers[req.Operation]
-		if !ok {
-			return nil, sdk.Errorf(sdk.KindInvalidArgument, "%s has no operation %q", in.b.typ, req.Operation)
-		}
-		h = func(ctx context.Context, req sdk.InvokeRequest) (any, error) { return kh(&in.ops, ctx, req) }
-	}
-	if err := in.usable(ctx, req.Operation); err != nil {
+// begin holds the connection for the call: the host leases the session to
+// one caller, whose goroutines may still call at once.
+func (in *sessionInstance) begin(ctx context.Context, op string) (func(), error) {
+	if err := in.b.usable(ctx, &in.closed, op); err != nil {
 		return nil, err
 	}
 	in.mu.Lock()
-	defer in.mu.Unlock()
-	return h(ctx, req)
+	return in.mu.Unlock, nil
 }
 
-func (in *sessionInstance) watch(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args watchArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
-	if err := checkKeys(args.Keys); err != nil {
-		return nil, err
-	}
+func (in *sessionInstance) kv() *kvOps { return &in.ops }
+
+func (in *sessionInstance) watch(ctx context.Context, args watchArgs) (okResult, error) {
 	// Set first: a WATCH whose reply was lost may still have taken effect.
 	in.watching = true
 	if err := in.conn.Process(ctx, goredis.NewStatusCmd(ctx, keyArgs("watch", args.Keys)...)); err != nil {
-		return nil, in.b.wrap(ctx, err, opWatch)
+		return okResult{}, in.b.wrap(ctx, err, opWatch)
 	}
 	return okResult{OK: true}, nil
 }
 
-func (in *sessionInstance) unwatch(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args unwatchArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (in *sessionInstance) unwatch(ctx context.Context, _ unwatchArgs) (okResult, error) {
 	if err := in.conn.Process(ctx, goredis.NewStatusCmd(ctx, "unwatch")); err != nil {
-		return nil, in.b.wrap(ctx, err, opUnwatch)
+		return okResult{}, in.b.wrap(ctx, err, opUnwatch)
 	}
 	in.watching = false
 	return okResult{OK: true}, nil
@@ -214,14 +169,10 @@ func parseCommands(list []string) ([][]any, error) {
 	return out, nil
 }
 
-func (in *sessionInstance) multiExec(ctx context.Context, req sdk.InvokeRequest) (any, error) {
-	var args multiExecArgs
-	if err := req.Decode(&args); err != nil {
-		return nil, err
-	}
+func (in *sessionInstance) multiExec(ctx context.Context, args multiExecArgs) (multiExecResult, error) {
 	cmds, err := parseCommands(args.Commands)
 	if err != nil {
-		return nil, err
+		return multiExecResult{}, err
 	}
 	// EXEC ends the WATCH, whatever its outcome.
 	in.watching, in.dirty = false, true
@@ -258,28 +209,28 @@ func (in *sessionInstance) multiExec(ctx context.Context, req sdk.InvokeRequest)
 		// A command was refused while queuing: nothing ran. Name it.
 		for i, c := range queued {
 			if qerr := c.Err(); qerr != nil && !strings.HasPrefix(qerr.Error(), "EXECABORT") {
-				return nil, in.b.wrap(ctx, qerr, opMultiExec+": commands["+strconv.Itoa(i)+"] was refused, so nothing ran")
+				return multiExecResult{}, in.b.wrap(ctx, qerr, opMultiExec+": commands["+strconv.Itoa(i)+"] was refused, so nothing ran")
 			}
 		}
-		return nil, in.b.wrap(ctx, err, opMultiExec)
+		return multiExecResult{}, in.b.wrap(ctx, err, opMultiExec)
 	}
 	if errors.As(err, &re) && !isClientError(err) {
 		// EXEC ran; some commands failed as they ran. Their errors are in
 		// the results, and the others took effect.
 		return res, nil
 	}
-	return nil, in.b.wrap(ctx, err, opMultiExec)
+	return multiExecResult{}, in.b.wrap(ctx, err, opMultiExec)
 }
 
 // Reset makes the connection clean for the next lease: DISCARD if a
 // transaction was left open, and UNWATCH if keys may be watched (the
 // command operation refuses WATCH, so the session knows).
 func (in *sessionInstance) Reset(ctx context.Context) error {
-	if err := in.usable(ctx, "reset"); err != nil {
+	end, err := in.begin(ctx, "reset")
+	if err != nil {
 		return err
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
+	defer end()
 	if in.dirty {
 		// A multi_exec failed without an answer to EXEC. go-redis has
 		// most likely given the connection up (then DISCARD fails, and
@@ -316,6 +267,6 @@ func (in *sessionInstance) Close(context.Context) error {
 // Interface guards.
 var (
 	_ sdk.Resource = (*sessionResource)(nil)
-	_ sdk.Instance = (*sessionInstance)(nil)
+	_ instance     = (*sessionInstance)(nil)
 	_ sdk.Resetter = (*sessionInstance)(nil)
 )

@@ -238,7 +238,7 @@ func TestSessionInterruptedTransaction(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	raw, _ := json.Marshal(args{"commands": cmds([]any{"SET", p + "k", "v"})})
-	_, err := s.(sdk.Invoker).Invoke(ctx, sdk.InvokeRequest{Operation: "multi_exec", Args: raw})
+	_, err := do(ctx, s, "multi_exec", raw)
 	wantKind(t, err, sdk.KindTimeout, "")
 	proxy.Remove(t, toxic)
 
