@@ -226,7 +226,9 @@ func TestSessionPoolSizeBoundsSessions(t *testing.T) {
 // TestSessionInterruptedTransaction lets a multi_exec time out behind a
 // slow network (toxiproxy): the call fails with kind timeout, and Reset
 // fails too, so that the host replaces the session instead of lending a
-// connection in an unknown state.
+// connection in an unknown state. The call's second has room for the
+// command to be on the wire on a loaded machine before it ends: one that
+// ended before the command left would leave a clean connection.
 func TestSessionInterruptedTransaction(t *testing.T) {
 	m := standalone(t)
 	p := prefix(t, m.admin)
@@ -234,8 +236,8 @@ func TestSessionInterruptedTransaction(t *testing.T) {
 	s := openSessions(t, mode{config: map[string]any{"addresses": []string{proxy.Addr()}}}, 1, nil)[0]
 	call[map[string]bool](t, s, "watch", args{"keys": []string{p + "k"}})
 
-	toxic := proxy.AddLatency(t, 500*time.Millisecond, 0)
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	toxic := proxy.AddLatency(t, 2*time.Second, 0)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
 	raw, _ := json.Marshal(args{"commands": cmds([]any{"SET", p + "k", "v"})})
 	_, err := do(ctx, s, "multi_exec", raw)
