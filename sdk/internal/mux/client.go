@@ -107,7 +107,7 @@ func (c *Client) shutdown(err error) {
 // no other caller does; notify is signalled whenever r may have become
 // ready, and when this caller is to take the reading on.
 func (c *Client) await(ctx context.Context, notify chan struct{}, r readiness) error {
-	parked := false
+	parked := false // notify may be among the waiters
 	for {
 		if r.ready() {
 			if parked {
@@ -116,6 +116,15 @@ func (c *Client) await(ctx context.Context, notify chan struct{}, r readiness) e
 			return nil
 		}
 		c.mu.Lock()
+		if parked {
+			// Woken: by wakeOneLocked, which took notify off the waiters,
+			// or by a signal for r (maybe one left from a message already
+			// read), which left it on. Either way it is listed once at
+			// most, or a stale entry would later be handed the reading in
+			// place of a caller that waits.
+			c.removeWaiterLocked(notify)
+			parked = false
+		}
 		if !c.reading && c.calls != nil {
 			c.reading = true
 			c.mu.Unlock()
@@ -149,16 +158,18 @@ func (c *Client) await(ctx context.Context, notify chan struct{}, r readiness) e
 // may have been the one chosen to read next, wakes another in its place.
 func (c *Client) passOn(notify chan struct{}) {
 	c.mu.Lock()
-	for i, w := range c.waiters {
-		if w == notify {
-			c.waiters = slices.Delete(c.waiters, i, i+1)
-			break
-		}
-	}
+	c.removeWaiterLocked(notify)
 	if !c.reading {
 		c.wakeOneLocked()
 	}
 	c.mu.Unlock()
+}
+
+// removeWaiterLocked takes notify off the waiters, if it is there.
+func (c *Client) removeWaiterLocked(notify chan struct{}) {
+	if i := slices.Index(c.waiters, notify); i >= 0 {
+		c.waiters = slices.Delete(c.waiters, i, i+1)
+	}
 }
 
 // wakeOneLocked wakes a waiting caller to read, if one waits.

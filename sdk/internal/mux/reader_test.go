@@ -226,3 +226,50 @@ func TestTheReadingPassesToACallerStillWaiting(t *testing.T) {
 	answer(c)
 	wait("c")
 }
+
+// notReady is a readiness that never comes.
+type notReady struct{}
+
+func (notReady) ready() bool { return false }
+
+// TestAWaiterWokenForNothingWaitsOnce: a caller woken by a signal that
+// was not for it (one left from a message it has already read) goes on
+// waiting as one waiter, and leaves none behind when it stops; a
+// waiter left behind would later be handed the reading in place of a
+// caller still waiting, which would then wait for ever.
+func TestAWaiterWokenForNothingWaitsOnce(t *testing.T) {
+	hc, pc := connPair(t)
+	defer pc.Close()
+	cl := NewClient(hc, ClientOptions{MaxMessageSize: 1 << 20})
+	defer cl.Close()
+	cl.mu.Lock()
+	cl.reading = true // another caller reads
+	cl.mu.Unlock()
+	notify := make(chan struct{}, 1)
+	notify <- struct{}{} // the signal of a message read before
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cl.await(ctx, notify, notReady{}) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(notify) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter did not wake")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond) // it waits again
+	cl.mu.Lock()
+	waiting := len(cl.waiters)
+	cl.mu.Unlock()
+	cancel()
+	if err := <-done; status.Code(err) != codes.Canceled {
+		t.Fatalf("await: %v", err)
+	}
+	cl.mu.Lock()
+	left := len(cl.waiters)
+	cl.reading = false
+	cl.mu.Unlock()
+	if waiting != 1 || left != 0 {
+		t.Fatalf("%d waiters while it waited, %d after it stopped; want 1 and 0", waiting, left)
+	}
+}
