@@ -66,8 +66,11 @@ func inspect(cf *configFlags, stderr io.Writer) ([]host.PluginInfo, map[string]s
 }
 
 func cmdPlugins(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "new" {
+		return cmdPluginNew(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "list" {
-		fmt.Fprintln(stderr, "usage: nebula-host plugins list [-config PATH] [-plugin-dir DIR] [-json]")
+		fmt.Fprintln(stderr, "usage: nebula-host plugins list [-config PATH] [-plugin-dir DIR] [-json]\n       nebula-host plugin new NAME [-capability CAP] [-module PATH] [-dir DIR]")
 		return exitLocal
 	}
 	fs := flag.NewFlagSet("plugins list", flag.ContinueOnError)

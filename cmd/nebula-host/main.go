@@ -4,6 +4,7 @@
 //	nebula-host run -config PATH          start plugins and resources, serve the admin endpoint
 //	nebula-host validate [-json] PATH     check a configuration (exit 0 valid, 1 invalid)
 //	nebula-host plugins list              list plugins, their versions and resource types
+//	nebula-host plugin new NAME           write the module of a new plugin
 //	nebula-host describe TYPE             show a resource type's schema and operations
 //	nebula-host call NAME OP [JSON]       perform an operation on a running host
 //	nebula-host health [-history] [-json] show the health of a running host's resources
@@ -47,7 +48,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
-	case "plugins":
+	case "plugins", "plugin":
 		return cmdPlugins(args[1:], stdout, stderr)
 	case "describe":
 		return cmdDescribe(args[1:], stdout, stderr)
@@ -74,6 +75,7 @@ Commands:
   run -config PATH         start plugins and resources and serve the admin endpoint
   validate [-json] PATH    check a configuration; exit 0 when valid, 1 when not
   plugins list             list plugins: name, version, protocol, types, checksum
+  plugin new NAME          write the Go module of a new plugin (driver, tests, Makefile)
   describe TYPE            show a resource type's settings and operations
   call NAME OP [JSON]      perform an operation on a running host, print the JSON result
   health [-history|-json]  show a running host's resource health; exit 3 when it is unhealthy
