@@ -19,13 +19,18 @@ import (
 //     which must not read as a failing backend);
 //  3. the backend's own error ([ErrorMap.Backend]): its kind, code and
 //     retryability;
-//  4. context errors in the chain (a deadline the client set itself);
-//  5. a lost connection ([IsConnectionLoss], or [ErrorMap.Lost]):
+//  4. the client's own errors ([ErrorMap.Client]): a pool timeout, a full
+//     buffer, a TLS setup that cannot work. They come before the context
+//     errors in the chain, which such an error may wrap: a connection
+//     left broken by an earlier call's deadline is not this call's
+//     timeout;
+//  5. context errors in the chain (a deadline the client set itself);
+//  6. a lost connection ([IsConnectionLoss], or [ErrorMap.Lost]):
 //     unavailable;
-//  6. the client refusing the call's arguments before sending them
+//  7. the client refusing the call's arguments before sending them
 //     ([ErrorMap.Arguments]): invalid_argument;
-//  7. what [Classify] finds in the standard library's errors;
-//  8. [ErrorMap.Fallback], or unknown.
+//  8. what [Classify] finds in the standard library's errors;
+//  9. [ErrorMap.Fallback], or unknown.
 //
 // The error's text keeps no secret: the secrets given to Wrap are
 // replaced, except those the caller sent in this call ([RedactContext]).
@@ -33,6 +38,11 @@ type ErrorMap struct {
 	// Backend classifies an error the backend sent (a SQLSTATE, a Redis
 	// reply, a Kafka error code); ok is false for any other error.
 	Backend func(err error) (e BackendError, ok bool)
+	// Client classifies an error the client made itself that says more
+	// than a lost connection or a deadline (go-redis's pool timeout,
+	// franz-go's full buffer, a certificate the client refuses); ok is
+	// false for any other error.
+	Client func(err error) (kind Kind, ok bool)
 	// Lost reports the client's own signs of a lost connection, beyond
 	// what IsConnectionLoss knows.
 	Lost func(err error) bool
@@ -86,6 +96,11 @@ func (m ErrorMap) Wrap(ctx context.Context, err error, what string, secrets ...s
 				e.Retryable = &retryable
 			}
 			return e
+		}
+	}
+	if m.Client != nil {
+		if k, ok := m.Client(err); ok {
+			return &Error{Kind: k, Message: what, Err: cause}
 		}
 	}
 	kind := m.Fallback

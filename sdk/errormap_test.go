@@ -29,6 +29,12 @@ var testMap = sdk.ErrorMap{
 		}
 		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: be.code}, true
 	},
+	Client: func(err error) (sdk.Kind, bool) {
+		if strings.HasPrefix(err.Error(), "pool timeout") {
+			return sdk.KindResourceExhausted, true
+		}
+		return "", false
+	},
 	Lost:      func(err error) bool { return strings.Contains(err.Error(), "conn gone") },
 	Arguments: func(err error) bool { return strings.Contains(err.Error(), "cannot encode") },
 	Fallback:  sdk.KindInternal,
@@ -49,6 +55,10 @@ func TestErrorMapDecidesInOrder(t *testing.T) {
 		{"the context first", canceled, backendErr{"DEADLOCK"}, sdk.KindCanceled, "", false, "query: context canceled"},
 		{"the backend's code", context.Background(), fmt.Errorf("exec: %w", backendErr{"DEADLOCK"}), sdk.KindConflict, "DEADLOCK", true, "query (deadlock)"},
 		{"the backend's other code", context.Background(), backendErr{"SYNTAX"}, sdk.KindInvalidArgument, "SYNTAX", false, "query"},
+		{"the client's own error", context.Background(), errors.New("pool timeout"), sdk.KindResourceExhausted, "", false, "query"},
+		{"the backend's code before the client's error", context.Background(), fmt.Errorf("pool timeout: %w", backendErr{"DEADLOCK"}), sdk.KindConflict, "DEADLOCK", true, "query (deadlock)"},
+		{"the client's error before a deadline it wraps", context.Background(), fmt.Errorf("pool timeout: %w", context.DeadlineExceeded), sdk.KindResourceExhausted, "", false, "query"},
+		{"the client's error before a lost connection", context.Background(), fmt.Errorf("pool timeout: %w", io.ErrUnexpectedEOF), sdk.KindResourceExhausted, "", false, "query"},
 		{"a deadline of the client's", context.Background(), fmt.Errorf("read: %w", context.DeadlineExceeded), sdk.KindTimeout, "", false, "query"},
 		{"a lost connection", context.Background(), io.ErrUnexpectedEOF, sdk.KindUnavailable, "", false, "query"},
 		{"the client's sign of a lost connection", context.Background(), errors.New("conn gone"), sdk.KindUnavailable, "", false, "query"},

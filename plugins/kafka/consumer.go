@@ -253,7 +253,7 @@ func (c *ConsumerInstance) poll(ctx context.Context, a sdk.StreamPollArgs) (sdk.
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 			// The poll's own timeout; the call's context is checked
 			// below.
-		case errors.As(err, &gs) && kindOf(gs.Err) == sdk.KindUnavailable:
+		case errors.As(err, &gs) && sdk.KindOf(c.res.wrap(ctx, gs.Err, "group session")) == sdk.KindUnavailable:
 			// A transient failure to join or stay in the group, which
 			// franz-go retries by itself: no reason to fail the call
 			// (unavailable would have the host replace the member).

@@ -12,96 +12,64 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// scrub removes the resource's secrets from err's text, but not the ones
-// the caller itself sent in this call (sdk.RedactContext says why).
-func (r *resource) scrub(ctx context.Context, err error) error {
-	return sdk.RedactContext(ctx, err, r.secrets...)
-}
-
-var truth = true
-
-// wrap turns an error from franz-go into an *sdk.Error with a kind and,
-// for a Kafka error code, the code's name (UNKNOWN_TOPIC_OR_PARTITION) as
-// Code. ctx is the context of the call, to tell a canceled or expired call
-// from a failure of the backend.
-func (r *resource) wrap(ctx context.Context, err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	var se *sdk.Error
-	if errors.As(err, &se) {
-		return err
-	}
-	cause := r.scrub(ctx, err)
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return &sdk.Error{Kind: sdk.KindOf(ctxErr), Message: what + ": " + ctxErr.Error(), Err: cause}
-	}
-	e := &sdk.Error{Kind: kindOf(err), Message: what, Err: cause}
-	if ke := kafkaError(err); ke != nil {
-		e.Code = ke.Message
-		// A retriable Kafka error is safe to retry even where its kind
-		// (not_found for UNKNOWN_TOPIC_OR_PARTITION) is not.
-		if ke.Retriable && e.Kind != sdk.KindNotFound {
-			e.Retryable = &truth
+// errorMap classifies franz-go's errors: a Kafka error code by its name
+// (which is its Code) and its retriability, franz-go's own errors and its
+// signs of a lost connection, a partition the topic does not have.
+var errorMap = sdk.ErrorMap{
+	Backend: func(err error) (sdk.BackendError, bool) {
+		var ke *kerr.Error
+		if !errors.As(err, &ke) {
+			return sdk.BackendError{}, false
 		}
-	}
-	return e
-}
-
-// kafkaError returns the first Kafka error code in err's chain.
-func kafkaError(err error) *kerr.Error {
-	var ke *kerr.Error
-	if errors.As(err, &ke) {
-		return ke
-	}
-	return nil
-}
-
-// kindOf classifies an error of franz-go or of a broker.
-func kindOf(err error) sdk.Kind {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return sdk.KindTimeout
-	case errors.Is(err, context.Canceled):
-		return sdk.KindCanceled
-	}
-	if ke := kafkaError(err); ke != nil {
-		return kindOfCode(ke)
-	}
-	var dataLoss *kgo.ErrDataLoss
-	var firstEOF *kgo.ErrFirstReadEOF
-	switch {
-	case errors.Is(err, kgo.ErrRecordTimeout):
-		return sdk.KindTimeout
-	case errors.Is(err, kgo.ErrMaxBuffered):
-		return sdk.KindResourceExhausted
-	case errors.Is(err, kgo.ErrRecordRetries), errors.Is(err, kgo.ErrClientClosed):
-		return sdk.KindUnavailable
-	case errors.As(err, &dataLoss):
-		return sdk.KindInternal
-	case errors.As(err, &firstEOF):
-		// The broker hung up at once: usually TLS or SASL that the
-		// client and the broker disagree on.
-		return sdk.KindUnavailable
-	case sdk.IsConnectionLoss(err):
-		return sdk.KindUnavailable
-	}
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "invalid record partitioning choice"):
+		kind := kindOfCode(ke)
+		// A retriable Kafka error is safe to retry whatever its kind, but
+		// for a topic that does not exist (UNKNOWN_TOPIC_OR_PARTITION,
+		// retriable while metadata spreads): not_found stays final.
+		return sdk.BackendError{Kind: kind, Code: ke.Message, Retryable: ke.Retriable && kind != sdk.KindNotFound}, true
+	},
+	Client: func(err error) (sdk.Kind, bool) {
+		var dataLoss *kgo.ErrDataLoss
+		switch {
+		case errors.Is(err, kgo.ErrRecordTimeout):
+			// Wrapping the last error of the retries, which a timeout
+			// says more plainly.
+			return sdk.KindTimeout, true
+		case errors.Is(err, kgo.ErrMaxBuffered):
+			return sdk.KindResourceExhausted, true
+		case errors.As(err, &dataLoss):
+			return sdk.KindInternal, true
+		case strings.Contains(err.Error(), "topic purged while buffered"):
+			// The driver purged the topic of a record still waiting to be
+			// sent from the client: delete_topic deleted it, or another
+			// call found it deleted (franz-go's errPurged is not exported).
+			return sdk.KindNotFound, true
+		}
+		return "", false
+	},
+	Lost: func(err error) bool {
+		var firstEOF *kgo.ErrFirstReadEOF
+		if errors.Is(err, kgo.ErrRecordRetries) || errors.Is(err, kgo.ErrClientClosed) ||
+			// The broker hung up at once: usually TLS or SASL that the
+			// client and the broker disagree on.
+			errors.As(err, &firstEOF) {
+			return true
+		}
+		msg := err.Error()
+		return strings.Contains(msg, "unable to dial") || strings.Contains(msg, "connection refused") ||
+			strings.Contains(msg, "no such host") || strings.Contains(msg, "i/o timeout") ||
+			strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe")
+	},
+	Arguments: func(err error) bool {
 		// An explicit partition the topic does not have.
-		return sdk.KindInvalidArgument
-	case strings.Contains(msg, "topic purged while buffered"):
-		// The driver purged the topic of a record still waiting to be
-		// sent from the client: delete_topic deleted it, or another
-		// call found it deleted (franz-go's errPurged is not exported).
-		return sdk.KindNotFound
-	case strings.Contains(msg, "unable to dial"), strings.Contains(msg, "connection refused"),
-		strings.Contains(msg, "no such host"), strings.Contains(msg, "i/o timeout"),
-		strings.Contains(msg, "connection reset"), strings.Contains(msg, "broken pipe"):
-		return sdk.KindUnavailable
-	}
-	return sdk.KindUnknown
+		return strings.Contains(err.Error(), "invalid record partitioning choice")
+	},
+}
+
+// wrap turns an error from franz-go into an *sdk.Error (errorMap), without
+// the resource's secrets. ctx is the context of the call, to tell a
+// canceled or expired call from a failure of the backend.
+func (r *resource) wrap(ctx context.Context, err error, what string) error {
+	return errorMap.Wrap(ctx, err, what, r.secrets...)
 }
 
 // kindOfCode maps a Kafka error code to a kind.

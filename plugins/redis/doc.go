@@ -51,6 +51,6 @@
 // # Errors
 //
 // Server errors keep their prefix ("WRONGTYPE", "ERR", "NOAUTH") as
-// sdk.Error.Code; see wrapError for the kinds. Error text has the password
+// sdk.Error.Code; see errorMap for the kinds. Error text has the password
 // and sentinel password blanked out.
 package redis

@@ -13,51 +13,37 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// scrub returns err with every secret in its text replaced, but not the
-// ones the caller itself sent in this call (sdk.RedactContext says why).
-func scrub(ctx context.Context, secrets []string, err error) error {
-	return sdk.RedactContext(ctx, err, secrets...)
+// errorMap classifies go-redis's errors: an error reply of the server by
+// its prefix (which is its Code), an EXEC that a changed watched key
+// stopped, go-redis's own errors and its signs of a lost connection.
+var errorMap = sdk.ErrorMap{
+	Backend: func(err error) (sdk.BackendError, bool) {
+		// TxFailedErr is a goredis.Error too, so it comes first.
+		if errors.Is(err, goredis.TxFailedErr) {
+			return sdk.BackendError{Kind: sdk.KindConflict,
+				Detail: ": the transaction was not executed because a watched key changed"}, true
+		}
+		var re goredis.Error
+		if !errors.As(err, &re) || isClientError(err) {
+			return sdk.BackendError{}, false
+		}
+		code, kind := serverErrorKind(re.Error())
+		switch code {
+		case "TRYAGAIN", "CLUSTERDOWN", "LOADING", "MASTERDOWN":
+			return sdk.BackendError{Kind: kind, Code: code, Retryable: true}, true
+		}
+		return sdk.BackendError{Kind: kind, Code: code}, true
+	},
+	Client: clientErrorKind,
+	Lost:   isConnectionLoss,
 }
 
-var truth = true
-
-// wrapError turns an error from go-redis into an *sdk.Error with a kind and,
-// for errors the server sent, the error's prefix ("WRONGTYPE", "ERR",
-// "CLUSTERDOWN") as Code. ctx is the context of the call, to tell a
-// canceled or expired call from a failure of the backend. what names the
-// operation. The message never holds a secret.
-func wrapError(ctx context.Context, secrets []string, err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	var se *sdk.Error
-	if errors.As(err, &se) {
-		return err
-	}
-	cause := scrub(ctx, secrets, err)
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		kind := sdk.KindCanceled
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			kind = sdk.KindTimeout
-		}
-		return &sdk.Error{Kind: kind, Message: what + ": " + ctxErr.Error(), Err: cause}
-	}
-	// TxFailedErr is a goredis.Error too, so it comes first.
-	if errors.Is(err, goredis.TxFailedErr) {
-		return &sdk.Error{Kind: sdk.KindConflict,
-			Message: what + ": the transaction was not executed because a watched key changed", Err: cause}
-	}
-	var re goredis.Error
-	if errors.As(err, &re) && !isClientError(err) {
-		code, kind := serverErrorKind(re.Error())
-		e := &sdk.Error{Kind: kind, Code: code, Message: what, Err: cause}
-		if code == "TRYAGAIN" || code == "CLUSTERDOWN" || code == "LOADING" || code == "MASTERDOWN" {
-			e.Retryable = &truth
-		}
-		return e
-	}
-	kind := clientErrorKind(err)
-	return &sdk.Error{Kind: kind, Message: what, Err: cause}
+// wrap turns an error from go-redis into an *sdk.Error (errorMap), without
+// the resource's secrets; what names the operation. ctx is the context of
+// the call, to tell a canceled or expired call from a failure of the
+// backend.
+func (b *base) wrap(ctx context.Context, err error, what string) error {
+	return errorMap.Wrap(ctx, err, b.typ+" "+what, b.secrets...)
 }
 
 // isClientError reports whether err, though a goredis.Error, was made by
@@ -113,11 +99,11 @@ func serverErrorKind(msg string) (code string, kind sdk.Kind) {
 	return code, sdk.KindUnknown
 }
 
-// clientErrorKind classifies an error that go-redis or the network made.
-func clientErrorKind(err error) sdk.Kind {
+// clientErrorKind classifies the errors go-redis made itself that say
+// more than a lost connection or a deadline.
+func clientErrorKind(err error) (sdk.Kind, bool) {
 	var (
 		ne        net.Error
-		dnsErr    *net.DNSError
 		unknownCA x509.UnknownAuthorityError
 		hostErr   x509.HostnameError
 		invalid   x509.CertificateInvalidError
@@ -131,32 +117,37 @@ func clientErrorKind(err error) sdk.Kind {
 		// go-redis reports a failed sentinel lookup as "redis: all
 		// sentinels specified in configuration are unreachable" (wrapping
 		// the last dial error), a Conn that lost its connection as
-		// "redis: Conn is in a bad state".
-		return sdk.KindUnavailable
-	case errors.Is(err, context.DeadlineExceeded):
-		return sdk.KindTimeout
-	case errors.Is(err, context.Canceled):
-		return sdk.KindCanceled
+		// "redis: Conn is in a bad state" (wrapping what broke it, which
+		// may be an earlier call's deadline).
+		return sdk.KindUnavailable, true
 	case errors.Is(err, goredis.Nil):
-		return sdk.KindNotFound
+		return sdk.KindNotFound, true
 	case errors.Is(err, goredis.ErrPoolTimeout), errors.Is(err, goredis.ErrPoolExhausted):
-		return sdk.KindResourceExhausted
+		return sdk.KindResourceExhausted, true
 	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalid),
 		errors.As(err, &verifyErr), errors.As(err, &recordErr), errors.As(err, &alert),
 		strings.Contains(msg, "remote error: tls:"):
 		// A TLS setup that cannot work: retrying will not help. (The
 		// server's alerts, such as "certificate required", have an
 		// unexported type.)
-		return sdk.KindFailedPrecondition
+		return sdk.KindFailedPrecondition, true
 	case errors.As(err, &ne) && ne.Timeout():
-		return sdk.KindTimeout
-	case errors.Is(err, goredis.ErrClosed), errors.As(err, &dnsErr), sdk.IsConnectionLoss(err):
-		return sdk.KindUnavailable
-	case strings.Contains(msg, "connection reset"), strings.Contains(msg, "broken pipe"),
-		strings.Contains(msg, "connection refused"), strings.Contains(msg, "closed"),
-		strings.Contains(msg, "no such host"), strings.Contains(msg, "cluster has no nodes"),
-		strings.Contains(msg, "no master"), strings.Contains(msg, "not available"):
-		return sdk.KindUnavailable
+		// A read or dial deadline of go-redis's own, not a lost
+		// connection.
+		return sdk.KindTimeout, true
 	}
-	return sdk.KindUnknown
+	return "", false
+}
+
+// isConnectionLoss reports go-redis's signs of a lost connection beyond
+// what sdk.IsConnectionLoss knows.
+func isConnectionLoss(err error) bool {
+	if errors.Is(err, goredis.ErrClosed) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe") ||
+		strings.Contains(msg, "connection refused") || strings.Contains(msg, "closed") ||
+		strings.Contains(msg, "no such host") || strings.Contains(msg, "cluster has no nodes") ||
+		strings.Contains(msg, "no master") || strings.Contains(msg, "not available")
 }

@@ -73,7 +73,7 @@ func TestWrapErrorKinds(t *testing.T) {
 		{errors.New("something else"), sdk.KindUnknown, "", false},
 	}
 	for _, c := range cases {
-		err := wrapError(context.Background(), nil, c.err, "redis op")
+		err := errorMap.Wrap(context.Background(), c.err, "redis op")
 		var e *sdk.Error
 		if !errors.As(err, &e) {
 			t.Fatalf("%v: not an *sdk.Error: %#v", c.err, err)
@@ -90,21 +90,21 @@ func TestWrapErrorKinds(t *testing.T) {
 func TestWrapErrorContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if k := sdk.KindOf(wrapError(ctx, nil, io.EOF, "op")); k != sdk.KindCanceled {
+	if k := sdk.KindOf(errorMap.Wrap(ctx, io.EOF, "op")); k != sdk.KindCanceled {
 		t.Fatalf("canceled call: %s", k)
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 0)
 	defer cancel()
-	if k := sdk.KindOf(wrapError(ctx, nil, io.EOF, "op")); k != sdk.KindTimeout {
+	if k := sdk.KindOf(errorMap.Wrap(ctx, io.EOF, "op")); k != sdk.KindTimeout {
 		t.Fatalf("expired call: %s", k)
 	}
-	if wrapError(ctx, nil, nil, "op") != nil {
+	if errorMap.Wrap(ctx, nil, "op") != nil {
 		t.Fatal("nil became an error")
 	}
 }
 
 func TestWrapErrorHidesSecrets(t *testing.T) {
-	err := wrapError(context.Background(), []string{"s3cr3t-pw"}, errors.New("dial tcp: password s3cr3t-pw refused"), "redis open")
+	err := errorMap.Wrap(context.Background(), errors.New("dial tcp: password s3cr3t-pw refused"), "redis open", "s3cr3t-pw")
 	if strings.Contains(err.Error(), "s3cr3t-pw") {
 		t.Fatalf("the secret shows: %v", err)
 	}

@@ -22,11 +22,6 @@ type base struct {
 	secrets []string
 }
 
-// wrap classifies err; what names the operation.
-func (b *base) wrap(ctx context.Context, err error, what string) error {
-	return wrapError(ctx, b.secrets, err, b.typ+" "+what)
-}
-
 // openError classifies an error of opening an instance. go-redis reports a
 // master that no sentinel knows as "all sentinels ... are unreachable:
 // redis: nil"; the message says what to check instead.

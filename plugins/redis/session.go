@@ -199,7 +199,7 @@ func (in *sessionInstance) multiExec(ctx context.Context, args multiExecArgs) (m
 		case err == goredis.Nil:
 			res.Results[i] = nil
 		default:
-			res.Results[i] = map[string]any{"error": scrub(ctx, in.b.secrets, err).Error()}
+			res.Results[i] = map[string]any{"error": sdk.RedactContext(ctx, err, in.b.secrets...).Error()}
 		}
 	}
 	if err == nil || err == goredis.Nil {
