@@ -3,6 +3,7 @@ package main_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -96,5 +97,27 @@ func TestPluginsListSaysWhatIsNotAPlugin(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, "ghost") || !strings.Contains(r.stdout, "memory") {
 		t.Errorf("plugins list:\n%s", r)
+	}
+}
+
+// TestARelativePluginDirWorks: plugins found in -plugin-dir . (bare names)
+// or a relative directory run from there, not from $PATH.
+func TestARelativePluginDirWorks(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ cwd, dir string }{
+		{filepath.Join(binDir, "plugins"), "."},
+		{binDir, "plugins"},
+	} {
+		for _, args := range [][]string{
+			{"plugins", "list", "-plugin-dir", tt.dir},
+			{"describe", "-plugin-dir", tt.dir, "memory"},
+		} {
+			cmd := exec.Command(hostBinary(), args...)
+			cmd.Dir = tt.cwd
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "memory") || strings.Contains(string(out), "not a plugin") {
+				t.Errorf("in %s, nebula-host %s: %v\n%s", tt.cwd, strings.Join(args, " "), err, out)
+			}
+		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -227,12 +228,19 @@ func New(cfg Config) *Supervisor {
 	if log == nil {
 		log = slog.Default()
 	}
+	shown := cfg.Path
+	// The binary runs by its absolute path: a relative one is the working
+	// directory's, and a bare name (a plugin found in -plugin-dir .) would
+	// otherwise be looked up in $PATH.
+	if abs, err := filepath.Abs(cfg.Path); err == nil {
+		cfg.Path = abs
+	}
 	return &Supervisor{
 		cfg:     cfg,
 		log:     log.With("plugin", cfg.Name),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
-		info:    Info{Name: cfg.Name, Path: cfg.Path, State: StateStopped},
+		info:    Info{Name: cfg.Name, Path: shown, State: StateStopped},
 	}
 }
 
