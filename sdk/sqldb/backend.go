@@ -21,7 +21,8 @@ type Backend struct {
 	// for the driver to say. Required.
 	Connect func(ctx context.Context) (Conn, error)
 	// Errors turns the errors of the client into *sdk.Error; the zero
-	// ErrorMap knows only what sdk.Classify knows.
+	// ErrorMap knows only what sdk.Classify knows. The session adds
+	// database/sql's sql.ErrConnDone to its Lost: unavailable.
 	Errors sdk.ErrorMap
 	// Values converts arguments and results.
 	Values Values

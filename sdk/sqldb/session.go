@@ -79,6 +79,10 @@ func Open(ctx context.Context, b *Backend) (*Session, error) {
 	if s.b.Statements <= 0 {
 		s.b.Statements = defaultStatements
 	}
+	// database/sql's own sign of a connection it closed (after the
+	// driver said it was broken) is the same for every backend.
+	lost := b.Errors.Lost
+	s.b.Errors.Lost = func(err error) bool { return errors.Is(err, sql.ErrConnDone) || lost != nil && lost(err) }
 	c, err := b.Connect(ctx)
 	if err != nil {
 		return nil, err
