@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
 	"github.com/nebula-resource/nebula-resource/sdk/sqldb"
 )
 
@@ -123,19 +124,7 @@ func exec(t *testing.T, s *sqldb.Session, q string, args ...sdk.Value) sdk.ExecR
 
 func queryAll(t *testing.T, s *sqldb.Session, q string, args ...sdk.Value) ([]sdk.Column, [][]sdk.Value) {
 	t.Helper()
-	rows, err := s.Query(t.Context(), sdk.Statement{SQL: q, Args: args})
-	if err != nil {
-		t.Fatalf("query %q: %v", q, err)
-	}
-	defer rows.Close()
-	var out [][]sdk.Value
-	for rows.Next() {
-		out = append(out, slices.Clone(rows.Values()))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("query %q: %v", q, err)
-	}
-	return rows.Columns(), out
+	return sdktest.QueryAll(t, s, q, args...)
 }
 
 // wantErr fails the test unless err has kind and, when sentinel is not
