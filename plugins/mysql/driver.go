@@ -31,14 +31,14 @@ type Config struct {
 func New() sdk.Driver { return sdk.NewDriver("mysql", release.Version(), mysqlType) }
 
 // mysqlType is the driver's one resource type, "mysql".
-var mysqlType = sdk.ResourceDef[Config, *Instance]{
+var mysqlType = sdk.ResourceDef[Config, *sqldb.Session]{
 	Name:         TypeName,
 	Description:  "A MySQL or MariaDB database; each instance is one session (connection) that runs SQL with typed values and holds transactions.",
 	Capabilities: []string{sdk.CapabilitySQL},
 	Pooling:      sdk.PoolingExclusive,
 	Configure:    configure,
-	Operations: []sdk.Op[*Instance]{
-		sdk.PingOp[*Instance]("Runs a trivial round trip (SELECT 1) on the session and returns {\"ok\": true}."),
+	Operations: []sdk.Op[*sqldb.Session]{
+		sdk.PingOp[*sqldb.Session]("Runs a trivial round trip (SELECT 1) on the session and returns {\"ok\": true}."),
 	},
 }
 
@@ -136,13 +136,10 @@ type Resource struct {
 }
 
 // Open connects one session: a *sql.DB of its own with at most one
-// connection, and the one *sql.Conn the instance keeps.
+// connection, and the one *sql.Conn the instance, a *sqldb.Session,
+// keeps. It serves one lease at a time (exclusive pooling).
 func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
-	s, err := sqldb.Open(ctx, &r.backend)
-	if err != nil {
-		return nil, err
-	}
-	return &Instance{s}, nil
+	return sqldb.Open(ctx, &r.backend)
 }
 
 // connect opens a *sql.DB of at most one connection and takes that

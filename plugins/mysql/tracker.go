@@ -13,15 +13,9 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
-	"github.com/nebula-resource/nebula-resource/sdk"
 	"github.com/nebula-resource/nebula-resource/sdk/sqldb"
 	"github.com/nebula-resource/nebula-resource/sdk/sqlscan"
 )
-
-// Instance is one MySQL session: one connection, held until Close, run by
-// sdk/sqldb. It serves one lease at a time (exclusive pooling); its
-// methods are nonetheless safe to call concurrently.
-type Instance struct{ *sqldb.Session }
 
 // tracker follows what the statements of one connection leave in its
 // session (sqldb.Tracker), with what that connection started with: the
@@ -155,11 +149,4 @@ func mysqlErrNo(err error) uint16 {
 }
 
 // Interface guards.
-var (
-	_ sdk.Instance    = (*Instance)(nil)
-	_ sdk.SQLInstance = (*Instance)(nil)
-	_ sdk.Resetter    = (*Instance)(nil)
-
-	_ sdk.SessionReporter = (*Instance)(nil)
-	_ sqldb.Tracker       = (*tracker)(nil)
-)
+var _ sqldb.Tracker = (*tracker)(nil)

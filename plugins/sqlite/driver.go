@@ -70,14 +70,14 @@ func (c Config) Validate() error {
 func New() sdk.Driver { return sdk.NewDriver("sqlite", release.Version(), sqliteType) }
 
 // sqliteType is the driver's one resource type, "sqlite".
-var sqliteType = sdk.ResourceDef[Config, *Instance]{
+var sqliteType = sdk.ResourceDef[Config, *sqldb.Session]{
 	Name:         TypeName,
 	Description:  "A SQLite database (a file, or an in-memory database shared by the resource's instances); each instance is one connection.",
 	Capabilities: []string{sdk.CapabilitySQL},
 	Pooling:      sdk.PoolingExclusive,
 	Configure:    configure,
-	Operations: []sdk.Op[*Instance]{
-		sdk.PingOp[*Instance]("Runs a trivial query on the connection and returns {\"ok\": true}."),
+	Operations: []sdk.Op[*sqldb.Session]{
+		sdk.PingOp[*sqldb.Session]("Runs a trivial query on the connection and returns {\"ok\": true}."),
 	},
 }
 
@@ -190,7 +190,8 @@ type Resource struct {
 	closed bool
 }
 
-// Open opens one connection to the database.
+// Open opens one connection to the database: the instance, a
+// *sqldb.Session, leased to one caller at a time (exclusive pooling).
 func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
 	r.mu.Lock()
 	closed := r.closed
@@ -198,11 +199,7 @@ func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
 	if closed {
 		return nil, sdk.Errorf(sdk.KindUnavailable, "sqlite resource %q is closed", r.name)
 	}
-	s, err := sqldb.Open(ctx, &r.backend)
-	if err != nil {
-		return nil, err
-	}
-	return &Instance{s}, nil
+	return sqldb.Open(ctx, &r.backend)
 }
 
 // connect opens a connection of a session (sqldb.Backend.Connect), which

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"strings"
 
+	"github.com/nebula-resource/nebula-resource/sdk/sqldb"
 	"github.com/nebula-resource/nebula-resource/sdk/sqlscan"
 )
 
@@ -101,3 +102,6 @@ func (e *effect) Undo(txOpen bool) (stmts []string, reconnect bool) {
 	}
 	return nil, false
 }
+
+// Interface guards.
+var _ sqldb.Tracker = (*effect)(nil)

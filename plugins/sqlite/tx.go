@@ -1,15 +1,6 @@
 package sqlite
 
-import (
-	"github.com/nebula-resource/nebula-resource/sdk"
-	"github.com/nebula-resource/nebula-resource/sdk/sqldb"
-)
-
-// Instance is one connection to the database, run by sdk/sqldb. The host
-// leases it to one caller at a time (exclusive pooling); its methods are
-// nonetheless safe to call concurrently, as rows may still be streaming
-// when the next call arrives.
-type Instance struct{ *sqldb.Session }
+import "github.com/nebula-resource/nebula-resource/sdk"
 
 // begin returns the statements that begin a transaction
 // (sqldb.Tx.Begin): BEGIN, deferred. SQLite transactions are
@@ -21,13 +12,3 @@ func begin(opts sdk.TxOptions) (stmts, undo []string) {
 	}
 	return []string{"BEGIN"}, nil
 }
-
-// Interface guards.
-var (
-	_ sdk.Instance    = (*Instance)(nil)
-	_ sdk.SQLInstance = (*Instance)(nil)
-	_ sdk.Resetter    = (*Instance)(nil)
-
-	_ sdk.SessionReporter = (*Instance)(nil)
-	_ sqldb.Tracker       = (*effect)(nil)
-)
