@@ -139,7 +139,11 @@ type Resource struct {
 // connection, and the one *sql.Conn the instance, a *sqldb.Session,
 // keeps. It serves one lease at a time (exclusive pooling).
 func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
-	return sqldb.Open(ctx, &r.backend)
+	s, err := sqldb.Open(ctx, &r.backend)
+	if err != nil {
+		return nil, err // not a nil *sqldb.Session in a non-nil sdk.Instance
+	}
+	return s, nil
 }
 
 // connect opens a *sql.DB of at most one connection and takes that

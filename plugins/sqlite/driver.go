@@ -199,7 +199,11 @@ func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
 	if closed {
 		return nil, sdk.Errorf(sdk.KindUnavailable, "sqlite resource %q is closed", r.name)
 	}
-	return sqldb.Open(ctx, &r.backend)
+	s, err := sqldb.Open(ctx, &r.backend)
+	if err != nil {
+		return nil, err // not a nil *sqldb.Session in a non-nil sdk.Instance
+	}
+	return s, nil
 }
 
 // connect opens a connection of a session (sqldb.Backend.Connect), which

@@ -20,16 +20,20 @@
 //     COMMIT without one;
 //   - Query and Exec say which calls run as cached prepared statements.
 //
-// Its instance is then the session:
+// Its instances are then the sessions themselves:
 //
-//	type Instance struct{ *sqldb.Session }
+//	var dbType = sdk.ResourceDef[Config, *sqldb.Session]{
+//		Capabilities: []string{sdk.CapabilitySQL},
+//		Pooling:      sdk.PoolingExclusive, // a transaction stays with its lease
+//		...
+//	}
 //
 //	func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
-//		s, err := sqldb.Open(ctx, r.backend)
+//		s, err := sqldb.Open(ctx, &r.backend) // backend.Connect: r.connect
 //		if err != nil {
 //			return nil, err
 //		}
-//		return &Instance{s}, nil
+//		return s, nil
 //	}
 //
 // # Sessions

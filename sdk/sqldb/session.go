@@ -188,15 +188,7 @@ func (s *Session) Query(ctx context.Context, stmt sdk.Statement) (sdk.Rows, erro
 	if err != nil {
 		return nil, err
 	}
-	var rs *sql.Rows
-	if s.b.Query.prepares(len(args)) {
-		var st *sql.Stmt
-		if st, err = l.prepare(ctx, stmt.SQL); err == nil {
-			rs, err = st.QueryContext(ctx, args...)
-		}
-	} else {
-		rs, err = l.conn.QueryContext(ctx, stmt.SQL, args...)
-	}
+	rs, err := call(ctx, l, s.b.Query.prepares(len(args)), stmt.SQL, args, (*sql.Stmt).QueryContext, (*sql.Conn).QueryContext)
 	if err != nil {
 		return nil, s.wrap(ctx, err, what)
 	}
@@ -211,19 +203,28 @@ func (s *Session) Exec(ctx context.Context, stmt sdk.Statement) (sdk.ExecResult,
 	if err != nil {
 		return sdk.ExecResult{}, err
 	}
-	var res sql.Result
-	if s.b.Exec.prepares(len(args)) {
-		var st *sql.Stmt
-		if st, err = l.prepare(ctx, stmt.SQL); err == nil {
-			res, err = st.ExecContext(ctx, args...)
-		}
-	} else {
-		res, err = l.conn.ExecContext(ctx, stmt.SQL, args...)
-	}
+	res, err := call(ctx, l, s.b.Exec.prepares(len(args)), stmt.SQL, args, (*sql.Stmt).ExecContext, (*sql.Conn).ExecContext)
 	if err != nil {
 		return sdk.ExecResult{}, s.wrap(ctx, err, what)
 	}
 	return s.execResult(ctx, res, what)
+}
+
+// call runs query with args on l: through its cached prepared statement
+// when prepared, with viaStmt, or as text with viaConn; the methods of
+// sql.Stmt and sql.Conn that query or exec.
+func call[R any](ctx context.Context, l *link, prepared bool, query string, args []any,
+	viaStmt func(*sql.Stmt, context.Context, ...any) (R, error),
+	viaConn func(*sql.Conn, context.Context, string, ...any) (R, error)) (R, error) {
+	if !prepared {
+		return viaConn(l.conn, ctx, query, args...)
+	}
+	st, err := l.prepare(ctx, query)
+	if err != nil {
+		var none R
+		return none, err
+	}
+	return viaStmt(st, ctx, args...)
 }
 
 // execResult reads what a statement changed, and the id it inserted where
