@@ -47,8 +47,8 @@
 //
 // A session is clean when no transaction begun with Begin is open, no
 // rows are open and its Tracker saw nothing left in the session. Reset
-// closes the open rows, checks that the client has not marked the
-// connection broken, and then runs the statements the Tracker says undo
+// closes the open rows, checks that the connection is not broken, and
+// then runs the statements the Tracker says undo
 // what was left (and those that undo what Begin set beyond the
 // transaction), or opens a new connection when only that clears it. A
 // new connection costs a fresh cache of prepared statements; the others

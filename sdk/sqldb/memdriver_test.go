@@ -26,6 +26,8 @@ import (
 //	START TRANSACTION [READ ONLY], BEGIN, COMMIT, ROLLBACK
 //	SLEEP                       wait for the call's context to end
 //	BREAK                       the connection breaks, as a killed one does
+//	DOUBT                       IsValid says false until the next statement,
+//	                            as modernc's SQLite does after an interrupt
 //
 // Text that holds no statement gives no result at all, as SQLite's driver
 // does. Everything else is a syntax error.
@@ -74,6 +76,7 @@ type memConn struct {
 	tx     map[string]string // the open transaction's writes; nil without one
 	ro     bool
 	broken bool
+	doubt  bool
 	closed bool
 }
 
@@ -102,7 +105,7 @@ func (c *memConn) Begin() (driver.Tx, error) {
 }
 
 // IsValid is driver.Validator: a broken connection is not.
-func (c *memConn) IsValid() bool { return !c.broken && !c.closed }
+func (c *memConn) IsValid() bool { return !c.broken && !c.closed && !c.doubt }
 
 func (c *memConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	res, rows, err := c.run(ctx, query, args)
@@ -151,6 +154,7 @@ func (c *memConn) run(ctx context.Context, query string, args []driver.NamedValu
 	if c.broken || c.closed {
 		return nil, nil, driver.ErrBadConn
 	}
+	c.doubt = false
 	q := strings.TrimSpace(query)
 	if q == "" {
 		return nil, nil, nil
@@ -251,6 +255,9 @@ func (c *memConn) run(ctx context.Context, query string, args []driver.NamedValu
 	case "BREAK":
 		c.broken = true
 		return nil, nil, driver.ErrBadConn
+	case "DOUBT":
+		c.doubt = true
+		return memResult{}, nil, nil
 	}
 	return nil, nil, &memError{"SYNTAX", "unknown statement " + strconv.Quote(word)}
 }

@@ -354,9 +354,9 @@ func (s *Session) SessionClean() bool {
 // ROLLBACK when a transaction is open and there is no Tracker) and those
 // that undo what Begin set, on the same connection with its prepared
 // statements; or, when the Tracker says only that clears the session,
-// replaces the connection with a new one. A connection that the client
-// marked broken (driver.Validator) cannot be reset: unavailable, as is
-// every error, which means that the session is unusable.
+// replaces the connection with a new one. A broken connection (alive)
+// cannot be reset: unavailable. Any error means that the session is
+// unusable.
 func (s *Session) Reset(ctx context.Context) error {
 	what := s.b.Name + " reset"
 	l, err := s.use(ctx, what)
@@ -377,7 +377,7 @@ func (s *Session) Reset(ctx context.Context) error {
 	for _, r := range open {
 		_ = r.Close()
 	}
-	if err := alive(l.conn); err != nil {
+	if err := alive(ctx, l.conn); err != nil {
 		return sdk.WrapError(sdk.KindUnavailable, err, what+": the connection is broken")
 	}
 	if reconnect {
@@ -396,16 +396,31 @@ func (s *Session) Reset(ctx context.Context) error {
 	return nil
 }
 
-// alive reports, without a round trip, whether the client still deems the
-// connection usable: go-sql-driver marks it broken when a call failed on
-// it or was canceled.
-func alive(c *sql.Conn) error {
-	return c.Raw(func(dc any) error {
-		if v, ok := dc.(driver.Validator); ok && !v.IsValid() {
-			return driver.ErrBadConn
+// alive reports whether the connection is still usable, though the
+// session may have nothing to undo. The client's driver.Validator says so
+// without a round trip, but errs on the side of caution: go-sql-driver
+// marks a connection broken when a call on it failed or was canceled, and
+// it is; modernc's SQLite marks one so after any interrupted statement
+// on a file, and it still works. So when the client doubts, a round trip
+// decides.
+func alive(ctx context.Context, c *sql.Conn) error {
+	valid := true
+	err := c.Raw(func(dc any) error {
+		// Not driver.ErrBadConn, which would make database/sql close
+		// the connection that the round trip below may find working.
+		if v, ok := dc.(driver.Validator); ok {
+			valid = v.IsValid()
 		}
 		return nil
 	})
+	if err != nil {
+		return err // closed
+	}
+	if valid {
+		return nil
+	}
+	var one int
+	return c.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
 // reconnect replaces the session's connection with a new one, which holds

@@ -482,6 +482,19 @@ func TestABrokenConnectionIsUnavailableAndCannotBeReset(t *testing.T) {
 	wantErr(t, s.Reset(t.Context()), sdk.KindUnavailable, nil)
 }
 
+func TestAConnectionTheClientDoubtsIsResetWhenItStillWorks(t *testing.T) {
+	db := newMemDB()
+	s := open(t, backend(db))
+	exec(t, s, "SET @x = 1")
+	exec(t, s, "DOUBT")
+	if err := s.Reset(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if db.conns.Load() != 1 || !s.SessionClean() {
+		t.Fatalf("after Reset: %d connections, clean %v", db.conns.Load(), s.SessionClean())
+	}
+}
+
 func TestACallWhoseContextEndedNeverReachesTheBackend(t *testing.T) {
 	db := newMemDB()
 	s := open(t, backend(db))
