@@ -4,8 +4,11 @@
 // A resource of type "mysql" is a database; every instance opened from it
 // is one backend session: one *sql.Conn taken from a *sql.DB of its own
 // (sql.OpenDB over a mysql.Connector, at most one open connection) and kept
-// until Instance.Close, which closes the connection and its DB. The type
-// pools exclusively, so a transaction stays with the lease that began it.
+// until the instance's Close, which closes the connection and its DB. The
+// instance is a *sqldb.Session (sdk/sqldb, the database/sql layer the SQL
+// drivers share); the driver gives it its connect, its error map, its
+// value conversions and what undoes a session's state. The type pools
+// exclusively, so a transaction stays with the lease that began it.
 //
 // # Configuration
 //

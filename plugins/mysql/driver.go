@@ -11,7 +11,7 @@ import (
 
 	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/sdk"
-	"github.com/nebula-resource/nebula-resource/sdk/stmtcache"
+	"github.com/nebula-resource/nebula-resource/sdk/sqldb"
 )
 
 // TypeName is the name of the resource type the driver offers.
@@ -31,14 +31,14 @@ type Config struct {
 func New() sdk.Driver { return sdk.NewDriver("mysql", release.Version(), mysqlType) }
 
 // mysqlType is the driver's one resource type, "mysql".
-var mysqlType = sdk.ResourceDef[Config, *Instance]{
+var mysqlType = sdk.ResourceDef[Config, *sqldb.Session]{
 	Name:         TypeName,
 	Description:  "A MySQL or MariaDB database; each instance is one session (connection) that runs SQL with typed values and holds transactions.",
 	Capabilities: []string{sdk.CapabilitySQL},
 	Pooling:      sdk.PoolingExclusive,
 	Configure:    configure,
-	Operations: []sdk.Op[*Instance]{
-		sdk.PingOp[*Instance]("Runs a trivial round trip (SELECT 1) on the session and returns {\"ok\": true}."),
+	Operations: []sdk.Op[*sqldb.Session]{
+		sdk.PingOp[*sqldb.Session]("Runs a trivial round trip (SELECT 1) on the session and returns {\"ok\": true}."),
 	},
 }
 
@@ -58,7 +58,17 @@ func configure(_ context.Context, name string, cfg Config) (sdk.Resource, error)
 	if err != nil {
 		return nil, sdk.AttributeError("dsn", "invalid DSN", redact(err.Error(), cfg))
 	}
-	return &Resource{name: name, cfg: cfg, mc: mc, connector: conn}, nil
+	r := &Resource{name: name, cfg: cfg, mc: mc, connector: conn}
+	r.backend = sqldb.Backend{
+		Name:    "mysql",
+		Connect: r.connect,
+		Errors:  errorMap,
+		Values:  sqldb.Values{Bind: bind, Kind: kindOf, Convert: convert},
+		// Tx: the SQL standard's SET TRANSACTION and START TRANSACTION.
+		// MySQL takes COMMIT and ROLLBACK without a transaction in
+		// silence, and a failed COMMIT rolls back.
+	}
+	return r, nil
 }
 
 // connectorConfig turns the resource configuration into go-sql-driver's.
@@ -121,43 +131,42 @@ type Resource struct {
 	cfg       Config
 	mc        *gomysql.Config
 	connector driver.Connector
+	// backend is what sdk/sqldb needs to run the resource's sessions.
+	backend sqldb.Backend
 }
 
 // Open connects one session: a *sql.DB of its own with at most one
-// connection, and the one *sql.Conn the instance keeps.
+// connection, and the one *sql.Conn the instance, a *sqldb.Session,
+// keeps. It serves one lease at a time (exclusive pooling).
 func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
-	db, conn, err := r.connect(ctx)
+	s, err := sqldb.Open(ctx, &r.backend)
 	if err != nil {
-		return nil, err
+		return nil, err // not a nil *sqldb.Session in a non-nil sdk.Instance
 	}
-	inst := &Instance{res: r, db: db, conn: conn, stmts: stmtcache.New(stmtCacheSize)}
-	cctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
-	defer cancel()
-	if err := inst.captureDefaults(cctx); err != nil {
-		_ = conn.Close()
-		_ = db.Close()
-		return nil, err
-	}
-	return inst, nil
+	return s, nil
 }
 
 // connect opens a *sql.DB of at most one connection and takes that
-// connection, within connect_timeout.
-func (r *Resource) connect(ctx context.Context) (*sql.DB, *sql.Conn, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, nil, sdk.WrapError(sdk.KindOf(err), err, "mysql open")
-	}
-	db := sql.OpenDB(r.connector)
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
+// connection, within connect_timeout, then reads the settings the session
+// starts with, within connect_timeout again: a connection of a session
+// (sqldb.Backend.Connect).
+func (r *Resource) connect(ctx context.Context) (sqldb.Conn, error) {
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
 	defer cancel()
-	conn, err := db.Conn(cctx)
+	db := sql.OpenDB(r.connector)
+	conn, err := sqldb.TakeConn(cctx, db)
 	if err != nil {
-		_ = db.Close()
-		return nil, nil, wrapErr(cctx, err, "mysql connect to "+r.mc.Addr)
+		return sqldb.Conn{}, wrapErr(cctx, err, "mysql connect to "+r.mc.Addr)
 	}
-	return db, conn, nil
+	dctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
+	defer cancel()
+	t, err := readDefaults(dctx, conn, r.mc)
+	if err != nil {
+		_ = conn.Close()
+		_ = db.Close()
+		return sqldb.Conn{}, err
+	}
+	return sqldb.Conn{DB: db, Conn: conn, Tracker: t}, nil
 }
 
 // Close does nothing: each instance owns its connection.

@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"strconv"
 
@@ -11,10 +10,10 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// errorMap classifies the errors of go-sql-driver and database/sql: a
-// MySQL error by its number (its Code; by its SQLSTATE's class when the
-// number is not one it knows), a session busy with open rows, the driver's
-// signs of a broken connection.
+// errorMap classifies the errors of go-sql-driver: a MySQL error by its
+// number (its Code; by its SQLSTATE's class when the number is not one it
+// knows), a session busy with open rows, the driver's signs of a broken
+// connection (sdk/sqldb adds database/sql's).
 var errorMap = sdk.ErrorMap{
 	Backend: func(err error) (sdk.BackendError, bool) {
 		var me *gomysql.MySQLError
@@ -33,8 +32,7 @@ var errorMap = sdk.ErrorMap{
 		return sdk.BackendError{}, false
 	},
 	Lost: func(err error) bool {
-		return errors.Is(err, gomysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
-			errors.Is(err, gomysql.ErrPktSync) || errors.Is(err, gomysql.ErrPktSyncMul)
+		return errors.Is(err, gomysql.ErrInvalidConn) || errors.Is(err, gomysql.ErrPktSync) || errors.Is(err, gomysql.ErrPktSyncMul)
 	},
 }
 

@@ -101,19 +101,7 @@ func open(t *testing.T) session {
 
 func queryAll(t *testing.T, s sdk.SQLInstance, q string, args ...sdk.Value) ([]sdk.Column, [][]sdk.Value) {
 	t.Helper()
-	rows, err := s.Query(t.Context(), sdk.Statement{SQL: q, Args: args})
-	if err != nil {
-		t.Fatalf("query %q: %v", q, err)
-	}
-	defer rows.Close()
-	var out [][]sdk.Value
-	for rows.Next() {
-		out = append(out, append([]sdk.Value(nil), rows.Values()...))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("query %q: %v", q, err)
-	}
-	return rows.Columns(), out
+	return sdktest.QueryAll(t, s, q, args...)
 }
 
 func exec(t *testing.T, s sdk.SQLInstance, q string, args ...sdk.Value) sdk.ExecResult {

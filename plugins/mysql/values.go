@@ -1,8 +1,6 @@
 package mysql
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"math"
 	"strconv"
@@ -11,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/sqldb"
 )
 
 // kindOf maps go-sql-driver's column type name to a value kind.
@@ -40,91 +39,18 @@ func kindOf(dbType string) sdk.ValueKind {
 	return sdk.ValueNull
 }
 
-// rows streams a query's result from the server.
-type rows struct {
-	ctx  context.Context
-	rows *sql.Rows
-	cols []sdk.Column
-	// dest holds a *sql.RawBytes for DECIMAL columns and a *any for the
-	// others.
-	dest []any
-	vals []sdk.Value
-	err  error
-}
-
-func newRows(ctx context.Context, r *sql.Rows) (*rows, error) {
-	types, err := r.ColumnTypes()
-	if err != nil {
-		return nil, wrapErr(ctx, err, "mysql query columns")
-	}
-	out := &rows{ctx: ctx, rows: r, cols: make([]sdk.Column, len(types)), dest: make([]any, len(types)), vals: make([]sdk.Value, len(types))}
-	for i, t := range types {
-		dbType := t.DatabaseTypeName()
-		kind := kindOf(dbType)
-		out.cols[i] = sdk.Column{Name: t.Name(), Kind: kind, DatabaseType: dbType}
-		if kind == sdk.ValueDecimal {
-			// Exact text, never through float64.
-			out.dest[i] = new(sql.RawBytes)
-		} else {
-			out.dest[i] = new(any)
-		}
-	}
-	return out, nil
-}
-
-func (r *rows) Columns() []sdk.Column { return r.cols }
-func (r *rows) Values() []sdk.Value   { return r.vals }
-func (r *rows) Err() error            { return r.err }
-
-func (r *rows) Next() bool {
-	if r.err != nil {
-		return false
-	}
-	if !r.rows.Next() {
-		if err := r.rows.Err(); err != nil {
-			r.err = wrapErr(r.ctx, err, "mysql query")
-		}
-		_ = r.rows.Close()
-		return false
-	}
-	if err := r.rows.Scan(r.dest...); err != nil {
-		r.err = wrapErr(r.ctx, err, "mysql scan")
-		_ = r.rows.Close()
-		return false
-	}
-	for i, d := range r.dest {
-		v, err := toValue(r.cols[i], d)
-		if err != nil {
-			r.err = sdk.WrapError(sdk.KindInternal, err, "mysql column "+strconv.Quote(r.cols[i].Name))
-			_ = r.rows.Close()
-			return false
-		}
-		r.vals[i] = v
-	}
-	return true
-}
-
-// Close stops reading. go-sql-driver discards the rest of the result, or
-// closes the connection when the query's context is done.
-func (r *rows) Close() error {
-	return wrapErr(r.ctx, r.rows.Close(), "mysql close rows")
-}
-
-// toValue converts one scanned column value. Values arrive as []byte (text
-// protocol, and strings and decimals of the binary protocol), int64,
-// uint64, float32, float64 or time.Time.
-func toValue(col sdk.Column, dest any) (sdk.Value, error) {
-	if rb, ok := dest.(*sql.RawBytes); ok {
-		if *rb == nil {
-			return sdk.Null, nil
-		}
-		return sdk.Value{Kind: sdk.ValueDecimal, Text: string(*rb)}, nil
-	}
-	src := *(dest.(*any))
-	if src == nil {
-		return sdk.Null, nil
-	}
+// convert makes the value of one column from what go-sql-driver read
+// (sqldb.Values.Convert). Values arrive as []byte (text protocol, and
+// strings and decimals of the binary protocol), int64, uint64, float32,
+// float64 or time.Time: MySQL sends every string as bytes, so a []byte
+// is text or bytes by its column's type.
+func convert(col sdk.Column, src any) (sdk.Value, error) {
 	switch col.Kind {
+	case sdk.ValueDecimal:
+		if b, ok := src.([]byte); ok {
+			// Exact text, never through float64.
+			return sdk.Value{Kind: sdk.ValueDecimal, Text: string(b)}, nil
+		}
 	case sdk.ValueInt:
 		switch v := src.(type) {
 		case int64:
@@ -186,23 +112,17 @@ func toValue(col sdk.Column, dest any) (sdk.Value, error) {
 			return sdk.Value{Kind: sdk.ValueTime, Duration: d}, nil
 		}
 	}
-	// Unknown column types, or a value of an unexpected Go type.
+	// Unknown column types, or a value of an unexpected Go type: bytes
+	// are text when they can be.
 	switch v := src.(type) {
 	case []byte:
 		if utf8.Valid(v) {
 			return sdk.Value{Kind: sdk.ValueText, Text: string(v)}, nil
 		}
-		return sdk.Value{Kind: sdk.ValueBytes, Bytes: v}, nil
-	case string:
-		return sdk.Value{Kind: sdk.ValueText, Text: v}, nil
-	case int64:
-		return sdk.Value{Kind: sdk.ValueInt, Int: v}, nil
-	case float64:
-		return sdk.Value{Kind: sdk.ValueFloat, Float: v}, nil
 	case time.Time:
 		return sdk.Value{Kind: sdk.ValueTimestamp, Time: v.UTC()}, nil
 	}
-	return sdk.Value{}, fmt.Errorf("unexpected %T for a %s column", src, col.DatabaseType)
+	return sqldb.Dynamic(src), nil
 }
 
 // parseTime parses a MySQL TIME, [-]H+:MM:SS[.ffffff].
@@ -261,51 +181,31 @@ func formatTime(d time.Duration) string {
 
 const dateTimeLayout = "2006-01-02 15:04:05.999999"
 
-// bindArgs converts statement arguments to go-sql-driver values.
-func bindArgs(vals []sdk.Value) ([]any, error) {
-	if len(vals) == 0 {
-		return nil, nil
-	}
-	args := make([]any, len(vals))
-	for i, v := range vals {
-		switch v.Kind {
-		case sdk.ValueNull, "":
-			args[i] = nil
-		case sdk.ValueBool:
-			args[i] = v.Bool
-		case sdk.ValueInt:
-			args[i] = v.Int
-		case sdk.ValueFloat:
-			args[i] = v.Float
-		case sdk.ValueDecimal, sdk.ValueText:
-			args[i] = v.Text
-		case sdk.ValueBytes:
-			b := v.Bytes
-			if b == nil {
-				b = []byte{} // nil []byte would bind as NULL
-			}
-			args[i] = b
-		case sdk.ValueJSON:
-			args[i] = string(v.Bytes)
-		case sdk.ValueDate:
-			args[i] = v.Time.Format("2006-01-02")
-		case sdk.ValueTime:
-			args[i] = formatTime(v.Duration)
-		case sdk.ValueTimestamp:
-			// The wall clock, whatever zone the Time carries.
-			args[i] = v.Time.Format(dateTimeLayout)
-		case sdk.ValueTimestampTZ:
-			// The instant in the session's time zone, UTC.
-			args[i] = v.Time.UTC().Format(dateTimeLayout)
-		case sdk.ValueUUID:
-			if len(v.Bytes) != 16 {
-				return nil, sdk.Errorf(sdk.KindInvalidArgument, "argument %d: a uuid has 16 bytes, got %d", i+1, len(v.Bytes))
-			}
-			b := v.Bytes
-			args[i] = fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-		default:
-			return nil, sdk.Errorf(sdk.KindInvalidArgument, "argument %d: MySQL cannot bind a value of kind %q", i+1, v.Kind)
+// bind converts argument i to what go-sql-driver binds
+// (sqldb.Values.Bind): the kinds MySQL has no Go type for as text in
+// MySQL's forms, the others as sqldb.Bind does (bool as 1/0).
+func bind(i int, v sdk.Value) (any, error) {
+	switch v.Kind {
+	case sdk.ValueJSON:
+		return string(v.Bytes), nil
+	case sdk.ValueDate:
+		return v.Time.Format("2006-01-02"), nil
+	case sdk.ValueTime:
+		return formatTime(v.Duration), nil
+	case sdk.ValueTimestamp:
+		// The wall clock, whatever zone the Time carries.
+		return v.Time.Format(dateTimeLayout), nil
+	case sdk.ValueTimestampTZ:
+		// The instant in the session's time zone, UTC.
+		return v.Time.UTC().Format(dateTimeLayout), nil
+	case sdk.ValueUUID:
+		if len(v.Bytes) != 16 {
+			return nil, sdk.Errorf(sdk.KindInvalidArgument, "argument %d: a uuid has 16 bytes, got %d", i+1, len(v.Bytes))
 		}
+		b := v.Bytes
+		return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+	case sdk.ValueInterval, sdk.ValueArray:
+		return nil, sdk.Errorf(sdk.KindInvalidArgument, "argument %d: MySQL cannot bind a value of kind %q", i+1, v.Kind)
 	}
-	return args, nil
+	return sqldb.Bind(i, v)
 }

@@ -5,7 +5,10 @@
 // ":memory:", an in-memory database. Pooling is exclusive: every instance
 // is one SQLite connection (a database/sql handle limited to one
 // connection, whose connection the instance holds), opened by
-// Resource.Open and closed by Instance.Close. The plugin binary is
+// Resource.Open and closed by the instance's Close. The instance is a
+// *sqldb.Session (sdk/sqldb, the database/sql layer the SQL drivers
+// share); the driver gives it its connect, its error map, its value
+// conversions and what undoes a connection's state. The plugin binary is
 // cmd/nebula-plugin-sqlite:
 //
 //	func main() { sdk.Serve(sqlite.New(), otelexport.Option()) }

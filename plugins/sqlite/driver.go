@@ -17,7 +17,7 @@ import (
 
 	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/sdk"
-	"github.com/nebula-resource/nebula-resource/sdk/stmtcache"
+	"github.com/nebula-resource/nebula-resource/sdk/sqldb"
 )
 
 // TypeName is the name of the resource type the driver offers.
@@ -70,14 +70,14 @@ func (c Config) Validate() error {
 func New() sdk.Driver { return sdk.NewDriver("sqlite", release.Version(), sqliteType) }
 
 // sqliteType is the driver's one resource type, "sqlite".
-var sqliteType = sdk.ResourceDef[Config, *Instance]{
+var sqliteType = sdk.ResourceDef[Config, *sqldb.Session]{
 	Name:         TypeName,
 	Description:  "A SQLite database (a file, or an in-memory database shared by the resource's instances); each instance is one connection.",
 	Capabilities: []string{sdk.CapabilitySQL},
 	Pooling:      sdk.PoolingExclusive,
 	Configure:    configure,
-	Operations: []sdk.Op[*Instance]{
-		sdk.PingOp[*Instance]("Runs a trivial query on the connection and returns {\"ok\": true}."),
+	Operations: []sdk.Op[*sqldb.Session]{
+		sdk.PingOp[*sqldb.Session]("Runs a trivial query on the connection and returns {\"ok\": true}."),
 	},
 }
 
@@ -86,6 +86,17 @@ var sqliteType = sdk.ResourceDef[Config, *Instance]{
 // database alive until the resource is closed.
 func configure(ctx context.Context, name string, cfg Config) (sdk.Resource, error) {
 	r := &Resource{name: name, cfg: cfg}
+	r.backend = sqldb.Backend{
+		Name:    "sqlite",
+		Connect: r.connect,
+		Errors:  errorMap,
+		Values:  sqldb.Values{Bind: bind, Kind: columnKind, Convert: convert},
+		Tx:      sqldb.Tx{Begin: begin, Open: isNestedTx, None: isNoTx, FailedEndKeepsTx: true},
+		// Exec runs every statement of a semicolon-separated script,
+		// which cannot be prepared as one.
+		Query: sqldb.PrepareAlways,
+		Exec:  sqldb.PrepareNever,
+	}
 	if cfg.Path == MemoryPath {
 		r.dsn = memoryDSN(name, cfg)
 		keeper, conn, err := openConn(ctx, r.dsn)
@@ -156,13 +167,8 @@ func openConn(ctx context.Context, dsn string) (*sql.DB, *sql.Conn, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	conn, err := db.Conn(ctx)
+	conn, err := sqldb.TakeConn(ctx, db)
 	if err != nil {
-		_ = db.Close()
 		return nil, nil, err
 	}
 	return db, conn, nil
@@ -177,12 +183,15 @@ type Resource struct {
 	// resource lives; nil for files.
 	keeper     *sql.DB
 	keeperConn *sql.Conn
+	// backend is what sdk/sqldb needs to run the resource's sessions.
+	backend sqldb.Backend
 
 	mu     sync.Mutex
 	closed bool
 }
 
-// Open opens one connection to the database.
+// Open opens one connection to the database: the instance, a
+// *sqldb.Session, leased to one caller at a time (exclusive pooling).
 func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
 	r.mu.Lock()
 	closed := r.closed
@@ -190,6 +199,16 @@ func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
 	if closed {
 		return nil, sdk.Errorf(sdk.KindUnavailable, "sqlite resource %q is closed", r.name)
 	}
+	s, err := sqldb.Open(ctx, &r.backend)
+	if err != nil {
+		return nil, err // not a nil *sqldb.Session in a non-nil sdk.Instance
+	}
+	return s, nil
+}
+
+// connect opens a connection of a session (sqldb.Backend.Connect), which
+// applies the configured pragmas.
+func (r *Resource) connect(ctx context.Context) (sqldb.Conn, error) {
 	db, conn, err := openConn(ctx, r.dsn)
 	if err != nil {
 		err = mapError(ctx, err, "opening a connection of sqlite resource "+r.name)
@@ -199,9 +218,9 @@ func (r *Resource) Open(ctx context.Context) (sdk.Instance, error) {
 			// volume not mounted yet, say): the backend is not there.
 			se.Kind = sdk.KindUnavailable
 		}
-		return nil, err
+		return sqldb.Conn{}, err
 	}
-	return &Instance{res: r, db: db, conn: conn, rows: map[*Rows]struct{}{}, stmts: stmtcache.New(stmtCacheSize)}, nil
+	return sqldb.Conn{DB: db, Conn: conn, Tracker: new(effect)}, nil
 }
 
 // Close releases the connection that keeps a ":memory:" database alive;

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"strconv"
 	"strings"
@@ -127,9 +126,9 @@ func classify(code int) (sdk.Kind, *bool) {
 }
 
 // errorMap classifies the errors of the SQLite driver and database/sql:
-// a SQLite error by its result code (its name is the Code), database/sql's
-// broken connections, arguments that cannot be bound; an error nothing
-// places is internal.
+// a SQLite error by its result code (its name is the Code), arguments that
+// cannot be bound; an error nothing places is internal. (sdk/sqldb adds
+// database/sql's closed connections.)
 var errorMap = sdk.ErrorMap{
 	Backend: func(err error) (sdk.BackendError, bool) {
 		var le *sqlite.Error
@@ -139,7 +138,6 @@ var errorMap = sdk.ErrorMap{
 		kind, retry := classify(le.Code())
 		return sdk.BackendError{Kind: kind, Code: codeName(le.Code()), Retryable: retry != nil && *retry}, true
 	},
-	Lost:      func(err error) bool { return errors.Is(err, sql.ErrConnDone) },
 	Arguments: isArgumentError,
 	Fallback:  sdk.KindInternal,
 }

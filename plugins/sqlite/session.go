@@ -3,6 +3,7 @@ package sqlite
 import (
 	"strings"
 
+	"github.com/nebula-resource/nebula-resource/sdk/sqldb"
 	"github.com/nebula-resource/nebula-resource/sdk/sqlscan"
 )
 
@@ -77,3 +78,30 @@ func pragmaSets(st sqlscan.Statement) bool {
 	}
 	return false
 }
+
+// Note adds what the SQL text of one call may leave on the connection
+// (statementEffect).
+func (e *effect) Note(sql string) { *e |= statementEffect(sql) }
+
+// Clean reports whether nothing was left on the connection.
+func (e *effect) Clean() bool { return *e == 0 }
+
+// Clear forgets what was left: the reset undid it.
+func (e *effect) Clear() { *e = 0 }
+
+// Undo returns what undoes the effects with the least it takes: ROLLBACK
+// on the same connection when only a transaction may be open; otherwise a
+// new connection, which applies the configured pragmas, holds nothing of
+// the old one, and costs no round trip in SQLite.
+func (e *effect) Undo(txOpen bool) (stmts []string, reconnect bool) {
+	if *e&effectConn != 0 {
+		return nil, true
+	}
+	if txOpen || *e&effectTx != 0 {
+		return []string{"ROLLBACK"}, false
+	}
+	return nil, false
+}
+
+// Interface guards.
+var _ sqldb.Tracker = (*effect)(nil)

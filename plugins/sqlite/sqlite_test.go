@@ -76,19 +76,7 @@ func mustExec(t *testing.T, inst sdk.SQLInstance, q string, args ...sdk.Value) s
 
 func queryAll(t *testing.T, inst sdk.SQLInstance, q string, args ...sdk.Value) ([]sdk.Column, [][]sdk.Value) {
 	t.Helper()
-	rows, err := inst.Query(t.Context(), sdk.Statement{SQL: q, Args: args})
-	if err != nil {
-		t.Fatalf("query %q: %v", q, err)
-	}
-	defer rows.Close()
-	var out [][]sdk.Value
-	for rows.Next() {
-		out = append(out, append([]sdk.Value(nil), rows.Values()...))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("query %q: rows: %v", q, err)
-	}
-	return rows.Columns(), out
+	return sdktest.QueryAll(t, inst, q, args...)
 }
 
 func count(t *testing.T, inst sdk.SQLInstance, tbl string) int64 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/sqldb"
 )
 
 // The text forms of the temporal kinds. Timestamps are RFC 3339 with
@@ -50,35 +51,25 @@ func isDecimal(s string) bool {
 	return decimalRE.MatchString(s)
 }
 
-// bind converts an argument to the value handed to SQLite.
+// bind converts argument i to the value handed to SQLite
+// (sqldb.Values.Bind): the kinds SQLite has no storage class for as TEXT
+// or BLOB in the forms the package documentation gives, the others as
+// sqldb.Bind does.
 func bind(i int, v sdk.Value) (any, error) {
 	bad := func(format string, args ...any) error {
 		return sdk.Errorf(sdk.KindInvalidArgument, "argument %d (%s): "+format, append([]any{i + 1, v.Kind}, args...)...)
 	}
 	switch v.Kind {
-	case sdk.ValueNull, "":
-		return nil, nil
 	case sdk.ValueBool:
 		if v.Bool {
 			return int64(1), nil
 		}
 		return int64(0), nil
-	case sdk.ValueInt:
-		return v.Int, nil
-	case sdk.ValueFloat:
-		return v.Float, nil
 	case sdk.ValueDecimal:
 		if !isDecimal(v.Text) {
 			return nil, bad("%q is not a decimal number", v.Text)
 		}
 		return v.Text, nil
-	case sdk.ValueText:
-		return v.Text, nil
-	case sdk.ValueBytes:
-		if v.Bytes == nil {
-			return []byte{}, nil // nil would bind NULL
-		}
-		return v.Bytes, nil
 	case sdk.ValueDate:
 		if y := v.Time.Year(); y < 0 || y > 9999 {
 			return nil, bad("year %d is outside 0000-9999", y)
@@ -113,7 +104,7 @@ func bind(i int, v sdk.Value) (any, error) {
 	case sdk.ValueInterval, sdk.ValueArray:
 		return nil, bad("SQLite has no %s type", v.Kind)
 	}
-	return nil, bad("unknown value kind")
+	return sqldb.Bind(i, v)
 }
 
 func formatTimeOfDay(d time.Duration) string {
@@ -177,34 +168,15 @@ func columnKind(decl string) sdk.ValueKind {
 	return sdk.ValueNull // NUMERIC affinity under a name we do not know
 }
 
-// dynamic is the value of what SQLite stored, by its storage class.
-func dynamic(v any) sdk.Value {
-	switch x := v.(type) {
-	case nil:
-		return sdk.Null
-	case int64:
-		return sdk.Value{Kind: sdk.ValueInt, Int: x}
-	case float64:
-		return sdk.Value{Kind: sdk.ValueFloat, Float: x}
-	case string:
-		return sdk.Value{Kind: sdk.ValueText, Text: x}
-	case []byte:
-		return sdk.Value{Kind: sdk.ValueBytes, Bytes: x}
-	case time.Time:
-		return sdk.Value{Kind: sdk.ValueTimestampTZ, Time: withFixedZone(x)}
-	case bool:
-		return sdk.Value{Kind: sdk.ValueBool, Bool: x}
-	}
-	return sdk.Value{Kind: sdk.ValueText, Text: fmt.Sprint(v)}
+// convert makes the value of a column from what the driver read
+// (sqldb.Values.Convert). A value that does not fit the column's kind
+// (SQLite lets any column hold any value) keeps the kind of its storage
+// class (sqldb.Dynamic).
+func convert(col sdk.Column, v any) (sdk.Value, error) {
+	return convertKind(col.Kind, v), nil
 }
 
-// convert makes the value of a column of kind kind from what the driver
-// read. A value that does not fit the column's kind (SQLite lets any
-// column hold any value) keeps the kind of its storage class.
-func convert(kind sdk.ValueKind, v any) sdk.Value {
-	if v == nil {
-		return sdk.Null
-	}
+func convertKind(kind sdk.ValueKind, v any) sdk.Value {
 	switch kind {
 	case sdk.ValueInt:
 		if x, ok := v.(int64); ok {
@@ -262,7 +234,7 @@ func convert(kind sdk.ValueKind, v any) sdk.Value {
 		}
 	case sdk.ValueTimestampTZ:
 		if t, ok := asTime(v); ok {
-			return sdk.Value{Kind: sdk.ValueTimestampTZ, Time: withFixedZone(t)}
+			return sdk.Value{Kind: sdk.ValueTimestampTZ, Time: sqldb.FixedZone(t)}
 		}
 	case sdk.ValueUUID:
 		switch x := v.(type) {
@@ -289,7 +261,7 @@ func convert(kind sdk.ValueKind, v any) sdk.Value {
 			}
 		}
 	}
-	return dynamic(v)
+	return sqldb.Dynamic(v)
 }
 
 // asTime is the time the driver parsed, or the time in a text.
@@ -305,16 +277,6 @@ func asTime(v any) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
-}
-
-// withFixedZone keeps t's offset but not its location's name: UTC, or a
-// fixed zone, as times arrive from the wire.
-func withFixedZone(t time.Time) time.Time {
-	_, off := t.Zone()
-	if off == 0 {
-		return t.UTC()
-	}
-	return t.In(time.FixedZone("", off))
 }
 
 func parseTimeOfDay(s string) (time.Duration, bool) {
