@@ -99,28 +99,10 @@ func table(t testing.TB, columns string) string {
 	return name
 }
 
-// queryAll runs a query and reads every row.
-func queryAll(t testing.TB, s sdk.SQLInstance, sql string, args ...sdk.Value) ([]sdk.Column, [][]sdk.Value) {
-	t.Helper()
-	rows, err := s.Query(t.Context(), sdk.Statement{SQL: sql, Args: args})
-	if err != nil {
-		t.Fatalf("query %q: %v", sql, err)
-	}
-	defer rows.Close()
-	var out [][]sdk.Value
-	for rows.Next() {
-		out = append(out, append([]sdk.Value(nil), rows.Values()...))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("query %q: %v", sql, err)
-	}
-	return rows.Columns(), out
-}
-
 // one runs a query returning one value.
 func one(t testing.TB, s sdk.SQLInstance, sql string, args ...sdk.Value) sdk.Value {
 	t.Helper()
-	_, rows := queryAll(t, s, sql, args...)
+	_, rows := sdktest.QueryAll(t, s, sql, args...)
 	if len(rows) != 1 || len(rows[0]) != 1 {
 		t.Fatalf("query %q: want one value, got %v", sql, rows)
 	}

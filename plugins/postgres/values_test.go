@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
 )
 
 // same compares two values exactly; times compare as instants.
@@ -118,7 +119,7 @@ func TestEveryKindRoundTripsExactly(t *testing.T) {
 		t.Fatalf("insert NULLs: %v", err)
 	}
 
-	columns, rows := queryAll(t, s, "SELECT "+strings.Join(names, ", ")+" FROM "+tbl+" ORDER BY id")
+	columns, rows := sdktest.QueryAll(t, s, "SELECT "+strings.Join(names, ", ")+" FROM "+tbl+" ORDER BY id")
 	if len(rows) != 2 {
 		t.Fatalf("got %d rows, want 2", len(rows))
 	}
@@ -148,7 +149,7 @@ func TestEveryKindRoundTripsExactly(t *testing.T) {
 
 func TestUnmappedTypesArriveAsText(t *testing.T) {
 	s := openSession(t, nil)
-	columns, rows := queryAll(t, s, "SELECT '192.168.0.1/24'::inet, '12:34:56+02'::timetz, 'infinity'::timestamptz, '{\"(1,2)\"}'::point[]")
+	columns, rows := sdktest.QueryAll(t, s, "SELECT '192.168.0.1/24'::inet, '12:34:56+02'::timetz, 'infinity'::timestamptz, '{\"(1,2)\"}'::point[]")
 	wantTypes := []string{"inet", "timetz", "timestamptz", "_point"}
 	for i, c := range columns {
 		if c.DatabaseType != wantTypes[i] {
