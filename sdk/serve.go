@@ -407,7 +407,10 @@ func watchParent(every time.Duration) (stop func()) {
 				return
 			case <-t.C:
 				if os.Getppid() != parent {
-					fmt.Fprintln(os.Stderr, `{"@level":"error","@message":"host process is gone; plugin exiting"}`)
+					// slog's default logger writes to the real stderr, which
+					// the host reads, where os.Stderr is the pipe of
+					// GRPCStdio by now.
+					slog.Error("host process is gone; plugin exiting")
 					os.Exit(2)
 				}
 			}
