@@ -57,9 +57,9 @@ const maxPluginModules = 17
 // TestThirdPartyPluginPullsOnlyTheSDK checks examples/thirdparty-plugin,
 // a plugin in a module of its own: its go.mod and go.sum are what go mod
 // tidy makes of them, it requires the SDK module and no other module of
-// this repository, its go.sum names at most maxPluginModules modules, and
-// none of them is the OpenTelemetry SDK or an exporter, which a plugin gets
-// only when it opts into sdk/otelexport.
+// this repository, its go.sum names at most maxPluginModules modules, none
+// of them go-plugin or go-hclog, and none the OpenTelemetry SDK or an
+// exporter, which a plugin gets only when it opts into sdk/otelexport.
 func TestThirdPartyPluginPullsOnlyTheSDK(t *testing.T) {
 	dir := filepath.Join(root, "examples/thirdparty-plugin")
 	// -diff changes nothing, and fails when tidying would.
@@ -94,6 +94,11 @@ func TestThirdPartyPluginPullsOnlyTheSDK(t *testing.T) {
 	if bad := exportModules(mods); len(bad) > 0 {
 		t.Errorf("examples/thirdparty-plugin, which does not export its spans, pulls in %v; the SDK must leave the OpenTelemetry SDK and exporters to sdk/otelexport. Its go.sum:\n\t%s",
 			bad, strings.Join(mods, "\n\t"))
+	}
+	for _, m := range []string{"github.com/hashicorp/go-plugin", "github.com/hashicorp/go-hclog"} {
+		if slices.Contains(mods, m) {
+			t.Errorf("examples/thirdparty-plugin pulls in %s; the SDK speaks go-plugin's handshake itself (sdk/internal/goplugin), and go-plugin and go-hclog are the host's alone (cd examples/thirdparty-plugin && go mod why -m %s)", m, m)
+		}
 	}
 	t.Logf("examples/thirdparty-plugin's go.sum names %d modules (budget %d)", len(mods), maxPluginModules)
 }
