@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/nebula-resource/nebula-resource/host"
+	"github.com/nebula-resource/nebula-resource/host/pluginconn"
 	"github.com/nebula-resource/nebula-resource/plugins/memory"
 	"github.com/nebula-resource/nebula-resource/sdk"
 	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
@@ -115,7 +116,7 @@ func BenchmarkPluginRoundTrip(b *testing.B) {
 				tlsConfig = ptls.Config()
 			}
 			client := plugin.NewClient(&plugin.ClientConfig{
-				HandshakeConfig: sdk.Handshake, VersionedPlugins: sdk.PluginSets(),
+				HandshakeConfig: pluginconn.Handshake, VersionedPlugins: pluginconn.PluginSets(nil),
 				Cmd: cmd, AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 				TLSConfig: tlsConfig, SkipHostEnv: true, Logger: hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
 			})

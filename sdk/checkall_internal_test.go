@@ -96,11 +96,11 @@ func connectCounting(t *testing.T, withCheckMany bool) (Driver, *sync.Map) {
 		srv.Stop()
 		_ = conn.Close()
 	})
-	raw, err := (&GRPCPlugin{}).GRPCClient(t.Context(), nil, conn)
+	d, err := NewRemoteDriver(t.Context(), conn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return raw.(Driver), &calls
+	return d, &calls
 }
 
 func openInstances(t *testing.T, d Driver, names []string) []Instance {

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/hashicorp/go-plugin"
-
 	"github.com/nebula-resource/nebula-resource/sdk/internal/mux"
 	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
 )
@@ -21,7 +19,9 @@ const dataConnFDEnv = "NEBULA_PLUGIN_DATA_FD"
 
 // DataConn is the data connection of one plugin start, on the host's
 // side. Make one with NewDataConn per start, give the plugin's command to
-// Prepare, offer PluginSets, and Close it once the plugin has exited.
+// Prepare, offer protocol version 2 beside 1 in the handshake, hand it to
+// NewRemoteDriver when the plugin took version 2, and Close it once the
+// plugin has exited.
 type DataConn struct {
 	host, plugin *os.File
 	maxMsg       int
@@ -57,19 +57,8 @@ func (c *DataConn) Prepare(cmd *exec.Cmd) {
 	cmd.Env = append(cmd.Env, dataConnFDEnv+"="+strconv.Itoa(fd))
 }
 
-// PluginSets returns the go-plugin VersionedPlugins the host offers:
-// version 2 on this data connection, and version 1 for a plugin that
-// serves only that. c may be nil: then only version 1.
-func (c *DataConn) PluginSets() map[int]plugin.PluginSet {
-	sets := map[int]plugin.PluginSet{1: {PluginName: &GRPCPlugin{}}}
-	if c != nil {
-		sets[2] = plugin.PluginSet{PluginName: &GRPCPlugin{data: c}}
-	}
-	return sets
-}
-
-// dial starts the host's end. It is called once, when go-plugin
-// dispenses the driver of protocol version 2.
+// dial starts the host's end. It is called once, when NewRemoteDriver
+// makes the driver of protocol version 2.
 func (c *DataConn) dial() (*mux.Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -156,10 +145,10 @@ func newDataServer(srv *server, maxMessageSize int) *mux.Server {
 }
 
 // ServeInProcess serves d on the plugin's end of a data connection made
-// in this process, and returns the host's end's PluginSets and a stop
-// function: the in-process form of a plugin of protocol version 2, for
-// tests of the transport (sdktest.Connect uses it). stop closes both ends
-// and waits for the server.
+// in this process, and returns a stop function: the in-process form of a
+// plugin of protocol version 2, for tests of the transport
+// (sdktest.Connect uses it). stop closes both ends and waits for the
+// server.
 func (c *DataConn) ServeInProcess(d Driver) (stop func(), err error) {
 	nc, err := mux.FileConn(c.plugin)
 	c.plugin = nil

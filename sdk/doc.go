@@ -6,8 +6,9 @@
 //
 //	func main() { sdk.Serve(mydriver.New()) }
 //
-// Serve hides go-plugin, gRPC and protobuf entirely: the driver sees only the
-// plain Go types of this package.
+// Serve hides the handshake with the host (go-plugin's, spoken without
+// go-plugin), gRPC and protobuf entirely: the driver sees only the plain Go
+// types of this package.
 //
 // # Typed resource types
 //

@@ -100,7 +100,7 @@ func (p *PluginTLS) Prepare(cmd *exec.Cmd) (*os.File, error) {
 
 // serverTLS is the plugin's side: the TLS configuration made of the key
 // pair the host handed it and the host's certificate, or nil when the host
-// handed none (go-plugin then does AutoMTLS if the host asked for it).
+// handed none (Serve then answers with AutoMTLS if the host asked for it).
 func serverTLS(getenv func(string) string) (*tls.Config, error) {
 	fdText := getenv(pluginTLSFDEnv)
 	if fdText == "" {

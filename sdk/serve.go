@@ -3,85 +3,73 @@ package sdk
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/pprof"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
+	"github.com/nebula-resource/nebula-resource/sdk/internal/goplugin"
 	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
 )
 
 // ProtocolVersion is the newest version of the plugin protocol this SDK
 // speaks; it speaks every version from MinProtocolVersion up. The host
-// offers them all, and go-plugin picks the newest the plugin serves too,
-// so a plugin built on an older SDK keeps working with a newer host, and
-// the other way round.
+// offers them all, and the plugin picks the newest it serves too, so a
+// plugin built on an older SDK keeps working with a newer host, and the
+// other way round.
 //
-// Version 1 is gRPC alone, on go-plugin's connection. Version 2 has the
-// same services and messages, and carries every call but Describe on a
-// data connection of its own: a socket pair the host makes and the plugin
-// inherits, on which calls are multiplexed as tagged frames (one frame
-// each way for a unary call; no HTTP/2, and no TLS, since no other
+// Version 1 is gRPC alone, on the connection of the handshake. Version 2
+// has the same services and messages, and carries every call but Describe
+// on a data connection of its own: a socket pair the host makes and the
+// plugin inherits, on which calls are multiplexed as tagged frames (one
+// frame each way for a unary call; no HTTP/2, and no TLS, since no other
 // process can reach it).
 const (
 	ProtocolVersion    = 2
 	MinProtocolVersion = 1
 )
 
-// PluginName is the name under which a plugin serves its driver in the
-// go-plugin plugin set.
+// PluginName is the name under which the host dispenses a plugin's driver
+// from its go-plugin plugin set.
 const PluginName = "driver"
 
-// Handshake is the go-plugin handshake between the host and a plugin. The
-// magic cookie only stops a plugin binary from being run by hand by
-// mistake; it is not a security measure.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   "NEBULA_RESOURCE_PLUGIN",
-	MagicCookieValue: "5b1e4a7f0c9d4e2b8a63f0d1c2e7b9a4",
+// MagicCookieKey and MagicCookieValue are the magic cookie of the
+// handshake between the host and a plugin: the host sets the variable
+// MagicCookieKey to MagicCookieValue in the plugin's environment (the
+// host's go-plugin HandshakeConfig holds them). The cookie only stops a
+// plugin binary from being run by hand by mistake; it is not a security
+// measure.
+const (
+	MagicCookieKey   = "NEBULA_RESOURCE_PLUGIN"
+	MagicCookieValue = "5b1e4a7f0c9d4e2b8a63f0d1c2e7b9a4"
+)
+
+// RegisterDriver registers d's services on s, served as a plugin that
+// describes itself as speaking protocol version protocol (1 when zero):
+// for a plugin served by go-plugin's own server (protocol 1, gRPC alone),
+// and for tests that serve a driver on gRPC in process.
+func RegisterDriver(s grpc.ServiceRegistrar, d Driver, protocol int) {
+	registerServer(s, newServer(d), uint32(max(protocol, 1)))
 }
 
-// PluginSets returns the go-plugin VersionedPlugins of protocol version 1
-// alone: what a host offers where it has no data connection
-// ([NewDataConn]; see DataConn.PluginSets).
-func PluginSets() map[int]plugin.PluginSet {
-	return (*DataConn)(nil).PluginSets()
-}
-
-// GRPCPlugin is the go-plugin glue. Plugin authors do not use it: [Serve]
-// does. The host and the conformance kit use it to dispense a [Driver]
-// backed by a plugin process.
-type GRPCPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	// Driver is served by the plugin side; it is nil on the host side.
-	Driver Driver
-	// Protocol is the version the plugin side describes itself as
-	// speaking (1 when zero): 1 for a plugin served on gRPC alone, as
-	// GRPCServer serves it; 2 only beside a data connection that
-	// DataConn.ServeInProcess serves.
-	Protocol int
-
-	// data is the host's data connection, for protocol version 2; nil
-	// for version 1.
-	data *DataConn
-}
-
-// GRPCServer registers the driver's service. It is called in the plugin.
-func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	srv := newServer(p.Driver)
-	pb.RegisterDriverServiceServer(s, describedAs{server: srv, version: uint32(max(p.Protocol, 1))})
+func registerServer(s grpc.ServiceRegistrar, srv *server, protocol uint32) {
+	pb.RegisterDriverServiceServer(s, describedAs{server: srv, version: protocol})
 	pb.RegisterSQLServiceServer(s, &sqlServer{s: srv})
-	return nil
 }
 
-// GRPCClient returns a [Driver] whose calls go to the plugin. It describes
-// the plugin once, so that Info needs no round trip.
-func (p *GRPCPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+// NewRemoteDriver returns the host's view of the plugin on conn: a
+// [Driver] whose calls go to the plugin. data is the data connection of
+// protocol version 2 when the host and the plugin agreed on that version
+// in the handshake, and nil for version 1. It describes the plugin once,
+// so that Info needs no round trip, and refuses a plugin that describes
+// another protocol version than the one agreed.
+func NewRemoteDriver(ctx context.Context, conn grpc.ClientConnInterface, data *DataConn) (Driver, error) {
 	control := pb.NewDriverServiceClient(conn)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -90,7 +78,7 @@ func (p *GRPCPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, conn 
 		return nil, fmt.Errorf("describe plugin: %w", remoteError(ctx, err))
 	}
 	want := 1
-	if p.data != nil {
+	if data != nil {
 		want = 2
 	}
 	switch got := int(resp.GetProtocolVersion()); {
@@ -100,11 +88,11 @@ func (p *GRPCPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, conn 
 		// but serves no data connection.
 		return nil, fmt.Errorf("plugin %q offered protocol version 2 but describes version 1: it serves gRPC alone, without the data connection of version 2; build it with sdk.Serve, or offer only version 1", resp.GetName())
 	default:
-		return nil, fmt.Errorf("plugin %q describes protocol version %d where go-plugin agreed on version %d with it", resp.GetName(), got, want)
+		return nil, fmt.Errorf("plugin %q describes protocol version %d where the handshake agreed on version %d with it", resp.GetName(), got, want)
 	}
 	clients := newRemoteClients(control, pb.NewSQLServiceClient(conn))
-	if p.data != nil {
-		dc, err := p.data.dial()
+	if data != nil {
+		dc, err := data.dial()
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +103,7 @@ func (p *GRPCPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, conn 
 }
 
 // describedAs is the driver service of a plugin that describes itself as
-// speaking the protocol version go-plugin agreed on.
+// speaking the protocol version agreed in the handshake.
 type describedAs struct {
 	*server
 	version uint32
@@ -199,7 +187,7 @@ func Serve(d Driver, opts ...ServeOption) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
+	if os.Getenv(MagicCookieKey) != MagicCookieValue {
 		fmt.Fprintf(os.Stderr, "This is a nebula-resource driver plugin (%s %s). It is started by nebula-host, not by hand.\n", d.Info().Name, d.Info().Version)
 		os.Exit(1)
 	}
@@ -221,7 +209,7 @@ func Serve(d Driver, opts ...ServeOption) {
 	srv.maxMessageSize = maxMessageSizeFrom(os.Getenv)
 	stopWatch := watchParent(cfg.parentPoll)
 	defer stopWatch()
-	versions := map[int]plugin.PluginSet{1: {PluginName: &servedPlugin{srv: srv, version: 1}}}
+	served := []int{1}
 	stopData := func() {}
 	// A host that speaks protocol version 2 hands over the plugin's end
 	// of the data connection; one that does not, nothing.
@@ -231,33 +219,23 @@ func Serve(d Driver, opts ...ServeOption) {
 		os.Exit(1)
 	}
 	if dataConn != nil {
-		versions[2] = plugin.PluginSet{PluginName: &servedPlugin{srv: srv, version: 2}}
+		served = append(served, 2)
 		ctx, cancel := context.WithCancel(context.Background())
-		served := make(chan struct{})
+		done := make(chan struct{})
 		go func() {
-			defer close(served)
+			defer close(done)
 			if err := newDataServer(srv, srv.maxMessageSize).Serve(ctx, dataConn); err != nil {
 				slog.Error("the data connection to the host failed", "error", err)
 			}
 		}()
-		stopData = func() { cancel(); <-served }
+		stopData = func() { cancel(); <-done }
 	}
-	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  Handshake,
-		VersionedPlugins: versions,
-		// The key pair the host handed over (see PluginTLS), or
-		// go-plugin's AutoMTLS for a host that asks for it.
-		TLSProvider: func() (*tls.Config, error) { return serverTLS(os.Getenv) },
-		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, GRPCServerOptions()...)
-			return grpc.NewServer(append(opts, MessageSizeServerOptions(srv.maxMessageSize)...)...)
-		},
-		Logger: hclog.New(&hclog.LoggerOptions{
-			Output:     os.Stderr,
-			Level:      hclog.Info,
-			JSONFormat: true,
-		}),
-	})
+	if err := serveHandshake(srv, served); err != nil {
+		slog.Error("plugin init error", "error", err)
+		stopData()
+		stopTelemetry()
+		os.Exit(1)
+	}
 	stopData()
 	// Flush first, and briefly: the host kills a plugin that has not
 	// exited 2s after it asked it to stop. Spans that the closing of
@@ -269,22 +247,110 @@ func Serve(d Driver, opts ...ServeOption) {
 	srv.closeAll(ctx)
 }
 
-// servedPlugin registers an existing server, so that Serve can close its
-// resources when go-plugin returns.
-type servedPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	srv     *server
-	version uint32
-}
+// gracefulStop bounds how long a plugin the host asked to stop waits for
+// the calls in flight before it ends them.
+const gracefulStop = time.Second
 
-func (p *servedPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterDriverServiceServer(s, describedAs{server: p.srv, version: p.version})
-	pb.RegisterSQLServiceServer(s, &sqlServer{s: p.srv})
+// serveHandshake does what go-plugin's server does for a plugin, without
+// go-plugin (sdk/internal/goplugin): it picks the protocol version from
+// the ones served and the host's offer, listens on a unix socket, makes
+// the TLS configuration, prints the handshake line, and serves srv on
+// gRPC, with go-plugin's own services, until the host calls Shutdown or
+// the server fails. It returns an error only when it could not start.
+func serveHandshake(srv *server, served []int) error {
+	version, _ := goplugin.Negotiate(os.Getenv(goplugin.EnvProtocolVersions), served)
+	lis, err := goplugin.Listen(os.Getenv)
+	if err != nil {
+		return err
+	}
+	defer lis.Close()
+	// The key pair the host handed over (see PluginTLS), or, for a host
+	// that asks for go-plugin's AutoMTLS, one made here, whose certificate
+	// the handshake line carries.
+	tlsConfig, err := serverTLS(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("plugin tls init: %w", err)
+	}
+	var serverCert []byte
+	if tlsConfig == nil && os.Getenv(goplugin.EnvClientCert) != "" {
+		if tlsConfig, serverCert, err = autoMTLS(os.Getenv(goplugin.EnvClientCert)); err != nil {
+			return fmt.Errorf("plugin tls init: %w", err)
+		}
+	}
+	opts := GRPCServerOptions()
+	if tlsConfig != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConfig)))
+	}
+	gs := grpc.NewServer(append(opts, MessageSizeServerOptions(srv.maxMessageSize)...)...)
+	registerServer(gs, srv, uint32(version))
+
+	// A Ctrl-C at the host's terminal reaches its plugins too: the host
+	// stops them, as go-plugin's server has it.
+	interrupts := make(chan os.Signal, 1)
+	signal.Notify(interrupts, os.Interrupt)
+	defer signal.Stop(interrupts)
+
+	fmt.Printf("%s\n", goplugin.HandshakeLine(version, lis.Addr(), serverCert))
+	_ = os.Stdout.Sync()
+	// What the plugin prints from now on reaches the host over GRPCStdio;
+	// the logger keeps the real stderr, which the host parses.
+	stdio, err := goplugin.CaptureStdio()
+	if err != nil {
+		return err
+	}
+	defer stdio.Close()
+	services := goplugin.Register(gs, stdio)
+
+	serving := make(chan error, 1)
+	go func() { serving <- gs.Serve(lis) }()
+	select {
+	case err := <-serving:
+		if err != nil {
+			slog.Error("grpc server", "error", err)
+		}
+		return nil
+	case <-services.ShutdownRequested():
+	}
+	// Let the calls in flight, and the answer to Shutdown, finish, for a
+	// moment.
+	stopped := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(stopped)
+	}()
+	t := time.NewTimer(gracefulStop)
+	defer t.Stop()
+	select {
+	case <-stopped:
+	case <-t.C:
+		gs.Stop()
+		<-stopped
+	}
+	<-serving
 	return nil
 }
 
-func (p *servedPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, fmt.Errorf("sdk: the plugin side has no client")
+// autoMTLS is the plugin's side of go-plugin's AutoMTLS: a key pair made
+// here, and the host's certificate clientPEM as the only client CA. It
+// returns the configuration and the certificate (DER) for the handshake
+// line.
+func autoMTLS(clientPEM string) (*tls.Config, []byte, error) {
+	clients := x509.NewCertPool()
+	if !clients.AppendCertsFromPEM([]byte(clientPEM)) {
+		return nil, nil, fmt.Errorf("%s holds no certificate", goplugin.EnvClientCert)
+	}
+	cert, _, _, err := selfSigned()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    clients,
+		RootCAs:      clients,
+		MinVersion:   tls.VersionTLS12,
+		ServerName:   "localhost",
+	}, cert.Certificate[0], nil
 }
 
 // hclogKeys renames slog's keys to hclog's JSON keys, which go-plugin
@@ -341,7 +407,10 @@ func watchParent(every time.Duration) (stop func()) {
 				return
 			case <-t.C:
 				if os.Getppid() != parent {
-					fmt.Fprintln(os.Stderr, `{"@level":"error","@message":"host process is gone; plugin exiting"}`)
+					// slog's default logger writes to the real stderr, which
+					// the host reads, where os.Stderr is the pipe of
+					// GRPCStdio by now.
+					slog.Error("host process is gone; plugin exiting")
 					os.Exit(2)
 				}
 			}

@@ -40,6 +40,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
 
+	"github.com/nebula-resource/nebula-resource/host/pluginconn"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -477,8 +478,8 @@ func (s *Supervisor) spawn() (*plugin.Client, *groupRunner, error) {
 		return nil, nil, fail(fmt.Errorf("make the plugin's data connection: %w", err))
 	}
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: data.PluginSets(),
+		HandshakeConfig:  pluginconn.Handshake,
+		VersionedPlugins: pluginconn.PluginSets(data),
 		RunnerFunc: func(l hclog.Logger, spec *exec.Cmd, dir string) (runner.Runner, error) {
 			socketDir = dir
 			cmd := exec.Command(s.cfg.Path, s.cfg.Args...)

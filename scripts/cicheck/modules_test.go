@@ -25,38 +25,41 @@ const (
 // keeps the checksums of every module that provides a package the plugin
 // builds or that the tests of those packages import, and of the go.mod of
 // every module in the graph that decides their versions, so a go.sum names
-// more modules than the binary links. With the SDK at grpc v1.84.0,
-// go-plugin v1.8.0 and OpenTelemetry v1.44.0 the 28 are:
+// more modules than the binary links. With the SDK at grpc v1.84.0 and
+// OpenTelemetry v1.44.0 the 17 are:
 //
-//   - 17 linked into the plugin: grpc, protobuf, genproto/googleapis/rpc,
-//     x/net, x/sys, x/text; go-plugin, yamux, oklog/run, golang/protobuf;
-//     go-hclog, fatih/color, mattn/go-colorable, mattn/go-isatty; otel,
-//     otel/trace and cespare/xxhash (the host's trace context in the ctx of
-//     a driver's methods, and on the plugin's log lines);
-//   - 8 that tests of those import: google/go-cmp (protobuf, grpc), gonum
-//     (grpc), jhump/protoreflect and bufbuild/protocompile (go-plugin),
+//   - 9 linked into the plugin: grpc, protobuf, genproto/googleapis/rpc,
+//     x/net, x/sys, x/text (gRPC and protobuf); otel, otel/trace and
+//     cespare/xxhash (the host's trace context in the ctx of a driver's
+//     methods, and on the plugin's log lines);
+//   - 7 that tests of those import: google/go-cmp (protobuf, grpc,
+//     OpenTelemetry), gonum (grpc), golang/protobuf (grpc), and
 //     stretchr/testify with davecgh/go-spew, pmezard/go-difflib and
-//     gopkg.in/yaml.v3 (go-hclog, OpenTelemetry);
-//   - go.uber.org/goleak, which the SDK's own tests import;
-//   - 2 for their go.mod alone: stretchr/objx and gopkg.in/check.v1, as
-//     go-hclog's go.mod says go 1.13, so the go command reads its whole
-//     requirement graph.
+//     gopkg.in/yaml.v3 (OpenTelemetry);
+//   - go.uber.org/goleak, which the SDK's own tests import.
 //
-// Without the three OpenTelemetry modules, all come with gRPC, go-plugin
-// and go-hclog, which a plugin cannot do without. OpenTelemetry's
-// propagation package instead of the SDK's own W3C code would add five
-// more (its tests import OpenTelemetry's globals); the SDK's former
-// dependency on the OpenTelemetry SDK and exporter made it 44. A plugin
-// that requires a released SDK, rather than replacing it with a directory
-// as the example does, has one line more: the SDK's own.
-const maxPluginModules = 28
+// Without the three OpenTelemetry modules, all come with gRPC, which a
+// plugin cannot do without. The SDK speaks go-plugin's handshake itself
+// (sdk/internal/goplugin, docs/protocol.md) rather than importing
+// go-plugin and go-hclog, which made it 28: they added go-plugin, yamux,
+// oklog/run, go-hclog, fatih/color, mattn/go-colorable and mattn/go-isatty
+// to the linked modules, jhump/protoreflect and bufbuild/protocompile to
+// the tested ones, and stretchr/objx and gopkg.in/check.v1 for their go.mod
+// alone (go-hclog's go.mod says go 1.13, so the go command reads its whole
+// requirement graph). OpenTelemetry's propagation package instead of the
+// SDK's own W3C code would add five more (its tests import OpenTelemetry's
+// globals); the SDK's former dependency on the OpenTelemetry SDK and
+// exporter made it 44. A plugin that requires a released SDK, rather than
+// replacing it with a directory as the example does, has one line more: the
+// SDK's own.
+const maxPluginModules = 17
 
 // TestThirdPartyPluginPullsOnlyTheSDK checks examples/thirdparty-plugin,
 // a plugin in a module of its own: its go.mod and go.sum are what go mod
 // tidy makes of them, it requires the SDK module and no other module of
-// this repository, its go.sum names at most maxPluginModules modules, and
-// none of them is the OpenTelemetry SDK or an exporter, which a plugin gets
-// only when it opts into sdk/otelexport.
+// this repository, its go.sum names at most maxPluginModules modules, none
+// of them go-plugin or go-hclog, and none the OpenTelemetry SDK or an
+// exporter, which a plugin gets only when it opts into sdk/otelexport.
 func TestThirdPartyPluginPullsOnlyTheSDK(t *testing.T) {
 	dir := filepath.Join(root, "examples/thirdparty-plugin")
 	// -diff changes nothing, and fails when tidying would.
@@ -91,6 +94,11 @@ func TestThirdPartyPluginPullsOnlyTheSDK(t *testing.T) {
 	if bad := exportModules(mods); len(bad) > 0 {
 		t.Errorf("examples/thirdparty-plugin, which does not export its spans, pulls in %v; the SDK must leave the OpenTelemetry SDK and exporters to sdk/otelexport. Its go.sum:\n\t%s",
 			bad, strings.Join(mods, "\n\t"))
+	}
+	for _, m := range []string{"github.com/hashicorp/go-plugin", "github.com/hashicorp/go-hclog"} {
+		if slices.Contains(mods, m) {
+			t.Errorf("examples/thirdparty-plugin pulls in %s; the SDK speaks go-plugin's handshake itself (sdk/internal/goplugin), and go-plugin and go-hclog are the host's alone (cd examples/thirdparty-plugin && go mod why -m %s)", m, m)
+		}
 	}
 	t.Logf("examples/thirdparty-plugin's go.sum names %d modules (budget %d)", len(mods), maxPluginModules)
 }

@@ -29,12 +29,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/internal/launch"
 )
 
 // Suite describes the resource type under test.
@@ -83,10 +82,7 @@ func Connect(t testing.TB, d sdk.Driver) sdk.Driver {
 	if data != nil {
 		protocol = sdk.ProtocolVersion
 	}
-	if err := (&sdk.GRPCPlugin{Driver: d, Protocol: protocol}).GRPCServer(nil, server); err != nil {
-		_ = lis.Close()
-		t.Fatalf("register driver: %v", err)
-	}
+	sdk.RegisterDriver(server, d, protocol)
 	go func() { _ = server.Serve(lis) }()
 	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -111,21 +107,24 @@ func Connect(t testing.TB, d sdk.Driver) sdk.Driver {
 		}
 		t.Cleanup(stop)
 	}
-	p := data.PluginSets()[protocol][sdk.PluginName].(*sdk.GRPCPlugin)
-	raw, err := p.GRPCClient(context.Background(), nil, conn)
+	remote, err := sdk.NewRemoteDriver(context.Background(), conn, data)
 	if err != nil {
 		t.Fatalf("dispense driver: %v", err)
 	}
-	return raw.(sdk.Driver)
+	return remote
 }
 
-// Start runs the plugin binary at path as the host would (go-plugin, gRPC,
-// mutual TLS with the keys the host makes (sdk.PluginTLS), no inherited
+// Start runs the plugin binary at path as the host would (go-plugin's
+// handshake, gRPC, mutual TLS with the keys the host makes
+// (sdk.PluginTLS), the data connection of protocol version 2, no inherited
 // environment, each call's trace context sent along) and returns the
-// host's view of it. The plugin is killed when the test ends.
+// host's view of it. What the plugin logs and prints goes to the test's
+// log. The plugin is stopped when the test ends: asked to shut down,
+// killed if it has not exited 2s later.
 func Start(t testing.TB, path string) sdk.Driver {
 	t.Helper()
 	cmd := exec.Command(path)
+	cmd.Env = []string{}
 	ptls, err := sdk.NewPluginTLS()
 	if err != nil {
 		t.Fatalf("make the plugin's TLS keys: %v", err)
@@ -138,30 +137,40 @@ func Start(t testing.TB, path string) sdk.Driver {
 		t.Fatalf("start plugin %s: %v", path, err)
 	}
 	data.Prepare(cmd)
-	t.Cleanup(func() { _ = data.Close() }) // after the Kill below
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: data.PluginSets(),
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		TLSConfig:        ptls.Config(),
-		SkipHostEnv:      true,
-		GRPCDialOptions:  append(sdk.GRPCDialOptions(), sdk.MessageSizeDialOptions(0)...),
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
+	versions := []int{sdk.MinProtocolVersion}
+	if data != nil {
+		versions = append(versions, sdk.ProtocolVersion)
+	}
+	name := filepath.Base(path)
+	p, err := launch.Start(launch.Config{
+		Cmd:         cmd,
+		CookieKey:   sdk.MagicCookieKey,
+		CookieValue: sdk.MagicCookieValue,
+		Versions:    versions,
+		TLS:         ptls.Config(),
+		DialOptions: append(sdk.GRPCDialOptions(), sdk.MessageSizeDialOptions(0)...),
+		Log:         func(line string) { t.Logf("%s: %s", name, line) },
 	})
-	t.Cleanup(client.Kill)
-	rpc, err := client.Client()
 	for _, f := range cmd.ExtraFiles {
 		_ = f.Close() // the plugin has its own copies, or will not run
 	}
 	if err != nil {
+		_ = data.Close()
 		t.Fatalf("start plugin %s: %v", path, err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	t.Cleanup(func() {
+		p.Kill()
+		_ = data.Close()
+	})
+	agreed := data
+	if p.Version != sdk.ProtocolVersion {
+		agreed = nil // the data connection is closed when the test ends
+	}
+	d, err := sdk.NewRemoteDriver(context.Background(), p.Conn, agreed)
 	if err != nil {
 		t.Fatalf("dispense driver from %s: %v", path, err)
 	}
-	return raw.(sdk.Driver)
+	return d
 }
 
 // Build compiles the plugin main package pkg (a path such as

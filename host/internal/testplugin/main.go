@@ -28,6 +28,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/nebula-resource/nebula-resource/host/pluginconn"
 	"github.com/nebula-resource/nebula-resource/sdk"
 	"github.com/nebula-resource/nebula-resource/sdk/otelexport"
 )
@@ -322,8 +323,8 @@ func main() {
 		*protocol = 1
 	}
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{*protocol: {sdk.PluginName: &sdk.GRPCPlugin{Driver: driver{}}}},
+		HandshakeConfig:  pluginconn.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{*protocol: {sdk.PluginName: &pluginconn.GRPCPlugin{Driver: driver{}}}},
 		GRPCServer:       plugin.DefaultGRPCServer,
 	})
 }
