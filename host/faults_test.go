@@ -163,7 +163,7 @@ func TestBackendDownQuarantinesAndRecoversWithoutARestart(t *testing.T) {
 	down := time.Now()
 	waitFor(t, 10*time.Second, "unhealthy", func() bool { return healthOf(h, "postgres.db").State == host.HealthUnhealthy })
 	took := time.Since(down)
-	if limit := interval*unhealthyAfter + interval + 50*time.Millisecond; took > limit {
+	if limit := interval*unhealthyAfter + 2*interval; took > limit {
 		t.Fatalf("unhealthy %v after the backend went down, want within %v", took, limit)
 	}
 	t.Logf("unhealthy %v after the backend went down", took.Round(time.Millisecond))
@@ -173,7 +173,9 @@ func TestBackendDownQuarantinesAndRecoversWithoutARestart(t *testing.T) {
 	if !errors.Is(err, host.ErrQuarantined) || !errors.Is(err, sdk.ErrUnavailable) {
 		t.Fatalf("acquire while down: %v", err)
 	}
-	if fast := time.Since(began); fast > 50*time.Millisecond {
+	// Fast: without waiting for the backend or an instance (the acquire
+	// timeout is seconds); the bound leaves a loaded machine room.
+	if fast := time.Since(began); fast > 500*time.Millisecond {
 		t.Fatalf("acquire while quarantined took %v, want it to fail fast", fast)
 	}
 	time.Sleep(10*time.Second - time.Since(down))
