@@ -100,7 +100,7 @@ func TestThirdPartyPluginPullsOnlyTheSDK(t *testing.T) {
 			t.Errorf("examples/thirdparty-plugin pulls in %s; the SDK speaks go-plugin's handshake itself (sdk/internal/goplugin), and go-plugin and go-hclog are the host's alone (cd examples/thirdparty-plugin && go mod why -m %s)", m, m)
 		}
 	}
-	t.Logf("examples/thirdparty-plugin's go.sum names %d modules (budget %d)", len(mods), maxPluginModules)
+	t.Logf("examples/thirdparty-plugin's go.sum names %d modules (budget %d):\n\t%s", len(mods), maxPluginModules, strings.Join(mods, "\n\t"))
 }
 
 // TestAPluginThatOptsIntoExportGetsTheExporter is the other side of the
