@@ -1,6 +1,10 @@
 package sdk
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // The key-value capabilities. A resource type that lists CapabilityKV
 // offers the operations of KVOperations with exactly these names,
@@ -158,4 +162,130 @@ func PubSubOperations() []Operation {
 		{Name: "publish", Description: "Publishes a message on a channel and returns how many subscribers received it.", Args: MustSchemaFor(PublishArgs{})},
 		{Name: "subscribe", Description: "Streams the messages of channels and patterns, one JSON object per line, until the call is canceled; a line with gap true reports messages lost while reconnecting.", Args: MustSchemaFor(SubscribeArgs{}), Stream: StreamDownload},
 	}
+}
+
+// The rules of the kv and pub/sub capabilities' arguments. The typed API
+// applies them (Validate) before a driver's operation runs, so every
+// driver of the capability refuses the same calls, as invalid_argument,
+// with the same words, and none repeats them.
+
+func (a KVKeyArgs) Validate() error { return kvKey("key", a.Key) }
+
+func (a KVKeysArgs) Validate() error { return kvKeys("keys", a.Keys) }
+
+// Validate checks the key, the time to live and the mode, which is "",
+// "nx" or "xx" in any case, as Redis takes it (KVSetArgs.Condition reads
+// it).
+func (a KVSetArgs) Validate() error {
+	if err := kvKey("key", a.Key); err != nil {
+		return err
+	}
+	if _, err := a.Condition(); err != nil {
+		return err
+	}
+	return kvTTL(a.TTL)
+}
+
+// KVCondition is when set stores its value.
+type KVCondition int
+
+const (
+	// KVAlways stores the value whether or not the key is present.
+	KVAlways KVCondition = iota
+	// KVIfAbsent stores it only if the key is absent (mode nx).
+	KVIfAbsent
+	// KVIfPresent stores it only if the key is present (mode xx).
+	KVIfPresent
+)
+
+// Condition reads the mode: when set stores its value.
+func (a KVSetArgs) Condition() (KVCondition, error) {
+	switch strings.ToLower(a.Mode) {
+	case "":
+		return KVAlways, nil
+	case "nx":
+		return KVIfAbsent, nil
+	case "xx":
+		return KVIfPresent, nil
+	}
+	return KVAlways, Errorf(KindInvalidArgument, `mode %q: use "" (always set), "nx" (only if absent) or "xx" (only if present)`, a.Mode)
+}
+
+func (a KVMSetArgs) Validate() error {
+	if len(a.Values) == 0 {
+		return Errorf(KindInvalidArgument, "values must hold at least one key")
+	}
+	for k := range a.Values {
+		if k == "" {
+			return Errorf(KindInvalidArgument, "values: a key must not be empty")
+		}
+	}
+	return kvTTL(a.TTL)
+}
+
+func (a KVExpireArgs) Validate() error {
+	if err := kvKey("key", a.Key); err != nil {
+		return err
+	}
+	if a.TTL < 0 {
+		return Errorf(KindInvalidArgument, "ttl %s must not be negative; 0s removes the expiry", a.TTL)
+	}
+	return nil
+}
+
+func (a KVIncrArgs) Validate() error { return kvKey("key", a.Key) }
+
+func (a KVScanArgs) Validate() error {
+	if a.Count <= 0 {
+		return Errorf(KindInvalidArgument, "count %d must be positive", a.Count)
+	}
+	return nil
+}
+
+func (a KVCommandArgs) Validate() error {
+	if len(a.Args) == 0 || a.Args[0] == "" {
+		return Errorf(KindInvalidArgument, "args must start with a command name")
+	}
+	return nil
+}
+
+func (a PublishArgs) Validate() error { return kvKey("channel", a.Channel) }
+
+func (a SubscribeArgs) Validate() error {
+	if len(a.Channels)+len(a.Patterns) == 0 {
+		return Errorf(KindInvalidArgument, "subscribe needs at least one channel or pattern")
+	}
+	if i := slices.Index(a.Channels, ""); i >= 0 {
+		return Errorf(KindInvalidArgument, "channels[%d] must not be empty", i)
+	}
+	if i := slices.Index(a.Patterns, ""); i >= 0 {
+		return Errorf(KindInvalidArgument, "patterns[%d] must not be empty", i)
+	}
+	return nil
+}
+
+func kvKey(name, v string) error {
+	if v == "" {
+		return Errorf(KindInvalidArgument, "%s must not be empty", name)
+	}
+	return nil
+}
+
+func kvKeys(name string, vs []string) error {
+	if len(vs) == 0 {
+		return Errorf(KindInvalidArgument, "%s must hold at least one key", name)
+	}
+	for i, v := range vs {
+		if v == "" {
+			return Errorf(KindInvalidArgument, "%s[%d] must not be empty", name, i)
+		}
+	}
+	return nil
+}
+
+func kvTTL(ttl time.Duration) error {
+	if ttl < 0 {
+		return Errorf(KindInvalidArgument, "ttl %s must not be negative", ttl)
+	}
+	return nil
 }

@@ -12,45 +12,21 @@ import (
 )
 
 // The kv capability's operations (sdk.KVOperations), with the sdk's
-// arguments and results. The functions passed to the cache's Compute run
+// arguments and results; the SDK has checked the arguments against the
+// capability's rules (their Validate methods) before an operation runs. The functions passed to the cache's Compute run
 // under the key's bucket lock, so that reading a key and writing it is
 // atomic; they must not call the cache.
 
-func checkKey(key string) error {
-	if key == "" {
-		return sdk.Errorf(sdk.KindInvalidArgument, "key must not be empty")
-	}
-	return nil
-}
-
-func checkKeys(keys []string) error {
-	if len(keys) == 0 {
-		return sdk.Errorf(sdk.KindInvalidArgument, "keys must name at least one key")
-	}
-	for _, k := range keys {
-		if err := checkKey(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // lifetime returns the time to live a write gives an entry: ttl, or the
 // resource's default_ttl when ttl is 0.
-func (i *Instance) lifetime(ttl time.Duration) (time.Duration, error) {
-	switch {
-	case ttl < 0:
-		return 0, sdk.Errorf(sdk.KindInvalidArgument, "ttl %s must not be negative", ttl)
-	case ttl == 0:
-		return i.res.defaultTTL, nil
+func (i *Instance) lifetime(ttl time.Duration) time.Duration {
+	if ttl == 0 {
+		return i.res.defaultTTL
 	}
-	return ttl, nil
+	return ttl
 }
 
 func (i *Instance) get(_ context.Context, c *otter.Cache[string, item], args sdk.KVKeyArgs) (any, error) {
-	if err := checkKey(args.Key); err != nil {
-		return nil, err
-	}
 	return i.lookup(c, args.Key), nil
 }
 
@@ -66,25 +42,16 @@ func (i *Instance) lookup(c *otter.Cache[string, item], key string) sdk.KVGetRes
 }
 
 func (i *Instance) set(_ context.Context, c *otter.Cache[string, item], args sdk.KVSetArgs) (any, error) {
-	if err := checkKey(args.Key); err != nil {
-		return nil, err
-	}
-	ttl, err := i.lifetime(args.TTL)
+	it := item{value: args.Value, ttl: i.lifetime(args.TTL)}
+	only, err := args.Condition()
 	if err != nil {
 		return nil, err
 	}
-	it := item{value: args.Value, ttl: ttl}
-	var wantPresent bool
-	switch args.Mode {
-	case "":
+	if only == sdk.KVAlways {
 		c.Set(args.Key, it)
 		return sdk.KVSetResult{OK: true}, nil
-	case "nx":
-	case "xx":
-		wantPresent = true
-	default:
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, `mode %q: want "" (always), "nx" (only if absent) or "xx" (only if present)`, args.Mode)
 	}
+	wantPresent := only == sdk.KVIfPresent
 	stored := false
 	c.Compute(args.Key, func(old item, found bool) (item, otter.ComputeOp) {
 		if found != wantPresent {
@@ -97,18 +64,7 @@ func (i *Instance) set(_ context.Context, c *otter.Cache[string, item], args sdk
 }
 
 func (i *Instance) mset(_ context.Context, c *otter.Cache[string, item], args sdk.KVMSetArgs) (any, error) {
-	if len(args.Values) == 0 {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "values must hold at least one key")
-	}
-	for k := range args.Values {
-		if err := checkKey(k); err != nil {
-			return nil, err
-		}
-	}
-	ttl, err := i.lifetime(args.TTL)
-	if err != nil {
-		return nil, err
-	}
+	ttl := i.lifetime(args.TTL)
 	// Each key is written on its own: a concurrent reader may see some of
 	// the values before the others.
 	for k, v := range args.Values {
@@ -119,9 +75,6 @@ func (i *Instance) mset(_ context.Context, c *otter.Cache[string, item], args sd
 
 func (i *Instance) mget(_ context.Context, c *otter.Cache[string, item], args sdk.KVKeysArgs) (any, error) {
 	keys := args.Keys
-	if err := checkKeys(keys); err != nil {
-		return nil, err
-	}
 	values := make([]sdk.KVGetResult, len(keys))
 	for n, k := range keys {
 		values[n] = i.lookup(c, k)
@@ -132,9 +85,6 @@ func (i *Instance) mget(_ context.Context, c *otter.Cache[string, item], args sd
 // delete counts the keys it removed; a key named twice is removed once.
 func (i *Instance) delete(_ context.Context, c *otter.Cache[string, item], args sdk.KVKeysArgs) (any, error) {
 	keys := args.Keys
-	if err := checkKeys(keys); err != nil {
-		return nil, err
-	}
 	var n int64
 	for _, k := range keys {
 		if _, deleted := c.Invalidate(k); deleted {
@@ -148,9 +98,6 @@ func (i *Instance) delete(_ context.Context, c *otter.Cache[string, item], args 
 // twice.
 func (i *Instance) exists(_ context.Context, c *otter.Cache[string, item], args sdk.KVKeysArgs) (any, error) {
 	keys := args.Keys
-	if err := checkKeys(keys); err != nil {
-		return nil, err
-	}
 	var n int64
 	for _, k := range keys {
 		if _, ok := c.GetEntryQuietly(k); ok {
@@ -164,12 +111,6 @@ func (i *Instance) exists(_ context.Context, c *otter.Cache[string, item], args 
 // which the expiry calculator gives it (0s: none, whatever default_ttl
 // is).
 func (i *Instance) expire(_ context.Context, c *otter.Cache[string, item], args sdk.KVExpireArgs) (any, error) {
-	if err := checkKey(args.Key); err != nil {
-		return nil, err
-	}
-	if args.TTL < 0 {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "ttl %s must not be negative; 0s removes the expiry", args.TTL)
-	}
 	var n int64
 	c.Compute(args.Key, func(old item, found bool) (item, otter.ComputeOp) {
 		if !found {
@@ -182,9 +123,6 @@ func (i *Instance) expire(_ context.Context, c *otter.Cache[string, item], args 
 }
 
 func (i *Instance) ttl(_ context.Context, c *otter.Cache[string, item], args sdk.KVKeyArgs) (any, error) {
-	if err := checkKey(args.Key); err != nil {
-		return nil, err
-	}
 	e, ok := c.GetEntryQuietly(args.Key)
 	if !ok {
 		return sdk.KVTTLResult{}, nil
@@ -225,9 +163,6 @@ func (i *Instance) decr(_ context.Context, c *otter.Cache[string, item], args sd
 // add adds by to the integer value of key, atomically: a missing key counts
 // from 0 and gets default_ttl, an existing one keeps its expiry.
 func (i *Instance) add(c *otter.Cache[string, item], key string, by int64) (any, error) {
-	if err := checkKey(key); err != nil {
-		return nil, err
-	}
 	var (
 		result int64
 		opErr  error

@@ -22,9 +22,6 @@ import (
 // and one added, removed or expiring during the scan may or may not be, as
 // with Redis's SCAN. The last page's cursor is "".
 func (i *Instance) scan(ctx context.Context, c *otter.Cache[string, item], args sdk.KVScanArgs) (any, error) {
-	if args.Count <= 0 {
-		return nil, sdk.Errorf(sdk.KindInvalidArgument, "count %d must be positive", args.Count)
-	}
 	g, err := compileGlob(args.Pattern)
 	if err != nil {
 		return nil, sdk.Errorf(sdk.KindInvalidArgument, "pattern %q: %v", args.Pattern, err)

@@ -93,35 +93,13 @@ func (o *kvOps) wrap(ctx context.Context, err error, op string) error {
 	return o.b.wrap(ctx, err, op)
 }
 
-func checkKey(key string) error {
-	if key == "" {
-		return sdk.Errorf(sdk.KindInvalidArgument, "key must not be empty")
+// ttlArg rounds a positive time to live below a millisecond up to 1ms,
+// Redis's resolution (the SDK has refused a negative one).
+func ttlArg(ttl time.Duration) time.Duration {
+	if ttl > 0 && ttl < time.Millisecond {
+		return time.Millisecond
 	}
-	return nil
-}
-
-func checkKeys(keys []string) error {
-	if len(keys) == 0 {
-		return sdk.Errorf(sdk.KindInvalidArgument, "keys must hold at least one key")
-	}
-	for i, k := range keys {
-		if k == "" {
-			return sdk.Errorf(sdk.KindInvalidArgument, "keys[%d] must not be empty", i)
-		}
-	}
-	return nil
-}
-
-// ttlArg checks a time to live and rounds a positive one below a
-// millisecond up to 1ms, Redis's resolution.
-func ttlArg(ttl time.Duration) (time.Duration, error) {
-	switch {
-	case ttl < 0:
-		return 0, sdk.Errorf(sdk.KindInvalidArgument, "ttl %s must not be negative", ttl)
-	case ttl > 0 && ttl < time.Millisecond:
-		return time.Millisecond, nil
-	}
-	return ttl, nil
+	return ttl
 }
 
 func (o *kvOps) check(ctx context.Context) error {
@@ -141,9 +119,6 @@ func (o *kvOps) ping(ctx context.Context, _ pingArgs) (okResult, error) {
 }
 
 func (o *kvOps) get(ctx context.Context, args sdk.KVKeyArgs) (sdk.KVGetResult, error) {
-	if err := checkKey(args.Key); err != nil {
-		return sdk.KVGetResult{}, err
-	}
 	v, err := o.c.Get(ctx, args.Key).Result()
 	switch {
 	case err == goredis.Nil:
@@ -155,22 +130,16 @@ func (o *kvOps) get(ctx context.Context, args sdk.KVKeyArgs) (sdk.KVGetResult, e
 }
 
 func (o *kvOps) set(ctx context.Context, args sdk.KVSetArgs) (sdk.KVSetResult, error) {
-	if err := checkKey(args.Key); err != nil {
-		return sdk.KVSetResult{}, err
-	}
-	ttl, err := ttlArg(args.TTL)
+	only, err := args.Condition()
 	if err != nil {
 		return sdk.KVSetResult{}, err
 	}
-	sa := goredis.SetArgs{TTL: ttl}
-	switch strings.ToLower(args.Mode) {
-	case "":
-	case "nx":
+	sa := goredis.SetArgs{TTL: ttlArg(args.TTL)}
+	switch only {
+	case sdk.KVIfAbsent:
 		sa.Mode = "NX"
-	case "xx":
+	case sdk.KVIfPresent:
 		sa.Mode = "XX"
-	default:
-		return sdk.KVSetResult{}, sdk.Errorf(sdk.KindInvalidArgument, "mode %q: use \"\" (always set), \"nx\" (only if absent) or \"xx\" (only if present)", args.Mode)
 	}
 	err = o.c.SetArgs(ctx, args.Key, args.Value, sa).Err()
 	switch {
@@ -193,9 +162,6 @@ func (o *kvOps) exists(ctx context.Context, args sdk.KVKeysArgs) (sdk.KVCountRes
 // countKeys runs DEL or EXISTS, whose replies count keys: once for all the
 // keys, or once per hash slot in cluster mode, summed.
 func (o *kvOps) countKeys(ctx context.Context, keys []string, op, cmd string) (sdk.KVCountResult, error) {
-	if err := checkKeys(keys); err != nil {
-		return sdk.KVCountResult{}, err
-	}
 	if o.cluster == nil {
 		c := goredis.NewIntCmd(ctx, keyArgs(cmd, keys)...)
 		if err := o.c.Process(ctx, c); err != nil {
@@ -224,14 +190,7 @@ func (o *kvOps) countKeys(ctx context.Context, keys []string, op, cmd string) (s
 }
 
 func (o *kvOps) expire(ctx context.Context, args sdk.KVExpireArgs) (sdk.KVCountResult, error) {
-	if err := checkKey(args.Key); err != nil {
-		return sdk.KVCountResult{}, err
-	}
-	ttl, err := ttlArg(args.TTL)
-	if err != nil {
-		return sdk.KVCountResult{}, err
-	}
-	if ttl > 0 {
+	if ttl := ttlArg(args.TTL); ttl > 0 {
 		ok, err := o.c.PExpire(ctx, args.Key, ttl).Result()
 		if err != nil {
 			return sdk.KVCountResult{}, o.wrap(ctx, err, "expire")
@@ -262,9 +221,6 @@ func boolCount(ok bool) int64 {
 }
 
 func (o *kvOps) ttl(ctx context.Context, args sdk.KVKeyArgs) (sdk.KVTTLResult, error) {
-	if err := checkKey(args.Key); err != nil {
-		return sdk.KVTTLResult{}, err
-	}
 	cmd := goredis.NewIntCmd(ctx, "pttl", args.Key)
 	if err := o.c.Process(ctx, cmd); err != nil {
 		return sdk.KVTTLResult{}, o.wrap(ctx, err, "ttl")
@@ -288,9 +244,6 @@ func (o *kvOps) decr(ctx context.Context, args sdk.KVIncrArgs) (sdk.KVIncrResult
 }
 
 func (o *kvOps) incrBy(ctx context.Context, args sdk.KVIncrArgs, op, cmd string) (sdk.KVIncrResult, error) {
-	if err := checkKey(args.Key); err != nil {
-		return sdk.KVIncrResult{}, err
-	}
 	c := goredis.NewIntCmd(ctx, cmd, args.Key, args.By)
 	if err := o.c.Process(ctx, noRetryIntCmd{c}); err != nil {
 		return sdk.KVIncrResult{}, o.wrap(ctx, err, op)
@@ -299,9 +252,6 @@ func (o *kvOps) incrBy(ctx context.Context, args sdk.KVIncrArgs, op, cmd string)
 }
 
 func (o *kvOps) mget(ctx context.Context, args sdk.KVKeysArgs) (sdk.KVMGetResult, error) {
-	if err := checkKeys(args.Keys); err != nil {
-		return sdk.KVMGetResult{}, err
-	}
 	out := sdk.KVMGetResult{Values: make([]sdk.KVGetResult, len(args.Keys))}
 	fill := func(idx []int, vals []any) {
 		for j, v := range vals {
@@ -338,20 +288,11 @@ func (o *kvOps) mget(ctx context.Context, args sdk.KVKeysArgs) (sdk.KVMGetResult
 }
 
 func (o *kvOps) mset(ctx context.Context, args sdk.KVMSetArgs) (sdk.KVSetResult, error) {
-	if len(args.Values) == 0 {
-		return sdk.KVSetResult{}, sdk.Errorf(sdk.KindInvalidArgument, "values must hold at least one key")
-	}
 	keys := make([]string, 0, len(args.Values))
 	for k := range args.Values {
-		if k == "" {
-			return sdk.KVSetResult{}, sdk.Errorf(sdk.KindInvalidArgument, "values: a key must not be empty")
-		}
 		keys = append(keys, k)
 	}
-	ttl, err := ttlArg(args.TTL)
-	if err != nil {
-		return sdk.KVSetResult{}, err
-	}
+	ttl := ttlArg(args.TTL)
 	if o.cluster == nil && ttl == 0 {
 		// One MSET: all the keys at once.
 		pairs := make([]any, 0, 2*len(keys))
@@ -365,7 +306,7 @@ func (o *kvOps) mset(ctx context.Context, args sdk.KVMSetArgs) (sdk.KVSetResult,
 	}
 	// With a ttl, or across the slots of a cluster: one SET per key, each
 	// with its expiry, pipelined (one round trip per server).
-	_, err = o.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+	_, err := o.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, k := range keys {
 			p.SetArgs(ctx, k, args.Values[k], goredis.SetArgs{TTL: ttl})
 		}
@@ -378,9 +319,6 @@ func (o *kvOps) mset(ctx context.Context, args sdk.KVMSetArgs) (sdk.KVSetResult,
 }
 
 func (o *kvOps) scan(ctx context.Context, args sdk.KVScanArgs) (sdk.KVScanResult, error) {
-	if args.Count <= 0 {
-		return sdk.KVScanResult{}, sdk.Errorf(sdk.KindInvalidArgument, "count %d must be positive", args.Count)
-	}
 	if args.Pattern == "" {
 		args.Pattern = "*"
 	}
@@ -425,9 +363,6 @@ func (o *kvOps) command(ctx context.Context, args sdk.KVCommandArgs) (sdk.KVComm
 }
 
 func (o *kvOps) publish(ctx context.Context, args sdk.PublishArgs) (sdk.KVCountResult, error) {
-	if args.Channel == "" {
-		return sdk.KVCountResult{}, sdk.Errorf(sdk.KindInvalidArgument, "channel must not be empty")
-	}
 	cmd := goredis.NewIntCmd(ctx, "publish", args.Channel, args.Message)
 	if err := o.c.Process(ctx, noRetryIntCmd{cmd}); err != nil {
 		return sdk.KVCountResult{}, o.wrap(ctx, err, opPublish)
@@ -453,8 +388,8 @@ var forbidden = map[string]string{
 
 // checkCommand refuses an empty command and the forbidden ones.
 func checkCommand(args []string) error {
-	if len(args) == 0 || args[0] == "" {
-		return sdk.Errorf(sdk.KindInvalidArgument, "args must start with a command name")
+	if err := (sdk.KVCommandArgs{Args: args}).Validate(); err != nil {
+		return err
 	}
 	name := strings.ToUpper(args[0])
 	if why, ok := forbidden[name]; ok {

@@ -35,7 +35,7 @@ type (
 )
 
 // Validate refuses an empty list of keys, and empty keys.
-func (a watchArgs) Validate() error { return checkKeys(a.Keys) }
+func (a watchArgs) Validate() error { return sdk.KVKeysArgs{Keys: a.Keys}.Validate() }
 
 // sessionResource is a configured redis_session resource: one go-redis
 // client whose pool lends each instance a connection of its own.
