@@ -28,7 +28,23 @@ const SDKModule = "github.com/nebula-resource/nebula-resource/sdk"
 
 // Capabilities are the capabilities a plugin can be written with, beside
 // none (a type with one operation of its own).
-var Capabilities = []string{"kv"}
+var Capabilities = []string{"kv", "sql"}
+
+// standIns are the modules that a capability's stand-in backend requires
+// beside the SDK, and the go line they need; a capability whose stand-in
+// is in the plugin's own code has none.
+var standIns = map[string]standIn{
+	// SQLite in pure Go, at the version the host's module requires, so
+	// that it is in the module cache of whoever builds the host; its go
+	// line is 1.26.0.
+	"sql": {Require: []string{"modernc.org/sqlite v1.62.0"}, Go: "1.26.0"},
+}
+
+// standIn is what the module of a capability's stand-in backend needs.
+type standIn struct {
+	Require []string // module path and version, as in a require line
+	Go      string   // the go line; the SDK's, 1.25.0, when empty
+}
 
 //go:embed templates
 var templates embed.FS
@@ -63,6 +79,8 @@ type data struct {
 	Binary  string // nebula-plugin-NAME
 	// SDKRequire is the version in the require line, "" for none.
 	SDKRequire string
+	// StandIn is what the capability's stand-in backend requires.
+	StandIn standIn
 }
 
 func (o Options) data() (data, error) {
@@ -72,7 +90,10 @@ func (o Options) data() (data, error) {
 	if o.Capability != "" && !slices.Contains(Capabilities, o.Capability) {
 		return data{}, fmt.Errorf("capability %q: choose one of %s, or none", o.Capability, strings.Join(Capabilities, ", "))
 	}
-	d := data{Options: o, Package: strings.ReplaceAll(o.Name, "_", ""), Binary: "nebula-plugin-" + o.Name}
+	d := data{Options: o, Package: strings.ReplaceAll(o.Name, "_", ""), Binary: "nebula-plugin-" + o.Name, StandIn: standIns[o.Capability]}
+	if d.StandIn.Go == "" {
+		d.StandIn.Go = "1.25.0"
+	}
 	if d.Module == "" {
 		d.Module = "example.com/" + d.Binary
 	}

@@ -30,7 +30,7 @@ func TestBadOptionsAreRefusedWithTheirReason(t *testing.T) {
 		{Options{Name: "Demo"}, `plugin name "Demo": use lowercase letters`},
 		{Options{Name: "9lives"}, "starting with a letter"},
 		{Options{Name: "my-plugin"}, "lowercase letters, digits and underscores"},
-		{Options{Name: "demo", Capability: "nosql"}, `capability "nosql": choose one of kv, or none`},
+		{Options{Name: "demo", Capability: "nosql"}, `capability "nosql": choose one of kv, sql, or none`},
 		{Options{Name: "demo", Module: "has space/x"}, `module path "has space/x" is not a module path`},
 		{Options{Name: "demo", SDKDir: t.TempDir()}, "no go.mod there"},
 	} {
@@ -83,6 +83,24 @@ func TestGoModRequiresTheSDKAsAsked(t *testing.T) {
 		for _, w := range tt.wantN {
 			if strings.Contains(string(b), w) {
 				t.Errorf("%+v: go.mod has %q:\n%s", tt.o, w, b)
+			}
+		}
+	}
+}
+
+// TestStandInsRequireWhatTheHostRequires: a stand-in backend's module is
+// at the version of the host's go.mod, so that whoever built the host
+// has it in the module cache.
+func TestStandInsRequireWhatTheHostRequires(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, s := range standIns {
+		for _, r := range s.Require {
+			if !strings.Contains(string(b), "\t"+r+"\n") {
+				t.Errorf("the %s stand-in requires %s, which the host's go.mod does not", c, r)
 			}
 		}
 	}
