@@ -117,6 +117,10 @@ func addCapabilityOperations(t *ResourceType) error {
 			want = KVOperations()
 		case CapabilityPubSub:
 			want = PubSubOperations()
+		case CapabilityBlob:
+			want = BlobOperations()
+		case CapabilityBlobPresign:
+			want = BlobPresignOperations()
 		case CapabilitySQL:
 			for _, op := range SQLOperations() {
 				if _, ok := t.Operation(op.Name); ok {
