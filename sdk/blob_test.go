@@ -171,7 +171,7 @@ func (m *memBlobs) CopyBlob(_ context.Context, a sdk.BlobCopyArgs) (sdk.BlobInfo
 type memBlobResource struct{ store *memBlobs }
 
 func (r memBlobResource) Open(context.Context) (sdk.Instance, error) { return r.store, nil }
-func (r memBlobResource) Close(context.Context) error               { return nil }
+func (r memBlobResource) Close(context.Context) error                { return nil }
 
 type memBlobConfig struct {
 	Corrupt bool `nebula:"corrupt" default:"false" doc:"Report wrong checksums."`
