@@ -33,9 +33,8 @@ type memBlobs struct {
 }
 
 type memObject struct {
-	data     []byte
-	info     sdk.BlobInfo
-	modified time.Time
+	data []byte
+	info sdk.BlobInfo
 }
 
 func (m *memBlobs) Check(context.Context) error { return nil }
