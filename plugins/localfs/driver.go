@@ -45,12 +45,11 @@ func New() sdk.Driver { return sdk.NewDriver("localfs", release.Version(), local
 
 // localfsType is the driver's one resource type, "localfs".
 var localfsType = sdk.ResourceDef[Config, *Instance]{
-	Name:         TypeName,
-	Description:  "Files under one local directory, with streamed upload and download; no path can reach outside the directory.",
-	Capabilities: []string{"blob"},
-	Pooling:      sdk.PoolingShared,
-	Configure:    configure,
-	Operations:   operations,
+	Name:        TypeName,
+	Description: "Files under one local directory, with streamed upload and download; no path can reach outside the directory.",
+	Pooling:     sdk.PoolingShared,
+	Configure:   configure,
+	Operations:  operations,
 }
 
 // Validate checks the configuration without touching the file system:
