@@ -107,6 +107,8 @@ type entry[T any] struct {
 type handoff[T any] struct {
 	e   *entry[T]
 	gen uint64
+	// err, instead of an instance: the open made for the waiter failed.
+	err error
 }
 
 type waiter[T any] struct {
@@ -451,6 +453,9 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T], el *list.Element, begi
 		if !ok {
 			return Lease[T]{}, fmt.Errorf("pool %s: %w", p.cfg.Name, ErrClosed)
 		}
+		if h.err != nil {
+			return Lease[T]{}, h.err
+		}
 		return Lease[T]{p: p, e: h.e, gen: h.gen}, nil
 	case <-ctx.Done():
 		cause = ctx.Err()
@@ -464,6 +469,7 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T], el *list.Element, begi
 		// An instance was handed over as the wait ended: give it back.
 		p.mu.Unlock()
 		h, ok := <-w.ch // not ok: Close closed the channel, and nothing was handed over
+		ok = ok && h.err == nil // an open's error hands over nothing either
 		var wait int64
 		if ok {
 			wait = h.e.acquired - begin // as handOffLocked counted it
@@ -695,7 +701,21 @@ func (p *Pool[T]) adopt(v T, openErr error) error {
 	p.constructing--
 	p.notifyLocked()
 	if openErr != nil {
+		// The open was made for a waiter (or to reach MinSize): the first
+		// waiter gets its error now, as a caller that opens for itself
+		// does, rather than an exhaustion at its acquire timeout with
+		// nothing in use.
+		var d delivery[T]
+		if front := p.waiters.Front(); front != nil && !p.closed && !errors.Is(openErr, context.Canceled) {
+			w := p.waiters.Remove(front).(*waiter[T])
+			w.queued = false
+			d = delivery[T]{w: w, h: handoff[T]{err: openErr}}
+			// The waiters behind it get opens of their own, whose errors
+			// (or instances) reach them in turn.
+			p.fillForWaitersLocked()
+		}
 		p.mu.Unlock()
+		d.send()
 		return openErr
 	}
 	if p.closed {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -581,4 +582,48 @@ func TestReleaseDoesNotWaitForAResetAndOnlyDirtyInstancesGetOne(t *testing.T) {
 	if n := p.Stat().ResetCount; n != 1 {
 		t.Fatalf("Stat().ResetCount = %d, want 1", n)
 	}
+}
+
+// TestAWaiterGetsTheErrorOfTheOpenMadeForIt: when the instance a waiter
+// waits for is destroyed and the open that replaces it fails (the backend
+// is down), the waiter gets that error at once, not an exhaustion at the
+// acquire timeout: nothing was in use, the backend was unreachable.
+func TestAWaiterGetsTheErrorOfTheOpenMadeForIt(t *testing.T) {
+	b := newBackend()
+	p := newPool(t, b, func(c *pool.Config[*inst]) { c.MaxSize = 1; c.AcquireTimeout = 5 * time.Second })
+	l, err := p.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const waiters = 3
+	got := make(chan error, waiters)
+	began := time.Now()
+	for range waiters {
+		go func() {
+			l2, err := p.Acquire(context.Background())
+			if err == nil {
+				l2.Release()
+			}
+			got <- err
+		}()
+	}
+	waitFor(t, func() bool { return p.Stat().Waiting == waiters })
+	b.failOpen.Store(true)
+	l.Destroy()
+	for range waiters {
+		err = <-got
+		if err == nil || errors.Is(err, pool.ErrExhausted) || !strings.Contains(err.Error(), "backend down") {
+			t.Fatalf("a waiter got %v, want the open's error", err)
+		}
+	}
+	if took := time.Since(began); took > 2*time.Second {
+		t.Fatalf("the waiters got their errors after %v, want them at once", took)
+	}
+	// The backend back, the next acquire opens again.
+	b.failOpen.Store(false)
+	l3, err := p.Acquire(context.Background())
+	if err != nil {
+		t.Fatalf("acquire after the backend came back: %v", err)
+	}
+	l3.Release()
 }
