@@ -66,7 +66,7 @@ func TestStalledConnectionsAreClosed(t *testing.T) {
 		{"half a header", "POST /v1/resources/memory.cache/invoke HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty", ""},
 		{"half an invoke body", "POST /v1/resources/memory.cache/invoke HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n" + body[:20], "504"},
 		{"half a chunked invoke body", "POST /v1/resources/memory.cache/invoke HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n" + body[:20] + "\r\n", "504"},
-		{"half a stream body", "POST /v1/resources/localfs.files/stream/put HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nNebula-Args: {\"path\":\"stall.bin\"}\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("x", 5000), ""},
+		{"half a stream body", "POST /v1/resources/localfs.files/stream/put HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nNebula-Args: {\"key\":\"stall.bin\"}\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("x", 5000), ""},
 		{"half a refused body", "POST /v1/resources/memory.cache/invoke HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 200\r\n\r\n" + body[:20], "415"},
 		{"half a body to no route", "POST /v1/nothing HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 200\r\n\r\n" + body[:20], "404"},
 		{"idle after a request", "GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "200 OK"},
@@ -96,7 +96,7 @@ func TestSlowButSteadyStreamOutlivesTheBodyTimeout(t *testing.T) {
 	}()
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/resources/localfs.files/stream/put", pr)
 	req.Header.Set("Content-Type", api.ContentTypeStream)
-	req.Header.Set(api.ArgsHeader, `{"path":"slow.bin"}`)
+	req.Header.Set(api.ArgsHeader, `{"key":"slow.bin"}`)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestStalledReaderOfAStreamIsCutOff(t *testing.T) {
 	const size = 32 << 20
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/resources/localfs.files/stream/put", bytes.NewReader(make([]byte, size)))
 	req.Header.Set("Content-Type", api.ContentTypeStream)
-	req.Header.Set(api.ArgsHeader, `{"path":"big.bin"}`)
+	req.Header.Set(api.ArgsHeader, `{"key":"big.bin"}`)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestStalledReaderOfAStreamIsCutOff(t *testing.T) {
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetReadBuffer(64 << 10)
 	}
-	if _, err := io.WriteString(conn, "POST /v1/resources/localfs.files/stream/get HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nNebula-Args: {\"path\":\"big.bin\"}\r\nContent-Length: 0\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(conn, "POST /v1/resources/localfs.files/stream/get HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nNebula-Args: {\"key\":\"big.bin\"}\r\nContent-Length: 0\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second) // read nothing for well over the write timeout
