@@ -38,26 +38,26 @@ resource "localfs" "files" {
 	srv := httptest.NewServer(promhttp.HandlerFor(h.Gatherer(), promhttp.HandlerOpts{}))
 	defer srv.Close()
 	ctx := t.Context()
-	if _, err := h.Invoke(ctx, "localfs.files", "stat", `{"path":"."}`); err != nil {
+	if _, err := h.Invoke(ctx, "localfs.files", "list", `{}`); err != nil {
 		t.Fatal(err)
 	}
 	lease, err := h.Acquire(ctx, "localfs.files")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lease.InvokeStream(ctx, "put", `{"path":"f.txt"}`, strings.NewReader("data"), nil); err != nil {
+	if _, err := lease.InvokeStream(ctx, "put", `{"key":"f.txt"}`, strings.NewReader("data"), nil); err != nil {
 		t.Fatal(err)
 	}
 	lease.Release()
 
 	long := strings.Repeat("n", 300)
 	mistakes := []struct{ op, args string }{
-		{"stat", `{"path":"` + long + `"}`},
-		{"delete", `{"path":"` + long + `"}`},
-		{"list", `{"prefix":"` + long + `"}`},
+		{"stat", `{"key":"` + long + `"}`},
+		{"delete", `{"keys":["` + long + `"]}`},
+		{"list", `{"limit":0}`},
 		{"move", `{"from":"f.txt","to":"` + long + `"}`},
-		{"stat", `{"path":"f.txt/x"}`},
-		{"stat", `{"path":"../outside"}`},
+		{"stat", `{"key":"f.txt/x"}`},
+		{"stat", `{"key":"../outside"}`},
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -77,7 +77,7 @@ resource "localfs" "files" {
 	})
 	wg.Go(func() { // another caller, who does nothing wrong
 		for i := range 30 {
-			if _, err := h.Invoke(ctx, "localfs.files", "stat", `{"path":"f.txt"}`); err != nil {
+			if _, err := h.Invoke(ctx, "localfs.files", "stat", `{"key":"f.txt"}`); err != nil {
 				mu.Lock()
 				bad = append(bad, fmt.Sprintf("the other caller's call %d failed: %v", i, err))
 				mu.Unlock()

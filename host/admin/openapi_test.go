@@ -234,7 +234,7 @@ func documentedAnswers() map[string]exchange {
 	invoke := exchange{method: http.MethodPost, path: "/v1/resources/memory.cache/invoke", contentType: api.ContentTypeJSON,
 		body: `{"operation":"set","args":{"key":"a","value":"1"},"owner":{"tenant":"t"}}`}
 	stream := exchange{method: http.MethodPost, path: "/v1/resources/localfs.files/stream/put", contentType: api.ContentTypeStream,
-		body: "hello", header: map[string]string{api.ArgsHeader: `{"path":"x.txt"}`, api.TenantHeader: "t"}}
+		body: "hello", header: map[string]string{api.ArgsHeader: `{"key":"x.txt"}`, api.TenantHeader: "t"}}
 	m := map[string]exchange{
 		"GET /livez 200":                            get("/livez"),
 		"GET /readyz 200":                           get("/readyz?verbose"),

@@ -575,7 +575,7 @@ func localfsSetup(ctx context.Context, e *runEnv, variant string) (*target, erro
 	if err := os.WriteFile(filepath.Join(root, "blob"), content, 0o600); err != nil {
 		return nil, err
 	}
-	args := json.RawMessage(`{"path":"blob"}`)
+	args := json.RawMessage(`{"key":"blob"}`)
 	// stream makes a worker that gets the file into its own buffer with
 	// get and checks its size.
 	stream := func(get func(ctx context.Context, out *bytes.Buffer) error) *target {

@@ -16,18 +16,17 @@ var backendKinds = map[sdk.Kind]bool{
 }
 
 // TestLocalFSCallerMistakesAreNeverBackendFailures goes through every
-// operation with the path mistakes a caller can make: names too long for
-// the file system (ENAMETOOLONG), paths too long as a whole, paths through a
-// file (ENOTDIR), a directory where a file is wanted (EISDIR), a missing
-// parent, a non-empty directory, a move onto an existing file.
+// operation with the key mistakes a caller can make: names too long for
+// the file system (ENAMETOOLONG), keys too long as a whole, keys through a
+// file (ENOTDIR), a directory where an object is wanted, a move onto an
+// existing object.
 func TestLocalFSCallerMistakesAreNeverBackendFailures(t *testing.T) {
 	dir := t.TempDir()
 	makeTree(t, dir, map[string]string{"f.txt": "x", "d/inner.txt": "y", "e/.keep": ""})
 	_, inst := open(t, dir)
 	ctx := t.Context()
 	long := strings.Repeat("n", 300) // one name over NAME_MAX (255)
-	// 5,501 bytes, over PATH_MAX (4096): os.Root walks it a name at a time,
-	// so it is only missing.
+	// 5,501 bytes, over the longest key (1,024).
 	deep := strings.Repeat("abcdefghij/", 500) + "x"
 	tests := []struct {
 		name string
@@ -35,22 +34,24 @@ func TestLocalFSCallerMistakesAreNeverBackendFailures(t *testing.T) {
 		args map[string]any
 		want sdk.Kind
 	}{
-		{"stat of a 300-byte name", "stat", map[string]any{"path": long}, sdk.KindInvalidArgument},
-		{"stat of a missing 5,501-byte path", "stat", map[string]any{"path": deep}, sdk.KindNotFound},
-		{"list of a 300-byte name", "list", map[string]any{"prefix": long}, sdk.KindInvalidArgument},
-		{"delete of a 300-byte name", "delete", map[string]any{"path": long}, sdk.KindInvalidArgument},
+		{"stat of a 300-byte name", "stat", map[string]any{"key": long}, sdk.KindInvalidArgument},
+		{"stat of a missing 5,501-byte key", "stat", map[string]any{"key": deep}, sdk.KindInvalidArgument},
+		{"delete of a 300-byte name", "delete", map[string]any{"keys": []string{long}}, sdk.KindInvalidArgument},
 		{"move to a 300-byte name", "move", map[string]any{"from": "f.txt", "to": long}, sdk.KindInvalidArgument},
 		{"move from a 300-byte name", "move", map[string]any{"from": long, "to": "g.txt"}, sdk.KindInvalidArgument},
-		{"stat through a file", "stat", map[string]any{"path": "f.txt/x"}, sdk.KindFailedPrecondition},
-		{"list of a file", "list", map[string]any{"prefix": "f.txt"}, sdk.KindFailedPrecondition},
-		{"delete through a file", "delete", map[string]any{"path": "f.txt/x"}, sdk.KindFailedPrecondition},
-		{"delete of a non-empty directory", "delete", map[string]any{"path": "d"}, sdk.KindFailedPrecondition},
-		{"move into a missing directory", "move", map[string]any{"from": "f.txt", "to": "nope/g.txt"}, sdk.KindFailedPrecondition},
-		{"move of a missing file", "move", map[string]any{"from": "nope.txt", "to": "g.txt"}, sdk.KindNotFound},
-		{"move onto an existing file", "move", map[string]any{"from": "f.txt", "to": "d/inner.txt"}, sdk.KindAlreadyExists},
-		{"move a directory into itself", "move", map[string]any{"from": "d", "to": "d/sub"}, sdk.KindInvalidArgument},
-		{"move a directory onto a non-empty one", "move", map[string]any{"from": "e", "to": "d", "overwrite": true}, sdk.KindAlreadyExists},
-		{"stat of a missing file", "stat", map[string]any{"path": "missing"}, sdk.KindNotFound},
+		{"stat through a file", "stat", map[string]any{"key": "f.txt/x"}, sdk.KindNotFound},
+		{"delete through a file", "delete", map[string]any{"keys": []string{"f.txt/x"}}, ""},
+		{"move from through a file", "move", map[string]any{"from": "f.txt/x", "to": "g"}, sdk.KindNotFound},
+		{"stat of a directory", "stat", map[string]any{"key": "d"}, sdk.KindNotFound},
+		{"move of a missing object", "move", map[string]any{"from": "nope.txt", "to": "g.txt"}, sdk.KindNotFound},
+		{"move onto an existing object", "move", map[string]any{"from": "f.txt", "to": "d/inner.txt"}, sdk.KindAlreadyExists},
+		{"move of a directory", "move", map[string]any{"from": "d", "to": "d2"}, sdk.KindNotFound},
+		{"move onto a directory", "move", map[string]any{"from": "f.txt", "to": "e", "overwrite": true}, sdk.KindFailedPrecondition},
+		{"move through a file", "move", map[string]any{"from": "d/inner.txt", "to": "f.txt/x"}, sdk.KindFailedPrecondition},
+		{"copy through a file", "copy", map[string]any{"from": "d/inner.txt", "to": "f.txt/x"}, sdk.KindFailedPrecondition},
+		{"copy onto a directory", "copy", map[string]any{"from": "f.txt", "to": "d"}, sdk.KindFailedPrecondition},
+		{"copy of a directory", "copy", map[string]any{"from": "d", "to": "x"}, sdk.KindNotFound},
+		{"stat of a missing object", "stat", map[string]any{"key": "missing"}, sdk.KindNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,10 +69,10 @@ func TestLocalFSCallerMistakesAreNeverBackendFailures(t *testing.T) {
 		{"put of a 300-byte name", "put", long, sdk.KindInvalidArgument},
 		{"put of a 300-byte name in a new directory", "put", "new/" + long, sdk.KindInvalidArgument},
 		{"put of a 300-byte directory name", "put", long + "/x", sdk.KindInvalidArgument},
-		{"get of a missing 5,501-byte path", "get", deep, sdk.KindNotFound},
-		{"get through a file", "get", "f.txt/x", sdk.KindFailedPrecondition},
+		{"get of a 5,501-byte key", "get", deep, sdk.KindInvalidArgument},
+		{"get through a file", "get", "f.txt/x", sdk.KindNotFound},
 		{"put through a file", "put", "f.txt/x", sdk.KindFailedPrecondition},
-		{"get of a directory", "get", "d", sdk.KindFailedPrecondition},
+		{"get of a directory", "get", "d", sdk.KindNotFound},
 		{"put onto a directory", "put", "d", sdk.KindFailedPrecondition},
 	}
 	for _, tt := range streams {
@@ -91,9 +92,12 @@ func TestLocalFSCallerMistakesAreNeverBackendFailures(t *testing.T) {
 	for _, name := range []string{long + ".txt", "a/" + long, strings.Repeat("é", 200), "x\ny", "d/" + long + "/y", strings.Repeat("a/", 3000)} {
 		for _, op := range []string{"stat", "delete", "list"} {
 			t.Run(fmt.Sprintf("%s of a %d-byte name", op, len(name)), func(t *testing.T) {
-				a := map[string]any{"path": name}
-				if op == "list" {
+				a := map[string]any{"key": name}
+				switch op {
+				case "list":
 					a = map[string]any{"prefix": name}
+				case "delete":
+					a = map[string]any{"keys": []string{name}}
 				}
 				_, err := call(t, inst, op, a)
 				if err != nil && backendKinds[sdk.KindOf(err)] {

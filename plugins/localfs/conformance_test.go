@@ -1,9 +1,7 @@
 package localfs_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"testing"
 
 	"github.com/nebula-resource/nebula-resource/plugins/localfs"
@@ -18,9 +16,14 @@ func conformance(t *testing.T) sdktest.Suite {
 		Config:        string(root),
 		InvalidConfig: `{"root": ""}`,
 		Probe:         sdk.InvokeRequest{Operation: "list", Args: json.RawMessage(`{}`)},
-		Failing:       &sdk.InvokeRequest{Operation: "stat", Args: json.RawMessage(`{"path":"../x"}`)},
+		Failing:       &sdk.InvokeRequest{Operation: "stat", Args: json.RawMessage(`{"key":"../x"}`)},
 		FailingKind:   sdk.KindInvalidArgument,
 	}
+}
+
+func blobSuite(t *testing.T) sdktest.BlobSuite {
+	root, _ := json.Marshal(map[string]string{"root": t.TempDir()})
+	return sdktest.BlobSuite{Type: "localfs", Config: string(root), Large: 3 << 20}
 }
 
 func TestLocalFSConformanceInProcess(t *testing.T) {
@@ -31,37 +34,12 @@ func TestLocalFSConformanceAsBuiltBinary(t *testing.T) {
 	sdktest.RunBinary(t, sdktest.Build(t, "./cmd/nebula-plugin-localfs"), conformance(t))
 }
 
-func TestLocalFSStreamsSurviveTheWire(t *testing.T) {
-	ctx := t.Context()
-	d := sdktest.Connect(t, localfs.New())
-	root, _ := json.Marshal(map[string]string{"root": t.TempDir()})
-	res, err := d.Configure(ctx, sdk.ConfigureRequest{Type: "localfs", Name: "wire", Config: root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Close(ctx)
-	inst, err := res.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close(ctx)
-	si, ok := inst.(sdk.StreamInvoker)
-	if !ok {
-		t.Fatalf("remote instance %T does not stream", inst)
-	}
-	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
-	if _, err := si.InvokeStream(ctx, sdk.InvokeRequest{Operation: "put", Args: json.RawMessage(`{"path":"a/b.bin"}`)}, bytes.NewReader(data), io.Discard); err != nil {
-		t.Fatalf("put: %v", err)
-	}
-	var out bytes.Buffer
-	if _, err := si.InvokeStream(ctx, sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"path":"a/b.bin"}`)}, bytes.NewReader(nil), &out); err != nil {
-		t.Fatalf("get: %v", err)
-	}
-	if !bytes.Equal(out.Bytes(), data) {
-		t.Errorf("get over gRPC returned %d bytes that differ from the %d put", out.Len(), len(data))
-	}
-	_, err = si.InvokeStream(ctx, sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"path":"../etc/passwd"}`)}, bytes.NewReader(nil), &out)
-	if sdk.KindOf(err) != sdk.KindInvalidArgument {
-		t.Errorf("get of ../etc/passwd over gRPC: error %v, want kind invalid_argument", err)
-	}
+// The blob capability's contract, in process over real gRPC and as the
+// built binary.
+func TestLocalFSBlobConformanceInProcess(t *testing.T) {
+	sdktest.RunBlob(t, sdktest.Connect(t, localfs.New()), blobSuite(t))
+}
+
+func TestLocalFSBlobConformanceAsBuiltBinary(t *testing.T) {
+	sdktest.RunBlob(t, sdktest.Start(t, sdktest.Build(t, "./cmd/nebula-plugin-localfs")), blobSuite(t))
 }

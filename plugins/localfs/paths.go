@@ -3,7 +3,6 @@ package localfs
 import (
 	"errors"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -11,36 +10,48 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// cleanPath checks a caller's path before it reaches the file system and
-// returns it cleaned (slash-separated, relative to the root, "." for the
-// root itself). It refuses empty and absolute paths, ".." elements and NUL
-// bytes; a backslash counts as a separator for the ".." check, so that no
-// platform can read "a\..\..\x" as a way out. allowRoot permits a path
-// that names the root itself.
-func cleanPath(name string, allowRoot bool) (string, error) {
+// reservedPrefix starts the names the driver keeps for itself: the
+// directory of sidecars and locks at the root (metaDir) and the temporary
+// files of writes in progress (tempPrefix). No key may have an element
+// that starts with it, so no key can name them; list never shows them.
+const reservedPrefix = ".nebula"
+
+// keyPath checks that a key names a file under the root and returns the
+// path it names, which is the key itself: "/" separates directories, and
+// every element must be a file name. It refuses (invalid_argument) what
+// the SDK's key rules allow but a file system cannot hold as one file per
+// key: empty elements ("a//b", "a/", which S3 calls folder markers), "."
+// and ".." elements, a backslash that would spell ".." on another platform
+// ("a\..\x"), a Windows drive letter, and elements that start with
+// ".nebula", the driver's own names. It also refuses what the SDK refuses
+// (empty, absolute, NUL), for the operations the SDK does not check (move).
+func keyPath(what, key string) (string, error) {
 	switch {
-	case name == "":
-		return "", sdk.Errorf(sdk.KindInvalidArgument, "path must not be empty")
-	case strings.ContainsRune(name, 0):
-		return "", sdk.Errorf(sdk.KindInvalidArgument, "path %s contains a NUL byte", quote(name))
-	case strings.HasPrefix(name, "/") || strings.HasPrefix(name, `\`) || hasVolume(name):
-		return "", sdk.Errorf(sdk.KindInvalidArgument, "path %s is absolute; paths are relative to the root", quote(name))
+	case key == "":
+		return "", sdk.Errorf(sdk.KindInvalidArgument, "%s must not be empty", what)
+	case strings.ContainsRune(key, 0):
+		return "", sdk.Errorf(sdk.KindInvalidArgument, "%s %s contains a NUL byte", what, quote(key))
+	case strings.HasPrefix(key, "/") || strings.HasPrefix(key, `\`) || hasVolume(key):
+		return "", sdk.Errorf(sdk.KindInvalidArgument, "%s %s is absolute; keys are relative to the root", what, quote(key))
+	case len(key) > sdk.BlobMaxKeyLen:
+		return "", sdk.Errorf(sdk.KindInvalidArgument, "%s is %d bytes long; the most is %d", what, len(key), sdk.BlobMaxKeyLen)
 	}
-	for _, elem := range strings.FieldsFunc(name, func(r rune) bool { return r == '/' || r == '\\' }) {
+	for _, elem := range strings.FieldsFunc(key, func(r rune) bool { return r == '/' || r == '\\' }) {
 		if elem == ".." {
-			return "", sdk.Errorf(sdk.KindInvalidArgument, `path %s has a ".." element; paths must stay under the root`, quote(name))
+			return "", sdk.Errorf(sdk.KindInvalidArgument, `%s %s has a ".." element; keys must stay under the root`, what, quote(key))
 		}
 	}
-	clean := path.Clean(name)
-	// Cleaning can bring what an element hid to the front: ./\ cleans to
-	// \ and ./C:/x to C:/x, both absolute on Windows.
-	if strings.HasPrefix(clean, `\`) || hasVolume(clean) {
-		return "", sdk.Errorf(sdk.KindInvalidArgument, "path %s is absolute once cleaned; paths are relative to the root", quote(name))
+	for elem := range strings.SplitSeq(key, "/") {
+		switch {
+		case elem == "":
+			return "", sdk.Errorf(sdk.KindInvalidArgument, `%s %s has an empty element ("//", or "/" at the end): localfs stores each object as a file, and a file needs a name`, what, quote(key))
+		case elem == ".":
+			return "", sdk.Errorf(sdk.KindInvalidArgument, `%s %s has a "." element`, what, quote(key))
+		case strings.HasPrefix(elem, reservedPrefix):
+			return "", sdk.Errorf(sdk.KindInvalidArgument, "%s %s has an element that starts with %q, which localfs keeps for its own files", what, quote(key), reservedPrefix)
+		}
 	}
-	if clean == "." && !allowRoot {
-		return "", sdk.Errorf(sdk.KindInvalidArgument, "path %s names the root directory itself", quote(name))
-	}
-	return clean, nil
+	return key, nil
 }
 
 // hasVolume reports whether name starts with a Windows drive letter ("C:").
@@ -49,13 +60,13 @@ func hasVolume(name string) bool {
 		('a' <= name[0] && name[0] <= 'z' || 'A' <= name[0] && name[0] <= 'Z')
 }
 
-// quote quotes a path for an error message.
+// quote quotes a key or path for an error message.
 func quote(name string) string { return strconv.Quote(name) }
 
 // fsError turns an error from os.Root into an sdk error about name, doing
 // being what failed ("reading", "removing", ...). The kind comes from the
 // SDK's shared classifier of operating system errors, so that a caller's
-// bad path (a name too long, a path through a file) is invalid_argument or
+// bad key (a name too long, a path through a file) is invalid_argument or
 // failed_precondition and never counts as a failing backend; only what the
 // classifier cannot place is internal.
 func (r *Resource) fsError(err error, doing, name string) error {
@@ -71,9 +82,9 @@ func (r *Resource) fsError(err error, doing, name string) error {
 	case errors.Is(err, syscall.ENOTEMPTY):
 		msg += ": directory not empty"
 	case errors.Is(err, syscall.ENAMETOOLONG):
-		msg += ": a name in the path is too long for the file system"
+		msg += ": a name in the key is too long for the file system"
 	case errors.Is(err, syscall.ENOTDIR):
-		msg += ": a parent in the path is not a directory"
+		msg += ": a parent in the key is a file, not a directory"
 	case errors.Is(err, syscall.ELOOP):
 		msg += ": too many symbolic links"
 	}
