@@ -251,24 +251,32 @@ func (r *Resource) readError(err error, doing, key string) error {
 	return r.fsError(err, doing, key)
 }
 
-// openObject opens key's file and returns it with its info; a key that is
-// absent, or names a directory or anything but a file, is not_found.
-func (r *Resource) openObject(key, doing string) (*os.File, fs.FileInfo, error) {
+// openObject opens key's file and returns it with its info and etag; a
+// key that is absent, or names a directory or anything but a file, is
+// not_found, and one whose etag is not ifMatch (when set)
+// failed_precondition.
+func (r *Resource) openObject(key, ifMatch, doing string) (*os.File, fs.FileInfo, string, error) {
 	f, err := r.root.Open(key)
 	if err != nil {
-		return nil, nil, r.readError(err, doing, key)
+		return nil, nil, "", r.readError(err, doing, key)
 	}
 	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = sdk.Errorf(sdk.KindNotFound, "%s %s: no object (it is a directory)", doing, quote(key))
-	} else if err != nil {
+	var etag string
+	switch {
+	case err != nil:
 		err = r.fsError(err, doing, key)
+	case !fi.Mode().IsRegular():
+		err = sdk.Errorf(sdk.KindNotFound, "%s %s: no object (it is a directory)", doing, quote(key))
+	default:
+		if etag = etagOf(fi); ifMatch != "" && ifMatch != etag {
+			err = sdk.Errorf(sdk.KindFailedPrecondition, "%s has etag %s, not %s", quote(key), etag, ifMatch)
+		}
 	}
 	if err != nil {
 		_ = f.Close()
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return f, fi, nil
+	return f, fi, etag, nil
 }
 
 // GetBlob sends the range of the object from the file it opened: the
@@ -283,16 +291,12 @@ func (i *Instance) GetBlob(ctx context.Context, a sdk.BlobGetArgs, w io.Writer) 
 		return sdk.BlobInfo{}, err
 	}
 	r := i.res
-	f, fi, err := r.openObject(name, "getting")
+	f, fi, etag, err := r.openObject(name, a.IfMatch, "getting")
 	if err != nil {
 		return sdk.BlobInfo{}, err
 	}
 	defer f.Close()
-	etag := etagOf(fi)
-	switch {
-	case a.IfMatch != "" && a.IfMatch != etag:
-		return sdk.BlobInfo{}, sdk.Errorf(sdk.KindFailedPrecondition, "%s has etag %s, not %s", quote(name), etag, a.IfMatch)
-	case a.Offset > 0 && a.Offset >= fi.Size():
+	if a.Offset > 0 && a.Offset >= fi.Size() {
 		return sdk.BlobInfo{}, sdk.Errorf(sdk.KindInvalidArgument, "offset %d is at or past the end of %s, which holds %d bytes", a.Offset, quote(name), fi.Size())
 	}
 	sc, ok := r.readSidecar(name, etag)
@@ -417,15 +421,11 @@ func (i *Instance) CopyBlob(ctx context.Context, a sdk.BlobCopyArgs) (sdk.BlobIn
 		return sdk.BlobInfo{}, err
 	}
 	r := i.res
-	src, fi, err := r.openObject(from, "copying")
+	src, fi, etag, err := r.openObject(from, a.IfMatch, "copying")
 	if err != nil {
 		return sdk.BlobInfo{}, err
 	}
 	defer src.Close()
-	etag := etagOf(fi)
-	if a.IfMatch != "" && a.IfMatch != etag {
-		return sdk.BlobInfo{}, sdk.Errorf(sdk.KindFailedPrecondition, "%s has etag %s, not %s", quote(from), etag, a.IfMatch)
-	}
 	if err := r.checkTarget(to, "copy"); err != nil {
 		return sdk.BlobInfo{}, err
 	}
