@@ -1,20 +1,15 @@
 package sdk
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"os/exec"
 	"strconv"
-	"time"
+
+	"github.com/nebula-resource/nebula-resource/sdk/internal/selfsigned"
 )
 
 // The host and a plugin authenticate each other with mutual TLS on the
@@ -46,11 +41,11 @@ type PluginTLS struct {
 
 // NewPluginTLS makes the key pairs of both ends.
 func NewPluginTLS() (*PluginTLS, error) {
-	clientCert, clientPEM, _, err := selfSigned()
+	clientCert, clientPEM, _, err := selfsigned.New()
 	if err != nil {
 		return nil, err
 	}
-	serverCert, serverCertPEM, serverKeyPEM, err := selfSigned()
+	serverCert, serverCertPEM, serverKeyPEM, err := selfsigned.New()
 	if err != nil {
 		return nil, err
 	}
@@ -133,45 +128,4 @@ func serverTLS(getenv func(string) string) (*tls.Config, error) {
 		ClientCAs:    clients,
 		MinVersion:   tls.VersionTLS13,
 	}, nil
-}
-
-// selfSigned makes a P-256 key and a self-signed certificate for
-// "localhost", valid for a day before and ten years after now, as a
-// client and a server; it returns them as a tls.Certificate and in PEM.
-func selfSigned() (tls.Certificate, []byte, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, nil, nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		return tls.Certificate{}, nil, nil, err
-	}
-	now := time.Now()
-	template := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "localhost", Organization: []string{"nebula-resource"}},
-		DNSNames:              []string{"localhost"},
-		NotBefore:             now.Add(-24 * time.Hour),
-		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, template, template, key.Public(), key)
-	if err != nil {
-		return tls.Certificate{}, nil, nil, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, nil, nil, err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return tls.Certificate{}, nil, nil, err
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, certPEM, keyPEM, nil
 }

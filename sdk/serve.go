@@ -16,6 +16,7 @@ import (
 
 	"github.com/nebula-resource/nebula-resource/sdk/internal/goplugin"
 	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
+	"github.com/nebula-resource/nebula-resource/sdk/internal/selfsigned"
 )
 
 // ProtocolVersion is the newest version of the plugin protocol this SDK
@@ -339,7 +340,7 @@ func autoMTLS(clientPEM string) (*tls.Config, []byte, error) {
 	if !clients.AppendCertsFromPEM([]byte(clientPEM)) {
 		return nil, nil, fmt.Errorf("%s holds no certificate", goplugin.EnvClientCert)
 	}
-	cert, _, _, err := selfSigned()
+	cert, _, _, err := selfsigned.New()
 	if err != nil {
 		return nil, nil, err
 	}
