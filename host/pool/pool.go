@@ -468,8 +468,10 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T], el *list.Element, begi
 	if !w.queued {
 		// An instance was handed over as the wait ended: give it back.
 		p.mu.Unlock()
-		h, ok := <-w.ch // not ok: Close closed the channel, and nothing was handed over
-		ok = ok && h.err == nil // an open's error hands over nothing either
+		// Not ok: Close closed the channel, and nothing was handed over;
+		// nor by an open's error.
+		h, ok := <-w.ch
+		ok = ok && h.err == nil
 		var wait int64
 		if ok {
 			wait = h.e.acquired - begin // as handOffLocked counted it
