@@ -204,9 +204,9 @@ func TestClientReturnsErrorsWithTheirKind(t *testing.T) {
 		}, api.KindUnimplemented, 501, "", "memory.cache", ""},
 		{"a page too large", func() error { _, err := c.ResourcePage(ctx, api.Page{Limit: api.MaxPageSize + 1}); return err },
 			api.KindInvalidArgument, 400, "", "", "limit"},
-		{"a stream of an unknown resource", func() error { return stream("localfs.nope", "get", `{"path":"x"}`) },
+		{"a stream of an unknown resource", func() error { return stream("localfs.nope", "get", `{"key":"x"}`) },
 			api.KindNotFound, 404, "", "localfs.nope", ""},
-		{"a stream of a missing file", func() error { return stream("localfs.files", "get", `{"path":"missing.txt"}`) },
+		{"a stream of a missing file", func() error { return stream("localfs.files", "get", `{"key":"missing.txt"}`) },
 			api.KindNotFound, 404, "", "localfs.files", ""},
 		{"a Host the endpoint does not know", func() error {
 			c := newClient(t, "http://nebula.invalid:9464", api.WithHTTPClient(hostDialer()))
@@ -246,7 +246,7 @@ resource "localfs" "broken" {
 	if err != nil || r.Ready || !strings.Contains(r.Report, "[-]localfs.broken failed") || !strings.HasSuffix(r.Report, "not ready\n") {
 		t.Fatalf("%+v %v", r, err)
 	}
-	_, err = c.Invoke(t.Context(), "localfs.broken", api.InvokeRequest{Operation: "stat", Args: json.RawMessage(`{"path":"x"}`)})
+	_, err = c.Invoke(t.Context(), "localfs.broken", api.InvokeRequest{Operation: "stat", Args: json.RawMessage(`{"key":"x"}`)})
 	if e := (*api.Error)(nil); !errors.As(err, &e) || e.Kind != api.KindUnavailable || e.StatusCode != 503 {
 		t.Fatalf("invoke of a failed resource: %v", err)
 	}

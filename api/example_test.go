@@ -73,7 +73,7 @@ func ExampleClient_Stream() {
 
 	up, err := c.Stream(ctx, "localfs.files", api.StreamRequest{
 		Operation: "put",
-		Args:      json.RawMessage(`{"path":"examples/hello.txt"}`),
+		Args:      json.RawMessage(`{"key":"examples/hello.txt"}`),
 		Body:      bytes.NewReader([]byte("hello, file\n")),
 	})
 	if err != nil {
@@ -93,7 +93,7 @@ func ExampleClient_Stream() {
 	_ = json.Unmarshal(result, &put)
 	fmt.Println("put", put.Size, "bytes")
 
-	down, err := c.Stream(ctx, "localfs.files", api.StreamRequest{Operation: "get", Args: json.RawMessage(`{"path":"examples/hello.txt"}`)})
+	down, err := c.Stream(ctx, "localfs.files", api.StreamRequest{Operation: "get", Args: json.RawMessage(`{"key":"examples/hello.txt"}`)})
 	if err != nil {
 		log.Fatal(err)
 	}

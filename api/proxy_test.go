@@ -157,7 +157,7 @@ func TestClientNeverShowsItsToken(t *testing.T) {
 	add := func(_ any, err error) { errs = append(errs, err) }
 	add(good.Resource(t.Context(), "memory.nope"))
 	add(good.Invoke(t.Context(), "memory.cache", api.InvokeRequest{Operation: "gett"}))
-	add(good.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "get", Args: json.RawMessage(`{"path":"missing"}`)}))
+	add(good.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "get", Args: json.RawMessage(`{"key":"missing"}`)}))
 	add(newClient(t, base, api.WithTLSConfig(pair.client), api.WithBearerToken(token+"x")).Plugins(t.Context()))
 	add(newClient(t, base, api.WithBearerToken(token)).Plugins(t.Context())) // an unknown authority
 	add(newClient(t, closed, api.WithBearerToken(token)).Plugins(t.Context()))

@@ -23,7 +23,7 @@ func TestStreamCarriesBytesBothWays(t *testing.T) {
 	if err := json.Unmarshal(put(t, c, "stream/big.bin", data), &res); err != nil || res.Size != len(data) {
 		t.Fatalf("put: %+v %v", res, err)
 	}
-	s, err := c.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "get", Args: json.RawMessage(`{"path":"stream/big.bin"}`),
+	s, err := c.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "get", Args: json.RawMessage(`{"key":"stream/big.bin"}`),
 		Owner: api.Owner{Tenant: "acme", Workflow: "w", Step: "s"}})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestStreamEndsWithItsContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(200*time.Millisecond, cancel)
 		start := time.Now()
-		_, err := c.Stream(ctx, "localfs.files", api.StreamRequest{Operation: "put", Args: json.RawMessage(`{"path":"stall.bin"}`), Body: pr})
+		_, err := c.Stream(ctx, "localfs.files", api.StreamRequest{Operation: "put", Args: json.RawMessage(`{"key":"stall.bin"}`), Body: pr})
 		if !errors.Is(err, context.Canceled) || api.KindOf(err) != "" || time.Since(start) > 5*time.Second {
 			t.Fatalf("%v after %v", err, time.Since(start))
 		}
@@ -95,7 +95,7 @@ func TestStreamEndsWithItsContext(t *testing.T) {
 			}
 			pw.Close()
 		}()
-		s, err := slow.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "put", Args: json.RawMessage(`{"path":"slow-input.txt"}`), Body: pr})
+		s, err := slow.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "put", Args: json.RawMessage(`{"key":"slow-input.txt"}`), Body: pr})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestStreamEndsWithItsContext(t *testing.T) {
 	t.Run("a stream that began outlives the client's timeout", func(t *testing.T) {
 		put(t, c, "slow.bin", bytes.Repeat([]byte("x"), 1<<20))
 		slow := newClient(t, addr, api.WithTimeout(300*time.Millisecond))
-		s, err := slow.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "get", Args: json.RawMessage(`{"path":"slow.bin"}`)})
+		s, err := slow.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "get", Args: json.RawMessage(`{"key":"slow.bin"}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +128,7 @@ func TestStreamEndsWithItsContext(t *testing.T) {
 		put(t, c, "long.bin", bytes.Repeat([]byte("y"), 8<<20))
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		s, err := c.Stream(ctx, "localfs.files", api.StreamRequest{Operation: "get", Args: json.RawMessage(`{"path":"long.bin"}`)})
+		s, err := c.Stream(ctx, "localfs.files", api.StreamRequest{Operation: "get", Args: json.RawMessage(`{"key":"long.bin"}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +150,7 @@ func TestStreamEndsWithItsContext(t *testing.T) {
 // put stores data at path of localfs.files and returns the result.
 func put(t *testing.T, c *api.Client, path string, data []byte) json.RawMessage {
 	t.Helper()
-	s, err := c.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "put", Args: json.RawMessage(`{"path":"` + path + `"}`), Body: bytes.NewReader(data)})
+	s, err := c.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "put", Args: json.RawMessage(`{"key":"` + path + `"}`), Body: bytes.NewReader(data)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func put(t *testing.T, c *api.Client, path string, data []byte) json.RawMessage 
 // get returns the file at path of localfs.files.
 func get(t *testing.T, c *api.Client, path string) []byte {
 	t.Helper()
-	s, err := c.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "get", Args: json.RawMessage(`{"path":"` + path + `"}`)})
+	s, err := c.Stream(t.Context(), "localfs.files", api.StreamRequest{Operation: "get", Args: json.RawMessage(`{"key":"` + path + `"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
