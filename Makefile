@@ -6,7 +6,7 @@
 #   make test-unit the tests alone; make cover prints coverage per package
 #   make fuzz      run each FuzzXxx in the repository for FUZZTIME (30s)
 #   make vulncheck govulncheck on every module, where vuln.go.dev answers
-#   make testenv   reuse or start PostgreSQL, MariaDB and Redis (scripts/testenv)
+#   make testenv   reuse or start the servers the tests talk to (scripts/testenv)
 #   make build     bin/nebula-host and bin/plugins/nebula-plugin-*
 #   make bench     run the benchmarks
 #   make bench-compare  each workload through the host beside the backend's
@@ -108,8 +108,9 @@ cover:
 vulncheck:
 	@GO=$(GO) TOOLS=$(TOOLS) GOVULNCHECK_VERSION=$(GOVULNCHECK_VERSION) MODULES="$(MODULES)" scripts/vulncheck
 
-# The real PostgreSQL, MariaDB and Redis servers integration tests talk to:
-# reused where they answer, installed and started under .testenv where not.
+# The real servers integration tests talk to (PostgreSQL, MariaDB, Redis and
+# its cluster, toxiproxy, Kafka, S3, GCS, Azure Blob): reused where they
+# answer, installed and started under .testenv where not (scripts/README.md).
 testenv:
 	scripts/testenv up
 

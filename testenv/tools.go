@@ -10,10 +10,18 @@
 //
 // Servers without a main of their own get a small one here: cmd/kfake runs
 // github.com/twmb/franz-go/pkg/kfake, a Kafka wire-protocol broker (its
-// imports pin kfake and franz-go, so it needs no line below).
+// imports pin kfake and franz-go, so it needs no line below). cmd/objcheck
+// checks the object-storage servers with the official S3, GCS and Azure
+// Blob clients, whose versions its imports pin.
 package testenv
 
 import (
 	// toxiproxy: the fault-injection proxy used by internal/faults.
 	_ "github.com/Shopify/toxiproxy/v2/cmd/server"
+	// fake-gcs-server: the GCS emulator (JSON and XML APIs) for the blob
+	// drivers' tests.
+	_ "github.com/fsouza/fake-gcs-server"
+	// versitygw: an S3 gateway over a POSIX folder, with real SigV4, for
+	// the blob drivers' tests.
+	_ "github.com/versity/versitygw/cmd/versitygw"
 )
