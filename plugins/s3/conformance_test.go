@@ -181,3 +181,32 @@ func TestS3ConfigMistakesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestS3ConditionalMultipartPutOntoAPresentKeyIsAlreadyExistsAndLeavesNoUpload(t *testing.T) {
+	s, bucket := newBucket(t)
+	d := sdktest.Connect(t, s3.New())
+	inst := sdktest.Open(t, d, sdk.ConfigureRequest{Type: "s3", Name: "cond", Config: json.RawMessage(config(s, bucket, nil))})
+	put := func(args string, n int64) error {
+		_, err := inst.InvokeStream(t.Context(), sdk.InvokeRequest{Operation: "put", Args: json.RawMessage(args)},
+			io.LimitReader(rand.Reader, n), io.Discard)
+		return err
+	}
+	if err := put(`{"key":"k"}`, 10); err != nil {
+		t.Fatal(err)
+	}
+	err := put(`{"key":"k","if_none_match":"*"}`, 11<<20)
+	if sdk.KindOf(err) != sdk.KindAlreadyExists {
+		t.Fatalf("multipart put with if_none_match onto a present key: %v (kind %s), want already_exists", err, sdk.KindOf(err))
+	}
+	err = put(`{"key":"k","if_match":"\"not-its-etag\""}`, 11<<20)
+	if sdk.KindOf(err) != sdk.KindFailedPrecondition {
+		t.Fatalf("multipart put with another etag's if_match: %v (kind %s), want failed_precondition", err, sdk.KindOf(err))
+	}
+	ups, lerr := s.client().ListMultipartUploads(t.Context(), &awss3.ListMultipartUploadsInput{Bucket: &bucket})
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	if len(ups.Uploads) != 0 {
+		t.Errorf("%d multipart uploads remain after failed conditional puts", len(ups.Uploads))
+	}
+}
