@@ -1,0 +1,374 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// PutBlob stores the object: one PutObject when the stream ends within
+// the first part, else a multipart upload (putMultipart).
+func (i *Instance) PutBlob(ctx context.Context, a sdk.BlobPutArgs, body io.Reader) (sdk.BlobInfo, error) {
+	if err := i.usable(ctx); err != nil {
+		return sdk.BlobInfo{}, err
+	}
+	r := i.res
+	first, more, err := readPart(body, r.cfg.PartSize)
+	if err != nil {
+		return sdk.BlobInfo{}, streamError(ctx, err, a.Key)
+	}
+	if !more {
+		in := &awss3.PutObjectInput{Bucket: &r.cfg.Bucket, Key: aws.String(r.key(a.Key)), Body: bytes.NewReader(first),
+			ContentLength: aws.Int64(int64(len(first))), Metadata: a.Metadata}
+		r.writeOptions(&in.ContentType, &in.ServerSideEncryption, &in.SSEKMSKeyId, a.ContentType)
+		in.IfNoneMatch, in.IfMatch = optional(a.IfNoneMatch), optional(a.IfMatch)
+		out, err := r.client.PutObject(ctx, in)
+		if err != nil {
+			return sdk.BlobInfo{}, r.writeError(ctx, err, "put", a.Key, a.IfNoneMatch)
+		}
+		return sdk.BlobInfo{Key: a.Key, Size: int64(len(first)), ETag: aws.ToString(out.ETag), ContentType: a.ContentType, Metadata: a.Metadata}, nil
+	}
+	return i.putMultipart(ctx, a, first, body)
+}
+
+// putMultipart uploads first and the rest of body as the parts of one
+// multipart upload, upload_concurrency at a time, and completes it with
+// the write's conditions. Any failure aborts the upload.
+func (i *Instance) putMultipart(ctx context.Context, a sdk.BlobPutArgs, first []byte, body io.Reader) (sdk.BlobInfo, error) {
+	r := i.res
+	key := r.key(a.Key)
+	in := &awss3.CreateMultipartUploadInput{Bucket: &r.cfg.Bucket, Key: &key, Metadata: a.Metadata}
+	r.writeOptions(&in.ContentType, &in.ServerSideEncryption, &in.SSEKMSKeyId, a.ContentType)
+	created, err := r.client.CreateMultipartUpload(ctx, in)
+	if err != nil {
+		return sdk.BlobInfo{}, r.wrap(ctx, err, "put "+strconv.Quote(a.Key))
+	}
+	uploadID := created.UploadId
+	info, err := i.uploadParts(ctx, a, uploadID, first, body)
+	if err != nil {
+		// The call may be canceled: the abort must still go out.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		_, aerr := r.client.AbortMultipartUpload(actx, &awss3.AbortMultipartUploadInput{Bucket: &r.cfg.Bucket, Key: &key, UploadId: uploadID})
+		if aerr != nil {
+			err = errors.Join(err, r.wrap(actx, aerr, "aborting the upload of "+strconv.Quote(a.Key)))
+		}
+		return sdk.BlobInfo{}, err
+	}
+	return info, nil
+}
+
+// uploadParts sends the parts and completes the upload.
+func (i *Instance) uploadParts(ctx context.Context, a sdk.BlobPutArgs, uploadID *string, first []byte, body io.Reader) (sdk.BlobInfo, error) {
+	r := i.res
+	key := r.key(a.Key)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.cfg.Concurrency)
+	var (
+		parts []*types.CompletedPart // each goroutine fills in its own part's ETag
+		size  int64
+		rerr  error
+	)
+	data, more := first, true
+	for n := int32(1); ; n++ {
+		part := &types.CompletedPart{PartNumber: aws.Int32(n)}
+		parts = append(parts, part)
+		size += int64(len(data))
+		g.Go(func() error {
+			out, err := r.client.UploadPart(gctx, &awss3.UploadPartInput{Bucket: &r.cfg.Bucket, Key: &key, UploadId: uploadID,
+				PartNumber: part.PartNumber, Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))})
+			if err != nil {
+				return r.wrap(gctx, err, fmt.Sprintf("put %q: part %d", a.Key, *part.PartNumber))
+			}
+			part.ETag = out.ETag
+			return nil
+		})
+		if !more || gctx.Err() != nil {
+			break
+		}
+		if data, more, rerr = readPart(body, r.cfg.PartSize); rerr != nil || len(data) == 0 {
+			break
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return sdk.BlobInfo{}, err
+	}
+	if rerr != nil {
+		return sdk.BlobInfo{}, streamError(ctx, rerr, a.Key)
+	}
+	if err := ctx.Err(); err != nil {
+		return sdk.BlobInfo{}, sdk.WrapError(sdk.KindOf(err), err, "s3 put "+strconv.Quote(a.Key))
+	}
+	done := make([]types.CompletedPart, len(parts))
+	for n, p := range parts {
+		done[n] = *p
+	}
+	out, err := r.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: &r.cfg.Bucket, Key: &key, UploadId: uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+		IfNoneMatch:     optional(a.IfNoneMatch), IfMatch: optional(a.IfMatch)})
+	if err != nil {
+		return sdk.BlobInfo{}, r.writeError(ctx, err, "put", a.Key, a.IfNoneMatch)
+	}
+	return sdk.BlobInfo{Key: a.Key, Size: size, ETag: aws.ToString(out.ETag), ContentType: a.ContentType, Metadata: a.Metadata}, nil
+}
+
+// readPart reads up to size bytes of body; more reports that body has not
+// ended (the part is full). A read error of body is returned as it is.
+func readPart(body io.Reader, size int64) (part []byte, more bool, err error) {
+	buf := make([]byte, size)
+	n, err := io.ReadFull(body, buf)
+	switch {
+	case err == nil:
+		return buf, true, nil
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return buf[:n], false, nil
+	}
+	return nil, false, err
+}
+
+// streamError classifies an error of the caller's stream: ctx's error if
+// it is done, the error's own kind if it has one, else unavailable.
+func streamError(ctx context.Context, err error, key string) error {
+	what := "s3 put " + strconv.Quote(key)
+	if cerr := ctx.Err(); cerr != nil {
+		return sdk.WrapError(sdk.KindOf(cerr), cerr, what)
+	}
+	var se *sdk.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	return sdk.WrapError(sdk.KindUnavailable, err, what+": reading the upload")
+}
+
+// writeOptions sets a write's content type and server-side encryption.
+func (r *Resource) writeOptions(contentType **string, sse *types.ServerSideEncryption, kmsKey **string, ct string) {
+	*contentType = optional(ct)
+	if r.cfg.SSE != "" {
+		*sse = types.ServerSideEncryption(r.cfg.SSE)
+		*kmsKey = optional(r.cfg.SSEKMSKeyID)
+	}
+}
+
+// writeError wraps the error of a conditional write: a precondition that
+// failed on if_none_match "*" means the key exists.
+func (r *Resource) writeError(ctx context.Context, err error, op, key, ifNoneMatch string) error {
+	werr := r.wrap(ctx, err, op+" "+strconv.Quote(key))
+	if ifNoneMatch == "*" && sdk.KindOf(werr) == sdk.KindFailedPrecondition {
+		return sdk.WrapError(sdk.KindAlreadyExists, err, "s3 "+op+" "+strconv.Quote(key)+": the key exists (if_none_match is \"*\")")
+	}
+	return werr
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// GetBlob writes the object's bytes, or the range of them, to w.
+func (i *Instance) GetBlob(ctx context.Context, a sdk.BlobGetArgs, w io.Writer) (sdk.BlobInfo, error) {
+	if err := i.usable(ctx); err != nil {
+		return sdk.BlobInfo{}, err
+	}
+	r := i.res
+	what := "get " + strconv.Quote(a.Key)
+	if a.Length == 0 {
+		info, err := i.head(ctx, a.Key, a.IfMatch)
+		if err == nil && a.Offset > 0 && a.Offset >= info.Size {
+			err = sdk.Errorf(sdk.KindInvalidArgument, "s3 %s: offset %d is at or past the end of the %d-byte object", what, a.Offset, info.Size)
+		}
+		return info, err
+	}
+	in := &awss3.GetObjectInput{Bucket: &r.cfg.Bucket, Key: aws.String(r.key(a.Key)), IfMatch: optional(a.IfMatch)}
+	switch {
+	case a.Length > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", a.Offset, a.Offset+a.Length-1))
+	case a.Offset > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", a.Offset))
+	}
+	out, err := r.client.GetObject(ctx, in)
+	if err != nil {
+		return sdk.BlobInfo{}, r.wrap(ctx, err, what)
+	}
+	defer out.Body.Close()
+	info := sdk.BlobInfo{Key: a.Key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), ContentType: aws.ToString(out.ContentType),
+		Metadata: out.Metadata, LastModified: aws.ToTime(out.LastModified).UTC()}
+	if cr := aws.ToString(out.ContentRange); cr != "" {
+		// "bytes 0-9/1000": the object's size is after the slash.
+		if _, total, ok := strings.Cut(cr, "/"); ok {
+			if n, err := strconv.ParseInt(total, 10, 64); err == nil {
+				info.Size = n
+			}
+		}
+	}
+	if _, err := io.Copy(w, out.Body); err != nil {
+		return sdk.BlobInfo{}, r.wrap(ctx, err, what)
+	}
+	return info, nil
+}
+
+// StatBlob returns an object's info (HeadObject).
+func (i *Instance) StatBlob(ctx context.Context, key string) (sdk.BlobInfo, error) {
+	if err := i.usable(ctx); err != nil {
+		return sdk.BlobInfo{}, err
+	}
+	return i.head(ctx, key, "")
+}
+
+func (i *Instance) head(ctx context.Context, key, ifMatch string) (sdk.BlobInfo, error) {
+	r := i.res
+	out, err := r.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &r.cfg.Bucket, Key: aws.String(r.key(key)), IfMatch: optional(ifMatch)})
+	if err != nil {
+		return sdk.BlobInfo{}, r.wrap(ctx, err, "stat "+strconv.Quote(key))
+	}
+	return sdk.BlobInfo{Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag), ContentType: aws.ToString(out.ContentType),
+		Metadata: out.Metadata, LastModified: aws.ToTime(out.LastModified).UTC()}, nil
+}
+
+// ListBlobs returns a page of ListObjectsV2, key_prefix stripped; the
+// token is S3's continuation token.
+func (i *Instance) ListBlobs(ctx context.Context, a sdk.BlobListArgs) (sdk.BlobListResult, error) {
+	if err := i.usable(ctx); err != nil {
+		return sdk.BlobListResult{}, err
+	}
+	r := i.res
+	out, err := r.client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: &r.cfg.Bucket, Prefix: aws.String(r.key(a.Prefix)),
+		Delimiter: optional(a.Delimiter), ContinuationToken: optional(a.Token), MaxKeys: aws.Int32(int32(a.Limit))})
+	if err != nil {
+		return sdk.BlobListResult{}, r.wrap(ctx, err, "list "+strconv.Quote(a.Prefix))
+	}
+	var page sdk.BlobListResult
+	for _, o := range out.Contents {
+		page.Objects = append(page.Objects, sdk.BlobInfo{Key: strings.TrimPrefix(aws.ToString(o.Key), r.cfg.KeyPrefix), Size: aws.ToInt64(o.Size),
+			ETag: aws.ToString(o.ETag), LastModified: aws.ToTime(o.LastModified).UTC()})
+	}
+	for _, p := range out.CommonPrefixes {
+		page.Prefixes = append(page.Prefixes, strings.TrimPrefix(aws.ToString(p.Prefix), r.cfg.KeyPrefix))
+	}
+	if aws.ToBool(out.IsTruncated) {
+		page.Token = aws.ToString(out.NextContinuationToken)
+	}
+	return page, nil
+}
+
+// DeleteBlobs removes the objects with one DeleteObjects.
+func (i *Instance) DeleteBlobs(ctx context.Context, keys []string) error {
+	if err := i.usable(ctx); err != nil {
+		return err
+	}
+	r := i.res
+	ids := make([]types.ObjectIdentifier, len(keys))
+	for n, k := range keys {
+		ids[n] = types.ObjectIdentifier{Key: aws.String(r.key(k))}
+	}
+	out, err := r.client.DeleteObjects(ctx, &awss3.DeleteObjectsInput{Bucket: &r.cfg.Bucket, Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+	if err != nil {
+		return r.wrap(ctx, err, fmt.Sprintf("delete %d keys", len(keys)))
+	}
+	if len(out.Errors) > 0 {
+		e := out.Errors[0]
+		kind := sdk.KindUnavailable
+		if c := aws.ToString(e.Code); c == "AccessDenied" {
+			kind = sdk.KindPermissionDenied
+		}
+		return sdk.Errorf(kind, "s3 delete: %d of %d keys failed, the first %q: %s: %s", len(out.Errors), len(keys),
+			strings.TrimPrefix(aws.ToString(e.Key), r.cfg.KeyPrefix), aws.ToString(e.Code), aws.ToString(e.Message))
+	}
+	return nil
+}
+
+// CopyBlob copies on the backend (CopyObject), with if_match as
+// CopySourceIfMatch and if_none_match as the write's If-None-Match.
+func (i *Instance) CopyBlob(ctx context.Context, a sdk.BlobCopyArgs) (sdk.BlobInfo, error) {
+	if err := i.usable(ctx); err != nil {
+		return sdk.BlobInfo{}, err
+	}
+	r := i.res
+	src := (&url.URL{Path: r.cfg.Bucket + "/" + r.key(a.From)}).EscapedPath()
+	in := &awss3.CopyObjectInput{Bucket: &r.cfg.Bucket, Key: aws.String(r.key(a.To)), CopySource: &src,
+		CopySourceIfMatch: optional(a.IfMatch), IfNoneMatch: optional(a.IfNoneMatch)}
+	if r.cfg.SSE != "" {
+		in.ServerSideEncryption = types.ServerSideEncryption(r.cfg.SSE)
+		in.SSEKMSKeyId = optional(r.cfg.SSEKMSKeyID)
+	}
+	if a.IfNoneMatch == "*" {
+		// Not every server honours If-None-Match on CopyObject (versitygw
+		// does not): check first too, which is not atomic with the copy.
+		_, err := i.head(ctx, a.To, "")
+		switch {
+		case err == nil:
+			return sdk.BlobInfo{}, sdk.Errorf(sdk.KindAlreadyExists, "s3 copy %q: %q exists (if_none_match is \"*\")", a.From, a.To)
+		case sdk.KindOf(err) != sdk.KindNotFound:
+			return sdk.BlobInfo{}, err
+		}
+	}
+	if _, err := r.client.CopyObject(ctx, in); err != nil {
+		return sdk.BlobInfo{}, r.writeError(ctx, err, "copy", a.From, a.IfNoneMatch)
+	}
+	return i.head(ctx, a.To, "")
+}
+
+// PresignBlob returns a presigned GET or PUT URL; a PUT's content type is
+// a header the request must send.
+func (i *Instance) PresignBlob(ctx context.Context, a sdk.BlobPresignArgs) (sdk.BlobPresignResult, error) {
+	if err := i.usable(ctx); err != nil {
+		return sdk.BlobPresignResult{}, err
+	}
+	r := i.res
+	pc := awss3.NewPresignClient(r.client, awss3.WithPresignExpires(a.Expires))
+	key := aws.String(r.key(a.Key))
+	expires := time.Now().Add(a.Expires)
+	var (
+		url    string
+		method string
+		header http.Header
+		err    error
+	)
+	if strings.EqualFold(a.Method, "put") {
+		in := &awss3.PutObjectInput{Bucket: &r.cfg.Bucket, Key: key, ContentType: optional(a.ContentType)}
+		if r.cfg.SSE != "" {
+			in.ServerSideEncryption = types.ServerSideEncryption(r.cfg.SSE)
+			in.SSEKMSKeyId = optional(r.cfg.SSEKMSKeyID)
+		}
+		req, perr := pc.PresignPutObject(ctx, in)
+		if perr == nil {
+			url, method, header = req.URL, req.Method, req.SignedHeader
+		}
+		err = perr
+	} else {
+		req, perr := pc.PresignGetObject(ctx, &awss3.GetObjectInput{Bucket: &r.cfg.Bucket, Key: key})
+		if perr == nil {
+			url, method, header = req.URL, req.Method, req.SignedHeader
+		}
+		err = perr
+	}
+	if err != nil {
+		return sdk.BlobPresignResult{}, r.wrap(ctx, err, "presign "+strconv.Quote(a.Key))
+	}
+	res := sdk.BlobPresignResult{URL: url, Method: strings.ToLower(method), Expires: expires}
+	for k, v := range header {
+		if strings.EqualFold(k, "Host") || len(v) == 0 {
+			continue
+		}
+		if res.Headers == nil {
+			res.Headers = map[string]string{}
+		}
+		res.Headers[k] = v[0]
+	}
+	return res, nil
+}

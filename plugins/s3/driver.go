@@ -1,0 +1,150 @@
+// Package s3 is the nebula-resource driver for objects in an S3 bucket
+// (AWS S3 or a compatible server such as versitygw or MinIO), with the
+// blob capabilities sdk.CapabilityBlob and sdk.CapabilityBlobPresign.
+//
+// A resource of type "s3" owns one aws-sdk-go-v2 S3 client for its
+// bucket; every instance shares it. Keys are stored under key_prefix,
+// which list strips from what it returns.
+//
+// # Writes
+//
+// put reads the stream a part (part_size) at a time. A stream that ends
+// within the first part is stored with one PutObject; a longer one is a
+// multipart upload whose parts go up in parallel, upload_concurrency at a
+// time. Any failure (the caller's stream, a part, the completion, a
+// canceled call) aborts the upload, so no object and no parts remain.
+// if_none_match and if_match are S3's conditional writes (If-None-Match
+// and If-Match on PutObject, CompleteMultipartUpload and CopyObject), so
+// the backend decides them atomically.
+//
+// # Retries
+//
+// The client makes one attempt per call: retrying is the host's policy,
+// which the error's kind and retryability inform (throttling and 5xx are
+// retryable unavailable).
+//
+// The plugin binary is cmd/nebula-plugin-s3:
+//
+//	func main() { sdk.Serve(s3.New(), otelexport.Option()) }
+package s3
+
+import (
+	"context"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/nebula-resource/nebula-resource/internal/release"
+	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// TypeName is the name of the resource type the driver offers.
+const TypeName = "s3"
+
+// Defaults and limits of the configuration.
+const (
+	DefaultRegion            = "us-east-1"
+	DefaultPartSize          = 8 << 20
+	MinPartSize              = 5 << 20
+	MaxPartSize              = 5 << 30
+	DefaultUploadConcurrency = 4
+	MaxUploadConcurrency     = 64
+)
+
+// Config is the configuration of an s3 resource. Its zero values mean the
+// defaults.
+type Config struct {
+	Bucket          string `nebula:"bucket,required" doc:"The bucket that holds the objects."`
+	KeyPrefix       string `nebula:"key_prefix" default:"" doc:"Prepended to every key; list strips it from the keys it returns."`
+	Region          string `nebula:"region" default:"us-east-1" doc:"The bucket's region."`
+	Endpoint        string `nebula:"endpoint" default:"" doc:"The S3 endpoint URL, for a compatible server; \"\" for AWS."`
+	PathStyle       bool   `nebula:"path_style" default:"false" doc:"Address the bucket in the URL's path rather than its host name (most compatible servers need it)."`
+	AccessKeyID     string `nebula:"access_key_id" default:"" doc:"The access key ID; with secret_access_key, or neither to use the default credential chain (environment, shared files, instance role)."`
+	SecretAccessKey string `nebula:"secret_access_key,sensitive" default:"" doc:"The secret access key."`
+	PartSize        int64  `nebula:"part_size" default:"8388608" doc:"The size of a multipart upload's parts in bytes, at least 5 MiB; a put of less is one request."`
+	Concurrency     int    `nebula:"upload_concurrency" default:"4" doc:"How many parts of one put go up at a time (each holds part_size bytes in memory)."`
+	SSE             string `nebula:"sse" default:"" doc:"Server-side encryption of written objects: \"\", \"AES256\" or \"aws:kms\"."`
+	SSEKMSKeyID     string `nebula:"sse_kms_key_id" default:"" doc:"The KMS key of sse \"aws:kms\"; \"\" for the bucket's default."`
+}
+
+// New returns the s3 driver.
+func New() sdk.Driver { return sdk.NewDriver("s3", release.Version(), s3Type) }
+
+// s3Type is the driver's one resource type, "s3".
+var s3Type = sdk.ResourceDef[Config, *Instance]{
+	Name:         TypeName,
+	Description:  "Objects in an S3 bucket (AWS or a compatible server), with the blob capability and presigned URLs.",
+	Capabilities: []string{sdk.CapabilityBlob, sdk.CapabilityBlobPresign},
+	Pooling:      sdk.PoolingShared,
+	Configure:    configure,
+	Operations:   append(sdk.BlobOps[*Instance](), sdk.BlobPresignOp[*Instance]()),
+}
+
+// withDefaults fills the zero values.
+func (c Config) withDefaults() Config {
+	if c.Region == "" {
+		c.Region = DefaultRegion
+	}
+	if c.PartSize == 0 {
+		c.PartSize = DefaultPartSize
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultUploadConcurrency
+	}
+	return c
+}
+
+// Validate checks the configuration without a request to the backend.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.Bucket == "":
+		return sdk.AttributeError("bucket", "must not be empty", "Set the name of the bucket that holds the objects.")
+	case strings.ContainsAny(c.Bucket, "/ "):
+		return sdk.AttributeError("bucket", "must be a bucket name, without / or spaces", "")
+	case strings.HasPrefix(c.KeyPrefix, "/"):
+		return sdk.AttributeError("key_prefix", "must not start with /", "")
+	case c.Endpoint != "" && !strings.HasPrefix(c.Endpoint, "http://") && !strings.HasPrefix(c.Endpoint, "https://"):
+		return sdk.AttributeError("endpoint", "must be an http:// or https:// URL", "")
+	case (c.AccessKeyID == "") != (c.SecretAccessKey == ""):
+		return sdk.AttributeError("access_key_id", "access_key_id and secret_access_key go together", "Set both for static keys, or neither to use the default AWS credential chain.")
+	case c.PartSize < MinPartSize || c.PartSize > MaxPartSize:
+		return sdk.AttributeError("part_size", "must be from 5 MiB (5242880) to 5 GiB", "")
+	case c.Concurrency < 1 || c.Concurrency > MaxUploadConcurrency:
+		return sdk.AttributeError("upload_concurrency", "must be from 1 to 64", "")
+	case c.SSE != "" && c.SSE != "AES256" && c.SSE != "aws:kms":
+		return sdk.AttributeError("sse", `must be "", "AES256" or "aws:kms"`, "")
+	case c.SSEKMSKeyID != "" && c.SSE != "aws:kms":
+		return sdk.AttributeError("sse_kms_key_id", `needs sse = "aws:kms"`, "")
+	}
+	return nil
+}
+
+// configure builds the resource's client. With no static keys it loads
+// the default credential chain; nothing is sent to the backend.
+func configure(ctx context.Context, name string, cfg Config) (sdk.Resource, error) {
+	cfg = cfg.withDefaults()
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.Region), awsconfig.WithRetryMaxAttempts(1),
+		awsconfig.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired)}
+	if cfg.AccessKeyID != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, "")))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, sdk.WrapError(sdk.KindFailedPrecondition, err, "s3 resource "+name+": loading the AWS configuration")
+	}
+	client := awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.PathStyle
+	})
+	var secrets []string
+	if cfg.SecretAccessKey != "" {
+		secrets = append(secrets, cfg.SecretAccessKey)
+	}
+	return &Resource{name: name, cfg: cfg, client: client, secrets: secrets}, nil
+}
