@@ -88,9 +88,10 @@ func (i *Instance) uploadParts(ctx context.Context, a sdk.BlobPutArgs, uploadID 
 		part := &types.CompletedPart{PartNumber: aws.Int32(n)}
 		parts = append(parts, part)
 		size += int64(len(data))
+		partData := data // the loop reads the next part into data meanwhile
 		g.Go(func() error {
 			out, err := r.client.UploadPart(gctx, &awss3.UploadPartInput{Bucket: &r.cfg.Bucket, Key: &key, UploadId: uploadID,
-				PartNumber: part.PartNumber, Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))})
+				PartNumber: part.PartNumber, Body: bytes.NewReader(partData), ContentLength: aws.Int64(int64(len(partData)))})
 			if err != nil {
 				return r.wrap(gctx, err, fmt.Sprintf("put %q: part %d", a.Key, *part.PartNumber))
 			}
