@@ -283,9 +283,9 @@ func (i *Instance) DeleteBlobs(ctx context.Context, keys []string) error {
 	}
 	if len(out.Errors) > 0 {
 		e := out.Errors[0]
-		kind := sdk.KindUnavailable
-		if c := aws.ToString(e.Code); c == "AccessDenied" {
-			kind = sdk.KindPermissionDenied
+		kind := codeError(aws.ToString(e.Code), 0).Kind
+		if kind == sdk.KindUnknown {
+			kind = sdk.KindUnavailable
 		}
 		return sdk.Errorf(kind, "s3 delete: %d of %d keys failed, the first %q: %s: %s", len(out.Errors), len(keys),
 			strings.TrimPrefix(aws.ToString(e.Key), r.cfg.KeyPrefix), aws.ToString(e.Code), aws.ToString(e.Message))

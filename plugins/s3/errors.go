@@ -40,41 +40,47 @@ func backendError(err error) (sdk.BackendError, bool) {
 	if errors.As(err, &re) {
 		status = re.HTTPStatusCode()
 	}
-	code := api.ErrorCode()
+	return codeError(api.ErrorCode(), status), true
+}
+
+// codeError classifies an S3 error code, and the HTTP status for a code
+// it does not know (0 when there is none): the whole answer's, or one
+// key's of a DeleteObjects.
+func codeError(code string, status int) sdk.BackendError {
 	switch code {
 	case "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchUpload":
-		return sdk.BackendError{Kind: sdk.KindNotFound, Code: code}, true
+		return sdk.BackendError{Kind: sdk.KindNotFound, Code: code}
 	case "PreconditionFailed", "NotModified":
-		return sdk.BackendError{Kind: sdk.KindFailedPrecondition, Code: code}, true
+		return sdk.BackendError{Kind: sdk.KindFailedPrecondition, Code: code}
 	case "ConditionalRequestConflict", "OperationAborted":
-		return sdk.BackendError{Kind: sdk.KindConflict, Code: code, Retryable: true}, true
+		return sdk.BackendError{Kind: sdk.KindConflict, Code: code, Retryable: true}
 	case "InvalidRange":
-		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: code}, true
+		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: code}
 	case "AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "AllAccessDisabled",
 		"ExpiredToken", "InvalidToken", "AccountProblem":
-		return sdk.BackendError{Kind: sdk.KindPermissionDenied, Code: code}, true
+		return sdk.BackendError{Kind: sdk.KindPermissionDenied, Code: code}
 	case "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
 		"InternalError", "ServiceUnavailable":
-		return sdk.BackendError{Kind: sdk.KindUnavailable, Code: code, Retryable: true}, true
+		return sdk.BackendError{Kind: sdk.KindUnavailable, Code: code, Retryable: true}
 	case "EntityTooLarge", "EntityTooSmall", "InvalidArgument", "InvalidRequest", "KeyTooLongError",
 		"InvalidPart", "InvalidPartOrder", "InvalidDigest", "BadDigest", "MalformedXML":
-		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: code}, true
+		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: code}
 	}
 	switch {
 	case status == 404:
-		return sdk.BackendError{Kind: sdk.KindNotFound, Code: code}, true
+		return sdk.BackendError{Kind: sdk.KindNotFound, Code: code}
 	case status == 412 || status == 304:
-		return sdk.BackendError{Kind: sdk.KindFailedPrecondition, Code: code}, true
+		return sdk.BackendError{Kind: sdk.KindFailedPrecondition, Code: code}
 	case status == 416:
-		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: code}, true
+		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: code}
 	case status == 401 || status == 403:
-		return sdk.BackendError{Kind: sdk.KindPermissionDenied, Code: code}, true
+		return sdk.BackendError{Kind: sdk.KindPermissionDenied, Code: code}
 	case status == 409:
-		return sdk.BackendError{Kind: sdk.KindConflict, Code: code}, true
+		return sdk.BackendError{Kind: sdk.KindConflict, Code: code}
 	case status == 429 || status >= 500:
-		return sdk.BackendError{Kind: sdk.KindUnavailable, Code: code, Retryable: true}, true
+		return sdk.BackendError{Kind: sdk.KindUnavailable, Code: code, Retryable: true}
 	case status == 400:
-		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: code}, true
+		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: code}
 	}
-	return sdk.BackendError{Kind: sdk.KindUnknown, Code: code}, true
+	return sdk.BackendError{Kind: sdk.KindUnknown, Code: code}
 }
