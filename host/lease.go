@@ -368,6 +368,17 @@ func (l *Lease) Invoke(ctx context.Context, op string, args any) (json.RawMessag
 // policies, the circuit breaker and the bulkhead apply; a stream is never
 // retried, and only ctx bounds it.
 func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Reader, out io.Writer) (json.RawMessage, error) {
+	run, err := l.stream(op, args)
+	if err != nil {
+		return nil, err
+	}
+	return run(ctx, in, out)
+}
+
+// stream checks a streaming operation's arguments and returns the call,
+// which InvokeStream makes at once and OpenReader and OpenWriter on a
+// goroutine of their stream.
+func (l *Lease) stream(op string, args any) (func(ctx context.Context, in io.Reader, out io.Writer) (json.RawMessage, error), error) {
 	if err := l.ended(op); err != nil {
 		return nil, err
 	}
@@ -378,20 +389,23 @@ func (l *Lease) InvokeStream(ctx context.Context, op string, args any, in io.Rea
 	if !l.r.pluginType.Streams(l.inst) {
 		return nil, &CallError{Resource: l.r.id, Operation: op, Err: sdk.Errorf(sdk.KindUnimplemented, "the driver has no streaming operations")}
 	}
-	if out == nil {
-		out = io.Discard
-	}
-	// A stream may run until it is canceled (a subscription does): the
-	// host's Close cancels it, rather than waiting shutdown_timeout for it.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(l.h.life, cancel)()
-	c := opCall(l.r, o, l.owner, raw)
-	c.lease = l
-	res, _, err := c.once(ctx, func(ctx context.Context) (any, error) {
-		return l.r.pluginType.InvokeStream(ctx, l.inst, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
-	})
-	return l.r.result(l.h, op, res, err, raw)
+	return func(ctx context.Context, in io.Reader, out io.Writer) (json.RawMessage, error) {
+		if out == nil {
+			out = io.Discard
+		}
+		// A stream may run until it is canceled (a subscription does): the
+		// host's Close cancels it, rather than waiting shutdown_timeout for
+		// it.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(l.h.life, cancel)()
+		c := opCall(l.r, o, l.owner, raw)
+		c.lease = l
+		res, _, err := c.once(ctx, func(ctx context.Context) (any, error) {
+			return l.r.pluginType.InvokeStream(ctx, l.inst, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
+		})
+		return l.r.result(l.h, op, res, err, raw)
+	}, nil
 }
 
 func resultJSON(resource, op string, res any) (json.RawMessage, error) {
