@@ -39,8 +39,9 @@ const testVersion = "e2e-test"
 var plugins = []string{"memory", "localfs", "sqlite"}
 
 // checkOnlyPlugins are built too, for the tests that only validate
-// configurations of their types (the drivers' own checks run in validate).
-var checkOnlyPlugins = []string{"postgres", "mysql", "redis", "kafka"}
+// configurations of their types (the drivers' own checks run in validate),
+// and s3 for the test that moves a gibibyte through it.
+var checkOnlyPlugins = []string{"postgres", "mysql", "redis", "kafka", "s3"}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "nebula-host-e2e-")

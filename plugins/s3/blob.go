@@ -27,7 +27,7 @@ func (i *Instance) PutBlob(ctx context.Context, a sdk.BlobPutArgs, body io.Reade
 		return sdk.BlobInfo{}, err
 	}
 	r := i.res
-	parts := &partBuffers{size: r.cfg.PartSize, free: make(chan []byte, r.cfg.Concurrency+1)}
+	parts := &partBuffers{size: r.cfg.PartSize, free: make(chan []byte, r.cfg.Concurrency)}
 	first, more, err := parts.first(body)
 	if err != nil {
 		return sdk.BlobInfo{}, streamError(ctx, err, a.Key)
@@ -78,7 +78,10 @@ func (i *Instance) uploadParts(ctx context.Context, a sdk.BlobPutArgs, uploadID 
 	r := i.res
 	key := r.key(a.Key)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.cfg.Concurrency)
+	// A part holds a slot from before it is read until it is sent, so
+	// that a put holds at most upload_concurrency parts' buffers.
+	slots := make(chan struct{}, r.cfg.Concurrency)
+	slots <- struct{}{} // first's
 	var (
 		parts []*types.CompletedPart // each goroutine fills in its own part's ETag
 		size  int64
@@ -91,6 +94,7 @@ func (i *Instance) uploadParts(ctx context.Context, a sdk.BlobPutArgs, uploadID 
 		size += int64(len(data))
 		partData := data // the loop reads the next part into data meanwhile
 		g.Go(func() error {
+			defer func() { <-slots }()
 			out, err := r.client.UploadPart(gctx, &awss3.UploadPartInput{Bucket: &r.cfg.Bucket, Key: &key, UploadId: uploadID,
 				PartNumber: part.PartNumber, Body: bytes.NewReader(partData), ContentLength: aws.Int64(int64(len(partData)))})
 			if err != nil {
@@ -102,7 +106,14 @@ func (i *Instance) uploadParts(ctx context.Context, a sdk.BlobPutArgs, uploadID 
 			part.ETag = out.ETag
 			return nil
 		})
-		if !more || gctx.Err() != nil {
+		if !more {
+			break
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-gctx.Done():
+		}
+		if gctx.Err() != nil {
 			break
 		}
 		if data, more, rerr = buffers.next(body); rerr != nil || len(data) == 0 {
@@ -132,8 +143,8 @@ func (i *Instance) uploadParts(ctx context.Context, a sdk.BlobPutArgs, uploadID 
 }
 
 // partBuffers are one put's part buffers, part_size bytes each. A put
-// holds at most upload_concurrency + 1 of them (the parts on their way
-// and the one being read) and each part's goroutine gives its buffer back
+// holds at most upload_concurrency of them (the parts on their way, and
+// the one being read) and each part's goroutine gives its buffer back
 // once the part is sent, so that a put of any size allocates that many
 // once: with a fresh buffer per part, the garbage of a 1 GiB put grew the
 // plugin by 75 MiB between collections.

@@ -47,7 +47,7 @@ const TypeName = "s3"
 // Defaults and limits of the configuration.
 const (
 	DefaultRegion            = "us-east-1"
-	DefaultPartSize          = 8 << 20
+	DefaultPartSize          = 5 << 20
 	MinPartSize              = 5 << 20
 	MaxPartSize              = 5 << 30
 	DefaultUploadConcurrency = 4
@@ -64,7 +64,7 @@ type Config struct {
 	PathStyle       bool   `nebula:"path_style" default:"false" doc:"Address the bucket in the URL's path rather than its host name (most compatible servers need it)."`
 	AccessKeyID     string `nebula:"access_key_id" default:"" doc:"The access key ID; with secret_access_key, or neither to use the default credential chain (environment, shared files, instance role)."`
 	SecretAccessKey string `nebula:"secret_access_key,sensitive" default:"" doc:"The secret access key."`
-	PartSize        int64  `nebula:"part_size" default:"8388608" doc:"The size of a multipart upload's parts in bytes, at least 5 MiB; a put of less is one request."`
+	PartSize        int64  `nebula:"part_size" default:"5242880" doc:"The size of a multipart upload's parts in bytes, at least 5 MiB; a put of less is one request. A put holds up to upload_concurrency parts in memory."`
 	Concurrency     int    `nebula:"upload_concurrency" default:"4" doc:"How many parts of one put go up at a time (each holds part_size bytes in memory)."`
 	SSE             string `nebula:"sse" default:"" doc:"Server-side encryption of written objects: \"\", \"AES256\" or \"aws:kms\"."`
 	SSEKMSKeyID     string `nebula:"sse_kms_key_id" default:"" doc:"The KMS key of sse \"aws:kms\"; \"\" for the bucket's default."`
