@@ -275,6 +275,10 @@ func (i *Instance) GetBlob(ctx context.Context, a sdk.BlobGetArgs, w io.Writer) 
 			}
 		}
 	}
+	if a.Offset > 0 && a.Offset >= info.Size {
+		// Azure answers 416; Azurite sends no bytes.
+		return sdk.BlobInfo{}, sdk.Errorf(sdk.KindInvalidArgument, "azblob %s: offset %d is at or past the end of the %d-byte object", what, a.Offset, info.Size)
+	}
 	var sum hash.Hash
 	dst := w
 	if cr == "" && len(resp.ContentMD5) == md5.Size {

@@ -52,12 +52,19 @@ type Instance struct {
 }
 
 // Check reports whether the container can be reached with the
-// credentials (Get Container Properties).
+// credentials: Get Container Properties, or with a SAS token, which a
+// service SAS does not allow, a List Blobs of one blob.
 func (i *Instance) Check(ctx context.Context) error {
 	if err := i.usable(ctx); err != nil {
 		return err
 	}
-	_, err := i.res.client.GetProperties(ctx, nil)
+	var err error
+	if i.res.cfg.SASToken != "" {
+		one := int32(1)
+		_, err = i.res.client.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{MaxResults: &one}).NextPage(ctx)
+	} else {
+		_, err = i.res.client.GetProperties(ctx, nil)
+	}
 	return i.res.wrap(ctx, err, "check container "+i.res.cfg.Container)
 }
 
