@@ -17,6 +17,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
@@ -395,6 +396,62 @@ func TestAzblobConfigMistakesAreRefused(t *testing.T) {
 	} {
 		if err := d.(sdk.ConfigValidator).ValidateConfig(t.Context(), sdk.ValidateRequest{Type: "azblob", Config: json.RawMessage(cfg)}); err != nil {
 			t.Errorf("config %s was refused: %v", cfg, err)
+		}
+	}
+}
+
+func TestAzblobCopyConditions(t *testing.T) {
+	s, c := newContainer(t)
+	inst := open(t, sdktest.Connect(t, azblob.New()), config(s, c, nil))
+	from, err := put(t, inst, `{"key":"from","content_type":"text/plain","metadata":{"run-id":"7"}}`, strings.NewReader("the source"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = call[sdk.BlobInfo](t, inst, "copy", `{"from":"from","to":"to","if_match":"\"0x8D000000000000\""}`)
+	if sdk.KindOf(err) != sdk.KindFailedPrecondition {
+		t.Fatalf("copy with another etag's if_match: %v (kind %s), want failed_precondition", err, sdk.KindOf(err))
+	}
+	args, _ := json.Marshal(map[string]string{"from": "from", "to": "to", "if_match": from.ETag})
+	info, err := call[sdk.BlobInfo](t, inst, "copy", string(args))
+	if err != nil || info.Key != "to" || info.Size != 10 || info.ContentType != "text/plain" || info.Metadata["run-id"] != "7" {
+		t.Fatalf("copy with the source's etag = %+v, %v", info, err)
+	}
+	_, err = call[sdk.BlobInfo](t, inst, "copy", `{"from":"from","to":"to","if_none_match":"*"}`)
+	if sdk.KindOf(err) != sdk.KindAlreadyExists {
+		t.Fatalf("copy onto a present key with if_none_match: %v (kind %s), want already_exists", err, sdk.KindOf(err))
+	}
+}
+
+// A get of a whole blob checks its bytes against the blob's Content-MD5,
+// which put stores, for one request and for staged blocks alike.
+func TestAzblobGetChecksTheContentMD5(t *testing.T) {
+	s, c := newContainer(t)
+	inst := open(t, sdktest.Connect(t, azblob.New()), config(s, c, nil))
+	for key, n := range map[string]int64{"small": 1000, "blocks": 5 << 19} {
+		if _, err := put(t, inst, `{"key":"`+key+`"}`, io.LimitReader(rand.Reader, n)); err != nil {
+			t.Fatal(err)
+		}
+		props, err := c.NewBlobClient("pre/"+key).GetProperties(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(props.ContentMD5) != 16 {
+			t.Fatalf("%s: the blob has no Content-MD5 (%x)", key, props.ContentMD5)
+		}
+		if _, err := inst.InvokeStream(t.Context(), sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"key":"` + key + `"}`)}, nil, io.Discard); err != nil {
+			t.Fatalf("%s: get: %v", key, err)
+		}
+		wrong := bytes.Repeat([]byte{7}, 16)
+		if _, err := c.NewBlobClient("pre/"+key).SetHTTPHeaders(t.Context(), blob.HTTPHeaders{BlobContentMD5: wrong}, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err = inst.InvokeStream(t.Context(), sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"key":"` + key + `"}`)}, nil, io.Discard)
+		if sdk.KindOf(err) != sdk.KindUnavailable || !strings.Contains(err.Error(), "MD5") {
+			t.Fatalf("%s: get of a blob whose Content-MD5 is not its bytes': %v (kind %s), want unavailable", key, err, sdk.KindOf(err))
+		}
+		// A range is not the whole blob: nothing to compare.
+		if _, err := inst.InvokeStream(t.Context(), sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"key":"` + key + `","offset":1,"length":10}`)}, nil, io.Discard); err != nil {
+			t.Fatalf("%s: get of a range: %v", key, err)
 		}
 	}
 }
