@@ -220,11 +220,16 @@ func optional(s string) *string {
 	return &s
 }
 
+// etag is an ETag as the service sends it in a header, in quotes; List
+// Blobs sends them without.
 func etag(e *azcore.ETag) string {
-	if e == nil {
+	if e == nil || *e == "" {
 		return ""
 	}
-	return string(*e)
+	if s := string(*e); strings.HasPrefix(s, `"`) || strings.HasPrefix(s, `W/"`) {
+		return s
+	}
+	return `"` + string(*e) + `"`
 }
 
 func deref[T any](p *T) T {

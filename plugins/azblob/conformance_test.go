@@ -179,6 +179,9 @@ func TestAzblobWrongKeyIsPermissionDeniedWithoutTheKey(t *testing.T) {
 		if strings.Contains(err.Error(), wrong) || strings.Contains(err.Error(), s.key) {
 			t.Fatalf("the error holds the key: %v", err)
 		}
+		if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "403") {
+			t.Errorf("the error is not one line with the status: %q", err)
+		}
 	}
 }
 
@@ -419,6 +422,11 @@ func TestAzblobCopyConditions(t *testing.T) {
 	_, err = call[sdk.BlobInfo](t, inst, "copy", `{"from":"from","to":"to","if_none_match":"*"}`)
 	if sdk.KindOf(err) != sdk.KindAlreadyExists {
 		t.Fatalf("copy onto a present key with if_none_match: %v (kind %s), want already_exists", err, sdk.KindOf(err))
+	}
+	// list's etags are stat's and put's, which if_match takes.
+	page, err := call[sdk.BlobListResult](t, inst, "list", `{}`)
+	if err != nil || len(page.Objects) != 2 || page.Objects[0].ETag != from.ETag || page.Objects[1].ETag != info.ETag {
+		t.Fatalf("list = %+v, %v; want the etags %s and %s", page, err, from.ETag, info.ETag)
 	}
 }
 

@@ -3,6 +3,7 @@ package azblob
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
@@ -20,8 +21,30 @@ var errorMap = sdk.ErrorMap{Backend: backendError}
 // wrap turns an error of the client into an *sdk.Error (errorMap),
 // without the resource's secrets; what names the operation.
 func (r *Resource) wrap(ctx context.Context, err error, what string) error {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		err = &serviceError{re: re}
+	}
 	return errorMap.Wrap(ctx, err, "azblob "+what, r.secrets...)
 }
+
+// serviceError is an error response of the service, told in one line:
+// its status and error code. azcore's own text is the request and the
+// whole response over many lines.
+type serviceError struct{ re *azcore.ResponseError }
+
+func (e *serviceError) Error() string {
+	status := strconv.Itoa(e.re.StatusCode)
+	if e.re.RawResponse != nil && e.re.RawResponse.Status != "" {
+		status = e.re.RawResponse.Status
+	}
+	if e.re.ErrorCode == "" {
+		return status
+	}
+	return status + " (" + e.re.ErrorCode + ")"
+}
+
+func (e *serviceError) Unwrap() error { return e.re }
 
 // backendError classifies an error the service sent.
 func backendError(err error) (sdk.BackendError, bool) {
