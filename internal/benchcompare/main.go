@@ -85,7 +85,8 @@ type options struct {
 type backends struct {
 	Postgres string `json:"postgres"`
 	Redis    string `json:"redis"`
-	Kafka    string `json:"kafka"`
+	Kafka    string   `json:"kafka"`
+	S3       s3Server `json:"s3"`
 }
 
 func envOr(name, def string) string {
@@ -110,6 +111,10 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&o.pluginDir, "plugins", "bin/plugins", "the directory of the plugin binaries (make build)")
 	fs.StringVar(&o.backends.Postgres, "postgres", envOr("NEBULA_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL URL (default $NEBULA_TEST_POSTGRES_URL)")
 	fs.StringVar(&o.backends.Redis, "redis", envOr("NEBULA_TEST_REDIS_ADDR", "127.0.0.1:6379"), "Redis address (default $NEBULA_TEST_REDIS_ADDR)")
+	fs.StringVar(&o.backends.S3.Endpoint, "s3", envOr("NEBULA_S3_ENDPOINT", "http://127.0.0.1:7070"), "S3 endpoint, whose keys are $NEBULA_S3_ACCESS_KEY and $NEBULA_S3_SECRET_KEY (default $NEBULA_S3_ENDPOINT)")
+	o.backends.S3.Access = envOr("NEBULA_S3_ACCESS_KEY", "nebula-test")
+	o.backends.S3.Secret = envOr("NEBULA_S3_SECRET_KEY", "nebula-test-secret")
+	o.backends.S3.Region = envOr("NEBULA_S3_REGION", "us-east-1")
 	fs.StringVar(&o.backends.Kafka, "kafka", envOr("NEBULA_TEST_KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated (default $NEBULA_TEST_KAFKA_BROKERS)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -213,7 +218,7 @@ func run(ctx context.Context, exe string, o options, stdout, stderr io.Writer) e
 				}
 				spec := runSpec{
 					Workload: w.name, Variant: v, Warmup: o.warmup, Duration: o.duration,
-					Concurrency: o.concurrency, PluginDir: o.pluginDir, Backends: o.backends,
+					Concurrency: w.concurrencyAt(o.concurrency), PluginDir: o.pluginDir, Backends: o.backends,
 					ProfileDir: o.profileDir,
 				}
 				s, err := runChild(ctx, exe, spec)

@@ -183,16 +183,19 @@ func measure(spec runSpec) (s sample, err error) {
 		return s, fmt.Errorf("latency at 1: %w", err)
 	}
 
-	perOp := max(w.perOp, 1)
+	perOp := float64(max(w.perOp, 1))
 	unit := "ops/s"
-	if perOp > 1 {
+	switch {
+	case w.bytesPerOp > 0:
+		perOp, unit = float64(w.bytesPerOp)/(1<<20), "MiB/s"
+	case perOp > 1:
 		unit = "records/s"
 	}
 	elapsed := after.at.Sub(before.at).Seconds()
 	n := float64(max(ops, 1))
 	s = sample{
 		Workload: w.name, Variant: spec.Variant,
-		Ops: ops, Seconds: elapsed, Throughput: float64(ops) * float64(perOp) / elapsed, Unit: unit,
+		Ops: ops, Seconds: elapsed, Throughput: float64(ops) * perOp / elapsed, Unit: unit,
 		P50: micros(percentile(lat, 50)), P99: micros(percentile(lat, 99)), LatencyOps: len(lat),
 		AllocsPerOp:     float64(after.mallocs-before.mallocs) / n,
 		HostCPUPerOp:    micros(after.cpu-before.cpu) / n,

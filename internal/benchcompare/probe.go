@@ -46,6 +46,8 @@ INSERT INTO %[1]s SELECT i, 'row ' || i FROM generate_series(1, %[2]d) AS i ON C
 		}
 		defer cl.Close()
 		return cl.Ping(ctx)
+	case "s3":
+		return probeS3(ctx, b.S3)
 	}
 	return fmt.Errorf("no probe for backend %q", backend)
 }

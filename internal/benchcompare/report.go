@@ -207,6 +207,19 @@ func writeTable(w io.Writer, m *meta, rows []row, skipped map[string]string) err
 		}
 		fmt.Fprintln(w)
 	}
+	// The workloads whose throughput phase ran below -c say so.
+	noted := map[string]bool{}
+	for _, r := range rows {
+		wl := findWorkload(r.Workload)
+		if wl == nil || noted[wl.name] || wl.concurrencyAt(m.Concurrency) == m.Concurrency {
+			continue
+		}
+		if len(noted) == 0 {
+			fmt.Fprintln(w)
+		}
+		noted[wl.name] = true
+		fmt.Fprintf(w, "%s: throughput at c=%d, not %d.\n", wl.name, wl.concurrencyAt(m.Concurrency), m.Concurrency)
+	}
 	names := make([]string, 0, len(skipped))
 	for n := range skipped {
 		names = append(names, n)

@@ -51,8 +51,13 @@ type workload struct {
 	pluginType string
 	// perOp is the records one call carries (produce_batch: 1,000);
 	// throughput is reported in records/s when it is above 1.
-	perOp    int
-	variants []string
+	perOp int
+	// bytesPerOp, when set, reports throughput in MiB/s of it.
+	bytesPerOp int64
+	// concurrency, when set, caps -c for the throughput phase: the 64 MiB
+	// objects go one at a time.
+	concurrency int
+	variants    []string
 	setup    func(ctx context.Context, e *runEnv, variant string) (*target, error)
 }
 
@@ -84,6 +89,8 @@ var workloads = []*workload{
 	{name: "kafka/produce_batch-1000x1KiB", backend: "kafka", pluginType: "kafka", perOp: batchSize, variants: standard, setup: kafkaSetup(batchSize)},
 	{name: "memory/get-100B", pluginType: "memory", variants: standard, setup: memorySetup},
 	{name: "localfs/get-1MiB", pluginType: "localfs", variants: []string{direct, osRead, hostInproc, hostPlugin}, setup: localfsSetup},
+	{name: "s3/put-64MiB", backend: "s3", pluginType: "s3", bytesPerOp: objectSize, concurrency: 1, variants: standard, setup: s3Setup("put")},
+	{name: "s3/get-64MiB", backend: "s3", pluginType: "s3", bytesPerOp: objectSize, concurrency: 1, variants: standard, setup: s3Setup("get")},
 }
 
 func findWorkload(name string) *workload {
@@ -628,4 +635,13 @@ func localfsSetup(ctx context.Context, e *runEnv, variant string) (*target, erro
 		_, err = l.InvokeStream(ctx, "get", args, nil, out)
 		return err
 	}), nil
+}
+
+// concurrencyAt returns the concurrency of the workload's throughput
+// phase at -c c.
+func (w *workload) concurrencyAt(c int) int {
+	if w.concurrency > 0 {
+		return min(c, w.concurrency)
+	}
+	return c
 }
