@@ -37,7 +37,7 @@ func TestAStreamWriterAndReaderCarryABlobBothWays(t *testing.T) {
 	data := make([]byte, 5<<20+123)
 	_, _ = rand.Read(data)
 
-	w, err := l.OpenWriter(t.Context(), "put", map[string]any{"key": "dir/a.bin"})
+	w, err := l.OpenWriter(t.Context(), "put", map[string]any{"key": "dir/a.bin", "checksum": "sha256"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestAStreamWriterAndReaderCarryABlobBothWays(t *testing.T) {
 		t.Fatalf("put result %+v, want size %d sha256 %x", put, len(data), sum)
 	}
 
-	r, err := l.OpenReader(t.Context(), "get", map[string]any{"key": "dir/a.bin"})
+	r, err := l.OpenReader(t.Context(), "get", map[string]any{"key": "dir/a.bin", "checksum": "sha256"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"maps"
 	"slices"
@@ -28,7 +29,8 @@ type memBlobs struct {
 	mu      sync.Mutex
 	objects map[string]memObject
 	version int
-	// corrupt, when set, makes the store report a wrong SHA-256.
+	// corrupt, when set, makes the store report a wrong SHA-256 and
+	// CRC32C.
 	corrupt bool
 }
 
@@ -68,9 +70,10 @@ func (m *memBlobs) store(key string, data []byte, ct string, md map[string]strin
 	m.version++
 	sum := sha256.Sum256(data)
 	info := sdk.BlobInfo{Key: key, Size: int64(len(data)), ETag: `"` + strconv.Itoa(m.version) + `"`, ContentType: ct,
-		Metadata: maps.Clone(md), LastModified: time.Now().UTC(), SHA256: hex.EncodeToString(sum[:])}
+		Metadata: maps.Clone(md), LastModified: time.Now().UTC(), SHA256: hex.EncodeToString(sum[:]),
+		CRC32C: fmt.Sprintf("%08x", crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)))}
 	if m.corrupt {
-		info.SHA256 = strings.Repeat("1", 64)
+		info.SHA256, info.CRC32C = strings.Repeat("1", 64), "11111111"
 	}
 	if m.objects == nil {
 		m.objects = map[string]memObject{}
@@ -211,12 +214,14 @@ func TestBlobOpsDescribeTheCapability(t *testing.T) {
 // fails the put, which removes the object, and fails a whole get.
 func TestABackendsChecksumIsCompared(t *testing.T) {
 	inst := sdktest.Open(t, memBlobDriver(), sdk.ConfigureRequest{Type: "memblobs", Name: "c", Config: json.RawMessage(`{"corrupt": true}`)})
-	_, err := inst.InvokeStream(t.Context(), sdk.InvokeRequest{Operation: "put", Args: json.RawMessage(`{"key": "k"}`)}, strings.NewReader("bytes"), io.Discard)
-	if sdk.KindOf(err) != sdk.KindUnavailable || !errors.Is(err, sdk.ErrBlobChecksum) && !strings.Contains(fmt.Sprint(err), "checksum") {
-		t.Fatalf("put to a store that reports another SHA-256: %v (kind %q)", err, sdk.KindOf(err))
-	}
-	if _, err := inst.Invoke(t.Context(), sdk.InvokeRequest{Operation: "stat", Args: json.RawMessage(`{"key": "k"}`)}); sdk.KindOf(err) != sdk.KindNotFound {
-		t.Fatalf("stat after the failed put: %v, want not_found", err)
+	for _, args := range []string{`{"key": "k"}`, `{"key": "k", "checksum": "sha256"}`} {
+		_, err := inst.InvokeStream(t.Context(), sdk.InvokeRequest{Operation: "put", Args: json.RawMessage(args)}, strings.NewReader("bytes"), io.Discard)
+		if sdk.KindOf(err) != sdk.KindUnavailable || !errors.Is(err, sdk.ErrBlobChecksum) && !strings.Contains(fmt.Sprint(err), "checksum") {
+			t.Fatalf("put %s to a store that reports other checksums: %v (kind %q)", args, err, sdk.KindOf(err))
+		}
+		if _, err := inst.Invoke(t.Context(), sdk.InvokeRequest{Operation: "stat", Args: json.RawMessage(`{"key": "k"}`)}); sdk.KindOf(err) != sdk.KindNotFound {
+			t.Fatalf("stat after the failed put: %v, want not_found", err)
+		}
 	}
 }
 

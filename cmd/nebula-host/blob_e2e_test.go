@@ -70,7 +70,7 @@ resource "s3" "big" {
 		}
 		growth := whileMeasuring(t, []int{hostPID, pluginPID}, func() {
 			out := runCLI(t, io.TeeReader(io.LimitReader(newPattern(1), gib), sent), nil,
-				"call", "-addr", addr, "-in", "-", "s3.big", "put", `{"key":"big.bin"}`)
+				"call", "-addr", addr, "-in", "-", "s3.big", "put", `{"key":"big.bin","checksum":"sha256"}`)
 			if err := json.Unmarshal(out, &put); err != nil {
 				t.Fatalf("call put printed %q: %v", out, err)
 			}

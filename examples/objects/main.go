@@ -123,7 +123,7 @@ func put(ctx context.Context, lease *host.Lease, key, path string) error {
 		defer f.Close()
 		src = f
 	}
-	w, err := lease.OpenWriter(ctx, "put", map[string]any{"key": key})
+	w, err := lease.OpenWriter(ctx, "put", map[string]any{"key": key, "checksum": "sha256"})
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func put(ctx context.Context, lease *host.Lease, key, path string) error {
 // io.Reader of the get's stream, which ends with the operation's error if
 // it fails (its kind survives: sdk.KindOf).
 func get(ctx context.Context, lease *host.Lease, key, path string) (err error) {
-	r, err := lease.OpenReader(ctx, "get", map[string]any{"key": key})
+	r, err := lease.OpenReader(ctx, "get", map[string]any{"key": key, "checksum": "sha256"})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"slices"
@@ -62,12 +63,12 @@ func RunBlob(t *testing.T, d sdk.Driver, s BlobSuite) {
 		for _, n := range []int{0, 1, 1000, 1 << 20} {
 			data := randomBytes(t, n)
 			key := b.key(fmt.Sprintf("sizes/%d", n))
-			put := b.put(t, key, data, map[string]any{"size": n})
+			put := b.put(t, key, data, map[string]any{"size": n, "checksum": "sha256"})
 			b.checkSums(t, "put", put.SHA256, put.CRC32C, data)
 			if put.Size != int64(n) || put.Key != key {
 				t.Errorf("put of %d bytes = %+v", n, put)
 			}
-			got, res := b.get(t, key, nil)
+			got, res := b.get(t, key, map[string]any{"checksum": "sha256"})
 			if !bytes.Equal(got, data) {
 				t.Fatalf("get of a %d-byte object gave %d bytes, not those put", n, len(got))
 			}
@@ -78,11 +79,29 @@ func RunBlob(t *testing.T, d sdk.Driver, s BlobSuite) {
 		}
 	})
 
+	t.Run("TheDefaultChecksumIsCRC32COnly", func(t *testing.T) {
+		data := randomBytes(t, 3000)
+		key := b.key("crc32c-only")
+		put := b.put(t, key, data, nil)
+		_, res := b.get(t, key, nil)
+		for op, sums := range map[string][2]string{"put": {put.SHA256, put.CRC32C}, "get": {res.SHA256, res.CRC32C}} {
+			if sums[0] != "" {
+				t.Errorf("%s without checksum \"sha256\" returned a SHA-256: %s", op, sums[0])
+			}
+			if want := crc32cOf(data); sums[1] != want {
+				t.Errorf("%s: crc32c %s, want %s", op, sums[1], want)
+			}
+		}
+		if _, err := b.putStream(t, key, bytes.NewReader(data), map[string]any{"checksum": "md5"}); sdk.KindOf(err) != sdk.KindInvalidArgument {
+			t.Errorf("put with checksum \"md5\": %v, want invalid_argument", err)
+		}
+	})
+
 	t.Run("ALargeObjectOfUnknownSizeGoesUpInParts", func(t *testing.T) {
 		h := sha256.New()
 		src := io.TeeReader(io.LimitReader(rand.Reader, s.Large), h)
 		key := b.key("large")
-		put, err := b.putStream(t, key, src, nil)
+		put, err := b.putStream(t, key, src, map[string]any{"checksum": "sha256"})
 		if err != nil {
 			t.Fatalf("put of %d bytes: %v", s.Large, err)
 		}
@@ -91,7 +110,7 @@ func RunBlob(t *testing.T, d sdk.Driver, s BlobSuite) {
 			t.Fatalf("put = %+v, want %d bytes with SHA-256 %s", put, s.Large, want)
 		}
 		g := sha256.New()
-		res, err := b.getStream(t, map[string]any{"key": key}, g)
+		res, err := b.getStream(t, map[string]any{"key": key, "checksum": "sha256"}, g)
 		if err != nil || hex.EncodeToString(g.Sum(nil)) != want || res.SHA256 != want {
 			t.Fatalf("get: %v; result %+v; want SHA-256 %s", err, res, want)
 		}
@@ -404,9 +423,14 @@ func (b *blobT) checkSums(t *testing.T, op, sha, crc string, data []byte) {
 	if sha != hex.EncodeToString(want[:]) {
 		t.Errorf("%s of %d bytes: sha256 %s, want %x", op, len(data), sha, want)
 	}
-	if len(crc) != 8 {
-		t.Errorf("%s: crc32c %q is not 8 hex digits", op, crc)
+	if want := crc32cOf(data); crc != want {
+		t.Errorf("%s of %d bytes: crc32c %s, want %s", op, len(data), crc, want)
 	}
+}
+
+// crc32cOf returns data's CRC32C as the results write it.
+func crc32cOf(data []byte) string {
+	return fmt.Sprintf("%08x", crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)))
 }
 
 // removeAll deletes what the suite wrote.
