@@ -39,12 +39,16 @@ func endpoint() string {
 // test ends.
 func adminClient(t *testing.T) *storage.Client {
 	t.Helper()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
 	c, err := storage.NewClient(context.Background(), option.WithEndpoint(endpoint()+"/storage/v1/"), option.WithoutAuthentication(),
-		storage.WithDisabledClientMetrics())
+		option.WithHTTPClient(&http.Client{Transport: tr}), storage.WithDisabledClientMetrics())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Close() })
+	t.Cleanup(func() {
+		_ = c.Close()
+		tr.CloseIdleConnections()
+	})
 	return c
 }
 

@@ -42,12 +42,14 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/option"
+	htransport "google.golang.org/api/transport/http"
 
 	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/sdk"
@@ -234,8 +236,35 @@ func configure(ctx context.Context, name string, cfg Config) (sdk.Resource, erro
 		}
 		creds = c
 	}
-	opts := []option.ClientOption{storage.WithDisabledClientMetrics()}
 	r := &Resource{name: name, cfg: cfg}
+	// The client's own transport never closes its idle connections (none
+	// of the round trippers it stacks passes CloseIdleConnections on): the
+	// resource keeps the base transport, to close them with the client.
+	r.transport = http.DefaultTransport.(*http.Transport).Clone()
+	r.transport.MaxIdleConnsPerHost = 100
+	authOpts := []option.ClientOption{option.WithScopes(storage.ScopeReadWrite)}
+	switch {
+	case cfg.Anonymous || creds == nil && cfg.Endpoint != "":
+		authOpts = append(authOpts, option.WithoutAuthentication())
+	case creds != nil:
+		authOpts = append(authOpts, option.WithAuthCredentialsJSON(creds.typ, creds.json))
+	}
+	if creds != nil {
+		r.secrets = creds.secrets
+		if creds.key != nil {
+			r.signer = &signer{email: creds.email, key: creds.key}
+		}
+	}
+	// The credentials fetch tokens long after the configure call: not
+	// with its context, which ends with it.
+	rt, err := htransport.NewTransport(context.WithoutCancel(ctx), r.transport, authOpts...)
+	if err != nil {
+		return nil, sdk.WrapError(sdk.KindFailedPrecondition, sdk.Redact(err, r.secrets...),
+			"gcs resource "+name+": loading the credentials (without credentials_json or credentials_file: Application Default Credentials)")
+	}
+	// The client authenticates nothing itself: rt does.
+	opts := []option.ClientOption{option.WithHTTPClient(&http.Client{Transport: rt}), option.WithoutAuthentication(),
+		storage.WithDisabledClientMetrics()}
 	if cfg.Endpoint != "" {
 		u, err := endpointURL(cfg.Endpoint)
 		if err != nil {
@@ -244,22 +273,10 @@ func configure(ctx context.Context, name string, cfg Config) (sdk.Resource, erro
 		opts = append(opts, option.WithEndpoint(u.String()))
 		r.signHost, r.signInsecure = u.Host, u.Scheme == "http"
 	}
-	switch {
-	case cfg.Anonymous || creds == nil && cfg.Endpoint != "":
-		opts = append(opts, option.WithoutAuthentication())
-	case creds != nil:
-		opts = append(opts, option.WithAuthCredentialsJSON(creds.typ, creds.json))
-	}
-	if creds != nil {
-		r.secrets = creds.secrets
-		if creds.key != nil {
-			r.signer = &signer{email: creds.email, key: creds.key}
-		}
-	}
-	client, err := storage.NewClient(ctx, opts...)
+	client, err := storage.NewClient(context.WithoutCancel(ctx), opts...)
 	if err != nil {
-		return nil, sdk.WrapError(sdk.KindFailedPrecondition, sdk.Redact(err, r.secrets...),
-			"gcs resource "+name+": making the client (without credentials_json or credentials_file it uses Application Default Credentials)")
+		r.transport.CloseIdleConnections()
+		return nil, sdk.WrapError(sdk.KindFailedPrecondition, sdk.Redact(err, r.secrets...), "gcs resource "+name+": making the client")
 	}
 	client.SetRetry(storage.WithPolicy(storage.RetryNever))
 	r.client, r.bucket = client, client.Bucket(cfg.Bucket)

@@ -3,6 +3,7 @@ package gcs
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync/atomic"
 
 	"cloud.google.com/go/storage"
@@ -13,11 +14,14 @@ import (
 
 // Resource is one configured bucket. Its instances share its client.
 type Resource struct {
-	name    string
-	cfg     Config
-	client  *storage.Client
-	bucket  *storage.BucketHandle
-	secrets []string // never in an error's text
+	name   string
+	cfg    Config
+	client *storage.Client
+	bucket *storage.BucketHandle
+	// transport is the client's base transport, whose idle connections
+	// Close closes.
+	transport *http.Transport
+	secrets   []string // never in an error's text
 	// signer signs presigned URLs; nil without a service account key.
 	signer *signer
 	// signHost and signInsecure place presigned URLs on the endpoint; ""
@@ -47,7 +51,9 @@ func (r *Resource) Close(context.Context) error {
 	if r.closed.Swap(true) {
 		return nil
 	}
-	return r.client.Close()
+	err := r.client.Close()
+	r.transport.CloseIdleConnections()
+	return err
 }
 
 func (r *Resource) closedError() error {
