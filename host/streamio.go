@@ -112,6 +112,7 @@ type StreamReader struct {
 	res     json.RawMessage // set before done is closed
 	err     error
 	stopped bool // by Close
+	ended   bool // a read returned the operation's end: io.EOF or its error
 }
 
 // OpenReader starts the streaming operation op with args, with no input,
@@ -145,18 +146,28 @@ func (l *Lease) OpenReader(ctx context.Context, op string, args any) (*StreamRea
 }
 
 // Read reads what the operation streams back.
-func (r *StreamReader) Read(p []byte) (int, error) { return r.pr.Read(p) }
+func (r *StreamReader) Read(p []byte) (int, error) {
+	n, err := r.pr.Read(p)
+	if err != nil && !r.stopped {
+		r.ended = true
+	}
+	return n, err
+}
 
 // Close stops the operation if it is still running, and waits for it to
 // end. It returns the operation's error if the operation ended by itself
 // (nil once it succeeded), and nil if Close stopped it. It may be called
 // more than once.
 func (r *StreamReader) Close() error {
+	switch {
+	case r.stopped:
+		return nil
+	case r.ended:
+		<-r.done
+		return r.err
+	}
 	select {
 	case <-r.done:
-		if r.stopped {
-			return nil
-		}
 		return r.err
 	default:
 	}
