@@ -19,8 +19,15 @@ import (
 	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
 )
 
-// streamChunk is the largest data message the SDK sends on a stream.
+// streamChunk is the largest data message the host's side sends on a
+// stream, and the least the plugin's side sends when a write is larger.
 const streamChunk = 64 << 10
+
+// maxStreamChunk is the largest data message the plugin's side sends
+// when max_message_size allows it: a large download's bytes cross in a
+// quarter of the messages (and system calls) 64 KiB ones take, and its
+// frame still fits the data connection's pooled buffers.
+const maxStreamChunk = 240 << 10
 
 // server adapts a Driver to the generated gRPC service. It names every
 // configured resource and open instance by an ID the host uses in later
@@ -375,7 +382,7 @@ func (s *server) invokeStream(stream pb.DriverService_InvokeStreamServer, dataCo
 		return stream.Send(&pb.InvokeStreamResponse{Msg: &pb.InvokeStreamResponse_Data{Data: p}})
 	})
 	ctx := withCallerJSON(stream.Context(), start.GetArgsJson())
-	res, err := typ.InvokeStream(ctx, inst, InvokeRequest{Operation: start.GetOperation(), Args: start.GetArgsJson()}, in, &chunkWriter{send: out})
+	res, err := typ.InvokeStream(ctx, inst, InvokeRequest{Operation: start.GetOperation(), Args: start.GetArgsJson()}, in, &chunkWriter{send: out, size: min(max(cmp.Or(s.maxMessageSize, DefaultMaxMessageSize), streamChunk), maxStreamChunk)})
 	if err != nil {
 		return errorToStatus(err)
 	}
@@ -426,16 +433,19 @@ func (r *streamReader) Read(p []byte) (int, error) {
 
 type writerFunc func([]byte) error
 
-// chunkWriter sends each Write as data messages of at most streamChunk
-// bytes; send must be done with its bytes when it returns.
+// chunkWriter sends each Write as data messages of at most size bytes
+// (streamChunk when zero); send must be done with its bytes when it
+// returns.
 type chunkWriter struct {
 	send writerFunc
+	size int
 }
 
 func (w *chunkWriter) Write(p []byte) (int, error) {
+	size := cmp.Or(w.size, streamChunk)
 	written := 0
 	for len(p) > 0 {
-		n := min(len(p), streamChunk)
+		n := min(len(p), size)
 		if err := w.send(p[:n]); err != nil {
 			return written, fmt.Errorf("stream send: %w", err)
 		}

@@ -21,8 +21,19 @@ func SocketPair() (host, plugin *os.File, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("socketpair: %w", err)
 	}
+	// Room for a stream's whole window and a message beyond it, so that a
+	// sender writes a large chunk in one system call rather than waiting
+	// for the reader a few kilobytes at a time (the kernel caps it at
+	// net.core.wmem_max; where that is lower, this is a hint).
+	for _, fd := range fds {
+		_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, socketBuffer)
+		_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, socketBuffer)
+	}
 	return os.NewFile(uintptr(fds[0]), "nebula-mux-host"), os.NewFile(uintptr(fds[1]), "nebula-mux-plugin"), nil
 }
+
+// socketBuffer is the send and receive buffer of each end.
+const socketBuffer = 1 << 20
 
 // FileConn turns one end into a net.Conn, and closes f: the connection
 // has its own descriptor.
