@@ -17,6 +17,13 @@
 // and If-Match on PutObject, CompleteMultipartUpload and CopyObject), so
 // the backend decides them atomically.
 //
+// # Incomplete uploads
+//
+// A plugin killed in the middle of a put cannot abort its upload. With
+// abort_incomplete_after set (24h by default) the resource sweeps the
+// bucket under key_prefix when it is configured and then every half of
+// that, and aborts the multipart uploads initiated longer ago (sweep.go).
+//
 // # Retries
 //
 // The client makes one attempt per call: retrying is the host's policy,
@@ -31,6 +38,7 @@ package s3
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -52,10 +60,15 @@ const (
 	MaxPartSize              = 5 << 30
 	DefaultUploadConcurrency = 4
 	MaxUploadConcurrency     = 64
+	// DefaultAbortIncompleteAfter is AWS's usual lifecycle rule for
+	// incomplete multipart uploads.
+	DefaultAbortIncompleteAfter = 24 * time.Hour
+	MinAbortIncompleteAfter     = time.Second
 )
 
 // Config is the configuration of an s3 resource. Its zero values mean the
-// defaults.
+// defaults, but for AbortIncompleteAfter, whose zero turns the sweep off
+// (the SDK fills in its default, 24h, when the attribute is absent).
 type Config struct {
 	Bucket          string `nebula:"bucket,required" doc:"The bucket that holds the objects."`
 	KeyPrefix       string `nebula:"key_prefix" default:"" doc:"Prepended to every key; list strips it from the keys it returns."`
@@ -68,6 +81,9 @@ type Config struct {
 	Concurrency     int    `nebula:"upload_concurrency" default:"4" doc:"How many parts of one put go up at a time (each holds part_size bytes in memory)."`
 	SSE             string `nebula:"sse" default:"" doc:"Server-side encryption of written objects: \"\", \"AES256\" or \"aws:kms\"."`
 	SSEKMSKeyID     string `nebula:"sse_kms_key_id" default:"" doc:"The KMS key of sse \"aws:kms\"; \"\" for the bucket's default."`
+	// AbortIncompleteAfter is the age past which the sweep aborts a
+	// multipart upload under key_prefix (sweep.go).
+	AbortIncompleteAfter time.Duration `nebula:"abort_incomplete_after" default:"24h" doc:"Multipart uploads under key_prefix initiated longer ago than this are aborted, by a sweep at configure and then every half of it: what a plugin killed in the middle of a put left. It must be longer than the longest put; \"0s\" turns the sweep off, else at least 1s."`
 }
 
 // New returns the s3 driver.
@@ -119,12 +135,17 @@ func (c Config) Validate() error {
 		return sdk.AttributeError("sse", `must be "", "AES256" or "aws:kms"`, "")
 	case c.SSEKMSKeyID != "" && c.SSE != "aws:kms":
 		return sdk.AttributeError("sse_kms_key_id", `needs sse = "aws:kms"`, "")
+	case c.AbortIncompleteAfter < 0 || c.AbortIncompleteAfter > 0 && c.AbortIncompleteAfter < MinAbortIncompleteAfter:
+		return sdk.AttributeError("abort_incomplete_after", `must be "0s" (no sweep) or at least 1s`,
+			"It must be longer than the longest put: the sweep aborts a put still under way whose upload is older.")
 	}
 	return nil
 }
 
-// configure builds the resource's client. With no static keys it loads
-// the default credential chain; nothing is sent to the backend.
+// configure builds the resource's client, and starts its sweep of
+// incomplete multipart uploads, which sends the first requests to the
+// backend in the background. With no static keys it loads the default
+// credential chain.
 func configure(ctx context.Context, name string, cfg Config) (sdk.Resource, error) {
 	cfg = cfg.withDefaults()
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.Region), awsconfig.WithRetryMaxAttempts(1),
@@ -146,5 +167,7 @@ func configure(ctx context.Context, name string, cfg Config) (sdk.Resource, erro
 	if cfg.SecretAccessKey != "" {
 		secrets = append(secrets, cfg.SecretAccessKey)
 	}
-	return &Resource{name: name, cfg: cfg, client: client, secrets: secrets}, nil
+	r := &Resource{name: name, cfg: cfg, client: client, secrets: secrets}
+	r.startSweep()
+	return r, nil
 }
