@@ -17,14 +17,31 @@ import (
 
 // errorMap classifies the S3 client's errors: the service's error code
 // (NoSuchKey, PreconditionFailed, AccessDenied, SlowDown...) and, for a
-// response without one (HEAD), its HTTP status; a request that could not
-// be sent is a lost connection.
+// response without one (HEAD), its HTTP status; credentials that could
+// not be had are unauthenticated; a request that could not be sent is a
+// lost connection.
 var errorMap = sdk.ErrorMap{
 	Backend: backendError,
-	Lost: func(err error) bool {
-		var se *smithyhttp.RequestSendError
-		return errors.As(err, &se)
-	},
+	Client:  credentialsKind,
+	Lost:    requestNotSent,
+}
+
+func requestNotSent(err error) bool {
+	var se *smithyhttp.RequestSendError
+	return errors.As(err, &se)
+}
+
+// credentialsKind classifies a failure to get the credentials that no
+// service answered (STS's answers are the backend's): unauthenticated,
+// unless it is a lost connection (STS, or the instance's metadata
+// service, out of reach) or a deadline.
+func credentialsKind(err error) (sdk.Kind, bool) {
+	var ce *credentialsError
+	if !errors.As(err, &ce) || sdk.IsConnectionLoss(err) || requestNotSent(err) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "", false
+	}
+	return sdk.KindUnauthenticated, true
 }
 
 // wrap turns an error of the client into an *sdk.Error (errorMap),
