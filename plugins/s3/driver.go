@@ -24,6 +24,11 @@
 // bucket under key_prefix when it is configured and then every half of
 // that, and aborts the multipart uploads initiated longer ago (sweep.go).
 //
+// # Credentials
+//
+// Static keys, a profile of the shared files, or the default chain, and
+// optionally a role assumed with those (credentials.go).
+//
 // # Retries
 //
 // The client makes one attempt per call: retrying is the host's policy,

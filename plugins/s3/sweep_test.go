@@ -87,7 +87,12 @@ func TestS3RestartedPluginAbortsTheUploadOfAKilledOne(t *testing.T) {
 	s, bucket := newBucket(t)
 	c := s.client()
 	bin := sdktest.Build(t, "./cmd/nebula-plugin-s3")
-	req := sdk.ConfigureRequest{Type: "s3", Name: "sweep", Config: json.RawMessage(config(s, bucket, map[string]any{"abort_incomplete_after": "2s"}))}
+	// Both plugins have the same configuration, as the host's restart
+	// gives them. The killed one's own sweep must not abort the upload
+	// before the kill: 3s leaves room for a loaded machine (the kill came
+	// 1.7s after the put began with -race and four busy loops on two
+	// CPUs).
+	req := sdk.ConfigureRequest{Type: "s3", Name: "sweep", Config: json.RawMessage(config(s, bucket, map[string]any{"abort_incomplete_after": "3s"}))}
 	const key = "pre/killed"
 
 	d, proc := sdktest.StartProcess(t, bin)
