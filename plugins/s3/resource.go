@@ -32,8 +32,9 @@ func (r *Resource) Open(context.Context) (sdk.Instance, error) {
 }
 
 // Close marks the resource closed, so that later calls fail as
-// unavailable, and stops its sweep of incomplete multipart uploads,
-// waiting for a sweep under way to see its canceled request. The client
+// unavailable, and stops its sweep of incomplete multipart uploads and
+// waits for it: a request of the sweep under way has sweepStopGrace to
+// finish before it is canceled. The client
 // holds no connection that needs closing beyond its idle ones. It is safe
 // to call more than once.
 func (r *Resource) Close(context.Context) error {

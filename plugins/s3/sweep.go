@@ -49,32 +49,42 @@ func (r *Resource) startSweep() {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	r.stopSweep = func() {
-		cancel()
+		close(stop)
+		// A request under way may finish first: one canceled while its
+		// connection is being dialed leaves that connection idle in the
+		// client's pool, open until the server closes it.
+		t := time.AfterFunc(sweepStopGrace, cancel)
 		<-done
+		t.Stop()
+		cancel()
 	}
 	go func() {
 		defer close(done)
-		r.sweepLoop(ctx, after)
+		r.sweepLoop(ctx, stop, after)
 	}()
 }
 
-// sweepLoop sweeps at once, then every sweepInterval(after), until ctx
-// ends.
-func (r *Resource) sweepLoop(ctx context.Context, after time.Duration) {
+// sweepStopGrace is how long Close lets a request of the sweep under way
+// finish before it cancels it.
+const sweepStopGrace = 2 * time.Second
+
+// sweepLoop sweeps at once, then every sweepInterval(after), until stop
+// is closed; ctx ends the requests.
+func (r *Resource) sweepLoop(ctx context.Context, stop <-chan struct{}, after time.Duration) {
 	log := slog.With("resource", r.name, "bucket", r.cfg.Bucket, "key_prefix", r.cfg.KeyPrefix)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var failing string // the error last logged; "" while the sweep works
 	for {
 		select {
-		case <-ctx.Done():
+		case <-stop:
 			return
 		case <-timer.C:
 		}
-		aborted, err := r.sweep(ctx, after)
-		if ctx.Err() != nil {
+		aborted, err := r.sweep(ctx, stop, after)
+		if stopped(stop) {
 			return
 		}
 		if aborted > 0 {
@@ -96,16 +106,17 @@ func (r *Resource) sweepLoop(ctx context.Context, after time.Duration) {
 
 // sweep lists the bucket's multipart uploads under key_prefix and aborts
 // those initiated more than after ago, by the server's clock where its
-// answer tells it (so that a skewed local clock aborts nothing young). It
+// answer tells it (so that a skewed local clock aborts nothing young),
+// until stop is closed. It
 // returns how many it aborted, and the error of the listing or of the
 // first abort that failed (the others are tried all the same); an
 // upload that is gone by the time of its abort (completed, or aborted by
 // another sweep) is not an error.
-func (r *Resource) sweep(ctx context.Context, after time.Duration) (aborted int, err error) {
+func (r *Resource) sweep(ctx context.Context, stop <-chan struct{}, after time.Duration) (aborted int, err error) {
 	in := &awss3.ListMultipartUploadsInput{Bucket: &r.cfg.Bucket, Prefix: optional(r.cfg.KeyPrefix)}
 	pages := awss3.NewListMultipartUploadsPaginator(r.client, in)
 	var first error // of the aborts that failed
-	for pages.HasMorePages() {
+	for pages.HasMorePages() && !stopped(stop) {
 		cctx, cancel := context.WithTimeout(ctx, sweepCallTimeout)
 		page, lerr := pages.NextPage(cctx)
 		cancel()
@@ -117,6 +128,9 @@ func (r *Resource) sweep(ctx context.Context, after time.Duration) (aborted int,
 			now = time.Now()
 		}
 		for _, u := range page.Uploads {
+			if stopped(stop) {
+				return aborted, first
+			}
 			if u.Initiated == nil || u.Key == nil || u.UploadId == nil || now.Sub(*u.Initiated) <= after {
 				continue
 			}
@@ -135,4 +149,13 @@ func (r *Resource) sweep(ctx context.Context, after time.Duration) (aborted int,
 		}
 	}
 	return aborted, first
+}
+
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }

@@ -24,7 +24,7 @@ func TestSweepRunsOnlyWhenSetAndCloseStopsIt(t *testing.T) {
 	for after, want := range map[time.Duration]bool{0: false, time.Hour: true} {
 		// An endpoint where nothing listens: the sweep fails, and goes on.
 		res, err := configure(t.Context(), "sweep", Config{Bucket: "b", Endpoint: "http://127.0.0.1:1", PathStyle: true,
-			AccessKeyID: "a", SecretAccessKey: "s", AbortIncompleteAfter: after})
+			AccessKeyID: "nebula-test-key", SecretAccessKey: "nebula-test-secret", AbortIncompleteAfter: after})
 		if err != nil {
 			t.Fatal(err)
 		}
