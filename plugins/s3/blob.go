@@ -292,8 +292,9 @@ func (i *Instance) GetBlob(ctx context.Context, a sdk.BlobGetArgs, w io.Writer) 
 			}
 		}
 	}
-	if _, err := io.Copy(w, out.Body); err != nil {
-		return sdk.BlobInfo{}, r.wrap(ctx, err, what)
+	body := &bodyReader{r: out.Body}
+	if _, err := io.Copy(w, body); err != nil {
+		return sdk.BlobInfo{}, r.getError(ctx, err, body, a, info.ETag)
 	}
 	return info, nil
 }

@@ -2,7 +2,11 @@ package s3
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"strconv"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
@@ -13,14 +17,31 @@ import (
 
 // errorMap classifies the S3 client's errors: the service's error code
 // (NoSuchKey, PreconditionFailed, AccessDenied, SlowDown...) and, for a
-// response without one (HEAD), its HTTP status; a request that could not
-// be sent is a lost connection.
+// response without one (HEAD), its HTTP status; credentials that could
+// not be had are unauthenticated; a request that could not be sent is a
+// lost connection.
 var errorMap = sdk.ErrorMap{
 	Backend: backendError,
-	Lost: func(err error) bool {
-		var se *smithyhttp.RequestSendError
-		return errors.As(err, &se)
-	},
+	Client:  credentialsKind,
+	Lost:    requestNotSent,
+}
+
+func requestNotSent(err error) bool {
+	var se *smithyhttp.RequestSendError
+	return errors.As(err, &se)
+}
+
+// credentialsKind classifies a failure to get the credentials that no
+// service answered (STS's answers are the backend's): unauthenticated,
+// unless it is a lost connection (STS, or the instance's metadata
+// service, out of reach) or a deadline.
+func credentialsKind(err error) (sdk.Kind, bool) {
+	var ce *credentialsError
+	if !errors.As(err, &ce) || sdk.IsConnectionLoss(err) || requestNotSent(err) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "", false
+	}
+	return sdk.KindUnauthenticated, true
 }
 
 // wrap turns an error of the client into an *sdk.Error (errorMap),
@@ -84,3 +105,48 @@ func codeError(code string, status int) sdk.BackendError {
 	}
 	return sdk.BackendError{Kind: sdk.KindUnknown, Code: code}
 }
+
+// bodyReader is an object's body as get copies it: it counts the bytes
+// and keeps the read error, to tell it from the caller's stream failing.
+type bodyReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.err = err
+	}
+	return n, err
+}
+
+// getError classifies the error of copying an object's body to the
+// caller. Reading the body fails only when the connection does (a reset,
+// a close in the middle, a read timeout): that is a retryable
+// unavailable, whatever the error looks like, unless the call's context
+// ended; its message says where to resume. An error of the caller's
+// stream is classified as any other.
+func (r *Resource) getError(ctx context.Context, err error, body *bodyReader, a sdk.BlobGetArgs, etag string) error {
+	what := "get " + strconv.Quote(a.Key)
+	if body.err == nil || !errors.Is(err, body.err) || ctx.Err() != nil {
+		return r.wrap(ctx, err, what)
+	}
+	rest := struct {
+		Key     string `json:"key"`
+		Offset  int64  `json:"offset"`
+		Length  int64  `json:"length,omitempty"`
+		IfMatch string `json:"if_match,omitempty"`
+	}{Key: a.Key, Offset: a.Offset + body.n, IfMatch: etag}
+	if a.Length > 0 {
+		rest.Length = a.Length - body.n
+	}
+	resume, _ := json.Marshal(rest)
+	return &sdk.Error{Kind: sdk.KindUnavailable, Retryable: &retryable,
+		Message: fmt.Sprintf("s3 %s: the connection broke after %d bytes of the body; get the rest with %s", what, body.n, resume),
+		Err:     sdk.RedactContext(ctx, err, r.secrets...)}
+}
+
+var retryable = true

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -16,6 +17,10 @@ type Resource struct {
 	client  *awss3.Client
 	secrets []string // never in an error's text
 	closed  atomic.Bool
+	// stopSweep stops the sweep of incomplete multipart uploads and waits
+	// for it (sweep.go); nil when there is none.
+	stopSweep func()
+	stopOnce  sync.Once
 }
 
 // Open returns a handle on the resource's bucket.
@@ -26,11 +31,19 @@ func (r *Resource) Open(context.Context) (sdk.Instance, error) {
 	return &Instance{res: r}, nil
 }
 
-// Close marks the resource closed; later calls fail as unavailable. The
-// client holds no connection that needs closing beyond its idle ones. It
-// is safe to call more than once.
+// Close marks the resource closed, so that later calls fail as
+// unavailable, and stops its sweep of incomplete multipart uploads and
+// waits for it: a request of the sweep under way has sweepStopGrace to
+// finish before it is canceled. The client
+// holds no connection that needs closing beyond its idle ones. It is safe
+// to call more than once.
 func (r *Resource) Close(context.Context) error {
 	r.closed.Store(true)
+	r.stopOnce.Do(func() {
+		if r.stopSweep != nil {
+			r.stopSweep()
+		}
+	})
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -123,6 +124,14 @@ func Connect(t testing.TB, d sdk.Driver) sdk.Driver {
 // killed if it has not exited 2s later.
 func Start(t testing.TB, path string) sdk.Driver {
 	t.Helper()
+	d, _ := StartProcess(t, path)
+	return d
+}
+
+// StartProcess is [Start], and also returns the plugin's process, for a
+// test that kills it as a crash would (SIGKILL, not the host's shutdown).
+func StartProcess(t testing.TB, path string) (sdk.Driver, *os.Process) {
+	t.Helper()
 	cmd := exec.Command(path)
 	cmd.Env = []string{}
 	ptls, err := sdk.NewPluginTLS()
@@ -170,7 +179,7 @@ func Start(t testing.TB, path string) sdk.Driver {
 	if err != nil {
 		t.Fatalf("dispense driver from %s: %v", path, err)
 	}
-	return d
+	return d, cmd.Process
 }
 
 // Build compiles the plugin main package pkg (a path such as
