@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,9 @@ type remoteClients struct {
 	// whose RecvMsg takes a mux.FrameDecoder: a stream's chunks then go
 	// without copies of their own.
 	dataConn bool
+	// chunk is the largest data message a stream sends: streamChunk, or
+	// on the data connection what max_message_size allows.
+	chunk int
 	// checkAlone is set when the plugin has no CheckMany (an SDK older
 	// than it): CheckAll then checks its instances one by one.
 	checkAlone atomic.Bool
@@ -149,7 +153,9 @@ func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in
 		if in == nil {
 			return stream.CloseSend()
 		}
-		buf := make([]byte, streamChunk)
+		bufp := sendBuffers.Get().(*[]byte)
+		defer sendBuffers.Put(bufp)
+		buf := (*bufp)[:cmp.Or(i.chunk, streamChunk)]
 		for {
 			n, rerr := in.Read(buf)
 			if n > 0 {

@@ -19,15 +19,29 @@ import (
 	pb "github.com/nebula-resource/nebula-resource/sdk/internal/proto/pluginv1"
 )
 
-// streamChunk is the largest data message the host's side sends on a
-// stream, and the least the plugin's side sends when a write is larger.
+// streamChunk is the largest data message a side sends on a stream over
+// gRPC, and the least it sends on the data connection when a write is
+// larger.
 const streamChunk = 64 << 10
 
-// maxStreamChunk is the largest data message the plugin's side sends
-// when max_message_size allows it: a large download's bytes cross in a
-// quarter of the messages (and system calls) 64 KiB ones take, and its
-// frame still fits the data connection's pooled buffers.
+// maxStreamChunk is the largest data message a side sends on the data
+// connection when max_message_size allows it: a large upload's or
+// download's bytes cross in a quarter of the messages (and system calls)
+// 64 KiB ones take, and its frame still fits the connection's pooled
+// buffers.
 const maxStreamChunk = 240 << 10
+
+// streamChunkFor returns the largest data message a side sends on the
+// data connection under max_message_size maxMessageSize (zero for the
+// default): from streamChunk (which the message overhead always admits)
+// up to maxStreamChunk.
+func streamChunkFor(maxMessageSize int) int {
+	return min(max(cmp.Or(maxMessageSize, DefaultMaxMessageSize), streamChunk), maxStreamChunk)
+}
+
+// sendBuffers are the buffers the host's side reads a stream's input into,
+// maxStreamChunk bytes each.
+var sendBuffers = sync.Pool{New: func() any { b := make([]byte, maxStreamChunk); return &b }}
 
 // server adapts a Driver to the generated gRPC service. It names every
 // configured resource and open instance by an ID the host uses in later
@@ -382,7 +396,7 @@ func (s *server) invokeStream(stream pb.DriverService_InvokeStreamServer, dataCo
 		return stream.Send(&pb.InvokeStreamResponse{Msg: &pb.InvokeStreamResponse_Data{Data: p}})
 	})
 	ctx := withCallerJSON(stream.Context(), start.GetArgsJson())
-	res, err := typ.InvokeStream(ctx, inst, InvokeRequest{Operation: start.GetOperation(), Args: start.GetArgsJson()}, in, &chunkWriter{send: out, size: min(max(cmp.Or(s.maxMessageSize, DefaultMaxMessageSize), streamChunk), maxStreamChunk)})
+	res, err := typ.InvokeStream(ctx, inst, InvokeRequest{Operation: start.GetOperation(), Args: start.GetArgsJson()}, in, &chunkWriter{send: out, size: streamChunkFor(s.maxMessageSize)})
 	if err != nil {
 		return errorToStatus(err)
 	}

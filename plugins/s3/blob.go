@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,7 +28,8 @@ func (i *Instance) PutBlob(ctx context.Context, a sdk.BlobPutArgs, body io.Reade
 		return sdk.BlobInfo{}, err
 	}
 	r := i.res
-	parts := &partBuffers{size: r.cfg.PartSize, free: make(chan []byte, r.cfg.Concurrency)}
+	parts := &partBuffers{size: r.cfg.PartSize, free: make(chan []byte, r.cfg.Concurrency), idle: &r.idleParts}
+	defer parts.done()
 	first, more, err := parts.first(body)
 	if err != nil {
 		return sdk.BlobInfo{}, streamError(ctx, err, a.Key)
@@ -151,6 +153,7 @@ func (i *Instance) uploadParts(ctx context.Context, a sdk.BlobPutArgs, uploadID 
 type partBuffers struct {
 	size int64
 	free chan []byte
+	idle *sync.Pool // the resource's, of *[]byte of size bytes
 }
 
 // smallPut is what put reads before it takes a part buffer: a stream that
@@ -192,7 +195,24 @@ func (p *partBuffers) get() []byte {
 	case b := <-p.free:
 		return b
 	default:
-		return make([]byte, p.size)
+	}
+	if b, ok := p.idle.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, p.size)
+}
+
+// done hands the put's buffers to the resource's idle ones, for the next
+// put: a sync.Pool, which keeps them while puts follow each other and
+// lets the collector have them once the plugin is idle.
+func (p *partBuffers) done() {
+	for {
+		select {
+		case b := <-p.free:
+			p.idle.Put(&b)
+		default:
+			return
+		}
 	}
 }
 

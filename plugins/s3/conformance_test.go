@@ -1,6 +1,7 @@
 package s3_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +211,56 @@ func TestS3ConditionalMultipartPutOntoAPresentKeyIsAlreadyExistsAndLeavesNoUploa
 	}
 	if len(ups.Uploads) != 0 {
 		t.Errorf("%d multipart uploads remain after failed conditional puts", len(ups.Uploads))
+	}
+}
+
+// A presigned GET URL downloads the object with plain curl, and a
+// presigned PUT URL uploads one, without credentials.
+func TestS3PresignedURLsWorkWithCurl(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("no curl on PATH")
+	}
+	s, bucket := newBucket(t)
+	d := sdktest.Connect(t, s3.New())
+	inst := sdktest.Open(t, d, sdk.ConfigureRequest{Type: "s3", Name: "presign", Config: json.RawMessage(config(s, bucket, nil))})
+	presign := func(args string) sdk.BlobPresignResult {
+		t.Helper()
+		out, err := inst.Invoke(t.Context(), sdk.InvokeRequest{Operation: "presign", Args: json.RawMessage(args)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(out)
+		var res sdk.BlobPresignResult
+		if err := json.Unmarshal(raw, &res); err != nil {
+			t.Fatalf("presign's result %s: %v", raw, err)
+		}
+		return res
+	}
+	data := make([]byte, 3<<20+7)
+	_, _ = rand.Read(data)
+	file := filepath.Join(t.TempDir(), "up.bin")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up := presign(`{"key":"curl/up.bin","method":"put","expires":"5m"}`)
+	args := []string{"-sSf", "-X", "PUT", "-T", file}
+	for k, v := range up.Headers {
+		args = append(args, "-H", k+": "+v)
+	}
+	if out, err := exec.CommandContext(t.Context(), "curl", append(args, up.URL)...).CombinedOutput(); err != nil {
+		t.Fatalf("curl PUT to the presigned URL: %v: %s", err, out)
+	}
+	down := presign(`{"key":"curl/up.bin","expires":"5m"}`)
+	got, err := exec.CommandContext(t.Context(), "curl", "-sSf", down.URL).Output()
+	if err != nil {
+		t.Fatalf("curl GET of the presigned URL: %v", err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("curl GET of the presigned URL gave %d bytes that differ from the %d put", len(got), len(data))
+	}
+	// The URL is all it takes: without its signature the server refuses.
+	unsigned, _, _ := strings.Cut(down.URL, "?")
+	if out, err := exec.CommandContext(t.Context(), "curl", "-sf", "-o", os.DevNull, unsigned).CombinedOutput(); err == nil {
+		t.Fatalf("curl GET without the signature succeeded: %s", out)
 	}
 }

@@ -17,6 +17,8 @@ type Resource struct {
 	client  *awss3.Client
 	secrets []string // never in an error's text
 	closed  atomic.Bool
+	// idleParts holds the part buffers of puts that ended (partBuffers).
+	idleParts sync.Pool
 	// stopSweep stops the sweep of incomplete multipart uploads and waits
 	// for it (sweep.go); nil when there is none.
 	stopSweep func()
