@@ -83,8 +83,8 @@ type options struct {
 
 // backends are where the servers are.
 type backends struct {
-	Postgres string `json:"postgres"`
-	Redis    string `json:"redis"`
+	Postgres string   `json:"postgres"`
+	Redis    string   `json:"redis"`
 	Kafka    string   `json:"kafka"`
 	S3       s3Server `json:"s3"`
 }

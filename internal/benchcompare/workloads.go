@@ -58,7 +58,7 @@ type workload struct {
 	// objects go one at a time.
 	concurrency int
 	variants    []string
-	setup    func(ctx context.Context, e *runEnv, variant string) (*target, error)
+	setup       func(ctx context.Context, e *runEnv, variant string) (*target, error)
 }
 
 // target is a workload's variant, set up in the child.
