@@ -27,9 +27,6 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// deleteConcurrency is how many blobs one delete removes at a time.
-const deleteConcurrency = 16
-
 // PutBlob stores the object: one Put Blob when the stream ends within the
 // first block, else staged blocks and a Put Block List (putBlocks).
 func (i *Instance) PutBlob(ctx context.Context, a sdk.BlobPutArgs, body io.Reader) (sdk.BlobInfo, error) {
@@ -44,7 +41,7 @@ func (i *Instance) PutBlob(ctx context.Context, a sdk.BlobPutArgs, body io.Reade
 	}
 	first, more, err := readBlock(body, firstSize)
 	if err != nil {
-		return sdk.BlobInfo{}, streamError(ctx, err, a.Key)
+		return sdk.BlobInfo{}, sdk.BlobStreamError(ctx, err, "azblob put "+strconv.Quote(a.Key)+": reading the upload")
 	}
 	if more {
 		return i.putBlocks(ctx, a, first, body)
@@ -114,7 +111,7 @@ func (i *Instance) putBlocks(ctx context.Context, a sdk.BlobPutArgs, first []byt
 		return sdk.BlobInfo{}, err
 	}
 	if rerr != nil {
-		return sdk.BlobInfo{}, streamError(ctx, rerr, a.Key)
+		return sdk.BlobInfo{}, sdk.BlobStreamError(ctx, rerr, "azblob put "+strconv.Quote(a.Key)+": reading the upload")
 	}
 	if err := ctx.Err(); err != nil {
 		return sdk.BlobInfo{}, sdk.WrapError(sdk.KindOf(err), err, "azblob put "+strconv.Quote(a.Key))
@@ -160,20 +157,6 @@ func readBlock(body io.Reader, size int64) (block []byte, more bool, err error) 
 		return buf[:n], false, nil
 	}
 	return nil, false, err
-}
-
-// streamError classifies an error of the caller's stream: ctx's error if
-// it is done, the error's own kind if it has one, else unavailable.
-func streamError(ctx context.Context, err error, key string) error {
-	what := "azblob put " + strconv.Quote(key)
-	if cerr := ctx.Err(); cerr != nil {
-		return sdk.WrapError(sdk.KindOf(cerr), cerr, what)
-	}
-	var se *sdk.Error
-	if errors.As(err, &se) {
-		return err
-	}
-	return sdk.WrapError(sdk.KindUnavailable, err, what+": reading the upload")
 }
 
 // writeError wraps the error of a conditional write: a precondition that
@@ -366,27 +349,22 @@ func (i *Instance) ListBlobs(ctx context.Context, a sdk.BlobListArgs) (sdk.BlobL
 	return page, nil
 }
 
-// DeleteBlobs removes the blobs, with their snapshots, deleteConcurrency
-// at a time (Delete Blob each: the Blob Batch API is not in every
-// emulator, and a SAS may not allow it).
+// DeleteBlobs removes the blobs, with their snapshots,
+// sdk.BlobDeleteConcurrency at a time (Delete Blob each: the Blob Batch
+// API is not in every emulator, and a SAS may not allow it).
 func (i *Instance) DeleteBlobs(ctx context.Context, keys []string) error {
 	if err := i.usable(ctx); err != nil {
 		return err
 	}
 	r := i.res
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(deleteConcurrency)
 	include := blob.DeleteSnapshotsOptionTypeInclude
-	for _, k := range keys {
-		g.Go(func() error {
-			_, err := r.client.NewBlobClient(r.key(k)).Delete(gctx, &blob.DeleteOptions{DeleteSnapshots: &include})
-			if err == nil || bloberror.HasCode(err, bloberror.BlobNotFound) {
-				return nil
-			}
-			return r.wrap(gctx, err, fmt.Sprintf("delete %q (of %d keys)", k, len(keys)))
-		})
-	}
-	return g.Wait()
+	return sdk.DeleteBlobsEach(ctx, keys, func(ctx context.Context, k string) error {
+		_, err := r.client.NewBlobClient(r.key(k)).Delete(ctx, &blob.DeleteOptions{DeleteSnapshots: &include})
+		if err == nil || bloberror.HasCode(err, bloberror.BlobNotFound) {
+			return nil
+		}
+		return r.wrap(ctx, err, fmt.Sprintf("delete %q (of %d keys)", k, len(keys)))
+	})
 }
 
 // CopyBlob copies on the service (Copy Blob from the source's URL in the

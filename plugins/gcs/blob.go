@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/iterator"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
@@ -19,10 +18,6 @@ import (
 // defaultContentType is what an object written without a content type
 // gets, as the blob capability says (the client would sniff the bytes).
 const defaultContentType = "application/octet-stream"
-
-// deleteConcurrency is how many deletes of one call go at a time: the
-// JSON API removes one object per request.
-const deleteConcurrency = 16
 
 // etag is the etag of an object's generation: the decimal, quoted.
 func etag(generation int64) string { return `"` + strconv.FormatInt(generation, 10) + `"` }
@@ -105,7 +100,7 @@ func (i *Instance) PutBlob(ctx context.Context, a sdk.BlobPutArgs, body io.Reade
 		cancel()
 		_ = w.Close()
 		if src.err != nil {
-			return sdk.BlobInfo{}, streamError(ctx, src.err, a.Key)
+			return sdk.BlobInfo{}, sdk.BlobStreamError(ctx, src.err, "gcs put "+strconv.Quote(a.Key)+": reading the upload")
 		}
 		return sdk.BlobInfo{}, r.writeError(ctx, err, "put", a.Key, a.IfNoneMatch)
 	}
@@ -140,20 +135,6 @@ func (s *readErr) Read(p []byte) (int, error) {
 		s.err = err
 	}
 	return n, err
-}
-
-// streamError classifies an error of the caller's stream: ctx's error if
-// it is done, the error's own kind if it has one, else unavailable.
-func streamError(ctx context.Context, err error, key string) error {
-	what := "gcs put " + strconv.Quote(key)
-	if cerr := ctx.Err(); cerr != nil {
-		return sdk.WrapError(sdk.KindOf(cerr), cerr, what)
-	}
-	var se *sdk.Error
-	if errors.As(err, &se) {
-		return err
-	}
-	return sdk.WrapError(sdk.KindUnavailable, err, what+": reading the upload")
 }
 
 // writeError wraps the error of a conditional write: a precondition that
@@ -267,25 +248,20 @@ func (i *Instance) ListBlobs(ctx context.Context, a sdk.BlobListArgs) (sdk.BlobL
 	return page, nil
 }
 
-// DeleteBlobs removes the objects, deleteConcurrency at a time (the JSON
-// API deletes one per request); absent keys are not an error.
+// DeleteBlobs removes the objects, sdk.BlobDeleteConcurrency at a time
+// (the JSON API deletes one per request); absent keys are not an error.
 func (i *Instance) DeleteBlobs(ctx context.Context, keys []string) error {
 	if err := i.usable(ctx); err != nil {
 		return err
 	}
 	r := i.res
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(deleteConcurrency)
-	for _, k := range keys {
-		g.Go(func() error {
-			err := r.object(k).Delete(gctx)
-			if err == nil || errors.Is(err, storage.ErrObjectNotExist) {
-				return nil
-			}
-			return r.wrap(gctx, err, fmt.Sprintf("delete %q (of %d keys)", k, len(keys)))
-		})
-	}
-	return g.Wait()
+	return sdk.DeleteBlobsEach(ctx, keys, func(ctx context.Context, k string) error {
+		err := r.object(k).Delete(ctx)
+		if err == nil || errors.Is(err, storage.ErrObjectNotExist) {
+			return nil
+		}
+		return r.wrap(ctx, err, fmt.Sprintf("delete %q (of %d keys)", k, len(keys)))
+	})
 }
 
 // CopyBlob copies on the server (rewrite), with if_match as the source's

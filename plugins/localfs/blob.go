@@ -54,7 +54,7 @@ func (i *Instance) PutBlob(ctx context.Context, a sdk.BlobPutArgs, body io.Reade
 	_, sum, rerr, werr := pump(ctx, f, body)
 	switch {
 	case rerr != nil:
-		err = streamError(ctx, rerr, "reading the upload of "+quote(name))
+		err = sdk.BlobStreamError(ctx, rerr, "reading the upload of "+quote(name))
 	case werr != nil:
 		err = r.fsError(werr, "writing", name)
 	}
@@ -230,18 +230,6 @@ func pump(ctx context.Context, dst io.Writer, src io.Reader) (n int64, sum []byt
 	}
 }
 
-// streamError classifies an error of the caller's byte stream: ctx's error
-// if it is done, the error's own kind if it has one, else unavailable.
-func streamError(ctx context.Context, err error, what string) error {
-	if cerr := ctxError(ctx, what); cerr != nil {
-		return cerr
-	}
-	if k := sdk.KindOf(err); k != sdk.KindUnknown {
-		return sdk.WrapError(k, err, what)
-	}
-	return sdk.WrapError(sdk.KindUnavailable, err, what)
-}
-
 // readError is fsError for a key being read: a key through a file ("a/b"
 // where "a" is an object) names no object, so it is not_found.
 func (r *Resource) readError(err error, doing, key string) error {
@@ -307,7 +295,7 @@ func (i *Instance) GetBlob(ctx context.Context, a sdk.BlobGetArgs, w io.Writer) 
 	if _, rerr, werr := pumpRange(ctx, w, f, a.Offset, n); rerr != nil {
 		return sdk.BlobInfo{}, r.fsError(rerr, "reading", name)
 	} else if werr != nil {
-		return sdk.BlobInfo{}, streamError(ctx, werr, "sending "+quote(name))
+		return sdk.BlobInfo{}, sdk.BlobStreamError(ctx, werr, "sending "+quote(name))
 	}
 	return infoOf(name, fi, sc, ok), nil
 }

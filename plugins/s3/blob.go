@@ -32,7 +32,7 @@ func (i *Instance) PutBlob(ctx context.Context, a sdk.BlobPutArgs, body io.Reade
 	defer parts.done()
 	first, more, err := parts.first(body)
 	if err != nil {
-		return sdk.BlobInfo{}, streamError(ctx, err, a.Key)
+		return sdk.BlobInfo{}, sdk.BlobStreamError(ctx, err, "s3 put "+strconv.Quote(a.Key)+": reading the upload")
 	}
 	if !more {
 		in := &awss3.PutObjectInput{Bucket: &r.cfg.Bucket, Key: aws.String(r.key(a.Key)), Body: bytes.NewReader(first),
@@ -126,7 +126,7 @@ func (i *Instance) uploadParts(ctx context.Context, a sdk.BlobPutArgs, uploadID 
 		return sdk.BlobInfo{}, err
 	}
 	if rerr != nil {
-		return sdk.BlobInfo{}, streamError(ctx, rerr, a.Key)
+		return sdk.BlobInfo{}, sdk.BlobStreamError(ctx, rerr, "s3 put "+strconv.Quote(a.Key)+": reading the upload")
 	}
 	if err := ctx.Err(); err != nil {
 		return sdk.BlobInfo{}, sdk.WrapError(sdk.KindOf(err), err, "s3 put "+strconv.Quote(a.Key))
@@ -234,20 +234,6 @@ func fill(body io.Reader, buf []byte) (n int, more bool, err error) {
 		return n, false, nil
 	}
 	return n, false, err
-}
-
-// streamError classifies an error of the caller's stream: ctx's error if
-// it is done, the error's own kind if it has one, else unavailable.
-func streamError(ctx context.Context, err error, key string) error {
-	what := "s3 put " + strconv.Quote(key)
-	if cerr := ctx.Err(); cerr != nil {
-		return sdk.WrapError(sdk.KindOf(cerr), cerr, what)
-	}
-	var se *sdk.Error
-	if errors.As(err, &se) {
-		return err
-	}
-	return sdk.WrapError(sdk.KindUnavailable, err, what+": reading the upload")
 }
 
 // writeOptions sets a write's content type and server-side encryption.
