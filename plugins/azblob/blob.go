@@ -22,7 +22,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -34,24 +33,23 @@ func (i *Instance) PutBlob(ctx context.Context, a sdk.BlobPutArgs, body io.Reade
 		return sdk.BlobInfo{}, err
 	}
 	r := i.res
-	firstSize := r.cfg.BlockSize
-	if a.Size >= 0 && a.Size < firstSize {
-		// A buffer one byte longer than the object tells that it ended.
-		firstSize = a.Size + 1
-	}
-	first, more, err := readBlock(body, firstSize)
+	// The blob's Content-MD5 is of all its bytes, summed as they are read.
+	whole := md5.New()
+	blocks := sdk.NewBlobParts(io.TeeReader(body, whole), r.cfg.BlockSize, r.cfg.Concurrency, &r.idleBlocks)
+	defer blocks.Close()
+	first, more, err := blocks.First()
 	if err != nil {
 		return sdk.BlobInfo{}, sdk.BlobStreamError(ctx, err, "azblob put "+strconv.Quote(a.Key)+": reading the upload")
 	}
 	if more {
-		return i.putBlocks(ctx, a, first, body)
+		return i.putBlocks(ctx, a, blocks, first, whole)
 	}
-	sum := md5.Sum(first)
+	sum := whole.Sum(nil) // of first, the whole stream
 	opts := &blockblob.UploadOptions{
-		HTTPHeaders:             &blob.HTTPHeaders{BlobContentType: optional(a.ContentType), BlobContentMD5: sum[:]},
+		HTTPHeaders:             &blob.HTTPHeaders{BlobContentType: optional(a.ContentType), BlobContentMD5: sum},
 		Metadata:                encodeMetadata(a.Metadata),
 		Tier:                    r.tier(),
-		TransactionalValidation: blob.TransferValidationTypeMD5(sum[:]),
+		TransactionalValidation: blob.TransferValidationTypeMD5(sum),
 		AccessConditions:        conditions(a.IfNoneMatch, a.IfMatch),
 	}
 	resp, err := r.client.NewBlockBlobClient(r.key(a.Key)).Upload(ctx, streaming.NopCloser(bytes.NewReader(first)), opts)
@@ -65,56 +63,31 @@ func (i *Instance) PutBlob(ctx context.Context, a sdk.BlobPutArgs, body io.Reade
 // upload_concurrency at a time, and commits the block list with the
 // write's conditions. A failure returns before the commit: the staged
 // blocks stay uncommitted, invisible, until Azure discards them.
-func (i *Instance) putBlocks(ctx context.Context, a sdk.BlobPutArgs, first []byte, body io.Reader) (sdk.BlobInfo, error) {
+func (i *Instance) putBlocks(ctx context.Context, a sdk.BlobPutArgs, blocks *sdk.BlobParts, first []byte, whole hash.Hash) (sdk.BlobInfo, error) {
 	r := i.res
 	bb := r.client.NewBlockBlobClient(r.key(a.Key))
 	prefix, err := blockIDPrefix()
 	if err != nil {
 		return sdk.BlobInfo{}, sdk.WrapError(sdk.KindInternal, err, "azblob put "+strconv.Quote(a.Key))
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.cfg.Concurrency)
-	var (
-		ids   []string
-		size  int64
-		whole = md5.New() // of the blob's bytes, its Content-MD5
-		rerr  error
-	)
-	data, more := first, true
-	for n := 0; ; n++ {
-		if n == MaxBlocks {
-			rerr = sdk.Errorf(sdk.KindInvalidArgument, "the object is larger than %d blocks of block_size %d bytes; raise block_size", MaxBlocks, r.cfg.BlockSize)
-			break
+	n, size, err := blocks.Upload(ctx, first, "azblob put "+strconv.Quote(a.Key), func(ctx context.Context, n int, block []byte) error {
+		if n >= MaxBlocks {
+			return sdk.Errorf(sdk.KindInvalidArgument, "the object is larger than %d blocks of block_size %d bytes; raise block_size", MaxBlocks, r.cfg.BlockSize)
 		}
-		id := blockID(prefix, n)
-		ids = append(ids, id)
-		size += int64(len(data))
-		whole.Write(data)
-		block := data // the loop reads the next block into data meanwhile
-		g.Go(func() error {
-			sum := md5.Sum(block)
-			_, err := bb.StageBlock(gctx, id, streaming.NopCloser(bytes.NewReader(block)),
-				&blockblob.StageBlockOptions{TransactionalValidation: blob.TransferValidationTypeMD5(sum[:])})
-			if err != nil {
-				return r.wrap(gctx, err, fmt.Sprintf("put %q: block %d", a.Key, n))
-			}
-			return nil
-		})
-		if !more || gctx.Err() != nil {
-			break
+		sum := md5.Sum(block)
+		_, err := bb.StageBlock(ctx, blockID(prefix, n), streaming.NopCloser(bytes.NewReader(block)),
+			&blockblob.StageBlockOptions{TransactionalValidation: blob.TransferValidationTypeMD5(sum[:])})
+		if err != nil {
+			return r.wrap(ctx, err, fmt.Sprintf("put %q: block %d", a.Key, n))
 		}
-		if data, more, rerr = readBlock(body, r.cfg.BlockSize); rerr != nil || len(data) == 0 {
-			break
-		}
-	}
-	if err := g.Wait(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return sdk.BlobInfo{}, err
 	}
-	if rerr != nil {
-		return sdk.BlobInfo{}, sdk.BlobStreamError(ctx, rerr, "azblob put "+strconv.Quote(a.Key)+": reading the upload")
-	}
-	if err := ctx.Err(); err != nil {
-		return sdk.BlobInfo{}, sdk.WrapError(sdk.KindOf(err), err, "azblob put "+strconv.Quote(a.Key))
+	ids := make([]string, n)
+	for k := range ids {
+		ids[k] = blockID(prefix, k)
 	}
 	resp, err := bb.CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{
 		HTTPHeaders:      &blob.HTTPHeaders{BlobContentType: optional(a.ContentType), BlobContentMD5: whole.Sum(nil)},
@@ -142,21 +115,6 @@ func blockIDPrefix() (string, error) {
 // same length, which the fixed width of n gives (n < MaxBlocks).
 func blockID(prefix string, n int) string {
 	return base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s-%05d", prefix, n))
-}
-
-// readBlock reads up to size bytes of body; more reports that body has
-// not ended (the block is full). A read error of body is returned as it
-// is.
-func readBlock(body io.Reader, size int64) (block []byte, more bool, err error) {
-	buf := make([]byte, size)
-	n, err := io.ReadFull(body, buf)
-	switch {
-	case err == nil:
-		return buf, true, nil
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return buf[:n], false, nil
-	}
-	return nil, false, err
 }
 
 // writeError wraps the error of a conditional write: a precondition that

@@ -3,6 +3,7 @@ package azblob
 import (
 	"context"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
@@ -18,6 +19,9 @@ type Resource struct {
 	transport *http.Transport // the client's, whose idle connections Close closes
 	secrets   []string        // never in an error's text
 	closed    atomic.Bool
+	// idleBlocks holds the block buffers of puts that ended
+	// (sdk.BlobParts).
+	idleBlocks sync.Pool
 }
 
 // Open returns a handle on the resource's container.

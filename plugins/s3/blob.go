@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -28,9 +27,9 @@ func (i *Instance) PutBlob(ctx context.Context, a sdk.BlobPutArgs, body io.Reade
 		return sdk.BlobInfo{}, err
 	}
 	r := i.res
-	parts := &partBuffers{size: r.cfg.PartSize, free: make(chan []byte, r.cfg.Concurrency), idle: &r.idleParts}
-	defer parts.done()
-	first, more, err := parts.first(body)
+	parts := sdk.NewBlobParts(body, r.cfg.PartSize, r.cfg.Concurrency, &r.idleParts)
+	defer parts.Close()
+	first, more, err := parts.First()
 	if err != nil {
 		return sdk.BlobInfo{}, sdk.BlobStreamError(ctx, err, "s3 put "+strconv.Quote(a.Key)+": reading the upload")
 	}
@@ -45,13 +44,13 @@ func (i *Instance) PutBlob(ctx context.Context, a sdk.BlobPutArgs, body io.Reade
 		}
 		return sdk.BlobInfo{Key: a.Key, Size: int64(len(first)), ETag: aws.ToString(out.ETag), ContentType: a.ContentType, Metadata: a.Metadata}, nil
 	}
-	return i.putMultipart(ctx, a, parts, first, body)
+	return i.putMultipart(ctx, a, parts, first)
 }
 
 // putMultipart uploads first and the rest of body as the parts of one
 // multipart upload, upload_concurrency at a time, and completes it with
 // the write's conditions. Any failure aborts the upload.
-func (i *Instance) putMultipart(ctx context.Context, a sdk.BlobPutArgs, parts *partBuffers, first []byte, body io.Reader) (sdk.BlobInfo, error) {
+func (i *Instance) putMultipart(ctx context.Context, a sdk.BlobPutArgs, parts *sdk.BlobParts, first []byte) (sdk.BlobInfo, error) {
 	r := i.res
 	key := r.key(a.Key)
 	in := &awss3.CreateMultipartUploadInput{Bucket: &r.cfg.Bucket, Key: &key, Metadata: a.Metadata}
@@ -61,7 +60,7 @@ func (i *Instance) putMultipart(ctx context.Context, a sdk.BlobPutArgs, parts *p
 		return sdk.BlobInfo{}, r.wrap(ctx, err, "put "+strconv.Quote(a.Key))
 	}
 	uploadID := created.UploadId
-	info, err := i.uploadParts(ctx, a, uploadID, parts, first, body)
+	info, err := i.uploadParts(ctx, a, uploadID, parts, first)
 	if err != nil {
 		// The call may be canceled: the abort must still go out.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -76,164 +75,38 @@ func (i *Instance) putMultipart(ctx context.Context, a sdk.BlobPutArgs, parts *p
 }
 
 // uploadParts sends the parts and completes the upload.
-func (i *Instance) uploadParts(ctx context.Context, a sdk.BlobPutArgs, uploadID *string, buffers *partBuffers, first []byte, body io.Reader) (sdk.BlobInfo, error) {
+func (i *Instance) uploadParts(ctx context.Context, a sdk.BlobPutArgs, uploadID *string, body *sdk.BlobParts, first []byte) (sdk.BlobInfo, error) {
 	r := i.res
 	key := r.key(a.Key)
-	g, gctx := errgroup.WithContext(ctx)
-	// A part holds a slot from before it is read until it is sent, so
-	// that a put holds at most upload_concurrency parts' buffers.
-	slots := make(chan struct{}, r.cfg.Concurrency)
-	slots <- struct{}{} // first's
 	var (
-		parts []*types.CompletedPart // each goroutine fills in its own part's ETag
-		size  int64
-		rerr  error
+		mu    sync.Mutex
+		parts []types.CompletedPart // each part's, by number, as they are sent
 	)
-	data, more := first, true
-	for n := int32(1); ; n++ {
-		part := &types.CompletedPart{PartNumber: aws.Int32(n)}
-		parts = append(parts, part)
-		size += int64(len(data))
-		partData := data // the loop reads the next part into data meanwhile
-		g.Go(func() error {
-			defer func() { <-slots }()
-			out, err := r.client.UploadPart(gctx, &awss3.UploadPartInput{Bucket: &r.cfg.Bucket, Key: &key, UploadId: uploadID,
-				PartNumber: part.PartNumber, Body: bytes.NewReader(partData), ContentLength: aws.Int64(int64(len(partData)))})
-			if err != nil {
-				// The transport may still be reading a failed request's
-				// body, so its buffer is not reused.
-				return r.wrap(gctx, err, fmt.Sprintf("put %q: part %d", a.Key, *part.PartNumber))
-			}
-			buffers.release(partData)
-			part.ETag = out.ETag
-			return nil
-		})
-		if !more {
-			break
+	_, size, err := body.Upload(ctx, first, "s3 put "+strconv.Quote(a.Key), func(ctx context.Context, n int, data []byte) error {
+		number := aws.Int32(int32(n + 1))
+		out, err := r.client.UploadPart(ctx, &awss3.UploadPartInput{Bucket: &r.cfg.Bucket, Key: &key, UploadId: uploadID,
+			PartNumber: number, Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))})
+		if err != nil {
+			return r.wrap(ctx, err, fmt.Sprintf("put %q: part %d", a.Key, *number))
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-gctx.Done():
+		mu.Lock()
+		defer mu.Unlock()
+		for len(parts) <= n {
+			parts = append(parts, types.CompletedPart{})
 		}
-		if gctx.Err() != nil {
-			break
-		}
-		if data, more, rerr = buffers.next(body); rerr != nil || len(data) == 0 {
-			break
-		}
-	}
-	if err := g.Wait(); err != nil {
+		parts[n] = types.CompletedPart{PartNumber: number, ETag: out.ETag}
+		return nil
+	})
+	if err != nil {
 		return sdk.BlobInfo{}, err
 	}
-	if rerr != nil {
-		return sdk.BlobInfo{}, sdk.BlobStreamError(ctx, rerr, "s3 put "+strconv.Quote(a.Key)+": reading the upload")
-	}
-	if err := ctx.Err(); err != nil {
-		return sdk.BlobInfo{}, sdk.WrapError(sdk.KindOf(err), err, "s3 put "+strconv.Quote(a.Key))
-	}
-	done := make([]types.CompletedPart, len(parts))
-	for n, p := range parts {
-		done[n] = *p
-	}
 	out, err := r.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: &r.cfg.Bucket, Key: &key, UploadId: uploadID,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 		IfNoneMatch:     optional(a.IfNoneMatch), IfMatch: optional(a.IfMatch)})
 	if err != nil {
 		return sdk.BlobInfo{}, r.writeError(ctx, err, "put", a.Key, a.IfNoneMatch)
 	}
 	return sdk.BlobInfo{Key: a.Key, Size: size, ETag: aws.ToString(out.ETag), ContentType: a.ContentType, Metadata: a.Metadata}, nil
-}
-
-// partBuffers are one put's part buffers, part_size bytes each. A put
-// holds at most upload_concurrency of them (the parts on their way, and
-// the one being read) and each part's goroutine gives its buffer back
-// once the part is sent, so that a put of any size allocates that many
-// once: with a fresh buffer per part, the garbage of a 1 GiB put grew the
-// plugin by 75 MiB between collections.
-type partBuffers struct {
-	size int64
-	free chan []byte
-	idle *sync.Pool // the resource's, of *[]byte of size bytes
-}
-
-// smallPut is what put reads before it takes a part buffer: a stream that
-// ends within it goes up from a buffer of its own size.
-const smallPut = 256 << 10
-
-// first reads the put's first part; more reports that body has not ended
-// (the part is full). A read error of body is returned as it is.
-func (p *partBuffers) first(body io.Reader) (part []byte, more bool, err error) {
-	small := make([]byte, min(smallPut, p.size))
-	n, more, err := fill(body, small)
-	if !more || err != nil {
-		return small[:n], false, err
-	}
-	buf := p.get()
-	copy(buf, small)
-	m, more, err := fill(body, buf[n:])
-	if err != nil {
-		p.release(buf)
-		return nil, false, err
-	}
-	return buf[:n+m], more, nil
-}
-
-// next reads the next part, as first does; an empty part means body
-// ended with the previous one.
-func (p *partBuffers) next(body io.Reader) (part []byte, more bool, err error) {
-	buf := p.get()
-	n, more, err := fill(body, buf)
-	if err != nil || n == 0 {
-		p.release(buf)
-		return nil, false, err
-	}
-	return buf[:n], more, nil
-}
-
-func (p *partBuffers) get() []byte {
-	select {
-	case b := <-p.free:
-		return b
-	default:
-	}
-	if b, ok := p.idle.Get().(*[]byte); ok {
-		return *b
-	}
-	return make([]byte, p.size)
-}
-
-// done hands the put's buffers to the resource's idle ones, for the next
-// put: a sync.Pool, which keeps them while puts follow each other and
-// lets the collector have them once the plugin is idle.
-func (p *partBuffers) done() {
-	for {
-		select {
-		case b := <-p.free:
-			p.idle.Put(&b)
-		default:
-			return
-		}
-	}
-}
-
-// release gives a sent part's buffer back.
-func (p *partBuffers) release(b []byte) {
-	select {
-	case p.free <- b[:cap(b)]:
-	default:
-	}
-}
-
-// fill reads body into buf until buf is full (more) or body ends.
-func fill(body io.Reader, buf []byte) (n int, more bool, err error) {
-	n, err = io.ReadFull(body, buf)
-	switch {
-	case err == nil:
-		return n, true, nil
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return n, false, nil
-	}
-	return n, false, err
 }
 
 // writeOptions sets a write's content type and server-side encryption.

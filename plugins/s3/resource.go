@@ -17,7 +17,7 @@ type Resource struct {
 	client  *awss3.Client
 	secrets []string // never in an error's text
 	closed  atomic.Bool
-	// idleParts holds the part buffers of puts that ended (partBuffers).
+	// idleParts holds the part buffers of puts that ended (sdk.BlobParts).
 	idleParts sync.Pool
 	// stopSweep stops the sweep of incomplete multipart uploads and waits
 	// for it (sweep.go); nil when there is none.
