@@ -185,6 +185,11 @@ var errReaderClosed = errors.New("the stream reader was closed")
 // Result returns the operation's JSON result, once a read has returned
 // io.EOF.
 func (r *StreamReader) Result() json.RawMessage {
+	if r.ended {
+		// The operation's goroutine ends the pipe just before it is done.
+		<-r.done
+		return r.res
+	}
 	select {
 	case <-r.done:
 		return r.res

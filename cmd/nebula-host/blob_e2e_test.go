@@ -120,8 +120,15 @@ resource "s3" "big" {
 			t.Fatal(err)
 		}
 		pids := []int{put.Process.Pid, waitChild(t, put.Process.Pid, "nebula-plugin-s3")}
+		// The put has begun once its first bytes are in: the processes'
+		// sizes then are the baseline, without what starting them took.
+		src := io.TeeReader(io.LimitReader(newPattern(2), gib), sent)
+		if _, err := io.CopyN(stdin, src, 64<<10); err != nil {
+			t.Fatalf("objects put: %v\n%s", err, stderr.String())
+		}
+		time.Sleep(500 * time.Millisecond)
 		growth := whileMeasuring(t, pids, func() {
-			_, err := io.Copy(stdin, io.TeeReader(io.LimitReader(newPattern(2), gib), sent))
+			_, err := io.Copy(stdin, src)
 			if cerr := stdin.Close(); err == nil {
 				err = cerr
 			}
