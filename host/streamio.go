@@ -39,7 +39,7 @@ type StreamWriter struct {
 //	if err := w.Close(); err != nil {
 //		return err
 //	}
-//	fmt.Printf("%s\n", w.Result()) // {"key":"reports/q3.csv","size":...,"sha256":...}
+//	fmt.Printf("%s\n", w.Result()) // {"key":"reports/q3.csv","size":...,"crc32c":...}
 func (l *Lease) OpenWriter(ctx context.Context, op string, args any) (*StreamWriter, error) {
 	run, err := l.stream(op, args)
 	if err != nil {
@@ -128,7 +128,7 @@ type StreamReader struct {
 //	if _, err := io.Copy(file, r); err != nil {
 //		return err // the operation's error: its kind survives (sdk.KindOf)
 //	}
-//	fmt.Printf("%s\n", r.Result()) // {"key":"reports/q3.csv","size":...,"sha256":...}
+//	fmt.Printf("%s\n", r.Result()) // {"key":"reports/q3.csv","offset":0,"length":...,"crc32c":...}
 func (l *Lease) OpenReader(ctx context.Context, op string, args any) (*StreamReader, error) {
 	run, err := l.stream(op, args)
 	if err != nil {
