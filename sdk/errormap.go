@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"errors"
+	"net/http"
 )
 
 // ErrorMap turns the errors of a backend's client into [*Error]s, the
@@ -122,4 +123,27 @@ func (m ErrorMap) Wrap(ctx context.Context, err error, what string, secrets ...s
 		kind = KindUnknown
 	}
 	return &Error{Kind: kind, Message: what, Err: cause}
+}
+
+// HTTPStatusError classifies the HTTP status of an error a service sent,
+// for a driver whose backend speaks HTTP (the object stores) and whose own
+// error codes did not place it; code is the service's code, kept on the
+// error. A status it does not know is KindUnknown.
+func HTTPStatusError(status int, code string) BackendError {
+	switch {
+	case status == http.StatusNotFound:
+		return BackendError{Kind: KindNotFound, Code: code}
+	case status == http.StatusPreconditionFailed || status == http.StatusNotModified:
+		return BackendError{Kind: KindFailedPrecondition, Code: code}
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return BackendError{Kind: KindPermissionDenied, Code: code}
+	case status == http.StatusConflict:
+		return BackendError{Kind: KindConflict, Code: code}
+	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
+		return BackendError{Kind: KindUnavailable, Code: code, Retryable: true}
+	case status == http.StatusBadRequest || status == http.StatusRequestedRangeNotSatisfiable ||
+		status == http.StatusRequestEntityTooLarge || status == http.StatusLengthRequired:
+		return BackendError{Kind: KindInvalidArgument, Code: code}
+	}
+	return BackendError{Kind: KindUnknown, Code: code}
 }

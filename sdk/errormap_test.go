@@ -91,3 +91,18 @@ func TestErrorMapDecidesInOrder(t *testing.T) {
 		t.Errorf("no fallback: %s, want unknown", k)
 	}
 }
+
+func TestHTTPStatusErrorClassifiesTheStatusesOfHTTPServices(t *testing.T) {
+	for status, want := range map[int]sdk.Kind{
+		404: sdk.KindNotFound, 412: sdk.KindFailedPrecondition, 304: sdk.KindFailedPrecondition,
+		401: sdk.KindPermissionDenied, 403: sdk.KindPermissionDenied, 409: sdk.KindConflict,
+		429: sdk.KindUnavailable, 408: sdk.KindUnavailable, 500: sdk.KindUnavailable, 503: sdk.KindUnavailable,
+		400: sdk.KindInvalidArgument, 416: sdk.KindInvalidArgument, 413: sdk.KindInvalidArgument, 411: sdk.KindInvalidArgument,
+		405: sdk.KindUnknown, 0: sdk.KindUnknown,
+	} {
+		e := sdk.HTTPStatusError(status, "TheCode")
+		if e.Kind != want || e.Code != "TheCode" || e.Retryable != (want == sdk.KindUnavailable) {
+			t.Errorf("HTTPStatusError(%d) = %+v, want kind %s", status, e, want)
+		}
+	}
+}

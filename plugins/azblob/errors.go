@@ -91,22 +91,5 @@ func codeError(code bloberror.Code, status int) sdk.BackendError {
 		bloberror.InvalidQueryParameterValue, bloberror.OutOfRangeQueryParameterValue:
 		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: c}
 	}
-	switch {
-	case status == 404:
-		// CannotVerifyCopySource among others: the copy's source is absent.
-		return sdk.BackendError{Kind: sdk.KindNotFound, Code: c}
-	case status == 412 || status == 304:
-		return sdk.BackendError{Kind: sdk.KindFailedPrecondition, Code: c}
-	case status == 416:
-		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: c}
-	case status == 401 || status == 403:
-		return sdk.BackendError{Kind: sdk.KindPermissionDenied, Code: c}
-	case status == 409:
-		return sdk.BackendError{Kind: sdk.KindConflict, Code: c}
-	case status == 429 || status == 408 || status >= 500:
-		return sdk.BackendError{Kind: sdk.KindUnavailable, Code: c, Retryable: true}
-	case status == 400:
-		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: c}
-	}
-	return sdk.BackendError{Kind: sdk.KindUnknown, Code: c}
+	return sdk.HTTPStatusError(status, c)
 }

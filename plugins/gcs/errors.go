@@ -50,26 +50,15 @@ func backendError(err error) (sdk.BackendError, bool) {
 	return statusError(g.Code, code), true
 }
 
-// statusError classifies an HTTP status of the service.
+// statusError classifies an HTTP status of the service: as every HTTP
+// backend's (sdk.HTTPStatusError), but a conflict (a concurrent change to
+// the same object, or a bucket name taken) is worth retrying.
 func statusError(status int, code string) sdk.BackendError {
-	switch {
-	case status == http.StatusNotFound:
-		return sdk.BackendError{Kind: sdk.KindNotFound, Code: code}
-	case status == http.StatusPreconditionFailed || status == http.StatusNotModified:
-		return sdk.BackendError{Kind: sdk.KindFailedPrecondition, Code: code}
-	case status == http.StatusRequestedRangeNotSatisfiable:
-		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: code}
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return sdk.BackendError{Kind: sdk.KindPermissionDenied, Code: code}
-	case status == http.StatusConflict:
-		// A concurrent change to the same object (or a bucket name taken).
-		return sdk.BackendError{Kind: sdk.KindConflict, Code: code, Retryable: true}
-	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
-		return sdk.BackendError{Kind: sdk.KindUnavailable, Code: code, Retryable: true}
-	case status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge || status == http.StatusLengthRequired:
-		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: code}
+	e := sdk.HTTPStatusError(status, code)
+	if status == http.StatusConflict {
+		e.Retryable = true
 	}
-	return sdk.BackendError{Kind: sdk.KindUnknown, Code: code}
+	return e
 }
 
 // clientError classifies a token endpoint's refusal of the credentials

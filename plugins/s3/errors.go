@@ -87,23 +87,7 @@ func codeError(code string, status int) sdk.BackendError {
 		"InvalidPart", "InvalidPartOrder", "InvalidDigest", "BadDigest", "MalformedXML":
 		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: code}
 	}
-	switch {
-	case status == 404:
-		return sdk.BackendError{Kind: sdk.KindNotFound, Code: code}
-	case status == 412 || status == 304:
-		return sdk.BackendError{Kind: sdk.KindFailedPrecondition, Code: code}
-	case status == 416:
-		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: code}
-	case status == 401 || status == 403:
-		return sdk.BackendError{Kind: sdk.KindPermissionDenied, Code: code}
-	case status == 409:
-		return sdk.BackendError{Kind: sdk.KindConflict, Code: code}
-	case status == 429 || status >= 500:
-		return sdk.BackendError{Kind: sdk.KindUnavailable, Code: code, Retryable: true}
-	case status == 400:
-		return sdk.BackendError{Kind: sdk.KindInvalidArgument, Code: code}
-	}
-	return sdk.BackendError{Kind: sdk.KindUnknown, Code: code}
+	return sdk.HTTPStatusError(status, code)
 }
 
 // bodyReader is an object's body as get copies it: it counts the bytes
