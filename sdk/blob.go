@@ -374,19 +374,28 @@ func blobPut[I BlobStore](i I, ctx context.Context, a BlobPutArgs, in io.Reader,
 	switch {
 	case body.failed != nil:
 		// Stored, but not the bytes the caller meant: remove them.
-		_ = i.DeleteBlobs(context.WithoutCancel(ctx), []string{a.Key})
-		return BlobPutResult{}, body.failed
+		return BlobPutResult{}, removeStored(ctx, i, a.Key, body.failed)
 	case derr != nil || body.sums.n != stored:
-		_ = i.DeleteBlobs(context.WithoutCancel(ctx), []string{a.Key})
-		return BlobPutResult{}, Errorf(KindInternal, "put %q: the driver stored %d bytes of %d; the object was removed", a.Key, stored, body.sums.n)
+		return BlobPutResult{}, removeStored(ctx, i, a.Key, Errorf(KindInternal, "put %q: the driver stored %d bytes of %d", a.Key, stored, body.sums.n))
 	}
 	res := BlobPutResult{Key: a.Key, Size: body.sums.n, ETag: info.ETag, SHA256: body.sums.sha256(), CRC32C: body.sums.crc32c()}
 	if err := checkBlobSums(info, res.SHA256, res.CRC32C, body.sums.n); err != nil {
 		// The backend holds other bytes than those sent: remove them.
-		_ = i.DeleteBlobs(context.WithoutCancel(ctx), []string{a.Key})
-		return BlobPutResult{}, Errorf(KindUnavailable, "put %q: %v; the object was removed", a.Key, err)
+		return BlobPutResult{}, removeStored(ctx, i, a.Key, Errorf(KindUnavailable, "put %q: %v", a.Key, err))
 	}
 	return res, nil
+}
+
+// removeStored deletes the object a put stored with bytes other than the
+// caller's, even when the call has ended, and returns why it was put
+// wrong, saying whether the removal failed.
+func removeStored(ctx context.Context, i BlobStore, key string, why error) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := i.DeleteBlobs(dctx, []string{key}); err != nil {
+		return errors.Join(why, fmt.Errorf("removing %q, which holds what it should not: %w", key, err))
+	}
+	return why
 }
 
 // checkBlobSums compares what the backend reports of an object with the

@@ -55,7 +55,12 @@ func (i *Instance) putMultipart(ctx context.Context, a sdk.BlobPutArgs, parts *s
 	key := r.key(a.Key)
 	in := &awss3.CreateMultipartUploadInput{Bucket: &r.cfg.Bucket, Key: &key, Metadata: a.Metadata}
 	r.writeOptions(&in.ContentType, &in.ServerSideEncryption, &in.SSEKMSKeyId, a.ContentType)
-	created, err := r.client.CreateMultipartUpload(ctx, in)
+	// A create canceled in flight may still have made the upload, whose id
+	// the answer would have named: wait for the answer, then abort it if
+	// the call has ended meanwhile.
+	cctx, cancel := settled(ctx, time.Minute)
+	created, err := r.client.CreateMultipartUpload(cctx, in)
+	cancel()
 	if err != nil {
 		return sdk.BlobInfo{}, r.wrap(ctx, err, "put "+strconv.Quote(a.Key))
 	}
@@ -63,7 +68,7 @@ func (i *Instance) putMultipart(ctx context.Context, a sdk.BlobPutArgs, parts *s
 	info, err := i.uploadParts(ctx, a, uploadID, parts, first)
 	if err != nil {
 		// The call may be canceled: the abort must still go out.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		actx, cancel := settled(ctx, time.Minute)
 		defer cancel()
 		_, aerr := r.client.AbortMultipartUpload(actx, &awss3.AbortMultipartUploadInput{Bucket: &r.cfg.Bucket, Key: &key, UploadId: uploadID})
 		if aerr != nil {
@@ -100,13 +105,25 @@ func (i *Instance) uploadParts(ctx context.Context, a sdk.BlobPutArgs, uploadID 
 	if err != nil {
 		return sdk.BlobInfo{}, err
 	}
-	out, err := r.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: &r.cfg.Bucket, Key: &key, UploadId: uploadID,
+	// Once sent, the completion is waited for whatever the call does: its
+	// answer says whether the object exists, which a cancellation in
+	// flight would leave unknown. S3 may take minutes for many parts.
+	cctx, cancel := settled(ctx, 5*time.Minute)
+	defer cancel()
+	out, err := r.client.CompleteMultipartUpload(cctx, &awss3.CompleteMultipartUploadInput{Bucket: &r.cfg.Bucket, Key: &key, UploadId: uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 		IfNoneMatch:     optional(a.IfNoneMatch), IfMatch: optional(a.IfMatch)})
 	if err != nil {
 		return sdk.BlobInfo{}, r.writeError(ctx, err, "put", a.Key, a.IfNoneMatch)
 	}
 	return sdk.BlobInfo{Key: a.Key, Size: size, ETag: aws.ToString(out.ETag), ContentType: a.ContentType, Metadata: a.Metadata}, nil
+}
+
+// settled is ctx without its cancellation, for a call whose outcome must
+// be known once it is sent (it creates or ends state on the server), with
+// a limit of its own.
+func settled(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), limit)
 }
 
 // writeOptions sets a write's content type and server-side encryption.
