@@ -474,8 +474,15 @@ func blobGet[I BlobStore](i I, ctx context.Context, a BlobGetArgs, _ io.Reader, 
 	if err != nil {
 		return BlobGetResult{}, err
 	}
-	res := BlobGetResult{Key: a.Key, Offset: a.Offset, Length: w.sums.n, Size: info.Size, ETag: info.ETag,
-		ContentType: info.ContentType, LastModified: info.LastModified, SHA256: w.sums.sha256(), CRC32C: w.sums.crc32c()}
+	return blobGetResult(a, info, w.sums)
+}
+
+// blobGetResult is the result of a get of the object info whose bytes
+// went through sums, with an error if fewer came than the range holds or
+// the checksums differ from what the backend reports.
+func blobGetResult(a BlobGetArgs, info BlobInfo, sums *blobSums) (BlobGetResult, error) {
+	res := BlobGetResult{Key: a.Key, Offset: a.Offset, Length: sums.n, Size: info.Size, ETag: info.ETag,
+		ContentType: info.ContentType, LastModified: info.LastModified, SHA256: sums.sha256(), CRC32C: sums.crc32c()}
 	want := info.Size - a.Offset
 	if a.Length >= 0 {
 		want = min(want, a.Length)
@@ -483,12 +490,12 @@ func blobGet[I BlobStore](i I, ctx context.Context, a BlobGetArgs, _ io.Reader, 
 	if want < 0 {
 		want = 0
 	}
-	if w.sums.n != want {
+	if sums.n != want {
 		// A backend that ended the body early without an error.
-		return res, Errorf(KindUnavailable, "get %q: %d of the range's %d bytes came; get the rest with offset %d", a.Key, w.sums.n, want, a.Offset+w.sums.n)
+		return res, Errorf(KindUnavailable, "get %q: %d of the range's %d bytes came; get the rest with offset %d", a.Key, sums.n, want, a.Offset+sums.n)
 	}
-	if a.Offset == 0 && w.sums.n == info.Size {
-		if err := checkBlobSums(BlobInfo{SHA256: info.SHA256, CRC32C: info.CRC32C}, res.SHA256, res.CRC32C, w.sums.n); err != nil {
+	if a.Offset == 0 && sums.n == info.Size {
+		if err := checkBlobSums(BlobInfo{SHA256: info.SHA256, CRC32C: info.CRC32C}, res.SHA256, res.CRC32C, sums.n); err != nil {
 			return res, Errorf(KindUnavailable, "get %q: %v", a.Key, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -38,6 +39,9 @@ type remoteClients struct {
 	// chunk is the largest data message a stream sends: streamChunk, or
 	// on the data connection what max_message_size allows.
 	chunk int
+	// urls downloads the gets of types with CapabilityBlobURLGet; nil
+	// without the data connection, whose lifetime it shares.
+	urls *urlGetter
 	// checkAlone is set when the plugin has no CheckMany (an SDK older
 	// than it): CheckAll then checks its instances one by one.
 	checkAlone atomic.Bool
@@ -66,12 +70,20 @@ func (d *remoteDriver) Configure(ctx context.Context, req ConfigureRequest) (Res
 	if err != nil {
 		return nil, remoteError(ctx, err)
 	}
-	return &remoteResource{remoteClients: d.remoteClients, id: resp.GetResourceId()}, nil
+	r := &remoteResource{remoteClients: d.remoteClients, id: resp.GetResourceId(), typ: req.Type}
+	if t, ok := d.info.Type(req.Type); ok && d.urls != nil && slices.Contains(t.Capabilities, CapabilityBlobURLGet) {
+		r.urlGet.Store(true)
+	}
+	return r, nil
 }
 
 type remoteResource struct {
 	*remoteClients
-	id string
+	id  string
+	typ string
+	// urlGet is set while get downloads from get_url's URLs: for a type
+	// with CapabilityBlobURLGet, until the resource declines to give one.
+	urlGet atomic.Bool
 }
 
 func (r *remoteResource) Open(ctx context.Context) (Instance, error) {
@@ -79,7 +91,7 @@ func (r *remoteResource) Open(ctx context.Context) (Instance, error) {
 	if err != nil {
 		return nil, remoteError(ctx, err)
 	}
-	inst := &remoteInstance{remoteClients: r.remoteClients, id: resp.GetInstanceId()}
+	inst := &remoteInstance{remoteClients: r.remoteClients, id: resp.GetInstanceId(), res: r}
 	inst.noteSession(pb.SessionState_SESSION_STATE_CLEAN) // a new session is clean
 	return inst, nil
 }
@@ -91,7 +103,8 @@ func (r *remoteResource) Close(ctx context.Context) error {
 
 type remoteInstance struct {
 	*remoteClients
-	id string
+	id  string
+	res *remoteResource
 	// session is the pb.SessionState the plugin sent with its last
 	// answer, SESSION_STATE_UNSPECIFIED after a call that failed or sent
 	// none (SessionClean).
@@ -132,6 +145,22 @@ func (i *remoteInstance) Invoke(ctx context.Context, req InvokeRequest) (any, er
 // InvokeStream sends in while it receives into out, and returns the result
 // as a json.RawMessage.
 func (i *remoteInstance) InvokeStream(ctx context.Context, req InvokeRequest, in io.Reader, out io.Writer) (any, error) {
+	if req.Operation == "get" && in == nil && i.res.urlGet.Load() {
+		res, off, err := i.urls.get(ctx, i.res.typ, req.Args, func(ctx context.Context) (json.RawMessage, error) {
+			raw, err := i.Invoke(ctx, InvokeRequest{Operation: "get_url", Args: req.Args})
+			enc, _ := raw.(json.RawMessage)
+			return enc, err
+		}, out)
+		if off {
+			i.res.urlGet.Store(false)
+		}
+		if !errors.Is(err, errFallBack) {
+			if err != nil {
+				return nil, err
+			}
+			return res, nil
+		}
+	}
 	i.noteSession(pb.SessionState_SESSION_STATE_UNSPECIFIED) // a stream says nothing of it
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -231,12 +260,8 @@ func remoteError(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil {
-		kind := KindCanceled
-		if errors.Is(cerr, context.DeadlineExceeded) {
-			kind = KindTimeout
-		}
-		return &Error{Kind: kind, Message: "plugin call ended by the caller", Err: cerr}
+	if ctx.Err() != nil {
+		return contextError(ctx)
 	}
 	if st, ok := status.FromError(err); ok && st.Code() == codes.Canceled && len(st.Details()) == 0 {
 		// The caller did not cancel, so the connection to the plugin

@@ -26,6 +26,10 @@ type DataConn struct {
 	host, plugin *os.File
 	maxMsg       int
 
+	// urls downloads the gets of blob types with CapabilityBlobURLGet;
+	// Close ends its idle connections.
+	urls *urlGetter
+
 	mu     sync.Mutex
 	client *mux.Client
 }
@@ -42,7 +46,7 @@ func NewDataConn(maxMessageSize int) (*DataConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DataConn{host: h, plugin: p, maxMsg: messageLimit(maxMessageSize)}, nil
+	return &DataConn{host: h, plugin: p, maxMsg: messageLimit(maxMessageSize), urls: newURLGetter()}, nil
 }
 
 // Prepare hands the plugin its end: a descriptor added to cmd.ExtraFiles,
@@ -96,6 +100,7 @@ func (c *DataConn) Close() error {
 	if c.client != nil {
 		_ = c.client.Close()
 	}
+	c.urls.close()
 	return nil
 }
 

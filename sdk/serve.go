@@ -99,6 +99,7 @@ func NewRemoteDriver(ctx context.Context, conn grpc.ClientConnInterface, data *D
 		}
 		clients = newRemoteClients(pb.NewDriverServiceClient(dc), pb.NewSQLServiceClient(dc))
 		clients.dataConn = true
+		clients.urls = data.urls
 		clients.chunk = streamChunkFor(data.maxMsg - messageOverhead)
 	}
 	return &remoteDriver{remoteClients: clients, info: infoFromProto(resp)}, nil

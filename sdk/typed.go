@@ -121,6 +121,8 @@ func addCapabilityOperations(t *ResourceType) error {
 			want = BlobOperations()
 		case CapabilityBlobPresign:
 			want = BlobPresignOperations()
+		case CapabilityBlobURLGet:
+			want = BlobURLGetOperations()
 		case CapabilitySQL:
 			for _, op := range SQLOperations() {
 				if _, ok := t.Operation(op.Name); ok {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -166,13 +167,7 @@ func (i *Instance) GetBlob(ctx context.Context, a sdk.BlobGetArgs, w io.Writer) 
 		}
 		return info, err
 	}
-	in := &awss3.GetObjectInput{Bucket: &r.cfg.Bucket, Key: aws.String(r.key(a.Key)), IfMatch: optional(a.IfMatch)}
-	switch {
-	case a.Length > 0:
-		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", a.Offset, a.Offset+a.Length-1))
-	case a.Offset > 0:
-		in.Range = aws.String(fmt.Sprintf("bytes=%d-", a.Offset))
-	}
+	in := &awss3.GetObjectInput{Bucket: &r.cfg.Bucket, Key: aws.String(r.key(a.Key)), IfMatch: optional(a.IfMatch), Range: optional(byteRange(a))}
 	out, err := r.client.GetObject(ctx, in)
 	if err != nil {
 		return sdk.BlobInfo{}, r.wrap(ctx, err, what)
@@ -193,6 +188,55 @@ func (i *Instance) GetBlob(ctx context.Context, a sdk.BlobGetArgs, w io.Writer) 
 		return sdk.BlobInfo{}, r.getError(ctx, err, body, a, info.ETag)
 	}
 	return info, nil
+}
+
+// byteRange is the Range header of a get's range, "" for the whole object.
+func byteRange(a sdk.BlobGetArgs) string {
+	switch {
+	case a.Length > 0:
+		return fmt.Sprintf("bytes=%d-%d", a.Offset, a.Offset+a.Length-1)
+	case a.Offset > 0:
+		return fmt.Sprintf("bytes=%d-", a.Offset)
+	}
+	return ""
+}
+
+// GetBlobURL presigns a GetObject of the key for the host's download
+// (sdk.CapabilityBlobURLGet), the range and if_match as headers, which
+// S3 takes unsigned beside a presigned URL.
+func (i *Instance) GetBlobURL(ctx context.Context, a sdk.BlobGetArgs) (sdk.BlobURL, error) {
+	if err := i.usable(ctx); err != nil {
+		return sdk.BlobURL{}, err
+	}
+	r := i.res
+	if !r.cfg.DirectDownload {
+		return sdk.BlobURL{}, sdk.ErrBlobNoURL
+	}
+	req, err := r.presign.PresignGetObject(ctx, &awss3.GetObjectInput{Bucket: &r.cfg.Bucket, Key: aws.String(r.key(a.Key))},
+		awss3.WithPresignExpires(sdk.BlobURLExpiry))
+	if err != nil {
+		return sdk.BlobURL{}, r.wrap(ctx, err, "get_url "+strconv.Quote(a.Key))
+	}
+	u := sdk.BlobURL{URL: req.URL, ETagHeader: "ETag", Expires: time.Now().Add(sdk.BlobURLExpiry), Header: headerMap(req.SignedHeader)}
+	if rng := byteRange(a); rng != "" {
+		u.Header["Range"] = rng
+	}
+	if a.IfMatch != "" {
+		u.Header["If-Match"] = a.IfMatch
+	}
+	return u, nil
+}
+
+// headerMap is the headers a presigned request must send, but Host, which
+// the URL gives.
+func headerMap(h http.Header) map[string]string {
+	m := map[string]string{}
+	for k, v := range h {
+		if !strings.EqualFold(k, "Host") && len(v) > 0 {
+			m[k] = v[0]
+		}
+	}
+	return m
 }
 
 // StatBlob returns an object's info (HeadObject).
@@ -303,14 +347,11 @@ func (i *Instance) PresignBlob(ctx context.Context, a sdk.BlobPresignArgs) (sdk.
 		return sdk.BlobPresignResult{}, err
 	}
 	r := i.res
-	pc := awss3.NewPresignClient(r.client, awss3.WithPresignExpires(a.Expires))
 	key := aws.String(r.key(a.Key))
 	expires := time.Now().Add(a.Expires)
 	var (
-		url    string
-		method string
-		header http.Header
-		err    error
+		req *v4.PresignedHTTPRequest
+		err error
 	)
 	if strings.EqualFold(a.Method, "put") {
 		in := &awss3.PutObjectInput{Bucket: &r.cfg.Bucket, Key: key, ContentType: optional(a.ContentType)}
@@ -318,30 +359,16 @@ func (i *Instance) PresignBlob(ctx context.Context, a sdk.BlobPresignArgs) (sdk.
 			in.ServerSideEncryption = types.ServerSideEncryption(r.cfg.SSE)
 			in.SSEKMSKeyId = optional(r.cfg.SSEKMSKeyID)
 		}
-		req, perr := pc.PresignPutObject(ctx, in)
-		if perr == nil {
-			url, method, header = req.URL, req.Method, req.SignedHeader
-		}
-		err = perr
+		req, err = r.presign.PresignPutObject(ctx, in, awss3.WithPresignExpires(a.Expires))
 	} else {
-		req, perr := pc.PresignGetObject(ctx, &awss3.GetObjectInput{Bucket: &r.cfg.Bucket, Key: key})
-		if perr == nil {
-			url, method, header = req.URL, req.Method, req.SignedHeader
-		}
-		err = perr
+		req, err = r.presign.PresignGetObject(ctx, &awss3.GetObjectInput{Bucket: &r.cfg.Bucket, Key: key}, awss3.WithPresignExpires(a.Expires))
 	}
 	if err != nil {
 		return sdk.BlobPresignResult{}, r.wrap(ctx, err, "presign "+strconv.Quote(a.Key))
 	}
-	res := sdk.BlobPresignResult{URL: url, Method: strings.ToLower(method), Expires: expires}
-	for k, v := range header {
-		if strings.EqualFold(k, "Host") || len(v) == 0 {
-			continue
-		}
-		if res.Headers == nil {
-			res.Headers = map[string]string{}
-		}
-		res.Headers[k] = v[0]
+	res := sdk.BlobPresignResult{URL: req.URL, Method: strings.ToLower(req.Method), Expires: expires}
+	if h := headerMap(req.SignedHeader); len(h) > 0 {
+		res.Headers = h
 	}
 	return res, nil
 }

@@ -92,19 +92,21 @@ func config(s server, bucket string, more map[string]any) string {
 	return string(raw)
 }
 
-func blobSuite(t *testing.T) sdktest.BlobSuite {
+func blobSuite(t *testing.T, more map[string]any) sdktest.BlobSuite {
 	s, bucket := newBucket(t)
-	return sdktest.BlobSuite{Type: "s3", Config: config(s, bucket, nil), Large: 11 << 20}
+	return sdktest.BlobSuite{Type: "s3", Config: config(s, bucket, more), Large: 11 << 20}
 }
 
 // The blob capability's contract, in process over real gRPC and as the
-// built binary.
+// built binary. In process, gets stream through the plugin
+// (direct_download false); the binary serves them from URLs, which the
+// host downloads (sdk.CapabilityBlobURLGet).
 func TestS3BlobConformanceInProcess(t *testing.T) {
-	sdktest.RunBlob(t, sdktest.Connect(t, s3.New()), blobSuite(t))
+	sdktest.RunBlob(t, sdktest.Connect(t, s3.New()), blobSuite(t, map[string]any{"direct_download": false}))
 }
 
 func TestS3BlobConformanceAsBuiltBinary(t *testing.T) {
-	sdktest.RunBlob(t, sdktest.Start(t, sdktest.Build(t, "./cmd/nebula-plugin-s3")), blobSuite(t))
+	sdktest.RunBlob(t, sdktest.Start(t, sdktest.Build(t, "./cmd/nebula-plugin-s3")), blobSuite(t, nil))
 }
 
 func TestS3WrongSecretIsPermissionDeniedWithoutTheSecret(t *testing.T) {

@@ -2,9 +2,7 @@ package s3
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 
@@ -118,19 +116,6 @@ func (r *Resource) getError(ctx context.Context, err error, body *bodyReader, a 
 	if body.err == nil || !errors.Is(err, body.err) || ctx.Err() != nil {
 		return r.wrap(ctx, err, what)
 	}
-	rest := struct {
-		Key     string `json:"key"`
-		Offset  int64  `json:"offset"`
-		Length  int64  `json:"length,omitempty"`
-		IfMatch string `json:"if_match,omitempty"`
-	}{Key: a.Key, Offset: a.Offset + body.n, IfMatch: etag}
-	if a.Length > 0 {
-		rest.Length = a.Length - body.n
-	}
-	resume, _ := json.Marshal(rest)
-	return &sdk.Error{Kind: sdk.KindUnavailable, Retryable: &retryable,
-		Message: fmt.Sprintf("s3 %s: the connection broke after %d bytes of the body; get the rest with %s", what, body.n, resume),
-		Err:     sdk.RedactContext(ctx, err, r.secrets...)}
+	return sdk.BlobResumeError("s3 "+what, a, body.n, etag, sdk.RedactContext(ctx, err, r.secrets...))
 }
 
-var retryable = true

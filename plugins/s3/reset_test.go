@@ -38,7 +38,9 @@ func (w *tripWriter) Write(p []byte) (int, error) {
 
 // A connection that breaks in the middle of a get's body fails the get
 // with a retryable unavailable that says where to resume; a ranged get
-// from there, conditional on the etag, brings the rest.
+// from there, conditional on the etag, brings the rest. So it is whether
+// the bytes come through the plugin or from a URL the caller's side
+// downloads (direct_download).
 func TestS3GetWhoseConnectionBreaksMidBodyIsUnavailableAndResumes(t *testing.T) {
 	for name, brk := range map[string]func(t *testing.T, proxy *faults.Proxy) func(){
 		// Once the first MiB has come, toxiproxy resets the connection.
@@ -54,51 +56,56 @@ func TestS3GetWhoseConnectionBreaksMidBodyIsUnavailableAndResumes(t *testing.T) 
 			return func() {}
 		},
 	} {
-		t.Run(name, func(t *testing.T) {
-			s, bucket := newBucket(t)
-			const size = 20 << 20
-			object := make([]byte, size)
-			_, _ = rand.Read(object)
-			put, err := s.client().PutObject(t.Context(), &awss3.PutObjectInput{Bucket: &bucket, Key: aws.String("pre/big"),
-				Body: bytes.NewReader(object), ContentLength: aws.Int64(size)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			etag := aws.ToString(put.ETag)
+		for _, direct := range []bool{true, false} {
+			t.Run(name+"/direct_download="+strconv.FormatBool(direct), func(t *testing.T) {
+				s, bucket := newBucket(t)
+				const size = 20 << 20
+				object := make([]byte, size)
+				_, _ = rand.Read(object)
+				put, err := s.client().PutObject(t.Context(), &awss3.PutObjectInput{Bucket: &bucket, Key: aws.String("pre/big"),
+					Body: bytes.NewReader(object), ContentLength: aws.Int64(size)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				etag := aws.ToString(put.ETag)
 
-			u, err := url.Parse(s.endpoint)
-			if err != nil {
-				t.Fatal(err)
-			}
-			proxy := faults.Toxiproxy(t).Proxy(t, u.Host)
-			inst := sdktest.Open(t, sdktest.Connect(t, s3.New()), sdk.ConfigureRequest{Type: "s3", Name: "reset",
-				Config: json.RawMessage(config(s, bucket, map[string]any{"endpoint": "http://" + proxy.Addr()}))})
+				u, err := url.Parse(s.endpoint)
+				if err != nil {
+					t.Fatal(err)
+				}
+				proxy := faults.Toxiproxy(t).Proxy(t, u.Host)
+				inst := sdktest.Open(t, sdktest.Connect(t, s3.New()), sdk.ConfigureRequest{Type: "s3", Name: "reset",
+					Config: json.RawMessage(config(s, bucket, map[string]any{"endpoint": "http://" + proxy.Addr(), "direct_download": direct}))})
 
-			out := &tripWriter{at: 1 << 20, trip: brk(t, proxy)}
-			_, err = inst.InvokeStream(t.Context(), sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"key":"big"}`)}, nil, out)
-			got := out.buf.Len()
-			t.Logf("after %d bytes: %v", got, err)
-			switch {
-			case err == nil:
-				t.Fatalf("the get succeeded with %d of %d bytes through a broken connection", got, size)
-			case got == 0 || got >= size:
-				t.Fatalf("the connection broke after %d of %d bytes, not in the middle of the body: %v", got, size, err)
-			case sdk.KindOf(err) != sdk.KindUnavailable || !sdk.IsRetryable(err):
-				t.Fatalf("a get whose connection broke: %v (kind %s, retryable %v), want a retryable unavailable", err, sdk.KindOf(err), sdk.IsRetryable(err))
-			case !strings.Contains(err.Error(), `"offset":`+strconv.Itoa(got)):
-				t.Errorf("the error does not say to resume at offset %d: %v", got, err)
-			}
+				out := &tripWriter{at: 1 << 20, trip: brk(t, proxy)}
+				_, err = inst.InvokeStream(t.Context(), sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"key":"big"}`)}, nil, out)
+				got := out.buf.Len()
+				t.Logf("after %d bytes: %v", got, err)
+				switch {
+				case err == nil:
+					t.Fatalf("the get succeeded with %d of %d bytes through a broken connection", got, size)
+				case got == 0 || got >= size:
+					t.Fatalf("the connection broke after %d of %d bytes, not in the middle of the body: %v", got, size, err)
+				case sdk.KindOf(err) != sdk.KindUnavailable || !sdk.IsRetryable(err):
+					t.Fatalf("a get whose connection broke: %v (kind %s, retryable %v), want a retryable unavailable", err, sdk.KindOf(err), sdk.IsRetryable(err))
+				case !strings.Contains(err.Error(), `"offset":`+strconv.Itoa(got)):
+					t.Errorf("the error does not say to resume at offset %d: %v", got, err)
+				}
 
-			proxy.RemoveAll(t)
-			args, _ := json.Marshal(map[string]any{"key": "big", "offset": got, "if_match": etag})
-			rest := &bytes.Buffer{}
-			if _, err := inst.InvokeStream(t.Context(), sdk.InvokeRequest{Operation: "get", Args: args}, nil, rest); err != nil {
-				t.Fatalf("the resumed get from offset %d: %v", got, err)
-			}
-			whole := append(out.buf.Bytes(), rest.Bytes()...)
-			if len(whole) != size || sha256.Sum256(whole) != sha256.Sum256(object) {
-				t.Fatalf("the get and its resumption brought %d bytes (%d + %d) that differ from the %d-byte object", len(whole), got, rest.Len(), size)
-			}
-		})
+				proxy.RemoveAll(t)
+				args, _ := json.Marshal(map[string]any{"key": "big", "offset": got, "if_match": etag})
+				rest := &bytes.Buffer{}
+				if _, err := inst.InvokeStream(t.Context(), sdk.InvokeRequest{Operation: "get", Args: args}, nil, rest); err != nil {
+					t.Fatalf("the resumed get from offset %d: %v", got, err)
+				}
+				whole := append(out.buf.Bytes(), rest.Bytes()...)
+				if len(whole) != size || sha256.Sum256(whole) != sha256.Sum256(object) {
+					t.Fatalf("the get and its resumption brought %d bytes (%d + %d) that differ from the %d-byte object", len(whole), got, rest.Len(), size)
+				}
+				if !strings.HasPrefix(err.Error(), `s3 get "big"`) {
+					t.Errorf("the error does not name the type and the call first: %v", err)
+				}
+			})
+		}
 	}
 }

@@ -15,6 +15,7 @@ type Resource struct {
 	name    string
 	cfg     Config
 	client  *awss3.Client
+	presign *awss3.PresignClient
 	secrets []string // never in an error's text
 	closed  atomic.Bool
 	// idleParts holds the part buffers of puts that ended (sdk.BlobParts).

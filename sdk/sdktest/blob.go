@@ -41,8 +41,9 @@ type BlobSuite struct {
 // on d: put and get of any size with their checksums, ranges, stat, list
 // with prefixes, delimiters and pages, delete, copy, conditional writes, a
 // put whose bytes do not match the SHA-256 sent or whose stream breaks
-// leaving no object, and, where the type lists sdk.CapabilityBlobPresign,
-// presigned URLs used with net/http. Run it against the driver in process
+// leaving no object, where the type lists sdk.CapabilityBlobURLGet the
+// URLs of get_url, and where it lists sdk.CapabilityBlobPresign presigned
+// URLs, both used with net/http. Run it against the driver in process
 // ([Connect]) and as a binary ([Start]).
 func RunBlob(t *testing.T, d sdk.Driver, s BlobSuite) {
 	if s.Large <= 0 {
@@ -278,6 +279,9 @@ func RunBlob(t *testing.T, d sdk.Driver, s BlobSuite) {
 		}
 	})
 
+	if slices.Contains(typ.Capabilities, sdk.CapabilityBlobURLGet) {
+		t.Run("GetURLsDownloadTheRangeOnTheirConditions", func(t *testing.T) { b.getURLs(t) })
+	}
 	if !slices.Contains(typ.Capabilities, sdk.CapabilityBlobPresign) {
 		return
 	}
@@ -321,6 +325,54 @@ func RunBlob(t *testing.T, d sdk.Driver, s BlobSuite) {
 			t.Fatalf("GET of the presigned URL: %s, %d bytes", resp.Status, len(got))
 		}
 	})
+}
+
+// getURLs checks get_url (sdk.CapabilityBlobURLGet): its URL and headers
+// download the range asked for, with the object's etag in the header it
+// names, and a GET on an if_match that no longer holds is refused.
+func (b *blobT) getURLs(t *testing.T) {
+	key := b.key("url-get/file.bin")
+	data := randomBytes(t, 3000)
+	put := b.put(t, key, data, nil)
+	fetch := func(args map[string]any) (*http.Response, []byte, sdk.BlobURL) {
+		t.Helper()
+		u, err := call[sdk.BlobURL](b, t, "get_url", args)
+		if errors.Is(err, sdk.ErrBlobNoURL) || sdk.KindOf(err) == sdk.KindFailedPrecondition {
+			t.Skipf("%v", err)
+		}
+		if err != nil {
+			t.Fatalf("get_url %v: %v", args, err)
+		}
+		if time.Until(u.Expires) <= 0 || u.ETagHeader == "" {
+			t.Fatalf("get_url %v: expires %v, etag_header %q", args, u.Expires, u.ETagHeader)
+		}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range u.Header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET of get_url's URL: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, body, u
+	}
+	resp, body, u := fetch(map[string]any{"key": key})
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, data) || resp.Header.Get(u.ETagHeader) != put.ETag {
+		t.Errorf("GET of the whole object: %s, %d bytes, %s %q (put's etag %q)", resp.Status, len(body), u.ETagHeader, resp.Header.Get(u.ETagHeader), put.ETag)
+	}
+	resp, body, _ = fetch(map[string]any{"key": key, "offset": 100, "length": 500, "if_match": put.ETag})
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[100:600]) {
+		t.Errorf("GET of bytes 100 to 599 on the etag: %s, %d bytes", resp.Status, len(body))
+	}
+	b.put(t, key, randomBytes(t, 10), nil)
+	if resp, _, _ = fetch(map[string]any{"key": key, "if_match": put.ETag}); resp.StatusCode/100 == 2 {
+		t.Errorf("GET on the etag of a replaced object: %s, want a refusal", resp.Status)
+	}
 }
 
 // blobT is the suite's view of the instance under test.
