@@ -118,4 +118,3 @@ func (r *Resource) getError(ctx context.Context, err error, body *bodyReader, a 
 	}
 	return sdk.BlobResumeError("s3 "+what, a, body.n, etag, sdk.RedactContext(ctx, err, r.secrets...))
 }
-
