@@ -44,7 +44,10 @@ type BlobURLGetter interface {
 
 // ErrBlobNoURL is GetBlobURL's error for a resource that serves no
 // downloads from URLs: the host then stops asking it.
-var ErrBlobNoURL = Errorf(KindFailedPrecondition, "this resource serves no downloads from URLs")
+var ErrBlobNoURL = &Error{Kind: KindFailedPrecondition, Code: blobNoURLCode, Message: "this resource serves no downloads from URLs"}
+
+// blobNoURLCode marks ErrBlobNoURL on its way from the plugin.
+const blobNoURLCode = "blob_no_url"
 
 // BlobURL is get_url's result: a GET of URL with Header downloads the
 // range; the answer is 200 or 206 with the bytes, and the object's etag in
@@ -119,14 +122,15 @@ func newURLGetter() *urlGetter {
 
 func (g *urlGetter) close() { g.client.CloseIdleConnections() }
 
-// errFallBack is getByURL's answer when the download did not start: the
-// get goes through the plugin instead.
+// errFallBack is get's answer when the download did not start: the get
+// goes through the plugin instead.
 var errFallBack = errors.New("get through the plugin")
 
 // get performs a get, on a resource of type typ, whose arguments are raw
 // from the URL that getURL returns for them, writing the bytes to out, and
-// returns the result as get's. It returns errFallBack, having written nothing, when the download
-// did not start, and off when the resource declined to give a URL.
+// returns the result as get's. It returns errFallBack, having written
+// nothing, when the download did not start, and off when the resource
+// declined to give a URL.
 func (g *urlGetter) get(ctx context.Context, typ string, raw json.RawMessage, getURL func(ctx context.Context) (json.RawMessage, error), out io.Writer) (res json.RawMessage, off bool, err error) {
 	var a BlobGetArgs
 	if Decode(raw, &a) != nil || validateArgs(&a) != nil || a.Length == 0 {
@@ -139,8 +143,7 @@ func (g *urlGetter) get(ctx context.Context, typ string, raw json.RawMessage, ge
 	switch {
 	case ctx.Err() != nil:
 		return nil, false, contextError(ctx)
-	case err != nil && (KindOf(err) == KindFailedPrecondition || KindOf(err) == KindUnimplemented):
-		// ErrBlobNoURL, or a plugin without get_url: for good.
+	case declined(err):
 		return nil, true, errFallBack
 	case err != nil, json.Unmarshal(uraw, &u) != nil, !strings.HasPrefix(u.URL, "https://") && !strings.HasPrefix(u.URL, "http://"):
 		return nil, false, errFallBack
@@ -175,7 +178,7 @@ func (g *urlGetter) get(ctx context.Context, typ string, raw json.RawMessage, ge
 	case ctx.Err() != nil:
 		return nil, false, contextError(ctx)
 	case body.err == nil || !errors.Is(cerr, body.err):
-		return nil, false, Errorf(KindCanceled, "writing the stream output: %v", cerr)
+		return nil, false, Errorf(KindCanceled, "writing the stream output: %w", cerr)
 	default:
 		return nil, false, BlobResumeError(what, a, body.sums.n, info.ETag, body.err)
 	}
@@ -188,6 +191,13 @@ func (g *urlGetter) get(ctx context.Context, typ string, raw json.RawMessage, ge
 		return nil, false, Errorf(KindInternal, "%s: encode the result: %v", what, err)
 	}
 	return enc, false, nil
+}
+
+// declined reports whether get_url's error says the resource gives no
+// URLs, for good: ErrBlobNoURL, or a plugin without get_url.
+func declined(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Code == blobNoURLCode || e.Kind == KindUnimplemented)
 }
 
 // urlInfo reads the object's info off a download's answer; ok is false

@@ -66,7 +66,9 @@ type onlyReader struct{ io.Reader }
 //     the host variants are Lease.InvokeStream of put, a lease per call.
 //   - get: direct is GetObject and a copy into a buffer each worker reuses;
 //     the host variants are Lease.InvokeStream of get into such a buffer.
-func s3Setup(op string) func(ctx context.Context, e *runEnv, variant string) (*target, error) {
+//
+// attrs are more attributes of the resource block, a line each.
+func s3Setup(op, attrs string) func(ctx context.Context, e *runEnv, variant string) (*target, error) {
 	return func(ctx context.Context, e *runEnv, variant string) (*target, error) {
 		srv := e.spec.Backends.S3
 		data := make([]byte, objectSize)
@@ -120,8 +122,8 @@ func s3Setup(op string) func(ctx context.Context, e *runEnv, variant string) (*t
 				return err
 			}), nil
 		}
-		src := fmt.Sprintf("resource \"s3\" \"bench\" {\n  bucket = %q\n  endpoint = %q\n  region = %q\n  path_style = true\n  access_key_id = %q\n  secret_access_key = %q\n}\n",
-			benchBucket, srv.Endpoint, srv.Region, srv.Access, srv.Secret)
+		src := fmt.Sprintf("resource \"s3\" \"bench\" {\n  bucket = %q\n  endpoint = %q\n  region = %q\n  path_style = true\n  access_key_id = %q\n  secret_access_key = %q\n%s}\n",
+			benchBucket, srv.Endpoint, srv.Region, srv.Access, srv.Secret, attrs)
 		h, err := e.startHost(ctx, variant, src, "s3", s3.New())
 		if err != nil {
 			return nil, err

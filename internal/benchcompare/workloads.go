@@ -89,8 +89,12 @@ var workloads = []*workload{
 	{name: "kafka/produce_batch-1000x1KiB", backend: "kafka", pluginType: "kafka", perOp: batchSize, variants: standard, setup: kafkaSetup(batchSize)},
 	{name: "memory/get-100B", pluginType: "memory", variants: standard, setup: memorySetup},
 	{name: "localfs/get-1MiB", pluginType: "localfs", variants: []string{direct, osRead, hostInproc, hostPlugin}, setup: localfsSetup},
-	{name: "s3/put-64MiB", backend: "s3", pluginType: "s3", bytesPerOp: objectSize, concurrency: 1, variants: standard, setup: s3Setup("put")},
-	{name: "s3/get-64MiB", backend: "s3", pluginType: "s3", bytesPerOp: objectSize, concurrency: 1, variants: standard, setup: s3Setup("get")},
+	{name: "s3/put-64MiB", backend: "s3", pluginType: "s3", bytesPerOp: objectSize, concurrency: 1, variants: standard, setup: s3Setup("put", "")},
+	{name: "s3/get-64MiB", backend: "s3", pluginType: "s3", bytesPerOp: objectSize, concurrency: 1, variants: standard, setup: s3Setup("get", "")},
+	// The get with its bytes through the plugin, as before the host
+	// downloaded them itself (sdk.CapabilityBlobURLGet).
+	{name: "s3/get-64MiB/direct_download=false", backend: "s3", pluginType: "s3", bytesPerOp: objectSize, concurrency: 1, variants: []string{direct, hostPlugin},
+		setup: s3Setup("get", "  direct_download = false\n")},
 }
 
 func findWorkload(name string) *workload {
