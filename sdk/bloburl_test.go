@@ -3,6 +3,8 @@ package sdk_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -30,7 +32,7 @@ const urlSecret = "sig-7f3a9c0e-secret"
 type urlBlobs struct {
 	*memBlobs
 	srv     *httptest.Server
-	mode    string // "", "decline", "unreachable" or "break" (the body stops halfway)
+	mode    string // "", "decline", "unreachable", "break" (the body stops halfway) or "badcrc"
 	gets    atomic.Int32
 	urls    atomic.Int32
 	served  atomic.Int32
@@ -65,7 +67,8 @@ func (u *urlBlobs) GetBlobURL(_ context.Context, a sdk.BlobGetArgs) (sdk.BlobURL
 	if a.IfMatch != "" {
 		h["If-Match"] = a.IfMatch
 	}
-	return sdk.BlobURL{URL: base + "/o/" + a.Key + "?sig=" + urlSecret, Header: h, ETagHeader: "X-Etag", Expires: time.Now().Add(sdk.BlobURLExpiry)}, nil
+	return sdk.BlobURL{URL: base + "/o/" + a.Key + "?sig=" + urlSecret, Header: h, ETagHeader: "X-Etag", CRC32CHeader: "X-Hash",
+		Expires: time.Now().Add(sdk.BlobURLExpiry)}, nil
 }
 
 // ServeHTTP serves an object as S3 serves a presigned GET.
@@ -84,7 +87,12 @@ func (u *urlBlobs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.served.Add(1)
-	w.Header().Set("X-Etag", o.info.ETag)
+	w.Header().Set("X-Etag", strings.Trim(o.info.ETag, `"`)) // unquoted, as GCS's generation
+	crc, _ := hex.DecodeString(o.info.CRC32C)
+	if u.mode == "badcrc" {
+		crc = []byte{1, 2, 3, 4}
+	}
+	w.Header().Set("X-Hash", "crc32c="+base64.StdEncoding.EncodeToString(crc)+",md5=XrY7u+Ae7tCTyyK7j1rNww==")
 	w.Header().Set("ETag", o.info.ETag) // for ServeContent's If-Match
 	w.Header().Set("Content-Type", "application/octet-stream")
 	if u.mode == "break" {
@@ -242,4 +250,17 @@ type cancelingWriter struct{ cancel func() }
 func (c *cancelingWriter) Write(p []byte) (int, error) {
 	c.cancel()
 	return len(p), nil
+}
+
+// A whole object whose bytes do not have the CRC32C the backend reports
+// is a retryable unavailable: they were damaged on the way.
+func TestADownloadWhoseCRC32CDiffersIsUnavailable(t *testing.T) {
+	d, u := urlBlobDriver(t, "badcrc")
+	_, _, err := putAndGet(t, d, []byte("some bytes"), map[string]any{"key": "k"})
+	if sdk.KindOf(err) != sdk.KindUnavailable || !errors.Is(err, sdk.ErrBlobChecksum) && !strings.Contains(err.Error(), "CRC32C") {
+		t.Fatalf("a download with another CRC32C: %v (kind %s)", err, sdk.KindOf(err))
+	}
+	if u.served.Load() != 1 || u.gets.Load() != 0 {
+		t.Fatalf("%d downloads, %d gets through the plugin", u.served.Load(), u.gets.Load())
+	}
 }

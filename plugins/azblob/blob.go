@@ -369,6 +369,39 @@ func (i *Instance) CopyBlob(ctx context.Context, a sdk.BlobCopyArgs) (sdk.BlobIn
 	return i.props(ctx, a.To, "")
 }
 
+// GetBlobURL gives the host a URL of the blob to download a get from
+// (sdk.CapabilityBlobURLGet): a read SAS signed with the account key, or
+// the blob's URL with the resource's own SAS token; the range and
+// if_match are headers. A resource with neither gives none.
+func (i *Instance) GetBlobURL(ctx context.Context, a sdk.BlobGetArgs) (sdk.BlobURL, error) {
+	if err := i.usable(ctx); err != nil {
+		return sdk.BlobURL{}, err
+	}
+	r := i.res
+	if !r.cfg.DirectDownload {
+		return sdk.BlobURL{}, sdk.ErrBlobNoURL
+	}
+	bc := r.client.NewBlobClient(r.key(a.Key))
+	expires := time.Now().Add(sdk.BlobURLExpiry).Truncate(time.Second)
+	u, err := bc.GetSASURL(sas.BlobPermissions{Read: true}, expires, nil)
+	switch {
+	case errors.Is(err, bloberror.MissingSharedKeyCredential) && strings.Contains(bc.URL(), "sig="):
+		u = bc.URL() // the resource's SAS token
+	case errors.Is(err, bloberror.MissingSharedKeyCredential):
+		return sdk.BlobURL{}, sdk.ErrBlobNoURL
+	case err != nil:
+		return sdk.BlobURL{}, r.wrap(ctx, err, "get_url "+strconv.Quote(a.Key))
+	}
+	header := map[string]string{}
+	if rng := sdk.BlobRangeHeader(a); rng != "" {
+		header["Range"] = rng
+	}
+	if a.IfMatch != "" {
+		header["If-Match"] = a.IfMatch
+	}
+	return sdk.BlobURL{URL: u, Header: header, ETagHeader: "ETag", MD5Header: "Content-MD5", Expires: expires}, nil
+}
+
 // PresignBlob returns a service SAS URL, signed with the account key, that
 // reads (get) or creates and writes (put) the blob until it expires. A
 // put must send x-ms-blob-type: BlockBlob, which the result's headers

@@ -108,23 +108,25 @@ func open(t *testing.T, d sdk.Driver, cfg string) *sdktest.Instance {
 	return sdktest.Open(t, d, sdk.ConfigureRequest{Type: "azblob", Name: "test", Config: json.RawMessage(cfg)})
 }
 
-func blobSuite(t *testing.T) sdktest.BlobSuite {
+func blobSuite(t *testing.T, more map[string]any) sdktest.BlobSuite {
 	// The suite sends the presigned URLs' requests with http.DefaultClient,
 	// whose connections to Azurite stay open (goleak, TestMain).
 	t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)
 	s, c := newContainer(t)
 	// 3.5 blocks of 1 MiB: staged blocks, the last one short.
-	return sdktest.BlobSuite{Type: "azblob", Config: config(s, c, nil), Large: 7 << 19}
+	return sdktest.BlobSuite{Type: "azblob", Config: config(s, c, more), Large: 7 << 19}
 }
 
 // The blob capability's contract, in process over real gRPC and as the
-// built binary.
+// built binary. In process, gets stream through the plugin
+// (direct_download false); the binary's download from its SAS URLs
+// (sdk.CapabilityBlobURLGet).
 func TestAzblobBlobConformanceInProcess(t *testing.T) {
-	sdktest.RunBlob(t, sdktest.Connect(t, azblob.New()), blobSuite(t))
+	sdktest.RunBlob(t, sdktest.Connect(t, azblob.New()), blobSuite(t, map[string]any{"direct_download": false}))
 }
 
 func TestAzblobBlobConformanceAsBuiltBinary(t *testing.T) {
-	sdktest.RunBlob(t, sdktest.Start(t, sdktest.Build(t, "./cmd/nebula-plugin-azblob")), blobSuite(t))
+	sdktest.RunBlob(t, sdktest.Start(t, sdktest.Build(t, "./cmd/nebula-plugin-azblob")), blobSuite(t, nil))
 }
 
 func put(t *testing.T, inst *sdktest.Instance, args string, body io.Reader) (sdk.BlobPutResult, error) {

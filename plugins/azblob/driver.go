@@ -85,6 +85,9 @@ type Config struct {
 	BlockSize        int64  `nebula:"block_size" default:"8388608" doc:"The size of a staged block in bytes, 1 MiB to 4000 MiB; a put of less is one request. A blob holds at most 50,000 blocks."`
 	Concurrency      int    `nebula:"upload_concurrency" default:"4" doc:"How many blocks of one put go up at a time (each holds block_size bytes in memory)."`
 	AccessTier       string `nebula:"access_tier" default:"" doc:"The access tier of written blobs: \"\" for the account's default, \"Hot\", \"Cool\", \"Cold\" or \"Archive\"."`
+	// DirectDownload lets the host download gets' bytes itself
+	// (sdk.CapabilityBlobURLGet).
+	DirectDownload bool `nebula:"direct_download" default:"true" doc:"The host downloads a get's bytes itself, from a URL signed for a few minutes, rather than through the plugin: about twice the throughput. false sends them through the plugin (for a host that must hold no signed URL, or cannot reach the endpoint)."`
 }
 
 // New returns the azblob driver.
@@ -94,10 +97,10 @@ func New() sdk.Driver { return sdk.NewDriver("azblob", release.Version(), azblob
 var azblobType = sdk.ResourceDef[Config, *Instance]{
 	Name:         TypeName,
 	Description:  "Blobs in an Azure Blob Storage container (Azure or Azurite), with the blob capability and SAS URLs.",
-	Capabilities: []string{sdk.CapabilityBlob, sdk.CapabilityBlobPresign},
+	Capabilities: []string{sdk.CapabilityBlob, sdk.CapabilityBlobPresign, sdk.CapabilityBlobURLGet},
 	Pooling:      sdk.PoolingShared,
 	Configure:    configure,
-	Operations:   append(sdk.BlobOps[*Instance](), sdk.BlobPresignOp[*Instance]()),
+	Operations:   append(sdk.BlobOps[*Instance](), sdk.BlobPresignOp[*Instance](), sdk.BlobURLGetOp[*Instance]()),
 }
 
 // accessTiers are the tiers access_tier takes, by their lowercase names.

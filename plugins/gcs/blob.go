@@ -306,6 +306,42 @@ func (i *Instance) CopyBlob(ctx context.Context, a sdk.BlobCopyArgs) (sdk.BlobIn
 	return r.info(a.To, attrs), nil
 }
 
+// GetBlobURL signs a V4 GET URL of the key for the host's download
+// (sdk.CapabilityBlobURLGet), if_match as the signed generation
+// precondition; the answer's X-Goog-Generation is the etag and its
+// X-Goog-Hash the object's CRC32C. A resource that cannot sign (no
+// service account key) gives none.
+func (i *Instance) GetBlobURL(ctx context.Context, a sdk.BlobGetArgs) (sdk.BlobURL, error) {
+	if err := i.usable(ctx); err != nil {
+		return sdk.BlobURL{}, err
+	}
+	r := i.res
+	if !r.cfg.DirectDownload || r.signer == nil {
+		return sdk.BlobURL{}, sdk.ErrBlobNoURL
+	}
+	expires := time.Now().Add(sdk.BlobURLExpiry)
+	opts := &storage.SignedURLOptions{GoogleAccessID: r.signer.email, PrivateKey: r.signer.key, Method: "GET", Expires: expires,
+		Scheme: storage.SigningSchemeV4, Style: storage.PathStyle(), Hostname: r.signHost, Insecure: r.signInsecure}
+	header := map[string]string{}
+	if a.IfMatch != "" {
+		gen, ok := parseETag(a.IfMatch)
+		if !ok {
+			return sdk.BlobURL{}, sdk.Errorf(sdk.KindInvalidArgument, "gcs get %q: if_match %q is not an etag of this driver (a generation)", a.Key, a.IfMatch)
+		}
+		g := strconv.FormatInt(gen, 10)
+		opts.Headers = []string{"x-goog-if-generation-match:" + g}
+		header["x-goog-if-generation-match"] = g
+	}
+	if rng := sdk.BlobRangeHeader(a); rng != "" {
+		header["Range"] = rng
+	}
+	u, err := storage.SignedURL(r.cfg.Bucket, r.key(a.Key), opts)
+	if err != nil {
+		return sdk.BlobURL{}, sdk.WrapError(sdk.KindFailedPrecondition, sdk.Redact(err, r.secrets...), "gcs get_url "+strconv.Quote(a.Key))
+	}
+	return sdk.BlobURL{URL: u, Header: header, ETagHeader: "X-Goog-Generation", CRC32CHeader: "X-Goog-Hash", Expires: expires}, nil
+}
+
 // PresignBlob returns a V4 signed GET or PUT URL, signed with the
 // configured service account key; a PUT's content type is a header the
 // request must send.

@@ -165,13 +165,15 @@ func open(t *testing.T, d sdk.Driver, cfg string) *sdktest.Instance {
 
 // The blob capability's contract, in process over real gRPC and as the
 // built binary. In process, requests carry a token the service account
-// key got from the test's token endpoint; the binary's are anonymous,
-// with the key signing presigned URLs only.
+// key got from the test's token endpoint, and gets stream through the
+// plugin (direct_download false); the binary's are anonymous, with the key
+// signing presigned URLs only, and gets download from the URLs it signs
+// (sdk.CapabilityBlobURLGet).
 func TestGCSBlobConformanceInProcess(t *testing.T) {
 	closeIdleConnections(t)
 	bucket := newBucket(t)
 	tokenURL, tokens := tokenServer(t, http.StatusOK)
-	cfg := config(bucket, map[string]any{"credentials_json": serviceAccount(t, tokenURL)})
+	cfg := config(bucket, map[string]any{"credentials_json": serviceAccount(t, tokenURL), "direct_download": false})
 	sdktest.RunBlob(t, sdktest.Connect(t, gcs.New()), sdktest.BlobSuite{Type: "gcs", Config: cfg, Large: 3<<20 + 12345})
 	if tokens.Load() == 0 {
 		t.Error("the requests went without the credentials' token")

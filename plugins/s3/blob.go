@@ -167,7 +167,7 @@ func (i *Instance) GetBlob(ctx context.Context, a sdk.BlobGetArgs, w io.Writer) 
 		}
 		return info, err
 	}
-	in := &awss3.GetObjectInput{Bucket: &r.cfg.Bucket, Key: aws.String(r.key(a.Key)), IfMatch: optional(a.IfMatch), Range: optional(byteRange(a))}
+	in := &awss3.GetObjectInput{Bucket: &r.cfg.Bucket, Key: aws.String(r.key(a.Key)), IfMatch: optional(a.IfMatch), Range: optional(sdk.BlobRangeHeader(a))}
 	out, err := r.client.GetObject(ctx, in)
 	if err != nil {
 		return sdk.BlobInfo{}, r.wrap(ctx, err, what)
@@ -190,17 +190,6 @@ func (i *Instance) GetBlob(ctx context.Context, a sdk.BlobGetArgs, w io.Writer) 
 	return info, nil
 }
 
-// byteRange is the Range header of a get's range, "" for the whole object.
-func byteRange(a sdk.BlobGetArgs) string {
-	switch {
-	case a.Length > 0:
-		return fmt.Sprintf("bytes=%d-%d", a.Offset, a.Offset+a.Length-1)
-	case a.Offset > 0:
-		return fmt.Sprintf("bytes=%d-", a.Offset)
-	}
-	return ""
-}
-
 // GetBlobURL presigns a GetObject of the key for the host's download
 // (sdk.CapabilityBlobURLGet), the range and if_match as headers, which
 // S3 takes unsigned beside a presigned URL.
@@ -218,7 +207,7 @@ func (i *Instance) GetBlobURL(ctx context.Context, a sdk.BlobGetArgs) (sdk.BlobU
 		return sdk.BlobURL{}, r.wrap(ctx, err, "get_url "+strconv.Quote(a.Key))
 	}
 	u := sdk.BlobURL{URL: req.URL, ETagHeader: "ETag", Expires: time.Now().Add(sdk.BlobURLExpiry), Header: headerMap(req.SignedHeader)}
-	if rng := byteRange(a); rng != "" {
+	if rng := sdk.BlobRangeHeader(a); rng != "" {
 		u.Header["Range"] = rng
 	}
 	if a.IfMatch != "" {

@@ -362,17 +362,27 @@ func (b *blobT) getURLs(t *testing.T) {
 		return resp, body, u
 	}
 	resp, body, u := fetch(map[string]any{"key": key})
-	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, data) || resp.Header.Get(u.ETagHeader) != put.ETag {
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, data) || quotedETag(resp.Header.Get(u.ETagHeader)) != put.ETag {
 		t.Errorf("GET of the whole object: %s, %d bytes, %s %q (put's etag %q)", resp.Status, len(body), u.ETagHeader, resp.Header.Get(u.ETagHeader), put.ETag)
 	}
 	resp, body, _ = fetch(map[string]any{"key": key, "offset": 100, "length": 500, "if_match": put.ETag})
 	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[100:600]) {
 		t.Errorf("GET of bytes 100 to 599 on the etag: %s, %d bytes", resp.Status, len(body))
 	}
+	// A server may ignore the condition; the caller's side then finds
+	// another etag in the answer, and gets through the plugin.
 	b.put(t, key, randomBytes(t, 10), nil)
-	if resp, _, _ = fetch(map[string]any{"key": key, "if_match": put.ETag}); resp.StatusCode/100 == 2 {
-		t.Errorf("GET on the etag of a replaced object: %s, want a refusal", resp.Status)
+	if resp, _, _ = fetch(map[string]any{"key": key, "if_match": put.ETag}); resp.StatusCode/100 == 2 && quotedETag(resp.Header.Get(u.ETagHeader)) == put.ETag {
+		t.Errorf("GET on the etag of a replaced object: %s with that etag", resp.Status)
 	}
+}
+
+// quotedETag is an etag header's value with HTTP's quotes.
+func quotedETag(v string) string {
+	if v == "" || strings.HasPrefix(v, `"`) || strings.HasPrefix(v, `W/"`) {
+		return v
+	}
+	return `"` + v + `"`
 }
 
 // blobT is the suite's view of the instance under test.
