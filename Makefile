@@ -109,8 +109,9 @@ vulncheck:
 	@GO=$(GO) TOOLS=$(TOOLS) GOVULNCHECK_VERSION=$(GOVULNCHECK_VERSION) MODULES="$(MODULES)" scripts/vulncheck
 
 # The real servers integration tests talk to (PostgreSQL, MariaDB, Redis and
-# its cluster, toxiproxy, Kafka, S3, GCS, Azure Blob): reused where they
-# answer, installed and started under .testenv where not (scripts/README.md).
+# its cluster, toxiproxy, Kafka, S3, GCS, Azure Blob, MongoDB): reused where
+# they answer, installed and started under .testenv where not
+# (scripts/README.md).
 testenv:
 	scripts/testenv up
 

@@ -10,9 +10,14 @@
 //
 // Servers without a main of their own get a small one here: cmd/kfake runs
 // github.com/twmb/franz-go/pkg/kfake, a Kafka wire-protocol broker (its
-// imports pin kfake and franz-go, so it needs no line below). cmd/objcheck
-// checks the object-storage servers with the official S3, GCS and Azure
-// Blob clients, whose versions its imports pin.
+// imports pin kfake and franz-go, so it needs no line below), and
+// cmd/ferretdb runs FerretDB's embeddable package
+// (github.com/FerretDB/FerretDB/ferretdb, a MongoDB wire-protocol server on
+// SQLite; FerretDB's own command panics without a version file that the
+// module does not ship). cmd/objcheck checks the object-storage servers with
+// the official S3, GCS and Azure Blob clients, and cmd/mongocheck checks the
+// MongoDB server with go.mongodb.org/mongo-driver/v2; their imports pin
+// those versions.
 package testenv
 
 import (
