@@ -342,9 +342,16 @@ func ctyType(t sdk.Type) (cty.Type, error) {
 		return cty.Number, nil
 	case sdk.TypeBool:
 		return cty.Bool, nil
+	case sdk.TypeJSON:
+		return cty.DynamicPseudoType, nil
 	case sdk.TypeList, sdk.TypeMap:
 		if t.Elem == nil {
 			return cty.NilType, fmt.Errorf("%s without an element type", t.Kind)
+		}
+		if holdsJSON(*t.Elem) {
+			// Its elements may differ in type: an HCL tuple or object,
+			// which toJSON checks is a list or a map.
+			return cty.DynamicPseudoType, nil
 		}
 		elem, err := ctyType(*t.Elem)
 		if err != nil {
@@ -356,6 +363,17 @@ func ctyType(t sdk.Type) (cty.Type, error) {
 		return cty.Map(elem), nil
 	}
 	return cty.NilType, fmt.Errorf("unknown type kind %q", t.Kind)
+}
+
+// holdsJSON reports whether t is json or a list or map that holds json.
+func holdsJSON(t sdk.Type) bool {
+	switch t.Kind {
+	case sdk.TypeJSON:
+		return true
+	case sdk.TypeList, sdk.TypeMap:
+		return t.Elem != nil && holdsJSON(*t.Elem)
+	}
+	return false
 }
 
 // problem is what is wrong with a value that has the right cty type but is
@@ -407,6 +425,9 @@ func toJSON(v cty.Value, t sdk.Type, where string, nested, secret bool) (any, *p
 		f, _ := bf.Float64()
 		return f, nil
 	case sdk.TypeList:
+		if ty := v.Type(); !ty.IsListType() && !ty.IsTupleType() && !ty.IsSetType() {
+			return nil, &problem{"Incorrect attribute value type", fmt.Sprintf("%s wants %s, got %s.", where, t, ty.FriendlyName())}
+		}
 		out := make([]any, 0, v.LengthInt())
 		for i, it := 0, v.ElementIterator(); it.Next(); i++ {
 			_, e := it.Element()
@@ -417,7 +438,16 @@ func toJSON(v cty.Value, t sdk.Type, where string, nested, secret bool) (any, *p
 			out = append(out, ev)
 		}
 		return out, nil
+	case sdk.TypeJSON:
+		raw, err := ctyjson.Marshal(v, v.Type())
+		if err != nil {
+			return nil, &problem{"Invalid value", fmt.Sprintf("%s cannot be written as JSON: %v.", where, err)}
+		}
+		return json.RawMessage(raw), nil
 	case sdk.TypeMap:
+		if ty := v.Type(); !ty.IsMapType() && !ty.IsObjectType() {
+			return nil, &problem{"Incorrect attribute value type", fmt.Sprintf("%s wants %s, got %s.", where, t, ty.FriendlyName())}
+		}
 		out := make(map[string]any, v.LengthInt())
 		for it := v.ElementIterator(); it.Next(); {
 			k, e := it.Element()

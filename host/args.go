@@ -83,7 +83,7 @@ type argAttr struct {
 type argKind uint8
 
 const (
-	argAny      argKind = iota // anything: a value already known to be wrong, scanned for syntax only
+	argAny      argKind = iota // anything: a json value, or a value already known to be wrong, scanned for syntax only
 	argString                  // a JSON string
 	argDuration                // a string that time.ParseDuration reads
 	argInt                     // a number that strconv.ParseInt reads
@@ -114,6 +114,8 @@ func compileType(t sdk.Type) *argType {
 		return &argType{kind: argFloat}
 	case sdk.TypeBool:
 		return &argType{kind: argBool}
+	case sdk.TypeJSON:
+		return anyType
 	case sdk.TypeList, sdk.TypeMap:
 		k := argList
 		if t.Kind == sdk.TypeMap {

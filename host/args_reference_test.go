@@ -113,6 +113,8 @@ var fuzzOperation = sdk.Operation{Name: "op", Args: sdk.Schema{Attributes: []sdk
 	{Name: "secret", Type: sdk.String, Sensitive: true},
 	{Name: "sm", Type: sdk.MapOf(sdk.Bool), Sensitive: true},
 	{Name: "odd", Type: sdk.Type{Kind: "odd"}},
+	{Name: "doc", Type: sdk.JSON},
+	{Name: "docs", Type: sdk.ListOf(sdk.JSON)},
 	{Name: "név", Type: sdk.String, Default: json.RawMessage(`"<&>"`)},
 }}}
 
@@ -130,6 +132,8 @@ func FuzzArgCheckerAgainstReference(f *testing.F) {
 		`{"key":"k","sm":{"a":1}}`, `{"key":"k","ttl":"1\u0073"}`, "{\"key\":\"\xff\"}", "{\"\xff\":1}", `{"key":"k",}`, `{"key":"k"`,
 		`{"key":"k","tags":[1,"a",2]}`, `{"key":"k","f":"1"}`, `{"key":"k","ok":tru}`, `{"key":"k","n":01}`, `{"key":"k","n":1.}`,
 		`{"key":"\u12"}`, "{\"key\":\"a\tb\"}", `{"nope":1,"nope":2,"other":3}`, `{"key":"k","n":[[[[]]]]}`,
+		`{"key":"k","doc":{"_id":{"$oid":"5f1d7a3b2c4e5a6b7c8d9e0f"},"n":{"$numberLong":"9007199254740993"},"f":1.0,"a":[1,"x",null,true]}}`,
+		`{"key":"k","doc":"text","docs":[{},[],1,"s",false,null]}`, `{"key":"k","doc":{"a":}}`, `{"key":"k","docs":{"a":1}}`,
 	} {
 		f.Add([]byte(s))
 	}

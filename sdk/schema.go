@@ -25,6 +25,11 @@ const (
 	TypeDuration TypeKind = "duration"
 	TypeList     TypeKind = "list"
 	TypeMap      TypeKind = "map"
+	// TypeJSON is any JSON value: an object, a list, a string, a number,
+	// a bool. A field of type json.RawMessage has it, and gets the value's
+	// JSON text as it came: for values whose shape the schema cannot say,
+	// such as a document or a filter (MongoDB's Extended JSON).
+	TypeJSON TypeKind = "json"
 )
 
 // Type is the type of a schema attribute.
@@ -41,6 +46,7 @@ var (
 	Float    = Type{Kind: TypeFloat}
 	Bool     = Type{Kind: TypeBool}
 	Duration = Type{Kind: TypeDuration}
+	JSON     = Type{Kind: TypeJSON}
 )
 
 // ListOf returns the type of a list whose elements have type elem.
@@ -199,11 +205,17 @@ func fieldsOf(t reflect.Type) []taggedField {
 	return out
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	rawJSONType  = reflect.TypeFor[json.RawMessage]()
+)
 
 func schemaType(t reflect.Type) (Type, error) {
-	if t == durationType {
+	switch t {
+	case durationType:
 		return Duration, nil
+	case rawJSONType:
+		return JSON, nil
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -326,6 +338,8 @@ func checkValue(t Type, v any) error {
 				return fmt.Errorf("element %d: %w", i, err)
 			}
 		}
+	case TypeJSON:
+		// Any value: CheckValue has decoded it.
 	case TypeMap:
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -428,6 +442,13 @@ func Decode(data json.RawMessage, v any) error {
 }
 
 func decodeValue(v reflect.Value, raw json.RawMessage) error {
+	if v.Type() == rawJSONType {
+		if !json.Valid(raw) {
+			return errors.New("want a JSON value")
+		}
+		v.SetBytes(bytes.Clone(raw))
+		return nil
+	}
 	if v.Type() == durationType {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {

@@ -23,7 +23,7 @@ func SQLOperations() []Operation {
 			Description: "Run a statement and return its rows as JSON (at most max_rows; use the Go API for large results).",
 			Args: Schema{Attributes: []Attribute{
 				{Name: "sql", Type: String, Required: true, Description: "The statement, with the backend's placeholders ($1 or ?)."},
-				{Name: "args", Type: ListOf(String), Description: "Positional arguments: JSON values of any type."},
+				{Name: "args", Type: ListOf(JSON), Description: "Positional arguments: JSON values of any type."},
 				{Name: "max_rows", Type: Int, Default: json.RawMessage("1000"), Description: "Stop after this many rows and say truncated."},
 			}},
 		},
@@ -32,7 +32,7 @@ func SQLOperations() []Operation {
 			Description: "Run a statement that returns no rows; returns rows_affected and, where the backend has one, last_insert_id.",
 			Args: Schema{Attributes: []Attribute{
 				{Name: "sql", Type: String, Required: true, Description: "The statement."},
-				{Name: "args", Type: ListOf(String), Description: "Positional arguments: JSON values of any type."},
+				{Name: "args", Type: ListOf(JSON), Description: "Positional arguments: JSON values of any type."},
 			}},
 		},
 	}
