@@ -20,21 +20,29 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk/sdktest"
 )
 
-// tripWriter keeps what it is given, and calls trip once, before the
-// write that takes it past at bytes.
+// tripWriter keeps what it is given, and starts trip once, on a
+// goroutine of its own, at the write that takes it past at bytes; wait
+// waits for it. trip does not run in Write: toxiproxy adds a toxic only
+// once the link's goroutines take it, and one blocked writing to a reader
+// that waits in Write for the toxic never would (toxiproxy's API answers
+// 503 after 5 s).
 type tripWriter struct {
-	buf  bytes.Buffer
-	at   int
-	trip func()
-	once sync.Once
+	buf     bytes.Buffer
+	at      int
+	trip    func()
+	once    sync.Once
+	tripped sync.WaitGroup
 }
 
 func (w *tripWriter) Write(p []byte) (int, error) {
 	if w.buf.Len()+len(p) > w.at {
-		w.once.Do(w.trip)
+		w.once.Do(func() { w.tripped.Go(w.trip) })
 	}
 	return w.buf.Write(p)
 }
+
+// wait waits for trip to have run, if it started.
+func (w *tripWriter) wait() { w.tripped.Wait() }
 
 // A connection that breaks in the middle of a get's body fails the get
 // with a retryable unavailable that says where to resume; a ranged get
@@ -79,6 +87,7 @@ func TestS3GetWhoseConnectionBreaksMidBodyIsUnavailableAndResumes(t *testing.T) 
 
 				out := &tripWriter{at: 1 << 20, trip: brk(t, proxy)}
 				_, err = inst.InvokeStream(t.Context(), sdk.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"key":"big"}`)}, nil, out)
+				out.wait()
 				got := out.buf.Len()
 				t.Logf("after %d bytes: %v", got, err)
 				switch {
