@@ -76,6 +76,19 @@ type BlobURL struct {
 	Expires   time.Time `json:"expires"`
 }
 
+// BlobGetHeader is the HTTP headers of a get: its range (Range) and
+// if_match (If-Match), for a backend that takes if_match as HTTP's.
+func BlobGetHeader(a BlobGetArgs) map[string]string {
+	h := map[string]string{}
+	if rng := BlobRangeHeader(a); rng != "" {
+		h["Range"] = rng
+	}
+	if a.IfMatch != "" {
+		h["If-Match"] = a.IfMatch
+	}
+	return h
+}
+
 // BlobRangeHeader is the HTTP Range header of a get's range, "" for the
 // whole object.
 func BlobRangeHeader(a BlobGetArgs) string {

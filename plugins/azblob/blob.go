@@ -392,14 +392,7 @@ func (i *Instance) GetBlobURL(ctx context.Context, a sdk.BlobGetArgs) (sdk.BlobU
 	case err != nil:
 		return sdk.BlobURL{}, r.wrap(ctx, err, "get_url "+strconv.Quote(a.Key))
 	}
-	header := map[string]string{}
-	if rng := sdk.BlobRangeHeader(a); rng != "" {
-		header["Range"] = rng
-	}
-	if a.IfMatch != "" {
-		header["If-Match"] = a.IfMatch
-	}
-	return sdk.BlobURL{URL: u, Header: header, ETagHeader: "ETag", MD5Header: "Content-MD5", Expires: expires}, nil
+	return sdk.BlobURL{URL: u, Header: sdk.BlobGetHeader(a), ETagHeader: "ETag", MD5Header: "Content-MD5", Expires: expires}, nil
 }
 
 // PresignBlob returns a service SAS URL, signed with the account key, that

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -206,14 +207,9 @@ func (i *Instance) GetBlobURL(ctx context.Context, a sdk.BlobGetArgs) (sdk.BlobU
 	if err != nil {
 		return sdk.BlobURL{}, r.wrap(ctx, err, "get_url "+strconv.Quote(a.Key))
 	}
-	u := sdk.BlobURL{URL: req.URL, ETagHeader: "ETag", Expires: time.Now().Add(sdk.BlobURLExpiry), Header: headerMap(req.SignedHeader)}
-	if rng := sdk.BlobRangeHeader(a); rng != "" {
-		u.Header["Range"] = rng
-	}
-	if a.IfMatch != "" {
-		u.Header["If-Match"] = a.IfMatch
-	}
-	return u, nil
+	header := headerMap(req.SignedHeader)
+	maps.Copy(header, sdk.BlobGetHeader(a))
+	return sdk.BlobURL{URL: req.URL, Header: header, ETagHeader: "ETag", Expires: time.Now().Add(sdk.BlobURLExpiry)}, nil
 }
 
 // headerMap is the headers a presigned request must send, but Host, which
