@@ -174,7 +174,7 @@ var errFallBack = errors.New("get through the plugin")
 // declined to give a URL.
 func (g *urlGetter) get(ctx context.Context, typ string, raw json.RawMessage, getURL func(ctx context.Context) (json.RawMessage, error), out io.Writer) (res json.RawMessage, off bool, err error) {
 	var a BlobGetArgs
-	if Decode(raw, &a) != nil || validateArgs(&a) != nil || a.Length == 0 {
+	if decodeArgs(raw, &a) != nil || a.Length == 0 {
 		// The plugin reports the mistake, or answers a length of 0 with
 		// the object's info, which a download would not give.
 		return nil, false, errFallBack

@@ -220,19 +220,23 @@ func typedCall[I, A any](inst Instance, op string, raw json.RawMessage) (I, A, e
 		var want I
 		return i, a, Errorf(KindInternal, "operation %q is declared for instances of type %T, but the instance is a %T (a wrapper of instances implements Invoke and calls the type's Invoke with the instance it wraps)", op, want, inst)
 	}
+	err := decodeArgs(raw, &a)
+	return i, a, err
+}
+
+// decodeArgs decodes an operation's arguments into a, a pointer to its
+// argument struct, and validates them.
+func decodeArgs(raw json.RawMessage, a any) error {
 	var err error
-	if d, ok := any(&a).(ArgsDecoder); ok {
+	if d, ok := a.(ArgsDecoder); ok {
 		err = d.DecodeArgs(raw)
 	} else {
-		err = Decode(raw, &a)
+		err = Decode(raw, a)
 	}
 	if err != nil {
-		return i, a, err
+		return err
 	}
-	if err := validateArgs(&a); err != nil {
-		return i, a, err
-	}
-	return i, a, nil
+	return validateArgs(a)
 }
 
 // ArgsDecoder is implemented by argument structs, through their pointer,
