@@ -48,7 +48,7 @@ type call struct {
 
 // opCall returns the call of operation o on r.
 func opCall(r *resource, o *operation, owner Owner, args json.RawMessage) call {
-	return call{r: r, op: o.Name, n: o.n, owner: owner, idempotent: o.Idempotent, args: args}
+	return call{r: r, op: o.Name, n: o.n, owner: owner, idempotent: o.idempotent(args), args: args}
 }
 
 // run performs the call under the resource's resilience policies.

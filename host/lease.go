@@ -221,6 +221,21 @@ type operation struct {
 	sdk.Operation
 	n    int // its index among the type's operations
 	args *argChecker
+	// markable: the operation is not idempotent, but a call may mark
+	// itself so with the argument sdk.IdempotentArg.
+	markable bool
+}
+
+// idempotent reports whether a call of o with the arguments args (checked
+// and completed) may be retried.
+func (o *operation) idempotent(args json.RawMessage) bool {
+	if o.Idempotent || !o.markable {
+		return o.Idempotent
+	}
+	var a struct {
+		Idempotent bool `json:"idempotent"`
+	}
+	return json.Unmarshal(args, &a) == nil && a.Idempotent
 }
 
 // compileOperations compiles the argument checkers of t's operations.
@@ -228,7 +243,9 @@ func compileOperations(t sdk.ResourceType) map[string]*operation {
 	ops := make(map[string]*operation, len(t.Operations))
 	for _, o := range t.Operations {
 		if _, dup := ops[o.Name]; !dup { // ResourceType.Operation finds the first
-			ops[o.Name] = &operation{Operation: o, n: len(ops), args: newArgChecker(o)}
+			a, ok := o.Args.Attribute(sdk.IdempotentArg)
+			markable := ok && a.Type.Kind == sdk.TypeBool
+			ops[o.Name] = &operation{Operation: o, n: len(ops), args: newArgChecker(o), markable: markable}
 		}
 	}
 	return ops

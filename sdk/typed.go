@@ -123,6 +123,8 @@ func addCapabilityOperations(t *ResourceType) error {
 			want = BlobPresignOperations()
 		case CapabilityBlobURLGet:
 			want = BlobURLGetOperations()
+		case CapabilityDocument:
+			want = DocumentOperations()
 		case CapabilitySQL:
 			for _, op := range SQLOperations() {
 				if _, ok := t.Operation(op.Name); ok {

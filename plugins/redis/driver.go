@@ -3,11 +3,9 @@ package redis
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -261,55 +259,10 @@ func checkAddress(a string) string {
 // tlsConfig builds the TLS configuration, or nil without TLS. It reads the
 // CA, certificate and key files.
 func (c Config) tlsConfig() (*tls.Config, []error) {
-	var errs []error
-	add := func(attr, summary, detail string) {
-		errs = append(errs, sdk.AttributeError(attr, summary, detail))
-	}
-	if !c.TLS {
-		for _, a := range []struct {
-			name string
-			set  bool
-		}{
-			{"tls_server_name", c.TLSServerName != ""}, {"tls_ca_file", c.TLSCAFile != ""},
-			{"tls_cert_file", c.TLSCertFile != ""}, {"tls_key_file", c.TLSKeyFile != ""},
-			{"tls_insecure_skip_verify", c.TLSInsecureSkipVerify},
-		} {
-			if a.set {
-				add(a.name, "is set but tls is false", "Set tls = true to connect with TLS, or remove "+a.name+".")
-			}
-		}
-		return nil, errs
-	}
-	cfg := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         c.TLSServerName,
-		InsecureSkipVerify: c.TLSInsecureSkipVerify, //nolint:gosec // the user's explicit choice, documented as testing only
-	}
-	if c.TLSCAFile != "" {
-		pem, err := os.ReadFile(c.TLSCAFile)
-		switch {
-		case err != nil:
-			add("tls_ca_file", "cannot be read", err.Error())
-		default:
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				add("tls_ca_file", "holds no PEM certificate", "The file must hold one or more CA certificates in PEM form (-----BEGIN CERTIFICATE-----).")
-			}
-			cfg.RootCAs = pool
-		}
-	}
-	switch {
-	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
-		add("tls_cert_file", "tls_cert_file and tls_key_file go together", "Set both, for a client certificate, or neither.")
-	case c.TLSCertFile != "":
-		cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
-		if err != nil {
-			add("tls_cert_file", "cannot load the client certificate and key", err.Error())
-		} else {
-			cfg.Certificates = []tls.Certificate{cert}
-		}
-	}
-	return cfg, errs
+	return sdk.ClientTLS{
+		Enabled: c.TLS, ServerName: c.TLSServerName, CAFile: c.TLSCAFile,
+		CertFile: c.TLSCertFile, KeyFile: c.TLSKeyFile, InsecureSkipVerify: c.TLSInsecureSkipVerify,
+	}.Config()
 }
 
 // secrets are the strings that must never appear in an error message.
