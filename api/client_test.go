@@ -225,7 +225,11 @@ func TestClientReturnsErrorsWithTheirKind(t *testing.T) {
 				!strings.Contains(e.Message, tc.message) || e.Message == "" {
 				t.Fatalf("got %+v, want kind %s, status %d, code %q, resource %q, a message with %q", e, tc.kind, tc.status, tc.code, tc.resource, tc.message)
 			}
-			if want := e.Message + " (" + string(e.Kind) + ")"; err.Error() != want {
+			want := e.Message + " (" + string(e.Kind) + ")"
+			if e.Code != "" {
+				want = e.Message + " (" + string(e.Kind) + ", code " + e.Code + ")"
+			}
+			if err.Error() != want {
 				t.Fatalf("Error() = %q, want %q", err.Error(), want)
 			}
 		})

@@ -147,11 +147,15 @@ type Error struct {
 	noBody bool
 }
 
-// Error returns the message and the kind, "MESSAGE (KIND)"; for an answer
+// Error returns the message and the kind, "MESSAGE (KIND)", and the
+// code when there is one, "MESSAGE (KIND, code CODE)"; for an answer
 // without an error body, its status line alone.
 func (e *Error) Error() string {
 	if e.noBody {
 		return e.Message
+	}
+	if e.Code != "" {
+		return e.Message + " (" + string(e.Kind) + ", code " + e.Code + ")"
 	}
 	return e.Message + " (" + string(e.Kind) + ")"
 }

@@ -149,19 +149,29 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 		// with the first file of that name is the diagnostic, rather than
 		// an unknown resource type with a "did you mean" of itself.
 		var problem error
-		for _, dir := range dirs {
-			path := filepath.Join(dir, PluginPrefix+r.Type)
-			if _, err := os.Lstat(path); err != nil {
-				continue
+	search:
+		for _, name := range pluginNames(r.Type) {
+			if seen[name] && name != r.Type {
+				break // found (or found wanting) for another type
 			}
-			err := supervisor.CheckBinary(path, false)
-			if err == nil {
-				found = append(found, newSup(&config.Plugin{Name: r.Type, Path: path}))
-				problem = nil
+			for _, dir := range dirs {
+				path := filepath.Join(dir, PluginPrefix+name)
+				if _, err := os.Lstat(path); err != nil {
+					continue
+				}
+				err := supervisor.CheckBinary(path, false)
+				if err == nil {
+					seen[name] = true
+					found = append(found, newSup(&config.Plugin{Name: name, Path: path}))
+					problem = nil
+					break search
+				}
+				if problem == nil {
+					problem = err
+				}
+			}
+			if problem != nil {
 				break
-			}
-			if problem == nil {
-				problem = err
 			}
 		}
 		if problem != nil {
@@ -233,6 +243,19 @@ func (c *catalog) index() hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// pluginNames are the names of the plugins that may offer resource type
+// typ, in the order they are looked for: its own, then each shorter
+// prefix that ends before an underscore, so that a driver's other types
+// (mongo_session, redis_session) are found in its binary
+// (nebula-plugin-mongo) when no resource of its main type is declared.
+func pluginNames(typ string) []string {
+	names := []string{typ}
+	for i := strings.LastIndexByte(typ, '_'); i > 0; i = strings.LastIndexByte(typ[:i], '_') {
+		names = append(names, typ[:i])
+	}
+	return names
 }
 
 func defaultPluginDirs(cfg *config.Config) []string {

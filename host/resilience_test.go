@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +39,9 @@ func (f *flaky) Info() sdk.DriverInfo {
 	ops := []sdk.Operation{
 		{Name: "get", Description: "an idempotent read", Idempotent: true},
 		{Name: "put", Description: "a write that is not idempotent"},
+		{Name: "mark", Description: "a write that a call may mark idempotent", Args: sdk.Schema{Attributes: []sdk.Attribute{
+			{Name: sdk.IdempotentArg, Type: sdk.Bool, Default: json.RawMessage("false")},
+		}}},
 		{Name: "wait", Description: "blocks until the test lets it go, or its context ends", Idempotent: true},
 	}
 	return sdk.DriverInfo{Name: "flaky", Version: "1.0.0", Types: []sdk.ResourceType{
@@ -173,6 +177,37 @@ func TestNonIdempotentOperationIsNeverRetried(t *testing.T) {
 				t.Fatalf("%d calls reached the plugin, want exactly 1", got)
 			}
 		})
+	}
+}
+
+// A write whose operation declares the argument sdk.IdempotentArg is
+// retried only in the calls that set it to true.
+func TestAWriteIsRetriedOnlyWhenTheCallMarksItIdempotent(t *testing.T) {
+	for _, tc := range []struct {
+		args  string
+		calls int64
+	}{{`{}`, 1}, {`{"idempotent":false}`, 1}, {`{"idempotent":true}`, 4}} {
+		for _, via := range []string{"host", "lease"} {
+			t.Run(tc.args+"/"+via, func(t *testing.T) {
+				f := newFlaky(3, sdk.KindUnavailable)
+				h := flakyHost(t, f, fiveAttempts)
+				var err error
+				if via == "host" {
+					_, err = h.Invoke(t.Context(), "flaky.x", "mark", tc.args)
+				} else {
+					err = host.Use(t.Context(), h, "flaky.x", func(l *host.Lease) error {
+						_, err := l.Invoke(t.Context(), "mark", tc.args)
+						return err
+					})
+				}
+				if got := f.calls.Load(); got != tc.calls {
+					t.Fatalf("%d calls reached the plugin (err %v), want %d", got, err, tc.calls)
+				}
+				if (tc.calls == 1) != errors.Is(err, sdk.ErrUnavailable) {
+					t.Fatalf("err = %v", err)
+				}
+			})
+		}
 	}
 }
 

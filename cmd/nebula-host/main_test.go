@@ -41,7 +41,7 @@ var plugins = []string{"memory", "localfs", "sqlite"}
 // checkOnlyPlugins are built too, for the tests that only validate
 // configurations of their types (the drivers' own checks run in validate),
 // and s3 for the test that moves a gibibyte through it.
-var checkOnlyPlugins = []string{"postgres", "mysql", "redis", "kafka", "s3"}
+var checkOnlyPlugins = []string{"postgres", "mysql", "redis", "kafka", "s3", "mongo"}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "nebula-host-e2e-")
