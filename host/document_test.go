@@ -57,7 +57,7 @@ func (l *lines) driver() sdk.Driver {
 type linesResource struct{ *lines }
 
 func (r linesResource) Open(context.Context) (sdk.Instance, error) { return linesInstance(r), nil }
-func (linesResource) Close(context.Context) error                   { return nil }
+func (linesResource) Close(context.Context) error                  { return nil }
 
 // readDocuments reads a Documents to its end.
 func readDocuments(t *testing.T, l *lines) ([]string, *host.Documents, error) {
