@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -20,14 +21,28 @@ import (
 func (r *Resource) errorMap() sdk.ErrorMap {
 	return sdk.ErrorMap{
 		Backend: r.backendError,
+		// No server to send to within server_selection_timeout: the
+		// driver's error wraps context.DeadlineExceeded (its own
+		// deadline, not the call's, whose end Wrap checks first), which
+		// ErrorMap would otherwise take for a timeout of the call before
+		// Lost is asked. It is the backend being unreachable.
+		Client: func(err error) (sdk.Kind, bool) {
+			var sel topology.ServerSelectionError
+			if errors.As(err, &sel) {
+				return sdk.KindUnavailable, true
+			}
+			return "", false
+		},
 		Lost: func(err error) bool {
 			var sel topology.ServerSelectionError
 			return mongo.IsNetworkError(err) || errors.As(err, &sel) ||
 				errors.Is(err, topology.ErrTopologyClosed)
 		},
 		Arguments: func(err error) bool {
+			// (mongo.ErrNonStringIndexName, deprecated, is returned by
+			// nothing in the driver: every index name here is a string.)
 			return errors.Is(err, mongo.ErrEmptySlice) || errors.Is(err, mongo.ErrNilDocument) ||
-				errors.Is(err, mongo.ErrNonStringIndexName) || strings.Contains(err.Error(), "cannot transform type")
+				strings.Contains(err.Error(), "cannot transform type")
 		},
 		Fallback: sdk.KindUnknown,
 	}
@@ -74,9 +89,18 @@ func (r *Resource) backendError(err error) (sdk.BackendError, bool) {
 		if ce.Code == 0 && ce.Name == "" {
 			return sdk.BackendError{}, false // the driver's own
 		}
-		b := codeError(int(ce.Code))
+		code := int(ce.Code)
+		if ferretDuplicate(ce) {
+			code = 11000
+		}
+		b := codeError(code)
 		if ce.HasErrorLabel("TransientTransactionError") {
 			b.Retryable = true
+		}
+		if isDuplicateKey(code) {
+			// findAndModify's duplicate key is a command error, whose
+			// reply holds the key pattern as a write error does.
+			b.Detail = duplicateDetail(ce.Raw, ce.Message)
 		}
 		return b, true
 	}
@@ -94,18 +118,80 @@ func writeError(code int, msg string, raw []byte, index, n int) sdk.BackendError
 			fmt.Fprintf(&detail, " (the first of %d that failed)", n)
 		}
 	}
-	if code == 11000 || code == 11001 {
-		// The key pattern names the unique index's fields, not their
-		// values.
-		if kp, ok := bsonLookup(raw, "keyPattern"); ok {
-			fmt.Fprintf(&detail, ": duplicate key for the unique index on %s", kp)
-		} else {
-			detail.WriteString(": duplicate key")
-		}
+	if isDuplicateKey(code) {
+		detail.WriteString(duplicateDetail(raw, msg))
 	}
-	_ = msg // the server's message is the cause, which sdk.ErrorMap keeps
 	b.Detail = detail.String()
 	return b
+}
+
+// isDuplicateKey reports whether a server error code is DuplicateKey's.
+func isDuplicateKey(code int) bool { return code == 11000 || code == 11001 }
+
+// duplicateDetail says which unique index a duplicate key error is of,
+// by what the server said: its key pattern, which names the index's
+// fields and not their values (MongoDB sends it, in a write error or a
+// command's reply), else the index's name in the message ("... index:
+// email_1 dup key: ..."); else only that the key is a duplicate, which
+// store.wrapWrite completes by asking the server (FerretDB v1 names only
+// the collection: "E11000 duplicate key error collection: db.c").
+func duplicateDetail(raw []byte, msg string) string {
+	if which := duplicateIndex(raw, msg); which != "" {
+		return ": duplicate key for the unique index " + which
+	}
+	return ": duplicate key"
+}
+
+// duplicateIndex is what duplicateDetail finds of the index: `on
+// {"email":1}` or `"email_1"`, or "" when the server did not say.
+func duplicateIndex(raw []byte, msg string) string {
+	if len(raw) > 0 {
+		if kp, ok := bsonLookup(raw, "keyPattern"); ok {
+			return "on " + kp
+		}
+	}
+	if m := indexInMessage.FindStringSubmatch(msg); m != nil {
+		return strconv.Quote(m[1])
+	}
+	return ""
+}
+
+// indexInMessage finds the index's name in MongoDB's message of a
+// duplicate key.
+var indexInMessage = regexp.MustCompile(`\bindex: (\S+) dup key`)
+
+// duplicateUnnamed reports whether err is a duplicate key error whose
+// server did not say which index, and the index of the failed write among
+// several (0 for one).
+func duplicateUnnamed(err error) (int, bool) {
+	var (
+		ce  mongo.CommandError
+		we  mongo.WriteException
+		bwe mongo.BulkWriteException
+	)
+	switch {
+	case errors.As(err, &we) && len(we.WriteErrors) > 0:
+		w := we.WriteErrors[0]
+		return 0, isDuplicateKey(w.Code) && duplicateIndex(w.Raw, w.Message) == ""
+	case errors.As(err, &bwe) && len(bwe.WriteErrors) > 0:
+		w := bwe.WriteErrors[0]
+		return w.Index, isDuplicateKey(w.Code) && duplicateIndex(w.Raw, w.Message) == ""
+	case errors.As(err, &ce):
+		return 0, (isDuplicateKey(int(ce.Code)) || ferretDuplicate(ce)) && duplicateIndex(ce.Raw, ce.Message) == ""
+	}
+	return 0, false
+}
+
+// ferretDuplicate reports FerretDB v1's error of an update or a
+// findAndModify that would store a duplicate key of a unique index: not
+// DuplicateKey, as MongoDB's and its own inserts' are, but InternalError
+// (1) with its backend's words, SQLite's ("UNIQUE constraint failed:
+// index '...'") or PostgreSQL's ("duplicate key value violates unique
+// constraint"). It is the caller's conflict, and is classified as
+// DuplicateKey (code "11000"), not as an internal error of the server.
+func ferretDuplicate(ce mongo.CommandError) bool {
+	return ce.Code == 1 && (strings.Contains(ce.Message, "UNIQUE constraint failed") ||
+		strings.Contains(ce.Message, "duplicate key value violates unique constraint"))
 }
 
 // writeConcernError classifies a write concern error, naming the

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -41,6 +44,104 @@ func (s *store) wrap(ctx context.Context, err error, op, coll string) error {
 		what += " " + strconv.Quote(coll)
 	}
 	return s.res.wrap(ctx, err, what)
+}
+
+// wrapWrite is wrap for a write: a duplicate key error whose server did
+// not say which unique index refused the write (FerretDB v1, which names
+// only the collection) is completed with the index, found by asking the
+// server (uniqueIndexOf). doc returns the document the i-th write stored
+// (the i-th of several), or nil when it is not known (an update).
+func (s *store) wrapWrite(ctx context.Context, err error, op, coll string, doc func(i int) bson.Raw) error {
+	out := s.wrap(ctx, err, op, coll)
+	var e *sdk.Error
+	if ctx.Err() != nil || !errors.As(out, &e) || e.Kind != sdk.KindConflict {
+		return out
+	}
+	i, unnamed := duplicateUnnamed(err)
+	if !unnamed {
+		return out
+	}
+	var d bson.Raw
+	if doc != nil {
+		d = doc(i)
+	}
+	e.Message += s.uniqueIndexOf(ctx, coll, d)
+	return out
+}
+
+// dupLookupTimeout bounds the questions uniqueIndexOf asks the server.
+const dupLookupTimeout = 5 * time.Second
+
+// uniqueIndexOf says which unique index of the collection refused a write
+// as a duplicate, for an error's message (" for the unique index on
+// {"_id":1}"): the only one there is, or else the one whose keys the
+// document written (doc, nil when unknown) shares with a stored document.
+// Failing that it lists them, and it says nothing when it cannot list
+// them.
+func (s *store) uniqueIndexOf(ctx context.Context, coll string, doc bson.Raw) string {
+	ctx, cancel := context.WithTimeout(ctx, dupLookupTimeout)
+	defer cancel()
+	cur, err := s.coll(coll).Indexes().List(s.within(ctx))
+	if err != nil {
+		return ""
+	}
+	var keys []bson.Raw // of the unique indexes, _id's among them
+	for cur.Next(ctx) {
+		name, _ := cur.Current.Lookup("name").StringValueOK()
+		unique, _ := cur.Current.Lookup("unique").BooleanOK()
+		k, ok := cur.Current.Lookup("key").DocumentOK()
+		if ok && (unique || name == "_id_") {
+			keys = append(keys, bson.Raw(append([]byte(nil), k...)))
+		}
+	}
+	_ = cur.Close(ctx)
+	relaxed := func(k bson.Raw) string {
+		b, err := bson.MarshalExtJSON(k, false, false)
+		if err != nil {
+			return "?"
+		}
+		return string(b)
+	}
+	switch {
+	case cur.Err() != nil || len(keys) == 0:
+		return ""
+	case len(keys) == 1:
+		return " for the unique index on " + relaxed(keys[0])
+	}
+	if doc != nil {
+		for _, k := range keys {
+			if s.holdsKey(ctx, coll, k, doc) {
+				return " for the unique index on " + relaxed(k)
+			}
+		}
+	}
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = relaxed(k)
+	}
+	return " for one of the unique indexes on " + strings.Join(names, ", ") + " (the server did not say which)"
+}
+
+// holdsKey reports whether a stored document has the values doc has for
+// an index's keys (null for a key doc lacks, as a unique index has it).
+func (s *store) holdsKey(ctx context.Context, coll string, keys, doc bson.Raw) bool {
+	elems, err := keys.Elements()
+	if err != nil {
+		return false
+	}
+	idx, f := bsoncore.AppendDocumentStart(nil)
+	for _, e := range elems {
+		path := e.Key()
+		v, err := doc.LookupErr(strings.Split(path, ".")...)
+		if err != nil {
+			f = bsoncore.AppendNullElement(f, path)
+			continue
+		}
+		f = bsoncore.AppendValueElement(f, path, bsoncore.Value{Type: bsoncore.Type(v.Type), Data: v.Value})
+	}
+	f, _ = bsoncore.AppendDocumentEnd(f, idx)
+	n, err := s.coll(coll).CountDocuments(s.within(ctx), bson.Raw(f), options.Count().SetLimit(1))
+	return err == nil && n > 0
 }
 
 // cursorCloseTimeout bounds the killCursors of a cursor left early.
@@ -177,7 +278,7 @@ func (s *store) oneResult(ctx context.Context, r *mongo.SingleResult, op, coll s
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return sdk.DocFindOneResult{Document: json.RawMessage("null")}, nil
 	case err != nil:
-		return sdk.DocFindOneResult{}, s.wrap(ctx, err, op, coll)
+		return sdk.DocFindOneResult{}, s.wrapWrite(ctx, err, op, coll, nil) // find_and_modify writes
 	}
 	doc, err := extJSON(raw)
 	if err != nil {
@@ -218,6 +319,17 @@ func (s *store) DistinctValues(ctx context.Context, a sdk.DocDistinctArgs) (sdk.
 		return sdk.DocDistinctResult{}, err
 	}
 	arr, err := s.coll(a.Collection).Distinct(s.within(ctx), a.Field, f).Raw()
+	if err != nil && maxTimeMSRefused(err) {
+		// The driver sends maxTimeMS, the call's deadline, with every
+		// command when the call has one, and FerretDB v1 refuses it in a
+		// distinct ("unknown field") and performs none: ask
+		// again without the deadline, still ended when ctx is.
+		nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stop := context.AfterFunc(ctx, cancel)
+		arr, err = s.coll(a.Collection).Distinct(s.within(nctx), a.Field, f).Raw()
+		stop()
+		cancel()
+	}
 	if err != nil {
 		return sdk.DocDistinctResult{}, s.wrap(ctx, err, "distinct", a.Collection)
 	}
@@ -226,6 +338,14 @@ func (s *store) DistinctValues(ctx context.Context, a sdk.DocDistinctArgs) (sdk.
 		return sdk.DocDistinctResult{}, err
 	}
 	return sdk.DocDistinctResult{Values: values}, nil
+}
+
+// maxTimeMSRefused reports a server refusing the field maxTimeMS of a
+// command (FerretDB v1's distinct: FailedToParse, unknown field
+// "maxTimeMS").
+func maxTimeMSRefused(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && ce.Code == 9 && strings.Contains(ce.Message, `"maxTimeMS"`)
 }
 
 // withID returns a document with an _id, made (an ObjectId, first, as the
@@ -249,7 +369,7 @@ func (s *store) InsertOneDocument(ctx context.Context, a sdk.DocInsertOneArgs) (
 	}
 	doc, id := withID(doc)
 	if _, err := s.coll(a.Collection).InsertOne(s.within(ctx), doc); err != nil {
-		return sdk.DocInsertOneResult{}, s.wrap(ctx, err, "insert_one", a.Collection)
+		return sdk.DocInsertOneResult{}, s.wrapWrite(ctx, err, "insert_one", a.Collection, func(int) bson.Raw { return doc })
 	}
 	idJSON, err := valueJSON(id)
 	return sdk.DocInsertOneResult{InsertedID: idJSON}, err
@@ -269,7 +389,7 @@ func (s *store) InsertDocuments(ctx context.Context, a sdk.DocInsertManyArgs) (s
 		}
 	}
 	if _, err := s.coll(a.Collection).InsertMany(s.within(ctx), docs, options.InsertMany().SetOrdered(a.Ordered)); err != nil {
-		return sdk.DocInsertManyResult{}, s.wrap(ctx, err, "insert_many", a.Collection)
+		return sdk.DocInsertManyResult{}, s.wrapWrite(ctx, err, "insert_many", a.Collection, func(i int) bson.Raw { return at(docs, i) })
 	}
 	return sdk.DocInsertManyResult{InsertedIDs: ids}, nil
 }
@@ -329,7 +449,7 @@ func (s *store) UpdateDocuments(ctx context.Context, a sdk.DocUpdateArgs, many b
 		res, err = s.coll(a.Collection).UpdateOne(s.within(ctx), f, u, o)
 	}
 	if err != nil {
-		return sdk.DocUpdateResult{}, s.wrap(ctx, err, op, a.Collection)
+		return sdk.DocUpdateResult{}, s.wrapWrite(ctx, err, op, a.Collection, nil)
 	}
 	return updateResult(res)
 }
@@ -367,7 +487,7 @@ func (s *store) ReplaceDocument(ctx context.Context, a sdk.DocReplaceArgs) (sdk.
 	}
 	res, err := s.coll(a.Collection).ReplaceOne(s.within(ctx), f, doc, o)
 	if err != nil {
-		return sdk.DocUpdateResult{}, s.wrap(ctx, err, "replace_one", a.Collection)
+		return sdk.DocUpdateResult{}, s.wrapWrite(ctx, err, "replace_one", a.Collection, func(int) bson.Raw { return doc })
 	}
 	return updateResult(res)
 }
@@ -455,30 +575,77 @@ func (s *store) FindAndModifyDocument(ctx context.Context, a sdk.DocFindAndModif
 func (s *store) BulkWriteDocuments(ctx context.Context, collection string, writes []sdk.DocBulkWrite, ordered bool) (sdk.DocBulkWriteResult, error) {
 	models := make([]mongo.WriteModel, len(writes))
 	ops := make([]sdk.DocBulkOperation, len(writes))
+	docs := make([]bson.Raw, len(writes)) // what each insert stores
 	for i, w := range writes {
 		m, id, err := writeModel(w)
 		if err != nil {
 			return sdk.DocBulkWriteResult{}, sdk.WrapError(sdk.KindInvalidArgument, err, "operations["+strconv.Itoa(i)+"] ("+w.Kind+")")
 		}
 		models[i], ops[i] = m, sdk.DocBulkOperation{Index: i, Kind: w.Kind, InsertedID: id}
+		if in, ok := m.(*mongo.InsertOneModel); ok {
+			docs[i], _ = in.Document.(bson.Raw)
+		}
 	}
 	res, err := s.coll(collection).BulkWrite(s.within(ctx), models, options.BulkWrite().SetOrdered(ordered))
 	if err != nil {
-		return sdk.DocBulkWriteResult{}, s.wrap(ctx, err, "bulk_write", collection)
+		return sdk.DocBulkWriteResult{}, s.wrapWrite(ctx, err, "bulk_write", collection, func(i int) bson.Raw { return at(docs, i) })
 	}
 	out := sdk.DocBulkWriteResult{
 		Inserted: res.InsertedCount, Matched: res.MatchedCount, Modified: res.ModifiedCount,
 		Deleted: res.DeletedCount, Upserted: res.UpsertedCount, Operations: ops,
 	}
-	for i, id := range res.UpsertedIDs {
-		if i < 0 || int(i) >= len(ops) {
-			continue
-		}
+	for i, id := range upsertedIDs(writes, res.UpsertedIDs) {
 		if ops[i].UpsertedID, err = anyJSON(id); err != nil {
 			return sdk.DocBulkWriteResult{}, err
 		}
 	}
 	return out, nil
+}
+
+// at is docs[i], or nil when i is out of range.
+func at(docs []bson.Raw, i int) bson.Raw {
+	if i < 0 || i >= len(docs) {
+		return nil
+	}
+	return docs[i]
+}
+
+// upsertedIDs places the _ids of bulk_write's upserts on their writes: at
+// the index the server reported for each, which must be a write that may
+// upsert (an update or a replacement with upsert). FerretDB v1 reports
+// instead each upsert's rank among the upserts of its batch (0 for the
+// first), so that the driver puts an _id on the wrong write, one that may
+// not even upsert: when an index falls on such a write, the indexes are
+// not trusted, and the _ids go, in their order, to the writes that may
+// upsert when there are as many of those as _ids (each of them upserted);
+// else to none (the totals still count them) rather than to the wrong
+// writes. (When every index falls on a write that may upsert, FerretDB's
+// may still be wrong, which nothing here can tell.)
+func upsertedIDs(writes []sdk.DocBulkWrite, reported map[int64]any) map[int]any {
+	out := make(map[int]any, len(reported))
+	for i, id := range reported {
+		if i < 0 || int(i) >= len(writes) || !writes[i].Upsert {
+			out = nil
+			break
+		}
+		out[int(i)] = id
+	}
+	if out != nil {
+		return out
+	}
+	var upserts []int // the writes that may upsert; Upsert is set on no other
+	for i, w := range writes {
+		if w.Upsert {
+			upserts = append(upserts, i)
+		}
+	}
+	out = make(map[int]any, len(reported))
+	if len(upserts) == len(reported) {
+		for n, i := range slices.Sorted(maps.Keys(reported)) {
+			out[upserts[n]] = reported[i]
+		}
+	}
+	return out
 }
 
 // writeModel is the driver's model of one write of bulk_write, and the
@@ -638,7 +805,7 @@ func (s *store) runCommand(ctx context.Context, a commandArgs) (commandResult, e
 	if err != nil {
 		return commandResult{}, err
 	}
-	if cmd == nil || len(cmd) <= 5 {
+	if len(cmd) <= 5 { // unset, or {}
 		return commandResult{}, sdk.Errorf(sdk.KindInvalidArgument, "command must name a command: an object such as {\"ping\": 1}")
 	}
 	name := cmd.Index(0).Key()
