@@ -87,6 +87,7 @@ type backends struct {
 	Redis    string   `json:"redis"`
 	Kafka    string   `json:"kafka"`
 	S3       s3Server `json:"s3"`
+	Mongo    string   `json:"mongo"`
 }
 
 func envOr(name, def string) string {
@@ -115,6 +116,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	o.backends.S3.Access = envOr("NEBULA_S3_ACCESS_KEY", "nebula-test")
 	o.backends.S3.Secret = envOr("NEBULA_S3_SECRET_KEY", "nebula-test-secret")
 	o.backends.S3.Region = envOr("NEBULA_S3_REGION", "us-east-1")
+	fs.StringVar(&o.backends.Mongo, "mongo", envOr("NEBULA_TEST_MONGO_URL", "mongodb://127.0.0.1:27017/"), "MongoDB URL (default $NEBULA_TEST_MONGO_URL)")
 	fs.StringVar(&o.backends.Kafka, "kafka", envOr("NEBULA_TEST_KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated (default $NEBULA_TEST_KAFKA_BROKERS)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

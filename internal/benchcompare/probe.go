@@ -14,7 +14,8 @@ import (
 // probe reports whether the backend's server answers, and prepares what
 // its workloads need: for PostgreSQL, the table of the point selects,
 // benchRows rows of (id, name), made if missing and left in place for the
-// next run.
+// next run; for MongoDB, the collections of 100 and of 10,000 orders
+// (mongo.go, mongoSizes), likewise.
 func probe(ctx context.Context, backend string, b backends) error {
 	switch backend {
 	case "postgres":
@@ -48,6 +49,8 @@ INSERT INTO %[1]s SELECT i, 'row ' || i FROM generate_series(1, %[2]d) AS i ON C
 		return cl.Ping(ctx)
 	case "s3":
 		return probeS3(ctx, b.S3)
+	case "mongo":
+		return probeMongo(ctx, b.Mongo)
 	}
 	return fmt.Errorf("no probe for backend %q", backend)
 }

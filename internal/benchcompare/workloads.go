@@ -45,7 +45,7 @@ const (
 type workload struct {
 	name string
 	// backend is the server the workload needs ("postgres", "redis",
-	// "kafka"), probed before the runs; "" for none.
+	// "kafka", "s3", "mongo"), probed before the runs; "" for none.
 	backend string
 	// pluginType is the plugin binary host-plugin runs.
 	pluginType string
@@ -95,6 +95,14 @@ var workloads = []*workload{
 	// downloaded them itself (sdk.CapabilityBlobURLGet).
 	{name: "s3/get-64MiB/direct_download=false", backend: "s3", pluginType: "s3", bytesPerOp: objectSize, concurrency: 1, variants: []string{direct, hostPlugin},
 		setup: s3Setup("get", "  direct_download = false\n")},
+	// find_one by a random _id of 100 or of 10,000 small orders
+	// (mongo.go), at -c and at 1; Host.Invoke, or a lease each worker
+	// holds.
+	mongoFindOneWorkload("mongo/find_one-by-_id/100-docs", 100, false, 0),
+	mongoFindOneWorkload("mongo/find_one-by-_id/100-docs/lease-held", 100, true, 0),
+	mongoFindOneWorkload("mongo/find_one-by-_id/100-docs/c=1", 100, false, 1),
+	mongoFindOneWorkload("mongo/find_one-by-_id/10k-docs", 10_000, false, 0),
+	mongoFindOneWorkload("mongo/find_one-by-_id/10k-docs/c=1", 10_000, false, 1),
 }
 
 func findWorkload(name string) *workload {
