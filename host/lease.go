@@ -272,9 +272,9 @@ func (r *resource) prepareCall(op string, args any, streaming bool) (*operation,
 	var err error
 	switch {
 	case streaming && o.Stream == sdk.StreamNone:
-		err = sdk.Errorf(sdk.KindInvalidArgument, "operation %q does not stream; use Invoke", op)
+		err = sdk.Errorf(sdk.KindInvalidArgument, "operation %q does not stream: call it as a plain operation (Invoke; nebula-host call without -in, -out or -stream)", op)
 	case !streaming && o.Stream != sdk.StreamNone:
-		err = sdk.Errorf(sdk.KindInvalidArgument, "operation %q streams (%s); use InvokeStream", op, o.Stream)
+		err = sdk.Errorf(sdk.KindInvalidArgument, "operation %q streams (%s): call it as a stream (InvokeStream, OpenReader or OpenWriter; nebula-host call with -stream, -out or -in)", op, o.Stream)
 	}
 	var raw json.RawMessage
 	if err == nil {

@@ -389,7 +389,8 @@ func (f *ferretDB) kill(t *testing.T) {
 func (f *ferretDB) url() string { return "mongodb://" + f.addr + "/" }
 
 // A server killed while a find's cursor is open ends the stream with
-// unavailable; once it is back, the next call succeeds.
+// unavailable, and so do calls while it is down; once it is back, the
+// next call succeeds.
 func TestKillingTheServerMidCursorIsUnavailableThenTheNextCallSucceeds(t *testing.T) {
 	f := newFerretDB(t)
 	db, direct := mongoDatabase(t, f.url())
@@ -421,6 +422,12 @@ func TestKillingTheServerMidCursorIsUnavailableThenTheNextCallSucceeds(t *testin
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+
+	// While it is down, a call waits server_selection_timeout for it and
+	// fails as unavailable, not as a timeout of its own.
+	if _, err := h.Invoke(t.Context(), "mongo.documents", "count", map[string]any{"collection": "many"}); sdk.KindOf(err) != sdk.KindUnavailable {
+		t.Errorf("a call while the server is down: %v (kind %s), want unavailable", err, sdk.KindOf(err))
 	}
 
 	f.start(t)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
@@ -14,6 +15,15 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
+)
+
+// The defaults of the attributes that a uri's setting may take the place
+// of (clientOptions).
+const (
+	defaultReadPreference = "primary"
+	defaultAppName        = "nebula-resource"
+	defaultTimeout        = 10 * time.Second
+	defaultMaxPoolSize    = 100
 )
 
 // Validate checks the configuration without connecting: the host
@@ -81,7 +91,7 @@ func (c Config) clientOptions() (*options.ClientOptions, error) {
 	}
 	if mode, err := readpref.ModeFromString(c.ReadPreference); err != nil || mode == readpref.Mode(0) {
 		add("read_preference", "is "+strconv.Quote(c.ReadPreference), "Want primary, primaryPreferred, secondary, secondaryPreferred or nearest.")
-	} else if rp, err := readpref.New(mode); err == nil {
+	} else if rp, err := readpref.New(mode); err == nil && (o.ReadPreference == nil || c.ReadPreference != defaultReadPreference) {
 		o.SetReadPreference(rp)
 	}
 	switch c.ReadConcern {
@@ -92,36 +102,38 @@ func (c Config) clientOptions() (*options.ClientOptions, error) {
 		add("read_concern", "is "+strconv.Quote(c.ReadConcern), "Want local, available, majority, linearizable or snapshot, or \"\" for the server's default.")
 	}
 	if c.WriteConcern != "" || c.Journal {
-		wc := &writeconcern.WriteConcern{}
+		wc := writeConcern(c.WriteConcern)
 		if c.Journal {
 			j := true
 			wc.Journal = &j
 		}
-		switch n, err := strconv.Atoi(c.WriteConcern); {
-		case c.WriteConcern == "":
-		case err == nil && n >= 0:
-			wc.W = n
-		case err == nil:
+		if n, err := strconv.Atoi(c.WriteConcern); err == nil && n < 0 {
 			add("write_concern", "is negative", "Want \"majority\", a number of members (0 or more) or a tag set's name.")
-		default:
-			wc.W = c.WriteConcern // "majority" or a tag set
 		}
 		o.SetWriteConcern(wc)
 	}
-	o.SetAppName(c.AppName)
+	// A setting the uri gives is kept unless its attribute is given
+	// another value than its default.
+	if o.AppName == nil || c.AppName != defaultAppName {
+		o.SetAppName(c.AppName)
+	}
 	for _, d := range []struct {
-		attr string
-		set  func()
-		ok   bool
+		attr   string
+		set    func()
+		ok     bool
+		theURI bool // the uri gives it and the attribute is at its default
 	}{
-		{"server_selection_timeout", func() { o.SetServerSelectionTimeout(c.ServerSelectionTimeout) }, c.ServerSelectionTimeout > 0},
-		{"connect_timeout", func() { o.SetConnectTimeout(c.ConnectTimeout) }, c.ConnectTimeout > 0},
+		{"server_selection_timeout", func() { o.SetServerSelectionTimeout(c.ServerSelectionTimeout) }, c.ServerSelectionTimeout > 0,
+			o.ServerSelectionTimeout != nil && c.ServerSelectionTimeout == defaultTimeout},
+		{"connect_timeout", func() { o.SetConnectTimeout(c.ConnectTimeout) }, c.ConnectTimeout > 0,
+			o.ConnectTimeout != nil && c.ConnectTimeout == defaultTimeout},
 	} {
-		if !d.ok {
+		switch {
+		case !d.ok:
 			add(d.attr, "must be more than 0s", "")
-			continue
+		case !d.theURI:
+			d.set()
 		}
-		d.set()
 	}
 	switch {
 	case c.Timeout < 0:
@@ -137,8 +149,12 @@ func (c Config) clientOptions() (*options.ClientOptions, error) {
 	case c.MaxPoolSize > 0 && c.MinPoolSize > c.MaxPoolSize:
 		add("min_pool_size", "is more than max_pool_size", "")
 	default:
-		o.SetMaxPoolSize(uint64(c.MaxPoolSize))
-		o.SetMinPoolSize(uint64(c.MinPoolSize))
+		if o.MaxPoolSize == nil || c.MaxPoolSize != defaultMaxPoolSize {
+			o.SetMaxPoolSize(uint64(c.MaxPoolSize))
+		}
+		if o.MinPoolSize == nil || c.MinPoolSize != 0 {
+			o.SetMinPoolSize(uint64(c.MinPoolSize))
+		}
 	}
 	if c.MaxConnIdleTime < 0 {
 		add("max_conn_idle_time", "must not be negative", "0s keeps idle connections.")
@@ -223,4 +239,16 @@ func (c Config) secrets() []string {
 		}
 	}
 	return s
+}
+
+// writeConcern is the write concern a write_concern setting names: a
+// number of members ("1"), "majority" or a tag set's name; none for "".
+func writeConcern(w string) *writeconcern.WriteConcern {
+	if n, err := strconv.Atoi(w); err == nil {
+		return &writeconcern.WriteConcern{W: n}
+	}
+	if w == "" {
+		return &writeconcern.WriteConcern{}
+	}
+	return &writeconcern.WriteConcern{W: w} // "majority" or a tag set
 }

@@ -51,8 +51,9 @@ const (
 )
 
 // Config is the configuration of a mongo or mongo_session resource:
-// either uri, or hosts with the discrete settings; settings given beside
-// a uri override its own.
+// either uri, or hosts with the discrete settings. Beside a uri, an
+// attribute that is set overrides the uri's setting; one at its default
+// leaves the uri's setting, where the uri has one (maxPoolSize=5 stays 5).
 type Config struct {
 	URI                    string        `nebula:"uri,sensitive" default:"" doc:"A connection string, mongodb:// or mongodb+srv://, which may hold the credentials; or \"\" to give hosts and the settings one by one."`
 	Hosts                  []string      `nebula:"hosts" doc:"The servers, host:port each, when there is no uri."`

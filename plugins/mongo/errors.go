@@ -195,7 +195,8 @@ func ferretDuplicate(ce mongo.CommandError) bool {
 }
 
 // writeConcernError classifies a write concern error, naming the
-// concern: the write may have been applied, so it is not retryable.
+// concern. The write may have been applied: the host retries it only
+// when the caller marked it idempotent, as it does every write.
 func (r *Resource) writeConcernError(wce mongo.WriteConcernError) sdk.BackendError {
 	b := sdk.BackendError{Kind: sdk.KindUnavailable, Code: strconv.Itoa(wce.Code)}
 	switch wce.Code {

@@ -2,13 +2,13 @@ package mongo
 
 import (
 	"context"
+	"strconv"
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
-	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -143,15 +143,18 @@ func (s *Session) RunCommand(ctx context.Context, a commandArgs) (commandResult,
 // txArgs are the arguments of start_transaction.
 type txArgs struct {
 	ReadConcern  string `nebula:"read_concern" default:"" doc:"The transaction's read concern: local, majority or snapshot; \"\" for the resource's."`
-	WriteConcern string `nebula:"write_concern" default:"" doc:"The transaction's write concern: \"majority\" or a number; \"\" for the resource's."`
+	WriteConcern string `nebula:"write_concern" default:"" doc:"The transaction's write concern: \"majority\", a number of members such as \"2\", or a tag set's name; \"\" for the resource's."`
 }
 
-// Validate checks the concerns' names.
+// Validate checks the concerns.
 func (a txArgs) Validate() error {
 	switch a.ReadConcern {
 	case "", "local", "majority", "snapshot":
 	default:
 		return sdk.Errorf(sdk.KindInvalidArgument, "read_concern %q: want local, majority or snapshot", a.ReadConcern)
+	}
+	if n, err := strconv.Atoi(a.WriteConcern); err == nil && n < 0 {
+		return sdk.Errorf(sdk.KindInvalidArgument, "write_concern %q: want \"majority\", a number of members (0 or more) or a tag set's name", a.WriteConcern)
 	}
 	return nil
 }
@@ -175,11 +178,7 @@ func (s *Session) StartTransaction(ctx context.Context, a txArgs) (txResult, err
 		o.SetReadConcern(&readconcern.ReadConcern{Level: a.ReadConcern})
 	}
 	if a.WriteConcern != "" {
-		if a.WriteConcern == "majority" {
-			o.SetWriteConcern(writeconcern.Majority())
-		} else {
-			o.SetWriteConcern(&writeconcern.WriteConcern{W: a.WriteConcern})
-		}
+		o.SetWriteConcern(writeConcern(a.WriteConcern))
 	}
 	if err := s.sess.StartTransaction(o); err != nil {
 		return txResult{}, sdk.WrapError(sdk.KindFailedPrecondition, err, s.res.typ+" start_transaction")
