@@ -23,6 +23,7 @@ type flaky struct {
 	calls    atomic.Int64          // Invoke calls that reached the driver
 	failures atomic.Int64          // calls still to fail; negative fails forever
 	kind     sdk.Kind              // the kind they fail with
+	after    time.Duration         // the Retry-After they carry, when set
 	block    chan struct{}         // when set, "wait" blocks until it is closed
 	waiting  atomic.Int64          // calls blocked in "wait"
 	checkErr atomic.Pointer[error] // what Check fails with on flakyx, when set
@@ -99,6 +100,9 @@ func (f *flaky) invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) 
 		if n > 0 {
 			f.failures.Add(-1)
 		}
+		if f.after > 0 {
+			return nil, &sdk.Error{Kind: f.kind, Message: "scripted failure", RetryAfter: f.after}
+		}
 		return nil, sdk.Errorf(f.kind, "scripted failure")
 	}
 	return map[string]bool{"ok": true}, nil
@@ -129,6 +133,40 @@ func TestRetryStopsAtTheFirstSuccess(t *testing.T) {
 	}
 	if got := f.calls.Load(); got != 4 {
 		t.Fatalf("%d calls reached the plugin, want exactly 4 (3 failures, then the success)", got)
+	}
+}
+
+// A failure that carries a Retry-After is retried after that wait, not
+// after the policy's backoff (1 to 5 ms here), and max_backoff does not
+// cut it.
+func TestRetryWaitsWhatTheBackendAsks(t *testing.T) {
+	f := newFlaky(1, sdk.KindUnavailable)
+	f.after = 400 * time.Millisecond
+	h := flakyHost(t, f, fiveAttempts)
+	began := time.Now()
+	if _, err := h.Invoke(t.Context(), "flaky.x", "get", nil); err != nil {
+		t.Fatalf("get after a failure that asked for 400ms: %v", err)
+	}
+	if took := time.Since(began); took < f.after || took > f.after+time.Second {
+		t.Fatalf("the retry came after %v, want about %v", took, f.after)
+	}
+	if got := f.calls.Load(); got != 2 {
+		t.Fatalf("%d calls, want 2", got)
+	}
+}
+
+// A Retry-After longer than the caller's deadline fails the call at the
+// deadline rather than holding it past.
+func TestRetryAfterBeyondTheDeadlineEndsAtTheDeadline(t *testing.T) {
+	f := newFlaky(1, sdk.KindUnavailable)
+	f.after = time.Minute
+	h := flakyHost(t, f, fiveAttempts)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	_, err := h.Invoke(ctx, "flaky.x", "get", nil)
+	if err == nil || time.Since(began) > 2*time.Second {
+		t.Fatalf("err = %v after %v, want a failure at the 200ms deadline", err, time.Since(began))
 	}
 }
 

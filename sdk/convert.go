@@ -3,6 +3,7 @@ package sdk
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -174,13 +175,15 @@ func errorDetail(err error) *pb.ErrorDetail {
 	if errors.As(err, &e) {
 		detail.Code = strings.ToValidUTF8(e.Code, "\uFFFD")
 		detail.Retryable = e.Retryable
+		detail.RetryAfterNanos = int64(max(e.RetryAfter, 0))
 	}
 	return detail
 }
 
 // errorFromDetail is the *Error that detail describes.
 func errorFromDetail(detail *pb.ErrorDetail) *Error {
-	return &Error{Kind: Kind(detail.GetKind()), Message: detail.GetMessage(), Code: detail.GetCode(), Retryable: detail.Retryable}
+	return &Error{Kind: Kind(detail.GetKind()), Message: detail.GetMessage(), Code: detail.GetCode(), Retryable: detail.Retryable,
+		RetryAfter: time.Duration(max(detail.GetRetryAfterNanos(), 0))}
 }
 
 // errorFromStatus turns a gRPC error into an *Error with the kind the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kind classifies an error so that the host can decide what to do with it
@@ -61,6 +62,11 @@ type Error struct {
 	// Retryable overrides Kind.Retryable when set: a serialization failure
 	// is a conflict that is safe to retry.
 	Retryable *bool
+	// RetryAfter is how long the backend asked the caller to wait before
+	// trying again (HTTP's Retry-After, a server's back-off hint); 0 for
+	// no advice. The host's retry policy waits at least this long before
+	// its next attempt.
+	RetryAfter time.Duration
 	// Err is the cause. It does not cross the plugin boundary; its text
 	// does, as part of Message.
 	Err error
@@ -165,6 +171,15 @@ func IsRetryable(err error) bool {
 		return r.IsRetryable()
 	}
 	return KindOf(err).Retryable()
+}
+
+// RetryAfterOf returns the RetryAfter of the *Error in err's chain, or 0.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // ConfigError is an error about one attribute of a resource configuration.

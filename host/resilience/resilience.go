@@ -143,6 +143,11 @@ func New(name string, cfg *config.Resilience, secrets *redact.Set, hooks Hooks) 
 	return p
 }
 
+// maxRetryAfter bounds the wait a backend's Retry-After imposes on one
+// retry: a server that asks for an hour gets its call failed by the
+// caller's deadline, or retried after this.
+const maxRetryAfter = 5 * time.Minute
+
 func (p *Policies) buildRetry(r config.Retry) failsafe.Policy[any] {
 	attempts := cmp.Or(r.MaxAttempts, defaultMaxAttempts)
 	base := cmp.Or(r.Backoff, defaultBackoff)
@@ -156,8 +161,14 @@ func (p *Policies) buildRetry(r config.Retry) failsafe.Policy[any] {
 		HandleIf(func(_ any, err error) bool { return Retryable(err) }).
 		WithMaxAttempts(attempts).
 		// Exponential backoff with full jitter: a delay drawn uniformly
-		// from [0, min(max_backoff, backoff × 2^retry)).
+		// from [0, min(max_backoff, backoff × 2^retry)); or, when the
+		// backend asked for a wait (Retry-After), that wait, which
+		// max_backoff does not cut: retrying sooner would be refused
+		// again. The caller's deadline still bounds it.
 		WithDelayFunc(func(e failsafe.ExecutionAttempt[any]) time.Duration {
+			if ra := sdk.RetryAfterOf(e.LastError()); ra > 0 {
+				return min(ra, maxRetryAfter)
+			}
 			d := base << min(e.Retries(), 30)
 			if d <= 0 || d > ceiling {
 				d = ceiling

@@ -1697,9 +1697,12 @@ type ErrorDetail struct {
 	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	Code    string                 `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
 	// Set when the driver overrides the kind's retryability.
-	Retryable     *bool `protobuf:"varint,4,opt,name=retryable,proto3,oneof" json:"retryable,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Retryable *bool `protobuf:"varint,4,opt,name=retryable,proto3,oneof" json:"retryable,omitempty"`
+	// How long the backend asked the caller to wait before trying again
+	// (HTTP's Retry-After), in nanoseconds; 0 for no advice.
+	RetryAfterNanos int64 `protobuf:"varint,5,opt,name=retry_after_nanos,json=retryAfterNanos,proto3" json:"retry_after_nanos,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ErrorDetail) Reset() {
@@ -1758,6 +1761,13 @@ func (x *ErrorDetail) GetRetryable() bool {
 		return *x.Retryable
 	}
 	return false
+}
+
+func (x *ErrorDetail) GetRetryAfterNanos() int64 {
+	if x != nil {
+		return x.RetryAfterNanos
+	}
+	return 0
 }
 
 // SQLValue is one typed value; kind says which fields hold it.
@@ -3063,12 +3073,13 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"\x04data\x18\x01 \x01(\fH\x00R\x04data\x12!\n" +
 	"\vresult_json\x18\x02 \x01(\fH\x00R\n" +
 	"resultJsonB\x05\n" +
-	"\x03msg\"\x80\x01\n" +
+	"\x03msg\"\xac\x01\n" +
 	"\vErrorDetail\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\tR\x04code\x12!\n" +
-	"\tretryable\x18\x04 \x01(\bH\x00R\tretryable\x88\x01\x01B\f\n" +
+	"\tretryable\x18\x04 \x01(\bH\x00R\tretryable\x88\x01\x01\x12*\n" +
+	"\x11retry_after_nanos\x18\x05 \x01(\x03R\x0fretryAfterNanosB\f\n" +
 	"\n" +
 	"_retryable\"\x98\x03\n" +
 	"\bSQLValue\x12\x12\n" +
