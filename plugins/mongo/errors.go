@@ -18,6 +18,7 @@ import (
 // errorMap classifies the driver's errors: a server's error by its code
 // (the Code of the sdk error, "11000"), the driver's signs of a lost
 // connection or an unreachable server, and its own refusals of a call.
+// newResource makes it once per resource (Resource.errs).
 func (r *Resource) errorMap() sdk.ErrorMap {
 	return sdk.ErrorMap{
 		Backend: r.backendError,
@@ -33,10 +34,9 @@ func (r *Resource) errorMap() sdk.ErrorMap {
 			}
 			return "", false
 		},
+		// (A ServerSelectionError never reaches Lost: Client took it.)
 		Lost: func(err error) bool {
-			var sel topology.ServerSelectionError
-			return mongo.IsNetworkError(err) || errors.As(err, &sel) ||
-				errors.Is(err, topology.ErrTopologyClosed)
+			return mongo.IsNetworkError(err) || errors.Is(err, topology.ErrTopologyClosed)
 		},
 		Arguments: func(err error) bool {
 			// (mongo.ErrNonStringIndexName, deprecated, is returned by
@@ -57,7 +57,7 @@ func (r *Resource) wrap(ctx context.Context, err error, what string) error {
 	if errors.Is(err, mongo.ErrClientDisconnected) {
 		return sdk.Errorf(sdk.KindUnavailable, "%s: the %s resource %q is closed", what, r.typ, r.name)
 	}
-	return r.errorMap().Wrap(ctx, err, what, r.secrets...)
+	return r.errs.Wrap(ctx, err, what, r.secrets...)
 }
 
 // backendError classifies an error the server sent: a command's, a

@@ -17,7 +17,8 @@ type Resource struct {
 	typ, name string
 	cfg       Config
 	opts      *options.ClientOptions
-	secrets   []string // never in an error's text
+	secrets   []string     // never in an error's text
+	errs      sdk.ErrorMap // classifies its errors (errorMap)
 	closed    atomic.Bool
 }
 
@@ -26,7 +27,9 @@ func newResource(typ, name string, cfg Config) (*Resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Resource{typ: typ, name: name, cfg: cfg, opts: opts, secrets: cfg.secrets()}, nil
+	r := &Resource{typ: typ, name: name, cfg: cfg, opts: opts, secrets: cfg.secrets()}
+	r.errs = r.errorMap()
+	return r, nil
 }
 
 // disconnectTimeout bounds the closing of a client's connections.
