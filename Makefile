@@ -29,7 +29,10 @@ VERSION ?= $(or $(RELEASE),$(shell git describe --tags --always --dirty 2>/dev/n
 RELEASE_VAR := github.com/nebula-resource/nebula-resource/internal/release.version
 LDFLAGS := -X $(RELEASE_VAR)=$(VERSION)
 PLUGIN_LDFLAGS := $(if $(RELEASE),-X $(RELEASE_VAR)=$(RELEASE))
-PLUGINS := $(notdir $(wildcard plugins/*))
+# Each plugin's main package is plugins/DIR/cmd/nebula-plugin-NAME, where
+# NAME is what the host looks for (a resource type, or the prefix of one):
+# plugins/grpcclient builds nebula-plugin-grpc.
+PLUGIN_CMDS := $(wildcard plugins/*/cmd/nebula-plugin-*)
 TOOLS := $(CURDIR)/.tools
 TEST_FLAGS ?=
 # Every Go module of the repository: lint and vulncheck cover them all.
@@ -66,9 +69,9 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/nebula-host ./cmd/nebula-host
 	@# Plugins carry no build stamp but a release's version, so their
 	@# checksums change only when their code or their release does.
-	@for p in $(PLUGINS); do \
-		echo "$(GO) build -trimpath -buildvcs=false -ldflags '$(PLUGIN_LDFLAGS)' -o bin/plugins/nebula-plugin-$$p ./plugins/$$p/cmd/nebula-plugin-$$p"; \
-		$(GO) build -trimpath -buildvcs=false -ldflags '$(PLUGIN_LDFLAGS)' -o bin/plugins/nebula-plugin-$$p ./plugins/$$p/cmd/nebula-plugin-$$p || exit 1; \
+	@for c in $(PLUGIN_CMDS); do \
+		echo "$(GO) build -trimpath -buildvcs=false -ldflags '$(PLUGIN_LDFLAGS)' -o bin/plugins/$${c##*/} ./$$c"; \
+		$(GO) build -trimpath -buildvcs=false -ldflags '$(PLUGIN_LDFLAGS)' -o bin/plugins/$${c##*/} ./$$c || exit 1; \
 	done
 
 run: build

@@ -75,6 +75,10 @@ type Operation struct {
 	// Idempotent operations may be retried by the host's resilience
 	// policies.
 	Idempotent bool `json:"idempotent"`
+	// IdempotentWhen says which calls of an operation that is not
+	// idempotent are, and so may be retried ("method is GET, HEAD; or
+	// idempotency_key is set"); empty when none are.
+	IdempotentWhen string `json:"idempotent_when,omitempty"`
 	// Stream is how the operation streams; empty for one called with
 	// Client.Invoke.
 	Stream StreamMode `json:"stream,omitempty"`

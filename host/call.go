@@ -118,6 +118,21 @@ func (c *call) once(ctx context.Context, fn func(context.Context) (any, error)) 
 	return res, ctx, resilience.Unmark(c.lease.outcome(began, err))
 }
 
+// stream performs fn, a streaming call on c.lease, under the policies
+// that apply to a stream (resilience.Policies.RunStream): the circuit
+// breaker and the bulkhead, and, when retry allows it, the retry policy.
+// Only ctx bounds it.
+func (c *call) stream(ctx context.Context, retry bool, fn func(context.Context) (any, error)) (any, error) {
+	ctx = c.begin(ctx)
+	res, err := c.r.pol.RunStream(ctx, retry, func(ctx context.Context) (any, error) {
+		began := time.Now()
+		res, err := fn(ctx)
+		return res, c.lease.outcome(began, err)
+	})
+	c.end(err)
+	return res, err
+}
+
 // begin starts the call's span, recording the SQL text only with
 // query_text = true (parameters and arguments never), and returns the
 // call's context.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -221,21 +222,81 @@ type operation struct {
 	sdk.Operation
 	n    int // its index among the type's operations
 	args *argChecker
-	// markable: the operation is not idempotent, but a call may mark
-	// itself so with the argument sdk.IdempotentArg.
-	markable bool
+	// marks are the arguments by which a call of an operation that is
+	// not idempotent makes itself so: sdk.IdempotentArg set true,
+	// sdk.IdempotencyKeyArg set, Operation.IdempotentIf's argument holding
+	// one of its values. Empty when no call can.
+	marks []idempotencyMark
+}
+
+// An idempotencyMark is an argument that makes a call idempotent when it
+// holds a value that ok accepts.
+type idempotencyMark struct {
+	arg string
+	ok  func(json.RawMessage) bool
+}
+
+// idempotencyMarks returns the arguments of op by which a call marks
+// itself idempotent.
+func idempotencyMarks(op sdk.Operation) []idempotencyMark {
+	var marks []idempotencyMark
+	if a, ok := op.Args.Attribute(sdk.IdempotentArg); ok && a.Type.Kind == sdk.TypeBool {
+		marks = append(marks, idempotencyMark{sdk.IdempotentArg, func(v json.RawMessage) bool { return string(v) == "true" }})
+	}
+	if a, ok := op.Args.Attribute(sdk.IdempotencyKeyArg); ok && a.Type.Kind == sdk.TypeString {
+		marks = append(marks, idempotencyMark{sdk.IdempotencyKeyArg, func(v json.RawMessage) bool {
+			var s string
+			return json.Unmarshal(v, &s) == nil && s != ""
+		}})
+	}
+	if c := op.IdempotentIf; c != nil {
+		if a, ok := op.Args.Attribute(c.Arg); ok && a.Type.Kind == sdk.TypeString {
+			values := slices.Clone(c.Values)
+			marks = append(marks, idempotencyMark{c.Arg, func(v json.RawMessage) bool {
+				var s string
+				return json.Unmarshal(v, &s) == nil && slices.Contains(values, s)
+			}})
+		}
+	}
+	return marks
 }
 
 // idempotent reports whether a call of o with the arguments args (checked
 // and completed) may be retried.
 func (o *operation) idempotent(args json.RawMessage) bool {
-	if o.Idempotent || !o.markable {
+	if o.Idempotent || len(o.marks) == 0 {
 		return o.Idempotent
 	}
-	var a struct {
-		Idempotent bool `json:"idempotent"`
+	var a map[string]json.RawMessage
+	if json.Unmarshal(args, &a) != nil {
+		return false
 	}
-	return json.Unmarshal(args, &a) == nil && a.Idempotent
+	for _, m := range o.marks {
+		if v, ok := a[m.arg]; ok && m.ok(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// idempotentWhen says, for listings, which calls of an operation that is
+// not idempotent are: "" when none are.
+func idempotentWhen(op sdk.Operation) string {
+	if op.Idempotent {
+		return ""
+	}
+	var when []string
+	for _, m := range idempotencyMarks(op) {
+		switch m.arg {
+		case sdk.IdempotentArg:
+			when = append(when, m.arg+" is true")
+		case sdk.IdempotencyKeyArg:
+			when = append(when, m.arg+" is set")
+		default:
+			when = append(when, m.arg+" is "+strings.Join(op.IdempotentIf.Values, ", "))
+		}
+	}
+	return strings.Join(when, "; or ")
 }
 
 // compileOperations compiles the argument checkers of t's operations.
@@ -243,9 +304,7 @@ func compileOperations(t sdk.ResourceType) map[string]*operation {
 	ops := make(map[string]*operation, len(t.Operations))
 	for _, o := range t.Operations {
 		if _, dup := ops[o.Name]; !dup { // ResourceType.Operation finds the first
-			a, ok := o.Args.Attribute(sdk.IdempotentArg)
-			markable := ok && a.Type.Kind == sdk.TypeBool
-			ops[o.Name] = &operation{Operation: o, n: len(ops), args: newArgChecker(o), markable: markable}
+			ops[o.Name] = &operation{Operation: o, n: len(ops), args: newArgChecker(o), marks: idempotencyMarks(o)}
 		}
 	}
 	return ops
@@ -418,11 +477,32 @@ func (l *Lease) stream(op string, args any) (func(ctx context.Context, in io.Rea
 		defer context.AfterFunc(l.h.life, cancel)()
 		c := opCall(l.r, o, l.owner, raw)
 		c.lease = l
-		res, _, err := c.once(ctx, func(ctx context.Context) (any, error) {
-			return l.r.pluginType.InvokeStream(ctx, l.inst, sdk.InvokeRequest{Operation: op, Args: raw}, in, out)
+		// A stream is retried only while a new attempt is the same as
+		// the first: it has no input to send again, and nothing of it
+		// has reached the caller.
+		retry := c.idempotent && in == nil
+		sent := &countingWriter{w: out}
+		res, err := c.stream(ctx, retry, func(ctx context.Context) (any, error) {
+			res, err := l.r.pluginType.InvokeStream(ctx, l.inst, sdk.InvokeRequest{Operation: op, Args: raw}, in, sent)
+			if err != nil && sent.n > 0 {
+				err = resilience.Final(err)
+			}
+			return res, err
 		})
 		return l.r.result(l.h, op, res, err, raw)
 	}, nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func resultJSON(resource, op string, res any) (json.RawMessage, error) {

@@ -1,10 +1,12 @@
 package host_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -30,6 +32,13 @@ type flaky struct {
 	checks   atomic.Int64
 }
 
+// methodArgs are the arguments of the operations whose method says
+// whether they are idempotent.
+var methodArgs = sdk.Schema{Attributes: []sdk.Attribute{
+	{Name: "method", Type: sdk.String, Default: json.RawMessage(`"GET"`)},
+	{Name: "sent", Type: sdk.Int, Default: json.RawMessage(`0`)},
+}}
+
 func newFlaky(fail int, kind sdk.Kind) *flaky {
 	f := &flaky{kind: kind, block: make(chan struct{})}
 	f.failures.Store(int64(fail))
@@ -44,6 +53,15 @@ func (f *flaky) Info() sdk.DriverInfo {
 			{Name: sdk.IdempotentArg, Type: sdk.Bool, Default: json.RawMessage("false")},
 		}}},
 		{Name: "wait", Description: "blocks until the test lets it go, or its context ends", Idempotent: true},
+		{Name: "keyed", Description: "a write that a call makes idempotent with a key", Args: sdk.Schema{Attributes: []sdk.Attribute{
+			{Name: sdk.IdempotencyKeyArg, Type: sdk.String, Default: json.RawMessage(`""`)},
+		}}},
+		{Name: "request", Description: "a request whose method says whether it is idempotent", Args: methodArgs,
+			IdempotentIf: &sdk.ArgIn{Arg: "method", Values: []string{"GET", "PUT"}}},
+		{Name: "download", Description: "streams `sent` bytes, then fails on the script", Stream: sdk.StreamDownload, Args: methodArgs,
+			IdempotentIf: &sdk.ArgIn{Arg: "method", Values: []string{"GET"}}},
+		{Name: "upload", Description: "reads its input, then fails on the script", Stream: sdk.StreamUpload, Args: methodArgs,
+			IdempotentIf: &sdk.ArgIn{Arg: "method", Values: []string{"GET"}}},
 	}
 	return sdk.DriverInfo{Name: "flaky", Version: "1.0.0", Types: []sdk.ResourceType{
 		{Name: "flaky", Description: "fails on a script", Operations: ops},
@@ -82,6 +100,29 @@ func (i flakyInstance) Check(context.Context) error {
 }
 
 func (i flakyInstance) Invoke(ctx context.Context, req sdk.InvokeRequest) (any, error) {
+	return i.flaky.invoke(ctx, req)
+}
+
+// InvokeStream performs download, which writes the bytes its argument
+// sent asks for before it fails or succeeds on the script, and upload,
+// which reads its input first.
+func (i flakyInstance) InvokeStream(ctx context.Context, req sdk.InvokeRequest, in io.Reader, out io.Writer) (any, error) {
+	var a struct {
+		Sent int `json:"sent"`
+	}
+	if err := json.Unmarshal(req.Args, &a); err != nil {
+		return nil, err
+	}
+	if in != nil {
+		if _, err := io.Copy(io.Discard, in); err != nil {
+			return nil, err
+		}
+	}
+	if a.Sent > 0 {
+		if _, err := out.Write(make([]byte, a.Sent)); err != nil {
+			return nil, err
+		}
+	}
 	return i.flaky.invoke(ctx, req)
 }
 
@@ -245,6 +286,84 @@ func TestAWriteIsRetriedOnlyWhenTheCallMarksItIdempotent(t *testing.T) {
 					t.Fatalf("err = %v", err)
 				}
 			})
+		}
+	}
+}
+
+// A call makes itself idempotent with a key (sdk.IdempotencyKeyArg), or
+// by the value of the argument the operation's IdempotentIf names.
+func TestACallIsRetriedWhenItsKeyOrMethodMakesItIdempotent(t *testing.T) {
+	for _, tc := range []struct {
+		op, args string
+		calls    int64
+	}{
+		{"keyed", `{}`, 1}, {"keyed", `{"idempotency_key":""}`, 1}, {"keyed", `{"idempotency_key":"k-1"}`, 4},
+		{"request", `{}`, 4}, {"request", `{"method":"PUT"}`, 4}, {"request", `{"method":"POST"}`, 1}, {"request", `{"method":"get"}`, 1},
+	} {
+		t.Run(tc.op+tc.args, func(t *testing.T) {
+			f := newFlaky(3, sdk.KindUnavailable)
+			h := flakyHost(t, f, fiveAttempts)
+			_, err := h.Invoke(t.Context(), "flaky.x", tc.op, tc.args)
+			if got := f.calls.Load(); got != tc.calls {
+				t.Fatalf("%d calls reached the plugin (err %v), want %d", got, err, tc.calls)
+			}
+			if (tc.calls == 1) != errors.Is(err, sdk.ErrUnavailable) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+// A stream is retried, when its call is idempotent, only while another
+// attempt is the same as the first: it has no input, and nothing of it
+// reached the caller.
+func TestAStreamIsRetriedOnlyBeforeAnythingMoved(t *testing.T) {
+	for _, tc := range []struct {
+		name, op, args string
+		input          bool
+		calls          int64
+	}{
+		{"download", "download", `{}`, false, 4},
+		{"download not idempotent", "download", `{"method":"POST"}`, false, 1},
+		{"download that sent bytes", "download", `{"sent":10}`, false, 1},
+		{"upload", "upload", `{}`, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFlaky(3, sdk.KindUnavailable)
+			h := flakyHost(t, f, fiveAttempts)
+			var in io.Reader
+			if tc.input {
+				in = strings.NewReader("body")
+			}
+			var out bytes.Buffer
+			err := host.Use(t.Context(), h, "flaky.x", func(l *host.Lease) error {
+				_, err := l.InvokeStream(t.Context(), tc.op, tc.args, in, &out)
+				return err
+			})
+			if got := f.calls.Load(); got != tc.calls {
+				t.Fatalf("%d calls reached the plugin (err %v), want %d", got, err, tc.calls)
+			}
+			if (tc.calls == 1) != errors.Is(err, sdk.ErrUnavailable) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+// Listings say which calls of an operation that is not idempotent are.
+func TestListingsSayWhenACallIsIdempotent(t *testing.T) {
+	h := flakyHost(t, newFlaky(0, sdk.KindUnavailable), fiveAttempts)
+	ri, err := h.DescribeResource("flaky.x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"get": "", "put": "", "mark": "idempotent is true", "keyed": "idempotency_key is set",
+		"request": "method is GET, PUT", "download": "method is GET",
+	}
+	for _, op := range ri.Operations {
+		if w, ok := want[op.Name]; ok && op.IdempotentWhen != w {
+			t.Errorf("%s: idempotent_when %q, want %q", op.Name, op.IdempotentWhen, w)
 		}
 	}
 }

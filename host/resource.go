@@ -612,11 +612,15 @@ type ResourceInfo struct {
 
 // OperationInfo describes one operation of a resource.
 type OperationInfo struct {
-	Name        string         `json:"name"`
-	Description string         `json:"description,omitempty"`
-	Idempotent  bool           `json:"idempotent"`
-	Stream      sdk.StreamMode `json:"stream,omitempty"`
-	Args        []ArgInfo      `json:"args"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Idempotent  bool   `json:"idempotent"`
+	// IdempotentWhen says which calls of an operation that is not
+	// idempotent are, and so may be retried: "method is GET, HEAD";
+	// empty when none are.
+	IdempotentWhen string         `json:"idempotent_when,omitempty"`
+	Stream         sdk.StreamMode `json:"stream,omitempty"`
+	Args           []ArgInfo      `json:"args"`
 }
 
 // ArgInfo describes one argument of an operation.
@@ -699,7 +703,7 @@ type LeaseInfo struct {
 func OperationInfos(ops []sdk.Operation) []OperationInfo {
 	out := make([]OperationInfo, 0, len(ops))
 	for _, op := range ops {
-		oi := OperationInfo{Name: op.Name, Description: op.Description, Idempotent: op.Idempotent, Stream: op.Stream, Args: []ArgInfo{}}
+		oi := OperationInfo{Name: op.Name, Description: op.Description, Idempotent: op.Idempotent, IdempotentWhen: idempotentWhen(op), Stream: op.Stream, Args: []ArgInfo{}}
 		for _, a := range op.Args.Attributes {
 			oi.Args = append(oi.Args, ArgInfo{
 				Name: a.Name, Type: a.Type.String(), Required: a.Required, Default: a.Default,

@@ -30,11 +30,12 @@ func infoToProto(info DriverInfo) *pb.DescribeResponse {
 		}
 		for _, op := range t.Operations {
 			pt.Operations = append(pt.Operations, &pb.Operation{
-				Name:        op.Name,
-				Description: op.Description,
-				Args:        schemaToProto(op.Args),
-				Idempotent:  op.Idempotent,
-				Stream:      string(op.Stream),
+				Name:         op.Name,
+				Description:  op.Description,
+				Args:         schemaToProto(op.Args),
+				Idempotent:   op.Idempotent,
+				Stream:       string(op.Stream),
+				IdempotentIf: argInToProto(op.IdempotentIf),
 			})
 		}
 		out.Types = append(out.Types, pt)
@@ -54,16 +55,31 @@ func infoFromProto(p *pb.DescribeResponse) DriverInfo {
 		}
 		for _, op := range pt.GetOperations() {
 			t.Operations = append(t.Operations, Operation{
-				Name:        op.GetName(),
-				Description: op.GetDescription(),
-				Args:        schemaFromProto(op.GetArgs()),
-				Idempotent:  op.GetIdempotent(),
-				Stream:      StreamMode(op.GetStream()),
+				Name:         op.GetName(),
+				Description:  op.GetDescription(),
+				Args:         schemaFromProto(op.GetArgs()),
+				Idempotent:   op.GetIdempotent(),
+				Stream:       StreamMode(op.GetStream()),
+				IdempotentIf: argInFromProto(op.GetIdempotentIf()),
 			})
 		}
 		info.Types = append(info.Types, t)
 	}
 	return info
+}
+
+func argInToProto(c *ArgIn) *pb.ArgIn {
+	if c == nil {
+		return nil
+	}
+	return &pb.ArgIn{Arg: c.Arg, Values: c.Values}
+}
+
+func argInFromProto(c *pb.ArgIn) *ArgIn {
+	if c == nil {
+		return nil
+	}
+	return &ArgIn{Arg: c.GetArg(), Values: c.GetValues()}
 }
 
 func schemaToProto(s Schema) *pb.Schema {

@@ -42,14 +42,6 @@ import (
 //     refuse as a duplicate): see [IdempotentArg].
 const CapabilityDocument = "document"
 
-// IdempotentArg is the name of a boolean argument by which a call marks
-// itself safe to retry: an operation that declares an argument of this
-// name, of type bool, is retried by the host's retry policy, after a
-// retryable error, only in the calls that set it to true (the operation
-// itself is not declared idempotent). The document capability's writes
-// declare it.
-const IdempotentArg = "idempotent"
-
 // Arguments of the document operations. Every operation names its
 // collection; a filter that is unset matches every document.
 type (

@@ -168,12 +168,42 @@ type Operation struct {
 	// Args is the schema of the operation's arguments, a JSON object.
 	Args Schema
 	// Idempotent operations may be retried by the host after a retryable
-	// error. The host never retries an operation that is not idempotent.
+	// error. The host retries an operation that is not idempotent only in
+	// the calls that make themselves so: by IdempotentIf, or by the
+	// arguments IdempotentArg and IdempotencyKeyArg where the operation
+	// declares them.
 	Idempotent bool
+	// IdempotentIf, when set, makes the calls of an operation that is not
+	// Idempotent retryable when they give its string argument Arg one of
+	// Values: an HTTP request whose method is GET, HEAD, PUT, DELETE or
+	// OPTIONS.
+	IdempotentIf *ArgIn
 	// Stream says whether the operation streams bytes, and which way. The
 	// zero value means it does not.
 	Stream StreamMode
 }
+
+// ArgIn is a condition on a call's arguments: the string argument Arg
+// holds one of Values, compared exactly.
+type ArgIn struct {
+	Arg    string
+	Values []string
+}
+
+// IdempotentArg is the name of a boolean argument by which a call marks
+// itself safe to retry: an operation that declares an argument of this
+// name, of type bool, is retried by the host's retry policy, after a
+// retryable error, only in the calls that set it to true (the operation
+// itself is not declared idempotent). The document capability's writes
+// declare it.
+const IdempotentArg = "idempotent"
+
+// IdempotencyKeyArg is the name of a string argument that makes a call
+// safe to retry when it is set: the key the backend deduplicates the
+// call's repetitions by (an HTTP POST's Idempotency-Key header). An
+// operation that declares it is retried by the host's retry policy only
+// in the calls that give it a value other than "".
+const IdempotencyKeyArg = "idempotency_key"
 
 // StreamMode says which way a streaming operation moves bytes.
 type StreamMode string

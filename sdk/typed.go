@@ -170,6 +170,25 @@ func (o Op[I]) Idempotent() Op[I] {
 	return o
 }
 
+// IdempotentIf makes the calls that give the operation's string argument
+// arg one of values safe to retry (see [Operation.IdempotentIf]): an HTTP
+// request whose method is GET. The argument must be declared, as a
+// string.
+func (o Op[I]) IdempotentIf(arg string, values ...string) Op[I] {
+	a, ok := o.op.Args.Attribute(arg)
+	switch {
+	case o.err != nil:
+	case !ok:
+		o.err = fmt.Errorf("IdempotentIf names the argument %q, which the operation does not declare", arg)
+	case a.Type.Kind != TypeString:
+		o.err = fmt.Errorf("IdempotentIf names the argument %q, which is a %s, not a string", arg, a.Type)
+	case len(values) == 0:
+		o.err = fmt.Errorf("IdempotentIf on the argument %q names no values", arg)
+	}
+	o.op.IdempotentIf = &ArgIn{Arg: arg, Values: values}
+	return o
+}
+
 // NewOp declares an operation named name whose arguments are A and whose
 // result is R (encoded as JSON for the caller), performed by fn, usually a
 // method expression such as (*Instance).Get.

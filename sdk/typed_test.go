@@ -102,7 +102,9 @@ var greeterType = sdk.ResourceDef[greeterConfig, *greeterInstance]{
 	},
 	Operations: []sdk.Op[*greeterInstance]{
 		sdk.NewOp("greet", "Greets people.", (*greeterInstance).greet).Idempotent(),
-		sdk.NewStreamOp("echo", "Sends back what it gets.", sdk.StreamDuplex, (*greeterInstance).echo),
+		// Echoing nothing again is harmless: IdempotentIf crosses the
+		// wire in the conformance kit's InfoSurvivesTheWire.
+		sdk.NewStreamOp("echo", "Sends back what it gets.", sdk.StreamDuplex, (*greeterInstance).echo).IdempotentIf("prefix", ""),
 	},
 }
 
@@ -311,6 +313,10 @@ func TestNewDriverRefusesMistakesInTheDeclaration(t *testing.T) {
 			Operations: []sdk.Op[kvInstance]{sdk.NewOp("get", "", kvInstance.wrongGet)}}, `"get" must take the capability's arguments`},
 		{"sql's operation declared", sdk.ResourceDef[struct{}, kvInstance]{Name: "t", Configure: configure, Capabilities: []string{sdk.CapabilitySQL},
 			Operations: []sdk.Op[kvInstance]{sdk.NewOp("query", "", kvInstance.get)}}, "host answers"},
+		{"idempotent_if on an argument not declared", sdk.ResourceDef[struct{}, kvInstance]{Name: "t", Configure: configure, Operations: []sdk.Op[kvInstance]{
+			sdk.NewOp("get", "", kvInstance.get).IdempotentIf("method", "GET")}}, `argument "method", which the operation does not declare`},
+		{"idempotent_if without values", sdk.ResourceDef[struct{}, kvInstance]{Name: "t", Configure: configure, Operations: []sdk.Op[kvInstance]{
+			sdk.NewOp("get", "", kvInstance.get).IdempotentIf("key")}}, "names no values"},
 		{"a stream op with no mode", sdk.ResourceDef[struct{}, kvInstance]{Name: "t", Configure: configure, Operations: []sdk.Op[kvInstance]{
 			sdk.NewStreamOp("s", "", sdk.StreamNone, func(kvInstance, context.Context, struct{}, io.Reader, io.Writer) (struct{}, error) {
 				return struct{}{}, nil

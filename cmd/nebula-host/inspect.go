@@ -182,8 +182,11 @@ func writeType(w io.Writer, t sdk.ResourceType) {
 	fmt.Fprintln(w, "\nOperations:")
 	for _, op := range doc.Operations {
 		flags := []string{}
-		if op.Idempotent {
+		switch {
+		case op.Idempotent:
 			flags = append(flags, "idempotent")
+		case op.IdempotentWhen != "":
+			flags = append(flags, "idempotent when "+op.IdempotentWhen)
 		}
 		if op.Stream != "" {
 			flags = append(flags, "streams "+string(op.Stream))

@@ -43,7 +43,7 @@ func resourceOf(r host.ResourceInfo) api.Resource {
 
 func operationsOf(ops []host.OperationInfo) []api.Operation {
 	return mapSlice(ops, func(op host.OperationInfo) api.Operation {
-		return api.Operation{Name: op.Name, Description: op.Description, Idempotent: op.Idempotent, Stream: api.StreamMode(op.Stream),
+		return api.Operation{Name: op.Name, Description: op.Description, Idempotent: op.Idempotent, IdempotentWhen: op.IdempotentWhen, Stream: api.StreamMode(op.Stream),
 			Args: mapSlice(op.Args, func(a host.ArgInfo) api.Arg { return api.Arg(a) })}
 	})
 }

@@ -78,6 +78,7 @@ type Policies struct {
 	gate     chan struct{}                      // admits max_concurrent + max_queue calls to the bulkhead
 	once     failsafe.Executor[any]             // every policy but retry; nil when there are none
 	retrying failsafe.Executor[any]             // with retry, for idempotent operations; nil without a retry block
+	streams  failsafe.Executor[any]             // retry alone, for streams (RunStream); nil without a retry block
 
 	hooks    Hooks
 	lastFail atomic.Pointer[string] // the last failure the breaker counted, for its reason
@@ -139,6 +140,7 @@ func New(name string, cfg *config.Resilience, secrets *redact.Set, hooks Hooks) 
 	if cfg.Retry != nil {
 		all := append(append(append([]failsafe.Policy[any]{}, outer...), p.buildRetry(*cfg.Retry)), inner...)
 		p.retrying = failsafe.With(all...)
+		p.streams = failsafe.With(p.buildRetry(*cfg.Retry))
 	}
 	return p
 }
@@ -231,6 +233,35 @@ func (p *Policies) Run(ctx context.Context, idempotent bool, attempt func(contex
 			ex = p.retrying
 		}
 	}
+	return p.run(ctx, ex, attempt)
+}
+
+// RunStream performs a streaming call, which no timeout policy bounds
+// (only ctx does): each attempt passes the circuit breaker and the
+// bulkhead (Admit), and, when idempotent allows it and the resource
+// retries, an attempt that failed with a retryable error is retried as
+// Run retries. attempt marks Final an error after which the call cannot
+// be repeated: one after bytes of the stream reached the caller.
+func (p *Policies) RunStream(ctx context.Context, idempotent bool, attempt func(context.Context) (any, error)) (any, error) {
+	one := func(ctx context.Context) (any, error) {
+		done, err := p.Admit(ctx)
+		if err != nil {
+			return nil, Final(err)
+		}
+		v, err := attempt(ctx)
+		done(err)
+		return v, err
+	}
+	if p == nil || !idempotent || p.streams == nil {
+		v, err := one(ctx)
+		return v, Unmark(err)
+	}
+	return p.run(ctx, p.streams, one)
+}
+
+// run performs a call under ex, a chain of the policies, or as it is when
+// ex is nil.
+func (p *Policies) run(ctx context.Context, ex failsafe.Executor[any], attempt func(context.Context) (any, error)) (any, error) {
 	if ex == nil {
 		v, err := attempt(ctx)
 		return v, Unmark(err)

@@ -481,6 +481,11 @@ func CheckInfo(info sdk.DriverInfo) error {
 			if err := checkSchema(op.Args); err != nil {
 				errs = append(errs, fmt.Errorf("type %q operation %q args: %w", t.Name, op.Name, err))
 			}
+			if c := op.IdempotentIf; c != nil {
+				if a, ok := op.Args.Attribute(c.Arg); !ok || a.Type.Kind != sdk.TypeString || len(c.Values) == 0 {
+					errs = append(errs, fmt.Errorf("type %q operation %q: idempotent_if needs a string argument %q and values", t.Name, op.Name, c.Arg))
+				}
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -450,12 +450,16 @@ func (x *Type) GetElem() *Type {
 }
 
 type Operation struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
-	Args          *Schema                `protobuf:"bytes,3,opt,name=args,proto3" json:"args,omitempty"`
-	Idempotent    bool                   `protobuf:"varint,4,opt,name=idempotent,proto3" json:"idempotent,omitempty"`
-	Stream        string                 `protobuf:"bytes,5,opt,name=stream,proto3" json:"stream,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	Args        *Schema                `protobuf:"bytes,3,opt,name=args,proto3" json:"args,omitempty"`
+	Idempotent  bool                   `protobuf:"varint,4,opt,name=idempotent,proto3" json:"idempotent,omitempty"`
+	Stream      string                 `protobuf:"bytes,5,opt,name=stream,proto3" json:"stream,omitempty"`
+	// idempotent_if makes a call of an operation that is not idempotent
+	// retryable when its argument arg holds one of values (an HTTP request
+	// whose method is GET). Protocol 2 plugins before it leave it unset.
+	IdempotentIf  *ArgIn `protobuf:"bytes,6,opt,name=idempotent_if,json=idempotentIf,proto3" json:"idempotent_if,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -525,6 +529,67 @@ func (x *Operation) GetStream() string {
 	return ""
 }
 
+func (x *Operation) GetIdempotentIf() *ArgIn {
+	if x != nil {
+		return x.IdempotentIf
+	}
+	return nil
+}
+
+// ArgIn is a condition on a call's arguments: the string argument arg
+// holds one of values.
+type ArgIn struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Arg           string                 `protobuf:"bytes,1,opt,name=arg,proto3" json:"arg,omitempty"`
+	Values        []string               `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArgIn) Reset() {
+	*x = ArgIn{}
+	mi := &file_pluginv1_plugin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArgIn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArgIn) ProtoMessage() {}
+
+func (x *ArgIn) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginv1_plugin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArgIn.ProtoReflect.Descriptor instead.
+func (*ArgIn) Descriptor() ([]byte, []int) {
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ArgIn) GetArg() string {
+	if x != nil {
+		return x.Arg
+	}
+	return ""
+}
+
+func (x *ArgIn) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 type ValidateConfigRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
@@ -536,7 +601,7 @@ type ValidateConfigRequest struct {
 
 func (x *ValidateConfigRequest) Reset() {
 	*x = ValidateConfigRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[7]
+	mi := &file_pluginv1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +613,7 @@ func (x *ValidateConfigRequest) String() string {
 func (*ValidateConfigRequest) ProtoMessage() {}
 
 func (x *ValidateConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[7]
+	mi := &file_pluginv1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +626,7 @@ func (x *ValidateConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConfigRequest.ProtoReflect.Descriptor instead.
 func (*ValidateConfigRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{7}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ValidateConfigRequest) GetType() string {
@@ -596,7 +661,7 @@ type ConfigError struct {
 
 func (x *ConfigError) Reset() {
 	*x = ConfigError{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[8]
+	mi := &file_pluginv1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +673,7 @@ func (x *ConfigError) String() string {
 func (*ConfigError) ProtoMessage() {}
 
 func (x *ConfigError) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[8]
+	mi := &file_pluginv1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +686,7 @@ func (x *ConfigError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigError.ProtoReflect.Descriptor instead.
 func (*ConfigError) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ConfigError) GetAttribute() string {
@@ -654,7 +719,7 @@ type ValidateConfigResponse struct {
 
 func (x *ValidateConfigResponse) Reset() {
 	*x = ValidateConfigResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[9]
+	mi := &file_pluginv1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +731,7 @@ func (x *ValidateConfigResponse) String() string {
 func (*ValidateConfigResponse) ProtoMessage() {}
 
 func (x *ValidateConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[9]
+	mi := &file_pluginv1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +744,7 @@ func (x *ValidateConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConfigResponse.ProtoReflect.Descriptor instead.
 func (*ValidateConfigResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ValidateConfigResponse) GetErrors() []*ConfigError {
@@ -700,7 +765,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[10]
+	mi := &file_pluginv1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +777,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[10]
+	mi := &file_pluginv1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,7 +790,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ConfigureRequest) GetType() string {
@@ -758,7 +823,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[11]
+	mi := &file_pluginv1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +835,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[11]
+	mi := &file_pluginv1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +848,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ConfigureResponse) GetResourceId() string {
@@ -802,7 +867,7 @@ type UnconfigureRequest struct {
 
 func (x *UnconfigureRequest) Reset() {
 	*x = UnconfigureRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[12]
+	mi := &file_pluginv1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +879,7 @@ func (x *UnconfigureRequest) String() string {
 func (*UnconfigureRequest) ProtoMessage() {}
 
 func (x *UnconfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[12]
+	mi := &file_pluginv1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +892,7 @@ func (x *UnconfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnconfigureRequest.ProtoReflect.Descriptor instead.
 func (*UnconfigureRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UnconfigureRequest) GetResourceId() string {
@@ -845,7 +910,7 @@ type UnconfigureResponse struct {
 
 func (x *UnconfigureResponse) Reset() {
 	*x = UnconfigureResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[13]
+	mi := &file_pluginv1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +922,7 @@ func (x *UnconfigureResponse) String() string {
 func (*UnconfigureResponse) ProtoMessage() {}
 
 func (x *UnconfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[13]
+	mi := &file_pluginv1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +935,7 @@ func (x *UnconfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnconfigureResponse.ProtoReflect.Descriptor instead.
 func (*UnconfigureResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 type OpenRequest struct {
@@ -882,7 +947,7 @@ type OpenRequest struct {
 
 func (x *OpenRequest) Reset() {
 	*x = OpenRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[14]
+	mi := &file_pluginv1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +959,7 @@ func (x *OpenRequest) String() string {
 func (*OpenRequest) ProtoMessage() {}
 
 func (x *OpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[14]
+	mi := &file_pluginv1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +972,7 @@ func (x *OpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenRequest.ProtoReflect.Descriptor instead.
 func (*OpenRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OpenRequest) GetResourceId() string {
@@ -926,7 +991,7 @@ type OpenResponse struct {
 
 func (x *OpenResponse) Reset() {
 	*x = OpenResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[15]
+	mi := &file_pluginv1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1003,7 @@ func (x *OpenResponse) String() string {
 func (*OpenResponse) ProtoMessage() {}
 
 func (x *OpenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[15]
+	mi := &file_pluginv1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +1016,7 @@ func (x *OpenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenResponse.ProtoReflect.Descriptor instead.
 func (*OpenResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OpenResponse) GetInstanceId() string {
@@ -970,7 +1035,7 @@ type CheckRequest struct {
 
 func (x *CheckRequest) Reset() {
 	*x = CheckRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[16]
+	mi := &file_pluginv1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1047,7 @@ func (x *CheckRequest) String() string {
 func (*CheckRequest) ProtoMessage() {}
 
 func (x *CheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[16]
+	mi := &file_pluginv1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1060,7 @@ func (x *CheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckRequest.ProtoReflect.Descriptor instead.
 func (*CheckRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CheckRequest) GetInstanceId() string {
@@ -1013,7 +1078,7 @@ type CheckResponse struct {
 
 func (x *CheckResponse) Reset() {
 	*x = CheckResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[17]
+	mi := &file_pluginv1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1090,7 @@ func (x *CheckResponse) String() string {
 func (*CheckResponse) ProtoMessage() {}
 
 func (x *CheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[17]
+	mi := &file_pluginv1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1103,7 @@ func (x *CheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckResponse.ProtoReflect.Descriptor instead.
 func (*CheckResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 type CheckManyRequest struct {
@@ -1050,7 +1115,7 @@ type CheckManyRequest struct {
 
 func (x *CheckManyRequest) Reset() {
 	*x = CheckManyRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[18]
+	mi := &file_pluginv1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +1127,7 @@ func (x *CheckManyRequest) String() string {
 func (*CheckManyRequest) ProtoMessage() {}
 
 func (x *CheckManyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[18]
+	mi := &file_pluginv1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1140,7 @@ func (x *CheckManyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckManyRequest.ProtoReflect.Descriptor instead.
 func (*CheckManyRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CheckManyRequest) GetChecks() []*CheckItem {
@@ -1097,7 +1162,7 @@ type CheckItem struct {
 
 func (x *CheckItem) Reset() {
 	*x = CheckItem{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[19]
+	mi := &file_pluginv1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1174,7 @@ func (x *CheckItem) String() string {
 func (*CheckItem) ProtoMessage() {}
 
 func (x *CheckItem) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[19]
+	mi := &file_pluginv1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1187,7 @@ func (x *CheckItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckItem.ProtoReflect.Descriptor instead.
 func (*CheckItem) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CheckItem) GetInstanceId() string {
@@ -1152,7 +1217,7 @@ type CheckManyResponse struct {
 
 func (x *CheckManyResponse) Reset() {
 	*x = CheckManyResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[20]
+	mi := &file_pluginv1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1164,7 +1229,7 @@ func (x *CheckManyResponse) String() string {
 func (*CheckManyResponse) ProtoMessage() {}
 
 func (x *CheckManyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[20]
+	mi := &file_pluginv1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1177,7 +1242,7 @@ func (x *CheckManyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckManyResponse.ProtoReflect.Descriptor instead.
 func (*CheckManyResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CheckManyResponse) GetIndex() uint32 {
@@ -1203,7 +1268,7 @@ type ResetRequest struct {
 
 func (x *ResetRequest) Reset() {
 	*x = ResetRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[21]
+	mi := &file_pluginv1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1280,7 @@ func (x *ResetRequest) String() string {
 func (*ResetRequest) ProtoMessage() {}
 
 func (x *ResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[21]
+	mi := &file_pluginv1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1293,7 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ResetRequest) GetInstanceId() string {
@@ -1246,7 +1311,7 @@ type ResetResponse struct {
 
 func (x *ResetResponse) Reset() {
 	*x = ResetResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[22]
+	mi := &file_pluginv1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +1323,7 @@ func (x *ResetResponse) String() string {
 func (*ResetResponse) ProtoMessage() {}
 
 func (x *ResetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[22]
+	mi := &file_pluginv1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +1336,7 @@ func (x *ResetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetResponse.ProtoReflect.Descriptor instead.
 func (*ResetResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 type CloseRequest struct {
@@ -1283,7 +1348,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[23]
+	mi := &file_pluginv1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1360,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[23]
+	mi := &file_pluginv1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1373,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CloseRequest) GetInstanceId() string {
@@ -1326,7 +1391,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[24]
+	mi := &file_pluginv1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1403,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[24]
+	mi := &file_pluginv1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1416,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 type InvokeRequest struct {
@@ -1365,7 +1430,7 @@ type InvokeRequest struct {
 
 func (x *InvokeRequest) Reset() {
 	*x = InvokeRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[25]
+	mi := &file_pluginv1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1442,7 @@ func (x *InvokeRequest) String() string {
 func (*InvokeRequest) ProtoMessage() {}
 
 func (x *InvokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[25]
+	mi := &file_pluginv1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1455,7 @@ func (x *InvokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvokeRequest.ProtoReflect.Descriptor instead.
 func (*InvokeRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *InvokeRequest) GetInstanceId() string {
@@ -1424,7 +1489,7 @@ type InvokeResponse struct {
 
 func (x *InvokeResponse) Reset() {
 	*x = InvokeResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[26]
+	mi := &file_pluginv1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1501,7 @@ func (x *InvokeResponse) String() string {
 func (*InvokeResponse) ProtoMessage() {}
 
 func (x *InvokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[26]
+	mi := &file_pluginv1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1514,7 @@ func (x *InvokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvokeResponse.ProtoReflect.Descriptor instead.
 func (*InvokeResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *InvokeResponse) GetResultJson() []byte {
@@ -1477,7 +1542,7 @@ type StreamStart struct {
 
 func (x *StreamStart) Reset() {
 	*x = StreamStart{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[27]
+	mi := &file_pluginv1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1489,7 +1554,7 @@ func (x *StreamStart) String() string {
 func (*StreamStart) ProtoMessage() {}
 
 func (x *StreamStart) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[27]
+	mi := &file_pluginv1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1502,7 +1567,7 @@ func (x *StreamStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStart.ProtoReflect.Descriptor instead.
 func (*StreamStart) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StreamStart) GetInstanceId() string {
@@ -1539,7 +1604,7 @@ type InvokeStreamRequest struct {
 
 func (x *InvokeStreamRequest) Reset() {
 	*x = InvokeStreamRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[28]
+	mi := &file_pluginv1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1616,7 @@ func (x *InvokeStreamRequest) String() string {
 func (*InvokeStreamRequest) ProtoMessage() {}
 
 func (x *InvokeStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[28]
+	mi := &file_pluginv1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1629,7 @@ func (x *InvokeStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvokeStreamRequest.ProtoReflect.Descriptor instead.
 func (*InvokeStreamRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InvokeStreamRequest) GetMsg() isInvokeStreamRequest_Msg {
@@ -1621,7 +1686,7 @@ type InvokeStreamResponse struct {
 
 func (x *InvokeStreamResponse) Reset() {
 	*x = InvokeStreamResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[29]
+	mi := &file_pluginv1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1698,7 @@ func (x *InvokeStreamResponse) String() string {
 func (*InvokeStreamResponse) ProtoMessage() {}
 
 func (x *InvokeStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[29]
+	mi := &file_pluginv1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1711,7 @@ func (x *InvokeStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvokeStreamResponse.ProtoReflect.Descriptor instead.
 func (*InvokeStreamResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *InvokeStreamResponse) GetMsg() isInvokeStreamResponse_Msg {
@@ -1707,7 +1772,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[30]
+	mi := &file_pluginv1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1784,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[30]
+	mi := &file_pluginv1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1797,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ErrorDetail) GetKind() string {
@@ -1799,7 +1864,7 @@ type SQLValue struct {
 
 func (x *SQLValue) Reset() {
 	*x = SQLValue{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[31]
+	mi := &file_pluginv1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1811,7 +1876,7 @@ func (x *SQLValue) String() string {
 func (*SQLValue) ProtoMessage() {}
 
 func (x *SQLValue) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[31]
+	mi := &file_pluginv1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1824,7 +1889,7 @@ func (x *SQLValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLValue.ProtoReflect.Descriptor instead.
 func (*SQLValue) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SQLValue) GetKind() string {
@@ -1942,7 +2007,7 @@ type SQLStatement struct {
 
 func (x *SQLStatement) Reset() {
 	*x = SQLStatement{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[32]
+	mi := &file_pluginv1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +2019,7 @@ func (x *SQLStatement) String() string {
 func (*SQLStatement) ProtoMessage() {}
 
 func (x *SQLStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[32]
+	mi := &file_pluginv1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +2032,7 @@ func (x *SQLStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLStatement.ProtoReflect.Descriptor instead.
 func (*SQLStatement) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SQLStatement) GetSql() string {
@@ -1995,7 +2060,7 @@ type SQLColumn struct {
 
 func (x *SQLColumn) Reset() {
 	*x = SQLColumn{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[33]
+	mi := &file_pluginv1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2007,7 +2072,7 @@ func (x *SQLColumn) String() string {
 func (*SQLColumn) ProtoMessage() {}
 
 func (x *SQLColumn) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[33]
+	mi := &file_pluginv1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2020,7 +2085,7 @@ func (x *SQLColumn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLColumn.ProtoReflect.Descriptor instead.
 func (*SQLColumn) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SQLColumn) GetName() string {
@@ -2053,7 +2118,7 @@ type SQLColumns struct {
 
 func (x *SQLColumns) Reset() {
 	*x = SQLColumns{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[34]
+	mi := &file_pluginv1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2065,7 +2130,7 @@ func (x *SQLColumns) String() string {
 func (*SQLColumns) ProtoMessage() {}
 
 func (x *SQLColumns) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[34]
+	mi := &file_pluginv1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2078,7 +2143,7 @@ func (x *SQLColumns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLColumns.ProtoReflect.Descriptor instead.
 func (*SQLColumns) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SQLColumns) GetColumns() []*SQLColumn {
@@ -2097,7 +2162,7 @@ type SQLRow struct {
 
 func (x *SQLRow) Reset() {
 	*x = SQLRow{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[35]
+	mi := &file_pluginv1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2109,7 +2174,7 @@ func (x *SQLRow) String() string {
 func (*SQLRow) ProtoMessage() {}
 
 func (x *SQLRow) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[35]
+	mi := &file_pluginv1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2122,7 +2187,7 @@ func (x *SQLRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLRow.ProtoReflect.Descriptor instead.
 func (*SQLRow) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SQLRow) GetValues() []*SQLValue {
@@ -2141,7 +2206,7 @@ type SQLRowBatch struct {
 
 func (x *SQLRowBatch) Reset() {
 	*x = SQLRowBatch{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[36]
+	mi := &file_pluginv1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2153,7 +2218,7 @@ func (x *SQLRowBatch) String() string {
 func (*SQLRowBatch) ProtoMessage() {}
 
 func (x *SQLRowBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[36]
+	mi := &file_pluginv1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2166,7 +2231,7 @@ func (x *SQLRowBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLRowBatch.ProtoReflect.Descriptor instead.
 func (*SQLRowBatch) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SQLRowBatch) GetRows() []*SQLRow {
@@ -2186,7 +2251,7 @@ type SQLServiceQueryRequest struct {
 
 func (x *SQLServiceQueryRequest) Reset() {
 	*x = SQLServiceQueryRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[37]
+	mi := &file_pluginv1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2198,7 +2263,7 @@ func (x *SQLServiceQueryRequest) String() string {
 func (*SQLServiceQueryRequest) ProtoMessage() {}
 
 func (x *SQLServiceQueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[37]
+	mi := &file_pluginv1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2211,7 +2276,7 @@ func (x *SQLServiceQueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceQueryRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceQueryRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{37}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SQLServiceQueryRequest) GetInstanceId() string {
@@ -2243,7 +2308,7 @@ type SQLServiceQueryResponse struct {
 
 func (x *SQLServiceQueryResponse) Reset() {
 	*x = SQLServiceQueryResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[38]
+	mi := &file_pluginv1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2255,7 +2320,7 @@ func (x *SQLServiceQueryResponse) String() string {
 func (*SQLServiceQueryResponse) ProtoMessage() {}
 
 func (x *SQLServiceQueryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[38]
+	mi := &file_pluginv1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2268,7 +2333,7 @@ func (x *SQLServiceQueryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceQueryResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceQueryResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{38}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SQLServiceQueryResponse) GetMsg() isSQLServiceQueryResponse_Msg {
@@ -2359,7 +2424,7 @@ type SQLResult struct {
 
 func (x *SQLResult) Reset() {
 	*x = SQLResult{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	mi := &file_pluginv1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2371,7 +2436,7 @@ func (x *SQLResult) String() string {
 func (*SQLResult) ProtoMessage() {}
 
 func (x *SQLResult) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[39]
+	mi := &file_pluginv1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2384,7 +2449,7 @@ func (x *SQLResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLResult.ProtoReflect.Descriptor instead.
 func (*SQLResult) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{39}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SQLResult) GetColumns() []*SQLColumn {
@@ -2417,7 +2482,7 @@ type SQLQueryEnd struct {
 
 func (x *SQLQueryEnd) Reset() {
 	*x = SQLQueryEnd{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[40]
+	mi := &file_pluginv1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2429,7 +2494,7 @@ func (x *SQLQueryEnd) String() string {
 func (*SQLQueryEnd) ProtoMessage() {}
 
 func (x *SQLQueryEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[40]
+	mi := &file_pluginv1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2442,7 +2507,7 @@ func (x *SQLQueryEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLQueryEnd.ProtoReflect.Descriptor instead.
 func (*SQLQueryEnd) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{40}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SQLQueryEnd) GetSession() SessionState {
@@ -2462,7 +2527,7 @@ type SQLServiceExecRequest struct {
 
 func (x *SQLServiceExecRequest) Reset() {
 	*x = SQLServiceExecRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[41]
+	mi := &file_pluginv1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2474,7 +2539,7 @@ func (x *SQLServiceExecRequest) String() string {
 func (*SQLServiceExecRequest) ProtoMessage() {}
 
 func (x *SQLServiceExecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[41]
+	mi := &file_pluginv1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2487,7 +2552,7 @@ func (x *SQLServiceExecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceExecRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceExecRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{41}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SQLServiceExecRequest) GetInstanceId() string {
@@ -2516,7 +2581,7 @@ type SQLServiceExecResponse struct {
 
 func (x *SQLServiceExecResponse) Reset() {
 	*x = SQLServiceExecResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[42]
+	mi := &file_pluginv1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2528,7 +2593,7 @@ func (x *SQLServiceExecResponse) String() string {
 func (*SQLServiceExecResponse) ProtoMessage() {}
 
 func (x *SQLServiceExecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[42]
+	mi := &file_pluginv1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2541,7 +2606,7 @@ func (x *SQLServiceExecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceExecResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceExecResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{42}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SQLServiceExecResponse) GetRowsAffected() int64 {
@@ -2583,7 +2648,7 @@ type SQLServiceBeginRequest struct {
 
 func (x *SQLServiceBeginRequest) Reset() {
 	*x = SQLServiceBeginRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[43]
+	mi := &file_pluginv1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2595,7 +2660,7 @@ func (x *SQLServiceBeginRequest) String() string {
 func (*SQLServiceBeginRequest) ProtoMessage() {}
 
 func (x *SQLServiceBeginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[43]
+	mi := &file_pluginv1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2608,7 +2673,7 @@ func (x *SQLServiceBeginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBeginRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceBeginRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{43}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SQLServiceBeginRequest) GetInstanceId() string {
@@ -2641,7 +2706,7 @@ type SQLServiceBeginResponse struct {
 
 func (x *SQLServiceBeginResponse) Reset() {
 	*x = SQLServiceBeginResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[44]
+	mi := &file_pluginv1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2653,7 +2718,7 @@ func (x *SQLServiceBeginResponse) String() string {
 func (*SQLServiceBeginResponse) ProtoMessage() {}
 
 func (x *SQLServiceBeginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[44]
+	mi := &file_pluginv1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2666,7 +2731,7 @@ func (x *SQLServiceBeginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBeginResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceBeginResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{44}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SQLServiceBeginResponse) GetSession() SessionState {
@@ -2685,7 +2750,7 @@ type SQLServiceCommitRequest struct {
 
 func (x *SQLServiceCommitRequest) Reset() {
 	*x = SQLServiceCommitRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[45]
+	mi := &file_pluginv1_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2697,7 +2762,7 @@ func (x *SQLServiceCommitRequest) String() string {
 func (*SQLServiceCommitRequest) ProtoMessage() {}
 
 func (x *SQLServiceCommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[45]
+	mi := &file_pluginv1_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2710,7 +2775,7 @@ func (x *SQLServiceCommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceCommitRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceCommitRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{45}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SQLServiceCommitRequest) GetInstanceId() string {
@@ -2729,7 +2794,7 @@ type SQLServiceCommitResponse struct {
 
 func (x *SQLServiceCommitResponse) Reset() {
 	*x = SQLServiceCommitResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[46]
+	mi := &file_pluginv1_plugin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2741,7 +2806,7 @@ func (x *SQLServiceCommitResponse) String() string {
 func (*SQLServiceCommitResponse) ProtoMessage() {}
 
 func (x *SQLServiceCommitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[46]
+	mi := &file_pluginv1_plugin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2754,7 +2819,7 @@ func (x *SQLServiceCommitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceCommitResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceCommitResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{46}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SQLServiceCommitResponse) GetSession() SessionState {
@@ -2773,7 +2838,7 @@ type SQLServiceRollbackRequest struct {
 
 func (x *SQLServiceRollbackRequest) Reset() {
 	*x = SQLServiceRollbackRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[47]
+	mi := &file_pluginv1_plugin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2785,7 +2850,7 @@ func (x *SQLServiceRollbackRequest) String() string {
 func (*SQLServiceRollbackRequest) ProtoMessage() {}
 
 func (x *SQLServiceRollbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[47]
+	mi := &file_pluginv1_plugin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2798,7 +2863,7 @@ func (x *SQLServiceRollbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceRollbackRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceRollbackRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{47}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SQLServiceRollbackRequest) GetInstanceId() string {
@@ -2817,7 +2882,7 @@ type SQLServiceRollbackResponse struct {
 
 func (x *SQLServiceRollbackResponse) Reset() {
 	*x = SQLServiceRollbackResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[48]
+	mi := &file_pluginv1_plugin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2829,7 +2894,7 @@ func (x *SQLServiceRollbackResponse) String() string {
 func (*SQLServiceRollbackResponse) ProtoMessage() {}
 
 func (x *SQLServiceRollbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[48]
+	mi := &file_pluginv1_plugin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2842,7 +2907,7 @@ func (x *SQLServiceRollbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceRollbackResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceRollbackResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{48}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SQLServiceRollbackResponse) GetSession() SessionState {
@@ -2862,7 +2927,7 @@ type SQLServiceBatchRequest struct {
 
 func (x *SQLServiceBatchRequest) Reset() {
 	*x = SQLServiceBatchRequest{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[49]
+	mi := &file_pluginv1_plugin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2874,7 +2939,7 @@ func (x *SQLServiceBatchRequest) String() string {
 func (*SQLServiceBatchRequest) ProtoMessage() {}
 
 func (x *SQLServiceBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[49]
+	mi := &file_pluginv1_plugin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2887,7 +2952,7 @@ func (x *SQLServiceBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBatchRequest.ProtoReflect.Descriptor instead.
 func (*SQLServiceBatchRequest) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{49}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SQLServiceBatchRequest) GetInstanceId() string {
@@ -2916,7 +2981,7 @@ type SQLServiceBatchResponse struct {
 
 func (x *SQLServiceBatchResponse) Reset() {
 	*x = SQLServiceBatchResponse{}
-	mi := &file_pluginv1_plugin_proto_msgTypes[50]
+	mi := &file_pluginv1_plugin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2928,7 +2993,7 @@ func (x *SQLServiceBatchResponse) String() string {
 func (*SQLServiceBatchResponse) ProtoMessage() {}
 
 func (x *SQLServiceBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginv1_plugin_proto_msgTypes[50]
+	mi := &file_pluginv1_plugin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2941,7 +3006,7 @@ func (x *SQLServiceBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLServiceBatchResponse.ProtoReflect.Descriptor instead.
 func (*SQLServiceBatchResponse) Descriptor() ([]byte, []int) {
-	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{50}
+	return file_pluginv1_plugin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *SQLServiceBatchResponse) GetResults() []*SQLServiceExecResponse {
@@ -2991,7 +3056,7 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"\vdescription\x18\x06 \x01(\tR\vdescription\"F\n" +
 	"\x04Type\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12*\n" +
-	"\x04elem\x18\x02 \x01(\v2\x16.nebula.plugin.v1.TypeR\x04elem\"\xa7\x01\n" +
+	"\x04elem\x18\x02 \x01(\v2\x16.nebula.plugin.v1.TypeR\x04elem\"\xe5\x01\n" +
 	"\tOperation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12,\n" +
@@ -2999,7 +3064,11 @@ const file_pluginv1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"idempotent\x18\x04 \x01(\bR\n" +
 	"idempotent\x12\x16\n" +
-	"\x06stream\x18\x05 \x01(\tR\x06stream\"`\n" +
+	"\x06stream\x18\x05 \x01(\tR\x06stream\x12<\n" +
+	"\ridempotent_if\x18\x06 \x01(\v2\x17.nebula.plugin.v1.ArgInR\fidempotentIf\"1\n" +
+	"\x05ArgIn\x12\x10\n" +
+	"\x03arg\x18\x01 \x01(\tR\x03arg\x12\x16\n" +
+	"\x06values\x18\x02 \x03(\tR\x06values\"`\n" +
 	"\x15ValidateConfigRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -3202,7 +3271,7 @@ func file_pluginv1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_pluginv1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_pluginv1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_pluginv1_plugin_proto_goTypes = []any{
 	(SessionState)(0),                  // 0: nebula.plugin.v1.SessionState
 	(*DescribeRequest)(nil),            // 1: nebula.plugin.v1.DescribeRequest
@@ -3212,50 +3281,51 @@ var file_pluginv1_plugin_proto_goTypes = []any{
 	(*Attribute)(nil),                  // 5: nebula.plugin.v1.Attribute
 	(*Type)(nil),                       // 6: nebula.plugin.v1.Type
 	(*Operation)(nil),                  // 7: nebula.plugin.v1.Operation
-	(*ValidateConfigRequest)(nil),      // 8: nebula.plugin.v1.ValidateConfigRequest
-	(*ConfigError)(nil),                // 9: nebula.plugin.v1.ConfigError
-	(*ValidateConfigResponse)(nil),     // 10: nebula.plugin.v1.ValidateConfigResponse
-	(*ConfigureRequest)(nil),           // 11: nebula.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),          // 12: nebula.plugin.v1.ConfigureResponse
-	(*UnconfigureRequest)(nil),         // 13: nebula.plugin.v1.UnconfigureRequest
-	(*UnconfigureResponse)(nil),        // 14: nebula.plugin.v1.UnconfigureResponse
-	(*OpenRequest)(nil),                // 15: nebula.plugin.v1.OpenRequest
-	(*OpenResponse)(nil),               // 16: nebula.plugin.v1.OpenResponse
-	(*CheckRequest)(nil),               // 17: nebula.plugin.v1.CheckRequest
-	(*CheckResponse)(nil),              // 18: nebula.plugin.v1.CheckResponse
-	(*CheckManyRequest)(nil),           // 19: nebula.plugin.v1.CheckManyRequest
-	(*CheckItem)(nil),                  // 20: nebula.plugin.v1.CheckItem
-	(*CheckManyResponse)(nil),          // 21: nebula.plugin.v1.CheckManyResponse
-	(*ResetRequest)(nil),               // 22: nebula.plugin.v1.ResetRequest
-	(*ResetResponse)(nil),              // 23: nebula.plugin.v1.ResetResponse
-	(*CloseRequest)(nil),               // 24: nebula.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),              // 25: nebula.plugin.v1.CloseResponse
-	(*InvokeRequest)(nil),              // 26: nebula.plugin.v1.InvokeRequest
-	(*InvokeResponse)(nil),             // 27: nebula.plugin.v1.InvokeResponse
-	(*StreamStart)(nil),                // 28: nebula.plugin.v1.StreamStart
-	(*InvokeStreamRequest)(nil),        // 29: nebula.plugin.v1.InvokeStreamRequest
-	(*InvokeStreamResponse)(nil),       // 30: nebula.plugin.v1.InvokeStreamResponse
-	(*ErrorDetail)(nil),                // 31: nebula.plugin.v1.ErrorDetail
-	(*SQLValue)(nil),                   // 32: nebula.plugin.v1.SQLValue
-	(*SQLStatement)(nil),               // 33: nebula.plugin.v1.SQLStatement
-	(*SQLColumn)(nil),                  // 34: nebula.plugin.v1.SQLColumn
-	(*SQLColumns)(nil),                 // 35: nebula.plugin.v1.SQLColumns
-	(*SQLRow)(nil),                     // 36: nebula.plugin.v1.SQLRow
-	(*SQLRowBatch)(nil),                // 37: nebula.plugin.v1.SQLRowBatch
-	(*SQLServiceQueryRequest)(nil),     // 38: nebula.plugin.v1.SQLServiceQueryRequest
-	(*SQLServiceQueryResponse)(nil),    // 39: nebula.plugin.v1.SQLServiceQueryResponse
-	(*SQLResult)(nil),                  // 40: nebula.plugin.v1.SQLResult
-	(*SQLQueryEnd)(nil),                // 41: nebula.plugin.v1.SQLQueryEnd
-	(*SQLServiceExecRequest)(nil),      // 42: nebula.plugin.v1.SQLServiceExecRequest
-	(*SQLServiceExecResponse)(nil),     // 43: nebula.plugin.v1.SQLServiceExecResponse
-	(*SQLServiceBeginRequest)(nil),     // 44: nebula.plugin.v1.SQLServiceBeginRequest
-	(*SQLServiceBeginResponse)(nil),    // 45: nebula.plugin.v1.SQLServiceBeginResponse
-	(*SQLServiceCommitRequest)(nil),    // 46: nebula.plugin.v1.SQLServiceCommitRequest
-	(*SQLServiceCommitResponse)(nil),   // 47: nebula.plugin.v1.SQLServiceCommitResponse
-	(*SQLServiceRollbackRequest)(nil),  // 48: nebula.plugin.v1.SQLServiceRollbackRequest
-	(*SQLServiceRollbackResponse)(nil), // 49: nebula.plugin.v1.SQLServiceRollbackResponse
-	(*SQLServiceBatchRequest)(nil),     // 50: nebula.plugin.v1.SQLServiceBatchRequest
-	(*SQLServiceBatchResponse)(nil),    // 51: nebula.plugin.v1.SQLServiceBatchResponse
+	(*ArgIn)(nil),                      // 8: nebula.plugin.v1.ArgIn
+	(*ValidateConfigRequest)(nil),      // 9: nebula.plugin.v1.ValidateConfigRequest
+	(*ConfigError)(nil),                // 10: nebula.plugin.v1.ConfigError
+	(*ValidateConfigResponse)(nil),     // 11: nebula.plugin.v1.ValidateConfigResponse
+	(*ConfigureRequest)(nil),           // 12: nebula.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),          // 13: nebula.plugin.v1.ConfigureResponse
+	(*UnconfigureRequest)(nil),         // 14: nebula.plugin.v1.UnconfigureRequest
+	(*UnconfigureResponse)(nil),        // 15: nebula.plugin.v1.UnconfigureResponse
+	(*OpenRequest)(nil),                // 16: nebula.plugin.v1.OpenRequest
+	(*OpenResponse)(nil),               // 17: nebula.plugin.v1.OpenResponse
+	(*CheckRequest)(nil),               // 18: nebula.plugin.v1.CheckRequest
+	(*CheckResponse)(nil),              // 19: nebula.plugin.v1.CheckResponse
+	(*CheckManyRequest)(nil),           // 20: nebula.plugin.v1.CheckManyRequest
+	(*CheckItem)(nil),                  // 21: nebula.plugin.v1.CheckItem
+	(*CheckManyResponse)(nil),          // 22: nebula.plugin.v1.CheckManyResponse
+	(*ResetRequest)(nil),               // 23: nebula.plugin.v1.ResetRequest
+	(*ResetResponse)(nil),              // 24: nebula.plugin.v1.ResetResponse
+	(*CloseRequest)(nil),               // 25: nebula.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),              // 26: nebula.plugin.v1.CloseResponse
+	(*InvokeRequest)(nil),              // 27: nebula.plugin.v1.InvokeRequest
+	(*InvokeResponse)(nil),             // 28: nebula.plugin.v1.InvokeResponse
+	(*StreamStart)(nil),                // 29: nebula.plugin.v1.StreamStart
+	(*InvokeStreamRequest)(nil),        // 30: nebula.plugin.v1.InvokeStreamRequest
+	(*InvokeStreamResponse)(nil),       // 31: nebula.plugin.v1.InvokeStreamResponse
+	(*ErrorDetail)(nil),                // 32: nebula.plugin.v1.ErrorDetail
+	(*SQLValue)(nil),                   // 33: nebula.plugin.v1.SQLValue
+	(*SQLStatement)(nil),               // 34: nebula.plugin.v1.SQLStatement
+	(*SQLColumn)(nil),                  // 35: nebula.plugin.v1.SQLColumn
+	(*SQLColumns)(nil),                 // 36: nebula.plugin.v1.SQLColumns
+	(*SQLRow)(nil),                     // 37: nebula.plugin.v1.SQLRow
+	(*SQLRowBatch)(nil),                // 38: nebula.plugin.v1.SQLRowBatch
+	(*SQLServiceQueryRequest)(nil),     // 39: nebula.plugin.v1.SQLServiceQueryRequest
+	(*SQLServiceQueryResponse)(nil),    // 40: nebula.plugin.v1.SQLServiceQueryResponse
+	(*SQLResult)(nil),                  // 41: nebula.plugin.v1.SQLResult
+	(*SQLQueryEnd)(nil),                // 42: nebula.plugin.v1.SQLQueryEnd
+	(*SQLServiceExecRequest)(nil),      // 43: nebula.plugin.v1.SQLServiceExecRequest
+	(*SQLServiceExecResponse)(nil),     // 44: nebula.plugin.v1.SQLServiceExecResponse
+	(*SQLServiceBeginRequest)(nil),     // 45: nebula.plugin.v1.SQLServiceBeginRequest
+	(*SQLServiceBeginResponse)(nil),    // 46: nebula.plugin.v1.SQLServiceBeginResponse
+	(*SQLServiceCommitRequest)(nil),    // 47: nebula.plugin.v1.SQLServiceCommitRequest
+	(*SQLServiceCommitResponse)(nil),   // 48: nebula.plugin.v1.SQLServiceCommitResponse
+	(*SQLServiceRollbackRequest)(nil),  // 49: nebula.plugin.v1.SQLServiceRollbackRequest
+	(*SQLServiceRollbackResponse)(nil), // 50: nebula.plugin.v1.SQLServiceRollbackResponse
+	(*SQLServiceBatchRequest)(nil),     // 51: nebula.plugin.v1.SQLServiceBatchRequest
+	(*SQLServiceBatchResponse)(nil),    // 52: nebula.plugin.v1.SQLServiceBatchResponse
 }
 var file_pluginv1_plugin_proto_depIdxs = []int32{
 	3,  // 0: nebula.plugin.v1.DescribeResponse.types:type_name -> nebula.plugin.v1.ResourceType
@@ -3265,72 +3335,73 @@ var file_pluginv1_plugin_proto_depIdxs = []int32{
 	6,  // 4: nebula.plugin.v1.Attribute.type:type_name -> nebula.plugin.v1.Type
 	6,  // 5: nebula.plugin.v1.Type.elem:type_name -> nebula.plugin.v1.Type
 	4,  // 6: nebula.plugin.v1.Operation.args:type_name -> nebula.plugin.v1.Schema
-	9,  // 7: nebula.plugin.v1.ValidateConfigResponse.errors:type_name -> nebula.plugin.v1.ConfigError
-	20, // 8: nebula.plugin.v1.CheckManyRequest.checks:type_name -> nebula.plugin.v1.CheckItem
-	31, // 9: nebula.plugin.v1.CheckManyResponse.error:type_name -> nebula.plugin.v1.ErrorDetail
-	0,  // 10: nebula.plugin.v1.InvokeResponse.session:type_name -> nebula.plugin.v1.SessionState
-	28, // 11: nebula.plugin.v1.InvokeStreamRequest.start:type_name -> nebula.plugin.v1.StreamStart
-	32, // 12: nebula.plugin.v1.SQLValue.array:type_name -> nebula.plugin.v1.SQLValue
-	32, // 13: nebula.plugin.v1.SQLStatement.args:type_name -> nebula.plugin.v1.SQLValue
-	34, // 14: nebula.plugin.v1.SQLColumns.columns:type_name -> nebula.plugin.v1.SQLColumn
-	32, // 15: nebula.plugin.v1.SQLRow.values:type_name -> nebula.plugin.v1.SQLValue
-	36, // 16: nebula.plugin.v1.SQLRowBatch.rows:type_name -> nebula.plugin.v1.SQLRow
-	33, // 17: nebula.plugin.v1.SQLServiceQueryRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
-	35, // 18: nebula.plugin.v1.SQLServiceQueryResponse.columns:type_name -> nebula.plugin.v1.SQLColumns
-	37, // 19: nebula.plugin.v1.SQLServiceQueryResponse.rows:type_name -> nebula.plugin.v1.SQLRowBatch
-	41, // 20: nebula.plugin.v1.SQLServiceQueryResponse.end:type_name -> nebula.plugin.v1.SQLQueryEnd
-	40, // 21: nebula.plugin.v1.SQLServiceQueryResponse.result:type_name -> nebula.plugin.v1.SQLResult
-	34, // 22: nebula.plugin.v1.SQLResult.columns:type_name -> nebula.plugin.v1.SQLColumn
-	36, // 23: nebula.plugin.v1.SQLResult.rows:type_name -> nebula.plugin.v1.SQLRow
-	0,  // 24: nebula.plugin.v1.SQLResult.session:type_name -> nebula.plugin.v1.SessionState
-	0,  // 25: nebula.plugin.v1.SQLQueryEnd.session:type_name -> nebula.plugin.v1.SessionState
-	33, // 26: nebula.plugin.v1.SQLServiceExecRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
-	0,  // 27: nebula.plugin.v1.SQLServiceExecResponse.session:type_name -> nebula.plugin.v1.SessionState
-	0,  // 28: nebula.plugin.v1.SQLServiceBeginResponse.session:type_name -> nebula.plugin.v1.SessionState
-	0,  // 29: nebula.plugin.v1.SQLServiceCommitResponse.session:type_name -> nebula.plugin.v1.SessionState
-	0,  // 30: nebula.plugin.v1.SQLServiceRollbackResponse.session:type_name -> nebula.plugin.v1.SessionState
-	33, // 31: nebula.plugin.v1.SQLServiceBatchRequest.statements:type_name -> nebula.plugin.v1.SQLStatement
-	43, // 32: nebula.plugin.v1.SQLServiceBatchResponse.results:type_name -> nebula.plugin.v1.SQLServiceExecResponse
-	0,  // 33: nebula.plugin.v1.SQLServiceBatchResponse.session:type_name -> nebula.plugin.v1.SessionState
-	1,  // 34: nebula.plugin.v1.DriverService.Describe:input_type -> nebula.plugin.v1.DescribeRequest
-	8,  // 35: nebula.plugin.v1.DriverService.ValidateConfig:input_type -> nebula.plugin.v1.ValidateConfigRequest
-	11, // 36: nebula.plugin.v1.DriverService.Configure:input_type -> nebula.plugin.v1.ConfigureRequest
-	13, // 37: nebula.plugin.v1.DriverService.Unconfigure:input_type -> nebula.plugin.v1.UnconfigureRequest
-	15, // 38: nebula.plugin.v1.DriverService.Open:input_type -> nebula.plugin.v1.OpenRequest
-	17, // 39: nebula.plugin.v1.DriverService.Check:input_type -> nebula.plugin.v1.CheckRequest
-	19, // 40: nebula.plugin.v1.DriverService.CheckMany:input_type -> nebula.plugin.v1.CheckManyRequest
-	22, // 41: nebula.plugin.v1.DriverService.Reset:input_type -> nebula.plugin.v1.ResetRequest
-	24, // 42: nebula.plugin.v1.DriverService.Close:input_type -> nebula.plugin.v1.CloseRequest
-	26, // 43: nebula.plugin.v1.DriverService.Invoke:input_type -> nebula.plugin.v1.InvokeRequest
-	29, // 44: nebula.plugin.v1.DriverService.InvokeStream:input_type -> nebula.plugin.v1.InvokeStreamRequest
-	38, // 45: nebula.plugin.v1.SQLService.Query:input_type -> nebula.plugin.v1.SQLServiceQueryRequest
-	42, // 46: nebula.plugin.v1.SQLService.Exec:input_type -> nebula.plugin.v1.SQLServiceExecRequest
-	50, // 47: nebula.plugin.v1.SQLService.Batch:input_type -> nebula.plugin.v1.SQLServiceBatchRequest
-	44, // 48: nebula.plugin.v1.SQLService.Begin:input_type -> nebula.plugin.v1.SQLServiceBeginRequest
-	46, // 49: nebula.plugin.v1.SQLService.Commit:input_type -> nebula.plugin.v1.SQLServiceCommitRequest
-	48, // 50: nebula.plugin.v1.SQLService.Rollback:input_type -> nebula.plugin.v1.SQLServiceRollbackRequest
-	2,  // 51: nebula.plugin.v1.DriverService.Describe:output_type -> nebula.plugin.v1.DescribeResponse
-	10, // 52: nebula.plugin.v1.DriverService.ValidateConfig:output_type -> nebula.plugin.v1.ValidateConfigResponse
-	12, // 53: nebula.plugin.v1.DriverService.Configure:output_type -> nebula.plugin.v1.ConfigureResponse
-	14, // 54: nebula.plugin.v1.DriverService.Unconfigure:output_type -> nebula.plugin.v1.UnconfigureResponse
-	16, // 55: nebula.plugin.v1.DriverService.Open:output_type -> nebula.plugin.v1.OpenResponse
-	18, // 56: nebula.plugin.v1.DriverService.Check:output_type -> nebula.plugin.v1.CheckResponse
-	21, // 57: nebula.plugin.v1.DriverService.CheckMany:output_type -> nebula.plugin.v1.CheckManyResponse
-	23, // 58: nebula.plugin.v1.DriverService.Reset:output_type -> nebula.plugin.v1.ResetResponse
-	25, // 59: nebula.plugin.v1.DriverService.Close:output_type -> nebula.plugin.v1.CloseResponse
-	27, // 60: nebula.plugin.v1.DriverService.Invoke:output_type -> nebula.plugin.v1.InvokeResponse
-	30, // 61: nebula.plugin.v1.DriverService.InvokeStream:output_type -> nebula.plugin.v1.InvokeStreamResponse
-	39, // 62: nebula.plugin.v1.SQLService.Query:output_type -> nebula.plugin.v1.SQLServiceQueryResponse
-	43, // 63: nebula.plugin.v1.SQLService.Exec:output_type -> nebula.plugin.v1.SQLServiceExecResponse
-	51, // 64: nebula.plugin.v1.SQLService.Batch:output_type -> nebula.plugin.v1.SQLServiceBatchResponse
-	45, // 65: nebula.plugin.v1.SQLService.Begin:output_type -> nebula.plugin.v1.SQLServiceBeginResponse
-	47, // 66: nebula.plugin.v1.SQLService.Commit:output_type -> nebula.plugin.v1.SQLServiceCommitResponse
-	49, // 67: nebula.plugin.v1.SQLService.Rollback:output_type -> nebula.plugin.v1.SQLServiceRollbackResponse
-	51, // [51:68] is the sub-list for method output_type
-	34, // [34:51] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	8,  // 7: nebula.plugin.v1.Operation.idempotent_if:type_name -> nebula.plugin.v1.ArgIn
+	10, // 8: nebula.plugin.v1.ValidateConfigResponse.errors:type_name -> nebula.plugin.v1.ConfigError
+	21, // 9: nebula.plugin.v1.CheckManyRequest.checks:type_name -> nebula.plugin.v1.CheckItem
+	32, // 10: nebula.plugin.v1.CheckManyResponse.error:type_name -> nebula.plugin.v1.ErrorDetail
+	0,  // 11: nebula.plugin.v1.InvokeResponse.session:type_name -> nebula.plugin.v1.SessionState
+	29, // 12: nebula.plugin.v1.InvokeStreamRequest.start:type_name -> nebula.plugin.v1.StreamStart
+	33, // 13: nebula.plugin.v1.SQLValue.array:type_name -> nebula.plugin.v1.SQLValue
+	33, // 14: nebula.plugin.v1.SQLStatement.args:type_name -> nebula.plugin.v1.SQLValue
+	35, // 15: nebula.plugin.v1.SQLColumns.columns:type_name -> nebula.plugin.v1.SQLColumn
+	33, // 16: nebula.plugin.v1.SQLRow.values:type_name -> nebula.plugin.v1.SQLValue
+	37, // 17: nebula.plugin.v1.SQLRowBatch.rows:type_name -> nebula.plugin.v1.SQLRow
+	34, // 18: nebula.plugin.v1.SQLServiceQueryRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
+	36, // 19: nebula.plugin.v1.SQLServiceQueryResponse.columns:type_name -> nebula.plugin.v1.SQLColumns
+	38, // 20: nebula.plugin.v1.SQLServiceQueryResponse.rows:type_name -> nebula.plugin.v1.SQLRowBatch
+	42, // 21: nebula.plugin.v1.SQLServiceQueryResponse.end:type_name -> nebula.plugin.v1.SQLQueryEnd
+	41, // 22: nebula.plugin.v1.SQLServiceQueryResponse.result:type_name -> nebula.plugin.v1.SQLResult
+	35, // 23: nebula.plugin.v1.SQLResult.columns:type_name -> nebula.plugin.v1.SQLColumn
+	37, // 24: nebula.plugin.v1.SQLResult.rows:type_name -> nebula.plugin.v1.SQLRow
+	0,  // 25: nebula.plugin.v1.SQLResult.session:type_name -> nebula.plugin.v1.SessionState
+	0,  // 26: nebula.plugin.v1.SQLQueryEnd.session:type_name -> nebula.plugin.v1.SessionState
+	34, // 27: nebula.plugin.v1.SQLServiceExecRequest.statement:type_name -> nebula.plugin.v1.SQLStatement
+	0,  // 28: nebula.plugin.v1.SQLServiceExecResponse.session:type_name -> nebula.plugin.v1.SessionState
+	0,  // 29: nebula.plugin.v1.SQLServiceBeginResponse.session:type_name -> nebula.plugin.v1.SessionState
+	0,  // 30: nebula.plugin.v1.SQLServiceCommitResponse.session:type_name -> nebula.plugin.v1.SessionState
+	0,  // 31: nebula.plugin.v1.SQLServiceRollbackResponse.session:type_name -> nebula.plugin.v1.SessionState
+	34, // 32: nebula.plugin.v1.SQLServiceBatchRequest.statements:type_name -> nebula.plugin.v1.SQLStatement
+	44, // 33: nebula.plugin.v1.SQLServiceBatchResponse.results:type_name -> nebula.plugin.v1.SQLServiceExecResponse
+	0,  // 34: nebula.plugin.v1.SQLServiceBatchResponse.session:type_name -> nebula.plugin.v1.SessionState
+	1,  // 35: nebula.plugin.v1.DriverService.Describe:input_type -> nebula.plugin.v1.DescribeRequest
+	9,  // 36: nebula.plugin.v1.DriverService.ValidateConfig:input_type -> nebula.plugin.v1.ValidateConfigRequest
+	12, // 37: nebula.plugin.v1.DriverService.Configure:input_type -> nebula.plugin.v1.ConfigureRequest
+	14, // 38: nebula.plugin.v1.DriverService.Unconfigure:input_type -> nebula.plugin.v1.UnconfigureRequest
+	16, // 39: nebula.plugin.v1.DriverService.Open:input_type -> nebula.plugin.v1.OpenRequest
+	18, // 40: nebula.plugin.v1.DriverService.Check:input_type -> nebula.plugin.v1.CheckRequest
+	20, // 41: nebula.plugin.v1.DriverService.CheckMany:input_type -> nebula.plugin.v1.CheckManyRequest
+	23, // 42: nebula.plugin.v1.DriverService.Reset:input_type -> nebula.plugin.v1.ResetRequest
+	25, // 43: nebula.plugin.v1.DriverService.Close:input_type -> nebula.plugin.v1.CloseRequest
+	27, // 44: nebula.plugin.v1.DriverService.Invoke:input_type -> nebula.plugin.v1.InvokeRequest
+	30, // 45: nebula.plugin.v1.DriverService.InvokeStream:input_type -> nebula.plugin.v1.InvokeStreamRequest
+	39, // 46: nebula.plugin.v1.SQLService.Query:input_type -> nebula.plugin.v1.SQLServiceQueryRequest
+	43, // 47: nebula.plugin.v1.SQLService.Exec:input_type -> nebula.plugin.v1.SQLServiceExecRequest
+	51, // 48: nebula.plugin.v1.SQLService.Batch:input_type -> nebula.plugin.v1.SQLServiceBatchRequest
+	45, // 49: nebula.plugin.v1.SQLService.Begin:input_type -> nebula.plugin.v1.SQLServiceBeginRequest
+	47, // 50: nebula.plugin.v1.SQLService.Commit:input_type -> nebula.plugin.v1.SQLServiceCommitRequest
+	49, // 51: nebula.plugin.v1.SQLService.Rollback:input_type -> nebula.plugin.v1.SQLServiceRollbackRequest
+	2,  // 52: nebula.plugin.v1.DriverService.Describe:output_type -> nebula.plugin.v1.DescribeResponse
+	11, // 53: nebula.plugin.v1.DriverService.ValidateConfig:output_type -> nebula.plugin.v1.ValidateConfigResponse
+	13, // 54: nebula.plugin.v1.DriverService.Configure:output_type -> nebula.plugin.v1.ConfigureResponse
+	15, // 55: nebula.plugin.v1.DriverService.Unconfigure:output_type -> nebula.plugin.v1.UnconfigureResponse
+	17, // 56: nebula.plugin.v1.DriverService.Open:output_type -> nebula.plugin.v1.OpenResponse
+	19, // 57: nebula.plugin.v1.DriverService.Check:output_type -> nebula.plugin.v1.CheckResponse
+	22, // 58: nebula.plugin.v1.DriverService.CheckMany:output_type -> nebula.plugin.v1.CheckManyResponse
+	24, // 59: nebula.plugin.v1.DriverService.Reset:output_type -> nebula.plugin.v1.ResetResponse
+	26, // 60: nebula.plugin.v1.DriverService.Close:output_type -> nebula.plugin.v1.CloseResponse
+	28, // 61: nebula.plugin.v1.DriverService.Invoke:output_type -> nebula.plugin.v1.InvokeResponse
+	31, // 62: nebula.plugin.v1.DriverService.InvokeStream:output_type -> nebula.plugin.v1.InvokeStreamResponse
+	40, // 63: nebula.plugin.v1.SQLService.Query:output_type -> nebula.plugin.v1.SQLServiceQueryResponse
+	44, // 64: nebula.plugin.v1.SQLService.Exec:output_type -> nebula.plugin.v1.SQLServiceExecResponse
+	52, // 65: nebula.plugin.v1.SQLService.Batch:output_type -> nebula.plugin.v1.SQLServiceBatchResponse
+	46, // 66: nebula.plugin.v1.SQLService.Begin:output_type -> nebula.plugin.v1.SQLServiceBeginResponse
+	48, // 67: nebula.plugin.v1.SQLService.Commit:output_type -> nebula.plugin.v1.SQLServiceCommitResponse
+	50, // 68: nebula.plugin.v1.SQLService.Rollback:output_type -> nebula.plugin.v1.SQLServiceRollbackResponse
+	52, // [52:69] is the sub-list for method output_type
+	35, // [35:52] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_pluginv1_plugin_proto_init() }
@@ -3338,16 +3409,16 @@ func file_pluginv1_plugin_proto_init() {
 	if File_pluginv1_plugin_proto != nil {
 		return
 	}
-	file_pluginv1_plugin_proto_msgTypes[28].OneofWrappers = []any{
+	file_pluginv1_plugin_proto_msgTypes[29].OneofWrappers = []any{
 		(*InvokeStreamRequest_Start)(nil),
 		(*InvokeStreamRequest_Data)(nil),
 	}
-	file_pluginv1_plugin_proto_msgTypes[29].OneofWrappers = []any{
+	file_pluginv1_plugin_proto_msgTypes[30].OneofWrappers = []any{
 		(*InvokeStreamResponse_Data)(nil),
 		(*InvokeStreamResponse_ResultJson)(nil),
 	}
-	file_pluginv1_plugin_proto_msgTypes[30].OneofWrappers = []any{}
-	file_pluginv1_plugin_proto_msgTypes[38].OneofWrappers = []any{
+	file_pluginv1_plugin_proto_msgTypes[31].OneofWrappers = []any{}
+	file_pluginv1_plugin_proto_msgTypes[39].OneofWrappers = []any{
 		(*SQLServiceQueryResponse_Columns)(nil),
 		(*SQLServiceQueryResponse_Rows)(nil),
 		(*SQLServiceQueryResponse_End)(nil),
@@ -3359,7 +3430,7 @@ func file_pluginv1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pluginv1_plugin_proto_rawDesc), len(file_pluginv1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   51,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
