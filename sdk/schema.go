@@ -176,22 +176,32 @@ func MustSchemaFor(v any) Schema {
 
 type taggedField struct {
 	field     reflect.StructField
-	index     int
+	index     []int
 	name      string
 	required  bool
 	sensitive bool
 }
 
+// fieldsOf returns the tagged fields of t, with those of its embedded
+// structs that have no nebula tag of their own, as if they were t's: a
+// driver's configuration may embed a shared part (an HTTP transport's).
 func fieldsOf(t reflect.Type) []taggedField {
 	var out []taggedField
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag, ok := f.Tag.Lookup("nebula")
+		if !ok && f.Anonymous && f.Type.Kind() == reflect.Struct {
+			for _, inner := range fieldsOf(f.Type) {
+				inner.index = append([]int{i}, inner.index...)
+				out = append(out, inner)
+			}
+			continue
+		}
 		if !ok || !f.IsExported() || tag == "-" {
 			continue
 		}
 		parts := strings.Split(tag, ",")
-		tf := taggedField{field: f, index: i, name: parts[0]}
+		tf := taggedField{field: f, index: []int{i}, name: parts[0]}
 		for _, opt := range parts[1:] {
 			switch opt {
 			case "required":
@@ -410,7 +420,7 @@ func Decode(data json.RawMessage, v any) error {
 				return err
 			}
 		}
-		if err := decodeValue(st.Field(f.index), raw); err != nil {
+		if err := decodeValue(st.FieldByIndex(f.index), raw); err != nil {
 			msg := fmt.Sprintf("attribute %q: %v", f.name, err)
 			if f.sensitive {
 				msg = fmt.Sprintf("attribute %q: value of the wrong type (sensitive value not shown)", f.name)

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -42,6 +44,13 @@ var plugins = []string{"memory", "localfs", "sqlite"}
 // configurations of their types (the drivers' own checks run in validate),
 // and s3 for the test that moves a gibibyte through it.
 var checkOnlyPlugins = []string{"postgres", "mysql", "redis", "kafka", "s3", "mongo"}
+
+// apiPlugins are the API clients' plugins, by the name the host looks
+// for, and the directory of each, where it differs.
+var (
+	apiPlugins = []string{"http", "grpc", "websocket", "graphql"}
+	pluginDirs = map[string]string{"grpc": "grpcclient"}
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "nebula-host-e2e-")
@@ -74,11 +83,11 @@ func build(dir string) error {
 	moduleRoot = filepath.Dir(gomod)
 
 	builds := [][]string{{"-ldflags", "-X github.com/nebula-resource/nebula-resource/internal/release.version=" + testVersion, "-o", filepath.Join(dir, "nebula-host"), "./cmd/nebula-host"}}
-	for _, p := range append(append([]string{}, plugins...), checkOnlyPlugins...) {
+	for _, p := range slices.Concat(plugins, checkOnlyPlugins, apiPlugins) {
 		name := "nebula-plugin-" + p
 		// As make build builds them: no VCS stamp, so that they report
 		// the version of a build that is no release, "dev".
-		builds = append(builds, []string{"-trimpath", "-buildvcs=false", "-o", filepath.Join(dir, "plugins", name), "./plugins/" + p + "/cmd/" + name})
+		builds = append(builds, []string{"-trimpath", "-buildvcs=false", "-o", filepath.Join(dir, "plugins", name), "./plugins/" + cmp.Or(pluginDirs[p], p) + "/cmd/" + name})
 	}
 	for _, args := range builds {
 		cmd := exec.Command("go", append([]string{"build"}, args...)...)
@@ -202,8 +211,16 @@ type hostProcess struct {
 // /readyz answers 200. Cleanup interrupts the host and waits for it.
 func startHost(t *testing.T, path, addr string) *hostProcess {
 	t.Helper()
+	return startHostWith(t, path, addr, "/readyz")
+}
+
+// startHostWith starts nebula-host run -config path with the flags more
+// and waits until addr's probe (/readyz, or /livez for a host that may
+// start with some resources failed) answers 200.
+func startHostWith(t *testing.T, path, addr, probe string, more ...string) *hostProcess {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, hostBinary(), "run", "-config", path)
+	cmd := exec.CommandContext(ctx, hostBinary(), append([]string{"run", "-config", path}, more...)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = filepath.Dir(path)
@@ -237,7 +254,7 @@ func startHost(t *testing.T, path, addr string) *hostProcess {
 			t.Logf("nebula-host run log:\n%s", h.output(t))
 		}
 	})
-	h.waitReady(t)
+	h.waitProbe(t, probe)
 	return h
 }
 
@@ -254,9 +271,15 @@ func (h *hostProcess) output(t *testing.T) string {
 // waitReady polls /readyz until it answers 200, for 10s at most.
 func (h *hostProcess) waitReady(t *testing.T) {
 	t.Helper()
+	h.waitProbe(t, "/readyz")
+}
+
+// waitProbe polls the probe path until it answers 200, for 10s at most.
+func (h *hostProcess) waitProbe(t *testing.T, probe string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		code, body, err := h.get(t, "/readyz")
+		code, body, err := h.get(t, probe)
 		if err == nil && code == http.StatusOK {
 			return
 		}
@@ -266,7 +289,7 @@ func (h *hostProcess) waitReady(t *testing.T) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/readyz not 200 after 10s (last: %d %q, %v)", code, body, err)
+			t.Fatalf("%s not 200 after 10s (last: %d %q, %v)", probe, code, body, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

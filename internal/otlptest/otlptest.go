@@ -11,8 +11,10 @@ import (
 	"testing"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/prototext"
 )
 
 // Span is a span the collector received.
@@ -22,6 +24,11 @@ type Span struct {
 	SpanID       string // hex
 	ParentSpanID string // hex; empty for a root span
 	Service      string // the service.name of its resource
+	// Text is every string the span carries besides its ids: its
+	// attributes' values, its status message, and its events' names and
+	// attributes' values, as prototext, for tests that look for what must
+	// not be there (a secret).
+	Text string
 }
 
 // Collector is a running OTLP/gRPC trace collector.
@@ -77,6 +84,7 @@ func (c *Collector) Export(ctx context.Context, req *coltracepb.ExportTraceServi
 				c.spans = append(c.spans, Span{
 					Name: s.GetName(), TraceID: hex.EncodeToString(s.GetTraceId()), SpanID: hex.EncodeToString(s.GetSpanId()),
 					ParentSpanID: hex.EncodeToString(s.GetParentSpanId()), Service: service,
+					Text: prototext.Format(&tracepb.Span{Name: s.GetName(), Attributes: s.GetAttributes(), Status: s.GetStatus(), Events: s.GetEvents()}),
 				})
 			}
 		}

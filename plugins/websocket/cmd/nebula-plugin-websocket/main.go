@@ -1,0 +1,13 @@
+// Command nebula-plugin-websocket is the plugin binary of the WebSocket
+// client driver.
+package main
+
+import (
+	"github.com/nebula-resource/nebula-resource/plugins/websocket"
+	"github.com/nebula-resource/nebula-resource/sdk"
+	"github.com/nebula-resource/nebula-resource/sdk/otelexport"
+)
+
+// main serves the driver; with otelexport.Option the plugin exports its
+// spans when the host exports its own (docs/operations.md).
+func main() { sdk.Serve(websocket.New(), otelexport.Option()) }
