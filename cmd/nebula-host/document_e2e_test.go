@@ -82,14 +82,16 @@ resource "mongo" "documents" {
 }
 
 // goHost starts a host in the test's process on the configuration at
-// path, with the built plugins, and closes it at the end.
-func goHost(t *testing.T, path string) *host.Host {
+// path, with the built plugins, and closes it at the end. Its logs are
+// discarded unless opts, applied after the defaults, set a logger.
+func goHost(t *testing.T, path string, opts ...host.Option) *host.Host {
 	t.Helper()
 	cfg, diags := config.Load(path)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	h, err := host.New(cfg, host.WithLogger(slog.New(slog.DiscardHandler)), host.WithPluginDir(filepath.Join(binDir, "plugins")))
+	defaults := []host.Option{host.WithLogger(slog.New(slog.DiscardHandler)), host.WithPluginDir(filepath.Join(binDir, "plugins"))}
+	h, err := host.New(cfg, append(defaults, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

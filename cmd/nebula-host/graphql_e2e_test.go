@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,18 +17,8 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-// buildGraphQL builds, once, testenv's graphqlserver, and the graphql
-// plugin into the plugin directory the hosts of the tests use unless
-// TestMain built it there.
+// buildGraphQL builds testenv's graphqlserver, once.
 var buildGraphQL = sync.OnceValues(func() (server string, err error) {
-	pluginPath := filepath.Join(binDir, "plugins", "nebula-plugin-graphql")
-	if _, err := os.Stat(pluginPath); err != nil {
-		plugin := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-o", pluginPath, "./plugins/graphql/cmd/nebula-plugin-graphql")
-		plugin.Dir = moduleRoot
-		if out, err := plugin.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("go build the graphql plugin: %v\n%s", err, out)
-		}
-	}
 	server = filepath.Join(binDir, "graphqlserver")
 	build := exec.Command("go", "build", "-o", server, "./cmd/graphqlserver")
 	build.Dir = filepath.Join(moduleRoot, "testenv")

@@ -5,11 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,30 +16,12 @@ import (
 	"github.com/nebula-resource/nebula-resource/plugins/grpcclient/grpctest"
 )
 
-// grpcPluginOnce builds nebula-plugin-grpc into the plugins of binDir,
-// where the host finds it for resource type "grpc", once for every test.
-var grpcPluginOnce = sync.OnceValue(func() error {
-	out := filepath.Join(binDir, "plugins", "nebula-plugin-grpc")
-	if _, err := os.Stat(out); err == nil {
-		return nil // TestMain built it
-	}
-	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-o", out, "./plugins/grpcclient/cmd/nebula-plugin-grpc")
-	cmd.Dir = moduleRoot
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build nebula-plugin-grpc: %w\n%s", err, b)
-	}
-	return nil
-})
-
 // grpcSetup starts a demo gRPC server, whose service the plugin can only
 // learn through reflection, and writes a configuration of one grpc
 // resource, grpc.demo, on it, checked every 100ms and quarantined by one
 // failed check.
 func grpcSetup(t *testing.T) (srv *grpctest.Server, path, addr string) {
 	t.Helper()
-	if err := grpcPluginOnce(); err != nil {
-		t.Fatal(err)
-	}
 	srv, err := grpctest.Listen(grpctest.Options{})
 	if err != nil {
 		t.Fatal(err)

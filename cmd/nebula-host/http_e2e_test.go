@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -11,8 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -20,25 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
-
-// httpPluginOnce builds nebula-plugin-http into the plugins of binDir,
-// where the host finds it for resource type "http", once for every test.
-var httpPluginOnce = sync.OnceValue(func() error {
-	out := filepath.Join(binDir, "plugins", "nebula-plugin-http")
-	if _, err := os.Stat(out); err == nil {
-		return nil
-	}
-	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-o", out, "./plugins/http/cmd/nebula-plugin-http")
-	cmd.Dir = moduleRoot
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build nebula-plugin-http: %w\n%s", err, b)
-	}
-	return nil
-})
 
 // lockedBuffer is a log destination that the host's goroutines write to
 // while the test reads it.
@@ -64,9 +45,6 @@ func (l *lockedBuffer) String() string {
 // logs, at debug level, the plugin's included, go to logs.
 func httpHost(t *testing.T, base, body string, logs io.Writer) *host.Host {
 	t.Helper()
-	if err := httpPluginOnce(); err != nil {
-		t.Fatal(err)
-	}
 	path := writeFile(t, t.TempDir(), "main.hcl", fmt.Sprintf(`resource "http" "api" {
   base_url = %q
 %s
@@ -78,26 +56,7 @@ func httpHost(t *testing.T, base, body string, logs io.Writer) *host.Host {
   }
 }
 `, base, body))
-	cfg, diags := config.Load(path)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	h, err := host.New(cfg, host.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
-		host.WithPluginDir(filepath.Join(binDir, "plugins")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := h.Close(ctx); err != nil {
-			t.Errorf("closing the host: %v", err)
-		}
-	})
-	return h
+	return goHost(t, path, host.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 }
 
 // flakyServer answers each path's first request 503 with Retry-After: 1

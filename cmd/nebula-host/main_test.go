@@ -268,12 +268,6 @@ func (h *hostProcess) output(t *testing.T) string {
 	return string(b)
 }
 
-// waitReady polls /readyz until it answers 200, for 10s at most.
-func (h *hostProcess) waitReady(t *testing.T) {
-	t.Helper()
-	h.waitProbe(t, "/readyz")
-}
-
 // waitProbe polls the probe path until it answers 200, for 10s at most.
 func (h *hostProcess) waitProbe(t *testing.T, probe string) {
 	t.Helper()

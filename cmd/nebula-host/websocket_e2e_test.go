@@ -5,11 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +14,6 @@ import (
 
 	ws "github.com/coder/websocket"
 
-	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -86,36 +82,12 @@ func wsFeedServer(t *testing.T, f *wsFeed) string {
 }
 
 // wsHost starts a host in the test's process with one websocket
-// resource, feed, whose block holds body, and the websocket plugin built
-// from this checkout; it closes the host at the end.
+// resource, feed, whose block holds body, and the built websocket
+// plugin; it closes the host at the end.
 func wsHost(t *testing.T, body string) *host.Host {
 	t.Helper()
-	plugins := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(plugins, "nebula-plugin-websocket"), "./plugins/websocket/cmd/nebula-plugin-websocket")
-	cmd.Dir = moduleRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build nebula-plugin-websocket: %v\n%s", err, out)
-	}
 	path := writeFile(t, t.TempDir(), "main.hcl", "resource \"websocket\" \"feed\" {\n"+body+"}\n")
-	cfg, diags := config.Load(path)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	h, err := host.New(cfg, host.WithLogger(slog.New(slog.DiscardHandler)), host.WithPluginDir(plugins))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := h.Close(ctx); err != nil {
-			t.Errorf("closing the host: %v", err)
-		}
-	})
-	return h
+	return goHost(t, path)
 }
 
 // Through the host and the built plugin: a lease of the websocket

@@ -167,7 +167,7 @@ func run(ctx context.Context, configPath, pluginDir string, out io.Writer) error
 		})
 		var se *sdk.Error
 		if !errors.As(err, &se) {
-			return fmt.Errorf("Fail did not fail as expected: %v", err)
+			return fmt.Errorf("the call of Fail did not fail as expected: %v", err)
 		}
 		fmt.Fprintf(out, "Fail: kind %s, code %s: %s\n", se.Kind, se.Code, se.Message)
 		return nil

@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
-	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -327,32 +326,6 @@ func (s *schema) askV1(ctx context.Context, reqs []*reflectionv1.ServerReflectio
 		return client.ServerReflectionInfo(ctx)
 	}, reqs)
 	return resps, reflectionError(ctx, err)
-}
-
-// askV1Alpha asks on v1alpha, whose messages are v1's on the wire.
-func (s *schema) askV1Alpha(ctx context.Context, reqs []*reflectionv1.ServerReflectionRequest) ([]*reflectionv1.ServerReflectionResponse, error) {
-	alphaReqs := make([]*reflectionv1alpha.ServerReflectionRequest, len(reqs))
-	for i, r := range reqs {
-		alphaReqs[i] = new(reflectionv1alpha.ServerReflectionRequest)
-		if err := convert(r, alphaReqs[i]); err != nil {
-			return nil, err
-		}
-	}
-	client := reflectionv1alpha.NewServerReflectionClient(s.conn)
-	alphaResps, err := exchange(ctx, func(ctx context.Context) (reflectionStream[*reflectionv1alpha.ServerReflectionRequest, *reflectionv1alpha.ServerReflectionResponse], error) {
-		return client.ServerReflectionInfo(ctx) //nolint:staticcheck // v1alpha is for servers without v1
-	}, alphaReqs)
-	if err != nil {
-		return nil, reflectionError(ctx, err)
-	}
-	resps := make([]*reflectionv1.ServerReflectionResponse, len(alphaResps))
-	for i, r := range alphaResps {
-		resps[i] = new(reflectionv1.ServerReflectionResponse)
-		if err := convert(r, resps[i]); err != nil {
-			return nil, err
-		}
-	}
-	return resps, nil
 }
 
 // reflectionError keeps Unimplemented as it is, for ask to try the other
