@@ -463,3 +463,26 @@ func TestRunChildReturnsTheChildsError(t *testing.T) {
 		t.Errorf("runChild = %v, want the child's complaint about the variant", err)
 	}
 }
+
+// The http workloads start their own server, so that their variants run
+// anywhere: direct and host-inproc each set up, make calls, and close
+// what they started (goleak, TestMain).
+func TestHTTPFetchRunsWithItsOwnServer(t *testing.T) {
+	if len(itemBody) < 180 || len(itemBody) > 220 {
+		t.Errorf("the item is %d bytes, want about 200", len(itemBody))
+	}
+	for _, name := range []string{"http/fetch-200B", "http/fetch-200B/lease-held"} {
+		for _, v := range []string{direct, hostInproc} {
+			t.Run(name+"/"+v, func(t *testing.T) {
+				e := &runEnv{spec: runSpec{Workload: name, Variant: v, Concurrency: 2}}
+				tg, err := findWorkload(name).setup(t.Context(), e, v)
+				if err == nil {
+					_, err = load(t.Context(), tg, 2, 50*time.Millisecond, nil)
+				}
+				if err = errors.Join(err, e.close()); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}

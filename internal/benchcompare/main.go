@@ -24,8 +24,9 @@
 // the plugins (utime+stime from /proc/PID/stat of every process whose
 // parent it is). It runs on Linux only.
 //
-// A backend whose server does not answer is skipped with the reason; a call
-// that fails during a run stops the tool with the error.
+// A backend whose server does not answer is skipped with the reason (the
+// http workloads start their own, in the run's process, and always run);
+// a call that fails during a run stops the tool with the error.
 package main
 
 import (

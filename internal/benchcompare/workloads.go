@@ -45,7 +45,8 @@ const (
 type workload struct {
 	name string
 	// backend is the server the workload needs ("postgres", "redis",
-	// "kafka", "s3", "mongo"), probed before the runs; "" for none.
+	// "kafka", "s3", "mongo"), probed before the runs; "" for none (the
+	// http workloads start their own).
 	backend string
 	// pluginType is the plugin binary host-plugin runs.
 	pluginType string
@@ -103,6 +104,12 @@ var workloads = []*workload{
 	mongoFindOneWorkload("mongo/find_one-by-_id/100-docs/c=1", 100, false, 1),
 	mongoFindOneWorkload("mongo/find_one-by-_id/10k-docs", 10_000, false, 0),
 	mongoFindOneWorkload("mongo/find_one-by-_id/10k-docs/c=1", 10_000, false, 1),
+	// GET of a 200-byte JSON item from a server in the run's process
+	// (httpapi.go), at -c and at 1; Host.Invoke of fetch, or a lease each
+	// worker holds.
+	httpFetchWorkload("http/fetch-200B", false, 0),
+	httpFetchWorkload("http/fetch-200B/lease-held", true, 0),
+	httpFetchWorkload("http/fetch-200B/c=1", false, 1),
 }
 
 func findWorkload(name string) *workload {
