@@ -138,9 +138,12 @@ func New(name string, cfg *config.Resilience, secrets *redact.Set, hooks Hooks) 
 		p.once = failsafe.With(all...)
 	}
 	if cfg.Retry != nil {
-		all := append(append(append([]failsafe.Policy[any]{}, outer...), p.buildRetry(*cfg.Retry)), inner...)
+		// One retry policy, and so one retry budget, for calls and
+		// streams alike.
+		retry := p.buildRetry(*cfg.Retry)
+		all := append(append(append([]failsafe.Policy[any]{}, outer...), retry), inner...)
 		p.retrying = failsafe.With(all...)
-		p.streams = failsafe.With(p.buildRetry(*cfg.Retry))
+		p.streams = failsafe.With(retry)
 	}
 	return p
 }
