@@ -18,6 +18,26 @@ type ClientTLS struct {
 	InsecureSkipVerify bool
 }
 
+// Unused returns, for a connection without TLS, an attribute error for
+// each TLS setting that is set all the same: why says why there is no TLS
+// ("tls is false", "the url is ws://"), fix how to have it.
+func (c ClientTLS) Unused(why, fix string) []error {
+	var errs []error
+	for _, a := range []struct {
+		name string
+		set  bool
+	}{
+		{"tls_server_name", c.ServerName != ""}, {"tls_ca_file", c.CAFile != ""},
+		{"tls_cert_file", c.CertFile != ""}, {"tls_key_file", c.KeyFile != ""},
+		{"tls_insecure_skip_verify", c.InsecureSkipVerify},
+	} {
+		if a.set {
+			errs = append(errs, AttributeError(a.name, "is set but "+why, fix+", or remove "+a.name+"."))
+		}
+	}
+	return errs
+}
+
 // Config builds the TLS configuration, or nil without TLS, reading the CA,
 // certificate and key files. Its errors are attribute errors
 // ([AttributeError]) naming the attribute that is wrong: a file that
@@ -29,19 +49,7 @@ func (c ClientTLS) Config() (*tls.Config, []error) {
 		errs = append(errs, AttributeError(attr, summary, detail))
 	}
 	if !c.Enabled {
-		for _, a := range []struct {
-			name string
-			set  bool
-		}{
-			{"tls_server_name", c.ServerName != ""}, {"tls_ca_file", c.CAFile != ""},
-			{"tls_cert_file", c.CertFile != ""}, {"tls_key_file", c.KeyFile != ""},
-			{"tls_insecure_skip_verify", c.InsecureSkipVerify},
-		} {
-			if a.set {
-				add(a.name, "is set but tls is false", "Set tls = true to connect with TLS, or remove "+a.name+".")
-			}
-		}
-		return nil, errs
+		return nil, c.Unused("tls is false", "Set tls = true to connect with TLS")
 	}
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS12,

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/nebula-resource/nebula-resource/plugins/http/transport"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -36,7 +38,7 @@ var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "T
 
 // Validate checks the arguments; its errors name the argument.
 func (a *requestArgs) Validate() error {
-	if a.Method == "" || !transport.ValidHeaderName(a.Method) {
+	if a.Method == "" || !httpguts.ValidHeaderFieldName(a.Method) {
 		return sdk.Errorf(sdk.KindInvalidArgument, "argument %q: %s is not an HTTP method (a token such as GET or POST)", "method", sdk.QuoteShort(a.Method))
 	}
 	if up := strings.ToUpper(a.Method); up != a.Method {
@@ -46,9 +48,9 @@ func (a *requestArgs) Validate() error {
 		v := a.Headers[k]
 		ck := textproto.CanonicalMIMEHeaderKey(k)
 		switch {
-		case !transport.ValidHeaderName(k):
+		case !httpguts.ValidHeaderFieldName(k):
 			return sdk.Errorf(sdk.KindInvalidArgument, "argument %q: %s is not a valid header name", "headers", sdk.QuoteShort(k))
-		case !transport.ValidHeaderValue(v):
+		case !httpguts.ValidHeaderFieldValue(v):
 			return sdk.Errorf(sdk.KindInvalidArgument, "argument %q: the value of %s holds a control character (CR, LF or NUL)", "headers", sdk.QuoteShort(k))
 		case slices.Contains(hopByHop, ck):
 			return sdk.Errorf(sdk.KindInvalidArgument, "argument %q: %s is a hop-by-hop header, which the client manages", "headers", ck)
@@ -60,7 +62,7 @@ func (a *requestArgs) Validate() error {
 			}
 		}
 	}
-	if !transport.ValidHeaderValue(a.IdempotencyKey) {
+	if !httpguts.ValidHeaderFieldValue(a.IdempotencyKey) {
 		return sdk.Errorf(sdk.KindInvalidArgument, "argument %q: holds a control character (CR, LF or NUL)", "idempotency_key")
 	}
 	for _, s := range a.ExpectStatus {

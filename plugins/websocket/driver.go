@@ -12,6 +12,7 @@ import (
 	"time"
 
 	ws "github.com/coder/websocket"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/nebula-resource/nebula-resource/internal/release"
 	"github.com/nebula-resource/nebula-resource/sdk"
@@ -108,7 +109,7 @@ func (c Config) prepare() (*url.URL, *tls.Config, error) {
 		for name, value := range h.m {
 			canon := http.CanonicalHeaderKey(name)
 			switch {
-			case !validHeaderName(name):
+			case !httpguts.ValidHeaderFieldName(name):
 				add(h.attr, fmt.Sprintf("%q is not a header name", name), "A header name is letters, digits and !#$%&'*+-.^_`|~.")
 			case strings.ContainsAny(value, "\r\n\x00"):
 				add(h.attr, fmt.Sprintf("the value of %q holds a line break or NUL", name), "Header values are one line.")
@@ -127,7 +128,7 @@ func (c Config) prepare() (*url.URL, *tls.Config, error) {
 		add("bearer_token", "holds a line break or NUL", "A token is one line.")
 	}
 	for i, p := range c.Subprotocols {
-		if p == "" || !validHeaderName(p) {
+		if p == "" || !httpguts.ValidHeaderFieldName(p) {
 			add("subprotocols", fmt.Sprintf("subprotocols[%d] %q is not a subprotocol name", i, p), "A subprotocol name is a token such as \"graphql-transport-ws\".")
 		}
 	}
@@ -164,50 +165,23 @@ func (c Config) prepare() (*url.URL, *tls.Config, error) {
 	if c.Buffer < 1 {
 		add("buffer", "must be at least 1", "Set how many messages to hold while no receive takes them, such as 4096.")
 	}
-	wss := u != nil && u.Scheme == "wss"
-	if !wss {
-		for _, a := range []struct {
-			name string
-			set  bool
-		}{
-			{"tls_server_name", c.TLSServerName != ""}, {"tls_ca_file", c.TLSCAFile != ""},
-			{"tls_cert_file", c.TLSCertFile != ""}, {"tls_key_file", c.TLSKeyFile != ""},
-			{"tls_insecure_skip_verify", c.TLSInsecureSkipVerify},
-		} {
-			if a.set && u != nil && u.Scheme == "ws" {
-				add(a.name, "is set but the url is ws://", "Use a wss:// url to connect with TLS, or remove "+a.name+".")
-			}
-		}
+	clientTLS := sdk.ClientTLS{
+		Enabled: true, ServerName: c.TLSServerName, CAFile: c.TLSCAFile,
+		CertFile: c.TLSCertFile, KeyFile: c.TLSKeyFile, InsecureSkipVerify: c.TLSInsecureSkipVerify,
 	}
 	var tlsConfig *tls.Config
-	if wss {
+	switch {
+	case u != nil && u.Scheme == "wss":
 		var tlsErrs []error
-		tlsConfig, tlsErrs = sdk.ClientTLS{
-			Enabled: true, ServerName: c.TLSServerName, CAFile: c.TLSCAFile,
-			CertFile: c.TLSCertFile, KeyFile: c.TLSKeyFile, InsecureSkipVerify: c.TLSInsecureSkipVerify,
-		}.Config()
+		tlsConfig, tlsErrs = clientTLS.Config()
 		errs = append(errs, tlsErrs...)
+	case u != nil && u.Scheme == "ws":
+		errs = append(errs, clientTLS.Unused("the url is ws://", "Use a wss:// url to connect with TLS")...)
 	}
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)
 	}
 	return u, tlsConfig, nil
-}
-
-// validHeaderName reports whether s is an HTTP token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		case strings.ContainsRune("!#$%&'*+-.^_`|~", r):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func containsFold(list []string, s string) bool {

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -103,11 +105,11 @@ func (c Config) Validate() error {
 	}{{"headers", c.Headers}, {"secret_headers", c.SecretHeaders}} {
 		attr, hs := h.attr, h.hs
 		for _, k := range slices.Sorted(maps.Keys(hs)) {
-			if !ValidHeaderName(k) {
+			if !httpguts.ValidHeaderFieldName(k) {
 				add(attr, fmt.Sprintf("%q is not a valid header name", k), "A header name is a token: letters, digits and !#$%&'*+-.^_`|~.")
 				continue
 			}
-			if !ValidHeaderValue(hs[k]) {
+			if !httpguts.ValidHeaderFieldValue(hs[k]) {
 				detail := fmt.Sprintf("The value of %q holds a control character (CR, LF or NUL).", k)
 				add(attr, "holds an invalid header value", detail)
 			}
@@ -146,18 +148,7 @@ func (c Config) Validate() error {
 		add("bearer_token", "more than one authentication method is set", "Set one of bearer_token, basic_username/basic_password and oauth2_token_url.")
 	}
 	if err == nil && base.Scheme == "http" {
-		for _, a := range []struct {
-			name string
-			set  bool
-		}{
-			{"tls_server_name", c.TLSServerName != ""}, {"tls_ca_file", c.TLSCAFile != ""},
-			{"tls_cert_file", c.TLSCertFile != ""}, {"tls_key_file", c.TLSKeyFile != ""},
-			{"tls_insecure_skip_verify", c.TLSInsecureSkipVerify},
-		} {
-			if a.set {
-				add(a.name, "is set but base_url is http://", "TLS settings apply to an https:// base_url.")
-			}
-		}
+		errs = append(errs, c.clientTLS().Unused("base_url is http://", "Use an https:// base_url to connect with TLS")...)
 	} else if err == nil && base.Scheme == "https" {
 		_, tlsErrs := c.clientTLS().Config()
 		errs = append(errs, tlsErrs...)
@@ -200,33 +191,4 @@ func (c Config) clientTLS() sdk.ClientTLS {
 		Enabled: true, ServerName: c.TLSServerName, CAFile: c.TLSCAFile,
 		CertFile: c.TLSCertFile, KeyFile: c.TLSKeyFile, InsecureSkipVerify: c.TLSInsecureSkipVerify,
 	}
-}
-
-// ValidHeaderName reports whether name is an HTTP field name (a token).
-func ValidHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := range len(name) {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// ValidHeaderValue reports whether v may be sent as an HTTP field value:
-// it holds no CR, LF, NUL or other control character but tab.
-func ValidHeaderValue(v string) bool {
-	for i := range len(v) {
-		c := v[i]
-		if (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
