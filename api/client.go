@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +44,9 @@ type settings struct {
 	tls     *tls.Config
 	token   string
 	timeout time.Duration
+	// caFile and certFile, keyFile are WithCAFile's and
+	// WithClientCertificate's files, read by NewClient.
+	caFile, certFile, keyFile string
 }
 
 // Option configures a Client.
@@ -56,16 +61,32 @@ func WithHTTPClient(hc *http.Client) Option { return func(s *settings) { s.hc = 
 
 // WithTLSConfig makes the client speak HTTPS with cfg: the certificate
 // authorities to trust, and a client certificate where the other end asks
-// for one (mutual TLS). The admin endpoint itself serves plain HTTP on
-// loopback; this is for one behind a proxy that terminates TLS. An address
-// without a scheme then means https://.
+// for one (mutual TLS), for an endpoint whose admin block has a tls block,
+// or one behind a proxy that terminates TLS. An address without a scheme
+// then means https://. WithCAFile and WithClientCertificate add to a copy
+// of cfg.
 func WithTLSConfig(cfg *tls.Config) Option { return func(s *settings) { s.tls = cfg } }
 
-// WithBearerToken sends "Authorization: Bearer TOKEN" with every request.
-// The admin endpoint itself has no authentication (its gate is described
-// in the package documentation); this is for a reverse proxy in front of
-// it that authenticates callers, and so belongs with WithTLSConfig or an
-// https:// address. The token never appears in an error.
+// WithCAFile makes the client speak HTTPS and trust the certificate
+// authorities in the PEM file at path, instead of the system's, to verify
+// the endpoint's certificate: the authority that signed the cert_file of
+// the admin block's tls block. NewClient reads the file.
+func WithCAFile(path string) Option { return func(s *settings) { s.caFile = path } }
+
+// WithClientCertificate makes the client speak HTTPS and present the
+// certificate chain and private key in the PEM files certFile and keyFile
+// when the endpoint asks for one: mutual TLS, for an identity whose
+// client_cert_names name the certificate. NewClient reads the files.
+func WithClientCertificate(certFile, keyFile string) Option {
+	return func(s *settings) { s.certFile, s.keyFile = certFile, keyFile }
+}
+
+// WithBearerToken sends "Authorization: Bearer TOKEN" with every request:
+// the token of one of the identities of the endpoint's admin block (whose
+// token_sha256 is the token's SHA-256), or of a reverse proxy in front of
+// it that authenticates callers. Send it over HTTPS (WithTLSConfig,
+// WithCAFile or an https:// address) unless the endpoint is on loopback.
+// The token never appears in an error.
 func WithBearerToken(token string) Option { return func(s *settings) { s.token = token } }
 
 // WithTimeout bounds each call: a call's whole exchange, and a stream's
@@ -84,8 +105,16 @@ func NewClient(addr string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(&s)
 	}
-	if s.hc != nil && s.tls != nil {
-		return nil, fmt.Errorf("%w: WithTLSConfig and WithHTTPClient together; set TLSClientConfig on the http.Client's transport", ErrInvalidConfig)
+	tlsFiles := s.caFile != "" || s.certFile != "" || s.keyFile != ""
+	if s.hc != nil && (s.tls != nil || tlsFiles) {
+		return nil, fmt.Errorf("%w: WithTLSConfig, WithCAFile or WithClientCertificate with WithHTTPClient; set TLSClientConfig on the http.Client's transport", ErrInvalidConfig)
+	}
+	if tlsFiles {
+		cfg, err := tlsFromFiles(s.tls, s.caFile, s.certFile, s.keyFile)
+		if err != nil {
+			return nil, err
+		}
+		s.tls = cfg
 	}
 	if s.timeout < 0 {
 		return nil, fmt.Errorf("%w: WithTimeout(%v) is negative", ErrInvalidConfig, s.timeout)
@@ -109,6 +138,38 @@ func NewClient(addr string, opts ...Option) (*Client, error) {
 		c.auth = &h
 	}
 	return c, nil
+}
+
+// tlsFromFiles returns a copy of base (a new configuration when nil) that
+// trusts the authorities in caFile, when set, and presents the certificate
+// in certFile and keyFile, when set.
+func tlsFromFiles(base *tls.Config, caFile, certFile, keyFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if base != nil {
+		cfg = base.Clone()
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: WithCAFile: %w", ErrInvalidConfig, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: WithCAFile: %s holds no PEM certificate", ErrInvalidConfig, caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if certFile != "" || keyFile != "" {
+		if certFile == "" || keyFile == "" {
+			return nil, fmt.Errorf("%w: WithClientCertificate needs both a certificate file and a key file", ErrInvalidConfig)
+		}
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: WithClientCertificate: %w", ErrInvalidConfig, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
 }
 
 // baseURL returns addr as the URL requests start with, without a trailing
@@ -139,7 +200,7 @@ func baseURL(addr string, tls bool) (string, error) {
 	case u.RawQuery != "" || u.Fragment != "":
 		return "", fmt.Errorf("%w: %s://%s has a query or fragment", ErrInvalidConfig, u.Scheme, u.Host)
 	case u.Scheme == "http" && tls:
-		return "", fmt.Errorf("%w: http:// with WithTLSConfig", ErrInvalidConfig)
+		return "", fmt.Errorf("%w: http:// with WithTLSConfig, WithCAFile or WithClientCertificate", ErrInvalidConfig)
 	}
 	return strings.TrimSuffix(u.String(), "/"), nil
 }
@@ -437,4 +498,22 @@ func (c *Client) Invoke(ctx context.Context, resource string, req InvokeRequest)
 		return nil, err
 	}
 	return &resp, nil
+}
+
+// Reload asks the host to read its configuration files again and apply
+// them (POST /v1/reload): resources added, removed or changed, credentials
+// read anew, the admin API's identities and audit log replaced. It needs
+// an identity with the admin permission and no tenant. A configuration
+// with errors changes nothing: the answer is an *Error with Code
+// CodeInvalidConfiguration whose Message lists the diagnostics, one
+// "file:line:column: error: summary; detail" line each. A host that
+// cannot reload (one embedded without a reload function) answers
+// KindUnimplemented.
+func (c *Client) Reload(ctx context.Context) (*ReloadResult, error) {
+	var res ReloadResult
+	err := c.getJSON(ctx, call{method: http.MethodPost, path: "/v1/reload", body: strings.NewReader("{}"), contentType: ContentTypeJSON}, &res)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
 }

@@ -26,7 +26,8 @@
 // (Resources and Health read every page; ResourcePage and HealthPage read
 // one); Invoke for an operation, Stream for a streaming one (a blob's put
 // and get, for instance), whose input is a Reader and whose output the
-// Stream reads; and OpenAPI for the description the host serves.
+// Stream reads; Reload to apply the host's configuration files anew; and
+// OpenAPI for the description the host serves.
 //
 // # Errors
 //
@@ -40,15 +41,25 @@
 //
 // # Who may call
 //
-// The endpoint has no authentication: whoever reaches its address may run
-// operations, so it listens on loopback unless its admin block sets
-// allow_remote. Every request passes a gate instead: its Host must name the
-// endpoint (a loopback name, the configured address, the address the
-// connection arrived on, or a name in allowed_hosts), a web page of another
-// origin is refused, and a POST must carry its route's content type. The
-// client sends what the gate wants; an address the gate does not know is
-// an *Error with Code CodeHostNotAllowed. For a remote endpoint behind a
-// reverse proxy that terminates TLS and authenticates callers, give the
-// proxy's URL, WithTLSConfig (with a client certificate for mutual TLS)
-// and WithBearerToken; the token never appears in an error.
+// Every request passes a gate first: its Host must name the endpoint (a
+// loopback name, the configured address, the address the connection
+// arrived on, or a name in allowed_hosts), a web page of another origin is
+// refused, and a POST must carry its route's content type. The client
+// sends what the gate wants; an address the gate does not know is an
+// *Error with Code CodeHostNotAllowed.
+//
+// An endpoint whose admin block declares no identity trusts whoever
+// reaches it, and so listens on loopback only. One with identities wants
+// each request but the probes (/livez, /readyz) to prove one: a bearer
+// token (WithBearerToken) whose SHA-256 an identity's token_sha256 holds,
+// or a client certificate (WithClientCertificate) an identity's
+// client_cert_names name, over the HTTPS of the admin block's tls block
+// (WithCAFile for the authority that signed its certificate). Without
+// one the answer is an *Error of KindUnauthenticated (401, Code
+// CodeUnauthenticated); with an identity that may not do what it asked,
+// KindPermissionDenied (403, Code CodePermissionDenied). An identity may
+// read (listings, health, the description), invoke (Invoke, Stream) or
+// administer (Plugins, Metrics, Reload); one that acts for a tenant sees
+// and uses only that tenant's resources. The token never appears in an
+// error.
 package api

@@ -108,7 +108,8 @@ func kindOfStatus(code int) Kind {
 	return KindUnknown
 }
 
-// Codes of the errors the endpoint's gate answers with (Error.Code).
+// Codes of the errors the endpoint's gate answers with (Error.Code), and
+// of a reload's refusal.
 const (
 	// CodeHostNotAllowed: the request's Host is not a name of the
 	// endpoint (421 Misdirected Request).
@@ -119,6 +120,22 @@ const (
 	// CodeUnsupportedMediaType: the request's Content-Type is not the
 	// one its route takes (415 Unsupported Media Type).
 	CodeUnsupportedMediaType = "unsupported_media_type"
+	// CodeUnauthenticated: the endpoint has identities, and the request
+	// proved none: no bearer token or client certificate, or one that
+	// names no identity (401 Unauthorized, kind unauthenticated, with
+	// WWW-Authenticate: Bearer realm="nebula").
+	CodeUnauthenticated = "unauthenticated"
+	// CodePermissionDenied: the caller's identity may not do what it
+	// asked: it lacks the route's permission, or acts for a tenant that
+	// may not use the resource (403 Forbidden, kind permission_denied).
+	// The message names the permission needed; for a resource of
+	// another tenant it is the same whether the resource exists or not.
+	CodePermissionDenied = "permission_denied"
+	// CodeInvalidConfiguration: a reload found errors in the
+	// configuration and changed nothing; the message lists them, one
+	// "file:line:column: error: summary; detail" line each (422
+	// Unprocessable Content, kind failed_precondition).
+	CodeInvalidConfiguration = "invalid_configuration"
 )
 
 // Error is an error the admin endpoint answered with: the "error" object

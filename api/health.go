@@ -9,6 +9,39 @@ type HealthReport struct {
 	Status    HealthState            `json:"status"`
 	Types     map[string]HealthState `json:"types"`
 	Resources []ResourceHealth       `json:"resources"`
+	// Credentials are the state of each credential block; none when the
+	// configuration has none.
+	Credentials []CredentialHealth `json:"credentials,omitempty"`
+	// QuotaStore is the state of the Redis the tenants' rate quotas are
+	// shared through; nil when there is none.
+	QuotaStore *QuotaStoreHealth `json:"quota_store,omitempty"`
+}
+
+// CredentialHealth is the state of one credential. It never holds the
+// credential's value.
+type CredentialHealth struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	// State is "ok", "stale" (the last refresh failed; the last good
+	// value serves until it expires), "expired" or "pending".
+	State string `json:"state"`
+	// Version counts the values read, from 1; it grows when the value
+	// changes.
+	Version   uint64    `json:"version"`
+	Expires   time.Time `json:"expires,omitzero"`
+	FetchedAt time.Time `json:"fetched_at,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// QuotaStoreHealth is the state of the shared store of rate quotas.
+type QuotaStoreHealth struct {
+	// Resource is the redis resource the store is.
+	Resource string `json:"resource"`
+	// Degraded is true while the store fails and each host applies the
+	// rate quotas by itself.
+	Degraded  bool      `json:"degraded"`
+	Since     time.Time `json:"since,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
 }
 
 // HealthPage is the body of GET /v1/health: the host's overall status and

@@ -74,6 +74,7 @@ func TestOpenAPISchemasMatchTheTypes(t *testing.T) {
 		"Pool": api.Pool{}, "PoolSettings": api.PoolSettings{}, "PoolStat": api.PoolStat{}, "ReplicaStat": api.ReplicaStat{},
 		"WindowStat": api.WindowStat{}, "Lease": api.Lease{}, "Resilience": api.Resilience{}, "Plugin": api.Plugin{},
 		"HealthPage": api.HealthPage{}, "ResourceHealth": api.ResourceHealth{}, "HealthEvent": api.HealthEvent{},
+		"CredentialHealth": api.CredentialHealth{}, "QuotaStoreHealth": api.QuotaStoreHealth{}, "ReloadResult": api.ReloadResult{},
 	}
 	for name, v := range types {
 		t.Run(name, func(t *testing.T) {

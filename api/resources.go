@@ -127,6 +127,9 @@ type PoolSettings struct {
 	Reclaim           bool   `json:"reclaim"`
 	Order             string `json:"order"`
 	Selection         string `json:"selection"`
+	// DrainTimeout bounds how long a replaced configuration serves its
+	// leases out (a reload, a credential rotation).
+	DrainTimeout string `json:"drain_timeout"`
 }
 
 // PoolStat is a snapshot of a pool. Durations travel as nanoseconds.

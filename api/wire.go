@@ -64,6 +64,21 @@ type InvokeResponse struct {
 	Result json.RawMessage `json:"result"`
 }
 
+// ReloadResult is the body of a successful POST /v1/reload: what the
+// reload changed. The lists hold resource ids ("memory.cache") in the order
+// of the configuration, and credential names.
+type ReloadResult struct {
+	// Added are the resources started.
+	Added []string `json:"added,omitempty"`
+	// Removed are the resources drained and stopped.
+	Removed []string `json:"removed,omitempty"`
+	// Changed are the resources whose configuration changed: each was
+	// started anew beside the old one, which drains.
+	Changed []string `json:"changed,omitempty"`
+	// Unchanged counts the resources left as they were.
+	Unchanged int `json:"unchanged"`
+}
+
 // ErrorBody is the body of a failed request, and the value of a stream's
 // ErrorTrailer.
 type ErrorBody struct {

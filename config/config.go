@@ -31,6 +31,11 @@ type Config struct {
 	Variables []*Variable
 	// Resources lists the resource blocks in the order they were declared.
 	Resources []*Resource
+	// Credentials lists the credential blocks in the order they were
+	// declared.
+	Credentials []*Credential
+	// Tenants lists the tenant blocks in the order they were declared.
+	Tenants []*Tenant
 
 	// secrets are the literals hidden in Files (see maskSource), replaced
 	// in the text of the diagnostics.
@@ -70,6 +75,10 @@ type Admin struct {
 	// web pages may call the admin API (allowed_origins). Requests from
 	// other origins are refused. Default none.
 	AllowedOrigins []string
+	// Auth is who may call the admin API and how they prove it: the tls,
+	// identity and audit blocks. A non-loopback Address needs both
+	// AllowRemote and at least one identity (see Admin.RemoteAccess).
+	Auth AdminAuth
 	// AddressRange is the range of the address attribute's value; zero
 	// when it is not set.
 	AddressRange hcl.Range
@@ -101,6 +110,12 @@ type HostSettings struct {
 	// size such as "16MiB"). Default 16 MiB. A message over it fails as
 	// invalid_argument.
 	MaxMessageSize int
+	// QuotaStore is the id ("redis.name") of the redis resource through
+	// which hosts share the tenants' rate quotas (quota_store); "" keeps
+	// them in each host.
+	QuotaStore string
+	// QuotaStoreRange is the range of quota_store; zero when unset.
+	QuotaStoreRange hcl.Range
 }
 
 // Telemetry is the telemetry block: what the host exports about itself.
@@ -211,6 +226,11 @@ type Resource struct {
 	// attributes of other resources (resource.<type>.<name>.<attr>), in
 	// source order. Load collects them; each is a dependency.
 	References []Reference
+	// Credentials lists the references from the driver attributes to
+	// credentials (credential.<name>.<attr>), in source order. When a
+	// credential's value changes, the resources that refer to it are
+	// configured again with the new value.
+	Credentials []CredentialRef
 	// Pool configures the resource's pool; zero fields mean the host's
 	// default.
 	Pool Pool
@@ -284,6 +304,11 @@ type Pool struct {
 	Order string
 	// Selection is "round_robin", "weighted" or "least_loaded" (selection).
 	Selection string
+	// DrainTimeout bounds how long the instances of a replaced
+	// configuration (a credential rotated, the configuration reloaded)
+	// keep serving the leases out on them before they are closed
+	// (drain_timeout). Zero means 30s.
+	DrainTimeout time.Duration
 }
 
 // Health is the health block of a resource. Zero values mean the host's

@@ -63,7 +63,15 @@ func (c *Config) DecodeResources(types map[string]sdk.Schema, opts ...DecodeOpti
 	}
 	sort.Strings(known)
 	known = slices.Compact(known)
+	for _, name := range sortedKeys(o.creds) {
+		for _, v := range o.creds[name] {
+			if v != "" {
+				c.secrets = append(c.secrets, v)
+			}
+		}
+	}
 	scope := refScope{
+		creds:    o.creds,
 		declared: make(map[string]bool, len(c.Resources)),
 		schemas:  types,
 		decoded:  make(map[string]cty.Value, len(c.Resources)),
@@ -140,6 +148,16 @@ type DecodeOption func(*decodeOptions)
 
 type decodeOptions struct {
 	alsoKnown []string
+	creds     CredentialValues
+}
+
+// WithCredentials gives the current values of the credentials, by name
+// then attribute, for the references credential.<name>.<attribute> in
+// driver attributes. Without it, or for a credential it lacks, such an
+// attribute is unknown and its resource gets no Config. The values are
+// secret: no diagnostic shows them.
+func WithCredentials(values CredentialValues) DecodeOption {
+	return func(o *decodeOptions) { o.creds = values }
 }
 
 // AlsoKnown names resource types that exist but were not given a schema,

@@ -102,7 +102,7 @@ func (e *evaluator) evalIn(expr hcl.Expression, scope *refScope) (cty.Value, hcl
 	ctx := e.context(expr.Range().Filename)
 	if scope != nil && ctx != nil {
 		ctx = ctx.NewChild()
-		ctx.Variables = map[string]cty.Value{"resource": scope.object(expr)}
+		ctx.Variables = map[string]cty.Value{"resource": scope.object(expr), "credential": credentialObject(expr, scope.creds)}
 	}
 	val, diags := expr.Value(ctx)
 	if len(diags) == 0 {
@@ -148,6 +148,17 @@ func (e *evaluator) checkReferences(expr hcl.Expression, scope *refScope) (diags
 			rdiags, rskip := scope.check(t)
 			diags = append(diags, rdiags...)
 			skip = skip || rskip
+		case "credential":
+			if scope == nil {
+				diags = append(diags, errorAt(t.SourceRange(), "Invalid reference",
+					"Credentials can be referred to only in the driver attributes of a resource, as in password = credential.pg_app.password, and in an admin identity's token."))
+				continue
+			}
+			if _, ok := parseCredentialRef(t); !ok {
+				skip = true // Load reported it
+				continue
+			}
+			diags = append(diags, checkCredentialAttr(t, scope.creds)...)
 		}
 	}
 	return diags, skip

@@ -18,6 +18,8 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "plugin", LabelNames: []string{"name"}},
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "resource", LabelNames: []string{"type", "name"}},
+		{Type: "credential", LabelNames: []string{"name"}},
+		{Type: "tenant", LabelNames: []string{"name"}},
 		{Type: "admin"},
 		{Type: "host"},
 		{Type: "telemetry"},
@@ -93,6 +95,10 @@ func Load(path string, opts ...Option) (*Config, hcl.Diagnostics) {
 	diags = append(diags, l.variables(blocks)...)
 	diags = append(diags, l.blocks(blocks)...)
 	diags = append(diags, checkGraph(cfg.Resources)...)
+	diags = append(diags, checkTenants(cfg)...)
+	for _, r := range cfg.Resources {
+		diags = append(diags, checkCredentialRefs(r.Credentials, cfg.Credentials)...)
+	}
 	return cfg, sortDiagnostics(scrubSecrets(stripEval(diags), cfg.secrets))
 }
 
@@ -205,6 +211,7 @@ func (l *loader) blocks(blocks hcl.Blocks) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	var admin, host, telemetry *hcl.Block
 	plugins := map[string]*Plugin{}
+	credentials := map[string]*Credential{}
 	resources := map[string]*Resource{}
 	for _, b := range blocks {
 		switch b.Type {
@@ -253,6 +260,20 @@ func (l *loader) blocks(blocks hcl.Blocks) hcl.Diagnostics {
 			}
 			resources[r.ID()] = r
 			l.cfg.Resources = append(l.cfg.Resources, r)
+		case "credential":
+			c, cdiags := decodeCredential(b, l.ev)
+			diags = append(diags, cdiags...)
+			if first, dup := credentials[c.Name]; dup {
+				diags = append(diags, alreadyDeclared(b.LabelRanges[0], "Duplicate credential",
+					fmt.Sprintf("A credential named %q", c.Name), first.DeclRange, "Give each credential a unique name."))
+				continue
+			}
+			credentials[c.Name] = c
+			l.cfg.Credentials = append(l.cfg.Credentials, c)
+		case "tenant":
+			t, tdiags := decodeTenant(b, l.ev)
+			diags = append(diags, tdiags...)
+			l.cfg.Tenants = append(l.cfg.Tenants, t)
 		}
 	}
 	return diags

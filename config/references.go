@@ -47,6 +47,15 @@ func (r *Resource) collectReferences() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, attr := range attrs {
 		for _, t := range attr.Expr.Variables() {
+			if t.RootName() == "credential" {
+				ref, ok := parseCredentialRef(t)
+				if !ok {
+					diags = append(diags, invalidCredentialRef(t))
+					continue
+				}
+				r.Credentials = append(r.Credentials, ref)
+				continue
+			}
 			if t.RootName() != "resource" {
 				continue
 			}
@@ -123,6 +132,9 @@ type refScope struct {
 	self     string                // id of the resource being decoded
 	declared map[string]bool       // ids of the declared resources
 	schemas  map[string]sdk.Schema // by resource type
+	// creds are the credentials' current values; a credential missing
+	// from it is unknown.
+	creds CredentialValues
 	// decoded holds, by id, an object of the non-sensitive attributes of
 	// each resource decoded so far. DecodeResources fills it in
 	// dependency order.
@@ -198,6 +210,9 @@ func (s *refScope) usesSensitive(expr hcl.Expression) bool {
 		return false
 	}
 	for _, t := range expr.Variables() {
+		if t.RootName() == "credential" {
+			return true
+		}
 		ref, ok := parseAttrRef(t)
 		if !ok {
 			continue

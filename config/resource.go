@@ -31,6 +31,7 @@ var poolSchema = &hcl.BodySchema{
 		{Name: "reclaim"},
 		{Name: "lifetime_jitter"},
 		{Name: "order"},
+		{Name: "drain_timeout"},
 		{Name: "selection"},
 	},
 }
@@ -171,6 +172,7 @@ func decodePool(block *hcl.Block, ev *evaluator, p *Pool) hcl.Diagnostics {
 	reclaimAttr := d.bool("reclaim", &p.Reclaim)
 	d.duration("lifetime_jitter", &p.LifetimeJitter)
 	d.enum("order", &p.Order, "lifo", "fifo")
+	d.duration("drain_timeout", &p.DrainTimeout)
 	d.enum("selection", &p.Selection, "round_robin", "weighted", "least_loaded")
 	if minAttr != nil && maxAttr != nil && p.MinSize > p.MaxSize {
 		d.errorf(minAttr, "Invalid pool size",

@@ -30,6 +30,11 @@ var adminSchema = &hcl.BodySchema{
 		{Name: "allowed_hosts"},
 		{Name: "allowed_origins"},
 	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "tls"},
+		{Type: "identity", LabelNames: []string{"name"}},
+		{Type: "audit"},
+	},
 }
 
 var hostSchema = &hcl.BodySchema{
@@ -40,6 +45,7 @@ var hostSchema = &hcl.BodySchema{
 		{Name: "log_format"},
 		{Name: "log_levels"},
 		{Name: "max_message_size"},
+		{Name: "quota_store"},
 	},
 }
 
@@ -55,9 +61,11 @@ var pluginSchema = &hcl.BodySchema{
 	},
 }
 
-// decodeAdmin decodes an admin block into a.
+// decodeAdmin decodes an admin block into a: its attributes, and its tls,
+// identity and audit blocks into a.Auth (see decodeAdminAuth).
 func decodeAdmin(block *hcl.Block, ev *evaluator, a *Admin) hcl.Diagnostics {
 	content, diags := block.Body.Content(adminSchema)
+	diags = append(diags, decodeAdminAuth(content.Blocks, ev, &a.Auth)...)
 	d := &attrDecoder{ev: ev, attrs: content.Attributes}
 	a.DeclRange = block.DefRange
 	v, addrAttr, secret, ok := d.value("address", cty.String, "string")
@@ -87,7 +95,7 @@ func decodeAdmin(block *hcl.Block, ev *evaluator, a *Admin) hcl.Diagnostics {
 	if secret {
 		shown = "(sensitive, not shown)"
 	}
-	if summary, detail := adminAddressProblem(a.Address, a.AllowRemote, shown); summary != "" {
+	if summary, detail := adminAddressProblem(a.Address, a.AllowRemote, len(a.Auth.Identities) > 0, shown); summary != "" {
 		diags = append(diags, errorAt(addrAttr.Expr.Range(), summary, detail))
 	}
 	return diags
@@ -96,19 +104,23 @@ func decodeAdmin(block *hcl.Block, ev *evaluator, a *Admin) hcl.Diagnostics {
 // CheckAdminAddress returns what is wrong with addr as the admin API's
 // address, or nil: it must be host:port with a port that net.Listen takes
 // (a number up to 65535 or a service name), and, unless allowRemote, its
-// host must be a loopback address or "localhost" in any case. Load applies
-// it to the admin block; nebula-host applies it, and the admin server's own
-// check, to the -admin flag too, in validate as in run.
+// host must be a loopback address or "localhost" in any case. allowRemote
+// is whether the admin block permits remote access, Admin.RemoteAccess:
+// allow_remote set and at least one identity to authenticate callers.
+// Load applies the same rule to the admin block; nebula-host applies it,
+// and the admin server's own check, to the -admin flag too, in validate as
+// in run.
 func CheckAdminAddress(addr string, allowRemote bool) error {
-	if summary, detail := adminAddressProblem(addr, allowRemote, fmt.Sprintf("%q", addr)); summary != "" {
+	if summary, detail := adminAddressProblem(addr, allowRemote, allowRemote, fmt.Sprintf("%q", addr)); summary != "" {
 		return fmt.Errorf("%s: %s", strings.ToLower(summary[:1])+summary[1:], detail)
 	}
 	return nil
 }
 
 // adminAddressProblem returns the summary and detail of what is wrong with
-// addr, or "" and "". shown is how the detail refers to the address.
-func adminAddressProblem(addr string, allowRemote bool, shown string) (summary, detail string) {
+// addr, or "" and "": a non-loopback address needs both allowRemote and
+// identities. shown is how the detail refers to the address.
+func adminAddressProblem(addr string, allowRemote, identities bool, shown string) (summary, detail string) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "Invalid admin address", fmt.Sprintf("The address %s is not host:port; write it as, for example, %q.", shown, defaultAdminAddress)
@@ -116,9 +128,16 @@ func adminAddressProblem(addr string, allowRemote bool, shown string) (summary, 
 	if _, err := net.LookupPort("tcp", port); err != nil {
 		return "Invalid admin address", fmt.Sprintf("The port of the address %s is not a number from 0 to 65535 or a service name; write it as, for example, %q.", shown, defaultAdminAddress)
 	}
-	if !allowRemote && !IsLoopback(host) {
-		return "Admin address is not loopback", fmt.Sprintf("The admin address %s lets other machines reach the admin API. Use a loopback address such as %q, or set allow_remote = true if remote access is intended.",
+	switch {
+	case IsLoopback(host):
+	case !allowRemote:
+		return "Admin address is not loopback", fmt.Sprintf("The admin address %s lets other machines reach the admin API. Use a loopback address such as %q, "+
+			"or, if remote access is intended, set allow_remote = true and declare an identity block for each caller in the admin block.",
 			shown, defaultAdminAddress)
+	case !identities:
+		return "Remote admin address without identities", fmt.Sprintf("The admin address %s lets other machines reach the admin API, and the admin block declares no identity, "+
+			"so every caller would be trusted. Declare an identity block for each caller, such as identity \"ops\" { token_sha256 = \"...\", allow = [\"read\", \"invoke\"] }, "+
+			"or use a loopback address such as %q.", shown, defaultAdminAddress)
 	}
 	return "", ""
 }
@@ -153,6 +172,9 @@ func decodeHost(block *hcl.Block, ev *evaluator, h *HostSettings) hcl.Diagnostic
 				d.errorf(attr, "Invalid log level", "log_levels[%q] is %q; use one of \"debug\", \"info\", \"warn\" or \"error\".", k, h.LogLevels[k])
 			}
 		}
+	}
+	if attr, ok := content.Attributes["quota_store"]; ok {
+		diags = append(diags, decodeQuotaStore(attr, h)...)
 	}
 	return append(diags, d.diags...)
 }

@@ -27,6 +27,9 @@ var (
 	// example because its plugin is restarting. Errors wrapping it are
 	// also of kind unavailable.
 	ErrNotReady = errors.New("resource not ready")
+	// ErrNotPermitted is wrapped by the error of a call whose tenant may
+	// not use the resource it names (kind permission_denied).
+	ErrNotPermitted = errors.New("not permitted")
 	// ErrDependencyFailed means a resource was not started because a
 	// resource it depends on did not start.
 	ErrDependencyFailed = errors.New("dependency not started")

@@ -140,6 +140,10 @@ func (h *Host) runRound(ts []health.Task, next func(health.Task, time.Duration))
 	}
 	for _, t := range ts {
 		r := t.(*resource)
+		if r.lifecycle() == StateClosed {
+			next(r, -1) // removed or replaced: its checks end
+			continue
+		}
 		c, ok := h.startCheck(r)
 		switch {
 		case !ok:
@@ -329,7 +333,7 @@ func (h *Host) recoverResource(r *resource, state ResourceState) {
 // running or is quarantined, or returns "".
 func (h *Host) unhealthyDependency(r *resource) string {
 	for _, id := range r.deps {
-		d := findResource(h.resources, id)
+		d := h.find(id)
 		if d == nil {
 			continue
 		}
@@ -357,6 +361,27 @@ func (h *Host) Health() HealthReport {
 		}
 		if rh.State.Severity() > rep.Status.Severity() {
 			rep.Status = rh.State
+		}
+	}
+	// A credential that cannot be refreshed, or a quota store that fails,
+	// degrades the host: it serves, on the last good value or on local
+	// limits, but not as configured.
+	degrade := func() {
+		if health.Degraded.Severity() > rep.Status.Severity() {
+			rep.Status = health.Degraded
+		}
+	}
+	rep.Credentials = h.credentialHealth()
+	for _, c := range rep.Credentials {
+		if c.State != "ok" {
+			degrade()
+		}
+	}
+	if id := h.quotaStoreID; id != "" {
+		st := h.quota.Status()
+		rep.QuotaStore = &health.QuotaStore{Resource: id, Degraded: st.Degraded, Since: st.Since, LastError: h.secrets.String(st.LastError)}
+		if st.Degraded {
+			degrade()
 		}
 	}
 	return rep

@@ -10,12 +10,15 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/credential"
 	"github.com/nebula-resource/nebula-resource/host/health"
+	"github.com/nebula-resource/nebula-resource/host/quota"
 	"github.com/nebula-resource/nebula-resource/host/redact"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
@@ -63,12 +66,45 @@ type Host struct {
 	state   hostState
 	catalog *catalog
 	// resources are the resources sorted by id, found by binary search
-	// (findResource): all in one allocation, with no map entry each, and
-	// not scattered amid the garbage that starting them makes. Set once,
-	// by prepare.
-	resources []resource
+	// (findResource). Those Start starts are all in one allocation, with
+	// no map entry each, and not scattered amid the garbage that starting
+	// them makes. Set by prepare; replaced, never changed, by a reload.
+	resources []*resource
 	order     []*resource   // declaration order
 	levels    [][]*resource // dependency levels (config.Config.Levels), for starting and stopping in order
+	// tenants are the tenant blocks; nil when there are none.
+	tenants *tenantTable
+	// timed are the resources that set a lease_timeout, whose leases are
+	// swept every sweepEvery (timeLeasesLocked).
+	timed      []*resource
+	sweepEvery time.Duration
+
+	// reloadMu serializes reloads and credential rotations (reload.go).
+	reloadMu sync.Mutex
+	// si holds what resources alike share (resourceSpec); specs equal
+	// are one pointer, which is how a reload tells an unchanged resource.
+	// Guarded by reloadMu after Start.
+	si *sharedInfo
+	// src is the configuration the resources were decoded from, kept
+	// while credentials may rotate so that their resources can be
+	// decoded again with new values; nil otherwise. Guarded by reloadMu.
+	src *config.Config
+	// creds are the credentials' current values; nil when the
+	// configuration has none. Stored with reloadMu held.
+	creds atomic.Pointer[credential.Store]
+	// startVersions are the versions of the credentials' values Start
+	// decoded the resources with.
+	startVersions map[string]uint64
+	// retiring counts the resources replaced or removed that are still
+	// draining.
+	retiring atomic.Int32
+	// quota enforces the tenants' quotas; quotaStoreID is the redis
+	// resource it shares rate quotas through, "" for none.
+	quota        *quota.Limiter
+	quotaStoreID string
+	// rotate wakes the rotation loop (rotateLoop) after a credential
+	// changed.
+	rotate chan struct{}
 }
 
 // New returns a host for the configuration. It starts nothing; call Start.
@@ -101,6 +137,9 @@ func New(cfg *config.Config, opts ...Option) (*Host, error) {
 		life: life, cancel: cancel,
 	}
 	h.sched = health.NewScheduler(&h.wg)
+	h.rotate = make(chan struct{}, 1)
+	h.quotaStoreID = cfg.Host.QuotaStore
+	h.quota = quota.New(quota.Options{Store: h.quotaStore(cfg.Host.QuotaStore), Logger: log.With("component", "quota")})
 	tel, err := newTelemetry(h, cfg.Telemetry, &h.o)
 	if err != nil {
 		cancel()
@@ -159,7 +198,9 @@ func (h *Host) start(ctx context.Context) error {
 	// would only cost memory from here on, and the host keeps nothing of
 	// the configuration, so that it can be collected when the caller
 	// drops it.
-	h.cfg.ReleaseSyntax()
+	h.reloadMu.Lock()
+	h.keepSource(h.cfg) // kept only while credentials may rotate
+	h.reloadMu.Unlock()
 	h.cfg = nil
 	for _, d := range h.warnings {
 		h.log.Warn(config.FormatDiagnostic(d))
@@ -207,13 +248,15 @@ func (h *Host) start(ctx context.Context) error {
 	h.watchLeases()
 	h.watchHealth()
 	h.sched.Start(h.life)
+	h.wg.Add(1)
+	go h.rotateLoop()
 	return nil
 }
 
 // failedDependency returns the first dependency of r that is not ready.
 func (h *Host) failedDependency(r *resource) string {
 	for _, dep := range r.deps {
-		if d := findResource(h.resources, dep); d != nil && d.lifecycle() != StateReady {
+		if d := h.find(dep); d != nil && d.lifecycle() != StateReady {
 			return dep
 		}
 	}
@@ -225,24 +268,37 @@ func (h *Host) failedDependency(r *resource) string {
 // of the shortest lease_timeout, between 10 ms and 1 s, over the resources
 // that set one. It runs until Close.
 func (h *Host) watchLeases() {
+	h.mu.Lock()
+	h.timeLeasesLocked()
+	h.mu.Unlock()
+	h.sched.Add(time.Second, func() time.Duration {
+		h.mu.Lock()
+		timed, every := h.timed, h.sweepEvery
+		h.mu.Unlock()
+		h.sweepLeases(timed, time.Now())
+		return every
+	})
+}
+
+// timeLeasesLocked finds the resources that set a lease_timeout, and how
+// often their leases are swept: every quarter of the shortest
+// lease_timeout, between 10 ms and 1 s (1 s when none sets one). h.mu is
+// held.
+func (h *Host) timeLeasesLocked() {
 	var every time.Duration
-	var timed []*resource
+	h.timed = nil
 	for _, r := range h.order {
 		if t := r.set.pool.LeaseTimeout; t > 0 {
-			timed = append(timed, r)
+			h.timed = append(h.timed, r)
 			if every == 0 || t/4 < every {
 				every = t / 4
 			}
 		}
 	}
 	if every == 0 {
-		return
+		every = time.Second
 	}
-	every = min(max(every, 10*time.Millisecond), time.Second)
-	h.sched.Add(every, func() time.Duration {
-		h.sweepLeases(timed, time.Now())
-		return every
-	})
+	h.sweepEvery = min(max(every, 10*time.Millisecond), time.Second)
 }
 
 // sweepLeases reports, and where configured reclaims, the leases of the
@@ -274,7 +330,17 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 		return nil, err
 	}
 	if !diags.HasErrors() {
-		diags = append(diags, h.cfg.DecodeResources(cat.schemas(), config.AlsoKnown(cat.installed...))...)
+		store, err := h.openCredentials(ctx, h.cfg.Credentials)
+		if err != nil {
+			return nil, err
+		}
+		h.creds.Store(store)
+		values, versions, err := credentialValues(store)
+		if err != nil {
+			return nil, err
+		}
+		h.startVersions = versions
+		diags = append(diags, h.cfg.DecodeResources(cat.schemas(), config.AlsoKnown(cat.installed...), config.WithCredentials(values))...)
 	}
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Diagnostics: diags, Files: h.cfg.Files}
@@ -290,17 +356,22 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 	}
 	slices.SortFunc(byID, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
 	h.mu.Lock()
-	h.resources = make([]resource, len(rcs))
+	all := make([]resource, len(rcs))
+	h.resources = make([]*resource, len(rcs))
 	h.order = make([]*resource, len(rcs))
 	for k, i := range byID {
-		h.order[i] = &h.resources[k]
+		h.resources[k] = &all[k]
+		h.order[i] = &all[k]
 	}
 	si := newSharedInfo()
+	h.si = si
+	h.tenants = newTenantTable(h.cfg.Tenants)
 	for i, rc := range rcs {
 		p := cat.types[rc.Type]
 		t, _ := p.info.Type(rc.Type)
 		r := h.order[i]
 		r.init(ids[i], rc, t, si, p, h)
+		r.credVersions = versionsOf(r.credNames, h.startVersions)
 		h.tel.m.addResource(r)
 		h.secrets.Add(sensitiveValues(t.Config, rc.Config)...)
 	}
@@ -341,9 +412,19 @@ func idsOf(rcs []*config.Resource) []string {
 // validateResources asks each resource's driver to check its config, and
 // places the driver's complaints on the attributes they name.
 func (h *Host) validateResources(ctx context.Context) hcl.Diagnostics {
-	var diags hcl.Diagnostics
+	checks := make([]validation, len(h.cfg.Resources))
 	for i, rc := range h.cfg.Resources {
-		r := h.order[i]
+		checks[i] = validation{rc: rc, r: h.order[i]}
+	}
+	return h.validate(ctx, checks)
+}
+
+// validate asks the driver of each resource to check its config, and
+// places the driver's complaints on the attributes they name.
+func (h *Host) validate(ctx context.Context, checks []validation) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, c := range checks {
+		rc, r := c.rc, c.r
 		if w := inertPoolSettings(r, rc); w != nil {
 			diags = append(diags, w)
 		}
@@ -550,6 +631,10 @@ func (h *Host) shutdown(ctx context.Context) error {
 		errs = append(errs, lerrs...)
 	}
 	h.wg.Wait()
+	if store := h.creds.Swap(nil); store != nil {
+		store.Close()
+	}
+	h.quota.Close()
 	if cat != nil {
 		if err := cat.close(ctx); err != nil {
 			errs = append(errs, err)
@@ -577,11 +662,15 @@ func (h *Host) Acquire(ctx context.Context, name string, opts ...AcquireOption) 
 	if err := ctx.Err(); err != nil {
 		return nil, sdk.WrapError(sdk.KindOf(err), err, "acquire "+name)
 	}
+	owner := ownerOf(opts)
+	if err := h.checkReach(owner, name); err != nil {
+		return nil, err
+	}
 	r, err := h.resource(name)
 	if err != nil {
 		return nil, err
 	}
-	return r.acquire(ctx, h, ownerOf(opts))
+	return r.acquire(ctx, h, owner)
 }
 
 // Invoke acquires the named resource, performs one operation and releases
@@ -593,11 +682,14 @@ func (h *Host) Invoke(ctx context.Context, name, op string, args any, opts ...Ac
 	if err := ctx.Err(); err != nil {
 		return nil, sdk.WrapError(sdk.KindOf(err), err, "acquire "+name)
 	}
+	owner := ownerOf(opts)
+	if err := h.checkReach(owner, name); err != nil {
+		return nil, err
+	}
 	r, err := h.resource(name)
 	if err != nil {
 		return nil, err
 	}
-	owner := ownerOf(opts)
 	if r.hostSQLOperation(op) {
 		l, err := r.acquire(ctx, h, owner)
 		if err != nil {
@@ -615,6 +707,13 @@ func (h *Host) Invoke(ctx context.Context, name, op string, args any, opts ...Ac
 	return r.result(h, op, res, err, raw)
 }
 
+// find returns the running resource whose id is id, or nil.
+func (h *Host) find(id string) *resource {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return findResource(h.resources, id)
+}
+
 func (h *Host) resource(name string) (*resource, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -628,8 +727,8 @@ func (h *Host) resource(name string) (*resource, error) {
 		return r, nil
 	}
 	names := make([]string, len(h.resources)) // sorted, as the resources are
-	for i := range h.resources {
-		names[i] = h.resources[i].id
+	for i, r := range h.resources {
+		names[i] = r.id
 	}
 	msg := fmt.Sprintf("no resource named %q", name)
 	if s := config.Suggest(name, names); s != "" {

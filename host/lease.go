@@ -93,6 +93,9 @@ type Lease struct {
 	// shared is pl's lease of a replica, for a resource of shared
 	// pooling: a part of the Lease, not an allocation of its own.
 	shared pool.SharedLease[sdk.Instance]
+	// unquota gives back the lease its tenant's quota counts; nil when
+	// none does. Called once, when the lease ends (resource.leaseEnded).
+	unquota func()
 
 	mu        sync.Mutex // guards the fields below
 	released  bool

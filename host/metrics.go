@@ -106,7 +106,7 @@ func newMetrics(reg prometheus.Registerer, h *Host, version string, set config.M
 	for _, c := range []prometheus.Collector{
 		m.calls, m.semconvCalls, m.acquireWait, m.semconvWait, m.create, m.semconvCreat, m.use, m.semconvUse,
 		m.retries, m.transitions, m.breakerFail, m.bulkheadFull, m.checks, m.restarts, m.leaks, m.reclaims,
-		build, newStateCollector(h, set.PerResource),
+		build, newStateCollector(h, set.PerResource), newTenantCollector(h),
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

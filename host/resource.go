@@ -67,6 +67,15 @@ type resource struct {
 	lastErr error
 	cur     *generation // what the resource is on its plugin; nil unless ready
 	leases  *leaseSet   // nil until the first lease
+
+	// credNames are the credentials its block refers to, and
+	// credVersions the versions of their values it was configured with;
+	// nil when none.
+	credNames    []string
+	credVersions []uint64
+	// successor is the resource that replaced this one in a reload or a
+	// credential rotation; a lease asked of this one, closed, goes there.
+	successor atomic.Pointer[resource]
 }
 
 // leaseSet is the leases out on a resource. The first lease allocates
@@ -232,6 +241,20 @@ func (si *sharedInfo) spec(r *config.Resource, k *resourceKind) *resourceSpec {
 	return s
 }
 
+// prune forgets the specs no resource of rs has, so that the specs of
+// the configurations that reloads and rotations replaced do not pile up.
+func (si *sharedInfo) prune(rs []*resource) {
+	inUse := make(map[*resourceSpec]bool, len(rs))
+	for _, r := range rs {
+		inUse[r.resourceSpec] = true
+	}
+	for k, s := range si.specs {
+		if !inUse[s] {
+			delete(si.specs, k)
+		}
+	}
+}
+
 func (si *sharedInfo) endpoint(e endpoint) *endpoint {
 	if p, ok := si.endpoints[e]; ok {
 		return p
@@ -253,6 +276,7 @@ func (si *sharedInfo) healthSettings(h config.Health) *health.Settings {
 // served by p on h; id is c's id.
 func (r *resource) init(id string, c *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, h *Host) {
 	r.id, r.resourceSpec = id, si.spec(c, si.kind(t, p, h))
+	r.credNames = credNames(c)
 	r.health.Init()
 	r.pol = resilience.New(r.id, &r.set.res, h.secrets, r)
 }
@@ -267,10 +291,10 @@ func (r *resource) pooling() sdk.Pooling {
 
 // findResource returns the resource of rs, sorted by id, whose id is id;
 // nil if none.
-func findResource(rs []resource, id string) *resource {
+func findResource(rs []*resource, id string) *resource {
 	i := sort.Search(len(rs), func(i int) bool { return rs[i].id >= id })
 	if i < len(rs) && rs[i].id == id {
-		return &rs[i]
+		return rs[i]
 	}
 	return nil
 }
@@ -429,6 +453,10 @@ func (r *resource) acquire(ctx context.Context, h *Host, owner Owner) (*Lease, e
 func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lease, error) {
 	r.mu.Lock()
 	if r.stateLocked() != StateReady {
+		if next := r.successor.Load(); next != nil && r.stateLocked() == StateClosed {
+			r.mu.Unlock()
+			return next.acquireLease(ctx, h, owner) // replaced: the lease is the new one's
+		}
 		err := r.notReadyLocked()
 		r.mu.Unlock()
 		return nil, err
@@ -438,18 +466,41 @@ func (r *resource) acquireLease(ctx context.Context, h *Host, owner Owner) (*Lea
 	if r.health.Current().Quarantined() {
 		return nil, r.quarantinedError()
 	}
+	unquota, err := h.admit(ctx, owner, r.id)
+	if err != nil {
+		return nil, err
+	}
 
 	l := newLease()
 	pl, err := g.pool.acquire(ctx, &l.shared)
 	if err != nil {
 		leases.Put(l)
+		if unquota != nil {
+			unquota()
+		}
+		if next := r.successor.Load(); next != nil && errors.Is(err, pool.ErrClosed) {
+			return next.acquireLease(ctx, h, owner) // replaced meanwhile
+		}
+		// An open refused for its credentials reads them again, once:
+		// when they changed, the resource is configured anew with them
+		// and the lease comes from there.
+		if sdk.KindOf(err) == sdk.KindUnauthenticated && h.refreshCredentials(ctx, r) {
+			return r.successor.Load().acquireLease(ctx, h, owner)
+		}
 		return nil, r.acquireError(err)
 	}
-	l.h, l.r, l.pl, l.inst, l.gen, l.owner, l.acquired = h, r, pl, pl.instance(), g.n, owner, time.Now()
+	l.h, l.r, l.pl, l.inst, l.gen, l.owner, l.acquired, l.unquota = h, r, pl, pl.instance(), g.n, owner, time.Now(), unquota
 	r.mu.Lock()
 	if r.stateLocked() == StateClosed || r.cur != g {
 		r.mu.Unlock()
 		pl.release()
+		if unquota != nil {
+			unquota()
+		}
+		if next := r.successor.Load(); next != nil {
+			leases.Put(l)
+			return next.acquireLease(ctx, h, owner) // replaced meanwhile
+		}
 		return nil, r.acquireError(pool.ErrClosed)
 	}
 	if r.leases == nil {
@@ -481,6 +532,10 @@ func (r *resource) acquireError(err error) error {
 func (r *resource) leaseEnded(l *Lease) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if l.unquota != nil {
+		l.unquota()
+		l.unquota = nil
+	}
 	if _, ok := r.leases.all()[l]; ok {
 		delete(r.leases.out, l)
 		if r.leases.ended != nil {
@@ -659,6 +714,9 @@ type PoolSettings struct {
 	Reclaim           bool   `json:"reclaim"`
 	Order             string `json:"order"`
 	Selection         string `json:"selection"`
+	// DrainTimeout bounds how long a replaced configuration serves its
+	// leases out (a reload, a credential rotation).
+	DrainTimeout string `json:"drain_timeout"`
 }
 
 // poolSettings returns the pool settings in effect: those written, with
@@ -689,7 +747,7 @@ func poolSettings(p config.Pool, mode sdk.Pooling) PoolSettings {
 		MinSize: p.MinSize, MaxSize: p.MaxSize, MaxIdle: p.MaxIdle, Replicas: p.Replicas,
 		IdleTimeout: d(p.IdleTimeout), MaxLifetime: d(p.MaxLifetime), LifetimeJitter: d(p.LifetimeJitter),
 		AcquireTimeout: d(p.AcquireTimeout), ValidateAfterIdle: d(p.ValidateAfterIdle), LeaseTimeout: d(p.LeaseTimeout),
-		Reclaim: p.Reclaim, Order: p.Order, Selection: p.Selection,
+		Reclaim: p.Reclaim, Order: p.Order, Selection: p.Selection, DrainTimeout: d(cmp.Or(p.DrainTimeout, defaultDrainTimeout)),
 	}
 }
 

@@ -25,6 +25,8 @@ func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&owner.Tenant, "tenant", "", "label the lease with its tenant")
 	fs.StringVar(&owner.Workflow, "workflow", "", "label the lease with its workflow")
 	fs.StringVar(&owner.Step, "step", "", "label the lease with its step")
+	var af authFlags
+	af.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitLocal
 	}
@@ -42,7 +44,7 @@ func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	// A stream may run long; only the wait for its answer is bounded.
-	c, ok := newClient(stderr, "call", *addr, api.WithTimeout(*timeout))
+	c, ok := newClient(stderr, "call", *addr, append(af.options(), api.WithTimeout(*timeout))...)
 	if !ok {
 		return exitLocal
 	}
@@ -112,10 +114,16 @@ func callStream(ctx context.Context, c *api.Client, name string, req api.StreamR
 	return exitOK
 }
 
-// newClient returns a client of the admin endpoint at addr, or prints why
-// there is none.
+// newClient returns a client of the admin endpoint at addr, with the
+// token and TLS files of the environment (clientEnvOptions) and then opts,
+// or prints why there is none.
 func newClient(stderr io.Writer, command, addr string, opts ...api.Option) (*api.Client, bool) {
-	c, err := api.NewClient(addr, opts...)
+	env, err := clientEnvOptions(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "nebula-host %s: %v\n", command, err)
+		return nil, false
+	}
+	c, err := api.NewClient(addr, append(env, opts...)...)
 	if err != nil {
 		fmt.Fprintf(stderr, "nebula-host %s: %v\n", command, err)
 		return nil, false

@@ -105,6 +105,29 @@ func writeHealth(w io.Writer, rep api.HealthReport, now time.Time, history bool)
 	for i, t := range types {
 		types[i] = t + " " + string(rep.Types[t])
 	}
+	if len(rep.Credentials) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CREDENTIAL\tSOURCE\tSTATE\tVERSION\tEXPIRES\tLAST ERROR")
+		for _, c := range rep.Credentials {
+			expires := "never"
+			if !c.Expires.IsZero() {
+				expires = "in " + age(c.Expires.Sub(now))
+				if c.Expires.Before(now) {
+					expires = age(now.Sub(c.Expires)) + " ago"
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", c.Name, c.Source, c.State, c.Version, expires, orDash(oneLine(c.LastError)))
+		}
+		_ = tw.Flush()
+	}
+	if q := rep.QuotaStore; q != nil {
+		state := "ok"
+		if q.Degraded {
+			state = "degraded: local limits apply (" + oneLine(q.LastError) + ")"
+		}
+		fmt.Fprintf(w, "\nQuota store: %s, %s\n", q.Resource, state)
+	}
 	fmt.Fprintf(w, "\nOverall: %s", rep.Status)
 	if len(types) > 0 {
 		fmt.Fprintf(w, " (%s)", strings.Join(types, ", "))

@@ -8,6 +8,7 @@
 //	nebula-host describe TYPE             show a resource type's schema and operations
 //	nebula-host call NAME OP [JSON]       perform an operation on a running host
 //	nebula-host health [-history] [-json] show the health of a running host's resources
+//	nebula-host reload                    make a running host apply its configuration files anew
 //	nebula-host version                   print the version
 //
 // Exit codes: 0 success, 1 a local or configuration error, 2 an error
@@ -56,6 +57,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCall(args[1:], stdin, stdout, stderr)
 	case "health":
 		return cmdHealth(args[1:], stdout, stderr)
+	case "reload":
+		return cmdReload(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "nebula-host %s (plugin protocol %d)\n", version, protocolVersion)
 		return exitOK
@@ -79,6 +82,7 @@ Commands:
   describe TYPE            show a resource type's settings and operations
   call NAME OP [JSON]      perform an operation on a running host, print the JSON result
   health [-history|-json]  show a running host's resource health; exit 3 when it is unhealthy
+  reload                   make a running host read its configuration files again, print what changed
   version                  print the version
 
 Run "nebula-host <command> -h" for a command's flags.

@@ -149,6 +149,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	if !ok {
 		return exitLocal
 	}
+	vars, _ := cf.variables(stderr) // load parsed them already
 	log := cf.logger(cfg, stderr)
 	// Refuse a bad address before starting any plugin.
 	acfg, adiags := adminConfig(cfg, *addr)
@@ -178,7 +179,11 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	// configuration is garbage, a thousand resources' worth of it.
 	shutdownTimeout := cfg.Host.ShutdownTimeout
 	cfg = nil
+	rl := &reloader{cf: &cf, vars: vars, h: h, log: log}
+	acfg.Lookup = h.CredentialValue
+	acfg.Reload = rl.reloadResult
 	srv := admin.New(h, acfg)
+	rl.srv = srv
 	if err := srv.Start(); err != nil {
 		fmt.Fprintf(stderr, "nebula-host: %v\n", err)
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -193,7 +198,11 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	// host serves.
 	debug.FreeOSMemory()
 
-	<-ctx.Done()
+	// SIGHUP reloads the configuration, until SIGINT or SIGTERM.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	rl.onHangup(ctx, hup)
 	stop()
 	log.Info("shutting down", "timeout", shutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -271,7 +280,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 // accepts exactly the addresses run accepts.
 func adminConfig(cfg *config.Config, flagAddr string) (admin.Config, hcl.Diagnostics) {
 	acfg := admin.Config{
-		Address: cfg.Admin.Address, AllowRemote: cfg.Admin.AllowRemote,
+		Address: cfg.Admin.Address, AllowRemote: cfg.Admin.AllowRemote, Auth: cfg.Admin.Auth,
 		AllowedHosts: cfg.Admin.AllowedHosts, AllowedOrigins: cfg.Admin.AllowedOrigins,
 		MaxMessageSize: cfg.Host.MaxMessageSize,
 	}
@@ -282,11 +291,11 @@ func adminConfig(cfg *config.Config, flagAddr string) (admin.Config, hcl.Diagnos
 	what := "The admin address"
 	if flagAddr != "" {
 		acfg.Address, subject, what = flagAddr, nil, "The -admin flag"
-		if err := config.CheckAdminAddress(flagAddr, acfg.AllowRemote); err != nil {
+		if err := config.CheckAdminAddress(flagAddr, cfg.Admin.RemoteAccess()); err != nil {
 			return acfg, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid -admin address", Detail: fmt.Sprintf("%s: %v", what, err)}}
 		}
 	}
-	if err := admin.CheckAddress(acfg.Address, acfg.AllowRemote); err != nil {
+	if err := admin.CheckAddress(acfg.Address, acfg.RemoteAccess()); err != nil {
 		return acfg, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Admin address refused", Subject: subject,
 			Detail: fmt.Sprintf("%s is refused by the admin server: %v.", what, err)}}
 	}

@@ -11,6 +11,7 @@
 //	GET  /v1/plugins                          the plugins and their state
 //	POST /v1/resources/{name}/invoke          {"operation": "get", "args": {...}, "owner": {...}} → {"result": ...}
 //	POST /v1/resources/{name}/stream/{op}     streaming operations; see the stream handler
+//	POST /v1/reload                           read the configuration files again and apply them → api.ReloadResult
 //	GET  /v1/openapi.json                     the OpenAPI 3.1 description of these routes (api.OpenAPIDocument)
 //
 // The bodies are the types of package api (module
@@ -34,11 +35,21 @@
 // application/x-www-form-urlencoded or multipart/form-data, and always
 // sends its Origin) nor read an answer through DNS rebinding (its Host is
 // the attacker's name).
+//
+// With identities in Config.Auth (the admin block's identity blocks), every
+// request but the probes must also prove one, by a bearer token or a client
+// certificate, and be allowed what it asks (see Permission); one that acts
+// for a tenant sees and uses only its tenant's resources. With a tls block
+// the server serves HTTPS, and may ask for client certificates (mutual
+// TLS). An audit block makes it log every call, reload and refusal, one
+// JSON line each. Without identities nothing of this applies: the server
+// trusts the callers its address lets in, which must then be loopback.
 package admin
 
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,6 +61,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -89,8 +101,13 @@ const (
 	maxErrorName    = 256
 )
 
+// MaxDiagnosticsMessage bounds the message of a refused reload, which
+// lists the configuration's errors, in bytes.
+const MaxDiagnosticsMessage = 16 << 10
+
 // ErrNotLoopback means the address is not a loopback address and remote
-// access was not allowed.
+// access was not allowed: AllowRemote is false, or no identity
+// authenticates the callers.
 var ErrNotLoopback = errors.New("admin address is not loopback")
 
 // Config configures a Server. The zero value listens on DefaultAddress
@@ -129,7 +146,41 @@ type Config struct {
 	// Logger logs requests that fail or are refused. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+
+	// Auth is who may call the API, and how they prove it (the admin
+	// block's tls, identity and audit blocks). Its zero value, no
+	// identity, trusts every caller the gate lets through, which
+	// AllowRemote then cannot open to other machines. SetAuth replaces
+	// its identities and audit block while the server runs.
+	Auth config.AdminAuth
+	// Lookup returns the current value of a credential's attribute, for
+	// the identities whose token names one (config.Identity.Token);
+	// host.Host.CredentialValue is one. It is called on requests that
+	// send a bearer token, and must be quick. Nil: Start and SetAuth
+	// refuse such identities.
+	Lookup func(credential, attribute string) (string, error)
+	// Reload reads the configuration again and applies it, for POST
+	// /v1/reload, with the request's context (which ends when the caller
+	// goes away). Its error for a configuration with errors must be a
+	// *host.DiagnosticsError, or have a method InvalidConfiguration() bool
+	// that returns true; the server answers it 422, code
+	// invalid_configuration, with the error's text, as it is, as the
+	// message (so it must list the diagnostics, file:line:column, with
+	// the configuration's secrets hidden). Any other error is answered
+	// by its kind. Nil: the route answers 501 unimplemented (it stays
+	// registered, so that a caller learns why).
+	Reload func(ctx context.Context) (api.ReloadResult, error)
+	// Audit receives the audit log instead of Auth.Audit's file or
+	// standard error: for tests, or a log of the embedding program's.
+	// Nil means Auth.Audit's, and none without an audit block. Writes to
+	// it are serialized; it is not closed.
+	Audit io.Writer
 }
+
+// RemoteAccess reports whether c lets the server listen on an address
+// that is not loopback: AllowRemote is set and at least one identity
+// authenticates the callers. Pass it as CheckAddress's allowRemote.
+func (c Config) RemoteAccess() bool { return c.AllowRemote && len(c.Auth.Identities) > 0 }
 
 // Server is the admin HTTP server of one Host.
 type Server struct {
@@ -149,6 +200,13 @@ type Server struct {
 	next http.Handler
 	// openAPI is the API's description, served as it is.
 	openAPI []byte
+
+	// auth is the authentication, authorization and audit settings,
+	// replaced whole by Start (with the TLS files loaded) and SetAuth;
+	// never nil.
+	auth atomic.Pointer[authState]
+	// authMu serializes the writers of auth.
+	authMu sync.Mutex
 
 	mu   sync.Mutex // guards srv, ln and done
 	srv  *http.Server
@@ -172,18 +230,22 @@ func New(h *host.Host, cfg Config) *Server {
 	}
 	s := &Server{h: h, cfg: cfg, log: log.With("component", "admin"), mux: http.NewServeMux(),
 		allowedHosts: hostSet(cfg.AllowedHosts), allowedOrigins: lowerSet(cfg.AllowedOrigins), openAPI: api.OpenAPIDocument()}
-	s.route("GET /livez", s.livez)
-	s.route("GET /readyz", s.readyz)
-	s.route("GET /v1/health", s.health)
-	s.route("GET /v1/resources", s.listResources)
-	s.route("GET /v1/resources/{name}", s.getResource)
-	s.route("GET /v1/plugins", s.listPlugins)
-	s.route("POST /v1/resources/{name}/invoke", s.invoke, api.ContentTypeJSON)
-	s.route("POST /v1/resources/{name}/stream/{op}", s.stream, api.ContentTypeStream)
-	s.route("GET /v1/openapi.json", s.openAPIDocument)
+	st := newAuthState(cfg.Auth)
+	st.audit = newAuditSink(cfg.Auth.Audit, cfg.Audit)
+	s.auth.Store(st)
+	s.route("GET /livez", PermissionNone, s.livez)
+	s.route("GET /readyz", PermissionNone, s.readyz)
+	s.route("GET /v1/health", PermissionRead, s.health)
+	s.route("GET /v1/resources", PermissionRead, s.listResources)
+	s.route("GET /v1/resources/{name}", PermissionRead, s.getResource)
+	s.route("GET /v1/plugins", PermissionAdmin, s.listPlugins)
+	s.route("POST /v1/resources/{name}/invoke", PermissionInvoke, s.invoke, api.ContentTypeJSON)
+	s.route("POST /v1/resources/{name}/stream/{op}", PermissionInvoke, s.stream, api.ContentTypeStream)
+	s.route("POST /v1/reload", PermissionAdmin, s.reload, api.ContentTypeJSON)
+	s.route("GET /v1/openapi.json", PermissionRead, s.openAPIDocument)
 	// A nil host makes a server that is only asked to check its address.
 	if h != nil && h.Gatherer() != nil {
-		s.route("GET /metrics", promhttp.HandlerFor(h.Gatherer(), promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.log}}).ServeHTTP)
+		s.route("GET /metrics", PermissionAdmin, promhttp.HandlerFor(h.Gatherer(), promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.log}}).ServeHTTP)
 	}
 	s.next = s.mux
 	if len(s.allowedOrigins) > 0 {
@@ -193,7 +255,7 @@ func New(h *host.Host, cfg Config) *Server {
 		s.next = cors.New(cors.Options{
 			AllowOriginFunc: func(origin string) bool { return s.allowedOrigins[strings.TrimSuffix(strings.ToLower(origin), "/")] },
 			AllowedMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost},
-			AllowedHeaders:  []string{"Content-Type", api.ArgsHeader, api.TenantHeader, api.WorkflowHeader, api.StepHeader},
+			AllowedHeaders:  []string{"Authorization", "Content-Type", api.ArgsHeader, api.TenantHeader, api.WorkflowHeader, api.StepHeader},
 			// A trusted page on another network may call a host on a
 			// private one (Chrome's Private Network Access).
 			AllowPrivateNetwork: true,
@@ -210,35 +272,59 @@ type Route struct {
 	// ContentTypes are the media types a request must carry, for a
 	// method that sends a body; nil for GET.
 	ContentTypes []string
+	// Permission is what the caller's identity must be allowed, when
+	// the server has identities.
+	Permission Permission
 }
 
 // Routes returns the API's patterns, in the order they were registered.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 
-// route registers a pattern. A method that sends a body must name the
-// content types its requests carry: the gate refuses every other.
-func (s *Server) route(pattern string, h http.HandlerFunc, contentTypes ...string) {
+// route registers a pattern behind the gate's checks of the caller (see
+// guard). A method that sends a body must name the content types its
+// requests carry: the gate refuses every other.
+func (s *Server) route(pattern string, perm Permission, h http.HandlerFunc, contentTypes ...string) {
 	method, _, _ := strings.Cut(pattern, " ")
 	if !safeMethod(method) && len(contentTypes) == 0 {
 		panic("admin: route " + pattern + " sends a body but names no content type")
 	}
-	s.routes = append(s.routes, Route{Pattern: pattern, ContentTypes: contentTypes})
-	s.mux.HandleFunc(pattern, h)
+	rt := Route{Pattern: pattern, ContentTypes: contentTypes, Permission: perm}
+	s.routes = append(s.routes, rt)
+	s.mux.HandleFunc(pattern, s.guard(rt, h))
 }
 
 // Handler returns the server's handler, for mounting elsewhere: the gate
 // (see checkRequest) in front of every route.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// Start listens and serves in the background until Shutdown.
+// Start listens and serves in the background until Shutdown. It refuses
+// a non-loopback address without RemoteAccess, loads the tls block's
+// files and serves HTTPS when there is one, and opens the audit log.
 func (s *Server) Start() error {
-	if err := CheckAddress(s.cfg.Address, s.cfg.AllowRemote); err != nil {
+	s.authMu.Lock()
+	defer s.authMu.Unlock()
+	cur := s.auth.Load()
+	if err := s.checkAuth(cur.cfg); err != nil {
 		return err
+	}
+	st := *cur
+	if cur.cfg.TLS != nil {
+		t, err := loadTLS(cur.cfg.TLS)
+		if err != nil {
+			return err
+		}
+		st.tls = t
+	}
+	if st.audit != nil {
+		if err := st.audit.open(); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", s.cfg.Address)
 	if err != nil {
 		return fmt.Errorf("admin: listen on %s: %w", s.cfg.Address, err)
 	}
+	s.auth.Store(&st)
 	// No ReadTimeout or WriteTimeout: a stream may run for hours. Each
 	// request gets its own deadlines instead (serveHTTP).
 	srv := &http.Server{
@@ -247,17 +333,30 @@ func (s *Server) Start() error {
 		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	if st.tls != nil {
+		// Each handshake takes the configuration of the moment, so that
+		// SetAuth can renew the certificate; HTTP/1.1 only (loadTLS).
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"},
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return s.auth.Load().tls, nil }}
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+	}
 	done := make(chan struct{})
 	s.mu.Lock()
 	s.srv, s.ln, s.done = srv, ln, done
 	s.mu.Unlock()
 	go func() {
 		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if srv.TLSConfig != nil {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("admin server stopped", "error", err)
 		}
 	}()
-	s.log.Info("admin endpoint listening", "address", ln.Addr().String())
+	s.log.Info("admin endpoint listening", "address", ln.Addr().String(), "tls", st.tls != nil, "identities", len(st.identities))
 	return nil
 }
 
@@ -271,37 +370,56 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Shutdown stops the server, waiting for requests in flight until ctx ends.
-// It is safe to call more than once, and before Start.
+// Shutdown stops the server, waiting for requests in flight until ctx
+// ends, and closes the audit log's file. It is safe to call more than
+// once, and before Start.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	srv, done := s.srv, s.done
 	s.mu.Unlock()
-	if srv == nil {
-		return nil
+	var err error
+	if srv != nil {
+		err = srv.Shutdown(ctx)
+		if err != nil {
+			_ = srv.Close()
+		}
+		<-done
 	}
-	err := srv.Shutdown(ctx)
-	if err != nil {
-		_ = srv.Close()
+	if sink := s.auth.Load().audit; sink != nil && s.cfg.Audit == nil {
+		if cerr := sink.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("admin: closing the audit log: %w", cerr)
+		}
 	}
-	<-done
 	return err
 }
 
 // CheckAddress returns an error wrapping ErrNotLoopback when addr's host is
 // not a loopback address (or "localhost") and allowRemote is false.
+// allowRemote is whether remote access is permitted: Config.RemoteAccess,
+// AllowRemote with at least one identity.
 func CheckAddress(addr string, allowRemote bool) error {
-	if allowRemote {
-		return nil
-	}
+	return checkAddress(addr, allowRemote, allowRemote)
+}
+
+// checkAddress is CheckAddress with its two conditions apart, so that its
+// error says which is missing.
+func checkAddress(addr string, allowRemote, identities bool) error {
 	h, _, err := net.SplitHostPort(addr)
 	if err != nil {
+		if allowRemote && identities {
+			return nil // net.Listen says what is wrong with it
+		}
 		return fmt.Errorf("admin: address %q: %w", addr, err)
 	}
-	if config.IsLoopback(h) {
+	switch {
+	case config.IsLoopback(h):
 		return nil
+	case !allowRemote:
+		return fmt.Errorf("admin: %q: %w; set allow_remote = true and declare an identity for each caller in the admin block to listen on it", addr, ErrNotLoopback)
+	case !identities:
+		return fmt.Errorf("admin: %q: %w, and the admin block declares no identity: every caller would be trusted; declare an identity for each caller", addr, ErrNotLoopback)
 	}
-	return fmt.Errorf("admin: %q: %w; set allow_remote = true in the admin block to listen on it", addr, ErrNotLoopback)
+	return nil
 }
 
 func (s *Server) livez(w http.ResponseWriter, _ *http.Request) {
@@ -318,20 +436,26 @@ func (s *Server) livez(w http.ResponseWriter, _ *http.Request) {
 //
 // "+" marks a resource that is ready and not quarantined. The reason is why
 // a resource that is not ready is not, or why a ready one is not healthy.
+//
+// When the server has identities, the lines are for an identity allowed
+// read only; others get the status line alone. An identity that acts for
+// a tenant sees its tenant's resources, and health over them.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ready := s.h.Ready()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if !ready {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	if _, verbose := r.URL.Query()["verbose"]; verbose {
-		rep := s.h.Health()
+	if _, verbose := r.URL.Query()["verbose"]; verbose && mayRead(r) {
+		rep := s.visibleHealth(r)
 		health := map[string]host.ResourceHealth{}
 		for _, rh := range rep.Resources {
 			health[rh.ID] = rh
 		}
 		for _, res := range s.h.Describe() {
-			writeReadyLine(w, res, health[res.ID])
+			if s.reaches(r, res.ID) {
+				writeReadyLine(w, res, health[res.ID])
+			}
 		}
 		types := make([]string, 0, len(rep.Types))
 		for t, st := range rep.Types {
@@ -412,9 +536,19 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	// (the server's background read, which notices a closed connection,
 	// would take it for a failure and cancel the request).
 	_ = rc.SetReadDeadline(time.Time{})
-	var opts []host.AcquireOption
+	var owner api.Owner
 	if req.Owner != nil {
-		opts = append(opts, host.WithOwner(host.Owner(*req.Owner)))
+		owner = *req.Owner
+	}
+	owner.Tenant, err = actingTenant(r, owner.Tenant)
+	noteCall(w, req.Operation, owner.Tenant)
+	if err != nil {
+		s.writeError(w, name, req.Operation, err)
+		return
+	}
+	var opts []host.AcquireOption
+	if owner != (api.Owner{}) {
+		opts = append(opts, host.WithOwner(host.Owner(owner)))
 	}
 	res, err := s.h.Invoke(r.Context(), name, req.Operation, req.Args, opts...)
 	if err != nil {
@@ -508,6 +642,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		args = json.RawMessage("{}")
 	}
 	owner := host.Owner{Tenant: r.Header.Get(api.TenantHeader), Workflow: r.Header.Get(api.WorkflowHeader), Step: r.Header.Get(api.StepHeader)}
+	var err error
+	owner.Tenant, err = actingTenant(r, owner.Tenant)
+	noteCall(w, op, owner.Tenant)
+	if err != nil {
+		s.writeError(w, name, op, err)
+		return
+	}
 	lease, err := s.h.Acquire(r.Context(), name, host.WithOwner(owner))
 	if err != nil {
 		s.writeError(w, name, op, err)
@@ -525,7 +666,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, name, op, err)
 			return
 		}
-		w.Header().Set(api.ErrorTrailer, string(mustJSON(errorBody(name, op, err))))
+		body := errorBody(name, op, err)
+		noteKind(w, string(body.Error.Kind))
+		w.Header().Set(api.ErrorTrailer, string(mustJSON(body)))
 		return
 	}
 	out.start()
@@ -645,6 +788,7 @@ func byteSize(n int) string {
 func (s *Server) writeError(w http.ResponseWriter, resource, op string, err error) {
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	body := errorBody(resource, op, err)
+	noteKind(w, string(body.Error.Kind))
 	status := body.Error.Kind.HTTPStatus()
 	if status >= 500 {
 		s.log.Warn("request failed", "resource", body.Error.Resource, "operation", body.Error.Operation, "kind", body.Error.Kind, "error", body.Error.Message)

@@ -256,6 +256,16 @@ func TestServerRefusesNonLoopbackUnlessAllowed(t *testing.T) {
 	if err := s.Start(); !errors.Is(err, admin.ErrNotLoopback) {
 		t.Fatalf("Start on 0.0.0.0: %v", err)
 	}
+	// allow_remote alone is not enough: the callers must authenticate.
+	s = admin.New(nil, admin.Config{Address: "0.0.0.0:0", AllowRemote: true})
+	if err := s.Start(); !errors.Is(err, admin.ErrNotLoopback) || !strings.Contains(err.Error(), "declares no identity") {
+		t.Fatalf("Start on 0.0.0.0 with allow_remote and no identity: %v", err)
+	}
+	cfg := admin.Config{Address: "0.0.0.0:0", AllowRemote: true,
+		Auth: config.AdminAuth{Identities: []*config.Identity{{Name: "ops", TokenSHA256: sha256Hex("t"), Allow: []string{"read"}}}}}
+	if !cfg.RemoteAccess() || admin.CheckAddress(cfg.Address, cfg.RemoteAccess()) != nil {
+		t.Fatalf("allow_remote with an identity: RemoteAccess %v", cfg.RemoteAccess())
+	}
 }
 
 func TestServerStartsAndShutsDown(t *testing.T) {

@@ -22,35 +22,45 @@ import (
 //     the connection arrived on, or one of Config.AllowedHosts. A page that
 //     rebinds its own name to this machine sends its own name.
 //  2. A request with an Origin must come from this endpoint's own origin
-//     (http://<Host>) or one of Config.AllowedOrigins; one without an
-//     Origin must not say Sec-Fetch-Site cross-site or same-site.
+//     (http://<Host>, or https://<Host> over TLS) or one of
+//     Config.AllowedOrigins; one without an Origin must not say
+//     Sec-Fetch-Site cross-site or same-site.
 //  3. A method that sends a body (POST) must carry the content type of its
-//     route: application/json for invoke, application/octet-stream for
-//     stream. A browser sends neither without asking first (CORS
-//     preflight), which this server never grants.
+//     route: application/json for invoke and reload,
+//     application/octet-stream for stream. A browser sends neither
+//     without asking first (CORS preflight), which this server never
+//     grants.
+//  4. When the server has identities, the request must prove one (see
+//     authenticate), unless its route needs none (the probes); then the
+//     route's checks (guard) want the identity allowed the route's
+//     permission, and a tenant's identity to name only resources its
+//     tenant reaches.
 //
 // A refused request is answered with a JSON error whose code says which
 // rule refused it (api.CodeHostNotAllowed, api.CodeCrossOrigin,
-// api.CodeUnsupportedMediaType) and logged at warn level;
-// it reaches no handler, and so no driver. A request from one of
-// Config.AllowedOrigins gets CORS answers (github.com/rs/cors): its
-// preflight is answered, and so is it, with Access-Control-Allow-Origin.
+// api.CodeUnsupportedMediaType, api.CodeUnauthenticated,
+// api.CodePermissionDenied), logged at warn level, and, for 401 and 403,
+// written to the audit log; it reaches no handler, and so no driver. A
+// request from one of Config.AllowedOrigins gets CORS answers
+// (github.com/rs/cors): its preflight is answered, and so is it, with
+// Access-Control-Allow-Origin.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if status, code, err := s.checkRequest(r); err != nil {
-		s.log.Warn("request refused", "code", code, "method", r.Method, "path", truncate(r.URL.Path, maxErrorName),
-			"host", truncate(r.Host, maxErrorName), "origin", truncate(r.Header.Get("Origin"), maxErrorName),
-			"sec_fetch_site", truncate(r.Header.Get("Sec-Fetch-Site"), maxErrorName),
-			"content_type", truncate(r.Header.Get("Content-Type"), maxErrorName), "remote", r.RemoteAddr, "reason", err.Error())
-		rc := http.NewResponseController(w)
-		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-		body := errorBody("", "", err)
-		body.Error.Code = code
-		// The body, if any, is not wanted: no read of it may wait, and the
-		// connection ends after the answer.
-		_ = rc.SetReadDeadline(time.Now())
-		w.Header().Set("Connection", "close")
-		writeJSON(w, status, body)
+	start := time.Now()
+	_, pattern := s.mux.Handler(r)
+	if status, code, err := s.checkRequest(r, pattern); err != nil {
+		s.refuse(w, r, pattern, start, status, code, err)
 		return
+	}
+	if st := s.auth.Load(); st.on() {
+		id, why := s.authenticate(st, r)
+		// A request no route serves (the mux answers 404 or 405) needs an
+		// identity too, so that nobody learns the routes without one; a
+		// CORS preflight carries no credentials.
+		if id == nil && pattern == "" && r.Method != http.MethodOptions {
+			s.refuse(w, r, pattern, start, http.StatusUnauthorized, api.CodeUnauthenticated, sdk.Errorf(sdk.KindUnauthenticated, "%s", why))
+			return
+		}
+		r = withCaller(r, caller{id: id, why: why})
 	}
 	rc := http.NewResponseController(w)
 	if safeMethod(r.Method) {
@@ -66,25 +76,88 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.next.ServeHTTP(w, r)
 }
 
-// checkRequest applies the gate's rules, returning the status, code and
-// error of a refusal, or a nil error.
-func (s *Server) checkRequest(r *http.Request) (int, string, error) {
+// checkRequest applies the gate's first rules, returning the status, code
+// and error of a refusal, or a nil error. pattern is the route the request
+// matches, "" for none.
+func (s *Server) checkRequest(r *http.Request, pattern string) (int, string, error) {
 	if err := s.checkHost(r); err != nil {
 		return http.StatusMisdirectedRequest, api.CodeHostNotAllowed, err
 	}
 	if err := s.checkOrigin(r); err != nil {
 		return http.StatusForbidden, api.CodeCrossOrigin, err
 	}
-	if !safeMethod(r.Method) {
-		_, pattern := s.mux.Handler(r)
-		// No pattern: the mux answers 404 or 405 itself.
-		if pattern != "" {
-			if err := checkContentType(r, s.contentTypes(pattern)); err != nil {
-				return http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType, err
-			}
+	// No pattern: the mux answers 404 or 405 itself.
+	if !safeMethod(r.Method) && pattern != "" {
+		if err := checkContentType(r, s.contentTypes(pattern)); err != nil {
+			return http.StatusUnsupportedMediaType, api.CodeUnsupportedMediaType, err
 		}
 	}
 	return 0, "", nil
+}
+
+// guard wraps a route's handler in the gate's checks of the caller, which
+// need the route and its path values: the identity must be allowed the
+// route's permission, and one that acts for a tenant may name only
+// resources its tenant reaches. A route whose method acts (POST) is
+// written to the audit log, whatever its outcome.
+func (s *Server) guard(rt Route, h http.HandlerFunc) http.HandlerFunc {
+	method, _, _ := strings.Cut(rt.Pattern, " ")
+	audited := !safeMethod(method)
+	named := strings.Contains(rt.Pattern, "{name}")
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		if c, on := callerOf(r); on && rt.Permission != PermissionNone {
+			if c.id == nil {
+				s.refuse(w, r, rt.Pattern, start, http.StatusUnauthorized, api.CodeUnauthenticated, sdk.Errorf(sdk.KindUnauthenticated, "%s", c.why))
+				return
+			}
+			if err := permissionError(c.id, rt); err != nil {
+				s.refuse(w, r, rt.Pattern, start, http.StatusForbidden, api.CodePermissionDenied, err)
+				return
+			}
+			if name := r.PathValue("name"); named && c.id.tenant != "" && !s.h.Reaches(c.id.tenant, name) {
+				s.refuse(w, r, rt.Pattern, start, http.StatusForbidden, api.CodePermissionDenied, tenantRefusal(c.id.tenant, name))
+				return
+			}
+		}
+		if !audited {
+			h(w, r)
+			return
+		}
+		rec := &recorder{ResponseWriter: w, tenant: tenantOf(r)}
+		h(rec, r)
+		s.auditRequest(r, rt.Pattern, start, cmp.Or(rec.status, http.StatusOK), rec.result(), rec.tenant, rec.operation)
+	}
+}
+
+// refuse answers a request the gate refuses, logs it, and writes 401s and
+// 403s to the audit log. route is the pattern it matched, "" for none.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, route string, start time.Time, status int, code string, err error) {
+	c, _ := callerOf(r)
+	s.log.Warn("request refused", append([]any{"code", code, "method", r.Method, "path", truncate(r.URL.Path, maxErrorName),
+		"host", truncate(r.Host, maxErrorName), "origin", truncate(r.Header.Get("Origin"), maxErrorName),
+		"sec_fetch_site", truncate(r.Header.Get("Sec-Fetch-Site"), maxErrorName),
+		"content_type", truncate(r.Header.Get("Content-Type"), maxErrorName), "remote", r.RemoteAddr, "reason", err.Error()}, c.logAttrs()...)...)
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	body := errorBody("", "", err)
+	body.Error.Code = code
+	// The body, if any, is not wanted: no read of it may wait, and the
+	// connection ends after the answer.
+	_ = rc.SetReadDeadline(time.Now())
+	w.Header().Set("Connection", "close")
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="nebula"`)
+	}
+	writeJSON(w, status, body)
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		s.auditRequest(r, route, start, status, string(body.Error.Kind), tenantOf(r), r.PathValue("op"))
+	}
+}
+
+// permissionDenied is a refusal of the caller's identity.
+func permissionDenied(format string, args ...any) error {
+	return sdk.Errorf(sdk.KindPermissionDenied, format, args...)
 }
 
 // contentTypes returns the content types of a registered pattern.
@@ -120,12 +193,16 @@ func (s *Server) checkHost(r *http.Request) error {
 }
 
 func (s *Server) checkOrigin(r *http.Request) error {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
 	if origin := r.Header.Get("Origin"); origin != "" {
-		if s.allowedOrigins[strings.TrimSuffix(strings.ToLower(origin), "/")] || sameOrigin(origin, r.Host) {
+		if s.allowedOrigins[strings.TrimSuffix(strings.ToLower(origin), "/")] || sameOrigin(origin, scheme, r.Host) {
 			return nil
 		}
 		return sdk.Errorf(sdk.KindPermissionDenied,
-			"cross-origin request from %s refused: the admin API serves only its own origin (http://%s); add the origin to allowed_origins in the admin block to let its pages in", Quote(origin), truncate(r.Host, maxErrorName))
+			"cross-origin request from %s refused: the admin API serves only its own origin (%s://%s); add the origin to allowed_origins in the admin block to let its pages in", Quote(origin), scheme, truncate(r.Host, maxErrorName))
 	}
 	switch site := r.Header.Get("Sec-Fetch-Site"); site {
 	case "cross-site", "same-site":
@@ -135,15 +212,19 @@ func (s *Server) checkOrigin(r *http.Request) error {
 	return nil
 }
 
-// sameOrigin reports whether origin is http://host, ports defaulted.
-func sameOrigin(origin, host string) bool {
+// sameOrigin reports whether origin is scheme://host, ports defaulted.
+func sameOrigin(origin, scheme, host string) bool {
 	u, err := url.Parse(origin)
-	if err != nil || u.Scheme != "http" || u.Host == "" || u.Path != "" || u.User != nil {
+	if err != nil || u.Scheme != scheme || u.Host == "" || u.Path != "" || u.User != nil {
 		return false
+	}
+	port := "80"
+	if scheme == "https" {
+		port = "443"
 	}
 	oname, oport := splitHost(u.Host)
 	hname, hport := splitHost(host)
-	return oname == hname && cmp.Or(oport, "80") == cmp.Or(hport, "80")
+	return oname == hname && cmp.Or(oport, port) == cmp.Or(hport, port)
 }
 
 func checkContentType(r *http.Request, types []string) error {

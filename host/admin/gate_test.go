@@ -127,6 +127,9 @@ resource "localfs" "files" {
 		t.Fatal(err)
 	}
 	acfg.Logger = slog.New(slog.NewTextHandler(g.log, nil))
+	if acfg.Reload == nil {
+		acfg.Reload = func(context.Context) (api.ReloadResult, error) { return api.ReloadResult{Unchanged: 2}, nil }
+	}
 	g.adm = admin.New(h, acfg)
 	g.srv = httptest.NewServer(g.adm.Handler())
 	t.Cleanup(func() {
@@ -168,8 +171,17 @@ func goodRequests(base string) map[string]func() *http.Request {
 			r.Header.Set(api.ArgsHeader, `{"key":"x.txt"}`)
 			return r
 		},
+		"POST /v1/reload": func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, base+"/v1/reload", strings.NewReader("{}"))
+			r.Header.Set("Content-Type", api.ContentTypeJSON)
+			return r
+		},
 	}
 }
+
+// reachesDriver reports whether a route's request reaches a driver: those
+// of operations do.
+func reachesDriver(pattern string) bool { return strings.HasPrefix(pattern, "POST /v1/resources/") }
 
 func do(t *testing.T, r *http.Request) (int, string) {
 	t.Helper()
@@ -242,7 +254,7 @@ func TestGateGuardsEveryRoute(t *testing.T) {
 		{"no content type", setCT(""), 415, api.CodeUnsupportedMediaType, true},
 		{"malformed content type", setCT("application/json; ;;"), 415, api.CodeUnsupportedMediaType, true},
 		{"the other route's content type", func(r *http.Request) {
-			if strings.HasSuffix(r.URL.Path, "/invoke") {
+			if strings.HasSuffix(r.URL.Path, "/invoke") || strings.HasSuffix(r.URL.Path, "/reload") {
 				r.Header.Set("Content-Type", api.ContentTypeStream)
 			} else {
 				r.Header.Set("Content-Type", api.ContentTypeJSON)
@@ -269,7 +281,7 @@ func TestGateGuardsEveryRoute(t *testing.T) {
 					if code != http.StatusOK {
 						t.Fatalf("refused: %d %s", code, body)
 					}
-					if wantCall := rt.ContentTypes != nil; reached != wantCall {
+					if wantCall := reachesDriver(rt.Pattern); reached != wantCall {
 						t.Fatalf("driver reached: %v, want %v", reached, wantCall)
 					}
 					return
@@ -529,17 +541,22 @@ func TestGateAcceptsTheAddressTheConnectionArrivedOn(t *testing.T) {
 		t.Skip("this machine has no non-loopback IPv4 address")
 	}
 	_, h := newServer(t)
-	s := admin.New(h, admin.Config{Address: "0.0.0.0:0", AllowRemote: true, Logger: slog.New(slog.DiscardHandler)})
+	// A remote endpoint needs an identity for its callers.
+	auth := config.AdminAuth{Identities: []*config.Identity{{Name: "ops", TokenSHA256: sha256Hex("tok-ops"), Allow: []string{"admin"}}}}
+	s := admin.New(h, admin.Config{Address: "0.0.0.0:0", AllowRemote: true, Auth: auth, Logger: slog.New(slog.DiscardHandler)})
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	_, port, _ := net.SplitHostPort(s.Addr())
 	url := "http://" + net.JoinHostPort(ip.String(), port) + "/v1/plugins"
-	if code, body := get(t, url); code != 200 {
+	r, _ := http.NewRequest(http.MethodGet, url, nil)
+	r.Header.Set("Authorization", "Bearer tok-ops")
+	if code, body := do(t, r); code != 200 {
 		t.Fatalf("by its address: %d %s", code, body)
 	}
-	r, _ := http.NewRequest(http.MethodGet, url, nil)
+	r, _ = http.NewRequest(http.MethodGet, url, nil)
+	r.Header.Set("Authorization", "Bearer tok-ops")
 	r.Host = "nebula.internal:" + port
 	if code, body := do(t, r); code != http.StatusMisdirectedRequest {
 		t.Fatalf("by an unknown name: %d %s", code, body)
@@ -547,6 +564,7 @@ func TestGateAcceptsTheAddressTheConnectionArrivedOn(t *testing.T) {
 	// Another address of the machine than the one dialled is a name like
 	// any other: 127.0.0.1 is loopback, so use the address on loopback.
 	r, _ = http.NewRequest(http.MethodGet, "http://"+net.JoinHostPort("127.0.0.1", port)+"/v1/plugins", nil)
+	r.Header.Set("Authorization", "Bearer tok-ops")
 	r.Host = net.JoinHostPort(ip.String(), port)
 	if code, body := do(t, r); code != http.StatusMisdirectedRequest {
 		t.Fatalf("by an address it did not arrive on: %d %s", code, body)

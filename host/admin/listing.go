@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/nebula-resource/nebula-resource/api"
+	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -37,8 +38,20 @@ func page(r *http.Request, ids []string) (sel []string, next string, err error) 
 	return sel, next, nil
 }
 
+// reaches reports whether the request's identity may see and use the
+// resource id: always, unless it acts for a tenant that does not reach it.
+func (s *Server) reaches(r *http.Request, id string) bool {
+	tenant := tenantOf(r)
+	return tenant == "" || s.h.Reaches(tenant, id)
+}
+
+// listResources serves a page of the resources the caller may see; Total
+// counts those alone.
 func (s *Server) listResources(w http.ResponseWriter, r *http.Request) {
 	ids := s.h.ResourceIDs()
+	if tenantOf(r) != "" {
+		ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !s.reaches(r, id) })
+	}
 	sel, next, err := page(r, ids)
 	if err != nil {
 		s.writeError(w, "", "", err)
@@ -63,10 +76,35 @@ func (s *Server) listResources(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list)
 }
 
+// visibleHealth returns the host's health report as the request's caller
+// may see it: to an identity that acts for a tenant, its tenant's
+// resources alone, the aggregates over them, and neither credentials nor
+// the quota store.
+func (s *Server) visibleHealth(r *http.Request) host.HealthReport {
+	rep := s.h.Health()
+	if tenantOf(r) == "" {
+		return rep
+	}
+	out := host.HealthReport{Status: host.HealthHealthy, Types: map[string]host.HealthState{}, Resources: make([]host.ResourceHealth, 0, len(rep.Resources))}
+	for _, rh := range rep.Resources {
+		if !s.reaches(r, rh.ID) {
+			continue
+		}
+		out.Resources = append(out.Resources, rh)
+		if t, ok := out.Types[rh.Type]; !ok || rh.State.Severity() > t.Severity() {
+			out.Types[rh.Type] = rh.State
+		}
+		if rh.State.Severity() > out.Status.Severity() {
+			out.Status = rh.State
+		}
+	}
+	return out
+}
+
 // health serves the health report. It answers 200 whatever the resources'
 // health: it informs; /readyz is the probe.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	rep := s.h.Health()
+	rep := s.visibleHealth(r)
 	ids := make([]string, len(rep.Resources))
 	for i, rh := range rep.Resources {
 		ids[i] = rh.ID

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -82,8 +83,16 @@ func (faultInstance) InvokeStream(_ context.Context, req sdk.InvokeRequest, _ io
 // loopback port. It returns the server's base URL.
 func startEndpoint(t *testing.T, src func(dir string) string, opts ...host.Option) (string, *admin.Server) {
 	t.Helper()
+	return startEndpointWith(t, admin.Config{}, src, opts...)
+}
+
+// startEndpointWith is startEndpoint with the admin server's
+// configuration acfg, its address and logger set.
+func startEndpointWith(t *testing.T, acfg admin.Config, src func(dir string) string, opts ...host.Option) (string, *admin.Server) {
+	t.Helper()
 	h := newHost(t, src, opts...)
-	srv := admin.New(h, admin.Config{Address: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	acfg.Address, acfg.Logger = "127.0.0.1:0", slog.New(slog.DiscardHandler)
+	srv := admin.New(h, acfg)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +209,7 @@ func TestOpenAPIDocumentDescribesEveryRoute(t *testing.T) {
 // exchange is one request the conformance test sends: to the host that
 // serves it, with its method, path, headers and body.
 type exchange struct {
-	on          string // "main", "unready" or "nometrics"
+	on          string // "main", "unready", "nometrics", "auth", "badreload" or "failreload"
 	method      string
 	path, body  string
 	contentType string
@@ -233,6 +242,7 @@ func documentedAnswers() map[string]exchange {
 	on := func(e exchange, hostName string) exchange { e.on = hostName; return e }
 	invoke := exchange{method: http.MethodPost, path: "/v1/resources/memory.cache/invoke", contentType: api.ContentTypeJSON,
 		body: `{"operation":"set","args":{"key":"a","value":"1"},"owner":{"tenant":"t"}}`}
+	reload := exchange{method: http.MethodPost, path: "/v1/reload", contentType: api.ContentTypeJSON, body: "{}"}
 	stream := exchange{method: http.MethodPost, path: "/v1/resources/localfs.files/stream/put", contentType: api.ContentTypeStream,
 		body: "hello", header: map[string]string{api.ArgsHeader: `{"key":"x.txt"}`, api.TenantHeader: "t"}}
 	m := map[string]exchange{
@@ -253,14 +263,27 @@ func documentedAnswers() map[string]exchange {
 		"POST /v1/resources/{name}/invoke 415":      with(invoke, "Content-Type", "text/plain"),
 		"POST /v1/resources/{name}/stream/{op} 200": stream,
 		"POST /v1/resources/{name}/stream/{op} 415": with(stream, "Content-Type", "application/json"),
+		"POST /v1/reload 200":                       reload,
+		"POST /v1/reload 400":                       func() exchange { e := reload; e.body = `{"everything":true}`; return e }(),
+		"POST /v1/reload 415":                       with(reload, "Content-Type", "text/plain"),
+		"POST /v1/reload 422":                       on(reload, "badreload"),
+		"POST /v1/reload 500":                       on(reload, "failreload"),
+		"POST /v1/reload 501":                       on(reload, "unready"),
 	}
-	// The gate's refusals, on every route.
+	// The gate's refusals, on every route; and, on a host with
+	// identities, a request without credentials on every route but the
+	// probes.
 	for _, pattern := range []string{"GET /livez", "GET /readyz", "GET /metrics", "GET /v1/health", "GET /v1/resources",
-		"GET /v1/resources/{name}", "GET /v1/plugins", "GET /v1/openapi.json", "POST /v1/resources/{name}/invoke", "POST /v1/resources/{name}/stream/{op}"} {
+		"GET /v1/resources/{name}", "GET /v1/plugins", "GET /v1/openapi.json", "POST /v1/resources/{name}/invoke",
+		"POST /v1/resources/{name}/stream/{op}", "POST /v1/reload"} {
 		ok := m[pattern+" 200"]
 		m[pattern+" 403"] = with(ok, "Origin", "http://evil.example")
 		m[pattern+" 421"] = with(ok, "Host", "evil.example")
+		if pattern != "GET /livez" && pattern != "GET /readyz" {
+			m[pattern+" 401"+" (no credentials)"] = on(ok, "auth")
+		}
 	}
+	m["GET /v1/resources/{name} 403 (another tenant's resource)"] = with(on(get("/v1/resources/memory.cache"), "auth"), "Authorization", "Bearer tok-globex-worker")
 	// An operation can fail with any kind; an unknown resource is 404
 	// before any driver, and the faults driver gives the others.
 	for _, route := range []string{"invoke", "stream"} {
@@ -288,7 +311,20 @@ func documentedAnswers() map[string]exchange {
 // one the description lists.
 func TestEveryDocumentedAnswerIsServedAsDescribed(t *testing.T) {
 	hosts := map[string]string{}
-	hosts["main"], _ = startEndpoint(t, func(dir string) string {
+	reloadWith := func(err error) func(context.Context) (api.ReloadResult, error) {
+		return func(context.Context) (api.ReloadResult, error) {
+			if err != nil {
+				return api.ReloadResult{}, err
+			}
+			return api.ReloadResult{Added: []string{"memory.fresh"}, Changed: []string{"memory.cache"}, Unchanged: 3}, nil
+		}
+	}
+	hosts["auth"], _ = startEndpointWith(t, admin.Config{Auth: testAuth()}, tenantHost)
+	hosts["badreload"], _ = startEndpointWith(t, admin.Config{Reload: reloadWith(invalidConfig{"the configuration has errors; nothing changed:\nmain.hcl:1:1: error: Bad"})},
+		func(string) string { return `resource "memory" "cache" {}` })
+	hosts["failreload"], _ = startEndpointWith(t, admin.Config{Reload: reloadWith(errors.New("starting plugin redis: not found"))},
+		func(string) string { return `resource "memory" "cache" {}` })
+	hosts["main"], _ = startEndpointWith(t, admin.Config{Reload: reloadWith(nil)}, func(dir string) string {
 		return `
 resource "memory" "cache" {}
 resource "memory" "other" {}

@@ -86,5 +86,10 @@ func healthReportOf(rep host.HealthReport) api.HealthReport {
 			History: mapSlice(r.History, func(e host.HealthEvent) api.HealthEvent { return api.HealthEvent(e) }),
 		}
 	})
+	out.Credentials = mapSlice(rep.Credentials, func(c host.CredentialHealth) api.CredentialHealth { return api.CredentialHealth(c) })
+	if rep.QuotaStore != nil {
+		qs := api.QuotaStoreHealth(*rep.QuotaStore)
+		out.QuotaStore = &qs
+	}
 	return out
 }

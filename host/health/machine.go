@@ -111,6 +111,40 @@ type Report struct {
 	Status    State            `json:"status"`
 	Types     map[string]State `json:"types"`
 	Resources []Resource       `json:"resources"`
+	// Credentials are the state of each credential block; none when the
+	// configuration has none.
+	Credentials []Credential `json:"credentials,omitempty"`
+	// QuotaStore is the state of the store the tenants' rate quotas are
+	// shared through; nil when there is none.
+	QuotaStore *QuotaStore `json:"quota_store,omitempty"`
+}
+
+// Credential is the state of one credential: whether its value is fresh,
+// when it expires, and why its last refresh failed. It never holds the
+// value.
+type Credential struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	// State is "ok", "stale" (the last refresh failed; the last good
+	// value serves until it expires), "expired" or "pending".
+	State string `json:"state"`
+	// Version counts the values read, from 1; it grows when the value
+	// changes.
+	Version   uint64    `json:"version"`
+	Expires   time.Time `json:"expires,omitzero"`
+	FetchedAt time.Time `json:"fetched_at,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// QuotaStore is the state of the shared store of rate quotas.
+type QuotaStore struct {
+	// Resource is the redis resource the store is.
+	Resource string `json:"resource"`
+	// Degraded is true while the store fails and each host applies the
+	// rate quotas by itself.
+	Degraded  bool      `json:"degraded"`
+	Since     time.Time `json:"since,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
 }
 
 // Settings are a health block with defaults filled in. They are

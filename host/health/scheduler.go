@@ -65,8 +65,9 @@ func (inlineFunc) Group() Group { return nil }
 // Group runs rounds of its tasks.
 type Group interface {
 	// runRound runs each of ts once; as each run ends it calls next with
-	// the task and the delay until its next run, exactly once per task,
-	// from any goroutine, and it returns once every run has ended.
+	// the task and the delay until its next run (negative: never again),
+	// exactly once per task, from any goroutine, and it returns once every
+	// run has ended.
 	RunRound(ts []Task, next func(Task, time.Duration))
 }
 
@@ -127,7 +128,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 		rounds [][]Task
 	)
 	next := func(t Task, d time.Duration) {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && d >= 0 {
 			s.Schedule(t, d)
 		}
 	}

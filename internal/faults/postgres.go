@@ -46,8 +46,12 @@ type Postgres struct {
 // the server is stopped (immediate mode) and the folder removed. Binaries
 // come from $NEBULA_TEST_PG_BINDIR (scripts/testenv env sets it), else
 // DefaultPGBinDir.
-func StartPostgres(t testing.TB) *Postgres {
+func StartPostgres(t testing.TB, opts ...PostgresOption) *Postgres {
 	t.Helper()
+	var o postgresOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	bin := pgBinDir(t)
 	dir, err := os.MkdirTemp("", "nebula-faults-pg-")
 	if err != nil {
@@ -71,6 +75,20 @@ func StartPostgres(t testing.TB) *Postgres {
 		"-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
 		t.Fatalf("postgres: initdb: %v\n%s", err, out)
 	}
+	if o.passwords {
+		// The postgres user, the test's own, is trusted; every other
+		// login must give its password.
+		hba := "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+		if err := os.WriteFile(filepath.Join(pg.data, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
+			t.Fatalf("postgres: %v", err)
+		}
+		if pg.owner != "" {
+			u, _ := user.Lookup(pg.owner)
+			uid, _ := strconv.Atoi(u.Uid)
+			gid, _ := strconv.Atoi(u.Gid)
+			_ = os.Chown(filepath.Join(pg.data, "pg_hba.conf"), uid, gid)
+		}
+	}
 	// Tries a few ports: one picked free may have been taken since.
 	for attempt := 1; ; attempt++ {
 		pg.port = freePort(t)
@@ -87,6 +105,18 @@ func StartPostgres(t testing.TB) *Postgres {
 	}
 	return pg
 }
+
+// PostgresOption configures StartPostgres.
+type PostgresOption func(*postgresOptions)
+
+type postgresOptions struct {
+	passwords bool
+}
+
+// PasswordAuth makes every login but postgres authenticate with its
+// password (scram-sha-256) over TCP, so that a test can change or revoke
+// passwords; postgres, the test's own user, stays trusted.
+func PasswordAuth() PostgresOption { return func(o *postgresOptions) { o.passwords = true } }
 
 // URL is the server's connection URL (user postgres, database postgres).
 func (pg *Postgres) URL() string {

@@ -1,0 +1,4 @@
+admin {
+  address      = "0.0.0.0:9464"
+  allow_remote = true
+}
