@@ -70,6 +70,9 @@ type Identity struct {
 	// DeclRange is the identity block's header.
 	DeclRange hcl.Range
 
+	// tenantRange is the range of tenant's value; zero when unset.
+	tenantRange hcl.Range
+
 	// Ranges of the attributes, for diagnostics made after decoding;
 	// zero when unset.
 	tokenSHA256Range, certNamesRange, allowRange hcl.Range
@@ -244,8 +247,11 @@ func decodeIdentity(block *hcl.Block, ev *evaluator) (*Identity, hcl.Diagnostics
 			d.errorf(attr, "Invalid client certificate name", "client_cert_names lists an empty name; list the subject common names or DNS names of the client certificates.")
 		}
 	}
-	if attr := d.string("tenant", &id.Tenant); attr != nil && id.Tenant == "" {
-		d.errorf(attr, "Invalid tenant", "tenant is empty; name the tenant the identity acts for, or omit tenant for an operator that acts for every tenant.")
+	if attr := d.string("tenant", &id.Tenant); attr != nil {
+		id.tenantRange = attr.Expr.Range()
+		if id.Tenant == "" {
+			d.errorf(attr, "Invalid tenant", "tenant is empty; name the tenant the identity acts for, or omit tenant for an operator that acts for every tenant.")
+		}
 	}
 	id.Allow = []string{PermissionRead}
 	if attr := d.strings("allow", &id.Allow); attr != nil {

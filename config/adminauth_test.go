@@ -50,6 +50,9 @@ admin {
     path = "log/audit.jsonl"
   }
 }
+tenant "acme" {
+  resources = []
+}
 `)
 	cfg := mustLoad(t, path, environ(nil))
 	a := cfg.Admin
@@ -119,7 +122,7 @@ func TestAdminAuthDiagnostics(t *testing.T) {
 		},
 		{
 			name: "token and token_sha256",
-			src:  "admin {\n  identity \"ops\" {\n    token_sha256 = \"" + hashA + "\"\n    token        = credential.admin.ops\n  }\n}",
+			src:  "admin {\n  identity \"ops\" {\n    token_sha256 = \"" + hashA + "\"\n    token        = credential.admin.ops\n  }\n}" + "\ncredential \"admin\" {\n  source    = \"env\"\n  variables = { ops = \"X\", shared = \"Y\" }\n}",
 			want: []string{`main.hcl:4:5: error: Conflicting token attributes; An identity takes its bearer token from token or from token_sha256, not from both. Remove one of them.`},
 		},
 		{
@@ -154,7 +157,7 @@ func TestAdminAuthDiagnostics(t *testing.T) {
 		},
 		{
 			name: "admin permission of a tenant",
-			src:  "admin {\n  identity \"acme\" {\n    token_sha256 = \"" + hashA + "\"\n    tenant       = \"acme\"\n    allow        = [\"admin\"]\n  }\n}",
+			src:  "admin {\n  identity \"acme\" {\n    token_sha256 = \"" + hashA + "\"\n    tenant       = \"acme\"\n    allow        = [\"admin\"]\n  }\n}" + "\ntenant \"acme\" {\n  resources = []\n}",
 			want: []string{`main.hcl:5:20: error: Admin permission of a tenant; Identity "acme" acts for tenant "acme", and the admin permission (plugins, metrics, reload) concerns every tenant; …`},
 		},
 		{
@@ -206,6 +209,10 @@ func TestAdminAuthDiagnostics(t *testing.T) {
   identity "b" {
     token = credential.admin.shared
   }
+}
+credential "admin" {
+  source    = "env"
+  variables = { shared = "Y" }
 }`,
 			want: []string{`main.hcl:6:13: error: Duplicate token; Identity "b" takes its token from credential.admin.shared, as identity "a", declared at main.hcl:2:3, does: …`},
 		},

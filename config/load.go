@@ -96,6 +96,7 @@ func Load(path string, opts ...Option) (*Config, hcl.Diagnostics) {
 	diags = append(diags, l.blocks(blocks)...)
 	diags = append(diags, checkGraph(cfg.Resources)...)
 	diags = append(diags, checkTenants(cfg)...)
+	diags = append(diags, checkIdentityRefs(cfg)...)
 	for _, r := range cfg.Resources {
 		diags = append(diags, checkCredentialRefs(r.Credentials, cfg.Credentials)...)
 	}

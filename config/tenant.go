@@ -186,3 +186,32 @@ func (c *Config) TenantOf(name string) *Tenant {
 	}
 	return nil
 }
+
+// checkIdentityRefs reports admin identities that act for a tenant no
+// tenant block declares (without one, the identity would reach every
+// resource), and tokens that name undeclared credentials.
+func checkIdentityRefs(cfg *Config) hcl.Diagnostics {
+	names := make([]string, len(cfg.Tenants))
+	for i, t := range cfg.Tenants {
+		names[i] = t.Name
+	}
+	var diags hcl.Diagnostics
+	for _, id := range cfg.Admin.Auth.Identities {
+		if id.Tenant != "" && cfg.TenantOf(id.Tenant) == nil {
+			subject := id.DeclRange
+			if id.tenantRange != (hcl.Range{}) {
+				subject = id.tenantRange
+			}
+			hint := didYouMean(id.Tenant, names)
+			if hint == "" {
+				hint = fmt.Sprintf(" Declare it: tenant %q { resources = [...] }.", id.Tenant)
+			}
+			diags = append(diags, errorAt(subject, "Undeclared tenant",
+				fmt.Sprintf("Identity %q acts for tenant %q, which no tenant block declares: its resources would be unknown.%s", id.Name, id.Tenant, hint)))
+		}
+		if id.Token != nil {
+			diags = append(diags, checkCredentialRefs([]CredentialRef{*id.Token}, cfg.Credentials)...)
+		}
+	}
+	return diags
+}
