@@ -172,9 +172,24 @@ func TestSIGHUPReloadsUnderLoadWithoutFailingUnchangedResources(t *testing.T) {
 	if ids := resourceIDs(t, c); !slices.Equal(ids, want) {
 		t.Errorf("after a refused reload the resources are %v, want %v", ids, want)
 	}
+	// nebula-host reload (POST /v1/reload) says the same, and exits 2.
+	env := []string{"NEBULA_ADDR=" + addr}
+	r := nebula(t, env, "reload")
+	mustExit(t, r, 2, "reload of an invalid configuration")
+	if !strings.Contains(r.stderr, bad+":3:3: error: Unsupported argument") {
+		t.Errorf("nebula-host reload does not name %s:3:3:\n%s", bad, r)
+	}
+	// Fixed, the reload applies: the new resource starts, the others
+	// stay as they are.
+	writeFile(t, dir, "bad.hcl", "resource \"memory\" \"broken\" {\n  max_entries = 10\n}\n")
+	r = nebula(t, env, "reload")
+	mustExit(t, r, 0, "reload")
+	if !strings.Contains(r.stdout, "added: memory.broken") || !strings.Contains(r.stdout, "unchanged: 4") {
+		t.Errorf("nebula-host reload printed:\n%s", r)
+	}
 	time.Sleep(500 * time.Millisecond)
 	load.halt()
-	t.Logf("%d calls on the unchanged resources during two reloads, %d failed", load.calls.Load(), load.failed.Load())
+	t.Logf("%d calls on the unchanged resources during four reloads, %d failed", load.calls.Load(), load.failed.Load())
 	if load.failed.Load() > 0 {
 		t.Errorf("%d calls failed: %v", load.failed.Load(), load.errs)
 	}
