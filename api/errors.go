@@ -1,6 +1,7 @@
 package api
 
 import (
+	"time"
 	"errors"
 	"net/http"
 )
@@ -152,6 +153,11 @@ type Error struct {
 	// Resource and Operation name the call that failed, when it was one.
 	Resource  string `json:"resource,omitempty"`
 	Operation string `json:"operation,omitempty"`
+	// RetryAfterMs is how long, in milliseconds, the caller should wait
+	// before trying again, when the host or the backend said so (a quota
+	// refusal, a server's Retry-After); 0 for no advice. The answer also
+	// carries it as a Retry-After header, in whole seconds.
+	RetryAfterMs int64 `json:"retry_after_ms,omitempty"`
 	// StatusCode is the HTTP status of the answer: Kind.HTTPStatus, a
 	// status of the gate, or 200 for an error that ended a stream whose
 	// output had begun. It is not part of the JSON body. An answer with
@@ -163,6 +169,9 @@ type Error struct {
 	// client's guess from the status.
 	noBody bool
 }
+
+// RetryAfter returns RetryAfterMs as a duration.
+func (e *Error) RetryAfter() time.Duration { return time.Duration(e.RetryAfterMs) * time.Millisecond }
 
 // Error returns the message and the kind, "MESSAGE (KIND)", and the
 // code when there is one, "MESSAGE (KIND, code CODE)"; for an answer

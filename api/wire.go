@@ -77,6 +77,10 @@ type ReloadResult struct {
 	Changed []string `json:"changed,omitempty"`
 	// Unchanged counts the resources left as they were.
 	Unchanged int `json:"unchanged"`
+	// RestartNeeded names changed settings the reload did not apply,
+	// which take effect at the host's next start: "host block",
+	// "telemetry block", "plugin blocks", "admin address".
+	RestartNeeded []string `json:"restart_needed,omitempty"`
 }
 
 // ErrorBody is the body of a failed request, and the value of a stream's

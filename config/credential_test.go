@@ -167,3 +167,32 @@ tenant "globex" {
 		})
 	}
 }
+
+// A Kubernetes ConfigMap volume holds symbolic links into its current
+// ..data directory: a directory of them loads like one of files.
+func TestLoadReadsAConfigMapVolumeOfSymbolicLinks(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "..2026_12_04_10_00_00.123")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "main.hcl"), []byte(`resource "memory" "m" { name = "x" }`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Base(data), filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("..data", "main.hcl"), filepath.Join(dir, "main.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("missing.hcl", filepath.Join(dir, "dangling.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := config.Load(dir, environ(nil))
+	if diags.HasErrors() {
+		t.Fatal(formatAll(diags))
+	}
+	if len(cfg.Resources) != 1 || cfg.Resources[0].ID() != "memory.m" {
+		t.Errorf("resources %v", cfg.Resources)
+	}
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -118,9 +119,20 @@ func configFiles(path string) ([]string, hcl.Diagnostics) {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".hcl") {
-			names = append(names, filepath.Join(path, e.Name()))
+		if !strings.HasSuffix(e.Name(), ".hcl") || strings.HasPrefix(e.Name(), ".") {
+			continue
 		}
+		name := filepath.Join(path, e.Name())
+		// A symbolic link to a file counts: a Kubernetes ConfigMap volume
+		// holds links into its current ..data directory.
+		if e.Type()&fs.ModeSymlink != 0 {
+			if info, err := os.Stat(name); err != nil || !info.Mode().IsRegular() {
+				continue
+			}
+		} else if !e.Type().IsRegular() {
+			continue
+		}
+		names = append(names, name)
 	}
 	sort.Strings(names)
 	if len(names) == 0 {

@@ -27,6 +27,10 @@ var (
 	// example because its plugin is restarting. Errors wrapping it are
 	// also of kind unavailable.
 	ErrNotReady = errors.New("resource not ready")
+	// ErrCredential is wrapped by the error of a credential block that
+	// could not be read (a file missing, a command failing), at Start,
+	// Check or Reload.
+	ErrCredential = errors.New("credential not readable")
 	// ErrNotPermitted is wrapped by the error of a call whose tenant may
 	// not use the resource it names (kind permission_denied).
 	ErrNotPermitted = errors.New("not permitted")

@@ -233,8 +233,15 @@ func (h *Host) start(ctx context.Context) error {
 			})
 		}
 		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
+		for i, err := range errs {
+			switch {
+			case err == nil:
+			case level[i].id == h.quotaStoreID:
+				// Recovered in the background like any resource that
+				// failed to start; meanwhile each host applies the rate
+				// quotas alone.
+				h.log.Warn("the quota store did not start; each host applies the tenants' rate quotas alone until it does", "error", err)
+			default:
 				failures = append(failures, err)
 			}
 		}
@@ -806,6 +813,12 @@ func (h *Host) Ready() bool {
 	// Only the states: a readiness probe every few seconds must not
 	// build the description of every resource (8 KiB each).
 	for _, r := range order {
+		// The quota store is not served to callers, and while it fails
+		// each host applies its tenants' rates alone: a Redis outage
+		// must not take every host sharing it out of its load balancer.
+		if r.id == h.quotaStoreID {
+			continue
+		}
 		if r.lifecycle() != StateReady || r.health.Current().Quarantined() {
 			return false
 		}

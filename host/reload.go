@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host/credential"
 	"github.com/nebula-resource/nebula-resource/host/health"
@@ -31,6 +33,10 @@ type ReloadReport struct {
 	Changed []string `json:"changed,omitempty"`
 	// Unchanged counts the resources left as they were.
 	Unchanged int `json:"unchanged"`
+	// RestartNeeded names changed settings that the reload did not
+	// apply, such as the host block; filled by the caller of Reload that
+	// knows the settings the host started with.
+	RestartNeeded []string `json:"restart_needed,omitempty"`
 }
 
 // String says what changed in one line.
@@ -44,7 +50,11 @@ func (r ReloadReport) String() string {
 			parts = append(parts, p.what+": "+strings.Join(p.ids, ", "))
 		}
 	}
-	return strings.Join(append(parts, fmt.Sprintf("unchanged: %d", r.Unchanged)), "; ")
+	parts = append(parts, fmt.Sprintf("unchanged: %d", r.Unchanged))
+	if len(r.RestartNeeded) > 0 {
+		parts = append(parts, "apply at the next start: "+strings.Join(r.RestartNeeded, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Reload applies a new configuration to the running host without
@@ -138,11 +148,11 @@ func (h *Host) openCredentials(ctx context.Context, cs []*config.Credential) (*c
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrCredential, err)
 	}
 	if err := store.Start(ctx); err != nil {
 		store.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrCredential, err)
 	}
 	return store, nil
 }
@@ -191,7 +201,19 @@ func (h *Host) plan(ctx context.Context, cfg *config.Config, store *credential.S
 	if err != nil {
 		return nil, err
 	}
-	diags := cfg.DecodeResources(cat.schemas(), config.AlsoKnown(cat.installed...), config.WithCredentials(values))
+	var diags hcl.Diagnostics
+	for _, rc := range cfg.Resources {
+		if _, running := cat.types[rc.Type]; !running && slices.Contains(cat.installed, rc.Type) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError, Summary: "Plugin not started", Subject: rc.TypeRange.Ptr(),
+				Detail: fmt.Sprintf("Resource type %q is offered by an installed plugin that this host did not start, since it had no resource of the type; a reload uses the running plugins only. Restart the host to add %s.", rc.Type, rc.ID()),
+			})
+		}
+	}
+	if diags.HasErrors() {
+		return nil, &DiagnosticsError{Diagnostics: diags, Files: cfg.Files}
+	}
+	diags = cfg.DecodeResources(cat.schemas(), config.AlsoKnown(cat.installed...), config.WithCredentials(values))
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Diagnostics: diags, Files: cfg.Files}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -23,6 +24,50 @@ type reloader struct {
 	h    *host.Host
 	srv  *admin.Server // nil until the admin server is made
 	log  *slog.Logger
+	// running are the settings the host applies only when it starts,
+	// as the host started with them.
+	running startSettings
+}
+
+// startSettings are the parts of a configuration that a reload does not
+// apply: the host block, telemetry, the plugins and the admin address.
+type startSettings struct {
+	host      config.HostSettings
+	telemetry config.Telemetry
+	plugins   []config.Plugin
+	address   string
+}
+
+func startSettingsOf(cfg *config.Config) startSettings {
+	st := startSettings{host: cfg.Host, telemetry: cfg.Telemetry, address: cfg.Admin.Address}
+	st.host.QuotaStoreRange = hcl.Range{}
+	for _, p := range cfg.Plugins {
+		p := *p
+		p.DeclRange = hcl.Range{}
+		st.plugins = append(st.plugins, p)
+	}
+	return st
+}
+
+// restartNeeded names the settings of cfg that differ from those the host
+// started with, which take effect only at the next start.
+func (r *reloader) restartNeeded(cfg *config.Config) []string {
+	now := startSettingsOf(cfg)
+	var out []string
+	for _, c := range []struct {
+		what string
+		same bool
+	}{
+		{"host block", reflect.DeepEqual(now.host, r.running.host)},
+		{"telemetry block", reflect.DeepEqual(now.telemetry, r.running.telemetry)},
+		{"plugin blocks", reflect.DeepEqual(now.plugins, r.running.plugins)},
+		{"admin address", now.address == r.running.address},
+	} {
+		if !c.same {
+			out = append(out, c.what)
+		}
+	}
+	return out
 }
 
 // reload reads the files and reloads the host (host.Host.Reload). A
@@ -46,6 +91,10 @@ func (r *reloader) reload(ctx context.Context) (host.ReloadReport, error) {
 			r.log.Warn("admin settings not applied by the reload", "error", err)
 		}
 	}
+	rep.RestartNeeded = r.restartNeeded(cfg)
+	if len(rep.RestartNeeded) > 0 {
+		r.log.Warn("changed settings that apply at the next start only", "settings", strings.Join(rep.RestartNeeded, ", "))
+	}
 	return rep, nil
 }
 
@@ -55,7 +104,7 @@ func (r *reloader) reloadResult(ctx context.Context) (api.ReloadResult, error) {
 	if err != nil {
 		return api.ReloadResult{}, err
 	}
-	return api.ReloadResult{Added: rep.Added, Removed: rep.Removed, Changed: rep.Changed, Unchanged: rep.Unchanged}, nil
+	return api.ReloadResult{Added: rep.Added, Removed: rep.Removed, Changed: rep.Changed, Unchanged: rep.Unchanged, RestartNeeded: rep.RestartNeeded}, nil
 }
 
 // configError is a configuration refused by a reload: its diagnostics,

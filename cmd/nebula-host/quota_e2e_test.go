@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,5 +110,71 @@ tenant %q {
 	}
 	if h.QuotaStore == nil || h.QuotaStore.Degraded {
 		t.Errorf("health's quota_store is %+v, want the redis store, not degraded", h.QuotaStore)
+	}
+}
+
+// TestAHostServesOnLocalLimitsWhileItsQuotaStoreIsDown: with the Redis of
+// quota_store unreachable from the start, the host starts, is ready (the
+// quota store does not count for readiness), applies the tenant's rate by
+// itself, and says so in health.
+func TestAHostServesOnLocalLimitsWhileItsQuotaStoreIsDown(t *testing.T) {
+	dead := freeAddress(t) // nothing listens there
+	src := fmt.Sprintf(`
+host {
+  quota_store = resource.redis.quota
+}
+
+resource "redis" "quota" {
+  addresses = [%q]
+}
+
+resource "memory" "jobs" {
+  max_entries = 100
+}
+
+tenant "acme" {
+  resources = [resource.memory.jobs]
+  quota {
+    rate  = "20/s"
+    burst = 5
+  }
+}
+`, dead)
+	addr := freeAddress(t)
+	hp := startHostWith(t, writeFile(t, t.TempDir(), "main.hcl", src), addr, "/readyz", "-admin", addr)
+	c, err := api.NewClient(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok, refused int
+	began := time.Now()
+	for time.Since(began) < 2*time.Second {
+		_, err := c.Invoke(t.Context(), "memory.jobs", api.InvokeRequest{Operation: "get", Args: json.RawMessage(`{"key":"k"}`), Owner: &api.Owner{Tenant: "acme"}})
+		var ae *api.Error
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &ae) && ae.Kind == api.KindResourceExhausted:
+			refused++
+			if ae.RetryAfter() <= 0 || ae.RetryAfter() > time.Second {
+				t.Fatalf("a quota refusal says retry after %v: %v", ae.RetryAfter(), err)
+			}
+		default:
+			t.Fatal(err)
+		}
+	}
+	t.Logf("quota store down: %d admitted, %d refused in 2s by the local limit of 20/s (burst 5)", ok, refused)
+	if ok < 30 || ok > 50 || refused == 0 {
+		t.Errorf("%d admitted in 2s; the local limit of 20/s (burst 5) admits about 45", ok)
+	}
+	h, err := c.Health(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.QuotaStore == nil || !h.QuotaStore.Degraded || h.Status == api.HealthHealthy {
+		t.Errorf("health: status %s, quota_store %+v; want degraded", h.Status, h.QuotaStore)
+	}
+	if !strings.Contains(hp.output(t), "quota store did not start") {
+		t.Errorf("the log does not say the quota store did not start:\n%s", hp.output(t))
 	}
 }

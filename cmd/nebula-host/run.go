@@ -158,6 +158,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		return exitLocal
 	}
 	acfg.Logger = log
+	running := startSettingsOf(cfg)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -179,7 +180,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	// configuration is garbage, a thousand resources' worth of it.
 	shutdownTimeout := cfg.Host.ShutdownTimeout
 	cfg = nil
-	rl := &reloader{cf: &cf, vars: vars, h: h, log: log}
+	rl := &reloader{cf: &cf, vars: vars, h: h, log: log, running: running}
 	acfg.Lookup = h.CredentialValue
 	acfg.Reload = rl.reloadResult
 	srv := admin.New(h, acfg)
@@ -254,6 +255,8 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		var de *host.DiagnosticsError
 		switch {
 		case errors.As(err, &de):
+		case errors.Is(err, host.ErrCredential):
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Credential not readable", Detail: err.Error()})
 		case err != nil:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plugin failed to start", Detail: err.Error()})
 		}

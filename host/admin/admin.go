@@ -739,6 +739,9 @@ func errorBody(resource, op string, err error) api.ErrorBody {
 	if errors.As(err, &e) {
 		info.Code = printable(truncate(e.Code, maxErrorName))
 	}
+	if d := sdk.RetryAfterOf(err); d > 0 {
+		info.RetryAfterMs = max(d.Milliseconds(), 1)
+	}
 	return api.ErrorBody{Error: info}
 }
 
@@ -790,6 +793,9 @@ func (s *Server) writeError(w http.ResponseWriter, resource, op string, err erro
 	body := errorBody(resource, op, err)
 	noteKind(w, string(body.Error.Kind))
 	status := body.Error.Kind.HTTPStatus()
+	if ms := body.Error.RetryAfterMs; ms > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt((ms+999)/1000, 10))
+	}
 	if status >= 500 {
 		s.log.Warn("request failed", "resource", body.Error.Resource, "operation", body.Error.Operation, "kind", body.Error.Kind, "error", body.Error.Message)
 	}
