@@ -1,9 +1,9 @@
 package api
 
 import (
-	"time"
 	"errors"
 	"net/http"
+	"time"
 )
 
 // Errors of the client itself. An error the admin endpoint answered with
