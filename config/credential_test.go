@@ -196,3 +196,33 @@ func TestLoadReadsAConfigMapVolumeOfSymbolicLinks(t *testing.T) {
 		t.Errorf("resources %v", cfg.Resources)
 	}
 }
+
+// The environment variables a credential reads are names, not secrets:
+// they stay in diagnostics. A password literal elsewhere is masked.
+func TestACredentialsVariableNamesAreNotMasked(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "main.hcl")
+	src := "credential \"api\" {\n  source    = \"env\"\n  variables = { token = \"API_TOKEN\", password = \"PG_PASSWORD\" }\n}\nresource \"memory\" \"m\" {\n  name     = \"x\"\n  password = \"hunter2-literal\"\n  oops     = 1\n}\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := config.Load(path, environ(nil))
+	if diags.HasErrors() {
+		t.Fatal(formatAll(diags))
+	}
+	diags = cfg.DecodeResources(schemas)
+	var buf strings.Builder
+	if err := config.WriteDiagnostics(&buf, cfg.Files, diags, false); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String() + string(cfg.Files[path].Bytes)
+	if !strings.Contains(out, "API_TOKEN") || !strings.Contains(out, "PG_PASSWORD") {
+		t.Errorf("the variables' names are masked:\n%s", out)
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Errorf("the password literal is shown:\n%s", out)
+	}
+	if got := cfg.HideSecrets(diags); strings.Contains(formatAll(got), "hunter2") {
+		t.Error("HideSecrets left the password")
+	}
+}

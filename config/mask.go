@@ -186,6 +186,7 @@ func (m *masker) result() ([]byte, []string) {
 // tokens hides the values of sensitive attributes and object keys, and the
 // defaults of sensitive variables, found in the tokens of the file.
 func (m *masker) tokens(toks hclsyntax.Tokens) {
+	credEnd := -1 // the end of the credential block the tokens are in
 	for i := 0; i < len(toks); i++ {
 		name, next := keyAt(toks, i)
 		if next < 0 {
@@ -193,6 +194,9 @@ func (m *masker) tokens(toks hclsyntax.Tokens) {
 		}
 		if name == "variable" {
 			m.variableBlock(toks, i)
+		}
+		if name == "credential" && i > credEnd && (i == 0 || toks[i-1].Type == hclsyntax.TokenNewline) {
+			credEnd = blockEnd(toks, next)
 		}
 		if next >= len(toks) {
 			continue
@@ -202,10 +206,41 @@ func (m *masker) tokens(toks hclsyntax.Tokens) {
 		default:
 			continue
 		}
+		if name == "variables" && i < credEnd {
+			// A credential's variables name environment variables, such
+			// as { token = "API_TOKEN" }: names, not secrets.
+			i = valueEnd(toks, next+1) - 1
+			continue
+		}
 		if sensitiveName(name, m.extra) {
 			m.maskTokens(toks, next+1, valueEnd(toks, next+1))
 		}
 	}
+}
+
+// blockEnd returns the index of the brace that closes the block whose
+// labels start at toks[i], or -1 when toks[i:] holds no block body.
+func blockEnd(toks hclsyntax.Tokens, i int) int {
+	for ; i < len(toks) && toks[i].Type != hclsyntax.TokenOBrace; i++ {
+		switch toks[i].Type {
+		case hclsyntax.TokenOQuote, hclsyntax.TokenQuotedLit, hclsyntax.TokenCQuote, hclsyntax.TokenIdent:
+		default:
+			return -1 // not a block header
+		}
+	}
+	depth := 0
+	for ; i < len(toks); i++ {
+		switch {
+		case opens[toks[i].Type]:
+			depth++
+		case closes[toks[i].Type]:
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return len(toks)
 }
 
 // keyAt returns the name at toks[i], an identifier or a quoted literal
