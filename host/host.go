@@ -378,7 +378,9 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 		t, _ := p.info.Type(rc.Type)
 		r := h.order[i]
 		r.init(ids[i], rc, t, si, p, h)
-		r.credVersions = versionsOf(r.credNames, h.startVersions)
+		if r.credNames != nil {
+			r.credSeen.Store(&credSeen{store: h.creds.Load(), versions: versionsOf(r.credNames, h.startVersions)})
+		}
 		h.tel.m.addResource(r)
 		h.secrets.Add(sensitiveValues(t.Config, rc.Config)...)
 	}

@@ -189,6 +189,9 @@ type plan struct {
 	// replaced maps each changed resource to its new one.
 	replaced map[*resource]*resource
 	report   ReloadReport
+	// store and versions are the credentials the plan decoded with.
+	store    *credential.Store
+	versions map[string]uint64
 }
 
 // plan decodes cfg with the values of store's credentials and compares
@@ -218,7 +221,8 @@ func (h *Host) plan(ctx context.Context, cfg *config.Config, store *credential.S
 		return nil, &DiagnosticsError{Diagnostics: diags, Files: cfg.Files}
 	}
 	rcs := cfg.Resources
-	p := &plan{order: make([]*resource, len(rcs)), replaced: map[*resource]*resource{}, tenants: newTenantTable(cfg.Tenants)}
+	p := &plan{order: make([]*resource, len(rcs)), replaced: map[*resource]*resource{}, tenants: newTenantTable(cfg.Tenants),
+		store: store, versions: versions}
 	byID := map[string]*resource{}
 	var checks []validation
 	for i, rc := range rcs {
@@ -233,7 +237,9 @@ func (h *Host) plan(ctx context.Context, cfg *config.Config, store *credential.S
 		} else {
 			r := &resource{}
 			r.init(id, rc, t, h.si, prov, h)
-			r.credVersions = versionsOf(r.credNames, versions)
+			if r.credNames != nil {
+				r.credSeen.Store(&credSeen{store: store, versions: versionsOf(r.credNames, versions)})
+			}
 			p.order[i] = r
 			p.fresh = append(p.fresh, r)
 			checks = append(checks, validation{rc: rc, r: r})
@@ -359,6 +365,13 @@ func (h *Host) apply(ctx context.Context, p *plan) error {
 	for old, r := range p.replaced {
 		old.successor.Store(r)
 	}
+	for _, r := range p.order {
+		// The unchanged resources' values are the same in the plan's
+		// store, which may be a new one.
+		if seen := r.credSeen.Load(); seen != nil && seen.store != p.store {
+			r.credSeen.Store(&credSeen{store: p.store, versions: versionsOf(r.credNames, p.versions)})
+		}
+	}
 	h.retiring.Add(int32(len(p.retire)))
 	h.wg.Add(len(p.retire))
 	h.mu.Unlock()
@@ -463,8 +476,14 @@ func (h *Host) refreshCredentials(ctx context.Context, r *resource) bool {
 	// Compared with the values r was configured with: the store may have
 	// read a new value already, and a rotation onto it be under way.
 	changed := false
+	cs := r.credSeen.Load()
 	for i, name := range r.credNames {
-		seen := r.credVersions[i]
+		var seen uint64
+		if cs != nil && cs.store == store {
+			seen = cs.versions[i]
+		} else if cur, err := store.Get(name); err == nil {
+			seen = cur.Version // another store's versions: fetch anew
+		}
 		v, err := store.Refresh(ctx, name, seen)
 		if err == nil && v.Version > seen {
 			changed = true

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nebula-resource/nebula-resource/config"
+	"github.com/nebula-resource/nebula-resource/host/credential"
 	"github.com/nebula-resource/nebula-resource/host/health"
 	"github.com/nebula-resource/nebula-resource/host/internal/kinded"
 	"github.com/nebula-resource/nebula-resource/host/pool"
@@ -68,14 +69,21 @@ type resource struct {
 	cur     *generation // what the resource is on its plugin; nil unless ready
 	leases  *leaseSet   // nil until the first lease
 
-	// credNames are the credentials its block refers to, and
-	// credVersions the versions of their values it was configured with;
-	// nil when none.
-	credNames    []string
-	credVersions []uint64
+	// credNames are the credentials its block refers to; nil when none.
+	credNames []string
+	// credSeen is the store of credentials, and the versions of the
+	// credNames' values in it, that the resource is configured with. A
+	// reload that leaves the resource unchanged stores the new store's.
+	credSeen atomic.Pointer[credSeen]
 	// successor is the resource that replaced this one in a reload or a
 	// credential rotation; a lease asked of this one, closed, goes there.
 	successor atomic.Pointer[resource]
+}
+
+// credSeen is a credential store and versions of values in it.
+type credSeen struct {
+	store    *credential.Store
+	versions []uint64
 }
 
 // leaseSet is the leases out on a resource. The first lease allocates

@@ -251,7 +251,7 @@ printf '{"username": "app2", "password": "%s", "expiration": "%s"}\n' "$(cat `+p
 `), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cfg := loadHCL(t, fmt.Sprintf(`
+	src := fmt.Sprintf(`
 credential "pg" {
   source  = "exec"
   command = [%q]
@@ -269,7 +269,8 @@ resource "postgres" "main" {
     max_lifetime  = "300ms"
     drain_timeout = "5s"
   }
-}`, script, pg.Port()))
+}`, script, pg.Port())
+	cfg := loadHCL(t, src)
 	var logs syncBuffer
 	h := startHost(t, cfg, host.WithPluginDir(binDir), host.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 
@@ -277,6 +278,14 @@ resource "postgres" "main" {
 	time.Sleep(3 * time.Second)
 	changes := 0
 	for i := range 4 {
+		if i == 2 {
+			// A reload that changes nothing reads the credentials into a
+			// new store: the refresh on a refused open goes on working.
+			rep, err := h.Reload(t.Context(), loadHCL(t, src))
+			if err != nil || rep.Unchanged != 1 {
+				t.Fatalf("reload: %+v %v", rep, err)
+			}
+		}
 		pw := fmt.Sprintf("pw-%d", i)
 		// The command answers the new password at once; the host's cached
 		// value stays the old one until the command runs again.
