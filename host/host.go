@@ -92,12 +92,6 @@ type Host struct {
 	// creds are the credentials' current values; nil when the
 	// configuration has none. Stored with reloadMu held.
 	creds atomic.Pointer[credential.Store]
-	// startVersions are the versions of the credentials' values Start
-	// decoded the resources with.
-	startVersions map[string]uint64
-	// retiring counts the resources replaced or removed that are still
-	// draining.
-	retiring atomic.Int32
 	// quota enforces the tenants' quotas; quotaStoreID is the redis
 	// resource it shares rate quotas through, "" for none.
 	quota        *quota.Limiter
@@ -336,17 +330,18 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 	if err != nil {
 		return nil, err
 	}
+	var versions map[string]uint64 // of the credentials' values decoded
 	if !diags.HasErrors() {
 		store, err := h.openCredentials(ctx, h.cfg.Credentials)
 		if err != nil {
 			return nil, err
 		}
 		h.creds.Store(store)
-		values, versions, err := credentialValues(store)
+		var values config.CredentialValues
+		values, versions, err = credentialValues(store)
 		if err != nil {
 			return nil, err
 		}
-		h.startVersions = versions
 		diags = append(diags, h.cfg.DecodeResources(cat.schemas(), config.AlsoKnown(cat.installed...), config.WithCredentials(values))...)
 	}
 	if diags.HasErrors() {
@@ -379,7 +374,7 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 		r := h.order[i]
 		r.init(ids[i], rc, t, si, p, h)
 		if r.credNames != nil {
-			r.credSeen.Store(&credSeen{store: h.creds.Load(), versions: versionsOf(r.credNames, h.startVersions)})
+			r.credSeen.Store(&credSeen{store: h.creds.Load(), versions: versionsOf(r.credNames, versions)})
 		}
 		h.tel.m.addResource(r)
 		h.secrets.Add(sensitiveValues(t.Config, rc.Config)...)

@@ -372,7 +372,6 @@ func (h *Host) apply(ctx context.Context, p *plan) error {
 			r.credSeen.Store(&credSeen{store: p.store, versions: versionsOf(r.credNames, p.versions)})
 		}
 	}
-	h.retiring.Add(int32(len(p.retire)))
 	h.wg.Add(len(p.retire))
 	h.mu.Unlock()
 	h.si.prune(p.order)
@@ -389,10 +388,9 @@ func (h *Host) apply(ctx context.Context, p *plan) error {
 // retire drains r, replaced or removed, and closes it: it takes no new
 // lease (one asked of it goes to its successor), serves those out until
 // they are released or its drain_timeout passes, then closes its pool
-// and unconfigures it. Counted in h.wg and h.retiring by apply.
+// and unconfigures it. Counted in h.wg by apply.
 func (h *Host) retire(r *resource, replaced bool) {
 	defer h.wg.Done()
-	defer h.retiring.Add(-1)
 	drain := r.set.pool.DrainTimeout
 	if drain <= 0 {
 		drain = defaultDrainTimeout

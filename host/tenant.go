@@ -88,18 +88,22 @@ func (h *Host) admit(ctx context.Context, owner Owner, id string) (release func(
 	if tt == nil {
 		return nil, nil
 	}
+	// Checked again: a reload may have changed the tenants since the
+	// call's name was checked (checkReach).
 	t, ok := tt.byName[owner.Tenant]
 	if !ok || !tt.reaches(owner.Tenant, id) {
-		return nil, newError(sdk.KindPermissionDenied, ErrNotPermitted, "tenant %q may not use %q", owner.Tenant, id)
+		return nil, notPermitted(owner.Tenant, id)
 	}
 	if t.limit == (quota.Limit{}) {
 		return nil, nil
 	}
-	release, err = h.quota.Admit(ctx, quota.Key{Tenant: t.name, Resource: id}, t.limit)
-	if err != nil {
-		return nil, err
-	}
-	return release, nil
+	return h.quota.Admit(ctx, quota.Key{Tenant: t.name, Resource: id}, t.limit)
+}
+
+// notPermitted is the refusal of a call for tenant on the name id, the
+// same whether a resource has that name or not.
+func notPermitted(tenant, id string) error {
+	return newError(sdk.KindPermissionDenied, ErrNotPermitted, "tenant %q may not use %q", tenant, id)
 }
 
 // checkReach refuses a call for owner's tenant on a resource name its
@@ -109,7 +113,7 @@ func (h *Host) checkReach(owner Owner, name string) error {
 	if owner.Tenant == "" || h.Reaches(owner.Tenant, name) {
 		return nil
 	}
-	return newError(sdk.KindPermissionDenied, ErrNotPermitted, "tenant %q may not use %q", owner.Tenant, name)
+	return notPermitted(owner.Tenant, name)
 }
 
 // quotaCommander runs the Redis commands of the shared quota store
