@@ -176,8 +176,9 @@ type (
 		Count int `json:"count"`
 	}
 	// BlobPresignResult is presign's result: a URL that any HTTP client
-	// uses without credentials until it expires, with the method and the
-	// headers the request must send.
+	// uses without credentials until it expires, with the method ("GET"
+	// or "PUT", as an HTTP client sends it) and the headers the request
+	// must send.
 	BlobPresignResult struct {
 		URL     string            `json:"url"`
 		Method  string            `json:"method"`

@@ -6,8 +6,9 @@
 //
 //	go run ./examples/embed
 //
-// With -in-process the memory and localfs drivers are compiled into the
-// program instead, and no plugin binaries are needed:
+// With -in-process the quickstart's drivers (memory, localfs and sqlite)
+// are compiled into the program instead, and no plugin binaries are
+// needed:
 //
 //	go run ./examples/embed -in-process
 package main
@@ -17,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -26,6 +28,7 @@ import (
 	"github.com/nebula-resource/nebula-resource/host"
 	"github.com/nebula-resource/nebula-resource/plugins/localfs"
 	"github.com/nebula-resource/nebula-resource/plugins/memory"
+	"github.com/nebula-resource/nebula-resource/plugins/sqlite"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -34,8 +37,10 @@ func main() {
 	pluginDir := flag.String("plugin-dir", "bin/plugins", "where to find nebula-plugin-<type> binaries")
 	inProcess := flag.Bool("in-process", false, "compile the drivers in instead of starting plugins")
 	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
 
-	if err := run(*configPath, *pluginDir, *inProcess); err != nil {
+	if err := run(ctx, *configPath, *pluginDir, *inProcess, os.Stdout); err != nil {
 		// A configuration problem comes with file, line and column; print
 		// it with source snippets, as nebula-host does.
 		var de *host.DiagnosticsError
@@ -48,10 +53,7 @@ func main() {
 	}
 }
 
-func run(configPath, pluginDir string, inProcess bool) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-
+func run(ctx context.Context, configPath, pluginDir string, inProcess bool, out io.Writer) error {
 	// 1. Read the HCL. Problems found here are diagnostics, not errors.
 	cfg, diags := config.Load(configPath)
 	if diags.HasErrors() {
@@ -66,6 +68,7 @@ func run(configPath, pluginDir string, inProcess bool) error {
 		opts = append(opts,
 			host.WithDriver("memory", memory.New()),
 			host.WithDriver("localfs", localfs.New()),
+			host.WithDriver("sqlite", sqlite.New()),
 		)
 	}
 	h, err := host.New(cfg, opts...)
@@ -100,24 +103,24 @@ func run(configPath, pluginDir string, inProcess bool) error {
 	if _, err := lease.Invoke(callCtx, "set", map[string]any{"key": "greeting", "value": "hello", "ttl": "1m"}); err != nil {
 		return err
 	}
-	out, err := lease.Invoke(callCtx, "get", map[string]any{"key": "greeting"})
+	got, err := lease.Invoke(callCtx, "get", map[string]any{"key": "greeting"})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("greeting = %s\n", out)
+	fmt.Fprintf(out, "greeting = %s\n", got)
 
 	// A missing key is not an error: found is false.
-	out, err = lease.Invoke(callCtx, "get", map[string]any{"key": "missing"})
+	got, err = lease.Invoke(callCtx, "get", map[string]any{"key": "missing"})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("missing = %s\n", out)
+	fmt.Fprintf(out, "missing = %s\n", got)
 
 	// Errors keep the kind the plugin gave them.
 	_, err = lease.Invoke(callCtx, "incr", map[string]any{"key": "greeting"})
 	switch {
 	case errors.Is(err, sdk.ErrInvalidArgument):
-		fmt.Println("incr greeting: invalid argument, as expected")
+		fmt.Fprintln(out, "incr greeting: invalid argument, as expected")
 	case err != nil:
 		return fmt.Errorf("incr greeting: %w (kind %s)", err, sdk.KindOf(err))
 	}
@@ -127,6 +130,6 @@ func run(configPath, pluginDir string, inProcess bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("visits = %d\n", visits.Value)
+	fmt.Fprintf(out, "visits = %d\n", visits.Value)
 	return nil
 }

@@ -34,6 +34,8 @@ func TestGraphQLQueryQueriesMutatesAndSubscribes(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build nebula-plugin-graphql: %v\n%s", err, out)
 	}
+	// runWith sets it; t.Setenv puts back what it was.
+	t.Setenv("GRAPHQL_URL", "")
 	var out bytes.Buffer
 	if err := runWith(t.Context(), "graphqlquery.hcl", dir, "", &out); err != nil {
 		t.Fatalf("run: %v\nprinted:\n%s", err, out.String())

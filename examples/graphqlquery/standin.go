@@ -22,6 +22,11 @@ type standIn struct {
 	srv  *http.Server
 	ln   net.Listener
 	done chan struct{}
+	// cancel ends the context of every request, so that the
+	// subscriptions' handlers, whose connections Shutdown does not track
+	// once hijacked, return; wg counts them.
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu    sync.Mutex // guards carts
 	carts map[string]int
@@ -34,8 +39,13 @@ func startStandIn() (*standIn, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &standIn{ln: ln, done: make(chan struct{}), carts: map[string]int{}}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &standIn{ln: ln, done: make(chan struct{}), cancel: cancel, carts: map[string]int{}}
+	s.srv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
 	go func() {
 		defer close(s.done)
 		_ = s.srv.Serve(ln)
@@ -46,11 +56,13 @@ func startStandIn() (*standIn, error) {
 // URL is the stand-in's endpoint.
 func (s *standIn) URL() string { return "http://" + s.ln.Addr().String() + "/graphql" }
 
-// Close stops the server and waits for it.
+// Close stops the server and waits for it and its handlers.
 func (s *standIn) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
+	s.cancel()
+	s.wg.Wait()
 	<-s.done
 }
 
@@ -60,6 +72,9 @@ func (s *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		// Counted while Serve runs, so that Close waits for it.
+		s.wg.Add(1)
+		defer s.wg.Done()
 		s.subscriptions(w, r)
 		return
 	}

@@ -24,7 +24,7 @@ resource "http" "inventory" {
   resilience {
     timeout = "20s"
     retry {
-      max_attempts = 3
+      max_attempts = 3 # the first try and up to two retries
       backoff      = "100ms"
     }
   }

@@ -1,11 +1,13 @@
 // Command httpapi calls an HTTP API through a host embedded in the
 // program: it starts a small inventory API of its own on a loopback port
-// (bearer token required, one endpoint that answers 503 once), then, on
-// the http resource of httpapi.hcl, creates an item with a POST that
-// carries an idempotency key, lists the items, reads a CSV report
-// streamed through Lease.OpenReader, calls the flaky endpoint that the
-// host retries after its Retry-After, and asks for an item that does not
-// exist (kind not_found).
+// (bearer token required; some endpoints answer 503 at first), then, on
+// the http resource of httpapi.hcl, creates items with POSTs that carry an
+// idempotency key, lists the items, reads a CSV report streamed through
+// Lease.OpenReader, and shows the host's retry policy at work: a GET that
+// answers 503 twice is retried until it succeeds, a POST that answers 503
+// is tried once without an idempotency key and retried with one, and a
+// 404 (kind not_found) is never retried. The API counts the requests it
+// gets, so the program shows how many each call took.
 //
 // Run it from the repository root, after make build:
 //
@@ -64,13 +66,46 @@ type Item struct {
 }
 
 // inventory is the API: /v1/items (GET, POST), /v1/items/{sku},
-// /v1/report.csv, /v1/flaky (503 with Retry-After: 1 the first time) and
-// /v1/healthz.
+// /v1/report.csv, /v1/flaky, /v1/carts/{id}/checkout (POST) and
+// /v1/healthz. /v1/flaky answers 503 to its first request and 503 with
+// Retry-After: 1 to its second; a checkout answers 503 to the first
+// request for each cart. It counts every request but the health checks.
 type inventory struct {
-	mu    sync.Mutex // guards items, keys and flaky
-	items map[string]Item
-	keys  map[string]bool // idempotency keys seen
-	flaky int
+	mu       sync.Mutex // guards the fields below
+	items    map[string]Item
+	keys     map[string]bool // idempotency keys seen
+	requests map[string]int  // requests, by method and path
+	orders   int             // orders placed by checkouts
+}
+
+func newInventory() *inventory {
+	return &inventory{items: map[string]Item{}, keys: map[string]bool{}, requests: map[string]int{}}
+}
+
+// count returns how many requests of method and path (under /v1) the API
+// has had.
+func (inv *inventory) count(method, path string) int {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	return inv.requests[method+" /v1"+path]
+}
+
+// placed returns how many orders the checkouts placed.
+func (inv *inventory) placed() int {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	return inv.orders
+}
+
+// repeated says whether a request with key was already served, and
+// records it as served; a request without a key is never a repetition.
+func (inv *inventory) repeated(key string) bool {
+	if key == "" {
+		return false
+	}
+	seen := inv.keys[key]
+	inv.keys[key] = true
+	return seen
 }
 
 func (inv *inventory) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +115,12 @@ func (inv *inventory) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	switch p := r.URL.Path; {
+	p := r.URL.Path
+	if p != "/v1/healthz" {
+		inv.requests[r.Method+" "+p]++
+	}
+	n := inv.requests[r.Method+" "+p]
+	switch {
 	case p == "/v1/healthz":
 		_, _ = io.WriteString(w, "ok")
 	case p == "/v1/items" && r.Method == http.MethodPost:
@@ -89,11 +129,9 @@ func (inv *inventory) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"error":"want an item with a sku"}`, http.StatusUnprocessableEntity)
 			return
 		}
-		key := r.Header.Get("Idempotency-Key")
-		if key != "" && inv.keys[key] {
-			w.WriteHeader(http.StatusOK) // a repetition: already created
+		if inv.repeated(r.Header.Get("Idempotency-Key")) {
+			w.WriteHeader(http.StatusOK) // already created
 		} else {
-			inv.keys[key] = true
 			inv.items[it.SKU] = it
 			w.WriteHeader(http.StatusCreated)
 		}
@@ -119,26 +157,40 @@ func (inv *inventory) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = fmt.Fprintf(w, "%d,A-%d,%d\n", d, d%7, d%13)
 		}
 	case p == "/v1/flaky":
-		inv.flaky++
-		if inv.flaky == 1 {
-			w.Header().Set("Retry-After", "1")
+		switch n {
+		case 1:
 			http.Error(w, `{"error":"warming up"}`, http.StatusServiceUnavailable)
+		case 2:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":"still warming up"}`, http.StatusServiceUnavailable)
+		default:
+			_, _ = fmt.Fprintf(w, `{"requests":%d}`, n)
+		}
+	case strings.HasPrefix(p, "/v1/carts/") && strings.HasSuffix(p, "/checkout") && r.Method == http.MethodPost:
+		if n == 1 {
+			http.Error(w, `{"error":"the order service is busy"}`, http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = fmt.Fprintf(w, `{"attempts":%d}`, inv.flaky)
+		if inv.repeated(r.Header.Get("Idempotency-Key")) {
+			w.WriteHeader(http.StatusOK) // already placed
+		} else {
+			inv.orders++
+			w.WriteHeader(http.StatusCreated)
+		}
+		_, _ = fmt.Fprintf(w, `{"orders":%d}`, inv.orders)
 	default:
 		http.NotFound(w, r)
 	}
 }
 
-// serve starts the API on a free loopback port and returns its base URL
-// and a function that stops it.
-func serve() (string, func(), error) {
+// serve starts inv on a free loopback port and returns its base URL and a
+// function that stops it.
+func serve(inv *inventory) (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: &inventory{items: map[string]Item{}, keys: map[string]bool{}}, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: inv, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -157,7 +209,8 @@ type response struct {
 }
 
 func run(ctx context.Context, configPath, pluginDir string, out io.Writer) error {
-	base, stopAPI, err := serve()
+	inv := newInventory()
+	base, stopAPI, err := serve(inv)
 	if err != nil {
 		return err
 	}
@@ -256,18 +309,37 @@ func run(ctx context.Context, configPath, pluginDir string, out io.Writer) error
 		return err
 	}
 
-	// The first answer is 503 with Retry-After: 1; the host's retry
-	// policy waits that second and tries again.
+	// Retries. max_attempts = 3 in httpapi.hcl: a call is tried at most
+	// three times. A GET is idempotent, so the host retries it: the first
+	// answer, 503, after the backoff; the second, 503 with Retry-After: 1,
+	// after that second.
 	start := time.Now()
 	r, err = fetch(map[string]any{"path": "/flaky"})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "GET /flaky: %d %s after a retry of at least 1s: %t\n", r.Status, r.Body, time.Since(start) >= time.Second)
+	fmt.Fprintf(out, "GET /flaky: %d after %d requests (503, 503 with Retry-After: 1, %d); waited at least 1s: %t\n",
+		r.Status, inv.count("GET", "/flaky"), r.Status, time.Since(start) >= time.Second)
+
+	// A POST is not idempotent: without an idempotency key the host
+	// tries it once, since the server may have acted on a request that
+	// failed. The caller learns that it failed, and decides.
+	_, err = fetch(map[string]any{"method": "POST", "path": "/carts/c-1/checkout"})
+	fmt.Fprintf(out, "POST /carts/c-1/checkout without idempotency_key: %s after %d request (not retried); orders placed: %d\n",
+		sdk.KindOf(err), inv.count("POST", "/carts/c-1/checkout"), inv.placed())
+
+	// With an idempotency key the host retries it, and the API, which
+	// deduplicates by the key, places the order once.
+	r, err = fetch(map[string]any{"method": "POST", "path": "/carts/c-2/checkout", "idempotency_key": "checkout-c-2"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "POST /carts/c-2/checkout with idempotency_key: %d after %d requests (retried); orders placed: %d\n",
+		r.Status, inv.count("POST", "/carts/c-2/checkout"), inv.placed())
 
 	// A 404 is the caller's kind, not_found: not retried, not counted
 	// against the API's health.
 	_, err = fetch(map[string]any{"path": "/items/Z-9"})
-	fmt.Fprintf(out, "GET /items/Z-9: %s\n", sdk.KindOf(err))
+	fmt.Fprintf(out, "GET /items/Z-9: %s after %d request (not retried)\n", sdk.KindOf(err), inv.count("GET", "/items/Z-9"))
 	return nil
 }

@@ -16,6 +16,6 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-// This example builds against the SDK in this repository. A plugin in its
-// own repository drops the replace and requires a released version.
+// Builds against the SDK in a checkout; drop this line to require a
+// released SDK instead.
 replace github.com/nebula-resource/nebula-resource/sdk => ../../sdk

@@ -1,8 +1,5 @@
-// Command nebula-plugin-greeter is a nebula-resource driver plugin written
-// the way a third party would write one: in its own module, importing only
-// the SDK. It offers the resource type "greeter".
-//
-// The host starts it; run by hand it only prints what it is.
+// Command nebula-plugin-greeter is the nebula-resource plugin of the "greeter"
+// resource type. The host starts it; run by hand, it only says what it is.
 package main
 
 import (

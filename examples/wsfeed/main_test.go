@@ -32,6 +32,8 @@ func TestWsfeedReceivesAcrossReconnects(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build nebula-plugin-websocket: %v\n%s", err, out)
 	}
+	// run sets it; t.Setenv puts back what it was.
+	t.Setenv("WSFEED_URL", "")
 	var out bytes.Buffer
 	if err := run(t.Context(), "wsfeed.hcl", dir, true, &out); err != nil {
 		t.Fatalf("run: %v\nprinted:\n%s", err, out.String())

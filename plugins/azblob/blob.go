@@ -407,10 +407,10 @@ func (i *Instance) PresignBlob(ctx context.Context, a sdk.BlobPresignArgs) (sdk.
 	// The SAS's expiry has whole seconds.
 	expires := time.Now().Add(a.Expires).Truncate(time.Second)
 	perms := sas.BlobPermissions{Read: true}
-	res := sdk.BlobPresignResult{Method: "get", Expires: expires}
+	res := sdk.BlobPresignResult{Method: "GET", Expires: expires}
 	if strings.EqualFold(a.Method, "put") {
 		perms = sas.BlobPermissions{Create: true, Write: true}
-		res.Method = "put"
+		res.Method = "PUT"
 		res.Headers = map[string]string{"x-ms-blob-type": string(blob.BlobTypeBlockBlob)}
 		if a.ContentType != "" {
 			res.Headers["Content-Type"] = a.ContentType

@@ -281,7 +281,7 @@ func TestAzblobPresignedGetDownloadsWithCurl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if url.Method != "get" || !strings.Contains(url.URL, "sig=") || strings.Contains(url.URL, s.key) {
+	if url.Method != "GET" || !strings.Contains(url.URL, "sig=") || strings.Contains(url.URL, s.key) {
 		t.Fatalf("presign = %+v", url)
 	}
 	got, err := exec.CommandContext(t.Context(), curl, "-sf", url.URL).Output()

@@ -359,7 +359,7 @@ func (i *Instance) PresignBlob(ctx context.Context, a sdk.BlobPresignArgs) (sdk.
 	expires := time.Now().Add(a.Expires)
 	opts := &storage.SignedURLOptions{GoogleAccessID: r.signer.email, PrivateKey: r.signer.key, Method: method, Expires: expires,
 		Scheme: storage.SigningSchemeV4, Style: storage.PathStyle(), Hostname: r.signHost, Insecure: r.signInsecure}
-	res := sdk.BlobPresignResult{Method: strings.ToLower(method), Expires: expires}
+	res := sdk.BlobPresignResult{Method: strings.ToUpper(method), Expires: expires}
 	if method == "PUT" && a.ContentType != "" {
 		opts.ContentType = a.ContentType
 		res.Headers = map[string]string{"Content-Type": a.ContentType}

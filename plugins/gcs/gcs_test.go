@@ -209,7 +209,7 @@ func TestGCSPresignedURLsWorkWithCurl(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(up.URL, endpoint()+"/"+bucket.BucketName()+"/pre/dir/up.bin?") || !strings.Contains(up.URL, "X-Goog-Algorithm=GOOG4-RSA-SHA256") ||
-		up.Method != "put" || up.Headers["Content-Type"] != "application/x-test" {
+		up.Method != "PUT" || up.Headers["Content-Type"] != "application/x-test" {
 		t.Fatalf("presigned PUT = %+v", up)
 	}
 	args := []string{"-sSf", "-X", "PUT", "-T", file}

@@ -351,7 +351,7 @@ func (i *Instance) PresignBlob(ctx context.Context, a sdk.BlobPresignArgs) (sdk.
 	if err != nil {
 		return sdk.BlobPresignResult{}, r.wrap(ctx, err, "presign "+strconv.Quote(a.Key))
 	}
-	res := sdk.BlobPresignResult{URL: req.URL, Method: strings.ToLower(req.Method), Expires: expires}
+	res := sdk.BlobPresignResult{URL: req.URL, Method: strings.ToUpper(req.Method), Expires: expires}
 	if h := headerMap(req.SignedHeader); len(h) > 0 {
 		res.Headers = h
 	}

@@ -1,8 +1,8 @@
-// Package greeter is a small nebula-resource driver: a resource of type
-// "greeter" greets people by name. It is written on the SDK's typed API:
-// the resource type is declared once from its config struct and the
-// methods of its instance, and the SDK publishes their schemas, decodes
-// and validates the config and each call's arguments, and dispatches.
+// Package greeter is the nebula-resource driver of the "greeter"
+// resource type. It is written on the SDK's typed API: the resource type is
+// declared once from its config struct and the methods of its instance, and
+// the SDK publishes their schemas, decodes and validates the config and each
+// call's arguments, and dispatches.
 package greeter
 
 import (
@@ -18,19 +18,16 @@ import (
 // TypeName is the resource type the driver offers.
 const TypeName = "greeter"
 
-// Version is the driver's version.
-const Version = "0.1.0"
+// New returns the driver. Its version is the module's, from the binary's
+// build information.
+func New() sdk.Driver { return sdk.NewDriver(TypeName, "", resourceType) }
 
-// New returns the greeter driver.
-func New() sdk.Driver { return sdk.NewDriver("greeter", Version, greeterType) }
-
-// greeterType declares the resource type: its config, how a resource is
+// resourceType declares the resource type: its config, how a resource is
 // configured, and the operations of its instances.
-var greeterType = sdk.ResourceDef[Config, *Instance]{
+var resourceType = sdk.ResourceDef[Config, *Instance]{
 	Name:        TypeName,
 	Description: "Greets people by name.",
-	// A greeter holds no session, so one instance can serve every caller
-	// at once.
+	// An instance holds no session, so one serves every caller at once.
 	Pooling:   sdk.PoolingShared,
 	Configure: configure,
 	Operations: []sdk.Op[*Instance]{
@@ -38,7 +35,7 @@ var greeterType = sdk.ResourceDef[Config, *Instance]{
 	},
 }
 
-// Config is the configuration of a greeter resource, the attributes of its
+// Config is the configuration of a resource, the attributes of its
 // resource block.
 type Config struct {
 	Greeting string `nebula:"greeting" default:"Hello" doc:"The word that starts every greeting."`
@@ -46,8 +43,8 @@ type Config struct {
 }
 
 // Validate refuses an empty greeting. The host checks the config before
-// it configures the resource, and shows the error at the greeting
-// attribute in the HCL.
+// it configures the resource, and shows the error at the attribute in the
+// HCL.
 func (c Config) Validate() error {
 	if strings.TrimSpace(c.Greeting) == "" {
 		return sdk.AttributeError("greeting", "must not be empty",
@@ -56,46 +53,49 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// configure prepares one greeter resource from its decoded, valid config.
+// configure prepares one resource from its decoded, valid config. A driver
+// with a backend builds its client (and its connection pool) here.
 func configure(_ context.Context, name string, cfg Config) (sdk.Resource, error) {
 	// Lines logged with log/slog arrive in the host's log.
 	slog.Info("greeter configured", "resource", name, "shout", cfg.Shout)
 	return &Resource{cfg: cfg}, nil
 }
 
-// Resource is one configured greeter.
+// Resource is one configured resource.
 type Resource struct {
 	cfg Config
 }
 
-// Open returns an instance. A greeter has no backend, so this is cheap.
+// Open returns an instance, which the host pools.
 func (r *Resource) Open(context.Context) (sdk.Instance, error) {
 	return &Instance{cfg: r.cfg}, nil
 }
 
-// Close releases nothing; a greeter holds nothing.
+// Close releases what the resource holds.
 func (r *Resource) Close(context.Context) error { return nil }
 
-// Instance greets. It is safe for concurrent use, as PoolingShared requires.
+// Instance performs the operations. It is safe for concurrent use, as
+// PoolingShared requires.
 type Instance struct {
 	cfg    Config
 	closed atomic.Bool
 }
 
-// Check reports whether the instance is open.
+// Check reports whether the instance can serve calls; the host calls it
+// to check the resource's health.
 func (i *Instance) Check(context.Context) error {
 	if i.closed.Load() {
-		return sdk.Errorf(sdk.KindUnavailable, "greeter instance is closed")
+		return sdk.Errorf(sdk.KindUnavailable, "%s instance is closed", TypeName)
 	}
 	return nil
 }
 
-// GreetArgs are the arguments of the greet operation.
+// GreetArgs are the arguments of greet.
 type GreetArgs struct {
 	Name string `nebula:"name,required" doc:"Who to greet."`
 }
 
-// Validate refuses an empty name; the caller gets invalid_argument.
+// Validate refuses an empty name: the caller gets invalid_argument.
 func (a GreetArgs) Validate() error {
 	if strings.TrimSpace(a.Name) == "" {
 		return sdk.Errorf(sdk.KindInvalidArgument, "name must not be empty")
@@ -103,7 +103,7 @@ func (a GreetArgs) Validate() error {
 	return nil
 }
 
-// GreetResult is the result of the greet operation.
+// GreetResult is the result of greet.
 type GreetResult struct {
 	Message string `json:"message"`
 }
@@ -112,9 +112,6 @@ type GreetResult struct {
 func (i *Instance) Greet(ctx context.Context, args GreetArgs) (GreetResult, error) {
 	if err := i.Check(ctx); err != nil {
 		return GreetResult{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return GreetResult{}, sdk.WrapError(sdk.KindOf(err), err, "greet")
 	}
 	msg := fmt.Sprintf("%s, %s!", i.cfg.Greeting, args.Name)
 	if i.cfg.Shout {
