@@ -53,19 +53,23 @@ type TypeInfo struct {
 
 // Resource is the body of GET /v1/resources/{name}: one resource in full.
 type Resource struct {
-	ID           string        `json:"id"`
-	Type         string        `json:"type"`
-	Name         string        `json:"name"`
-	Plugin       string        `json:"plugin"`
-	State        ResourceState `json:"state"`
-	Error        string        `json:"error,omitempty"`
-	Pooling      Pooling       `json:"pooling"`
-	Capabilities []string      `json:"capabilities"`
-	DependsOn    []string      `json:"depends_on"`
-	Operations   []Operation   `json:"operations"`
-	Pool         Pool          `json:"pool"`
-	Resilience   Resilience    `json:"resilience"`
-	Health       HealthState   `json:"health"`
+	ID     string        `json:"id"`
+	Type   string        `json:"type"`
+	Name   string        `json:"name"`
+	Plugin string        `json:"plugin"`
+	State  ResourceState `json:"state"`
+	Error  string        `json:"error,omitempty"`
+	// Critical reports whether the host is ready (GET /readyz) only
+	// while the resource is: false for a resource whose block says
+	// critical = false.
+	Critical     bool        `json:"critical"`
+	Pooling      Pooling     `json:"pooling"`
+	Capabilities []string    `json:"capabilities"`
+	DependsOn    []string    `json:"depends_on"`
+	Operations   []Operation `json:"operations"`
+	Pool         Pool        `json:"pool"`
+	Resilience   Resilience  `json:"resilience"`
+	Health       HealthState `json:"health"`
 }
 
 // Operation describes one operation of a resource type.

@@ -81,6 +81,9 @@ type ReloadResult struct {
 	// which take effect at the host's next start: "host block",
 	// "telemetry block", "plugin blocks", "admin address".
 	RestartNeeded []string `json:"restart_needed,omitempty"`
+	// Upgraded are the plugins whose new binary the reload started, as
+	// "NAME OLD-VERSION -> NEW-VERSION"; their resources are in Changed.
+	Upgraded []string `json:"upgraded,omitempty"`
 }
 
 // ErrorBody is the body of a failed request, and the value of a stream's

@@ -6,6 +6,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/nebula-resource/nebula-resource/config/pluginlock"
 )
 
 // Config is a loaded configuration: the host's own settings, the plugins to
@@ -36,6 +38,10 @@ type Config struct {
 	Credentials []*Credential
 	// Tenants lists the tenant blocks in the order they were declared.
 	Tenants []*Tenant
+	// Lock is the plugin lock file beside the configuration
+	// (pluginlock.FileName), or nil when there is none. The host refuses
+	// a plugin whose binary's SHA-256 differs from the one it records.
+	Lock *pluginlock.File
 
 	// secrets are the literals hidden in Files (see maskSource), replaced
 	// in the text of the diagnostics.
@@ -210,8 +216,8 @@ type Variable struct {
 	DeclRange hcl.Range
 }
 
-// Resource is a resource block. The host's own settings (depends_on, pool,
-// health, resilience) are decoded by Load; the driver's attributes stay in
+// Resource is a resource block. The host's own settings (depends_on,
+// critical, pool, health, resilience) are decoded by Load; the driver's attributes stay in
 // Body until DecodeResources decodes them with the driver's schema.
 type Resource struct {
 	// Type is the resource type, the first label.
@@ -222,6 +228,11 @@ type Resource struct {
 	// depends on, from depends_on, as written. See also References and
 	// Dependencies.
 	DependsOn []string
+	// Critical is the critical attribute: whether the host is ready
+	// (GET /readyz) only while this resource is. Nil when not written:
+	// every resource is critical by default, but for the host block's
+	// quota_store.
+	Critical *bool
 	// References lists the references from the driver attributes to
 	// attributes of other resources (resource.<type>.<name>.<attr>), in
 	// source order. Load collects them; each is a dependency.

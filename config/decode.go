@@ -88,7 +88,7 @@ func (c *Config) DecodeResources(types map[string]sdk.Schema, opts ...DecodeOpti
 			r.Config = nil
 			schema, ok := types[r.Type]
 			if !ok {
-				diags = append(diags, unknownType(r, known))
+				diags = append(diags, unknownType(r, known, o.searched))
 				continue
 			}
 			bd := decoders[r.Type]
@@ -149,6 +149,7 @@ type DecodeOption func(*decodeOptions)
 type decodeOptions struct {
 	alsoKnown []string
 	creds     CredentialValues
+	searched  func(typ string) string
 }
 
 // WithCredentials gives the current values of the credentials, by name
@@ -168,13 +169,26 @@ func AlsoKnown(types ...string) DecodeOption {
 	return func(o *decodeOptions) { o.alsoKnown = append(o.alsoKnown, types...) }
 }
 
-// unknownType is the diagnostic for a resource whose type no plugin offers.
-func unknownType(r *Resource, known []string) *hcl.Diagnostic {
+// Searched gives the "Unknown resource type" diagnostic where the
+// plugin for a type was looked for: searched returns a sentence, such as
+// the files looked for and the directories, or "".
+func Searched(searched func(typ string) string) DecodeOption {
+	return func(o *decodeOptions) { o.searched = searched }
+}
+
+// unknownType is the diagnostic for a resource whose type no plugin
+// offers; searched, when not nil, says where its plugin was looked for.
+func unknownType(r *Resource, known []string, searched func(string) string) *hcl.Diagnostic {
 	detail := fmt.Sprintf("No plugin offers the resource type %q.", r.Type)
 	if len(known) == 0 {
 		detail += " No resource types are available; declare the plugin that provides it with a plugin block."
 	} else {
 		detail += didYouMean(r.Type, known) + " Known types: " + strings.Join(known, ", ") + "."
+	}
+	if searched != nil {
+		if s := searched(r.Type); s != "" {
+			detail += " " + s
+		}
 	}
 	return errorAt(r.TypeRange, "Unknown resource type", detail)
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/nebula-resource/nebula-resource/config/pluginlock"
 )
 
 // rootSchema lists the top-level blocks.
@@ -50,6 +52,14 @@ func Load(path string, opts ...Option) (*Config, hcl.Diagnostics) {
 	filenames, diags := configFiles(path)
 	if diags.HasErrors() {
 		return cfg, diags
+	}
+	lock, ldiags := pluginlock.Read(pluginlock.Dir(path))
+	diags = append(diags, ldiags...)
+	if lock != nil {
+		cfg.Lock = lock
+		if f := lock.HCL(); f != nil {
+			cfg.Files[lock.Path] = f // for the snippets of diagnostics about it
+		}
 	}
 	var bodies []*hcl.File
 	l := &loader{cfg: cfg, opts: o, ev: newEvaluator(o.lookupEnv, filenames)}

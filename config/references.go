@@ -67,8 +67,12 @@ func (r *Resource) collectReferences() hcl.Diagnostics {
 			r.References = append(r.References, Reference{Resource: ref.id(), Attribute: ref.attr, Range: t.SourceRange()})
 		}
 	}
+	// In source order: JustAttributes is a map.
 	sort.Slice(r.References, func(i, j int) bool {
 		return r.References[i].Range.Start.Byte < r.References[j].Range.Start.Byte
+	})
+	sort.Slice(r.Credentials, func(i, j int) bool {
+		return r.Credentials[i].Range.Start.Byte < r.Credentials[j].Range.Start.Byte
 	})
 	return diags
 }

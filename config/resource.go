@@ -9,7 +9,7 @@ import (
 
 // The reserved names of a resource body: the host's own settings.
 var resourceSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "depends_on"}},
+	Attributes: []hcl.AttributeSchema{{Name: "depends_on"}, {Name: "critical"}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "pool"},
 		{Type: "health"},
@@ -107,6 +107,14 @@ func decodeResource(block *hcl.Block, ev *evaluator) (*Resource, hcl.Diagnostics
 	r.Body = remain
 	if attr, ok := content.Attributes["depends_on"]; ok {
 		diags = append(diags, r.decodeDependsOn(attr)...)
+	}
+	if _, ok := content.Attributes["critical"]; ok {
+		d := &attrDecoder{ev: ev, attrs: content.Attributes}
+		var critical bool
+		if d.bool("critical", &critical) != nil && !d.diags.HasErrors() {
+			r.Critical = &critical
+		}
+		diags = append(diags, d.diags...)
 	}
 	diags = append(diags, r.collectReferences()...)
 	blocks, bdiags := firstOfEachType(content.Blocks)

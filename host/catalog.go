@@ -30,6 +30,12 @@ type provider struct {
 	sup   *supervisor.Supervisor // nil for an in-process driver
 	local sdk.Driver             // nil for a plugin
 	info  sdk.DriverInfo         // as described at the first start
+	// plugin is how the plugin was started (its block, or the binary
+	// found by type, with the lock file's checksum); stamp is its binary
+	// as it was then, to notice a new one (upgrade). Nil and zero for an
+	// in-process driver.
+	plugin *config.Plugin
+	stamp  fileStamp
 }
 
 // driver returns the provider's current driver and generation.
@@ -69,6 +75,10 @@ type catalog struct {
 	// installed names the plugin binaries in the plugin directories that
 	// were not started, for "did you mean" hints.
 	installed []string
+	// dirs are the plugin directories, in the order they are searched.
+	dirs []string
+	// newPlugin makes the provider of a plugin, not started.
+	newPlugin func(pl *config.Plugin) *provider
 }
 
 // hooks lets the host learn of plugin exits and restarts.
@@ -89,7 +99,7 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 		c.providers = append(c.providers, &provider{name: name, local: d, info: d.Info()})
 	}
 	newSup := func(pl *config.Plugin) *provider {
-		p := &provider{name: pl.Name}
+		p := &provider{name: pl.Name, plugin: pl, stamp: stampOf(pl.Path)}
 		p.sup = supervisor.New(supervisor.Config{
 			Name: pl.Name, Path: pl.Path, SHA256: pl.SHA256, Args: pl.Args, Env: pl.Env,
 			StartTimeout:       pl.StartTimeout,
@@ -118,10 +128,16 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 		})
 		return p
 	}
+	c.newPlugin = newSup
 	var declared []*provider
 	for _, pl := range cfg.Plugins {
 		if err := supervisor.CheckBinary(pl.Path, pl.AllowWorldWritable); err != nil {
 			diags = append(diags, binaryDiagnostic(fmt.Sprintf("Plugin %q", pl.Name), err, pl.DeclRange.Ptr()))
+			continue
+		}
+		pl, ldiag := lockedPlugin(cfg.Lock, pl)
+		if ldiag != nil {
+			diags = append(diags, ldiag)
 			continue
 		}
 		declared = append(declared, newSup(pl))
@@ -138,6 +154,7 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 
 	// Plugins found by type, for types nobody offers yet.
 	dirs := append(append([]string(nil), o.pluginDirs...), defaultPluginDirs(cfg)...)
+	c.dirs = dirs
 	var found []*provider
 	seen := map[string]bool{}
 	for _, r := range cfg.Resources {
@@ -162,7 +179,11 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 				err := supervisor.CheckBinary(path, false)
 				if err == nil {
 					seen[name] = true
-					found = append(found, newSup(&config.Plugin{Name: name, Path: path}))
+					if pl, ldiag := lockedPlugin(cfg.Lock, &config.Plugin{Name: name, Path: path}); ldiag != nil {
+						diags = append(diags, ldiag)
+					} else {
+						found = append(found, newSup(pl))
+					}
 					problem = nil
 					break search
 				}
@@ -202,6 +223,20 @@ func loadCatalog(ctx context.Context, cfg *config.Config, o *options, h hooks) (
 		}
 	}
 	return c, diags, nil
+}
+
+// searched says where the plugin of resource type typ was looked for, for
+// an "Unknown resource type" diagnostic (config.Searched).
+func (c *catalog) searched(typ string) string {
+	if len(c.dirs) == 0 {
+		return ""
+	}
+	names := pluginNames(typ)
+	for i, n := range names {
+		names[i] = PluginPrefix + n
+	}
+	return fmt.Sprintf("The host looked for %s in %s. Build it (make build), install it (nebula-host plugins install SOURCE), or declare it with a plugin block.",
+		strings.Join(names, " or "), strings.Join(c.dirs, ", "))
 }
 
 // binaryDiagnostic reports a plugin binary the host will not start.

@@ -230,11 +230,13 @@ func (h *Host) start(ctx context.Context) error {
 		for i, err := range errs {
 			switch {
 			case err == nil:
-			case level[i].id == h.quotaStoreID:
+			case level[i].id == h.quotaStoreID && level[i].optional.Load():
 				// Recovered in the background like any resource that
 				// failed to start; meanwhile each host applies the rate
 				// quotas alone.
 				h.log.Warn("the quota store did not start; each host applies the tenants' rate quotas alone until it does", "error", err)
+			case level[i].optional.Load():
+				h.log.Warn("a resource that is not critical did not start; the host starts without it and recovers it in the background", "resource", level[i].id, "error", err)
 			default:
 				failures = append(failures, err)
 			}
@@ -342,7 +344,7 @@ func (h *Host) prepare(ctx context.Context) (*catalog, error) {
 		if err != nil {
 			return nil, err
 		}
-		diags = append(diags, h.cfg.DecodeResources(cat.schemas(), config.AlsoKnown(cat.installed...), config.WithCredentials(values))...)
+		diags = append(diags, h.cfg.DecodeResources(cat.schemas(), config.AlsoKnown(cat.installed...), config.Searched(cat.searched), config.WithCredentials(values))...)
 	}
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Diagnostics: diags, Files: h.cfg.Files}
@@ -797,8 +799,10 @@ func (h *Host) Plugins() []PluginInfo {
 	return out
 }
 
-// Ready reports whether the host is running and every resource is ready
-// and not quarantined.
+// Ready reports whether the host is running and every critical resource
+// is ready and not quarantined. Every resource is critical but those whose
+// block says critical = false, and the host block's quota_store unless its
+// block says critical = true.
 func (h *Host) Ready() bool {
 	h.mu.Lock()
 	running := h.state == hostRunning
@@ -810,10 +814,7 @@ func (h *Host) Ready() bool {
 	// Only the states: a readiness probe every few seconds must not
 	// build the description of every resource (8 KiB each).
 	for _, r := range order {
-		// The quota store is not served to callers, and while it fails
-		// each host applies its tenants' rates alone: a Redis outage
-		// must not take every host sharing it out of its load balancer.
-		if r.id == h.quotaStoreID {
+		if r.optional.Load() {
 			continue
 		}
 		if r.lifecycle() != StateReady || r.health.Current().Quarantined() {
@@ -821,6 +822,18 @@ func (h *Host) Ready() bool {
 		}
 	}
 	return true
+}
+
+// critical reports whether the host is ready only while the resource of
+// block c is: what its critical attribute says, else true but for the
+// quota store, which is not served to callers and while it fails each
+// host applies its tenants' rates alone (a Redis outage must not take
+// every host sharing it out of its load balancer).
+func (h *Host) critical(c *config.Resource) bool {
+	if c.Critical != nil {
+		return *c.Critical
+	}
+	return c.ID() != h.quotaStoreID
 }
 
 // inertPoolSettings warns about pool settings that do nothing for the

@@ -33,6 +33,9 @@ type ReloadReport struct {
 	Changed []string `json:"changed,omitempty"`
 	// Unchanged counts the resources left as they were.
 	Unchanged int `json:"unchanged"`
+	// Upgraded are the plugins whose new binary the reload started, as
+	// "NAME OLD-VERSION -> NEW-VERSION"; their resources are Changed.
+	Upgraded []string `json:"upgraded,omitempty"`
 	// RestartNeeded names changed settings that the reload did not
 	// apply, such as the host block; filled by the caller of Reload that
 	// knows the settings the host started with.
@@ -45,7 +48,7 @@ func (r ReloadReport) String() string {
 	for _, p := range []struct {
 		what string
 		ids  []string
-	}{{"added", r.Added}, {"removed", r.Removed}, {"changed", r.Changed}} {
+	}{{"upgraded", r.Upgraded}, {"added", r.Added}, {"removed", r.Removed}, {"changed", r.Changed}} {
 		if len(p.ids) > 0 {
 			parts = append(parts, p.what+": "+strings.Join(p.ids, ", "))
 		}
@@ -75,8 +78,16 @@ func (r ReloadReport) String() string {
 //     the leases out on them until released, for at most the pool's
 //     drain_timeout (default 30s), and then close.
 //
-// The plugins are those the host started with: a resource of a type no
-// running plugin offers is an error, and plugin, host, admin and
+// A plugin whose binary changed since it started (installed anew by
+// nebula-host plugins upgrade, say) is upgraded the same way: the new
+// binary is checked (the lock file, the sha256 of its block) and started
+// beside the running one, its resources are started on it as changed
+// ones, and the old plugin stops once they have drained. A new binary
+// that does not start, or that offers fewer types, fails the reload and
+// the running plugin serves on.
+//
+// Otherwise the plugins are those the host started with: a resource of a
+// type no running plugin offers is an error, and plugin, host, admin and
 // telemetry blocks take effect at the next start.
 func (h *Host) Reload(ctx context.Context, cfg *config.Config) (ReloadReport, error) {
 	if cfg == nil {
@@ -94,11 +105,30 @@ func (h *Host) Reload(ctx context.Context, cfg *config.Config) (ReloadReport, er
 	if err != nil {
 		return ReloadReport{}, h.secrets.Error(fmt.Errorf("reload: %w", err))
 	}
-	p, err := h.plan(ctx, cfg, store)
+	h.mu.Lock()
+	cat := h.catalog
+	h.mu.Unlock()
+	cat, ups, err := h.startUpgrades(ctx, cfg, cat)
+	var p *plan
 	if err == nil {
+		p, err = h.plan(ctx, cat, cfg, store)
+	}
+	if err == nil {
+		p.catalog, p.upgrades = cat, ups
+		for _, u := range ups {
+			p.report.Upgraded = append(p.report.Upgraded, fmt.Sprintf("%s %s -> %s", u.new.name, u.old.info.Version, u.new.info.Version))
+		}
 		err = h.apply(ctx, p)
 	}
 	if err != nil {
+		if len(ups) > 0 {
+			news := make([]*provider, len(ups))
+			for i, u := range ups {
+				news[i] = u.new
+			}
+			closeProviders(ctx, news)
+			err = fmt.Errorf("%w; the new plugin binaries were stopped and the running ones serve on", err)
+		}
 		if store != nil {
 			store.Close()
 		}
@@ -188,17 +218,25 @@ type plan struct {
 	fresh, retire []*resource
 	// replaced maps each changed resource to its new one.
 	replaced map[*resource]*resource
+	// optional are the unchanged resources whose critical attribute
+	// changed.
+	optional []*resource
 	report   ReloadReport
 	// store and versions are the credentials the plan decoded with.
 	store    *credential.Store
 	versions map[string]uint64
+	// catalog is the plugins the plan's resources are on; upgrades are
+	// the plugins it replaces, stopped once their resources drained.
+	catalog  *catalog
+	upgrades []pluginUpgrade
 }
 
-// plan decodes cfg with the values of store's credentials and compares
-// it with the running resources. reloadMu is held.
-func (h *Host) plan(ctx context.Context, cfg *config.Config, store *credential.Store) (*plan, error) {
+// plan decodes cfg with the plugins of cat and the values of store's
+// credentials, and compares it with the running resources. reloadMu is
+// held.
+func (h *Host) plan(ctx context.Context, cat *catalog, cfg *config.Config, store *credential.Store) (*plan, error) {
 	h.mu.Lock()
-	cat, running := h.catalog, h.resources
+	running := h.resources
 	h.mu.Unlock()
 	values, versions, err := credentialValues(store)
 	if err != nil {
@@ -216,7 +254,7 @@ func (h *Host) plan(ctx context.Context, cfg *config.Config, store *credential.S
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Diagnostics: diags, Files: cfg.Files}
 	}
-	diags = cfg.DecodeResources(cat.schemas(), config.AlsoKnown(cat.installed...), config.WithCredentials(values))
+	diags = cfg.DecodeResources(cat.schemas(), config.AlsoKnown(cat.installed...), config.Searched(cat.searched), config.WithCredentials(values))
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Diagnostics: diags, Files: cfg.Files}
 	}
@@ -234,6 +272,9 @@ func (h *Host) plan(ctx context.Context, cfg *config.Config, store *credential.S
 		if old != nil && old.resourceSpec == spec && slices.Equal(old.credNames, credNames(rc)) && old.lifecycle() == StateReady {
 			p.order[i] = old
 			p.report.Unchanged++
+			if optional := !h.critical(rc); optional != old.optional.Load() {
+				p.optional = append(p.optional, old)
+			}
 		} else {
 			r := &resource{}
 			r.init(id, rc, t, h.si, prov, h)
@@ -361,9 +402,15 @@ func (h *Host) apply(ctx context.Context, p *plan) error {
 		return sdk.WrapError(sdk.KindUnavailable, ErrClosed, "reload")
 	}
 	h.resources, h.order, h.levels, h.tenants = p.resources, p.order, p.levels, p.tenants
+	if p.catalog != nil {
+		h.catalog = p.catalog
+	}
 	h.timeLeasesLocked()
 	for old, r := range p.replaced {
 		old.successor.Store(r)
+	}
+	for _, r := range p.optional {
+		r.optional.Store(!r.optional.Load())
 	}
 	for _, r := range p.order {
 		// The unchanged resources' values are the same in the plan's
@@ -373,14 +420,21 @@ func (h *Host) apply(ctx context.Context, p *plan) error {
 		}
 	}
 	h.wg.Add(len(p.retire))
+	if len(p.upgrades) > 0 {
+		h.wg.Add(1) // retireUpgraded
+	}
 	h.mu.Unlock()
 	h.si.prune(p.order)
 	h.scheduleChecks(p.fresh)
 	for _, r := range p.fresh {
 		r.logger().Info("resource ready", "plugin", r.prov.name, "pooling", string(r.pooling()))
 	}
+	var drained sync.WaitGroup
 	for _, r := range p.retire {
-		go h.retire(r, p.replaced[r] != nil)
+		drained.Go(func() { h.retire(r, p.replaced[r] != nil) })
+	}
+	if len(p.upgrades) > 0 {
+		go h.retireUpgraded(p.upgrades, &drained)
 	}
 	return nil
 }
@@ -444,7 +498,10 @@ func (h *Host) rotateCredentials(ctx context.Context) error {
 	if h.src == nil {
 		return nil
 	}
-	p, err := h.plan(ctx, h.src, h.creds.Load())
+	h.mu.Lock()
+	cat := h.catalog
+	h.mu.Unlock()
+	p, err := h.plan(ctx, cat, h.src, h.creds.Load())
 	if err != nil {
 		return err
 	}

@@ -78,6 +78,11 @@ type resource struct {
 	// successor is the resource that replaced this one in a reload or a
 	// credential rotation; a lease asked of this one, closed, goes there.
 	successor atomic.Pointer[resource]
+	// optional is set for a resource that is not critical (critical =
+	// false, or the quota store unless it says critical = true): the host
+	// is ready while it is not, and starts without it. A reload that
+	// leaves the resource unchanged sets it anew.
+	optional atomic.Bool
 }
 
 // credSeen is a credential store and versions of values in it.
@@ -220,9 +225,10 @@ func (si *sharedInfo) settingsOf(r *config.Resource) *settings {
 	return s
 }
 
-// kind returns the kind of type t, served by p on h.
+// kind returns the kind of type t, served by p on h: a new one when
+// another provider served the type before (a plugin upgrade).
 func (si *sharedInfo) kind(t sdk.ResourceType, p *provider, h *Host) *resourceKind {
-	if k, ok := si.kinds[t.Name]; ok {
+	if k, ok := si.kinds[t.Name]; ok && k.prov == p {
 		return k
 	}
 	withSQL := withSQLOperations(t)
@@ -285,6 +291,7 @@ func (si *sharedInfo) healthSettings(h config.Health) *health.Settings {
 func (r *resource) init(id string, c *config.Resource, t sdk.ResourceType, si *sharedInfo, p *provider, h *Host) {
 	r.id, r.resourceSpec = id, si.spec(c, si.kind(t, p, h))
 	r.credNames = credNames(c)
+	r.optional.Store(!h.critical(c))
 	r.health.Init()
 	r.pol = resilience.New(r.id, &r.set.res, h.secrets, r)
 }
@@ -658,12 +665,15 @@ func (r *resource) overdue(now time.Time) []*Lease {
 
 // ResourceInfo describes a resource for listings and the admin endpoint.
 type ResourceInfo struct {
-	ID           string          `json:"id"`
-	Type         string          `json:"type"`
-	Name         string          `json:"name"`
-	Plugin       string          `json:"plugin"`
-	State        ResourceState   `json:"state"`
-	Error        string          `json:"error,omitempty"`
+	ID     string        `json:"id"`
+	Type   string        `json:"type"`
+	Name   string        `json:"name"`
+	Plugin string        `json:"plugin"`
+	State  ResourceState `json:"state"`
+	Error  string        `json:"error,omitempty"`
+	// Critical reports whether the host is ready only while the resource
+	// is (Host.Ready).
+	Critical     bool            `json:"critical"`
 	Pooling      sdk.Pooling     `json:"pooling"`
 	Capabilities []string        `json:"capabilities"`
 	DependsOn    []string        `json:"depends_on"`
@@ -787,7 +797,7 @@ func (r *resource) info() ResourceInfo {
 	pooling := r.pooling()
 	ri := ResourceInfo{
 		ID: r.id, Type: r.typ(), Name: r.name(), Plugin: r.prov.name, State: r.stateLocked(),
-		Pooling: pooling, Capabilities: append([]string{}, r.rtype.Capabilities...),
+		Critical: !r.optional.Load(), Pooling: pooling, Capabilities: append([]string{}, r.rtype.Capabilities...),
 		DependsOn:  append([]string{}, r.deps...),
 		Operations: OperationInfos(r.rtype.Operations),
 		Pool:       PoolInfo{Mode: pooling, Settings: poolSettings(r.set.pool, pooling), Leases: []LeaseInfo{}},

@@ -104,7 +104,7 @@ func (r *reloader) reloadResult(ctx context.Context) (api.ReloadResult, error) {
 	if err != nil {
 		return api.ReloadResult{}, err
 	}
-	return api.ReloadResult{Added: rep.Added, Removed: rep.Removed, Changed: rep.Changed, Unchanged: rep.Unchanged, RestartNeeded: rep.RestartNeeded}, nil
+	return api.ReloadResult{Added: rep.Added, Removed: rep.Removed, Changed: rep.Changed, Unchanged: rep.Unchanged, RestartNeeded: rep.RestartNeeded, Upgraded: rep.Upgraded}, nil
 }
 
 // configError is a configuration refused by a reload: its diagnostics,

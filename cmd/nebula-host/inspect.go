@@ -66,11 +66,20 @@ func inspect(cf *configFlags, stderr io.Writer) ([]host.PluginInfo, map[string]s
 }
 
 func cmdPlugins(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "new" {
-		return cmdPluginNew(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "new":
+			return cmdPluginNew(args[1:], stdout, stderr)
+		case "install":
+			return cmdPluginsInstall(args[1:], stdout, stderr)
+		case "verify":
+			return cmdPluginsVerify(args[1:], stdout, stderr)
+		case "upgrade":
+			return cmdPluginsUpgrade(args[1:], stdout, stderr)
+		}
 	}
 	if len(args) == 0 || args[0] != "list" {
-		fmt.Fprintln(stderr, "usage: nebula-host plugins list [-config PATH] [-plugin-dir DIR] [-json]\n       nebula-host plugin new NAME [-capability CAP] [-module PATH] [-dir DIR]")
+		fmt.Fprintln(stderr, "usage: nebula-host plugins list [-config PATH] [-plugin-dir DIR] [-json]\n       nebula-host plugins install [-config PATH] [-plugin-dir DIR] [-sha256 HEX] [-public-key KEY] SOURCE\n       nebula-host plugins verify [-config PATH] [-plugin-dir DIR]\n       nebula-host plugins upgrade [-config PATH] [-plugin-dir DIR] [-addr HOST:PORT] NAME [SOURCE]\n       nebula-host plugin new NAME [-capability CAP] [-module PATH] [-dir DIR]")
 		return exitLocal
 	}
 	fs := flag.NewFlagSet("plugins list", flag.ContinueOnError)

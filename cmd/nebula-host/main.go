@@ -4,6 +4,9 @@
 //	nebula-host run -config PATH          start plugins and resources, serve the admin endpoint
 //	nebula-host validate [-json] PATH     check a configuration (exit 0 valid, 1 invalid)
 //	nebula-host plugins list              list plugins, their versions and resource types
+//	nebula-host plugins install SOURCE    install plugins from a directory, archive or https URL; record them in .nebula.lock.hcl
+//	nebula-host plugins verify            check the installed plugins against .nebula.lock.hcl
+//	nebula-host plugins upgrade NAME      install a plugin's new version; a running host switches to it without a restart
 //	nebula-host plugin new NAME           write the module of a new plugin
 //	nebula-host describe TYPE             show a resource type's schema and operations
 //	nebula-host call NAME OP [JSON]       perform an operation on a running host
@@ -78,6 +81,9 @@ Commands:
   run -config PATH         start plugins and resources and serve the admin endpoint
   validate [-json] PATH    check a configuration; exit 0 when valid, 1 when not
   plugins list             list plugins: name, version, protocol, types, checksum
+  plugins install SOURCE   install plugins from a directory, .tar.gz/.zip or https URL; record them in .nebula.lock.hcl
+  plugins verify           check the installed plugins against .nebula.lock.hcl
+  plugins upgrade NAME     install a plugin's new version; a running host switches to it without a restart
   plugin new NAME          write the Go module of a new plugin (driver, tests, Makefile)
   describe TYPE            show a resource type's settings and operations
   call NAME OP [JSON]      perform an operation on a running host, print the JSON result

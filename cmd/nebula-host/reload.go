@@ -88,7 +88,7 @@ func writeReload(w io.Writer, res *api.ReloadResult) {
 	for _, l := range []struct {
 		what string
 		ids  []string
-	}{{"added", res.Added}, {"removed", res.Removed}, {"changed", res.Changed}, {"not applied until the host restarts", res.RestartNeeded}} {
+	}{{"upgraded", res.Upgraded}, {"added", res.Added}, {"removed", res.Removed}, {"changed", res.Changed}, {"not applied until the host restarts", res.RestartNeeded}} {
 		if len(l.ids) > 0 {
 			fmt.Fprintf(w, "%s: %s\n", l.what, strings.Join(l.ids, ", "))
 		}

@@ -3,7 +3,7 @@
 // workers.
 //
 //	GET  /livez                               200 while the process runs
-//	GET  /readyz[?verbose]                    200 when every resource is ready and none is quarantined, else 503
+//	GET  /readyz[?verbose]                    200 when every critical resource is ready and none is quarantined, else 503
 //	GET  /v1/health[?limit&after]             the host's health, and a page of resources' health, breaker and recent events; always 200
 //	GET  /metrics                             Prometheus metrics (unless telemetry { metrics { enabled = false } })
 //	GET  /v1/resources[?limit&after]          a page of resources, and the operations of their types
@@ -13,6 +13,8 @@
 //	POST /v1/resources/{name}/stream/{op}     streaming operations; see the stream handler
 //	POST /v1/reload                           read the configuration files again and apply them → api.ReloadResult
 //	GET  /v1/openapi.json                     the OpenAPI 3.1 description of these routes (api.OpenAPIDocument)
+//	GET  /ui/                                 the web UI (package ui): files that need no identity; its page reads the routes above
+//	GET  /ui                                  redirects to /ui/
 //
 // The bodies are the types of package api (module
 // github.com/nebula-resource/nebula-resource/api), which this server
@@ -72,6 +74,7 @@ import (
 	"github.com/nebula-resource/nebula-resource/api"
 	"github.com/nebula-resource/nebula-resource/config"
 	"github.com/nebula-resource/nebula-resource/host"
+	"github.com/nebula-resource/nebula-resource/host/admin/ui"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
@@ -247,6 +250,11 @@ func New(h *host.Host, cfg Config) *Server {
 	if h != nil && h.Gatherer() != nil {
 		s.route("GET /metrics", PermissionAdmin, promhttp.HandlerFor(h.Gatherer(), promhttp.HandlerOpts{ErrorLog: slogErrorLog{s.log}}).ServeHTTP)
 	}
+	// The web UI's files hold no data: they need no identity, and are no
+	// route of the API (Routes, the OpenAPI description). They pass the
+	// gate's Host and Origin checks; the page reads the API through it.
+	s.mux.Handle("GET "+ui.Path, ui.Handler())
+	s.mux.Handle("GET "+strings.TrimSuffix(ui.Path, "/"), ui.Handler())
 	s.next = s.mux
 	if len(s.allowedOrigins) > 0 {
 		// Pages of an allowed origin need CORS answers: a preflight for
@@ -427,7 +435,8 @@ func (s *Server) livez(w http.ResponseWriter, _ *http.Request) {
 	_, _ = io.WriteString(w, "ok\n")
 }
 
-// readyz answers 200 when the host is ready, else 503. With ?verbose it
+// readyz answers 200 when the host is ready (host.Host.Ready: every
+// critical resource ready and not quarantined), else 503. With ?verbose it
 // lists each resource, one line each:
 //
 //	[+]ID ok, health STATE[, breaker STATE][: reason]
@@ -436,6 +445,8 @@ func (s *Server) livez(w http.ResponseWriter, _ *http.Request) {
 //
 // "+" marks a resource that is ready and not quarantined. The reason is why
 // a resource that is not ready is not, or why a ready one is not healthy.
+// A resource whose block says critical = false is marked "(not critical)"
+// after its state, and does not count for the status.
 //
 // When the server has identities, the lines are for an identity allowed
 // read only; others get the status line alone. An identity that acts for
@@ -487,6 +498,10 @@ func writeReadyLine(w io.Writer, res host.ResourceInfo, rh host.ResourceHealth) 
 		mark, status, reason = "-", string(res.State), rh.Reason
 	case state != host.HealthHealthy:
 		reason = rh.Reason
+	}
+	if !res.Critical {
+		// Not counted in readiness: "+" or "-" still says its state.
+		status += " (not critical)"
 	}
 	fmt.Fprintf(w, "[%s]%s %s, health %s", mark, res.ID, status, state)
 	if rh.Breaker != host.BreakerNone {

@@ -27,7 +27,7 @@ func mapSlice[T, U any](in []T, f func(T) U) []U {
 func resourceOf(r host.ResourceInfo) api.Resource {
 	return api.Resource{
 		ID: r.ID, Type: r.Type, Name: r.Name, Plugin: r.Plugin, State: api.ResourceState(r.State), Error: r.Error,
-		Pooling: api.Pooling(r.Pooling), Capabilities: r.Capabilities, DependsOn: r.DependsOn,
+		Critical: r.Critical, Pooling: api.Pooling(r.Pooling), Capabilities: r.Capabilities, DependsOn: r.DependsOn,
 		Operations: operationsOf(r.Operations),
 		Pool: api.Pool{
 			Mode: api.Pooling(r.Pool.Mode), Settings: api.PoolSettings(r.Pool.Settings), Stat: poolStatOf(r.Pool.Stat),
