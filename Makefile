@@ -7,6 +7,9 @@
 #   make fuzz      run each FuzzXxx in the repository for FUZZTIME (30s)
 #   make vulncheck govulncheck on every module, where vuln.go.dev answers
 #   make testenv   reuse or start the servers the tests talk to (scripts/testenv)
+#   make deploy-check  the deployment packs of deploy/, offline: the image's
+#                  build, the Kubernetes manifests, kustomizations and Helm
+#                  chart against vendored schemas, the Compose file
 #   make build     bin/nebula-host and bin/plugins/nebula-plugin-*
 #   make bench     run the benchmarks
 #   make bench-compare  each workload through the host beside the backend's
@@ -41,6 +44,9 @@ TEST_FLAGS ?=
 MODULES := . sdk sdk/otelexport examples/thirdparty-plugin testenv scripts/cicheck
 # The admin API's wire types and Go client: a module of its own (api/).
 MODULES += api
+# The deployment packs' checker (make deploy-check): a module of its own,
+# so that Helm's and kustomize's dependencies stay out of the product's.
+MODULES += deploy/check
 COVER := $(CURDIR)/.cover
 # The protocol's definition, and the image of it as last released, which
 # make lint's buf breaking compares it with (docs/protocol.md).
@@ -84,9 +90,10 @@ run: build
 # its env lines tell the tests where they are.
 # make test runs the fuzz targets after the unit tests, so that a crasher
 # fails CI too.
-.PHONY: test-unit fuzz cover vulncheck
+.PHONY: test-unit fuzz cover vulncheck deploy-check
 test: test-unit
 	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory deploy-check
 
 test-unit: build
 	scripts/testenv up
@@ -105,6 +112,18 @@ fuzz:
 
 cover:
 	@scripts/coverage $(COVER)/*.out
+
+# The deployment packs (deploy/README.md), without Docker or a cluster: the
+# checker's own tests (a bad manifest fails), then the checker, which runs
+# the image's build stage on the build context .dockerignore lets through
+# and checks the executables are static, validates every manifest of
+# deploy/kubernetes and examples/kubernetes, each kustomization's build and
+# the Helm chart's renderings against deploy/check/schemas (strict: an
+# unknown field fails), lints the chart, and loads the Compose file.
+deploy-check:
+	@mkdir -p $(COVER)
+	cd deploy/check && $(GO) test -race -count=1 -coverprofile=$(COVER)/deploy-check.out ./...
+	cd deploy/check && $(GO) run . -root ../..
 
 # govulncheck needs vuln.go.dev (or VULNDB=file:///copy); where it does not
 # answer within 5 s, this says so and skips.

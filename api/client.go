@@ -334,8 +334,8 @@ func (c *Client) Live(ctx context.Context) error {
 
 // Readiness is the answer of GET /readyz?verbose.
 type Readiness struct {
-	// Ready is whether every resource is ready and none is quarantined
-	// (200; 503 otherwise).
+	// Ready is whether every critical resource is ready and none is
+	// quarantined (200; 503 otherwise).
 	Ready bool
 	// Report lists each resource, one line each, then the overall health
 	// and "ok" or "not ready":

@@ -1,6 +1,9 @@
 package api
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // DefaultAddress is where a host's admin endpoint listens unless its admin
 // block or nebula-host run -admin says otherwise.
@@ -46,6 +49,21 @@ type Owner struct {
 	Tenant   string `json:"tenant,omitempty"`
 	Workflow string `json:"workflow,omitempty"`
 	Step     string `json:"step,omitempty"`
+}
+
+// String returns "tenant=… workflow=… step=…" with the fields that are
+// set, or "unknown".
+func (o Owner) String() string {
+	var parts []string
+	for _, f := range [][2]string{{"tenant", o.Tenant}, {"workflow", o.Workflow}, {"step", o.Step}} {
+		if f[1] != "" {
+			parts = append(parts, f[0]+"="+f[1])
+		}
+	}
+	if len(parts) == 0 {
+		return "unknown"
+	}
+	return strings.Join(parts, " ")
 }
 
 // InvokeRequest is the body of POST /v1/resources/{name}/invoke.

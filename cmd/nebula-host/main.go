@@ -12,6 +12,7 @@
 //	nebula-host call NAME OP [JSON]       perform an operation on a running host
 //	nebula-host health [-history] [-json] show the health of a running host's resources
 //	nebula-host reload                    make a running host apply its configuration files anew
+//	nebula-host probe [-live]             exit 0 when a running host is ready (live), for container health checks
 //	nebula-host version                   print the version
 //
 // Exit codes: 0 success, 1 a local or configuration error, 2 an error
@@ -60,6 +61,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCall(args[1:], stdin, stdout, stderr)
 	case "health":
 		return cmdHealth(args[1:], stdout, stderr)
+	case "probe":
+		return cmdProbe(args[1:], stdout, stderr)
 	case "reload":
 		return cmdReload(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
@@ -89,6 +92,7 @@ Commands:
   call NAME OP [JSON]      perform an operation on a running host, print the JSON result
   health [-history|-json]  show a running host's resource health; exit 3 when it is unhealthy
   reload                   make a running host read its configuration files again, print what changed
+  probe [-live]            exit 0 when a running host is ready (GET /readyz) or live, 3 when not ready
   version                  print the version
 
 Run "nebula-host <command> -h" for a command's flags.

@@ -427,10 +427,24 @@ func (l *Limiter) refuseRate(e *entry, r float64, burst int, after time.Duration
 	return &ExceededError{
 		Key:   e.key,
 		Limit: LimitRate,
-		Detail: fmt.Sprintf("tenant %s is over its rate of %s/s (burst %d) on %s",
-			e.key.Tenant, strconv.FormatFloat(r, 'f', -1, 64), burst, e.key.Resource),
+		Detail: fmt.Sprintf("tenant %s is over its rate of %s (burst %d) on %s",
+			e.key.Tenant, rateText(r), burst, e.key.Resource),
 		RetryAfter: after,
 	}
+}
+
+// rateText writes a rate of r calls a second as the configuration does:
+// per second when it is at least 1, else per minute or per hour
+// ("2/m", not "0.03333333333333333/s").
+func rateText(r float64) string {
+	v, unit := r, "s"
+	if v < 1 {
+		v, unit = r*60, "m"
+	}
+	if v < 1 {
+		v, unit = r*3600, "h"
+	}
+	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64) + "/" + unit
 }
 
 // setRateLocked makes e's limiters apply r and burst. e.mu is held.

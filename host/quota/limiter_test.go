@@ -239,11 +239,14 @@ func TestBurstDefaultsToTheRateRoundedUp(t *testing.T) {
 	for name, tc := range map[string]struct {
 		lim  quota.Limit
 		want int
+		text string // the rate as the refusal writes it
 	}{
-		"rate 2.5":      {quota.Limit{Rate: 2.5}, 3},
-		"rate 0.5":      {quota.Limit{Rate: 0.5}, 1},
-		"explicit":      {quota.Limit{Rate: 2.5, Burst: 5}, 5},
-		"rate 1, max 1": {quota.Limit{Rate: 1, MaxLeases: 10}, 1},
+		"rate 2.5":      {quota.Limit{Rate: 2.5}, 3, "2.5/s"},
+		"rate 0.5":      {quota.Limit{Rate: 0.5}, 1, "30/m"},
+		"rate 2/m":      {quota.Limit{Rate: 2.0 / 60}, 1, "2/m"},
+		"rate 3/h":      {quota.Limit{Rate: 3.0 / 3600}, 1, "3/h"},
+		"explicit":      {quota.Limit{Rate: 2.5, Burst: 5}, 5, "2.5/s"},
+		"rate 1, max 1": {quota.Limit{Rate: 1, MaxLeases: 10}, 1, "1/s"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := tc.lim.EffectiveBurst(); got != tc.want {
@@ -257,7 +260,7 @@ func TestBurstDefaultsToTheRateRoundedUp(t *testing.T) {
 				}
 			}
 			ee := exceeded(t, l.Allow(context.Background(), acme, tc.lim))
-			wantDetail := fmt.Sprintf("tenant acme is over its rate of %v/s (burst %d) on postgres.main", tc.lim.Rate, tc.want)
+			wantDetail := fmt.Sprintf("tenant acme is over its rate of %s (burst %d) on postgres.main", tc.text, tc.want)
 			if ee.Detail != wantDetail || ee.Error() != "quota exceeded: "+wantDetail {
 				t.Fatalf("detail %q, want %q", ee.Detail, wantDetail)
 			}
