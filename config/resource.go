@@ -170,7 +170,7 @@ func decodePool(block *hcl.Block, ev *evaluator, p *Pool) hcl.Diagnostics {
 	d := &attrDecoder{ev: ev, attrs: content.Attributes}
 	minAttr := d.int("min_size", &p.MinSize)
 	maxAttr := d.int("max_size", &p.MaxSize)
-	d.int("max_idle", &p.MaxIdle)
+	idleAttr := d.int("max_idle", &p.MaxIdle)
 	d.int("replicas", &p.Replicas)
 	d.duration("idle_timeout", &p.IdleTimeout)
 	d.duration("max_lifetime", &p.MaxLifetime)
@@ -185,6 +185,12 @@ func decodePool(block *hcl.Block, ev *evaluator, p *Pool) hcl.Diagnostics {
 	if minAttr != nil && maxAttr != nil && p.MinSize > p.MaxSize {
 		d.errorf(minAttr, "Invalid pool size",
 			"min_size (%d) is greater than max_size (%d); lower min_size or raise max_size.", p.MinSize, p.MaxSize)
+	}
+	if idleAttr != nil && minAttr != nil && p.MaxIdle > 0 && p.MaxIdle < p.MinSize {
+		// The pool would close the idle instances beyond max_idle and open
+		// them again to keep min_size, forever.
+		d.errorf(idleAttr, "Invalid pool size",
+			"max_idle (%d) is less than min_size (%d): the pool would close idle instances and open them again without end; raise max_idle or lower min_size.", p.MaxIdle, p.MinSize)
 	}
 	// An invalid lease_timeout is reported already.
 	_, leaseWritten := content.Attributes["lease_timeout"]

@@ -96,6 +96,14 @@ func (e *CallError) Error() string {
 // Unwrap returns the cause.
 func (e *CallError) Unwrap() error { return e.Err }
 
+// Is makes errors.Is agree with sdk.KindOf when the cause carries no
+// sdk.Error: a call that ended with its context's deadline is
+// errors.Is(err, sdk.ErrTimeout), canceled sdk.ErrCanceled.
+func (e *CallError) Is(target error) bool {
+	s := sdk.KindOf(e.Err).Sentinel()
+	return s != nil && s == target
+}
+
 // newError returns an error of the given kind that wraps sentinel and reads
 // as the formatted message.
 func newError(kind sdk.Kind, sentinel error, format string, args ...any) error {

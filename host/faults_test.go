@@ -2,7 +2,7 @@ package host_test
 
 // Fault tests: real PostgreSQL behind toxiproxy, a private PostgreSQL that
 // is restarted, and a postgres plugin that is killed. The servers come
-// from scripts/testenv (make test starts them); internal/faults injects
+// from scripts/testenv (make test starts them); faults injects
 // the faults.
 
 import (
@@ -17,8 +17,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/nebula-resource/nebula-resource/faults"
 	"github.com/nebula-resource/nebula-resource/host"
-	"github.com/nebula-resource/nebula-resource/internal/faults"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 

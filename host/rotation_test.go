@@ -15,8 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/nebula-resource/nebula-resource/faults"
 	"github.com/nebula-resource/nebula-resource/host"
-	"github.com/nebula-resource/nebula-resource/internal/faults"
 )
 
 // pgAdmin connects to pg as postgres, the test's trusted superuser.

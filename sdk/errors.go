@@ -126,6 +126,25 @@ var (
 	ErrInternal           error = &sentinel{KindInternal}
 )
 
+// Sentinel returns the sentinel errors.Is matches an error of kind k
+// with ([ErrTimeout] for [KindTimeout]), or nil for a kind without one.
+// A wrapper whose cause may hold no [Error] (a context error, say) uses
+// it to make errors.Is agree with [KindOf]: see host.CallError.
+func (k Kind) Sentinel() error {
+	for _, s := range sentinels {
+		if s.(*sentinel).kind == k {
+			return s
+		}
+	}
+	return nil
+}
+
+var sentinels = []error{
+	ErrInvalidArgument, ErrNotFound, ErrAlreadyExists, ErrConflict, ErrPermissionDenied,
+	ErrUnauthenticated, ErrResourceExhausted, ErrFailedPrecondition, ErrUnavailable,
+	ErrTimeout, ErrCanceled, ErrUnimplemented, ErrInternal,
+}
+
 // Errorf returns an [Error] of the given kind. The format follows fmt.Errorf,
 // including %w.
 func Errorf(kind Kind, format string, args ...any) error {

@@ -191,6 +191,29 @@ func TestSentinelsMatchErrorsOfTheirKind(t *testing.T) {
 	}
 }
 
+func TestEveryKindButUnknownHasItsSentinel(t *testing.T) {
+	kinds := []sdk.Kind{
+		sdk.KindInvalidArgument, sdk.KindNotFound, sdk.KindAlreadyExists, sdk.KindConflict,
+		sdk.KindPermissionDenied, sdk.KindUnauthenticated, sdk.KindResourceExhausted,
+		sdk.KindFailedPrecondition, sdk.KindUnavailable, sdk.KindTimeout, sdk.KindCanceled,
+		sdk.KindUnimplemented, sdk.KindInternal,
+	}
+	seen := map[error]bool{}
+	for _, k := range kinds {
+		s := k.Sentinel()
+		if s == nil || seen[s] {
+			t.Fatalf("kind %s: sentinel %v (nil or shared)", k, s)
+		}
+		seen[s] = true
+		if !errors.Is(sdk.Errorf(k, "x"), s) {
+			t.Fatalf("an error of kind %s is not errors.Is its sentinel", k)
+		}
+	}
+	if sdk.KindUnknown.Sentinel() != nil || sdk.Kind("made_up").Sentinel() != nil {
+		t.Fatal("unknown kinds have a sentinel")
+	}
+}
+
 func TestValidateConfigErrorsCrossTheWireAsConfigErrors(t *testing.T) {
 	d := sdktest.Connect(t, echoDriver{})
 	err := d.(sdk.ConfigValidator).ValidateConfig(t.Context(), sdk.ValidateRequest{Type: "echo", Config: json.RawMessage(`{"prefix":"bad"}`)})

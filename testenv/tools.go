@@ -21,7 +21,7 @@
 package testenv
 
 import (
-	// toxiproxy: the fault-injection proxy used by internal/faults.
+	// toxiproxy: the fault-injection proxy used by faults.
 	_ "github.com/Shopify/toxiproxy/v2/cmd/server"
 	// fake-gcs-server: the GCS emulator (JSON and XML APIs) for the blob
 	// drivers' tests.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nebula-resource/nebula-resource/internal/faults"
+	"github.com/nebula-resource/nebula-resource/faults"
 )
 
 // TestEveryCommandThatStartsAHangingPluginReturnsInTime runs validate,

@@ -336,6 +336,8 @@ func (m *Machine) MarkNotRunning(reason string) Transition {
 	} else {
 		m.probes = 0
 	}
+	// Only passes made since the quarantine began lift it.
+	m.passes = 0
 	return m.moveLocked(Unhealthy, reason)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 )
@@ -53,7 +54,7 @@ type Config[T any] struct {
 	// MaxSize caps the instances open at once. Default max(4, NumCPU).
 	MaxSize int
 	// MaxIdle caps the idle instances; an instance released beyond it is
-	// closed. Zero means MaxSize.
+	// closed. Zero means MaxSize; it must not be less than MinSize.
 	MaxIdle int
 	// IdleTimeout closes an instance idle for longer, down to MinSize.
 	// Zero means never.
@@ -90,7 +91,24 @@ type Config[T any] struct {
 func DefaultMaxSize() int { return max(4, runtime.NumCPU()) }
 
 // start is the origin of nanotime; time.Since is cheaper than time.Now.
-var start = time.Now()
+// It is midnight UTC on 1 January 2000, where the fake clock of a
+// testing/synctest bubble starts, but carries the monotonic reading of the
+// moment the package was loaded, so that time.Since reads the monotonic
+// clock outside a bubble. Inside one, where time.Now has no monotonic
+// reading, nanotime is then the bubble's time, from 0: never negative, as
+// the window requires, and advanced by the bubble's fake clock, so that
+// tests can step the pools' timeouts and lifetimes. A clock set before
+// 2000 starts nanotime at 0 when the package is loaded instead.
+var start = func() time.Time {
+	now := time.Now()
+	if d := now.Sub(bubbleEpoch); d > 0 {
+		return now.Add(-d)
+	}
+	return now
+}()
+
+// bubbleEpoch is where the clock of a testing/synctest bubble starts.
+var bubbleEpoch = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 func nanotime() int64 { return int64(time.Since(start)) }
 
@@ -195,6 +213,10 @@ func New[T any](cfg Config[T]) (*Pool[T], error) {
 		return nil, fmt.Errorf("pool %s: sizes must not be negative", cfg.Name)
 	case cfg.MinSize > cfg.MaxSize:
 		return nil, fmt.Errorf("pool %s: min_size %d is greater than max_size %d", cfg.Name, cfg.MinSize, cfg.MaxSize)
+	case cfg.MaxIdle < cfg.MinSize:
+		// The pool would close, as beyond max_idle, the idle instances it
+		// opens to reach min_size, and open them again, forever.
+		return nil, fmt.Errorf("pool %s: max_idle %d is less than min_size %d; raise max_idle or lower min_size", cfg.Name, cfg.MaxIdle, cfg.MinSize)
 	}
 	if cfg.LifetimeJitter == 0 {
 		cfg.LifetimeJitter = cfg.MaxLifetime / 10
@@ -552,6 +574,12 @@ func (p *Pool[T]) resetAndPutBack(e *entry[T]) {
 	cancel()
 	now := nanotime()
 	p.mu.Lock()
+	if _, ok := p.all[e]; !ok {
+		// Close took the instance back when its context ended, and
+		// closes it: it is no longer the pool's.
+		p.mu.Unlock()
+		return
+	}
 	var closeIt bool
 	var d delivery[T]
 	if err != nil {
@@ -826,10 +854,16 @@ func (p *Pool[T]) evict() {
 
 // Close stops the pool: waiters fail with ErrClosed, idle instances close
 // now, and leased ones close when released. Close waits for the leases
-// out, and for opens in progress, until ctx ends; then it closes the
-// leased instances itself (their holders' Release does nothing), and an
-// open still in progress closes its instance when it returns. Close waits
-// for the pool's goroutines, and is safe to call more than once.
+// out, for opens in progress and for instances being closed, until ctx
+// ends; then it closes the leased instances itself (their holders'
+// Release does nothing), and an open still in progress closes its
+// instance when it returns. Close waits for the pool's goroutines, and is
+// safe to call more than once.
+//
+// Close returns nil when every instance was closed, even if ctx ended
+// meanwhile. Otherwise its error says how many leased instances it took
+// back and how many opens and closes were still in progress when it
+// returned, and wraps ctx's error.
 func (p *Pool[T]) Close(ctx context.Context) error {
 	p.closeMu.Lock()
 	defer p.closeMu.Unlock()
@@ -857,7 +891,8 @@ func (p *Pool[T]) Close(ctx context.Context) error {
 		p.closeValue(v)
 	}
 
-	for {
+	taken, expired := 0, false
+	for !expired {
 		p.mu.Lock()
 		left := len(p.all) + p.constructing + p.closing
 		drained := p.drained
@@ -869,24 +904,57 @@ func (p *Pool[T]) Close(ctx context.Context) error {
 		case <-drained:
 			continue
 		case <-ctx.Done():
+			expired = true
 		}
-		// The deadline passed: take back the leases still out.
-		p.mu.Lock()
-		var taken []T
-		for e := range p.all {
-			e.gen++
-			p.removeLocked(e, &p.st.destroyedClosed)
-			taken = append(taken, e.value)
-		}
-		p.levelLocked(nanotime())
-		p.mu.Unlock()
-		for _, v := range taken {
-			p.closeValue(v)
-		}
-		p.closeErr = fmt.Errorf("pool %s: closed %d leased instances after the deadline: %w", p.cfg.Name, len(taken), ctx.Err())
-		break
+		taken = p.takeBack()
 	}
 	p.cancel()
 	p.wg.Wait()
+	if !expired {
+		return nil
+	}
+	p.mu.Lock()
+	opening, closing := p.constructing, p.closing
+	p.mu.Unlock()
+	var left []string
+	if taken > 0 {
+		left = append(left, plural(taken, "leased instance")+" taken back and closed")
+	}
+	if closing > 0 {
+		left = append(left, plural(closing, "instance")+" still closing")
+	}
+	if opening > 0 {
+		left = append(left, plural(opening, "open")+" still in progress")
+	}
+	if len(left) > 0 {
+		p.closeErr = fmt.Errorf("pool %s: closed after its context ended, with %s: %w", p.cfg.Name, strings.Join(left, ", "), ctx.Err())
+	}
 	return p.closeErr
+}
+
+// takeBack ends the leases still out when Close's context ends, closes
+// their instances, and returns how many it took. The instances being
+// reset count among them.
+func (p *Pool[T]) takeBack() int {
+	p.mu.Lock()
+	var taken []T
+	for e := range p.all {
+		e.gen++
+		p.removeLocked(e, &p.st.destroyedClosed)
+		taken = append(taken, e.value)
+	}
+	p.levelLocked(nanotime())
+	p.mu.Unlock()
+	for _, v := range taken {
+		p.closeValue(v)
+	}
+	return len(taken)
+}
+
+// plural returns n and noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

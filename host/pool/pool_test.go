@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -626,4 +627,195 @@ func TestAWaiterGetsTheErrorOfTheOpenMadeForIt(t *testing.T) {
 		t.Fatalf("acquire after the backend came back: %v", err)
 	}
 	l3.Release()
+}
+
+// TestMaxIdleBelowMinSizeIsRefused: a pool whose max_idle is below its
+// min_size would close, as beyond max_idle, the instances it opens to
+// reach min_size, and open them again forever. New refuses it, naming
+// both settings.
+func TestMaxIdleBelowMinSizeIsRefused(t *testing.T) {
+	open := func(context.Context) (int, error) { return 0, nil }
+	p, err := pool.New(pool.Config[int]{Name: "churn", Open: open, MinSize: 3, MaxSize: 4, MaxIdle: 1})
+	if err == nil {
+		_ = p.Close(context.Background())
+		t.Fatal("New accepted max_idle 1 below min_size 3")
+	}
+	for _, want := range []string{"pool churn", "max_idle 1", "min_size 3"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// TestNoAcceptedSizesChurn: whatever sizes New accepts, warming and
+// maintaining an unused pool opens min_size instances once and closes
+// none. The maintainer's hour runs on the fake clock of a bubble.
+func TestNoAcceptedSizesChurn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var opens atomic.Int64
+		open := func(context.Context) (int, error) {
+			if n := opens.Add(1); n <= 100 {
+				return int(n), nil
+			}
+			return 0, errors.New("opened 100 instances: the pool churns")
+		}
+		for maxSize := 1; maxSize <= 3; maxSize++ {
+			for minSize := 0; minSize <= maxSize; minSize++ {
+				for maxIdle := 0; maxIdle <= maxSize+1; maxIdle++ {
+					opens.Store(0)
+					p, err := pool.New(pool.Config[int]{
+						Name: "churn", Open: open, MinSize: minSize, MaxSize: maxSize, MaxIdle: maxIdle,
+						IdleTimeout: time.Minute, MaintenanceInterval: time.Second, OpenTimeout: time.Second,
+					})
+					if err != nil {
+						continue
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					werr := p.Warm(ctx)
+					cancel()
+					time.Sleep(time.Hour)
+					synctest.Wait()
+					st := p.Stat()
+					_ = p.Close(context.Background())
+					if werr != nil || opens.Load() != int64(minSize) || st.Total != minSize || st.DestroyedIdle != 0 {
+						t.Errorf("min_size %d, max_size %d, max_idle %d: Warm: %v; after an hour %d opens, %d open, %d closed idle; want %d, %d, 0",
+							minSize, maxSize, maxIdle, werr, opens.Load(), st.Total, st.DestroyedIdle, minSize, minSize)
+					}
+				}
+			}
+		}
+	})
+}
+
+// slowCloser is a backend for Close's tests whose Close takes a second of
+// a bubble's fake clock, and which counts the closes done.
+type slowCloser struct {
+	next   atomic.Int64
+	closed atomic.Int64
+}
+
+func (b *slowCloser) open(context.Context) (int64, error) { return b.next.Add(1), nil }
+
+func (b *slowCloser) close(context.Context, int64) {
+	time.Sleep(time.Second)
+	b.closed.Add(1)
+}
+
+func newSlowClosePool(t *testing.T, b *slowCloser) *pool.Pool[int64] {
+	t.Helper()
+	p, err := pool.New(pool.Config[int64]{Name: "slow", Open: b.open, Close: b.close, MaxSize: 4, MaintenanceInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCloseWithADoneContextWaitsForADestroyedInstance: Close whose context
+// is done, with no lease out but a destroyed instance still closing,
+// waits for that close, as for every goroutine of the pool, and so
+// succeeds: nothing was left. It used to say it "closed 0 leased instances
+// after the deadline".
+func TestCloseWithADoneContextWaitsForADestroyedInstance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &slowCloser{}
+		p := newSlowClosePool(t, b)
+		l, err := p.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Destroy()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := p.Close(ctx); err != nil {
+			t.Errorf("Close with nothing leased and a destroyed instance closing: %v", err)
+		}
+		if n := b.closed.Load(); n != 1 {
+			t.Errorf("%d instances closed when Close returned, want 1", n)
+		}
+	})
+}
+
+// TestCloseSaysWhatWasStillClosingAndWhatItTookBack: when Close's context
+// ends, its error counts the leases it took back and the closes it could
+// not wait for: here a lease released after Close began, whose instance
+// its holder is closing.
+func TestCloseSaysWhatWasStillClosingAndWhatItTookBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &slowCloser{}
+		p := newSlowClosePool(t, b)
+		l, err := p.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		released := make(chan struct{})
+		go func() {
+			defer close(released)
+			time.Sleep(50 * time.Millisecond)
+			l.Release() // closes the instance, for a second
+		}()
+		err = p.Close(ctx)
+		if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 instance still closing") ||
+			strings.Contains(err.Error(), "leased") {
+			t.Errorf("Close while a released instance closes: %v; want 1 instance still closing, none taken back", err)
+		}
+		<-released
+
+		p = newSlowClosePool(t, b)
+		for range 2 {
+			if _, err := p.Acquire(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel = context.WithCancel(context.Background())
+		cancel()
+		err = p.Close(ctx)
+		if err == nil || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "2 leased instances taken back and closed") ||
+			strings.Contains(err.Error(), "still") {
+			t.Errorf("Close with 2 leases out: %v; want 2 leased instances taken back and closed, nothing still closing", err)
+		}
+	})
+}
+
+// TestCloseTakesBackAnInstanceBeingResetAndClosesItOnce: an instance
+// whose reset is still running when Close's context ends is taken back
+// and closed by Close; the reset's end must not close it again.
+func TestCloseTakesBackAnInstanceBeingResetAndClosesItOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		closes := map[int64]int{}
+		p, err := pool.New(pool.Config[int64]{
+			Name: "reset", MaxSize: 1, MaintenanceInterval: time.Hour,
+			Open: func(context.Context) (int64, error) { return 1, nil },
+			Close: func(_ context.Context, v int64) {
+				mu.Lock()
+				defer mu.Unlock()
+				closes[v]++
+			},
+			Reset: func(context.Context, int64) error {
+				time.Sleep(time.Second)
+				return nil
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := p.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Release() // resets for a second
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		err = p.Close(ctx)
+		if err == nil || !strings.Contains(err.Error(), "1 leased instance taken back") {
+			t.Errorf("Close during a reset: %v; want the instance taken back", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if closes[1] != 1 {
+			t.Errorf("instance closed %d times, want once", closes[1])
+		}
+	})
 }

@@ -21,7 +21,11 @@ const (
 	// success rate, so that a degraded replica gets less traffic.
 	Weighted Selection = "weighted"
 	// LeastLoaded picks two replicas at random and takes the one with
-	// the lower load: leases in flight times recent latency.
+	// the lower load: leases in flight times the recent latency of its
+	// successful calls, divided by the weight Weighted gives it, so that
+	// a replica that fails fast does not look the least loaded. One pick
+	// in a hundred takes the other, so that a replica that failed or
+	// slowed is tried again and seen to recover.
 	LeastLoaded Selection = "least_loaded"
 )
 
@@ -297,15 +301,15 @@ func (l *SharedLease[T]) Observe(latency time.Duration, failed bool) { l.r.obser
 
 func (r *replica[T]) observe(latency time.Duration, failed bool) {
 	const alpha = 0.2
-	old := r.latency.Load()
-	if old == 0 {
+	x := 0.0
+	if failed {
+		// A failed call's time says nothing of how fast the replica
+		// serves: one that fails at once would look the fastest.
+		x = 1
+	} else if old := r.latency.Load(); old == 0 {
 		r.latency.Store(int64(latency))
 	} else {
 		r.latency.Store(old + int64(alpha*float64(int64(latency)-old)))
-	}
-	x := 0.0
-	if failed {
-		x = 1
 	}
 	rate := math.Float64frombits(r.errorRate.Load())
 	r.errorRate.Store(math.Float64bits(rate + alpha*(x-rate)))
@@ -456,8 +460,11 @@ func (s *Shared[T]) pick() (*replica[T], *slot[T]) {
 		i := rand.IntN(n)
 		j := (i + 1 + rand.IntN(n-1)) % n // a different replica
 		a, b := &reps[i], &reps[j]
-		if load(b) < load(a) {
+		if lessLoaded(b, a) {
 			a, b = b, a
+		}
+		if rand.IntN(100) == 0 {
+			a, b = b, a // the loser's probe
 		}
 		for _, r := range []*replica[T]{a, b} {
 			if r, sl := take(r); r != nil {
@@ -469,8 +476,7 @@ func (s *Shared[T]) pick() (*replica[T], *slot[T]) {
 		weights := make([]float64, n)
 		for i := range reps {
 			if reps[i].cur.Load() != nil {
-				rate := math.Float64frombits(reps[i].errorRate.Load())
-				weights[i] = math.Max(0.01, (1-rate)*(1-rate))
+				weights[i] = successWeight(&reps[i])
 				total += weights[i]
 			}
 		}
@@ -493,8 +499,36 @@ func (s *Shared[T]) pick() (*replica[T], *slot[T]) {
 	return nil, nil
 }
 
-func load[T any](r *replica[T]) float64 {
-	return float64(r.inflight.Load()+1) * float64(r.latency.Load()+1)
+// lessLoaded reports whether a is less loaded than b, for LeastLoaded:
+// leases in flight times latency, divided by the success weight. A
+// replica with no successful call yet is taken to be as fast as the
+// other: a replica that has only failed must not look the fastest.
+func lessLoaded[T any](a, b *replica[T]) bool {
+	la, lb := a.latency.Load(), b.latency.Load()
+	if la == 0 {
+		la = lb
+	}
+	if lb == 0 {
+		lb = la
+	}
+	return load(a, la) < load(b, lb)
+}
+
+func load[T any](r *replica[T], latency int64) float64 {
+	return float64(r.inflight.Load()+1) * float64(latency+1) / successWeight(r)
+}
+
+// successWeight is a replica's weight by its recent error rate, from 1
+// down to 0.01, which keeps a failing replica tried now and then. A rate
+// under 5 % weighs 1: a replica that recovered (its rate decays by a
+// fifth with each success) competes again on equal terms, rather than
+// losing every tie to a replica that never failed.
+func successWeight[T any](r *replica[T]) float64 {
+	rate := math.Float64frombits(r.errorRate.Load())
+	if rate < 0.05 {
+		return 1
+	}
+	return math.Max(0.01, (1-rate)*(1-rate))
 }
 
 // take counts a lease on r if it is open.
@@ -664,7 +698,14 @@ func (s *Shared[T]) Close(ctx context.Context) error {
 		case <-ch:
 			continue
 		case <-ctx.Done():
-			err = fmt.Errorf("pool %s: closed with %d leases in flight: %w", s.o.Name(), busy, ctx.Err())
+			// Count again: a lease may have ended since.
+			busy = 0
+			for i := range reps {
+				busy += reps[i].inflight.Load()
+			}
+			if busy > 0 {
+				err = fmt.Errorf("pool %s: closed with %s in flight: %w", s.o.Name(), plural(int(busy), "lease"), ctx.Err())
+			}
 		}
 		break
 	}

@@ -141,6 +141,51 @@ func TestSharedWeightedSendsLessTrafficToAFailingReplica(t *testing.T) {
 	}
 }
 
+// A replica whose calls fail at once has the lowest latency of all: the
+// least-loaded selection must not take it for the least loaded, and must
+// still try it now and then, to see it recover.
+func TestSharedLeastLoadedAvoidsAReplicaThatFailsFast(t *testing.T) {
+	b := newBackend()
+	s := newShared(t, b, 4, pool.LeastLoaded)
+	var bad int64
+	hits := 0
+	const calls = 4000
+	for i := range calls {
+		l, _ := s.Acquire(context.Background())
+		if bad == 0 {
+			bad = l.Value().id
+		}
+		if l.Value().id == bad {
+			l.Observe(time.Microsecond, true) // fails at once
+			if i >= calls/2 {
+				hits++
+			}
+		} else {
+			l.Observe(time.Millisecond, false)
+		}
+		l.Release()
+	}
+	// Once learnt: a pick in a hundred probes the loser of its pair, and
+	// the failing replica is in half of the pairs.
+	if hits == 0 || hits > calls/2/50 {
+		t.Fatalf("the replica that fails fast got %d of the last %d leases, want a few probes (0 < n <= %d)", hits, calls/2, calls/2/50)
+	}
+	// It recovers: its calls pass, as fast as the others'; probes bring
+	// its error rate down, and it gets its share again.
+	recovered := 0
+	for i := range 20000 {
+		l, _ := s.Acquire(context.Background())
+		l.Observe(time.Millisecond, false)
+		if l.Value().id == bad && i >= 15000 {
+			recovered++
+		}
+		l.Release()
+	}
+	if recovered < 5000/4/2 {
+		t.Fatalf("after recovering, the replica got %d of the last 5000 leases, want about a quarter", recovered)
+	}
+}
+
 func TestSharedLeastLoadedAvoidsTheBusyReplica(t *testing.T) {
 	b := newBackend()
 	s := newShared(t, b, 2, pool.LeastLoaded)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nebula-resource/nebula-resource/internal/faults"
+	"github.com/nebula-resource/nebula-resource/faults"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 

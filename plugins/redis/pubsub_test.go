@@ -15,7 +15,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/nebula-resource/nebula-resource/internal/faults"
+	"github.com/nebula-resource/nebula-resource/faults"
 	"github.com/nebula-resource/nebula-resource/plugins/redis"
 	"github.com/nebula-resource/nebula-resource/sdk"
 	"github.com/nebula-resource/nebula-resource/sdk/sdktest"

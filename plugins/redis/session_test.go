@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nebula-resource/nebula-resource/internal/faults"
+	"github.com/nebula-resource/nebula-resource/faults"
 	"github.com/nebula-resource/nebula-resource/plugins/redis"
 	"github.com/nebula-resource/nebula-resource/sdk"
 )

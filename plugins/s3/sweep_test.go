@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/nebula-resource/nebula-resource/internal/faults"
+	"github.com/nebula-resource/nebula-resource/faults"
 	"github.com/nebula-resource/nebula-resource/plugins/s3"
 	"github.com/nebula-resource/nebula-resource/sdk"
 	"github.com/nebula-resource/nebula-resource/sdk/sdktest"

@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
 
-	"github.com/nebula-resource/nebula-resource/internal/faults"
+	"github.com/nebula-resource/nebula-resource/faults"
 )
 
 func TestMain(m *testing.M) {
@@ -430,5 +430,31 @@ func TestProxyInFrontOfRedis(t *testing.T) {
 	proxy.Enable(t)
 	if err := redisPing(ctx, proxy.Addr()); err != nil {
 		t.Fatalf("PING after Enable: %v", err)
+	}
+}
+
+func TestKillPostgresSessions(t *testing.T) {
+	t.Parallel()
+	u := sharedPostgres(t)
+	app := fmt.Sprintf("faults-test-%d", os.Getpid())
+	victim := *u
+	q := victim.Query()
+	q.Set("application_name", app)
+	victim.RawQuery = q.Encode()
+	a, b := mustConnect(t, victim.String()), mustConnect(t, victim.String())
+	bystander := mustConnect(t, u.String())
+	mustSelectOne(t, a)
+
+	if n := faults.KillPostgresSessions(t, u.String(), faults.Sessions{Application: app}); n != 2 {
+		t.Fatalf("killed %d sessions of %s, want 2", n, app)
+	}
+	for _, c := range []*pgx.Conn{a, b} {
+		if _, err := selectOne(c); err == nil {
+			t.Fatal("SELECT 1 on a killed session worked")
+		}
+	}
+	mustSelectOne(t, bystander) // another application's session is untouched
+	if n := faults.KillPostgresSessions(t, u.String(), faults.Sessions{Application: app}); n != 0 {
+		t.Fatalf("killed %d sessions the second time, want 0", n)
 	}
 }

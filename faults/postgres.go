@@ -188,7 +188,7 @@ func (pg *Postgres) configure() error {
 		return err
 	}
 	_, err = fmt.Fprintf(f, `
-# internal/faults (the last setting of a name wins)
+# faults (the last setting of a name wins)
 listen_addresses = '127.0.0.1'
 port = %d
 unix_socket_directories = '%s'

@@ -41,6 +41,14 @@ func Toxiproxy(t testing.TB) *Proxies {
 	if addr == "" {
 		addr = DefaultToxiproxy
 	}
+	return ToxiproxyAt(t, addr)
+}
+
+// ToxiproxyAt connects to the toxiproxy server whose API listens on addr
+// (host:port), for example one deployed beside a staging environment, and
+// fails the test if it does not answer.
+func ToxiproxyAt(t testing.TB, addr string) *Proxies {
+	t.Helper()
 	p := &Proxies{
 		base: "http://" + addr,
 		client: &http.Client{
@@ -52,8 +60,9 @@ func Toxiproxy(t testing.TB) *Proxies {
 	}
 	var version string
 	if err := p.call(http.MethodGet, "/version", nil, http.StatusOK, &version); err != nil {
-		t.Fatalf("toxiproxy does not answer on %s (NEBULA_TEST_TOXIPROXY): %v\n"+
-			"Run `scripts/testenv up` and `eval \"$(scripts/testenv env)\"` to start it.", addr, err)
+		t.Fatalf("toxiproxy does not answer on %s: %v\n"+
+			"Start toxiproxy-server and set NEBULA_TEST_TOXIPROXY to its API address "+
+			"(in the nebula-resource repository: `scripts/testenv up` and `eval \"$(scripts/testenv env)\"`).", addr, err)
 	}
 	return p
 }
