@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,13 +18,21 @@ import (
 	"github.com/nebula-resource/nebula-resource/sdk"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks, once every test has run, that none left a goroutine
+// running, and removes the plugin the integration tests built.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
+		if plugin.dir != "" {
+			_ = os.RemoveAll(plugin.dir)
+		}
+	}))
+}
 
 // The unit tests: an in-process host whose resource "memory.seats"
 // stands in for the Redis of production. hosttest fails a test that
 // leaves a lease out or a goroutine running.
 
-const config = `
+const memoryConfig = `
 resource "memory" "seats" {}
 `
 
@@ -32,7 +41,7 @@ func booker(h *hosttest.Host) *seats.Booker {
 }
 
 func TestReserveCountsTheSeatsTaken(t *testing.T) {
-	h := hosttest.New(t, config)
+	h := hosttest.New(t, memoryConfig)
 	b := booker(h)
 	for i, want := range []int64{3, 7, 10} {
 		n := []int64{3, 4, 3}[i]
@@ -56,7 +65,7 @@ func reserve(b *seats.Booker) func(ctx context.Context, event string, n int64) (
 }
 
 func TestSoldOutTakesNoSeats(t *testing.T) {
-	h := hosttest.New(t, config)
+	h := hosttest.New(t, memoryConfig)
 	b := booker(h)
 	if _, err := reserve(b)(t.Context(), "concert", 8); err != nil {
 		t.Fatal(err)
@@ -71,7 +80,7 @@ func TestSoldOutTakesNoSeats(t *testing.T) {
 }
 
 func TestConcurrentReservationsNeverOverbook(t *testing.T) {
-	h := hosttest.New(t, config)
+	h := hosttest.New(t, memoryConfig)
 	b := booker(h)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -98,7 +107,7 @@ func TestConcurrentReservationsNeverOverbook(t *testing.T) {
 }
 
 func TestAnUnavailableStoreMeansTryLater(t *testing.T) {
-	h := hosttest.New(t, config)
+	h := hosttest.New(t, memoryConfig)
 	store := h.Resource("memory.seats")
 	store.Fail(sdk.KindUnavailable)
 
@@ -126,7 +135,7 @@ func TestAnUnavailableStoreMeansTryLater(t *testing.T) {
 }
 
 func TestASlowStoreMeansTryLaterWithinTheTimeout(t *testing.T) {
-	h := hosttest.New(t, config)
+	h := hosttest.New(t, memoryConfig)
 	h.Resource("memory.seats").Slow(5 * time.Second)
 
 	began := time.Now()

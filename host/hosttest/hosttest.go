@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ type Host struct {
 	mu        sync.Mutex
 	resources map[string]*Resource
 
-	closed     sync.Once
+	closed     atomic.Bool
 	goroutines goleak.Option // the goroutines that ran before New
 }
 
@@ -206,7 +207,11 @@ type LeaseOut struct {
 }
 
 func (l LeaseOut) String() string {
-	return fmt.Sprintf("%s, held %v by %s", l.Resource, l.Held.Round(time.Millisecond), l.Owner)
+	held := l.Held.Round(time.Millisecond)
+	if held == 0 {
+		held = l.Held.Round(time.Microsecond)
+	}
+	return fmt.Sprintf("%s, held %v by %s", l.Resource, held, l.Owner)
 }
 
 // LeasesOut lists the leases acquired and not released yet, oldest
@@ -227,7 +232,9 @@ func (h *Host) LeasesOut() []LeaseOut {
 // running. Later calls do nothing.
 func (h *Host) Close() {
 	h.t.Helper()
-	h.closed.Do(h.close)
+	if !h.closed.Swap(true) {
+		h.close()
+	}
 }
 
 func (h *Host) close() {
@@ -235,7 +242,11 @@ func (h *Host) close() {
 	out := h.LeasesOut()
 	if len(out) > 0 {
 		var b strings.Builder
-		fmt.Fprintf(&b, "hosttest: %d lease(s) not released when the test ended:", len(out))
+		if len(out) == 1 {
+			b.WriteString("hosttest: 1 lease was not released when the test ended:")
+		} else {
+			fmt.Fprintf(&b, "hosttest: %d leases were not released when the test ended:", len(out))
+		}
 		for _, l := range out {
 			b.WriteString("\n\t" + l.String())
 		}
@@ -278,7 +289,7 @@ func (l *testLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.stopped {
-		l.t.Log(strings.TrimRight(string(p), "\n"))
+		l.t.Log("host: " + strings.TrimRight(string(p), "\n"))
 	}
 	return len(p), nil
 }

@@ -362,7 +362,7 @@ func TestALeaseNotReleasedFailsTheTest(t *testing.T) {
 		}
 		h.Close()
 	})
-	for _, want := range []string{"1 lease(s) not released", "memory.cache", "workflow=checkout step=reserve", "defer lease.Release()"} {
+	for _, want := range []string{"1 lease was not released", "memory.cache", "workflow=checkout step=reserve", "defer lease.Release()"} {
 		if !strings.Contains(failures, want) {
 			t.Fatalf("failures %q do not say %q", failures, want)
 		}
