@@ -485,18 +485,27 @@ func (m *clockModel) maintain() {
 // close begins Close with a context that never ends, has ended, or ends
 // a few grid units later, and plays it in the model: waiters fail with
 // ErrClosed and idle instances close at once.
-func (m *clockModel) close(t *rapid.T) {
-	if m.closed {
-		t.Skip("closed already")
-	}
-	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+// drawCloseContext draws Close's context: one that never ends, one that
+// has ended, or one whose deadline d comes a few grid units later.
+func drawCloseContext(t *rapid.T) (ctx context.Context, cancel context.CancelFunc, d time.Duration) {
+	ctx, cancel = context.Background(), func() {}
 	switch rapid.IntRange(0, 2).Draw(t, "close_context") {
 	case 1:
 		ctx, cancel = context.WithCancel(ctx)
 		cancel()
 	case 2:
-		d := time.Duration(rapid.IntRange(1, 30).Draw(t, "close_grid_units")) * clockGrid
+		d = time.Duration(rapid.IntRange(1, 30).Draw(t, "close_grid_units")) * clockGrid
 		ctx, cancel = context.WithTimeout(ctx, d)
+	}
+	return ctx, cancel, d
+}
+
+func (m *clockModel) close(t *rapid.T) {
+	if m.closed {
+		t.Skip("closed already")
+	}
+	ctx, cancel, d := drawCloseContext(t)
+	if d > 0 {
 		m.deadline = m.now + d
 	}
 	m.closed = true
@@ -784,14 +793,8 @@ func (m *sharedClock) close(t *rapid.T) {
 	if m.closed {
 		t.Skip("closed already")
 	}
-	ctx, cancel := context.Background(), context.CancelFunc(func() {})
-	switch rapid.IntRange(0, 2).Draw(t, "close_context") {
-	case 1:
-		ctx, cancel = context.WithCancel(ctx)
-		cancel()
-	case 2:
-		d := time.Duration(rapid.IntRange(1, 30).Draw(t, "close_grid_units")) * clockGrid
-		ctx, cancel = context.WithTimeout(ctx, d)
+	ctx, cancel, d := drawCloseContext(t)
+	if d > 0 {
 		m.deadline = m.now + d
 	}
 	m.closed = true
