@@ -253,6 +253,12 @@ func (h *Host) close() {
 		b.WriteString("\nRelease every lease you acquire (defer lease.Release() after Acquire, or use host.Use).")
 		h.t.Error(b.String())
 	}
+	// Calls held by a partition go on, so that the host can close.
+	h.mu.Lock()
+	for _, r := range h.resources {
+		r.Recover()
+	}
+	h.mu.Unlock()
 	// The leases out hold Close until its context ends: give them a
 	// moment, not the minute a clean close may take.
 	wait := time.Minute

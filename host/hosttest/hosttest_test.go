@@ -441,3 +441,40 @@ func TestNewResourcesFromGoValues(t *testing.T) {
 		t.Fatalf("failures %q", failures)
 	}
 }
+
+func TestStreamsMeetFaultsAndAreRecorded(t *testing.T) {
+	h := hosttest.New(t, fmt.Sprintf(`
+resource "localfs" "files" {
+  root = %q
+}
+`, t.TempDir()))
+	r := h.Resource("localfs.files")
+	err := host.Use(t.Context(), h.Host, "localfs.files", func(l *host.Lease) error {
+		if _, err := l.InvokeStream(t.Context(), "put", map[string]any{"key": "a.txt"}, strings.NewReader("hello"), nil); err != nil {
+			return err
+		}
+		var got strings.Builder
+		if _, err := l.InvokeStream(t.Context(), "get", map[string]any{"key": "a.txt"}, nil, &got); err != nil {
+			return err
+		}
+		if got.String() != "hello" {
+			return fmt.Errorf("get read %q", got.String())
+		}
+		r.FailNext(1, sdk.KindUnavailable, "get")
+		_, err := l.InvokeStream(t.Context(), "get", map[string]any{"key": "a.txt"}, nil, &got)
+		if !errors.Is(err, sdk.ErrUnavailable) {
+			return fmt.Errorf("get with get failing: %v, want unavailable", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, c := range r.Calls() {
+		ops = append(ops, fmt.Sprintf("%s:%s", c.Operation, c.Kind))
+	}
+	if got := strings.Join(ops, " "); got != "put: get: get:unavailable" {
+		t.Fatalf("calls recorded: %s", got)
+	}
+}
