@@ -1,19 +1,18 @@
 package config_test
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 	"pgregory.net/rapid"
+
+	"github.com/nebula-resource/nebula-resource/internal/propertytest"
 
 	"github.com/nebula-resource/nebula-resource/config"
 )
@@ -354,67 +353,12 @@ func droppedEdge(cfg *config.Config) [][]*config.Resource {
 	return levels
 }
 
-// graphFailureTB runs rapid.Check without failing the test it wraps: it
-// records the failure report instead.
-type graphFailureTB struct {
-	*testing.T
-	mu     sync.Mutex
-	failed bool
-	report strings.Builder
-}
-
-func (f *graphFailureTB) Fail() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failed = true
-}
-
-func (f *graphFailureTB) Failed() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.failed
-}
-
-func (f *graphFailureTB) FailNow()                          { f.Fail(); runtime.Goexit() }
-func (f *graphFailureTB) Error(args ...any)                 { f.record(fmt.Sprint(args...)); f.Fail() }
-func (f *graphFailureTB) Errorf(format string, args ...any) { f.Error(fmt.Sprintf(format, args...)) }
-func (f *graphFailureTB) Fatal(args ...any)                 { f.Error(args...); f.FailNow() }
-func (f *graphFailureTB) Fatalf(format string, args ...any) { f.Errorf(format, args...); f.FailNow() }
-func (f *graphFailureTB) Log(args ...any)                   { f.record(fmt.Sprint(args...)) }
-func (f *graphFailureTB) Logf(format string, args ...any)   { f.record(fmt.Sprintf(format, args...)) }
-
-func (f *graphFailureTB) record(s string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.report.WriteString(s)
-	f.report.WriteString("\n")
-}
-
 // TestGraphPropertyCatchesDroppedEdge runs the graph property against
 // droppedEdge, within the same budget, and requires it to fail.
 func TestGraphPropertyCatchesDroppedEdge(t *testing.T) {
-	// The failure is expected: write no fail file for it.
-	nofail := flag.Lookup("rapid.nofailfile")
-	old := nofail.Value.String()
-	if err := nofail.Value.Set("true"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = nofail.Value.Set(old) })
-
-	f := &graphFailureTB{T: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		rapid.Check(f, graphProperty(droppedEdge))
-	}()
-	<-done
-	if !f.Failed() {
+	report, seed, caught := propertytest.Caught(t, graphProperty(droppedEdge))
+	if !caught {
 		t.Fatal("the property passed on a start order that ignores a dependency")
-	}
-	report := f.report.String()
-	seed := "unknown seed"
-	if i := strings.Index(report, "-rapid.seed="); i >= 0 {
-		seed = strings.TrimRight(strings.Fields(report[i:])[0], ")")
 	}
 	first, _, _ := strings.Cut(report, "\n")
 	t.Logf("property caught the dropped dependency (%s): %s", seed, first)
