@@ -202,29 +202,66 @@ resource "rep" "r" {
 	return res
 }
 
+// selSteerMinCalls is the fewest calls over which check expects a
+// selection to have steered clear of the bad replica: the first calls,
+// before the replica's error rate or latency is known, may reach it.
+// selSteerMaxShare is the share of the calls, in percent, that it may
+// still serve: the selections probe it (measured about 0.5 %), where
+// round robin sends it 25 %.
+const (
+	selSteerMinCalls = 1000
+	selSteerMaxShare = 5.0
+)
+
+// steers reports whether selection should keep calls off the replica
+// selBad in the scenario: weighted and least_loaded off a failing one,
+// least_loaded off a slow one too (weighted weighs by success rate, and
+// a slow replica succeeds).
+func steers(scenario, selection string) bool {
+	switch scenario {
+	case scenarioFailing:
+		return selection == "weighted" || selection == "least_loaded"
+	case scenarioSlow:
+		return selection == "least_loaded"
+	}
+	return false
+}
+
 // check fails tb if a run of at least minCalls calls measured nothing it
 // should have: in the healthy scenario every replica served calls; with
-// a failing replica round robin, which does not steer, got errors.
+// a failing replica round robin, which does not steer, got errors; and,
+// over selSteerMinCalls calls or more, a selection that steers sent the
+// bad replica no more than selSteerMaxShare percent of them.
 func (r *selectionResult) check(tb testing.TB, scenario, selection string, minCalls int) {
 	tb.Helper()
-	if len(r.latencies) < minCalls {
+	n := len(r.latencies)
+	if n < minCalls {
 		return
 	}
 	if scenario == scenarioHealthy {
 		for i, c := range r.calls[:selReplicas] {
 			if c == 0 {
-				tb.Fatalf("%s/%s: replica %d served none of %d calls: %v", scenario, selection, i, len(r.latencies), r.calls)
+				tb.Fatalf("%s/%s: replica %d served none of %d calls: %v", scenario, selection, i, n, r.calls)
 			}
 		}
 	}
 	if scenario == scenarioFailing && selection == "round_robin" && r.errors == 0 {
-		tb.Fatalf("%s/%s: no call of %d failed, though replica %d fails them all", scenario, selection, len(r.latencies), selBad)
+		tb.Fatalf("%s/%s: no call of %d failed, though replica %d fails them all", scenario, selection, n, selBad)
+	}
+	if n >= selSteerMinCalls && steers(scenario, selection) {
+		if share := 100 * float64(r.calls[selBad]) / float64(n); share > selSteerMaxShare {
+			tb.Fatalf("%s/%s: replica %d served %.1f %% of %d calls (%d failed), want at most %.0f %%",
+				scenario, selection, selBad, share, n, r.errors, selSteerMaxShare)
+		}
 	}
 }
 
 // TestSelectionWorkload checks the driver of BenchmarkSelection: in the
 // healthy scenario calls reach every replica and none fails, and round
 // robin sends a quarter of the calls to a failing replica, which fail.
+// It checks too that the selections that steer keep calls off the bad
+// replica (see check): weighted and least_loaded off a failing one, and
+// least_loaded off a slow one.
 func TestSelectionWorkload(t *testing.T) {
 	const n = 400
 	r := runSelection(t, scenarioHealthy, "round_robin", n, nil)
@@ -238,6 +275,17 @@ func TestSelectionWorkload(t *testing.T) {
 	// the round robin too, so the share may be off by one.
 	if want := int64(n / selReplicas); r.calls[selBad] < want-1 || r.calls[selBad] > want+1 || int64(r.errors) != r.calls[selBad] {
 		t.Fatalf("failing: replica %d served %d calls, %d failed; want %d±1, all failed", selBad, r.calls[selBad], r.errors, want)
+	}
+	for _, c := range []struct{ scenario, selection string }{
+		{scenarioFailing, "weighted"},
+		{scenarioFailing, "least_loaded"},
+		{scenarioSlow, "least_loaded"},
+	} {
+		r := runSelection(t, c.scenario, c.selection, selSteerMinCalls, nil)
+		r.check(t, c.scenario, c.selection, selSteerMinCalls)
+		if c.scenario == scenarioFailing && int64(r.errors) != r.calls[selBad] {
+			t.Fatalf("%s/%s: %d calls failed, but replica %d served %d", c.scenario, c.selection, r.errors, selBad, r.calls[selBad])
+		}
 	}
 }
 
