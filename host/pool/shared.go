@@ -152,6 +152,10 @@ type sharedBackground[T any] struct {
 	// changed is made by Close, and closed and replaced when a use in
 	// flight ends after it.
 	changed chan struct{}
+	// closed is made by Close and closed when it returns, with closeErr
+	// its error, for the calls of Close after the first.
+	closed   chan struct{}
+	closeErr error
 
 	destroyedBroken, destroyedClosed int64
 }
@@ -668,19 +672,32 @@ func (s *Shared[T]) Stat() Stat {
 
 // Close stops new leases, waits until ctx ends for the leases in flight,
 // closes every replica, and stops the reopens in progress. It is safe to
-// call more than once.
+// call more than once: a later call waits for the first (until its own
+// ctx ends) and returns the first's error.
 func (s *Shared[T]) Close(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed.Load() {
+		// Another Close came first: wait for it, and say what it said.
+		done := s.bg.closed
 		s.mu.Unlock()
-		return nil
+		select {
+		case <-done:
+			return s.bg.closeErr
+		case <-ctx.Done():
+			return fmt.Errorf("pool %s: still closing: %w", s.o.Name(), ctx.Err())
+		}
 	}
 	s.closed.Store(true)
 	bg := s.backgroundLocked()
 	bg.changed = make(chan struct{})
+	bg.closed = make(chan struct{})
 	s.mu.Unlock()
-	reps := s.replicas()
 	var err error
+	defer func() {
+		bg.closeErr = err
+		close(bg.closed)
+	}()
+	reps := s.replicas()
 	for {
 		// Take the channel before counting, so that a release between the
 		// two closes the channel this loop waits on.

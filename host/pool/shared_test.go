@@ -346,6 +346,39 @@ func TestSharedCloseWaitsForLeasesInFlight(t *testing.T) {
 	}
 }
 
+func TestASecondSharedCloseWaitsForTheFirstAndSaysWhatItSaid(t *testing.T) {
+	b := newBackend()
+	s := newShared(t, b, 2, pool.RoundRobin)
+	l, _ := s.Acquire(context.Background())
+
+	// The second Close, made while the first waits for the lease, returns
+	// when the first does, with its error.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	first := make(chan error, 1)
+	go func() { first <- s.Close(ctx) }()
+	for { // until the first Close has begun
+		other, err := s.Acquire(context.Background())
+		if errors.Is(err, pool.ErrClosed) {
+			break
+		}
+		other.Release()
+		time.Sleep(time.Millisecond)
+	}
+	second := s.Close(context.Background())
+	err := <-first
+	if err == nil || !strings.Contains(err.Error(), "1 lease in flight") {
+		t.Fatalf("first Close: %v, want it to report the lease in flight", err)
+	}
+	if second != err {
+		t.Fatalf("second Close: %v, want the first's error %v", second, err)
+	}
+	l.Release()
+	if third := s.Close(context.Background()); third != err {
+		t.Fatalf("third Close: %v, want the first's error", third)
+	}
+}
+
 func TestSharedProbeChecksAReplicaWithoutCountingAnAcquire(t *testing.T) {
 	b := newBackend()
 	s := newShared(t, b, 2, pool.RoundRobin)
