@@ -783,11 +783,17 @@ func (h *Host) DescribeResource(name string) (ResourceInfo, error) {
 	return r.info(), nil
 }
 
+// currentCatalog returns the catalog the host serves from now: a reload
+// that upgrades a plugin replaces it.
+func (h *Host) currentCatalog() *catalog {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.catalog
+}
+
 // Plugins lists the plugins and in-process drivers, by name.
 func (h *Host) Plugins() []PluginInfo {
-	h.mu.Lock()
-	cat := h.catalog
-	h.mu.Unlock()
+	cat := h.currentCatalog()
 	if cat == nil {
 		return nil
 	}

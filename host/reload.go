@@ -105,10 +105,7 @@ func (h *Host) Reload(ctx context.Context, cfg *config.Config) (ReloadReport, er
 	if err != nil {
 		return ReloadReport{}, h.secrets.Error(fmt.Errorf("reload: %w", err))
 	}
-	h.mu.Lock()
-	cat := h.catalog
-	h.mu.Unlock()
-	cat, ups, err := h.startUpgrades(ctx, cfg, cat)
+	cat, ups, err := h.startUpgrades(ctx, cfg, h.currentCatalog())
 	var p *plan
 	if err == nil {
 		p, err = h.plan(ctx, cat, cfg, store)
@@ -122,11 +119,7 @@ func (h *Host) Reload(ctx context.Context, cfg *config.Config) (ReloadReport, er
 	}
 	if err != nil {
 		if len(ups) > 0 {
-			news := make([]*provider, len(ups))
-			for i, u := range ups {
-				news[i] = u.new
-			}
-			closeProviders(ctx, news)
+			closeProviders(ctx, newProviders(ups))
 			err = fmt.Errorf("%w; the new plugin binaries were stopped and the running ones serve on", err)
 		}
 		if store != nil {
@@ -498,10 +491,7 @@ func (h *Host) rotateCredentials(ctx context.Context) error {
 	if h.src == nil {
 		return nil
 	}
-	h.mu.Lock()
-	cat := h.catalog
-	h.mu.Unlock()
-	p, err := h.plan(ctx, cat, h.src, h.creds.Load())
+	p, err := h.plan(ctx, h.currentCatalog(), h.src, h.creds.Load())
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,23 @@ type pluginUpgrade struct {
 	old, new *provider
 }
 
+// newProviders returns the new providers of ups; oldProviders the old.
+func newProviders(ups []pluginUpgrade) []*provider {
+	out := make([]*provider, len(ups))
+	for i, u := range ups {
+		out[i] = u.new
+	}
+	return out
+}
+
+func oldProviders(ups []pluginUpgrade) []*provider {
+	out := make([]*provider, len(ups))
+	for i, u := range ups {
+		out[i] = u.old
+	}
+	return out
+}
+
 // startUpgrades starts, beside each running plugin whose binary changed
 // since it started, a plugin from the new binary, and returns the catalog
 // with the new plugins in place of the old. A new binary is checked as at
@@ -97,10 +114,7 @@ func (h *Host) startUpgrades(ctx context.Context, cfg *config.Config, cat *catal
 	if len(ups) == 0 {
 		return cat, nil, nil
 	}
-	news := make([]*provider, len(ups))
-	for i, u := range ups {
-		news[i] = u.new
-	}
+	news := newProviders(ups)
 	if err := startAll(ctx, news); err != nil {
 		closeProviders(ctx, news)
 		return nil, nil, fmt.Errorf("a new plugin binary did not start; the running plugins serve on: %w", err)
@@ -147,11 +161,7 @@ func closeProviders(ctx context.Context, ps []*provider) {
 func (h *Host) retireUpgraded(ups []pluginUpgrade, drained *sync.WaitGroup) {
 	defer h.wg.Done()
 	drained.Wait()
-	old := make([]*provider, len(ups))
-	for i, u := range ups {
-		old[i] = u.old
-	}
-	closeProviders(h.life, old)
+	closeProviders(h.life, oldProviders(ups))
 	for _, u := range ups {
 		h.log.Info("plugin upgraded; the old process has stopped", "plugin", u.new.name,
 			"from", u.old.info.Version, "to", u.new.info.Version, "sha256", u.new.sup.Info().SHA256)
