@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 	"pgregory.net/rapid"
@@ -173,10 +175,16 @@ func roundTrip(t *rapid.T) {
 	a := schema.Attributes[i]
 	body.SetAttributeValue(a.Name, wrongValue(a.Type))
 	text = string(f.Bytes())
+	// The attribute's line, as HCL parses it (a map value's key of the
+	// same name on another line must not be taken for it).
 	line := 0
-	for l, s := range strings.Split(text, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(s), a.Name+" ") {
-			line = l + 1
+	parsed, pdiags := hclsyntax.ParseConfig([]byte(text), "main.hcl", hcl.InitialPos)
+	if pdiags.HasErrors() {
+		t.Fatalf("parse\n%s\n%s", text, pdiags)
+	}
+	for _, b := range parsed.Body.(*hclsyntax.Body).Blocks {
+		if attr := b.Body.Attributes[a.Name]; attr != nil {
+			line = attr.SrcRange.Start.Line
 		}
 	}
 	cfg, path := loadText(t, text)
