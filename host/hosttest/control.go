@@ -149,8 +149,8 @@ func (r *Resource) before(ctx context.Context, op string) (err error, injected b
 	r.mu.Lock()
 	part := r.partition
 	slow := r.slow
-	if op != "" && len(r.slowOps) > 0 && !slices.Contains(r.slowOps, op) || op == "" && len(r.slowOps) > 0 {
-		slow = 0
+	if len(r.slowOps) > 0 && (op == "" || !slices.Contains(r.slowOps, op)) {
+		slow = 0 // slowed for other operations only
 	}
 	r.mu.Unlock()
 

@@ -111,7 +111,7 @@ func New(t testing.TB, src string, opts ...Option) *Host {
 	}
 	cfg, diags := config.Load(path, config.WithVariables(o.variables))
 	if diags.HasErrors() {
-		t.Fatalf("hosttest: the configuration has errors:\n%s", diagnosticsText(cfg, diags))
+		t.Fatalf("hosttest: the configuration has errors:\n%s", diagnosticsText(cfg.Files, diags))
 	}
 
 	logger := o.logger
@@ -130,14 +130,14 @@ func New(t testing.TB, src string, opts ...Option) *Host {
 	}
 	hh, err := host.New(cfg, append(hopts, o.host...)...)
 	if err != nil {
-		t.Fatalf("hosttest: %s", hostErrorText(cfg, err, names))
+		t.Fatalf("hosttest: %s", hostErrorText(err, names))
 	}
 	h.Host = hh
 	t.Cleanup(h.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := hh.Start(ctx); err != nil {
-		t.Fatalf("hosttest: start: %s", hostErrorText(cfg, err, names))
+		t.Fatalf("hosttest: start: %s", hostErrorText(err, names))
 	}
 	return h
 }
@@ -309,9 +309,9 @@ func (l *testLog) stop() {
 var _ io.Writer = (*testLog)(nil)
 
 // diagnosticsText prints diagnostics with their source lines.
-func diagnosticsText(cfg *config.Config, diags hcl.Diagnostics) string {
+func diagnosticsText(files map[string]*hcl.File, diags hcl.Diagnostics) string {
 	var b bytes.Buffer
-	if err := config.WriteDiagnostics(&b, cfg.Files, diags, false); err != nil {
+	if err := config.WriteDiagnostics(&b, files, diags, false); err != nil {
 		return diags.Error()
 	}
 	return b.String()
@@ -319,14 +319,11 @@ func diagnosticsText(cfg *config.Config, diags hcl.Diagnostics) string {
 
 // hostErrorText is a host's error with its diagnostics' source lines,
 // and a hint when a resource type has no in-process driver.
-func hostErrorText(cfg *config.Config, err error, served []string) string {
+func hostErrorText(err error, served []string) string {
 	var de *host.DiagnosticsError
 	text := err.Error()
 	if errors.As(err, &de) {
-		var b bytes.Buffer
-		if werr := config.WriteDiagnostics(&b, de.Files, de.Diagnostics, false); werr == nil {
-			text = b.String()
-		}
+		text = diagnosticsText(de.Files, de.Diagnostics)
 	}
 	if strings.Contains(text, "Unknown resource type") {
 		text += fmt.Sprintf("\nhosttest serves these types in process: %s; serve another with hosttest.WithDriver.", strings.Join(served, ", "))
